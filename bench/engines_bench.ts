@@ -1,0 +1,138 @@
+// Engine micro benchmarks: keygen, encapsulate and decapsulate for every registered KEM id, AEAD
+// throughput, and the alternative backends side by side. Run: deno task bench
+// Slow cases (RSA-8192 keygen, forge RSA keygen above 2048) run only with POLYCRYPT_BENCH_SLOW=1.
+import {
+  aes256Gcm,
+  createAes256Gcm,
+  createElGamalEngine,
+  createRsaEngine,
+  createX25519Engine,
+  createX448Engine,
+  registry,
+} from "../mod.ts";
+import type { AeadEngine, KemEngine, KemKeyPair } from "../mod.ts";
+
+const SLOW = Deno.env.get("POLYCRYPT_BENCH_SLOW") === "1";
+
+async function fixtureKeyPair(bits: number): Promise<KemKeyPair | undefined> {
+  // Big RSA keys take a minute to generate; the RSA tests' fixture keys serve instead.
+  try {
+    const dir = new URL(`../tests/fixtures/rsa/`, import.meta.url);
+    return {
+      publicKey: await Deno.readFile(new URL(`rsa${bits}.spki.der`, dir)),
+      secretKey: await Deno.readFile(new URL(`rsa${bits}.pkcs8.der`, dir)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function benchKem(group: string, kem: KemEngine, label: string, options: {
+  keygen?: boolean;
+  keys?: KemKeyPair;
+  n?: number;
+} = {}) {
+  const keys = options.keys ?? await kem.generateKeyPair();
+  const { encapsulation } = await kem.encapsulate(keys.publicKey);
+  const slowOptions = options.n ? { n: options.n, warmup: 1 } : {};
+  if (options.keygen ?? true) {
+    Deno.bench({
+      name: `${label} keygen`,
+      group: `${group} keygen`,
+      ...slowOptions,
+      fn: async () => void await kem.generateKeyPair(),
+    });
+  }
+  Deno.bench({
+    name: `${label} encapsulate`,
+    group: `${group} encapsulate`,
+    fn: async () => void await kem.encapsulate(keys.publicKey),
+  });
+  Deno.bench({
+    name: `${label} decapsulate`,
+    group: `${group} decapsulate`,
+    fn: async () => void await kem.decapsulate(encapsulation, keys.secretKey),
+  });
+}
+
+// RSA: every size, native default, and the other backends.
+for (const bits of [2048, 3072, 4096, 8192]) {
+  const kem = registry.kem(`rsa-${bits}`);
+  const keys = bits >= 4096 ? await fixtureKeyPair(bits) : undefined;
+  await benchKem("rsa", kem, `${kem.id} (${(kem as KemEngine & { backend?: string }).backend})`, {
+    keys,
+    keygen: bits < 8192 || SLOW,
+    n: bits >= 4096 ? 3 : undefined,
+  });
+  for (const backend of ["node", "webcrypto", "forge"] as const) {
+    const alt = createRsaEngine(bits, { backend });
+    if (
+      (alt as KemEngine & { backend?: string }).backend ===
+        (kem as KemEngine & { backend?: string }).backend
+    ) continue;
+    await benchKem("rsa", alt, `${alt.id} (${backend})`, {
+      keys: keys ?? undefined,
+      keygen: backend !== "forge" ? bits < 8192 || SLOW : bits === 2048 || SLOW,
+      n: bits >= 4096 || backend === "forge" ? 3 : undefined,
+    });
+  }
+}
+
+// ElGamal: every group, BigInt modexp and forge's jsbn.
+for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
+  await benchKem("elgamal", registry.kem(`elgamal-${bits}`), `elgamal-${bits} (bigint)`);
+  await benchKem(
+    "elgamal",
+    createElGamalEngine(bits, { backend: "forge" }),
+    `elgamal-${bits} (forge)`,
+    {
+      n: bits >= 4096 ? 5 : undefined,
+    },
+  );
+}
+
+// ML-KEM.
+for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
+  await benchKem("ml-kem", registry.kem(id), id);
+}
+
+// X25519 / X448: WebCrypto and noble.
+for (const backend of ["webcrypto", "noble"] as const) {
+  await benchKem("ecc", createX25519Engine({ backend }), `x25519 (${backend})`);
+  await benchKem("ecc", createX448Engine({ backend }), `x448 (${backend})`);
+}
+
+// Hybrids.
+for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-3072+ml-kem-1024"]) {
+  await benchKem("hybrid", registry.kem(id), id, { n: id.startsWith("rsa") ? 5 : undefined });
+}
+
+// AEADs at 1 KiB and 64 KiB (the STREAM chunk), WebCrypto and noble AES-GCM side by side.
+const aeads: AeadEngine[] = [
+  aes256Gcm,
+  createAes256Gcm({ backend: "noble" }),
+  registry.aead("chacha20-poly1305"),
+  registry.aead("xchacha20-poly1305"),
+  registry.aead("aes-256-gcm-siv"),
+];
+for (const size of [1024, 65536]) {
+  const data = new Uint8Array(size);
+  for (const aead of aeads) {
+    const key = new Uint8Array(aead.keySize).fill(1);
+    const nonce = new Uint8Array(aead.nonceSize);
+    const sealed = await aead.seal(key, nonce, data);
+    const label = `${aead.id} (${
+      (aead as AeadEngine & { backend?: string }).backend ?? "noble"
+    }) ${size} B`;
+    Deno.bench({
+      name: `${label} seal`,
+      group: `aead ${size} B seal`,
+      fn: async () => void await aead.seal(key, nonce, data),
+    });
+    Deno.bench({
+      name: `${label} open`,
+      group: `aead ${size} B open`,
+      fn: async () => void await aead.open(key, nonce, sealed),
+    });
+  }
+}

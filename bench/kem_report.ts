@@ -1,0 +1,152 @@
+/**
+ * KEM report: median ops/s of keygen, encapsulate and decapsulate for every
+ * registered KEM id and the alternative backends, next to `openssl speed` on
+ * the same machine in the same run. `deno bench` prints means and tails; this
+ * prints medians, which are steadier on a noisy 2-core machine.
+ *
+ * Run: `deno task bench:kem` (add `--slow` for RSA-8192 keygen and forge RSA
+ * keygen above 2048 bits, which take minutes).
+ *
+ * OpenSSL columns: RSA `sign/s` and `verify/s` are the private and public
+ * operations (decapsulate and encapsulate do one each, plus OAEP padding);
+ * `openssl speed` has no 8192-bit RSA, so 7680 is shown. `ffdh` and
+ * `ecdh` are one key agreement: ElGamal and DHKEM encapsulation do two
+ * exponentiations (fresh key and shared value), decapsulation one.
+ *
+ * @module
+ */
+import {
+  createElGamalEngine,
+  createRsaEngine,
+  createX25519Engine,
+  createX448Engine,
+  registry,
+} from "../mod.ts";
+import type { KemEngine, KemKeyPair } from "../mod.ts";
+
+const SLOW = Deno.args.includes("--slow");
+const BUDGET_MS = 1500;
+
+async function median(fn: () => Promise<unknown>, minRuns = 5, maxRuns = 2000): Promise<number> {
+  const times: number[] = [];
+  const start = performance.now();
+  while (
+    times.length < maxRuns && (times.length < minRuns || performance.now() - start < BUDGET_MS)
+  ) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function fixture(bits: number): Promise<KemKeyPair | undefined> {
+  try {
+    const dir = new URL("../tests/fixtures/rsa/", import.meta.url);
+    return {
+      publicKey: await Deno.readFile(new URL(`rsa${bits}.spki.der`, dir)),
+      secretKey: await Deno.readFile(new URL(`rsa${bits}.pkcs8.der`, dir)),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function opensslSpeed(algorithms: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["speed", "-seconds", "2", ...algorithms],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(out.stdout);
+  } catch {
+    return "";
+  }
+}
+
+const ops = (ms: number | undefined) =>
+  ms === undefined ? "-" : (1000 / ms).toLocaleString("en", { maximumFractionDigits: 1 });
+
+const rows: string[] = [];
+async function report(kem: KemEngine, label: string, options: {
+  keys?: KemKeyPair;
+  keygen?: boolean;
+  openssl?: string;
+} = {}) {
+  const keygenRuns = options.keygen === false ? undefined : await median(
+    () => kem.generateKeyPair(),
+    3,
+    200,
+  );
+  const keys = options.keys ?? await kem.generateKeyPair();
+  const { encapsulation } = await kem.encapsulate(keys.publicKey);
+  const enc = await median(() => kem.encapsulate(keys.publicKey));
+  const dec = await median(() => kem.decapsulate(encapsulation, keys.secretKey));
+  rows.push(
+    `| ${label} | ${ops(keygenRuns)} | ${ops(enc)} | ${ops(dec)} | ${options.openssl ?? ""} |`,
+  );
+}
+
+const sslRsa = await opensslSpeed(["rsa2048", "rsa3072", "rsa4096", "rsa7680"]);
+const sslDh = await opensslSpeed([
+  "ffdh2048",
+  "ffdh3072",
+  "ffdh4096",
+  "ffdh6144",
+  "ffdh8192",
+  "ecdhx25519",
+  "ecdhx448",
+]);
+const rsaSsl = (bits: number) => {
+  const m = new RegExp(`rsa ${bits} bits\\s+\\S+\\s+\\S+\\s+([\\d.]+)\\s+([\\d.]+)`).exec(sslRsa);
+  return m ? `rsa${bits}: verify ${m[2]}/s, sign ${m[1]}/s` : "";
+};
+const dhSsl = (pattern: string, name: string) => {
+  const m = new RegExp(`${pattern}\\s+\\S+\\s+([\\d.]+)`).exec(sslDh);
+  return m ? `${name}: ${m[1]} op/s` : "";
+};
+
+for (const bits of [2048, 3072, 4096, 8192]) {
+  const keys = bits >= 4096 ? await fixture(bits) : undefined;
+  for (const backend of ["node", "webcrypto", "forge"] as const) {
+    const kem = createRsaEngine(bits, { backend });
+    const keygen = backend === "forge" ? bits === 2048 || SLOW : bits < 8192 || SLOW;
+    const actual = (kem as KemEngine & { backend?: string }).backend;
+    await report(kem, `rsa-${bits} (${actual}${backend === "node" ? ", default" : ""})`, {
+      keys,
+      keygen,
+      openssl: backend === "node" ? rsaSsl(bits === 8192 ? 7680 : bits) : "",
+    });
+  }
+}
+for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
+  for (const backend of ["bigint", "forge"] as const) {
+    await report(
+      createElGamalEngine(bits, { backend }),
+      `elgamal-${bits} (${backend}${backend === "bigint" ? ", default" : ""})`,
+      { openssl: backend === "bigint" ? dhSsl(`${bits} bits ffdh`, `ffdh${bits}`) : "" },
+    );
+  }
+}
+for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
+  await report(registry.kem(id), `${id} (noble)`);
+}
+for (const backend of ["webcrypto", "noble"] as const) {
+  const suffix = backend === "webcrypto" ? ", default" : "";
+  await report(createX25519Engine({ backend }), `x25519 (${backend}${suffix})`, {
+    openssl: backend === "webcrypto" ? dhSsl("ecdh \\(X25519\\)", "X25519") : "",
+  });
+  await report(createX448Engine({ backend }), `x448 (${backend}${suffix})`, {
+    openssl: backend === "webcrypto" ? dhSsl("ecdh \\(X448\\)", "X448") : "",
+  });
+}
+for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-3072+ml-kem-1024"]) {
+  await report(registry.kem(id), id);
+}
+
+console.log(`Median ops/s (${Deno.build.os}, ${navigator.hardwareConcurrency} cores)\n`);
+console.log("| engine (backend) | keygen/s | encapsulate/s | decapsulate/s | openssl speed |");
+console.log("|---|---:|---:|---:|---|");
+for (const row of rows) console.log(row);

@@ -1,0 +1,322 @@
+/**
+ * STREAM chunking (Hoang, Reyhanitabar, Rogaway, Vizár, CRYPTO 2015) over a
+ * stack of AEADs, with the padding of `docs/format.md` sections 4 and 5.
+ *
+ * Constant memory for any size: one chunk in flight, padding zeros counted
+ * rather than buffered. A chunk's plaintext is released only after every layer
+ * of it authenticates.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys, openStream, sealStream } from "./stream.ts";
+ * import { collect, once } from "./_reader.ts";
+ * import { aes256Gcm } from "../engines/mod.ts";
+ * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+ * const sealed = await collect(sealStream(once(new Uint8Array([1, 2, 3])), keys, true));
+ * const opened = await collect(openStream(once(sealed), keys, true));
+ * console.log(opened); // Uint8Array(3) [ 1, 2, 3 ]
+ * ```
+ *
+ * @module
+ */
+import { DecryptionError } from "../errors.ts";
+import { hkdf } from "../engines/hkdf.ts";
+import type { AeadEngine, KeyedAead } from "../engines/types.ts";
+import { ByteReader } from "./_reader.ts";
+import { padmeLength } from "./padding.ts";
+
+/** Plaintext bytes per chunk. */
+export const CHUNK_SIZE = 65536;
+/** The padding marker that ends the data (ISO/IEC 7816-4 style). */
+const MARKER = 0x80;
+const encoder = new TextEncoder();
+
+/** The AEAD stack of a STREAM, innermost first, with one key per layer. */
+export interface StreamKeys {
+  readonly aeads: readonly AeadEngine[];
+  readonly keys: readonly Uint8Array[];
+}
+
+/**
+ * Derives one key per AEAD layer: `HKDF(ikm, salt, "polycrypt/1 payload " || u8 j || id)`.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys } from "./stream.ts";
+ * import { aes256Gcm, xchacha20Poly1305 } from "../engines/mod.ts";
+ * const k = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm, xchacha20Poly1305]);
+ * console.log(k.keys.length); // 2
+ * ```
+ */
+export async function deriveStreamKeys(
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  aeads: readonly AeadEngine[],
+  label = "polycrypt/1 payload ",
+): Promise<StreamKeys> {
+  const keys = await Promise.all(aeads.map((aead, j) => {
+    const info = new Uint8Array([...encoder.encode(label), j, ...encoder.encode(aead.id)]);
+    return hkdf("SHA-256", ikm, salt, info, aead.keySize);
+  }));
+  return { aeads, keys };
+}
+
+/** Ciphertext bytes a full chunk grows by. */
+export function chunkOverhead(keys: StreamKeys): number {
+  return keys.aeads.reduce((sum, a) => sum + a.tagSize, 0);
+}
+
+function nonceFor(aead: AeadEngine, counter: number, last: boolean): Uint8Array {
+  // 0x00{n-12} || u88 counter || flag (docs/format.md section 5).
+  const nonce = new Uint8Array(aead.nonceSize);
+  let c = counter;
+  for (let i = nonce.length - 2; c > 0; i--) {
+    nonce[i] = c % 256;
+    c = Math.floor(c / 256);
+  }
+  nonce[nonce.length - 1] = last ? 1 : 0;
+  return nonce;
+}
+
+interface Layer {
+  readonly aead: AeadEngine;
+  readonly keyed: KeyedAead;
+}
+
+/**
+ * Binds each layer's key once per stream (`withKey`, e.g. one WebCrypto key
+ * import) instead of once per chunk; engines without `withKey` (third-party
+ * plugins) are called with the key every time.
+ */
+function prepare(keys: StreamKeys): Promise<Layer[]> {
+  return Promise.all(keys.aeads.map(async (aead, j) => {
+    const key = keys.keys[j];
+    const keyed: KeyedAead = aead.withKey ? await aead.withKey(key) : {
+      seal: (nonce, plaintext, aad) => aead.seal(key, nonce, plaintext, aad),
+      open: (nonce, ciphertext, aad) => aead.open(key, nonce, ciphertext, aad),
+    };
+    return { aead, keyed };
+  }));
+}
+
+async function sealChunk(
+  layers: readonly Layer[],
+  counter: number,
+  last: boolean,
+  chunk: Uint8Array,
+): Promise<Uint8Array> {
+  let data = chunk;
+  for (const { aead, keyed } of layers) {
+    data = await keyed.seal(nonceFor(aead, counter, last), data);
+  }
+  return data;
+}
+
+async function openChunk(
+  layers: readonly Layer[],
+  counter: number,
+  last: boolean,
+  chunk: Uint8Array,
+): Promise<Uint8Array> {
+  let data = chunk;
+  for (let j = layers.length - 1; j >= 0; j--) {
+    const { aead, keyed } = layers[j];
+    data = await keyed.open(nonceFor(aead, counter, last), data);
+  }
+  return data;
+}
+
+/**
+ * How many chunks may be in the AEADs at once. WebCrypto runs each call off the JS thread, so
+ * a few chunks in flight keep both cores busy (measured here: 64 MiB of AES-GCM went from
+ * 153-186 ms one at a time to 112-119 ms with 2 and 97-106 ms with 4 in flight). Results are
+ * still released strictly in order, each only after it authenticated.
+ */
+const IN_FLIGHT = 3;
+
+/** An in-order queue of chunk operations already started. */
+class Pipeline {
+  #queue: { result: Promise<Uint8Array>; settled: boolean }[] = [];
+
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  /** Whether the oldest operation has finished (so taking it does not wait). */
+  get headSettled(): boolean {
+    return this.#queue.length > 0 && this.#queue[0].settled;
+  }
+
+  push(result: Promise<Uint8Array>): void {
+    const entry = { result, settled: false };
+    // Marks the promise handled: a later chunk failing while an earlier one is taken must not
+    // become an unhandled rejection; the failure surfaces when its turn comes.
+    result.then(() => entry.settled = true, () => entry.settled = true);
+    this.#queue.push(entry);
+  }
+
+  shift(): Promise<Uint8Array> {
+    return this.#queue.shift()!.result;
+  }
+}
+
+/**
+ * Seals `source` as STREAM chunks: `data || 0x80 || zeros`, the zeros up to
+ * the PADME size class when `pad` is set.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys, sealStream } from "./stream.ts";
+ * import { collect, once } from "./_reader.ts";
+ * import { aes256Gcm } from "../engines/mod.ts";
+ * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+ * console.log((await collect(sealStream(once(new Uint8Array(100)), keys, true))).length); // 120
+ * ```
+ */
+export async function* sealStream(
+  source: AsyncIterable<Uint8Array>,
+  keys: StreamKeys,
+  pad: boolean,
+): AsyncGenerator<Uint8Array> {
+  const layers = await prepare(keys);
+  const pipeline = new Pipeline();
+  // Each chunk in flight has its own buffer (the AEADs may still be reading it while the next
+  // fills); a buffer is reused once its chunk's result is out, which keeps the garbage (and the
+  // peak memory of a 1 GiB stream) down.
+  const spare: Uint8Array[] = [];
+  const inFlight: Uint8Array[] = [];
+  let buffer: Uint8Array = new Uint8Array(CHUNK_SIZE);
+  let filled = 0;
+  let counter = 0;
+  let dataLength = 0;
+  const dispatch = (last: boolean) => {
+    pipeline.push(sealChunk(layers, counter++, last, buffer.subarray(0, filled)));
+    inFlight.push(buffer);
+    buffer = spare.pop() ?? new Uint8Array(CHUNK_SIZE);
+    filled = 0;
+  };
+  const release = async () => {
+    const sealed = await pipeline.shift();
+    spare.push(inFlight.shift()!);
+    return sealed;
+  };
+  for await (const piece of source) {
+    let offset = 0;
+    dataLength += piece.length;
+    while (offset < piece.length) {
+      if (filled === CHUNK_SIZE) {
+        // More bytes follow, so this full chunk is not the last one.
+        dispatch(false);
+        while (pipeline.length >= IN_FLIGHT || pipeline.headSettled) yield await release();
+      }
+      const take = Math.min(CHUNK_SIZE - filled, piece.length - offset);
+      buffer.set(piece.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+    }
+  }
+  // The tail: marker and zeros, possibly over several chunks.
+  const markedLength = dataLength + 1;
+  let remaining = (pad ? padmeLength(markedLength) : markedLength) - dataLength;
+  let marker = true;
+  while (remaining > 0) {
+    if (filled === CHUNK_SIZE) {
+      dispatch(false);
+      while (pipeline.length >= IN_FLIGHT || pipeline.headSettled) yield await release();
+    }
+    const take = Math.min(CHUNK_SIZE - filled, remaining);
+    buffer.fill(0, filled, filled + take);
+    if (marker) {
+      buffer[filled] = MARKER;
+      marker = false;
+    }
+    filled += take;
+    remaining -= take;
+  }
+  dispatch(true);
+  while (pipeline.length > 0) yield await release();
+}
+
+const ZEROS = new Uint8Array(CHUNK_SIZE);
+
+function* zeros(count: number): Generator<Uint8Array> {
+  for (; count > 0; count -= CHUNK_SIZE) yield ZEROS.subarray(0, Math.min(count, CHUNK_SIZE));
+}
+
+/**
+ * Opens STREAM chunks from `source` and yields the data without its padding.
+ * Throws {@linkcode DecryptionError} on any forged, reordered, truncated or
+ * extended chunk, or on padding that `sealStream` would not have written.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys, openStream, sealStream } from "./stream.ts";
+ * import { collect, once } from "./_reader.ts";
+ * import { aes256Gcm } from "../engines/mod.ts";
+ * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+ * const sealed = await collect(sealStream(once(new Uint8Array(70000)), keys, false));
+ * console.log((await collect(openStream(once(sealed), keys, false))).length); // 70000
+ * ```
+ */
+export async function* openStream(
+  source: AsyncIterable<Uint8Array> | ByteReader,
+  keys: StreamKeys,
+  pad: boolean,
+): AsyncGenerator<Uint8Array> {
+  const reader = source instanceof ByteReader ? source : new ByteReader(source);
+  const layers = await prepare(keys);
+  const sealedChunk = CHUNK_SIZE + chunkOverhead(keys);
+  // The last non-zero byte seen (a candidate marker) and the zeros after it
+  // are held back until later data shows they were data, not padding.
+  let heldByte = -1;
+  let heldZeros = 0;
+  let dataLength = 0;
+  const pipeline = new Pipeline();
+  let counter = 0;
+  let ended = false;
+  for (;;) {
+    // Start opening the chunks that follow while earlier ones finish; never more than
+    // IN_FLIGHT, and never waiting for input when a finished chunk can be released first.
+    while (!ended && pipeline.length < IN_FLIGHT && !pipeline.headSettled) {
+      const sealed = await reader.read(sealedChunk);
+      const last = await reader.atEnd();
+      if (sealed.length === 0 || (sealed.length < sealedChunk && !last)) {
+        throw new DecryptionError();
+      }
+      pipeline.push(openChunk(layers, counter, last, sealed));
+      counter++;
+      ended = last;
+    }
+    if (pipeline.length === 0) break;
+    const first = counter - pipeline.length === 0;
+    let plain: Uint8Array;
+    try {
+      plain = await pipeline.shift();
+    } catch {
+      throw new DecryptionError();
+    }
+    // Only an empty plaintext may be the (only) chunk of an empty stream.
+    if (plain.length === 0 && !first) throw new DecryptionError();
+    let j = plain.length - 1;
+    while (j >= 0 && plain[j] === 0) j--;
+    if (j < 0) {
+      heldZeros += plain.length;
+    } else {
+      if (heldByte >= 0) {
+        yield new Uint8Array([heldByte]);
+        dataLength++;
+      }
+      yield* zeros(heldZeros);
+      dataLength += heldZeros;
+      if (j > 0) yield plain.subarray(0, j);
+      dataLength += j;
+      heldByte = plain[j];
+      heldZeros = plain.length - j - 1;
+    }
+  }
+  // Only the exact tail sealStream writes is accepted: one marker, then the
+  // canonical number of zeros.
+  const marked = dataLength + 1;
+  const expectedZeros = (pad ? padmeLength(marked) : marked) - marked;
+  if (heldByte !== MARKER || heldZeros !== expectedZeros) throw new DecryptionError();
+}

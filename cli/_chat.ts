@@ -1,0 +1,199 @@
+// Internal: `chat`, a two-way conversation in the terminal between two peers, each listening on
+// its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
+// messages; `/file PATH` sends a file; `/quit`, Ctrl-D or Ctrl-C end it.
+import { basename } from "node:path";
+import {
+  type Connection,
+  encrypt,
+  encryptStream,
+  fileMessageHeader,
+  listenTcp,
+  listenWebSocket,
+  type SealedChunk,
+  textMessage,
+} from "../mod.ts";
+import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
+import { IoError, UsageError } from "./_errors.ts";
+import { openInput, say } from "./_io.ts";
+import {
+  checkFileNameOrUsage,
+  checkOutDir,
+  connectTo,
+  Notice,
+  openMessage,
+  prepend,
+  writeAll,
+} from "./_net.ts";
+
+const encoder = new TextEncoder();
+
+/** Lines of a byte stream (the terminal in line mode, or a pipe). */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let carry = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    carry += text;
+    let nl;
+    while ((nl = carry.indexOf("\n")) >= 0) {
+      yield carry.slice(0, nl).replace(/\r$/, "");
+      carry = carry.slice(nl + 1);
+    }
+  }
+  if (carry) yield carry;
+}
+
+/** How long `chat` waits for outstanding acknowledgements when it ends. */
+const FAREWELL_MS = 3000;
+
+export async function chatCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("chat", args, {
+    listen: { type: "string" },
+    peer: { type: "string" },
+    identity: { type: "string", short: "i", multiple: true },
+    recipient: { type: "string", short: "r", multiple: true },
+    "recipients-file": { type: "string", short: "R", multiple: true },
+    proxy: { type: "string" },
+    output: { type: "string", short: "o" },
+    "passphrase-file": { type: "string" },
+  });
+  if (values.help) return console.log(USAGE.chat);
+  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
+  const on = values.listen as string | undefined;
+  const peer = values.peer as string | undefined;
+  if (on === undefined || peer === undefined) {
+    throw new UsageError(`--listen and --peer are required\nusage: ${USAGE.chat}`);
+  }
+  if (!/^(tcp|ws):\/\//.test(on) || !/^(tcp|ws):\/\//.test(peer)) {
+    throw new UsageError("chat runs over tcp:// or ws:// addresses");
+  }
+  const identities = await loadIdentities(
+    values.identity as string[] | undefined ?? [],
+    values["passphrase-file"] as string | undefined,
+  );
+  const recipients = await loadRecipients(values);
+  if (identities.length === 0 || recipients.length === 0) {
+    throw new UsageError(`give -i FILE and -r RECIPIENT\nusage: ${USAGE.chat}`);
+  }
+  const outDir = values.output as string | undefined;
+  await checkOutDir(outDir);
+  const proxy = values.proxy as string | undefined;
+
+  // Screen output goes through one queue so incoming and status lines never interleave.
+  let screen: Promise<void> = Promise.resolve();
+  const show = (line: string) => {
+    screen = screen.then(() => writeAll(encoder.encode(line + "\n"))).catch(() => {});
+    return screen;
+  };
+
+  // Incoming: whatever arrives on our address, decrypted and acknowledged.
+  const serve = async (connection: Connection) => {
+    for await (const m of connection.messages()) {
+      if (m.kind === "ack") continue;
+      const sealed = m.kind === "envelope"
+        ? ReadableStream.from([m.envelope])
+        : ReadableStream.from(m.pieces);
+      try {
+        await openMessage(sealed, identities, outDir, async (body) => {
+          const text = await new Response(body).text();
+          await show(`peer: ${text.replace(/\n$/, "")}`);
+        });
+        await connection.acknowledge(m.kind === "envelope" ? m.id : await m.id);
+      } catch (e) {
+        await show(
+          `polycrypt: ${e instanceof Notice ? e.message : "a message could not be decrypted"}`,
+        );
+      }
+    }
+  };
+  let listener: { port: number; close(): Promise<void> };
+  try {
+    listener = on.startsWith("ws://") ? listenWebSocket(on, serve) : listenTcp(on, serve);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    throw new IoError(`could not listen on ${on}`);
+  }
+
+  // Outgoing: one connection to the peer, opened at the first message and again after a failure.
+  let outgoing: Connection | undefined;
+  const waiting = new Map<string, number>();
+  let allAcked: (() => void) | undefined;
+  const watch = (connection: Connection) => {
+    (async () => {
+      try {
+        for await (const m of connection.messages()) {
+          if (m.kind !== "ack") continue;
+          const n = waiting.get(m.id.toHex());
+          if (n === undefined) continue;
+          waiting.delete(m.id.toHex());
+          await show(`  (#${n} delivered)`);
+          if (waiting.size === 0) allAcked?.();
+        }
+      } catch { /* a broken connection is replaced at the next message */ }
+      if (outgoing === connection) outgoing = undefined;
+    })();
+  };
+  let sent = 0;
+  const sendLine = async (line: string) => {
+    const connection = outgoing ?? await connectTo(peer, proxy);
+    if (outgoing !== connection) {
+      outgoing = connection;
+      watch(connection);
+    }
+    const n = ++sent;
+    let id: Uint8Array;
+    if (line.startsWith("/file ")) {
+      const path = line.slice("/file ".length).trim();
+      checkFileNameOrUsage(basename(path));
+      const source = await openInput(path);
+      const sealed = prepend(fileMessageHeader(basename(path)), source.stream).pipeThrough(
+        encryptStream({ recipients }),
+      ) as ReadableStream<SealedChunk>;
+      await show(`  (#${n} sending ${basename(path)})`);
+      id = await connection.sendStream(sealed);
+    } else {
+      id = await connection.send(await encrypt(textMessage(line), { recipients }));
+    }
+    waiting.set(id.toHex(), n);
+  };
+
+  let ended = false;
+  const end = async () => {
+    if (ended) return;
+    ended = true;
+    if (waiting.size > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => allAcked = resolve),
+        new Promise((resolve) => setTimeout(resolve, FAREWELL_MS)),
+      ]);
+      if (waiting.size > 0) await show(`polycrypt: ${waiting.size} message(s) not acknowledged`);
+    }
+    await outgoing?.close().catch(() => {});
+    await listener.close();
+    await screen;
+  };
+  const onInterrupt = () => {
+    end().finally(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+
+  const shown = on.replace(/:0(?=\/|$)/, `:${listener.port}`);
+  say(
+    `polycrypt: chatting on ${shown}; type and press Enter, /file PATH sends a file, Ctrl-D ends`,
+  );
+  try {
+    for await (const line of lines(Deno.stdin.readable)) {
+      if (line === "/quit") break;
+      if (line.trim() === "") continue;
+      try {
+        await sendLine(line);
+      } catch (e) {
+        const why = e instanceof UsageError || e instanceof IoError ? e.message : "not sent";
+        await show(`polycrypt: ${why}`);
+        await outgoing?.close().catch(() => {});
+        outgoing = undefined;
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await end();
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * The polycrypt command line: `engines`, `keygen`, `recipient`, `encrypt`,
+ * `decrypt`, `inspect`. Usage, flags and exit codes: `docs/cli.md`.
+ *
+ * ```sh
+ * deno task cli keygen -o bob.key
+ * echo "hi" | deno task cli encrypt -r polycrypt1:... -a
+ * ```
+ *
+ * @module
+ */
+import {
+  ARMOR_BEGIN,
+  dearmor,
+  decryptStream,
+  DEFAULT_IDENTITY_ENGINE,
+  encrypt,
+  encryptStream,
+  generateIdentity,
+  inspect,
+  isArmored,
+  MAGIC,
+  recipientFromIdentity,
+  registry,
+} from "../mod.ts";
+import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
+import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
+import { readPassphrase } from "./_passphrase.ts";
+import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
+import { listenCommand, sendCommand } from "./_net.ts";
+import { chatCommand } from "./_chat.ts";
+
+const VERSION = "0.1.0";
+const encoder = new TextEncoder();
+
+// ------------------------------------------------------------------ engines
+
+function engines(args: string[]): void {
+  const { values } = parse("engines", args, { json: { type: "boolean" } });
+  if (values.help) return console.log(USAGE.engines);
+  const rows = registry.ids().map((id) => {
+    const e = registry.get(id);
+    return e.kind === "kem"
+      ? {
+        id,
+        kind: e.kind,
+        family: e.family,
+        postQuantum: e.postQuantum,
+        securityBits: e.securityBits,
+        publicKeyBytes: e.publicKeySize,
+        encapsulationBytes: e.encapsulationSize,
+        sharedSecretBytes: e.sharedSecretSize,
+      }
+      : { id, kind: e.kind, keyBytes: e.keySize, nonceBytes: e.nonceSize, tagBytes: e.tagSize };
+  });
+  if (values.json) return console.log(JSON.stringify(rows, null, 2));
+  const line = (cells: (string | number)[], widths: number[]) =>
+    cells.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
+  const kw = [20, 8, 4, 13, 10, 13];
+  console.log(line(["KEM", "family", "pq", "security bits", "public key", "encapsulation"], kw));
+  for (const r of rows) {
+    if (r.kind === "kem") {
+      console.log(
+        line([
+          r.id,
+          r.family!,
+          r.postQuantum ? "yes" : "no",
+          r.securityBits!,
+          r.publicKeyBytes!,
+          r.encapsulationBytes!,
+        ], kw),
+      );
+    }
+  }
+  console.log("\n" + line(["AEAD", "key", "nonce", "tag"], [20, 5, 5, 5]));
+  for (const r of rows) {
+    if (r.kind === "aead") {
+      console.log(line([r.id, r.keyBytes!, r.nonceBytes!, r.tagBytes!], [20, 5, 5, 5]));
+    }
+  }
+  console.log(
+    "\nHybrids: join 2 to 4 KEM ids with '+', e.g. x25519+ml-kem-768. RSA: rsa-N, N from 2048 to 16384.",
+  );
+}
+
+// ------------------------------------------------------------------ keygen / recipient
+
+/** Shows that slow work is going on: a spinner on a terminal, one line otherwise. */
+async function withActivity<T>(label: string, work: Promise<T>): Promise<T> {
+  if (!Deno.stderr.isTerminal()) {
+    say(`polycrypt: ${label}...`);
+    return await work;
+  }
+  const frames = "|/-\\";
+  const start = performance.now();
+  let i = 0;
+  const timer = setInterval(() => {
+    const s = ((performance.now() - start) / 1000).toFixed(0);
+    Deno.stderr.writeSync(encoder.encode(`\r${frames[i++ % 4]} ${label}... ${s} s`));
+  }, 250);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+    Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+  }
+}
+
+async function keygen(args: string[]): Promise<void> {
+  const { values, positionals } = parse("keygen", args, {
+    engine: { type: "string" },
+    output: { type: "string", short: "o" },
+    protect: { type: "boolean" },
+    "passphrase-file": { type: "string" },
+  });
+  if (values.help) return console.log(USAGE.keygen);
+  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.keygen}`);
+  const engineId = (values.engine as string | undefined) ?? DEFAULT_IDENTITY_ENGINE;
+  const engine = registry.kem(engineId); // UnknownEngineError lists the valid ids
+  const output = values.output as string | undefined;
+  if (output !== undefined) {
+    try {
+      await Deno.lstat(output);
+      throw new IoError(`${output} already exists; polycrypt never overwrites an identity file`);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+  }
+  const passphrase = values.protect
+    ? await readPassphrase(
+      { passphraseFile: values["passphrase-file"] as string | undefined },
+      "a passphrase for the identity file",
+      true,
+    )
+    : undefined;
+  const slow = engine.id.split("+").some((id) => /^rsa-/.test(id) && Number(id.slice(4)) >= 4096);
+  const work = generateIdentity(engine.id);
+  const { identity, recipient } = slow
+    ? await withActivity(`generating a ${engine.id} key pair`, work)
+    : await work;
+  let text = `# created: ${
+    new Date().toISOString()
+  }\n# engine: ${engine.id}\n# recipient: ${recipient}\n${identity}\n`;
+  if (passphrase !== undefined) {
+    const sealed = await encrypt(encoder.encode(text), { passphrase, armor: true });
+    text = new TextDecoder().decode(sealed);
+  }
+  if (output === undefined) {
+    await writeStdout(ReadableStream.from([encoder.encode(text)]));
+  } else {
+    await writeAtomic(output, ReadableStream.from([encoder.encode(text)]), false);
+    say(`Public key: ${recipient}`);
+  }
+}
+
+async function recipient(args: string[]): Promise<void> {
+  const { values, positionals } = parse("recipient", args, {
+    identity: { type: "string", short: "i" },
+    "passphrase-file": { type: "string" },
+  });
+  if (values.help) return console.log(USAGE.recipient);
+  const path = (values.identity as string | undefined) ?? onePositional("recipient", positionals) ??
+    "-";
+  for (
+    const identity of await loadIdentities([path], values["passphrase-file"] as string | undefined)
+  ) {
+    console.log(await recipientFromIdentity(identity));
+  }
+}
+
+// ------------------------------------------------------------------ encrypt / decrypt
+
+async function finish(
+  stream: ReadableStream<Uint8Array>,
+  output: string | undefined,
+  force: boolean,
+  binary: boolean,
+): Promise<void> {
+  if (output === undefined || output === "-") {
+    if (binary && Deno.stdout.isTerminal()) {
+      throw new UsageError(
+        "refusing to write binary output to a terminal; use -a (armor) or -o FILE",
+      );
+    }
+    await writeStdout(stream);
+  } else {
+    await writeAtomic(output, stream, force);
+  }
+}
+
+async function encryptCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("encrypt", args, {
+    recipient: { type: "string", short: "r", multiple: true },
+    "recipients-file": { type: "string", short: "R", multiple: true },
+    passphrase: { type: "boolean", short: "p" },
+    "passphrase-file": { type: "string" },
+    aead: { type: "string" },
+    armor: { type: "boolean", short: "a" },
+    "no-pad": { type: "boolean" },
+    output: { type: "string", short: "o" },
+    force: { type: "boolean" },
+  });
+  if (values.help) return console.log(USAGE.encrypt);
+  const input = onePositional("encrypt", positionals);
+  const recipients = await loadRecipients(values);
+  const wantsPassphrase = Boolean(values.passphrase) || values["passphrase-file"] !== undefined;
+  if (recipients.length === 0 && !wantsPassphrase) {
+    throw new UsageError(`give at least one -r/-R recipient or -p\nusage: ${USAGE.encrypt}`);
+  }
+  const aead = (values.aead as string | undefined)?.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const id of aead ?? []) registry.aead(id);
+  const output = values.output as string | undefined;
+  if (output !== undefined && output !== "-") await checkNotSameFile(input, output);
+  const passphrase = wantsPassphrase
+    ? await readPassphrase(
+      { passphraseFile: values["passphrase-file"] as string | undefined },
+      "a passphrase",
+      true,
+    )
+    : undefined;
+  const source = await openInput(input);
+  const sealed = withProgress(source.stream, source.size, "encrypting").pipeThrough(
+    encryptStream({
+      recipients,
+      passphrase,
+      aead,
+      armor: Boolean(values.armor),
+      pad: !values["no-pad"],
+    }),
+  );
+  await finish(sealed, output, Boolean(values.force), !values.armor);
+}
+
+/** Reads the first bytes of a stream without losing them. */
+async function peek(
+  stream: ReadableStream<Uint8Array>,
+  n: number,
+): Promise<[Uint8Array, ReadableStream<Uint8Array>]> {
+  const reader = stream.getReader();
+  const head: Uint8Array[] = [];
+  let size = 0;
+  while (size < n) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    head.push(value);
+    size += value.length;
+  }
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const h of head) controller.enqueue(h);
+    },
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  const bytes = new Uint8Array(size);
+  let off = 0;
+  for (const h of head) {
+    bytes.set(h, off);
+    off += h.length;
+  }
+  return [bytes, rest];
+}
+
+/** Whether the envelope starting with `head` has a password layer (binary or armored). */
+function hasPasswordLayer(head: Uint8Array): boolean {
+  let bytes = head;
+  if (isArmored(head)) {
+    const text = new TextDecoder().decode(head);
+    const line =
+      text.slice(text.indexOf(ARMOR_BEGIN) + ARMOR_BEGIN.length).trimStart().split(/\r?\n/)[0];
+    try {
+      bytes = Uint8Array.fromBase64(line.slice(0, 12));
+    } catch {
+      return false;
+    }
+  }
+  return bytes.length > MAGIC.length && MAGIC.every((b, i) => bytes[i] === b) &&
+    bytes[MAGIC.length] === 0x01;
+}
+
+async function decryptCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("decrypt", args, {
+    identity: { type: "string", short: "i", multiple: true },
+    passphrase: { type: "boolean", short: "p" },
+    "passphrase-file": { type: "string" },
+    output: { type: "string", short: "o" },
+    force: { type: "boolean" },
+  });
+  if (values.help) return console.log(USAGE.decrypt);
+  const input = onePositional("decrypt", positionals);
+  const output = values.output as string | undefined;
+  if (output !== undefined && output !== "-") await checkNotSameFile(input, output);
+  const passphraseFile = values["passphrase-file"] as string | undefined;
+  const identities = await loadIdentities(
+    values.identity as string[] | undefined ?? [],
+    passphraseFile,
+  );
+  const source = await openInput(input);
+  const [head, stream] = await peek(source.stream, 200);
+  const needsPassphrase = Boolean(values.passphrase) || passphraseFile !== undefined ||
+    hasPasswordLayer(head);
+  if (!needsPassphrase && identities.length === 0) {
+    throw new UsageError(
+      `give an identity (-i FILE) or a passphrase (-p)\nusage: ${USAGE.decrypt}`,
+    );
+  }
+  const passphrase = needsPassphrase
+    ? await readPassphrase({ passphraseFile }, "the passphrase")
+    : undefined;
+  const opened = withProgress(stream, source.size, "decrypting").pipeThrough(
+    decryptStream({ identities, passphrase }),
+  );
+  try {
+    await finish(opened, output, Boolean(values.force), false);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof IoError) throw e;
+    throw new DecryptFailed();
+  }
+}
+
+// ------------------------------------------------------------------ inspect
+
+async function inspectCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("inspect", args, { json: { type: "boolean" } });
+  if (values.help) return console.log(USAGE.inspect);
+  const source = await openInput(onePositional("inspect", positionals));
+  const bytes = new Uint8Array(await new Response(source.stream).arrayBuffer());
+  let info;
+  try {
+    info = await inspect(isArmored(bytes) ? dearmor(bytes) : bytes);
+    info.armored = isArmored(bytes);
+  } catch (e) {
+    throw new UsageError(`not a polycrypt envelope: ${(e as Error).message}`);
+  }
+  if (values.json) return console.log(JSON.stringify(info, null, 2));
+  console.log(
+    `polycrypt envelope, format v${info.version}${
+      info.armored ? ", armored" : ""
+    }, ${info.totalBytes} bytes`,
+  );
+  if (info.passwordProtected) {
+    const a = info.argon2!;
+    console.log(`password layer: Argon2id m=${a.memoryKiB} KiB t=${a.passes} p=${a.parallelism}`);
+    console.log(
+      "everything else (recipients, AEADs, length class) is hidden by the password layer",
+    );
+    return;
+  }
+  console.log(`recipient stanzas: ${info.stanzas!.length}`);
+  for (const s of info.stanzas!) console.log(`  ${s.type} (${s.bytes} bytes)`);
+  console.log(`AEAD stack (innermost first): ${info.aead!.join(", ")}`);
+  console.log(`padding: ${info.padded ? "PADME" : "none"}; padded size ${info.paddedSize} bytes`);
+}
+
+// ------------------------------------------------------------------ main
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
+  engines,
+  keygen,
+  recipient,
+  encrypt: encryptCommand,
+  decrypt: decryptCommand,
+  inspect: inspectCommand,
+  listen: listenCommand,
+  send: sendCommand,
+  chat: chatCommand,
+};
+
+/** Runs the CLI with `args`; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(usage());
+    return command === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (command === "--version") {
+    console.log(`polycrypt ${VERSION}`);
+    return EXIT.ok;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    say(`polycrypt: unknown command ${JSON.stringify(command)}\n${usage()}`);
+    return EXIT.usage;
+  }
+  try {
+    await run(rest);
+    return EXIT.ok;
+  } catch (e) {
+    const [code, message] = describeError(e);
+    say(`polycrypt: ${message}`);
+    return code;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,149 @@
+// Internal: DHKEM (RFC 9180 section 4.1) over any Diffie-Hellman group. The public
+// `createDhKem` in dhkem.ts wraps `buildDhKem`; tests use `encapsulateWithEphemeral` for the
+// RFC 9180 known answers.
+import { DecryptionError, InvalidKeyError } from "../../errors.ts";
+import { checkBytes, concatBytes, i2osp } from "../_bytes.ts";
+import { hkdfExpand, hkdfExtract, type HkdfHash } from "../hkdf.ts";
+import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
+
+/** A Diffie-Hellman group as DHKEM needs it (RFC 9180 section 4). */
+export interface DhGroup {
+  /** Serialized public key size `Npk`, which is also `Nenc`. */
+  readonly publicKeySize: number;
+  /** Serialized secret key size `Nsk`. */
+  readonly secretKeySize: number;
+  /** A fresh key pair. */
+  generate(): Promise<KemKeyPair>;
+  /** `pk(sk)`. */
+  publicKey(secretKey: Uint8Array): Promise<Uint8Array>;
+  /** The raw DH output; may throw on invalid points. */
+  dh(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
+  /**
+   * DeriveKeyPair's secret from `dkp_prk` (RFC 9180 section 7.1.3); `expand(label, info, L)` is
+   * LabeledExpand. Default: `sk = LabeledExpand(dkp_prk, "sk", "", Nsk)` (X25519, X448).
+   */
+  deriveSecretKey?(
+    expand: (label: string, info: Uint8Array, length: number) => Promise<Uint8Array>,
+  ): Promise<Uint8Array>;
+}
+
+/** What identifies a DHKEM (RFC 9180 Table 2) and describes it in the registry. */
+export interface DhKemParams {
+  readonly id: string;
+  readonly kemId: number;
+  readonly hash: HkdfHash;
+  /** `Nsecret`. */
+  readonly sharedSecretSize: number;
+  readonly securityBits: number;
+  readonly family?: string;
+  readonly group: DhGroup;
+  /** Extra read-only properties (e.g. `backend`). */
+  readonly extra?: Record<string, string>;
+}
+
+const encoder = new TextEncoder();
+const HPKE_V1 = encoder.encode("HPKE-v1");
+const EMPTY = new Uint8Array(0);
+
+export interface BuiltDhKem {
+  engine: KemEngine;
+  /** Encap with a given ephemeral key pair (RFC 9180 test vectors). */
+  encapsulateWithEphemeral(publicKey: Uint8Array, ephemeral: KemKeyPair): Promise<Encapsulation>;
+}
+
+export function buildDhKem(params: DhKemParams): BuiltDhKem {
+  const { group, hash } = params;
+  const suiteId = concatBytes(encoder.encode("KEM"), i2osp(params.kemId, 2));
+
+  // RFC 9180 section 4: LabeledExtract and LabeledExpand.
+  const labeledExtract = (salt: Uint8Array, label: string, ikm: Uint8Array) =>
+    hkdfExtract(hash, salt, concatBytes(HPKE_V1, suiteId, encoder.encode(label), ikm));
+  const labeledExpand = (prk: Uint8Array, label: string, info: Uint8Array, length: number) =>
+    hkdfExpand(
+      hash,
+      prk,
+      concatBytes(i2osp(length, 2), HPKE_V1, suiteId, encoder.encode(label), info),
+      length,
+    );
+
+  async function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): Promise<Uint8Array> {
+    const prk = await labeledExtract(EMPTY, "eae_prk", dh);
+    return await labeledExpand(prk, "shared_secret", kemContext, params.sharedSecretSize);
+  }
+
+  // RFC 9180 section 7.1.4 / RFC 7748 section 6: an all-zero DH output means a small-order point.
+  async function checkedDh(
+    secretKey: Uint8Array,
+    publicKey: Uint8Array,
+  ): Promise<Uint8Array | undefined> {
+    let dh: Uint8Array;
+    try {
+      dh = await group.dh(secretKey, publicKey);
+    } catch {
+      return undefined;
+    }
+    return dh.every((b) => b === 0) ? undefined : dh;
+  }
+
+  async function encapsulateWithEphemeral(
+    publicKey: Uint8Array,
+    ephemeral: KemKeyPair,
+  ): Promise<Encapsulation> {
+    const dh = await checkedDh(ephemeral.secretKey, publicKey);
+    if (!dh) throw new InvalidKeyError("publicKey is not a valid public key of this group");
+    const encapsulation = ephemeral.publicKey;
+    const sharedSecret = await extractAndExpand(dh, concatBytes(encapsulation, publicKey));
+    return { encapsulation, sharedSecret };
+  }
+
+  const engine: KemEngine & Record<string, unknown> = {
+    kind: "kem",
+    id: params.id,
+    family: params.family ?? "ecc",
+    postQuantum: false,
+    securityBits: params.securityBits,
+    publicKeySize: group.publicKeySize,
+    encapsulationSize: group.publicKeySize,
+    sharedSecretSize: params.sharedSecretSize,
+    ...params.extra,
+
+    generateKeyPair: () => group.generate(),
+
+    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
+      checkBytes("publicKey", publicKey, group.publicKeySize);
+      return await encapsulateWithEphemeral(publicKey.slice(), await group.generate());
+    },
+
+    async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("encapsulation", encapsulation, group.publicKeySize);
+      checkBytes("secretKey", secretKey, group.secretKeySize);
+      const enc = encapsulation.slice();
+      const sk = secretKey.slice();
+      const dh = await checkedDh(sk, enc);
+      if (!dh) throw new DecryptionError();
+      return await extractAndExpand(dh, concatBytes(enc, await group.publicKey(sk)));
+    },
+
+    async publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("secretKey", secretKey, group.secretKeySize);
+      return await group.publicKey(secretKey.slice());
+    },
+
+    async deriveKeyPair(ikm: Uint8Array): Promise<KemKeyPair> {
+      checkBytes("ikm", ikm);
+      if (ikm.length < group.secretKeySize) {
+        throw new RangeError(
+          `ikm must be at least ${group.secretKeySize} bytes (RFC 9180 section 7.1.3)`,
+        );
+      }
+      const dkpPrk = await labeledExtract(EMPTY, "dkp_prk", ikm);
+      const expand = (label: string, info: Uint8Array, length: number) =>
+        labeledExpand(dkpPrk, label, info, length);
+      const secretKey = group.deriveSecretKey
+        ? await group.deriveSecretKey(expand)
+        : await expand("sk", EMPTY, group.secretKeySize);
+      return { publicKey: await group.publicKey(secretKey), secretKey };
+    },
+  };
+  return { engine: Object.freeze(engine), encapsulateWithEphemeral };
+}

@@ -1,0 +1,117 @@
+// Internal: X25519 and X448 (RFC 7748) as DHKEM groups, on WebCrypto or @noble/curves.
+import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { x448 as nobleX448 } from "@noble/curves/ed448.js";
+import { concatBytes } from "../_bytes.ts";
+import type { KemKeyPair } from "../types.ts";
+import type { DhGroup } from "./_dhkem.ts";
+
+/** Where the curve arithmetic runs. */
+export type MontgomeryBackend = "webcrypto" | "noble";
+
+type Curve = "X25519" | "X448";
+
+const SIZES: Record<Curve, number> = { X25519: 32, X448: 56 };
+// RFC 8410 PKCS#8 PrivateKeyInfo prefixes: SEQUENCE { version 0, AlgorithmIdentifier { OID
+// 1.3.101.110 (X25519) / 1.3.101.111 (X448) }, OCTET STRING { OCTET STRING key } }.
+const PKCS8_PREFIX: Record<Curve, Uint8Array> = {
+  X25519: Uint8Array.fromHex("302e020100300506032b656e04220420"),
+  X448: Uint8Array.fromHex("3046020100300506032b656f043a0438"),
+};
+const NOBLE = { X25519: nobleX25519, X448: nobleX448 };
+
+const support = new Map<Curve, Promise<boolean>>();
+
+/** Whether this platform's WebCrypto has the curve (checked once, lazily). */
+export function webCryptoHas(curve: Curve): Promise<boolean> {
+  let p = support.get(curve);
+  if (!p) {
+    p = crypto.subtle.generateKey({ name: curve }, false, ["deriveBits"]).then(
+      () => true,
+      () => false,
+    );
+    support.set(curve, p);
+  }
+  return p;
+}
+
+function webCryptoGroup(curve: Curve): DhGroup {
+  const size = SIZES[curve];
+  const importSecret = (sk: Uint8Array) =>
+    crypto.subtle.importKey(
+      "pkcs8",
+      concatBytes(PKCS8_PREFIX[curve], sk) as Uint8Array<ArrayBuffer>,
+      { name: curve },
+      true,
+      [
+        "deriveBits",
+      ],
+    );
+  return {
+    publicKeySize: size,
+    secretKeySize: size,
+    async generate(): Promise<KemKeyPair> {
+      const pair = await crypto.subtle.generateKey({ name: curve }, true, [
+        "deriveBits",
+      ]) as CryptoKeyPair;
+      const [pk, pkcs8] = await Promise.all([
+        crypto.subtle.exportKey("raw", pair.publicKey),
+        crypto.subtle.exportKey("pkcs8", pair.privateKey),
+      ]);
+      return { publicKey: new Uint8Array(pk), secretKey: new Uint8Array(pkcs8).slice(-size) };
+    },
+    async publicKey(secretKey: Uint8Array): Promise<Uint8Array> {
+      // WebCrypto has no "public from private"; the JWK export of a private key carries x.
+      const jwk = await crypto.subtle.exportKey("jwk", await importSecret(secretKey));
+      return Uint8Array.fromBase64(jwk.x!, { alphabet: "base64url" });
+    },
+    async dh(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
+      const [sk, pk] = await Promise.all([
+        importSecret(secretKey),
+        crypto.subtle.importKey(
+          "raw",
+          publicKey as Uint8Array<ArrayBuffer>,
+          { name: curve },
+          true,
+          [],
+        ),
+      ]);
+      return new Uint8Array(
+        await crypto.subtle.deriveBits({ name: curve, public: pk }, sk, size * 8),
+      );
+    },
+  };
+}
+
+function nobleGroup(curve: Curve): DhGroup {
+  const size = SIZES[curve];
+  const impl = NOBLE[curve];
+  return {
+    publicKeySize: size,
+    secretKeySize: size,
+    generate(): Promise<KemKeyPair> {
+      const secretKey = crypto.getRandomValues(new Uint8Array(size));
+      return Promise.resolve({ publicKey: impl.getPublicKey(secretKey), secretKey });
+    },
+    publicKey: (secretKey) => Promise.resolve(impl.getPublicKey(secretKey)),
+    dh: (secretKey, publicKey) => Promise.resolve(impl.getSharedSecret(secretKey, publicKey)),
+  };
+}
+
+/**
+ * The curve on the requested backend. WebCrypto falls back to noble, per
+ * call, on platforms whose WebCrypto lacks the curve.
+ */
+export function montgomeryGroup(curve: Curve, backend: MontgomeryBackend): DhGroup {
+  if (backend === "noble") return nobleGroup(curve);
+  if (backend !== "webcrypto") throw new TypeError(`backend must be "webcrypto" or "noble"`);
+  const web = webCryptoGroup(curve);
+  const noble = nobleGroup(curve);
+  const pick = async () => (await webCryptoHas(curve)) ? web : noble;
+  return {
+    publicKeySize: web.publicKeySize,
+    secretKeySize: web.secretKeySize,
+    generate: async () => (await pick()).generate(),
+    publicKey: async (sk) => (await pick()).publicKey(sk),
+    dh: async (sk, pk) => (await pick()).dh(sk, pk),
+  };
+}

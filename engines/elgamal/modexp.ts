@@ -1,0 +1,107 @@
+/**
+ * Modular arithmetic for ElGamal over the RFC 7919 groups: the one piece of
+ * arithmetic polycrypt owns, on native BigInt.
+ *
+ * **Not constant time.** BigInt operations take time that depends on their
+ * values, and the sliding window below branches on exponent bits. An attacker
+ * who can time many decapsulations with the same secret key precisely (same
+ * machine, shared caches) may learn about the exponent. Prefer ML-KEM or
+ * X25519 (or a hybrid) where that matters; ElGamal is here for comparison and
+ * for users who want a finite-field component in a hybrid.
+ *
+ * @example
+ * ```ts
+ * import { modPow } from "./modexp.ts";
+ * console.log(modPow(4n, 13n, 497n)); // 445n
+ * ```
+ *
+ * @module
+ */
+
+const WINDOW = 5;
+
+/**
+ * `base^exponent mod modulus` by left-to-right sliding-window exponentiation
+ * (HAC Algorithm 14.85, window 5): about n squarings and n/6 multiplications
+ * for an n-bit exponent, against n/2 for square-and-multiply.
+ *
+ * @param base any BigInt (reduced first)
+ * @param exponent >= 0
+ * @param modulus > 1
+ * @example
+ * ```ts
+ * import { modPow } from "./modexp.ts";
+ * console.log(modPow(2n, 10n, 1000n)); // 24n
+ * ```
+ */
+export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
+  if (modulus <= 1n) throw new RangeError("modulus must be greater than 1");
+  if (exponent < 0n) throw new RangeError("exponent must be non-negative");
+  let b = base % modulus;
+  if (b < 0n) b += modulus;
+  if (exponent === 0n) return 1n;
+  // Odd powers b^1, b^3, ..., b^(2^WINDOW - 1).
+  const b2 = b * b % modulus;
+  const odd: bigint[] = [b];
+  for (let i = 1; i < 1 << (WINDOW - 1); i++) odd.push(odd[i - 1] * b2 % modulus);
+  const bits = exponent.toString(2);
+  let result = 1n;
+  let i = 0;
+  while (i < bits.length) {
+    if (bits[i] === "0") {
+      result = result * result % modulus;
+      i++;
+      continue;
+    }
+    // The longest window of at most WINDOW bits starting here that ends in a 1.
+    let j = Math.min(i + WINDOW, bits.length);
+    while (bits[j - 1] === "0") j--;
+    const value = parseInt(bits.slice(i, j), 2);
+    for (let k = i; k < j; k++) result = result * result % modulus;
+    result = result * odd[(value - 1) >> 1] % modulus;
+    i = j;
+  }
+  return result;
+}
+
+/**
+ * The Jacobi symbol (a/n) for odd n > 0 (Cohen, "A Course in Computational
+ * Algebraic Number Theory", Algorithm 1.4.10). For a prime n it is the
+ * Legendre symbol: 1 for quadratic residues, -1 for non-residues, 0 for
+ * multiples of n.
+ *
+ * @example
+ * ```ts
+ * import { jacobi } from "./modexp.ts";
+ * console.log(jacobi(2n, 7n), jacobi(3n, 7n)); // 1 -1
+ * ```
+ */
+export function jacobi(a: bigint, n: bigint): -1 | 0 | 1 {
+  if (n <= 0n || n % 2n === 0n) throw new RangeError("n must be odd and positive");
+  a %= n;
+  if (a < 0n) a += n;
+  let t: -1 | 1 = 1;
+  while (a !== 0n) {
+    while (a % 2n === 0n) {
+      a /= 2n;
+      const r = n % 8n;
+      if (r === 3n || r === 5n) t = t === 1 ? -1 : 1;
+    }
+    [a, n] = [n, a];
+    if (a % 4n === 3n && n % 4n === 3n) t = t === 1 ? -1 : 1;
+    a %= n;
+  }
+  return n === 1n ? t : 0;
+}
+
+/** Big-endian bytes of a non-negative BigInt, left-padded to `length`. */
+export function bigintToBytes(value: bigint, length: number): Uint8Array {
+  const hex = value.toString(16).padStart(length * 2, "0");
+  if (hex.length > length * 2) throw new RangeError("value does not fit");
+  return Uint8Array.fromHex(hex);
+}
+
+/** The non-negative BigInt of big-endian bytes. */
+export function bytesToBigint(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt("0x" + bytes.toHex());
+}

@@ -1,0 +1,209 @@
+/**
+ * Hybrid KEMs: several KEMs combined into one, secure while any one of them
+ * is. The combiner is the "KitchenSink" combiner of draft-irtf-cfrg-hybrid-kems
+ * (every shared secret, encapsulation and public key goes through HKDF),
+ * generalised to n components; `docs/format.md` section 3 has the byte layout
+ * and the reasoning.
+ *
+ * @example
+ * ```ts
+ * import { registry } from "./mod.ts";
+ * const kem = registry.kem("x25519+ml-kem-768");
+ * const { publicKey, secretKey } = await kem.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+ * console.log((await kem.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex());
+ * ```
+ *
+ * @module
+ */
+import { DecryptionError } from "../errors.ts";
+import { checkBytes, concatBytes } from "./_bytes.ts";
+import { hkdf } from "./hkdf.ts";
+import type { EngineFactory, EngineRegistry } from "./registry.ts";
+import type { Encapsulation, KemEngine, KemKeyPair } from "./types.ts";
+
+/** Fewest components of a hybrid. */
+export const HYBRID_MIN_COMPONENTS = 2;
+/** Most components of a hybrid. */
+export const HYBRID_MAX_COMPONENTS = 4;
+
+const encoder = new TextEncoder();
+
+/** `u16 len || bytes` for each part. */
+function lengthPrefixed16(parts: Uint8Array[]): Uint8Array {
+  const out: Uint8Array[] = [];
+  for (const part of parts) {
+    if (part.length > 0xffff) throw new RangeError("hybrid component key is over 65535 bytes");
+    out.push(new Uint8Array([part.length >> 8, part.length & 0xff]), part);
+  }
+  return concatBytes(...out);
+}
+
+/** Splits `u16 len || bytes` parts; exactly `count` of them and nothing left over. */
+function splitPrefixed16(name: string, bytes: Uint8Array, count: number): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  while (parts.length < count) {
+    if (offset + 2 > bytes.length) throw new RangeError(`${name} is truncated`);
+    const length = (bytes[offset] << 8) | bytes[offset + 1];
+    offset += 2;
+    if (offset + length > bytes.length) throw new RangeError(`${name} is truncated`);
+    parts.push(bytes.subarray(offset, offset + length));
+    offset += length;
+  }
+  if (offset !== bytes.length) throw new RangeError(`${name} has trailing bytes`);
+  return parts;
+}
+
+/** `u32 len || bytes` for each part: the combiner's unambiguous KDF input. */
+function lengthPrefixed32(parts: Uint8Array[]): Uint8Array {
+  const out: Uint8Array[] = [];
+  for (const part of parts) {
+    const n = part.length;
+    out.push(new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]), part);
+  }
+  return concatBytes(...out);
+}
+
+/**
+ * Combines several KEMs into one KEM whose id joins theirs with `+`.
+ *
+ * @param components 2 to 4 distinct, non-hybrid KEM engines, in order
+ * @example
+ * ```ts
+ * import { createHybridKem } from "./hybrid.ts";
+ * import { mlKem768, x25519 } from "./mod.ts";
+ * const kem = createHybridKem([x25519, mlKem768]);
+ * console.log(kem.id, kem.postQuantum, kem.encapsulationSize); // x25519+ml-kem-768 true 1120
+ * ```
+ */
+export function createHybridKem(components: readonly KemEngine[]): KemEngine {
+  if (!Array.isArray(components)) throw new TypeError("components must be an array of KEMs");
+  const parts = [...components];
+  if (parts.length < HYBRID_MIN_COMPONENTS || parts.length > HYBRID_MAX_COMPONENTS) {
+    throw new RangeError(
+      `components must hold ${HYBRID_MIN_COMPONENTS} to ${HYBRID_MAX_COMPONENTS} KEMs`,
+    );
+  }
+  for (const c of parts) {
+    if (c?.kind !== "kem") throw new TypeError("components must all be KEM engines");
+    if (c.id.includes("+")) throw new TypeError(`component ${c.id} is itself a hybrid`);
+  }
+  const ids = parts.map((c) => c.id);
+  if (new Set(ids).size !== ids.length) throw new TypeError("components must be distinct");
+  const id = ids.join("+");
+  const salt = encoder.encode(`polycrypt/1 hybrid ${id}`);
+  const encSizes = parts.map((c) => c.encapsulationSize);
+  const encapsulationSize = encSizes.reduce((a, b) => a + b, 0);
+
+  async function combine(
+    secrets: Uint8Array[],
+    encapsulations: Uint8Array[],
+    publicKeys: Uint8Array[],
+  ): Promise<Uint8Array> {
+    const ikm = lengthPrefixed32([...secrets, ...encapsulations, ...publicKeys]);
+    return await hkdf("SHA-256", ikm, salt, new Uint8Array(0), 32);
+  }
+
+  function splitEncapsulation(encapsulation: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let offset = 0;
+    for (const size of encSizes) {
+      out.push(encapsulation.subarray(offset, offset + size));
+      offset += size;
+    }
+    return out;
+  }
+
+  function parseSecretKey(secretKey: Uint8Array): { sks: Uint8Array[]; pks: Uint8Array[] } {
+    const fields = splitPrefixed16("secretKey", secretKey, parts.length * 2);
+    return {
+      sks: fields.filter((_, i) => i % 2 === 0),
+      pks: fields.filter((_, i) => i % 2 === 1),
+    };
+  }
+
+  const engine: KemEngine = {
+    kind: "kem",
+    id,
+    family: "hybrid",
+    postQuantum: parts.some((c) => c.postQuantum),
+    // The combination is as strong as its strongest component.
+    securityBits: Math.max(...parts.map((c) => c.securityBits)),
+    publicKeySize: parts.reduce((sum, c) => sum + 2 + c.publicKeySize, 0),
+    encapsulationSize,
+    sharedSecretSize: 32,
+
+    async generateKeyPair(): Promise<KemKeyPair> {
+      const pairs = await Promise.all(parts.map((c) => c.generateKeyPair()));
+      return {
+        publicKey: lengthPrefixed16(pairs.map((p) => p.publicKey)),
+        secretKey: lengthPrefixed16(pairs.flatMap((p) => [p.secretKey, p.publicKey])),
+      };
+    },
+
+    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
+      checkBytes("publicKey", publicKey);
+      const pks = splitPrefixed16("publicKey", publicKey, parts.length);
+      const results = await Promise.all(parts.map((c, i) => c.encapsulate(pks[i])));
+      const encapsulations = results.map((r) => r.encapsulation);
+      return {
+        encapsulation: concatBytes(...encapsulations),
+        sharedSecret: await combine(results.map((r) => r.sharedSecret), encapsulations, pks),
+      };
+    },
+
+    async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("encapsulation", encapsulation, encapsulationSize);
+      checkBytes("secretKey", secretKey);
+      const { sks, pks } = parseSecretKey(secretKey);
+      const encapsulations = splitEncapsulation(encapsulation);
+      let secrets: Uint8Array[];
+      try {
+        secrets = await Promise.all(parts.map((c, i) => c.decapsulate(encapsulations[i], sks[i])));
+      } catch (e) {
+        // A malformed stored key is the caller's problem; anything else about the
+        // encapsulation is one opaque failure, whichever component noticed it.
+        if (e instanceof RangeError || e instanceof TypeError) throw e;
+        throw new DecryptionError();
+      }
+      return await combine(secrets, encapsulations, pks);
+    },
+
+    publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("secretKey", secretKey);
+      return Promise.resolve(lengthPrefixed16(parseSecretKey(secretKey).pks));
+    },
+  };
+  return Object.freeze(engine);
+}
+
+/**
+ * A registry factory that resolves `a+b[+c[+d]]` ids from the KEMs already in
+ * `registry`, so `registry.get("x25519+ml-kem-768")` returns a hybrid KEM.
+ *
+ * @example
+ * ```ts
+ * import { EngineRegistry, hybridFactory, mlKem768, x25519 } from "./mod.ts";
+ * const r = new EngineRegistry();
+ * r.register(x25519);
+ * r.register(mlKem768);
+ * r.registerFactory(hybridFactory(r));
+ * console.log(r.kem("x25519+ml-kem-768").family); // "hybrid"
+ * ```
+ */
+export function hybridFactory(registry: EngineRegistry): EngineFactory {
+  return Object.freeze({
+    description: "hybrids: 2 to 4 distinct KEM ids joined with '+', e.g. x25519+ml-kem-768",
+    resolve(id: string): KemEngine | undefined {
+      const ids = id.split("+");
+      if (ids.length < HYBRID_MIN_COMPONENTS || ids.length > HYBRID_MAX_COMPONENTS) {
+        return undefined;
+      }
+      if (new Set(ids).size !== ids.length || !ids.every((i) => registry.has(i))) return undefined;
+      const components = ids.map((i) => registry.get(i));
+      if (!components.every((c): c is KemEngine => c.kind === "kem")) return undefined;
+      return createHybridKem(components);
+    },
+  });
+}

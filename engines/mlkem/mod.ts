@@ -1,0 +1,15 @@
+/**
+ * ML-KEM (FIPS 203): `ml-kem-512`, `ml-kem-768`, `ml-kem-1024`, the
+ * post-quantum lattice KEMs, via @noble/post-quantum.
+ *
+ * @example
+ * ```ts
+ * import { mlKem1024 } from "./mod.ts";
+ * const seed = new Uint8Array(64); // d || z; use random bytes in real life
+ * const { publicKey } = await mlKem1024.deriveKeyPair!(seed);
+ * console.log(publicKey.length); // 1568
+ * ```
+ *
+ * @module
+ */
+export { mlKem1024, mlKem512, mlKem768 } from "./mlkem.ts";

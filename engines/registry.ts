@@ -1,0 +1,163 @@
+/**
+ * The engine registry: one place that maps ids such as `"ml-kem-768"` to
+ * engines, checks what plugins register, and resolves parameterised ids
+ * (`"rsa-5120"`) through factories.
+ *
+ * @module
+ */
+import { DuplicateEngineError, UnknownEngineError } from "../errors.ts";
+import type { AeadEngine, Engine, KemEngine } from "./types.ts";
+
+/**
+ * Resolves ids that are not registered one by one, e.g. every RSA size.
+ * Returns `undefined` when the id is not its own.
+ */
+export interface EngineFactory {
+  /** One line for error messages, e.g. `"rsa-N for N from 2048 to 16384"`. */
+  readonly description: string;
+  resolve(id: string): Engine | undefined;
+}
+
+const ID_PATTERN = /^[a-z0-9][a-z0-9.\-_]*(\+[a-z0-9][a-z0-9.\-_]*)*$/;
+const KEM_SIZES = ["publicKeySize", "encapsulationSize", "sharedSecretSize", "securityBits"];
+const KEM_METHODS = ["generateKeyPair", "encapsulate", "decapsulate"];
+const AEAD_SIZES = ["keySize", "nonceSize", "tagSize"];
+const AEAD_METHODS = ["seal", "open"];
+
+/**
+ * A set of engines addressed by id. polycrypt's default instance is
+ * `registry` in `engines/mod.ts`; make your own for isolation in tests.
+ *
+ * @example
+ * ```ts
+ * import { EngineRegistry } from "./registry.ts";
+ * import { aes256Gcm } from "./symmetric/mod.ts";
+ * const mine = new EngineRegistry();
+ * mine.register(aes256Gcm);
+ * console.log(mine.ids()); // ["aes-256-gcm"]
+ * ```
+ */
+export class EngineRegistry {
+  #engines = new Map<string, Engine>();
+  #factories: EngineFactory[] = [];
+  #resolved = new Map<string, Engine>();
+
+  /**
+   * Adds an engine. Throws {@linkcode DuplicateEngineError} when the id is
+   * taken and `TypeError` when the object does not satisfy the interface.
+   */
+  register(engine: Engine): void {
+    checkEngine(engine);
+    if (this.#engines.has(engine.id) || this.#resolve(engine.id) !== undefined) {
+      throw new DuplicateEngineError(engine.id);
+    }
+    this.#engines.set(engine.id, engine);
+  }
+
+  /** Adds a factory for parameterised ids. Registered engines win over factories. */
+  registerFactory(factory: EngineFactory): void {
+    if (typeof factory?.resolve !== "function" || typeof factory.description !== "string") {
+      throw new TypeError("factory must have a description string and a resolve function");
+    }
+    this.#factories.push(factory);
+  }
+
+  /** The ids registered one by one, sorted (factory-made ids are not listed). */
+  ids(): string[] {
+    return [...this.#engines.keys()].sort(compareIds);
+  }
+
+  /** Whether `get(id)` would succeed. */
+  has(id: string): boolean {
+    return this.#engines.has(id) || this.#resolve(id) !== undefined;
+  }
+
+  /**
+   * The engine with this id. Throws {@linkcode UnknownEngineError}, listing
+   * the valid ids, when there is none.
+   */
+  get(id: string): KemEngine | AeadEngine {
+    if (typeof id !== "string") throw new TypeError("id must be a string");
+    const engine = this.#engines.get(id) ?? this.#resolve(id);
+    if (engine === undefined) {
+      const hint = this.#factories.map((f) => f.description);
+      throw new UnknownEngineError(id, this.ids(), hint.length ? `; also ${hint.join("; ")}` : "");
+    }
+    return engine;
+  }
+
+  /** Like {@linkcode get}, but the engine must be a KEM. */
+  kem(id: string): KemEngine {
+    const engine = this.get(id);
+    if (engine.kind !== "kem") throw new TypeError(`engine ${JSON.stringify(id)} is not a KEM`);
+    return engine;
+  }
+
+  /** Like {@linkcode get}, but the engine must be an AEAD. */
+  aead(id: string): AeadEngine {
+    const engine = this.get(id);
+    if (engine.kind !== "aead") throw new TypeError(`engine ${JSON.stringify(id)} is not an AEAD`);
+    return engine;
+  }
+
+  #resolve(id: string): Engine | undefined {
+    const cached = this.#resolved.get(id);
+    if (cached) return cached;
+    for (const factory of this.#factories) {
+      const engine = factory.resolve(id);
+      if (engine !== undefined) {
+        checkEngine(engine);
+        this.#resolved.set(id, engine);
+        return engine;
+      }
+    }
+    return undefined;
+  }
+}
+
+// Sorts "rsa-2048" before "rsa-16384": numeric runs compare as numbers.
+function compareIds(a: string, b: string): number {
+  return a.localeCompare(b, "en", { numeric: true });
+}
+
+function checkEngine(engine: unknown): asserts engine is Engine {
+  if (typeof engine !== "object" || engine === null) {
+    throw new TypeError("engine must be an object");
+  }
+  const e = engine as Record<string, unknown>;
+  if (typeof e.id !== "string" || !ID_PATTERN.test(e.id)) {
+    throw new TypeError(
+      `engine.id must be lower-case letters, digits, ".", "-" or "_" (got ${String(e.id)})`,
+    );
+  }
+  const [sizes, methods] = e.kind === "kem"
+    ? [KEM_SIZES, KEM_METHODS]
+    : e.kind === "aead"
+    ? [AEAD_SIZES, AEAD_METHODS]
+    : [undefined, undefined];
+  if (!sizes || !methods) throw new TypeError(`engine ${e.id}: kind must be "kem" or "aead"`);
+  for (const field of sizes) {
+    const v = e[field];
+    if (!Number.isSafeInteger(v) || (v as number) < 0) {
+      throw new TypeError(`engine ${e.id}: ${field} must be a non-negative integer`);
+    }
+  }
+  for (const method of methods) {
+    if (typeof e[method] !== "function") {
+      throw new TypeError(`engine ${e.id}: ${method} must be a function`);
+    }
+  }
+  for (const optional of ["withKey", "deriveKeyPair", "publicKeyFromSecretKey"]) {
+    if (e[optional] !== undefined && typeof e[optional] !== "function") {
+      throw new TypeError(`engine ${e.id}: ${optional}, when present, must be a function`);
+    }
+  }
+  if (e.kind === "kem") {
+    if (typeof e.family !== "string" || e.family === "") {
+      throw new TypeError(`engine ${e.id}: family must be a non-empty string`);
+    }
+    if (typeof e.postQuantum !== "boolean") {
+      throw new TypeError(`engine ${e.id}: postQuantum must be a boolean`);
+    }
+  }
+}

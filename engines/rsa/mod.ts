@@ -1,0 +1,30 @@
+/**
+ * RSA-OAEP KEMs: `rsa-2048`, `rsa-3072`, `rsa-4096`, `rsa-8192`, and any size
+ * from 2048 to 16384 bits through `createRsaEngine` / `rsaFactory`.
+ *
+ * @example
+ * ```ts
+ * import { createRsaEngine } from "./mod.ts";
+ * const kem = createRsaEngine(2048, { backend: "webcrypto" });
+ * const { publicKey, secretKey } = await kem.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+ * console.log((await kem.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * ```
+ *
+ * @module
+ */
+export {
+  createRsaEngine,
+  importRsaPublicKey,
+  importRsaSecretKey,
+  rsa2048,
+  rsa3072,
+  rsa4096,
+  rsa8192,
+  RSA_DEFAULT_BACKEND,
+  RSA_MAX_BITS,
+  RSA_MIN_BITS,
+  type RsaBackend,
+  rsaFactory,
+  rsaSecurityBits,
+} from "./rsa.ts";

@@ -1,0 +1,401 @@
+/**
+ * RSA-OAEP as a KEM (RFC 8017 section 7.1): the encapsulation is
+ * RSAES-OAEP(SHA-256, MGF1-SHA-256, empty label) of a fresh 32-byte secret,
+ * which is the shared secret. Public keys are DER SubjectPublicKeyInfo,
+ * secret keys DER PKCS#8 PrivateKeyInfo, exactly as OpenSSL writes them.
+ *
+ * Backends: `"node"` (`node:crypto`, native), `"webcrypto"` (native) and
+ * `"forge"` (node-forge, pure JavaScript; 30-70x slower, kept for comparison).
+ * There is no PKCS#1 v1.5 decryption anywhere, and every OAEP failure gives
+ * the same {@linkcode DecryptionError}.
+ *
+ * @example
+ * ```ts
+ * import { rsa2048 } from "./rsa.ts";
+ * const { publicKey, secretKey } = await rsa2048.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await rsa2048.encapsulate(publicKey);
+ * console.log((await rsa2048.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * ```
+ *
+ * @module
+ */
+import forge from "node-forge";
+import {
+  constants,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  privateDecrypt,
+  publicEncrypt,
+} from "node:crypto";
+import { DecryptionError } from "../../errors.ts";
+import { checkBytes } from "../_bytes.ts";
+import type { EngineFactory } from "../registry.ts";
+import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
+import {
+  binaryString,
+  checkedPublicKey,
+  forgePrivateKey,
+  fromBinaryString,
+  privateKeyObject,
+  toPkcs8Der,
+  toSpkiDer,
+} from "./_keys.ts";
+
+/** Where the RSA arithmetic runs. */
+export type RsaBackend = "node" | "webcrypto" | "forge";
+
+/** Smallest and largest modulus the factory makes. */
+export const RSA_MIN_BITS = 2048;
+/** Largest modulus the factory makes. */
+export const RSA_MAX_BITS = 16384;
+const SECRET_SIZE = 32;
+const EMPTY = new Uint8Array(0);
+const OAEP = { name: "RSA-OAEP", hash: "SHA-256" } as const;
+
+/**
+ * Estimated security strength of an RSA modulus: NIST SP 800-57 Part 1 Table 2
+ * where it lists the size, else the GNFS estimate of NIST SP 800-56B Rev. 2
+ * Appendix D, rounded to the nearest multiple of 8.
+ *
+ * @example
+ * ```ts
+ * import { rsaSecurityBits } from "./rsa.ts";
+ * console.log(rsaSecurityBits(3072), rsaSecurityBits(4096), rsaSecurityBits(8192)); // 128 152 200
+ * ```
+ */
+export function rsaSecurityBits(bits: number): number {
+  const table: Record<number, number> = { 2048: 112, 3072: 128, 7680: 192, 15360: 256 };
+  if (table[bits]) return table[bits];
+  const nLn2 = bits * Math.LN2;
+  const e = (1.923 * Math.cbrt(nLn2) * Math.cbrt(Math.log(nLn2) ** 2) - 4.69) / Math.LN2;
+  return Math.round(e / 8) * 8;
+}
+
+/**
+ * Re-encodes a generated key pair the way OpenSSL writes it (`openssl pkcs8 -nocrypt`,
+ * `openssl pkey -pubin`): Deno's native encoder differs in small ways (e.g. the
+ * AlgorithmIdentifier parameters), and a key file should not depend on which backend made it.
+ */
+function canonical(spki: Uint8Array, pkcs8: Uint8Array): KemKeyPair {
+  return { publicKey: toSpkiDer(spki), secretKey: toPkcs8Der(pkcs8) };
+}
+
+interface Backend {
+  generate(bits: number): Promise<KemKeyPair>;
+  encrypt(spki: Uint8Array, bits: number, secret: Uint8Array): Promise<Uint8Array>;
+  /** OAEP-SHA-256 decryption with `label`; may throw anything on failure. */
+  decrypt(
+    pkcs8: Uint8Array,
+    bits: number,
+    ciphertext: Uint8Array,
+    label: Uint8Array,
+  ): Promise<Uint8Array>;
+}
+
+const nodeBackend: Backend = {
+  generate: (bits) =>
+    new Promise((resolve, reject) =>
+      // Runs on libuv's thread pool: the event loop stays free during long keygens.
+      generateKeyPair(
+        "rsa",
+        {
+          modulusLength: bits,
+          publicExponent: 65537,
+          publicKeyEncoding: { type: "spki", format: "der" },
+          privateKeyEncoding: { type: "pkcs8", format: "der" },
+        },
+        (err, publicKey, privateKey) =>
+          err
+            ? reject(err)
+            : resolve(canonical(new Uint8Array(publicKey), new Uint8Array(privateKey))),
+      )
+    ),
+  encrypt(spki, bits, secret) {
+    checkedPublicKey(spki, bits);
+    if (bits > NATIVE_PUBLIC_MAX_BITS) return forgeBackend.encrypt(spki, bits, secret);
+    const key = createPublicKey({ key: spki as unknown as Buffer, format: "der", type: "spki" });
+    const options = { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" };
+    return Promise.resolve(new Uint8Array(publicEncrypt(options, secret)));
+  },
+  decrypt: (pkcs8, bits, ciphertext, label) =>
+    Promise.resolve(
+      new Uint8Array(
+        privateDecrypt(
+          {
+            key: privateKeyObject(pkcs8, bits),
+            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            oaepHash: "sha256",
+            oaepLabel: label,
+          },
+          ciphertext,
+        ),
+      ),
+    ),
+};
+
+const webCryptoBackend: Backend = {
+  async generate(bits) {
+    const pair = await crypto.subtle.generateKey(
+      { ...OAEP, modulusLength: bits, publicExponent: new Uint8Array([1, 0, 1]) },
+      true,
+      ["encrypt", "decrypt"],
+    );
+    const [spki, pkcs8] = await Promise.all([
+      crypto.subtle.exportKey("spki", pair.publicKey),
+      crypto.subtle.exportKey("pkcs8", pair.privateKey),
+    ]);
+    return canonical(new Uint8Array(spki), new Uint8Array(pkcs8));
+  },
+  async encrypt(spki, bits, secret) {
+    checkedPublicKey(spki, bits);
+    if (bits > NATIVE_PUBLIC_MAX_BITS) return await forgeBackend.encrypt(spki, bits, secret);
+    const key = await crypto.subtle.importKey(
+      "spki",
+      spki as Uint8Array<ArrayBuffer>,
+      OAEP,
+      false,
+      ["encrypt"],
+    );
+    return new Uint8Array(
+      await crypto.subtle.encrypt(OAEP, key, secret as Uint8Array<ArrayBuffer>),
+    );
+  },
+  async decrypt(pkcs8, bits, ciphertext, label) {
+    privateKeyObject(pkcs8, bits);
+    const key = await crypto.subtle.importKey(
+      "pkcs8",
+      pkcs8 as Uint8Array<ArrayBuffer>,
+      OAEP,
+      false,
+      ["decrypt"],
+    );
+    const params = { name: "RSA-OAEP", label: label as Uint8Array<ArrayBuffer> };
+    return new Uint8Array(
+      await crypto.subtle.decrypt(params, key, ciphertext as Uint8Array<ArrayBuffer>),
+    );
+  },
+};
+
+/**
+ * Deno's native RSA (the Rust `rsa` crate behind node:crypto and WebCrypto) refuses public
+ * keys over 4096 bits; above that the public operation (e = 65537, cheap) runs on forge while
+ * keygen and the private operation stay native.
+ */
+const NATIVE_PUBLIC_MAX_BITS = 4096;
+
+const forgeOaep = (label: Uint8Array = new Uint8Array(0)) => ({
+  md: forge.md.sha256.create(),
+  mgf1: { md: forge.md.sha256.create() },
+  label: binaryString(label),
+});
+
+const forgeBackend: Backend = {
+  generate: (bits) =>
+    new Promise((resolve, reject) =>
+      // forge's callback form works in slices (setTimeout), so other tasks still run.
+      forge.pki.rsa.generateKeyPair(
+        { bits, e: 0x10001, workers: -1 },
+        (err: Error | null, pair: forge.pki.rsa.KeyPair) => {
+          if (err) return reject(err);
+          const spki = forge.asn1.toDer(forge.pki.publicKeyToAsn1(pair.publicKey)).getBytes();
+          const pkcs8 = forge.asn1.toDer(
+            forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(pair.privateKey)),
+          )
+            .getBytes();
+          resolve({ publicKey: fromBinaryString(spki), secretKey: fromBinaryString(pkcs8) });
+        },
+      )
+    ),
+  encrypt(spki, bits, secret) {
+    const ct = checkedPublicKey(spki, bits).encrypt(binaryString(secret), "RSA-OAEP", forgeOaep());
+    return Promise.resolve(fromBinaryString(ct));
+  },
+  decrypt(pkcs8, bits, ciphertext, label) {
+    privateKeyObject(pkcs8, bits);
+    const pt = forgePrivateKey(pkcs8).decrypt(
+      binaryString(ciphertext),
+      "RSA-OAEP",
+      forgeOaep(label),
+    );
+    return Promise.resolve(fromBinaryString(pt));
+  },
+};
+
+const BACKENDS: Record<RsaBackend, Backend> = {
+  node: nodeBackend,
+  webcrypto: webCryptoBackend,
+  forge: forgeBackend,
+};
+
+/** Internal (tests): OAEP-SHA-256 decryption with a label, as the Wycheproof vectors need. */
+export async function _oaepDecrypt(
+  backend: RsaBackend,
+  pkcs8: Uint8Array,
+  ciphertext: Uint8Array,
+  label: Uint8Array,
+): Promise<Uint8Array> {
+  const bits = createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" })
+    .asymmetricKeyDetails?.modulusLength ?? 0;
+  try {
+    return await BACKENDS[backend].decrypt(pkcs8, bits, ciphertext, label);
+  } catch {
+    throw new DecryptionError();
+  }
+}
+
+/** The default backend: the fastest correct one measured here (docs/engines/rsa.md). */
+export const RSA_DEFAULT_BACKEND: RsaBackend = "node";
+
+/**
+ * Makes an RSA-OAEP KEM for a modulus of `bits` (2048 to 16384, a multiple of 8).
+ *
+ * @example
+ * ```ts
+ * import { createRsaEngine } from "./rsa.ts";
+ * const kem = createRsaEngine(5120, { backend: "webcrypto" });
+ * console.log(kem.id, kem.publicKeySize, kem.securityBits); // rsa-5120 640 136
+ * ```
+ */
+export function createRsaEngine(
+  bits: number,
+  options: { backend?: RsaBackend } = {},
+): KemEngine & { readonly backend: RsaBackend } {
+  if (!Number.isSafeInteger(bits) || bits < RSA_MIN_BITS || bits > RSA_MAX_BITS || bits % 8 !== 0) {
+    throw new RangeError(`bits must be a multiple of 8 from ${RSA_MIN_BITS} to ${RSA_MAX_BITS}`);
+  }
+  const backendName = options.backend ?? RSA_DEFAULT_BACKEND;
+  const backend = BACKENDS[backendName];
+  if (!backend) throw new TypeError(`backend must be "node", "webcrypto" or "forge"`);
+  const size = bits / 8;
+  return Object.freeze({
+    kind: "kem" as const,
+    id: `rsa-${bits}`,
+    family: "rsa",
+    postQuantum: false,
+    securityBits: rsaSecurityBits(bits),
+    publicKeySize: size,
+    encapsulationSize: size,
+    sharedSecretSize: SECRET_SIZE,
+    backend: backendName,
+    generateKeyPair: () => backend.generate(bits),
+    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
+      checkBytes("publicKey", publicKey);
+      const sharedSecret = crypto.getRandomValues(new Uint8Array(SECRET_SIZE));
+      const encapsulation = await backend.encrypt(publicKey.slice(), bits, sharedSecret);
+      return { encapsulation, sharedSecret };
+    },
+    async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("encapsulation", encapsulation, size);
+      checkBytes("secretKey", secretKey);
+      const sk = secretKey.slice();
+      privateKeyObject(sk, bits); // a bad key is the caller's error, not a decryption failure
+      let secret: Uint8Array;
+      try {
+        secret = await backend.decrypt(sk, bits, encapsulation.slice(), EMPTY);
+      } catch {
+        throw new DecryptionError();
+      }
+      if (secret.length !== SECRET_SIZE) throw new DecryptionError();
+      return secret;
+    },
+    publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
+      checkBytes("secretKey", secretKey);
+      const spki = createPublicKey(privateKeyObject(secretKey.slice(), bits)).export({
+        type: "spki",
+        format: "der",
+      });
+      return Promise.resolve(new Uint8Array(spki));
+    },
+  });
+}
+
+/**
+ * Converts an RSA private key (PKCS#8 or PKCS#1; DER bytes or PEM text) to the
+ * engines' PKCS#8 DER. OpenSSL 3.0's `genpkey -outform DER` writes PKCS#1.
+ *
+ * @example
+ * ```ts
+ * import { importRsaSecretKey, rsa2048 } from "./rsa.ts";
+ * const { secretKey } = await rsa2048.generateKeyPair();
+ * console.log(importRsaSecretKey(secretKey).length === secretKey.length); // true
+ * ```
+ */
+export function importRsaSecretKey(input: Uint8Array | string): Uint8Array {
+  return toPkcs8Der(input);
+}
+
+/**
+ * Converts an RSA public key (SPKI or PKCS#1; DER bytes or PEM text) to SPKI DER.
+ *
+ * @example
+ * ```ts
+ * import { importRsaPublicKey, rsa2048 } from "./rsa.ts";
+ * const { publicKey } = await rsa2048.generateKeyPair();
+ * console.log(importRsaPublicKey(publicKey).toHex() === publicKey.toHex()); // true
+ * ```
+ */
+export function importRsaPublicKey(input: Uint8Array | string): Uint8Array {
+  return toSpkiDer(input);
+}
+
+/**
+ * Resolves `rsa-N` ids for any N from 2048 to 16384 that is a multiple of 8.
+ *
+ * @example
+ * ```ts
+ * import { rsaFactory } from "./rsa.ts";
+ * console.log(rsaFactory.resolve("rsa-6144")?.id, rsaFactory.resolve("rsa-1024")); // rsa-6144 undefined
+ * ```
+ */
+export const rsaFactory: EngineFactory = Object.freeze({
+  description: `rsa-N for N from ${RSA_MIN_BITS} to ${RSA_MAX_BITS}, a multiple of 8`,
+  resolve(id: string) {
+    const m = /^rsa-([1-9][0-9]{3,4})$/.exec(id);
+    if (!m) return undefined;
+    const bits = Number(m[1]);
+    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS || bits % 8 !== 0) return undefined;
+    return createRsaEngine(bits);
+  },
+});
+
+/**
+ * `rsa-2048` (112-bit security).
+ *
+ * @example
+ * ```ts
+ * import { rsa2048 } from "./rsa.ts";
+ * console.log(rsa2048.encapsulationSize); // 256
+ * ```
+ */
+export const rsa2048: KemEngine = createRsaEngine(2048);
+/**
+ * `rsa-3072` (128-bit security).
+ *
+ * @example
+ * ```ts
+ * import { rsa3072 } from "./rsa.ts";
+ * console.log(rsa3072.encapsulationSize); // 384
+ * ```
+ */
+export const rsa3072: KemEngine = createRsaEngine(3072);
+/**
+ * `rsa-4096`.
+ *
+ * @example
+ * ```ts
+ * import { rsa4096 } from "./rsa.ts";
+ * console.log(rsa4096.encapsulationSize); // 512
+ * ```
+ */
+export const rsa4096: KemEngine = createRsaEngine(4096);
+/**
+ * `rsa-8192`.
+ *
+ * @example
+ * ```ts
+ * import { rsa8192 } from "./rsa.ts";
+ * console.log(rsa8192.encapsulationSize); // 1024
+ * ```
+ */
+export const rsa8192: KemEngine = createRsaEngine(8192);

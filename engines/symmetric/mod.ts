@@ -1,0 +1,20 @@
+/**
+ * Symmetric AEAD engines: `aes-256-gcm` (WebCrypto, or noble), `chacha20-poly1305`,
+ * `xchacha20-poly1305` and `aes-256-gcm-siv` (@noble/ciphers). All take
+ * 32-byte keys, return `ciphertext || 16-byte tag`, and throw
+ * `DecryptionError` on any failure.
+ *
+ * @example
+ * ```ts
+ * import { chacha20Poly1305 } from "./mod.ts";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const nonce = crypto.getRandomValues(new Uint8Array(12));
+ * const sealed = await chacha20Poly1305.seal(key, nonce, new TextEncoder().encode("hi"));
+ * console.log(new TextDecoder().decode(await chacha20Poly1305.open(key, nonce, sealed))); // "hi"
+ * ```
+ *
+ * @module
+ */
+export * from "./aes_gcm.ts";
+export * from "./chacha.ts";
+export * from "./aes_gcm_siv.ts";

@@ -1,0 +1,101 @@
+/**
+ * The two engine interfaces of polycrypt: {@linkcode KemEngine} for key
+ * encapsulation (RSA-OAEP, hashed ElGamal, ML-KEM, DHKEM(X25519), ...) and
+ * {@linkcode AeadEngine} for authenticated encryption.
+ *
+ * They are deliberately tiny (compare hpke-js `Kem`/`Aead`): byte arrays in,
+ * byte arrays out, every size declared up front, so that engines compose and
+ * third parties can register their own.
+ *
+ * @module
+ */
+
+/** A key pair as raw bytes in the engine's documented encoding. */
+export interface KemKeyPair {
+  /** The public (encapsulation) key. */
+  publicKey: Uint8Array;
+  /** The secret (decapsulation) key. Keep it on the user's device. */
+  secretKey: Uint8Array;
+}
+
+/** The result of {@linkcode KemEngine.encapsulate}. */
+export interface Encapsulation {
+  /** Bytes sent to the key holder. */
+  encapsulation: Uint8Array;
+  /** The secret both sides now share. */
+  sharedSecret: Uint8Array;
+}
+
+/**
+ * A key encapsulation mechanism.
+ *
+ * Sizes are in bytes. `publicKeySize` of RSA is the modulus size (its DER
+ * SubjectPublicKeyInfo is a little longer); every other built-in's public key
+ * is exactly `publicKeySize` bytes.
+ */
+export interface KemEngine {
+  readonly kind: "kem";
+  /** Registry id, e.g. `"ml-kem-768"`. */
+  readonly id: string;
+  /** Algorithm family, e.g. `"rsa"`, `"elgamal"`, `"ml-kem"`, `"ecc"`. */
+  readonly family: string;
+  /** Whether the engine resists a quantum adversary. */
+  readonly postQuantum: boolean;
+  /** Estimated classical security in bits. */
+  readonly securityBits: number;
+  readonly publicKeySize: number;
+  readonly encapsulationSize: number;
+  readonly sharedSecretSize: number;
+  /** Makes a fresh key pair from the platform's CSPRNG. */
+  generateKeyPair(): Promise<KemKeyPair>;
+  /** Makes a fresh shared secret and its encapsulation to `publicKey`. */
+  encapsulate(publicKey: Uint8Array): Promise<Encapsulation>;
+  /**
+   * Recovers the shared secret. Throws {@linkcode DecryptionError} when the
+   * encapsulation is rejected (ML-KEM instead returns an unrelated secret, as
+   * FIPS 203 implicit rejection requires).
+   */
+  decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array>;
+  /** Optional: the public key that belongs to `secretKey`. All built-ins have it. */
+  publicKeyFromSecretKey?(secretKey: Uint8Array): Promise<Uint8Array>;
+  /** Optional: a deterministic key pair from input keying material. */
+  deriveKeyPair?(ikm: Uint8Array): Promise<KemKeyPair>;
+}
+
+/** Authenticated encryption with associated data. */
+export interface AeadEngine {
+  readonly kind: "aead";
+  /** Registry id, e.g. `"aes-256-gcm"`. */
+  readonly id: string;
+  readonly keySize: number;
+  readonly nonceSize: number;
+  readonly tagSize: number;
+  /** Returns `ciphertext || tag`. */
+  seal(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    plaintext: Uint8Array,
+    aad?: Uint8Array,
+  ): Promise<Uint8Array>;
+  /** Returns the plaintext, or throws {@linkcode DecryptionError}. */
+  open(
+    key: Uint8Array,
+    nonce: Uint8Array,
+    ciphertext: Uint8Array,
+    aad?: Uint8Array,
+  ): Promise<Uint8Array>;
+  /**
+   * Optional: the same operations with the key set up once (e.g. one WebCrypto
+   * key import), for callers that seal many chunks under one key (STREAM).
+   */
+  withKey?(key: Uint8Array): Promise<KeyedAead>;
+}
+
+/** An AEAD bound to one key: see {@linkcode AeadEngine.withKey}. */
+export interface KeyedAead {
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  open(nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Anything the registry holds. */
+export type Engine = KemEngine | AeadEngine;

@@ -1,0 +1,239 @@
+// `listen` and `send` as real processes over TCP loopback: delivery with acknowledgement, a file
+// streamed, a message for someone else refused with one generic line, and the exit codes.
+import assert from "node:assert/strict";
+
+import { startProxy } from "../transports/_socks.ts";
+
+const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net=127.0.0.1,0.0.0.0"];
+const td = new TextDecoder();
+
+function spawn(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, MAIN, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+async function run(args: string[]) {
+  const out = await spawn(args).output();
+  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
+}
+
+/** Starts `listen --once` on a free port; resolves with the port once it is listening. */
+async function listenOnce(key: string, on = "tcp://127.0.0.1:0", extra: string[] = []) {
+  const child = spawn(["listen", "--on", on, "-i", key, "--once", ...extra]);
+  const stderrReader = child.stderr.getReader();
+  let stderr = "";
+  let port = 0;
+  while (!port) {
+    const { value, done } = await stderrReader.read();
+    if (done) throw new Error(`listen exited: ${stderr}`);
+    stderr += td.decode(value);
+    port = Number(/listening on (?:tcp|udp|ws):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
+  }
+  const rest = (async () => {
+    for (;;) {
+      const { value, done } = await stderrReader.read();
+      if (done) return stderr;
+      stderr += td.decode(value);
+    }
+  })();
+  const result = (async () => {
+    const [status, stdout, allStderr] = await Promise.all([
+      child.status,
+      new Response(child.stdout).text(),
+      rest,
+    ]);
+    return { code: status.code, stdout, stderr: allStderr };
+  })();
+  return { port, result, pid: child.pid };
+}
+
+/** Peak resident memory (VmHWM) of a process; Deno may not read /proc itself, `cat` can. */
+async function peakKiB(pid: number): Promise<number> {
+  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
+    .output();
+  return Number(/VmHWM:\s+(\d+) kB/.exec(td.decode(out.stdout))?.[1] ?? 0);
+}
+
+Deno.test("cli listen/send over TCP", async (t) => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-net-" });
+  try {
+    const bobKey = `${dir}/bob.key`;
+    const eveKey = `${dir}/eve.key`;
+    assert.equal((await run(["keygen", "-o", bobKey])).code, 0);
+    assert.equal((await run(["keygen", "--engine", "x25519", "-o", eveKey])).code, 0);
+    const bob = (await run(["recipient", "-i", bobKey])).stdout.trim();
+    const eve = (await run(["recipient", "-i", eveKey])).stdout.trim();
+
+    await t.step("a message is delivered, printed and acknowledged", async () => {
+      const listener = await listenOnce(bobKey);
+      const sent = await run([
+        "send",
+        "--to",
+        `tcp://127.0.0.1:${listener.port}`,
+        "-r",
+        bob,
+        "hi Bob",
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(sent.stderr, "polycrypt: delivered\n");
+      const heard = await listener.result;
+      assert.equal(heard.code, 0, heard.stderr);
+      assert.equal(heard.stdout, "hi Bob\n");
+    });
+
+    await t.step("--proxy socks5h:// sends through a real SOCKS5 server", async () => {
+      const proxy = await startProxy(["-u", "alice", "-P", "s3cret"]);
+      try {
+        const listener = await listenOnce(bobKey);
+        const to = `tcp://localhost:${listener.port}`; // resolved by the proxy
+        const via = `socks5h://alice:s3cret@127.0.0.1:${proxy.port}`;
+        const sent = await run(["send", "--to", to, "--proxy", via, "-r", bob, "via proxy"]);
+        assert.equal(sent.code, 0, sent.stderr);
+        assert.equal((await listener.result).stdout, "via proxy\n");
+        const refused = await run([
+          "send",
+          "--to",
+          to,
+          "--proxy",
+          `socks5h://alice:nope@127.0.0.1:${proxy.port}`,
+          "-r",
+          bob,
+          "x",
+        ]);
+        assert.equal(refused.code, 3);
+        assert.doesNotMatch(refused.stderr, /nope/);
+        assert.equal(
+          (await run(["send", "--to", to, "--proxy", "socks5://h:1", "-r", bob, "x"])).code,
+          2,
+        );
+      } finally {
+        await proxy.stop();
+      }
+    });
+
+    await t.step("over WebSocket", async () => {
+      const listener = await listenOnce(bobKey, "ws://127.0.0.1:0/chat");
+      const to = `ws://127.0.0.1:${listener.port}/chat`;
+      const sent = await run(["send", "--to", to, "-r", bob, "hi over ws"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal((await listener.result).stdout, "hi over ws\n");
+    });
+
+    await t.step("over UDP", async () => {
+      const listener = await listenOnce(bobKey, "udp://127.0.0.1:0");
+      const to = `udp://127.0.0.1:${listener.port}`;
+      const sent = await run(["send", "--to", to, "-r", bob, "hi over udp"]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal((await listener.result).stdout, "hi over udp\n");
+    });
+
+    await t.step("a file goes into -o DIR under its name, never over another", async () => {
+      const data = new Uint8Array(300_000).map((_, i) => 97 + (i % 26));
+      await Deno.writeFile(`${dir}/f.txt`, data);
+      await Deno.mkdir(`${dir}/inbox`);
+      await Deno.writeTextFile(`${dir}/inbox/f.txt`, "already here");
+      const listener = await listenOnce(bobKey, "tcp://127.0.0.1:0", ["-o", `${dir}/inbox`]);
+      const to = `tcp://127.0.0.1:${listener.port}`;
+      const sent = await run(["send", "--to", to, "-r", bob, "-f", `${dir}/f.txt`]);
+      assert.equal(sent.code, 0, sent.stderr);
+      const heard = await listener.result;
+      assert.equal(heard.code, 0, heard.stderr);
+      assert.match(heard.stderr, /received .*inbox\/f \(1\)\.txt/);
+      assert.deepEqual(await Deno.readFile(`${dir}/inbox/f (1).txt`), data);
+      assert.equal(await Deno.readTextFile(`${dir}/inbox/f.txt`), "already here");
+    });
+
+    await t.step("a file without -o DIR is refused and not acknowledged", async () => {
+      const listener = await listenOnce(bobKey);
+      const to = `tcp://127.0.0.1:${listener.port}`;
+      const sent = await run(["send", "--to", to, "-r", bob, "-f", `${dir}/f.txt`]);
+      assert.equal(sent.code, 3);
+      const heard = await listener.result;
+      assert.equal(heard.code, 1);
+      assert.match(heard.stderr, /a file arrived; use -o DIR/);
+    });
+
+    await t.step("100 MiB over TCP in bounded memory", async () => {
+      const size = 100 * 1024 * 1024;
+      const big = new Uint8Array(size);
+      for (let i = 0; i < size; i += 65536) big[i] = i >> 16;
+      await Deno.writeFile(`${dir}/big.bin`, big);
+      await Deno.mkdir(`${dir}/big`);
+      const listener = await listenOnce(bobKey, "tcp://127.0.0.1:0", ["-o", `${dir}/big`]);
+      let peak = 0;
+      let polling = true;
+      const poll = (async () => {
+        while (polling) {
+          peak = Math.max(peak, await peakKiB(listener.pid));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const start = performance.now();
+      const sent = await run([
+        "send",
+        "--to",
+        `tcp://127.0.0.1:${listener.port}`,
+        "-r",
+        bob,
+        "-f",
+        `${dir}/big.bin`,
+      ]);
+      const seconds = (performance.now() - start) / 1000;
+      assert.equal(sent.code, 0, sent.stderr);
+      polling = false;
+      await poll;
+      assert.equal((await listener.result).code, 0);
+      const got = await Deno.readFile(`${dir}/big/big.bin`);
+      assert.equal(got.length, size);
+      for (let i = 0; i < size; i += 65536) assert.equal(got[i], (i >> 16) & 0xff);
+      console.log(
+        `100 MiB send|listen over TCP: ${seconds.toFixed(1)} s, ${
+          (size / 1e6 / seconds).toFixed(0)
+        } MB/s; listener peak RSS ${(peak / 1024).toFixed(0)} MiB`,
+      );
+      assert.ok(peak > 0 && peak < 256 * 1024, `listener peak ${peak} KiB`);
+    });
+
+    await t.step(
+      "a message for someone else: one generic line, exit 1; sender exit 3",
+      async () => {
+        const listener = await listenOnce(bobKey);
+        const sent = await run([
+          "send",
+          "--to",
+          `tcp://127.0.0.1:${listener.port}`,
+          "-r",
+          eve,
+          "psst",
+        ]);
+        const heard = await listener.result;
+        assert.equal(heard.code, 1);
+        assert.equal(heard.stdout, "");
+        assert.match(heard.stderr, /polycrypt: a message could not be decrypted\n/);
+        assert.doesNotMatch(heard.stderr, /psst|x25519|127\.0\.0\.1:\d+ /);
+        assert.equal(sent.code, 3);
+      },
+    );
+
+    await t.step("exit codes: nobody listening 3, missing --to 2, bad address 2", async () => {
+      const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = (free.addr as Deno.NetAddr).port;
+      free.close();
+      assert.equal(
+        (await run(["send", "--to", `tcp://127.0.0.1:${port}`, "-r", bob, "x"])).code,
+        3,
+      );
+      assert.equal((await run(["send", "-r", bob, "x"])).code, 2);
+      assert.equal((await run(["send", "--to", "127.0.0.1:1", "-r", bob, "x"])).code, 2);
+      assert.equal((await run(["listen", "--on", "tcp://127.0.0.1:0"])).code, 2);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

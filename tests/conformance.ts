@@ -1,0 +1,270 @@
+// The shared conformance suite: every engine, built-in or plugin, runs it.
+// Usage: Deno.test("x", (t) => kemConformance(t, engine, options)).
+import assert from "node:assert/strict";
+import { DecryptionError, InvalidKeyError, PolycryptError } from "../errors.ts";
+import type { AeadEngine, KemEngine, KemKeyPair } from "../engines/types.ts";
+
+/** How an engine reacts to a corrupted encapsulation. */
+export type TamperBehaviour =
+  /** Always throws DecryptionError (RSA-OAEP). */
+  | "reject"
+  /** Returns a different secret (ML-KEM implicit rejection; unauthenticated DH). */
+  | "different-secret"
+  /** Either throws InvalidKeyError/DecryptionError or returns a different secret (ElGamal, X25519). */
+  | "reject-or-different";
+
+export interface KemConformanceOptions {
+  tamper: TamperBehaviour;
+  /** Key pairs to use instead of generateKeyPair() (slow keygen, e.g. RSA-8192). */
+  keyPairs?: () => Promise<[KemKeyPair, KemKeyPair]>;
+  /** Checks the public key size; defaults to `publicKey.length === publicKeySize`. */
+  checkPublicKey?: (publicKey: Uint8Array) => void;
+  /** Byte positions of the encapsulation to corrupt; defaults to first, middle, last. */
+  tamperPositions?: number[];
+}
+
+function snapshot(...arrays: Uint8Array[]): Uint8Array[] {
+  return arrays.map((a) => a.slice());
+}
+
+async function rejectsWith(
+  promise: Promise<unknown>,
+  kinds: (new (...args: never[]) => Error)[],
+  message: string,
+): Promise<void> {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(
+      kinds.some((k) => e instanceof k),
+      `${message}: got ${(e as Error)?.name}: ${(e as Error)?.message}`,
+    );
+    return;
+  }
+  assert.fail(`${message}: did not throw`);
+}
+
+function flip(bytes: Uint8Array, position: number): Uint8Array {
+  const copy = bytes.slice();
+  copy[position] ^= 0x01;
+  return copy;
+}
+
+/** Runs the KEM conformance steps against `engine`. */
+export async function kemConformance(
+  t: Deno.TestContext,
+  engine: KemEngine,
+  options: KemConformanceOptions,
+): Promise<void> {
+  const [alice, bob] = options.keyPairs
+    ? await options.keyPairs()
+    : await Promise.all([engine.generateKeyPair(), engine.generateKeyPair()]);
+
+  await t.step("declares its contract", () => {
+    assert.equal(engine.kind, "kem");
+    assert.match(engine.id, /^[a-z0-9][a-z0-9.\-_+]*$/);
+    assert.equal(typeof engine.family, "string");
+    assert.equal(typeof engine.postQuantum, "boolean");
+    for (const n of [engine.securityBits, engine.publicKeySize, engine.encapsulationSize]) {
+      assert.ok(Number.isSafeInteger(n) && n > 0);
+    }
+    assert.ok(engine.sharedSecretSize >= 16);
+  });
+
+  await t.step("round trip with declared sizes", async () => {
+    (options.checkPublicKey ??
+      ((pk) => assert.equal(pk.length, engine.publicKeySize, "publicKey size")))(alice.publicKey);
+    const { encapsulation, sharedSecret } = await engine.encapsulate(alice.publicKey);
+    assert.equal(encapsulation.length, engine.encapsulationSize, "encapsulation size");
+    assert.equal(sharedSecret.length, engine.sharedSecretSize, "sharedSecret size");
+    const opened = await engine.decapsulate(encapsulation, alice.secretKey);
+    assert.deepEqual(opened, sharedSecret);
+    assert.ok(sharedSecret.some((b) => b !== 0), "shared secret is not all zero");
+  });
+
+  await t.step("two key pairs and two encapsulations differ", async () => {
+    assert.notDeepEqual(alice.publicKey, bob.publicKey);
+    assert.notDeepEqual(alice.secretKey, bob.secretKey);
+    const a = await engine.encapsulate(alice.publicKey);
+    const b = await engine.encapsulate(alice.publicKey);
+    assert.notDeepEqual(a.encapsulation, b.encapsulation);
+    assert.notDeepEqual(a.sharedSecret, b.sharedSecret);
+  });
+
+  await t.step("inputs are left unchanged", async () => {
+    const [pk, sk] = snapshot(alice.publicKey, alice.secretKey);
+    const { encapsulation } = await engine.encapsulate(alice.publicKey);
+    const [enc] = snapshot(encapsulation);
+    await engine.decapsulate(encapsulation, alice.secretKey);
+    assert.deepEqual(alice.publicKey, pk);
+    assert.deepEqual(alice.secretKey, sk);
+    assert.deepEqual(encapsulation, enc);
+  });
+
+  await t.step("public key from secret key", async () => {
+    if (!engine.publicKeyFromSecretKey) return;
+    assert.deepEqual(await engine.publicKeyFromSecretKey(alice.secretKey), alice.publicKey);
+  });
+
+  await t.step("wrong types and sizes are rejected", async () => {
+    const { encapsulation } = await engine.encapsulate(alice.publicKey);
+    // deno-lint-ignore no-explicit-any
+    const notBytes: any = "not bytes";
+    await rejectsWith(engine.encapsulate(notBytes), [TypeError], "encapsulate(string)");
+    await rejectsWith(
+      engine.decapsulate(notBytes, alice.secretKey),
+      [TypeError],
+      "decapsulate(string)",
+    );
+    await rejectsWith(
+      engine.decapsulate(encapsulation, notBytes),
+      [TypeError],
+      "decapsulate(.., string)",
+    );
+    await rejectsWith(
+      engine.encapsulate(alice.publicKey.subarray(0, alice.publicKey.length - 1)),
+      [RangeError, InvalidKeyError],
+      "short publicKey",
+    );
+    await rejectsWith(
+      engine.decapsulate(encapsulation.subarray(0, encapsulation.length - 1), alice.secretKey),
+      [RangeError],
+      "short encapsulation",
+    );
+    const long = new Uint8Array(encapsulation.length + 1);
+    long.set(encapsulation);
+    await rejectsWith(
+      engine.decapsulate(long, alice.secretKey),
+      [RangeError],
+      "long encapsulation",
+    );
+    await rejectsWith(
+      engine.decapsulate(encapsulation, alice.secretKey.subarray(1)),
+      [RangeError, InvalidKeyError],
+      "short secretKey",
+    );
+  });
+
+  await t.step(`tampered encapsulation: ${options.tamper}`, async () => {
+    const { encapsulation, sharedSecret } = await engine.encapsulate(alice.publicKey);
+    const n = encapsulation.length;
+    const positions = options.tamperPositions ?? [0, n >> 1, n - 1];
+    for (const position of positions) {
+      const bad = flip(encapsulation, position);
+      let result: Uint8Array | undefined;
+      let error: unknown;
+      try {
+        result = await engine.decapsulate(bad, alice.secretKey);
+      } catch (e) {
+        error = e;
+      }
+      if (options.tamper === "reject") {
+        assert.ok(error instanceof DecryptionError, `byte ${position}: ${error}`);
+        assert.equal((error as Error).cause, undefined);
+      } else if (options.tamper === "different-secret") {
+        assert.equal(error, undefined, `byte ${position}: threw ${error}`);
+        assert.notDeepEqual(result, sharedSecret);
+        assert.equal(result?.length, engine.sharedSecretSize);
+      } else if (error !== undefined) {
+        assert.ok(
+          error instanceof DecryptionError || error instanceof InvalidKeyError,
+          `byte ${position}: ${error}`,
+        );
+      } else {
+        assert.notDeepEqual(result, sharedSecret, `byte ${position}`);
+      }
+    }
+  });
+
+  await t.step("the wrong secret key does not recover the secret", async () => {
+    const { encapsulation, sharedSecret } = await engine.encapsulate(alice.publicKey);
+    try {
+      const other = await engine.decapsulate(encapsulation, bob.secretKey);
+      assert.notEqual(options.tamper, "reject", "the wrong key must be rejected");
+      assert.notDeepEqual(other, sharedSecret);
+    } catch (e) {
+      assert.ok(e instanceof PolycryptError, String(e));
+    }
+  });
+}
+
+/** Runs the AEAD conformance steps against `engine`. */
+export async function aeadConformance(t: Deno.TestContext, engine: AeadEngine): Promise<void> {
+  const key = crypto.getRandomValues(new Uint8Array(engine.keySize));
+  const nonce = crypto.getRandomValues(new Uint8Array(engine.nonceSize));
+  const aad = new TextEncoder().encode("header");
+
+  await t.step("declares its contract", () => {
+    assert.equal(engine.kind, "aead");
+    assert.ok(engine.keySize >= 16 && engine.nonceSize >= 8 && engine.tagSize >= 16);
+  });
+
+  await t.step("round trip with declared sizes", async () => {
+    for (const size of [0, 1, 15, 16, 17, 1000, 65536]) {
+      const plaintext = crypto.getRandomValues(new Uint8Array(size));
+      for (const ad of [undefined, aad]) {
+        const sealed = await engine.seal(key, nonce, plaintext, ad);
+        assert.equal(sealed.length, size + engine.tagSize);
+        assert.deepEqual(await engine.open(key, nonce, sealed, ad), plaintext);
+      }
+    }
+  });
+
+  await t.step("empty aad equals no aad", async () => {
+    const plaintext = new Uint8Array([1, 2, 3]);
+    assert.deepEqual(
+      await engine.seal(key, nonce, plaintext),
+      await engine.seal(key, nonce, plaintext, new Uint8Array(0)),
+    );
+  });
+
+  await t.step("inputs are left unchanged", async () => {
+    const plaintext = crypto.getRandomValues(new Uint8Array(100));
+    const [k, n, p, a] = snapshot(key, nonce, plaintext, aad);
+    const sealed = await engine.seal(key, nonce, plaintext, aad);
+    const [s] = snapshot(sealed);
+    await engine.open(key, nonce, sealed, aad);
+    assert.deepEqual([key, nonce, plaintext, aad, sealed], [k, n, p, a, s]);
+  });
+
+  await t.step("every flipped byte, wrong key, nonce or aad is rejected", async () => {
+    const plaintext = crypto.getRandomValues(new Uint8Array(40));
+    const sealed = await engine.seal(key, nonce, plaintext, aad);
+    for (let i = 0; i < sealed.length; i++) {
+      await rejectsWith(engine.open(key, nonce, flip(sealed, i), aad), [DecryptionError], `${i}`);
+    }
+    await rejectsWith(engine.open(flip(key, 0), nonce, sealed, aad), [DecryptionError], "key");
+    await rejectsWith(engine.open(key, flip(nonce, 0), sealed, aad), [DecryptionError], "nonce");
+    await rejectsWith(engine.open(key, nonce, sealed, flip(aad, 0)), [DecryptionError], "aad");
+    await rejectsWith(engine.open(key, nonce, sealed), [DecryptionError], "missing aad");
+    await rejectsWith(
+      engine.open(key, nonce, sealed.subarray(0, sealed.length - 1), aad),
+      [DecryptionError],
+      "truncated",
+    );
+    await rejectsWith(
+      engine.open(key, nonce, sealed.subarray(0, engine.tagSize - 1), aad),
+      [DecryptionError],
+      "shorter than a tag",
+    );
+    try {
+      await engine.open(key, nonce, flip(sealed, 0), aad);
+    } catch (e) {
+      assert.equal((e as Error).cause, undefined, "no library error leaks as cause");
+    }
+  });
+
+  await t.step("wrong types and sizes are rejected", async () => {
+    const p = new Uint8Array(4);
+    // deno-lint-ignore no-explicit-any
+    const notBytes: any = [1, 2, 3];
+    await rejectsWith(engine.seal(key.subarray(1), nonce, p), [RangeError], "short key");
+    await rejectsWith(engine.seal(key, nonce.subarray(1), p), [RangeError], "short nonce");
+    await rejectsWith(engine.open(key.subarray(1), nonce, p), [RangeError], "open short key");
+    await rejectsWith(engine.open(key, nonce.subarray(1), p), [RangeError], "open short nonce");
+    await rejectsWith(engine.seal(notBytes, nonce, p), [TypeError], "key array");
+    await rejectsWith(engine.seal(key, nonce, notBytes), [TypeError], "plaintext array");
+    await rejectsWith(engine.seal(key, nonce, p, notBytes), [TypeError], "aad array");
+    await rejectsWith(engine.open(key, nonce, notBytes), [TypeError], "ciphertext array");
+  });
+}

@@ -1,0 +1,237 @@
+// ElGamal: the RFC 7919 groups rebuilt from the RFC's formula, modexp and the subgroup test
+// against independent computations and OpenSSL's DH, conformance, validation, committed KATs.
+import assert from "node:assert/strict";
+import {
+  createElGamalEngine,
+  FFDHE_GROUPS,
+  InvalidKeyError,
+  isGroupElement,
+  jacobi,
+  modPow,
+  registry,
+} from "../mod.ts";
+import type { FfdheBits } from "../mod.ts";
+import { kemConformance } from "./conformance.ts";
+
+const BITS: FfdheBits[] = [2048, 3072, 4096, 6144, 8192];
+
+/** floor(e * 2^bits) from the series e = sum 1/k!, with 64 guard bits. */
+function eFixedPoint(bits: number): bigint {
+  const scale = BigInt(bits + 64);
+  let term = 1n << scale;
+  let sum = 0n;
+  for (let k = 1n; term > 0n; k++) {
+    sum += term;
+    term /= k;
+  }
+  return sum >> 64n;
+}
+
+// RFC 7919 Appendix A: the X constant of each group.
+const RFC_X: Record<FfdheBits, bigint> = {
+  2048: 560316n,
+  3072: 2625351n,
+  4096: 5736041n,
+  6144: 15705020n,
+  8192: 10965728n,
+};
+
+Deno.test("RFC 7919 groups: p = 2^b - 2^{b-64} + {[2^{b-130} e] + X} * 2^64 - 1, g = 2, q = (p-1)/2", () => {
+  for (const b of BITS) {
+    const B = BigInt(b);
+    const p = (1n << B) - (1n << (B - 64n)) + (eFixedPoint(b - 130) + RFC_X[b]) * (1n << 64n) - 1n;
+    const group = FFDHE_GROUPS[b];
+    assert.equal(group.p, p, `ffdhe${b}`);
+    assert.equal(group.g, 2n);
+    assert.equal(group.q * 2n + 1n, group.p);
+    assert.equal(group.p.toString(2).length, b);
+  }
+});
+
+function millerRabin(n: bigint, bases: bigint[]): boolean {
+  let d = n - 1n;
+  let r = 0;
+  while (d % 2n === 0n) {
+    d /= 2n;
+    r++;
+  }
+  outer: for (const a of bases) {
+    let x = modPow(a, d, n);
+    if (x === 1n || x === n - 1n) continue;
+    for (let i = 1; i < r; i++) {
+      x = x * x % n;
+      if (x === n - 1n) continue outer;
+    }
+    return false;
+  }
+  return true;
+}
+
+Deno.test("ffdhe2048: p and q pass Miller-Rabin (8 bases)", () => {
+  const { p, q } = FFDHE_GROUPS[2048];
+  const bases = [2n, 3n, 5n, 7n, 11n, 13n, 17n, 19n];
+  assert.ok(millerRabin(p, bases));
+  assert.ok(millerRabin(q, bases));
+  assert.ok(!millerRabin(p + 2n, bases), "p + 2 is composite");
+});
+
+function naiveModPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  for (; e > 0n; e >>= 1n) {
+    if (e & 1n) r = r * b % m;
+    b = b * b % m;
+  }
+  return r;
+}
+
+function randomBigint(bits: number): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(bits / 8)));
+  return BigInt("0x" + bytes.toHex()) >> BigInt(bytes.length * 8 - bits);
+}
+
+Deno.test("modPow agrees with square-and-multiply on random and edge inputs", () => {
+  const { p } = FFDHE_GROUPS[2048];
+  const cases: [bigint, bigint][] = [[0n, 5n], [1n, p - 1n], [2n, 0n], [2n, 1n], [p - 1n, 2n], [
+    p + 5n,
+    3n,
+  ]];
+  for (let i = 0; i < 40; i++) cases.push([randomBigint(2048), randomBigint(1 + (i * 53) % 2048)]);
+  for (const [b, e] of cases) assert.equal(modPow(b, e, p), naiveModPow(b, e, p));
+  assert.equal(modPow(5n, 0n, 7n), 1n);
+  assert.throws(() => modPow(2n, -1n, 7n), RangeError);
+  assert.throws(() => modPow(2n, 1n, 1n), RangeError);
+});
+
+Deno.test("the Legendre test equals x^q == 1 (subgroup membership) on random and edge values", () => {
+  for (const b of [2048, 3072] as const) {
+    const { p, q } = FFDHE_GROUPS[b];
+    const values = [2n, 3n, 4n, p - 2n, p - 1n, 1n, 0n];
+    for (let i = 0; i < 30; i++) values.push(randomBigint(b) % p);
+    for (const v of values) {
+      const bySubgroup = v >= 2n && v <= p - 2n && naiveModPow(v, q, p) === 1n;
+      assert.equal(
+        isGroupElement(FFDHE_GROUPS[b], v),
+        bySubgroup,
+        `ffdhe${b} value ${v.toString(16).slice(0, 12)}`,
+      );
+    }
+  }
+  assert.equal(jacobi(2n, 7n), 1);
+  assert.equal(jacobi(3n, 7n), -1);
+  assert.equal(jacobi(14n, 7n), 0);
+});
+
+for (const b of BITS) {
+  Deno.test(`elgamal-${b} conformance`, (t) =>
+    kemConformance(t, registry.kem(`elgamal-${b}`), { tamper: "reject-or-different" }));
+}
+Deno.test("elgamal-2048 (forge backend) conformance", (t) =>
+  kemConformance(t, createElGamalEngine(2048, { backend: "forge" }), {
+    tamper: "reject-or-different",
+  }));
+
+Deno.test("public values and encapsulations outside the subgroup are InvalidKeyError", async () => {
+  const kem = registry.kem("elgamal-2048");
+  const { p } = FFDHE_GROUPS[2048];
+  const { secretKey } = await kem.generateKeyPair();
+  const enc = (v: bigint) => Uint8Array.fromHex(v.toString(16).padStart(512, "0"));
+  // p - 2 is a non-residue for this p (p = 7 mod 8 makes 2 a residue and -1 a non-residue).
+  assert.equal(jacobi(p - 2n, p), -1);
+  for (const v of [0n, 1n, p - 1n, p, p + 1n, (1n << 2048n) - 1n, p - 2n]) {
+    await assert.rejects(
+      kem.encapsulate(enc(v)),
+      InvalidKeyError,
+      `publicKey ${v.toString(16).slice(0, 8)}`,
+    );
+    await assert.rejects(kem.decapsulate(enc(v), secretKey), InvalidKeyError, `encapsulation`);
+  }
+  await assert.rejects(kem.decapsulate(enc(4n), new Uint8Array(29)), InvalidKeyError, "x = 0");
+  await assert.rejects(
+    kem.decapsulate(enc(4n), new Uint8Array(29).fill(0xff)),
+    InvalidKeyError,
+    "x too big",
+  );
+});
+
+// ------------------------------------------------------------------ OpenSSL DH agrees with modPow
+
+async function openssl(args: string[]): Promise<string> {
+  const out = await new Deno.Command("openssl", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
+}
+
+function field(text: string, name: string): bigint {
+  const m = new RegExp(`${name}:\\s*\\n((?:\\s+[0-9a-f:]+\\n)+)`).exec(text);
+  if (!m) throw new Error(`no ${name} in openssl output`);
+  return BigInt("0x" + m[1].replace(/[\s:]/g, ""));
+}
+
+Deno.test("OpenSSL ffdhe DH shared secrets equal our modPow (2048, 3072)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const b of [2048, 3072] as const) {
+      const [a, bob] = [`${dir}/a${b}.pem`, `${dir}/b${b}.pem`];
+      for (const f of [a, bob]) {
+        await openssl(["genpkey", "-algorithm", "DH", "-pkeyopt", `group:ffdhe${b}`, "-out", f]);
+      }
+      await openssl(["pkey", "-in", bob, "-pubout", "-out", `${bob}.pub`]);
+      const derived = await new Deno.Command("openssl", {
+        args: ["pkeyutl", "-derive", "-inkey", a, "-peerkey", `${bob}.pub`],
+        stdout: "piped",
+      }).output();
+      const aText = await openssl(["pkey", "-in", a, "-text", "-noout"]);
+      const bText = await openssl(["pkey", "-in", bob, "-text", "-noout"]);
+      const x = field(aText, "private-key");
+      const yA = field(aText, "public-key");
+      const yB = field(bText, "public-key");
+      const { p, g } = FFDHE_GROUPS[b];
+      assert.equal(modPow(g, x, p), yA, "y = g^x");
+      assert.ok(isGroupElement(FFDHE_GROUPS[b], yB));
+      const shared = BigInt("0x" + derived.stdout.toHex());
+      assert.equal(modPow(yB, x, p), shared, `ffdhe${b} shared secret`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ------------------------------------------------------------------ committed known answers
+
+Deno.test("committed ElGamal KATs (tests/vectors/polycrypt/elgamal/kat.json) decapsulate", async () => {
+  const file = JSON.parse(
+    await Deno.readTextFile(new URL("./vectors/polycrypt/elgamal/kat.json", import.meta.url)),
+  ) as {
+    vectors: {
+      id: string;
+      secretKey: string;
+      publicKey: string;
+      encapsulation: string;
+      sharedSecret: string;
+    }[];
+  };
+  let checked = 0;
+  for (const v of file.vectors) {
+    const kem = registry.kem(v.id);
+    assert.equal(
+      (await kem.publicKeyFromSecretKey!(Uint8Array.fromHex(v.secretKey))).toHex(),
+      v.publicKey,
+    );
+    const ss = await kem.decapsulate(
+      Uint8Array.fromHex(v.encapsulation),
+      Uint8Array.fromHex(v.secretKey),
+    );
+    assert.equal(ss.toHex(), v.sharedSecret, v.id);
+    // The same answer from forge's jsbn modPow: two independent exponentiations agree.
+    const bits = Number(v.id.slice("elgamal-".length)) as FfdheBits;
+    const viaForge = await createElGamalEngine(bits, { backend: "forge" }).decapsulate(
+      Uint8Array.fromHex(v.encapsulation),
+      Uint8Array.fromHex(v.secretKey),
+    );
+    assert.equal(viaForge.toHex(), v.sharedSecret, `${v.id} (forge)`);
+    checked++;
+  }
+  assert.equal(checked, 10);
+});

@@ -1,0 +1,142 @@
+// ML-KEM: conformance, NIST ACVP keyGen/encapDecap (all three parameter sets) and the Wycheproof
+// ML-KEM-768/1024 decapsulation and encapsulation files.
+import assert from "node:assert/strict";
+import { InvalidKeyError, mlKem1024, mlKem512, mlKem768 } from "../mod.ts";
+import { _mlKem } from "../engines/mlkem/mlkem.ts";
+import { kemConformance } from "./conformance.ts";
+import { hex, loadWycheproof } from "./_wycheproof.ts";
+
+for (const engine of [mlKem512, mlKem768, mlKem1024]) {
+  Deno.test(`${engine.id} conformance`, (t) =>
+    kemConformance(t, engine, { tamper: "different-secret" }));
+}
+
+const SETS = {
+  "ML-KEM-512": _mlKem[512],
+  "ML-KEM-768": _mlKem[768],
+  "ML-KEM-1024": _mlKem[1024],
+} as const;
+type SetName = keyof typeof SETS;
+
+async function loadAcvp(dir: string) {
+  return JSON.parse(
+    await Deno.readTextFile(
+      new URL(`./vectors/acvp/${dir}/internalProjection.json`, import.meta.url),
+    ),
+    // deno-lint-ignore no-explicit-any
+  ) as { testGroups: { parameterSet: SetName; function?: string; tests: any[] }[] };
+}
+
+Deno.test("NIST ACVP ML-KEM keyGen (75 cases through deriveKeyPair)", async () => {
+  const { testGroups } = await loadAcvp("ML-KEM-keyGen-FIPS203");
+  let checked = 0;
+  for (const group of testGroups) {
+    const { engine } = SETS[group.parameterSet];
+    for (const t of group.tests) {
+      const pair = await engine.deriveKeyPair!(new Uint8Array([...hex(t.d), ...hex(t.z)]));
+      assert.deepEqual(pair.publicKey, hex(t.ek), `tc ${t.tcId}`);
+      assert.deepEqual(pair.secretKey, hex(t.dk), `tc ${t.tcId}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 75);
+});
+
+Deno.test("NIST ACVP ML-KEM encapDecap (165 cases)", async () => {
+  const { testGroups } = await loadAcvp("ML-KEM-encapDecap-FIPS203");
+  const counts: Record<string, number> = {};
+  for (const group of testGroups) {
+    const { engine, encapsulateWith } = SETS[group.parameterSet];
+    for (const t of group.tests) {
+      const fn = group.function!;
+      if (fn === "encapsulation") {
+        const { encapsulation, sharedSecret } = encapsulateWith(hex(t.ek), hex(t.m));
+        assert.deepEqual(encapsulation, hex(t.c), `tc ${t.tcId}`);
+        assert.deepEqual(sharedSecret, hex(t.k), `tc ${t.tcId}`);
+      } else if (fn === "decapsulation") {
+        // Valid and "modified ciphertext" cases alike: implicit rejection gives k.
+        assert.deepEqual(
+          await engine.decapsulate(hex(t.c), hex(t.dk)),
+          hex(t.k),
+          `tc ${t.tcId} ${t.reason}`,
+        );
+      } else if (fn === "decapsulationKeyCheck") {
+        const c = new Uint8Array(engine.encapsulationSize);
+        if (t.testPassed === true) await engine.decapsulate(c, hex(t.dk));
+        else {await assert.rejects(
+            engine.decapsulate(c, hex(t.dk)),
+            InvalidKeyError,
+            `tc ${t.tcId}`,
+          );}
+      } else if (fn === "encapsulationKeyCheck") {
+        if (t.testPassed === true) await engine.encapsulate(hex(t.ek));
+        else await assert.rejects(engine.encapsulate(hex(t.ek)), InvalidKeyError, `tc ${t.tcId}`);
+      } else {
+        assert.fail(`unknown function ${fn}`);
+      }
+      counts[fn] = (counts[fn] ?? 0) + 1;
+    }
+  }
+  assert.deepEqual(counts, {
+    encapsulation: 75,
+    decapsulation: 30,
+    decapsulationKeyCheck: 30,
+    encapsulationKeyCheck: 30,
+  });
+});
+
+for (const [bits, built] of [[768, _mlKem[768]], [1024, _mlKem[1024]]] as const) {
+  Deno.test(`Wycheproof mlkem_${bits}_test.json (seed -> keys, decapsulation)`, async () => {
+    const { cases, numberOfTests } = await loadWycheproof(`mlkem_${bits}_test.json`);
+    const counts = { valid: 0, badSeed: 0, badCiphertext: 0 };
+    for (const { test } of cases) {
+      const seed = hex(test.seed);
+      if (seed.length !== 64) {
+        assert.equal(test.result, "invalid");
+        await assert.rejects(built.engine.deriveKeyPair!(seed), RangeError, `tc ${test.tcId}`);
+        counts.badSeed++;
+        continue;
+      }
+      const { publicKey, secretKey } = await built.engine.deriveKeyPair!(seed);
+      assert.deepEqual(publicKey, hex(test.ek), `tc ${test.tcId}`);
+      const c = hex(test.c);
+      if (test.result === "valid") {
+        assert.deepEqual(
+          await built.engine.decapsulate(c, secretKey),
+          hex(test.K),
+          `tc ${test.tcId}`,
+        );
+        counts.valid++;
+      } else {
+        assert.notEqual(c.length, built.engine.encapsulationSize);
+        await assert.rejects(built.engine.decapsulate(c, secretKey), RangeError, `tc ${test.tcId}`);
+        counts.badCiphertext++;
+      }
+    }
+    assert.deepEqual(counts, { valid: 153, badSeed: 20, badCiphertext: 20 });
+    assert.equal(counts.valid + counts.badSeed + counts.badCiphertext, numberOfTests);
+  });
+
+  Deno.test(`Wycheproof mlkem_${bits}_encaps_test.json (modulus check, lengths)`, async () => {
+    const { cases, numberOfTests } = await loadWycheproof(`mlkem_${bits}_encaps_test.json`);
+    const counts = { valid: 0, notReduced: 0, badLength: 0 };
+    for (const { test } of cases) {
+      const ek = hex(test.ek);
+      if (test.result === "valid") {
+        const { encapsulation, sharedSecret } = built.encapsulateWith(ek, hex(test.m));
+        assert.deepEqual(encapsulation, hex(test.c), `tc ${test.tcId}`);
+        assert.deepEqual(sharedSecret, hex(test.K), `tc ${test.tcId}`);
+        counts.valid++;
+      } else if (ek.length !== built.engine.publicKeySize) {
+        await assert.rejects(built.engine.encapsulate(ek), RangeError, `tc ${test.tcId}`);
+        counts.badLength++;
+      } else {
+        await assert.rejects(built.engine.encapsulate(ek), InvalidKeyError, `tc ${test.tcId}`);
+        counts.notReduced++;
+      }
+    }
+    assert.equal(counts.valid + counts.notReduced + counts.badLength, numberOfTests);
+    // Not reduced: Wycheproof's "Public key not reduced" and ModulusOverflow cases (FIPS 203 7.2).
+    assert.deepEqual(counts, { valid: 133, notReduced: bits === 768 ? 112 : 116, badLength: 20 });
+  });
+}

@@ -1,0 +1,295 @@
+// RSA-OAEP KEM: conformance on every backend, Wycheproof OAEP-SHA-256 vectors, the factory, and
+// OpenSSL interop in both directions.
+import assert from "node:assert/strict";
+import {
+  createRsaEngine,
+  DecryptionError,
+  importRsaPublicKey,
+  importRsaSecretKey,
+  InvalidKeyError,
+  registry,
+  rsaFactory,
+} from "../mod.ts";
+import type { KemKeyPair, RsaBackend } from "../mod.ts";
+import { _oaepDecrypt } from "../engines/rsa/rsa.ts";
+import { kemConformance } from "./conformance.ts";
+import { hex, loadWycheproof } from "./_wycheproof.ts";
+
+const BACKENDS: RsaBackend[] = ["node", "webcrypto", "forge"];
+
+async function fixture(bits: number): Promise<KemKeyPair> {
+  const dir = new URL("./fixtures/rsa/", import.meta.url);
+  return {
+    publicKey: await Deno.readFile(new URL(`rsa${bits}.spki.der`, dir)),
+    secretKey: await Deno.readFile(new URL(`rsa${bits}.pkcs8.der`, dir)),
+  };
+}
+
+function spkiSize(bits: number) {
+  // The SPKI wraps the modulus: always a little longer than publicKeySize.
+  return (pk: Uint8Array) =>
+    assert.ok(pk.length > bits / 8 && pk.length < bits / 8 + 40, `${pk.length}`);
+}
+
+for (const bits of [2048, 3072]) {
+  for (const backend of BACKENDS) {
+    // forge's pure-JS keygen is slow: its key pairs come from the native backend.
+    const keyPairs = backend === "forge"
+      ? async () => {
+        const kem = createRsaEngine(bits);
+        return [await kem.generateKeyPair(), await kem.generateKeyPair()] as [
+          KemKeyPair,
+          KemKeyPair,
+        ];
+      }
+      : undefined;
+    Deno.test(`rsa-${bits} (${backend}) conformance`, (t) =>
+      kemConformance(t, createRsaEngine(bits, { backend }), {
+        tamper: "reject",
+        checkPublicKey: spkiSize(bits),
+        keyPairs,
+      }));
+  }
+}
+
+for (const bits of [4096, 8192]) {
+  Deno.test(`rsa-${bits} conformance (OpenSSL-made fixture keys)`, async (t) => {
+    const a = await fixture(bits);
+    const b = await fixture(bits === 4096 ? 8192 : 4096);
+    // The second pair is the other fixture: its "wrong secret key" step checks that a key of
+    // another size is refused (a second fixture of each size would add 7 KB for little).
+    await kemConformance(t, registry.kem(`rsa-${bits}`), {
+      tamper: "reject",
+      checkPublicKey: spkiSize(bits),
+      keyPairs: () =>
+        Promise.resolve([a, { ...a, secretKey: b.secretKey, publicKey: b.publicKey }]),
+    });
+  });
+}
+
+Deno.test("Wycheproof rsa_oaep_*_sha256_mgf1sha256_test.json on every backend", async () => {
+  for (const bits of [2048, 3072, 4096]) {
+    const { cases, numberOfTests } = await loadWycheproof(
+      `rsa_oaep_${bits}_sha256_mgf1sha256_test.json`,
+    );
+    assert.equal(numberOfTests, 37);
+    // forge is 30-70x slower; it runs the 2048-bit file only.
+    for (const backend of bits === 2048 ? BACKENDS : BACKENDS.filter((b) => b !== "forge")) {
+      const counts = { valid: 0, invalid: 0 };
+      for (const { group, test } of cases) {
+        const sk = hex(group.privateKeyPkcs8);
+        const [ct, label] = [hex(test.ct), hex(test.label)];
+        if (test.result === "valid") {
+          assert.deepEqual(
+            await _oaepDecrypt(backend, sk, ct, label),
+            hex(test.msg),
+            `${bits} ${backend} tc ${test.tcId}`,
+          );
+          counts.valid++;
+        } else {
+          const e = await _oaepDecrypt(backend, sk, ct, label).then(() => undefined, (e) => e);
+          assert.ok(e instanceof DecryptionError, `${bits} ${backend} tc ${test.tcId}: ${e}`);
+          assert.equal(e.message, "decryption failed");
+          counts.invalid++;
+        }
+      }
+      assert.deepEqual(counts, { valid: 18, invalid: 19 }, `${bits} ${backend}`);
+    }
+  }
+});
+
+Deno.test("the factory: any multiple of 8 from 2048 to 16384", () => {
+  const kem = registry.kem("rsa-2304");
+  assert.equal(kem.publicKeySize, 288);
+  assert.equal(kem.securityBits, 120);
+  for (const bad of ["rsa-1024", "rsa-16392", "rsa-2049", "rsa-abc", "rsa-02048", "rsa-"]) {
+    assert.equal(rsaFactory.resolve(bad), undefined, bad);
+  }
+  assert.throws(() => createRsaEngine(1024), RangeError);
+  assert.throws(() => createRsaEngine(2048, { backend: "gmp" as never }), TypeError);
+});
+
+Deno.test("keys of the wrong size or kind are refused", async () => {
+  const small = await createRsaEngine(2048).generateKeyPair();
+  await assert.rejects(registry.kem("rsa-3072").encapsulate(small.publicKey), InvalidKeyError);
+  await assert.rejects(
+    registry.kem("rsa-3072").decapsulate(new Uint8Array(384), small.secretKey),
+    InvalidKeyError,
+  );
+  await assert.rejects(registry.kem("rsa-2048").encapsulate(new Uint8Array(300)), InvalidKeyError);
+});
+
+// ------------------------------------------------------------------ OpenSSL interop
+
+async function openssl(args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
+  const child = new Deno.Command("openssl", {
+    args,
+    stdin: stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  if (stdin) {
+    const w = child.stdin.getWriter();
+    await w.write(stdin);
+    await w.close();
+  }
+  const out = await child.output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return out.stdout;
+}
+
+const OAEP_OPTS = [
+  "-pkeyopt",
+  "rsa_padding_mode:oaep",
+  "-pkeyopt",
+  "rsa_oaep_md:sha256",
+  "-pkeyopt",
+  "rsa_mgf1_md:sha256",
+];
+
+Deno.test("OpenSSL interop: openssl keys with us, our keys with openssl", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pem = `${dir}/k.pem`;
+    await openssl([
+      "genpkey",
+      "-algorithm",
+      "RSA",
+      "-pkeyopt",
+      "rsa_keygen_bits:2048",
+      "-out",
+      pem,
+    ]);
+    const pkcs1Der = await openssl([
+      "genpkey",
+      "-algorithm",
+      "RSA",
+      "-pkeyopt",
+      "rsa_keygen_bits:2048",
+      "-outform",
+      "DER",
+    ]);
+    const kem = registry.kem("rsa-2048");
+
+    await t.step("PEM (PKCS#8) and DER (PKCS#1) private keys import", async () => {
+      const fromPem = importRsaSecretKey(await Deno.readTextFile(pem));
+      const expected = await openssl([
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        pem,
+        "-outform",
+        "DER",
+      ]);
+      assert.deepEqual(fromPem, expected);
+      const fromPkcs1 = importRsaSecretKey(pkcs1Der);
+      const spki = await kem.publicKeyFromSecretKey!(fromPkcs1);
+      const { encapsulation, sharedSecret } = await kem.encapsulate(spki);
+      assert.deepEqual(await kem.decapsulate(encapsulation, fromPkcs1), sharedSecret);
+      const pubPem = new TextDecoder().decode(await openssl(["pkey", "-in", pem, "-pubout"]));
+      assert.deepEqual(importRsaPublicKey(pubPem), await kem.publicKeyFromSecretKey!(fromPem));
+      const pkcs1Pub = await openssl(["rsa", "-in", pem, "-RSAPublicKey_out", "-outform", "DER"]);
+      assert.deepEqual(importRsaPublicKey(pkcs1Pub), await kem.publicKeyFromSecretKey!(fromPem));
+    });
+
+    await t.step("our encapsulation decrypts with openssl pkeyutl", async () => {
+      const secretKey = importRsaSecretKey(await Deno.readTextFile(pem));
+      const publicKey = await kem.publicKeyFromSecretKey!(secretKey);
+      for (const backend of BACKENDS) {
+        const { encapsulation, sharedSecret } = await createRsaEngine(2048, { backend })
+          .encapsulate(publicKey);
+        const ctFile = `${dir}/ct.bin`;
+        await Deno.writeFile(ctFile, encapsulation);
+        const plain = await openssl([
+          "pkeyutl",
+          "-decrypt",
+          "-inkey",
+          pem,
+          "-in",
+          ctFile,
+          ...OAEP_OPTS,
+        ]);
+        assert.deepEqual(plain, sharedSecret, backend);
+      }
+    });
+
+    await t.step("openssl's OAEP ciphertext of 32 bytes decapsulates with us", async () => {
+      const secretKey = importRsaSecretKey(await Deno.readTextFile(pem));
+      const secret = crypto.getRandomValues(new Uint8Array(32));
+      const pub = `${dir}/pub.pem`;
+      await Deno.writeFile(pub, await openssl(["pkey", "-in", pem, "-pubout"]));
+      const ct = await openssl(
+        ["pkeyutl", "-encrypt", "-pubin", "-inkey", pub, ...OAEP_OPTS],
+        secret,
+      );
+      for (const backend of BACKENDS) {
+        assert.deepEqual(
+          await createRsaEngine(2048, { backend }).decapsulate(ct, secretKey),
+          secret,
+          backend,
+        );
+      }
+    });
+
+    await t.step("our keys load in openssl, which re-encodes them byte for byte", async () => {
+      for (const backend of ["node", "webcrypto"] as const) {
+        const { publicKey, secretKey } = await createRsaEngine(2048, { backend }).generateKeyPair();
+        await Deno.writeFile(`${dir}/sk.der`, secretKey, { mode: 0o600 });
+        await Deno.writeFile(`${dir}/pk.der`, publicKey);
+        // `pkcs8 -nocrypt` loads it (and writes PKCS#1); `-topk8` writes PKCS#8 again.
+        const pkcs1 = await openssl([
+          "pkcs8",
+          "-nocrypt",
+          "-inform",
+          "DER",
+          "-in",
+          `${dir}/sk.der`,
+          "-outform",
+          "DER",
+        ]);
+        assert.ok(pkcs1.length > 0 && pkcs1.length < secretKey.length);
+        const topk8 = [
+          "pkcs8",
+          "-topk8",
+          "-nocrypt",
+          "-inform",
+          "DER",
+          "-in",
+          `${dir}/sk.der`,
+          "-outform",
+          "DER",
+        ];
+        assert.deepEqual(await openssl(topk8), secretKey, `${backend} secret key`);
+        const pk = await openssl([
+          "pkey",
+          "-pubin",
+          "-inform",
+          "DER",
+          "-in",
+          `${dir}/pk.der`,
+          "-outform",
+          "DER",
+        ]);
+        assert.deepEqual(pk, publicKey, `${backend} public key`);
+      }
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("RSA keygen does not block the event loop", async () => {
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    await createRsaEngine(3072).generateKeyPair();
+  } finally {
+    clearInterval(timer);
+  }
+  // A blocking keygen would leave no tick at all; a slow machine only adds ticks.
+  assert.ok(ticks > 0, `ticks: ${ticks}`);
+});

@@ -1,0 +1,91 @@
+// AEAD engines: conformance on every backend and the Wycheproof AES-GCM, ChaCha20-Poly1305 and
+// XChaCha20-Poly1305 vectors through the engines.
+import assert from "node:assert/strict";
+import {
+  aes256Gcm,
+  aes256GcmSiv,
+  chacha20Poly1305,
+  createAes256Gcm,
+  DecryptionError,
+  xchacha20Poly1305,
+} from "../mod.ts";
+import type { AeadEngine } from "../mod.ts";
+import { aeadConformance } from "./conformance.ts";
+import { hex, loadWycheproof } from "./_wycheproof.ts";
+
+const nobleGcm = createAes256Gcm({ backend: "noble" });
+const ENGINES: [string, AeadEngine][] = [
+  ["aes-256-gcm (webcrypto)", aes256Gcm],
+  ["aes-256-gcm (noble)", nobleGcm],
+  ["chacha20-poly1305", chacha20Poly1305],
+  ["xchacha20-poly1305", xchacha20Poly1305],
+  ["aes-256-gcm-siv", aes256GcmSiv],
+];
+
+for (const [name, engine] of ENGINES) {
+  Deno.test(`${name} conformance`, (t) => aeadConformance(t, engine));
+}
+
+/** Runs a Wycheproof AEAD file; returns counts by outcome. */
+async function runAeadVectors(
+  file: string,
+  engine: AeadEngine,
+  select: (group: Record<string, number>) => boolean,
+): Promise<
+  { valid: number; invalid: number; rangeErrors: number; skipped: number; total: number }
+> {
+  const { cases, numberOfTests } = await loadWycheproof(file);
+  const counts = { valid: 0, invalid: 0, rangeErrors: 0, skipped: 0, total: numberOfTests };
+  for (const { group, test } of cases) {
+    if (!select(group)) {
+      counts.skipped++;
+      continue;
+    }
+    const [key, iv, aad, msg, ct, tag] = [test.key, test.iv, test.aad, test.msg, test.ct, test.tag]
+      .map(hex);
+    const sealed = new Uint8Array([...ct, ...tag]);
+    if (iv.length !== engine.nonceSize || key.length !== engine.keySize) {
+      // The engine's boundary refuses sizes it does not take, before any cryptography.
+      assert.equal(test.result, "invalid", `tc ${test.tcId}`);
+      await assert.rejects(engine.open(key, iv, sealed, aad), RangeError, `tc ${test.tcId}`);
+      counts.rangeErrors++;
+    } else if (test.result === "valid") {
+      assert.deepEqual(await engine.seal(key, iv, msg, aad), sealed, `tc ${test.tcId} seal`);
+      assert.deepEqual(await engine.open(key, iv, sealed, aad), msg, `tc ${test.tcId} open`);
+      counts.valid++;
+    } else {
+      assert.equal(test.result, "invalid", `tc ${test.tcId}: no acceptable cases expected`);
+      await assert.rejects(engine.open(key, iv, sealed, aad), DecryptionError, `tc ${test.tcId}`);
+      counts.invalid++;
+    }
+  }
+  return counts;
+}
+
+// Only 96-bit IVs with 256-bit keys and 128-bit tags: the only AES-GCM our engines take.
+const gcmSubset = (g: Record<string, number>) =>
+  g.ivSize === 96 && g.keySize === 256 && g.tagSize === 128;
+const all = () => true;
+
+Deno.test("Wycheproof aes_gcm_test.json (96-bit IV, 256-bit key subset), both backends", async () => {
+  for (const engine of [aes256Gcm, nobleGcm]) {
+    const c = await runAeadVectors("aes_gcm_test.json", engine, gcmSubset);
+    assert.equal(c.total, 316);
+    assert.deepEqual({ valid: c.valid, invalid: c.invalid, rangeErrors: c.rangeErrors }, {
+      valid: 39,
+      invalid: 27,
+      rangeErrors: 0,
+    });
+    assert.equal(c.valid + c.invalid, 66);
+  }
+});
+
+Deno.test("Wycheproof chacha20_poly1305_test.json, all 325", async () => {
+  const c = await runAeadVectors("chacha20_poly1305_test.json", chacha20Poly1305, all);
+  assert.deepEqual(c, { valid: 256, invalid: 60, rangeErrors: 9, skipped: 0, total: 325 });
+});
+
+Deno.test("Wycheproof xchacha20_poly1305_test.json, all 315", async () => {
+  const c = await runAeadVectors("xchacha20_poly1305_test.json", xchacha20Poly1305, all);
+  assert.deepEqual(c, { valid: 246, invalid: 60, rangeErrors: 9, skipped: 0, total: 315 });
+});

@@ -1,0 +1,135 @@
+/**
+ * What the CLI's `send`/`listen` put inside an envelope (`docs/transports.md` section 7): a kind
+ * byte, then a text, or a file name and the file. The name travels encrypted, like everything
+ * about the message.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage, textMessage } from "./message.ts";
+ * const parsed = await parseMessage(ReadableStream.from([textMessage("hi")]));
+ * console.log(parsed.kind); // text
+ * ```
+ *
+ * @module
+ */
+import { FormatError } from "../errors.ts";
+
+/** Kind bytes. */
+export const MESSAGE_KIND = Object.freeze({ text: 0x54, file: 0x46 });
+
+const encoder = new TextEncoder();
+
+/**
+ * A text message.
+ *
+ * @example
+ * ```ts
+ * import { textMessage } from "./message.ts";
+ * console.log(textMessage("hi")); // Uint8Array(3) [ 84, 104, 105 ]
+ * ```
+ */
+export function textMessage(text: string): Uint8Array {
+  if (typeof text !== "string") throw new TypeError("text must be a string");
+  const body = encoder.encode(text);
+  const out = new Uint8Array(1 + body.length);
+  out[0] = MESSAGE_KIND.text;
+  out.set(body, 1);
+  return out;
+}
+
+/**
+ * Checks a received or sent file name: one path component, 1 to 255 UTF-8 bytes, no control
+ * characters, no separators, not hidden, not `.` or `..`. Returns it unchanged or throws.
+ *
+ * @example
+ * ```ts
+ * import { checkFileName } from "./message.ts";
+ * console.log(checkFileName("report.pdf")); // report.pdf
+ * ```
+ */
+export function checkFileName(name: string): string {
+  const bytes = encoder.encode(name);
+  if (
+    bytes.length < 1 || bytes.length > 255 || /[\x00-\x1f\x7f/\\]/.test(name) ||
+    name.startsWith(".") || name.trim() !== name
+  ) {
+    throw new FormatError("not an acceptable file name");
+  }
+  return name;
+}
+
+/**
+ * The bytes that precede a file's content: kind, u8 name length, name.
+ *
+ * @example
+ * ```ts
+ * import { fileMessageHeader } from "./message.ts";
+ * console.log(fileMessageHeader("a.txt").length); // 7
+ * ```
+ */
+export function fileMessageHeader(name: string): Uint8Array {
+  const bytes = encoder.encode(checkFileName(name));
+  const out = new Uint8Array(2 + bytes.length);
+  out[0] = MESSAGE_KIND.file;
+  out[1] = bytes.length;
+  out.set(bytes, 2);
+  return out;
+}
+
+/** A parsed message: its kind, the file name for files, and the rest of the plaintext. */
+export type ParsedMessage =
+  | { readonly kind: "text"; readonly body: ReadableStream<Uint8Array> }
+  | { readonly kind: "file"; readonly name: string; readonly body: ReadableStream<Uint8Array> };
+
+/**
+ * Reads the kind (and file name) from the front of a decrypted message stream; the body streams
+ * on. Throws {@linkcode FormatError} for anything else.
+ *
+ * @example
+ * ```ts
+ * import { fileMessageHeader, parseMessage } from "./message.ts";
+ * const m = await parseMessage(ReadableStream.from([fileMessageHeader("a.txt"), new Uint8Array(5)]));
+ * console.log(m.kind === "file" && m.name); // a.txt
+ * ```
+ */
+export async function parseMessage(stream: ReadableStream<Uint8Array>): Promise<ParsedMessage> {
+  const reader = stream.getReader();
+  let head = new Uint8Array(0);
+  const need = async (n: number) => {
+    while (head.length < n) {
+      const { value, done } = await reader.read();
+      if (done) throw new FormatError("not a polycrypt message");
+      const joined = new Uint8Array(head.length + value.length);
+      joined.set(head);
+      joined.set(value, head.length);
+      head = joined;
+    }
+  };
+  const rest = (skip: number) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (head.length > skip) controller.enqueue(head.subarray(skip));
+      },
+      async pull(controller) {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    });
+  await need(1);
+  if (head[0] === MESSAGE_KIND.text) return { kind: "text", body: rest(1) };
+  if (head[0] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
+  await need(2);
+  const length = head[1];
+  await need(2 + length);
+  let name: string;
+  try {
+    name = new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(2, 2 + length));
+  } catch {
+    throw new FormatError("not an acceptable file name");
+  }
+  return { kind: "file", name: checkFileName(name), body: rest(2 + length) };
+}

@@ -1,0 +1,304 @@
+/**
+ * UDP transport: `udp://HOST:PORT` (`docs/transports.md` section 6). Envelopes are cut into
+ * datagrams of at most 1200 bytes, reassembled with bounded buffers and a timeout, acknowledged,
+ * and resent whole by the sender when no acknowledgement comes. A message with a missing
+ * fragment is dropped whole: nothing of it reaches the application.
+ *
+ * @example
+ * ```ts
+ * import { parseUdpAddress } from "./udp.ts";
+ * console.log(parseUdpAddress("udp://127.0.0.1:7000").port); // 7000
+ * ```
+ *
+ * @module
+ */
+import type dgram from "node:dgram";
+import { isSealedEnvelope, type SealedEnvelope } from "../cascade/envelope.ts";
+import { FrameError, MESSAGE_ID_SIZE } from "./frame.ts";
+
+/** Largest datagram sent or accepted. */
+export const MAX_DATAGRAM = 1200;
+
+const VERSION = 0x01;
+const KIND_FRAGMENT = 0x10;
+const KIND_ACK = 0x11;
+const NONCE_SIZE = 8;
+/** version, kind, nonce, u16 index, u16 count */
+const HEADER = 2 + NONCE_SIZE + 4;
+const PAYLOAD = MAX_DATAGRAM - HEADER;
+/** Datagrams sent back to back before the sender pauses. */
+const BURST = 32;
+
+/** A parsed `udp://HOST:PORT`. */
+export interface UdpAddress {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `udp://HOST:PORT` (IPv4 or a name; IPv6 in brackets).
+ *
+ * @example
+ * ```ts
+ * import { parseUdpAddress } from "./udp.ts";
+ * console.log(parseUdpAddress("udp://[::1]:9").hostname); // ::1
+ * ```
+ */
+export function parseUdpAddress(address: string): UdpAddress {
+  if (typeof address !== "string") throw new TypeError("address must be a string");
+  const m = /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new RangeError(`address must look like udp://HOST:PORT (got ${JSON.stringify(address)})`);
+  }
+  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+/** node:dgram, loaded on first use so that processes without UDP do not carry it. */
+async function socketFor(hostname: string): Promise<dgram.Socket> {
+  const { createSocket } = await import("node:dgram");
+  return createSocket(hostname.includes(":") ? "udp6" : "udp4");
+}
+
+function sendDatagram(socket: dgram.Socket, bytes: Uint8Array, to: UdpAddress): Promise<void> {
+  return new Promise((resolve, reject) =>
+    socket.send(bytes, to.port, to.hostname, (e) => e ? reject(e) : resolve())
+  );
+}
+
+async function messageId(bytes: Uint8Array): Promise<Uint8Array> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return new Uint8Array(digest, 0, MESSAGE_ID_SIZE);
+}
+
+/** Cuts an envelope into datagrams sharing one random nonce. */
+function fragments(envelope: Uint8Array): Uint8Array[] {
+  const count = Math.max(1, Math.ceil(envelope.length / PAYLOAD));
+  if (count > 0xffff) throw new RangeError("envelope is too big for UDP (use TCP)");
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const data = envelope.subarray(i * PAYLOAD, (i + 1) * PAYLOAD);
+    const d = new Uint8Array(HEADER + data.length);
+    d[0] = VERSION;
+    d[1] = KIND_FRAGMENT;
+    d.set(nonce, 2);
+    new DataView(d.buffer).setUint16(2 + NONCE_SIZE, i);
+    new DataView(d.buffer).setUint16(4 + NONCE_SIZE, count);
+    d.set(data, HEADER);
+    out.push(d);
+  }
+  return out;
+}
+
+/** Options of {@linkcode sendUdp}. */
+export interface UdpSendOptions {
+  /** Wait for the acknowledgement per attempt (default 2000 ms). */
+  ackTimeoutMs?: number;
+  /** How many times the whole message is sent before giving up (default 3). */
+  attempts?: number;
+}
+
+/**
+ * Sends one envelope and waits for its acknowledgement, resending the whole message when none
+ * comes. Rejects with {@linkcode FrameError} after the last attempt.
+ *
+ * @returns the message id the receiver acknowledged
+ * @example
+ * ```ts ignore
+ * import { sendUdp } from "./udp.ts";
+ * await sendUdp("udp://127.0.0.1:7000", envelope);
+ * ```
+ */
+export async function sendUdp(
+  address: string,
+  envelope: SealedEnvelope,
+  options: UdpSendOptions = {},
+): Promise<Uint8Array> {
+  const to = parseUdpAddress(address);
+  if (!isSealedEnvelope(envelope)) {
+    throw new TypeError("envelope must be a sealed polycrypt envelope");
+  }
+  const attempts = options.attempts ?? 3;
+  const wait = options.ackTimeoutMs ?? 2000;
+  const id = await messageId(envelope);
+  const datagrams = fragments(envelope);
+  const socket = await socketFor(to.hostname);
+  let acked!: () => void;
+  const ack = new Promise<void>((resolve) => acked = resolve);
+  socket.on("message", (msg: Uint8Array) => {
+    if (
+      msg.length === 2 + MESSAGE_ID_SIZE && msg[0] === VERSION && msg[1] === KIND_ACK &&
+      msg.subarray(2).every((b, i) => b === id[i])
+    ) acked();
+  });
+  socket.on("error", () => {});
+  try {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      for (let i = 0; i < datagrams.length; i++) {
+        await sendDatagram(socket, datagrams[i], to);
+        // Pacing: a burst larger than the receiver's socket buffer (about 200 KiB by default on
+        // Linux) is dropped in the kernel, the same fragments on every resend.
+        if (i % BURST === BURST - 1) await new Promise((r) => setTimeout(r, 1));
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const got = await Promise.race([
+        ack.then(() => true),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(false), wait)),
+      ]);
+      clearTimeout(timer);
+      if (got) return id;
+    }
+    throw new FrameError("the peer did not acknowledge the message");
+  } finally {
+    socket.close();
+  }
+}
+
+/** Options of {@linkcode listenUdp}. */
+export interface UdpListenOptions {
+  /** Largest envelope accepted (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Time to collect all fragments of a message (default 10 s). */
+  reassemblyTimeoutMs?: number;
+  /** Messages being reassembled at once, all senders together (default 64). */
+  maxPendingMessages?: number;
+  /** Told when a message is dropped (lost fragment, malformed datagram). Never given its bytes. */
+  onDrop?: (error: FrameError) => void;
+}
+
+/** A running UDP listener. */
+export interface UdpListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  count: number;
+  parts: (Uint8Array | undefined)[];
+  received: number;
+  bytes: number;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Receives envelopes on `address`. `onMessage` gets each complete envelope once (duplicates
+ * from resends are acknowledged again but not delivered twice).
+ *
+ * @example
+ * ```ts ignore
+ * import { listenUdp } from "./udp.ts";
+ * const listener = await listenUdp("udp://127.0.0.1:7000", ({ envelope }) => console.log(envelope.length));
+ * ```
+ */
+export async function listenUdp(
+  address: string,
+  onMessage: (message: { envelope: Uint8Array; id: Uint8Array }) => void | Promise<void>,
+  options: UdpListenOptions = {},
+): Promise<UdpListener> {
+  const { hostname, port } = parseUdpAddress(address);
+  const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+  const maxCount = Math.ceil(maxBytes / PAYLOAD);
+  const timeout = options.reassemblyTimeoutMs ?? 10_000;
+  const maxPending = options.maxPendingMessages ?? 64;
+  const drop = (reason: string) => options.onDrop?.(new FrameError(reason));
+  const pending = new Map<string, Pending>();
+  // Recently delivered messages: a resend (our ACK was lost) is acknowledged, not delivered again.
+  const delivered = new Map<string, Promise<Uint8Array>>();
+  const socket = await socketFor(hostname);
+  socket.on("error", () => {});
+
+  const acknowledge = (id: Uint8Array, to: { address: string; port: number }) => {
+    const d = new Uint8Array(2 + MESSAGE_ID_SIZE);
+    d[0] = VERSION;
+    d[1] = KIND_ACK;
+    d.set(id, 2);
+    return new Promise<void>((resolve) => socket.send(d, to.port, to.address, () => resolve()));
+  };
+  // Handlers still running (and their ACKs): close() lets them finish first.
+  const inflight = new Set<Promise<void>>();
+
+  socket.on("message", (msg: Uint8Array, from: { address: string; port: number }) => {
+    const task = receive(msg, from);
+    inflight.add(task);
+    task.finally(() => inflight.delete(task));
+  });
+
+  async function receive(msg: Uint8Array, from: { address: string; port: number }): Promise<void> {
+    if (msg.length > MAX_DATAGRAM || msg.length < HEADER) return drop("malformed datagram");
+    if (msg[0] !== VERSION || msg[1] !== KIND_FRAGMENT) return drop("malformed datagram");
+    const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
+    const index = view.getUint16(2 + NONCE_SIZE);
+    const count = view.getUint16(4 + NONCE_SIZE);
+    if (count === 0 || index >= count || count > maxCount) return drop("malformed datagram");
+    const key = `${from.address}|${from.port}|${msg.subarray(2, 2 + NONCE_SIZE).toHex()}`;
+    let entry = pending.get(key);
+    if (!entry) {
+      const again = delivered.get(key);
+      if (again !== undefined) {
+        if (index === 0) await again.then((id) => acknowledge(id, from), () => {});
+        return;
+      }
+      if (pending.size >= maxPending) return drop("too many messages in reassembly");
+      entry = {
+        count,
+        parts: new Array(count),
+        received: 0,
+        bytes: 0,
+        timer: setTimeout(() => {
+          pending.delete(key);
+          drop("a message was lost (a fragment never arrived)");
+        }, timeout),
+      };
+      pending.set(key, entry);
+    }
+    if (entry.count !== count) {
+      clearTimeout(entry.timer);
+      pending.delete(key);
+      return drop("malformed datagram");
+    }
+    if (entry.parts[index]) return; // duplicate
+    const data = msg.slice(HEADER);
+    entry.bytes += data.length;
+    if (entry.bytes > maxBytes) {
+      clearTimeout(entry.timer);
+      pending.delete(key);
+      return drop("message longer than the limit");
+    }
+    entry.parts[index] = data;
+    entry.received++;
+    if (entry.received < entry.count) return;
+    clearTimeout(entry.timer);
+    pending.delete(key);
+    const envelope = new Uint8Array(entry.bytes);
+    let offset = 0;
+    for (const p of entry.parts) {
+      envelope.set(p!, offset);
+      offset += p!.length;
+    }
+    if (!isSealedEnvelope(envelope)) return drop("not an envelope");
+    const idPromise = messageId(envelope);
+    delivered.set(key, idPromise);
+    if (delivered.size > 1024) delivered.delete(delivered.keys().next().value!);
+    const id = await idPromise;
+    try {
+      await onMessage({ envelope, id });
+    } catch {
+      // The application refused it (it did not decrypt, say): no acknowledgement.
+      delivered.delete(key);
+      return;
+    }
+    await acknowledge(id, from);
+  }
+
+  await new Promise<void>((resolve) => socket.bind(port, hostname, () => resolve()));
+  return {
+    port: socket.address().port,
+    async close() {
+      for (const entry of pending.values()) clearTimeout(entry.timer);
+      pending.clear();
+      await Promise.allSettled([...inflight]);
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * WebSocket transport: `ws://HOST:PORT/PATH`. The client is the standard `WebSocket` API, so a
+ * browser peer works too; the server is `Deno.serve` with `Deno.upgradeWebSocket`. Frames
+ * (`docs/transports.md`) travel in binary WebSocket messages; a text message breaks the protocol.
+ *
+ * @example
+ * ```ts
+ * import { parseWsAddress } from "./websocket.ts";
+ * console.log(parseWsAddress("ws://127.0.0.1:8080/chat").port); // 8080
+ * ```
+ *
+ * @module
+ */
+import { Connection } from "./connection.ts";
+import type { ByteDuplex } from "./connection.ts";
+import type { FrameReaderOptions } from "./frame.ts";
+import type { TcpListenOptions } from "./tcp.ts";
+
+/** A parsed `ws://` address. */
+export interface WsAddress {
+  readonly url: string;
+  readonly hostname: string;
+  readonly port: number;
+  readonly path: string;
+}
+
+/**
+ * Parses `ws://HOST:PORT[/PATH]` (the port is required; `wss://` is not offered yet).
+ *
+ * @example
+ * ```ts
+ * import { parseWsAddress } from "./websocket.ts";
+ * console.log(parseWsAddress("ws://[::1]:9000").path); // /
+ * ```
+ */
+export function parseWsAddress(address: string): WsAddress {
+  if (typeof address !== "string") throw new TypeError("address must be a string");
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new RangeError("address must look like ws://HOST:PORT[/PATH]");
+  }
+  // URL drops a default port (80 for ws:), so an explicit ":80" is read from the text.
+  const port = url.port ? Number(url.port) : /^ws:\/\/[^/]*:80(\/|$)/i.test(address) ? 80 : NaN;
+  if (url.protocol !== "ws:" || Number.isNaN(port) || url.search || url.hash || url.username) {
+    throw new RangeError("address must look like ws://HOST:PORT[/PATH]");
+  }
+  return {
+    url: url.href,
+    hostname: url.hostname.replace(/^\[|\]$/g, ""),
+    port,
+    path: url.pathname,
+  };
+}
+
+/** Bytes a sender may queue in a socket before it waits (back-pressure). */
+const HIGH_WATER = 4 * 1024 * 1024;
+
+/** Turns an open WebSocket into a byte duplex: binary messages in, binary messages out. */
+function socketDuplex(socket: WebSocket): ByteDuplex {
+  socket.binaryType = "arraybuffer";
+  const readable = new ReadableStream<Uint8Array>({
+    start(controller) {
+      socket.addEventListener("message", (event) => {
+        if (!(event.data instanceof ArrayBuffer)) {
+          // Text is not part of the protocol: end this connection.
+          controller.error(new TypeError("text message"));
+          socket.close(1003, "binary frames only");
+          return;
+        }
+        controller.enqueue(new Uint8Array(event.data));
+      });
+      socket.addEventListener("close", () => {
+        try {
+          controller.close();
+        } catch { /* already errored or closed */ }
+      });
+      socket.addEventListener("error", () => {
+        try {
+          controller.error(new TypeError("websocket error"));
+        } catch { /* already closed */ }
+      });
+    },
+    cancel() {
+      socket.close();
+    },
+  });
+  const writable = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      if (socket.readyState !== WebSocket.OPEN) throw new TypeError("websocket is closed");
+      while (socket.bufferedAmount > HIGH_WATER && socket.readyState === WebSocket.OPEN) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      socket.send(chunk);
+    },
+    close() {
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000);
+    },
+    abort() {
+      socket.close();
+    },
+  });
+  return { readable, writable };
+}
+
+/**
+ * Connects to a WebSocket peer.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectWebSocket } from "./websocket.ts";
+ * const peer = await connectWebSocket("ws://127.0.0.1:8080/");
+ * ```
+ */
+export async function connectWebSocket(
+  address: string,
+  options: FrameReaderOptions = {},
+): Promise<Connection> {
+  const { url } = parseWsAddress(address);
+  const socket = new WebSocket(url);
+  await new Promise<void>((resolve, reject) => {
+    socket.addEventListener("open", () => resolve(), { once: true });
+    socket.addEventListener(
+      "error",
+      () => reject(new TypeError(`could not connect to ${address}`)),
+      { once: true },
+    );
+  });
+  return new Connection(socketDuplex(socket), options);
+}
+
+/** A running WebSocket listener. */
+export interface WebSocketListener {
+  readonly port: number;
+  readonly active: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves WebSocket peers on `address` (its path only; anything else gets 404, plain HTTP 426).
+ * A handler that throws closes its own connection only.
+ *
+ * @example
+ * ```ts ignore
+ * import { listenWebSocket } from "./websocket.ts";
+ * const server = listenWebSocket("ws://127.0.0.1:8080/", async (connection) => {
+ *   for await (const m of connection.messages()) if (m.kind === "envelope") await connection.acknowledge(m.id);
+ * });
+ * ```
+ */
+export function listenWebSocket(
+  address: string,
+  handler: (connection: Connection) => Promise<void> | void,
+  options: TcpListenOptions = {},
+): WebSocketListener {
+  const { hostname, port, path } = parseWsAddress(address);
+  const max = options.maxConnections ?? 1024;
+  const open = new Set<Connection>();
+  const running = new Set<Promise<void>>();
+  const server = Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
+    if (new URL(request.url).pathname !== path) return new Response(null, { status: 404 });
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response(null, { status: 426, headers: { upgrade: "websocket" } });
+    }
+    if (open.size >= max) return new Response(null, { status: 503 });
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.addEventListener("open", () => {
+      const connection = new Connection(socketDuplex(socket), options);
+      open.add(connection);
+      const task = (async () => {
+        try {
+          await handler(connection);
+        } catch {
+          // One peer's failure is that peer's alone.
+        } finally {
+          open.delete(connection);
+          await connection.close();
+        }
+      })();
+      running.add(task);
+      task.finally(() => running.delete(task));
+    }, { once: true });
+    return response;
+  });
+  return {
+    port: server.addr.port,
+    get active() {
+      return open.size;
+    },
+    async close() {
+      await Promise.all([...open].map((c) => c.close()));
+      await Promise.all(running);
+      await server.shutdown();
+    },
+  };
+}

@@ -50,12 +50,21 @@ export function textMessage(text: string): Uint8Array {
 export function checkFileName(name: string): string {
   const bytes = encoder.encode(name);
   if (
-    bytes.length < 1 || bytes.length > 255 || /[\x00-\x1f\x7f/\\]/.test(name) ||
+    bytes.length < 1 || bytes.length > 255 || hasControlOrSeparator(name) ||
     name.startsWith(".") || name.trim() !== name
   ) {
     throw new FormatError("not an acceptable file name");
   }
   return name;
+}
+
+/** True if `name` holds a C0 control character, DEL, a slash or a backslash. */
+function hasControlOrSeparator(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x2f || c === 0x5c) return true;
+  }
+  return false;
 }
 
 /**

@@ -18,12 +18,14 @@ import {
   encryptStream,
   generateIdentity,
   listenTcp,
+  textMessage,
 } from "../mod.ts";
 import type { Connection, SealedChunk } from "../mod.ts";
 
 const fileMiB = Number(Deno.args[0] ?? 1024);
 const bob = await generateIdentity(); // x25519+ml-kem-768
-const message = new Uint8Array(1024).fill(0x61);
+// A 1 KiB chat message in the CLI's payload format (kind byte + UTF-8 text).
+const message = textMessage("a".repeat(1023));
 
 const listener = listenTcp("tcp://127.0.0.1:0", async (connection: Connection) => {
   for await (const m of connection.messages()) {
@@ -119,9 +121,7 @@ const source = () =>
   console.log(`${fileMiB} MiB raw TCP copy (no crypto): ${(size / 1e6 / s).toFixed(0)} MB/s`);
   raw.close();
 }
-console.error("closing");
 await listener.close();
-console.error("closed");
 
 // Peak RSS of a real listener process under 200 connections.
 {

@@ -253,7 +253,6 @@ export async function listenCommand(args: string[]): Promise<void> {
   let finish!: (failed: boolean) => void;
   const finished = new Promise<boolean>((resolve) => finish = resolve);
 
-  /** Decrypts one message to stdout; messages are printed one at a time, never interleaved. */
   /** Decrypts one message: text to stdout, a file into -o DIR. One message at a time. */
   const deliver = (sealed: ReadableStream<Uint8Array>) => {
     const run = printing.then(() =>

@@ -29,6 +29,7 @@ export * from "./frame.ts";
 export * from "./connection.ts";
 export * from "./memory.ts";
 export * from "./tcp.ts";
+export * from "./tls.ts";
 export * from "./socks5.ts";
 export * from "./websocket.ts";
 export * from "./udp.ts";

@@ -16,6 +16,7 @@
  */
 import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
+import { checkMaxConnections, parseHostPort, serveConnections } from "./_listener.ts";
 
 /** A parsed `tcp://HOST:PORT` address. */
 export interface TcpAddress {
@@ -33,13 +34,7 @@ export interface TcpAddress {
  * ```
  */
 export function parseTcpAddress(address: string): TcpAddress {
-  if (typeof address !== "string") throw new TypeError("address must be a string");
-  const m = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new RangeError(`address must look like tcp://HOST:PORT (got ${JSON.stringify(address)})`);
-  }
-  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
+  return parseHostPort(address, "tcp");
 }
 
 /** Options of {@linkcode listenTcp}. */
@@ -95,60 +90,7 @@ export function listenTcp(
   options: TcpListenOptions = {},
 ): TcpListener {
   const { hostname, port } = parseTcpAddress(address);
-  const max = options.maxConnections ?? 1024;
-  if (!Number.isSafeInteger(max) || max < 1) {
-    throw new RangeError("maxConnections must be a positive integer");
-  }
+  checkMaxConnections(options);
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
-  const open = new Set<Connection>();
-  const running = new Set<Promise<void>>();
-  let closing = false;
-
-  const serve = async (conn: Deno.TcpConn) => {
-    const connection = new Connection(conn, options);
-    open.add(connection);
-    try {
-      await handler(connection);
-    } catch {
-      // One peer's failure is that peer's: nothing from it is printed or rethrown here.
-    } finally {
-      open.delete(connection);
-      await connection.close();
-    }
-  };
-
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept() as Deno.TcpConn;
-      } catch {
-        if (closing) return;
-        continue;
-      }
-      if (open.size >= max) {
-        conn.close();
-        continue;
-      }
-      conn.setNoDelay(true);
-      const task = serve(conn);
-      running.add(task);
-      task.finally(() => running.delete(task));
-    }
-  })();
-
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    get active() {
-      return open.size;
-    },
-    async close() {
-      if (closing) return;
-      closing = true;
-      listener.close();
-      await accepting;
-      await Promise.all([...open].map((c) => c.close()));
-      await Promise.all(running);
-    },
-  };
+  return serveConnections(listener, handler, options, (conn) => conn.setNoDelay(true));
 }

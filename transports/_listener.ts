@@ -1,0 +1,89 @@
+// Internal: address parsing and the accept loop shared by the TCP and TLS listeners.
+import { Connection } from "./connection.ts";
+import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
+
+/** Parses `SCHEME://HOST:PORT` (IPv6 hosts in brackets); RangeError naming the expected shape. */
+export function parseHostPort(address: string, scheme: "tcp" | "tls"): TcpAddress {
+  if (typeof address !== "string") throw new TypeError("address must be a string");
+  const m = /^([a-z]+):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || m[1] !== scheme || port > 65535) {
+    throw new RangeError(
+      `address must look like ${scheme}://HOST:PORT (got ${JSON.stringify(address)})`,
+    );
+  }
+  return { hostname: m[2].replace(/^\[|\]$/g, ""), port };
+}
+
+/** RangeError unless `maxConnections` is absent or a positive integer. */
+export function checkMaxConnections(options: TcpListenOptions): void {
+  const max = options.maxConnections ?? 1024;
+  if (!Number.isSafeInteger(max) || max < 1) {
+    throw new RangeError("maxConnections must be a positive integer");
+  }
+}
+
+/**
+ * Accepts connections from `listener` and runs `handler` for each, at most
+ * `options.maxConnections` at once (more are closed on accept). A handler that throws closes its
+ * own connection only.
+ */
+export function serveConnections<C extends Deno.Conn>(
+  listener: Deno.Listener<C>,
+  handler: (connection: Connection) => Promise<void> | void,
+  options: TcpListenOptions,
+  prepare: (conn: C) => void = () => {},
+): TcpListener {
+  const max = options.maxConnections ?? 1024;
+  const open = new Set<Connection>();
+  const running = new Set<Promise<void>>();
+  let closing = false;
+
+  const serve = async (conn: C) => {
+    const connection = new Connection(conn, options);
+    open.add(connection);
+    try {
+      await handler(connection);
+    } catch {
+      // One peer's failure is that peer's: nothing from it is printed or rethrown here.
+    } finally {
+      open.delete(connection);
+      await connection.close();
+    }
+  };
+
+  const accepting = (async () => {
+    for (;;) {
+      let conn: C;
+      try {
+        conn = await listener.accept();
+      } catch {
+        if (closing) return;
+        continue;
+      }
+      if (open.size >= max) {
+        conn.close();
+        continue;
+      }
+      prepare(conn);
+      const task = serve(conn);
+      running.add(task);
+      task.finally(() => running.delete(task));
+    }
+  })();
+
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get active() {
+      return open.size;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      listener.close();
+      await accepting;
+      await Promise.all([...open].map((c) => c.close()));
+      await Promise.all(running);
+    },
+  };
+}

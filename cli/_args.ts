@@ -15,11 +15,11 @@ export const USAGE: Record<string, string> = {
   decrypt: "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
   listen:
-    "polycrypt listen --on tcp://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--once] [--passphrase-file FILE]",
+    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
   chat:
-    "polycrypt chat --listen tcp://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [-o DIR]",
+    "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
   send:
-    "polycrypt send --to tcp://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [MESSAGE | -f FILE]",
+    "polycrypt send --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [MESSAGE | -f FILE]",
 };
 
 export function usage(): string {

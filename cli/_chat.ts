@@ -7,8 +7,6 @@ import {
   encrypt,
   encryptStream,
   fileMessageHeader,
-  listenTcp,
-  listenWebSocket,
   type SealedChunk,
   textMessage,
 } from "../mod.ts";
@@ -18,10 +16,12 @@ import { openInput, say } from "./_io.ts";
 import {
   checkFileNameOrUsage,
   checkOutDir,
-  connectTo,
+  dialer,
+  listenOn,
   Notice,
   openMessage,
   prepend,
+  TLS_FLAGS,
   writeAll,
 } from "./_net.ts";
 
@@ -54,6 +54,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     proxy: { type: "string" },
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
+    ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.chat);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
@@ -62,8 +63,8 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (on === undefined || peer === undefined) {
     throw new UsageError(`--listen and --peer are required\nusage: ${USAGE.chat}`);
   }
-  if (!/^(tcp|ws):\/\//.test(on) || !/^(tcp|ws):\/\//.test(peer)) {
-    throw new UsageError("chat runs over tcp:// or ws:// addresses");
+  if (!/^(tcp|tls|ws):\/\//.test(on) || !/^(tcp|tls|ws):\/\//.test(peer)) {
+    throw new UsageError("chat runs over tcp://, tls:// or ws:// addresses");
   }
   const identities = await loadIdentities(
     values.identity as string[] | undefined ?? [],
@@ -75,7 +76,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   }
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
-  const proxy = values.proxy as string | undefined;
+  const connectToPeer = await dialer(peer, values);
 
   // Screen output goes through one queue so incoming and status lines never interleave.
   let screen: Promise<void> = Promise.resolve();
@@ -104,13 +105,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       }
     }
   };
-  let listener: { port: number; close(): Promise<void> };
-  try {
-    listener = on.startsWith("ws://") ? listenWebSocket(on, serve) : listenTcp(on, serve);
-  } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
-    throw new IoError(`could not listen on ${on}`);
-  }
+  const listener = await listenOn(on, serve, values);
 
   // Outgoing: one connection to the peer, opened at the first message and again after a failure.
   let outgoing: Connection | undefined;
@@ -133,7 +128,7 @@ export async function chatCommand(args: string[]): Promise<void> {
   };
   let sent = 0;
   const sendLine = async (line: string) => {
-    const connection = outgoing ?? await connectTo(peer, proxy);
+    const connection = outgoing ?? await connectToPeer();
     if (outgoing !== connection) {
       outgoing = connection;
       watch(connection);

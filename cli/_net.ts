@@ -5,17 +5,21 @@ import {
   type Connection,
   connectTcp,
   connectTcpViaSocks5,
+  connectTls,
   connectWebSocket,
   decryptStream,
   encrypt,
   encryptStream,
   fileMessageHeader,
   listenTcp,
+  listenTls,
   listenUdp,
   listenWebSocket,
   MESSAGE_KIND,
   parseMessage,
   parseProxyUrl,
+  parseTcpAddress,
+  parseTlsAddress,
   parseUdpAddress,
   ProxyError,
   registry,
@@ -23,7 +27,14 @@ import {
   sendUdp,
   textMessage,
 } from "../mod.ts";
-import { loadIdentities, loadRecipients, onePositional, parse, USAGE } from "./_args.ts";
+import {
+  loadIdentities,
+  loadRecipients,
+  onePositional,
+  parse,
+  USAGE,
+  type Values,
+} from "./_args.ts";
 import { DecryptFailed, IoError, UsageError } from "./_errors.ts";
 import { openInput, say, withProgress, writeAtomic } from "./_io.ts";
 
@@ -34,22 +45,97 @@ const encoder = new TextEncoder();
 /** How long `send` waits for the peer's acknowledgement. */
 const ACK_TIMEOUT_MS = 30_000;
 
-export async function connectTo(
+/** The TLS flags of `listen`, `send` and `chat` (docs/cli.md). */
+export const TLS_FLAGS = {
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "tls-ca": { type: "string", multiple: true },
+} as const;
+
+/** PEM files named by --tls-ca, read; undefined when none (the built-in web roots apply). */
+async function caCerts(values: Values): Promise<string[] | undefined> {
+  const files = values["tls-ca"] as string[] | undefined;
+  if (!files?.length) return undefined;
+  return await Promise.all(files.map((f) => Deno.readTextFile(f)));
+}
+
+/**
+ * Checks the peer address and its flags (--proxy, --tls-ca) now, and returns the function that
+ * connects, so `chat` reports a bad flag before it starts rather than at the first message.
+ */
+export async function dialer(
   address: string,
-  proxyUrl: string | undefined,
-): Promise<Connection> {
-  let proxy;
+  values: Values,
+): Promise<() => Promise<Connection>> {
+  const proxyUrl = values.proxy as string | undefined;
+  let proxy: ReturnType<typeof parseProxyUrl> | undefined;
   try {
     proxy = proxyUrl === undefined ? undefined : parseProxyUrl(proxyUrl);
-    if (address.startsWith("ws://")) {
-      if (proxy) throw new UsageError("--proxy works with tcp:// addresses only");
-      return await connectWebSocket(address);
+    if (address.startsWith("tls://")) parseTlsAddress(address);
+    else if (address.startsWith("tcp://")) parseTcpAddress(address);
+    else if (!address.startsWith("ws://")) {
+      throw new RangeError("the address must start with tcp://, tls:// or ws://");
     }
-    return proxy ? await connectTcpViaSocks5(address, proxy) : await connectTcp(address);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError) throw new UsageError(e.message);
-    if (e instanceof ProxyError) throw new IoError(e.message);
-    throw new IoError(`could not connect to ${address}`);
+    throw new UsageError((e as Error).message);
+  }
+  if (proxy && !address.startsWith("tcp://")) {
+    throw new UsageError("--proxy works with tcp:// addresses only");
+  }
+  const cas = await caCerts(values);
+  if (cas && !address.startsWith("tls://")) {
+    throw new UsageError("--tls-ca works with tls:// addresses only");
+  }
+  return async () => {
+    try {
+      if (address.startsWith("ws://")) return await connectWebSocket(address);
+      if (address.startsWith("tls://")) return await connectTls(address, { caCerts: cas });
+      return proxy ? await connectTcpViaSocks5(address, proxy) : await connectTcp(address);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      if (e instanceof ProxyError) throw new IoError(e.message);
+      if (e instanceof Deno.errors.InvalidData && address.startsWith("tls://")) {
+        throw new IoError(`${address} presented a certificate that is not trusted (see --tls-ca)`);
+      }
+      throw new IoError(`could not connect to ${address}`);
+    }
+  };
+}
+
+/** A running listener of any stream transport. */
+export interface StreamListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Listens on a tcp://, tls:// or ws:// address; usage and I/O errors as the CLI reports them. */
+export async function listenOn(
+  on: string,
+  serve: (connection: Connection) => Promise<void>,
+  values: Values,
+): Promise<StreamListener> {
+  const certFile = values["tls-cert"] as string | undefined;
+  const keyFile = values["tls-key"] as string | undefined;
+  if (on.startsWith("tls://")) {
+    if (certFile === undefined || keyFile === undefined) {
+      throw new UsageError("a tls:// address needs --tls-cert FILE and --tls-key FILE");
+    }
+  } else if (certFile !== undefined || keyFile !== undefined) {
+    throw new UsageError("--tls-cert and --tls-key work with tls:// addresses only");
+  }
+  const tls = certFile !== undefined && keyFile !== undefined
+    ? { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) }
+    : undefined;
+  try {
+    if (on.startsWith("ws://")) return listenWebSocket(on, serve);
+    if (tls) return listenTls(on, serve, tls);
+    return listenTcp(on, serve);
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+    if (tls && e instanceof Error && !(e instanceof Deno.errors.AddrInUse)) {
+      throw new IoError("the TLS certificate or key could not be loaded");
+    }
+    throw new IoError(`could not listen on ${on}`);
   }
 }
 
@@ -157,6 +243,7 @@ export async function sendCommand(args: string[]): Promise<void> {
     aead: { type: "string" },
     file: { type: "string", short: "f" },
     proxy: { type: "string" },
+    ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.send);
   const to = values.to as string | undefined;
@@ -188,6 +275,9 @@ export async function sendCommand(args: string[]): Promise<void> {
     if (values.proxy !== undefined) {
       throw new UsageError("--proxy works with tcp:// addresses only");
     }
+    if (values["tls-ca"] !== undefined) {
+      throw new UsageError("--tls-ca works with tls:// addresses only");
+    }
     try {
       parseUdpAddress(to);
     } catch (e) {
@@ -206,7 +296,7 @@ export async function sendCommand(args: string[]): Promise<void> {
     return say("polycrypt: delivered");
   }
   // Seal first (a file streams while it is sent): nothing is sent that is not an envelope.
-  const connection = await connectTo(to, values.proxy as string | undefined);
+  const connection = await (await dialer(to, values))();
   try {
     let id: Uint8Array;
     if (message !== undefined) {
@@ -236,6 +326,7 @@ export async function listenCommand(args: string[]): Promise<void> {
     once: { type: "boolean" },
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
+    ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.listen);
   const outDir = values.output as string | undefined;
@@ -282,11 +373,30 @@ export async function listenCommand(args: string[]): Promise<void> {
       if (once) finish(!ok);
     }
   };
-  const listen = on.startsWith("ws://") ? listenWebSocket : listenTcp;
-  let listener: { port: number; close(): Promise<void> };
-  try {
-    listener = on.startsWith("udp://")
-      ? await listenUdp(
+  const serve = async (connection: Connection) => {
+    for await (const m of connection.messages()) {
+      if (m.kind === "ack") continue;
+      try {
+        await report(async () => {
+          if (m.kind === "envelope") {
+            await deliver(ReadableStream.from([m.envelope]));
+            await connection.acknowledge(m.id);
+          } else {
+            await deliver(ReadableStream.from(m.pieces));
+            await connection.acknowledge(await m.id);
+          }
+        });
+      } catch { /* reported; this connection carries on */ }
+      if (once) return;
+    }
+  };
+  let listener: StreamListener;
+  if (on.startsWith("udp://")) {
+    if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+      throw new UsageError("--tls-cert and --tls-key work with tls:// addresses only");
+    }
+    try {
+      listener = await listenUdp(
         on,
         ({ envelope }) => report(() => deliver(ReadableStream.from([envelope]))),
         {
@@ -294,27 +404,13 @@ export async function listenCommand(args: string[]): Promise<void> {
             if (/lost/.test(e.message)) say("polycrypt: a message was lost in transit");
           },
         },
-      )
-      : listen(on, async (connection) => {
-        for await (const m of connection.messages()) {
-          if (m.kind === "ack") continue;
-          try {
-            await report(async () => {
-              if (m.kind === "envelope") {
-                await deliver(ReadableStream.from([m.envelope]));
-                await connection.acknowledge(m.id);
-              } else {
-                await deliver(ReadableStream.from(m.pieces));
-                await connection.acknowledge(await m.id);
-              }
-            });
-          } catch { /* reported; this connection carries on */ }
-          if (once) return;
-        }
-      });
-  } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
-    throw new IoError(`could not listen on ${on}`);
+      );
+    } catch (e) {
+      if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
+      throw new IoError(`could not listen on ${on}`);
+    }
+  } else {
+    listener = await listenOn(on, serve, values);
   }
   // Port 0 picks a free port: print the one in use (the rest of the address as given).
   say(`polycrypt: listening on ${on.replace(/:0(?=\/|$)/, `:${listener.port}`)}`);

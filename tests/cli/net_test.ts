@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 
 import { startProxy } from "../transports/_socks.ts";
+import { selfSignedCertificate } from "../transports/_tls.ts";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net=127.0.0.1,0.0.0.0"];
@@ -33,7 +34,7 @@ async function listenOnce(key: string, on = "tcp://127.0.0.1:0", extra: string[]
     const { value, done } = await stderrReader.read();
     if (done) throw new Error(`listen exited: ${stderr}`);
     stderr += td.decode(value);
-    port = Number(/listening on (?:tcp|udp|ws):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
+    port = Number(/listening on (?:tcp|tls|udp|ws):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
   }
   const rest = (async () => {
     for (;;) {
@@ -123,6 +124,59 @@ Deno.test("cli listen/send over TCP", async (t) => {
       const sent = await run(["send", "--to", to, "-r", bob, "hi over ws"]);
       assert.equal(sent.code, 0, sent.stderr);
       assert.equal((await listener.result).stdout, "hi over ws\n");
+    });
+
+    await t.step("over TLS with a pinned certificate; an untrusted one gets nothing", async () => {
+      const tls = await selfSignedCertificate();
+      const other = await selfSignedCertificate();
+      await Deno.writeTextFile(`${dir}/tls.pem`, tls.cert);
+      await Deno.writeTextFile(`${dir}/tls.key`, tls.key);
+      await Deno.writeTextFile(`${dir}/other.pem`, other.cert);
+      const listener = await listenOnce(bobKey, "tls://127.0.0.1:0", [
+        "--tls-cert",
+        `${dir}/tls.pem`,
+        "--tls-key",
+        `${dir}/tls.key`,
+      ]);
+      const to = `tls://127.0.0.1:${listener.port}`;
+      const refused = await run([
+        "send",
+        "--to",
+        to,
+        "--tls-ca",
+        `${dir}/other.pem`,
+        "-r",
+        bob,
+        "x",
+      ]);
+      assert.equal(refused.code, 3);
+      assert.match(refused.stderr, /certificate that is not trusted/);
+      const sent = await run([
+        "send",
+        "--to",
+        to,
+        "--tls-ca",
+        `${dir}/tls.pem`,
+        "-r",
+        bob,
+        "hi tls",
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal((await listener.result).stdout, "hi tls\n");
+      // Flags that do not fit the address are usage errors.
+      const noCert = await run(["listen", "--on", "tls://127.0.0.1:0", "-i", bobKey]);
+      assert.equal(noCert.code, 2);
+      const caForTcp = await run([
+        "send",
+        "--to",
+        to.replace("tls", "tcp"),
+        "--tls-ca",
+        `${dir}/tls.pem`,
+        "-r",
+        bob,
+        "x",
+      ]);
+      assert.equal(caForTcp.code, 2);
     });
 
     await t.step("over UDP", async () => {

@@ -32,32 +32,38 @@ export async function openInput(
   return { stream: file.readable, size: info.size, path };
 }
 
-/** Counts bytes through a stream and draws a progress bar on a terminal stderr. */
+/**
+ * Counts bytes through a stream and, when stderr is a terminal, draws progress there: a bar for a
+ * known `total` over 16 MiB, or a running count once an unknown total passes 16 MiB (a file being
+ * received, a pipe).
+ */
 export function withProgress(
   stream: ReadableStream<Uint8Array>,
   total: number | undefined,
   label: string,
 ): ReadableStream<Uint8Array> {
   const threshold = 16 * 1024 * 1024;
-  if (total === undefined || total <= threshold || !Deno.stderr.isTerminal()) return stream;
+  if ((total !== undefined && total <= threshold) || !Deno.stderr.isTerminal()) return stream;
   let done = 0;
   let last = 0;
+  let drawn = false;
   const start = performance.now();
   const draw = (final: boolean) => {
     const now = performance.now();
+    if (total === undefined && done <= threshold) return;
     if (!final && now - last < 200) return;
     last = now;
-    const pct = Math.min(100, (done / total) * 100);
-    const width = 30;
-    const bar = "#".repeat(Math.round((pct / 100) * width)).padEnd(width, ".");
+    drawn = true;
     const mbps = done / 1e6 / Math.max(0.001, (now - start) / 1000);
-    Deno.stderr.writeSync(
-      encoder.encode(
-        `\r${label} [${bar}] ${pct.toFixed(0).padStart(3)}% ${(done / 2 ** 20).toFixed(0)} MiB ${
-          mbps.toFixed(0)
-        } MB/s${final ? "\n" : ""}`,
-      ),
-    );
+    const rate = `${(done / 2 ** 20).toFixed(0)} MiB ${mbps.toFixed(0)} MB/s`;
+    let line = `${label} ${rate}`;
+    if (total !== undefined) {
+      const pct = Math.min(100, (done / total) * 100);
+      const width = 30;
+      const bar = "#".repeat(Math.round((pct / 100) * width)).padEnd(width, ".");
+      line = `${label} [${bar}] ${pct.toFixed(0).padStart(3)}% ${rate}`;
+    }
+    Deno.stderr.writeSync(encoder.encode(`\r${line}${final ? "\n" : ""}`));
   };
   return stream.pipeThrough(
     new TransformStream({
@@ -67,7 +73,7 @@ export function withProgress(
         controller.enqueue(chunk);
       },
       flush() {
-        draw(true);
+        if (drawn || total !== undefined) draw(true);
       },
     }),
   );

@@ -224,7 +224,11 @@ export async function openMessage(
     throw new Notice("a file arrived; use -o DIR to receive files");
   }
   const path = await freeName(outDir, message.name);
-  await writeAtomic(path, message.body, false);
+  await writeAtomic(
+    path,
+    withProgress(message.body, undefined, `receiving ${message.name}`),
+    false,
+  );
   say(`polycrypt: received ${path}`);
 }
 

@@ -38,8 +38,9 @@ export function textMessage(text: string): Uint8Array {
 }
 
 /**
- * Checks a received or sent file name: one path component, 1 to 255 UTF-8 bytes, no control
- * characters, no separators, not hidden, not `.` or `..`. Returns it unchanged or throws.
+ * Checks a received or sent file name: one path component, 1 to 255 UTF-8 bytes, no control or
+ * bidirectional-formatting characters, no separators, no leading or trailing white space, not
+ * hidden, not `.` or `..`. Returns it unchanged or throws {@linkcode FormatError}.
  *
  * @example
  * ```ts
@@ -58,11 +59,19 @@ export function checkFileName(name: string): string {
   return name;
 }
 
-/** True if `name` holds a C0 control character, DEL, a slash or a backslash. */
+/**
+ * True if `name` holds a character that could move the terminal or disguise the name when it is
+ * printed: C0 and C1 controls, DEL, the bidirectional marks, embeddings, overrides and isolates
+ * (Unicode TR9; U+202E makes "txt.exe" display as "exe.txt"), or a path separator.
+ */
 function hasControlOrSeparator(name: string): boolean {
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || c === 0x2f || c === 0x5c) return true;
+    if (
+      c < 0x20 || (c >= 0x7f && c <= 0x9f) || c === 0x2f || c === 0x5c ||
+      c === 0x200e || c === 0x200f || c === 0x061c || (c >= 0x202a && c <= 0x202e) ||
+      (c >= 0x2066 && c <= 0x2069)
+    ) return true;
   }
   return false;
 }
@@ -128,17 +137,23 @@ export async function parseMessage(stream: ReadableStream<Uint8Array>): Promise<
         return reader.cancel(reason);
       },
     });
-  await need(1);
-  if (head[0] === MESSAGE_KIND.text) return { kind: "text", body: rest(1) };
-  if (head[0] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
-  await need(2);
-  const length = head[1];
-  await need(2 + length);
-  let name: string;
   try {
-    name = new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(2, 2 + length));
-  } catch {
-    throw new FormatError("not an acceptable file name");
+    await need(1);
+    if (head[0] === MESSAGE_KIND.text) return { kind: "text", body: rest(1) };
+    if (head[0] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
+    await need(2);
+    const length = head[1];
+    await need(2 + length);
+    let name: string;
+    try {
+      name = new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(2, 2 + length));
+    } catch {
+      throw new FormatError("not an acceptable file name");
+    }
+    return { kind: "file", name: checkFileName(name), body: rest(2 + length) };
+  } catch (e) {
+    // Nothing more is read from a message we refuse; the source learns it is not wanted.
+    await reader.cancel().catch(() => {});
+    throw e;
   }
-  return { kind: "file", name: checkFileName(name), body: rest(2 + length) };
 }

@@ -254,6 +254,41 @@ Deno.test("cli listen/send over TCP", async (t) => {
       assert.ok(peak > 0 && peak < 256 * 1024, `listener peak ${peak} KiB`);
     });
 
+    await t.step("on a terminal, listen shows progress for a big file", async () => {
+      // script(1) gives `listen` a pseudo-terminal, so its stderr is a TTY (as for a user).
+      await Deno.mkdir(`${dir}/progress`);
+      const command = [Deno.execPath(), "run", ...PERMS, MAIN, "listen", "--on"]
+        .concat(["tcp://127.0.0.1:0", "-i", bobKey, "--once", "-o", `${dir}/progress`]).join(" ");
+      const child = new Deno.Command("script", {
+        args: ["-qec", command, "/dev/null"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      let screen = "";
+      const reading = (async () => {
+        for await (const chunk of child.stdout) screen += td.decode(chunk);
+      })();
+      const deadline = Date.now() + 30_000;
+      let port = 0;
+      while (!port && Date.now() < deadline) {
+        port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(screen)?.[1] ?? 0);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(port, screen);
+      const to = `tcp://127.0.0.1:${port}`;
+      const sent = await run(["send", "--to", to, "-r", bob, "-f", `${dir}/big.bin`]);
+      assert.equal(sent.code, 0, sent.stderr);
+      await child.stdin.close();
+      assert.equal((await child.status).code, 0, screen);
+      await reading;
+      assert.match(screen, /receiving big\.bin \d+ MiB \d+ MB\/s/);
+      assert.match(screen, /received .*progress\/big\.bin/);
+      assert.equal((await Deno.stat(`${dir}/progress/big.bin`)).size, 100 * 1024 * 1024);
+      // Not a terminal (the send above, stderr piped): no progress drawn.
+      assert.doesNotMatch(sent.stderr, /sending/);
+    });
+
     await t.step(
       "a message for someone else: one generic line, exit 1; sender exit 3",
       async () => {

@@ -21,6 +21,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { Transport } from "./transport.ts";
 import { isSealedEnvelope, type SealedChunk, type SealedEnvelope } from "../cascade/envelope.ts";
 import {
   encodeFrame,
@@ -88,7 +89,7 @@ function startsLikeEnvelope(bytes: Uint8Array): boolean {
  * await a.close();
  * ```
  */
-export class Connection {
+export class Connection implements Transport {
   readonly #reader: FrameReader;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   #sending: Promise<void> = Promise.resolve();

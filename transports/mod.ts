@@ -27,6 +27,7 @@
  */
 export * from "./frame.ts";
 export * from "./connection.ts";
+export * from "./transport.ts";
 export * from "./memory.ts";
 export * from "./tcp.ts";
 export * from "./tls.ts";

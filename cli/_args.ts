@@ -8,6 +8,7 @@ import { readPassphrase } from "./_passphrase.ts";
 
 export const USAGE: Record<string, string> = {
   engines: "polycrypt engines [--json]",
+  bench: "polycrypt bench [--quick] [--engines IDS] [--json]",
   keygen: "polycrypt keygen [--engine ID] [-o FILE] [--protect] [--passphrase-file FILE]",
   recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
   encrypt:

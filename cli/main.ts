@@ -1,6 +1,6 @@
 /**
- * The polycrypt command line: `engines`, `keygen`, `recipient`, `encrypt`,
- * `decrypt`, `inspect`. Usage, flags and exit codes: `docs/cli.md`.
+ * The polycrypt command line: `engines`, `bench`, `keygen`, `recipient`, `encrypt`, `decrypt`,
+ * `inspect`, `listen`, `send`, `chat`. Usage, flags and exit codes: `docs/cli.md`.
  *
  * ```sh
  * deno task cli keygen -o bob.key
@@ -29,6 +29,7 @@ import { readPassphrase } from "./_passphrase.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
 import { listenCommand, sendCommand } from "./_net.ts";
 import { chatCommand } from "./_chat.ts";
+import { benchCommand } from "./_bench.ts";
 
 const VERSION = "0.1.0";
 const encoder = new TextEncoder();
@@ -360,6 +361,7 @@ async function inspectCommand(args: string[]): Promise<void> {
 
 const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
   engines,
+  bench: benchCommand,
   keygen,
   recipient,
   encrypt: encryptCommand,

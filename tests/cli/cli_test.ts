@@ -64,6 +64,36 @@ Deno.test("engines lists every engine, as text and JSON", async () => {
   ], [true, 192, 1184, 1088]);
 });
 
+Deno.test("bench --quick compares the engines asked for, as a table and JSON", async () => {
+  const json = await cli(["bench", "--quick", "--engines", "x25519,ml-kem-512+x25519", "--json"]);
+  assert.equal(json.code, 0, json.stderr);
+  const rows = JSON.parse(td.decode(json.stdout));
+  assert.deepEqual(rows.map((r: { id: string }) => r.id), ["x25519", "ml-kem-512+x25519"]);
+  const [x, hybrid] = rows;
+  assert.deepEqual(
+    [x.publicKeyBytes, x.secretKeyBytes, x.encapsulationBytes, x.postQuantum],
+    [32, 32, 32, false],
+  );
+  assert.equal(hybrid.encapsulationBytes, 768 + 32);
+  assert.equal(hybrid.postQuantum, true);
+  for (const r of rows) {
+    for (const k of ["keygenMs", "encapsulateMs", "decapsulateMs"]) {
+      assert.ok(Number.isFinite(r[k]) && r[k] > 0, `${r.id} ${k}`);
+    }
+    assert.ok(r.runs.encapsulate >= 3);
+  }
+  // Progress goes to stderr, one line per engine when stderr is not a terminal.
+  assert.match(json.stderr, /measuring x25519 \(1\/2\)/);
+  const table = await cli(["bench", "--quick", "--engines", "ml-kem-512"]);
+  assert.match(
+    td.decode(table.stdout),
+    /^id\s+bits\s+pq\s+public key B.*\nml-kem-512\s+128\s+yes\s+800\s+1632\s+768\s/m,
+  );
+  const unknown = await cli(["bench", "--engines", "rsa-1024"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /valid ids: .*ml-kem-768/);
+});
+
 Deno.test("keygen, recipient, encrypt, decrypt, inspect: files, armor, exit codes", async (t) => {
   await withDir(async (dir) => {
     const key = `${dir}/bob.key`;

@@ -1,7 +1,7 @@
 /**
  * Transport report (issue 5's measurements), over TCP loopback:
  * - 1 KiB chat messages per second end to end (encrypt to the default hybrid, send, receive,
- *   decrypt, acknowledge), with 1 peer and with 100 concurrent peers;
+ *   decrypt, acknowledge), with 1 peer (plain TCP and TLS) and with 100 concurrent peers;
  * - MB/s of a file streamed through `encryptStream` -> TCP -> `decryptStream`, next to a raw TCP
  *   copy of the same bytes on the same loopback;
  * - peak RSS of a `polycrypt listen` process while 200 connections each deliver a message.
@@ -12,14 +12,17 @@
  */
 import {
   connectTcp,
+  connectTls,
   decrypt,
   decryptStream,
   encrypt,
   encryptStream,
   generateIdentity,
   listenTcp,
+  listenTls,
   textMessage,
 } from "../mod.ts";
+import { selfSignedCertificate } from "../tests/transports/_tls.ts";
 import type { Connection, SealedChunk } from "../mod.ts";
 
 const fileMiB = Number(Deno.args[0] ?? 1024);
@@ -64,6 +67,31 @@ async function chatty(peer: Connection, count: number) {
     `1 KiB messages, 1 peer: ${(n / s).toFixed(0)} msg/s (${(s / n * 1000).toFixed(2)} ms each)`,
   );
   await peer.close();
+}
+
+// The same over TLS (a throwaway certificate from openssl), 1 peer.
+{
+  const tls = await selfSignedCertificate();
+  const tlsListener = listenTls("tls://127.0.0.1:0", async (connection: Connection) => {
+    for await (const m of connection.messages()) {
+      if (m.kind !== "envelope") continue;
+      await decrypt(m.envelope, { identities: [bob.identity] });
+      await connection.acknowledge(m.id);
+    }
+  }, tls);
+  const peer = await connectTls(`tls://127.0.0.1:${tlsListener.port}`, { caCerts: [tls.cert] });
+  await chatty(peer, 20);
+  const n = 300;
+  const start = performance.now();
+  await chatty(peer, n);
+  const s = (performance.now() - start) / 1000;
+  console.log(
+    `1 KiB messages over TLS, 1 peer: ${(n / s).toFixed(0)} msg/s (${
+      (s / n * 1000).toFixed(2)
+    } ms each)`,
+  );
+  await peer.close();
+  await tlsListener.close();
 }
 
 // 100 concurrent peers.

@@ -24,6 +24,27 @@ export function checkMaxConnections(options: TcpListenOptions): void {
 }
 
 /**
+ * Runs `handler` for one connection while it is in `open`, then closes it. A handler that throws
+ * (a peer that broke the protocol, say) ends this connection only: nothing from it is printed or
+ * rethrown.
+ */
+export async function serveOne(
+  connection: Connection,
+  handler: (connection: Connection) => Promise<void> | void,
+  open: Set<Connection>,
+): Promise<void> {
+  open.add(connection);
+  try {
+    await handler(connection);
+  } catch {
+    // One peer's failure is that peer's alone.
+  } finally {
+    open.delete(connection);
+    await connection.close();
+  }
+}
+
+/**
  * Accepts connections from `listener` and runs `handler` for each, at most
  * `options.maxConnections` at once (more are closed on accept). A handler that throws closes its
  * own connection only.
@@ -39,18 +60,7 @@ export function serveConnections<C extends Deno.Conn>(
   const running = new Set<Promise<void>>();
   let closing = false;
 
-  const serve = async (conn: C) => {
-    const connection = new Connection(conn, options);
-    open.add(connection);
-    try {
-      await handler(connection);
-    } catch {
-      // One peer's failure is that peer's: nothing from it is printed or rethrown here.
-    } finally {
-      open.delete(connection);
-      await connection.close();
-    }
-  };
+  const serve = (conn: C) => serveOne(new Connection(conn, options), handler, open);
 
   const accepting = (async () => {
     for (;;) {

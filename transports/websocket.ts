@@ -15,6 +15,7 @@ import { Connection } from "./connection.ts";
 import type { ByteDuplex } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpListenOptions } from "./tcp.ts";
+import { serveOne } from "./_listener.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -166,18 +167,7 @@ export function listenWebSocket(
     if (open.size >= max) return new Response(null, { status: 503 });
     const { socket, response } = Deno.upgradeWebSocket(request);
     socket.addEventListener("open", () => {
-      const connection = new Connection(socketDuplex(socket), options);
-      open.add(connection);
-      const task = (async () => {
-        try {
-          await handler(connection);
-        } catch {
-          // One peer's failure is that peer's alone.
-        } finally {
-          open.delete(connection);
-          await connection.close();
-        }
-      })();
+      const task = serveOne(new Connection(socketDuplex(socket), options), handler, open);
       running.add(task);
       task.finally(() => running.delete(task));
     }, { once: true });

@@ -10,20 +10,10 @@ import {
   parseMessage,
   textMessage,
 } from "../../mod.ts";
+import { streamOf } from "../cascade/_helpers.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-/** Splits bytes into the given chunk sizes (cycling), as a network would. */
-function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for (let i = 0, k = 0; i < bytes.length; k++) {
-    const n = Math.max(1, sizes[k % sizes.length]);
-    parts.push(bytes.slice(i, i + n));
-    i += n;
-  }
-  return ReadableStream.from(parts);
-}
 
 const concat = (...parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -48,7 +38,7 @@ Deno.test("message: text and file payloads round-trip however the stream is spli
         const bytes = message.kind === "text"
           ? textMessage(message.text)
           : concat(fileMessageHeader(message.name), message.body);
-        const parsed = await parseMessage(chunked(bytes, sizes));
+        const parsed = await parseMessage(streamOf(bytes, sizes));
         assert.equal(parsed.kind, message.kind);
         const body = new Uint8Array(await new Response(parsed.body).arrayBuffer());
         if (message.kind === "text") assert.equal(td.decode(body), message.text);

@@ -23,6 +23,7 @@ import {
   textMessage,
 } from "../mod.ts";
 import { selfSignedCertificate } from "../tests/transports/_tls.ts";
+import { peakRssKiB } from "../tests/_process.ts";
 import type { Connection, SealedChunk } from "../mod.ts";
 
 const fileMiB = Number(Deno.args[0] ?? 1024);
@@ -187,8 +188,7 @@ await listener.close();
     Array.from({ length: 200 }, () => connectTcp(`tcp://127.0.0.1:${port}`)),
   );
   await Promise.all(peers.map((p) => chatty(p, 1)));
-  const status = await new Deno.Command("cat", { args: [`/proc/${child.pid}/status`] }).output();
-  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(status.stdout))?.[1] ?? 0);
+  const hwm = await peakRssKiB(child.pid);
   console.log(
     `listener process, 200 connections each delivering a 1 KiB message: peak RSS ${
       (hwm / 1024).toFixed(0)

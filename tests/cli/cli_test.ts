@@ -1,6 +1,7 @@
 // The real CLI, run as a separate process (Deno.Command): every command and exit code, atomic
 // outputs, passphrase sources, the AND property, one message for every decryption failure.
 import assert from "node:assert/strict";
+import { peakRssKiB } from "../_process.ts";
 import { createHash } from "node:crypto";
 
 const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
@@ -367,14 +368,6 @@ Deno.test("the passphrase prompt reads the terminal without echo (script(1) pseu
   });
 });
 
-/** Peak resident set size (VmHWM) of a process. Deno itself may not read /proc, so `cat` does. */
-async function vmHwmKiB(pid: number): Promise<number> {
-  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
-    .output();
-  const m = /VmHWM:\s+(\d+) kB/.exec(td.decode(out.stdout));
-  return m ? Number(m[1]) : 0;
-}
-
 Deno.test("1 GiB through `encrypt | decrypt` in bounded memory", async () => {
   const total = 1024 * 1024 * 1024;
   await withDir(async (dir) => {
@@ -394,7 +387,7 @@ Deno.test("1 GiB through `encrypt | decrypt` in bounded memory", async () => {
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        const [e, d] = await Promise.all([vmHwmKiB(enc.pid), vmHwmKiB(dec.pid)]);
+        const [e, d] = await Promise.all([peakRssKiB(enc.pid), peakRssKiB(dec.pid)]);
         peak.enc = Math.max(peak.enc, e);
         peak.dec = Math.max(peak.dec, d);
         await new Promise((r) => setTimeout(r, 200));

@@ -1,6 +1,7 @@
 // `listen` and `send` as real processes over TCP loopback: delivery with acknowledgement, a file
 // streamed, a message for someone else refused with one generic line, and the exit codes.
 import assert from "node:assert/strict";
+import { peakRssKiB } from "../_process.ts";
 
 import { startProxy } from "../transports/_socks.ts";
 import { selfSignedCertificate } from "../transports/_tls.ts";
@@ -52,13 +53,6 @@ async function listenOnce(key: string, on = "tcp://127.0.0.1:0", extra: string[]
     return { code: status.code, stdout, stderr: allStderr };
   })();
   return { port, result, pid: child.pid };
-}
-
-/** Peak resident memory (VmHWM) of a process; Deno may not read /proc itself, `cat` can. */
-async function peakKiB(pid: number): Promise<number> {
-  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
-    .output();
-  return Number(/VmHWM:\s+(\d+) kB/.exec(td.decode(out.stdout))?.[1] ?? 0);
 }
 
 Deno.test("cli listen/send over TCP", async (t) => {
@@ -224,7 +218,7 @@ Deno.test("cli listen/send over TCP", async (t) => {
       let polling = true;
       const poll = (async () => {
         while (polling) {
-          peak = Math.max(peak, await peakKiB(listener.pid));
+          peak = Math.max(peak, await peakRssKiB(listener.pid));
           await new Promise((r) => setTimeout(r, 100));
         }
       })();

@@ -40,7 +40,7 @@ export interface BenchRow {
  * Median time of `fn` in ms: runs it at least `min` times and until `budgetMs` has passed (at
  * most 1000 runs). The median, not the mean, because a 2-core machine is noisy.
  */
-async function medianMs(
+export async function medianMs(
   fn: () => Promise<unknown>,
   budgetMs: number,
   min: number,
@@ -57,7 +57,7 @@ async function medianMs(
 }
 
 /** Measures one KEM: keygen, encapsulate and decapsulate. */
-async function measure(engine: KemEngine, budgetMs: number): Promise<BenchRow> {
+export async function measureKem(engine: KemEngine, budgetMs: number): Promise<BenchRow> {
   const first = performance.now();
   let keys = await engine.generateKeyPair();
   // Slow keygens (RSA-4096 takes seconds) get fewer runs: the budget, and at least one more.
@@ -115,7 +115,7 @@ export async function benchCommand(args: string[]): Promise<void> {
   const rows: BenchRow[] = [];
   for (const [i, engine] of engines.entries()) {
     note(`polycrypt: measuring ${engine.id} (${i + 1}/${engines.length})...`);
-    rows.push(await measure(engine, budgetMs));
+    rows.push(await measureKem(engine, budgetMs));
   }
   if (tty) note("");
   if (values.json) return console.log(JSON.stringify(rows, null, 2));

@@ -1,0 +1,226 @@
+// Internal: small, dependency-free SVG charts for the benchmark report (log-scale line charts and
+// horizontal bar charts). Plain SVG 1.1 with a white background, so it renders the same in a
+// browser, on GitHub and through rsvg-convert.
+
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"];
+const FONT = `font-family="DejaVu Sans, Helvetica, Arial, sans-serif"`;
+
+const esc = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll(
+    '"',
+    "&quot;",
+  );
+
+/** A readable number: 12345 -> "12k", 1234.5 -> "1235", 256 -> "256", 0.05 -> "0.05". */
+export function compact(x: number): string {
+  const abs = Math.abs(x);
+  if (abs >= 1e9) return `${+(x / 1e9).toPrecision(3)}G`;
+  if (abs >= 1e6) return `${+(x / 1e6).toPrecision(3)}M`;
+  if (abs >= 1e4) return `${+(x / 1e3).toPrecision(3)}k`;
+  if (abs >= 100) return `${Math.round(x)}`;
+  return `${+x.toPrecision(2)}`;
+}
+
+/** Powers of 10 (and 2 and 5 between them when the range is short) covering [lo, hi]. */
+function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  const decades = Math.log10(hi / lo);
+  const steps = decades <= 2 ? [1, 2, 5] : [1];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
+    for (const m of steps) {
+      const v = m * 10 ** e;
+      if (v >= lo * 0.999 && v <= hi * 1.001) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
+/** One line of a line chart. */
+export interface Series {
+  name: string;
+  points: { x: number; y: number; label?: string }[];
+  dashed?: boolean;
+  /** Palette index (default: the series' position); a pair of series can share a color. */
+  color?: number;
+  /** Leave the series out of the legend (e.g. the dashed twin of a solid one). */
+  hideLegend?: boolean;
+}
+
+/** Options of {@linkcode lineChart}. */
+export interface LineChartOptions {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Tick values and labels for x (default: powers of 10). */
+  xTicks?: { value: number; label: string }[];
+  width?: number;
+  height?: number;
+}
+
+/** A line chart with logarithmic x and y axes. */
+export function lineChart(o: LineChartOptions): string {
+  const width = o.width ?? 760;
+  const height = o.height ?? 460;
+  const longest = Math.max(...o.series.map((s) => s.hideLegend ? 0 : s.name.length));
+  const m = { left: 78, right: Math.max(120, 60 + longest * 7), top: 44, bottom: 58 };
+  const pts = o.series.flatMap((s) => s.points).filter((p) => p.x > 0 && p.y > 0);
+  const xs = pts.map((p) => p.x);
+  const ys = pts.map((p) => p.y);
+  const [xLo, xHi] = [Math.min(...xs) / 1.25, Math.max(...xs) * 1.25];
+  const [yLo, yHi] = [
+    10 ** Math.floor(Math.log10(Math.min(...ys))),
+    10 ** Math.ceil(Math.log10(Math.max(...ys))),
+  ];
+  const px = (x: number) =>
+    m.left + (Math.log(x / xLo) / Math.log(xHi / xLo)) * (width - m.left - m.right);
+  const py = (y: number) =>
+    height - m.bottom - (Math.log(y / yLo) / Math.log(yHi / yLo)) * (height - m.top - m.bottom);
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${
+      width / 2 - m.right / 2 + m.left / 2
+    }" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`,
+  );
+  for (const t of logTicks(yLo, yHi)) {
+    const y = py(t);
+    out.push(
+      `<line x1="${m.left}" x2="${width - m.right}" y1="${y}" y2="${y}" stroke="#e3e3e3"/>`,
+      `<text x="${m.left - 6}" y="${y + 4}" text-anchor="end">${compact(t)}</text>`,
+    );
+  }
+  const xTicks = o.xTicks?.filter((t) => t.value >= xLo && t.value <= xHi) ??
+    logTicks(xLo, xHi).map((v) => ({ value: v, label: compact(v) }));
+  for (const t of xTicks) {
+    const x = px(t.value);
+    out.push(
+      `<line x1="${x}" x2="${x}" y1="${m.top}" y2="${height - m.bottom}" stroke="#efefef"/>`,
+      `<text x="${x}" y="${height - m.bottom + 16}" text-anchor="middle">${esc(t.label)}</text>`,
+    );
+  }
+  out.push(
+    `<rect x="${m.left}" y="${m.top}" width="${width - m.left - m.right}" height="${
+      height - m.top - m.bottom
+    }" fill="none" stroke="#888"/>`,
+    `<text x="${(m.left + width - m.right) / 2}" y="${height - 14}" text-anchor="middle">${
+      esc(o.xLabel)
+    }</text>`,
+    `<text transform="translate(18 ${
+      (m.top + height - m.bottom) / 2
+    }) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
+  let legendRow = 0;
+  o.series.forEach((s, i) => {
+    const color = PALETTE[(s.color ?? i) % PALETTE.length];
+    const points = s.points.filter((p) => p.x > 0 && p.y > 0).sort((a, b) => a.x - b.x);
+    if (points.length > 1) {
+      out.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${
+          s.dashed ? ' stroke-dasharray="6 4"' : ""
+        } points="${points.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(" ")}"/>`,
+      );
+    }
+    for (const p of points) {
+      out.push(
+        `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${color}"/>`,
+      );
+      if (p.label) {
+        out.push(
+          `<text x="${(px(p.x) + 6).toFixed(1)}" y="${
+            (py(p.y) - 6).toFixed(1)
+          }" font-size="10" fill="${color}">${esc(p.label)}</text>`,
+        );
+      }
+    }
+    if (s.hideLegend) return;
+    const ly = m.top + 8 + legendRow++ * 20;
+    out.push(
+      `<line x1="${width - m.right + 14}" x2="${
+        width - m.right + 40
+      }" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${
+        s.dashed ? ' stroke-dasharray="6 4"' : ""
+      }/>`,
+      `<text x="${width - m.right + 46}" y="${ly + 4}">${esc(s.name)}</text>`,
+    );
+  });
+  out.push("</svg>");
+  return out.join("\n");
+}
+
+/** Options of {@linkcode barChart}. */
+export interface BarChartOptions {
+  title: string;
+  xLabel: string;
+  /** One row per category; one bar per value name. */
+  rows: { label: string; values: Record<string, number> }[];
+  /** Logarithmic value axis (for values spanning decades). */
+  log?: boolean;
+  width?: number;
+}
+
+/** Horizontal grouped bars, value printed at each bar's end. */
+export function barChart(o: BarChartOptions): string {
+  const names = [...new Set(o.rows.flatMap((r) => Object.keys(r.values)))];
+  const width = o.width ?? 760;
+  const bar = 12;
+  const group = names.length * bar + 10;
+  const m = { left: 210, right: 70, top: 58, bottom: 48 };
+  const height = m.top + m.bottom + o.rows.length * group;
+  const all = o.rows.flatMap((r) => Object.values(r.values)).filter((v) => v > 0);
+  const hi = o.log ? 10 ** Math.ceil(Math.log10(Math.max(...all))) : Math.max(...all) * 1.05;
+  const lo = o.log ? 10 ** Math.floor(Math.log10(Math.min(...all))) : 0;
+  const span = width - m.left - m.right;
+  const px = (v: number) => m.left + (o.log ? Math.log(v / lo) / Math.log(hi / lo) : v / hi) * span;
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${
+      esc(o.title)
+    }</text>`,
+  ];
+  names.forEach((n, i) => {
+    const x = m.left + i * 150;
+    out.push(
+      `<rect x="${x}" y="34" width="12" height="12" fill="${PALETTE[i % PALETTE.length]}"/>`,
+      `<text x="${x + 17}" y="44">${esc(n)}</text>`,
+    );
+  });
+  const ticks = o.log ? logTicks(lo, hi) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * hi);
+  for (const t of ticks) {
+    const x = px(Math.max(t, lo || 0));
+    out.push(
+      `<line x1="${x}" x2="${x}" y1="${m.top}" y2="${height - m.bottom}" stroke="#e8e8e8"/>`,
+      `<text x="${x}" y="${height - m.bottom + 16}" text-anchor="middle">${compact(t)}</text>`,
+    );
+  }
+  o.rows.forEach((r, i) => {
+    const y0 = m.top + i * group + 4;
+    out.push(
+      `<text x="${m.left - 8}" y="${y0 + (names.length * bar) / 2 + 4}" text-anchor="end">${
+        esc(r.label)
+      }</text>`,
+    );
+    names.forEach((n, j) => {
+      const v = r.values[n];
+      if (!(v > 0)) return;
+      const x1 = px(v);
+      out.push(
+        `<rect x="${m.left}" y="${y0 + j * bar}" width="${
+          Math.max(1, x1 - m.left).toFixed(1)
+        }" height="${bar - 2}" fill="${PALETTE[j % PALETTE.length]}"/>`,
+        `<text x="${(x1 + 4).toFixed(1)}" y="${y0 + j * bar + 9}" font-size="10">${
+          compact(v)
+        }</text>`,
+      );
+    });
+  });
+  out.push(
+    `<text x="${m.left + span / 2}" y="${height - 12}" text-anchor="middle">${
+      esc(o.xLabel)
+    }</text>`,
+    "</svg>",
+  );
+  return out.join("\n");
+}

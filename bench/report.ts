@@ -1,0 +1,593 @@
+/**
+ * Benchmark report (issue 4): runs a fixed protocol and writes `bench/results/<date>.md`, the same
+ * figures as `<date>.json`, and SVG charts `<date>-*.svg`:
+ * - every KEM family and key size: keygen, encapsulate, decapsulate (medians), key and
+ *   encapsulation bytes;
+ * - the native ceiling in the same run: `openssl speed` (RSA, ffdh, X25519, AES-256-GCM and
+ *   ChaCha20-Poly1305 on 16 KiB blocks), `openssl genpkey` RSA keygen, the Debian `argon2` CLI;
+ * - scaling: message size (64 B to 256 MiB) per AEAD stack, recipients (1 to 1000), cascade depth
+ *   (1 to 3 AEADs, 1 to 3 KEMs, the password layer), with fitted log-log slopes;
+ * - the targets of issue 4 that need no peer library, each with its measured ratio.
+ *
+ * Run: `deno task bench:report` (about 10 minutes), `deno task bench:report --quick` (tiny sizes,
+ * under a minute; what the smoke test runs). `--out DIR` writes elsewhere than bench/results/.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  ARGON2_DEFAULT,
+  decrypt,
+  decryptStream,
+  encrypt,
+  encryptStream,
+  generateIdentity,
+  registry,
+} from "../mod.ts";
+import { argon2id } from "../cascade/argon2.ts";
+import { type BenchRow, measureKem, medianMs } from "../cli/_bench.ts";
+import { barChart, lineChart, type Series } from "./_svg.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { quick: { type: "boolean" }, out: { type: "string" } },
+});
+const QUICK = Boolean(values.quick);
+const OUT = values.out ?? new URL("./results/", import.meta.url).pathname;
+const DATE = new Date().toISOString().slice(0, 10);
+const BUDGET = QUICK ? 60 : 1000;
+const log = (s: string) => console.error(`bench:report: ${s}`);
+const te = new TextEncoder();
+
+// ------------------------------------------------------------------ native ceiling
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  } catch {
+    return "";
+  }
+}
+
+/** `openssl speed` figures: ops/s for public-key algorithms, bytes/s for AEADs at 16 KiB. */
+async function opensslSpeed(): Promise<Record<string, number>> {
+  const seconds = QUICK ? "1" : "3";
+  const pk = QUICK
+    ? ["rsa2048", "ffdh2048", "ecdhx25519"]
+    : ["rsa2048", "rsa3072", "rsa4096", "ffdh2048", "ffdh3072", "ffdh4096", "ffdh6144"]
+      .concat(["ffdh8192", "ecdhx25519", "ecdhx448"]);
+  const text = await run("openssl", ["speed", "-seconds", seconds, ...pk]);
+  const r: Record<string, number> = {};
+  for (const m of text.matchAll(/^rsa (\d+) bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)/gm)) {
+    r[`rsa${m[1]}.private`] = Number(m[2]);
+    r[`rsa${m[1]}.public`] = Number(m[3]);
+  }
+  for (const m of text.matchAll(/^\s*(\d+) bits ffdh\s+\S+\s+([\d.]+)/gm)) {
+    r[`ffdh${m[1]}`] = Number(m[2]);
+  }
+  for (const m of text.matchAll(/^\s*\d+ bits ecdh \((X25519|X448)\)\s+\S+\s+([\d.]+)/gm)) {
+    r[m[1].toLowerCase()] = Number(m[2]);
+  }
+  for (const aead of ["aes-256-gcm", "chacha20-poly1305"]) {
+    const t = await run("openssl", ["speed", "-seconds", seconds, "-bytes", "16384", "-evp", aead]);
+    const m = new RegExp(`^${aead}\\s+([\\d.]+)k`, "mi").exec(t);
+    if (m) r[aead] = Number(m[1]) * 1000;
+  }
+  return r;
+}
+
+/** Median wall time of a command, in ms. */
+async function commandMs(cmd: string, args: string[], runs: number, stdin?: Uint8Array) {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const child = new Deno.Command(cmd, {
+      args,
+      stdin: stdin ? "piped" : "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    if (stdin) {
+      const w = child.stdin.getWriter();
+      await w.write(stdin);
+      await w.close();
+    }
+    if (!(await child.status).success) return undefined;
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+// ------------------------------------------------------------------ protocol
+
+const results: Record<string, unknown> = {
+  date: DATE,
+  quick: QUICK,
+  machine: {
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    cores: navigator.hardwareConcurrency,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+  },
+};
+
+log("openssl speed (native ceiling)");
+const ssl = await opensslSpeed();
+results.openssl = ssl;
+
+const kemIds = QUICK ? ["x25519", "ml-kem-512", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"] : [
+  "x25519",
+  "x448",
+  "ml-kem-512",
+  "ml-kem-768",
+  "ml-kem-1024",
+  "elgamal-2048",
+  "elgamal-3072",
+  "elgamal-4096",
+  "elgamal-6144",
+  "elgamal-8192",
+  "rsa-2048",
+  "rsa-3072",
+  "rsa-4096",
+  "rsa-8192",
+  "x25519+ml-kem-768",
+  "x448+ml-kem-1024",
+  "rsa-3072+elgamal-3072+ml-kem-1024",
+];
+const kems: BenchRow[] = [];
+for (const id of kemIds) {
+  log(`KEM ${id}`);
+  kems.push(await measureKem(registry.kem(id), BUDGET));
+}
+results.kems = kems;
+
+log("openssl genpkey (RSA keygen)");
+const genpkey: Record<string, number> = {};
+for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
+  const ms = await commandMs(
+    "openssl",
+    ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`],
+    QUICK ? 1 : 5,
+  );
+  if (ms !== undefined) genpkey[`rsa-${bits}`] = ms;
+}
+results.opensslGenpkeyMs = genpkey;
+
+// Message size per AEAD stack, encrypt and decrypt, one X25519 recipient, no padding.
+const stacks = [
+  ["aes-256-gcm"],
+  ["chacha20-poly1305"],
+  ["xchacha20-poly1305"],
+  ["aes-256-gcm", "xchacha20-poly1305"],
+];
+const sizes = QUICK ? [64, 1024, 65536] : [64, 1024, 16384, 262144, 4 << 20, 64 << 20, 256 << 20];
+const x = await generateIdentity("x25519");
+const throughput: { stack: string; bytes: number; encryptMBs: number; decryptMBs: number }[] = [];
+for (const aead of stacks) {
+  for (const bytes of sizes) {
+    log(`throughput ${aead.join("+")} ${bytes} B`);
+    const data = new Uint8Array(bytes).fill(1);
+    const options = { recipients: [x.recipient], aead, pad: false };
+    let sealed = await encrypt(data, options);
+    const budget = bytes >= 64 << 20 ? 0 : BUDGET;
+    const [enc] = await medianMs(async () => sealed = await encrypt(data, options), budget, 3);
+    const [dec] = await medianMs(() => decrypt(sealed, { identities: [x.identity] }), budget, 3);
+    throughput.push({
+      stack: aead.join("+"),
+      bytes,
+      encryptMBs: bytes / 1e3 / enc,
+      decryptMBs: bytes / 1e3 / dec,
+    });
+  }
+}
+results.throughput = throughput;
+
+// Streaming with one AES-256-GCM layer (the bulk target).
+const streamBytes = QUICK ? 4 << 20 : 256 << 20;
+log(`stream ${streamBytes} B`);
+const block = new Uint8Array(1 << 20).fill(2);
+const source = () =>
+  ReadableStream.from((function* () {
+    for (let i = 0; i < streamBytes; i += block.length) yield block;
+  })());
+const drain = async (s: ReadableStream<Uint8Array>) => {
+  const chunks: Uint8Array[] = [];
+  for await (const c of s) chunks.push(c);
+  return chunks;
+};
+let streamed: Uint8Array[] = [];
+const [streamEnc] = await medianMs(
+  async () => {
+    streamed = await drain(source().pipeThrough(encryptStream({ recipients: [x.recipient] })));
+  },
+  0,
+  3,
+);
+const [streamDec] = await medianMs(
+  async () => {
+    await drain(
+      ReadableStream.from(streamed).pipeThrough(decryptStream({ identities: [x.identity] })),
+    );
+  },
+  0,
+  3,
+);
+results.stream = {
+  bytes: streamBytes,
+  encryptMBs: streamBytes / 1e3 / streamEnc,
+  decryptMBs: streamBytes / 1e3 / streamDec,
+};
+
+// Recipients (group fan-out): encrypt to N X25519 recipients; the last one decrypts.
+const fanout: { recipients: number; encryptMs: number; decryptMs: number }[] = [];
+const members = await Promise.all(
+  Array.from({ length: QUICK ? 10 : 1000 }, () => generateIdentity("x25519")),
+);
+for (const n of QUICK ? [1, 10] : [1, 10, 100, 1000]) {
+  log(`recipients ${n}`);
+  const group = members.slice(0, n);
+  const options = { recipients: group.map((m) => m.recipient) };
+  const msg = new Uint8Array(1024);
+  let sealed = await encrypt(msg, options);
+  const [e] = await medianMs(async () => sealed = await encrypt(msg, options), BUDGET, 3);
+  const [d] = await medianMs(
+    () => decrypt(sealed, { identities: [group[n - 1].identity] }),
+    BUDGET,
+    3,
+  );
+  fanout.push({ recipients: n, encryptMs: e, decryptMs: d });
+}
+results.recipients = fanout;
+
+// Cascade depth: 1 KiB message, encrypt + decrypt.
+const depth: { layers: string; ms: number }[] = [];
+const msg = new Uint8Array(1024).fill(3);
+const kemDepth = ["x25519", "x25519+ml-kem-768", "x25519+ml-kem-768+x448"];
+const layerCases: { layers: string; kem: string; aead: string[]; passphrase?: string }[] = [
+  { layers: "1 AEAD, 1 KEM", kem: "x25519", aead: ["aes-256-gcm"] },
+  { layers: "2 AEADs, 1 KEM", kem: "x25519", aead: ["aes-256-gcm", "xchacha20-poly1305"] },
+  {
+    layers: "3 AEADs, 1 KEM",
+    kem: "x25519",
+    aead: ["aes-256-gcm", "xchacha20-poly1305", "chacha20-poly1305"],
+  },
+  { layers: "1 AEAD, 2 KEMs", kem: kemDepth[1], aead: ["aes-256-gcm"] },
+  { layers: "1 AEAD, 3 KEMs", kem: kemDepth[2], aead: ["aes-256-gcm"] },
+  { layers: "1 AEAD, 1 KEM, password", kem: "x25519", aead: ["aes-256-gcm"], passphrase: "p" },
+];
+for (const c of layerCases) {
+  log(`cascade ${c.layers}`);
+  const id = await generateIdentity(c.kem);
+  const options = { recipients: [id.recipient], aead: c.aead, passphrase: c.passphrase };
+  const [ms] = await medianMs(
+    async () => {
+      const sealed = await encrypt(msg, options);
+      await decrypt(sealed, { identities: [id.identity], passphrase: c.passphrase });
+    },
+    c.passphrase ? 0 : BUDGET,
+    c.passphrase ? (QUICK ? 1 : 3) : 3,
+  );
+  depth.push({ layers: c.layers, ms });
+}
+results.cascade = depth;
+
+// Chat: 1 KiB to the default hybrid.
+log("chat 1 KiB");
+const bob = await generateIdentity();
+let chatSealed = await encrypt(msg, { recipients: [bob.recipient] });
+const [chatEnc] = await medianMs(
+  async () => chatSealed = await encrypt(msg, { recipients: [bob.recipient] }),
+  BUDGET,
+  5,
+);
+const [chatDec] = await medianMs(
+  () => decrypt(chatSealed, { identities: [bob.identity] }),
+  BUDGET,
+  5,
+);
+results.chat = { encryptPerS: 1000 / chatEnc, decryptPerS: 1000 / chatDec };
+
+// Argon2id at the default parameters, ours (hash-wasm in a worker) and the native CLI.
+log("argon2id");
+const salt = new Uint8Array(16).fill(9);
+const [ourArgon] = await medianMs(
+  () => argon2id("benchmark passphrase", salt, ARGON2_DEFAULT),
+  0,
+  QUICK ? 1 : 5,
+);
+const need = new URL("../scripts/apt_need.sh", import.meta.url).pathname;
+await run("bash", [need, "argon2", "argon2"]);
+const nativeArgon = await commandMs(
+  "argon2",
+  ["saltsaltsaltsalt", "-id", "-m", "16", "-t", "3", "-p", "4", "-l", "32"],
+  QUICK ? 1 : 5,
+  te.encode("benchmark passphrase"),
+);
+results.argon2 = { oursMs: ourArgon, nativeMs: nativeArgon };
+
+// ------------------------------------------------------------------ targets
+
+const kem = (id: string) => kems.find((k) => k.id === id);
+type Target = { target: string; goal: string; measured: string; ratio?: number; met?: boolean };
+const targets: Target[] = [];
+const ratioTarget = (target: string, goal: number, ours?: number, ref?: number, unit = "") => {
+  if (ours === undefined || ref === undefined) {
+    targets.push({ target, goal: `>= ${goal}x`, measured: "not measured in this run" });
+    return;
+  }
+  const ratio = ours / ref;
+  targets.push({
+    target,
+    goal: `>= ${goal}x`,
+    measured: `${ours.toFixed(1)} vs ${ref.toFixed(1)}${unit}`,
+    ratio,
+    met: ratio >= goal,
+  });
+};
+const perS = (ms?: number) => ms === undefined ? undefined : 1000 / ms;
+const stream = results.stream as { encryptMBs: number };
+ratioTarget(
+  "Bulk: encryptStream, 1 AES-256-GCM layer, vs openssl aes-256-gcm 16 KiB",
+  0.25,
+  stream.encryptMBs,
+  ssl["aes-256-gcm"] && ssl["aes-256-gcm"] / 1e6,
+  " MB/s",
+);
+for (const bits of [3072, 4096]) {
+  ratioTarget(
+    `RSA-${bits} decapsulate (private op) vs openssl rsa${bits} sign`,
+    0.4,
+    perS(kem(`rsa-${bits}`)?.decapsulateMs),
+    ssl[`rsa${bits}.private`],
+    " op/s",
+  );
+}
+for (const bits of [2048, 3072, 4096, 6144, 8192]) {
+  ratioTarget(
+    `ElGamal-${bits} decapsulate vs openssl ffdh${bits}`,
+    0.3,
+    perS(kem(`elgamal-${bits}`)?.decapsulateMs),
+    ssl[`ffdh${bits}`],
+    " op/s",
+  );
+}
+ratioTarget(
+  "X25519 decapsulate vs openssl ecdh X25519",
+  0.3,
+  perS(kem("x25519")?.decapsulateMs),
+  ssl.x25519,
+  " op/s",
+);
+for (const bits of [2048, 3072, 4096]) {
+  const ours = kem(`rsa-${bits}`)?.keygenMs;
+  const theirs = genpkey[`rsa-${bits}`];
+  if (ours === undefined || theirs === undefined) continue;
+  targets.push({
+    target: `RSA-${bits} keygen vs openssl genpkey (time)`,
+    goal: "<= 2x",
+    measured: `${ours.toFixed(0)} ms vs ${theirs.toFixed(0)} ms`,
+    ratio: ours / theirs,
+    met: ours / theirs <= 2,
+  });
+}
+if (nativeArgon !== undefined) {
+  targets.push({
+    target: "Argon2id 64 MiB t=3 p=4 vs the argon2 CLI (time)",
+    goal: "<= 1.3x",
+    measured: `${ourArgon.toFixed(0)} ms vs ${nativeArgon.toFixed(0)} ms`,
+    ratio: ourArgon / nativeArgon,
+    met: ourArgon / nativeArgon <= 1.3,
+  });
+}
+targets.push({
+  target: "Chat: 1 KiB to x25519+ml-kem-768 vs age-encryption and @hpke/ml-kem",
+  goal: ">= 3x age, >= 1.5x hpke",
+  measured: `${(results.chat as { encryptPerS: number }).encryptPerS.toFixed(0)} encrypt/s, ${
+    (results.chat as { decryptPerS: number }).decryptPerS.toFixed(0)
+  } decrypt/s; peers not yet in this report`,
+});
+results.targets = targets;
+
+// ------------------------------------------------------------------ charts
+
+/** Least-squares slope of log(y) against log(x). */
+function slope(points: [number, number][]): number {
+  const p = points.filter(([a, b]) => a > 0 && b > 0).map(([a, b]) => [Math.log(a), Math.log(b)]);
+  const n = p.length;
+  const mx = p.reduce((s, [a]) => s + a, 0) / n;
+  const my = p.reduce((s, [, b]) => s + b, 0) / n;
+  const num = p.reduce((s, [a, b]) => s + (a - mx) * (b - my), 0);
+  const den = p.reduce((s, [a]) => s + (a - mx) ** 2, 0);
+  return den === 0 ? NaN : num / den;
+}
+
+const families = [...new Set(kems.map((k) => k.family))];
+const opChart = (op: "keygenMs" | "encapsulateMs" | "decapsulateMs", name: string) =>
+  lineChart({
+    title: `${name} per second against public key size`,
+    xLabel: "public key bytes (log scale)",
+    yLabel: `${name}/s (log scale)`,
+    series: families.map((family): Series => ({
+      name: family,
+      points: kems.filter((k) => k.family === family).map((k) => ({
+        x: k.publicKeyBytes,
+        y: 1000 / k[op],
+        label: k.id,
+      })),
+    })),
+  });
+const sizeUnits = [64, 1024, 16384, 65536, 262144, 4 << 20, 64 << 20, 256 << 20];
+const sizeLabel = (b: number) =>
+  b >= 1 << 20 ? `${b >> 20} MiB` : b >= 1024 ? `${b >> 10} KiB` : `${b} B`;
+const charts: Record<string, string> = {
+  "kem-keygen": opChart("keygenMs", "keygen"),
+  "kem-encapsulate": opChart("encapsulateMs", "encapsulate"),
+  "kem-decapsulate": opChart("decapsulateMs", "decapsulate"),
+  "sizes": barChart({
+    title: "Key and encapsulation sizes",
+    xLabel: "bytes (log scale)",
+    log: true,
+    rows: kems.map((k) => ({
+      label: k.id,
+      values: {
+        "public key": k.publicKeyBytes,
+        "secret key": k.secretKeyBytes,
+        "encapsulation": k.encapsulationBytes,
+      },
+    })),
+  }),
+  "throughput": lineChart({
+    title: "encrypt (solid) and decrypt (dashed) throughput against message size",
+    xLabel: "message size (log scale)",
+    yLabel: "MB/s (log scale)",
+    xTicks: sizeUnits.map((b) => ({ value: b, label: sizeLabel(b) })),
+    series: stacks.flatMap((aead, i) => {
+      const rows = throughput.filter((t) => t.stack === aead.join("+"));
+      return [
+        {
+          name: aead.join("+"),
+          color: i,
+          points: rows.map((t) => ({ x: t.bytes, y: t.encryptMBs })),
+        },
+        {
+          name: `${aead.join("+")} decrypt`,
+          color: i,
+          dashed: true,
+          hideLegend: true,
+          points: rows.map((t) => ({ x: t.bytes, y: t.decryptMBs })),
+        },
+      ];
+    }),
+    width: 900,
+  }),
+  "cascade": barChart({
+    title: "Cost of each cascade layer: 1 KiB encrypt + decrypt",
+    xLabel: "milliseconds (log scale)",
+    log: true,
+    rows: depth.map((d) => ({ label: d.layers, values: { "ms": d.ms } })),
+  }),
+};
+
+// ------------------------------------------------------------------ report
+
+const f = (x: number | undefined, digits = 1) =>
+  x === undefined || !Number.isFinite(x) ? "-" : x.toLocaleString("en", {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: 0,
+  });
+const md: string[] = [];
+md.push(
+  `# polycrypt benchmark report, ${DATE}${QUICK ? " (--quick)" : ""}`,
+  "",
+  `Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}. ` +
+    "Medians in one run; ratios compare figures from this run only. Made by `deno task bench:report`.",
+  "",
+  "## Targets",
+  "",
+  "| target | goal | measured | ratio | met |",
+  "|---|---|---|---:|---|",
+  ...targets.map((t) =>
+    `| ${t.target} | ${t.goal} | ${t.measured} | ${t.ratio === undefined ? "-" : f(t.ratio, 2)} | ${
+      t.met === undefined
+        ? "-"
+        : t.met
+        ? "yes"
+        : `**no** (${t.goal.startsWith("<=") ? "over" : "short"} by ${
+          f(
+            t.goal.startsWith("<=")
+              ? t.ratio! / Number(t.goal.slice(3, -1))
+              : Number(t.goal.slice(3, -1)) / t.ratio!,
+            2,
+          )
+        }x)`
+    } |`
+  ),
+  "",
+  "## KEM engines",
+  "",
+  `![keygen](${DATE}-kem-keygen.svg)`,
+  `![encapsulate](${DATE}-kem-encapsulate.svg)`,
+  `![decapsulate](${DATE}-kem-decapsulate.svg)`,
+  "",
+  "| id | bits | pq | public key B | secret key B | encapsulation B | keygen/s | encapsulate/s | decapsulate/s |",
+  "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+  ...kems.map((k) =>
+    `| ${k.id} | ${k.securityBits} | ${
+      k.postQuantum ? "yes" : "no"
+    } | ${k.publicKeyBytes} | ${k.secretKeyBytes} | ${k.encapsulationBytes} | ${
+      f(1000 / k.keygenMs)
+    } | ${f(1000 / k.encapsulateMs)} | ${f(1000 / k.decapsulateMs)} |`
+  ),
+  "",
+  `![sizes](${DATE}-sizes.svg)`,
+  "",
+  "Native ceiling (`openssl speed`): " +
+    Object.entries(ssl).map(([k, v]) =>
+      `${k} ${k.includes("-") ? `${f(v / 1e6, 0)} MB/s` : `${f(v)} op/s`}`
+    ).join(", ") + ". `openssl genpkey` RSA keygen (median ms): " +
+    Object.entries(genpkey).map(([k, v]) => `${k} ${f(v, 0)}`).join(", ") + ".",
+  "",
+  "## Message size",
+  "",
+  `![throughput](${DATE}-throughput.svg)`,
+  "",
+  "| AEAD stack | size | encrypt MB/s | decrypt MB/s |",
+  "|---|---:|---:|---:|",
+  ...throughput.map((t) =>
+    `| ${t.stack} | ${sizeLabel(t.bytes)} | ${f(t.encryptMBs)} | ${f(t.decryptMBs)} |`
+  ),
+  "",
+  ...stacks.map((aead) => {
+    const rows = throughput.filter((t) => t.stack === aead.join("+"));
+    return `- ${aead.join("+")}: encrypt time grows as size^${
+      f(slope(rows.map((t) => [t.bytes, t.bytes / t.encryptMBs])), 2)
+    } (fitted log-log slope over ${sizeLabel(rows[0].bytes)} to ${sizeLabel(rows.at(-1)!.bytes)})`;
+  }),
+  "",
+  `Streaming (\`encryptStream\`, one AES-256-GCM layer, ${sizeLabel(streamBytes)}): encrypt ${
+    f((results.stream as { encryptMBs: number }).encryptMBs)
+  } MB/s, decrypt ${f((results.stream as { decryptMBs: number }).decryptMBs)} MB/s.`,
+  "",
+  "## Recipients",
+  "",
+  "| recipients | encrypt ms | decrypt ms (last recipient) |",
+  "|---:|---:|---:|",
+  ...fanout.map((r) => `| ${r.recipients} | ${f(r.encryptMs, 2)} | ${f(r.decryptMs, 2)} |`),
+  "",
+  `Encrypt time grows as recipients^${
+    f(slope(fanout.map((r) => [r.recipients, r.encryptMs])), 2)
+  }; decrypt as recipients^${f(slope(fanout.map((r) => [r.recipients, r.decryptMs])), 2)}.`,
+  "",
+  "## Cascade depth",
+  "",
+  `![cascade](${DATE}-cascade.svg)`,
+  "",
+  "| layers | ms (1 KiB encrypt + decrypt) |",
+  "|---|---:|",
+  ...depth.map((d) => `| ${d.layers} | ${f(d.ms, 2)} |`),
+  "",
+  `Chat, 1 KiB to \`x25519+ml-kem-768\`: ${
+    f((results.chat as { encryptPerS: number }).encryptPerS, 0)
+  } encrypt/s, ${
+    f((results.chat as { decryptPerS: number }).decryptPerS, 0)
+  } decrypt/s. Argon2id (64 MiB, t=3, p=4): ${f(ourArgon, 0)} ms in a worker, native CLI ${
+    f(nativeArgon, 0)
+  } ms.`,
+  "",
+  "## Not in this report yet",
+  "",
+  "Peer libraries (openpgp, age-encryption, @hpke, libsodium-wrappers) and the ratios to the best peer; peak RSS at 1 GiB (measured by `tests/cli/cli_test.ts`).",
+  "",
+);
+
+await Deno.mkdir(OUT, { recursive: true });
+const base = `${OUT.replace(/\/$/, "")}/${DATE}`;
+await Deno.writeTextFile(`${base}.md`, md.join("\n"));
+await Deno.writeTextFile(`${base}.json`, JSON.stringify(results, null, 2) + "\n");
+for (const [name, svg] of Object.entries(charts)) {
+  await Deno.writeTextFile(`${base}-${name}.svg`, svg + "\n");
+}
+log(`wrote ${base}.md, ${base}.json and ${Object.keys(charts).length} charts`);

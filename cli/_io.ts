@@ -46,14 +46,12 @@ export function withProgress(
   if ((total !== undefined && total <= threshold) || !Deno.stderr.isTerminal()) return stream;
   let done = 0;
   let last = 0;
-  let drawn = false;
   const start = performance.now();
   const draw = (final: boolean) => {
     const now = performance.now();
     if (total === undefined && done <= threshold) return;
     if (!final && now - last < 200) return;
     last = now;
-    drawn = true;
     const mbps = done / 1e6 / Math.max(0.001, (now - start) / 1000);
     const rate = `${(done / 2 ** 20).toFixed(0)} MiB ${mbps.toFixed(0)} MB/s`;
     let line = `${label} ${rate}`;
@@ -73,7 +71,7 @@ export function withProgress(
         controller.enqueue(chunk);
       },
       flush() {
-        if (drawn || total !== undefined) draw(true);
+        draw(true); // nothing when an unknown total stayed under the threshold
       },
     }),
   );

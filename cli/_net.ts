@@ -21,6 +21,7 @@ import {
   parseTcpAddress,
   parseTlsAddress,
   parseUdpAddress,
+  parseWsAddress,
   ProxyError,
   registry,
   type SealedChunk,
@@ -73,9 +74,8 @@ export async function dialer(
     proxy = proxyUrl === undefined ? undefined : parseProxyUrl(proxyUrl);
     if (address.startsWith("tls://")) parseTlsAddress(address);
     else if (address.startsWith("tcp://")) parseTcpAddress(address);
-    else if (!address.startsWith("ws://")) {
-      throw new RangeError("the address must start with tcp://, tls:// or ws://");
-    }
+    else if (address.startsWith("ws://")) parseWsAddress(address);
+    else throw new RangeError("the address must start with tcp://, tls:// or ws://");
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -92,7 +92,6 @@ export async function dialer(
       if (address.startsWith("tls://")) return await connectTls(address, { caCerts: cas });
       return proxy ? await connectTcpViaSocks5(address, proxy) : await connectTcp(address);
     } catch (e) {
-      if (e instanceof RangeError) throw new UsageError(e.message);
       if (e instanceof ProxyError) throw new IoError(e.message);
       if (e instanceof Deno.errors.InvalidData && address.startsWith("tls://")) {
         throw new IoError(`${address} presented a certificate that is not trusted (see --tls-ca)`);

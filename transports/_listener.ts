@@ -1,19 +1,7 @@
-// Internal: address parsing and the accept loop shared by the TCP and TLS listeners.
+// Internal: the accept loop shared by the TCP and TLS listeners (and per-connection serving, shared
+// with WebSocket).
 import { Connection } from "./connection.ts";
-import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
-
-/** Parses `SCHEME://HOST:PORT` (IPv6 hosts in brackets); RangeError naming the expected shape. */
-export function parseHostPort(address: string, scheme: "tcp" | "tls"): TcpAddress {
-  if (typeof address !== "string") throw new TypeError("address must be a string");
-  const m = /^([a-z]+):\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || m[1] !== scheme || port > 65535) {
-    throw new RangeError(
-      `address must look like ${scheme}://HOST:PORT (got ${JSON.stringify(address)})`,
-    );
-  }
-  return { hostname: m[2].replace(/^\[|\]$/g, ""), port };
-}
+import type { TcpListener, TcpListenOptions } from "./tcp.ts";
 
 /** RangeError unless `maxConnections` is absent or a positive integer. */
 export function checkMaxConnections(options: TcpListenOptions): void {

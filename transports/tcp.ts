@@ -16,7 +16,8 @@
  */
 import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
-import { checkMaxConnections, parseHostPort, serveConnections } from "./_listener.ts";
+import { checkMaxConnections, serveConnections } from "./_listener.ts";
+import { parseHostPort } from "./_address.ts";
 
 /** A parsed `tcp://HOST:PORT` address. */
 export interface TcpAddress {

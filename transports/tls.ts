@@ -23,7 +23,8 @@
 import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
-import { checkMaxConnections, parseHostPort, serveConnections } from "./_listener.ts";
+import { checkMaxConnections, serveConnections } from "./_listener.ts";
+import { parseHostPort } from "./_address.ts";
 
 /** Options of {@linkcode listenTls}. */
 export interface TlsListenOptions extends TcpListenOptions {

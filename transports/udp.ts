@@ -15,6 +15,7 @@
 import type dgram from "node:dgram";
 import { isSealedEnvelope, type SealedEnvelope } from "../cascade/envelope.ts";
 import { FrameError, MESSAGE_ID_SIZE } from "./frame.ts";
+import { parseHostPort } from "./_address.ts";
 
 /** Largest datagram sent or accepted. */
 export const MAX_DATAGRAM = 1200;
@@ -45,13 +46,7 @@ export interface UdpAddress {
  * ```
  */
 export function parseUdpAddress(address: string): UdpAddress {
-  if (typeof address !== "string") throw new TypeError("address must be a string");
-  const m = /^udp:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new RangeError(`address must look like udp://HOST:PORT (got ${JSON.stringify(address)})`);
-  }
-  return { hostname: m[1].replace(/^\[|\]$/g, ""), port };
+  return parseHostPort(address, "udp");
 }
 
 /** node:dgram, loaded on first use so that processes without UDP do not carry it. */

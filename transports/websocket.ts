@@ -15,7 +15,7 @@ import { Connection } from "./connection.ts";
 import type { ByteDuplex } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpListenOptions } from "./tcp.ts";
-import { serveOne } from "./_listener.ts";
+import { checkMaxConnections, serveOne } from "./_listener.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -156,6 +156,7 @@ export function listenWebSocket(
   options: TcpListenOptions = {},
 ): WebSocketListener {
   const { hostname, port, path } = parseWsAddress(address);
+  checkMaxConnections(options);
   const max = options.maxConnections ?? 1024;
   const open = new Set<Connection>();
   const running = new Set<Promise<void>>();

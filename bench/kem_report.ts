@@ -23,23 +23,13 @@ import {
   registry,
 } from "../mod.ts";
 import type { KemEngine, KemKeyPair } from "../mod.ts";
+import { medianMs } from "../cli/_bench.ts";
+import { opensslSpeed } from "./_openssl.ts";
 
 const SLOW = Deno.args.includes("--slow");
 const BUDGET_MS = 1500;
-
-async function median(fn: () => Promise<unknown>, minRuns = 5, maxRuns = 2000): Promise<number> {
-  const times: number[] = [];
-  const start = performance.now();
-  while (
-    times.length < maxRuns && (times.length < minRuns || performance.now() - start < BUDGET_MS)
-  ) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const median = (fn: () => Promise<unknown>, minRuns = 5) =>
+  medianMs(fn, BUDGET_MS, minRuns).then(([ms]) => ms);
 
 async function fixture(bits: number): Promise<KemKeyPair | undefined> {
   try {
@@ -53,19 +43,6 @@ async function fixture(bits: number): Promise<KemKeyPair | undefined> {
   }
 }
 
-async function opensslSpeed(algorithms: string[]): Promise<string> {
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: ["speed", "-seconds", "2", ...algorithms],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(out.stdout);
-  } catch {
-    return "";
-  }
-}
-
 const ops = (ms: number | undefined) =>
   ms === undefined ? "-" : (1000 / ms).toLocaleString("en", { maximumFractionDigits: 1 });
 
@@ -75,11 +52,9 @@ async function report(kem: KemEngine, label: string, options: {
   keygen?: boolean;
   openssl?: string;
 } = {}) {
-  const keygenRuns = options.keygen === false ? undefined : await median(
-    () => kem.generateKeyPair(),
-    3,
-    200,
-  );
+  const keygenRuns = options.keygen === false
+    ? undefined
+    : await median(() => kem.generateKeyPair(), 3);
   const keys = options.keys ?? await kem.generateKeyPair();
   const { encapsulation } = await kem.encapsulate(keys.publicKey);
   const enc = await median(() => kem.encapsulate(keys.publicKey));
@@ -89,24 +64,16 @@ async function report(kem: KemEngine, label: string, options: {
   );
 }
 
-const sslRsa = await opensslSpeed(["rsa2048", "rsa3072", "rsa4096", "rsa7680"]);
-const sslDh = await opensslSpeed([
-  "ffdh2048",
-  "ffdh3072",
-  "ffdh4096",
-  "ffdh6144",
-  "ffdh8192",
-  "ecdhx25519",
-  "ecdhx448",
-]);
-const rsaSsl = (bits: number) => {
-  const m = new RegExp(`rsa ${bits} bits\\s+\\S+\\s+\\S+\\s+([\\d.]+)\\s+([\\d.]+)`).exec(sslRsa);
-  return m ? `rsa${bits}: verify ${m[2]}/s, sign ${m[1]}/s` : "";
-};
-const dhSsl = (pattern: string, name: string) => {
-  const m = new RegExp(`${pattern}\\s+\\S+\\s+([\\d.]+)`).exec(sslDh);
-  return m ? `${name}: ${m[1]} op/s` : "";
-};
+const ssl = await opensslSpeed(
+  ["rsa2048", "rsa3072", "rsa4096", "rsa7680", "ffdh2048", "ffdh3072", "ffdh4096", "ffdh6144"]
+    .concat(["ffdh8192", "ecdhx25519", "ecdhx448"]),
+  2,
+);
+const rsaSsl = (bits: number) =>
+  ssl[`rsa${bits}.private`]
+    ? `rsa${bits}: verify ${ssl[`rsa${bits}.public`]}/s, sign ${ssl[`rsa${bits}.private`]}/s`
+    : "";
+const dhSsl = (key: string, name: string) => ssl[key] ? `${name}: ${ssl[key]} op/s` : "";
 
 for (const bits of [2048, 3072, 4096, 8192]) {
   const keys = bits >= 4096 ? await fixture(bits) : undefined;
@@ -126,7 +93,7 @@ for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
     await report(
       createElGamalEngine(bits, { backend }),
       `elgamal-${bits} (${backend}${backend === "bigint" ? ", default" : ""})`,
-      { openssl: backend === "bigint" ? dhSsl(`${bits} bits ffdh`, `ffdh${bits}`) : "" },
+      { openssl: backend === "bigint" ? dhSsl(`ffdh${bits}`, `ffdh${bits}`) : "" },
     );
   }
 }
@@ -136,10 +103,10 @@ for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
 for (const backend of ["webcrypto", "noble"] as const) {
   const suffix = backend === "webcrypto" ? ", default" : "";
   await report(createX25519Engine({ backend }), `x25519 (${backend}${suffix})`, {
-    openssl: backend === "webcrypto" ? dhSsl("ecdh \\(X25519\\)", "X25519") : "",
+    openssl: backend === "webcrypto" ? dhSsl("x25519", "X25519") : "",
   });
   await report(createX448Engine({ backend }), `x448 (${backend}${suffix})`, {
-    openssl: backend === "webcrypto" ? dhSsl("ecdh \\(X448\\)", "X448") : "",
+    openssl: backend === "webcrypto" ? dhSsl("x448", "X448") : "",
   });
 }
 for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-3072+ml-kem-1024"]) {

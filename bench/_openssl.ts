@@ -1,0 +1,40 @@
+// Internal: `openssl speed` run and parsed, for the reports that put the native ceiling next to
+// polycrypt's figures.
+
+/**
+ * Runs `openssl speed -seconds S ARGS...` and parses what it printed: `rsaN.private` and
+ * `rsaN.public` (sign and verify ops/s), `ffdhN`, `x25519`, `x448` (ops/s), and for `-evp AEAD
+ * -bytes N` the AEAD id (bytes/s at that block size). Missing openssl gives an empty record.
+ */
+export async function opensslSpeed(
+  args: string[],
+  seconds: number,
+): Promise<Record<string, number>> {
+  let text = "";
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["speed", "-seconds", String(seconds), ...args],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    text = new TextDecoder().decode(out.stdout);
+  } catch {
+    return {};
+  }
+  const r: Record<string, number> = {};
+  for (const m of text.matchAll(/^rsa (\d+) bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)/gm)) {
+    r[`rsa${m[1]}.private`] = Number(m[2]);
+    r[`rsa${m[1]}.public`] = Number(m[3]);
+  }
+  for (const m of text.matchAll(/^\s*(\d+) bits ffdh\s+\S+\s+([\d.]+)/gm)) {
+    r[`ffdh${m[1]}`] = Number(m[2]);
+  }
+  for (const m of text.matchAll(/^\s*\d+ bits ecdh \((X25519|X448)\)\s+\S+\s+([\d.]+)/gm)) {
+    r[m[1].toLowerCase()] = Number(m[2]);
+  }
+  // The -evp table: "aes-256-gcm  123.45k ..." with one column per -bytes size (here one).
+  for (const m of text.matchAll(/^([a-z0-9-]+-(?:gcm|poly1305))\s+([\d.]+)k/gim)) {
+    r[m[1].toLowerCase()] = Number(m[2]) * 1000;
+  }
+  return r;
+}

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   createElGamalEngine,
   FFDHE_GROUPS,
+  fixedBasePow,
   InvalidKeyError,
   isGroupElement,
   jacobi,
@@ -101,6 +102,35 @@ Deno.test("modPow agrees with square-and-multiply on random and edge inputs", ()
   assert.equal(modPow(5n, 0n, 7n), 1n);
   assert.throws(() => modPow(2n, -1n, 7n), RangeError);
   assert.throws(() => modPow(2n, 1n, 1n), RangeError);
+});
+
+Deno.test("fixedBasePow agrees with modPow for g of every group, edge exponents and overflow", () => {
+  for (const b of BITS) {
+    const { g, p, exponentBits } = FFDHE_GROUPS[b];
+    const powG = fixedBasePow(g, p, exponentBits);
+    const top = (1n << BigInt(exponentBits)) - 1n;
+    const exponents = [0n, 1n, 2n, 15n, 16n, 17n, top, top + 1n, top * 5n];
+    for (let i = 0; i < 8; i++) exponents.push(randomBigint(exponentBits));
+    for (const e of exponents) assert.equal(powG(e), modPow(g, e, p), `ffdhe${b} e=${e}`);
+  }
+  assert.equal(fixedBasePow(10n, 7n, 8)(3n), 6n); // base above the modulus is reduced
+  assert.throws(() => fixedBasePow(2n, 7n, 8)(-1n), RangeError);
+  assert.throws(() => fixedBasePow(2n, 1n, 8), RangeError);
+});
+
+Deno.test("decapsulation under many secret keys (past the public-key cache) stays correct", async () => {
+  const kem = registry.kem("elgamal-2048");
+  const pairs = await Promise.all(Array.from({ length: 40 }, () => kem.generateKeyPair()));
+  for (const round of [0, 1]) {
+    for (const { publicKey, secretKey } of pairs) {
+      const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+      assert.deepEqual(
+        await kem.decapsulate(encapsulation, secretKey),
+        sharedSecret,
+        `round ${round}`,
+      );
+    }
+  }
 });
 
 Deno.test("the Legendre test equals x^q == 1 (subgroup membership) on random and edge values", () => {

@@ -31,7 +31,8 @@ import { checkBytes, concatBytes } from "../_bytes.ts";
 import { hkdf } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import { FFDHE_PRIMES_HEX } from "./_primes.ts";
-import { bigintToBytes, bytesToBigint, jacobi, modPow } from "./modexp.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bigintToBytes, bytesToBigint, fixedBasePow, jacobi, modPow } from "./modexp.ts";
 
 /** Group sizes polycrypt offers. */
 export type FfdheBits = 2048 | 3072 | 4096 | 6144 | 8192;
@@ -99,6 +100,22 @@ const forgeModPow: ModPow = (base, exponent, modulus) => {
 
 const MOD_POW: Record<ElGamalBackend, ModPow> = { bigint: modPow, forge: forgeModPow };
 
+// One fixed-base table per group, shared by every BigInt engine over it and built on first use.
+const GENERATOR_POW = new Map<FfdheBits, (exponent: bigint) => bigint>();
+function generatorPow(group: FfdheGroup): (exponent: bigint) => bigint {
+  let pow = GENERATOR_POW.get(group.bits);
+  if (!pow) {
+    pow = fixedBasePow(group.g, group.p, group.exponentBits);
+    GENERATOR_POW.set(group.bits, pow);
+  }
+  return pow;
+}
+
+// Decapsulation hashes the public key y = g^x. A messenger decapsulates under the same few
+// identities all day, so y is kept for the last PUBLIC_KEY_CACHE_SIZE secret keys, indexed by
+// SHA-256 of the secret key (the secret itself is never a map key).
+const PUBLIC_KEY_CACHE_SIZE = 32;
+
 /**
  * Whether `value` is a valid public value of the group: in [2, p - 2] and in
  * the order-q subgroup (a quadratic residue mod the safe prime p).
@@ -139,6 +156,23 @@ export function createElGamalEngine(
   const skSize = Math.ceil(group.exponentBits / 8);
   const salt = new TextEncoder().encode(`polycrypt/1 elgamal ${id}`);
   const topMask = (1 << (group.exponentBits % 8 || 8)) - 1;
+  const powG: (exponent: bigint) => bigint = backend === "bigint"
+    ? generatorPow(group)
+    : (exponent) => pow(group.g, exponent, group.p);
+  const publicKeys = new Map<string, Uint8Array>();
+
+  function publicKeyOf(secretKey: Uint8Array, x: bigint): Uint8Array {
+    const tag = sha256(secretKey).toHex();
+    let y = publicKeys.get(tag);
+    if (!y) {
+      y = encode(powG(x));
+      if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) {
+        publicKeys.delete(publicKeys.keys().next().value!);
+      }
+      publicKeys.set(tag, y);
+    }
+    return y;
+  }
 
   function randomExponent(): bigint {
     // Uniform in [2, 2^exponentBits): mask the top byte, resample the tiny rest.
@@ -188,14 +222,14 @@ export function createElGamalEngine(
     generateKeyPair(): Promise<KemKeyPair> {
       const x = randomExponent();
       return Promise.resolve({
-        publicKey: encode(pow(group.g, x, group.p)),
+        publicKey: encode(powG(x)),
         secretKey: bigintToBytes(x, skSize),
       });
     },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       const y = parseElement("publicKey", publicKey);
       const k = randomExponent();
-      const c = encode(pow(group.g, k, group.p));
+      const c = encode(powG(k));
       return {
         encapsulation: c,
         sharedSecret: await derive(pow(y, k, group.p), c, publicKey.slice()),
@@ -205,12 +239,12 @@ export function createElGamalEngine(
       checkBytes("encapsulation", encapsulation, size);
       const x = parseSecret(secretKey);
       const c = parseElement("encapsulation", encapsulation);
-      const y = encode(pow(group.g, x, group.p));
-      return await derive(pow(c, x, group.p), encapsulation.slice(), y);
+      const y = publicKeyOf(secretKey, x);
+      return await derive(pow(c, x, group.p), encapsulation.slice(), y.slice());
     },
     publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
       try {
-        return Promise.resolve(encode(pow(group.g, parseSecret(secretKey), group.p)));
+        return Promise.resolve(encode(powG(parseSecret(secretKey))));
       } catch (e) {
         return Promise.reject(e);
       }

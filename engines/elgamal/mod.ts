@@ -14,4 +14,4 @@
  * @module
  */
 export * from "./elgamal.ts";
-export { bigintToBytes, bytesToBigint, jacobi, modPow } from "./modexp.ts";
+export { bigintToBytes, bytesToBigint, fixedBasePow, jacobi, modPow } from "./modexp.ts";

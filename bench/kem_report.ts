@@ -100,13 +100,13 @@ for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
 for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
   await report(registry.kem(id), `${id} (noble)`);
 }
-for (const backend of ["webcrypto", "noble"] as const) {
-  const suffix = backend === "webcrypto" ? ", default" : "";
+for (const backend of ["node", "webcrypto", "noble"] as const) {
+  const suffix = backend === "node" ? ", default" : "";
   await report(createX25519Engine({ backend }), `x25519 (${backend}${suffix})`, {
-    openssl: backend === "webcrypto" ? dhSsl("x25519", "X25519") : "",
+    openssl: backend === "node" ? dhSsl("x25519", "X25519") : "",
   });
   await report(createX448Engine({ backend }), `x448 (${backend}${suffix})`, {
-    openssl: backend === "webcrypto" ? dhSsl("x448", "X448") : "",
+    openssl: backend === "node" ? dhSsl("x448", "X448") : "",
   });
 }
 for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-3072+ml-kem-1024"]) {

@@ -1,5 +1,11 @@
 /**
- * HKDF (RFC 5869) over SHA-256 and SHA-512, backed by WebCrypto.
+ * HKDF (RFC 5869) over SHA-256 and SHA-512, on node:crypto's HMAC.
+ *
+ * Every message derives half a dozen short keys (DHKEM, hybrid combiner, stanza wrap key, header
+ * MAC key, payload keys), so the per-call cost matters more than throughput: node:crypto's
+ * synchronous HMAC costs 9-16 us per short HKDF where WebCrypto's asynchronous HMAC or HKDF
+ * costs 30-50 us (bench/kem_report.ts, `deno task bench:kem`). The `*Sync` forms are for callers
+ * that are synchronous anyway; the async forms return the same bytes.
  *
  * @example
  * ```ts
@@ -10,17 +16,32 @@
  *
  * @module
  */
-import { checkBytes, toBuffer } from "./_bytes.ts";
+import { createHmac, hkdfSync as nodeHkdfSync } from "node:crypto";
+import { checkBytes } from "./_bytes.ts";
 
 /** Hash functions HKDF is offered with. */
 export type HkdfHash = "SHA-256" | "SHA-512";
 
 const HASH_SIZE: Record<HkdfHash, number> = { "SHA-256": 32, "SHA-512": 64 };
+const NODE_NAME: Record<HkdfHash, string> = { "SHA-256": "sha256", "SHA-512": "sha512" };
 
 function checkHash(hash: HkdfHash): number {
-  const size = HASH_SIZE[hash];
+  const size = Object.hasOwn(HASH_SIZE, hash) ? HASH_SIZE[hash] : undefined;
   if (size === undefined) throw new TypeError(`hash must be "SHA-256" or "SHA-512"`);
   return size;
+}
+
+function checkLength(length: number, hashSize: number): void {
+  if (!Number.isSafeInteger(length) || length < 0 || length > 255 * hashSize) {
+    throw new RangeError(`length must be an integer from 0 to ${255 * hashSize}`);
+  }
+}
+
+function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  const h = createHmac(NODE_NAME[hash], key);
+  for (const d of data) h.update(d);
+  const digest = h.digest();
+  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
 }
 
 /**
@@ -29,31 +50,96 @@ function checkHash(hash: HkdfHash): number {
  *
  * @example
  * ```ts
+ * import { hkdfExtractSync } from "./hkdf.ts";
+ * console.log(hkdfExtractSync("SHA-256", new Uint8Array(0), new Uint8Array(22)).length); // 32
+ * ```
+ */
+export function hkdfExtractSync(hash: HkdfHash, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
+  const size = checkHash(hash);
+  checkBytes("salt", salt);
+  checkBytes("ikm", ikm);
+  return hmac(hash, salt.length === 0 ? new Uint8Array(size) : salt, ikm);
+}
+
+/**
+ * HKDF-Expand (RFC 5869 section 2.3). `length` is at most 255 * HashLen; `prk` at least HashLen.
+ *
+ * @example
+ * ```ts
+ * import { hkdfExpandSync } from "./hkdf.ts";
+ * console.log(hkdfExpandSync("SHA-512", new Uint8Array(64), new Uint8Array(0), 100).length); // 100
+ * ```
+ */
+export function hkdfExpandSync(
+  hash: HkdfHash,
+  prk: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  const size = checkHash(hash);
+  checkBytes("prk", prk);
+  checkBytes("info", info);
+  checkLength(length, size);
+  if (prk.length < size) throw new RangeError(`prk must be at least ${size} bytes`);
+  const out = new Uint8Array(length);
+  // T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty.
+  let block: Uint8Array = new Uint8Array(0);
+  for (let i = 1, offset = 0; offset < length; i++, offset += size) {
+    block = hmac(hash, prk, block, info, new Uint8Array([i]));
+    out.set(block.subarray(0, Math.min(size, length - offset)), offset);
+  }
+  return out;
+}
+
+/**
+ * Full HKDF: extract then expand.
+ *
+ * @example
+ * ```ts
+ * import { hkdfSync } from "./hkdf.ts";
+ * console.log(hkdfSync("SHA-256", new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), 32).length); // 32
+ * ```
+ */
+export function hkdfSync(
+  hash: HkdfHash,
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Uint8Array {
+  const size = checkHash(hash);
+  checkBytes("ikm", ikm);
+  checkBytes("salt", salt);
+  checkBytes("info", info);
+  checkLength(length, size);
+  if (length === 0) return new Uint8Array(0);
+  // node's one-call HKDF (8-9 us for a short key) takes at most 1024 bytes of info.
+  if (info.length <= 1024) {
+    return new Uint8Array(nodeHkdfSync(NODE_NAME[hash], ikm, salt, info, length));
+  }
+  return hkdfExpandSync(hash, hkdfExtractSync(hash, salt, ikm), info, length);
+}
+
+/**
+ * {@linkcode hkdfExtractSync} as a promise.
+ *
+ * @example
+ * ```ts
  * import { hkdfExtract } from "./hkdf.ts";
  * const prk = await hkdfExtract("SHA-256", new Uint8Array(0), new Uint8Array(22).fill(0x0b));
  * console.log(prk.length); // 32
  * ```
  */
-export async function hkdfExtract(
-  hash: HkdfHash,
-  salt: Uint8Array,
-  ikm: Uint8Array,
-): Promise<Uint8Array> {
-  const size = checkHash(hash);
-  checkBytes("salt", salt);
-  checkBytes("ikm", ikm);
-  const key = await crypto.subtle.importKey(
-    "raw",
-    salt.length === 0 ? new Uint8Array(size) : toBuffer(salt),
-    { name: "HMAC", hash },
-    false,
-    ["sign"],
-  );
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key, toBuffer(ikm)));
+export function hkdfExtract(hash: HkdfHash, salt: Uint8Array, ikm: Uint8Array): Promise<Uint8Array> {
+  try {
+    return Promise.resolve(hkdfExtractSync(hash, salt, ikm));
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /**
- * HKDF-Expand (RFC 5869 section 2.3). `length` is at most 255 * HashLen.
+ * {@linkcode hkdfExpandSync} as a promise.
  *
  * @example
  * ```ts
@@ -62,36 +148,21 @@ export async function hkdfExtract(
  * console.log(okm.length); // 100
  * ```
  */
-export async function hkdfExpand(
+export function hkdfExpand(
   hash: HkdfHash,
   prk: Uint8Array,
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  const size = checkHash(hash);
-  checkBytes("prk", prk);
-  checkBytes("info", info);
-  checkLength(length, size);
-  if (prk.length < size) throw new RangeError(`prk must be at least ${size} bytes`);
-  const key = await crypto.subtle.importKey("raw", toBuffer(prk), { name: "HMAC", hash }, false, [
-    "sign",
-  ]);
-  const out = new Uint8Array(length);
-  let block = new Uint8Array(0);
-  for (let i = 1, offset = 0; offset < length; i++) {
-    const input = new Uint8Array(block.length + info.length + 1);
-    input.set(block);
-    input.set(info, block.length);
-    input[input.length - 1] = i;
-    block = new Uint8Array(await crypto.subtle.sign("HMAC", key, input));
-    out.set(block.subarray(0, Math.min(size, length - offset)), offset);
-    offset += size;
+  try {
+    return Promise.resolve(hkdfExpandSync(hash, prk, info, length));
+  } catch (e) {
+    return Promise.reject(e);
   }
-  return out;
 }
 
 /**
- * Full HKDF: extract then expand, in one WebCrypto `deriveBits` call.
+ * {@linkcode hkdfSync} as a promise.
  *
  * @example
  * ```ts
@@ -100,30 +171,16 @@ export async function hkdfExpand(
  * console.log(key.length); // 32
  * ```
  */
-export async function hkdf(
+export function hkdf(
   hash: HkdfHash,
   ikm: Uint8Array,
   salt: Uint8Array,
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  const size = checkHash(hash);
-  checkBytes("ikm", ikm);
-  checkBytes("salt", salt);
-  checkBytes("info", info);
-  checkLength(length, size);
-  if (length === 0) return new Uint8Array(0);
-  const key = await crypto.subtle.importKey("raw", toBuffer(ikm), "HKDF", false, ["deriveBits"]);
-  const bits = await crypto.subtle.deriveBits(
-    { name: "HKDF", hash, salt: toBuffer(salt), info: toBuffer(info) },
-    key,
-    length * 8,
-  );
-  return new Uint8Array(bits);
-}
-
-function checkLength(length: number, hashSize: number): void {
-  if (!Number.isSafeInteger(length) || length < 0 || length > 255 * hashSize) {
-    throw new RangeError(`length must be an integer from 0 to ${255 * hashSize}`);
+  try {
+    return Promise.resolve(hkdfSync(hash, ikm, salt, info, length));
+  } catch (e) {
+    return Promise.reject(e);
   }
 }

@@ -140,3 +140,34 @@ for (const [bits, built] of [[768, _mlKem[768]], [1024, _mlKem[1024]]] as const)
     assert.deepEqual(counts, { valid: 133, notReduced: bits === 768 ? 112 : 116, badLength: 20 });
   });
 }
+
+Deno.test("prepared-key cache: repeat keys stay checked, and many keys evict correctly", async (t) => {
+  for (const engine of [mlKem512, mlKem768, mlKem1024]) {
+    await t.step(engine.id, async () => {
+      const { publicKey, secretKey } = await engine.generateKeyPair();
+      for (let i = 0; i < 3; i++) {
+        const { encapsulation, sharedSecret } = await engine.encapsulate(publicKey);
+        assert.deepEqual(await engine.decapsulate(encapsulation, secretKey), sharedSecret);
+      }
+      const { encapsulation } = await engine.encapsulate(publicKey);
+      // dk's stored H(ek) (FIPS 203 section 7.3) is still checked once ek is cached.
+      const badHash = secretKey.slice();
+      badHash[badHash.length - 40] ^= 1;
+      await assert.rejects(engine.decapsulate(encapsulation, badHash), InvalidKeyError);
+      // A changed secret vector s gives the implicit-rejection secret, not an error.
+      const badS = secretKey.slice();
+      badS[0] ^= 1;
+      const rejected = await engine.decapsulate(encapsulation, badS);
+      assert.notDeepEqual(rejected, await engine.decapsulate(encapsulation, secretKey));
+    });
+  }
+  await t.step("70 distinct keys twice (past the 64-entry cache)", async () => {
+    const pairs = await Promise.all(Array.from({ length: 70 }, () => mlKem768.generateKeyPair()));
+    for (let round = 0; round < 2; round++) {
+      for (const { publicKey, secretKey } of pairs) {
+        const { encapsulation, sharedSecret } = await mlKem768.encapsulate(publicKey);
+        assert.deepEqual(await mlKem768.decapsulate(encapsulation, secretKey), sharedSecret);
+      }
+    }
+  });
+});

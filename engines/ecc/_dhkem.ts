@@ -1,9 +1,10 @@
 // Internal: DHKEM (RFC 9180 section 4.1) over any Diffie-Hellman group. The public
 // `createDhKem` in dhkem.ts wraps `buildDhKem`; tests use `encapsulateWithEphemeral` for the
 // RFC 9180 known answers.
+import { createHash } from "node:crypto";
 import { DecryptionError, InvalidKeyError } from "../../errors.ts";
 import { checkBytes, concatBytes, i2osp } from "../_bytes.ts";
-import { hkdfExpand, hkdfExtract, type HkdfHash } from "../hkdf.ts";
+import { hkdf, hkdfExpand, hkdfExtract, type HkdfHash } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 
 /** A Diffie-Hellman group as DHKEM needs it (RFC 9180 section 4). */
@@ -16,8 +17,16 @@ export interface DhGroup {
   generate(): Promise<KemKeyPair>;
   /** `pk(sk)`. */
   publicKey(secretKey: Uint8Array): Promise<Uint8Array>;
-  /** The raw DH output; may throw on invalid points. */
-  dh(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The raw DH output; may throw on invalid points. `secretTag`, when given, is SHA-256 of the
+   * secret key in hex: a backend may use it to keep the parsed secret key of a repeat identity.
+   */
+  dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag?: string): Promise<Uint8Array>;
+  /**
+   * Optional: a fresh ephemeral key pair and its DH with `publicKey` in one step, for backends
+   * where turning a generated secret key into bytes and back costs more than the DH needs.
+   */
+  ephemeralDh?(publicKey: Uint8Array): Promise<{ ephemeralPublicKey: Uint8Array; dh: Uint8Array }>;
   /**
    * DeriveKeyPair's secret from `dkp_prk` (RFC 9180 section 7.1.3); `expand(label, info, L)` is
    * LabeledExpand. Default: `sk = LabeledExpand(dkp_prk, "sk", "", Nsk)` (X25519, X448).
@@ -51,8 +60,25 @@ export interface BuiltDhKem {
   encapsulateWithEphemeral(publicKey: Uint8Array, ephemeral: KemKeyPair): Promise<Encapsulation>;
 }
 
+// Decapsulation's kem_context holds pkR = pk(skR), a scalar multiplication. A messenger
+// decapsulates under the same few identities all day, so pk(sk) is kept for the last
+// PUBLIC_KEY_CACHE_SIZE secret keys, indexed by SHA-256 of the secret key (never by the secret).
+const PUBLIC_KEY_CACHE_SIZE = 32;
+
 export function buildDhKem(params: DhKemParams): BuiltDhKem {
   const { group, hash } = params;
+  const publicKeys = new Map<string, Uint8Array>();
+  async function publicKeyOf(secretKey: Uint8Array, tag: string): Promise<Uint8Array> {
+    let pk = publicKeys.get(tag);
+    if (!pk) {
+      pk = await group.publicKey(secretKey);
+      if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) {
+        publicKeys.delete(publicKeys.keys().next().value!);
+      }
+      publicKeys.set(tag, pk);
+    }
+    return pk;
+  }
   const suiteId = concatBytes(encoder.encode("KEM"), i2osp(params.kemId, 2));
 
   // RFC 9180 section 4: LabeledExtract and LabeledExpand.
@@ -66,19 +92,32 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       length,
     );
 
-  async function extractAndExpand(dh: Uint8Array, kemContext: Uint8Array): Promise<Uint8Array> {
-    const prk = await labeledExtract(EMPTY, "eae_prk", dh);
-    return await labeledExpand(prk, "shared_secret", kemContext, params.sharedSecretSize);
-  }
+  // ExtractAndExpand (RFC 9180 section 4.1) is LabeledExtract then LabeledExpand, which is one
+  // HKDF over the labeled ikm and the labeled info: one call instead of two.
+  const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array): Promise<Uint8Array> =>
+    hkdf(
+      hash,
+      concatBytes(HPKE_V1, suiteId, encoder.encode("eae_prk"), dh),
+      EMPTY,
+      concatBytes(
+        i2osp(params.sharedSecretSize, 2),
+        HPKE_V1,
+        suiteId,
+        encoder.encode("shared_secret"),
+        kemContext,
+      ),
+      params.sharedSecretSize,
+    );
 
   // RFC 9180 section 7.1.4 / RFC 7748 section 6: an all-zero DH output means a small-order point.
   async function checkedDh(
     secretKey: Uint8Array,
     publicKey: Uint8Array,
+    secretTag?: string,
   ): Promise<Uint8Array | undefined> {
     let dh: Uint8Array;
     try {
-      dh = await group.dh(secretKey, publicKey);
+      dh = await group.dh(secretKey, publicKey, secretTag);
     } catch {
       return undefined;
     }
@@ -111,7 +150,22 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
 
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       checkBytes("publicKey", publicKey, group.publicKeySize);
-      return await encapsulateWithEphemeral(publicKey.slice(), await group.generate());
+      const pkR = publicKey.slice();
+      if (!group.ephemeralDh) return await encapsulateWithEphemeral(pkR, await group.generate());
+      let result: { ephemeralPublicKey: Uint8Array; dh: Uint8Array } | undefined;
+      try {
+        result = await group.ephemeralDh(pkR);
+      } catch {
+        // an invalid point; reported below like the all-zero output
+      }
+      if (!result || result.dh.every((b) => b === 0)) {
+        throw new InvalidKeyError("publicKey is not a valid public key of this group");
+      }
+      const encapsulation = result.ephemeralPublicKey;
+      return {
+        encapsulation,
+        sharedSecret: await extractAndExpand(result.dh, concatBytes(encapsulation, pkR)),
+      };
     },
 
     async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
@@ -119,9 +173,10 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       checkBytes("secretKey", secretKey, group.secretKeySize);
       const enc = encapsulation.slice();
       const sk = secretKey.slice();
-      const dh = await checkedDh(sk, enc);
+      const tag = createHash("sha256").update(sk).digest("hex");
+      const dh = await checkedDh(sk, enc, tag);
       if (!dh) throw new DecryptionError();
-      return await extractAndExpand(dh, concatBytes(enc, await group.publicKey(sk)));
+      return await extractAndExpand(dh, concatBytes(enc, await publicKeyOf(sk, tag)));
     },
 
     async publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {

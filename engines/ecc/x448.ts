@@ -19,7 +19,7 @@ import { type MontgomeryBackend, montgomeryGroup } from "./_montgomery.ts";
 export type { MontgomeryBackend };
 
 /** Internal (tests): the engine and its deterministic encapsulation. */
-export function _buildX448(backend: MontgomeryBackend = "webcrypto"): BuiltDhKem {
+export function _buildX448(backend: MontgomeryBackend = "node"): BuiltDhKem {
   return buildDhKem({
     id: "x448",
     kemId: 0x0021,
@@ -32,8 +32,9 @@ export function _buildX448(backend: MontgomeryBackend = "webcrypto"): BuiltDhKem
 }
 
 /**
- * Makes an X448 DHKEM on the chosen backend: `"webcrypto"` (default,
- * falling back to noble where WebCrypto lacks X448) or `"noble"`.
+ * Makes an X448 DHKEM on the chosen backend: `"node"` (default: node:crypto's synchronous
+ * key objects, the fastest in `deno task bench:kem`), `"webcrypto"` (falling back to noble
+ * where WebCrypto lacks X448) or `"noble"`.
  *
  * @example
  * ```ts
@@ -42,11 +43,11 @@ export function _buildX448(backend: MontgomeryBackend = "webcrypto"): BuiltDhKem
  * ```
  */
 export function createX448Engine(options: { backend?: MontgomeryBackend } = {}): KemEngine {
-  return _buildX448(options.backend ?? "webcrypto").engine;
+  return _buildX448(options.backend ?? "node").engine;
 }
 
 /**
- * The registry's `x448` (WebCrypto backend).
+ * The registry's `x448` (node:crypto backend).
  *
  * @example
  * ```ts

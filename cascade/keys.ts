@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { sha256 } from "@noble/hashes/sha2.js";
+import { createHash } from "node:crypto";
 import { FormatError } from "../errors.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { registry } from "../engines/mod.ts";
@@ -46,11 +46,9 @@ export interface Identity {
 }
 
 function check(prefix: string, id: string, key: Uint8Array): Uint8Array {
-  const head = encoder.encode(`${prefix}${id}:`);
-  const input = new Uint8Array(head.length + key.length);
-  input.set(head);
-  input.set(key, head.length);
-  return sha256(input).subarray(0, 4);
+  const digest = createHash("sha256").update(encoder.encode(`${prefix}${id}:`)).update(key)
+    .digest();
+  return new Uint8Array(digest.subarray(0, 4));
 }
 
 function encode(prefix: string, id: string, key: Uint8Array): string {
@@ -137,9 +135,25 @@ export function encodeIdentity(engineId: string, secretKey: Uint8Array): string 
  * ```
  */
 export function parseRecipient(recipient: string): Recipient {
-  const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient);
-  return { engine, publicKey: key };
+  // Recipients are public and a messenger sends to the same contacts all day, so parsed ones
+  // are kept (the engine's own caches then see the same key bytes).
+  let parsed = typeof recipient === "string" ? parsedRecipients.get(recipient) : undefined;
+  if (parsed) {
+    parsedRecipients.delete(recipient);
+  } else {
+    const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient);
+    parsed = Object.freeze({ engine, publicKey: key });
+    if (parsedRecipients.size >= PARSED_RECIPIENTS) {
+      parsedRecipients.delete(parsedRecipients.keys().next().value!);
+    }
+  }
+  parsedRecipients.set(recipient, parsed);
+  // A copy, so a caller changing the bytes cannot change the cached recipient.
+  return { engine: parsed.engine, publicKey: parsed.publicKey.slice() };
 }
+
+const PARSED_RECIPIENTS = 256;
+const parsedRecipients = new Map<string, Recipient>();
 
 /**
  * Parses an identity string. Errors never contain the identity.

@@ -130,7 +130,11 @@ export function hkdfSync(
  * console.log(prk.length); // 32
  * ```
  */
-export function hkdfExtract(hash: HkdfHash, salt: Uint8Array, ikm: Uint8Array): Promise<Uint8Array> {
+export function hkdfExtract(
+  hash: HkdfHash,
+  salt: Uint8Array,
+  ikm: Uint8Array,
+): Promise<Uint8Array> {
   try {
     return Promise.resolve(hkdfExtractSync(hash, salt, ikm));
   } catch (e) {

@@ -14,8 +14,12 @@ import { aeadConformance } from "./conformance.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 const nobleGcm = createAes256Gcm({ backend: "noble" });
+const nodeGcm = createAes256Gcm({ backend: "node" });
+const webGcm = createAes256Gcm({ backend: "webcrypto" });
 const ENGINES: [string, AeadEngine][] = [
-  ["aes-256-gcm (webcrypto)", aes256Gcm],
+  ["aes-256-gcm (auto)", aes256Gcm],
+  ["aes-256-gcm (webcrypto)", webGcm],
+  ["aes-256-gcm (node)", nodeGcm],
   ["aes-256-gcm (noble)", nobleGcm],
   ["chacha20-poly1305", chacha20Poly1305],
   ["xchacha20-poly1305", xchacha20Poly1305],
@@ -67,8 +71,8 @@ const gcmSubset = (g: Record<string, number>) =>
   g.ivSize === 96 && g.keySize === 256 && g.tagSize === 128;
 const all = () => true;
 
-Deno.test("Wycheproof aes_gcm_test.json (96-bit IV, 256-bit key subset), both backends", async () => {
-  for (const engine of [aes256Gcm, nobleGcm]) {
+Deno.test("Wycheproof aes_gcm_test.json (96-bit IV, 256-bit key subset), every backend", async () => {
+  for (const engine of [aes256Gcm, webGcm, nodeGcm, nobleGcm]) {
     const c = await runAeadVectors("aes_gcm_test.json", engine, gcmSubset);
     assert.equal(c.total, 316);
     assert.deepEqual({ valid: c.valid, invalid: c.invalid, rangeErrors: c.rangeErrors }, {
@@ -77,6 +81,26 @@ Deno.test("Wycheproof aes_gcm_test.json (96-bit IV, 256-bit key subset), both ba
       rangeErrors: 0,
     });
     assert.equal(c.valid + c.invalid, 66);
+  }
+});
+
+Deno.test("aes-256-gcm backends agree around the auto backend's size threshold", async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const nonce = crypto.getRandomValues(new Uint8Array(12));
+  const aad = crypto.getRandomValues(new Uint8Array(13));
+  for (const size of [0, 1, 4079, 4080, 4095, 4096, 4097, 70000]) {
+    const pt = new Uint8Array(size).map((_, i) => (i * 131 + size) & 0xff);
+    const sealed = await nobleGcm.seal(key, nonce, pt, aad);
+    for (const engine of [aes256Gcm, webGcm, nodeGcm]) {
+      assert.deepEqual(await engine.seal(key, nonce, pt, aad), sealed, `${size}`);
+      assert.deepEqual(await engine.open(key, nonce, sealed, aad), pt, `${size}`);
+      const keyed = await engine.withKey!(key);
+      assert.deepEqual(await keyed.seal(nonce, pt, aad), sealed, `${size} keyed`);
+      assert.deepEqual(await keyed.open(nonce, sealed, aad), pt, `${size} keyed`);
+      const bad = sealed.slice();
+      bad[bad.length - 1] ^= 1;
+      await assert.rejects(keyed.open(nonce, bad, aad), DecryptionError, `${size} tampered`);
+    }
   }
 });
 

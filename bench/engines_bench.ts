@@ -1,5 +1,7 @@
 // Engine micro benchmarks: keygen, encapsulate and decapsulate for every registered KEM id, AEAD
-// throughput, and the alternative backends side by side. Run: deno task bench
+// throughput, and the alternative backends side by side, grouped per family; each group's
+// baseline is the registry's default of the family's most used size (rsa-3072, elgamal-2048,
+// ml-kem-768, x25519, x25519+ml-kem-768, aes-256-gcm). Run: deno task bench
 // Slow cases (RSA-8192 keygen, forge RSA keygen above 2048) run only with POLYCRYPT_BENCH_SLOW=1.
 import {
   aes256Gcm,
@@ -31,7 +33,9 @@ async function benchKem(group: string, kem: KemEngine, label: string, options: {
   keygen?: boolean;
   keys?: KemKeyPair;
   n?: number;
+  baseline?: boolean;
 } = {}) {
+  const baseline = options.baseline ?? false;
   const keys = options.keys ?? await kem.generateKeyPair();
   const { encapsulation } = await kem.encapsulate(keys.publicKey);
   const slowOptions = options.n ? { n: options.n, warmup: 1 } : {};
@@ -39,6 +43,7 @@ async function benchKem(group: string, kem: KemEngine, label: string, options: {
     Deno.bench({
       name: `${label} keygen`,
       group: `${group} keygen`,
+      baseline,
       ...slowOptions,
       fn: async () => void await kem.generateKeyPair(),
     });
@@ -46,11 +51,13 @@ async function benchKem(group: string, kem: KemEngine, label: string, options: {
   Deno.bench({
     name: `${label} encapsulate`,
     group: `${group} encapsulate`,
+    baseline,
     fn: async () => void await kem.encapsulate(keys.publicKey),
   });
   Deno.bench({
     name: `${label} decapsulate`,
     group: `${group} decapsulate`,
+    baseline,
     fn: async () => void await kem.decapsulate(encapsulation, keys.secretKey),
   });
 }
@@ -63,6 +70,7 @@ for (const bits of [2048, 3072, 4096, 8192]) {
     keys,
     keygen: bits < 8192 || SLOW,
     n: bits >= 4096 ? 3 : undefined,
+    baseline: bits === 3072,
   });
   for (const backend of ["node", "webcrypto", "forge"] as const) {
     const alt = createRsaEngine(bits, { backend });
@@ -80,7 +88,9 @@ for (const bits of [2048, 3072, 4096, 8192]) {
 
 // ElGamal: every group, BigInt modexp and forge's jsbn.
 for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
-  await benchKem("elgamal", registry.kem(`elgamal-${bits}`), `elgamal-${bits} (bigint)`);
+  await benchKem("elgamal", registry.kem(`elgamal-${bits}`), `elgamal-${bits} (bigint)`, {
+    baseline: bits === 2048,
+  });
   await benchKem(
     "elgamal",
     createElGamalEngine(bits, { backend: "forge" }),
@@ -93,23 +103,30 @@ for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
 
 // ML-KEM.
 for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
-  await benchKem("ml-kem", registry.kem(id), id);
+  await benchKem("ml-kem", registry.kem(id), id, { baseline: id === "ml-kem-768" });
 }
 
-// X25519 / X448: WebCrypto and noble.
-for (const backend of ["webcrypto", "noble"] as const) {
-  await benchKem("ecc", createX25519Engine({ backend }), `x25519 (${backend})`);
+// X25519 / X448: node:crypto (default), WebCrypto and noble.
+for (const backend of ["node", "webcrypto", "noble"] as const) {
+  await benchKem("ecc", createX25519Engine({ backend }), `x25519 (${backend})`, {
+    baseline: backend === "node",
+  });
   await benchKem("ecc", createX448Engine({ backend }), `x448 (${backend})`);
 }
 
 // Hybrids.
 for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-3072+ml-kem-1024"]) {
-  await benchKem("hybrid", registry.kem(id), id, { n: id.startsWith("rsa") ? 5 : undefined });
+  await benchKem("hybrid", registry.kem(id), id, {
+    n: id.startsWith("rsa") ? 5 : undefined,
+    baseline: id === "x25519+ml-kem-768",
+  });
 }
 
-// AEADs at 1 KiB and 64 KiB (the STREAM chunk), WebCrypto and noble AES-GCM side by side.
+// AEADs at 1 KiB and 64 KiB (the STREAM chunk), every AES-GCM backend side by side.
 const aeads: AeadEngine[] = [
   aes256Gcm,
+  createAes256Gcm({ backend: "webcrypto" }),
+  createAes256Gcm({ backend: "node" }),
   createAes256Gcm({ backend: "noble" }),
   registry.aead("chacha20-poly1305"),
   registry.aead("xchacha20-poly1305"),
@@ -127,11 +144,13 @@ for (const size of [1024, 65536]) {
     Deno.bench({
       name: `${label} seal`,
       group: `aead ${size} B seal`,
+      baseline: aead === aes256Gcm,
       fn: async () => void await aead.seal(key, nonce, data),
     });
     Deno.bench({
       name: `${label} open`,
       group: `aead ${size} B open`,
+      baseline: aead === aes256Gcm,
       fn: async () => void await aead.open(key, nonce, sealed),
     });
   }

@@ -13,11 +13,10 @@
  *
  * @module
  */
-import { createHmac } from "node:crypto";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { DecryptionError, FormatError } from "../errors.ts";
 import { concatBytes, equalBytes } from "../engines/_bytes.ts";
-import { hkdf } from "../engines/hkdf.ts";
+import { hkdf, hmac } from "../engines/hkdf.ts";
 import { registry } from "../engines/mod.ts";
 import type { AeadEngine } from "../engines/types.ts";
 import { ByteReader, collect, once } from "./_reader.ts";
@@ -130,18 +129,13 @@ function resolveAeads(ids: readonly string[] | undefined): AeadEngine[] {
   });
 }
 
-function hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array {
-  // node:crypto's synchronous HMAC: a quarter of WebCrypto's import + sign on a short header.
-  return new Uint8Array(createHmac("sha256", key).update(data).digest());
-}
-
 async function headerMac(
   fileKey: Uint8Array,
   mode: number,
   header: Uint8Array,
 ): Promise<Uint8Array> {
   const macKey = await hkdf("SHA-256", fileKey, EMPTY, label("header mac"), 32);
-  return hmacSha256(macKey, concatBytes(MAGIC, new Uint8Array([mode]), header));
+  return hmac("SHA-256", macKey, MAGIC, new Uint8Array([mode]), header);
 }
 
 async function wrapKeyFor(

@@ -20,6 +20,7 @@
 import { createHash } from "node:crypto";
 import { FormatError } from "../errors.ts";
 import { equalBytes } from "../engines/_bytes.ts";
+import { LruCache } from "../engines/_cache.ts";
 import { registry } from "../engines/mod.ts";
 import type { KemEngine } from "../engines/types.ts";
 
@@ -137,23 +138,16 @@ export function encodeIdentity(engineId: string, secretKey: Uint8Array): string 
 export function parseRecipient(recipient: string): Recipient {
   // Recipients are public and a messenger sends to the same contacts all day, so parsed ones
   // are kept (the engine's own caches then see the same key bytes).
-  let parsed = typeof recipient === "string" ? parsedRecipients.get(recipient) : undefined;
-  if (parsed) {
-    parsedRecipients.delete(recipient);
-  } else {
+  if (typeof recipient !== "string") throw new TypeError("recipient must be a string");
+  const parsed = parsedRecipients.getOrCreate(recipient, () => {
     const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient);
-    parsed = Object.freeze({ engine, publicKey: key });
-    if (parsedRecipients.size >= PARSED_RECIPIENTS) {
-      parsedRecipients.delete(parsedRecipients.keys().next().value!);
-    }
-  }
-  parsedRecipients.set(recipient, parsed);
+    return Object.freeze({ engine, publicKey: key });
+  });
   // A copy, so a caller changing the bytes cannot change the cached recipient.
   return { engine: parsed.engine, publicKey: parsed.publicKey.slice() };
 }
 
-const PARSED_RECIPIENTS = 256;
-const parsedRecipients = new Map<string, Recipient>();
+const parsedRecipients = new LruCache<string, Recipient>(256);
 
 /**
  * Parses an identity string. Errors never contain the identity.

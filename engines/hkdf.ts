@@ -18,6 +18,7 @@
  */
 import { createHmac, hkdfSync as nodeHkdfSync } from "node:crypto";
 import { checkBytes } from "./_bytes.ts";
+import { settle } from "./_cache.ts";
 
 /** Hash functions HKDF is offered with. */
 export type HkdfHash = "SHA-256" | "SHA-512";
@@ -37,7 +38,17 @@ function checkLength(length: number, hashSize: number): void {
   }
 }
 
-function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+/**
+ * HMAC (RFC 2104) of the concatenated `data`, synchronously on node:crypto.
+ *
+ * @example
+ * ```ts
+ * import { hmac } from "./hkdf.ts";
+ * console.log(hmac("SHA-256", new Uint8Array(32), new Uint8Array([1, 2])).length); // 32
+ * ```
+ */
+export function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  checkHash(hash);
   const h = createHmac(NODE_NAME[hash], key);
   for (const d of data) h.update(d);
   const digest = h.digest();
@@ -135,11 +146,7 @@ export function hkdfExtract(
   salt: Uint8Array,
   ikm: Uint8Array,
 ): Promise<Uint8Array> {
-  try {
-    return Promise.resolve(hkdfExtractSync(hash, salt, ikm));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => hkdfExtractSync(hash, salt, ikm));
 }
 
 /**
@@ -158,11 +165,7 @@ export function hkdfExpand(
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  try {
-    return Promise.resolve(hkdfExpandSync(hash, prk, info, length));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => hkdfExpandSync(hash, prk, info, length));
 }
 
 /**
@@ -182,9 +185,5 @@ export function hkdf(
   info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  try {
-    return Promise.resolve(hkdfSync(hash, ikm, salt, info, length));
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => hkdfSync(hash, ikm, salt, info, length));
 }

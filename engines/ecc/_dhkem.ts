@@ -1,9 +1,9 @@
 // Internal: DHKEM (RFC 9180 section 4.1) over any Diffie-Hellman group. The public
 // `createDhKem` in dhkem.ts wraps `buildDhKem`; tests use `encapsulateWithEphemeral` for the
 // RFC 9180 known answers.
-import { createHash } from "node:crypto";
 import { DecryptionError, InvalidKeyError } from "../../errors.ts";
 import { checkBytes, concatBytes, i2osp } from "../_bytes.ts";
+import { LruCache, secretTag } from "../_cache.ts";
 import { hkdf, hkdfExpand, hkdfExtract, type HkdfHash } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 
@@ -18,8 +18,8 @@ export interface DhGroup {
   /** `pk(sk)`. */
   publicKey(secretKey: Uint8Array): Promise<Uint8Array>;
   /**
-   * The raw DH output; may throw on invalid points. `secretTag`, when given, is SHA-256 of the
-   * secret key in hex: a backend may use it to keep the parsed secret key of a repeat identity.
+   * The raw DH output; may throw on invalid points. `secretTag`, when given, is the secret key's
+   * `secretTag` (_cache.ts): a backend may use it to keep the parsed key of a repeat identity.
    */
   dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag?: string): Promise<Uint8Array>;
   /**
@@ -60,25 +60,19 @@ export interface BuiltDhKem {
   encapsulateWithEphemeral(publicKey: Uint8Array, ephemeral: KemKeyPair): Promise<Encapsulation>;
 }
 
-// Decapsulation's kem_context holds pkR = pk(skR), a scalar multiplication. A messenger
-// decapsulates under the same few identities all day, so pk(sk) is kept for the last
-// PUBLIC_KEY_CACHE_SIZE secret keys, indexed by SHA-256 of the secret key (never by the secret).
-const PUBLIC_KEY_CACHE_SIZE = 32;
+const INVALID_PUBLIC_KEY = "publicKey is not a valid public key of this group";
+
+/** `dh`, unless it is all zeros (RFC 9180 section 7.1.4 / RFC 7748 section 6: a small-order point). */
+const nonZero = (dh: Uint8Array | undefined) => dh?.some((b) => b !== 0) ? dh : undefined;
 
 export function buildDhKem(params: DhKemParams): BuiltDhKem {
   const { group, hash } = params;
-  const publicKeys = new Map<string, Uint8Array>();
-  async function publicKeyOf(secretKey: Uint8Array, tag: string): Promise<Uint8Array> {
-    let pk = publicKeys.get(tag);
-    if (!pk) {
-      pk = await group.publicKey(secretKey);
-      if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) {
-        publicKeys.delete(publicKeys.keys().next().value!);
-      }
-      publicKeys.set(tag, pk);
-    }
-    return pk;
-  }
+  // Decapsulation's kem_context holds pkR = pk(skR), a scalar multiplication. A messenger
+  // decapsulates under the same few identities all day, so pk(sk) is kept for the last 32
+  // secret keys, by their secretTag.
+  const publicKeys = new LruCache<string, Uint8Array>(32);
+  const publicKeyOf = async (secretKey: Uint8Array, tag: string): Promise<Uint8Array> =>
+    publicKeys.get(tag) ?? publicKeys.set(tag, await group.publicKey(secretKey));
   const suiteId = concatBytes(encoder.encode("KEM"), i2osp(params.kemId, 2));
 
   // RFC 9180 section 4: LabeledExtract and LabeledExpand.
@@ -109,19 +103,17 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       params.sharedSecretSize,
     );
 
-  // RFC 9180 section 7.1.4 / RFC 7748 section 6: an all-zero DH output means a small-order point.
+  // The DH, or undefined for an invalid point (the group threw) or a small-order one.
   async function checkedDh(
     secretKey: Uint8Array,
     publicKey: Uint8Array,
-    secretTag?: string,
+    tag?: string,
   ): Promise<Uint8Array | undefined> {
-    let dh: Uint8Array;
     try {
-      dh = await group.dh(secretKey, publicKey, secretTag);
+      return nonZero(await group.dh(secretKey, publicKey, tag));
     } catch {
       return undefined;
     }
-    return dh.every((b) => b === 0) ? undefined : dh;
   }
 
   async function encapsulateWithEphemeral(
@@ -129,7 +121,7 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
     ephemeral: KemKeyPair,
   ): Promise<Encapsulation> {
     const dh = await checkedDh(ephemeral.secretKey, publicKey);
-    if (!dh) throw new InvalidKeyError("publicKey is not a valid public key of this group");
+    if (!dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
     const encapsulation = ephemeral.publicKey;
     const sharedSecret = await extractAndExpand(dh, concatBytes(encapsulation, publicKey));
     return { encapsulation, sharedSecret };
@@ -152,19 +144,14 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       checkBytes("publicKey", publicKey, group.publicKeySize);
       const pkR = publicKey.slice();
       if (!group.ephemeralDh) return await encapsulateWithEphemeral(pkR, await group.generate());
-      let result: { ephemeralPublicKey: Uint8Array; dh: Uint8Array } | undefined;
-      try {
-        result = await group.ephemeralDh(pkR);
-      } catch {
-        // an invalid point; reported below like the all-zero output
-      }
-      if (!result || result.dh.every((b) => b === 0)) {
-        throw new InvalidKeyError("publicKey is not a valid public key of this group");
-      }
+      // An invalid point throws or gives the all-zero output; both are the same error.
+      const result = await group.ephemeralDh(pkR).catch(() => undefined);
+      const dh = nonZero(result?.dh);
+      if (!result || !dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
       const encapsulation = result.ephemeralPublicKey;
       return {
         encapsulation,
-        sharedSecret: await extractAndExpand(result.dh, concatBytes(encapsulation, pkR)),
+        sharedSecret: await extractAndExpand(dh, concatBytes(encapsulation, pkR)),
       };
     },
 
@@ -173,7 +160,7 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       checkBytes("secretKey", secretKey, group.secretKeySize);
       const enc = encapsulation.slice();
       const sk = secretKey.slice();
-      const tag = createHash("sha256").update(sk).digest("hex");
+      const tag = secretTag(sk);
       const dh = await checkedDh(sk, enc, tag);
       if (!dh) throw new DecryptionError();
       return await extractAndExpand(dh, concatBytes(enc, await publicKeyOf(sk, tag)));

@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { x448 as nobleX448 } from "@noble/curves/ed448.js";
 import { concatBytes } from "../_bytes.ts";
+import { LruCache, settle } from "../_cache.ts";
 import type { KemKeyPair } from "../types.ts";
 import type { DhGroup } from "./_dhkem.ts";
 
@@ -101,7 +102,6 @@ const der = (prefix: Uint8Array, key: Uint8Array): Buffer => {
   const bytes = concatBytes(prefix, key);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 };
-const SECRET_CACHE_SIZE = 32;
 
 /**
  * node:crypto's synchronous key objects: one X25519 DH in 130-150 us and a key pair in 45 us,
@@ -121,46 +121,31 @@ function nodeGroup(curve: Curve): DhGroup {
   };
   const secretKeyObject = (sk: Uint8Array): KeyObject =>
     createPrivateKey({ key: der(PKCS8_PREFIX[curve], sk), format: "der", type: "pkcs8" });
-  // Parsed secret keys of recent identities, by the caller's SHA-256 tag (see DhGroup.dh).
-  const secretObjects = new Map<string, KeyObject>();
-  const taggedSecretKeyObject = (sk: Uint8Array, tag: string | undefined): KeyObject => {
-    if (tag === undefined) return secretKeyObject(sk);
-    let key = secretObjects.get(tag);
-    if (!key) {
-      key = secretKeyObject(sk);
-      if (secretObjects.size >= SECRET_CACHE_SIZE) {
-        secretObjects.delete(secretObjects.keys().next().value!);
-      }
-      secretObjects.set(tag, key);
-    }
-    return key;
-  };
+  // Parsed secret keys of recent identities, by the caller's secret tag (see DhGroup.dh).
+  const secretObjects = new LruCache<string, KeyObject>(32);
+  const taggedSecretKeyObject = (sk: Uint8Array, tag: string | undefined): KeyObject =>
+    tag === undefined
+      ? secretKeyObject(sk)
+      : secretObjects.getOrCreate(tag, () => secretKeyObject(sk));
   const publicKeyObject = (pk: Uint8Array): KeyObject =>
     createPublicKey({ key: der(SPKI_PREFIX[curve], pk), format: "der", type: "spki" });
   const derive = (privateKey: KeyObject, publicKey: KeyObject) => {
     const out = diffieHellman({ privateKey, publicKey });
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   };
-  const attempt = <T>(run: () => T): Promise<T> => {
-    try {
-      return Promise.resolve(run());
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  };
   return {
     publicKeySize: size,
     secretKeySize: size,
     generate: () =>
-      attempt(() => {
+      settle(() => {
         const pair = generateKeyPairSync(type as "x25519");
         return { publicKey: rawPublic(pair.publicKey), secretKey: rawSecret(pair.privateKey) };
       }),
-    publicKey: (secretKey) => attempt(() => rawPublic(createPublicKey(secretKeyObject(secretKey)))),
+    publicKey: (secretKey) => settle(() => rawPublic(createPublicKey(secretKeyObject(secretKey)))),
     dh: (secretKey, publicKey, tag) =>
-      attempt(() => derive(taggedSecretKeyObject(secretKey, tag), publicKeyObject(publicKey))),
+      settle(() => derive(taggedSecretKeyObject(secretKey, tag), publicKeyObject(publicKey))),
     ephemeralDh: (publicKey) =>
-      attempt(() => {
+      settle(() => {
         const pair = generateKeyPairSync(type as "x25519");
         return {
           ephemeralPublicKey: rawPublic(pair.publicKey),

@@ -28,10 +28,10 @@
 import forge from "node-forge";
 import { InvalidKeyError } from "../../errors.ts";
 import { checkBytes, concatBytes } from "../_bytes.ts";
+import { LruCache, secretTag } from "../_cache.ts";
 import { hkdf } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import { FFDHE_PRIMES_HEX } from "./_primes.ts";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { bigintToBytes, bytesToBigint, fixedBasePow, jacobi, modPow } from "./modexp.ts";
 
 /** Group sizes polycrypt offers. */
@@ -111,11 +111,6 @@ function generatorPow(group: FfdheGroup): (exponent: bigint) => bigint {
   return pow;
 }
 
-// Decapsulation hashes the public key y = g^x. A messenger decapsulates under the same few
-// identities all day, so y is kept for the last PUBLIC_KEY_CACHE_SIZE secret keys, indexed by
-// SHA-256 of the secret key (the secret itself is never a map key).
-const PUBLIC_KEY_CACHE_SIZE = 32;
-
 /**
  * Whether `value` is a valid public value of the group: in [2, p - 2] and in
  * the order-q subgroup (a quadratic residue mod the safe prime p).
@@ -159,20 +154,11 @@ export function createElGamalEngine(
   const powG: (exponent: bigint) => bigint = backend === "bigint"
     ? generatorPow(group)
     : (exponent) => pow(group.g, exponent, group.p);
-  const publicKeys = new Map<string, Uint8Array>();
-
-  function publicKeyOf(secretKey: Uint8Array, x: bigint): Uint8Array {
-    const tag = sha256(secretKey).toHex();
-    let y = publicKeys.get(tag);
-    if (!y) {
-      y = encode(powG(x));
-      if (publicKeys.size >= PUBLIC_KEY_CACHE_SIZE) {
-        publicKeys.delete(publicKeys.keys().next().value!);
-      }
-      publicKeys.set(tag, y);
-    }
-    return y;
-  }
+  // Decapsulation hashes the public key y = g^x. A messenger decapsulates under the same few
+  // identities all day, so y is kept for the last 32 secret keys, by their secretTag.
+  const publicKeys = new LruCache<string, Uint8Array>(32);
+  const publicKeyOf = (secretKey: Uint8Array, x: bigint): Uint8Array =>
+    publicKeys.getOrCreate(secretTag(secretKey), () => encode(powG(x)));
 
   function randomExponent(): bigint {
     // Uniform in [2, 2^exponentBits): mask the top byte, resample the tiny rest.

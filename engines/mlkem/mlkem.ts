@@ -19,10 +19,10 @@ import { type KEMPrepared, ml_kem1024, ml_kem512, ml_kem768 } from "@noble/post-
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { InvalidKeyError } from "../../errors.ts";
 import { checkBytes, equalBytes } from "../_bytes.ts";
+import { LruCache } from "../_cache.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 
 type Noble = typeof ml_kem768;
-type Prepared = KEMPrepared;
 
 /**
  * How many prepared public keys each parameter set keeps. noble's `prepare` expands the matrix
@@ -65,50 +65,37 @@ function build(id: string, k: number, securityBits: number, noble: Noble): Built
   const ekSize = 384 * k + 32;
   const dkSize = 768 * k + 96;
   const ctSize = noble.lengths.cipherText!;
-  // Least recently used first; keyed by the encapsulation key's base64.
-  const preparedKeys = new Map<string, Prepared>();
-
-  /** The prepared form of `ek`, which the caller has already checked. */
-  function prepared(ek: Uint8Array, tag = ek.toBase64()): Prepared {
-    let p = preparedKeys.get(tag);
-    if (p) {
-      preparedKeys.delete(tag);
-    } else {
-      p = noble.prepare(ek);
-      if (preparedKeys.size >= PREPARED_CACHE_SIZE) {
-        preparedKeys.delete(preparedKeys.keys().next().value!);
-      }
-    }
-    preparedKeys.set(tag, p);
-    return p;
-  }
+  // Keyed by the encapsulation key's base64.
+  const preparedKeys = new LruCache<string, KEMPrepared>(PREPARED_CACHE_SIZE);
 
   function encapsulateWith(publicKey: Uint8Array, m: Uint8Array): Encapsulation {
     checkBytes("publicKey", publicKey, ekSize);
     checkBytes("m", m, 32);
-    const tag = publicKey.toBase64();
-    // A cached key passed the modulus check when it was first seen.
-    if (!preparedKeys.has(tag)) checkEncapsulationKey(publicKey, k);
-    const { cipherText, sharedSecret } = prepared(publicKey, tag).encapsulate(m.slice());
+    // The modulus check runs when a key is first seen; noble copies the key it prepares.
+    const prepared = preparedKeys.getOrCreate(publicKey.toBase64(), () => {
+      checkEncapsulationKey(publicKey, k);
+      return noble.prepare(publicKey);
+    });
+    const { cipherText, sharedSecret } = prepared.encapsulate(m.slice());
     return { encapsulation: cipherText, sharedSecret: sharedSecret.slice() };
   }
 
   function decapsulateChecked(encapsulation: Uint8Array, secretKey: Uint8Array): Uint8Array {
     const ek = secretKey.subarray(384 * k, 768 * k + 32);
     const tag = ek.toBase64();
-    if (!preparedKeys.has(tag)) {
+    const cached = preparedKeys.get(tag);
+    if (!cached) {
       checkDecapsulationKey(secretKey, k);
-      return prepared(ek.slice(), tag).decapsulate(encapsulation.slice(), secretKey.slice());
+      return preparedKeys.set(tag, noble.prepare(ek))
+        .decapsulate(encapsulation.slice(), secretKey.slice());
     }
-    let shared: Uint8Array;
     try {
       // The prepared key checks dk's stored H(ek) against H(ek) computed at preparation, which
       // is the FIPS 203 section 7.3 hash check.
-      shared = prepared(ek, tag).decapsulate(encapsulation.slice(), secretKey.slice());
+      return cached.decapsulate(encapsulation.slice(), secretKey.slice());
     } catch {
       throw new InvalidKeyError("secretKey fails the ML-KEM hash check (FIPS 203 section 7.3)");
     }
-    return shared;
   }
 
   const engine: KemEngine & { backend: string } = {

@@ -134,29 +134,24 @@ export function createAes256Gcm(
     }) as AeadEngine & { readonly backend: AesGcmBackend };
   }
   const small = (data: Uint8Array) => data.length < AES_GCM_SMALL_INPUT;
+  // The WebCrypto key is imported on the first large input only.
+  const prepareAuto = (key: Uint8Array) => {
+    let web: ReturnType<typeof prepare> | undefined;
+    return {
+      seal: async (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
+        small(pt)
+          ? nodePrimitive.seal(key, nonce, pt, aad)
+          : await (await (web ??= prepare(key))).seal(nonce, pt, aad),
+      open: async (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
+        small(ct)
+          ? nodePrimitive.open(key, nonce, ct, aad)
+          : await (await (web ??= prepare(key))).open(nonce, ct, aad),
+    };
+  };
   return defineAead("aes-256-gcm", 12, backend, {
-    // The WebCrypto key is imported on the first large input only.
-    prepare: (key: Uint8Array) => {
-      let web: ReturnType<typeof prepare> | undefined;
-      return Promise.resolve({
-        seal: async (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
-          small(pt)
-            ? nodePrimitive.seal(key, nonce, pt, aad)
-            : await (await (web ??= prepare(key))).seal(nonce, pt, aad),
-        open: async (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
-          small(ct)
-            ? nodePrimitive.open(key, nonce, ct, aad)
-            : await (await (web ??= prepare(key))).open(nonce, ct, aad),
-      });
-    },
-    seal: async (key, nonce, pt, aad) =>
-      small(pt)
-        ? nodePrimitive.seal(key, nonce, pt, aad)
-        : await (await prepare(key)).seal(nonce, pt, aad),
-    open: async (key, nonce, ct, aad) =>
-      small(ct)
-        ? nodePrimitive.open(key, nonce, ct, aad)
-        : await (await prepare(key)).open(nonce, ct, aad),
+    prepare: (key: Uint8Array) => Promise.resolve(prepareAuto(key)),
+    seal: (key, nonce, pt, aad) => prepareAuto(key).seal(nonce, pt, aad),
+    open: (key, nonce, ct, aad) => prepareAuto(key).open(nonce, ct, aad),
   }) as AeadEngine & { readonly backend: AesGcmBackend };
 }
 

@@ -7,6 +7,7 @@ import {
   aes256Gcm,
   createAes256Gcm,
   createElGamalEngine,
+  createMlKemEngine,
   createRsaEngine,
   createX25519Engine,
   createX448Engine,
@@ -102,8 +103,12 @@ for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
 }
 
 // ML-KEM.
-for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
-  await benchKem("ml-kem", registry.kem(id), id, { baseline: id === "ml-kem-768" });
+for (const size of [512, 768, 1024] as const) {
+  for (const backend of ["webcrypto", "noble"] as const) {
+    await benchKem("ml-kem", createMlKemEngine(size, { backend }), `ml-kem-${size} (${backend})`, {
+      baseline: size === 768 && backend === "webcrypto",
+    });
+  }
 }
 
 // X25519 / X448: node:crypto (default), WebCrypto and noble.

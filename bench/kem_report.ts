@@ -17,6 +17,7 @@
  */
 import {
   createElGamalEngine,
+  createMlKemEngine,
   createRsaEngine,
   createX25519Engine,
   createX448Engine,
@@ -97,8 +98,11 @@ for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
     );
   }
 }
-for (const id of ["ml-kem-512", "ml-kem-768", "ml-kem-1024"]) {
-  await report(registry.kem(id), `${id} (noble)`);
+for (const size of [512, 768, 1024] as const) {
+  for (const backend of ["webcrypto", "noble"] as const) {
+    const suffix = backend === "webcrypto" ? ", default" : "";
+    await report(createMlKemEngine(size, { backend }), `ml-kem-${size} (${backend}${suffix})`);
+  }
 }
 for (const backend of ["node", "webcrypto", "noble"] as const) {
   const suffix = backend === "node" ? ", default" : "";

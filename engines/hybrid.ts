@@ -105,6 +105,17 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
     return await hkdf("SHA-256", ikm, salt, new Uint8Array(0), 32);
   }
 
+  /**
+   * Starts every component's operation, last component first. Ids put the post-quantum
+   * component last, and it is the one whose engine hands its work to another thread
+   * (WebCrypto ML-KEM); started first, it runs while the others compute on this one.
+   */
+  function startAll<T>(start: (c: KemEngine, i: number) => Promise<T>): Promise<T>[] {
+    const pending = new Array<Promise<T>>(parts.length);
+    for (let i = parts.length - 1; i >= 0; i--) pending[i] = start(parts[i], i);
+    return pending;
+  }
+
   function splitEncapsulation(encapsulation: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     let offset = 0;
@@ -145,7 +156,7 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       checkBytes("publicKey", publicKey);
       const pks = splitPrefixed16("publicKey", publicKey, parts.length);
-      const results = await Promise.all(parts.map((c, i) => c.encapsulate(pks[i])));
+      const results = await Promise.all(startAll((c, i) => c.encapsulate(pks[i])));
       const encapsulations = results.map((r) => r.encapsulation);
       return {
         encapsulation: concatBytes(...encapsulations),
@@ -160,7 +171,7 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
       const encapsulations = splitEncapsulation(encapsulation);
       let secrets: Uint8Array[];
       try {
-        secrets = await Promise.all(parts.map((c, i) => c.decapsulate(encapsulations[i], sks[i])));
+        secrets = await Promise.all(startAll((c, i) => c.decapsulate(encapsulations[i], sks[i])));
       } catch (e) {
         // A malformed stored key is the caller's problem; anything else about the
         // encapsulation is one opaque failure, whichever component noticed it.

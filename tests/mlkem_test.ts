@@ -1,22 +1,54 @@
-// ML-KEM: conformance, NIST ACVP keyGen/encapDecap (all three parameter sets) and the Wycheproof
-// ML-KEM-768/1024 decapsulation and encapsulation files.
+// ML-KEM on both backends (WebCrypto, noble): conformance, NIST ACVP keyGen/encapDecap (all three
+// parameter sets) and the Wycheproof ML-KEM-768/1024 decapsulation and encapsulation files.
 import assert from "node:assert/strict";
 import { InvalidKeyError, mlKem1024, mlKem512, mlKem768 } from "../mod.ts";
-import { _mlKem } from "../engines/mlkem/mlkem.ts";
+import { _buildMlKem, type BuiltMlKem, type MlKemBackend } from "../engines/mlkem/mlkem.ts";
 import { kemConformance } from "./conformance.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
-for (const engine of [mlKem512, mlKem768, mlKem1024]) {
-  Deno.test(`${engine.id} conformance`, (t) =>
-    kemConformance(t, engine, { tamper: "different-secret" }));
+const BACKENDS: MlKemBackend[] = ["webcrypto", "noble"];
+const SIZES = [512, 768, 1024] as const;
+
+for (const backend of BACKENDS) {
+  for (const size of SIZES) {
+    const { engine } = _buildMlKem(size, backend);
+    Deno.test(`${engine.id} (${backend}) conformance`, (t) =>
+      kemConformance(t, engine, { tamper: "different-secret" }));
+    // Keys made before the seed format: the expanded dk still works.
+    Deno.test(`${engine.id} (${backend}) conformance with expanded dk keys`, (t) =>
+      kemConformance(t, engine, {
+        tamper: "different-secret",
+        keyPairs: async () => {
+          const expanded = async () => {
+            const pair = await engine.generateKeyPair();
+            return {
+              ...pair,
+              secretKey: _buildMlKem(size, "noble").expandSecretKey(pair.secretKey),
+            };
+          };
+          return [await expanded(), await expanded()];
+        },
+      }));
+  }
 }
 
-const SETS = {
-  "ML-KEM-512": _mlKem[512],
-  "ML-KEM-768": _mlKem[768],
-  "ML-KEM-1024": _mlKem[1024],
-} as const;
-type SetName = keyof typeof SETS;
+Deno.test("the registry's ML-KEM engines run on WebCrypto here", async () => {
+  for (const size of SIZES) {
+    const built = _buildMlKem(size, "webcrypto");
+    assert.equal(await built.usesWebCrypto(), true, `ml-kem-${size}`);
+    assert.equal(await _buildMlKem(size, "noble").usesWebCrypto(), false);
+  }
+  for (const engine of [mlKem512, mlKem768, mlKem1024]) {
+    assert.equal((engine as unknown as { backend: string }).backend, "webcrypto");
+  }
+});
+
+type SetName = "ML-KEM-512" | "ML-KEM-768" | "ML-KEM-1024";
+const built = (backend: MlKemBackend): Record<SetName, BuiltMlKem> => ({
+  "ML-KEM-512": _buildMlKem(512, backend),
+  "ML-KEM-768": _buildMlKem(768, backend),
+  "ML-KEM-1024": _buildMlKem(1024, backend),
+});
 
 async function loadAcvp(dir: string) {
   return JSON.parse(
@@ -27,66 +59,87 @@ async function loadAcvp(dir: string) {
   ) as { testGroups: { parameterSet: SetName; function?: string; tests: any[] }[] };
 }
 
-Deno.test("NIST ACVP ML-KEM keyGen (75 cases through deriveKeyPair)", async () => {
-  const { testGroups } = await loadAcvp("ML-KEM-keyGen-FIPS203");
-  let checked = 0;
-  for (const group of testGroups) {
-    const { engine } = SETS[group.parameterSet];
-    for (const t of group.tests) {
-      const pair = await engine.deriveKeyPair!(new Uint8Array([...hex(t.d), ...hex(t.z)]));
-      assert.deepEqual(pair.publicKey, hex(t.ek), `tc ${t.tcId}`);
-      assert.deepEqual(pair.secretKey, hex(t.dk), `tc ${t.tcId}`);
-      checked++;
-    }
-  }
-  assert.equal(checked, 75);
-});
-
-Deno.test("NIST ACVP ML-KEM encapDecap (165 cases)", async () => {
-  const { testGroups } = await loadAcvp("ML-KEM-encapDecap-FIPS203");
-  const counts: Record<string, number> = {};
-  for (const group of testGroups) {
-    const { engine, encapsulateWith } = SETS[group.parameterSet];
-    for (const t of group.tests) {
-      const fn = group.function!;
-      if (fn === "encapsulation") {
-        const { encapsulation, sharedSecret } = encapsulateWith(hex(t.ek), hex(t.m));
-        assert.deepEqual(encapsulation, hex(t.c), `tc ${t.tcId}`);
-        assert.deepEqual(sharedSecret, hex(t.k), `tc ${t.tcId}`);
-      } else if (fn === "decapsulation") {
-        // Valid and "modified ciphertext" cases alike: implicit rejection gives k.
-        assert.deepEqual(
-          await engine.decapsulate(hex(t.c), hex(t.dk)),
-          hex(t.k),
-          `tc ${t.tcId} ${t.reason}`,
-        );
-      } else if (fn === "decapsulationKeyCheck") {
-        const c = new Uint8Array(engine.encapsulationSize);
-        if (t.testPassed === true) await engine.decapsulate(c, hex(t.dk));
-        else {await assert.rejects(
-            engine.decapsulate(c, hex(t.dk)),
-            InvalidKeyError,
-            `tc ${t.tcId}`,
-          );}
-      } else if (fn === "encapsulationKeyCheck") {
-        if (t.testPassed === true) await engine.encapsulate(hex(t.ek));
-        else await assert.rejects(engine.encapsulate(hex(t.ek)), InvalidKeyError, `tc ${t.tcId}`);
-      } else {
-        assert.fail(`unknown function ${fn}`);
+for (const backend of BACKENDS) {
+  Deno.test(`NIST ACVP ML-KEM keyGen (75 cases through deriveKeyPair, ${backend})`, async () => {
+    const { testGroups } = await loadAcvp("ML-KEM-keyGen-FIPS203");
+    let checked = 0;
+    for (const group of testGroups) {
+      const { engine, expandSecretKey } = built(backend)[group.parameterSet];
+      for (const t of group.tests) {
+        const seed = new Uint8Array([...hex(t.d), ...hex(t.z)]);
+        const pair = await engine.deriveKeyPair!(seed);
+        assert.deepEqual(pair.publicKey, hex(t.ek), `tc ${t.tcId}`);
+        // The stored secret key is the seed; its expansion is FIPS 203's dk.
+        assert.deepEqual(pair.secretKey, seed, `tc ${t.tcId}`);
+        assert.deepEqual(expandSecretKey(pair.secretKey), hex(t.dk), `tc ${t.tcId}`);
+        assert.deepEqual(await engine.publicKeyFromSecretKey!(pair.secretKey), hex(t.ek));
+        checked++;
       }
-      counts[fn] = (counts[fn] ?? 0) + 1;
     }
-  }
-  assert.deepEqual(counts, {
-    encapsulation: 75,
-    decapsulation: 30,
-    decapsulationKeyCheck: 30,
-    encapsulationKeyCheck: 30,
+    assert.equal(checked, 75);
   });
-});
+}
 
-for (const [bits, built] of [[768, _mlKem[768]], [1024, _mlKem[1024]]] as const) {
-  Deno.test(`Wycheproof mlkem_${bits}_test.json (seed -> keys, decapsulation)`, async () => {
+for (const backend of BACKENDS) {
+  Deno.test(`NIST ACVP ML-KEM encapDecap (165 cases, ${backend})`, async () => {
+    const { testGroups } = await loadAcvp("ML-KEM-encapDecap-FIPS203");
+    const counts: Record<string, number> = {};
+    const sets = built(backend);
+    const nobleSets = built("noble");
+    for (const group of testGroups) {
+      const { engine, encapsulateWith } = sets[group.parameterSet];
+      for (const t of group.tests) {
+        const fn = group.function!;
+        if (fn === "encapsulation") {
+          const { encapsulation, sharedSecret } = encapsulateWith(hex(t.ek), hex(t.m));
+          assert.deepEqual(encapsulation, hex(t.c), `tc ${t.tcId}`);
+          assert.deepEqual(sharedSecret, hex(t.k), `tc ${t.tcId}`);
+          // The backend's randomised encapsulation to the vector's ek opens under its dk on noble.
+          const fresh = await engine.encapsulate(hex(t.ek));
+          assert.deepEqual(
+            await nobleSets[group.parameterSet].engine.decapsulate(fresh.encapsulation, hex(t.dk)),
+            fresh.sharedSecret,
+            `tc ${t.tcId}`,
+          );
+        } else if (fn === "decapsulation") {
+          // Valid and "modified ciphertext" cases alike: implicit rejection gives k.
+          assert.deepEqual(
+            await engine.decapsulate(hex(t.c), hex(t.dk)),
+            hex(t.k),
+            `tc ${t.tcId} ${t.reason}`,
+          );
+        } else if (fn === "decapsulationKeyCheck") {
+          const c = new Uint8Array(engine.encapsulationSize);
+          if (t.testPassed === true) await engine.decapsulate(c, hex(t.dk));
+          else {await assert.rejects(
+              engine.decapsulate(c, hex(t.dk)),
+              InvalidKeyError,
+              `tc ${t.tcId}`,
+            );}
+        } else if (fn === "encapsulationKeyCheck") {
+          if (t.testPassed === true) await engine.encapsulate(hex(t.ek));
+          else await assert.rejects(engine.encapsulate(hex(t.ek)), InvalidKeyError, `tc ${t.tcId}`);
+        } else {
+          assert.fail(`unknown function ${fn}`);
+        }
+        counts[fn] = (counts[fn] ?? 0) + 1;
+      }
+    }
+    assert.deepEqual(counts, {
+      encapsulation: 75,
+      decapsulation: 30,
+      decapsulationKeyCheck: 30,
+      encapsulationKeyCheck: 30,
+    });
+  });
+}
+
+for (
+  const [bits, built] of BACKENDS.flatMap((b) =>
+    [[768, _buildMlKem(768, b)], [1024, _buildMlKem(1024, b)]] as const
+  )
+) {
+  Deno.test(`Wycheproof mlkem_${bits}_test.json (seed -> keys, decapsulation, ${built.engine.backend})`, async () => {
     const { cases, numberOfTests } = await loadWycheproof(`mlkem_${bits}_test.json`);
     const counts = { valid: 0, badSeed: 0, badCiphertext: 0 };
     for (const { test } of cases) {
@@ -117,7 +170,7 @@ for (const [bits, built] of [[768, _mlKem[768]], [1024, _mlKem[1024]]] as const)
     assert.equal(counts.valid + counts.badSeed + counts.badCiphertext, numberOfTests);
   });
 
-  Deno.test(`Wycheproof mlkem_${bits}_encaps_test.json (modulus check, lengths)`, async () => {
+  Deno.test(`Wycheproof mlkem_${bits}_encaps_test.json (modulus check, lengths, ${built.engine.backend})`, async () => {
     const { cases, numberOfTests } = await loadWycheproof(`mlkem_${bits}_encaps_test.json`);
     const counts = { valid: 0, notReduced: 0, badLength: 0 };
     for (const { test } of cases) {
@@ -141,27 +194,36 @@ for (const [bits, built] of [[768, _mlKem[768]], [1024, _mlKem[1024]]] as const)
   });
 }
 
-Deno.test("prepared-key cache: repeat keys stay checked, and many keys evict correctly", async (t) => {
-  for (const engine of [mlKem512, mlKem768, mlKem1024]) {
-    await t.step(engine.id, async () => {
-      const { publicKey, secretKey } = await engine.generateKeyPair();
-      for (let i = 0; i < 3; i++) {
-        const { encapsulation, sharedSecret } = await engine.encapsulate(publicKey);
-        assert.deepEqual(await engine.decapsulate(encapsulation, secretKey), sharedSecret);
-      }
-      const { encapsulation } = await engine.encapsulate(publicKey);
-      // dk's stored H(ek) (FIPS 203 section 7.3) is still checked once ek is cached.
-      const badHash = secretKey.slice();
-      badHash[badHash.length - 40] ^= 1;
-      await assert.rejects(engine.decapsulate(encapsulation, badHash), InvalidKeyError);
-      // A changed secret vector s gives the implicit-rejection secret, not an error.
-      const badS = secretKey.slice();
-      badS[0] ^= 1;
-      const rejected = await engine.decapsulate(encapsulation, badS);
-      assert.notDeepEqual(rejected, await engine.decapsulate(encapsulation, secretKey));
-    });
+Deno.test("key caches: repeat keys stay checked, and many keys evict correctly", async (t) => {
+  for (const backend of BACKENDS) {
+    for (const size of SIZES) {
+      const { engine, expandSecretKey } = _buildMlKem(size, backend);
+      await t.step(`${engine.id} (${backend})`, async () => {
+        const { publicKey, secretKey } = await engine.generateKeyPair();
+        const dk = expandSecretKey(secretKey);
+        for (let i = 0; i < 3; i++) {
+          const { encapsulation, sharedSecret } = await engine.encapsulate(publicKey);
+          assert.deepEqual(await engine.decapsulate(encapsulation, secretKey), sharedSecret);
+          assert.deepEqual(await engine.decapsulate(encapsulation, dk), sharedSecret);
+        }
+        const { encapsulation } = await engine.encapsulate(publicKey);
+        // dk's stored H(ek) (FIPS 203 section 7.3) is still checked once ek is cached.
+        const badHash = dk.slice();
+        badHash[badHash.length - 40] ^= 1;
+        await assert.rejects(engine.decapsulate(encapsulation, badHash), InvalidKeyError);
+        // A changed secret vector s, or a changed seed, gives a different secret, not an error.
+        for (const key of [dk, secretKey]) {
+          const bad = key.slice();
+          bad[0] ^= 1;
+          assert.notDeepEqual(
+            await engine.decapsulate(encapsulation, bad),
+            await engine.decapsulate(encapsulation, secretKey),
+          );
+        }
+      });
+    }
   }
-  await t.step("70 distinct keys twice (past the 64-entry cache)", async () => {
+  await t.step("70 distinct keys twice (past the 64-entry caches)", async () => {
     const pairs = await Promise.all(Array.from({ length: 70 }, () => mlKem768.generateKeyPair()));
     for (let round = 0; round < 2; round++) {
       for (const { publicKey, secretKey } of pairs) {

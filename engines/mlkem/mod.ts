@@ -1,6 +1,7 @@
 /**
  * ML-KEM (FIPS 203): `ml-kem-512`, `ml-kem-768`, `ml-kem-1024`, the
- * post-quantum lattice KEMs, via @noble/post-quantum.
+ * post-quantum lattice KEMs, on WebCrypto's native ML-KEM where the platform
+ * has it and @noble/post-quantum elsewhere (`createMlKemEngine`).
  *
  * @example
  * ```ts
@@ -12,4 +13,11 @@
  *
  * @module
  */
-export { mlKem1024, mlKem512, mlKem768 } from "./mlkem.ts";
+export {
+  createMlKemEngine,
+  ML_KEM_SEED_SIZE,
+  mlKem1024,
+  mlKem512,
+  mlKem768,
+  type MlKemBackend,
+} from "./mlkem.ts";

@@ -23,7 +23,16 @@ import { ByteReader, collect, once } from "./_reader.ts";
 import { armor, ARMOR_BEGIN, ARMOR_END, dearmor, isArmored } from "./armor.ts";
 import { ARGON2_DEFAULT, argon2id, type Argon2Params, checkArgon2Params } from "./argon2.ts";
 import { type Identity, parseIdentity, parseRecipient, type Recipient } from "./keys.ts";
-import { CHUNK_SIZE, chunkOverhead, deriveStreamKeys, openStream, sealStream } from "./stream.ts";
+import {
+  CHUNK_SIZE,
+  chunkOverhead,
+  deriveStreamKeys,
+  openSingleChunk,
+  openStream,
+  sealSingleChunk,
+  sealStream,
+  type StreamKeys,
+} from "./stream.ts";
 
 /** `"PCRYPT" 0x00 0x01`: the first bytes of every envelope (the last is the version). */
 export const MAGIC: Uint8Array = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01]);
@@ -307,7 +316,13 @@ export async function encrypt(
 ): Promise<SealedEnvelope> {
   if (!(plaintext instanceof Uint8Array)) throw new TypeError("plaintext must be a Uint8Array");
   const prepared = await prepare(options);
-  const sealed = await collect(sealEnvelope(once(plaintext), prepared));
+  // Chat-sized messages without a password layer: the same bytes, sealed in one step.
+  const single = prepared.password
+    ? undefined
+    : await sealSingleChunk(plaintext, prepared.payloadKeys, prepared.pad);
+  const sealed = single
+    ? concatBytes(MAGIC, new Uint8Array([MODE_PUBLIC]), prepared.innerHead, single)
+    : await collect(sealEnvelope(once(plaintext), prepared));
   return (options.armor ? encoder.encode(armor(sealed)) : sealed) as SealedEnvelope;
 }
 
@@ -432,10 +447,11 @@ async function unwrapStanza(identity: Identity, stanza: Stanza): Promise<Uint8Ar
   }
 }
 
-async function* openEnvelope(
+/** Reads an envelope up to its payload: the reader left at the payload, and the payload keys. */
+async function openHeader(
   source: AsyncIterable<Uint8Array>,
   options: DecryptOptions,
-): AsyncGenerator<Uint8Array> {
+): Promise<{ reader: ByteReader; payloadKeys: StreamKeys; pad: boolean }> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("options must be an object");
   }
@@ -496,7 +512,15 @@ async function* openEnvelope(
   }
   if (!fileKey) throw new DecryptionError();
   const payloadKeys = await deriveStreamKeys(fileKey, payloadSalt, parsed.aeads);
-  yield* openStream(reader, payloadKeys, (parsed.flags & FLAG_PADDED) !== 0);
+  return { reader, payloadKeys, pad: (parsed.flags & FLAG_PADDED) !== 0 };
+}
+
+async function* openEnvelope(
+  source: AsyncIterable<Uint8Array>,
+  options: DecryptOptions,
+): AsyncGenerator<Uint8Array> {
+  const { reader, payloadKeys, pad } = await openHeader(source, options);
+  yield* openStream(reader, payloadKeys, pad);
 }
 
 async function* dearmorStream(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -537,7 +561,11 @@ export async function decrypt(
   if (typeof sealed === "string") bytes = dearmor(sealed);
   else if (sealed instanceof Uint8Array) bytes = isArmored(sealed) ? dearmor(sealed) : sealed;
   else throw new TypeError("sealed must be a Uint8Array or an armored string");
-  return await collect(openEnvelope(once(bytes), options));
+  const { reader, payloadKeys, pad } = await openHeader(once(bytes), options);
+  // The whole payload is in memory already; a chat-sized one opens in one step.
+  const payload = await collect(reader.rest());
+  return await openSingleChunk(payload, payloadKeys, pad) ??
+    await collect(openStream(once(payload), payloadKeys, pad));
 }
 
 /**

@@ -238,6 +238,72 @@ export async function* sealStream(
   while (pipeline.length > 0) yield await release();
 }
 
+/**
+ * `sealStream` for a message whose padded form fits one chunk, without the generator and the
+ * 64 KiB chunk buffer: the same bytes (one last chunk, counter 0), for chat-sized messages.
+ * Returns `undefined` when the message needs more than one chunk.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys, openStream, sealSingleChunk } from "./stream.ts";
+ * import { collect, once } from "./_reader.ts";
+ * import { aes256Gcm } from "../engines/mod.ts";
+ * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+ * const sealed = await sealSingleChunk(new Uint8Array([1, 2, 3]), keys, true);
+ * console.log(await collect(openStream(once(sealed!), keys, true))); // Uint8Array(3) [ 1, 2, 3 ]
+ * ```
+ */
+export async function sealSingleChunk(
+  data: Uint8Array,
+  keys: StreamKeys,
+  pad: boolean,
+): Promise<Uint8Array | undefined> {
+  const marked = data.length + 1;
+  const total = pad ? padmeLength(marked) : marked;
+  if (total > CHUNK_SIZE) return undefined;
+  const chunk = new Uint8Array(total);
+  chunk.set(data);
+  chunk[data.length] = MARKER;
+  return await sealChunk(await prepare(keys), 0, true, chunk);
+}
+
+/**
+ * `openStream` for a sealed payload of at most one chunk, with the same checks (every layer
+ * authenticates, the canonical tail); returns `undefined` when `sealed` is longer than one
+ * chunk, so the caller falls back to `openStream`.
+ *
+ * @example
+ * ```ts
+ * import { deriveStreamKeys, openSingleChunk, sealStream } from "./stream.ts";
+ * import { collect, once } from "./_reader.ts";
+ * import { aes256Gcm } from "../engines/mod.ts";
+ * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+ * const sealed = await collect(sealStream(once(new Uint8Array([4, 5])), keys, false));
+ * console.log(await openSingleChunk(sealed, keys, false)); // Uint8Array(2) [ 4, 5 ]
+ * ```
+ */
+export async function openSingleChunk(
+  sealed: Uint8Array,
+  keys: StreamKeys,
+  pad: boolean,
+): Promise<Uint8Array | undefined> {
+  if (sealed.length > CHUNK_SIZE + chunkOverhead(keys)) return undefined;
+  let plain: Uint8Array;
+  try {
+    plain = await openChunk(await prepare(keys), 0, true, sealed);
+  } catch {
+    throw new DecryptionError();
+  }
+  // The data ends at the last non-zero byte, which must be the marker, followed by exactly the
+  // zeros sealStream writes (as openStream checks at its end).
+  let j = plain.length - 1;
+  while (j >= 0 && plain[j] === 0) j--;
+  if (j < 0 || plain[j] !== MARKER) throw new DecryptionError();
+  const marked = j + 1;
+  if (plain.length !== (pad ? padmeLength(marked) : marked)) throw new DecryptionError();
+  return plain.subarray(0, j);
+}
+
 const ZEROS = new Uint8Array(CHUNK_SIZE);
 
 function* zeros(count: number): Generator<Uint8Array> {

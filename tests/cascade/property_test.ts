@@ -1,8 +1,10 @@
 // Property-based tests (fast-check) for the formats and streams: padding, armor, key strings,
-// STREAM under arbitrary input chunking, and mutated envelopes.
+// STREAM under arbitrary input chunking, the single-chunk paths against STREAM, and mutated
+// envelopes.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  aes256Gcm,
   armor,
   dearmor,
   decrypt,
@@ -14,8 +16,18 @@ import {
   FormatError,
   padmeLength,
   parseRecipient,
+  xchacha20Poly1305,
 } from "../../mod.ts";
-import { identityFor, readAll } from "./_helpers.ts";
+import {
+  CHUNK_SIZE,
+  deriveStreamKeys,
+  openSingleChunk,
+  openStream,
+  sealSingleChunk,
+  sealStream,
+} from "../../cascade/stream.ts";
+import { collect, once } from "../../cascade/_reader.ts";
+import { identityFor, patternBytes, readAll } from "./_helpers.ts";
 
 /** Mutation runs per CI run; `POLYCRYPT_FUZZ_RUNS=1000000` is the documented long run. */
 const FUZZ_RUNS = Number(Deno.env.get("POLYCRYPT_FUZZ_RUNS") ?? 100_000);
@@ -169,4 +181,72 @@ Deno.test(`${FUZZ_RUNS} mutated envelopes are all rejected with DecryptionError 
     { numRuns: FUZZ_RUNS },
   );
   assert.equal(runs, FUZZ_RUNS);
+});
+
+Deno.test("single-chunk seal and open match the STREAM functions byte for byte and verdict for verdict", async (t) => {
+  const twoLayers = await deriveStreamKeys(
+    crypto.getRandomValues(new Uint8Array(32)),
+    new Uint8Array(16),
+    [aes256Gcm, xchacha20Poly1305],
+  );
+  const verdict = (run: () => Promise<Uint8Array | undefined>) =>
+    run().then((bytes) => bytes, (e) => {
+      assert.ok(e instanceof DecryptionError, String(e));
+      return "rejected" as const;
+    });
+  await t.step("sealing: the same bytes whenever the padded message fits one chunk", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 58_000, max: 66_000 })),
+        fc.boolean(),
+        async (length, pad) => {
+          const data = patternBytes(length, length);
+          const single = await sealSingleChunk(data, twoLayers, pad);
+          const marked = length + 1;
+          assert.equal(single !== undefined, (pad ? padmeLength(marked) : marked) <= CHUNK_SIZE);
+          if (single) {
+            assert.deepEqual(single, await collect(sealStream(once(data), twoLayers, pad)));
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+  await t.step(
+    "opening: any authenticated plaintext, padded or not, gets the same verdict",
+    async () => {
+      const oneLayer = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
+      // The STREAM nonce of chunk 0 when it is the last one (docs/format.md section 5).
+      const lastNonce = new Uint8Array(12);
+      lastNonce[11] = 1;
+      await fc.assert(
+        fc.asyncProperty(
+          // Plaintexts built to hit the tail rules: data, maybe a marker, then zeros.
+          fc.uint8Array({ maxLength: 40 }),
+          fc.constantFrom(undefined, 0x80, 0x01),
+          fc.integer({ min: 0, max: 40 }),
+          fc.boolean(),
+          async (data, marker, zeros, pad) => {
+            const plain = new Uint8Array(data.length + (marker ? 1 : 0) + zeros);
+            plain.set(data);
+            if (marker) plain[data.length] = marker;
+            const sealed = await aes256Gcm.seal(oneLayer.keys[0], lastNonce, plain);
+            const viaStream = await verdict(() => collect(openStream(once(sealed), oneLayer, pad)));
+            const viaSingle = await verdict(() => openSingleChunk(sealed, oneLayer, pad));
+            assert.deepEqual(viaSingle, viaStream);
+          },
+        ),
+        { numRuns: 2000 },
+      );
+    },
+  );
+  await t.step("opening: more than one chunk is left to openStream", async () => {
+    const sealed = await collect(sealStream(once(new Uint8Array(CHUNK_SIZE)), twoLayers, false));
+    assert.equal(await openSingleChunk(sealed, twoLayers, false), undefined);
+    // Its first chunk alone is a truncated stream: sealed as "not last", it fails as the last.
+    await assert.rejects(
+      openSingleChunk(sealed.subarray(0, CHUNK_SIZE + 32), twoLayers, false),
+      DecryptionError,
+    );
+  });
 });

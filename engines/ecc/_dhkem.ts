@@ -3,8 +3,8 @@
 // RFC 9180 known answers.
 import { DecryptionError, InvalidKeyError } from "../../errors.ts";
 import { checkBytes, concatBytes, i2osp } from "../_bytes.ts";
-import { LruCache, secretTag } from "../_cache.ts";
-import { hkdf, hkdfExpand, hkdfExtract, type HkdfHash } from "../hkdf.ts";
+import { LruCache, secretTag, settle } from "../_cache.ts";
+import { hkdfExpand, hkdfExtract, type HkdfHash, hkdfSync } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 
 /** A Diffie-Hellman group as DHKEM needs it (RFC 9180 section 4). */
@@ -34,6 +34,16 @@ export interface DhGroup {
   deriveSecretKey?(
     expand: (label: string, info: Uint8Array, length: number) => Promise<Uint8Array>,
   ): Promise<Uint8Array>;
+  /**
+   * Optional: the same operations for a backend that computes them synchronously (node:crypto).
+   * DHKEM then encapsulates and decapsulates in one synchronous step, without the promise hops
+   * (about 30 us of the 200 us an X25519 decapsulation takes here).
+   */
+  readonly sync?: {
+    publicKey(secretKey: Uint8Array): Uint8Array;
+    dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag?: string): Uint8Array;
+    ephemeralDh(publicKey: Uint8Array): { ephemeralPublicKey: Uint8Array; dh: Uint8Array };
+  };
 }
 
 /** What identifies a DHKEM (RFC 9180 Table 2) and describes it in the registry. */
@@ -88,8 +98,8 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
 
   // ExtractAndExpand (RFC 9180 section 4.1) is LabeledExtract then LabeledExpand, which is one
   // HKDF over the labeled ikm and the labeled info: one call instead of two.
-  const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array): Promise<Uint8Array> =>
-    hkdf(
+  const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array): Uint8Array =>
+    hkdfSync(
       hash,
       concatBytes(HPKE_V1, suiteId, encoder.encode("eae_prk"), dh),
       EMPTY,
@@ -123,8 +133,75 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
     const dh = await checkedDh(ephemeral.secretKey, publicKey);
     if (!dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
     const encapsulation = ephemeral.publicKey;
-    const sharedSecret = await extractAndExpand(dh, concatBytes(encapsulation, publicKey));
+    const sharedSecret = extractAndExpand(dh, concatBytes(encapsulation, publicKey));
     return { encapsulation, sharedSecret };
+  }
+
+  // The synchronous forms (group.sync). They read their inputs before returning, so unlike the
+  // asynchronous ones they need no copies to stay unaffected by a caller changing them later.
+  function encapsulateSync(
+    sync: NonNullable<DhGroup["sync"]>,
+    publicKey: Uint8Array,
+  ): Encapsulation {
+    let result: ReturnType<typeof sync.ephemeralDh> | undefined;
+    try {
+      result = sync.ephemeralDh(publicKey);
+    } catch {
+      // An invalid point: the same error as the all-zero output below.
+    }
+    const dh = nonZero(result?.dh);
+    if (!result || !dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
+    const encapsulation = result.ephemeralPublicKey;
+    return {
+      encapsulation,
+      sharedSecret: extractAndExpand(dh, concatBytes(encapsulation, publicKey)),
+    };
+  }
+
+  function decapsulateSync(
+    sync: NonNullable<DhGroup["sync"]>,
+    encapsulation: Uint8Array,
+    secretKey: Uint8Array,
+  ): Uint8Array {
+    const tag = secretTag(secretKey);
+    let dh: Uint8Array | undefined;
+    try {
+      dh = nonZero(sync.dh(secretKey, encapsulation, tag));
+    } catch {
+      // An invalid point: the same error as the all-zero output.
+    }
+    if (!dh) throw new DecryptionError();
+    const pkR = publicKeys.get(tag) ?? publicKeys.set(tag, sync.publicKey(secretKey));
+    return extractAndExpand(dh, concatBytes(encapsulation, pkR));
+  }
+
+  async function encapsulateAsync(publicKey: Uint8Array): Promise<Encapsulation> {
+    checkBytes("publicKey", publicKey, group.publicKeySize);
+    const pkR = publicKey.slice();
+    if (!group.ephemeralDh) return await encapsulateWithEphemeral(pkR, await group.generate());
+    // An invalid point throws or gives the all-zero output; both are the same error.
+    const result = await group.ephemeralDh(pkR).catch(() => undefined);
+    const dh = nonZero(result?.dh);
+    if (!result || !dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
+    const encapsulation = result.ephemeralPublicKey;
+    return {
+      encapsulation,
+      sharedSecret: extractAndExpand(dh, concatBytes(encapsulation, pkR)),
+    };
+  }
+
+  async function decapsulateAsync(
+    encapsulation: Uint8Array,
+    secretKey: Uint8Array,
+  ): Promise<Uint8Array> {
+    checkBytes("encapsulation", encapsulation, group.publicKeySize);
+    checkBytes("secretKey", secretKey, group.secretKeySize);
+    const enc = encapsulation.slice();
+    const sk = secretKey.slice();
+    const tag = secretTag(sk);
+    const dh = await checkedDh(sk, enc, tag);
+    if (!dh) throw new DecryptionError();
+    return extractAndExpand(dh, concatBytes(enc, await publicKeyOf(sk, tag)));
   }
 
   const engine: KemEngine & Record<string, unknown> = {
@@ -140,30 +217,27 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
 
     generateKeyPair: () => group.generate(),
 
-    async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
-      checkBytes("publicKey", publicKey, group.publicKeySize);
-      const pkR = publicKey.slice();
-      if (!group.ephemeralDh) return await encapsulateWithEphemeral(pkR, await group.generate());
-      // An invalid point throws or gives the all-zero output; both are the same error.
-      const result = await group.ephemeralDh(pkR).catch(() => undefined);
-      const dh = nonZero(result?.dh);
-      if (!result || !dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
-      const encapsulation = result.ephemeralPublicKey;
-      return {
-        encapsulation,
-        sharedSecret: await extractAndExpand(dh, concatBytes(encapsulation, pkR)),
-      };
+    encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
+      const sync = group.sync;
+      if (sync) {
+        return settle(() => {
+          checkBytes("publicKey", publicKey, group.publicKeySize);
+          return encapsulateSync(sync, publicKey);
+        });
+      }
+      return encapsulateAsync(publicKey);
     },
 
-    async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
-      checkBytes("encapsulation", encapsulation, group.publicKeySize);
-      checkBytes("secretKey", secretKey, group.secretKeySize);
-      const enc = encapsulation.slice();
-      const sk = secretKey.slice();
-      const tag = secretTag(sk);
-      const dh = await checkedDh(sk, enc, tag);
-      if (!dh) throw new DecryptionError();
-      return await extractAndExpand(dh, concatBytes(enc, await publicKeyOf(sk, tag)));
+    decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
+      const sync = group.sync;
+      if (sync) {
+        return settle(() => {
+          checkBytes("encapsulation", encapsulation, group.publicKeySize);
+          checkBytes("secretKey", secretKey, group.secretKeySize);
+          return decapsulateSync(sync, encapsulation, secretKey);
+        });
+      }
+      return decapsulateAsync(encapsulation, secretKey);
     },
 
     async publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {

@@ -133,6 +133,18 @@ function nodeGroup(curve: Curve): DhGroup {
     const out = diffieHellman({ privateKey, publicKey });
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
   };
+  const sync = {
+    publicKey: (secretKey: Uint8Array) => rawPublic(createPublicKey(secretKeyObject(secretKey))),
+    dh: (secretKey: Uint8Array, publicKey: Uint8Array, tag?: string) =>
+      derive(taggedSecretKeyObject(secretKey, tag), publicKeyObject(publicKey)),
+    ephemeralDh: (publicKey: Uint8Array) => {
+      const pair = generateKeyPairSync(type as "x25519");
+      return {
+        ephemeralPublicKey: rawPublic(pair.publicKey),
+        dh: derive(pair.privateKey, publicKeyObject(publicKey)),
+      };
+    },
+  };
   return {
     publicKeySize: size,
     secretKeySize: size,
@@ -141,17 +153,10 @@ function nodeGroup(curve: Curve): DhGroup {
         const pair = generateKeyPairSync(type as "x25519");
         return { publicKey: rawPublic(pair.publicKey), secretKey: rawSecret(pair.privateKey) };
       }),
-    publicKey: (secretKey) => settle(() => rawPublic(createPublicKey(secretKeyObject(secretKey)))),
-    dh: (secretKey, publicKey, tag) =>
-      settle(() => derive(taggedSecretKeyObject(secretKey, tag), publicKeyObject(publicKey))),
-    ephemeralDh: (publicKey) =>
-      settle(() => {
-        const pair = generateKeyPairSync(type as "x25519");
-        return {
-          ephemeralPublicKey: rawPublic(pair.publicKey),
-          dh: derive(pair.privateKey, publicKeyObject(publicKey)),
-        };
-      }),
+    publicKey: (secretKey) => settle(() => sync.publicKey(secretKey)),
+    dh: (secretKey, publicKey, tag) => settle(() => sync.dh(secretKey, publicKey, tag)),
+    ephemeralDh: (publicKey) => settle(() => sync.ephemeralDh(publicKey)),
+    sync,
   };
 }
 

@@ -4,6 +4,7 @@ import forge from "node-forge";
 import { createPrivateKey, type KeyObject } from "node:crypto";
 import { InvalidKeyError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
+import { LruCache, secretTag } from "../_cache.ts";
 
 function binaryString(bytes: Uint8Array): string {
   let s = "";
@@ -102,8 +103,17 @@ export function checkedPublicKey(spki: Uint8Array, bits: number): forge.pki.rsa.
   return key;
 }
 
+// Parsed private keys of recent identities, by size and secretTag: parsing a PKCS#8 RSA key
+// costs about 270 us here, 3% of an RSA-3072 decryption, and decapsulation needs it twice.
+const privateKeyObjects = new LruCache<string, KeyObject>(16);
+
 /** node:crypto's view of a PKCS#8 private key, checked for the engine's size. */
 export function privateKeyObject(pkcs8: Uint8Array, bits: number): KeyObject {
+  const tag = `${bits}:${secretTag(pkcs8)}`;
+  return privateKeyObjects.get(tag) ?? privateKeyObjects.set(tag, parsePrivateKey(pkcs8, bits));
+}
+
+function parsePrivateKey(pkcs8: Uint8Array, bits: number): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" });

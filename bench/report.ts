@@ -812,7 +812,7 @@ md.push(
   `Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}. ` +
     "Medians in one run; ratios compare figures from this run only, and the targets against openssl " +
     "compare back-to-back pairs (the machine's speed drifts within minutes). In the KEM table a keygen slower than a third of the " +
-    "per-operation budget is timed once; `the RSA keygen targets use medians of ${KEYGEN_RUNS} runs. Made by \`deno task bench:report\`.`,
+    `per-operation budget is timed once; the RSA keygen targets use medians of ${KEYGEN_RUNS} runs. Made by \`deno task bench:report\`.`,
   "",
   "## Targets",
   "",

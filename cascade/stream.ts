@@ -61,6 +61,11 @@ export async function deriveStreamKeys(
   return { aeads, keys };
 }
 
+/** Plaintext bytes STREAM seals for `dataLength` data bytes: the data, the marker, the padding. */
+function paddedLength(dataLength: number, pad: boolean): number {
+  return pad ? padmeLength(dataLength + 1) : dataLength + 1;
+}
+
 /** Ciphertext bytes a full chunk grows by. */
 export function chunkOverhead(keys: StreamKeys): number {
   return keys.aeads.reduce((sum, a) => sum + a.tagSize, 0);
@@ -217,8 +222,7 @@ export async function* sealStream(
     }
   }
   // The tail: marker and zeros, possibly over several chunks.
-  const markedLength = dataLength + 1;
-  let remaining = (pad ? padmeLength(markedLength) : markedLength) - dataLength;
+  let remaining = paddedLength(dataLength, pad) - dataLength;
   let marker = true;
   while (remaining > 0) {
     if (filled === CHUNK_SIZE) {
@@ -258,8 +262,7 @@ export async function sealSingleChunk(
   keys: StreamKeys,
   pad: boolean,
 ): Promise<Uint8Array | undefined> {
-  const marked = data.length + 1;
-  const total = pad ? padmeLength(marked) : marked;
+  const total = paddedLength(data.length, pad);
   if (total > CHUNK_SIZE) return undefined;
   const chunk = new Uint8Array(total);
   chunk.set(data);
@@ -299,8 +302,7 @@ export async function openSingleChunk(
   let j = plain.length - 1;
   while (j >= 0 && plain[j] === 0) j--;
   if (j < 0 || plain[j] !== MARKER) throw new DecryptionError();
-  const marked = j + 1;
-  if (plain.length !== (pad ? padmeLength(marked) : marked)) throw new DecryptionError();
+  if (plain.length !== paddedLength(j, pad)) throw new DecryptionError();
   return plain.subarray(0, j);
 }
 
@@ -383,7 +385,6 @@ export async function* openStream(
   }
   // Only the exact tail sealStream writes is accepted: one marker, then the
   // canonical number of zeros.
-  const marked = dataLength + 1;
-  const expectedZeros = (pad ? padmeLength(marked) : marked) - marked;
+  const expectedZeros = paddedLength(dataLength, pad) - dataLength - 1;
   if (heldByte !== MARKER || heldZeros !== expectedZeros) throw new DecryptionError();
 }

@@ -17,16 +17,8 @@ export interface DhGroup {
   generate(): Promise<KemKeyPair>;
   /** `pk(sk)`. */
   publicKey(secretKey: Uint8Array): Promise<Uint8Array>;
-  /**
-   * The raw DH output; may throw on invalid points. `secretTag`, when given, is the secret key's
-   * `secretTag` (_cache.ts): a backend may use it to keep the parsed key of a repeat identity.
-   */
-  dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag?: string): Promise<Uint8Array>;
-  /**
-   * Optional: a fresh ephemeral key pair and its DH with `publicKey` in one step, for backends
-   * where turning a generated secret key into bytes and back costs more than the DH needs.
-   */
-  ephemeralDh?(publicKey: Uint8Array): Promise<{ ephemeralPublicKey: Uint8Array; dh: Uint8Array }>;
+  /** The raw DH output; may throw on invalid points. */
+  dh(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array>;
   /**
    * DeriveKeyPair's secret from `dkp_prk` (RFC 9180 section 7.1.3); `expand(label, info, L)` is
    * LabeledExpand. Default: `sk = LabeledExpand(dkp_prk, "sk", "", Nsk)` (X25519, X448).
@@ -35,13 +27,21 @@ export interface DhGroup {
     expand: (label: string, info: Uint8Array, length: number) => Promise<Uint8Array>,
   ): Promise<Uint8Array>;
   /**
-   * Optional: the same operations for a backend that computes them synchronously (node:crypto).
-   * DHKEM then encapsulates and decapsulates in one synchronous step, without the promise hops
-   * (about 30 us of the 200 us an X25519 decapsulation takes here).
+   * Optional: the operations of a backend that computes synchronously (node:crypto). DHKEM then
+   * encapsulates and decapsulates in one synchronous step, without the promise hops (about 30 us
+   * of the 200 us an X25519 decapsulation takes here).
    */
   readonly sync?: {
     publicKey(secretKey: Uint8Array): Uint8Array;
-    dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag?: string): Uint8Array;
+    /**
+     * The raw DH output; may throw on invalid points. `secretTag` is the secret key's
+     * `secretTag` (_cache.ts), so the backend can keep the parsed key of a repeat identity.
+     */
+    dh(secretKey: Uint8Array, publicKey: Uint8Array, secretTag: string): Uint8Array;
+    /**
+     * A fresh ephemeral key pair and its DH with `publicKey` in one step: turning a generated
+     * secret key into bytes and back would cost more than the DH.
+     */
     ephemeralDh(publicKey: Uint8Array): { ephemeralPublicKey: Uint8Array; dh: Uint8Array };
   };
 }
@@ -117,10 +117,9 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
   async function checkedDh(
     secretKey: Uint8Array,
     publicKey: Uint8Array,
-    tag?: string,
   ): Promise<Uint8Array | undefined> {
     try {
-      return nonZero(await group.dh(secretKey, publicKey, tag));
+      return nonZero(await group.dh(secretKey, publicKey));
     } catch {
       return undefined;
     }
@@ -177,17 +176,7 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
 
   async function encapsulateAsync(publicKey: Uint8Array): Promise<Encapsulation> {
     checkBytes("publicKey", publicKey, group.publicKeySize);
-    const pkR = publicKey.slice();
-    if (!group.ephemeralDh) return await encapsulateWithEphemeral(pkR, await group.generate());
-    // An invalid point throws or gives the all-zero output; both are the same error.
-    const result = await group.ephemeralDh(pkR).catch(() => undefined);
-    const dh = nonZero(result?.dh);
-    if (!result || !dh) throw new InvalidKeyError(INVALID_PUBLIC_KEY);
-    const encapsulation = result.ephemeralPublicKey;
-    return {
-      encapsulation,
-      sharedSecret: extractAndExpand(dh, concatBytes(encapsulation, pkR)),
-    };
+    return await encapsulateWithEphemeral(publicKey.slice(), await group.generate());
   }
 
   async function decapsulateAsync(
@@ -199,7 +188,7 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
     const enc = encapsulation.slice();
     const sk = secretKey.slice();
     const tag = secretTag(sk);
-    const dh = await checkedDh(sk, enc, tag);
+    const dh = await checkedDh(sk, enc);
     if (!dh) throw new DecryptionError();
     return extractAndExpand(dh, concatBytes(enc, await publicKeyOf(sk, tag)));
   }

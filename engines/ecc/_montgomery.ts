@@ -121,12 +121,8 @@ function nodeGroup(curve: Curve): DhGroup {
   };
   const secretKeyObject = (sk: Uint8Array): KeyObject =>
     createPrivateKey({ key: der(PKCS8_PREFIX[curve], sk), format: "der", type: "pkcs8" });
-  // Parsed secret keys of recent identities, by the caller's secret tag (see DhGroup.dh).
+  // Parsed secret keys of recent identities, by the caller's secret tag (see DhGroup.sync.dh).
   const secretObjects = new LruCache<string, KeyObject>(32);
-  const taggedSecretKeyObject = (sk: Uint8Array, tag: string | undefined): KeyObject =>
-    tag === undefined
-      ? secretKeyObject(sk)
-      : secretObjects.getOrCreate(tag, () => secretKeyObject(sk));
   const publicKeyObject = (pk: Uint8Array): KeyObject =>
     createPublicKey({ key: der(SPKI_PREFIX[curve], pk), format: "der", type: "spki" });
   const derive = (privateKey: KeyObject, publicKey: KeyObject) => {
@@ -135,8 +131,11 @@ function nodeGroup(curve: Curve): DhGroup {
   };
   const sync = {
     publicKey: (secretKey: Uint8Array) => rawPublic(createPublicKey(secretKeyObject(secretKey))),
-    dh: (secretKey: Uint8Array, publicKey: Uint8Array, tag?: string) =>
-      derive(taggedSecretKeyObject(secretKey, tag), publicKeyObject(publicKey)),
+    dh: (secretKey: Uint8Array, publicKey: Uint8Array, tag: string) =>
+      derive(
+        secretObjects.getOrCreate(tag, () => secretKeyObject(secretKey)),
+        publicKeyObject(publicKey),
+      ),
     ephemeralDh: (publicKey: Uint8Array) => {
       const pair = generateKeyPairSync(type as "x25519");
       return {
@@ -154,8 +153,8 @@ function nodeGroup(curve: Curve): DhGroup {
         return { publicKey: rawPublic(pair.publicKey), secretKey: rawSecret(pair.privateKey) };
       }),
     publicKey: (secretKey) => settle(() => sync.publicKey(secretKey)),
-    dh: (secretKey, publicKey, tag) => settle(() => sync.dh(secretKey, publicKey, tag)),
-    ephemeralDh: (publicKey) => settle(() => sync.ephemeralDh(publicKey)),
+    dh: (secretKey, publicKey) =>
+      settle(() => derive(secretKeyObject(secretKey), publicKeyObject(publicKey))),
     sync,
   };
 }

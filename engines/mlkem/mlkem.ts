@@ -94,13 +94,14 @@ const kemSubtle = crypto.subtle as unknown as KemSubtle;
 
 const webCryptoSupport = new Map<string, Promise<boolean>>();
 
-/** Whether WebCrypto here implements `name` (probed once with a key import). */
-function webCryptoHas(name: string, sampleKey: Uint8Array<ArrayBuffer>): Promise<boolean> {
+/** Whether WebCrypto here implements `name` (probed once, by importing an all-zero seed). */
+function webCryptoHas(name: string): Promise<boolean> {
   let probe = webCryptoSupport.get(name);
   if (!probe) {
+    const seed = new Uint8Array(ML_KEM_SEED_SIZE);
     probe = typeof kemSubtle.encapsulateBits !== "function"
       ? Promise.resolve(false)
-      : kemSubtle.importKey("raw-seed", sampleKey, { name }, false, ["decapsulateBits"])
+      : kemSubtle.importKey("raw-seed", seed, { name }, false, ["decapsulateBits"])
         .then(() => true, () => false);
     webCryptoSupport.set(name, probe);
   }
@@ -153,7 +154,7 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
 
   function usesWebCrypto(): Promise<boolean> {
     if (web !== undefined) return Promise.resolve(web);
-    return webCryptoHas(name, new Uint8Array(ML_KEM_SEED_SIZE)).then((has) => web = has);
+    return webCryptoHas(name).then((has) => web = has);
   }
 
   function encapsulateWith(publicKey: Uint8Array, m: Uint8Array): Encapsulation {

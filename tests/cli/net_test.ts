@@ -133,43 +133,18 @@ Deno.test("cli listen/send over TCP", async (t) => {
         `${dir}/tls.key`,
       ]);
       const to = `tls://127.0.0.1:${listener.port}`;
-      const refused = await run([
-        "send",
-        "--to",
-        to,
-        "--tls-ca",
-        `${dir}/other.pem`,
-        "-r",
-        bob,
-        "x",
-      ]);
+      const send = (address: string, ca: string, text: string) =>
+        run(["send", "--to", address, "--tls-ca", ca, "-r", bob, text]);
+      const refused = await send(to, `${dir}/other.pem`, "x");
       assert.equal(refused.code, 3);
       assert.match(refused.stderr, /certificate that is not trusted/);
-      const sent = await run([
-        "send",
-        "--to",
-        to,
-        "--tls-ca",
-        `${dir}/tls.pem`,
-        "-r",
-        bob,
-        "hi tls",
-      ]);
+      const sent = await send(to, `${dir}/tls.pem`, "hi tls");
       assert.equal(sent.code, 0, sent.stderr);
       assert.equal((await listener.result).stdout, "hi tls\n");
       // Flags that do not fit the address are usage errors.
       const noCert = await run(["listen", "--on", "tls://127.0.0.1:0", "-i", bobKey]);
       assert.equal(noCert.code, 2);
-      const caForTcp = await run([
-        "send",
-        "--to",
-        to.replace("tls", "tcp"),
-        "--tls-ca",
-        `${dir}/tls.pem`,
-        "-r",
-        bob,
-        "x",
-      ]);
+      const caForTcp = await send(to.replace("tls", "tcp"), `${dir}/tls.pem`, "x");
       assert.equal(caForTcp.code, 2);
     });
 

@@ -104,6 +104,40 @@ Deno.test("modPow agrees with square-and-multiply on random and edge inputs", ()
   assert.throws(() => modPow(2n, 1n, 1n), RangeError);
 });
 
+Deno.test("modPow in Montgomery form (odd moduli over 2048 bits) agrees with square-and-multiply", () => {
+  // Every group above 2048 bits, and random odd moduli just over the threshold and of odd lengths.
+  const moduli = [3072, 4096, 6144, 8192].map((b) => FFDHE_GROUPS[b as FfdheBits].p);
+  for (const bits of [2049, 2050, 3000, 3073, 4097]) {
+    moduli.push(randomBigint(bits) | 1n << BigInt(bits - 1) | 1n);
+  }
+  for (const m of moduli) {
+    const label = `${m.toString(2).length}-bit modulus`;
+    const cases: [bigint, bigint][] = [
+      [0n, 5n],
+      [1n, 3n],
+      [2n, 1n],
+      [m - 1n, 2n],
+      [m - 1n, 3n],
+      [m, 7n],
+      [m + 5n, 3n],
+      [-2n, 3n],
+      [randomBigint(2 * m.toString(2).length), 65537n],
+    ];
+    for (let i = 0; i < 4; i++) {
+      cases.push([randomBigint(m.toString(2).length), randomBigint(1 + i * 97)]);
+    }
+    for (const [b, e] of cases) {
+      assert.equal(modPow(b, e, m), naiveModPow(((b % m) + m) % m, e, m), `${label} b=${b} e=${e}`);
+    }
+    assert.equal(modPow(12345n, 0n, m), 1n, label);
+  }
+  // An even modulus over the threshold takes the division path and is still right.
+  const even = randomBigint(3072) | 1n << 3071n;
+  const evenModulus = even - (even & 1n);
+  const b = randomBigint(3000);
+  assert.equal(modPow(b, 300n, evenModulus), naiveModPow(b, 300n, evenModulus));
+});
+
 Deno.test("fixedBasePow agrees with modPow for g of every group, edge exponents and overflow", () => {
   for (const b of BITS) {
     const { g, p, exponentBits } = FFDHE_GROUPS[b];

@@ -125,27 +125,33 @@ for (const id of kemIds) {
 results.kems = kems;
 
 // RSA keygen: measureKem times a slow keygen once; the target needs a median of several. A
-// random prime search varies several-fold between runs (one run of 5 gave a 3072-bit median of
-// 1.9 s where others gave 0.6 s), so both sides take the median of 9.
-const KEYGEN_RUNS = QUICK ? 1 : 9;
-log("RSA keygen medians");
+// random prime search varies several-fold between runs (21 alternating runs at 3072 bits: ours
+// 527..4,199 ms, openssl 335..4,234 ms), and this machine's speed drifts within minutes, so ours
+// and `openssl genpkey` alternate, 15 runs each, and each side takes its median.
+const KEYGEN_RUNS = QUICK ? 1 : 15;
+log("RSA keygen medians, alternating with openssl genpkey");
 const rsaKeygenMs: Record<string, number> = {};
-for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
-  const engine = registry.kem(`rsa-${bits}`);
-  [rsaKeygenMs[`rsa-${bits}`]] = await medianMs(() => engine.generateKeyPair(), 0, KEYGEN_RUNS);
-}
-results.rsaKeygenMs = rsaKeygenMs;
-
-log("openssl genpkey (RSA keygen)");
 const genpkey: Record<string, number> = {};
 for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
-  const ms = await commandMs(
-    "openssl",
-    ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`],
-    KEYGEN_RUNS,
-  );
-  if (ms !== undefined) genpkey[`rsa-${bits}`] = ms;
+  const engine = registry.kem(`rsa-${bits}`);
+  const ours: number[] = [];
+  const openssl: number[] = [];
+  for (let i = 0; i < KEYGEN_RUNS; i++) {
+    const t = performance.now();
+    await engine.generateKeyPair();
+    ours.push(performance.now() - t);
+    const ms = await commandMs(
+      "openssl",
+      ["genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${bits}`],
+      1,
+    );
+    if (ms !== undefined) openssl.push(ms);
+  }
+  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
+  rsaKeygenMs[`rsa-${bits}`] = median(ours);
+  if (openssl.length === KEYGEN_RUNS) genpkey[`rsa-${bits}`] = median(openssl);
 }
+results.rsaKeygenMs = rsaKeygenMs;
 results.opensslGenpkeyMs = genpkey;
 
 // Message size per AEAD stack, encrypt and decrypt, one X25519 recipient, no padding.
@@ -770,7 +776,7 @@ function bound(t: Target): string | undefined {
     } MB/s for openssl at the start of the run, and one WebCrypto call at a time about a third of that. Each call copies its input and allocates its output, both cores already run calls in parallel, and node:crypto's AES-GCM in Deno is slower still (about 60 MB/s); OpenSSL's figure is one core in assembly without copies.`;
   }
   if (t.target.startsWith("RSA-") && t.target.includes("keygen")) {
-    return "Key generation is a random search for two primes, so single runs vary several-fold and even medians of 9 move between runs; the search runs in Deno's node:crypto (Rust, on a worker thread), so its speed against OpenSSL's is that implementation's.";
+    return "Key generation is a random search for two primes, so single runs vary several-fold and even medians of 15 move between runs; the search runs in Deno's node:crypto (Rust, on a worker thread), so its speed against OpenSSL's is that implementation's.";
   }
   if (t.target.startsWith("Argon2id")) {
     return `hash-wasm's Argon2id (WebAssembly, 4 lanes in one worker) against the C CLI with 4 threads; the earlier medians of 5 in this report give ${
@@ -812,7 +818,7 @@ md.push(
   `Machine: ${navigator.hardwareConcurrency} cores, ${Deno.build.os}/${Deno.build.arch}, Deno ${Deno.version.deno}. ` +
     "Medians in one run; ratios compare figures from this run only, and the targets against openssl " +
     "compare back-to-back pairs (the machine's speed drifts within minutes). In the KEM table a keygen slower than a third of the " +
-    `per-operation budget is timed once; the RSA keygen targets use medians of ${KEYGEN_RUNS} runs. Made by \`deno task bench:report\`.`,
+    `per-operation budget is timed once; the RSA keygen targets use medians of ${KEYGEN_RUNS} runs alternating with openssl genpkey. Made by \`deno task bench:report\`.`,
   "",
   "## Targets",
   "",

@@ -6,6 +6,7 @@
 import {
   aes256Gcm,
   createAes256Gcm,
+  createChaCha20Poly1305,
   createElGamalEngine,
   createMlKemEngine,
   createRsaEngine,
@@ -127,13 +128,14 @@ for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-307
   });
 }
 
-// AEADs at 1 KiB and 64 KiB (the STREAM chunk), every AES-GCM backend side by side.
+// AEADs at 1 KiB and 64 KiB (the STREAM chunk), every AES-GCM and ChaCha20-Poly1305 backend.
 const aeads: AeadEngine[] = [
   aes256Gcm,
   createAes256Gcm({ backend: "webcrypto" }),
   createAes256Gcm({ backend: "node" }),
   createAes256Gcm({ backend: "noble" }),
   registry.aead("chacha20-poly1305"),
+  createChaCha20Poly1305({ backend: "noble" }),
   registry.aead("xchacha20-poly1305"),
   registry.aead("aes-256-gcm-siv"),
 ];

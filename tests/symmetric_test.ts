@@ -6,6 +6,7 @@ import {
   aes256GcmSiv,
   chacha20Poly1305,
   createAes256Gcm,
+  createChaCha20Poly1305,
   DecryptionError,
   xchacha20Poly1305,
 } from "../mod.ts";
@@ -16,12 +17,14 @@ import { hex, loadWycheproof } from "./_wycheproof.ts";
 const nobleGcm = createAes256Gcm({ backend: "noble" });
 const nodeGcm = createAes256Gcm({ backend: "node" });
 const webGcm = createAes256Gcm({ backend: "webcrypto" });
+const nobleChaCha = createChaCha20Poly1305({ backend: "noble" });
 const ENGINES: [string, AeadEngine][] = [
   ["aes-256-gcm (auto)", aes256Gcm],
   ["aes-256-gcm (webcrypto)", webGcm],
   ["aes-256-gcm (node)", nodeGcm],
   ["aes-256-gcm (noble)", nobleGcm],
-  ["chacha20-poly1305", chacha20Poly1305],
+  ["chacha20-poly1305 (node)", chacha20Poly1305],
+  ["chacha20-poly1305 (noble)", nobleChaCha],
   ["xchacha20-poly1305", xchacha20Poly1305],
   ["aes-256-gcm-siv", aes256GcmSiv],
 ];
@@ -104,9 +107,13 @@ Deno.test("aes-256-gcm backends agree around the auto backend's size threshold",
   }
 });
 
-Deno.test("Wycheproof chacha20_poly1305_test.json, all 325", async () => {
-  const c = await runAeadVectors("chacha20_poly1305_test.json", chacha20Poly1305, all);
-  assert.deepEqual(c, { valid: 256, invalid: 60, rangeErrors: 9, skipped: 0, total: 325 });
+Deno.test("Wycheproof chacha20_poly1305_test.json, all 325, both backends", async () => {
+  assert.equal(chacha20Poly1305.backend, "node");
+  for (const engine of [chacha20Poly1305, nobleChaCha]) {
+    const c = await runAeadVectors("chacha20_poly1305_test.json", engine, all);
+    assert.deepEqual(c, { valid: 256, invalid: 60, rangeErrors: 9, skipped: 0, total: 325 });
+  }
+  assert.throws(() => createChaCha20Poly1305({ backend: "wasm" as "node" }), TypeError);
 });
 
 Deno.test("Wycheproof xchacha20_poly1305_test.json, all 315", async () => {

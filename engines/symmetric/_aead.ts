@@ -1,4 +1,5 @@
 // Internal: the boundary every AEAD engine shares (argument checks, copies, one opaque error).
+import { createCipheriv, createDecipheriv } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
 import type { AeadEngine, KeyedAead } from "../types.ts";
@@ -28,6 +29,59 @@ export interface AeadPrimitive {
     ciphertext: Uint8Array,
     aad: Uint8Array,
   ): Promise<Uint8Array> | Uint8Array;
+}
+
+/** The synchronous operations of a node:crypto AEAD (16-byte tag). */
+export interface SyncAeadPrimitive extends AeadPrimitive {
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
+  open(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array;
+}
+
+/**
+ * A node:crypto AEAD with a 16-byte tag appended to the ciphertext, as RFC 5116 lays it out:
+ * `"aes-256-gcm"` or `"chacha20-poly1305"`. `open` throws on a wrong tag and returns nothing
+ * decrypted before the tag has passed.
+ */
+export function nodeAeadPrimitive(
+  cipherName: "aes-256-gcm" | "chacha20-poly1305",
+): SyncAeadPrimitive {
+  // Two calls because node's typings overload per cipher family (CipherGCM, CipherChaCha20Poly1305).
+  const tag = { authTagLength: 16 } as const;
+  const encryptor = (key: Uint8Array, nonce: Uint8Array) =>
+    cipherName === "aes-256-gcm"
+      ? createCipheriv(cipherName, key, nonce, tag)
+      : createCipheriv(cipherName, key, nonce, tag);
+  const decryptor = (key: Uint8Array, nonce: Uint8Array) =>
+    cipherName === "aes-256-gcm"
+      ? createDecipheriv(cipherName, key, nonce, tag)
+      : createDecipheriv(cipherName, key, nonce, tag);
+  return {
+    seal(key, nonce, plaintext, aad) {
+      const cipher = encryptor(key, nonce);
+      cipher.setAAD(aad);
+      const head = cipher.update(plaintext);
+      const tail = cipher.final();
+      const out = new Uint8Array(head.length + tail.length + 16);
+      out.set(head);
+      out.set(tail, head.length);
+      out.set(cipher.getAuthTag(), head.length + tail.length);
+      return out;
+    },
+    open(key, nonce, ciphertext, aad) {
+      const split = ciphertext.length - 16;
+      if (split < 0) throw new RangeError("ciphertext is shorter than the tag");
+      const decipher = decryptor(key, nonce);
+      decipher.setAAD(aad);
+      decipher.setAuthTag(ciphertext.subarray(split));
+      const head = decipher.update(ciphertext.subarray(0, split));
+      // final() throws on a wrong tag; nothing decrypted is returned before it has passed.
+      const tail = decipher.final();
+      const out = new Uint8Array(head.length + tail.length);
+      out.set(head);
+      out.set(tail, head.length);
+      return out;
+    },
+  };
 }
 
 /** Builds a frozen AEAD engine (32-byte key, 16-byte tag) around a primitive. */

@@ -21,10 +21,9 @@
  *
  * @module
  */
-import { createCipheriv, createDecipheriv } from "node:crypto";
 import { gcm } from "@noble/ciphers/aes.js";
 import type { AeadEngine } from "../types.ts";
-import { type AeadPrimitive, defineAead } from "./_aead.ts";
+import { defineAead, nodeAeadPrimitive } from "./_aead.ts";
 
 /** Where the AES-GCM arithmetic runs; `"auto"` picks node or WebCrypto by input size. */
 export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble";
@@ -42,32 +41,7 @@ export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble";
  */
 export const AES_GCM_SMALL_INPUT = 4096;
 
-const nodePrimitive: AeadPrimitive = {
-  seal(key, nonce, plaintext, aad) {
-    const cipher = createCipheriv("aes-256-gcm", key, nonce, { authTagLength: 16 });
-    cipher.setAAD(aad);
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const out = new Uint8Array(head.length + tail.length + 16);
-    out.set(head);
-    out.set(tail, head.length);
-    out.set(cipher.getAuthTag(), head.length + tail.length);
-    return out;
-  },
-  open(key, nonce, ciphertext, aad) {
-    const split = ciphertext.length - 16;
-    const decipher = createDecipheriv("aes-256-gcm", key, nonce, { authTagLength: 16 });
-    decipher.setAAD(aad);
-    decipher.setAuthTag(ciphertext.subarray(split));
-    const head = decipher.update(ciphertext.subarray(0, split));
-    // final() throws on a wrong tag; nothing decrypted is returned before it has passed.
-    const tail = decipher.final();
-    const out = new Uint8Array(head.length + tail.length);
-    out.set(head);
-    out.set(tail, head.length);
-    return out;
-  },
-};
+const nodePrimitive = nodeAeadPrimitive("aes-256-gcm");
 
 /**
  * Makes an AES-256-GCM engine on the chosen backend (default `"auto"`: node:crypto below

@@ -1,6 +1,6 @@
 /**
- * ChaCha20-Poly1305 (RFC 8439) and XChaCha20-Poly1305
- * (draft-irtf-cfrg-xchacha) from @noble/ciphers. XChaCha20's 192-bit nonce
+ * ChaCha20-Poly1305 (RFC 8439) on node:crypto (or @noble/ciphers) and
+ * XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha) from @noble/ciphers. XChaCha20's 192-bit nonce
  * is safe to pick at random for any number of messages.
  *
  * @example
@@ -15,26 +15,53 @@
  */
 import { chacha20poly1305, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import type { AeadEngine } from "../types.ts";
-import { defineAead } from "./_aead.ts";
+import { defineAead, nodeAeadPrimitive } from "./_aead.ts";
+
+/** Where the ChaCha20-Poly1305 arithmetic runs. */
+export type ChaChaBackend = "node" | "noble";
+
+// node:crypto against noble, measured in one run (Deno 2.9.6): 64 KiB in 101-104 us against
+// 539-570 us, a 32-byte file key in 9-11 us against 12-23 us.
+const nodeChaCha20Poly1305 = nodeAeadPrimitive("chacha20-poly1305");
 
 /**
- * `chacha20-poly1305`: 96-bit nonce (RFC 8439 section 2.8).
+ * Makes a `chacha20-poly1305` engine (96-bit nonce, RFC 8439 section 2.8) on the chosen backend
+ * (default `"node"`, the faster; `"noble"` is pure JavaScript).
+ *
+ * @example
+ * ```ts
+ * import { createChaCha20Poly1305 } from "./chacha.ts";
+ * const noble = createChaCha20Poly1305({ backend: "noble" });
+ * console.log(noble.id, noble.backend); // chacha20-poly1305 noble
+ * ```
+ */
+export function createChaCha20Poly1305(
+  options: { backend?: ChaChaBackend } = {},
+): AeadEngine & { readonly backend: ChaChaBackend } {
+  const backend = options.backend ?? "node";
+  if (backend === "node") {
+    return defineAead("chacha20-poly1305", 12, backend, nodeChaCha20Poly1305) as AeadEngine & {
+      readonly backend: ChaChaBackend;
+    };
+  }
+  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
+  return defineAead("chacha20-poly1305", 12, backend, {
+    seal: (key, nonce, pt, aad) => chacha20poly1305(key, nonce, aad).encrypt(pt),
+    open: (key, nonce, ct, aad) => chacha20poly1305(key, nonce, aad).decrypt(ct),
+  }) as AeadEngine & { readonly backend: ChaChaBackend };
+}
+
+/**
+ * The registry's `chacha20-poly1305`, on node:crypto.
  *
  * @example
  * ```ts
  * import { chacha20Poly1305 } from "./chacha.ts";
- * console.log(chacha20Poly1305.nonceSize); // 12
+ * console.log(chacha20Poly1305.nonceSize, chacha20Poly1305.backend); // 12 node
  * ```
  */
-export const chacha20Poly1305: AeadEngine & { readonly backend: string } = defineAead(
-  "chacha20-poly1305",
-  12,
-  "noble",
-  {
-    seal: (key, nonce, pt, aad) => chacha20poly1305(key, nonce, aad).encrypt(pt),
-    open: (key, nonce, ct, aad) => chacha20poly1305(key, nonce, aad).decrypt(ct),
-  },
-);
+export const chacha20Poly1305: AeadEngine & { readonly backend: ChaChaBackend } =
+  createChaCha20Poly1305();
 
 /**
  * `xchacha20-poly1305`: 192-bit nonce.

@@ -241,7 +241,7 @@ export async function bulkPeers(data: Uint8Array, rounds: number): Promise<PeerR
     };
     const parts = chunks(data);
     let sealed: ArrayBuffer[] = [];
-    await both("raw WebCrypto AES-256-GCM, 64 KiB, 16 in flight", async () => {
+    await both("raw WebCrypto AES-256-GCM, 64 KiB, 8 in flight", async () => {
       sealed = [];
       const queue: Promise<ArrayBuffer>[] = [];
       for (let i = 0; i < parts.length; i++) {
@@ -252,14 +252,14 @@ export async function bulkPeers(data: Uint8Array, rounds: number): Promise<PeerR
             parts[i] as Uint8Array<ArrayBuffer>,
           ),
         );
-        if (queue.length >= 16) sealed.push(await queue.shift()!);
+        if (queue.length >= 8) sealed.push(await queue.shift()!);
       }
       sealed.push(...await Promise.all(queue));
     }, async () => {
       const queue: Promise<ArrayBuffer>[] = [];
       for (let i = 0; i < sealed.length; i++) {
         queue.push(crypto.subtle.decrypt({ name: "AES-GCM", iv: iv(i) }, key, sealed[i]));
-        if (queue.length >= 16) await queue.shift();
+        if (queue.length >= 8) await queue.shift();
       }
       await Promise.all(queue);
     }, "no header, no key exchange: the platform ceiling polycrypt's STREAM runs on");

@@ -135,11 +135,12 @@ async function openChunk(
  * How many chunks may be in the AEADs at once. WebCrypto runs each call off the JS thread, so
  * chunks in flight keep both cores busy. Raw WebCrypto AES-256-GCM over 64 KiB chunks here:
  * 412 MB/s one at a time, 635 with 2, 718 with 4, 807 with 8 in flight; `encryptStream` over
- * 64 MiB into a dropping sink, 4 alternating rounds of 5 runs: medians 669-696 MB/s with 8 and
- * 680-720 with 16 (each round higher with 16). Sixteen chunks are 1 MiB of buffers. Results are
- * still released strictly in order, each only after it authenticated.
+ * 128 MiB: 496-599 MB/s with 3, 655-670 with 8, 627-679 with 12. Sixteen measured no faster
+ * over 1 GiB (1.74-1.81 s against 1.70-1.77 s) and raised that stream's peak RSS from 116 to
+ * 161-165 MiB (WebCrypto's outputs wait for the collector). Eight chunks are 512 KiB of buffers.
+ * Results are still released strictly in order, each only after it authenticated.
  */
-const IN_FLIGHT = 16;
+const IN_FLIGHT = 8;
 
 /** An in-order queue of chunk operations already started. */
 class Pipeline {

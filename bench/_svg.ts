@@ -127,10 +127,15 @@ export function lineChart(o: LineChartOptions): string {
         `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${color}"/>`,
       );
       if (p.label) {
+        // A label that would run past the plot's right edge goes to the left of its point
+        // (about 6 px per character at font-size 10).
+        const right = px(p.x) + 6 + p.label.length * 6 > width - m.right;
         out.push(
-          `<text x="${(px(p.x) + 6).toFixed(1)}" y="${
+          `<text x="${(right ? px(p.x) - 6 : px(p.x) + 6).toFixed(1)}" y="${
             (py(p.y) - 6).toFixed(1)
-          }" font-size="10" fill="${color}">${esc(p.label)}</text>`,
+          }"${right ? ' text-anchor="end"' : ""} font-size="10" fill="${color}">${
+            esc(p.label)
+          }</text>`,
         );
       }
     }

@@ -127,13 +127,13 @@ export function lineChart(o: LineChartOptions): string {
         `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${color}"/>`,
       );
       if (p.label) {
-        // A label that would run past the plot's right edge goes to the left of its point
-        // (about 6 px per character at font-size 10).
-        const right = px(p.x) + 6 + p.label.length * 6 > width - m.right;
+        // A label that would run past the picture's right edge (about 6 px per character at
+        // font-size 10) goes below and to the left of its point instead.
+        const flip = px(p.x) + 6 + p.label.length * 6 > width;
         out.push(
-          `<text x="${(right ? px(p.x) - 6 : px(p.x) + 6).toFixed(1)}" y="${
-            (py(p.y) - 6).toFixed(1)
-          }"${right ? ' text-anchor="end"' : ""} font-size="10" fill="${color}">${
+          `<text x="${(flip ? px(p.x) - 6 : px(p.x) + 6).toFixed(1)}" y="${
+            (flip ? py(p.y) + 16 : py(p.y) - 6).toFixed(1)
+          }"${flip ? ' text-anchor="end"' : ""} font-size="10" fill="${color}">${
             esc(p.label)
           }</text>`,
         );

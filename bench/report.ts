@@ -132,6 +132,7 @@ const KEYGEN_RUNS = QUICK ? 1 : 15;
 log("RSA keygen medians, alternating with openssl genpkey");
 const rsaKeygenMs: Record<string, number> = {};
 const genpkey: Record<string, number> = {};
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
 for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
   const engine = registry.kem(`rsa-${bits}`);
   const ours: number[] = [];
@@ -147,7 +148,6 @@ for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
     );
     if (ms !== undefined) openssl.push(ms);
   }
-  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
   rsaKeygenMs[`rsa-${bits}`] = median(ours);
   if (openssl.length === KEYGEN_RUNS) genpkey[`rsa-${bits}`] = median(openssl);
 }

@@ -23,10 +23,11 @@ const WINDOW = 5;
 // Montgomery reduction (HAC Algorithm 14.32) in 1024-bit digits replaces BigInt `%` for odd moduli
 // wider than 2048 bits. V8 divides a 6144-bit product by a 3072-bit modulus in about 9 us, 2.5x a
 // 3072-bit multiplication; two rounds of "low digit times n', times the modulus, shift" cost less.
-// Measured per modPow with a 275..400-bit exponent (bench:kem, _exp runs of 60): 3072 bits 4.17 ->
-// 3.54 ms, 4096 7.18 -> 6.58 ms, 6144 16.5 -> 15.0 ms, 8192 26.5 -> 26.3 ms; at 2048 bits V8's
-// division is cheap and Montgomery is 1.4x slower, so the division path stays there. Digits of 512,
-// 768 and 1536 bits were measured too and were no faster than 1024.
+// Measured per modPow with a 275..400-bit exponent (one run, docs/engines/elgamal.md): 3072 bits
+// 4.17 -> 3.18 ms, 4096 7.18 -> 6.37 ms, 6144 16.5 -> 15.0 ms, 8192 unchanged at 26-27 ms; at 2048
+// bits V8's division is cheap and Montgomery is 1.4x slower, so the division path stays there.
+// Digits of 512, 768 and 1536 bits were measured too and were no faster than 1024. Setting up
+// n' and R mod m costs about 30 us a call (1% at 3072 bits), so nothing is cached per modulus.
 const MONTGOMERY_MIN_BITS = 2049;
 const MONTGOMERY_DIGIT_BITS = 1024;
 

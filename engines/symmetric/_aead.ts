@@ -85,12 +85,12 @@ export function nodeAeadPrimitive(
 }
 
 /** Builds a frozen AEAD engine (32-byte key, 16-byte tag) around a primitive. */
-export function defineAead(
+export function defineAead<Backend extends string>(
   id: string,
   nonceSize: number,
-  backend: string,
+  backend: Backend,
   primitive: AeadPrimitive,
-): AeadEngine & { readonly backend: string } {
+): AeadEngine & { readonly backend: Backend } {
   const checkArgs = (nonce: Uint8Array, data: Uint8Array, dataName: string, aad?: Uint8Array) => {
     checkBytes("nonce", nonce, nonceSize);
     checkBytes(dataName, data);

@@ -62,12 +62,10 @@ export function createAes256Gcm(
     return defineAead("aes-256-gcm", 12, backend, {
       seal: (key, nonce, pt, aad) => gcm(key, nonce, aad).encrypt(pt),
       open: (key, nonce, ct, aad) => gcm(key, nonce, aad).decrypt(ct),
-    }) as AeadEngine & { readonly backend: AesGcmBackend };
+    });
   }
   if (backend === "node") {
-    return defineAead("aes-256-gcm", 12, backend, nodePrimitive) as AeadEngine & {
-      readonly backend: AesGcmBackend;
-    };
+    return defineAead("aes-256-gcm", 12, backend, nodePrimitive);
   }
   if (backend !== "webcrypto" && backend !== "auto") {
     throw new TypeError(`backend must be "auto", "webcrypto", "node" or "noble"`);
@@ -105,7 +103,7 @@ export function createAes256Gcm(
       prepare,
       seal: async (key, nonce, pt, aad) => await (await prepare(key)).seal(nonce, pt, aad),
       open: async (key, nonce, ct, aad) => await (await prepare(key)).open(nonce, ct, aad),
-    }) as AeadEngine & { readonly backend: AesGcmBackend };
+    });
   }
   const small = (data: Uint8Array) => data.length < AES_GCM_SMALL_INPUT;
   // The WebCrypto key is imported on the first large input only.
@@ -126,7 +124,7 @@ export function createAes256Gcm(
     prepare: (key: Uint8Array) => Promise.resolve(prepareAuto(key)),
     seal: (key, nonce, pt, aad) => prepareAuto(key).seal(nonce, pt, aad),
     open: (key, nonce, ct, aad) => prepareAuto(key).open(nonce, ct, aad),
-  }) as AeadEngine & { readonly backend: AesGcmBackend };
+  });
 }
 
 /**

@@ -40,15 +40,13 @@ export function createChaCha20Poly1305(
 ): AeadEngine & { readonly backend: ChaChaBackend } {
   const backend = options.backend ?? "node";
   if (backend === "node") {
-    return defineAead("chacha20-poly1305", 12, backend, nodeChaCha20Poly1305) as AeadEngine & {
-      readonly backend: ChaChaBackend;
-    };
+    return defineAead("chacha20-poly1305", 12, backend, nodeChaCha20Poly1305);
   }
   if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
   return defineAead("chacha20-poly1305", 12, backend, {
     seal: (key, nonce, pt, aad) => chacha20poly1305(key, nonce, aad).encrypt(pt),
     open: (key, nonce, ct, aad) => chacha20poly1305(key, nonce, aad).decrypt(ct),
-  }) as AeadEngine & { readonly backend: ChaChaBackend };
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   createRsaEngine,
   createX25519Engine,
   createX448Engine,
+  createXChaCha20Poly1305,
   registry,
 } from "../mod.ts";
 import type { AeadEngine, KemEngine, KemKeyPair } from "../mod.ts";
@@ -128,7 +129,7 @@ for (const id of ["x25519+ml-kem-768", "x448+ml-kem-1024", "rsa-3072+elgamal-307
   });
 }
 
-// AEADs at 1 KiB and 64 KiB (the STREAM chunk), every AES-GCM and ChaCha20-Poly1305 backend.
+// AEADs at 1 KiB and 64 KiB (the STREAM chunk), every AES-GCM and (X)ChaCha20-Poly1305 backend.
 const aeads: AeadEngine[] = [
   aes256Gcm,
   createAes256Gcm({ backend: "webcrypto" }),
@@ -137,6 +138,7 @@ const aeads: AeadEngine[] = [
   registry.aead("chacha20-poly1305"),
   createChaCha20Poly1305({ backend: "noble" }),
   registry.aead("xchacha20-poly1305"),
+  createXChaCha20Poly1305({ backend: "noble" }),
   registry.aead("aes-256-gcm-siv"),
 ];
 for (const size of [1024, 65536]) {

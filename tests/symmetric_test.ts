@@ -7,6 +7,7 @@ import {
   chacha20Poly1305,
   createAes256Gcm,
   createChaCha20Poly1305,
+  createXChaCha20Poly1305,
   DecryptionError,
   xchacha20Poly1305,
 } from "../mod.ts";
@@ -18,6 +19,7 @@ const nobleGcm = createAes256Gcm({ backend: "noble" });
 const nodeGcm = createAes256Gcm({ backend: "node" });
 const webGcm = createAes256Gcm({ backend: "webcrypto" });
 const nobleChaCha = createChaCha20Poly1305({ backend: "noble" });
+const nobleXChaCha = createXChaCha20Poly1305({ backend: "noble" });
 const ENGINES: [string, AeadEngine][] = [
   ["aes-256-gcm (auto)", aes256Gcm],
   ["aes-256-gcm (webcrypto)", webGcm],
@@ -25,7 +27,8 @@ const ENGINES: [string, AeadEngine][] = [
   ["aes-256-gcm (noble)", nobleGcm],
   ["chacha20-poly1305 (node)", chacha20Poly1305],
   ["chacha20-poly1305 (noble)", nobleChaCha],
-  ["xchacha20-poly1305", xchacha20Poly1305],
+  ["xchacha20-poly1305 (node)", xchacha20Poly1305],
+  ["xchacha20-poly1305 (noble)", nobleXChaCha],
   ["aes-256-gcm-siv", aes256GcmSiv],
 ];
 
@@ -116,7 +119,29 @@ Deno.test("Wycheproof chacha20_poly1305_test.json, all 325, both backends", asyn
   assert.throws(() => createChaCha20Poly1305({ backend: "wasm" as "node" }), TypeError);
 });
 
-Deno.test("Wycheproof xchacha20_poly1305_test.json, all 315", async () => {
-  const c = await runAeadVectors("xchacha20_poly1305_test.json", xchacha20Poly1305, all);
-  assert.deepEqual(c, { valid: 246, invalid: 60, rangeErrors: 9, skipped: 0, total: 315 });
+Deno.test("Wycheproof xchacha20_poly1305_test.json, all 315, both backends", async () => {
+  assert.equal(xchacha20Poly1305.backend, "node");
+  for (const engine of [xchacha20Poly1305, nobleXChaCha]) {
+    const c = await runAeadVectors("xchacha20_poly1305_test.json", engine, all);
+    assert.deepEqual(c, { valid: 246, invalid: 60, rangeErrors: 9, skipped: 0, total: 315 });
+  }
+  assert.throws(() => createXChaCha20Poly1305({ backend: "wasm" as "node" }), TypeError);
+});
+
+Deno.test("xchacha20-poly1305 backends agree on long inputs, keyed or not", async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const nonce = crypto.getRandomValues(new Uint8Array(24));
+  const aad = crypto.getRandomValues(new Uint8Array(7));
+  for (const size of [0, 63, 64, 65, 70000]) {
+    const pt = new Uint8Array(size).map((_, i) => (i * 29 + size) & 0xff);
+    const sealed = await nobleXChaCha.seal(key, nonce, pt, aad);
+    assert.deepEqual(await xchacha20Poly1305.seal(key, nonce, pt, aad), sealed, `${size}`);
+    const keyed = await xchacha20Poly1305.withKey!(key);
+    assert.deepEqual(await keyed.seal(nonce, pt, aad), sealed, `${size} keyed`);
+    assert.deepEqual(await keyed.open(nonce, sealed, aad), pt, `${size} keyed`);
+    // A nonce differing only in its HChaCha20 half (bytes 0..16) must not open it.
+    const other = nonce.slice();
+    other[3] ^= 1;
+    await assert.rejects(keyed.open(other, sealed, aad), DecryptionError, `${size} nonce`);
+  }
 });

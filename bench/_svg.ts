@@ -35,6 +35,68 @@ function logTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
+/** An axis-aligned rectangle in picture coordinates. */
+interface Box {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  /** What covering it costs a label: a line sample 1, a dot 10, text 20. */
+  weight?: number;
+}
+
+const overlap = (a: Box, b: Box) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+
+// Where a point label may go, in order of preference: dx, dy of the text's anchor from the point.
+const SPOTS: { dx: number; dy: number; anchor: "start" | "end" | "middle" }[] = [
+  { dx: 6, dy: -6, anchor: "start" }, // above right
+  { dx: 6, dy: 14, anchor: "start" }, // below right
+  { dx: -6, dy: -6, anchor: "end" }, // above left
+  { dx: -6, dy: 14, anchor: "end" }, // below left
+  { dx: 0, dy: -10, anchor: "middle" }, // above
+  { dx: 0, dy: 19, anchor: "middle" }, // below
+  { dx: 8, dy: 4, anchor: "start" }, // right
+  { dx: -8, dy: 4, anchor: "end" }, // left
+  { dx: 6, dy: 26, anchor: "start" }, // further below right
+  { dx: -6, dy: 26, anchor: "end" }, // further below left
+  { dx: -6, dy: -18, anchor: "end" }, // further above left
+  { dx: 6, dy: -18, anchor: "start" }, // further above right
+];
+
+/**
+ * Puts each label (font-size 10, about 6 px per character) at the first spot around its point
+ * that stays inside `frame` and clear of the dots, lines, legend and the labels placed before it;
+ * when no spot is clear, at the one whose collisions weigh least (crossing a line is cheap,
+ * covering text dear).
+ */
+function placeLabels(
+  labels: { x: number; y: number; text: string; color: string }[],
+  obstacles: Box[],
+  frame: Box,
+): string[] {
+  const taken = [...obstacles];
+  return labels.map((l) => {
+    const w = l.text.length * 6;
+    let best: { box: Box; spot: (typeof SPOTS)[number]; cost: number } | undefined;
+    for (const spot of SPOTS) {
+      const left = l.x + spot.dx -
+        (spot.anchor === "end" ? w : spot.anchor === "middle" ? w / 2 : 0);
+      const box = { x1: left, y1: l.y + spot.dy - 9, x2: left + w, y2: l.y + spot.dy + 2 };
+      const outside = box.x1 < frame.x1 || box.x2 > frame.x2 || box.y1 < frame.y1 ||
+        box.y2 > frame.y2;
+      const cost = (outside ? 1000 : 0) +
+        taken.reduce((sum, t) => sum + (overlap(t, box) ? t.weight ?? 20 : 0), 0);
+      if (!best || cost < best.cost) best = { box, spot, cost };
+      if (cost === 0) break;
+    }
+    taken.push(best!.box);
+    const { spot } = best!;
+    return `<text x="${(l.x + spot.dx).toFixed(1)}" y="${(l.y + spot.dy).toFixed(1)}"${
+      spot.anchor === "start" ? "" : ` text-anchor="${spot.anchor}"`
+    } font-size="10" fill="${l.color}">${esc(l.text)}</text>`;
+  });
+}
+
 /** One line of a line chart. */
 export interface Series {
   name: string;
@@ -111,10 +173,27 @@ export function lineChart(o: LineChartOptions): string {
       (m.top + height - m.bottom) / 2
     }) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   );
+  // Legend entries, dots and lines first; point labels last, placed where they collide least.
+  const labels: { x: number; y: number; text: string; color: string }[] = [];
+  const obstacles: Box[] = [];
   let legendRow = 0;
   o.series.forEach((s, i) => {
     const color = PALETTE[(s.color ?? i) % PALETTE.length];
     const points = s.points.filter((p) => p.x > 0 && p.y > 0).sort((a, b) => a.x - b.x);
+    // The line counts as an obstacle too, sampled every 6 px.
+    for (let j = 1; j < points.length; j++) {
+      const [ax, ay, bx, by] = [
+        px(points[j - 1].x),
+        py(points[j - 1].y),
+        px(points[j].x),
+        py(points[j].y),
+      ];
+      const steps = Math.ceil(Math.hypot(bx - ax, by - ay) / 6);
+      for (let k = 1; k < steps; k++) {
+        const [x, y] = [ax + (bx - ax) * k / steps, ay + (by - ay) * k / steps];
+        obstacles.push({ x1: x - 1.5, y1: y - 1.5, x2: x + 1.5, y2: y + 1.5, weight: 1 });
+      }
+    }
     if (points.length > 1) {
       out.push(
         `<polyline fill="none" stroke="${color}" stroke-width="2"${
@@ -123,24 +202,20 @@ export function lineChart(o: LineChartOptions): string {
       );
     }
     for (const p of points) {
-      out.push(
-        `<circle cx="${px(p.x).toFixed(1)}" cy="${py(p.y).toFixed(1)}" r="3.5" fill="${color}"/>`,
-      );
-      if (p.label) {
-        // A label that would run past the picture's right edge (about 6 px per character at
-        // font-size 10) goes below and to the left of its point instead.
-        const flip = px(p.x) + 6 + p.label.length * 6 > width;
-        out.push(
-          `<text x="${(flip ? px(p.x) - 6 : px(p.x) + 6).toFixed(1)}" y="${
-            (flip ? py(p.y) + 16 : py(p.y) - 6).toFixed(1)
-          }"${flip ? ' text-anchor="end"' : ""} font-size="10" fill="${color}">${
-            esc(p.label)
-          }</text>`,
-        );
-      }
+      const [x, y] = [px(p.x), py(p.y)];
+      out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3.5" fill="${color}"/>`);
+      obstacles.push({ x1: x - 4, y1: y - 4, x2: x + 4, y2: y + 4, weight: 10 });
+      if (p.label) labels.push({ x, y, text: p.label, color });
     }
     if (s.hideLegend) return;
     const ly = m.top + 8 + legendRow++ * 20;
+    obstacles.push({
+      x1: width - m.right + 14,
+      y1: ly - 8,
+      x2: width - m.right + 46 + s.name.length * 7,
+      y2: ly + 8,
+      weight: 20,
+    });
     out.push(
       `<line x1="${width - m.right + 14}" x2="${
         width - m.right + 40
@@ -150,6 +225,7 @@ export function lineChart(o: LineChartOptions): string {
       `<text x="${width - m.right + 46}" y="${ly + 4}">${esc(s.name)}</text>`,
     );
   });
+  out.push(...placeLabels(labels, obstacles, { x1: 0, y1: m.top, x2: width, y2: height - 20 }));
   out.push("</svg>");
   return out.join("\n");
 }

@@ -41,7 +41,7 @@ interface Box {
   y1: number;
   x2: number;
   y2: number;
-  /** What covering it costs a label: a line sample 1, a dot 10, text 20. */
+  /** What covering it costs a label: a line sample 1, a dot 10, text 100 (the default). */
   weight?: number;
 }
 
@@ -57,40 +57,45 @@ const SPOTS: { dx: number; dy: number; anchor: "start" | "end" | "middle" }[] = 
   { dx: 0, dy: 19, anchor: "middle" }, // below
   { dx: 8, dy: 4, anchor: "start" }, // right
   { dx: -8, dy: 4, anchor: "end" }, // left
-  { dx: 6, dy: 26, anchor: "start" }, // further below right
-  { dx: -6, dy: 26, anchor: "end" }, // further below left
-  { dx: -6, dy: -18, anchor: "end" }, // further above left
-  { dx: 6, dy: -18, anchor: "start" }, // further above right
 ];
 
 /**
  * Puts each label (font-size 10, about 6 px per character) at the first spot around its point
- * that stays inside `frame` and clear of the dots, lines, legend and the labels placed before it;
- * when no spot is clear, at the one whose collisions weigh least (crossing a line is cheap,
- * covering text dear).
+ * that stays inside `frame` and clear of the dots, lines, legend and other labels; when no spot
+ * is clear, at the one whose collisions weigh least (crossing a line is cheap, covering text
+ * dear). A greedy pass in order, then passes that move each label again knowing where all the
+ * others are, so an early label can give way to a later one.
  */
 function placeLabels(
   labels: { x: number; y: number; text: string; color: string }[],
   obstacles: Box[],
   frame: Box,
 ): string[] {
-  const taken = [...obstacles];
-  return labels.map((l) => {
+  const placed: { box: Box; spot: (typeof SPOTS)[number] }[] = [];
+  const place = (l: (typeof labels)[number], taken: Box[]) => {
     const w = l.text.length * 6;
     let best: { box: Box; spot: (typeof SPOTS)[number]; cost: number } | undefined;
     for (const spot of SPOTS) {
       const left = l.x + spot.dx -
         (spot.anchor === "end" ? w : spot.anchor === "middle" ? w / 2 : 0);
-      const box = { x1: left, y1: l.y + spot.dy - 9, x2: left + w, y2: l.y + spot.dy + 2 };
+      const box = { x1: left, y1: l.y + spot.dy - 8, x2: left + w, y2: l.y + spot.dy + 2 };
       const outside = box.x1 < frame.x1 || box.x2 > frame.x2 || box.y1 < frame.y1 ||
         box.y2 > frame.y2;
       const cost = (outside ? 1000 : 0) +
-        taken.reduce((sum, t) => sum + (overlap(t, box) ? t.weight ?? 20 : 0), 0);
+        taken.reduce((sum, t) => sum + (overlap(t, box) ? t.weight ?? 100 : 0), 0);
       if (!best || cost < best.cost) best = { box, spot, cost };
       if (cost === 0) break;
     }
-    taken.push(best!.box);
-    const { spot } = best!;
+    return best!;
+  };
+  for (let pass = 0; pass < 4; pass++) {
+    labels.forEach((l, i) => {
+      const others = placed.filter((_, j) => j !== i).map((p) => p.box);
+      placed[i] = place(l, [...obstacles, ...others]);
+    });
+  }
+  return labels.map((l, i) => {
+    const { spot } = placed[i];
     return `<text x="${(l.x + spot.dx).toFixed(1)}" y="${(l.y + spot.dy).toFixed(1)}"${
       spot.anchor === "start" ? "" : ` text-anchor="${spot.anchor}"`
     } font-size="10" fill="${l.color}">${esc(l.text)}</text>`;
@@ -214,7 +219,6 @@ export function lineChart(o: LineChartOptions): string {
       y1: ly - 8,
       x2: width - m.right + 46 + s.name.length * 7,
       y2: ly + 8,
-      weight: 20,
     });
     out.push(
       `<line x1="${width - m.right + 14}" x2="${

@@ -170,7 +170,7 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
       // An invalid point: the same error as the all-zero output.
     }
     if (!dh) throw new DecryptionError();
-    const pkR = publicKeys.get(tag) ?? publicKeys.set(tag, sync.publicKey(secretKey));
+    const pkR = publicKeys.getOrCreate(tag, () => sync.publicKey(secretKey));
     return extractAndExpand(dh, concatBytes(encapsulation, pkR));
   }
 

@@ -24,6 +24,28 @@ export type ChaChaBackend = "node" | "noble";
 // 539-570 us, a 32-byte file key in 9-11 us against 12-23 us.
 const nodeChaCha20Poly1305 = nodeAeadPrimitive("chacha20-poly1305");
 
+/** noble's cipher constructors, as both ChaCha variants share them. */
+type NobleCipher = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
+  encrypt(plaintext: Uint8Array): Uint8Array;
+  decrypt(ciphertext: Uint8Array): Uint8Array;
+};
+
+/** The backend switch both ChaCha variants share: the node primitive, or noble's cipher. */
+function chachaEngine(
+  id: string,
+  nonceSize: number,
+  node: AeadPrimitive,
+  noble: NobleCipher,
+  backend: ChaChaBackend = "node",
+): AeadEngine & { readonly backend: ChaChaBackend } {
+  if (backend === "node") return defineAead(id, nonceSize, backend, node);
+  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
+  return defineAead(id, nonceSize, backend, {
+    seal: (key, nonce, pt, aad) => noble(key, nonce, aad).encrypt(pt),
+    open: (key, nonce, ct, aad) => noble(key, nonce, aad).decrypt(ct),
+  });
+}
+
 /**
  * Makes a `chacha20-poly1305` engine (96-bit nonce, RFC 8439 section 2.8) on the chosen backend
  * (default `"node"`, the faster; `"noble"` is pure JavaScript).
@@ -38,15 +60,13 @@ const nodeChaCha20Poly1305 = nodeAeadPrimitive("chacha20-poly1305");
 export function createChaCha20Poly1305(
   options: { backend?: ChaChaBackend } = {},
 ): AeadEngine & { readonly backend: ChaChaBackend } {
-  const backend = options.backend ?? "node";
-  if (backend === "node") {
-    return defineAead("chacha20-poly1305", 12, backend, nodeChaCha20Poly1305);
-  }
-  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
-  return defineAead("chacha20-poly1305", 12, backend, {
-    seal: (key, nonce, pt, aad) => chacha20poly1305(key, nonce, aad).encrypt(pt),
-    open: (key, nonce, ct, aad) => chacha20poly1305(key, nonce, aad).decrypt(ct),
-  });
+  return chachaEngine(
+    "chacha20-poly1305",
+    12,
+    nodeChaCha20Poly1305,
+    chacha20poly1305,
+    options.backend,
+  );
 }
 
 /**
@@ -67,37 +87,33 @@ const SIGMA = new Uint32Array(new TextEncoder().encode("expand 32-byte k").buffe
 const words = (bytes: Uint8Array) => new Uint32Array(bytes.slice().buffer);
 
 /**
- * XChaCha20-Poly1305 as draft-irtf-cfrg-xchacha-03 section 2.3 builds it: the subkey
- * HChaCha20(key, nonce[0..16]) and the nonce `0x00000000 || nonce[16..24]` for RFC 8439's
- * ChaCha20-Poly1305, here node:crypto's. Only HChaCha20 (one ChaCha block) runs in JavaScript.
+ * Runs `op` under XChaCha20-Poly1305's inner key and nonce (draft-irtf-cfrg-xchacha-03 section
+ * 2.3): the subkey HChaCha20(key, nonce[0..16]) and the nonce `0x00000000 || nonce[16..24]`;
+ * the subkey is zeroed afterwards. Only HChaCha20 (one ChaCha block) runs in JavaScript.
  */
-function nodeXChaCha20Poly1305(): AeadPrimitive {
-  const subkeyAndNonce = (key: Uint8Array, nonce: Uint8Array): [Uint8Array, Uint8Array] => {
-    const out = new Uint32Array(8);
-    hchacha(SIGMA, words(key), words(nonce.subarray(0, 16)), out);
-    const inner = new Uint8Array(12);
-    inner.set(nonce.subarray(16, 24), 4);
-    return [new Uint8Array(out.buffer), inner];
-  };
-  const run = <T>(
-    key: Uint8Array,
-    nonce: Uint8Array,
-    op: (subkey: Uint8Array, inner: Uint8Array) => T,
-  ): T => {
-    const [subkey, inner] = subkeyAndNonce(key, nonce);
-    try {
-      return op(subkey, inner);
-    } finally {
-      subkey.fill(0);
-    }
-  };
-  return {
-    seal: (key, nonce, pt, aad) =>
-      run(key, nonce, (k, n) => nodeChaCha20Poly1305.seal(k, n, pt, aad)),
-    open: (key, nonce, ct, aad) =>
-      run(key, nonce, (k, n) => nodeChaCha20Poly1305.open(k, n, ct, aad)),
-  };
+function withXChaChaSubkey<T>(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  op: (subkey: Uint8Array, innerNonce: Uint8Array) => T,
+): T {
+  const out = new Uint32Array(8);
+  hchacha(SIGMA, words(key), words(nonce.subarray(0, 16)), out);
+  const subkey = new Uint8Array(out.buffer);
+  const innerNonce = new Uint8Array(12);
+  innerNonce.set(nonce.subarray(16, 24), 4);
+  try {
+    return op(subkey, innerNonce);
+  } finally {
+    subkey.fill(0);
+  }
 }
+
+const nodeXChaCha20Poly1305: AeadPrimitive = {
+  seal: (key, nonce, pt, aad) =>
+    withXChaChaSubkey(key, nonce, (k, n) => nodeChaCha20Poly1305.seal(k, n, pt, aad)),
+  open: (key, nonce, ct, aad) =>
+    withXChaChaSubkey(key, nonce, (k, n) => nodeChaCha20Poly1305.open(k, n, ct, aad)),
+};
 
 /**
  * Makes an `xchacha20-poly1305` engine (192-bit nonce) on the chosen backend (default
@@ -114,15 +130,13 @@ function nodeXChaCha20Poly1305(): AeadPrimitive {
 export function createXChaCha20Poly1305(
   options: { backend?: ChaChaBackend } = {},
 ): AeadEngine & { readonly backend: ChaChaBackend } {
-  const backend = options.backend ?? "node";
-  if (backend === "node") {
-    return defineAead("xchacha20-poly1305", 24, backend, nodeXChaCha20Poly1305());
-  }
-  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
-  return defineAead("xchacha20-poly1305", 24, backend, {
-    seal: (key, nonce, pt, aad) => xchacha20poly1305(key, nonce, aad).encrypt(pt),
-    open: (key, nonce, ct, aad) => xchacha20poly1305(key, nonce, aad).decrypt(ct),
-  });
+  return chachaEngine(
+    "xchacha20-poly1305",
+    24,
+    nodeXChaCha20Poly1305,
+    xchacha20poly1305,
+    options.backend,
+  );
 }
 
 /**

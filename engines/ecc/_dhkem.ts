@@ -97,19 +97,21 @@ export function buildDhKem(params: DhKemParams): BuiltDhKem {
     );
 
   // ExtractAndExpand (RFC 9180 section 4.1) is LabeledExtract then LabeledExpand, which is one
-  // HKDF over the labeled ikm and the labeled info: one call instead of two.
+  // HKDF over the labeled ikm and the labeled info: one call instead of two. The labels are the
+  // same for every call, so they are encoded once.
+  const eaePrkLabel = concatBytes(HPKE_V1, suiteId, encoder.encode("eae_prk"));
+  const sharedSecretLabel = concatBytes(
+    i2osp(params.sharedSecretSize, 2),
+    HPKE_V1,
+    suiteId,
+    encoder.encode("shared_secret"),
+  );
   const extractAndExpand = (dh: Uint8Array, kemContext: Uint8Array): Uint8Array =>
     hkdfSync(
       hash,
-      concatBytes(HPKE_V1, suiteId, encoder.encode("eae_prk"), dh),
+      concatBytes(eaePrkLabel, dh),
       EMPTY,
-      concatBytes(
-        i2osp(params.sharedSecretSize, 2),
-        HPKE_V1,
-        suiteId,
-        encoder.encode("shared_secret"),
-        kemContext,
-      ),
+      concatBytes(sharedSecretLabel, kemContext),
       params.sharedSecretSize,
     );
 

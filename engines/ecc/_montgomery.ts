@@ -123,8 +123,12 @@ function nodeGroup(curve: Curve): DhGroup {
     createPrivateKey({ key: der(PKCS8_PREFIX[curve], sk), format: "der", type: "pkcs8" });
   // Parsed secret keys of recent identities, by the caller's secret tag (see DhGroup.sync.dh).
   const secretObjects = new LruCache<string, KeyObject>(32);
+  // An RFC 8037 JWK parses in about half the time of the same key as SPKI DER here (4 vs 8 us).
   const publicKeyObject = (pk: Uint8Array): KeyObject =>
-    createPublicKey({ key: der(SPKI_PREFIX[curve], pk), format: "der", type: "spki" });
+    createPublicKey({
+      key: { kty: "OKP", crv: curve, x: pk.toBase64({ alphabet: "base64url", omitPadding: true }) },
+      format: "jwk",
+    });
   const derive = (privateKey: KeyObject, publicKey: KeyObject) => {
     const out = diffieHellman({ privateKey, publicKey });
     return new Uint8Array(out.buffer, out.byteOffset, out.length);

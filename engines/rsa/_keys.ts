@@ -110,7 +110,7 @@ const privateKeyObjects = new LruCache<string, KeyObject>(16);
 /** node:crypto's view of a PKCS#8 private key, checked for the engine's size. */
 export function privateKeyObject(pkcs8: Uint8Array, bits: number): KeyObject {
   const tag = `${bits}:${secretTag(pkcs8)}`;
-  return privateKeyObjects.get(tag) ?? privateKeyObjects.set(tag, parsePrivateKey(pkcs8, bits));
+  return privateKeyObjects.getOrCreate(tag, () => parsePrivateKey(pkcs8, bits));
 }
 
 function parsePrivateKey(pkcs8: Uint8Array, bits: number): KeyObject {

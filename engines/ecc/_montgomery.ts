@@ -27,11 +27,6 @@ const PKCS8_PREFIX: Record<Curve, Uint8Array> = {
   X25519: Uint8Array.fromHex("302e020100300506032b656e04220420"),
   X448: Uint8Array.fromHex("3046020100300506032b656f043a0438"),
 };
-// RFC 8410 SubjectPublicKeyInfo prefixes: SEQUENCE { AlgorithmIdentifier, BIT STRING key }.
-const SPKI_PREFIX: Record<Curve, Uint8Array> = {
-  X25519: Uint8Array.fromHex("302a300506032b656e032100"),
-  X448: Uint8Array.fromHex("3042300506032b656f033900"),
-};
 const NOBLE = { X25519: nobleX25519, X448: nobleX448 };
 
 const support = new Map<Curve, Promise<boolean>>();

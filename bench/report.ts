@@ -963,7 +963,8 @@ md.push(
   "The last column is what polycrypt's figure rests on, measured alone between polycrypt and " +
     "openssl in each pair: raw WebCrypto AES-256-GCM (64 KiB calls, 8 in flight) for bulk, " +
     "node:crypto's RSA-OAEP-SHA-256 decrypt and X25519 diffieHellman on keys parsed once for the " +
-    "engines. A target whose goal is above that ratio cannot be met by composing this platform's " +
+    "engines, and node:crypto's DiffieHellman.computeSecret over the same group for ElGamal " +
+    "(whose modPow is our own). A target whose goal is above that ratio cannot be met by composing this platform's " +
     "primitives.",
   "",
   "### What bounds the missed targets",

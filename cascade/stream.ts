@@ -96,35 +96,61 @@ interface Layer {
 function prepare(keys: StreamKeys): Promise<Layer[]> {
   return Promise.all(keys.aeads.map(async (aead, j) => {
     const key = keys.keys[j];
+    // async: a plugin that throws instead of rejecting fails its chunk like any other failure.
     const keyed: KeyedAead = aead.withKey ? await aead.withKey(key) : {
-      seal: (nonce, plaintext, aad) => aead.seal(key, nonce, plaintext, aad),
-      open: (nonce, ciphertext, aad) => aead.open(key, nonce, ciphertext, aad),
+      seal: async (nonce, plaintext, aad) => await aead.seal(key, nonce, plaintext, aad),
+      open: async (nonce, ciphertext, aad) => await aead.open(key, nonce, ciphertext, aad),
     };
     return { aead, keyed };
   }));
 }
 
-async function sealChunk(
+function sealChunk(
   layers: readonly Layer[],
   counter: number,
   last: boolean,
   chunk: Uint8Array,
 ): Promise<Uint8Array> {
-  let data = chunk;
-  for (const { aead, keyed } of layers) {
+  // The innermost layer is called now, before any await: an engine that copies its input during
+  // the call (WebCrypto does) is done with `chunk` when this returns.
+  const { aead, keyed } = layers[0];
+  const inner = keyed.seal(nonceFor(aead, counter, last), chunk);
+  return layers.length === 1 ? inner : sealOuter(layers, counter, last, inner);
+}
+
+async function sealOuter(
+  layers: readonly Layer[],
+  counter: number,
+  last: boolean,
+  inner: Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  let data = await inner;
+  for (let j = 1; j < layers.length; j++) {
+    const { aead, keyed } = layers[j];
     data = await keyed.seal(nonceFor(aead, counter, last), data);
   }
   return data;
 }
 
-async function openChunk(
+function openChunk(
   layers: readonly Layer[],
   counter: number,
   last: boolean,
   chunk: Uint8Array,
 ): Promise<Uint8Array> {
-  let data = chunk;
-  for (let j = layers.length - 1; j >= 0; j--) {
+  const { aead, keyed } = layers[layers.length - 1];
+  const outer = keyed.open(nonceFor(aead, counter, last), chunk);
+  return layers.length === 1 ? outer : openInner(layers, counter, last, outer);
+}
+
+async function openInner(
+  layers: readonly Layer[],
+  counter: number,
+  last: boolean,
+  outer: Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  let data = await outer;
+  for (let j = layers.length - 2; j >= 0; j--) {
     const { aead, keyed } = layers[j];
     data = await keyed.open(nonceFor(aead, counter, last), data);
   }
@@ -172,6 +198,11 @@ class Pipeline {
  * Seals `source` as STREAM chunks: `data || 0x80 || zeros`, the zeros up to
  * the PADME size class when `pad` is set.
  *
+ * A whole chunk that lies inside one piece of `source` is handed to the
+ * innermost AEAD without a copy when that AEAD reads its input during the call
+ * ({@linkcode KeyedAead.readsInputOnCall}, every built-in); the producer may
+ * reuse a piece once the next one is asked for.
+ *
  * @example
  * ```ts
  * import { deriveStreamKeys, sealStream } from "./stream.ts";
@@ -187,12 +218,15 @@ export async function* sealStream(
   pad: boolean,
 ): AsyncGenerator<Uint8Array> {
   const layers = await prepare(keys);
+  // Only an innermost layer that has read its input when the call returns may be given the
+  // source's own bytes: the producer may reuse a piece once the next one is asked for.
+  const inPlace = layers[0].keyed.readsInputOnCall === true;
   const pipeline = new Pipeline();
   // Each chunk in flight has its own buffer (the AEADs may still be reading it while the next
   // fills); a buffer is reused once its chunk's result is out, which keeps the garbage (and the
   // peak memory of a 1 GiB stream) down.
   const spare: Uint8Array[] = [];
-  const inFlight: Uint8Array[] = [];
+  const inFlight: (Uint8Array | undefined)[] = [];
   let buffer: Uint8Array = new Uint8Array(CHUNK_SIZE);
   let filled = 0;
   let counter = 0;
@@ -205,7 +239,8 @@ export async function* sealStream(
   };
   const release = async () => {
     const sealed = await pipeline.shift();
-    spare.push(inFlight.shift()!);
+    const done = inFlight.shift();
+    if (done) spare.push(done);
     return sealed;
   };
   for await (const piece of source) {
@@ -216,6 +251,16 @@ export async function* sealStream(
         // More bytes follow, so this full chunk is not the last one.
         dispatch(false);
         while (pipeline.length >= IN_FLIGHT || pipeline.headSettled) yield await release();
+      }
+      if (inPlace && filled === 0 && piece.length - offset >= CHUNK_SIZE) {
+        // A whole chunk inside the piece is sealed in place, without a copy. It is not the last
+        // chunk: the marker always follows.
+        const chunk = piece.subarray(offset, offset + CHUNK_SIZE);
+        pipeline.push(sealChunk(layers, counter++, false, chunk));
+        inFlight.push(undefined);
+        offset += CHUNK_SIZE;
+        while (pipeline.length >= IN_FLIGHT || pipeline.headSettled) yield await release();
+        continue;
       }
       const take = Math.min(CHUNK_SIZE - filled, piece.length - offset);
       buffer.set(piece.subarray(offset, offset + take), filled);

@@ -145,3 +145,35 @@ Deno.test("xchacha20-poly1305 backends agree on long inputs, keyed or not", asyn
     await assert.rejects(keyed.open(other, sealed, aad), DecryptionError, `${size} nonce`);
   }
 });
+
+Deno.test("keyed AEADs read their input during the call: reusing the buffer at once is safe", async () => {
+  // The promise behind KeyedAead.readsInputOnCall, which STREAM relies on to seal in place:
+  // the input is overwritten right after the call, before the promise settles, and on the very
+  // first large input (where aes-256-gcm's auto backend is still importing its WebCrypto key).
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  for (
+    const engine of [aes256Gcm, webGcm, nodeGcm, nobleGcm, chacha20Poly1305, xchacha20Poly1305]
+  ) {
+    const keyed = await engine.withKey!(key);
+    assert.equal(keyed.readsInputOnCall, true, engine.id);
+    const nonce = new Uint8Array(engine.nonceSize).fill(1);
+    for (const size of [100, 70000, 70000]) {
+      const pt = new Uint8Array(size).map((_, i) => i & 0xff);
+      const expected = pt.slice();
+      const sealing = keyed.seal(nonce, pt, undefined);
+      pt.fill(0xee);
+      const sealed = await sealing;
+      const opening = keyed.open(nonce, sealed.slice(), undefined);
+      assert.deepEqual(await opening, expected, `${engine.id} ${engine.backend} ${size}`);
+      // A fresh keyed object, so that its first large open is also the one importing the key.
+      const ct = sealed.slice();
+      const openingReused = (await engine.withKey!(key)).open(nonce, ct, undefined);
+      ct.fill(0);
+      assert.deepEqual(
+        await openingReused,
+        expected,
+        `${engine.id} ${engine.backend} ${size} open`,
+      );
+    }
+  }
+});

@@ -42,6 +42,7 @@ export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble";
 export const AES_GCM_SMALL_INPUT = 4096;
 
 const nodePrimitive = nodeAeadPrimitive("aes-256-gcm");
+const bytes = (buffer: ArrayBuffer) => new Uint8Array(buffer);
 
 /**
  * Makes an AES-256-GCM engine on the chosen backend (default `"auto"`: node:crypto below
@@ -87,15 +88,13 @@ export function createAes256Gcm(
         "decrypt",
       ],
     );
+    // WebCrypto copies its inputs when called (WebCrypto section 14.3.1 step 3), so the caller's
+    // buffers are free again as soon as these return.
     return {
-      seal: async (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
-        new Uint8Array(
-          await crypto.subtle.encrypt(params(nonce, aad), k, pt as Uint8Array<ArrayBuffer>),
-        ),
-      open: async (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
-        new Uint8Array(
-          await crypto.subtle.decrypt(params(nonce, aad), k, ct as Uint8Array<ArrayBuffer>),
-        ),
+      seal: (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
+        crypto.subtle.encrypt(params(nonce, aad), k, pt as Uint8Array<ArrayBuffer>).then(bytes),
+      open: (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
+        crypto.subtle.decrypt(params(nonce, aad), k, ct as Uint8Array<ArrayBuffer>).then(bytes),
     };
   };
   if (backend === "webcrypto") {
@@ -106,18 +105,32 @@ export function createAes256Gcm(
     });
   }
   const small = (data: Uint8Array) => data.length < AES_GCM_SMALL_INPUT;
-  // The WebCrypto key is imported on the first large input only.
+  // The WebCrypto key is imported on the first large input only; once it is, large inputs go
+  // straight to WebCrypto (no await in between, so the input is copied during the call).
   const prepareAuto = (key: Uint8Array) => {
-    let web: ReturnType<typeof prepare> | undefined;
+    let importing: ReturnType<typeof prepare> | undefined;
+    let web: Awaited<ReturnType<typeof prepare>> | undefined;
+    const importWeb = () =>
+      importing ??= prepare(key).then((keyed) => {
+        web = keyed;
+        return keyed;
+      });
+    const slowSeal = async (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) => {
+      if (small(pt)) return nodePrimitive.seal(key, nonce, pt, aad);
+      // The first large input waits for the import: keep a copy, the caller may reuse pt.
+      const copy = pt.slice();
+      return (await importWeb()).seal(nonce, copy, aad);
+    };
+    const slowOpen = async (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) => {
+      if (small(ct)) return nodePrimitive.open(key, nonce, ct, aad);
+      const copy = ct.slice();
+      return (await importWeb()).open(nonce, copy, aad);
+    };
     return {
-      seal: async (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
-        small(pt)
-          ? nodePrimitive.seal(key, nonce, pt, aad)
-          : await (await (web ??= prepare(key))).seal(nonce, pt, aad),
-      open: async (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
-        small(ct)
-          ? nodePrimitive.open(key, nonce, ct, aad)
-          : await (await (web ??= prepare(key))).open(nonce, ct, aad),
+      seal: (nonce: Uint8Array, pt: Uint8Array, aad: Uint8Array) =>
+        web && !small(pt) ? web.seal(nonce, pt, aad) : slowSeal(nonce, pt, aad),
+      open: (nonce: Uint8Array, ct: Uint8Array, aad: Uint8Array) =>
+        web && !small(ct) ? web.open(nonce, ct, aad) : slowOpen(nonce, ct, aad),
     };
   };
   return defineAead("aes-256-gcm", 12, backend, {

@@ -83,3 +83,52 @@ Deno.test("sealing keeps chunk buffers independent while several are in flight",
   const sealed = await collect(sealStream(reusing(), keys, false));
   assertSameBytes(await collect(openStream(once(sealed), keys, false)), input);
 });
+
+Deno.test("an AEAD that reads its input on call seals whole chunks in place, others get copies", async () => {
+  // Records which buffer each chunk arrived in, then seals with the real engine.
+  const seen: ArrayBufferLike[] = [];
+  const recording = (readsInputOnCall: boolean | undefined): AeadEngine => ({
+    ...aes256Gcm,
+    withKey: async (key) => {
+      const keyed = await aes256Gcm.withKey!(key);
+      return {
+        readsInputOnCall,
+        seal: (nonce, plaintext, aad) => {
+          seen.push(plaintext.buffer);
+          return keyed.seal(nonce, plaintext, aad);
+        },
+        open: (nonce, ciphertext, aad) => keyed.open(nonce, ciphertext, aad),
+      };
+    },
+  });
+  const reference = await collect(
+    sealStream(once(data), await deriveStreamKeys(ikm, salt, [aes256Gcm]), true),
+  );
+  for (const flag of [true, false, undefined]) {
+    seen.length = 0;
+    const keys = await deriveStreamKeys(ikm, salt, [recording(flag)]);
+    const sealed = await collect(sealStream(once(data), keys, true));
+    assertSameBytes(sealed, reference, `readsInputOnCall ${flag}`);
+    const inPlace = seen.filter((b) => b === data.buffer).length;
+    // data is 5 whole chunks and 123 bytes: the 5 are sealed in place only when promised.
+    assert.equal(inPlace, flag === true ? 5 : 0, `readsInputOnCall ${flag}`);
+  }
+});
+
+Deno.test("in-place sealing with a producer that reuses its piece", async () => {
+  // Pieces of 2.5 chunks in one reused buffer: whole chunks are sealed in place, the halves are
+  // assembled; every byte must be the one the producer gave at that point.
+  const keys = await deriveStreamKeys(ikm, salt, [aes256Gcm, chacha20Poly1305]);
+  const pieceSize = 2.5 * CHUNK_SIZE;
+  const input = patternBytes(4 * pieceSize, 11);
+  const scratch = new Uint8Array(pieceSize);
+  async function* reusing() {
+    for (let i = 0; i < 4; i++) {
+      scratch.set(input.subarray(i * pieceSize, (i + 1) * pieceSize));
+      yield scratch;
+    }
+  }
+  const sealed = await collect(sealStream(reusing(), keys, true));
+  assertSameBytes(sealed, await collect(sealStream(once(input), keys, true)), "sealed");
+  assertSameBytes(await collect(openStream(once(sealed), keys, true)), input);
+});

@@ -105,57 +105,34 @@ function prepare(keys: StreamKeys): Promise<Layer[]> {
   }));
 }
 
-function sealChunk(
+/**
+ * Seals (innermost layer first) or opens (outermost first) one chunk through every layer. The
+ * first layer is called now, before any await: an engine that reads its input during the call
+ * (KeyedAead.readsInputOnCall) is done with `chunk` when this returns. The later layers are
+ * chained on its promise, so a one-layer stack costs no extra promise.
+ */
+function throughLayers(
+  op: "seal" | "open",
   layers: readonly Layer[],
   counter: number,
   last: boolean,
   chunk: Uint8Array,
 ): Promise<Uint8Array> {
-  // The innermost layer is called now, before any await: an engine that copies its input during
-  // the call (WebCrypto does) is done with `chunk` when this returns.
-  const { aead, keyed } = layers[0];
-  const inner = keyed.seal(nonceFor(aead, counter, last), chunk);
-  return layers.length === 1 ? inner : sealOuter(layers, counter, last, inner);
-}
-
-async function sealOuter(
-  layers: readonly Layer[],
-  counter: number,
-  last: boolean,
-  inner: Promise<Uint8Array>,
-): Promise<Uint8Array> {
-  let data = await inner;
-  for (let j = 1; j < layers.length; j++) {
-    const { aead, keyed } = layers[j];
-    data = await keyed.seal(nonceFor(aead, counter, last), data);
+  const n = layers.length;
+  const layer = (i: number) => layers[op === "seal" ? i : n - 1 - i];
+  const first = layer(0);
+  let result = first.keyed[op](nonceFor(first.aead, counter, last), chunk);
+  for (let i = 1; i < n; i++) {
+    const { aead, keyed } = layer(i);
+    result = result.then((data) => keyed[op](nonceFor(aead, counter, last), data));
   }
-  return data;
+  return result;
 }
 
-function openChunk(
-  layers: readonly Layer[],
-  counter: number,
-  last: boolean,
-  chunk: Uint8Array,
-): Promise<Uint8Array> {
-  const { aead, keyed } = layers[layers.length - 1];
-  const outer = keyed.open(nonceFor(aead, counter, last), chunk);
-  return layers.length === 1 ? outer : openInner(layers, counter, last, outer);
-}
-
-async function openInner(
-  layers: readonly Layer[],
-  counter: number,
-  last: boolean,
-  outer: Promise<Uint8Array>,
-): Promise<Uint8Array> {
-  let data = await outer;
-  for (let j = layers.length - 2; j >= 0; j--) {
-    const { aead, keyed } = layers[j];
-    data = await keyed.open(nonceFor(aead, counter, last), data);
-  }
-  return data;
-}
+const sealChunk = (layers: readonly Layer[], counter: number, last: boolean, chunk: Uint8Array) =>
+  throughLayers("seal", layers, counter, last, chunk);
+const openChunk = (layers: readonly Layer[], counter: number, last: boolean, chunk: Uint8Array) =>
+  throughLayers("open", layers, counter, last, chunk);
 
 /**
  * How many chunks may be in the AEADs at once. WebCrypto runs each call off the JS thread, so

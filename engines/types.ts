@@ -94,8 +94,8 @@ export interface AeadEngine {
 /** An AEAD bound to one key: see {@linkcode AeadEngine.withKey}. */
 export interface KeyedAead {
   /**
-   * Optional promise that `seal` and `open` have read their whole input by the time they return
-   * (their promise), as a synchronous cipher or WebCrypto (which copies on call) do. STREAM then
+   * Optional: `true` when `seal` and `open` have read their whole input by the time they return
+   * their promise, as a synchronous cipher or WebCrypto (which copies on call) do. STREAM then
    * seals whole chunks in place in the caller's buffer instead of copying them first; without
    * it, a lazy engine still sees the bytes it was given. Every built-in engine sets it.
    */

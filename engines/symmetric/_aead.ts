@@ -8,7 +8,9 @@ const EMPTY = new Uint8Array(0);
 
 /**
  * The raw cipher an engine wraps: inputs are already checked. Primitives must not write into
- * their inputs (WebCrypto copies them; noble's encrypt/decrypt allocate their output).
+ * their inputs (WebCrypto copies them; noble's encrypt/decrypt allocate their output), and must
+ * have read them by the time a call returns (synchronous, or WebCrypto's copy on call): the
+ * keyed objects of `withKey` promise that to STREAM (`KeyedAead.readsInputOnCall`).
  */
 export interface AeadPrimitive {
   /** Optional one-time key setup (e.g. a WebCrypto import) returning keyed operations. */
@@ -136,8 +138,7 @@ export function defineAead<Backend extends string>(
           await primitive.open(k, n, c, a),
       };
       return Object.freeze({
-        // Every primitive here reads its input during the call: noble and node:crypto are
-        // synchronous, and the WebCrypto ones copy on call (aes_gcm.ts).
+        // AeadPrimitive's contract: every primitive has read its input when the call returns.
         readsInputOnCall: true,
         // Not an async function: one promise per call instead of a chain of them, which is
         // measurable over the 64 KiB chunks of a stream (cascade/stream.ts). A bad argument still

@@ -51,37 +51,47 @@ async function rate(
   return [perSecond(s), perSecond(o)];
 }
 
-/** 1 KiB sealed to one recipient and opened, per second. */
-export async function chatPeers(message: Uint8Array, budgetMs: number): Promise<PeerRow[]> {
+/** One chat contender: seals one message, and opens the last one it sealed. */
+export interface ChatContender {
+  readonly peer: string;
+  seal(): Promise<unknown>;
+  open(): Promise<unknown>;
+}
+
+/**
+ * The chat peers, set up and ready: each seals `message` to one recipient key made for it
+ * (age-encryption X25519 and ML-KEM-768 hybrid, @hpke/ml-kem and @hpke/dhkem-x25519 with
+ * AES-256-GCM, libsodium `crypto_box_seal`, OpenPGP.js RSA-3072).
+ */
+export async function chatPeerContenders(message: Uint8Array): Promise<ChatContender[]> {
   await sodium.ready;
-  const rows: PeerRow[] = [];
+  const contenders: ChatContender[] = [];
 
   for (
-    const [name, identity] of [
+    const [peer, identity] of [
       ["age-encryption, ML-KEM-768 + X25519 hybrid", await age.generateHybridIdentity()],
       ["age-encryption, X25519", await age.generateIdentity()],
     ] as const
   ) {
     const recipient = await age.identityToRecipient(identity);
     let sealed: Uint8Array = new Uint8Array(0);
-    const [e, d] = await rate(
-      async () => {
+    contenders.push({
+      peer,
+      async seal() {
         const enc = new age.Encrypter();
         enc.addRecipient(recipient);
         sealed = await enc.encrypt(message);
       },
-      async () => {
+      async open() {
         const dec = new age.Decrypter();
         dec.addIdentity(identity);
         await dec.decrypt(sealed);
       },
-      budgetMs,
-    );
-    rows.push({ peer: name, encrypt: e, decrypt: d });
+    });
   }
 
   for (
-    const [name, kem] of [
+    const [peer, kem] of [
       ["@hpke/ml-kem ML-KEM-768, HKDF-SHA256, AES-256-GCM", new MlKem768()],
       ["@hpke/dhkem-x25519, HKDF-SHA256, AES-256-GCM", new DhkemX25519HkdfSha256()],
     ] as const
@@ -89,26 +99,21 @@ export async function chatPeers(message: Uint8Array, budgetMs: number): Promise<
     const suite = new CipherSuite({ kem, kdf: new HkdfSha256(), aead: new Aes256Gcm() });
     const pair = await suite.kem.generateKeyPair();
     let sealed = await suite.seal({ recipientPublicKey: pair.publicKey }, message);
-    const [e, d] = await rate(
-      async () => sealed = await suite.seal({ recipientPublicKey: pair.publicKey }, message),
-      () => suite.open({ recipientKey: pair.privateKey, enc: sealed.enc }, sealed.ct),
-      budgetMs,
-    );
-    rows.push({ peer: name, encrypt: e, decrypt: d });
+    contenders.push({
+      peer,
+      seal: async () => sealed = await suite.seal({ recipientPublicKey: pair.publicKey }, message),
+      open: () => suite.open({ recipientKey: pair.privateKey, enc: sealed.enc }, sealed.ct),
+    });
   }
 
   {
     const pair = sodium.crypto_box_keypair();
     let sealed = sodium.crypto_box_seal(message, pair.publicKey);
-    const [e, d] = await rate(
-      () => Promise.resolve(sealed = sodium.crypto_box_seal(message, pair.publicKey)),
-      () => Promise.resolve(sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey)),
-      budgetMs,
-    );
-    rows.push({
+    contenders.push({
       peer: "libsodium crypto_box_seal (X25519, XSalsa20-Poly1305)",
-      encrypt: e,
-      decrypt: d,
+      seal: () => Promise.resolve(sealed = sodium.crypto_box_seal(message, pair.publicKey)),
+      open: () =>
+        Promise.resolve(sodium.crypto_box_seal_open(sealed, pair.publicKey, pair.privateKey)),
     });
   }
 
@@ -120,26 +125,59 @@ export async function chatPeers(message: Uint8Array, budgetMs: number): Promise<
       format: "object",
     });
     let sealed: Uint8Array = new Uint8Array(0);
-    const [e, d] = await rate(
-      async () => {
+    contenders.push({
+      peer: "OpenPGP.js, RSA-3072",
+      async seal() {
         sealed = await openpgp.encrypt({
           message: await openpgp.createMessage({ binary: message }),
           encryptionKeys: publicKey,
           format: "binary",
         }) as Uint8Array;
       },
-      async () => {
+      async open() {
         await openpgp.decrypt({
           message: await openpgp.readMessage({ binaryMessage: sealed }),
           decryptionKeys: privateKey,
           format: "binary",
         });
       },
-      budgetMs,
-    );
-    rows.push({ peer: "OpenPGP.js, RSA-3072", encrypt: e, decrypt: d });
+    });
   }
-  return rows;
+  return contenders;
+}
+
+/**
+ * Seals and opens per second for each contender, measured in interleaved rounds: every round
+ * times each contender's seal, then each one's open, for `sliceMs` each (the median op time of
+ * the slice), so a drift in the machine's speed falls on all contenders alike. Each figure is
+ * the median over `rounds` rounds.
+ */
+export async function interleavedChatRates(
+  contenders: readonly ChatContender[],
+  rounds: number,
+  sliceMs: number,
+): Promise<PeerRow[]> {
+  for (const c of contenders) {
+    await c.seal();
+    await c.open();
+  }
+  const seals = contenders.map((): number[] => []);
+  const opens = contenders.map((): number[] => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, c] of contenders.entries()) {
+      seals[i].push((await medianMs(c.seal, sliceMs, 3))[0]);
+    }
+    // The open of each contender reads the message its last seal produced.
+    for (const [i, c] of contenders.entries()) {
+      opens[i].push((await medianMs(c.open, sliceMs, 3))[0]);
+    }
+  }
+  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return contenders.map((c, i) => ({
+    peer: c.peer,
+    encrypt: perSecond(median(seals[i])),
+    decrypt: perSecond(median(opens[i])),
+  }));
 }
 
 function chunks(data: Uint8Array, size = 65536): Uint8Array[] {

@@ -109,25 +109,27 @@ log("openssl speed (native ceiling)");
 const ssl = await ceiling();
 results.openssl = ssl;
 
-const kemIds = QUICK ? ["x25519", "ml-kem-512", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"] : [
-  "x25519",
-  "x448",
-  "ml-kem-512",
-  "ml-kem-768",
-  "ml-kem-1024",
-  "elgamal-2048",
-  "elgamal-3072",
-  "elgamal-4096",
-  "elgamal-6144",
-  "elgamal-8192",
-  "rsa-2048",
-  "rsa-3072",
-  "rsa-4096",
-  "rsa-8192",
-  "x25519+ml-kem-768",
-  "x448+ml-kem-1024",
-  "rsa-3072+elgamal-3072+ml-kem-1024",
-];
+const kemIds = QUICK
+  ? ["x25519", "ml-kem-512", "ml-kem-768", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"]
+  : [
+    "x25519",
+    "x448",
+    "ml-kem-512",
+    "ml-kem-768",
+    "ml-kem-1024",
+    "elgamal-2048",
+    "elgamal-3072",
+    "elgamal-4096",
+    "elgamal-6144",
+    "elgamal-8192",
+    "rsa-2048",
+    "rsa-3072",
+    "rsa-4096",
+    "rsa-8192",
+    "x25519+ml-kem-768",
+    "x448+ml-kem-1024",
+    "rsa-3072+elgamal-3072+ml-kem-1024",
+  ];
 const kems: BenchRow[] = [];
 for (const id of kemIds) {
   log(`KEM ${id}`);
@@ -832,6 +834,74 @@ const f = (x: number | undefined, digits = 1) =>
     maximumFractionDigits: digits,
     minimumFractionDigits: 0,
   });
+/** Operations per second from a median time in ms, with two significant digits below 10/s. */
+const perSecond = (ms: number) =>
+  1000 / ms < 10 ? (1000 / ms).toLocaleString("en", { maximumSignificantDigits: 2 }) : f(1000 / ms);
+
+/**
+ * How each family's keygen, encapsulate and decapsulate times grow with its size parameter
+ * (RSA modulus bits, ElGamal group bits, ML-KEM's 512/768/1024, the Montgomery curves' field
+ * bits): least-squares log-log slopes over the sizes in the KEM table.
+ */
+function keySizeSlopes(): string[] {
+  const families = [
+    { name: "RSA", size: "modulus bits", of: (id: string) => /^rsa-(\d+)$/.exec(id)?.[1] },
+    { name: "ElGamal", size: "group bits", of: (id: string) => /^elgamal-(\d+)$/.exec(id)?.[1] },
+    { name: "ML-KEM", size: "parameter set", of: (id: string) => /^ml-kem-(\d+)$/.exec(id)?.[1] },
+    {
+      name: "X25519 and X448",
+      size: "field bits",
+      of: (id: string) => ({ x25519: "255", x448: "448" } as Record<string, string>)[id],
+    },
+  ];
+  const lines: string[] = [];
+  for (const family of families) {
+    const rows = kems.flatMap((k) => {
+      const size = family.of(k.id);
+      return size ? [{ size: Number(size), k }] : [];
+    });
+    if (rows.length < 2) continue;
+    const grow = (op: "keygenMs" | "encapsulateMs" | "decapsulateMs") =>
+      f(slope(rows.map((r) => [r.size, r.k[op]])), 2);
+    lines.push(
+      `- ${family.name}, ${family.size} ${rows.map((r) => r.size).join(", ")}: keygen time grows ` +
+        `as size^${grow("keygenMs")}, encapsulate as size^${grow("encapsulateMs")}, ` +
+        `decapsulate as size^${grow("decapsulateMs")}.`,
+    );
+  }
+  return lines.length
+    ? ["How cost grows with key size (least-squares log-log slopes over this table):", "", ...lines]
+    : [];
+}
+
+/**
+ * What each added cascade layer costs: the least-squares line through 1 to 3 AEADs (one KEM)
+ * and through 1 to 3 KEMs (one AEAD), in ms per added layer.
+ */
+function depthSlopes(): string[] {
+  const ms = (layers: string) => depth.find((d) => d.layers === layers)?.ms;
+  const line = (points: (number | undefined)[]) => {
+    const known = points.flatMap((y, i) => y === undefined ? [] : [[i + 1, y]]);
+    if (known.length < 2) return undefined;
+    const mx = known.reduce((a, [x]) => a + x, 0) / known.length;
+    const my = known.reduce((a, [, y]) => a + y, 0) / known.length;
+    const sxy = known.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+    const sxx = known.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+    return sxy / sxx;
+  };
+  const aead = line([ms("1 AEAD, 1 KEM"), ms("2 AEADs, 1 KEM"), ms("3 AEADs, 1 KEM")]);
+  const kem = line([ms("1 AEAD, 1 KEM"), ms("1 AEAD, 2 KEMs"), ms("1 AEAD, 3 KEMs")]);
+  if (aead === undefined || kem === undefined) return [];
+  return [
+    `Each added AEAD layer costs ${f(aead, 3)} ms and each added KEM ${
+      f(kem, 3)
+    } ms (least-squares lines through 1 to 3 layers; the KEM stacks are ${
+      kemDepth.map((id) => `\`${id}\``).join(", ")
+    }, so the KEM figure depends on which engines are added).`,
+    "",
+  ];
+}
+
 /** A table of our rows and the peers', with each row's ratio to the best peer. */
 function peerTable(
   ours: PeerRow[],
@@ -1075,9 +1145,11 @@ md.push(
     `| ${k.id} | ${k.securityBits} | ${
       k.postQuantum ? "yes" : "no"
     } | ${k.publicKeyBytes} | ${k.secretKeyBytes} | ${k.encapsulationBytes} | ${
-      f(1000 / k.keygenMs)
-    } | ${f(1000 / k.encapsulateMs)} | ${f(1000 / k.decapsulateMs)} |`
+      perSecond(k.keygenMs)
+    } | ${perSecond(k.encapsulateMs)} | ${perSecond(k.decapsulateMs)} |`
   ),
+  "",
+  ...keySizeSlopes(),
   "",
   `![sizes](${DATE}-sizes.svg)`,
   "",
@@ -1133,6 +1205,7 @@ md.push(
   "|---|---:|",
   ...depth.map((d) => `| ${d.layers} | ${f(d.ms, 2)} |`),
   "",
+  ...depthSlopes(),
   `Chat, 1 KiB to \`x25519+ml-kem-768\`: ${f(chat.encryptPerS, 0)} encrypt/s, ${
     f(chat.decryptPerS, 0)
   } decrypt/s. Argon2id (64 MiB, t=3, p=4): ${f(ourArgon, 0)} ms in a worker, native CLI ${

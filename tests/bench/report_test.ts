@@ -43,7 +43,7 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
     const json = JSON.parse(await Deno.readTextFile(`${out}/${date}.json`));
     assert.deepEqual(
       json.kems.map((k: { id: string }) => k.id),
-      ["x25519", "ml-kem-512", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"],
+      ["x25519", "ml-kem-512", "ml-kem-768", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"],
     );
     assert.ok(json.openssl["aes-256-gcm"] > 0, "openssl speed was parsed");
     assert.ok(json.targets.length >= 10);
@@ -51,6 +51,13 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
     for (const heading of ["## Targets", "## KEM engines", "## Message size", "## Recipients"]) {
       assert.ok(md.includes(heading), heading);
     }
+    // Scaling with key size and cascade depth, as fitted slopes with finite numbers.
+    assert.match(
+      md,
+      /- ML-KEM, parameter set 512, 768: keygen time grows as size\^-?[\d.]+, encapsulate as size\^-?[\d.]+, decapsulate as size\^-?[\d.]+\./,
+    );
+    assert.match(md, /Each added AEAD layer costs -?[\d.]+ ms and each added KEM -?[\d.]+ ms/);
+    assert.match(md, /measured in the same 1 interleaved round;/);
     for (const f of files.filter((f) => f.endsWith(".svg"))) {
       const svg = await Deno.readTextFile(`${out}/${f}`);
       assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/, f);

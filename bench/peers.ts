@@ -26,7 +26,7 @@ import forge from "node-forge";
 import nodeCrypto from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { FFDHE_GROUPS } from "../engines/elgamal/elgamal.ts";
-import { medianMs } from "../cli/_bench.ts";
+import { median, medianMs } from "../cli/_bench.ts";
 
 /** One peer's figures for one workload. */
 export interface PeerRow {
@@ -172,7 +172,6 @@ export async function interleavedChatRates(
       opens[i].push((await medianMs(c.open, sliceMs, 3))[0]);
     }
   }
-  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
   return contenders.map((c, i) => ({
     peer: c.peer,
     encrypt: perSecond(median(seals[i])),

@@ -28,7 +28,7 @@ import {
   registry,
 } from "../mod.ts";
 import { argon2id } from "../cascade/argon2.ts";
-import { type BenchRow, measureKem, medianMs } from "../cli/_bench.ts";
+import { type BenchRow, measureKem, median, medianMs } from "../cli/_bench.ts";
 import { barChart, lineChart, type Series } from "./_svg.ts";
 import { opensslSpeed } from "./_openssl.ts";
 import {
@@ -147,7 +147,6 @@ const KEYGEN_RUNS = QUICK ? 1 : 31;
 log("RSA keygen medians, alternating with openssl genpkey");
 const rsaKeygenMs: Record<string, number> = {};
 const genpkey: Record<string, number> = {};
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
 for (const bits of QUICK ? [2048] : [2048, 3072, 4096]) {
   const engine = registry.kem(`rsa-${bits}`);
   const ours: number[] = [];
@@ -751,7 +750,13 @@ const LINEAR_FROM = 256 << 10;
 
 /** Least-squares slope of log(y) against log(x). */
 function slope(points: [number, number][]): number {
-  const p = points.filter(([a, b]) => a > 0 && b > 0).map(([a, b]) => [Math.log(a), Math.log(b)]);
+  return lineSlope(
+    points.filter(([a, b]) => a > 0 && b > 0).map(([a, b]) => [Math.log(a), Math.log(b)]),
+  );
+}
+
+/** Least-squares slope of y against x. */
+function lineSlope(p: [number, number][]): number {
   const n = p.length;
   const mx = p.reduce((s, [a]) => s + a, 0) / n;
   const my = p.reduce((s, [, b]) => s + b, 0) / n;
@@ -876,14 +881,10 @@ function keySizeSlopes(): string[] {
  */
 function depthSlopes(): string[] {
   const ms = (layers: string) => depth.find((d) => d.layers === layers)?.ms;
+  // Layer counts 1, 2, 3 against ms, over the cases this run measured.
   const line = (points: (number | undefined)[]) => {
-    const known = points.flatMap((y, i) => y === undefined ? [] : [[i + 1, y]]);
-    if (known.length < 2) return undefined;
-    const mx = known.reduce((a, [x]) => a + x, 0) / known.length;
-    const my = known.reduce((a, [, y]) => a + y, 0) / known.length;
-    const sxy = known.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
-    const sxx = known.reduce((a, [x]) => a + (x - mx) ** 2, 0);
-    return sxy / sxx;
+    const known = points.flatMap((y, i): [number, number][] => y === undefined ? [] : [[i + 1, y]]);
+    return known.length < 2 ? undefined : lineSlope(known);
   };
   const aead = line([ms("1 AEAD, 1 KEM"), ms("2 AEADs, 1 KEM"), ms("3 AEADs, 1 KEM")]);
   const kem = line([ms("1 AEAD, 1 KEM"), ms("1 AEAD, 2 KEMs"), ms("1 AEAD, 3 KEMs")]);
@@ -1003,7 +1004,7 @@ function bound(t: Target): string | undefined {
     } MiB. A Deno process that has imported polycrypt and sealed 1 KiB already holds about 65 MiB (bare Deno about 35 MiB; measured 2026-11-23); the rest is the two 64 KiB ArrayBuffers WebCrypto allocates per chunk (its copy of the input, and the output), which V8 frees at its next young-generation collection. Those follow the JavaScript allocated, not these buffers: --trace-gc counted 36 collections over 1 GiB after the stream code's per-chunk promises were cut, 49 before, and the peak rose from 114-128 to 124-133 MiB (standalone runs, 2026-11-23).`;
   }
   if (t.target.startsWith("RSA-") && t.target.includes("keygen")) {
-    return "Key generation is a random search for two primes, so single runs vary several-fold and even medians of 15 move between runs; the search runs in Deno's node:crypto (Rust, on a worker thread), so its speed against OpenSSL's is that implementation's.";
+    return `Key generation is a random search for two primes, so single runs vary several-fold and even medians of ${KEYGEN_RUNS} move between runs; the search runs in Deno's node:crypto (Rust, on a worker thread), so its speed against OpenSSL's is that implementation's.`;
   }
   if (t.target.startsWith("Argon2id")) {
     return `hash-wasm's Argon2id (WebAssembly, 4 lanes in one worker) against the C CLI with 4 threads; the earlier medians of 5 in this report give ${

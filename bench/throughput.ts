@@ -13,6 +13,7 @@
  */
 import { decrypt, decryptStream, encrypt, encryptStream, generateIdentity } from "../mod.ts";
 import { CHUNK_SIZE } from "../cascade/stream.ts";
+import { median } from "../cli/_bench.ts";
 
 const mib = Number(Deno.args[0] ?? 64);
 const rounds = Number(Deno.args[1] ?? 5);
@@ -105,7 +106,6 @@ for (let r = 0; r < rounds; r++) {
   );
 }
 
-const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
 const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
 console.log(`${mib} MiB, ${rounds} interleaved rounds, median MB/s (10^6 bytes/s)\n`);
 console.log("| operation | MB/s | vs raw WebCrypto |");

@@ -37,6 +37,19 @@ export interface BenchRow {
 }
 
 /**
+ * The middle value of `xs` (the upper one of the two middles for an even count).
+ *
+ * @example
+ * ```ts
+ * import { median } from "./_bench.ts";
+ * console.log(median([3, 1, 2])); // 2
+ * ```
+ */
+export function median(xs: readonly number[]): number {
+  return xs.toSorted((a, b) => a - b)[xs.length >> 1];
+}
+
+/**
  * Median time of `fn` in ms: runs it at least `min` times and until `budgetMs` has passed (at
  * most 1000 runs). The median, not the mean, because a 2-core machine is noisy.
  */
@@ -52,8 +65,7 @@ export async function medianMs(
     await fn();
     times.push(performance.now() - t);
   }
-  times.sort((a, b) => a - b);
-  return [times[Math.floor(times.length / 2)], times.length];
+  return [median(times), times.length];
 }
 
 /** Measures one KEM: keygen, encapsulate and decapsulate. */

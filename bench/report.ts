@@ -1017,7 +1017,7 @@ function bound(t: Target): string | undefined {
       samePairs(pair, "node:crypto's RSA-OAEP-SHA-256 decrypt (key parsed once)", " op/s")
     }The private operation is Deno's node:crypto RSA (the Rust \`rsa\` crate); decapsulation adds only the cached key lookup and length checks${
       bareMet(pair) ? "" : ", so the gap to OpenSSL is that implementation's"
-    }.`;
+    }. The other routes, measured standalone (2026-11-23, RSA-3072): WebCrypto's RSA-OAEP and node's PKCS#1 v1.5 sign, PSS sign and unpadded decrypt run the same crate at 93 to 119 op/s against OpenSSL's 267; node-forge does 0.03x; Deno's key decoders refuse multi-prime keys (RFC 8017 section 3.2), which would cut the private operation's cost; and a CRT over our BigInt \`modPow\` (not an allowed backend, and not constant-time) did 0.95-1.00x of node's rate at 3072 and 1.15x at 4096. On both cores on both sides (WebCrypto with 4 decryptions in flight, against \`openssl speed -multi 2\`), the ratios stay 0.42x at 3072 and 0.35x at 4096.`;
   }
   if (t.target.startsWith("ElGamal-")) {
     const bits = t.target.slice(8, 12);

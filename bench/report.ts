@@ -631,7 +631,9 @@ function addTarget(
     goalRatio: goal,
     measured: `${ours.toFixed(digits)} vs ${ref.toFixed(digits)}${unit}`,
     ratio,
-    verdict: miss <= 1 ? "yes" : `**no** (${atLeast ? "short" : "over"} by ${miss.toFixed(2)}x)`,
+    verdict: miss <= 1
+      ? "yes"
+      : `**no** (${atLeast ? "short" : "over"} by ${miss.toFixed(miss < 1.1 ? 3 : 2)}x)`,
   });
 }
 const ratioTarget = (target: string, goal: number, ours?: number, ref?: number, unit = "") =>

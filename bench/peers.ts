@@ -185,6 +185,19 @@ function chunks(data: Uint8Array, size = 65536): Uint8Array[] {
   return out;
 }
 
+/**
+ * age-encryption (typage) encrypting a whole message to a fresh X25519 recipient, as the bulk
+ * peers table times it; for the report's back-to-back pairs against encryptStream.
+ */
+export async function typageEncrypter(): Promise<(data: Uint8Array) => Promise<Uint8Array>> {
+  const recipient = await age.identityToRecipient(await age.generateIdentity());
+  return (data) => {
+    const e = new age.Encrypter();
+    e.addRecipient(recipient);
+    return e.encrypt(data);
+  };
+}
+
 /** Encrypt and decrypt `data` (MB/s, 10^6 bytes/s), each peer once per round, median of `rounds`. */
 export async function bulkPeers(data: Uint8Array, rounds: number): Promise<PeerRow[]> {
   await sodium.ready;

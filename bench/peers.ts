@@ -186,11 +186,13 @@ function chunks(data: Uint8Array, size = 65536): Uint8Array[] {
 }
 
 /**
- * age-encryption (typage) encrypting a whole message to a fresh X25519 recipient, as the bulk
- * peers table times it; for the report's back-to-back pairs against encryptStream.
+ * age-encryption (typage) encrypting a whole message to `recipient` (by default a fresh X25519
+ * one), as the bulk peers table times it and the report's pairs against encryptStream do.
  */
-export async function typageEncrypter(): Promise<(data: Uint8Array) => Promise<Uint8Array>> {
-  const recipient = await age.identityToRecipient(await age.generateIdentity());
+export async function typageEncrypter(
+  recipient?: string,
+): Promise<(data: Uint8Array) => Promise<Uint8Array>> {
+  recipient ??= await age.identityToRecipient(await age.generateIdentity());
   return (data) => {
     const e = new age.Encrypter();
     e.addRecipient(recipient);
@@ -217,12 +219,10 @@ export async function bulkPeers(data: Uint8Array, rounds: number): Promise<PeerR
 
   {
     const identity = await age.generateIdentity();
-    const recipient = await age.identityToRecipient(identity);
+    const encryptTo = await typageEncrypter(await age.identityToRecipient(identity));
     let sealed: Uint8Array = new Uint8Array(0);
     await both("age-encryption (typage), X25519", async () => {
-      const e = new age.Encrypter();
-      e.addRecipient(recipient);
-      sealed = await e.encrypt(data);
+      sealed = await encryptTo(data);
     }, async () => {
       const d = new age.Decrypter();
       d.addIdentity(identity);

@@ -511,12 +511,11 @@ const mbsOf = async (run: () => Promise<unknown>) => {
   return typageData.length / 1e3 / (performance.now() - t);
 };
 const typageOurs = () =>
-  mbsOf(async () => {
-    const kept: Uint8Array[] = [];
-    const sealing = ReadableStream.from([typageData])
-      .pipeThrough(encryptStream({ recipients: [x.recipient] }));
-    for await (const c of sealing) kept.push(c);
-  });
+  mbsOf(() =>
+    drain(
+      ReadableStream.from([typageData]).pipeThrough(encryptStream({ recipients: [x.recipient] })),
+    )
+  );
 const typageRef = () => mbsOf(() => typageEncrypt(typageData));
 await typageOurs();
 await typageRef();

@@ -15,7 +15,7 @@ import { _oaepDecrypt } from "../engines/rsa/rsa.ts";
 import { kemConformance } from "./conformance.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
-const BACKENDS: RsaBackend[] = ["node", "webcrypto", "forge"];
+const BACKENDS: RsaBackend[] = ["auto", "node", "webcrypto", "forge"];
 
 async function fixture(bits: number): Promise<KemKeyPair> {
   const dir = new URL("./fixtures/rsa/", import.meta.url);
@@ -292,4 +292,27 @@ Deno.test("RSA keygen does not block the event loop", async () => {
   }
   // A blocking keygen would leave no tick at all; a slow machine only adds ticks.
   assert.ok(ticks > 0, `ticks: ${ticks}`);
+});
+
+Deno.test("RSA decapsulation does not block the event loop (default backend)", async () => {
+  const { publicKey, secretKey } = await fixture(8192);
+  const ticksDuring = async (backend: RsaBackend) => {
+    const kem = createRsaEngine(8192, { backend });
+    const { encapsulation } = await kem.encapsulate(publicKey);
+    await kem.decapsulate(encapsulation, secretKey); // parses and caches the key
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await kem.decapsulate(encapsulation, secretKey);
+    } finally {
+      clearInterval(timer);
+    }
+    return ticks;
+  };
+  // An RSA-8192 private operation takes tens of milliseconds on any machine: WebCrypto's runs in
+  // Deno's thread pool, so timers fire meanwhile; node:crypto's privateDecrypt is synchronous, so
+  // none can (which shows this check can fail).
+  const auto = await ticksDuring("auto");
+  assert.ok(auto > 0, `auto: ${auto} ticks`);
+  assert.equal(await ticksDuring("node"), 0);
 });

@@ -4,8 +4,10 @@
  * which is the shared secret. Public keys are DER SubjectPublicKeyInfo,
  * secret keys DER PKCS#8 PrivateKeyInfo, exactly as OpenSSL writes them.
  *
- * Backends: `"node"` (`node:crypto`, native), `"webcrypto"` (native) and
- * `"forge"` (node-forge, pure JavaScript; 30-70x slower, kept for comparison).
+ * Backends: `"auto"` (the default: native keygen and public operation through
+ * `node:crypto`, the private operation through WebCrypto, off the event loop),
+ * `"node"` (`node:crypto` only), `"webcrypto"` (WebCrypto only) and `"forge"`
+ * (node-forge, pure JavaScript; 30-70x slower, kept for comparison).
  * There is no PKCS#1 v1.5 decryption anywhere, and every OAEP failure gives
  * the same {@linkcode DecryptionError}.
  *
@@ -30,6 +32,7 @@ import {
 } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
+import { LruCache, secretTag } from "../_cache.ts";
 import type { EngineFactory } from "../registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import {
@@ -43,7 +46,7 @@ import {
 } from "./_keys.ts";
 
 /** Where the RSA arithmetic runs. */
-export type RsaBackend = "node" | "webcrypto" | "forge";
+export type RsaBackend = "auto" | "node" | "webcrypto" | "forge";
 
 /** Smallest and largest modulus the factory makes. */
 export const RSA_MIN_BITS = 2048;
@@ -162,19 +165,50 @@ const webCryptoBackend: Backend = {
     );
   },
   async decrypt(pkcs8, bits, ciphertext, label) {
-    privateKeyObject(pkcs8, bits);
-    const key = await crypto.subtle.importKey(
-      "pkcs8",
-      pkcs8 as Uint8Array<ArrayBuffer>,
-      OAEP,
-      false,
-      ["decrypt"],
-    );
     const params = { name: "RSA-OAEP", label: label as Uint8Array<ArrayBuffer> };
     return new Uint8Array(
-      await crypto.subtle.decrypt(params, key, ciphertext as Uint8Array<ArrayBuffer>),
+      await crypto.subtle.decrypt(
+        params,
+        await webCryptoPrivateKey(pkcs8, bits),
+        ciphertext as Uint8Array<ArrayBuffer>,
+      ),
     );
   },
+};
+
+// WebCrypto's view of the last 16 private keys, by `bits:secretTag` like node's KeyObjects
+// (_keys.ts): importing a 3072-bit PKCS#8 costs about as much as parsing it for node:crypto.
+// The keys are not extractable.
+const webCryptoKeys = new LruCache<string, CryptoKey>(16);
+
+async function webCryptoPrivateKey(pkcs8: Uint8Array, bits: number): Promise<CryptoKey> {
+  privateKeyObject(pkcs8, bits); // refuses a bad key with InvalidKeyError before WebCrypto sees it
+  const tag = `${bits}:${secretTag(pkcs8)}`;
+  return webCryptoKeys.get(tag) ??
+    webCryptoKeys.set(
+      tag,
+      await crypto.subtle.importKey(
+        "pkcs8",
+        pkcs8 as Uint8Array<ArrayBuffer>,
+        OAEP,
+        false,
+        ["decrypt"],
+      ),
+    );
+}
+
+/**
+ * The default: node:crypto's keygen (in the thread pool) and public operation (synchronous, and
+ * cheap with e = 65537), and WebCrypto's private operation. Both run Deno's native RSA, but
+ * node:crypto's `privateDecrypt` is synchronous: it holds the event loop for the whole private
+ * operation (about 12 ms at 3072 bits here, 150 ms at 8192), where WebCrypto's runs in Deno's
+ * blocking thread pool. One decapsulation at a time is as fast either way; several in flight
+ * (a backlog of messages) use both cores (docs/engines/rsa.md).
+ */
+const autoBackend: Backend = {
+  generate: nodeBackend.generate,
+  encrypt: nodeBackend.encrypt,
+  decrypt: webCryptoBackend.decrypt,
 };
 
 /**
@@ -223,6 +257,7 @@ const forgeBackend: Backend = {
 };
 
 const BACKENDS: Record<RsaBackend, Backend> = {
+  auto: autoBackend,
   node: nodeBackend,
   webcrypto: webCryptoBackend,
   forge: forgeBackend,
@@ -245,7 +280,7 @@ export async function _oaepDecrypt(
 }
 
 /** The default backend: the fastest correct one measured here (docs/engines/rsa.md). */
-export const RSA_DEFAULT_BACKEND: RsaBackend = "node";
+export const RSA_DEFAULT_BACKEND: RsaBackend = "auto";
 
 /**
  * Makes an RSA-OAEP KEM for a modulus of `bits` (2048 to 16384, a multiple of 8).
@@ -266,7 +301,7 @@ export function createRsaEngine(
   }
   const backendName = options.backend ?? RSA_DEFAULT_BACKEND;
   const backend = BACKENDS[backendName];
-  if (!backend) throw new TypeError(`backend must be "node", "webcrypto" or "forge"`);
+  if (!backend) throw new TypeError(`backend must be "auto", "node", "webcrypto" or "forge"`);
   const size = bits / 8;
   return Object.freeze({
     kind: "kem" as const,

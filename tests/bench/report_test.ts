@@ -47,6 +47,9 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
     );
     assert.ok(json.openssl["aes-256-gcm"] > 0, "openssl speed was parsed");
     assert.ok(json.targets.length >= 10);
+    // The RSA targets' second row: decapsulations on every core against `openssl speed -multi`.
+    const lanes = json.pairedRatios["rsa-2048-lanes"];
+    assert.ok(lanes.ours > 0 && lanes.ref > 0 && lanes.bare > 0, JSON.stringify(lanes));
     const md = await Deno.readTextFile(`${out}/${date}.md`);
     for (const heading of ["## Targets", "## KEM engines", "## Message size", "## Recipients"]) {
       assert.ok(md.includes(heading), heading);

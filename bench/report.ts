@@ -1034,6 +1034,26 @@ function engineTable(): string[] {
   return out;
 }
 
+/**
+ * How many cores the host gave the RSA pairs: `openssl speed -multi CORES` over one process, both
+ * medians of the same minutes. On an idle 2-core machine here it is 2.0-2.1x; a shared host can
+ * give less for minutes at a time, and then the "in flight" rows measured that, on both sides.
+ */
+function coresLine(): string[] {
+  const scaling = [2048, 3072, 4096].flatMap((bits) => {
+    const one = pairedRatios[`rsa-${bits}`]?.ref;
+    const all = pairedRatios[`rsa-${bits}-lanes`]?.ref;
+    return one && all ? [`${f(all / one, 2)}x at ${bits}`] : [];
+  });
+  if (!scaling.length) return [];
+  return [
+    `Cores the host gave this run: in the RSA pairs, \`openssl speed -multi ${CORES}\` did ${
+      scaling.join(" and ")
+    } its one-process rate (2.0-2.1x on this machine when idle, 2026-11-23). Below ${CORES}x, the rows with decapsulations in flight ran on fewer cores than the machine has, on both sides of the ratio.`,
+    "",
+  ];
+}
+
 /** What bounds each missed target, with the figures from this run that show it. */
 function bound(t: Target): string | undefined {
   if (t.verdict === "yes" || t.verdict === undefined) return undefined;
@@ -1161,6 +1181,7 @@ md.push(
     "(whose modPow is our own). A target whose goal is above that ratio cannot be met by composing this platform's " +
     "primitives.",
   "",
+  ...coresLine(),
   "### What bounds the missed targets",
   "",
   ...targets.flatMap((t) => {

@@ -61,6 +61,7 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
     );
     assert.match(md, /Each added AEAD layer costs -?[\d.]+ ms and each added KEM -?[\d.]+ ms/);
     assert.match(md, /measured in the same 1 interleaved round;/);
+    assert.match(md, /`openssl speed -multi \d+` did [\d.]+x at 2048 its one-process rate/);
     for (const f of files.filter((f) => f.endsWith(".svg"))) {
       const svg = await Deno.readTextFile(`${out}/${f}`);
       assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>\n$/, f);

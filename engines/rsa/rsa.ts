@@ -27,12 +27,12 @@ import {
   createPrivateKey,
   createPublicKey,
   generateKeyPair,
+  type KeyObject,
   privateDecrypt,
   publicEncrypt,
 } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
-import { LruCache, secretTag } from "../_cache.ts";
 import type { EngineFactory } from "../registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import {
@@ -176,25 +176,27 @@ const webCryptoBackend: Backend = {
   },
 };
 
-// WebCrypto's view of the last 16 private keys, by `bits:secretTag` like node's KeyObjects
-// (_keys.ts), so a decapsulation does not import its key again (about 45 us at 3072 bits here;
-// node:crypto's parse about 180 us). The keys are not extractable.
-const webCryptoKeys = new LruCache<string, CryptoKey>(16);
+// WebCrypto's key for each node:crypto KeyObject that _keys.ts keeps (its last 16 secret keys,
+// indexed by SHA-256 of the PKCS#8): a repeat decapsulation neither hashes nor imports its key
+// again (an import costs about 45 us at 3072 bits here), and an entry goes when _keys.ts drops
+// its KeyObject. The keys are not extractable.
+const webCryptoKeys = new WeakMap<KeyObject, CryptoKey>();
 
 async function webCryptoPrivateKey(pkcs8: Uint8Array, bits: number): Promise<CryptoKey> {
-  privateKeyObject(pkcs8, bits); // refuses a bad key with InvalidKeyError before WebCrypto sees it
-  const tag = `${bits}:${secretTag(pkcs8)}`;
-  return webCryptoKeys.get(tag) ??
-    webCryptoKeys.set(
-      tag,
-      await crypto.subtle.importKey(
-        "pkcs8",
-        pkcs8 as Uint8Array<ArrayBuffer>,
-        OAEP,
-        false,
-        ["decrypt"],
-      ),
+  // Refuses a bad key with InvalidKeyError before WebCrypto sees it.
+  const keyObject = privateKeyObject(pkcs8, bits);
+  let key = webCryptoKeys.get(keyObject);
+  if (!key) {
+    key = await crypto.subtle.importKey(
+      "pkcs8",
+      pkcs8 as Uint8Array<ArrayBuffer>,
+      OAEP,
+      false,
+      ["decrypt"],
     );
+    webCryptoKeys.set(keyObject, key);
+  }
+  return key;
 }
 
 /**

@@ -15,8 +15,20 @@ import { decrypt, decryptStream, encrypt, encryptStream, generateIdentity } from
 import { CHUNK_SIZE } from "../cascade/stream.ts";
 import { median } from "../cli/_bench.ts";
 
-const mib = Number(Deno.args[0] ?? 64);
-const rounds = Number(Deno.args[1] ?? 5);
+/** A whole number of at least 1 from the command line, or a usage message and exit code 2. */
+function countArg(index: number, name: string, fallback: number): number {
+  const text = Deno.args[index];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    console.error(`${name} must be a whole number of at least 1, got "${text}"`);
+    console.error("usage: deno task bench:throughput [MiB] [rounds]");
+    Deno.exit(2);
+  }
+  return value;
+}
+const mib = countArg(0, "MiB", 64);
+const rounds = countArg(1, "rounds", 5);
 const size = mib * 1024 * 1024;
 const data = new Uint8Array(size);
 for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));

@@ -93,13 +93,17 @@ for (const bits of [2048, 3072, 4096, 8192]) {
   }
 }
 for (const bits of [2048, 3072, 4096, 6144, 8192] as const) {
-  for (const backend of ["bigint", "forge"] as const) {
+  // The default engine's thread first ("inline" at 2048 bits, "worker" from 3072), then the other.
+  const defaultThread = createElGamalEngine(bits).thread;
+  const otherThread: "worker" | "inline" = defaultThread === "worker" ? "inline" : "worker";
+  for (const thread of [defaultThread, otherThread]) {
     await report(
-      createElGamalEngine(bits, { backend }),
-      `elgamal-${bits} (${backend}${backend === "bigint" ? ", default" : ""})`,
-      { openssl: backend === "bigint" ? dhSsl(`ffdh${bits}`, `ffdh${bits}`) : "" },
+      createElGamalEngine(bits, { thread }),
+      `elgamal-${bits} (bigint, ${thread}${thread === defaultThread ? ", default" : ""})`,
+      { openssl: thread === defaultThread ? dhSsl(`ffdh${bits}`, `ffdh${bits}`) : "" },
     );
   }
+  await report(createElGamalEngine(bits, { backend: "forge" }), `elgamal-${bits} (forge)`);
 }
 for (const size of [512, 768, 1024] as const) {
   for (const backend of ["webcrypto", "noble"] as const) {

@@ -1130,7 +1130,7 @@ function bound(t: Target): string | undefined {
         "node:crypto's DiffieHellman.computeSecret over the same group with the same exponent (Rust big integers, no subgroup check)",
         " op/s",
       )
-    }A decapsulation is one BigInt \`modPow\` (our own, docs/engines/elgamal.md; within 5% of node's computeSecret in a standalone interleaved run, 2026-11-23) plus the Jacobi subgroup check of c, which took 0.51, 0.65 and 1.29 ms of the 1.58, 4.49 and 8.30 ms decapsulation at 2048, 3072 and 4096 bits in that run. The check refuses elements outside the order-q subgroup and stays.`;
+    }A decapsulation is one BigInt \`modPow\` (our own, docs/engines/elgamal.md; within 5% of node's computeSecret in a standalone interleaved run, 2026-11-23) plus the Jacobi subgroup check of c, which took 0.51, 0.65 and 1.29 ms of the 1.58, 4.49 and 8.30 ms decapsulation at 2048, 3072 and 4096 bits in that run. The check refuses elements outside the order-q subgroup and stays. From 3072 bits the default engine runs both in workers, side by side, so that they do not hold a messenger's event loop for 4-31 ms; one at a time that measured 0.95-1.18x the inline rate, and all in flight 1.7-1.9x (docs/engines/elgamal.md, Threads).`;
   }
   if (t.target.startsWith("X25519")) {
     return `${

@@ -13,6 +13,7 @@ import {
 } from "../mod.ts";
 import type { FfdheBits } from "../mod.ts";
 import { kemConformance } from "./conformance.ts";
+import { _stopWorkers } from "../engines/elgamal/_modexp_pool.ts";
 
 const BITS: FfdheBits[] = [2048, 3072, 4096, 6144, 8192];
 
@@ -190,33 +191,46 @@ for (const b of BITS) {
   Deno.test(`elgamal-${b} conformance`, (t) =>
     kemConformance(t, registry.kem(`elgamal-${b}`), { tamper: "reject-or-different" }));
 }
+Deno.test("elgamal-2048 (in the workers) conformance", (t) =>
+  kemConformance(t, createElGamalEngine(2048, { thread: "worker" }), {
+    tamper: "reject-or-different",
+  }));
+Deno.test("elgamal-3072 (inline) conformance", (t) =>
+  kemConformance(t, createElGamalEngine(3072, { thread: "inline" }), {
+    tamper: "reject-or-different",
+  }));
 Deno.test("elgamal-2048 (forge backend) conformance", (t) =>
   kemConformance(t, createElGamalEngine(2048, { backend: "forge" }), {
     tamper: "reject-or-different",
   }));
 
-Deno.test("public values and encapsulations outside the subgroup are InvalidKeyError", async () => {
-  const kem = registry.kem("elgamal-2048");
-  const { p } = FFDHE_GROUPS[2048];
-  const { secretKey } = await kem.generateKeyPair();
-  const enc = (v: bigint) => Uint8Array.fromHex(v.toString(16).padStart(512, "0"));
-  // p - 2 is a non-residue for this p (p = 7 mod 8 makes 2 a residue and -1 a non-residue).
-  assert.equal(jacobi(p - 2n, p), -1);
-  for (const v of [0n, 1n, p - 1n, p, p + 1n, (1n << 2048n) - 1n, p - 2n]) {
+for (const thread of ["inline", "worker"] as const) {
+  Deno.test(`public values and encapsulations outside the subgroup are InvalidKeyError (${thread})`, async () => {
+    const kem = createElGamalEngine(2048, { thread });
+    const { p } = FFDHE_GROUPS[2048];
+    const { secretKey } = await kem.generateKeyPair();
+    const enc = (v: bigint) => Uint8Array.fromHex(v.toString(16).padStart(512, "0"));
+    // p - 2 is a non-residue for this p (p = 7 mod 8 makes 2 a residue and -1 a non-residue), and
+    // so is 2 times a residue's negation; those pass the range check and fail the subgroup test.
+    assert.equal(jacobi(p - 2n, p), -1);
+    const nonResidues = [p - 2n, p - 8n, p - 2n * 9n, p - 2n * 49n];
+    for (const v of nonResidues) assert.equal(jacobi(v, p), -1);
+    for (const v of [0n, 1n, p - 1n, p, p + 1n, (1n << 2048n) - 1n, ...nonResidues]) {
+      await assert.rejects(
+        kem.encapsulate(enc(v)),
+        InvalidKeyError,
+        `publicKey ${v.toString(16).slice(0, 8)}`,
+      );
+      await assert.rejects(kem.decapsulate(enc(v), secretKey), InvalidKeyError, `encapsulation`);
+    }
+    await assert.rejects(kem.decapsulate(enc(4n), new Uint8Array(29)), InvalidKeyError, "x = 0");
     await assert.rejects(
-      kem.encapsulate(enc(v)),
+      kem.decapsulate(enc(4n), new Uint8Array(29).fill(0xff)),
       InvalidKeyError,
-      `publicKey ${v.toString(16).slice(0, 8)}`,
+      "x too big",
     );
-    await assert.rejects(kem.decapsulate(enc(v), secretKey), InvalidKeyError, `encapsulation`);
-  }
-  await assert.rejects(kem.decapsulate(enc(4n), new Uint8Array(29)), InvalidKeyError, "x = 0");
-  await assert.rejects(
-    kem.decapsulate(enc(4n), new Uint8Array(29).fill(0xff)),
-    InvalidKeyError,
-    "x too big",
-  );
-});
+  });
+}
 
 // ------------------------------------------------------------------ OpenSSL DH agrees with modPow
 
@@ -295,7 +309,91 @@ Deno.test("committed ElGamal KATs (tests/vectors/polycrypt/elgamal/kat.json) dec
       Uint8Array.fromHex(v.secretKey),
     );
     assert.equal(viaForge.toHex(), v.sharedSecret, `${v.id} (forge)`);
+    // And on the thread the registry's engine does not use (workers for 2048 bits, inline above).
+    const thread = createElGamalEngine(bits).thread === "worker" ? "inline" : "worker";
+    const other = createElGamalEngine(bits, { thread });
+    assert.equal(other.thread, thread);
+    assert.equal(
+      (await other.publicKeyFromSecretKey!(Uint8Array.fromHex(v.secretKey))).toHex(),
+      v.publicKey,
+      `${v.id} (${thread})`,
+    );
+    const viaOther = await other.decapsulate(
+      Uint8Array.fromHex(v.encapsulation),
+      Uint8Array.fromHex(v.secretKey),
+    );
+    assert.equal(viaOther.toHex(), v.sharedSecret, `${v.id} (${thread})`);
     checked++;
   }
   assert.equal(checked, 10);
+});
+
+// ------------------------------------------------------------------ threads
+
+Deno.test("thread option: auto puts 3072 bits and more in the workers; bad values are TypeError", () => {
+  assert.deepEqual(
+    BITS.map((b) => createElGamalEngine(b).thread),
+    ["inline", "worker", "worker", "worker", "worker"],
+  );
+  assert.equal(createElGamalEngine(2048, { thread: "worker" }).thread, "worker");
+  assert.equal(createElGamalEngine(8192, { thread: "inline" }).thread, "inline");
+  assert.equal(createElGamalEngine(8192, { backend: "forge" }).thread, "inline");
+  assert.throws(
+    () => createElGamalEngine(2048, { backend: "forge", thread: "worker" }),
+    /thread "worker" needs backend "bigint"/,
+  );
+  assert.throws(
+    () => createElGamalEngine(2048, { thread: "threads" as "auto" }),
+    /thread must be "auto", "worker" or "inline"/,
+  );
+});
+
+Deno.test("ElGamal-8192 decapsulation in the workers does not block the event loop", async () => {
+  const ticksDuring = async (thread: "worker" | "inline") => {
+    const kem = createElGamalEngine(8192, { thread });
+    const { publicKey, secretKey } = await kem.generateKeyPair();
+    const { encapsulation } = await kem.encapsulate(publicKey);
+    await kem.decapsulate(encapsulation, secretKey); // starts the workers, caches the public key
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await kem.decapsulate(encapsulation, secretKey);
+    } finally {
+      clearInterval(timer);
+    }
+    return ticks;
+  };
+  // An 8192-bit exponentiation takes tens of milliseconds on any machine: in a worker, timers
+  // fire meanwhile; inline, none can (which shows this check can fail).
+  const worker = await ticksDuring("worker");
+  assert.ok(worker > 0, `worker: ${worker} ticks`);
+  assert.equal(await ticksDuring("inline"), 0);
+});
+
+Deno.test("many ElGamal operations in flight in the workers each get their own answer", async () => {
+  const kem = createElGamalEngine(2048, { thread: "worker" });
+  const pairs = await Promise.all(Array.from({ length: 6 }, () => kem.generateKeyPair()));
+  const sealed = await Promise.all(pairs.map(({ publicKey }) => kem.encapsulate(publicKey)));
+  const opened = await Promise.all(
+    sealed.map(({ encapsulation }, i) => kem.decapsulate(encapsulation, pairs[i].secretKey)),
+  );
+  assert.deepEqual(opened, sealed.map((s) => s.sharedSecret));
+  // Under the wrong keys, every one differs: answers are not handed to the wrong caller.
+  const crossed = await Promise.all(
+    sealed.map(({ encapsulation }, i) =>
+      kem.decapsulate(encapsulation, pairs[(i + 1) % 6].secretKey)
+    ),
+  );
+  crossed.forEach((ss, i) => assert.notDeepEqual(ss, sealed[i].sharedSecret));
+});
+
+Deno.test("a worker that stops during a job rejects that job; the next one starts a new worker", async () => {
+  const kem = createElGamalEngine(8192, { thread: "worker" });
+  const { publicKey, secretKey } = await kem.generateKeyPair();
+  const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+  const pending = kem.decapsulate(encapsulation, secretKey);
+  await new Promise((resolve) => setTimeout(resolve, 2));
+  await _stopWorkers();
+  await assert.rejects(pending, /the ElGamal worker stopped/);
+  assert.deepEqual(await kem.decapsulate(encapsulation, secretKey), sharedSecret);
 });

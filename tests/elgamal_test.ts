@@ -391,3 +391,36 @@ Deno.test("a worker that stops during a job rejects that job; the next one start
   await assert.rejects(pending, /the ElGamal worker stopped/);
   assert.deepEqual(await kem.decapsulate(encapsulation, secretKey), sharedSecret);
 });
+
+Deno.test("idle ElGamal workers do not keep a process alive", async () => {
+  // A program that decapsulates in the workers and returns: it must exit by itself, with the
+  // right answer, well before the deadline (a ref'd idle worker would keep it running forever).
+  const script = `
+    import { createElGamalEngine } from ${
+    JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+  };
+    const kem = createElGamalEngine(3072, { thread: "worker" });
+    const { publicKey, secretKey } = await kem.generateKeyPair();
+    const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+    const opened = await kem.decapsulate(encapsulation, secretKey);
+    console.log(opened.toHex() === sharedSecret.toHex() ? "same" : "different");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    const out = await child.output();
+    assert.equal(new TextDecoder().decode(out.stderr), "");
+    assert.equal(out.code, 0);
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "same");
+  } finally {
+    clearTimeout(deadline);
+  }
+});

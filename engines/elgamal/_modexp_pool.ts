@@ -67,8 +67,8 @@ function startWorker(): Slot {
     slot.job = undefined;
     if (reply.error === undefined) queued.resolve(reply.value);
     else queued.reject(new RangeError(reply.error));
-    if (queue.length > 0) dispatch();
-    else slot.worker.unref();
+    dispatch();
+    if (!slot.job) slot.worker.unref();
   });
   slot.worker.on("error", () => retire("the ElGamal worker failed"));
   slot.worker.on("exit", () => retire("the ElGamal worker stopped"));
@@ -76,7 +76,8 @@ function startWorker(): Slot {
   return slot;
 }
 
-// Another worker when all are busy, up to SIZE. If one cannot start now, the ones running do the work.
+// Another worker when all are busy, up to SIZE. If one cannot start now, the running ones do the
+// work.
 function spareWorker(): Slot | undefined {
   if (slots.length >= SIZE) return undefined;
   try {

@@ -23,7 +23,7 @@ export type WorkerJob = {
 };
 
 /** A worker's answer to the job of the same id. */
-export type PowReply = { id: number; value: bigint; error?: undefined } | {
+export type WorkerReply = { id: number; value: bigint; error?: undefined } | {
   id: number;
   value?: undefined;
   error: string;
@@ -61,7 +61,7 @@ function startWorker(): Slot {
     void slot.worker.terminate();
     dispatch();
   };
-  slot.worker.on("message", (reply: PowReply) => {
+  slot.worker.on("message", (reply: WorkerReply) => {
     const queued = slot.job;
     if (!queued || reply.id !== queued.id) return;
     slot.job = undefined;

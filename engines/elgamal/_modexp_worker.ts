@@ -2,7 +2,7 @@
 // event loop. One job at a time; fixed-base tables are built here on first use of their name.
 import { parentPort } from "node:worker_threads";
 import { fixedBasePow, jacobi, modPow } from "./modexp.ts";
-import type { PowReply, WorkerJob } from "./_modexp_pool.ts";
+import type { WorkerJob, WorkerReply } from "./_modexp_pool.ts";
 
 const port = parentPort!;
 const tables = new Map<string, (exponent: bigint) => bigint>();
@@ -20,7 +20,7 @@ function run(job: WorkerJob): bigint {
 }
 
 port.on("message", (job: WorkerJob & { id: number }) => {
-  let reply: PowReply;
+  let reply: WorkerReply;
   try {
     reply = { id: job.id, value: run(job) };
   } catch (e) {

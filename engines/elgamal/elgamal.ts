@@ -246,11 +246,12 @@ export function createElGamalEngine(
   function parseElement(name: string, bytes: Uint8Array): [bigint, Promise<void>] {
     checkBytes(name, bytes, size);
     const v = bytesToBigint(bytes);
-    if (v < 2n || v > group.p - 2n) throw notAnElement(name);
     if (!useWorker) {
-      if (jacobi(v, group.p) !== 1) throw notAnElement(name);
+      if (!isGroupElement(group, v)) throw notAnElement(name);
       return [v, Promise.resolve()];
     }
+    // isGroupElement's range check here, its Legendre symbol in a worker.
+    if (v < 2n || v > group.p - 2n) throw notAnElement(name);
     const tested = inWorkerOr(
       { op: "jacobi", value: v, modulus: group.p },
       () => BigInt(jacobi(v, group.p)),

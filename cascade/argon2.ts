@@ -1,8 +1,18 @@
 /**
- * Argon2id (RFC 9106) for the password layer, run in a worker so that a
- * messenger's event loop stays responsive during the 64 MiB, three-pass
- * default. The backend is hash-wasm (WebAssembly, measured near native speed;
- * @noble/hashes was 3.4x slower here).
+ * Argon2id (RFC 9106) for the password layer, off the caller's event loop so
+ * that a messenger stays responsive during the 64 MiB, three-pass default.
+ *
+ * Two backends compute the same function:
+ * - `"native"`: node-argon2's prebuilt addon, the RFC 9106 reference code with
+ *   one thread per lane (like the `argon2` CLI). It needs Deno's FFI
+ *   permission (`--allow-ffi`) and a prebuilt binary for the platform.
+ * - `"wasm"`: hash-wasm (WebAssembly) in a Web Worker; its lanes run one after
+ *   another, so it takes about p times as long as the native backend on p
+ *   free cores. @noble/hashes was 3.4x slower than hash-wasm here.
+ *
+ * `"auto"` (the default) uses the native backend when the FFI permission is
+ * already granted and the addon loads, else the WebAssembly one. It never
+ * prompts for a permission.
  *
  * @example
  * ```ts
@@ -15,6 +25,7 @@
  */
 import { FormatError } from "../errors.ts";
 import { checkBytes } from "../engines/_bytes.ts";
+import { loadNativeArgon2 } from "./_argon2_native.ts";
 
 /** Argon2id cost parameters. */
 export interface Argon2Params {
@@ -101,17 +112,37 @@ export function checkArgon2Params(params: Argon2Params): void {
   }
 }
 
+/** Where Argon2id runs: see the module documentation. */
+export type Argon2Backend = "auto" | "native" | "wasm";
+
 /**
- * Derives a 32-byte key from a passphrase (UTF-8, Unicode NFC) in a worker.
+ * The backend `"auto"` uses in this process: `"native"` when the FFI
+ * permission is granted and node-argon2's addon loads, else `"wasm"`.
+ *
+ * @example
+ * ```ts
+ * import { argon2Backend } from "./argon2.ts";
+ * console.log(await argon2Backend()); // "wasm" without --allow-ffi
+ * ```
+ */
+export async function argon2Backend(): Promise<"native" | "wasm"> {
+  return (await loadNativeArgon2()) instanceof Error ? "wasm" : "native";
+}
+
+/**
+ * Derives a 32-byte key from a passphrase (UTF-8, Unicode NFC), off the
+ * caller's event loop. Both backends give the same key.
  *
  * @param passphrase the user's passphrase; must not be empty
  * @param salt 16 random bytes
  * @param params cost parameters, checked with {@linkcode checkArgon2Params}
+ * @param options.backend `"auto"` (default), `"native"` (rejects when it is
+ *   unavailable) or `"wasm"`
  * @example
  * ```ts
  * import { argon2id, ARGON2_FLOOR } from "./argon2.ts";
  * const a = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR);
- * const b = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR);
+ * const b = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR, { backend: "wasm" });
  * console.log(a.toHex() === b.toHex()); // true
  * ```
  */
@@ -119,15 +150,50 @@ export async function argon2id(
   passphrase: string,
   salt: Uint8Array,
   params: Argon2Params,
+  options: { readonly backend?: Argon2Backend } = {},
 ): Promise<Uint8Array> {
   if (typeof passphrase !== "string" || passphrase.length === 0) {
     throw new TypeError("passphrase must be a non-empty string");
   }
   checkBytes("salt", salt, 16);
   checkArgon2Params(params);
+  const backend = options?.backend ?? "auto";
+  if (backend !== "auto" && backend !== "native" && backend !== "wasm") {
+    throw new TypeError(`backend must be "auto", "native" or "wasm", not ${String(backend)}`);
+  }
+  const password = new TextEncoder().encode(passphrase.normalize("NFC"));
+  if (backend !== "wasm") {
+    const native = await loadNativeArgon2();
+    if (!(native instanceof Error)) {
+      try {
+        return await native.hash(
+          password,
+          salt.slice(),
+          params.memoryKiB,
+          params.passes,
+          params.parallelism,
+        );
+      } finally {
+        password.fill(0);
+      }
+    }
+    if (backend === "native") {
+      password.fill(0);
+      throw native;
+    }
+  }
+  return await inWorker(password, salt.slice(), params);
+}
+
+/** hash-wasm in a Web Worker of its own; `password` is transferred (the worker wipes it). */
+async function inWorker(
+  password: Uint8Array<ArrayBuffer>,
+  salt: Uint8Array,
+  params: Argon2Params,
+): Promise<Uint8Array> {
   const job = {
-    password: new TextEncoder().encode(passphrase.normalize("NFC")),
-    salt: salt.slice(),
+    password,
+    salt,
     memoryKiB: params.memoryKiB,
     passes: params.passes,
     parallelism: params.parallelism,

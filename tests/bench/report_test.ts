@@ -15,6 +15,7 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
         "--allow-write",
         "--allow-env",
         "--allow-run",
+        "--allow-ffi",
         REPORT,
         "--quick",
         "--out",
@@ -46,6 +47,9 @@ Deno.test("bench:report --quick writes the report, JSON and charts", async () =>
       ["x25519", "ml-kem-512", "ml-kem-768", "elgamal-2048", "rsa-2048", "x25519+ml-kem-768"],
     );
     assert.ok(json.openssl["aes-256-gcm"] > 0, "openssl speed was parsed");
+    // With the task's --allow-ffi, Argon2id runs natively; the WebAssembly backend is measured too.
+    assert.equal(json.argon2.backend, "native");
+    assert.ok(json.argon2.oursMs > 0 && json.argon2.wasmMs > 0, JSON.stringify(json.argon2));
     assert.ok(json.targets.length >= 10);
     // The RSA targets' second row: decapsulations on every core against `openssl speed -multi`.
     const lanes = json.pairedRatios["rsa-2048-lanes"];

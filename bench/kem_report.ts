@@ -22,6 +22,7 @@ import {
   createX25519Engine,
   createX448Engine,
   registry,
+  rsaAutoPrivateBackend,
 } from "../mod.ts";
 import type { KemEngine, KemKeyPair } from "../mod.ts";
 import { medianMs } from "../cli/_bench.ts";
@@ -78,14 +79,19 @@ const dhSsl = (key: string, name: string) => ssl[key] ? `${name}: ${ssl[key]} op
 
 for (const bits of [2048, 3072, 4096, 8192]) {
   const keys = bits >= 4096 ? await fixture(bits) : undefined;
-  for (const backend of ["auto", "node", "webcrypto", "forge"] as const) {
+  // "openssl" needs --allow-ffi (the task grants it); without, "auto" is WebCrypto's row again.
+  const backends = rsaAutoPrivateBackend() === "openssl"
+    ? ["auto", "node", "webcrypto", "forge"] as const
+    : ["auto", "node", "forge"] as const;
+  for (const backend of backends) {
     const kem = createRsaEngine(bits, { backend });
     // "auto" generates keys with node:crypto's keygen: the "node" row would time it again.
     const keygen = backend === "forge"
       ? bits === 2048 || SLOW
       : backend !== "node" && (bits < 8192 || SLOW);
     const actual = (kem as KemEngine & { backend?: string }).backend;
-    await report(kem, `rsa-${bits} (${actual}${backend === "auto" ? ", default" : ""})`, {
+    const label = backend === "auto" ? `auto: ${rsaAutoPrivateBackend()}, default` : actual;
+    await report(kem, `rsa-${bits} (${label})`, {
       keys,
       keygen,
       openssl: backend === "auto" ? rsaSsl(bits === 8192 ? 7680 : bits) : "",

@@ -8,6 +8,7 @@ import {
   importRsaSecretKey,
   InvalidKeyError,
   registry,
+  rsaAutoPrivateBackend,
   rsaFactory,
 } from "../mod.ts";
 import type { KemKeyPair, RsaBackend } from "../mod.ts";
@@ -16,7 +17,9 @@ import { kemConformance } from "./conformance.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { ticksDuring } from "./_event_loop.ts";
 
-const BACKENDS: RsaBackend[] = ["auto", "node", "webcrypto", "forge"];
+// The test task grants --allow-ffi, so "openssl" loads (and "auto" uses it for the private
+// operation); a test below runs without that permission.
+const BACKENDS: RsaBackend[] = ["auto", "openssl", "node", "webcrypto", "forge"];
 
 async function fixture(bits: number): Promise<KemKeyPair> {
   const dir = new URL("./fixtures/rsa/", import.meta.url);
@@ -302,5 +305,55 @@ Deno.test("RSA decapsulation does not block the event loop (default backend)", a
   // none can (which shows this check can fail).
   const auto = await ticksOn("auto");
   assert.ok(auto > 0, `auto: ${auto} ticks`);
+  const webcrypto = await ticksOn("webcrypto");
+  assert.ok(webcrypto > 0, `webcrypto: ${webcrypto} ticks`);
   assert.equal(await ticksOn("node"), 0);
+});
+
+Deno.test("with --allow-ffi, auto decrypts in OpenSSL", () => {
+  assert.equal(rsaAutoPrivateBackend(), "openssl");
+});
+
+Deno.test("without the FFI permission, auto decrypts in WebCrypto and openssl is refused", async () => {
+  // A child without --allow-ffi: "auto" must not prompt or fail; "openssl" says why it cannot run.
+  const { publicKey, secretKey } = await fixture(4096);
+  const script = `
+    import { createRsaEngine, rsaAutoPrivateBackend } from ${
+    JSON.stringify(new URL("../engines/rsa/mod.ts", import.meta.url).href)
+  };
+    const [publicKey, secretKey] = [${JSON.stringify(publicKey.toHex())}, ${
+    JSON.stringify(secretKey.toHex())
+  }].map((h) => Uint8Array.fromHex(h));
+    const kem = createRsaEngine(4096);
+    const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
+    const opened = await kem.decapsulate(encapsulation, secretKey);
+    let openssl = "created";
+    try {
+      createRsaEngine(4096, { backend: "openssl" });
+    } catch (e) {
+      openssl = e.message;
+    }
+    console.log(JSON.stringify({
+      backend: rsaAutoPrivateBackend(),
+      same: opened.toHex() === sharedSecret.toHex(),
+      openssl,
+    }));
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-env", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(script));
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.deepEqual(result, {
+    backend: "webcrypto",
+    same: true,
+    openssl: "OpenSSL's RSA needs FFI permission (deno run --allow-ffi)",
+  });
 });

@@ -24,6 +24,7 @@ export {
   RSA_DEFAULT_BACKEND,
   RSA_MAX_BITS,
   RSA_MIN_BITS,
+  rsaAutoPrivateBackend,
   type RsaBackend,
   rsaFactory,
   rsaSecurityBits,

@@ -5,9 +5,11 @@
  * secret keys DER PKCS#8 PrivateKeyInfo, exactly as OpenSSL writes them.
  *
  * Backends: `"auto"` (the default: native keygen and public operation through
- * `node:crypto`, the private operation through WebCrypto, off the event loop),
- * `"node"` (`node:crypto` only), `"webcrypto"` (WebCrypto only) and `"forge"`
- * (node-forge, pure JavaScript; 30-70x slower, kept for comparison).
+ * `node:crypto`; the private operation off the event loop in the system's
+ * OpenSSL 3 when the FFI permission is granted, else in WebCrypto),
+ * `"openssl"` (the same, but refusing to fall back), `"node"` (`node:crypto`
+ * only), `"webcrypto"` (WebCrypto only) and `"forge"` (node-forge, pure
+ * JavaScript; 30-70x slower, kept for comparison).
  * There is no PKCS#1 v1.5 decryption anywhere, and every OAEP failure gives
  * the same {@linkcode DecryptionError}.
  *
@@ -44,9 +46,10 @@ import {
   toPkcs8Der,
   toSpkiDer,
 } from "./_keys.ts";
+import { type OpensslKey, opensslRsa } from "./_openssl.ts";
 
 /** Where the RSA arithmetic runs. */
-export type RsaBackend = "auto" | "node" | "webcrypto" | "forge";
+export type RsaBackend = "auto" | "openssl" | "node" | "webcrypto" | "forge";
 
 /** Smallest and largest modulus the factory makes. */
 export const RSA_MIN_BITS = 2048;
@@ -199,18 +202,41 @@ async function webCryptoPrivateKey(pkcs8: Uint8Array, bits: number): Promise<Cry
   return key;
 }
 
+// libcrypto's parsed key for each KeyObject _keys.ts keeps, as for WebCrypto above.
+const opensslKeys = new WeakMap<KeyObject, OpensslKey>();
+
+/** The system's OpenSSL 3 for the private operation (engines/rsa/_openssl.ts). */
+const opensslBackend: Backend = {
+  generate: nodeBackend.generate,
+  encrypt: nodeBackend.encrypt,
+  decrypt(pkcs8, bits, ciphertext, label) {
+    const openssl = opensslRsa();
+    if (openssl instanceof Error) return Promise.reject(openssl);
+    const keyObject = privateKeyObject(pkcs8, bits);
+    let key = opensslKeys.get(keyObject);
+    if (!key) {
+      key = openssl.parse(pkcs8, bits);
+      opensslKeys.set(keyObject, key);
+    }
+    return openssl.decrypt(key, ciphertext, label);
+  },
+};
+
 /**
  * The default: node:crypto's keygen (in the thread pool) and public operation (synchronous, and
- * cheap with e = 65537), and WebCrypto's private operation. Both run Deno's native RSA, but
- * node:crypto's `privateDecrypt` is synchronous: it holds the event loop for the whole private
- * operation (about 12 ms at 3072 bits here, 150 ms at 8192), where WebCrypto's runs in Deno's
- * blocking thread pool. One decapsulation at a time is as fast either way; several in flight
- * (a backlog of messages) use both cores (docs/engines/rsa.md).
+ * cheap with e = 65537), and the private operation off the event loop: in OpenSSL 3 when this
+ * process may use FFI (2.4-2.6x Deno's own RSA at 3072 and 4096 bits here), else in WebCrypto.
+ * node:crypto's `privateDecrypt` runs the same Rust crate as WebCrypto but synchronously: it would
+ * hold the event loop for the whole private operation (about 12 ms at 3072 bits here, 150 ms at
+ * 8192). Both OpenSSL's and WebCrypto's run in Deno's blocking thread pool, so several in flight
+ * (a backlog of messages) use every core (docs/engines/rsa.md).
  */
 const autoBackend: Backend = {
   generate: nodeBackend.generate,
   encrypt: nodeBackend.encrypt,
-  decrypt: webCryptoBackend.decrypt,
+  decrypt: (pkcs8, bits, ciphertext, label) =>
+    (opensslRsa() instanceof Error ? webCryptoBackend : opensslBackend)
+      .decrypt(pkcs8, bits, ciphertext, label),
 };
 
 /**
@@ -260,6 +286,7 @@ const forgeBackend: Backend = {
 
 const BACKENDS: Record<RsaBackend, Backend> = {
   auto: autoBackend,
+  openssl: opensslBackend,
   node: nodeBackend,
   webcrypto: webCryptoBackend,
   forge: forgeBackend,
@@ -282,8 +309,23 @@ export async function _oaepDecrypt(
 }
 
 /**
- * The default backend: one decapsulation at a time is as fast as on `"node"` (the same native
- * crate), and it is the route that keeps the event loop free and uses every core for several
+ * Where the `"auto"` backend runs the private operation in this process:
+ * `"openssl"` when the FFI permission is granted and an OpenSSL 3 libcrypto
+ * loads, else `"webcrypto"`.
+ *
+ * @example
+ * ```ts
+ * import { rsaAutoPrivateBackend } from "./rsa.ts";
+ * console.log(rsaAutoPrivateBackend()); // "webcrypto" without --allow-ffi
+ * ```
+ */
+export function rsaAutoPrivateBackend(): "openssl" | "webcrypto" {
+  return opensslRsa() instanceof Error ? "webcrypto" : "openssl";
+}
+
+/**
+ * The default backend: the private operation off the event loop on the fastest engine this
+ * process may use (OpenSSL with FFI permission, else WebCrypto), every core for several in flight
  * (docs/engines/rsa.md).
  */
 export const RSA_DEFAULT_BACKEND: RsaBackend = "auto";
@@ -307,7 +349,13 @@ export function createRsaEngine(
   }
   const backendName = options.backend ?? RSA_DEFAULT_BACKEND;
   const backend = BACKENDS[backendName];
-  if (!backend) throw new TypeError(`backend must be "auto", "node", "webcrypto" or "forge"`);
+  if (!backend) {
+    throw new TypeError(`backend must be "auto", "openssl", "node", "webcrypto" or "forge"`);
+  }
+  if (backendName === "openssl") {
+    const openssl = opensslRsa();
+    if (openssl instanceof Error) throw openssl;
+  }
   const size = bits / 8;
   return Object.freeze({
     kind: "kem" as const,

@@ -1,0 +1,168 @@
+// Internal: RSA-OAEP-SHA-256 decryption in the system's OpenSSL 3 libcrypto, through Deno's FFI.
+//
+// Why: Deno's own RSA (the Rust `rsa` crate behind both WebCrypto and node:crypto) runs the
+// private operation at 0.36-0.40x OpenSSL's speed here, and it is the operation a messenger waits
+// for on every message. OpenSSL is the platform's reference implementation (and the benchmark's
+// ceiling); we only call its EVP API: parse the PKCS#8 key, set OAEP with SHA-256 and MGF1-SHA-256
+// (RFC 8017 section 7.1.2), decrypt. The decryption itself runs on Deno's blocking thread pool
+// (a `nonblocking` symbol), so the event loop stays free and calls in flight use every core.
+//
+// Loaded only when FFI permission is already granted (a query never prompts; dlopen would) and a
+// libcrypto of major version 3 opens. Everything else falls back to WebCrypto in rsa.ts.
+
+const SYMBOLS = {
+  OpenSSL_version_num: { parameters: [], result: "u64" },
+  OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
+  d2i_AutoPrivateKey: { parameters: ["pointer", "buffer", "i64"], result: "pointer" },
+  EVP_PKEY_get_base_id: { parameters: ["pointer"], result: "i32" },
+  EVP_PKEY_get_bits: { parameters: ["pointer"], result: "i32" },
+  EVP_PKEY_free: { parameters: ["pointer"], result: "void" },
+  EVP_PKEY_CTX_new: { parameters: ["pointer", "pointer"], result: "pointer" },
+  EVP_PKEY_CTX_free: { parameters: ["pointer"], result: "void" },
+  EVP_PKEY_decrypt_init: { parameters: ["pointer"], result: "i32" },
+  EVP_PKEY_CTX_set_rsa_padding: { parameters: ["pointer", "i32"], result: "i32" },
+  EVP_PKEY_CTX_set_rsa_oaep_md: { parameters: ["pointer", "pointer"], result: "i32" },
+  EVP_PKEY_CTX_set_rsa_mgf1_md: { parameters: ["pointer", "pointer"], result: "i32" },
+  EVP_PKEY_CTX_set0_rsa_oaep_label: { parameters: ["pointer", "pointer", "i32"], result: "i32" },
+  CRYPTO_memdup: { parameters: ["buffer", "usize", "buffer", "i32"], result: "pointer" },
+  EVP_sha256: { parameters: [], result: "pointer" },
+  EVP_PKEY_decrypt: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "usize"],
+    result: "i32",
+    nonblocking: true,
+  },
+  ERR_clear_error: { parameters: [], result: "void" },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+// include/openssl/rsa.h and include/openssl/obj_mac.h (OpenSSL 3.0).
+const RSA_PKCS1_OAEP_PADDING = 4;
+const EVP_PKEY_RSA = 6;
+// include/openssl/crypto.h: no cleanup handler at exit (see load()).
+const OPENSSL_INIT_NO_ATEXIT = 0x00080000n;
+const LIBRARY_NAMES = ["libcrypto.so.3", "libcrypto.3.dylib", "libcrypto-3-x64.dll"];
+const FILE = new TextEncoder().encode("polycrypt\0");
+
+/** A parsed private key in libcrypto, freed when its owner is garbage collected. */
+export interface OpensslRsa {
+  /** Parses a PKCS#8 DER RSA key of `bits`; throws if libcrypto refuses it. */
+  parse(pkcs8: Uint8Array, bits: number): OpensslKey;
+  /** OAEP-SHA-256 decryption off the event loop; rejects on any failure. */
+  decrypt(key: OpensslKey, ciphertext: Uint8Array, label: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Opaque handle to an EVP_PKEY. */
+export interface OpensslKey {
+  readonly bits: number;
+}
+
+interface KeyHandle extends OpensslKey {
+  readonly pointer: Deno.PointerObject;
+}
+
+let loaded: OpensslRsa | Error | undefined;
+
+/** libcrypto's RSA, or why it is unavailable. Tried once per process. */
+export function opensslRsa(): OpensslRsa | Error {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): OpensslRsa | Error {
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return new Error("OpenSSL's RSA needs FFI permission (deno run --allow-ffi)");
+  }
+  let lib: Lib | undefined;
+  const reasons: string[] = [];
+  for (const name of LIBRARY_NAMES) {
+    try {
+      lib = Deno.dlopen(name, SYMBOLS).symbols;
+      break;
+    } catch (e) {
+      reasons.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  if (!lib) return new Error(`no OpenSSL 3 libcrypto found (${reasons.join("; ")})`);
+  // 0xMNN00PP0L: major version in the top nibble.
+  if (lib.OpenSSL_version_num() >> 28n !== 3n) return new Error("libcrypto is not OpenSSL 3");
+  // By default libcrypto frees its global state from an atexit handler. Deno's blocking-pool
+  // threads that ran a decryption may still be tearing down their OpenSSL thread state then, and
+  // a test run once ended in "double free or corruption" at exit. OPENSSL_init_crypto(3) offers
+  // NO_ATEXIT for libraries that cannot order their shutdown; the OS reclaims the memory.
+  if (lib.OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, null) !== 1) {
+    return new Error("OPENSSL_init_crypto failed");
+  }
+  return backend(lib);
+}
+
+function backend(lib: Lib): OpensslRsa {
+  const sha256 = lib.EVP_sha256();
+  // Every EVP_PKEY we hand out is freed once its handle is unreachable. A decryption in flight
+  // keeps its handle reachable (and its EVP_PKEY_CTX holds a reference of its own).
+  const finalizer = new FinalizationRegistry<Deno.PointerObject>((p) => lib.EVP_PKEY_free(p));
+
+  const parse = (pkcs8: Uint8Array, bits: number): OpensslKey => {
+    const der = pkcs8.slice();
+    // d2i reads through `const unsigned char **pp`: a cell holding the address of the bytes.
+    const cell = new BigUint64Array([
+      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(der))),
+    ]);
+    const pointer = lib.d2i_AutoPrivateKey(null, cell, BigInt(der.length));
+    der.fill(0);
+    if (pointer === null) {
+      lib.ERR_clear_error();
+      throw new Error("libcrypto refused the key");
+    }
+    if (
+      lib.EVP_PKEY_get_base_id(pointer) !== EVP_PKEY_RSA || lib.EVP_PKEY_get_bits(pointer) !== bits
+    ) {
+      lib.EVP_PKEY_free(pointer);
+      throw new Error("not an RSA key of the expected size");
+    }
+    const handle: KeyHandle = { bits, pointer };
+    finalizer.register(handle, pointer);
+    return handle;
+  };
+
+  const decrypt = async (
+    key: OpensslKey,
+    ciphertext: Uint8Array,
+    label: Uint8Array,
+  ): Promise<Uint8Array> => {
+    const handle = key as KeyHandle;
+    const ctx = lib.EVP_PKEY_CTX_new(handle.pointer, null);
+    if (ctx === null) throw new Error("EVP_PKEY_CTX_new failed");
+    try {
+      let ok = lib.EVP_PKEY_decrypt_init(ctx) === 1 &&
+        lib.EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) === 1 &&
+        lib.EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256) === 1 &&
+        lib.EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256) === 1;
+      if (ok && label.length > 0) {
+        // set0 takes ownership of the label, so it must come from OpenSSL's allocator.
+        const copy = lib.CRYPTO_memdup(label.slice(), BigInt(label.length), FILE, 0);
+        ok = copy !== null && lib.EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, label.length) === 1;
+      }
+      if (!ok) throw new Error("OAEP setup failed");
+      // The input, output and length cell stay referenced here until the call returns.
+      const input = ciphertext.slice();
+      const out = new Uint8Array(Math.ceil(handle.bits / 8));
+      const outLength = new BigUint64Array([BigInt(out.length)]);
+      const status = await lib.EVP_PKEY_decrypt(ctx, out, outLength, input, BigInt(input.length));
+      if (status !== 1) {
+        out.fill(0);
+        throw new Error("decryption failed");
+      }
+      const plaintext = out.slice(0, Number(outLength[0]));
+      out.fill(0);
+      return plaintext;
+    } finally {
+      lib.EVP_PKEY_CTX_free(ctx);
+      // The error queue of this thread (setup failures); a failed decryption's entry sits in a
+      // pool thread's queue, which OpenSSL bounds (ERR_NUM_ERRORS).
+      lib.ERR_clear_error();
+    }
+  };
+
+  return { parse, decrypt };
+}

@@ -25,6 +25,7 @@ const SYMBOLS = {
   EVP_PKEY_CTX_set_rsa_mgf1_md: { parameters: ["pointer", "pointer"], result: "i32" },
   EVP_PKEY_CTX_set0_rsa_oaep_label: { parameters: ["pointer", "pointer", "i32"], result: "i32" },
   CRYPTO_memdup: { parameters: ["buffer", "usize", "buffer", "i32"], result: "pointer" },
+  CRYPTO_free: { parameters: ["pointer", "buffer", "i32"], result: "void" },
   EVP_sha256: { parameters: [], result: "pointer" },
   EVP_PKEY_decrypt: {
     parameters: ["pointer", "buffer", "buffer", "buffer", "usize"],
@@ -142,13 +143,16 @@ function backend(lib: Lib): OpensslRsa {
         // set0 takes ownership of the label, so it must come from OpenSSL's allocator.
         const copy = lib.CRYPTO_memdup(label.slice(), BigInt(label.length), FILE, 0);
         ok = copy !== null && lib.EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, copy, label.length) === 1;
+        if (!ok && copy !== null) lib.CRYPTO_free(copy, FILE, 0);
       }
       if (!ok) throw new Error("OAEP setup failed");
-      // The input, output and length cell stay referenced here until the call returns.
+      // A pool thread reads and writes these three buffers while this function waits: each is used
+      // again after the await, so none can be garbage collected while the call runs.
       const input = ciphertext.slice();
       const out = new Uint8Array(Math.ceil(handle.bits / 8));
       const outLength = new BigUint64Array([BigInt(out.length)]);
       const status = await lib.EVP_PKEY_decrypt(ctx, out, outLength, input, BigInt(input.length));
+      input.fill(0);
       if (status !== 1) {
         out.fill(0);
         throw new Error("decryption failed");

@@ -14,6 +14,7 @@ import {
 import type { FfdheBits } from "../mod.ts";
 import { kemConformance } from "./conformance.ts";
 import { ticksDuring } from "./_event_loop.ts";
+import { runDenoScript } from "./_process.ts";
 import { _stopWorkers } from "../engines/elgamal/_modexp_pool.ts";
 
 const BITS: FfdheBits[] = [2048, 3072, 4096, 6144, 8192];
@@ -405,22 +406,8 @@ Deno.test("idle ElGamal workers do not keep a process alive", async () => {
     const opened = await kem.decapsulate(encapsulation, secretKey);
     console.log(opened.toHex() === sharedSecret.toHex() ? "same" : "different");
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const deadline = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  try {
-    const out = await child.output();
-    assert.equal(new TextDecoder().decode(out.stderr), "");
-    assert.equal(out.code, 0);
-    assert.equal(new TextDecoder().decode(out.stdout).trim(), "same");
-  } finally {
-    clearTimeout(deadline);
-  }
+  const out = await runDenoScript(script, ["--allow-read", "--allow-env"]);
+  assert.equal(out.stderr, "");
+  assert.equal(out.code, 0);
+  assert.equal(out.stdout.trim(), "same");
 });

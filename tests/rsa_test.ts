@@ -16,6 +16,7 @@ import { _oaepDecrypt } from "../engines/rsa/rsa.ts";
 import { kemConformance } from "./conformance.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { ticksDuring } from "./_event_loop.ts";
+import { runDenoScript } from "./_process.ts";
 
 // The test task grants --allow-ffi, so "openssl" loads (and "auto" uses it for the private
 // operation); a test below runs without that permission.
@@ -339,18 +340,9 @@ Deno.test("without the FFI permission, auto decrypts in WebCrypto and openssl is
       openssl,
     }));
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const out = await child.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  const out = await runDenoScript(script, ["--allow-read", "--allow-env"]);
+  assert.equal(out.code, 0, out.stderr);
+  const result = JSON.parse(out.stdout);
   assert.deepEqual(result, {
     backend: "webcrypto",
     same: true,

@@ -12,6 +12,7 @@ import {
   type Argon2Params,
 } from "../../cascade/argon2.ts";
 import { ticksDuring } from "../_event_loop.ts";
+import { runDenoScript } from "../_process.ts";
 
 const encoder = new TextEncoder();
 
@@ -99,18 +100,9 @@ Deno.test("without the FFI permission, auto uses WebAssembly and native is refus
     }
     console.log(JSON.stringify({ backend: await argon2Backend(), key: key.toHex(), native }));
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(encoder.encode(script));
-  await writer.close();
-  const out = await child.output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  const out = await runDenoScript(script, ["--allow-read", "--allow-env"]);
+  assert.equal(out.code, 0, out.stderr);
+  const result = JSON.parse(out.stdout);
   assert.equal(result.backend, "wasm");
   assert.equal(result.key, kat.key);
   assert.match(result.native, /FFI permission/);

@@ -26,13 +26,13 @@ import {
   FFDHE_GROUPS,
   generateIdentity,
   registry,
+  rsaAutoPrivateBackend,
 } from "../mod.ts";
 import { argon2Backend, argon2id } from "../cascade/argon2.ts";
 import { type BenchRow, measureKem, median, medianMs } from "../cli/_bench.ts";
 import { barChart, lineChart, type Series } from "./_svg.ts";
 import { opensslSpeed } from "./_openssl.ts";
 import { opensslRsa } from "../engines/rsa/_openssl.ts";
-import { rsaAutoPrivateBackend } from "../engines/rsa/rsa.ts";
 import {
   bulkPeers,
   type ChatContender,
@@ -365,6 +365,8 @@ const enginePeerRows = await enginePeers(BUDGET);
 results.enginePeers = enginePeerRows;
 
 log("password peers");
+// Where "auto" runs Argon2id in this process (native under this task's --allow-ffi).
+const argonBackend = await argon2Backend();
 const pwOurs: PeerRow[] = [];
 {
   let sealed = await encrypt(msg, { passphrase: "benchmark passphrase" });
@@ -382,7 +384,7 @@ const pwOurs: PeerRow[] = [];
     peer: "polycrypt passphrase",
     encrypt: e,
     decrypt: d,
-    note: `Argon2id 64 MiB, t=3, p=4 (${await argon2Backend()} backend)`,
+    note: `Argon2id 64 MiB, t=3, p=4 (${argonBackend} backend)`,
   });
 }
 const pwPeerRows = await passwordPeers(msg, QUICK ? 1 : 3);
@@ -392,7 +394,6 @@ results.passwordPeers = { ours: pwOurs, peers: pwPeerRows };
 // --allow-ffi), the WebAssembly backend a program without --allow-ffi gets, and the native CLI.
 log("argon2id");
 const salt = new Uint8Array(16).fill(9);
-const argonBackend = await argon2Backend();
 const [ourArgon] = await medianMs(
   () => argon2id("benchmark passphrase", salt, ARGON2_DEFAULT),
   0,

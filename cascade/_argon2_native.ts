@@ -3,6 +3,7 @@
 // thread per lane. Loading a Node-API addon needs Deno's FFI permission, so it is only tried when
 // that permission is already granted: querying never prompts, importing would.
 import { Buffer } from "node:buffer";
+import { ffiGranted } from "../engines/_ffi.ts";
 
 /** What cascade/argon2.ts needs from node-argon2. */
 export interface NativeArgon2 {
@@ -16,11 +17,6 @@ export interface NativeArgon2 {
 }
 
 let loading: Promise<NativeArgon2 | Error> | undefined;
-
-/** Whether this process may load native code, without prompting. */
-export function ffiGranted(): boolean {
-  return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-}
 
 /**
  * The native backend, or the reason it is unavailable (no FFI permission, no prebuilt binary for

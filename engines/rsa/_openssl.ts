@@ -10,6 +10,8 @@
 // Loaded only when FFI permission is already granted (a query never prompts; dlopen would) and a
 // libcrypto of major version 3 opens. Everything else falls back to WebCrypto in rsa.ts.
 
+import { ffiGranted } from "../_ffi.ts";
+
 const SYMBOLS = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
@@ -71,7 +73,7 @@ export function opensslRsa(): OpensslRsa | Error {
 }
 
 function load(): OpensslRsa | Error {
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+  if (!ffiGranted()) {
     return new Error("OpenSSL's RSA needs FFI permission (deno run --allow-ffi)");
   }
   let lib: Lib | undefined;
@@ -100,7 +102,7 @@ function load(): OpensslRsa | Error {
 function backend(lib: Lib): OpensslRsa {
   const sha256 = lib.EVP_sha256();
   // Every EVP_PKEY we hand out is freed once its handle is unreachable. A decryption in flight
-  // keeps its handle reachable (and its EVP_PKEY_CTX holds a reference of its own).
+  // needs no handle: EVP_PKEY_CTX_new takes a reference of its own, dropped by EVP_PKEY_CTX_free.
   const finalizer = new FinalizationRegistry<Deno.PointerObject>((p) => lib.EVP_PKEY_free(p));
 
   const parse = (pkcs8: Uint8Array, bits: number): OpensslKey => {

@@ -225,7 +225,7 @@ const opensslBackend: Backend = {
 /**
  * The default: node:crypto's keygen (in the thread pool) and public operation (synchronous, and
  * cheap with e = 65537), and the private operation off the event loop: in OpenSSL 3 when this
- * process may use FFI (2.4-2.6x Deno's own RSA at 3072 and 4096 bits here), else in WebCrypto.
+ * process may use FFI (2.2-2.6x Deno's own RSA from 2048 to 4096 bits here), else in WebCrypto.
  * node:crypto's `privateDecrypt` runs the same Rust crate as WebCrypto but synchronously: it would
  * hold the event loop for the whole private operation (about 12 ms at 3072 bits here, 150 ms at
  * 8192). Both OpenSSL's and WebCrypto's run in Deno's blocking thread pool, so several in flight

@@ -1,0 +1,8 @@
+// Internal: whether this process may load native code (Deno's FFI permission). The optional native
+// backends (RSA in OpenSSL, Argon2id in node-argon2's addon) ask this first: a query never
+// prompts, while dlopen or importing an addon without the permission would.
+
+/** True when the FFI permission is already granted, without prompting. */
+export function ffiGranted(): boolean {
+  return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+}

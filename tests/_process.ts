@@ -5,9 +5,8 @@
  * /proc itself without --allow-read there, so `cat` does.
  */
 export async function peakRssKiB(pid: number): Promise<number> {
-  const out = await new Deno.Command("cat", { args: [`/proc/${pid}/status`], stderr: "null" })
-    .output();
-  return Number(/VmHWM:\s+(\d+) kB/.exec(new TextDecoder().decode(out.stdout))?.[1] ?? 0);
+  const out = await runCommand("cat", [`/proc/${pid}/status`], { stderr: "null" });
+  return Number(/VmHWM:\s+(\d+) kB/.exec(out.stdout)?.[1] ?? 0);
 }
 
 /**
@@ -20,25 +19,103 @@ export async function runDenoScript(
   permissions: string[],
   deadlineMs = 60_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, "-"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(script));
-  await writer.close();
-  const deadline = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
+  const { code, stdout, stderr } = await runDeno(["run", ...permissions, "-"], {
+    stdin: script,
+    deadlineMs,
+  });
+  return { code, stdout, stderr };
+}
+
+/** What {@linkcode runCommand} returns: the exit code and both outputs, as bytes and as text. */
+export interface CommandResult {
+  code: number;
+  success: boolean;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Uint8Array;
+  stderrBytes: Uint8Array;
+}
+
+/** Options for {@linkcode runCommand} and {@linkcode spawnCommand}. */
+export interface CommandOptions {
+  /** Bytes or text written to the child's stdin, then closed; without it stdin is null. */
+  stdin?: Uint8Array | string;
+  env?: Record<string, string>;
+  clearEnv?: boolean;
+  cwd?: string;
+  /** "piped" (default) keeps the output; "null" drops it; "inherit" shows it. */
+  stdout?: "piped" | "null" | "inherit";
+  stderr?: "piped" | "null" | "inherit";
+  /** The child is killed (SIGKILL) after this long: a hang fails the caller, never the run. */
+  deadlineMs?: number;
+}
+
+/**
+ * The one way tests and benchmarks start a program they wait for: runs `cmd args`, feeds `stdin`,
+ * kills it after `deadlineMs` (default 5 minutes), and returns its exit code and output.
+ */
+export async function runCommand(
+  cmd: string,
+  args: string[],
+  options: CommandOptions = {},
+): Promise<CommandResult> {
+  const child = spawnCommand(
+    cmd,
+    args,
+    { ...options, stdin: undefined },
+    options.stdin !== undefined,
+  );
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    const data = typeof options.stdin === "string"
+      ? new TextEncoder().encode(options.stdin)
+      : options.stdin;
+    await writer.write(data).catch(() => {}); // a child that exits early closes the pipe
+    await writer.close().catch(() => {});
+  }
+  const deadline = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }, options.deadlineMs ?? 300_000);
   try {
     const out = await child.output();
     const decoder = new TextDecoder();
     return {
       code: out.code,
+      success: out.success,
       stdout: decoder.decode(out.stdout),
       stderr: decoder.decode(out.stderr),
+      stdoutBytes: out.stdout,
+      stderrBytes: out.stderr,
     };
   } finally {
     clearTimeout(deadline);
   }
+}
+
+/** {@linkcode runCommand} for a child `deno` (the same binary as this process). */
+export function runDeno(args: string[], options: CommandOptions = {}): Promise<CommandResult> {
+  return runCommand(Deno.execPath(), args, options);
+}
+
+/**
+ * Starts `cmd args` for a caller that talks to it while it runs (streams, signals): stdout and
+ * stderr default to "piped", stdin is piped when `pipeStdin` is true.
+ */
+export function spawnCommand(
+  cmd: string,
+  args: string[],
+  options: CommandOptions = {},
+  pipeStdin = false,
+): Deno.ChildProcess {
+  return new Deno.Command(cmd, {
+    args,
+    stdin: pipeStdin ? "piped" : "null",
+    stdout: options.stdout ?? "piped",
+    stderr: options.stderr ?? "piped",
+    env: options.env,
+    clearEnv: options.clearEnv,
+    cwd: options.cwd,
+  }).spawn();
 }

@@ -5,7 +5,7 @@ import { createX25519Engine, createX448Engine, DecryptionError, InvalidKeyError 
 import { montgomeryGroup } from "../engines/ecc/_montgomery.ts";
 import { _buildX25519 } from "../engines/ecc/x25519.ts";
 import { _buildX448 } from "../engines/ecc/x448.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { loadHpkeVectors, plainEncapModes } from "./_hpke.ts";
 

@@ -12,7 +12,7 @@ import {
   registry,
 } from "../mod.ts";
 import type { FfdheBits } from "../mod.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 import { ticksDuring } from "./_event_loop.ts";
 import { runDenoScript } from "./_process.ts";
 import { _stopWorkers } from "../engines/elgamal/_modexp_pool.ts";

@@ -9,7 +9,7 @@ import {
   UnknownEngineError,
 } from "../mod.ts";
 import type { KemEngine } from "../mod.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 
 Deno.test("x25519+ml-kem-768 conformance", (t) =>
   kemConformance(t, registry.kem("x25519+ml-kem-768"), { tamper: "reject-or-different" }));

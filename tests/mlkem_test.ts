@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { InvalidKeyError, mlKem1024, mlKem512, mlKem768 } from "../mod.ts";
 import { _buildMlKem, type BuiltMlKem, type MlKemBackend } from "../engines/mlkem/mlkem.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 const BACKENDS: MlKemBackend[] = ["webcrypto", "noble"];

@@ -11,7 +11,7 @@ import {
   registry,
 } from "../mod.ts";
 import { p256 } from "../examples/plugin_p256.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 import { hex } from "./_wycheproof.ts";
 import { loadHpkeVectors, plainEncapModes } from "./_hpke.ts";
 

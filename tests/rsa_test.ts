@@ -13,7 +13,7 @@ import {
 } from "../mod.ts";
 import type { KemKeyPair, RsaBackend } from "../mod.ts";
 import { _oaepDecrypt } from "../engines/rsa/rsa.ts";
-import { kemConformance } from "./conformance.ts";
+import { kemConformance } from "../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { ticksDuring } from "./_event_loop.ts";
 import { runDenoScript } from "./_process.ts";

@@ -12,7 +12,7 @@ import {
   xchacha20Poly1305,
 } from "../mod.ts";
 import type { AeadEngine } from "../mod.ts";
-import { aeadConformance } from "./conformance.ts";
+import { aeadConformance } from "../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 const nobleGcm = createAes256Gcm({ backend: "noble" });

@@ -61,23 +61,7 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
   return out;
 }
 
-/** Asserts that `promise` rejects with one of `kinds`. */
-export async function assertRejects(
-  promise: Promise<unknown>,
-  kinds: (new (...args: never[]) => Error)[],
-  message = "",
-): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(
-      kinds.some((k) => e instanceof k),
-      `${message}: got ${(e as Error)?.name}: ${(e as Error)?.message}`,
-    );
-    return e as Error;
-  }
-  assert.fail(`${message}: did not reject`);
-}
+export { assertRejects } from "../../testing/assert.ts";
 
 /** Byte equality without printing megabytes on failure. */
 export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {

@@ -2,6 +2,7 @@
 // Usage: Deno.test("x", (t) => kemConformance(t, engine, options)).
 import assert from "node:assert/strict";
 import { DecryptionError, InvalidKeyError, PolycryptError } from "../errors.ts";
+import { assertRejects } from "./assert.ts";
 import type { AeadEngine, KemEngine, KemKeyPair } from "../engines/types.ts";
 
 /** How an engine reacts to a corrupted encapsulation. */
@@ -25,23 +26,6 @@ export interface KemConformanceOptions {
 
 function snapshot(...arrays: Uint8Array[]): Uint8Array[] {
   return arrays.map((a) => a.slice());
-}
-
-async function rejectsWith(
-  promise: Promise<unknown>,
-  kinds: (new (...args: never[]) => Error)[],
-  message: string,
-): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(
-      kinds.some((k) => e instanceof k),
-      `${message}: got ${(e as Error)?.name}: ${(e as Error)?.message}`,
-    );
-    return;
-  }
-  assert.fail(`${message}: did not throw`);
 }
 
 function flip(bytes: Uint8Array, position: number): Uint8Array {
@@ -110,35 +94,35 @@ export async function kemConformance(
     const { encapsulation } = await engine.encapsulate(alice.publicKey);
     // deno-lint-ignore no-explicit-any
     const notBytes: any = "not bytes";
-    await rejectsWith(engine.encapsulate(notBytes), [TypeError], "encapsulate(string)");
-    await rejectsWith(
+    await assertRejects(engine.encapsulate(notBytes), [TypeError], "encapsulate(string)");
+    await assertRejects(
       engine.decapsulate(notBytes, alice.secretKey),
       [TypeError],
       "decapsulate(string)",
     );
-    await rejectsWith(
+    await assertRejects(
       engine.decapsulate(encapsulation, notBytes),
       [TypeError],
       "decapsulate(.., string)",
     );
-    await rejectsWith(
+    await assertRejects(
       engine.encapsulate(alice.publicKey.subarray(0, alice.publicKey.length - 1)),
       [RangeError, InvalidKeyError],
       "short publicKey",
     );
-    await rejectsWith(
+    await assertRejects(
       engine.decapsulate(encapsulation.subarray(0, encapsulation.length - 1), alice.secretKey),
       [RangeError],
       "short encapsulation",
     );
     const long = new Uint8Array(encapsulation.length + 1);
     long.set(encapsulation);
-    await rejectsWith(
+    await assertRejects(
       engine.decapsulate(long, alice.secretKey),
       [RangeError],
       "long encapsulation",
     );
-    await rejectsWith(
+    await assertRejects(
       engine.decapsulate(encapsulation, alice.secretKey.subarray(1)),
       [RangeError, InvalidKeyError],
       "short secretKey",
@@ -231,18 +215,18 @@ export async function aeadConformance(t: Deno.TestContext, engine: AeadEngine): 
     const plaintext = crypto.getRandomValues(new Uint8Array(40));
     const sealed = await engine.seal(key, nonce, plaintext, aad);
     for (let i = 0; i < sealed.length; i++) {
-      await rejectsWith(engine.open(key, nonce, flip(sealed, i), aad), [DecryptionError], `${i}`);
+      await assertRejects(engine.open(key, nonce, flip(sealed, i), aad), [DecryptionError], `${i}`);
     }
-    await rejectsWith(engine.open(flip(key, 0), nonce, sealed, aad), [DecryptionError], "key");
-    await rejectsWith(engine.open(key, flip(nonce, 0), sealed, aad), [DecryptionError], "nonce");
-    await rejectsWith(engine.open(key, nonce, sealed, flip(aad, 0)), [DecryptionError], "aad");
-    await rejectsWith(engine.open(key, nonce, sealed), [DecryptionError], "missing aad");
-    await rejectsWith(
+    await assertRejects(engine.open(flip(key, 0), nonce, sealed, aad), [DecryptionError], "key");
+    await assertRejects(engine.open(key, flip(nonce, 0), sealed, aad), [DecryptionError], "nonce");
+    await assertRejects(engine.open(key, nonce, sealed, flip(aad, 0)), [DecryptionError], "aad");
+    await assertRejects(engine.open(key, nonce, sealed), [DecryptionError], "missing aad");
+    await assertRejects(
       engine.open(key, nonce, sealed.subarray(0, sealed.length - 1), aad),
       [DecryptionError],
       "truncated",
     );
-    await rejectsWith(
+    await assertRejects(
       engine.open(key, nonce, sealed.subarray(0, engine.tagSize - 1), aad),
       [DecryptionError],
       "shorter than a tag",
@@ -258,13 +242,13 @@ export async function aeadConformance(t: Deno.TestContext, engine: AeadEngine): 
     const p = new Uint8Array(4);
     // deno-lint-ignore no-explicit-any
     const notBytes: any = [1, 2, 3];
-    await rejectsWith(engine.seal(key.subarray(1), nonce, p), [RangeError], "short key");
-    await rejectsWith(engine.seal(key, nonce.subarray(1), p), [RangeError], "short nonce");
-    await rejectsWith(engine.open(key.subarray(1), nonce, p), [RangeError], "open short key");
-    await rejectsWith(engine.open(key, nonce.subarray(1), p), [RangeError], "open short nonce");
-    await rejectsWith(engine.seal(notBytes, nonce, p), [TypeError], "key array");
-    await rejectsWith(engine.seal(key, nonce, notBytes), [TypeError], "plaintext array");
-    await rejectsWith(engine.seal(key, nonce, p, notBytes), [TypeError], "aad array");
-    await rejectsWith(engine.open(key, nonce, notBytes), [TypeError], "ciphertext array");
+    await assertRejects(engine.seal(key.subarray(1), nonce, p), [RangeError], "short key");
+    await assertRejects(engine.seal(key, nonce.subarray(1), p), [RangeError], "short nonce");
+    await assertRejects(engine.open(key.subarray(1), nonce, p), [RangeError], "open short key");
+    await assertRejects(engine.open(key, nonce.subarray(1), p), [RangeError], "open short nonce");
+    await assertRejects(engine.seal(notBytes, nonce, p), [TypeError], "key array");
+    await assertRejects(engine.seal(key, nonce, notBytes), [TypeError], "plaintext array");
+    await assertRejects(engine.seal(key, nonce, p, notBytes), [TypeError], "aad array");
+    await assertRejects(engine.open(key, nonce, notBytes), [TypeError], "ciphertext array");
   });
 }

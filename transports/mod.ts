@@ -35,3 +35,4 @@ export * from "./socks5.ts";
 export * from "./websocket.ts";
 export * from "./udp.ts";
 export * from "./message.ts";
+export * from "./dial.ts";

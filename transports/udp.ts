@@ -32,8 +32,51 @@ const BURST = 32;
 
 /** A parsed `udp://HOST:PORT`. */
 export interface UdpAddress {
+  /** The host name or IP address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The port, 0 to 65535. */
   readonly port: number;
+}
+
+/**
+ * Why a UDP listener dropped a message: `"malformed"` (a datagram that is not ours, or fragments
+ * that disagree), `"overloaded"` (too many messages in reassembly), `"too-long"` (over
+ * `maxMessageBytes`), `"not-envelope"` (reassembled, but not a sealed envelope), `"lost"` (a
+ * fragment never arrived within `reassemblyTimeoutMs`).
+ */
+export type UdpDropReason = "malformed" | "overloaded" | "too-long" | "not-envelope" | "lost";
+
+const DROP_MESSAGES: Readonly<Record<UdpDropReason, string>> = {
+  malformed: "malformed datagram",
+  overloaded: "too many messages in reassembly",
+  "too-long": "message longer than the limit",
+  "not-envelope": "not an envelope",
+  lost: "a message was lost (a fragment never arrived)",
+};
+
+/**
+ * A message a UDP listener dropped, with its {@linkcode UdpDropReason} in `reason` (match on that,
+ * not on the message text). Never carries any received bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameError, UdpDropError } from "@polycrypt/polycrypt/transports";
+ * const e = new UdpDropError("lost");
+ * assert.equal(e.reason, "lost");
+ * assert.ok(e instanceof FrameError);
+ * assert.equal(e.message, "a message was lost (a fragment never arrived)");
+ * ```
+ */
+export class UdpDropError extends FrameError {
+  /** Why the message was dropped. */
+  readonly reason: UdpDropReason;
+
+  /** @param reason why the message was dropped; the message text follows from it */
+  constructor(reason: UdpDropReason) {
+    super(DROP_MESSAGES[reason]);
+    this.reason = reason;
+  }
 }
 
 /**
@@ -158,13 +201,18 @@ export interface UdpListenOptions {
   reassemblyTimeoutMs?: number;
   /** Messages being reassembled at once, all senders together (default 64). */
   maxPendingMessages?: number;
-  /** Told when a message is dropped (lost fragment, malformed datagram). Never given its bytes. */
-  onDrop?: (error: FrameError) => void;
+  /**
+   * Told when a message is dropped (lost fragment, malformed datagram), with the reason in
+   * `error.reason`. Never given its bytes.
+   */
+  onDrop?: (error: UdpDropError) => void;
 }
 
 /** A running UDP listener. */
 export interface UdpListener {
+  /** The port it listens on (useful with port 0). */
   readonly port: number;
+  /** Stops receiving, lets running handlers (and their acknowledgements) finish, frees the port. */
   close(): Promise<void>;
 }
 
@@ -196,7 +244,7 @@ export async function listenUdp(
   const maxCount = Math.ceil(maxBytes / PAYLOAD);
   const timeout = options.reassemblyTimeoutMs ?? 10_000;
   const maxPending = options.maxPendingMessages ?? 64;
-  const drop = (reason: string) => options.onDrop?.(new FrameError(reason));
+  const drop = (reason: UdpDropReason) => options.onDrop?.(new UdpDropError(reason));
   const pending = new Map<string, Pending>();
   // Recently delivered messages: a resend (our ACK was lost) is acknowledged, not delivered again.
   const delivered = new Map<string, Promise<Uint8Array>>();
@@ -220,12 +268,12 @@ export async function listenUdp(
   });
 
   async function receive(msg: Uint8Array, from: { address: string; port: number }): Promise<void> {
-    if (msg.length > MAX_DATAGRAM || msg.length < HEADER) return drop("malformed datagram");
-    if (msg[0] !== VERSION || msg[1] !== KIND_FRAGMENT) return drop("malformed datagram");
+    if (msg.length > MAX_DATAGRAM || msg.length < HEADER) return drop("malformed");
+    if (msg[0] !== VERSION || msg[1] !== KIND_FRAGMENT) return drop("malformed");
     const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     const index = view.getUint16(2 + NONCE_SIZE);
     const count = view.getUint16(4 + NONCE_SIZE);
-    if (count === 0 || index >= count || count > maxCount) return drop("malformed datagram");
+    if (count === 0 || index >= count || count > maxCount) return drop("malformed");
     const key = `${from.address}|${from.port}|${msg.subarray(2, 2 + NONCE_SIZE).toHex()}`;
     let entry = pending.get(key);
     if (!entry) {
@@ -234,7 +282,7 @@ export async function listenUdp(
         if (index === 0) await again.then((id) => acknowledge(id, from), () => {});
         return;
       }
-      if (pending.size >= maxPending) return drop("too many messages in reassembly");
+      if (pending.size >= maxPending) return drop("overloaded");
       entry = {
         count,
         parts: new Array(count),
@@ -242,7 +290,7 @@ export async function listenUdp(
         bytes: 0,
         timer: setTimeout(() => {
           pending.delete(key);
-          drop("a message was lost (a fragment never arrived)");
+          drop("lost");
         }, timeout),
       };
       pending.set(key, entry);
@@ -250,7 +298,7 @@ export async function listenUdp(
     if (entry.count !== count) {
       clearTimeout(entry.timer);
       pending.delete(key);
-      return drop("malformed datagram");
+      return drop("malformed");
     }
     if (entry.parts[index]) return; // duplicate
     const data = msg.slice(HEADER);
@@ -258,7 +306,7 @@ export async function listenUdp(
     if (entry.bytes > maxBytes) {
       clearTimeout(entry.timer);
       pending.delete(key);
-      return drop("message longer than the limit");
+      return drop("too-long");
     }
     entry.parts[index] = data;
     entry.received++;
@@ -271,7 +319,7 @@ export async function listenUdp(
       envelope.set(p!, offset);
       offset += p!.length;
     }
-    if (!isSealedEnvelope(envelope)) return drop("not an envelope");
+    if (!isSealedEnvelope(envelope)) return drop("not-envelope");
     const idPromise = messageId(envelope);
     delivered.set(key, idPromise);
     if (delivered.size > 1024) delivered.delete(delivered.keys().next().value!);

@@ -186,7 +186,11 @@ export const SCHEMES: readonly Scheme[] = Object.freeze(
  * ```
  */
 export class UnsupportedSchemeError extends RangeError {
-  /** @param url the URL that was given */
+  /**
+   * Names the schemes that are handled.
+   *
+   * @param url the URL that was given
+   */
   constructor(url: string) {
     super(`url must start with ${describeSchemes(SCHEMES)} (got ${JSON.stringify(url)})`);
     this.name = "UnsupportedSchemeError";

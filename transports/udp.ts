@@ -6,8 +6,9 @@
  *
  * @example
  * ```ts
- * import { parseUdpAddress } from "./udp.ts";
- * console.log(parseUdpAddress("udp://127.0.0.1:7000").port); // 7000
+ * import assert from "node:assert/strict";
+ * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseUdpAddress("udp://127.0.0.1:7000").port, 7000);
  * ```
  *
  * @module
@@ -61,18 +62,20 @@ const DROP_MESSAGES: Readonly<Record<UdpDropReason, string>> = {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { FrameError, UdpDropError } from "@polycrypt/polycrypt/transports";
- * const e = new UdpDropError("lost");
- * assert.equal(e.reason, "lost");
- * assert.ok(e instanceof FrameError);
- * assert.equal(e.message, "a message was lost (a fragment never arrived)");
+ * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseUdpAddress("udp://[::1]:9").hostname, "::1");
+ * assert.throws(() => parseUdpAddress("udp://127.0.0.1:70000"), RangeError);
  * ```
  */
 export class UdpDropError extends FrameError {
   /** Why the message was dropped. */
   readonly reason: UdpDropReason;
 
-  /** @param reason why the message was dropped; the message text follows from it */
+  /**
+   * A drop for `reason`; the message text follows from it.
+   *
+   * @param reason why the message was dropped
+   */
   constructor(reason: UdpDropReason) {
     super(DROP_MESSAGES[reason]);
     this.reason = reason;
@@ -143,9 +146,19 @@ export interface UdpSendOptions {
  *
  * @returns the message id the receiver acknowledged
  * @example
- * ```ts ignore
- * import { sendUdp } from "./udp.ts";
- * await sendUdp("udp://127.0.0.1:7000", envelope);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { FrameError, listenUdp, sendUdp } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const envelope = await encrypt(new Uint8Array(3), { recipients: [bob.recipient] });
+ * // A listener that refuses the message (throws) sends no acknowledgement.
+ * const listener = await listenUdp("udp://127.0.0.1:0", () => {
+ *   throw new Error("not for me");
+ * });
+ * const to = `udp://127.0.0.1:${listener.port}`;
+ * await assert.rejects(sendUdp(to, envelope, { ackTimeoutMs: 100, attempts: 2 }), FrameError);
+ * await listener.close();
  * ```
  */
 export async function sendUdp(
@@ -229,9 +242,19 @@ interface Pending {
  * from resends are acknowledged again but not delivered twice).
  *
  * @example
- * ```ts ignore
- * import { listenUdp } from "./udp.ts";
- * const listener = await listenUdp("udp://127.0.0.1:7000", ({ envelope }) => console.log(envelope.length));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { listenUdp, sendUdp } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const sizes: number[] = [];
+ * const listener = await listenUdp("udp://127.0.0.1:0", ({ envelope }) => {
+ *   sizes.push(envelope.length);
+ * });
+ * const envelope = await encrypt(new Uint8Array(5000), { recipients: [bob.recipient] });
+ * await sendUdp(`udp://127.0.0.1:${listener.port}`, envelope); // five datagrams, one message
+ * assert.deepEqual(sizes, [envelope.length]);
+ * await listener.close();
  * ```
  */
 export async function listenUdp(

@@ -62,9 +62,11 @@ const DROP_MESSAGES: Readonly<Record<UdpDropReason, string>> = {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
- * assert.equal(parseUdpAddress("udp://[::1]:9").hostname, "::1");
- * assert.throws(() => parseUdpAddress("udp://127.0.0.1:70000"), RangeError);
+ * import { FrameError, UdpDropError } from "@polycrypt/polycrypt/transports";
+ * const e = new UdpDropError("lost");
+ * assert.equal(e.reason, "lost");
+ * assert.ok(e instanceof FrameError);
+ * assert.equal(e.message, "a message was lost (a fragment never arrived)");
  * ```
  */
 export class UdpDropError extends FrameError {
@@ -87,8 +89,10 @@ export class UdpDropError extends FrameError {
  *
  * @example
  * ```ts
- * import { parseUdpAddress } from "./udp.ts";
- * console.log(parseUdpAddress("udp://[::1]:9").hostname); // ::1
+ * import assert from "node:assert/strict";
+ * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseUdpAddress("udp://[::1]:9").hostname, "::1");
+ * assert.throws(() => parseUdpAddress("udp://127.0.0.1:70000"), RangeError);
  * ```
  */
 export function parseUdpAddress(address: string): UdpAddress {

@@ -28,7 +28,7 @@
 import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
-import { parseHostPort } from "./_address.ts";
+import { openTcp, parseHostPort } from "./_address.ts";
 
 /** A parsed `tcp://HOST:PORT` address. */
 export interface TcpAddress {
@@ -88,10 +88,7 @@ export async function connectTcp(
   address: string,
   options: FrameReaderOptions = {},
 ): Promise<Connection> {
-  const { hostname, port } = parseTcpAddress(address);
-  const conn = await Deno.connect({ hostname, port, transport: "tcp" });
-  conn.setNoDelay(true);
-  return new Connection(conn, options);
+  return new Connection(await openTcp(parseTcpAddress(address)), options);
 }
 
 /**

@@ -25,7 +25,7 @@ import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
-import { parseHostPort } from "./_address.ts";
+import { openTcp, parseHostPort } from "./_address.ts";
 
 /** Options of {@linkcode listenTls}. */
 export interface TlsListenOptions extends TcpListenOptions {
@@ -78,8 +78,7 @@ export async function connectTls(
 ): Promise<Connection> {
   const { hostname, port } = parseTlsAddress(address);
   // Plain connect first so Nagle can be turned off (TlsConn has no setNoDelay), then TLS on top.
-  const tcp = await Deno.connect({ hostname, port, transport: "tcp" });
-  tcp.setNoDelay(true);
+  const tcp = await openTcp({ hostname, port });
   let conn: Deno.TlsConn;
   try {
     conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });

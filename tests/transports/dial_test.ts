@@ -3,14 +3,12 @@
 // schemes and options that do not fit the scheme are refused, and UDP reports typed drop reasons.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
 import {
   Connection,
   describeSchemes,
   dial,
   type DialOptions,
   FrameError,
-  type Inbound,
   listen,
   type ListenOptions,
   schemeOf,
@@ -18,25 +16,9 @@ import {
   UdpDropError,
   UnsupportedSchemeError,
 } from "../../transports/mod.ts";
+import { expectAck, recorder, seal } from "./_peers.ts";
 import { startProxy } from "./_socks.ts";
 import { selfSignedCertificate } from "./_tls.ts";
-
-const bob = await generateIdentity("x25519");
-const seal = (text: string) =>
-  encrypt(new TextEncoder().encode(text), { recipients: [bob.recipient] });
-
-/** A `serve` that decrypts, records and acknowledges every envelope. */
-function recorder(heard: string[]) {
-  return async (peer: Inbound) => {
-    for await (const m of peer.messages()) {
-      if (m.kind !== "envelope") continue;
-      heard.push(
-        new TextDecoder().decode(await decrypt(m.envelope, { identities: [bob.identity] })),
-      );
-      await peer.acknowledge(m.id);
-    }
-  };
-}
 
 /**
  * Listens on `url`, dials the address it reports, sends one envelope and checks it arrived and
@@ -57,8 +39,7 @@ async function roundTrip(
     const id = await peer.send(await seal(`hi over ${url}`));
     assert.equal(peer instanceof Connection, schemeOf(url).stream);
     if (peer instanceof Connection) {
-      const ack = (await peer.messages().next()).value;
-      assert.ok(ack?.kind === "ack" && ack.id.toHex() === id.toHex(), "ACK for the message");
+      await expectAck(peer, id);
     }
     assert.deepEqual(heard, [`hi over ${url}`]);
   } finally {

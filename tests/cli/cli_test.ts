@@ -187,35 +187,15 @@ Deno.test("keygen, recipient, encrypt, decrypt, inspect: files, armor, exit code
         3,
         "missing identity file",
       );
-      const same = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.txt`,
-        "--force",
-        `${dir}/msg.txt`,
-      ]);
+      /** `encrypt -r RECIPIENT -o OUT ...rest msg.txt` */
+      const encryptTo = (out: string, ...rest: string[]) =>
+        cli(["encrypt", "-r", recipient, "-o", `${dir}/${out}`, ...rest, `${dir}/msg.txt`]);
+      const same = await encryptTo("msg.txt", "--force");
       assert.equal(same.code, 2, "output == input");
       assert.deepEqual(await Deno.readFile(`${dir}/msg.txt`), message, "input untouched");
-      const exists = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.pcy`,
-        `${dir}/msg.txt`,
-      ]);
+      const exists = await encryptTo("msg.pcy");
       assert.equal(exists.code, 3, "existing output without --force");
-      const forced = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.pcy`,
-        "--force",
-        `${dir}/msg.txt`,
-      ]);
+      const forced = await encryptTo("msg.pcy", "--force");
       assert.equal(forced.code, 0);
       assert.equal((await cli(["--version"])).code, 0);
     });

@@ -263,3 +263,44 @@ Deno.test("cli listen/send over TCP", async (t) => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli addresses and their flags are checked against the transports' scheme table", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-net-" });
+  try {
+    const key = `${dir}/bob.key`;
+    assert.equal((await run(["keygen", "--engine", "x25519", "-o", key])).code, 0);
+    const bob = (await run(["recipient", "-i", key])).stdout.trim();
+    const usage = async (args: string[], message: RegExp) => {
+      const out = await run(args);
+      assert.equal(out.code, 2, out.stderr);
+      assert.match(out.stderr, message);
+    };
+    const schemes = /tcp:\/\/, tls:\/\/, udp:\/\/ or ws:\/\//;
+    await usage(["send", "--to", "http://127.0.0.1:1", "-r", bob, "x"], schemes);
+    await usage(["listen", "--on", "gopher://127.0.0.1:0", "-i", key], schemes);
+    await usage(["send", "--to", "tcp://127.0.0.1", "-r", bob, "x"], /tcp:\/\/HOST:PORT/);
+    const peer = "tcp://127.0.0.1:1";
+    await usage(
+      ["chat", "--listen", "udp://127.0.0.1:0", "--peer", peer, "-i", key, "-r", bob],
+      /chat runs over tcp:\/\/, tls:\/\/ or ws:\/\/ addresses/,
+    );
+    await usage(
+      ["send", "--to", "ws://127.0.0.1:1/", "--proxy", "socks5h://127.0.0.1:9", "-r", bob, "x"],
+      /--proxy works with tcp:\/\/ addresses only/,
+    );
+    await usage(
+      ["send", "--to", "udp://127.0.0.1:1", "--tls-ca", `${dir}/none.pem`, "-r", bob, "x"],
+      /--tls-ca works with tls:\/\/ addresses only/,
+    );
+    await usage(
+      ["listen", "--on", "udp://127.0.0.1:0", "-i", key, "--tls-cert", "c", "--tls-key", "k"],
+      /--tls-cert and --tls-key work with tls:\/\/ addresses only/,
+    );
+    await usage(
+      ["listen", "--on", "tls://127.0.0.1:0", "-i", key],
+      /a tls:\/\/ address needs --tls-cert FILE and --tls-key FILE/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -41,8 +41,11 @@ export interface BenchRow {
  *
  * @example
  * ```ts
+ * // Internal to the CLI and the benchmarks: no entry point exports it.
+ * import assert from "node:assert/strict";
  * import { median } from "./_bench.ts";
- * console.log(median([3, 1, 2])); // 2
+ * assert.equal(median([3, 1, 2]), 2);
+ * assert.equal(median([4, 1, 3, 2]), 3); // the upper middle of an even count
  * ```
  */
 export function median(xs: readonly number[]): number {

@@ -2,28 +2,25 @@
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
 // messages; `/file PATH` sends a file; `/quit`, Ctrl-D or Ctrl-C end it.
 import { basename } from "node:path";
-import {
-  type Connection,
-  encrypt,
-  encryptStream,
-  fileMessageHeader,
-  type SealedChunk,
-  textMessage,
-} from "../mod.ts";
+import { encrypt, encryptStream, type SealedChunk } from "../mod.ts";
+import { Connection, fileMessageHeader, type Inbound, textMessage } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import {
+  addressScheme,
   checkFileNameOrUsage,
   checkOutDir,
   dialer,
+  envelopes,
+  failureLine,
   listenOn,
-  Notice,
   openMessage,
   prepend,
+  STREAM_SCHEMES,
   TLS_FLAGS,
   writeAll,
-} from "./_net.ts";
+} from "./_delivery.ts";
 
 const encoder = new TextEncoder();
 
@@ -63,8 +60,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (on === undefined || peer === undefined) {
     throw new UsageError(`--listen and --peer are required\nusage: ${USAGE.chat}`);
   }
-  if (!/^(tcp|tls|ws):\/\//.test(on) || !/^(tcp|tls|ws):\/\//.test(peer)) {
-    throw new UsageError("chat runs over tcp://, tls:// or ws:// addresses");
+  const notStream = `chat runs over ${STREAM_SCHEMES} addresses`;
+  if (![on, peer].every((address) => addressScheme(address, notStream).stream)) {
+    throw new UsageError(notStream);
   }
   const identities = await loadIdentities(
     values.identity as string[] | undefined ?? [],
@@ -76,7 +74,13 @@ export async function chatCommand(args: string[]): Promise<void> {
   }
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
-  const connectToPeer = await dialer(peer, values);
+  const dialPeer = await dialer(peer, values);
+  const connectToPeer = async (): Promise<Connection> => {
+    const connection = await dialPeer();
+    // The addresses were checked above: the peer's scheme is a stream scheme.
+    if (!(connection instanceof Connection)) throw new UsageError(notStream);
+    return connection;
+  };
 
   // Screen output goes through one queue so incoming and status lines never interleave.
   let screen: Promise<void> = Promise.resolve();
@@ -86,22 +90,16 @@ export async function chatCommand(args: string[]): Promise<void> {
   };
 
   // Incoming: whatever arrives on our address, decrypted and acknowledged.
-  const serve = async (connection: Connection) => {
-    for await (const m of connection.messages()) {
-      if (m.kind === "ack") continue;
-      const sealed = m.kind === "envelope"
-        ? ReadableStream.from([m.envelope])
-        : ReadableStream.from(m.pieces);
+  const serve = async (connection: Inbound) => {
+    for await (const { sealed, acknowledge } of envelopes(connection)) {
       try {
         await openMessage(sealed, identities, outDir, async (body) => {
           const text = await new Response(body).text();
           await show(`peer: ${text.replace(/\n$/, "")}`);
         });
-        await connection.acknowledge(m.kind === "envelope" ? m.id : await m.id);
+        await acknowledge();
       } catch (e) {
-        await show(
-          `polycrypt: ${e instanceof Notice ? e.message : "a message could not be decrypted"}`,
-        );
+        await show(failureLine(e));
       }
     }
   };
@@ -170,9 +168,8 @@ export async function chatCommand(args: string[]): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
 
-  const shown = on.replace(/:0(?=\/|$)/, `:${listener.port}`);
   say(
-    `polycrypt: chatting on ${shown}; type and press Enter, /file PATH sends a file, Ctrl-D ends`,
+    `polycrypt: chatting on ${listener.address}; type and press Enter, /file PATH sends a file, Ctrl-D ends`,
   );
   try {
     for await (const line of lines(Deno.stdin.readable)) {

@@ -106,6 +106,17 @@ function installSignalHandler(): void {
   });
 }
 
+/** IoError if `target` exists (`path` is how the user named it). */
+async function refuseExisting(target: string, path: string): Promise<void> {
+  try {
+    await Deno.lstat(target);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  throw new IoError(`${path} already exists (use --force to replace it)`);
+}
+
 /**
  * Writes `stream` to `path` atomically: a temporary file in the same folder (mode 0600),
  * fsynced, then renamed over the target. On any failure the temporary file is removed
@@ -117,14 +128,7 @@ export async function writeAtomic(
   force: boolean,
 ): Promise<void> {
   const target = resolve(path);
-  if (!force) {
-    try {
-      await Deno.lstat(target);
-      throw new IoError(`${path} already exists (use --force to replace it)`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
-  }
+  if (!force) await refuseExisting(target, path);
   const tmp = join(dirname(target), `.${basename(target)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
   let file: Deno.FsFile;
   try {
@@ -149,15 +153,8 @@ export async function writeAtomic(
     }
     await file.syncData();
     file.close();
-    if (!force) {
-      // Re-check just before the rename: never replace a file that appeared meanwhile.
-      try {
-        await Deno.lstat(target);
-        throw new IoError(`${path} already exists (use --force to replace it)`);
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
+    // Re-check just before the rename: never replace a file that appeared meanwhile.
+    if (!force) await refuseExisting(target, path);
     await Deno.rename(tmp, target);
   } catch (e) {
     try {

@@ -27,7 +27,8 @@ import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_erro
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
-import { listenCommand, sendCommand } from "./_net.ts";
+import { listenCommand } from "./listen.ts";
+import { sendCommand } from "./send.ts";
 import { chatCommand } from "./_chat.ts";
 import { benchCommand } from "./_bench.ts";
 

@@ -79,15 +79,22 @@ export async function runCommand(
     } catch { /* already gone */ }
   }, options.deadlineMs ?? 300_000);
   try {
-    const out = await child.output();
+    // output() refuses a stream that is not piped ("null" or "inherit"): read only the piped.
+    const read = (mode: CommandOptions["stdout"], stream: () => ReadableStream<Uint8Array>) =>
+      (mode ?? "piped") === "piped" ? new Response(stream()).bytes() : new Uint8Array(0);
+    const [status, stdoutBytes, stderrBytes] = await Promise.all([
+      child.status,
+      read(options.stdout, () => child.stdout),
+      read(options.stderr, () => child.stderr),
+    ]);
     const decoder = new TextDecoder();
     return {
-      code: out.code,
-      success: out.success,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-      stdoutBytes: out.stdout,
-      stderrBytes: out.stderr,
+      code: status.code,
+      success: status.success,
+      stdout: decoder.decode(stdoutBytes),
+      stderr: decoder.decode(stderrBytes),
+      stdoutBytes,
+      stderrBytes,
     };
   } finally {
     clearTimeout(deadline);

@@ -1,4 +1,5 @@
-// Internal: `SCHEME://HOST:PORT` parsing shared by the TCP, TLS and UDP transports.
+// Internal: `SCHEME://HOST:PORT` parsing shared by the TCP, TLS and UDP transports, and the TCP
+// socket under TCP and TLS.
 
 /** A host and port parsed from an address. */
 export interface HostPort {
@@ -17,4 +18,11 @@ export function parseHostPort(address: string, scheme: "tcp" | "tls" | "udp"): H
     );
   }
   return { hostname: m[2].replace(/^\[|\]$/g, ""), port };
+}
+
+/** A TCP socket to `to` with Nagle off, so each frame goes out as it is written. */
+export async function openTcp(to: HostPort): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: to.hostname, port: to.port, transport: "tcp" });
+  conn.setNoDelay(true);
+  return conn;
 }

@@ -4,16 +4,16 @@
  *
  * @example
  * ```ts
- * import { memoryPair } from "./memory.ts";
- * import { encrypt, generateIdentity, decrypt } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { decrypt, encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { memoryPair } from "@polycrypt/polycrypt/transports";
  * const bob = await generateIdentity("x25519");
  * const [alice, bobEnd] = memoryPair();
  * await alice.send(await encrypt(new TextEncoder().encode("hi"), { recipients: [bob.recipient] }));
- * for await (const message of bobEnd.messages()) {
- *   if (message.kind !== "envelope") continue;
- *   console.log(new TextDecoder().decode(await decrypt(message.envelope, { identities: [bob.identity] }))); // hi
- *   break;
- * }
+ * const first = (await bobEnd.messages().next()).value;
+ * assert.ok(first?.kind === "envelope");
+ * const plain = await decrypt(first.envelope, { identities: [bob.identity] });
+ * assert.equal(new TextDecoder().decode(plain), "hi");
  * await alice.close();
  * await bobEnd.close();
  * ```
@@ -34,7 +34,9 @@ import {
 
 /** A duplex byte stream, as `Deno.Conn` and `WebSocketStream` connections provide. */
 export interface ByteDuplex {
+  /** The bytes the peer sends. */
   readonly readable: ReadableStream<Uint8Array>;
+  /** The bytes sent to the peer. */
   readonly writable: WritableStream<Uint8Array>;
 }
 
@@ -82,10 +84,11 @@ function startsLikeEnvelope(bytes: Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { memoryPair } from "./memory.ts";
+ * import assert from "node:assert/strict";
+ * import { memoryPair } from "@polycrypt/polycrypt/transports";
  * const [a] = memoryPair();
  * // @ts-expect-error: plain bytes are not a SealedEnvelope
- * await a.send(new TextEncoder().encode("cleartext")).catch((e) => console.log(e.name)); // TypeError
+ * await assert.rejects(a.send(new TextEncoder().encode("cleartext")), TypeError);
  * await a.close();
  * ```
  */
@@ -95,6 +98,12 @@ export class Connection implements Transport {
   #sending: Promise<void> = Promise.resolve();
   #closed = false;
 
+  /**
+   * Frames over `duplex`, whose streams it locks.
+   *
+   * @param duplex the byte stream to the peer (a socket, a WebSocket adapter...)
+   * @param options the receiving limits
+   */
   constructor(duplex: ByteDuplex, options: FrameReaderOptions = {}) {
     this.#reader = new FrameReader(duplex.readable, options);
     this.#writer = duplex.writable.getWriter();

@@ -3,11 +3,14 @@
  *
  * @example
  * ```ts
- * import { encodeFrame, FrameReader, FRAME } from "./frame.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FRAME, FrameReader } from "@polycrypt/polycrypt/transports";
  * const bytes = encodeFrame(FRAME.ack, new Uint8Array(16));
  * const reader = new FrameReader(ReadableStream.from([bytes]));
  * const frame = await reader.next();
- * console.log(frame?.type === FRAME.ack, frame?.payload.length); // true 16
+ * assert.equal(frame?.type, FRAME.ack);
+ * assert.equal(frame?.payload.length, 16);
+ * assert.equal(await reader.next(), undefined);
  * ```
  *
  * @module
@@ -18,7 +21,8 @@ import { PolycryptError } from "../errors.ts";
 export const FRAME_VERSION = 0x01;
 
 /** Frame types. */
-export const FRAME = Object.freeze({ envelope: 0x01, part: 0x02, end: 0x03, ack: 0x04 });
+export const FRAME: Readonly<{ envelope: 0x01; part: 0x02; end: 0x03; ack: 0x04 }> = Object
+  .freeze({ envelope: 0x01, part: 0x02, end: 0x03, ack: 0x04 });
 
 const TYPES: ReadonlySet<number> = new Set(Object.values(FRAME));
 
@@ -40,15 +44,20 @@ export const MESSAGE_ID_SIZE = 16;
  *
  * @example
  * ```ts
- * import { FrameError } from "./frame.ts";
- * console.log(new FrameError("unknown frame type").message); // unknown frame type
+ * import assert from "node:assert/strict";
+ * import { FrameError, PolycryptError } from "@polycrypt/polycrypt/transports";
+ * const e = new FrameError("unknown frame type");
+ * assert.equal(e.message, "unknown frame type");
+ * assert.ok(e instanceof PolycryptError);
  * ```
  */
 export class FrameError extends PolycryptError {}
 
 /** One received frame. */
 export interface Frame {
+  /** One of the {@linkcode FRAME} values. */
   readonly type: number;
+  /** The payload: an envelope, a piece of one, or a message id. */
   readonly payload: Uint8Array;
 }
 
@@ -57,8 +66,10 @@ export interface Frame {
  *
  * @example
  * ```ts
- * import { encodeFrame, FRAME } from "./frame.ts";
- * console.log(encodeFrame(FRAME.end, new Uint8Array(0))); // Uint8Array(6) [ 1, 3, 0, 0, 0, 0 ]
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FRAME } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(encodeFrame(FRAME.end, new Uint8Array(0)), new Uint8Array([1, 3, 0, 0, 0, 0]));
+ * assert.throws(() => encodeFrame(0x7f, new Uint8Array(0)), RangeError);
  * ```
  */
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
@@ -87,10 +98,12 @@ export interface FrameReaderOptions {
  *
  * @example
  * ```ts
- * import { encodeFrame, FrameError, FrameReader, FRAME } from "./frame.ts";
+ * import assert from "node:assert/strict";
+ * import { FRAME, FrameError, FrameReader } from "@polycrypt/polycrypt/transports";
+ * // A header announcing 2 GiB is refused before any of it is read or allocated.
  * const huge = new Uint8Array([1, FRAME.envelope, 0x7f, 0xff, 0xff, 0xff]);
  * const reader = new FrameReader(ReadableStream.from([huge]));
- * console.log(await reader.next().catch((e) => e instanceof FrameError)); // true
+ * await assert.rejects(reader.next(), FrameError);
  * ```
  */
 export class FrameReader {
@@ -101,6 +114,12 @@ export class FrameReader {
   readonly #max: number;
   readonly #timeout: number;
 
+  /**
+   * Reads from `source`, which it locks. RangeError for limits out of range.
+   *
+   * @param source the peer's bytes
+   * @param options the size and time limits
+   */
   constructor(source: ReadableStream<Uint8Array>, options: FrameReaderOptions = {}) {
     this.#reader = source.getReader();
     this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;

@@ -3,9 +3,12 @@
  *
  * @example
  * ```ts
- * import { memoryPair } from "./memory.ts";
+ * import assert from "node:assert/strict";
+ * import { memoryPair } from "@polycrypt/polycrypt/transports";
  * const [a, b] = memoryPair();
  * await a.close();
+ * // The peer sees the end of the connection between messages: no message, no error.
+ * assert.equal((await b.messages().next()).done, true);
  * await b.close();
  * ```
  *
@@ -19,12 +22,15 @@ import type { FrameReaderOptions } from "./frame.ts";
  *
  * @example
  * ```ts
- * import { memoryPair } from "./memory.ts";
- * import { encrypt } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { memoryPair } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
  * const [a, b] = memoryPair();
- * const id = await a.send(await encrypt(new Uint8Array(3), { passphrase: "p", argon2: { memoryKiB: 19456, passes: 2, parallelism: 1 } }));
- * const first = await b.messages().next();
- * console.log(first.value?.kind, id.length); // envelope 16
+ * const id = await a.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
+ * const first = (await b.messages().next()).value;
+ * assert.equal(first?.kind, "envelope");
+ * assert.equal(first?.kind === "envelope" && first.id.toHex(), id.toHex());
  * await a.close();
  * await b.close();
  * ```

@@ -5,9 +5,11 @@
  *
  * @example
  * ```ts
- * import { parseMessage, textMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
+ * import { parseMessage, textMessage } from "@polycrypt/polycrypt/transports";
  * const parsed = await parseMessage(ReadableStream.from([textMessage("hi")]));
- * console.log(parsed.kind); // text
+ * assert.equal(parsed.kind, "text");
+ * assert.equal(await new Response(parsed.body).text(), "hi");
  * ```
  *
  * @module
@@ -15,7 +17,10 @@
 import { FormatError } from "../errors.ts";
 
 /** Kind bytes. */
-export const MESSAGE_KIND = Object.freeze({ text: 0x54, file: 0x46 });
+export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46 }> = Object.freeze({
+  text: 0x54,
+  file: 0x46,
+});
 
 const encoder = new TextEncoder();
 
@@ -24,8 +29,9 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * import { textMessage } from "./message.ts";
- * console.log(textMessage("hi")); // Uint8Array(3) [ 84, 104, 105 ]
+ * import assert from "node:assert/strict";
+ * import { MESSAGE_KIND, textMessage } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(textMessage("hi"), new Uint8Array([MESSAGE_KIND.text, 104, 105]));
  * ```
  */
 export function textMessage(text: string): Uint8Array {
@@ -44,8 +50,12 @@ export function textMessage(text: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { checkFileName } from "./message.ts";
- * console.log(checkFileName("report.pdf")); // report.pdf
+ * import assert from "node:assert/strict";
+ * import { FormatError } from "@polycrypt/polycrypt";
+ * import { checkFileName } from "@polycrypt/polycrypt/transports";
+ * assert.equal(checkFileName("report.pdf"), "report.pdf");
+ * assert.throws(() => checkFileName("../etc/passwd"), FormatError);
+ * assert.throws(() => checkFileName("txt.\u202eexe"), FormatError);
  * ```
  */
 export function checkFileName(name: string): string {
@@ -81,8 +91,11 @@ function hasControlOrSeparator(name: string): boolean {
  *
  * @example
  * ```ts
- * import { fileMessageHeader } from "./message.ts";
- * console.log(fileMessageHeader("a.txt").length); // 7
+ * import assert from "node:assert/strict";
+ * import { fileMessageHeader, MESSAGE_KIND } from "@polycrypt/polycrypt/transports";
+ * const head = fileMessageHeader("a.txt");
+ * assert.deepEqual([...head.subarray(0, 2)], [MESSAGE_KIND.file, 5]);
+ * assert.equal(new TextDecoder().decode(head.subarray(2)), "a.txt");
  * ```
  */
 export function fileMessageHeader(name: string): Uint8Array {
@@ -105,9 +118,12 @@ export type ParsedMessage =
  *
  * @example
  * ```ts
- * import { fileMessageHeader, parseMessage } from "./message.ts";
+ * import assert from "node:assert/strict";
+ * import { fileMessageHeader, parseMessage } from "@polycrypt/polycrypt/transports";
  * const m = await parseMessage(ReadableStream.from([fileMessageHeader("a.txt"), new Uint8Array(5)]));
- * console.log(m.kind === "file" && m.name); // a.txt
+ * assert.ok(m.kind === "file");
+ * assert.equal(m.name, "a.txt");
+ * assert.equal((await new Response(m.body).arrayBuffer()).byteLength, 5);
  * ```
  */
 export async function parseMessage(stream: ReadableStream<Uint8Array>): Promise<ParsedMessage> {

@@ -6,19 +6,20 @@
  *
  * @example
  * ```ts
- * import { memoryPair } from "./mod.ts";
- * import { decrypt, encrypt, generateIdentity } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { decrypt, encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { memoryPair } from "@polycrypt/polycrypt/transports";
  * const bob = await generateIdentity("x25519");
  * const [alice, bobEnd] = memoryPair();
  * const id = await alice.send(await encrypt(new TextEncoder().encode("hi"), { recipients: [bob.recipient] }));
- * const incoming = bobEnd.messages();
- * const first = (await incoming.next()).value!;
- * if (first.kind === "envelope") {
- *   console.log(new TextDecoder().decode(await decrypt(first.envelope, { identities: [bob.identity] }))); // hi
- *   await bobEnd.acknowledge(first.id);
- * }
- * const ack = (await alice.messages().next()).value!;
- * console.log(ack.kind, ack.kind === "ack" && ack.id.toHex() === id.toHex()); // ack true
+ * const first = (await bobEnd.messages().next()).value;
+ * assert.ok(first?.kind === "envelope");
+ * const plain = await decrypt(first.envelope, { identities: [bob.identity] });
+ * assert.equal(new TextDecoder().decode(plain), "hi");
+ * await bobEnd.acknowledge(first.id);
+ * const ack = (await alice.messages().next()).value;
+ * assert.ok(ack?.kind === "ack");
+ * assert.equal(ack.id.toHex(), id.toHex());
  * await alice.close();
  * await bobEnd.close();
  * ```
@@ -35,3 +36,8 @@ export * from "./socks5.ts";
 export * from "./websocket.ts";
 export * from "./udp.ts";
 export * from "./message.ts";
+export * from "./dial.ts";
+// The core types and base error that the transports' signatures name, so that this entry point
+// documents them (they are the same as the root module's).
+export type { SealedChunk, SealedEnvelope } from "../cascade/envelope.ts";
+export { PolycryptError } from "../errors.ts";

@@ -6,8 +6,9 @@
  *
  * @example
  * ```ts
- * import { parseProxyUrl } from "./socks5.ts";
- * console.log(parseProxyUrl("socks5h://127.0.0.1:9050")); // { hostname: "127.0.0.1", port: 9050 }
+ * import assert from "node:assert/strict";
+ * import { parseProxyUrl } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(parseProxyUrl("socks5h://127.0.0.1:9050"), { hostname: "127.0.0.1", port: 9050 });
  * ```
  *
  * @module
@@ -19,9 +20,13 @@ import { parseTcpAddress } from "./tcp.ts";
 
 /** A SOCKS5 proxy. Credentials, when present, are sent with RFC 1929. */
 export interface Socks5Proxy {
+  /** The proxy's host name or IP address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The proxy's port. */
   readonly port: number;
+  /** The user name for RFC 1929 authentication, if the proxy asks for one. */
   readonly username?: string;
+  /** The password that goes with `username`. */
   readonly password?: string;
 }
 
@@ -31,8 +36,11 @@ export interface Socks5Proxy {
  *
  * @example
  * ```ts
- * import { ProxyError } from "./socks5.ts";
- * console.log(new ProxyError("the proxy refused the credentials").name); // ProxyError
+ * import assert from "node:assert/strict";
+ * import { PolycryptError, ProxyError } from "@polycrypt/polycrypt/transports";
+ * const e = new ProxyError("the proxy refused the credentials");
+ * assert.equal(e.name, "ProxyError");
+ * assert.ok(e instanceof PolycryptError);
  * ```
  */
 export class ProxyError extends PolycryptError {}
@@ -43,8 +51,12 @@ export class ProxyError extends PolycryptError {}
  *
  * @example
  * ```ts
- * import { parseProxyUrl } from "./socks5.ts";
- * console.log(parseProxyUrl("socks5h://alice:s3cret@[::1]:1080").username); // alice
+ * import assert from "node:assert/strict";
+ * import { parseProxyUrl } from "@polycrypt/polycrypt/transports";
+ * const proxy = parseProxyUrl("socks5h://alice:s3cret@[::1]:1080");
+ * assert.deepEqual(proxy, { hostname: "::1", port: 1080, username: "alice", password: "s3cret" });
+ * // socks5:// would resolve names here and leak them to the local DNS.
+ * assert.throws(() => parseProxyUrl("socks5://127.0.0.1:9050"), RangeError);
  * ```
  */
 export function parseProxyUrl(url: string): Socks5Proxy {
@@ -85,7 +97,8 @@ export interface Socks5ConnectOptions extends FrameReaderOptions {
  *
  * @example
  * ```ts ignore
- * import { connectTcpViaSocks5, parseProxyUrl } from "./socks5.ts";
+ * // Needs a SOCKS5 proxy such as Tor on 127.0.0.1:9050, and a peer behind that onion address.
+ * import { connectTcpViaSocks5, parseProxyUrl } from "@polycrypt/polycrypt/transports";
  * const tor = parseProxyUrl("socks5h://127.0.0.1:9050");
  * const peer = await connectTcpViaSocks5("tcp://exampleonionaddress.onion:7000", tor);
  * ```

@@ -2,12 +2,23 @@
  * TCP transport: `tcp://HOST:PORT` (`docs/transports.md` section 3). Needs `--allow-net`.
  *
  * @example
- * ```ts ignore
- * import { connectTcp, listenTcp } from "./tcp.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { connectTcp, listenTcp } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const kinds: string[] = [];
  * const listener = listenTcp("tcp://127.0.0.1:0", async (connection) => {
- *   for await (const message of connection.messages()) console.log(message.kind);
+ *   for await (const message of connection.messages()) {
+ *     kinds.push(message.kind);
+ *     if (message.kind === "envelope") await connection.acknowledge(message.id);
+ *   }
  * });
  * const peer = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
+ * const id = await peer.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
+ * const ack = (await peer.messages().next()).value;
+ * assert.equal(ack?.kind === "ack" && ack.id.toHex(), id.toHex());
+ * assert.deepEqual(kinds, ["envelope"]);
  * await peer.close();
  * await listener.close();
  * ```
@@ -17,11 +28,13 @@
 import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
-import { parseHostPort } from "./_address.ts";
+import { openTcp, parseHostPort } from "./_address.ts";
 
 /** A parsed `tcp://HOST:PORT` address. */
 export interface TcpAddress {
+  /** The host name or IP address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The port, 0 to 65535. */
   readonly port: number;
 }
 
@@ -30,8 +43,10 @@ export interface TcpAddress {
  *
  * @example
  * ```ts
- * import { parseTcpAddress } from "./tcp.ts";
- * console.log(parseTcpAddress("tcp://[::1]:7000")); // { hostname: "::1", port: 7000 }
+ * import assert from "node:assert/strict";
+ * import { parseTcpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(parseTcpAddress("tcp://[::1]:7000"), { hostname: "::1", port: 7000 });
+ * assert.throws(() => parseTcpAddress("tcp://[::1]"), RangeError);
  * ```
  */
 export function parseTcpAddress(address: string): TcpAddress {
@@ -58,19 +73,22 @@ export interface TcpListener {
  * Connects to a peer.
  *
  * @example
- * ```ts ignore
- * import { connectTcp } from "./tcp.ts";
- * const peer = await connectTcp("tcp://127.0.0.1:7000");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTcp, listenTcp } from "@polycrypt/polycrypt/transports";
+ * const listener = listenTcp("tcp://127.0.0.1:0", () => {});
+ * const peer = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
+ * await peer.close();
+ * await listener.close();
+ * // Nobody listens there any more.
+ * await assert.rejects(connectTcp(`tcp://127.0.0.1:${listener.port}`));
  * ```
  */
 export async function connectTcp(
   address: string,
   options: FrameReaderOptions = {},
 ): Promise<Connection> {
-  const { hostname, port } = parseTcpAddress(address);
-  const conn = await Deno.connect({ hostname, port, transport: "tcp" });
-  conn.setNoDelay(true);
-  return new Connection(conn, options);
+  return new Connection(await openTcp(parseTcpAddress(address)), options);
 }
 
 /**
@@ -78,11 +96,19 @@ export async function connectTcp(
  * broke the protocol, say) closes that connection only; the listener keeps serving the others.
  *
  * @example
- * ```ts ignore
- * import { listenTcp } from "./tcp.ts";
- * const listener = listenTcp("tcp://127.0.0.1:7000", async (connection) => {
- *   for await (const message of connection.messages()) if (message.kind === "envelope") await connection.acknowledge(message.id);
- * });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectTcp, listenTcp } from "@polycrypt/polycrypt/transports";
+ * const listener = listenTcp("tcp://127.0.0.1:0", async (connection) => {
+ *   for await (const m of connection.messages()) {
+ *     if (m.kind === "envelope") await connection.acknowledge(m.id);
+ *   }
+ * }, { maxConnections: 8 });
+ * const peer = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
+ * while (listener.active === 0) await new Promise((r) => setTimeout(r, 5));
+ * assert.equal(listener.active, 1);
+ * await peer.close();
+ * await listener.close();
  * ```
  */
 export function listenTcp(

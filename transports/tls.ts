@@ -7,7 +7,8 @@
  *
  * @example
  * ```ts ignore
- * import { connectTls, listenTls } from "./tls.ts";
+ * // Needs a certificate and key in PEM files (docs/transports.md section 3 shows how to make them).
+ * import { connectTls, listenTls } from "@polycrypt/polycrypt/transports";
  * const cert = await Deno.readTextFile("cert.pem");
  * const listener = listenTls("tls://127.0.0.1:7443", () => {}, {
  *   cert,
@@ -24,7 +25,7 @@ import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
-import { parseHostPort } from "./_address.ts";
+import { openTcp, parseHostPort } from "./_address.ts";
 
 /** Options of {@linkcode listenTls}. */
 export interface TlsListenOptions extends TcpListenOptions {
@@ -48,8 +49,10 @@ export interface TlsConnectOptions extends FrameReaderOptions {
  *
  * @example
  * ```ts
- * import { parseTlsAddress } from "./tls.ts";
- * console.log(parseTlsAddress("tls://chat.example:7443")); // { hostname: "chat.example", port: 7443 }
+ * import assert from "node:assert/strict";
+ * import { parseTlsAddress } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(parseTlsAddress("tls://chat.example:7443"), { hostname: "chat.example", port: 7443 });
+ * assert.throws(() => parseTlsAddress("tcp://chat.example:7443"), RangeError);
  * ```
  */
 export function parseTlsAddress(address: string): TcpAddress {
@@ -62,7 +65,8 @@ export function parseTlsAddress(address: string): TcpAddress {
  *
  * @example
  * ```ts ignore
- * import { connectTls } from "./tls.ts";
+ * // Needs a TLS peer at that address and its certificate in a PEM file.
+ * import { connectTls } from "@polycrypt/polycrypt/transports";
  * const peer = await connectTls("tls://localhost:7443", {
  *   caCerts: [await Deno.readTextFile("peer-cert.pem")],
  * });
@@ -74,8 +78,7 @@ export async function connectTls(
 ): Promise<Connection> {
   const { hostname, port } = parseTlsAddress(address);
   // Plain connect first so Nagle can be turned off (TlsConn has no setNoDelay), then TLS on top.
-  const tcp = await Deno.connect({ hostname, port, transport: "tcp" });
-  tcp.setNoDelay(true);
+  const tcp = await openTcp({ hostname, port });
   let conn: Deno.TlsConn;
   try {
     conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
@@ -95,11 +98,12 @@ export async function connectTls(
  * connection only.
  *
  * @example
- * ```ts ignore
- * import { listenTls } from "./tls.ts";
- * const listener = listenTls("tls://0.0.0.0:7443", async (connection) => {
- *   for await (const m of connection.messages()) if (m.kind === "envelope") await connection.acknowledge(m.id);
- * }, { cert: await Deno.readTextFile("cert.pem"), key: await Deno.readTextFile("key.pem") });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listenTls } from "@polycrypt/polycrypt/transports";
+ * // Certificate and key are checked at once: without them there is no TLS listener.
+ * // @ts-expect-error: cert and key are required
+ * assert.throws(() => listenTls("tls://127.0.0.1:0", () => {}, {}), TypeError);
  * ```
  */
 export function listenTls(

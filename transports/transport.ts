@@ -7,15 +7,16 @@
  *
  * @example
  * ```ts
- * import { memoryPair, type Transport } from "./mod.ts";
- * import { encrypt, generateIdentity } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { memoryPair, type Transport } from "@polycrypt/polycrypt/transports";
  * const bob = await generateIdentity("x25519");
  * const [alice] = memoryPair();
  * const transport: Transport = alice;
  * const id = await transport.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
- * console.log(id.length); // 16
+ * assert.equal(id.length, 16);
  * // @ts-expect-error: plain bytes are not a SealedEnvelope
- * await transport.send(new TextEncoder().encode("cleartext")).catch((e) => console.log(e.name)); // TypeError
+ * await assert.rejects(transport.send(new TextEncoder().encode("cleartext")), TypeError);
  * await transport.close();
  * ```
  *
@@ -43,10 +44,17 @@ export interface Transport {
  * open between sends, so nothing is sent that the application did not ask for.
  *
  * @example
- * ```ts ignore
- * import { udpTransport } from "./transport.ts";
- * const peer = udpTransport("udp://127.0.0.1:7000");
- * await peer.send(envelope);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { listenUdp, udpTransport } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const listener = await listenUdp("udp://127.0.0.1:0", () => {});
+ * const peer = udpTransport(`udp://127.0.0.1:${listener.port}`);
+ * const id = await peer.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
+ * assert.equal(id.length, 16); // resolved once the listener acknowledged
+ * await peer.close();
+ * await listener.close();
  * ```
  */
 export function udpTransport(address: string, options: UdpSendOptions = {}): Transport {

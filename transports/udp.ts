@@ -6,8 +6,9 @@
  *
  * @example
  * ```ts
- * import { parseUdpAddress } from "./udp.ts";
- * console.log(parseUdpAddress("udp://127.0.0.1:7000").port); // 7000
+ * import assert from "node:assert/strict";
+ * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseUdpAddress("udp://127.0.0.1:7000").port, 7000);
  * ```
  *
  * @module
@@ -32,8 +33,55 @@ const BURST = 32;
 
 /** A parsed `udp://HOST:PORT`. */
 export interface UdpAddress {
+  /** The host name or IP address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The port, 0 to 65535. */
   readonly port: number;
+}
+
+/**
+ * Why a UDP listener dropped a message: `"malformed"` (a datagram that is not ours, or fragments
+ * that disagree), `"overloaded"` (too many messages in reassembly), `"too-long"` (over
+ * `maxMessageBytes`), `"not-envelope"` (reassembled, but not a sealed envelope), `"lost"` (a
+ * fragment never arrived within `reassemblyTimeoutMs`).
+ */
+export type UdpDropReason = "malformed" | "overloaded" | "too-long" | "not-envelope" | "lost";
+
+const DROP_MESSAGES: Readonly<Record<UdpDropReason, string>> = {
+  malformed: "malformed datagram",
+  overloaded: "too many messages in reassembly",
+  "too-long": "message longer than the limit",
+  "not-envelope": "not an envelope",
+  lost: "a message was lost (a fragment never arrived)",
+};
+
+/**
+ * A message a UDP listener dropped, with its {@linkcode UdpDropReason} in `reason` (match on that,
+ * not on the message text). Never carries any received bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FrameError, UdpDropError } from "@polycrypt/polycrypt/transports";
+ * const e = new UdpDropError("lost");
+ * assert.equal(e.reason, "lost");
+ * assert.ok(e instanceof FrameError);
+ * assert.equal(e.message, "a message was lost (a fragment never arrived)");
+ * ```
+ */
+export class UdpDropError extends FrameError {
+  /** Why the message was dropped. */
+  readonly reason: UdpDropReason;
+
+  /**
+   * A drop for `reason`; the message text follows from it.
+   *
+   * @param reason why the message was dropped
+   */
+  constructor(reason: UdpDropReason) {
+    super(DROP_MESSAGES[reason]);
+    this.reason = reason;
+  }
 }
 
 /**
@@ -41,8 +89,10 @@ export interface UdpAddress {
  *
  * @example
  * ```ts
- * import { parseUdpAddress } from "./udp.ts";
- * console.log(parseUdpAddress("udp://[::1]:9").hostname); // ::1
+ * import assert from "node:assert/strict";
+ * import { parseUdpAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseUdpAddress("udp://[::1]:9").hostname, "::1");
+ * assert.throws(() => parseUdpAddress("udp://127.0.0.1:70000"), RangeError);
  * ```
  */
 export function parseUdpAddress(address: string): UdpAddress {
@@ -100,9 +150,19 @@ export interface UdpSendOptions {
  *
  * @returns the message id the receiver acknowledged
  * @example
- * ```ts ignore
- * import { sendUdp } from "./udp.ts";
- * await sendUdp("udp://127.0.0.1:7000", envelope);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { FrameError, listenUdp, sendUdp } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const envelope = await encrypt(new Uint8Array(3), { recipients: [bob.recipient] });
+ * // A listener that refuses the message (throws) sends no acknowledgement.
+ * const listener = await listenUdp("udp://127.0.0.1:0", () => {
+ *   throw new Error("not for me");
+ * });
+ * const to = `udp://127.0.0.1:${listener.port}`;
+ * await assert.rejects(sendUdp(to, envelope, { ackTimeoutMs: 100, attempts: 2 }), FrameError);
+ * await listener.close();
  * ```
  */
 export async function sendUdp(
@@ -158,13 +218,18 @@ export interface UdpListenOptions {
   reassemblyTimeoutMs?: number;
   /** Messages being reassembled at once, all senders together (default 64). */
   maxPendingMessages?: number;
-  /** Told when a message is dropped (lost fragment, malformed datagram). Never given its bytes. */
-  onDrop?: (error: FrameError) => void;
+  /**
+   * Told when a message is dropped (lost fragment, malformed datagram), with the reason in
+   * `error.reason`. Never given its bytes.
+   */
+  onDrop?: (error: UdpDropError) => void;
 }
 
 /** A running UDP listener. */
 export interface UdpListener {
+  /** The port it listens on (useful with port 0). */
   readonly port: number;
+  /** Stops receiving, lets running handlers (and their acknowledgements) finish, frees the port. */
   close(): Promise<void>;
 }
 
@@ -181,9 +246,19 @@ interface Pending {
  * from resends are acknowledged again but not delivered twice).
  *
  * @example
- * ```ts ignore
- * import { listenUdp } from "./udp.ts";
- * const listener = await listenUdp("udp://127.0.0.1:7000", ({ envelope }) => console.log(envelope.length));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { listenUdp, sendUdp } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const sizes: number[] = [];
+ * const listener = await listenUdp("udp://127.0.0.1:0", ({ envelope }) => {
+ *   sizes.push(envelope.length);
+ * });
+ * const envelope = await encrypt(new Uint8Array(5000), { recipients: [bob.recipient] });
+ * await sendUdp(`udp://127.0.0.1:${listener.port}`, envelope); // five datagrams, one message
+ * assert.deepEqual(sizes, [envelope.length]);
+ * await listener.close();
  * ```
  */
 export async function listenUdp(
@@ -196,7 +271,7 @@ export async function listenUdp(
   const maxCount = Math.ceil(maxBytes / PAYLOAD);
   const timeout = options.reassemblyTimeoutMs ?? 10_000;
   const maxPending = options.maxPendingMessages ?? 64;
-  const drop = (reason: string) => options.onDrop?.(new FrameError(reason));
+  const drop = (reason: UdpDropReason) => options.onDrop?.(new UdpDropError(reason));
   const pending = new Map<string, Pending>();
   // Recently delivered messages: a resend (our ACK was lost) is acknowledged, not delivered again.
   const delivered = new Map<string, Promise<Uint8Array>>();
@@ -220,12 +295,12 @@ export async function listenUdp(
   });
 
   async function receive(msg: Uint8Array, from: { address: string; port: number }): Promise<void> {
-    if (msg.length > MAX_DATAGRAM || msg.length < HEADER) return drop("malformed datagram");
-    if (msg[0] !== VERSION || msg[1] !== KIND_FRAGMENT) return drop("malformed datagram");
+    if (msg.length > MAX_DATAGRAM || msg.length < HEADER) return drop("malformed");
+    if (msg[0] !== VERSION || msg[1] !== KIND_FRAGMENT) return drop("malformed");
     const view = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     const index = view.getUint16(2 + NONCE_SIZE);
     const count = view.getUint16(4 + NONCE_SIZE);
-    if (count === 0 || index >= count || count > maxCount) return drop("malformed datagram");
+    if (count === 0 || index >= count || count > maxCount) return drop("malformed");
     const key = `${from.address}|${from.port}|${msg.subarray(2, 2 + NONCE_SIZE).toHex()}`;
     let entry = pending.get(key);
     if (!entry) {
@@ -234,7 +309,7 @@ export async function listenUdp(
         if (index === 0) await again.then((id) => acknowledge(id, from), () => {});
         return;
       }
-      if (pending.size >= maxPending) return drop("too many messages in reassembly");
+      if (pending.size >= maxPending) return drop("overloaded");
       entry = {
         count,
         parts: new Array(count),
@@ -242,7 +317,7 @@ export async function listenUdp(
         bytes: 0,
         timer: setTimeout(() => {
           pending.delete(key);
-          drop("a message was lost (a fragment never arrived)");
+          drop("lost");
         }, timeout),
       };
       pending.set(key, entry);
@@ -250,7 +325,7 @@ export async function listenUdp(
     if (entry.count !== count) {
       clearTimeout(entry.timer);
       pending.delete(key);
-      return drop("malformed datagram");
+      return drop("malformed");
     }
     if (entry.parts[index]) return; // duplicate
     const data = msg.slice(HEADER);
@@ -258,7 +333,7 @@ export async function listenUdp(
     if (entry.bytes > maxBytes) {
       clearTimeout(entry.timer);
       pending.delete(key);
-      return drop("message longer than the limit");
+      return drop("too-long");
     }
     entry.parts[index] = data;
     entry.received++;
@@ -271,7 +346,7 @@ export async function listenUdp(
       envelope.set(p!, offset);
       offset += p!.length;
     }
-    if (!isSealedEnvelope(envelope)) return drop("not an envelope");
+    if (!isSealedEnvelope(envelope)) return drop("not-envelope");
     const idPromise = messageId(envelope);
     delivered.set(key, idPromise);
     if (delivered.size > 1024) delivered.delete(delivered.keys().next().value!);

@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
- * import { parseWsAddress } from "./websocket.ts";
- * console.log(parseWsAddress("ws://127.0.0.1:8080/chat").port); // 8080
+ * import assert from "node:assert/strict";
+ * import { parseWsAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseWsAddress("ws://127.0.0.1:8080/chat").port, 8080);
  * ```
  *
  * @module
@@ -19,9 +20,13 @@ import { checkMaxConnections, serveOne } from "./_listener.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
+  /** The whole URL, normalised. */
   readonly url: string;
+  /** The host name or IP address (IPv6 without brackets). */
   readonly hostname: string;
+  /** The port (always given in the address). */
   readonly port: number;
+  /** The path the listener serves, `/` when none is given. */
   readonly path: string;
 }
 
@@ -30,8 +35,11 @@ export interface WsAddress {
  *
  * @example
  * ```ts
- * import { parseWsAddress } from "./websocket.ts";
- * console.log(parseWsAddress("ws://[::1]:9000").path); // /
+ * import assert from "node:assert/strict";
+ * import { parseWsAddress } from "@polycrypt/polycrypt/transports";
+ * assert.equal(parseWsAddress("ws://[::1]:9000").path, "/");
+ * assert.throws(() => parseWsAddress("ws://[::1]/"), RangeError); // the port is required
+ * assert.throws(() => parseWsAddress("wss://[::1]:9000/"), RangeError);
  * ```
  */
 export function parseWsAddress(address: string): WsAddress {
@@ -109,9 +117,14 @@ function socketDuplex(socket: WebSocket): ByteDuplex {
  * Connects to a WebSocket peer.
  *
  * @example
- * ```ts ignore
- * import { connectWebSocket } from "./websocket.ts";
- * const peer = await connectWebSocket("ws://127.0.0.1:8080/");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { connectWebSocket, listenWebSocket } from "@polycrypt/polycrypt/transports";
+ * const server = listenWebSocket("ws://127.0.0.1:0/", () => {});
+ * const peer = await connectWebSocket(`ws://127.0.0.1:${server.port}/`);
+ * await peer.close();
+ * await server.close();
+ * await assert.rejects(connectWebSocket(`ws://127.0.0.1:${server.port}/`), TypeError);
  * ```
  */
 export async function connectWebSocket(
@@ -133,8 +146,11 @@ export async function connectWebSocket(
 
 /** A running WebSocket listener. */
 export interface WebSocketListener {
+  /** The port it listens on (useful with port 0). */
   readonly port: number;
+  /** How many connections it is serving now. */
   readonly active: number;
+  /** Closes every open connection, waits for the handlers and frees the port. */
   close(): Promise<void>;
 }
 
@@ -143,11 +159,25 @@ export interface WebSocketListener {
  * A handler that throws closes its own connection only.
  *
  * @example
- * ```ts ignore
- * import { listenWebSocket } from "./websocket.ts";
- * const server = listenWebSocket("ws://127.0.0.1:8080/", async (connection) => {
- *   for await (const m of connection.messages()) if (m.kind === "envelope") await connection.acknowledge(m.id);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import { connectWebSocket, listenWebSocket } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const server = listenWebSocket("ws://127.0.0.1:0/polycrypt", async (connection) => {
+ *   for await (const m of connection.messages()) {
+ *     if (m.kind === "envelope") await connection.acknowledge(m.id);
+ *   }
  * });
+ * // Any other path gets 404, a plain HTTP request 426.
+ * assert.equal((await fetch(`http://127.0.0.1:${server.port}/other`)).status, 404);
+ * assert.equal((await fetch(`http://127.0.0.1:${server.port}/polycrypt`)).status, 426);
+ * const peer = await connectWebSocket(`ws://127.0.0.1:${server.port}/polycrypt`);
+ * const id = await peer.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
+ * const ack = (await peer.messages().next()).value;
+ * assert.equal(ack?.kind === "ack" && ack.id.toHex(), id.toHex());
+ * await peer.close();
+ * await server.close();
  * ```
  */
 export function listenWebSocket(

@@ -2,29 +2,16 @@
 // other, acknowledgements come back, a file goes into -o DIR, Ctrl-D and Ctrl-C end cleanly.
 import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
+import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net=127.0.0.1,0.0.0.0"];
 const te = new TextEncoder();
 const td = new TextDecoder();
 
-async function run(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
-}
+const run = (args: string[]) => runCli(args, NET_PERMS);
 
 /** A running chat: type lines, wait for output, end it. */
 function chat(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, "chat", ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCli(["chat", ...args], NET_PERMS, {}, true);
   const writer = child.stdin.getWriter();
   let stdout = "";
   let stderr = "";
@@ -66,28 +53,8 @@ Deno.test("chat: two processes talk, acknowledge, send a file, and end cleanly",
     await Deno.mkdir(`${dir}/alice-inbox`);
     await Deno.writeTextFile(`${dir}/plans.txt`, "the plans\n");
     const [a, b] = [freePort(), freePort()];
-    const aliceChat = chat([
-      "--listen",
-      `tcp://127.0.0.1:${a}`,
-      "--peer",
-      `tcp://127.0.0.1:${b}`,
-      "-i",
-      `${dir}/alice.key`,
-      "-r",
-      bob,
-      "-o",
-      `${dir}/alice-inbox`,
-    ]);
-    const bobChat = chat([
-      "--listen",
-      `tcp://127.0.0.1:${b}`,
-      "--peer",
-      `tcp://127.0.0.1:${a}`,
-      "-i",
-      `${dir}/bob.key`,
-      "-r",
-      alice,
-    ]);
+    const aliceChat = chat(chatFlags(a, b, `${dir}/alice.key`, bob, ["-o", `${dir}/alice-inbox`]));
+    const bobChat = chat(chatFlags(b, a, `${dir}/bob.key`, alice));
     await Promise.all([aliceChat.ready(), bobChat.ready()]);
 
     await aliceChat.type("hello Bob");

@@ -3,20 +3,18 @@
 // file goes into -o DIR, and Ctrl-D and Ctrl-C typed as keys end each side with exit code 0.
 // tmux comes from Debian (scripts/apt_need.sh installs it when missing, as in CI).
 import assert from "node:assert/strict";
+import { runCommand } from "../_process.ts";
 import { freePort } from "../transports/_socks.ts";
+import { chatFlags, MAIN, NET_PERMS } from "./_cli.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
 const NEED = new URL("../../scripts/apt_need.sh", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net=127.0.0.1,0.0.0.0"];
-const td = new TextDecoder();
 const SOCKET = `polycrypt-test-${Deno.pid}`;
 
+/** Runs `command args`; its stdout, or an Error with its stderr when it fails. */
 async function sh(command: string, args: string[]) {
-  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    throw new Error(`${command} ${args.join(" ")}: ${td.decode(out.stderr)}`);
-  }
-  return td.decode(out.stdout);
+  const out = await runCommand(command, args);
+  if (!out.success) throw new Error(`${command} ${args.join(" ")}: ${out.stderr}`);
+  return out.stdout;
 }
 
 const tmux = (...args: string[]) => sh("tmux", ["-L", SOCKET, "-f", "/dev/null", ...args]);
@@ -57,7 +55,7 @@ async function exitCode(file: string, pane: string): Promise<number> {
 Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and Ctrl-C", async () => {
   await sh("bash", [NEED, "tmux", "tmux"]);
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-tty-" });
-  const cli = (args: string[]) => sh(Deno.execPath(), ["run", ...PERMS, MAIN, ...args]);
+  const cli = (args: string[]) => sh(Deno.execPath(), ["run", ...NET_PERMS, MAIN, ...args]);
   try {
     await cli(["keygen", "--engine", "x25519", "-o", `${dir}/alice.key`]);
     await cli(["keygen", "-o", `${dir}/bob.key`]);
@@ -74,18 +72,10 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
           quote([
             Deno.execPath(),
             "run",
-            ...PERMS,
+            ...NET_PERMS,
             MAIN,
             "chat",
-            "--listen",
-            `tcp://127.0.0.1:${mine}`,
-            "--peer",
-            `tcp://127.0.0.1:${theirs}`,
-            "-i",
-            `${dir}/${me}.key`,
-            "-r",
-            peer,
-            ...extra,
+            ...chatFlags(mine, theirs, `${dir}/${me}.key`, peer, extra),
           ])
         }; echo $? > ${quote([`${dir}/${me}.status`])}`])
       }`;

@@ -1,11 +1,10 @@
-// The real CLI, run as a separate process (Deno.Command): every command and exit code, atomic
+// The real CLI, run as a separate process (tests/cli/_cli.ts): every command and exit code, atomic
 // outputs, passphrase sources, the AND property, one message for every decryption failure.
 import assert from "node:assert/strict";
 import { peakRssKiB } from "../_process.ts";
 import { createHash } from "node:crypto";
+import { PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env"];
 const te = new TextEncoder();
 const td = new TextDecoder();
 
@@ -19,19 +18,9 @@ async function cli(
   args: string[],
   options: { stdin?: Uint8Array; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<Result> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
-    cwd: options.cwd,
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  if (options.stdin) await writer.write(options.stdin);
-  await writer.close();
-  const out = await child.output();
-  return { code: out.code, stdout: out.stdout, stderr: td.decode(out.stderr) };
+  // stdin is always a pipe, empty unless given (as a user's `< /dev/null` would not be).
+  const out = await runCli(args, PERMS, { ...options, stdin: options.stdin ?? new Uint8Array(0) });
+  return { code: out.code, stdout: out.stdoutBytes, stderr: out.stderr };
 }
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -198,35 +187,15 @@ Deno.test("keygen, recipient, encrypt, decrypt, inspect: files, armor, exit code
         3,
         "missing identity file",
       );
-      const same = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.txt`,
-        "--force",
-        `${dir}/msg.txt`,
-      ]);
+      /** `encrypt -r RECIPIENT -o OUT ...rest msg.txt` */
+      const encryptTo = (out: string, ...rest: string[]) =>
+        cli(["encrypt", "-r", recipient, "-o", `${dir}/${out}`, ...rest, `${dir}/msg.txt`]);
+      const same = await encryptTo("msg.txt", "--force");
       assert.equal(same.code, 2, "output == input");
       assert.deepEqual(await Deno.readFile(`${dir}/msg.txt`), message, "input untouched");
-      const exists = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.pcy`,
-        `${dir}/msg.txt`,
-      ]);
+      const exists = await encryptTo("msg.pcy");
       assert.equal(exists.code, 3, "existing output without --force");
-      const forced = await cli([
-        "encrypt",
-        "-r",
-        recipient,
-        "-o",
-        `${dir}/msg.pcy`,
-        "--force",
-        `${dir}/msg.txt`,
-      ]);
+      const forced = await encryptTo("msg.pcy", "--force");
       assert.equal(forced.code, 0);
       assert.equal((await cli(["--version"])).code, 0);
     });
@@ -324,26 +293,10 @@ Deno.test("protected identity files (passphrase from the environment)", async ()
 
 Deno.test("the passphrase prompt reads the terminal without echo (script(1) pseudo-terminal)", async () => {
   await withDir(async (dir) => {
-    const command = [
-      Deno.execPath(),
-      "run",
-      ...PERMS,
-      MAIN,
-      "encrypt",
-      "-p",
-      "-o",
-      `${dir}/p.pcy`,
-      `${dir}/in.txt`,
-    ].join(" ");
     await Deno.writeTextFile(`${dir}/in.txt`, "typed secret");
     // script(1) runs the CLI on a pseudo-terminal; the passphrase is typed at each prompt,
     // only once the prompt is on screen (earlier keystrokes would be echoed by the line discipline).
-    const child = new Deno.Command("script", {
-      args: ["-qec", command, "/dev/null"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
+    const child = spawnOnTerminal(["encrypt", "-p", "-o", `${dir}/p.pcy`, `${dir}/in.txt`], PERMS);
     const w = child.stdin.getWriter();
     let screen = "";
     let answered = 0;
@@ -374,13 +327,7 @@ Deno.test("1 GiB through `encrypt | decrypt` in bounded memory", async () => {
     const key = `${dir}/k.key`;
     await cli(["keygen", "-o", key]);
     const recipient = td.decode((await cli(["recipient", "-i", key])).stdout).trim();
-    const spawn = (args: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["run", ...PERMS, MAIN, ...args],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
+    const spawn = (args: string[]) => spawnCli(args, PERMS, { stderr: "inherit" }, true);
     const enc = spawn(["encrypt", "-r", recipient]);
     const dec = spawn(["decrypt", "-i", key]);
     const peak = { enc: 0, dec: 0 };

@@ -2,28 +2,16 @@
 // streamed, a message for someone else refused with one generic line, and the exit codes.
 import assert from "node:assert/strict";
 import { peakRssKiB } from "../_process.ts";
-
 import { startProxy } from "../transports/_socks.ts";
 import { selfSignedCertificate } from "../transports/_tls.ts";
+import { NET_PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
-const PERMS = ["--allow-read", "--allow-write", "--allow-env", "--allow-net=127.0.0.1,0.0.0.0"];
 const td = new TextDecoder();
 
-function spawn(args: string[]) {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMS, MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
-
-async function run(args: string[]) {
-  const out = await spawn(args).output();
-  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
-}
+const spawn = (args: string[]) => spawnCli(args, NET_PERMS);
+const run = (args: string[]) => runCli(args, NET_PERMS);
+/** `send --to TO ...rest`. */
+const sendTo = (to: string, ...rest: string[]) => run(["send", "--to", to, ...rest]);
 
 /** Starts `listen --once` on a free port; resolves with the port once it is listening. */
 async function listenOnce(key: string, on = "tcp://127.0.0.1:0", extra: string[] = []) {
@@ -67,14 +55,7 @@ Deno.test("cli listen/send over TCP", async (t) => {
 
     await t.step("a message is delivered, printed and acknowledged", async () => {
       const listener = await listenOnce(bobKey);
-      const sent = await run([
-        "send",
-        "--to",
-        `tcp://127.0.0.1:${listener.port}`,
-        "-r",
-        bob,
-        "hi Bob",
-      ]);
+      const sent = await sendTo(`tcp://127.0.0.1:${listener.port}`, "-r", bob, "hi Bob");
       assert.equal(sent.code, 0, sent.stderr);
       assert.equal(sent.stderr, "polycrypt: delivered\n");
       const heard = await listener.result;
@@ -198,15 +179,13 @@ Deno.test("cli listen/send over TCP", async (t) => {
         }
       })();
       const start = performance.now();
-      const sent = await run([
-        "send",
-        "--to",
+      const sent = await sendTo(
         `tcp://127.0.0.1:${listener.port}`,
         "-r",
         bob,
         "-f",
         `${dir}/big.bin`,
-      ]);
+      );
       const seconds = (performance.now() - start) / 1000;
       assert.equal(sent.code, 0, sent.stderr);
       polling = false;
@@ -226,14 +205,10 @@ Deno.test("cli listen/send over TCP", async (t) => {
     await t.step("on a terminal, listen shows progress for a big file", async () => {
       // script(1) gives `listen` a pseudo-terminal, so its stderr is a TTY (as for a user).
       await Deno.mkdir(`${dir}/progress`);
-      const command = [Deno.execPath(), "run", ...PERMS, MAIN, "listen", "--on"]
-        .concat(["tcp://127.0.0.1:0", "-i", bobKey, "--once", "-o", `${dir}/progress`]).join(" ");
-      const child = new Deno.Command("script", {
-        args: ["-qec", command, "/dev/null"],
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "null",
-      }).spawn();
+      const child = spawnOnTerminal(
+        ["listen", "--on", "tcp://127.0.0.1:0", "-i", bobKey, "--once", "-o", `${dir}/progress`],
+        NET_PERMS,
+      );
       let screen = "";
       const reading = (async () => {
         for await (const chunk of child.stdout) screen += td.decode(chunk);
@@ -262,14 +237,7 @@ Deno.test("cli listen/send over TCP", async (t) => {
       "a message for someone else: one generic line, exit 1; sender exit 3",
       async () => {
         const listener = await listenOnce(bobKey);
-        const sent = await run([
-          "send",
-          "--to",
-          `tcp://127.0.0.1:${listener.port}`,
-          "-r",
-          eve,
-          "psst",
-        ]);
+        const sent = await sendTo(`tcp://127.0.0.1:${listener.port}`, "-r", eve, "psst");
         const heard = await listener.result;
         assert.equal(heard.code, 1);
         assert.equal(heard.stdout, "");
@@ -291,6 +259,47 @@ Deno.test("cli listen/send over TCP", async (t) => {
       assert.equal((await run(["send", "--to", "127.0.0.1:1", "-r", bob, "x"])).code, 2);
       assert.equal((await run(["listen", "--on", "tcp://127.0.0.1:0"])).code, 2);
     });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli addresses and their flags are checked against the transports' scheme table", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-net-" });
+  try {
+    const key = `${dir}/bob.key`;
+    assert.equal((await run(["keygen", "--engine", "x25519", "-o", key])).code, 0);
+    const bob = (await run(["recipient", "-i", key])).stdout.trim();
+    const usage = async (args: string[], message: RegExp) => {
+      const out = await run(args);
+      assert.equal(out.code, 2, out.stderr);
+      assert.match(out.stderr, message);
+    };
+    const schemes = /tcp:\/\/, tls:\/\/, udp:\/\/ or ws:\/\//;
+    await usage(["send", "--to", "http://127.0.0.1:1", "-r", bob, "x"], schemes);
+    await usage(["listen", "--on", "gopher://127.0.0.1:0", "-i", key], schemes);
+    await usage(["send", "--to", "tcp://127.0.0.1", "-r", bob, "x"], /tcp:\/\/HOST:PORT/);
+    const peer = "tcp://127.0.0.1:1";
+    await usage(
+      ["chat", "--listen", "udp://127.0.0.1:0", "--peer", peer, "-i", key, "-r", bob],
+      /chat runs over tcp:\/\/, tls:\/\/ or ws:\/\/ addresses/,
+    );
+    await usage(
+      ["send", "--to", "ws://127.0.0.1:1/", "--proxy", "socks5h://127.0.0.1:9", "-r", bob, "x"],
+      /--proxy works with tcp:\/\/ addresses only/,
+    );
+    await usage(
+      ["send", "--to", "udp://127.0.0.1:1", "--tls-ca", `${dir}/none.pem`, "-r", bob, "x"],
+      /--tls-ca works with tls:\/\/ addresses only/,
+    );
+    await usage(
+      ["listen", "--on", "udp://127.0.0.1:0", "-i", key, "--tls-cert", "c", "--tls-key", "k"],
+      /--tls-cert and --tls-key work with tls:\/\/ addresses only/,
+    );
+    await usage(
+      ["listen", "--on", "tls://127.0.0.1:0", "-i", key],
+      /a tls:\/\/ address needs --tls-cert FILE and --tls-key FILE/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,5 +1,6 @@
 // A real SOCKS5 server for tests: microsocks, installed (apt-get) and started by
 // scripts/socks5_server.sh.
+import { spawnCommand } from "../_process.ts";
 
 const SCRIPT = new URL("../../scripts/socks5_server.sh", import.meta.url).pathname;
 
@@ -16,11 +17,10 @@ export async function startProxy(
   extra: string[] = [],
 ): Promise<{ port: number; stop(): Promise<void> }> {
   const port = freePort();
-  const child = new Deno.Command("bash", {
-    args: [SCRIPT, "-i", "127.0.0.1", "-p", String(port), ...extra],
+  const child = spawnCommand("bash", [SCRIPT, "-i", "127.0.0.1", "-p", String(port), ...extra], {
     stdout: "null",
     stderr: "null",
-  }).spawn();
+  });
   const deadline = Date.now() + 120_000; // the first run may install the package
   for (;;) {
     try {

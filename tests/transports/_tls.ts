@@ -1,36 +1,33 @@
 // A throwaway self-signed certificate for `localhost` and 127.0.0.1, made by the real openssl CLI.
+import { runCommand } from "../_process.ts";
 
 /** PEM certificate and key, valid one day, EC P-256. */
 export async function selfSignedCertificate(): Promise<{ cert: string; key: string }> {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-tls-" });
   try {
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        // rustls refuses a CA certificate as the server's own (CaUsedAsEndEntity).
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    const out = await runCommand("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      // rustls refuses a CA certificate as the server's own (CaUsedAsEndEntity).
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ], { stdout: "null" });
+    if (!out.success) throw new Error(out.stderr);
     return {
       cert: await Deno.readTextFile(`${dir}/cert.pem`),
       key: await Deno.readTextFile(`${dir}/key.pem`),

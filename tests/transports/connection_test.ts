@@ -3,21 +3,16 @@
 // connection, and a garbage peer ends in FrameError.
 import assert from "node:assert/strict";
 import {
-  Connection,
   decrypt,
   decryptStream,
   encrypt,
   encryptStream,
-  FrameError,
-  generateIdentity,
-  memoryPair,
+  type SealedChunk,
+  type SealedEnvelope,
 } from "../../mod.ts";
-import type { Incoming, SealedChunk, SealedEnvelope } from "../../mod.ts";
+import { Connection, FrameError, type Incoming, memoryPair } from "../../transports/mod.ts";
 import { patternBytes, readAll, streamOf } from "../cascade/_helpers.ts";
-
-const bob = await generateIdentity("x25519");
-const seal = (text: string) =>
-  encrypt(new TextEncoder().encode(text), { recipients: [bob.recipient] });
+import { bob, seal } from "./_peers.ts";
 
 async function next(it: AsyncGenerator<Incoming>): Promise<Incoming> {
   const r = await it.next();

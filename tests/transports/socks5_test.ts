@@ -3,38 +3,22 @@
 // ProxyError without the credentials.
 import assert from "node:assert/strict";
 import {
+  type Connection,
   connectTcpViaSocks5,
-  decrypt,
-  encrypt,
-  generateIdentity,
   listenTcp,
   parseProxyUrl,
   ProxyError,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
+} from "../../transports/mod.ts";
+import { recorder, sendAndAck } from "./_peers.ts";
 import { freePort, startProxy } from "./_socks.ts";
-
-const bob = await generateIdentity("x25519");
 
 Deno.test("socks5: delivery through a real SOCKS5 server, with and without credentials", async (t) => {
   const received: string[] = [];
-  const listener = listenTcp("tcp://127.0.0.1:0", async (connection: Connection) => {
-    for await (const m of connection.messages()) {
-      if (m.kind !== "envelope") continue;
-      received.push(
-        new TextDecoder().decode(await decrypt(m.envelope, { identities: [bob.identity] })),
-      );
-      await connection.acknowledge(m.id);
-    }
-  });
+  const listener = listenTcp("tcp://127.0.0.1:0", recorder(received));
   const open = await startProxy();
   const locked = await startProxy(["-u", "alice", "-P", "s3cret"]);
   const send = async (peer: Connection, text: string) => {
-    const id = await peer.send(
-      await encrypt(new TextEncoder().encode(text), { recipients: [bob.recipient] }),
-    );
-    const ack = (await peer.messages().next()).value;
-    assert.ok(ack?.kind === "ack" && ack.id.toHex() === id.toHex());
+    await sendAndAck(peer, text);
     await peer.close();
   };
   try {

@@ -1,36 +1,12 @@
 // TCP over loopback: delivery with ACKs, 200 concurrent peers, and peers that send garbage,
 // oversized frames or stall: each loses its own connection, the listener keeps serving.
 import assert from "node:assert/strict";
-import {
-  connectTcp,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  listenTcp,
-  parseTcpAddress,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
-
-const bob = await generateIdentity("x25519");
-const seal = (text: string) =>
-  encrypt(new TextEncoder().encode(text), { recipients: [bob.recipient] });
+import { connectTcp, listenTcp, parseTcpAddress } from "../../transports/mod.ts";
+import { expectAck, recorder, seal } from "./_peers.ts";
 
 /** A listener that decrypts what arrives, records it and acknowledges it. */
 function bobListener(received: string[], options = {}) {
-  return listenTcp("tcp://127.0.0.1:0", async (connection: Connection) => {
-    for await (const m of connection.messages()) {
-      if (m.kind !== "envelope") continue;
-      received.push(
-        new TextDecoder().decode(await decrypt(m.envelope, { identities: [bob.identity] })),
-      );
-      await connection.acknowledge(m.id);
-    }
-  }, options);
-}
-
-async function expectAck(peer: Connection, id: Uint8Array) {
-  const m = (await peer.messages().next()).value;
-  assert.ok(m && m.kind === "ack" && m.id.toHex() === id.toHex(), "ACK for the message");
+  return listenTcp("tcp://127.0.0.1:0", recorder(received), options);
 }
 
 /** Resolves when the server side closes the raw connection (read returns null). */

@@ -1,36 +1,11 @@
 // WebSocket over loopback: delivery with ACKs, 100 concurrent peers, text and garbage peers
 // lose only their own connection, plain HTTP is refused.
 import assert from "node:assert/strict";
-import {
-  connectWebSocket,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  listenWebSocket,
-  parseWsAddress,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
-
-const bob = await generateIdentity("x25519");
-const seal = (text: string) =>
-  encrypt(new TextEncoder().encode(text), { recipients: [bob.recipient] });
+import { connectWebSocket, listenWebSocket, parseWsAddress } from "../../transports/mod.ts";
+import { recorder, sendAndAck } from "./_peers.ts";
 
 function bobServer(received: string[]) {
-  return listenWebSocket("ws://127.0.0.1:0/polycrypt", async (connection: Connection) => {
-    for await (const m of connection.messages()) {
-      if (m.kind !== "envelope") continue;
-      received.push(
-        new TextDecoder().decode(await decrypt(m.envelope, { identities: [bob.identity] })),
-      );
-      await connection.acknowledge(m.id);
-    }
-  });
-}
-
-async function sendAndAck(peer: Connection, text: string) {
-  const id = await peer.send(await seal(text));
-  const ack = (await peer.messages().next()).value;
-  assert.ok(ack?.kind === "ack" && ack.id.toHex() === id.toHex(), "ACK");
+  return listenWebSocket("ws://127.0.0.1:0/polycrypt", recorder(received));
 }
 
 /** Resolves when the server closes a raw WebSocket. */

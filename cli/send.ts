@@ -1,0 +1,113 @@
+// Internal: `send`, one message (a text, a file or stdin) sealed and delivered to a peer's address
+// (docs/cli.md, docs/transports.md section 7).
+import { basename } from "node:path";
+import { encrypt, encryptStream, registry, type SealedChunk } from "../mod.ts";
+import {
+  Connection,
+  fileMessageHeader,
+  MESSAGE_KIND,
+  textMessage,
+  type Transport,
+} from "../transports/mod.ts";
+import { loadRecipients, onePositional, parse, USAGE } from "./_args.ts";
+import { IoError, UsageError } from "./_errors.ts";
+import { openInput, say, withProgress } from "./_io.ts";
+import { awaitAck, checkFileNameOrUsage, dialer, prepend, TLS_FLAGS } from "./_delivery.ts";
+
+/** The message plaintext (docs/transports.md section 7): a text, or a file with its name. */
+interface Plaintext {
+  /** The text given on the command line, if any. */
+  readonly text?: string;
+  /** The plaintext as a stream, and its size when known (a file). */
+  stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
+}
+
+/** Streams the sealed message over a connection and waits for the peer's ACK. */
+async function sendOverConnection(
+  connection: Connection,
+  plaintext: Plaintext,
+  options: { recipients: string[]; aead?: string[] },
+): Promise<void> {
+  try {
+    let id: Uint8Array;
+    if (plaintext.text !== undefined) {
+      id = await connection.send(await encrypt(textMessage(plaintext.text), options));
+    } else {
+      // Sealed as it streams: nothing is sent that is not an envelope.
+      const source = await plaintext.stream();
+      const sealed = withProgress(source.stream, source.size, "sending").pipeThrough(
+        encryptStream(options),
+      ) as ReadableStream<SealedChunk>;
+      id = await connection.sendStream(sealed);
+    }
+    await awaitAck(connection, id);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof IoError) throw e;
+    if (e instanceof Deno.errors.NotFound) throw e;
+    throw new IoError("the connection failed");
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+/** Seals the whole message in memory (datagrams carry whole envelopes) and waits for its ACK. */
+async function sendDatagrams(
+  peer: Transport,
+  plaintext: Plaintext,
+  options: { recipients: string[]; aead?: string[] },
+): Promise<void> {
+  const bytes = new Uint8Array(await new Response((await plaintext.stream()).stream).arrayBuffer());
+  try {
+    await peer.send(await encrypt(bytes, options));
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(e.message);
+    throw new IoError("the peer did not acknowledge the message");
+  } finally {
+    await peer.close();
+  }
+}
+
+export async function sendCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("send", args, {
+    to: { type: "string" },
+    recipient: { type: "string", short: "r", multiple: true },
+    "recipients-file": { type: "string", short: "R", multiple: true },
+    aead: { type: "string" },
+    file: { type: "string", short: "f" },
+    proxy: { type: "string" },
+    ...TLS_FLAGS,
+  });
+  if (values.help) return console.log(USAGE.send);
+  const to = values.to as string | undefined;
+  if (to === undefined) throw new UsageError(`--to is required\nusage: ${USAGE.send}`);
+  const recipients = await loadRecipients(values);
+  if (recipients.length === 0) {
+    throw new UsageError(`give at least one -r/-R recipient\nusage: ${USAGE.send}`);
+  }
+  const aead = (values.aead as string | undefined)?.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const id of aead ?? []) registry.aead(id);
+  const text = onePositional("send", positionals);
+  const file = values.file as string | undefined;
+  if (text !== undefined && file !== undefined) {
+    throw new UsageError(`give a MESSAGE or -f FILE, not both\nusage: ${USAGE.send}`);
+  }
+  if (file !== undefined) checkFileNameOrUsage(basename(file));
+  const plaintext: Plaintext = {
+    text,
+    async stream() {
+      if (text !== undefined) return { stream: ReadableStream.from([textMessage(text)]) };
+      const source = await openInput(file);
+      const head = file === undefined
+        ? new Uint8Array([MESSAGE_KIND.text])
+        : fileMessageHeader(basename(file));
+      return { stream: prepend(head, source.stream), size: source.size };
+    },
+  };
+  const peer = await (await dialer(to, values))();
+  if (peer instanceof Connection) {
+    await sendOverConnection(peer, plaintext, { recipients, aead });
+  } else {
+    await sendDatagrams(peer, plaintext, { recipients, aead });
+  }
+  say("polycrypt: delivered");
+}

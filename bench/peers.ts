@@ -1,6 +1,6 @@
 /**
  * Peer measurements for `bench:report`: the libraries a messenger author would otherwise pick,
- * pinned in deno.json, each run through its own public API on the same inputs as polycrypt.
+ * pinned in bench/deno.json, each run through its own public API on the same inputs as polycrypt.
  *
  * - chat: seal and open one 1 KiB message to a fresh recipient key (age-encryption X25519 and
  *   ML-KEM-768 hybrid, @hpke/core with @hpke/ml-kem and @hpke/dhkem-x25519 and AES-256-GCM,

@@ -81,13 +81,16 @@ export async function runCommand(
   try {
     const out = await child.output();
     const decoder = new TextDecoder();
+    // Deno throws on reading an output that was not piped: that one is empty here.
+    const stdout = (options.stdout ?? "piped") === "piped" ? out.stdout : new Uint8Array(0);
+    const stderr = (options.stderr ?? "piped") === "piped" ? out.stderr : new Uint8Array(0);
     return {
       code: out.code,
       success: out.success,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-      stdoutBytes: out.stdout,
-      stderrBytes: out.stderr,
+      stdout: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
+      stdoutBytes: stdout,
+      stderrBytes: stderr,
     };
   } finally {
     clearTimeout(deadline);

@@ -47,8 +47,11 @@ async function rate(
 
 /** One chat contender: seals one message, and opens the last one it sealed. */
 export interface ChatContender {
+  /** The contender's row name. */
   readonly peer: string;
+  /** Seals the message to the contender's recipient. */
   seal(): Promise<unknown>;
+  /** Opens the last sealed message. */
   open(): Promise<unknown>;
 }
 

@@ -5,9 +5,11 @@ import { runCommand } from "../../tests/_process.ts";
 
 /** What every section of the protocol shares. */
 export interface Context {
+  /** Tiny sizes and single runs (`--quick`). */
   readonly quick: boolean;
   /** The time budget per measured operation, in ms. */
   readonly budget: number;
+  /** Where progress lines go. */
   readonly log: (line: string) => void;
 }
 

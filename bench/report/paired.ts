@@ -28,6 +28,7 @@ export interface PairedRatios {
   readonly lanes: number;
   /** The bytes streamed in the bulk pairs, and in the typage pairs. */
   readonly bulkBytes: number;
+  /** The bytes encrypted in each typage pair. */
   readonly typageBytes: number;
   /** `bulk`, `typage`, `x25519`, `elgamal-N`, `rsa-N`, `rsa-N-lanes`, `argon2`. */
   readonly ratios: Record<string, Pair | undefined>;

@@ -10,10 +10,13 @@ import type { BenchRow } from "../../cli/_bench.ts";
 
 /** One contender's figures for one workload (polycrypt's rows and the peers'). */
 export interface PeerRow {
+  /** Who: the library and what it was asked to do. */
   readonly peer: string;
   /** What the figures are: ops/s for chat and engines, MB/s for bulk, ms for password. */
   readonly encrypt: number;
+  /** The opening side, in the same unit as `encrypt`. */
   readonly decrypt: number;
+  /** What the row measured beyond its name (parameters, backend). */
   readonly note?: string;
 }
 
@@ -22,8 +25,11 @@ export interface PeerRow {
  * pair's figures.
  */
 export interface Pair {
+  /** polycrypt's figure in the median pair. */
   readonly ours: number;
+  /** The reference's figure in the median pair. */
   readonly ref: number;
+  /** `ours / ref`, the median over the pairs. */
   readonly ratio: number;
   /**
    * The platform primitive polycrypt's figure rests on, alone and measured between ours and the
@@ -32,22 +38,31 @@ export interface Pair {
    * the median of bare over the reference, `shareOfBare` the median of ours over bare.
    */
   readonly bare?: number;
+  /** The median over the pairs of `bare / ref`. */
   readonly bareRatio?: number;
+  /** The median over the pairs of `ours / bare`. */
   readonly shareOfBare?: number;
 }
 
 /** One row of the message-size table: one AEAD stack at one size. */
 export interface ThroughputRow {
+  /** The AEAD ids in the order given to `encrypt`, joined by "+". */
   readonly stack: string;
+  /** The message size. */
   readonly bytes: number;
+  /** Encrypt throughput, MB/s (10^6 bytes). */
   readonly encryptMBs: number;
+  /** Decrypt throughput, MB/s (10^6 bytes). */
   readonly decryptMBs: number;
 }
 
 /** One child process's pass of a stream over the RSS probe (bench/_stream_rss.ts). */
 export interface RssRun {
+  /** The bytes that came out of the stream. */
   readonly bytes: number;
+  /** Wall time of the whole stream. */
   readonly seconds: number;
+  /** The child's peak resident set (VmHWM), KiB. */
   readonly peakRssKiB: number;
 }
 
@@ -60,8 +75,11 @@ export const CASCADE_KEMS: readonly string[] = [
 
 /** Everything one run of the protocol measured; `<date>.json` holds exactly this. */
 export interface Results {
+  /** The day of the run, YYYY-MM-DD: the file names start with it. */
   readonly date: string;
+  /** Whether the run was `--quick` (tiny sizes, single runs). */
   readonly quick: boolean;
+  /** The machine and the Deno that ran the protocol. */
   readonly machine: {
     readonly os: string;
     readonly arch: string;
@@ -71,11 +89,15 @@ export interface Results {
   };
   /** `openssl speed`: `rsaN.private`/`.public`, `ffdhN`, `x25519`, `x448` op/s; AEADs bytes/s. */
   readonly openssl: Readonly<Record<string, number>>;
+  /** The KEM table: sizes and median times per engine. */
   readonly kems: readonly BenchRow[];
   /** How many alternating runs the RSA keygen medians (ours and `openssl genpkey`) are over. */
   readonly keygenRuns: number;
+  /** Our RSA keygen medians by id (`rsa-2048`...), ms. */
   readonly rsaKeygenMs: Readonly<Record<string, number>>;
+  /** `openssl genpkey` RSA keygen medians by id, ms. */
   readonly opensslGenpkeyMs: Readonly<Record<string, number>>;
+  /** Message size against throughput, per AEAD stack. */
   readonly throughput: readonly ThroughputRow[];
   /** `encryptStream` / `decryptStream` with one AES-256-GCM layer. */
   readonly stream: {
@@ -83,6 +105,7 @@ export interface Results {
     readonly encryptMBs: number;
     readonly decryptMBs: number;
   };
+  /** Encrypt to N recipients; the last one decrypts. */
   readonly recipients: readonly {
     readonly recipients: number;
     readonly encryptMs: number;
@@ -90,23 +113,30 @@ export interface Results {
   }[];
   /** 1 KiB encrypt + decrypt per cascade shape; `cascadeKems` are the 1-, 2- and 3-KEM stacks. */
   readonly cascade: readonly { readonly layers: string; readonly ms: number }[];
+  /** The KEM stacks of the 1-, 2- and 3-KEM cascade cases. */
   readonly cascadeKems: readonly string[];
   /** The default identity's chat rates (the first row of `chatPeers.ours`). */
   readonly chat: { readonly encryptPerS: number; readonly decryptPerS: number };
+  /** Chat rates, ours and the peers', from the same interleaved rounds. */
   readonly chatPeers: {
     readonly ours: readonly PeerRow[];
     readonly peers: readonly PeerRow[];
     readonly rounds: number;
   };
+  /** The bulk peers table (MB/s) over `bytes`. */
   readonly bulkPeers: { readonly bytes: number; readonly peers: readonly PeerRow[] };
+  /** Peak RSS of 1 GiB streamed in a child process. */
   readonly streamRss: {
     /** The median of the encrypt-only runs. */
     readonly encrypt: RssRun;
     readonly encryptRunsKiB: readonly number[];
     readonly roundTrip: RssRun;
   };
+  /** The peers' raw private-key operation by KEM id (op/s). */
   readonly enginePeers: Readonly<Record<string, readonly PeerRow[]>>;
+  /** The password table (ms). */
   readonly passwordPeers: { readonly ours: readonly PeerRow[]; readonly peers: readonly PeerRow[] };
+  /** Argon2id at the default parameters, ms: ours, the WebAssembly backend, the CLI. */
   readonly argon2: {
     /** The backend "auto" picked: "native" (node-argon2 under --allow-ffi) or "wasm". */
     readonly backend: string;
@@ -120,6 +150,7 @@ export interface Results {
   readonly lanes: number;
   /** The bytes of the bulk target's stream against `openssl speed`, and of the typage pairs. */
   readonly pairedBulkBytes: number;
+  /** The bytes encrypted in each typage pair. */
   readonly typageBytes: number;
   /**
    * The paired ratios by id: `bulk`, `typage`, `x25519`, `elgamal-N`, `rsa-N`, `rsa-N-lanes`,

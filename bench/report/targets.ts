@@ -26,14 +26,17 @@ export type TargetKind =
 export interface Target {
   /** Stable across runs, e.g. `elgamal-3072-decapsulate`. */
   readonly id: string;
+  /** What it compares; the anchor of its section in docs/performance.md. */
   readonly kind: TargetKind;
   /** The key or group size, for the per-size kinds. */
   readonly bits?: number;
   /** The row's wording in the report. */
   readonly target: string;
+  /** The goal as written, e.g. ">= 0.4x" or "<= 2x". */
   readonly goal: string;
   /** The goal as a number (a ratio), which `goal` writes with its direction. */
   readonly goalRatio: number;
+  /** Ours vs the reference with the unit, or "not measured in this run". */
   readonly measured: string;
   /** Ours over the reference. */
   readonly ratio?: number;

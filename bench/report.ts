@@ -12,7 +12,6 @@
  */
 import { parseArgs } from "node:util";
 import { charts } from "./report/charts.ts";
-import { measure } from "./report/measure.ts";
 import { render } from "./report/render.ts";
 import { parseResults, type Results } from "./report/results.ts";
 
@@ -24,7 +23,8 @@ const log = (s: string) => console.error(`bench:report: ${s}`);
 
 const results: Results = values.render
   ? parseResults(await Deno.readTextFile(values.render))
-  : await measure({ quick: Boolean(values.quick), log });
+  // Imported only to measure: the protocol loads every peer library.
+  : await (await import("./report/measure.ts")).measure({ quick: Boolean(values.quick), log });
 const out = values.out ??
   (values.render
     ? new URL(".", new URL(values.render, `file://${Deno.cwd()}/`)).pathname

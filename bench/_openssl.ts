@@ -1,5 +1,6 @@
 // Internal: `openssl speed` run and parsed, for the reports that put the native ceiling next to
 // polycrypt's figures.
+import { runCommand } from "../tests/_process.ts";
 
 /**
  * Runs `openssl speed -seconds S ARGS...` and parses what it printed: `rsaN.private` and
@@ -12,12 +13,9 @@ export async function opensslSpeed(
 ): Promise<Record<string, number>> {
   let text = "";
   try {
-    const out = await new Deno.Command("openssl", {
-      args: ["speed", "-seconds", String(seconds), ...args],
-      stdout: "piped",
+    text = (await runCommand("openssl", ["speed", "-seconds", String(seconds), ...args], {
       stderr: "null",
-    }).output();
-    text = new TextDecoder().decode(out.stdout);
+    })).stdout;
   } catch {
     return {};
   }

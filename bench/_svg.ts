@@ -104,8 +104,11 @@ function placeLabels(
 
 /** One line of a line chart. */
 export interface Series {
+  /** The legend entry. */
   name: string;
+  /** The data; a point's label is written next to it. */
   points: { x: number; y: number; label?: string }[];
+  /** Drawn dashed (e.g. the decrypt line next to its encrypt line). */
   dashed?: boolean;
   /** Palette index (default: the series' position); a pair of series can share a color. */
   color?: number;
@@ -115,13 +118,19 @@ export interface Series {
 
 /** Options of {@linkcode lineChart}. */
 export interface LineChartOptions {
+  /** The heading above the chart. */
   title: string;
+  /** The x axis title. */
   xLabel: string;
+  /** The y axis title. */
   yLabel: string;
+  /** One line per series. */
   series: Series[];
   /** Tick values and labels for x (default: powers of 10). */
   xTicks?: { value: number; label: string }[];
+  /** Pixels; a default fits the report. */
   width?: number;
+  /** Pixels; a default fits the report. */
   height?: number;
 }
 
@@ -236,12 +245,15 @@ export function lineChart(o: LineChartOptions): string {
 
 /** Options of {@linkcode barChart}. */
 export interface BarChartOptions {
+  /** The heading above the chart. */
   title: string;
+  /** The x axis title. */
   xLabel: string;
   /** One row per category; one bar per value name. */
   rows: { label: string; values: Record<string, number> }[];
   /** Logarithmic value axis (for values spanning decades). */
   log?: boolean;
+  /** Pixels; a default fits the report. */
   width?: number;
 }
 

@@ -22,8 +22,8 @@ import {
   createX25519Engine,
   createX448Engine,
   registry,
-  rsaAutoPrivateBackend,
 } from "../mod.ts";
+import { rsaAutoPrivateBackend } from "../engines/rsa/rsa.ts";
 import type { KemEngine, KemKeyPair } from "../mod.ts";
 import { medianMs } from "../cli/_bench.ts";
 import { opensslSpeed } from "./_openssl.ts";

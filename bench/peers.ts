@@ -1,6 +1,6 @@
 /**
  * Peer measurements for `bench:report`: the libraries a messenger author would otherwise pick,
- * pinned in deno.json, each run through its own public API on the same inputs as polycrypt.
+ * pinned in bench/deno.json, each run through its own public API on the same inputs as polycrypt.
  *
  * - chat: seal and open one 1 KiB message to a fresh recipient key (age-encryption X25519 and
  *   ML-KEM-768 hybrid, @hpke/core with @hpke/ml-kem and @hpke/dhkem-x25519 and AES-256-GCM,
@@ -12,7 +12,7 @@
  *   inside @hpke/ml-kem);
  * - password: a 1 KiB message sealed and opened under a passphrase with each tool's default KDF.
  *
- * Each function returns rows; bench/report.ts computes the ratios.
+ * Each function returns rows; bench/report/render.ts computes the ratios.
  *
  * @module
  */
@@ -27,15 +27,9 @@ import nodeCrypto from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { FFDHE_GROUPS } from "../engines/elgamal/elgamal.ts";
 import { median, medianMs } from "../cli/_bench.ts";
+import type { PeerRow } from "./report/results.ts";
 
-/** One peer's figures for one workload. */
-export interface PeerRow {
-  readonly peer: string;
-  /** What the figures are: ops/s for chat and engines, MB/s for bulk, ms for password. */
-  readonly encrypt: number;
-  readonly decrypt: number;
-  readonly note?: string;
-}
+export type { PeerRow };
 
 const perSecond = (ms: number) => 1000 / ms;
 
@@ -53,8 +47,11 @@ async function rate(
 
 /** One chat contender: seals one message, and opens the last one it sealed. */
 export interface ChatContender {
+  /** The contender's row name. */
   readonly peer: string;
+  /** Seals the message to the contender's recipient. */
   seal(): Promise<unknown>;
+  /** Opens the last sealed message. */
   open(): Promise<unknown>;
 }
 

@@ -11,20 +11,23 @@
  * @module
  */
 import {
-  connectTcp,
-  connectTls,
   decrypt,
   decryptStream,
   encrypt,
   encryptStream,
   generateIdentity,
+  type SealedChunk,
+} from "../mod.ts";
+import {
+  type Connection,
+  connectTcp,
+  connectTls,
   listenTcp,
   listenTls,
   textMessage,
-} from "../mod.ts";
+} from "../transports/mod.ts";
 import { selfSignedCertificate } from "../tests/transports/_tls.ts";
-import { peakRssKiB } from "../tests/_process.ts";
-import type { Connection, SealedChunk } from "../mod.ts";
+import { peakRssKiB, spawnCommand } from "../tests/_process.ts";
 
 const fileMiB = Number(Deno.args[0] ?? 1024);
 const bob = await generateIdentity(); // x25519+ml-kem-768
@@ -158,23 +161,12 @@ await listener.close();
   const key = `${dir}/bob.key`;
   await Deno.writeTextFile(key, bob.identity + "\n", { mode: 0o600 });
   const cli = new URL("../cli/main.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-net",
-      cli,
-      "listen",
-      "--on",
-      "tcp://127.0.0.1:0",
-      "-i",
-      key,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const child = spawnCommand(
+    Deno.execPath(),
+    ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-net", cli, "listen"]
+      .concat(["--on", "tcp://127.0.0.1:0", "-i", key]),
+    { stdout: "null" },
+  );
   const reader = child.stderr.getReader();
   let text = "";
   let port = 0;

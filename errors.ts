@@ -8,9 +8,16 @@
  *
  * @example
  * ```ts
- * import { DecryptionError } from "./errors.ts";
- * const e = new DecryptionError();
- * console.log(e.message); // "decryption failed"
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, DecryptionError, PolycryptError } from "@polycrypt/polycrypt";
+ * const key = new Uint8Array(32), nonce = new Uint8Array(12);
+ * const sealed = await aes256Gcm.seal(key, nonce, new TextEncoder().encode("hi"));
+ * sealed[0] ^= 1; // a forged ciphertext
+ * await assert.rejects(aes256Gcm.open(key, nonce, sealed), (e) => {
+ *   assert.ok(e instanceof DecryptionError && e instanceof PolycryptError);
+ *   assert.equal(e.message, "decryption failed");
+ *   return true;
+ * });
  * ```
  *
  * @module
@@ -21,12 +28,20 @@
  *
  * @example
  * ```ts
- * import { PolycryptError, UnknownEngineError } from "./errors.ts";
- * console.log(new UnknownEngineError("nope", ["x25519"]) instanceof PolycryptError); // true
+ * import assert from "node:assert/strict";
+ * import { PolycryptError, registry, UnknownEngineError } from "@polycrypt/polycrypt";
+ * assert.throws(() => registry.get("nope"), UnknownEngineError);
+ * assert.throws(() => registry.get("nope"), PolycryptError);
+ * assert.equal(new UnknownEngineError("nope", ["x25519"]).name, "UnknownEngineError");
  * ```
  */
 export class PolycryptError extends Error {
-  /** @param message what went wrong; never contains secret material */
+  /**
+   * Makes an error named after its class (`new.target.name`).
+   *
+   * @param message what went wrong; never contains secret material
+   * @param options `cause`, for errors that wrap another one
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -45,11 +60,16 @@ export const DECRYPTION_FAILED = "decryption failed";
  *
  * @example
  * ```ts
- * import { DecryptionError, DECRYPTION_FAILED } from "./errors.ts";
- * console.log(new DecryptionError().message === DECRYPTION_FAILED); // true
+ * import assert from "node:assert/strict";
+ * import { DecryptionError, DECRYPTION_FAILED } from "@polycrypt/polycrypt";
+ * const e = new DecryptionError();
+ * assert.equal(e.message, DECRYPTION_FAILED);
+ * assert.equal(e.name, "DecryptionError");
+ * assert.equal(e.cause, undefined);
  * ```
  */
 export class DecryptionError extends PolycryptError {
+  /** Makes the error; its message is always {@linkcode DECRYPTION_FAILED}. */
   constructor() {
     super(DECRYPTION_FAILED);
   }
@@ -60,9 +80,11 @@ export class DecryptionError extends PolycryptError {
  *
  * @example
  * ```ts
- * import { InvalidKeyError } from "./errors.ts";
- * const e = new InvalidKeyError("publicKey is not in the prime-order subgroup");
- * console.log(e.name); // "InvalidKeyError"
+ * import assert from "node:assert/strict";
+ * import { InvalidKeyError, x25519 } from "@polycrypt/polycrypt";
+ * // The all-zero X25519 point has small order: encapsulating to it is refused.
+ * await assert.rejects(x25519.encapsulate(new Uint8Array(32)), InvalidKeyError);
+ * assert.equal(new InvalidKeyError("bad key").name, "InvalidKeyError");
  * ```
  */
 export class InvalidKeyError extends PolycryptError {}
@@ -72,9 +94,12 @@ export class InvalidKeyError extends PolycryptError {}
  *
  * @example
  * ```ts
- * import { UnknownEngineError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ * import { UnknownEngineError } from "@polycrypt/polycrypt";
  * const e = new UnknownEngineError("rsa-1024", ["rsa-2048", "x25519"]);
- * console.log(e.message); // unknown engine "rsa-1024"; valid ids: rsa-2048, x25519
+ * assert.equal(e.message, 'unknown engine "rsa-1024"; valid ids: rsa-2048, x25519');
+ * assert.equal(e.id, "rsa-1024");
+ * assert.deepEqual(e.validIds, ["rsa-2048", "x25519"]);
  * ```
  */
 export class UnknownEngineError extends PolycryptError {
@@ -84,6 +109,8 @@ export class UnknownEngineError extends PolycryptError {
   readonly validIds: readonly string[];
 
   /**
+   * Makes the error; the message names `id` and lists `validIds`.
+   *
    * @param id the id that was asked for
    * @param validIds the ids that exist
    * @param hint extra text appended to the message (e.g. a factory's range)
@@ -100,12 +127,21 @@ export class UnknownEngineError extends PolycryptError {
  *
  * @example
  * ```ts
- * import { DuplicateEngineError } from "./errors.ts";
- * console.log(new DuplicateEngineError("x25519").message);
+ * import assert from "node:assert/strict";
+ * import { DuplicateEngineError, registry, x25519 } from "@polycrypt/polycrypt";
+ * assert.throws(() => registry.register(x25519), DuplicateEngineError);
+ * assert.equal(
+ *   new DuplicateEngineError("x25519").message,
+ *   'an engine with id "x25519" is already registered',
+ * );
  * ```
  */
 export class DuplicateEngineError extends PolycryptError {
-  /** @param id the id that is taken */
+  /**
+   * Makes the error; the message names the taken id.
+   *
+   * @param id the id that is taken
+   */
   constructor(id: string) {
     super(`an engine with id ${JSON.stringify(id)} is already registered`);
   }
@@ -117,8 +153,11 @@ export class DuplicateEngineError extends PolycryptError {
  *
  * @example
  * ```ts
- * import { FormatError } from "./errors.ts";
- * console.log(new FormatError("not a polycrypt envelope").name); // "FormatError"
+ * import assert from "node:assert/strict";
+ * import { decrypt, FormatError, generateIdentity } from "@polycrypt/polycrypt";
+ * const { identity } = await generateIdentity("x25519");
+ * const notAnEnvelope = new TextEncoder().encode("not a polycrypt envelope");
+ * await assert.rejects(decrypt(notAnEnvelope, { identities: [identity] }), FormatError);
  * ```
  */
 export class FormatError extends PolycryptError {}

@@ -7,12 +7,14 @@
  *
  * @example
  * ```ts
- * import { registry } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { registry } from "@polycrypt/polycrypt";
  * const aead = registry.aead("aes-256-gcm");
  * const key = crypto.getRandomValues(new Uint8Array(aead.keySize));
  * const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
  * const sealed = await aead.seal(key, nonce, new TextEncoder().encode("hi Bob"));
- * console.log(new TextDecoder().decode(await aead.open(key, nonce, sealed))); // "hi Bob"
+ * assert.equal(sealed.length, "hi Bob".length + aead.tagSize);
+ * assert.equal(new TextDecoder().decode(await aead.open(key, nonce, sealed)), "hi Bob");
  * ```
  *
  * @module

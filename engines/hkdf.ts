@@ -9,9 +9,17 @@
  *
  * @example
  * ```ts
- * import { hkdf } from "./hkdf.ts";
- * const okm = await hkdf("SHA-256", new Uint8Array(32), new Uint8Array(0), new TextEncoder().encode("info"), 42);
- * console.log(okm.length); // 42
+ * import assert from "node:assert/strict";
+ * import { hkdf } from "@polycrypt/polycrypt";
+ * // RFC 5869 Appendix A.1 (test case 1).
+ * const ikm = new Uint8Array(22).fill(0x0b);
+ * const salt = Uint8Array.fromHex("000102030405060708090a0b0c");
+ * const info = Uint8Array.fromHex("f0f1f2f3f4f5f6f7f8f9");
+ * const okm = await hkdf("SHA-256", ikm, salt, info, 42);
+ * assert.equal(
+ *   okm.toHex(),
+ *   "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+ * );
  * ```
  *
  * @module
@@ -43,8 +51,15 @@ function checkLength(length: number, hashSize: number): void {
  *
  * @example
  * ```ts
- * import { hmac } from "./hkdf.ts";
- * console.log(hmac("SHA-256", new Uint8Array(32), new Uint8Array([1, 2])).length); // 32
+ * import assert from "node:assert/strict";
+ * import { hmac } from "@polycrypt/polycrypt";
+ * // RFC 4231 test case 2; the data may come in pieces.
+ * const key = new TextEncoder().encode("Jefe");
+ * const [a, b] = ["what do ya want ", "for nothing?"].map((s) => new TextEncoder().encode(s));
+ * assert.equal(
+ *   hmac("SHA-256", key, a, b).toHex(),
+ *   "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+ * );
  * ```
  */
 export function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
@@ -61,8 +76,11 @@ export function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Ui
  *
  * @example
  * ```ts
- * import { hkdfExtractSync } from "./hkdf.ts";
- * console.log(hkdfExtractSync("SHA-256", new Uint8Array(0), new Uint8Array(22)).length); // 32
+ * import assert from "node:assert/strict";
+ * import { hkdfExtractSync } from "@polycrypt/polycrypt";
+ * // RFC 5869 Appendix A.3: an empty salt.
+ * const prk = hkdfExtractSync("SHA-256", new Uint8Array(0), new Uint8Array(22).fill(0x0b));
+ * assert.equal(prk.toHex(), "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04");
  * ```
  */
 export function hkdfExtractSync(hash: HkdfHash, salt: Uint8Array, ikm: Uint8Array): Uint8Array {
@@ -77,8 +95,15 @@ export function hkdfExtractSync(hash: HkdfHash, salt: Uint8Array, ikm: Uint8Arra
  *
  * @example
  * ```ts
- * import { hkdfExpandSync } from "./hkdf.ts";
- * console.log(hkdfExpandSync("SHA-512", new Uint8Array(64), new Uint8Array(0), 100).length); // 100
+ * import assert from "node:assert/strict";
+ * import { hkdfExpandSync } from "@polycrypt/polycrypt";
+ * // RFC 5869 Appendix A.3: PRK from an empty salt, empty info.
+ * const prk = Uint8Array.fromHex("19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04");
+ * assert.equal(
+ *   hkdfExpandSync("SHA-256", prk, new Uint8Array(0), 42).toHex(),
+ *   "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+ * );
+ * assert.throws(() => hkdfExpandSync("SHA-256", prk, new Uint8Array(0), 255 * 32 + 1), RangeError);
  * ```
  */
 export function hkdfExpandSync(
@@ -107,8 +132,11 @@ export function hkdfExpandSync(
  *
  * @example
  * ```ts
- * import { hkdfSync } from "./hkdf.ts";
- * console.log(hkdfSync("SHA-256", new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), 32).length); // 32
+ * import assert from "node:assert/strict";
+ * import { hkdfExpandSync, hkdfExtractSync, hkdfSync } from "@polycrypt/polycrypt";
+ * const ikm = new Uint8Array(32).fill(7), salt = new Uint8Array(16), info = new Uint8Array([1]);
+ * const okm = hkdfSync("SHA-512", ikm, salt, info, 80);
+ * assert.deepEqual(okm, hkdfExpandSync("SHA-512", hkdfExtractSync("SHA-512", salt, ikm), info, 80));
  * ```
  */
 export function hkdfSync(
@@ -136,9 +164,11 @@ export function hkdfSync(
  *
  * @example
  * ```ts
- * import { hkdfExtract } from "./hkdf.ts";
+ * import assert from "node:assert/strict";
+ * import { hkdfExtract } from "@polycrypt/polycrypt";
+ * // RFC 5869 Appendix A.3.
  * const prk = await hkdfExtract("SHA-256", new Uint8Array(0), new Uint8Array(22).fill(0x0b));
- * console.log(prk.length); // 32
+ * assert.equal(prk.toHex(), "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04");
  * ```
  */
 export function hkdfExtract(
@@ -154,9 +184,12 @@ export function hkdfExtract(
  *
  * @example
  * ```ts
- * import { hkdfExpand } from "./hkdf.ts";
- * const okm = await hkdfExpand("SHA-512", new Uint8Array(64), new Uint8Array(0), 100);
- * console.log(okm.length); // 100
+ * import assert from "node:assert/strict";
+ * import { hkdfExpand, hkdfExpandSync } from "@polycrypt/polycrypt";
+ * const prk = new Uint8Array(64).fill(1);
+ * const okm = await hkdfExpand("SHA-512", prk, new Uint8Array(0), 100);
+ * assert.deepEqual(okm, hkdfExpandSync("SHA-512", prk, new Uint8Array(0), 100));
+ * await assert.rejects(hkdfExpand("SHA-512", new Uint8Array(16), new Uint8Array(0), 32), RangeError);
  * ```
  */
 export function hkdfExpand(
@@ -173,9 +206,12 @@ export function hkdfExpand(
  *
  * @example
  * ```ts
- * import { hkdf } from "./hkdf.ts";
- * const key = await hkdf("SHA-256", crypto.getRandomValues(new Uint8Array(32)), new Uint8Array(0), new Uint8Array(0), 32);
- * console.log(key.length); // 32
+ * import assert from "node:assert/strict";
+ * import { hkdf, hkdfSync } from "@polycrypt/polycrypt";
+ * const ikm = crypto.getRandomValues(new Uint8Array(32)), none = new Uint8Array(0);
+ * const key = await hkdf("SHA-256", ikm, none, none, 32);
+ * assert.deepEqual(key, hkdfSync("SHA-256", ikm, none, none, 32));
+ * assert.notDeepEqual(key, await hkdf("SHA-256", ikm, none, new Uint8Array([1]), 32));
  * ```
  */
 export function hkdf(

@@ -7,11 +7,13 @@
  *
  * @example
  * ```ts
- * import { registry } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { registry } from "@polycrypt/polycrypt";
  * const kem = registry.kem("x25519+ml-kem-768");
  * const { publicKey, secretKey } = await kem.generateKeyPair();
  * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
- * console.log((await kem.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex());
+ * assert.equal(sharedSecret.length, 32);
+ * assert.deepEqual(await kem.decapsulate(encapsulation, secretKey), sharedSecret);
  * ```
  *
  * @module
@@ -71,10 +73,14 @@ function lengthPrefixed32(parts: Uint8Array[]): Uint8Array {
  * @param components 2 to 4 distinct, non-hybrid KEM engines, in order
  * @example
  * ```ts
- * import { createHybridKem } from "./hybrid.ts";
- * import { mlKem768, x25519 } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { createHybridKem, mlKem768, x25519 } from "@polycrypt/polycrypt";
  * const kem = createHybridKem([x25519, mlKem768]);
- * console.log(kem.id, kem.postQuantum, kem.encapsulationSize); // x25519+ml-kem-768 true 1120
+ * assert.equal(kem.id, "x25519+ml-kem-768");
+ * assert.equal(kem.postQuantum, true);
+ * assert.equal(kem.encapsulationSize, 32 + 1088);
+ * assert.throws(() => createHybridKem([x25519]), RangeError);
+ * assert.throws(() => createHybridKem([x25519, x25519]), TypeError);
  * ```
  */
 export function createHybridKem(components: readonly KemEngine[]): KemEngine {
@@ -195,12 +201,14 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
  *
  * @example
  * ```ts
- * import { EngineRegistry, hybridFactory, mlKem768, x25519 } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { EngineRegistry, hybridFactory, mlKem768, x25519 } from "@polycrypt/polycrypt";
  * const r = new EngineRegistry();
  * r.register(x25519);
  * r.register(mlKem768);
  * r.registerFactory(hybridFactory(r));
- * console.log(r.kem("x25519+ml-kem-768").family); // "hybrid"
+ * assert.equal(r.kem("x25519+ml-kem-768").family, "hybrid");
+ * assert.equal(r.has("x25519+x448"), false); // x448 is not in this registry
  * ```
  */
 export function hybridFactory(registry: EngineRegistry): EngineFactory {

@@ -7,12 +7,14 @@
  *
  * @example
  * ```ts
- * import { registry } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { registry } from "@polycrypt/polycrypt";
  * const kem = registry.kem("ml-kem-768");
  * const { publicKey, secretKey } = await kem.generateKeyPair();
  * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
- * const again = await kem.decapsulate(encapsulation, secretKey);
- * console.log(again.toHex() === sharedSecret.toHex()); // true
+ * assert.equal(encapsulation.length, kem.encapsulationSize);
+ * assert.deepEqual(await kem.decapsulate(encapsulation, secretKey), sharedSecret);
+ * assert.equal(registry.kem("rsa-5120").publicKeySize, 640); // any RSA size, by factory
  * ```
  *
  * @module
@@ -41,8 +43,10 @@ export * from "./symmetric/mod.ts";
  *
  * @example
  * ```ts
- * import { registry } from "./mod.ts";
- * console.log(registry.ids().includes("x25519")); // true
+ * import assert from "node:assert/strict";
+ * import { registry } from "@polycrypt/polycrypt";
+ * assert.ok(registry.ids().includes("x25519"));
+ * assert.equal(registry.kem("x25519+ml-kem-768").family, "hybrid");
  * ```
  */
 export const registry: EngineRegistry = new EngineRegistry();

@@ -15,6 +15,7 @@ import type { AeadEngine, Engine, KemEngine } from "./types.ts";
 export interface EngineFactory {
   /** One line for error messages, e.g. `"rsa-N for N from 2048 to 16384"`. */
   readonly description: string;
+  /** The engine for `id`, or `undefined` when `id` is not one of this factory's. */
   resolve(id: string): Engine | undefined;
 }
 
@@ -30,11 +31,13 @@ const AEAD_METHODS = ["seal", "open"];
  *
  * @example
  * ```ts
- * import { EngineRegistry } from "./registry.ts";
- * import { aes256Gcm } from "./symmetric/mod.ts";
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, EngineRegistry, UnknownEngineError } from "@polycrypt/polycrypt";
  * const mine = new EngineRegistry();
  * mine.register(aes256Gcm);
- * console.log(mine.ids()); // ["aes-256-gcm"]
+ * assert.deepEqual(mine.ids(), ["aes-256-gcm"]);
+ * assert.equal(mine.aead("aes-256-gcm"), aes256Gcm);
+ * assert.throws(() => mine.get("x25519"), UnknownEngineError);
  * ```
  */
 export class EngineRegistry {

@@ -34,6 +34,7 @@ export interface Encapsulation {
  * is exactly `publicKeySize` bytes.
  */
 export interface KemEngine {
+  /** Always `"kem"`: tells a KEM from an {@linkcode AeadEngine}. */
   readonly kind: "kem";
   /** Registry id, e.g. `"ml-kem-768"`. */
   readonly id: string;
@@ -43,8 +44,11 @@ export interface KemEngine {
   readonly postQuantum: boolean;
   /** Estimated classical security in bits. */
   readonly securityBits: number;
+  /** Public key size in bytes (RSA: the modulus size). */
   readonly publicKeySize: number;
+  /** Encapsulation size in bytes. */
   readonly encapsulationSize: number;
+  /** Shared secret size in bytes. */
   readonly sharedSecretSize: number;
   /** Makes a fresh key pair from the platform's CSPRNG. */
   generateKeyPair(): Promise<KemKeyPair>;
@@ -64,11 +68,15 @@ export interface KemEngine {
 
 /** Authenticated encryption with associated data. */
 export interface AeadEngine {
+  /** Always `"aead"`: tells an AEAD from a {@linkcode KemEngine}. */
   readonly kind: "aead";
   /** Registry id, e.g. `"aes-256-gcm"`. */
   readonly id: string;
+  /** Key size in bytes. */
   readonly keySize: number;
+  /** Nonce size in bytes. */
   readonly nonceSize: number;
+  /** Tag size in bytes: a sealed message is this much longer than its plaintext. */
   readonly tagSize: number;
   /** Returns `ciphertext || tag`. */
   seal(
@@ -100,7 +108,9 @@ export interface KeyedAead {
    * it, a lazy engine still sees the bytes it was given. Every built-in engine sets it.
    */
   readonly readsInputOnCall?: boolean;
+  /** {@linkcode AeadEngine.seal} under the bound key: returns `ciphertext || tag`. */
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
+  /** {@linkcode AeadEngine.open} under the bound key: the plaintext, or {@linkcode DecryptionError}. */
   open(nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
 }
 

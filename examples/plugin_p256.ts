@@ -5,17 +5,21 @@
  * everywhere a built-in does, hybrids and envelopes included:
  *
  * ```ts
- * import { registry } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { decrypt, encrypt, generateIdentity, registry } from "@polycrypt/polycrypt";
  * import { p256 } from "./plugin_p256.ts";
  * if (!registry.has("p256")) registry.register(p256);
  * const kem = registry.kem("p256+ml-kem-768");
- * console.log(kem.postQuantum); // true
+ * assert.equal(kem.postQuantum, true);
+ * const { identity, recipient } = await generateIdentity("p256+ml-kem-768");
+ * const sealed = await encrypt(new TextEncoder().encode("hi"), { recipients: [recipient] });
+ * assert.equal(new TextDecoder().decode(await decrypt(sealed, { identities: [identity] })), "hi");
  * ```
  *
  * @module
  */
-import { createDhKem } from "../mod.ts";
-import type { DhGroup, KemEngine, KemKeyPair } from "../mod.ts";
+import { createDhKem } from "@polycrypt/polycrypt";
+import type { DhGroup, KemEngine, KemKeyPair } from "@polycrypt/polycrypt";
 
 const ECDH = { name: "ECDH", namedCurve: "P-256" } as const;
 // The group order n of P-256 (SEC 2 section 2.4.2 / FIPS 186-5 D.1.2.3).
@@ -88,10 +92,19 @@ const group: DhGroup = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { p256 } from "./plugin_p256.ts";
- * const { publicKey, secretKey } = await p256.generateKeyPair();
- * const { encapsulation, sharedSecret } = await p256.encapsulate(publicKey);
- * console.log((await p256.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * // RFC 9180 Appendix A.3.1: DeriveKeyPair and Decap of DHKEM(P-256, HKDF-SHA256).
+ * const ikmR = Uint8Array.fromHex("668b37171f1072f3cf12ea8a236a45df23fc13b82af3609ad1e354f6ef817550");
+ * const bob = await p256.deriveKeyPair!(ikmR);
+ * assert.equal(bob.secretKey.toHex(), "f3ce7fdae57e1a310d87f1ebbde6f328be0a99cdbcadf4d6589cf29de4b8ffd2");
+ * const enc = Uint8Array.fromHex(
+ *   "04a92719c6195d5085104f469a8b9814d5838ff72b60501e2c4466e5e67b325ac98536d7b61a1af4b78e5b7f951c0900be863c403ce65c9bfcb9382657222d18c4",
+ * );
+ * assert.equal(
+ *   (await p256.decapsulate(enc, bob.secretKey)).toHex(),
+ *   "c0d26aeab536609a572b07695d933b589dcf363ff9d93c93adea537aeabb8cb8",
+ * );
  * ```
  */
 export const p256: KemEngine = createDhKem({

@@ -14,7 +14,9 @@ export type TamperBehaviour =
   /** Either throws InvalidKeyError/DecryptionError or returns a different secret (ElGamal, X25519). */
   | "reject-or-different";
 
+/** What {@linkcode kemConformance} needs to know about the engine under test. */
 export interface KemConformanceOptions {
+  /** How the engine reacts to a corrupted encapsulation. */
   tamper: TamperBehaviour;
   /** Key pairs to use instead of generateKeyPair() (slow keygen, e.g. RSA-8192). */
   keyPairs?: () => Promise<[KemKeyPair, KemKeyPair]>;
@@ -34,7 +36,18 @@ function flip(bytes: Uint8Array, position: number): Uint8Array {
   return copy;
 }
 
-/** Runs the KEM conformance steps against `engine`. */
+/**
+ * Runs the KEM conformance steps against `engine`, each as a `t.step`: the declared contract,
+ * round trips at the declared sizes, fresh keys and encapsulations, inputs left unchanged,
+ * wrong types and sizes, tampered encapsulations and the wrong secret key.
+ *
+ * @example
+ * ```ts
+ * import { x25519 } from "@polycrypt/polycrypt";
+ * import { kemConformance } from "@polycrypt/polycrypt/testing";
+ * Deno.test("x25519 is conformant", (t) => kemConformance(t, x25519, { tamper: "reject-or-different" }));
+ * ```
+ */
 export async function kemConformance(
   t: Deno.TestContext,
   engine: KemEngine,
@@ -172,7 +185,18 @@ export async function kemConformance(
   });
 }
 
-/** Runs the AEAD conformance steps against `engine`. */
+/**
+ * Runs the AEAD conformance steps against `engine`, each as a `t.step`: the declared contract,
+ * round trips, empty and absent associated data alike, inputs left unchanged, and rejection of
+ * any flipped byte, wrong key, nonce or associated data.
+ *
+ * @example
+ * ```ts
+ * import { xchacha20Poly1305 } from "@polycrypt/polycrypt";
+ * import { aeadConformance } from "@polycrypt/polycrypt/testing";
+ * Deno.test("xchacha20-poly1305 is conformant", (t) => aeadConformance(t, xchacha20Poly1305));
+ * ```
+ */
 export async function aeadConformance(t: Deno.TestContext, engine: AeadEngine): Promise<void> {
   const key = crypto.getRandomValues(new Uint8Array(engine.keySize));
   const nonce = crypto.getRandomValues(new Uint8Array(engine.nonceSize));

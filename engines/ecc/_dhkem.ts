@@ -48,13 +48,19 @@ export interface DhGroup {
 
 /** What identifies a DHKEM (RFC 9180 Table 2) and describes it in the registry. */
 export interface DhKemParams {
+  /** Registry id, e.g. `"p256"`. */
   readonly id: string;
+  /** RFC 9180 `kem_id` (e.g. `0x0010` for P-256): part of every label, so it must match peers. */
   readonly kemId: number;
+  /** The HKDF hash of the KEM's key schedule. */
   readonly hash: HkdfHash;
   /** `Nsecret`. */
   readonly sharedSecretSize: number;
+  /** Estimated classical security in bits. */
   readonly securityBits: number;
+  /** Algorithm family; `"ecc"` when absent. */
   readonly family?: string;
+  /** The Diffie-Hellman group the KEM runs over. */
   readonly group: DhGroup;
   /** Extra read-only properties (e.g. `backend`). */
   readonly extra?: Record<string, string>;

@@ -5,10 +5,13 @@
  *
  * @example
  * ```ts
- * import { x448 } from "./mod.ts";
- * const bob = await x448.deriveKeyPair!(new Uint8Array(56));
+ * import assert from "node:assert/strict";
+ * import { x448 } from "@polycrypt/polycrypt";
+ * const bob = await x448.deriveKeyPair!(crypto.getRandomValues(new Uint8Array(56)));
  * const { encapsulation, sharedSecret } = await x448.encapsulate(bob.publicKey);
- * console.log((await x448.decapsulate(encapsulation, bob.secretKey)).length, sharedSecret.length); // 64 64
+ * assert.equal(encapsulation.length, 56);
+ * assert.equal(sharedSecret.length, 64);
+ * assert.deepEqual(await x448.decapsulate(encapsulation, bob.secretKey), sharedSecret);
  * ```
  *
  * @module

@@ -4,10 +4,17 @@
  *
  * @example
  * ```ts
- * import { x25519 } from "./x25519.ts";
- * const { publicKey, secretKey } = await x25519.generateKeyPair();
- * const { encapsulation, sharedSecret } = await x25519.encapsulate(publicKey);
- * console.log((await x25519.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * import assert from "node:assert/strict";
+ * import { x25519 } from "@polycrypt/polycrypt";
+ * // RFC 9180 Appendix A.1.1: DeriveKeyPair and Decap of DHKEM(X25519, HKDF-SHA256).
+ * const ikmR = Uint8Array.fromHex("6db9df30aa07dd42ee5e8181afdb977e538f5e1fec8a06223f33f7013e525037");
+ * const bob = await x25519.deriveKeyPair!(ikmR);
+ * assert.equal(bob.publicKey.toHex(), "3948cfe0ad1ddb695d780e59077195da6c56506b027329794ab02bca80815c4d");
+ * const enc = Uint8Array.fromHex("37fda3567bdbd628e88668c3c8d7e97d1d1253b6d4ea6d44c150f741f1bf4431");
+ * assert.equal(
+ *   (await x25519.decapsulate(enc, bob.secretKey)).toHex(),
+ *   "fe0e18c9f024ce43799ae393c7e8fe8fce9d218875e8227b0187c04e7d2ea1fc",
+ * );
  * ```
  *
  * @module
@@ -38,8 +45,14 @@ export function _buildX25519(backend: MontgomeryBackend = "node"): BuiltDhKem {
  *
  * @example
  * ```ts
- * import { createX25519Engine } from "./x25519.ts";
- * console.log(createX25519Engine({ backend: "noble" }).id); // x25519
+ * import assert from "node:assert/strict";
+ * import { createX25519Engine, x25519 } from "@polycrypt/polycrypt";
+ * const noble = createX25519Engine({ backend: "noble" });
+ * assert.equal(noble.id, "x25519");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const bob = await x25519.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await noble.encapsulate(bob.publicKey);
+ * assert.deepEqual(await x25519.decapsulate(encapsulation, bob.secretKey), sharedSecret);
  * ```
  */
 export function createX25519Engine(options: { backend?: MontgomeryBackend } = {}): KemEngine {
@@ -51,8 +64,12 @@ export function createX25519Engine(options: { backend?: MontgomeryBackend } = {}
  *
  * @example
  * ```ts
- * import { x25519 } from "./x25519.ts";
- * console.log(x25519.publicKeySize, x25519.securityBits); // 32 128
+ * import assert from "node:assert/strict";
+ * import { registry, x25519 } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("x25519"), x25519);
+ * assert.equal(x25519.publicKeySize, 32);
+ * assert.equal(x25519.securityBits, 128);
+ * assert.equal(x25519.postQuantum, false);
  * ```
  */
 export const x25519: KemEngine = createX25519Engine();

@@ -4,10 +4,19 @@
  *
  * @example
  * ```ts
- * import { x448 } from "./x448.ts";
- * const { publicKey, secretKey } = await x448.generateKeyPair();
- * const { encapsulation, sharedSecret } = await x448.encapsulate(publicKey);
- * console.log((await x448.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * import assert from "node:assert/strict";
+ * import { x448 } from "@polycrypt/polycrypt";
+ * // RFC 9180 Appendix A.7.1: DeriveKeyPair of DHKEM(X448, HKDF-SHA512).
+ * const ikmR = Uint8Array.fromHex(
+ *   "d45d1652df74920abf94a2883c83050f502ff512ffb56f07b6d833ec8dda74b6a1c1cc4d42a22641c0963d3c21ed8261f344dc9e0501a81c",
+ * );
+ * const bob = await x448.deriveKeyPair!(ikmR);
+ * assert.equal(
+ *   bob.publicKey.toHex(),
+ *   "145d083ea7a6379dbb32dcbd8aff4c206ea5d069b75e96c6dd2a3e38f441471ac97adca641fdad66685a96f32b7c3e064635fab3cc89234e",
+ * );
+ * const { encapsulation, sharedSecret } = await x448.encapsulate(bob.publicKey);
+ * assert.deepEqual(await x448.decapsulate(encapsulation, bob.secretKey), sharedSecret);
  * ```
  *
  * @module
@@ -38,8 +47,14 @@ export function _buildX448(backend: MontgomeryBackend = "node"): BuiltDhKem {
  *
  * @example
  * ```ts
- * import { createX448Engine } from "./x448.ts";
- * console.log(createX448Engine({ backend: "noble" }).id); // x448
+ * import assert from "node:assert/strict";
+ * import { createX448Engine, x448 } from "@polycrypt/polycrypt";
+ * const noble = createX448Engine({ backend: "noble" });
+ * assert.equal(noble.id, "x448");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const bob = await x448.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await noble.encapsulate(bob.publicKey);
+ * assert.deepEqual(await x448.decapsulate(encapsulation, bob.secretKey), sharedSecret);
  * ```
  */
 export function createX448Engine(options: { backend?: MontgomeryBackend } = {}): KemEngine {
@@ -51,8 +66,12 @@ export function createX448Engine(options: { backend?: MontgomeryBackend } = {}):
  *
  * @example
  * ```ts
- * import { x448 } from "./x448.ts";
- * console.log(x448.publicKeySize, x448.securityBits); // 56 224
+ * import assert from "node:assert/strict";
+ * import { registry, x448 } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("x448"), x448);
+ * assert.equal(x448.publicKeySize, 56);
+ * assert.equal(x448.sharedSecretSize, 64);
+ * assert.equal(x448.securityBits, 224);
  * ```
  */
 export const x448: KemEngine = createX448Engine();

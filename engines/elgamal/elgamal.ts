@@ -17,10 +17,16 @@
  *
  * @example
  * ```ts
- * import { elgamal2048 } from "./elgamal.ts";
+ * import assert from "node:assert/strict";
+ * import { elgamal2048, InvalidKeyError } from "@polycrypt/polycrypt";
  * const { publicKey, secretKey } = await elgamal2048.generateKeyPair();
+ * assert.equal(secretKey.length, Math.ceil(225 / 8)); // a short exponent
  * const { encapsulation, sharedSecret } = await elgamal2048.encapsulate(publicKey);
- * console.log((await elgamal2048.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * assert.deepEqual(await elgamal2048.decapsulate(encapsulation, secretKey), sharedSecret);
+ * // p - 1 is not in the prime-order subgroup.
+ * const pMinus1 = publicKey.slice().fill(0xff);
+ * pMinus1[pMinus1.length - 1] = 0xfe;
+ * await assert.rejects(elgamal2048.encapsulate(pMinus1), InvalidKeyError);
  * ```
  *
  * @module
@@ -40,10 +46,15 @@ export type FfdheBits = 2048 | 3072 | 4096 | 6144 | 8192;
 
 /** One RFC 7919 group and the parameters polycrypt uses with it. */
 export interface FfdheGroup {
+  /** RFC 7919 name, e.g. `"ffdhe2048"`. */
   readonly name: string;
+  /** Size of `p` in bits. */
   readonly bits: FfdheBits;
+  /** The safe prime modulus. */
   readonly p: bigint;
+  /** `(p - 1) / 2`, the prime order of the subgroup `g` generates. */
   readonly q: bigint;
+  /** The generator, 2. */
   readonly g: bigint;
   /** Secret exponent size, RFC 7919 Appendix A. */
   readonly exponentBits: number;
@@ -64,8 +75,14 @@ const PARAMS: Record<FfdheBits, [number, number]> = {
  *
  * @example
  * ```ts
- * import { FFDHE_GROUPS } from "./elgamal.ts";
- * console.log(FFDHE_GROUPS[2048].name, FFDHE_GROUPS[2048].exponentBits); // ffdhe2048 225
+ * import assert from "node:assert/strict";
+ * import { FFDHE_GROUPS } from "@polycrypt/polycrypt";
+ * const { name, p, q, g, exponentBits } = FFDHE_GROUPS[2048];
+ * assert.equal(name, "ffdhe2048");
+ * assert.equal(exponentBits, 225);
+ * assert.equal(p.toString(16).length * 4, 2048);
+ * assert.equal(q, (p - 1n) / 2n);
+ * assert.equal(g, 2n);
  * ```
  */
 export const FFDHE_GROUPS: Readonly<Record<FfdheBits, FfdheGroup>> = Object.freeze(
@@ -118,9 +135,12 @@ function generatorPow(group: FfdheGroup): (exponent: bigint) => bigint {
  *
  * @example
  * ```ts
- * import { FFDHE_GROUPS, isGroupElement } from "./elgamal.ts";
- * const { p } = FFDHE_GROUPS[2048];
- * console.log(isGroupElement(FFDHE_GROUPS[2048], 4n), isGroupElement(FFDHE_GROUPS[2048], p - 1n)); // true false
+ * import assert from "node:assert/strict";
+ * import { FFDHE_GROUPS, isGroupElement } from "@polycrypt/polycrypt";
+ * const group = FFDHE_GROUPS[2048];
+ * assert.equal(isGroupElement(group, 4n), true); // 2^2, a quadratic residue
+ * assert.equal(isGroupElement(group, group.p - 1n), false); // order 2
+ * assert.equal(isGroupElement(group, 1n), false); // outside [2, p - 2]
  * ```
  */
 export function isGroupElement(group: FfdheGroup, value: bigint): boolean {
@@ -151,10 +171,19 @@ const WORKER_MIN_BITS = 3072;
  *   `"auto"` runs inline and `"worker"` fails with the permission error.
  * @example
  * ```ts
- * import { createElGamalEngine } from "./elgamal.ts";
- * const kem = createElGamalEngine(3072, { backend: "forge" });
- * console.log(kem.id, kem.publicKeySize, kem.securityBits); // elgamal-3072 384 125
- * console.log(createElGamalEngine(3072).thread, createElGamalEngine(2048).thread); // worker inline
+ * import assert from "node:assert/strict";
+ * import { createElGamalEngine, elgamal3072 } from "@polycrypt/polycrypt";
+ * const forge = createElGamalEngine(3072, { backend: "forge" });
+ * assert.equal(forge.id, "elgamal-3072");
+ * assert.equal(forge.publicKeySize, 384);
+ * assert.equal(forge.securityBits, 125);
+ * assert.equal(forge.thread, "inline");
+ * assert.equal(createElGamalEngine(3072).thread, "worker");
+ * assert.equal(createElGamalEngine(2048).thread, "inline");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const bob = await elgamal3072.generateKeyPair();
+ * const { encapsulation, sharedSecret } = await forge.encapsulate(bob.publicKey);
+ * assert.deepEqual(await elgamal3072.decapsulate(encapsulation, bob.secretKey), sharedSecret);
  * ```
  */
 export function createElGamalEngine(
@@ -322,8 +351,11 @@ export function createElGamalEngine(
  *
  * @example
  * ```ts
- * import { elgamal2048 } from "./elgamal.ts";
- * console.log(elgamal2048.publicKeySize); // 256
+ * import assert from "node:assert/strict";
+ * import { elgamal2048, FFDHE_GROUPS, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("elgamal-2048"), elgamal2048);
+ * assert.equal(elgamal2048.publicKeySize, 256);
+ * assert.equal(elgamal2048.securityBits, FFDHE_GROUPS[2048].securityBits);
  * ```
  */
 export const elgamal2048: KemEngine = createElGamalEngine(2048);
@@ -332,8 +364,11 @@ export const elgamal2048: KemEngine = createElGamalEngine(2048);
  *
  * @example
  * ```ts
- * import { elgamal3072 } from "./elgamal.ts";
- * console.log(elgamal3072.publicKeySize); // 384
+ * import assert from "node:assert/strict";
+ * import { elgamal3072, FFDHE_GROUPS, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("elgamal-3072"), elgamal3072);
+ * assert.equal(elgamal3072.publicKeySize, 384);
+ * assert.equal(elgamal3072.securityBits, FFDHE_GROUPS[3072].securityBits);
  * ```
  */
 export const elgamal3072: KemEngine = createElGamalEngine(3072);
@@ -342,8 +377,11 @@ export const elgamal3072: KemEngine = createElGamalEngine(3072);
  *
  * @example
  * ```ts
- * import { elgamal4096 } from "./elgamal.ts";
- * console.log(elgamal4096.publicKeySize); // 512
+ * import assert from "node:assert/strict";
+ * import { elgamal4096, FFDHE_GROUPS, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("elgamal-4096"), elgamal4096);
+ * assert.equal(elgamal4096.publicKeySize, 512);
+ * assert.equal(elgamal4096.securityBits, FFDHE_GROUPS[4096].securityBits);
  * ```
  */
 export const elgamal4096: KemEngine = createElGamalEngine(4096);
@@ -352,8 +390,11 @@ export const elgamal4096: KemEngine = createElGamalEngine(4096);
  *
  * @example
  * ```ts
- * import { elgamal6144 } from "./elgamal.ts";
- * console.log(elgamal6144.publicKeySize); // 768
+ * import assert from "node:assert/strict";
+ * import { elgamal6144, FFDHE_GROUPS, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("elgamal-6144"), elgamal6144);
+ * assert.equal(elgamal6144.publicKeySize, 768);
+ * assert.equal(elgamal6144.securityBits, FFDHE_GROUPS[6144].securityBits);
  * ```
  */
 export const elgamal6144: KemEngine = createElGamalEngine(6144);
@@ -362,8 +403,11 @@ export const elgamal6144: KemEngine = createElGamalEngine(6144);
  *
  * @example
  * ```ts
- * import { elgamal8192 } from "./elgamal.ts";
- * console.log(elgamal8192.publicKeySize); // 1024
+ * import assert from "node:assert/strict";
+ * import { elgamal8192, FFDHE_GROUPS, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("elgamal-8192"), elgamal8192);
+ * assert.equal(elgamal8192.publicKeySize, 1024);
+ * assert.equal(elgamal8192.securityBits, FFDHE_GROUPS[8192].securityBits);
  * ```
  */
 export const elgamal8192: KemEngine = createElGamalEngine(8192);

@@ -5,10 +5,12 @@
  *
  * @example
  * ```ts
- * import { elgamal3072 } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { elgamal3072 } from "@polycrypt/polycrypt";
  * const { publicKey, secretKey } = await elgamal3072.generateKeyPair();
  * const { encapsulation, sharedSecret } = await elgamal3072.encapsulate(publicKey);
- * console.log((await elgamal3072.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * assert.equal(encapsulation.length, 384);
+ * assert.deepEqual(await elgamal3072.decapsulate(encapsulation, secretKey), sharedSecret);
  * ```
  *
  * @module

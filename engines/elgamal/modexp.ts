@@ -10,9 +10,11 @@
  * for users who want a finite-field component in a hybrid.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Internal helper, not exported from an entry point: tests/engines/elgamal_test.ts runs this.
+ * import assert from "node:assert/strict";
  * import { modPow } from "./modexp.ts";
- * console.log(modPow(4n, 13n, 497n)); // 445n
+ * assert.equal(modPow(4n, 13n, 497n), 445n);
  * ```
  *
  * @module
@@ -92,9 +94,12 @@ function montgomeryReduction(modulus: bigint, bitLength: number): Reduction {
  * @param exponent >= 0
  * @param modulus > 1
  * @example
- * ```ts
+ * ```ts ignore
+ * // Internal helper, not exported from an entry point: tests/engines/elgamal_test.ts runs this.
+ * import assert from "node:assert/strict";
  * import { modPow } from "./modexp.ts";
- * console.log(modPow(2n, 10n, 1000n)); // 24n
+ * assert.equal(modPow(2n, 10n, 1000n), 24n);
+ * assert.throws(() => modPow(2n, -1n, 7n), RangeError);
  * ```
  */
 export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
@@ -145,10 +150,13 @@ export function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint 
  * @param modulus > 1
  * @param maxExponentBits widest exponent the table covers
  * @example
- * ```ts
- * import { fixedBasePow } from "./modexp.ts";
+ * ```ts ignore
+ * // Internal helper, not exported from an entry point: tests/engines/elgamal_test.ts runs this.
+ * import assert from "node:assert/strict";
+ * import { fixedBasePow, modPow } from "./modexp.ts";
  * const pow2 = fixedBasePow(2n, 1000003n, 64);
- * console.log(pow2(20n)); // 48573n
+ * assert.equal(pow2(20n), 48573n);
+ * assert.equal(pow2(20n), modPow(2n, 20n, 1000003n));
  * ```
  */
 export function fixedBasePow(
@@ -192,9 +200,13 @@ export function fixedBasePow(
  * multiples of n.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * // Internal helper, not exported from an entry point: tests/engines/elgamal_test.ts runs this.
+ * import assert from "node:assert/strict";
  * import { jacobi } from "./modexp.ts";
- * console.log(jacobi(2n, 7n), jacobi(3n, 7n)); // 1 -1
+ * assert.equal(jacobi(2n, 7n), 1);
+ * assert.equal(jacobi(3n, 7n), -1);
+ * assert.equal(jacobi(14n, 7n), 0);
  * ```
  */
 export function jacobi(a: bigint, n: bigint): -1 | 0 | 1 {

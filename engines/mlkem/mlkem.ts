@@ -10,10 +10,14 @@
  *
  * @example
  * ```ts
- * import { mlKem768 } from "./mlkem.ts";
+ * import assert from "node:assert/strict";
+ * import { mlKem768 } from "@polycrypt/polycrypt";
  * const { publicKey, secretKey } = await mlKem768.generateKeyPair();
  * const { encapsulation, sharedSecret } = await mlKem768.encapsulate(publicKey);
- * console.log((await mlKem768.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * assert.deepEqual(await mlKem768.decapsulate(encapsulation, secretKey), sharedSecret);
+ * // Implicit rejection: a changed encapsulation yields an unrelated secret, not an error.
+ * encapsulation[0] ^= 1;
+ * assert.notDeepEqual(await mlKem768.decapsulate(encapsulation, secretKey), sharedSecret);
  * ```
  *
  * @module
@@ -303,11 +307,16 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
  *
  * @example
  * ```ts
- * import { createMlKemEngine } from "./mlkem.ts";
- * const kem = createMlKemEngine(768, { backend: "noble" });
- * const { publicKey, secretKey } = await kem.generateKeyPair();
- * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
- * console.log(kem.id, secretKey.length, (await kem.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // ml-kem-768 64 true
+ * import assert from "node:assert/strict";
+ * import { createMlKemEngine, mlKem768 } from "@polycrypt/polycrypt";
+ * const noble = createMlKemEngine(768, { backend: "noble" });
+ * assert.equal(noble.id, "ml-kem-768");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const { publicKey, secretKey } = await mlKem768.generateKeyPair();
+ * assert.equal(secretKey.length, 64);
+ * const { encapsulation, sharedSecret } = await noble.encapsulate(publicKey);
+ * assert.deepEqual(await mlKem768.decapsulate(encapsulation, secretKey), sharedSecret);
+ * assert.throws(() => createMlKemEngine(256 as 512), RangeError);
  * ```
  */
 export function createMlKemEngine(
@@ -330,8 +339,12 @@ export const _mlKem = {
  *
  * @example
  * ```ts
- * import { mlKem512 } from "./mlkem.ts";
- * console.log(mlKem512.publicKeySize, mlKem512.encapsulationSize); // 800 768
+ * import assert from "node:assert/strict";
+ * import { mlKem512, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("ml-kem-512"), mlKem512);
+ * assert.equal(mlKem512.publicKeySize, 800);
+ * assert.equal(mlKem512.encapsulationSize, 768);
+ * assert.equal(mlKem512.postQuantum, true);
  * ```
  */
 export const mlKem512: KemEngine = _mlKem[512].engine;
@@ -341,8 +354,12 @@ export const mlKem512: KemEngine = _mlKem[512].engine;
  *
  * @example
  * ```ts
- * import { mlKem768 } from "./mlkem.ts";
- * console.log(mlKem768.publicKeySize, mlKem768.encapsulationSize); // 1184 1088
+ * import assert from "node:assert/strict";
+ * import { mlKem768, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("ml-kem-768"), mlKem768);
+ * assert.equal(mlKem768.publicKeySize, 1184);
+ * assert.equal(mlKem768.encapsulationSize, 1088);
+ * assert.equal(mlKem768.postQuantum, true);
  * ```
  */
 export const mlKem768: KemEngine = _mlKem[768].engine;
@@ -352,8 +369,12 @@ export const mlKem768: KemEngine = _mlKem[768].engine;
  *
  * @example
  * ```ts
- * import { mlKem1024 } from "./mlkem.ts";
- * console.log(mlKem1024.publicKeySize, mlKem1024.encapsulationSize); // 1568 1568
+ * import assert from "node:assert/strict";
+ * import { mlKem1024, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("ml-kem-1024"), mlKem1024);
+ * assert.equal(mlKem1024.publicKeySize, 1568);
+ * assert.equal(mlKem1024.encapsulationSize, 1568);
+ * assert.equal(mlKem1024.postQuantum, true);
  * ```
  */
 export const mlKem1024: KemEngine = _mlKem[1024].engine;

@@ -5,10 +5,13 @@
  *
  * @example
  * ```ts
- * import { mlKem1024 } from "./mod.ts";
- * const seed = new Uint8Array(64); // d || z; use random bytes in real life
- * const { publicKey } = await mlKem1024.deriveKeyPair!(seed);
- * console.log(publicKey.length); // 1568
+ * import assert from "node:assert/strict";
+ * import { ML_KEM_SEED_SIZE, mlKem1024 } from "@polycrypt/polycrypt";
+ * const seed = crypto.getRandomValues(new Uint8Array(ML_KEM_SEED_SIZE)); // d || z
+ * const { publicKey, secretKey } = await mlKem1024.deriveKeyPair!(seed);
+ * assert.equal(publicKey.length, 1568);
+ * assert.deepEqual(secretKey, seed); // the secret key is the 64-byte seed
+ * assert.deepEqual((await mlKem1024.deriveKeyPair!(seed)).publicKey, publicKey);
  * ```
  *
  * @module

@@ -4,11 +4,14 @@
  *
  * @example
  * ```ts
- * import { createRsaEngine } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { createRsaEngine, DecryptionError } from "@polycrypt/polycrypt";
  * const kem = createRsaEngine(2048, { backend: "webcrypto" });
  * const { publicKey, secretKey } = await kem.generateKeyPair();
  * const { encapsulation, sharedSecret } = await kem.encapsulate(publicKey);
- * console.log((await kem.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * assert.deepEqual(await kem.decapsulate(encapsulation, secretKey), sharedSecret);
+ * encapsulation[10] ^= 1;
+ * await assert.rejects(kem.decapsulate(encapsulation, secretKey), DecryptionError);
  * ```
  *
  * @module

@@ -15,10 +15,12 @@
  *
  * @example
  * ```ts
- * import { rsa2048 } from "./rsa.ts";
+ * import assert from "node:assert/strict";
+ * import { rsa2048 } from "@polycrypt/polycrypt";
  * const { publicKey, secretKey } = await rsa2048.generateKeyPair();
  * const { encapsulation, sharedSecret } = await rsa2048.encapsulate(publicKey);
- * console.log((await rsa2048.decapsulate(encapsulation, secretKey)).toHex() === sharedSecret.toHex()); // true
+ * assert.equal(encapsulation.length, 256);
+ * assert.deepEqual(await rsa2048.decapsulate(encapsulation, secretKey), sharedSecret);
  * ```
  *
  * @module
@@ -66,8 +68,11 @@ const OAEP = { name: "RSA-OAEP", hash: "SHA-256" } as const;
  *
  * @example
  * ```ts
- * import { rsaSecurityBits } from "./rsa.ts";
- * console.log(rsaSecurityBits(3072), rsaSecurityBits(4096), rsaSecurityBits(8192)); // 128 152 200
+ * import assert from "node:assert/strict";
+ * import { rsaSecurityBits } from "@polycrypt/polycrypt";
+ * assert.equal(rsaSecurityBits(3072), 128);
+ * assert.equal(rsaSecurityBits(4096), 152);
+ * assert.equal(rsaSecurityBits(8192), 200);
  * ```
  */
 export function rsaSecurityBits(bits: number): number {
@@ -315,8 +320,12 @@ export async function _oaepDecrypt(
  *
  * @example
  * ```ts
- * import { rsaAutoPrivateBackend } from "./rsa.ts";
- * console.log(rsaAutoPrivateBackend()); // "webcrypto" without --allow-ffi
+ * import assert from "node:assert/strict";
+ * import { rsaAutoPrivateBackend } from "@polycrypt/polycrypt";
+ * const backend = rsaAutoPrivateBackend(); // "webcrypto" without --allow-ffi
+ * assert.ok(backend === "openssl" || backend === "webcrypto");
+ * const ffi = await Deno.permissions.query({ name: "ffi" });
+ * if (ffi.state !== "granted") assert.equal(backend, "webcrypto");
  * ```
  */
 export function rsaAutoPrivateBackend(): "openssl" | "webcrypto" {
@@ -335,9 +344,13 @@ export const RSA_DEFAULT_BACKEND: RsaBackend = "auto";
  *
  * @example
  * ```ts
- * import { createRsaEngine } from "./rsa.ts";
+ * import assert from "node:assert/strict";
+ * import { createRsaEngine } from "@polycrypt/polycrypt";
  * const kem = createRsaEngine(5120, { backend: "webcrypto" });
- * console.log(kem.id, kem.publicKeySize, kem.securityBits); // rsa-5120 640 136
+ * assert.equal(kem.id, "rsa-5120");
+ * assert.equal(kem.publicKeySize, 640);
+ * assert.equal(kem.securityBits, 168); // NIST SP 800-56B GNFS estimate
+ * assert.throws(() => createRsaEngine(1024), RangeError);
  * ```
  */
 export function createRsaEngine(
@@ -405,9 +418,12 @@ export function createRsaEngine(
  *
  * @example
  * ```ts
- * import { importRsaSecretKey, rsa2048 } from "./rsa.ts";
- * const { secretKey } = await rsa2048.generateKeyPair();
- * console.log(importRsaSecretKey(secretKey).length === secretKey.length); // true
+ * import assert from "node:assert/strict";
+ * import { importRsaSecretKey, rsa2048 } from "@polycrypt/polycrypt";
+ * const { secretKey } = await rsa2048.generateKeyPair(); // PKCS#8 DER
+ * const pem = `-----BEGIN PRIVATE KEY-----\n${secretKey.toBase64()}\n-----END PRIVATE KEY-----\n`;
+ * assert.deepEqual(importRsaSecretKey(pem), secretKey);
+ * assert.deepEqual(importRsaSecretKey(secretKey), secretKey);
  * ```
  */
 export function importRsaSecretKey(input: Uint8Array | string): Uint8Array {
@@ -419,9 +435,12 @@ export function importRsaSecretKey(input: Uint8Array | string): Uint8Array {
  *
  * @example
  * ```ts
- * import { importRsaPublicKey, rsa2048 } from "./rsa.ts";
- * const { publicKey } = await rsa2048.generateKeyPair();
- * console.log(importRsaPublicKey(publicKey).toHex() === publicKey.toHex()); // true
+ * import assert from "node:assert/strict";
+ * import { importRsaPublicKey, rsa2048 } from "@polycrypt/polycrypt";
+ * const { publicKey } = await rsa2048.generateKeyPair(); // SPKI DER
+ * const pem = `-----BEGIN PUBLIC KEY-----\n${publicKey.toBase64()}\n-----END PUBLIC KEY-----\n`;
+ * assert.deepEqual(importRsaPublicKey(pem), publicKey);
+ * assert.deepEqual(importRsaPublicKey(publicKey), publicKey);
  * ```
  */
 export function importRsaPublicKey(input: Uint8Array | string): Uint8Array {
@@ -433,8 +452,12 @@ export function importRsaPublicKey(input: Uint8Array | string): Uint8Array {
  *
  * @example
  * ```ts
- * import { rsaFactory } from "./rsa.ts";
- * console.log(rsaFactory.resolve("rsa-6144")?.id, rsaFactory.resolve("rsa-1024")); // rsa-6144 undefined
+ * import assert from "node:assert/strict";
+ * import { rsaFactory } from "@polycrypt/polycrypt";
+ * assert.equal(rsaFactory.resolve("rsa-6144")?.id, "rsa-6144");
+ * assert.equal(rsaFactory.resolve("rsa-1024"), undefined); // too small
+ * assert.equal(rsaFactory.resolve("rsa-2049"), undefined); // not a multiple of 8
+ * assert.equal(rsaFactory.resolve("x25519"), undefined); // not its id
  * ```
  */
 export const rsaFactory: EngineFactory = Object.freeze({
@@ -453,8 +476,11 @@ export const rsaFactory: EngineFactory = Object.freeze({
  *
  * @example
  * ```ts
- * import { rsa2048 } from "./rsa.ts";
- * console.log(rsa2048.encapsulationSize); // 256
+ * import assert from "node:assert/strict";
+ * import { registry, rsa2048, rsaSecurityBits } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("rsa-2048"), rsa2048);
+ * assert.equal(rsa2048.encapsulationSize, 256);
+ * assert.equal(rsa2048.securityBits, rsaSecurityBits(2048));
  * ```
  */
 export const rsa2048: KemEngine = createRsaEngine(2048);
@@ -463,8 +489,11 @@ export const rsa2048: KemEngine = createRsaEngine(2048);
  *
  * @example
  * ```ts
- * import { rsa3072 } from "./rsa.ts";
- * console.log(rsa3072.encapsulationSize); // 384
+ * import assert from "node:assert/strict";
+ * import { registry, rsa3072, rsaSecurityBits } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("rsa-3072"), rsa3072);
+ * assert.equal(rsa3072.encapsulationSize, 384);
+ * assert.equal(rsa3072.securityBits, rsaSecurityBits(3072));
  * ```
  */
 export const rsa3072: KemEngine = createRsaEngine(3072);
@@ -473,8 +502,11 @@ export const rsa3072: KemEngine = createRsaEngine(3072);
  *
  * @example
  * ```ts
- * import { rsa4096 } from "./rsa.ts";
- * console.log(rsa4096.encapsulationSize); // 512
+ * import assert from "node:assert/strict";
+ * import { registry, rsa4096, rsaSecurityBits } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("rsa-4096"), rsa4096);
+ * assert.equal(rsa4096.encapsulationSize, 512);
+ * assert.equal(rsa4096.securityBits, rsaSecurityBits(4096));
  * ```
  */
 export const rsa4096: KemEngine = createRsaEngine(4096);
@@ -483,8 +515,11 @@ export const rsa4096: KemEngine = createRsaEngine(4096);
  *
  * @example
  * ```ts
- * import { rsa8192 } from "./rsa.ts";
- * console.log(rsa8192.encapsulationSize); // 1024
+ * import assert from "node:assert/strict";
+ * import { registry, rsa8192, rsaSecurityBits } from "@polycrypt/polycrypt";
+ * assert.equal(registry.kem("rsa-8192"), rsa8192);
+ * assert.equal(rsa8192.encapsulationSize, 1024);
+ * assert.equal(rsa8192.securityBits, rsaSecurityBits(8192));
  * ```
  */
 export const rsa8192: KemEngine = createRsaEngine(8192);

@@ -13,10 +13,16 @@
  *
  * @example
  * ```ts
- * import { aes256Gcm } from "./aes_gcm.ts";
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm } from "@polycrypt/polycrypt";
+ * // McGrew-Viega GCM test case 14: zero key, zero nonce, one zero block.
  * const key = new Uint8Array(32), nonce = new Uint8Array(12);
- * const sealed = await aes256Gcm.seal(key, nonce, new Uint8Array([1, 2, 3]));
- * console.log(sealed.length); // 19
+ * const sealed = await aes256Gcm.seal(key, nonce, new Uint8Array(16));
+ * assert.equal(
+ *   sealed.toHex(),
+ *   "cea7403d4d606b6e074ec5d3baf39d18" + "d0d1c8a799996bf0265b98b5d48ab919", // ciphertext, tag
+ * );
+ * assert.deepEqual(await aes256Gcm.open(key, nonce, sealed), new Uint8Array(16));
  * ```
  *
  * @module
@@ -35,8 +41,17 @@ export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble";
  *
  * @example
  * ```ts
- * import { AES_GCM_SMALL_INPUT } from "./aes_gcm.ts";
- * console.log(AES_GCM_SMALL_INPUT); // 4096
+ * import assert from "node:assert/strict";
+ * import { AES_GCM_SMALL_INPUT, aes256Gcm } from "@polycrypt/polycrypt";
+ * assert.equal(AES_GCM_SMALL_INPUT, 4096);
+ * // Either side of the crossover, the bytes are the same AES-GCM.
+ * const key = new Uint8Array(32).fill(1), nonce = new Uint8Array(12);
+ * const big = new Uint8Array(AES_GCM_SMALL_INPUT + 1);
+ * const sealed = await aes256Gcm.seal(key, nonce, big);
+ * assert.deepEqual(
+ *   sealed.subarray(0, 100),
+ *   (await aes256Gcm.seal(key, nonce, big.subarray(0, 100))).subarray(0, 100),
+ * );
  * ```
  */
 export const AES_GCM_SMALL_INPUT = 4096;
@@ -50,9 +65,15 @@ const bytes = (buffer: ArrayBuffer) => new Uint8Array(buffer);
  *
  * @example
  * ```ts
- * import { createAes256Gcm } from "./aes_gcm.ts";
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, createAes256Gcm } from "@polycrypt/polycrypt";
  * const noble = createAes256Gcm({ backend: "noble" });
- * console.log(noble.id, noble.backend); // aes-256-gcm noble
+ * assert.equal(noble.id, "aes-256-gcm");
+ * assert.equal(noble.backend, "noble");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const key = crypto.getRandomValues(new Uint8Array(32)), nonce = new Uint8Array(12);
+ * const sealed = await noble.seal(key, nonce, new TextEncoder().encode("hi"));
+ * assert.equal(new TextDecoder().decode(await aes256Gcm.open(key, nonce, sealed)), "hi");
  * ```
  */
 export function createAes256Gcm(
@@ -146,8 +167,11 @@ export function createAes256Gcm(
  *
  * @example
  * ```ts
- * import { aes256Gcm } from "./aes_gcm.ts";
- * console.log(aes256Gcm.nonceSize, aes256Gcm.backend); // 12 auto
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, registry } from "@polycrypt/polycrypt";
+ * assert.equal(registry.aead("aes-256-gcm"), aes256Gcm);
+ * assert.equal(aes256Gcm.nonceSize, 12);
+ * assert.equal(aes256Gcm.backend, "auto");
  * ```
  */
 export const aes256Gcm: AeadEngine & { readonly backend: AesGcmBackend } = createAes256Gcm();

@@ -5,10 +5,13 @@
  *
  * @example
  * ```ts
- * import { xchacha20Poly1305 } from "./chacha.ts";
- * const nonce = crypto.getRandomValues(new Uint8Array(24));
- * const sealed = await xchacha20Poly1305.seal(new Uint8Array(32), nonce, new Uint8Array(5));
- * console.log(sealed.length); // 21
+ * import assert from "node:assert/strict";
+ * import { xchacha20Poly1305 } from "@polycrypt/polycrypt";
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const nonce = crypto.getRandomValues(new Uint8Array(24)); // random nonces are fine here
+ * const sealed = await xchacha20Poly1305.seal(key, nonce, new Uint8Array(5));
+ * assert.equal(sealed.length, 5 + 16);
+ * assert.deepEqual(await xchacha20Poly1305.open(key, nonce, sealed), new Uint8Array(5));
  * ```
  *
  * @module
@@ -52,9 +55,20 @@ function chachaEngine(
  *
  * @example
  * ```ts
- * import { createChaCha20Poly1305 } from "./chacha.ts";
+ * import assert from "node:assert/strict";
+ * import { createChaCha20Poly1305 } from "@polycrypt/polycrypt";
  * const noble = createChaCha20Poly1305({ backend: "noble" });
- * console.log(noble.id, noble.backend); // chacha20-poly1305 noble
+ * assert.equal(noble.id, "chacha20-poly1305");
+ * assert.equal(noble.backend, "noble");
+ * // RFC 8439 section 2.8.2.
+ * const plaintext = new TextEncoder().encode(
+ *   "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+ * );
+ * const aad = Uint8Array.fromHex("50515253c0c1c2c3c4c5c6c7");
+ * const key = Uint8Array.fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
+ * const nonce = Uint8Array.fromHex("070000004041424344454647");
+ * const sealed = await noble.seal(key, nonce, plaintext, aad);
+ * assert.equal(sealed.subarray(-16).toHex(), "1ae10b594f09e26a7e902ecbd0600691"); // the tag
  * ```
  */
 export function createChaCha20Poly1305(
@@ -74,8 +88,15 @@ export function createChaCha20Poly1305(
  *
  * @example
  * ```ts
- * import { chacha20Poly1305 } from "./chacha.ts";
- * console.log(chacha20Poly1305.nonceSize, chacha20Poly1305.backend); // 12 node
+ * import assert from "node:assert/strict";
+ * import { chacha20Poly1305, createChaCha20Poly1305 } from "@polycrypt/polycrypt";
+ * assert.equal(chacha20Poly1305.nonceSize, 12);
+ * assert.equal(chacha20Poly1305.backend, "node");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const key = crypto.getRandomValues(new Uint8Array(32)), nonce = new Uint8Array(12);
+ * const sealed = await chacha20Poly1305.seal(key, nonce, new Uint8Array([1, 2, 3]));
+ * const noble = createChaCha20Poly1305({ backend: "noble" });
+ * assert.deepEqual(await noble.open(key, nonce, sealed), new Uint8Array([1, 2, 3]));
  * ```
  */
 export const chacha20Poly1305: AeadEngine & { readonly backend: ChaChaBackend } =
@@ -122,9 +143,21 @@ const nodeXChaCha20Poly1305: AeadPrimitive = {
  *
  * @example
  * ```ts
- * import { createXChaCha20Poly1305 } from "./chacha.ts";
+ * import assert from "node:assert/strict";
+ * import { createXChaCha20Poly1305 } from "@polycrypt/polycrypt";
  * const noble = createXChaCha20Poly1305({ backend: "noble" });
- * console.log(noble.id, noble.nonceSize, noble.backend); // xchacha20-poly1305 24 noble
+ * assert.equal(noble.id, "xchacha20-poly1305");
+ * assert.equal(noble.nonceSize, 24);
+ * assert.equal(noble.backend, "noble");
+ * // draft-irtf-cfrg-xchacha-03 Appendix A.3.1.
+ * const plaintext = new TextEncoder().encode(
+ *   "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+ * );
+ * const aad = Uint8Array.fromHex("50515253c0c1c2c3c4c5c6c7");
+ * const key = Uint8Array.fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
+ * const nonce = Uint8Array.fromHex("404142434445464748494a4b4c4d4e4f5051525354555657");
+ * const sealed = await noble.seal(key, nonce, plaintext, aad);
+ * assert.equal(sealed.subarray(-16).toHex(), "c0875924c1c7987947deafd8780acf49"); // the tag
  * ```
  */
 export function createXChaCha20Poly1305(
@@ -144,8 +177,16 @@ export function createXChaCha20Poly1305(
  *
  * @example
  * ```ts
- * import { xchacha20Poly1305 } from "./chacha.ts";
- * console.log(xchacha20Poly1305.nonceSize, xchacha20Poly1305.backend); // 24 node
+ * import assert from "node:assert/strict";
+ * import { createXChaCha20Poly1305, xchacha20Poly1305 } from "@polycrypt/polycrypt";
+ * assert.equal(xchacha20Poly1305.nonceSize, 24);
+ * assert.equal(xchacha20Poly1305.backend, "node");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const key = crypto.getRandomValues(new Uint8Array(32));
+ * const nonce = crypto.getRandomValues(new Uint8Array(24));
+ * const sealed = await xchacha20Poly1305.seal(key, nonce, new Uint8Array([1, 2, 3]));
+ * const noble = createXChaCha20Poly1305({ backend: "noble" });
+ * assert.deepEqual(await noble.open(key, nonce, sealed), new Uint8Array([1, 2, 3]));
  * ```
  */
 export const xchacha20Poly1305: AeadEngine & { readonly backend: ChaChaBackend } =

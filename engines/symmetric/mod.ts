@@ -6,11 +6,14 @@
  *
  * @example
  * ```ts
- * import { chacha20Poly1305 } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { chacha20Poly1305, DecryptionError } from "@polycrypt/polycrypt";
  * const key = crypto.getRandomValues(new Uint8Array(32));
  * const nonce = crypto.getRandomValues(new Uint8Array(12));
- * const sealed = await chacha20Poly1305.seal(key, nonce, new TextEncoder().encode("hi"));
- * console.log(new TextDecoder().decode(await chacha20Poly1305.open(key, nonce, sealed))); // "hi"
+ * const aad = new TextEncoder().encode("header");
+ * const sealed = await chacha20Poly1305.seal(key, nonce, new TextEncoder().encode("hi"), aad);
+ * assert.equal(new TextDecoder().decode(await chacha20Poly1305.open(key, nonce, sealed, aad)), "hi");
+ * await assert.rejects(chacha20Poly1305.open(key, nonce, sealed), DecryptionError); // AAD missing
  * ```
  *
  * @module

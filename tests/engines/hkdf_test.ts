@@ -1,7 +1,7 @@
 // HKDF (RFC 5869) against Wycheproof: one-shot `hkdf` and `hkdfExtract` + `hkdfExpand`.
 import assert from "node:assert/strict";
-import { hkdf, hkdfExpand, hkdfExtract } from "../mod.ts";
-import type { HkdfHash } from "../mod.ts";
+import { hkdf, hkdfExpand, hkdfExtract } from "../../mod.ts";
+import type { HkdfHash } from "../../mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 for (

@@ -1,9 +1,9 @@
 // ML-KEM on both backends (WebCrypto, noble): conformance, NIST ACVP keyGen/encapDecap (all three
 // parameter sets) and the Wycheproof ML-KEM-768/1024 decapsulation and encapsulation files.
 import assert from "node:assert/strict";
-import { InvalidKeyError, mlKem1024, mlKem512, mlKem768 } from "../mod.ts";
-import { _buildMlKem, type BuiltMlKem, type MlKemBackend } from "../engines/mlkem/mlkem.ts";
-import { kemConformance } from "../testing/mod.ts";
+import { InvalidKeyError, mlKem1024, mlKem512, mlKem768 } from "../../mod.ts";
+import { _buildMlKem, type BuiltMlKem, type MlKemBackend } from "../../engines/mlkem/mlkem.ts";
+import { kemConformance } from "../../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 const BACKENDS: MlKemBackend[] = ["webcrypto", "noble"];
@@ -53,7 +53,7 @@ const built = (backend: MlKemBackend): Record<SetName, BuiltMlKem> => ({
 async function loadAcvp(dir: string) {
   return JSON.parse(
     await Deno.readTextFile(
-      new URL(`./vectors/acvp/${dir}/internalProjection.json`, import.meta.url),
+      new URL(`../vectors/acvp/${dir}/internalProjection.json`, import.meta.url),
     ),
     // deno-lint-ignore no-explicit-any
   ) as { testGroups: { parameterSet: SetName; function?: string; tests: any[] }[] };

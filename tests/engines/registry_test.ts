@@ -1,6 +1,6 @@
 // The registry contract: ids, get, unknown ids, duplicates, malformed engines, factories.
 import assert from "node:assert/strict";
-import { DuplicateEngineError, EngineRegistry, registry, UnknownEngineError } from "../mod.ts";
+import { DuplicateEngineError, EngineRegistry, registry, UnknownEngineError } from "../../mod.ts";
 
 const BUILT_IN = [
   "aes-256-gcm",

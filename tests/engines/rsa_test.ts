@@ -10,20 +10,20 @@ import {
   registry,
   rsaAutoPrivateBackend,
   rsaFactory,
-} from "../mod.ts";
-import type { KemKeyPair, RsaBackend } from "../mod.ts";
-import { _oaepDecrypt } from "../engines/rsa/rsa.ts";
-import { kemConformance } from "../testing/mod.ts";
+} from "../../mod.ts";
+import type { KemKeyPair, RsaBackend } from "../../mod.ts";
+import { _oaepDecrypt } from "../../engines/rsa/rsa.ts";
+import { kemConformance } from "../../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
-import { ticksDuring } from "./_event_loop.ts";
-import { runDenoScript } from "./_process.ts";
+import { ticksDuring } from "../_event_loop.ts";
+import { runCommand, runDenoScript } from "../_process.ts";
 
 // The test task grants --allow-ffi, so "openssl" loads (and "auto" uses it for the private
 // operation); a test below runs without that permission.
 const BACKENDS: RsaBackend[] = ["auto", "openssl", "node", "webcrypto", "forge"];
 
 async function fixture(bits: number): Promise<KemKeyPair> {
-  const dir = new URL("./fixtures/rsa/", import.meta.url);
+  const dir = new URL("../fixtures/rsa/", import.meta.url);
   return {
     publicKey: await Deno.readFile(new URL(`rsa${bits}.spki.der`, dir)),
     secretKey: await Deno.readFile(new URL(`rsa${bits}.pkcs8.der`, dir)),
@@ -127,23 +127,9 @@ Deno.test("keys of the wrong size or kind are refused", async () => {
 // ------------------------------------------------------------------ OpenSSL interop
 
 async function openssl(args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-  const child = new Deno.Command("openssl", {
-    args,
-    stdin: stdin ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  if (stdin) {
-    const w = child.stdin.getWriter();
-    await w.write(stdin);
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return out.stdout;
+  const out = await runCommand("openssl", args, { stdin });
+  if (!out.success) throw new Error(`openssl ${args[0]} failed: ${out.stderr}`);
+  return out.stdoutBytes;
 }
 
 const OAEP_OPTS = [
@@ -245,40 +231,15 @@ Deno.test("OpenSSL interop: openssl keys with us, our keys with openssl", async 
         const { publicKey, secretKey } = await createRsaEngine(2048, { backend }).generateKeyPair();
         await Deno.writeFile(`${dir}/sk.der`, secretKey, { mode: 0o600 });
         await Deno.writeFile(`${dir}/pk.der`, publicKey);
+        // openssl `command` reading DER from `file` and writing DER.
+        const der = (command: string[], file: string) =>
+          openssl([...command, "-inform", "DER", "-in", `${dir}/${file}`, "-outform", "DER"]);
         // `pkcs8 -nocrypt` loads it (and writes PKCS#1); `-topk8` writes PKCS#8 again.
-        const pkcs1 = await openssl([
-          "pkcs8",
-          "-nocrypt",
-          "-inform",
-          "DER",
-          "-in",
-          `${dir}/sk.der`,
-          "-outform",
-          "DER",
-        ]);
+        const pkcs1 = await der(["pkcs8", "-nocrypt"], "sk.der");
         assert.ok(pkcs1.length > 0 && pkcs1.length < secretKey.length);
-        const topk8 = [
-          "pkcs8",
-          "-topk8",
-          "-nocrypt",
-          "-inform",
-          "DER",
-          "-in",
-          `${dir}/sk.der`,
-          "-outform",
-          "DER",
-        ];
-        assert.deepEqual(await openssl(topk8), secretKey, `${backend} secret key`);
-        const pk = await openssl([
-          "pkey",
-          "-pubin",
-          "-inform",
-          "DER",
-          "-in",
-          `${dir}/pk.der`,
-          "-outform",
-          "DER",
-        ]);
+        const topk8 = await der(["pkcs8", "-topk8", "-nocrypt"], "sk.der");
+        assert.deepEqual(topk8, secretKey, `${backend} secret key`);
+        const pk = await der(["pkey", "-pubin"], "pk.der");
         assert.deepEqual(pk, publicKey, `${backend} public key`);
       }
     });
@@ -320,7 +281,7 @@ Deno.test("without the FFI permission, auto decrypts in WebCrypto and openssl is
   const { publicKey, secretKey } = await fixture(4096);
   const script = `
     import { createRsaEngine, rsaAutoPrivateBackend } from ${
-    JSON.stringify(new URL("../engines/rsa/mod.ts", import.meta.url).href)
+    JSON.stringify(new URL("../../engines/rsa/mod.ts", import.meta.url).href)
   };
     const [publicKey, secretKey] = [${JSON.stringify(publicKey.toHex())}, ${
     JSON.stringify(secretKey.toHex())

@@ -15,7 +15,7 @@ export interface WycheproofFile {
 
 export async function loadWycheproof(name: string): Promise<WycheproofFile> {
   const file = JSON.parse(
-    await Deno.readTextFile(new URL(`./vectors/wycheproof/${name}`, import.meta.url)),
+    await Deno.readTextFile(new URL(`../vectors/wycheproof/${name}`, import.meta.url)),
   );
   // deno-lint-ignore no-explicit-any
   const cases = file.testGroups.flatMap((group: any) =>

@@ -7,9 +7,10 @@ import {
   hybridFactory,
   registry,
   UnknownEngineError,
-} from "../mod.ts";
-import type { KemEngine } from "../mod.ts";
-import { kemConformance } from "../testing/mod.ts";
+} from "../../mod.ts";
+import type { KemEngine } from "../../mod.ts";
+import { i2osp } from "../../engines/_bytes.ts";
+import { kemConformance } from "../../testing/mod.ts";
 
 Deno.test("x25519+ml-kem-768 conformance", (t) =>
   kemConformance(t, registry.kem("x25519+ml-kem-768"), { tamper: "reject-or-different" }));
@@ -26,10 +27,6 @@ Deno.test("rsa-2048+elgamal-2048+ml-kem-1024 conformance", (t) => {
     tamperPositions: [0, 255, 256, 511, 512, kem.encapsulationSize - 1],
   });
 });
-
-function u32(n: number): Uint8Array {
-  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
-}
 
 Deno.test("the combined secret is HKDF over every secret, encapsulation and public key", async () => {
   // Capture each component's secret by wrapping the engines.
@@ -49,7 +46,7 @@ Deno.test("the combined secret is HKDF over every secret, encapsulation and publ
   const { encapsulation, sharedSecret } = await hybrid.encapsulate(publicKey);
   const [[ss1, ct1, pk1], [ss2, ct2, pk2]] = seen;
   assert.deepEqual(encapsulation, new Uint8Array([...ct1, ...ct2]));
-  const ikm = [ss1, ss2, ct1, ct2, pk1, pk2].flatMap((x) => [...u32(x.length), ...x]);
+  const ikm = [ss1, ss2, ct1, ct2, pk1, pk2].flatMap((x) => [...i2osp(x.length, 4), ...x]);
   const expected = new Uint8Array(
     hkdfSync(
       "sha256",

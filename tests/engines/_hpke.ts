@@ -16,7 +16,7 @@ export interface HpkeSuite {
 
 export async function loadHpkeVectors(): Promise<HpkeSuite[]> {
   const file = await Deno.open(
-    new URL("./vectors/hpke/vectors_rfc9180_5f503c5.json.gz", import.meta.url),
+    new URL("../vectors/hpke/vectors_rfc9180_5f503c5.json.gz", import.meta.url),
   );
   const text = await new Response(file.readable.pipeThrough(new DecompressionStream("gzip")))
     .text();

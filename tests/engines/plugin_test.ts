@@ -9,9 +9,9 @@ import {
   generateIdentity,
   hybridFactory,
   registry,
-} from "../mod.ts";
-import { p256 } from "../examples/plugin_p256.ts";
-import { kemConformance } from "../testing/mod.ts";
+} from "../../mod.ts";
+import { p256 } from "../../examples/plugin_p256.ts";
+import { kemConformance } from "../../testing/mod.ts";
 import { hex } from "./_wycheproof.ts";
 import { loadHpkeVectors, plainEncapModes } from "./_hpke.ts";
 

@@ -1,11 +1,16 @@
 // X25519 / X448 DHKEM: conformance on every backend, Wycheproof x25519 against each backend's raw
 // DH, and the RFC 9180 vectors for kem_id 0x0020 and 0x0021.
 import assert from "node:assert/strict";
-import { createX25519Engine, createX448Engine, DecryptionError, InvalidKeyError } from "../mod.ts";
-import { montgomeryGroup } from "../engines/ecc/_montgomery.ts";
-import { _buildX25519 } from "../engines/ecc/x25519.ts";
-import { _buildX448 } from "../engines/ecc/x448.ts";
-import { kemConformance } from "../testing/mod.ts";
+import {
+  createX25519Engine,
+  createX448Engine,
+  DecryptionError,
+  InvalidKeyError,
+} from "../../mod.ts";
+import { montgomeryGroup } from "../../engines/ecc/_montgomery.ts";
+import { _buildX25519 } from "../../engines/ecc/x25519.ts";
+import { _buildX448 } from "../../engines/ecc/x448.ts";
+import { kemConformance } from "../../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { loadHpkeVectors, plainEncapModes } from "./_hpke.ts";
 

@@ -8,29 +8,31 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decrypt, encrypt, type Identity, type Recipient, type Stanza } from "@polycrypt/polycrypt";
+ * import {
+ *   aes256Gcm,
+ *   decrypt,
+ *   DecryptionError,
+ *   encrypt,
+ *   type Identity,
+ *   type Recipient,
+ *   type Stanza,
+ * } from "@polycrypt/polycrypt";
  *
- * // A toy pair that wraps the file key under a key both sides already hold.
- * const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
- *   "encrypt",
- *   "decrypt",
- * ]);
+ * // A pair that wraps the file key under a key both sides already hold.
+ * const key = crypto.getRandomValues(new Uint8Array(32));
  * const recipient: Recipient = {
  *   async wrapFileKey(fileKey) {
- *     const iv = crypto.getRandomValues(new Uint8Array(12));
- *     const wrapped = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, fileKey);
- *     return [{ type: "example-psk", body: new Uint8Array([...iv, ...new Uint8Array(wrapped)]) }];
+ *     const nonce = crypto.getRandomValues(new Uint8Array(12));
+ *     const wrapped = await aes256Gcm.seal(key, nonce, fileKey);
+ *     return [{ type: "example-psk", body: new Uint8Array([...nonce, ...wrapped]) }];
  *   },
  * };
  * const identity: Identity = {
  *   async unwrapFileKey(stanzas: readonly Stanza[]) {
  *     for (const { type, body } of stanzas) {
  *       if (type !== "example-psk") continue;
- *       const iv = body.subarray(0, 12);
  *       try {
- *         return new Uint8Array(
- *           await crypto.subtle.decrypt({ name: "AES-GCM", iv }, key, body.subarray(12)),
- *         );
+ *         return await aes256Gcm.open(key, body.subarray(0, 12), body.subarray(12));
  *       } catch {
  *         // not ours: try the next stanza
  *       }
@@ -40,6 +42,8 @@
  * };
  * const sealed = await encrypt(new TextEncoder().encode("hi"), { recipients: [recipient] });
  * assert.equal(new TextDecoder().decode(await decrypt(sealed, { identities: [identity] })), "hi");
+ * const nobody: Identity = { unwrapFileKey: () => Promise.resolve(null) };
+ * await assert.rejects(decrypt(sealed, { identities: [nobody] }), DecryptionError);
  * ```
  *
  * @module

@@ -20,7 +20,7 @@ import { DecryptionError, FormatError } from "../errors.ts";
 import { concatBytes, equalBytes } from "../engines/_bytes.ts";
 import { hkdf, hmac } from "../engines/hkdf.ts";
 import { registry as defaultRegistry } from "../engines/mod.ts";
-import { EngineRegistry } from "../engines/registry.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine } from "../engines/types.ts";
 import { ByteReader, collect, once } from "./_reader.ts";
 import { armor, armorLines, dearmor, isArmored, maybeDearmor } from "./armor.ts";
@@ -38,12 +38,15 @@ import {
   need,
   parseMode,
   readHeader,
+  resolveAeads,
   SALT_SIZE,
+  type SealedChunk,
+  type SealedEnvelope,
   type Stanza,
 } from "./format.ts";
 import { parseIdentity, parseRecipient } from "./keys.ts";
 import { createPasswordLayer, openPasswordLayer } from "./password.ts";
-import type { Identity, Recipient } from "./stanza.ts";
+import { findFileKey, type Identity, type Recipient } from "./stanza.ts";
 import {
   deriveStreamKeys,
   openSingleChunk,
@@ -53,34 +56,7 @@ import {
   type StreamKeys,
 } from "./stream.ts";
 
-/**
- * Bytes that {@linkcode encrypt} produced. Transports accept only this type,
- * so cleartext cannot be sent by mistake; {@linkcode isSealedEnvelope} is the
- * run-time check for bytes that arrive from elsewhere. (The brand exists only
- * for the type checker.)
- */
-export type SealedEnvelope = Uint8Array & { readonly "polycrypt.sealed": "envelope" };
-
-/** A piece of an envelope as {@linkcode encryptStream} emits it; the first begins with the magic. */
-export type SealedChunk = Uint8Array & { readonly "polycrypt.sealed": "chunk" };
-
-/**
- * Whether `bytes` begin like an envelope: the binary magic and a known mode,
- * or the armor header. A shape check, not authentication.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isSealedEnvelope } from "@polycrypt/polycrypt";
- * assert.equal(isSealedEnvelope(new TextEncoder().encode("hello")), false);
- * ```
- */
-export function isSealedEnvelope(bytes: unknown): bytes is SealedEnvelope {
-  if (!(bytes instanceof Uint8Array)) return false;
-  if (isArmored(bytes)) return true;
-  return bytes.length > MAGIC.length && equalBytes(bytes.subarray(0, MAGIC.length), MAGIC) &&
-    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD);
-}
+export { isSealedEnvelope, type SealedChunk, type SealedEnvelope } from "./format.ts";
 
 /** The default AEAD stack: one AES-256-GCM layer. */
 export const DEFAULT_AEADS: readonly string[] = Object.freeze(["aes-256-gcm"]);
@@ -120,31 +96,6 @@ export interface DecryptOptions {
 
 // ---------------------------------------------------------------- sealing
 
-function resolveAeads(
-  list: readonly (string | AeadEngine)[] = DEFAULT_AEADS,
-  registry: EngineRegistry,
-): AeadEngine[] {
-  if (!Array.isArray(list) || list.length < 1 || list.length > LIMITS.aeadLayers) {
-    throw new RangeError(`aead must list 1 to ${LIMITS.aeadLayers} AEAD ids`);
-  }
-  return list.map((entry) => {
-    let aead: AeadEngine;
-    if (typeof entry === "string") {
-      aead = registry.aead(entry);
-    } else {
-      // Checked as registering it would check it, in a throwaway registry.
-      new EngineRegistry().register(entry);
-      if (entry.kind !== "aead") throw new TypeError(`engine ${entry.id} is not an AEAD`);
-      aead = entry;
-    }
-    if (aead.nonceSize !== 12 && aead.nonceSize !== 24) {
-      const id = typeof entry === "string" ? entry : aead.id;
-      throw new RangeError(`aead ${id} has a ${aead.nonceSize}-byte nonce; 12 or 24 are supported`);
-    }
-    return aead;
-  });
-}
-
 function toRecipient(r: string | Recipient, registry: EngineRegistry): Recipient {
   if (typeof r === "object" && r !== null && typeof r.wrapFileKey === "function") return r;
   return parseRecipient(r as string, { registry });
@@ -181,7 +132,7 @@ async function prepare(options: EncryptOptions) {
   if (recipients.length === 0 && passphrase === undefined) {
     throw new TypeError("encrypt needs at least one recipient or a passphrase");
   }
-  const aeads = resolveAeads(options.aead, registry);
+  const aeads = resolveAeads(options.aead ?? DEFAULT_AEADS, registry);
   const pad = options.pad ?? true;
   const password = passphrase === undefined
     ? undefined
@@ -289,26 +240,6 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
 
 // ---------------------------------------------------------------- opening
 
-/**
- * The file key `identity` finds in the stanzas, if the header MAC verifies under it. Should the
- * key it finds fail the MAC, it is offered each stanza alone, as a reader tries its identities on
- * every stanza (`docs/format.md` section 3).
- */
-async function unwrapVerified(
-  identity: Identity,
-  stanzas: readonly Stanza[],
-  verify: (fileKey: Uint8Array) => Promise<boolean>,
-): Promise<Uint8Array | undefined> {
-  const fileKey = await identity.unwrapFileKey(stanzas);
-  if (fileKey === null) return undefined;
-  if (await verify(fileKey)) return fileKey;
-  for (const stanza of stanzas.length > 1 ? stanzas : []) {
-    const candidate = await identity.unwrapFileKey([stanza]);
-    if (candidate !== null && await verify(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 /** Reads an envelope up to its payload: the reader left at the payload, and the payload keys. */
 async function openHeader(
   source: AsyncIterable<Uint8Array>,
@@ -347,10 +278,7 @@ async function openHeader(
     }
     if (await verify(passwordFileKey!)) fileKey = passwordFileKey;
   } else {
-    for (const identity of identities) {
-      fileKey = await unwrapVerified(identity, header.stanzas, verify);
-      if (fileKey) break;
-    }
+    fileKey = await findFileKey(identities, header.stanzas, verify);
   }
   if (!fileKey) throw new DecryptionError();
   const payloadKeys = await deriveStreamKeys(fileKey, payloadSalt, aeads);

@@ -16,7 +16,7 @@
  */
 import { FormatError } from "../errors.ts";
 import { concatBytes, equalBytes, readU32be, u32be } from "../engines/_bytes.ts";
-import type { EngineRegistry } from "../engines/registry.ts";
+import { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine } from "../engines/types.ts";
 import type { ByteReader } from "./_reader.ts";
 import { ARMOR_BEGIN, isArmored } from "./armor.ts";
@@ -271,6 +271,34 @@ export async function need(reader: ByteReader, n: number): Promise<Uint8Array> {
 }
 
 /**
+ * The engines of an `aead` option for sealing: ids looked up in `registry`, engine objects
+ * checked as registering them would check them (in a throwaway registry).
+ */
+export function resolveAeads(
+  list: readonly (string | AeadEngine)[],
+  registry: EngineRegistry,
+): AeadEngine[] {
+  if (!Array.isArray(list) || list.length < 1 || list.length > LIMITS.aeadLayers) {
+    throw new RangeError(`aead must list 1 to ${LIMITS.aeadLayers} AEAD ids`);
+  }
+  return list.map((entry) => {
+    let aead: AeadEngine;
+    if (typeof entry === "string") {
+      aead = registry.aead(entry);
+    } else {
+      new EngineRegistry().register(entry);
+      if (entry.kind !== "aead") throw new TypeError(`engine ${entry.id} is not an AEAD`);
+      aead = entry;
+    }
+    if (aead.nonceSize !== 12 && aead.nonceSize !== 24) {
+      const id = typeof entry === "string" ? entry : aead.id;
+      throw new RangeError(`aead ${id} has a ${aead.nonceSize}-byte nonce; 12 or 24 are supported`);
+    }
+    return aead;
+  });
+}
+
+/**
  * The engine for an AEAD id a header names: from `preferred`, else from `registry`. Throws
  * {@linkcode FormatError} for an unknown id or an unsupported nonce size.
  */
@@ -288,6 +316,35 @@ export function findAead(
 }
 
 // -------------------------------------------------------------------- sniffing
+
+/**
+ * Bytes that {@linkcode encrypt} produced. Transports accept only this type,
+ * so cleartext cannot be sent by mistake; {@linkcode isSealedEnvelope} is the
+ * run-time check for bytes that arrive from elsewhere. (The brand exists only
+ * for the type checker.)
+ */
+export type SealedEnvelope = Uint8Array & { readonly "polycrypt.sealed": "envelope" };
+
+/** A piece of an envelope as {@linkcode encryptStream} emits it; the first begins with the magic. */
+export type SealedChunk = Uint8Array & { readonly "polycrypt.sealed": "chunk" };
+
+/**
+ * Whether `bytes` begin like an envelope: the binary magic and a known mode,
+ * or the armor header. A shape check, not authentication.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSealedEnvelope } from "@polycrypt/polycrypt";
+ * assert.equal(isSealedEnvelope(new TextEncoder().encode("hello")), false);
+ * ```
+ */
+export function isSealedEnvelope(bytes: unknown): bytes is SealedEnvelope {
+  if (!(bytes instanceof Uint8Array)) return false;
+  if (isArmored(bytes)) return true;
+  return bytes.length > MAGIC.length && equalBytes(bytes.subarray(0, MAGIC.length), MAGIC) &&
+    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD);
+}
 
 /** What the first bytes of an envelope tell, from {@linkcode sniffEnvelope}. */
 export interface EnvelopeSniff {

@@ -148,3 +148,25 @@ export class KemIdentity implements Identity {
     return null;
   }
 }
+
+/**
+ * The file key the first of `identities` that can finds in the stanzas, checked by `verify` (the
+ * header MAC). Should the key an identity finds fail, it is offered each stanza alone, as a reader
+ * tries its identities on every stanza (`docs/format.md` section 3). Internal.
+ */
+export async function findFileKey(
+  identities: readonly Identity[],
+  stanzas: readonly Stanza[],
+  verify: (fileKey: Uint8Array) => Promise<boolean>,
+): Promise<Uint8Array | undefined> {
+  for (const identity of identities) {
+    const fileKey = await identity.unwrapFileKey(stanzas);
+    if (fileKey === null) continue;
+    if (await verify(fileKey)) return fileKey;
+    for (const stanza of stanzas.length > 1 ? stanzas : []) {
+      const candidate = await identity.unwrapFileKey([stanza]);
+      if (candidate !== null && await verify(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}

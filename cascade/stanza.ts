@@ -94,16 +94,13 @@ async function wrapKeyFor(
  * from a recipient string.
  */
 export class KemRecipient implements Recipient {
-  /** The KEM. */
-  readonly engine: KemEngine;
-  /** The public key, in the engine's encoding. */
-  readonly publicKey: Uint8Array;
-
-  /** A recipient for `publicKey` under `engine`. */
-  constructor(engine: KemEngine, publicKey: Uint8Array) {
-    this.engine = engine;
-    this.publicKey = publicKey;
-  }
+  /**
+   * A recipient for `publicKey` under `engine`.
+   *
+   * @param engine the KEM
+   * @param publicKey the public key, in the engine's encoding
+   */
+  constructor(readonly engine: KemEngine, readonly publicKey: Uint8Array) {}
 
   /** One stanza: a fresh encapsulation and the file key wrapped under the key it gives. */
   async wrapFileKey(fileKey: Uint8Array): Promise<Stanza[]> {
@@ -117,16 +114,13 @@ export class KemRecipient implements Recipient {
 
 /** The built-in identity: a KEM secret key. `parseIdentity` makes one from an identity string. */
 export class KemIdentity implements Identity {
-  /** The KEM. */
-  readonly engine: KemEngine;
-  /** The secret key, in the engine's encoding. */
-  readonly secretKey: Uint8Array;
-
-  /** An identity for `secretKey` under `engine`. */
-  constructor(engine: KemEngine, secretKey: Uint8Array) {
-    this.engine = engine;
-    this.secretKey = secretKey;
-  }
+  /**
+   * An identity for `secretKey` under `engine`.
+   *
+   * @param engine the KEM
+   * @param secretKey the secret key, in the engine's encoding
+   */
+  constructor(readonly engine: KemEngine, readonly secretKey: Uint8Array) {}
 
   /** The file key of the first stanza of this engine's type that unwraps, else `null`. */
   async unwrapFileKey(stanzas: readonly Stanza[]): Promise<Uint8Array | null> {

@@ -68,7 +68,8 @@ export interface Recipient {
 /**
  * Something that can open messages: it recovers the file key from the header's stanzas, or
  * returns `null` when none is for it. A wrong key it returns fails the header MAC, so the
- * envelope is not opened with it.
+ * envelope is not opened with it. Stanzas that are not its own (or do not open) call for `null`,
+ * not an error: an error thrown ends the decryption with that error.
  */
 export interface Identity {
   /** Looks through every stanza of the header; `null` when none is for this identity. */

@@ -3,15 +3,19 @@
  *
  * @example
  * ```ts
- * import { armor, dearmor } from "./armor.ts";
+ * import assert from "node:assert/strict";
+ * import { armor, dearmor } from "@polycrypt/polycrypt";
  * const text = armor(new Uint8Array([1, 2, 3]));
- * console.log(text.split("\n")[0]); // -----BEGIN POLYCRYPT MESSAGE-----
- * console.log(dearmor(text)); // Uint8Array(3) [ 1, 2, 3 ]
+ * assert.equal(text.split("\n")[0], "-----BEGIN POLYCRYPT MESSAGE-----");
+ * assert.deepEqual(dearmor(text), new Uint8Array([1, 2, 3]));
  * ```
  *
  * @module
  */
 import { FormatError } from "../errors.ts";
+import { concatBytes } from "../engines/_bytes.ts";
+import { collect } from "./_reader.ts";
+import { peek } from "./_splice.ts";
 
 /** First line of an armored envelope. */
 export const ARMOR_BEGIN = "-----BEGIN POLYCRYPT MESSAGE-----";
@@ -28,8 +32,12 @@ const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
  *
  * @example
  * ```ts
- * import { armor } from "./armor.ts";
- * console.log(armor(new Uint8Array(0))); // "-----BEGIN POLYCRYPT MESSAGE-----\n-----END POLYCRYPT MESSAGE-----\n"
+ * import assert from "node:assert/strict";
+ * import { armor } from "@polycrypt/polycrypt";
+ * assert.equal(
+ *   armor(new Uint8Array(0)),
+ *   "-----BEGIN POLYCRYPT MESSAGE-----\n-----END POLYCRYPT MESSAGE-----\n",
+ * );
  * ```
  */
 export function armor(bytes: Uint8Array): string {
@@ -46,8 +54,10 @@ export function armor(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { isArmored } from "./armor.ts";
- * console.log(isArmored("  -----BEGIN POLYCRYPT MESSAGE-----\n")); // true
+ * import assert from "node:assert/strict";
+ * import { isArmored } from "@polycrypt/polycrypt";
+ * assert.equal(isArmored("  -----BEGIN POLYCRYPT MESSAGE-----\n"), true);
+ * assert.equal(isArmored(new Uint8Array([0x50, 0x43])), false);
  * ```
  */
 export function isArmored(input: string | Uint8Array): boolean {
@@ -65,8 +75,10 @@ export function isArmored(input: string | Uint8Array): boolean {
  *
  * @example
  * ```ts
- * import { armor, dearmor } from "./armor.ts";
- * console.log(dearmor(armor(new Uint8Array(100))).length); // 100
+ * import assert from "node:assert/strict";
+ * import { armor, dearmor, FormatError } from "@polycrypt/polycrypt";
+ * assert.equal(dearmor(armor(new Uint8Array(100))).length, 100);
+ * assert.throws(() => dearmor("hello"), FormatError);
  * ```
  */
 export function dearmor(input: string | Uint8Array): Uint8Array {
@@ -93,4 +105,38 @@ export function dearmor(input: string | Uint8Array): Uint8Array {
   } catch {
     throw new FormatError("armor body is not valid base64");
   }
+}
+
+/**
+ * Armors an envelope as it streams: the same text as {@linkcode armor}, re-blocked into 48-byte
+ * multiples so every line but the last is full. Internal (not exported from the package).
+ */
+export async function* armorLines(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield encoder.encode(`${ARMOR_BEGIN}\n`);
+  let carry = new Uint8Array(0);
+  for await (const piece of source) {
+    const bytes = carry.length ? concatBytes(carry, piece) : piece;
+    const whole = bytes.length - (bytes.length % LINE_BYTES);
+    const lines: string[] = [];
+    for (let i = 0; i < whole; i += LINE_BYTES) {
+      lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64(), "\n");
+    }
+    if (lines.length) yield encoder.encode(lines.join(""));
+    carry = bytes.slice(whole);
+  }
+  if (carry.length) yield encoder.encode(carry.toBase64() + "\n");
+  yield encoder.encode(`${ARMOR_END}\n`);
+}
+
+/**
+ * Routes armored input through {@linkcode dearmor}, binary input straight on. The first 64 bytes
+ * decide, however the input is chunked. Armor is for chat-sized messages: it is decoded whole
+ * (bounded by the caller's input). Internal (not exported from the package).
+ */
+export async function* maybeDearmor(
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const [head, whole] = await peek(source, 64);
+  if (isArmored(head.subarray(0, 64))) yield dearmor(await collect(whole));
+  else yield* whole;
 }

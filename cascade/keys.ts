@@ -9,10 +9,11 @@
  *
  * @example
  * ```ts
- * import { generateIdentity, recipientFromIdentity } from "./keys.ts";
+ * import assert from "node:assert/strict";
+ * import { generateIdentity, recipientFromIdentity } from "@polycrypt/polycrypt";
  * const { identity, recipient } = await generateIdentity("x25519");
- * console.log(recipient.startsWith("polycrypt1:x25519:")); // true
- * console.log((await recipientFromIdentity(identity)) === recipient); // true
+ * assert.ok(recipient.startsWith("polycrypt1:x25519:"));
+ * assert.equal(await recipientFromIdentity(identity), recipient);
  * ```
  *
  * @module
@@ -21,8 +22,10 @@ import { createHash } from "node:crypto";
 import { FormatError } from "../errors.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { LruCache } from "../engines/_cache.ts";
-import { registry } from "../engines/mod.ts";
+import { registry as defaultRegistry } from "../engines/mod.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
 import type { KemEngine } from "../engines/types.ts";
+import { KemIdentity, KemRecipient } from "./stanza.ts";
 
 /** Prefix of every recipient string. */
 export const RECIPIENT_PREFIX = "polycrypt1:";
@@ -34,16 +37,10 @@ export const DEFAULT_IDENTITY_ENGINE = "x25519+ml-kem-768";
 const encoder = new TextEncoder();
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
-/** A parsed recipient: the engine and its public key. */
-export interface Recipient {
-  readonly engine: KemEngine;
-  readonly publicKey: Uint8Array;
-}
-
-/** A parsed identity: the engine and its secret key. */
-export interface Identity {
-  readonly engine: KemEngine;
-  readonly secretKey: Uint8Array;
+/** Options of the functions that look engine ids up. */
+export interface KeyOptions {
+  /** Where engine ids are looked up; default the global `registry`. */
+  registry?: EngineRegistry;
 }
 
 function check(prefix: string, id: string, key: Uint8Array): Uint8Array {
@@ -65,6 +62,7 @@ function decode(
   prefix: string,
   what: string,
   text: string,
+  registry: EngineRegistry,
 ): { engine: KemEngine; key: Uint8Array } {
   if (typeof text !== "string") throw new TypeError(`${what} must be a string`);
   const value = text.trim();
@@ -103,8 +101,9 @@ function decode(
  *
  * @example
  * ```ts
- * import { encodeRecipient } from "./keys.ts";
- * console.log(encodeRecipient("x25519", new Uint8Array(32)).startsWith("polycrypt1:x25519:")); // true
+ * import assert from "node:assert/strict";
+ * import { encodeRecipient } from "@polycrypt/polycrypt";
+ * assert.ok(encodeRecipient("x25519", new Uint8Array(32)).startsWith("polycrypt1:x25519:"));
  * ```
  */
 export function encodeRecipient(engineId: string, publicKey: Uint8Array): string {
@@ -116,8 +115,9 @@ export function encodeRecipient(engineId: string, publicKey: Uint8Array): string
  *
  * @example
  * ```ts
- * import { encodeIdentity } from "./keys.ts";
- * console.log(encodeIdentity("x25519", new Uint8Array(32)).startsWith("POLYCRYPT-SECRET-KEY-1:")); // true
+ * import assert from "node:assert/strict";
+ * import { encodeIdentity } from "@polycrypt/polycrypt";
+ * assert.ok(encodeIdentity("x25519", new Uint8Array(32)).startsWith("POLYCRYPT-SECRET-KEY-1:"));
  * ```
  */
 export function encodeIdentity(engineId: string, secretKey: Uint8Array): string {
@@ -125,43 +125,52 @@ export function encodeIdentity(engineId: string, secretKey: Uint8Array): string 
 }
 
 /**
- * Parses a recipient string; throws {@linkcode FormatError} when it is
- * malformed, fails its checksum or names an unknown engine.
+ * Parses a recipient string into the built-in {@linkcode KemRecipient}; throws
+ * {@linkcode FormatError} when it is malformed, fails its checksum or names an unknown engine.
  *
  * @example
  * ```ts
- * import { encodeRecipient, parseRecipient } from "./keys.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeRecipient, parseRecipient } from "@polycrypt/polycrypt";
  * const r = parseRecipient(encodeRecipient("x25519", new Uint8Array(32).fill(9)));
- * console.log(r.engine.id, r.publicKey.length); // x25519 32
+ * assert.equal(r.engine.id, "x25519");
+ * assert.equal(r.publicKey.length, 32);
  * ```
  */
-export function parseRecipient(recipient: string): Recipient {
+export function parseRecipient(recipient: string, options: KeyOptions = {}): KemRecipient {
   // Recipients are public and a messenger sends to the same contacts all day, so parsed ones
-  // are kept (the engine's own caches then see the same key bytes).
+  // are kept (the engine's own caches then see the same key bytes), one cache per registry.
   if (typeof recipient !== "string") throw new TypeError("recipient must be a string");
-  const parsed = parsedRecipients.getOrCreate(recipient, () => {
-    const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient);
+  const registry = options.registry ?? defaultRegistry;
+  let cache = parsedRecipients.get(registry);
+  if (!cache) parsedRecipients.set(registry, cache = new LruCache<string, ParsedRecipient>(256));
+  const parsed = cache.getOrCreate(recipient, () => {
+    const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient, registry);
     return Object.freeze({ engine, publicKey: key });
   });
   // A copy, so a caller changing the bytes cannot change the cached recipient.
-  return { engine: parsed.engine, publicKey: parsed.publicKey.slice() };
+  return new KemRecipient(parsed.engine, parsed.publicKey.slice());
 }
 
-const parsedRecipients = new LruCache<string, Recipient>(256);
+type ParsedRecipient = { readonly engine: KemEngine; readonly publicKey: Uint8Array };
+const parsedRecipients = new WeakMap<EngineRegistry, LruCache<string, ParsedRecipient>>();
 
 /**
- * Parses an identity string. Errors never contain the identity.
+ * Parses an identity string into the built-in {@linkcode KemIdentity}. Errors never contain the
+ * identity.
  *
  * @example
  * ```ts
- * import { generateIdentity, parseIdentity } from "./keys.ts";
+ * import assert from "node:assert/strict";
+ * import { generateIdentity, parseIdentity } from "@polycrypt/polycrypt";
  * const { identity } = await generateIdentity("x25519");
- * console.log(parseIdentity(identity).engine.id); // x25519
+ * assert.equal(parseIdentity(identity).engine.id, "x25519");
  * ```
  */
-export function parseIdentity(identity: string): Identity {
-  const { engine, key } = decode(IDENTITY_PREFIX, "identity", identity);
-  return { engine, secretKey: key };
+export function parseIdentity(identity: string, options: KeyOptions = {}): KemIdentity {
+  const registry = options.registry ?? defaultRegistry;
+  const { engine, key } = decode(IDENTITY_PREFIX, "identity", identity, registry);
+  return new KemIdentity(engine, key);
 }
 
 /**
@@ -169,13 +178,17 @@ export function parseIdentity(identity: string): Identity {
  *
  * @example
  * ```ts
- * import { generateIdentity, recipientFromIdentity } from "./keys.ts";
+ * import assert from "node:assert/strict";
+ * import { generateIdentity, recipientFromIdentity } from "@polycrypt/polycrypt";
  * const { identity, recipient } = await generateIdentity("ml-kem-768");
- * console.log((await recipientFromIdentity(identity)) === recipient); // true
+ * assert.equal(await recipientFromIdentity(identity), recipient);
  * ```
  */
-export async function recipientFromIdentity(identity: string): Promise<string> {
-  const { engine, secretKey } = parseIdentity(identity);
+export async function recipientFromIdentity(
+  identity: string,
+  options: KeyOptions = {},
+): Promise<string> {
+  const { engine, secretKey } = parseIdentity(identity, options);
   if (!engine.publicKeyFromSecretKey) {
     throw new TypeError(`engine ${engine.id} cannot derive a public key from a secret key`);
   }
@@ -188,16 +201,18 @@ export async function recipientFromIdentity(identity: string): Promise<string> {
  * @param engineId any registered KEM or hybrid id; default {@linkcode DEFAULT_IDENTITY_ENGINE}
  * @example
  * ```ts
- * import { generateIdentity } from "./keys.ts";
+ * import assert from "node:assert/strict";
+ * import { generateIdentity } from "@polycrypt/polycrypt";
  * const { identity, recipient } = await generateIdentity();
- * console.log(recipient.startsWith("polycrypt1:x25519+ml-kem-768:")); // true
- * console.log(identity.startsWith("POLYCRYPT-SECRET-KEY-1:")); // true
+ * assert.ok(recipient.startsWith("polycrypt1:x25519+ml-kem-768:"));
+ * assert.ok(identity.startsWith("POLYCRYPT-SECRET-KEY-1:"));
  * ```
  */
 export async function generateIdentity(
   engineId: string = DEFAULT_IDENTITY_ENGINE,
+  options: KeyOptions = {},
 ): Promise<{ identity: string; recipient: string }> {
-  const engine = registry.kem(engineId);
+  const engine = (options.registry ?? defaultRegistry).kem(engineId);
   const { publicKey, secretKey } = await engine.generateKeyPair();
   return {
     identity: encodeIdentity(engine.id, secretKey),
@@ -211,8 +226,11 @@ export async function generateIdentity(
  *
  * @example
  * ```ts
- * import { identitiesFromText } from "./keys.ts";
- * console.log(identitiesFromText("# me\nPOLYCRYPT-SECRET-KEY-1:x25519:AAAA\n").length); // 1
+ * import assert from "node:assert/strict";
+ * import { identitiesFromText } from "@polycrypt/polycrypt";
+ * assert.deepEqual(identitiesFromText("# me\nPOLYCRYPT-SECRET-KEY-1:x25519:AAAA\n"), [
+ *   "POLYCRYPT-SECRET-KEY-1:x25519:AAAA",
+ * ]);
  * ```
  */
 export function identitiesFromText(text: string): string[] {

@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
- * import { padmeLength } from "./padding.ts";
- * console.log(padmeLength(1000)); // 1024
+ * import assert from "node:assert/strict";
+ * import { padmeLength } from "@polycrypt/polycrypt";
+ * assert.equal(padmeLength(1000), 1024);
  * ```
  *
  * @module
@@ -20,8 +21,14 @@
  * @param length a non-negative safe integer
  * @example
  * ```ts
- * import { padmeLength } from "./padding.ts";
- * console.log(padmeLength(9), padmeLength(65537), padmeLength(2 ** 30 + 1)); // 10 67584 1107296256
+ * import assert from "node:assert/strict";
+ * import { padmeLength } from "@polycrypt/polycrypt";
+ * assert.deepEqual([padmeLength(9), padmeLength(65537), padmeLength(2 ** 30 + 1)], [
+ *   10,
+ *   67584,
+ *   1107296256,
+ * ]);
+ * assert.throws(() => padmeLength(-1), RangeError);
  * ```
  */
 export function padmeLength(length: number): number {

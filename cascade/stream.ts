@@ -8,13 +8,14 @@
  *
  * @example
  * ```ts
+ * // Internal module: not exported from the package, so the example imports the file.
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys, openStream, sealStream } from "./stream.ts";
  * import { collect, once } from "./_reader.ts";
- * import { aes256Gcm } from "../engines/mod.ts";
  * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
  * const sealed = await collect(sealStream(once(new Uint8Array([1, 2, 3])), keys, true));
- * const opened = await collect(openStream(once(sealed), keys, true));
- * console.log(opened); // Uint8Array(3) [ 1, 2, 3 ]
+ * assert.deepEqual(await collect(openStream(once(sealed), keys, true)), new Uint8Array([1, 2, 3]));
  * ```
  *
  * @module
@@ -42,10 +43,13 @@ export interface StreamKeys {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, xchacha20Poly1305 } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys } from "./stream.ts";
- * import { aes256Gcm, xchacha20Poly1305 } from "../engines/mod.ts";
- * const k = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm, xchacha20Poly1305]);
- * console.log(k.keys.length); // 2
+ * const aeads = [aes256Gcm, xchacha20Poly1305];
+ * const k = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), aeads);
+ * assert.equal(k.keys.length, 2);
+ * assert.notDeepEqual(k.keys[0], k.keys[1]);
  * ```
  */
 export async function deriveStreamKeys(
@@ -182,11 +186,13 @@ class Pipeline {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys, sealStream } from "./stream.ts";
  * import { collect, once } from "./_reader.ts";
- * import { aes256Gcm } from "../engines/mod.ts";
  * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
- * console.log((await collect(sealStream(once(new Uint8Array(100)), keys, true))).length); // 120
+ * // 100 bytes and the marker pad to 104 (PADME), plus a 16-byte tag.
+ * assert.equal((await collect(sealStream(once(new Uint8Array(100)), keys, true))).length, 120);
  * ```
  */
 export async function* sealStream(
@@ -273,12 +279,14 @@ export async function* sealStream(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys, openStream, sealSingleChunk } from "./stream.ts";
  * import { collect, once } from "./_reader.ts";
- * import { aes256Gcm } from "../engines/mod.ts";
  * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
  * const sealed = await sealSingleChunk(new Uint8Array([1, 2, 3]), keys, true);
- * console.log(await collect(openStream(once(sealed!), keys, true))); // Uint8Array(3) [ 1, 2, 3 ]
+ * assert.deepEqual(await collect(openStream(once(sealed!), keys, true)), new Uint8Array([1, 2, 3]));
+ * assert.equal(await sealSingleChunk(new Uint8Array(70000), keys, true), undefined);
  * ```
  */
 export async function sealSingleChunk(
@@ -301,12 +309,13 @@ export async function sealSingleChunk(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys, openSingleChunk, sealStream } from "./stream.ts";
  * import { collect, once } from "./_reader.ts";
- * import { aes256Gcm } from "../engines/mod.ts";
  * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
  * const sealed = await collect(sealStream(once(new Uint8Array([4, 5])), keys, false));
- * console.log(await openSingleChunk(sealed, keys, false)); // Uint8Array(2) [ 4, 5 ]
+ * assert.deepEqual(await openSingleChunk(sealed, keys, false), new Uint8Array([4, 5]));
  * ```
  */
 export async function openSingleChunk(
@@ -343,12 +352,15 @@ function* zeros(count: number): Generator<Uint8Array> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { aes256Gcm, DecryptionError } from "@polycrypt/polycrypt";
  * import { deriveStreamKeys, openStream, sealStream } from "./stream.ts";
  * import { collect, once } from "./_reader.ts";
- * import { aes256Gcm } from "../engines/mod.ts";
  * const keys = await deriveStreamKeys(new Uint8Array(32), new Uint8Array(16), [aes256Gcm]);
  * const sealed = await collect(sealStream(once(new Uint8Array(70000)), keys, false));
- * console.log((await collect(openStream(once(sealed), keys, false))).length); // 70000
+ * assert.equal((await collect(openStream(once(sealed), keys, false))).length, 70000);
+ * // Cut after the first chunk, the stream is truncated.
+ * await assert.rejects(collect(openStream(once(sealed.subarray(0, 65552)), keys, false)), DecryptionError);
  * ```
  */
 export async function* openStream(

@@ -10,7 +10,6 @@
  * @module
  */
 import {
-  ARMOR_BEGIN,
   dearmor,
   decryptStream,
   DEFAULT_IDENTITY_ENGINE,
@@ -19,10 +18,11 @@ import {
   generateIdentity,
   inspect,
   isArmored,
-  MAGIC,
   recipientFromIdentity,
   registry,
+  sniffEnvelope,
 } from "../mod.ts";
+import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
@@ -233,55 +233,9 @@ async function encryptCommand(args: string[]): Promise<void> {
   await finish(sealed, output, Boolean(values.force), !values.armor);
 }
 
-/** Reads the first bytes of a stream without losing them. */
-async function peek(
-  stream: ReadableStream<Uint8Array>,
-  n: number,
-): Promise<[Uint8Array, ReadableStream<Uint8Array>]> {
-  const reader = stream.getReader();
-  const head: Uint8Array[] = [];
-  let size = 0;
-  while (size < n) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    head.push(value);
-    size += value.length;
-  }
-  const rest = new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const h of head) controller.enqueue(h);
-    },
-    async pull(controller) {
-      const { value, done } = await reader.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-  const bytes = new Uint8Array(size);
-  let off = 0;
-  for (const h of head) {
-    bytes.set(h, off);
-    off += h.length;
-  }
-  return [bytes, rest];
-}
-
 /** Whether the envelope starting with `head` has a password layer (binary or armored). */
 function hasPasswordLayer(head: Uint8Array): boolean {
-  let bytes = head;
-  if (isArmored(head)) {
-    const text = new TextDecoder().decode(head);
-    const line =
-      text.slice(text.indexOf(ARMOR_BEGIN) + ARMOR_BEGIN.length).trimStart().split(/\r?\n/)[0];
-    try {
-      bytes = Uint8Array.fromBase64(line.slice(0, 12));
-    } catch {
-      return false;
-    }
-  }
-  return bytes.length > MAGIC.length && MAGIC.every((b, i) => bytes[i] === b) &&
-    bytes[MAGIC.length] === 0x01;
+  return sniffEnvelope(head)?.passwordProtected === true;
 }
 
 async function decryptCommand(args: string[]): Promise<void> {
@@ -302,7 +256,8 @@ async function decryptCommand(args: string[]): Promise<void> {
     passphraseFile,
   );
   const source = await openInput(input);
-  const [head, stream] = await peek(source.stream, 200);
+  const [head, whole] = await peek(source.stream, 200);
+  const stream = ReadableStream.from(whole);
   const needsPassphrase = Boolean(values.passphrase) || passphraseFile !== undefined ||
     hasPasswordLayer(head);
   if (!needsPassphrase && identities.length === 0) {

@@ -16,6 +16,7 @@
  * @module
  */
 import { PolycryptError } from "../errors.ts";
+import { ByteQueue } from "../cascade/_reader.ts";
 
 /** Frame format version. */
 export const FRAME_VERSION = 0x01;
@@ -108,8 +109,7 @@ export interface FrameReaderOptions {
  */
 export class FrameReader {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #queue = new ByteQueue();
   #done = false;
   readonly #max: number;
   readonly #timeout: number;
@@ -152,29 +152,19 @@ export class FrameReader {
     } else if (result.value.length > 0) {
       if (!(result.value instanceof Uint8Array)) throw new TypeError("chunks must be Uint8Array");
       this.#queue.push(result.value);
-      this.#queued += result.value.length;
     }
   }
 
   /** Reads exactly n bytes; `undefined` if the stream ended cleanly before the first byte. */
   async #read(n: number, atBoundary: boolean, timed: boolean): Promise<Uint8Array | undefined> {
-    while (this.#queued < n && !this.#done) await this.#pull(timed || this.#queued > 0);
-    if (this.#queued < n) {
-      if (atBoundary && this.#queued === 0) return undefined;
+    const queue = this.#queue;
+    while (queue.length < n && !this.#done) await this.#pull(timed || queue.length > 0);
+    if (queue.length < n) {
+      if (atBoundary && queue.length === 0) return undefined;
       throw new FrameError("the connection ended inside a frame");
     }
-    const out = new Uint8Array(n);
-    let offset = 0;
-    while (offset < n) {
-      const head = this.#queue[0];
-      const take = Math.min(head.length, n - offset);
-      out.set(head.subarray(0, take), offset);
-      offset += take;
-      if (take === head.length) this.#queue.shift();
-      else this.#queue[0] = head.subarray(take);
-    }
-    this.#queued -= n;
-    return out;
+    // A copy: a frame never shares memory with the chunk it arrived in.
+    return queue.take(n, true);
   }
 
   /**

@@ -1,6 +1,7 @@
 // Shared fixtures for the cascade tests.
 import assert from "node:assert/strict";
 import { ARGON2_FLOOR, generateIdentity } from "../../mod.ts";
+import { concatBytes } from "../../engines/_bytes.ts";
 
 /** The cheapest Argon2id the format accepts: keeps password tests fast. */
 export const FAST_ARGON2 = ARGON2_FLOOR;
@@ -46,19 +47,7 @@ export function streamOf(
 
 /** Reads a stream to one array. */
 export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let total = 0;
-  for await (const p of stream) {
-    parts.push(p);
-    total += p.length;
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatBytes(...await Array.fromAsync(stream));
 }
 
 export { assertRejects } from "../../testing/assert.ts";

@@ -25,6 +25,7 @@ import {
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
+import { prepend as prependChunks } from "../cascade/_splice.ts";
 
 /** The TLS flags of `listen`, `send` and `chat` (docs/cli.md). */
 export const TLS_FLAGS = {
@@ -166,15 +167,12 @@ export async function awaitAck(connection: Connection, id: Uint8Array): Promise<
   }
 }
 
-/** A bytes prefix, then a stream. */
+/** A bytes prefix, then a stream (the cascade's one splice helper, as a ReadableStream). */
 export function prepend(
   head: Uint8Array,
   rest: ReadableStream<Uint8Array>,
 ): ReadableStream<Uint8Array> {
-  return ReadableStream.from((async function* () {
-    yield head;
-    yield* rest;
-  })());
+  return ReadableStream.from(prependChunks(head, rest));
 }
 
 /** UsageError unless `name` may travel as a file name (docs/transports.md section 7). */

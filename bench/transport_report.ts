@@ -10,21 +10,12 @@
  *
  * @module
  */
-import {
-  connectTcp,
-  connectTls,
-  decrypt,
-  decryptStream,
-  encrypt,
-  encryptStream,
-  generateIdentity,
-  listenTcp,
-  listenTls,
-  textMessage,
-} from "../mod.ts";
+import { decrypt, decryptStream, encrypt, encryptStream, generateIdentity } from "../mod.ts";
+import { connectTcp, connectTls, listenTcp, listenTls, textMessage } from "../transports/mod.ts";
 import { selfSignedCertificate } from "../tests/transports/_tls.ts";
 import { peakRssKiB } from "../tests/_process.ts";
-import type { Connection, SealedChunk } from "../mod.ts";
+import type { SealedChunk } from "../mod.ts";
+import type { Connection } from "../transports/mod.ts";
 
 const fileMiB = Number(Deno.args[0] ?? 1024);
 const bob = await generateIdentity(); // x25519+ml-kem-768

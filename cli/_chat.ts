@@ -2,14 +2,8 @@
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
 // messages; `/file PATH` sends a file; `/quit`, Ctrl-D or Ctrl-C end it.
 import { basename } from "node:path";
-import {
-  type Connection,
-  encrypt,
-  encryptStream,
-  fileMessageHeader,
-  type SealedChunk,
-  textMessage,
-} from "../mod.ts";
+import { encrypt, encryptStream, type SealedChunk } from "../mod.ts";
+import { type Connection, fileMessageHeader, textMessage } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";

@@ -1,5 +1,6 @@
 // Internal: the network commands, `listen` and `send` (docs/cli.md, docs/transports.md).
 import { basename, join } from "node:path";
+import { decryptStream, encrypt, encryptStream, registry, type SealedChunk } from "../mod.ts";
 import {
   checkFileName,
   type Connection,
@@ -7,9 +8,6 @@ import {
   connectTcpViaSocks5,
   connectTls,
   connectWebSocket,
-  decryptStream,
-  encrypt,
-  encryptStream,
   fileMessageHeader,
   listenTcp,
   listenTls,
@@ -23,11 +21,9 @@ import {
   parseUdpAddress,
   parseWsAddress,
   ProxyError,
-  registry,
-  type SealedChunk,
   sendUdp,
   textMessage,
-} from "../mod.ts";
+} from "../transports/mod.ts";
 import {
   loadIdentities,
   loadRecipients,

@@ -2,17 +2,10 @@
 // envelopes stream with bounded pieces, a reader that stops early does not desynchronise the
 // connection, and a garbage peer ends in FrameError.
 import assert from "node:assert/strict";
-import {
-  Connection,
-  decrypt,
-  decryptStream,
-  encrypt,
-  encryptStream,
-  FrameError,
-  generateIdentity,
-  memoryPair,
-} from "../../mod.ts";
-import type { Incoming, SealedChunk, SealedEnvelope } from "../../mod.ts";
+import { decrypt, decryptStream, encrypt, encryptStream, generateIdentity } from "../../mod.ts";
+import { Connection, FrameError, memoryPair } from "../../transports/mod.ts";
+import type { SealedChunk, SealedEnvelope } from "../../mod.ts";
+import type { Incoming } from "../../transports/mod.ts";
 import { patternBytes, readAll, streamOf } from "../cascade/_helpers.ts";
 
 const bob = await generateIdentity("x25519");

@@ -2,14 +2,14 @@
 // rules on both sides, and malformed payloads refused without reading further.
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { FormatError } from "../../mod.ts";
 import {
   checkFileName,
   fileMessageHeader,
-  FormatError,
   MESSAGE_KIND,
   parseMessage,
   textMessage,
-} from "../../mod.ts";
+} from "../../transports/mod.ts";
 import { streamOf } from "../cascade/_helpers.ts";
 
 const te = new TextEncoder();

@@ -2,16 +2,9 @@
 // scripts/socks5_server.sh): names resolved by the proxy, RFC 1929 credentials, failures as
 // ProxyError without the credentials.
 import assert from "node:assert/strict";
-import {
-  connectTcpViaSocks5,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  listenTcp,
-  parseProxyUrl,
-  ProxyError,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
+import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
+import { connectTcpViaSocks5, listenTcp, parseProxyUrl, ProxyError } from "../../transports/mod.ts";
+import type { Connection } from "../../transports/mod.ts";
 import { freePort, startProxy } from "./_socks.ts";
 
 const bob = await generateIdentity("x25519");

@@ -1,15 +1,9 @@
 // TCP over loopback: delivery with ACKs, 200 concurrent peers, and peers that send garbage,
 // oversized frames or stall: each loses its own connection, the listener keeps serving.
 import assert from "node:assert/strict";
-import {
-  connectTcp,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  listenTcp,
-  parseTcpAddress,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
+import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
+import { connectTcp, listenTcp, parseTcpAddress } from "../../transports/mod.ts";
+import type { Connection } from "../../transports/mod.ts";
 
 const bob = await generateIdentity("x25519");
 const seal = (text: string) =>

@@ -1,16 +1,9 @@
 // TLS over loopback: delivery with ACKs under a pinned self-signed certificate; an untrusted
 // certificate, a plain-TCP peer and garbage each fail on their own while the listener keeps serving.
 import assert from "node:assert/strict";
-import {
-  connectTls,
-  decrypt,
-  decryptStream,
-  encrypt,
-  generateIdentity,
-  listenTls,
-  parseTlsAddress,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
+import { decrypt, decryptStream, encrypt, generateIdentity } from "../../mod.ts";
+import { connectTls, listenTls, parseTlsAddress } from "../../transports/mod.ts";
+import type { Connection } from "../../transports/mod.ts";
 import { selfSignedCertificate } from "./_tls.ts";
 
 const bob = await generateIdentity("x25519");

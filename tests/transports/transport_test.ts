@@ -1,23 +1,20 @@
 // The Transport contract on every transport: `send` takes a sealed envelope and resolves with its
 // message id; cleartext is refused with TypeError before a single byte reaches the peer.
 import assert from "node:assert/strict";
+import { decrypt, encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 import {
   type Connection,
   connectTcp,
   connectTls,
   connectWebSocket,
-  decrypt,
-  encrypt,
-  generateIdentity,
   listenTcp,
   listenTls,
   listenUdp,
   listenWebSocket,
   memoryPair,
-  type SealedEnvelope,
   type Transport,
   udpTransport,
-} from "../../mod.ts";
+} from "../../transports/mod.ts";
 import { selfSignedCertificate } from "./_tls.ts";
 
 const bob = await generateIdentity("x25519");

@@ -3,16 +3,14 @@
 // ignored, oversized messages are refused before reassembly.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
+import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
 import {
-  decrypt,
-  encrypt,
   FrameError,
-  generateIdentity,
   listenUdp,
   MAX_DATAGRAM,
   parseUdpAddress,
   sendUdp,
-} from "../../mod.ts";
+} from "../../transports/mod.ts";
 import type { SealedEnvelope } from "../../mod.ts";
 import { patternBytes } from "../cascade/_helpers.ts";
 

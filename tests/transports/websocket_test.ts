@@ -1,15 +1,9 @@
 // WebSocket over loopback: delivery with ACKs, 100 concurrent peers, text and garbage peers
 // lose only their own connection, plain HTTP is refused.
 import assert from "node:assert/strict";
-import {
-  connectWebSocket,
-  decrypt,
-  encrypt,
-  generateIdentity,
-  listenWebSocket,
-  parseWsAddress,
-} from "../../mod.ts";
-import type { Connection } from "../../mod.ts";
+import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
+import { connectWebSocket, listenWebSocket, parseWsAddress } from "../../transports/mod.ts";
+import type { Connection } from "../../transports/mod.ts";
 
 const bob = await generateIdentity("x25519");
 const seal = (text: string) =>

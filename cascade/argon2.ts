@@ -182,7 +182,47 @@ export async function argon2id(
       throw native;
     }
   }
+  if (!workerAllowed()) return await inline(password, salt.slice(), params);
   return await inWorker(password, salt.slice(), params);
+}
+
+const WORKER_URL = new URL("./_argon2_worker.ts", import.meta.url);
+
+/**
+ * Whether the worker can start without a permission prompt: in Deno, starting a Worker from a
+ * file needs read permission for it (a query never prompts; the Worker would, or fail with
+ * --no-prompt). Elsewhere, whether the platform has Workers at all.
+ */
+function workerAllowed(): boolean {
+  if (typeof Worker !== "function") return false;
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (!deno?.permissions?.querySync || WORKER_URL.protocol !== "file:") return true;
+  return deno.permissions.querySync({ name: "read", path: WORKER_URL }).state === "granted";
+}
+
+/**
+ * hash-wasm on this thread, where no worker can start (no read permission, no Worker): the same
+ * bytes, but the caller's event loop waits. Imported on first use only.
+ */
+async function inline(
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: Argon2Params,
+): Promise<Uint8Array> {
+  try {
+    const { argon2id: hashWasm } = await import("hash-wasm");
+    return await hashWasm({
+      password,
+      salt,
+      memorySize: params.memoryKiB,
+      iterations: params.passes,
+      parallelism: params.parallelism,
+      hashLength: 32,
+      outputType: "binary",
+    });
+  } finally {
+    password.fill(0);
+  }
 }
 
 /** hash-wasm in a Web Worker of its own; `password` is transferred (the worker wipes it). */
@@ -198,7 +238,7 @@ async function inWorker(
     passes: params.passes,
     parallelism: params.parallelism,
   };
-  const worker = new Worker(new URL("./_argon2_worker.ts", import.meta.url), { type: "module" });
+  const worker = new Worker(WORKER_URL, { type: "module" });
   try {
     const reply = await new Promise<{ key?: Uint8Array; error?: string }>((resolve, reject) => {
       worker.onmessage = (e) => resolve(e.data);

@@ -18,7 +18,6 @@ import * as nodeCrypto from "node:crypto";
 import { parseArgs } from "node:util";
 import {
   ARGON2_DEFAULT,
-  bigintToBytes,
   decrypt,
   decryptStream,
   encrypt,
@@ -29,6 +28,7 @@ import {
   rsaAutoPrivateBackend,
 } from "../mod.ts";
 import { argon2Backend, argon2id } from "../cascade/argon2.ts";
+import { bigintToBytes } from "../engines/elgamal/modexp.ts";
 import { type BenchRow, measureKem, median, medianMs } from "../cli/_bench.ts";
 import { barChart, lineChart, type Series } from "./_svg.ts";
 import { opensslSpeed } from "./_openssl.ts";

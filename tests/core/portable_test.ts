@@ -115,9 +115,13 @@ Deno.test("without node built-ins (a browser) the core falls back and computes t
 
   const hex = (b: Uint8Array) => b.toHex();
   const script = `
-    // What a browser lacks: node's built-in modules (process.getBuiltinModule).
+    // What a browser lacks: node's built-in modules (process.getBuiltinModule). navigator goes
+    // too, to show that nothing reads it when the core loads. (Deno itself cannot go: Deno's own
+    // npm loader needs it.)
     delete globalThis.process;
+    delete globalThis.navigator;
     if (typeof globalThis.process !== "undefined") throw new Error("process is still there");
+    if (typeof globalThis.navigator !== "undefined") throw new Error("navigator is still there");
     const core = await import("${MOD}");
     const { nodeCrypto } = await import("${new URL("engines/_node.ts", ROOT).href}");
     if (nodeCrypto() !== undefined) throw new Error("node:crypto was still found");
@@ -137,6 +141,12 @@ Deno.test("without node built-ins (a browser) the core falls back and computes t
       recipients: ["${id.recipient}"], passphrase: "pw", argon2: core.ARGON2_FLOOR,
     });
     const ephemeral = await core.registry.kem("x25519").encapsulate(x25519Pair.publicKey);
+    // ElGamal from 3072 bits runs in node:worker_threads; without them, inline.
+    const elgamal = core.registry.kem("elgamal-3072");
+    const elgamalPair = await elgamal.generateKeyPair();
+    const elgamalEncap = await elgamal.encapsulate(elgamalPair.publicKey);
+    const elgamalSecret = await elgamal.decapsulate(elgamalEncap.encapsulation, elgamalPair.secretKey);
+    if (hex(elgamalSecret) !== hex(elgamalEncap.sharedSecret)) throw new Error("ElGamal");
     console.log(JSON.stringify({
       computed,
       rsaSecret: hex(rsaSecret),

@@ -25,6 +25,7 @@
  */
 import { FormatError } from "../errors.ts";
 import { checkBytes } from "../engines/_bytes.ts";
+import { workerModuleReadable } from "../engines/_ffi.ts";
 import { loadNativeArgon2 } from "./_argon2_native.ts";
 
 /** Argon2id cost parameters. */
@@ -188,16 +189,9 @@ export async function argon2id(
 
 const WORKER_URL = new URL("./_argon2_worker.ts", import.meta.url);
 
-/**
- * Whether the worker can start without a permission prompt: in Deno, starting a Worker from a
- * file needs read permission for it (a query never prompts; the Worker would, or fail with
- * --no-prompt). Elsewhere, whether the platform has Workers at all.
- */
+/** Whether the worker can start here without a permission prompt. */
 function workerAllowed(): boolean {
-  if (typeof Worker !== "function") return false;
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  if (!deno?.permissions?.querySync || WORKER_URL.protocol !== "file:") return true;
-  return deno.permissions.querySync({ name: "read", path: WORKER_URL }).state === "granted";
+  return typeof Worker === "function" && workerModuleReadable(WORKER_URL);
 }
 
 /**

@@ -4,6 +4,7 @@
 // node:worker_threads rather than a web Worker because an idle worker can be unref'd: the pool
 // never keeps a process alive by itself.
 import type { Worker } from "node:worker_threads";
+import { workerModuleReadable } from "../_ffi.ts";
 import { nodeBuiltin } from "../_node.ts";
 
 /**
@@ -58,6 +59,8 @@ function startWorker(): Slot {
   // throws, and the engine's "auto" thread computes inline.
   const threads = nodeBuiltin("node:worker_threads");
   if (!threads) throw new Error("ElGamal's workers need node:worker_threads");
+  // Without read permission for the worker's module, starting it would prompt (or fail).
+  if (!workerModuleReadable(WORKER_URL)) throw new Error("ElGamal's workers need read permission");
   const slot: Slot = { worker: new threads.Worker(WORKER_URL) };
   const retire = (message: string) => {
     const index = slots.indexOf(slot);

@@ -368,6 +368,7 @@ export function createRsaEngine(
     const openssl = opensslRsa();
     if (openssl instanceof Error) throw openssl;
   }
+  if (backendName === "node") node(); // refuses now, where the platform has no node:crypto
   const size = bits / 8;
   return Object.freeze({
     kind: "kem" as const,

@@ -130,6 +130,13 @@ Deno.test("without node built-ins (a browser) the core falls back and computes t
     const bytes = (h) => Uint8Array.fromHex(h);
     const computed = await sameBytes(core);
     const x25519Pair = await core.registry.kem("x25519").deriveKeyPair(bytes("${KEY}"));
+    let refused = false;
+    try {
+      core.createRsaEngine(2048, { backend: "node" });
+    } catch {
+      refused = true;
+    }
+    if (!refused) throw new Error("the node RSA backend was made without node:crypto");
     const rsa = core.registry.kem("rsa-2048");
     const rsaSecret = await rsa.decapsulate(bytes("${hex(rsaEncap.encapsulation)}"),
       bytes("${hex(rsaPair.secretKey)}"));

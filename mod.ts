@@ -22,4 +22,3 @@
 export * from "./engines/mod.ts";
 export * from "./errors.ts";
 export * from "./cascade/mod.ts";
-export * from "./transports/mod.ts";

@@ -25,6 +25,7 @@
  */
 import { FormatError } from "../errors.ts";
 import { checkBytes } from "../engines/_bytes.ts";
+import { workerModuleReadable } from "../engines/_ffi.ts";
 import { loadNativeArgon2 } from "./_argon2_native.ts";
 
 /** Argon2id cost parameters. */
@@ -182,7 +183,40 @@ export async function argon2id(
       throw native;
     }
   }
+  if (!workerAllowed()) return await inline(password, salt.slice(), params);
   return await inWorker(password, salt.slice(), params);
+}
+
+const WORKER_URL = new URL("./_argon2_worker.ts", import.meta.url);
+
+/** Whether the worker can start here without a permission prompt. */
+function workerAllowed(): boolean {
+  return typeof Worker === "function" && workerModuleReadable(WORKER_URL);
+}
+
+/**
+ * hash-wasm on this thread, where no worker can start (no read permission, no Worker): the same
+ * bytes, but the caller's event loop waits. Imported on first use only.
+ */
+async function inline(
+  password: Uint8Array,
+  salt: Uint8Array,
+  params: Argon2Params,
+): Promise<Uint8Array> {
+  try {
+    const { argon2id: hashWasm } = await import("hash-wasm");
+    return await hashWasm({
+      password,
+      salt,
+      memorySize: params.memoryKiB,
+      iterations: params.passes,
+      parallelism: params.parallelism,
+      hashLength: 32,
+      outputType: "binary",
+    });
+  } finally {
+    password.fill(0);
+  }
 }
 
 /** hash-wasm in a Web Worker of its own; `password` is transferred (the worker wipes it). */
@@ -198,7 +232,7 @@ async function inWorker(
     passes: params.passes,
     parallelism: params.parallelism,
   };
-  const worker = new Worker(new URL("./_argon2_worker.ts", import.meta.url), { type: "module" });
+  const worker = new Worker(WORKER_URL, { type: "module" });
   try {
     const reply = await new Promise<{ key?: Uint8Array; error?: string }>((resolve, reject) => {
       worker.onmessage = (e) => resolve(e.data);

@@ -18,10 +18,10 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { FormatError } from "../errors.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { LruCache } from "../engines/_cache.ts";
+import { sha256 } from "../engines/_hash.ts";
 import { registry as defaultRegistry } from "../engines/mod.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import type { KemEngine } from "../engines/types.ts";
@@ -44,9 +44,7 @@ export interface KeyOptions {
 }
 
 function check(prefix: string, id: string, key: Uint8Array): Uint8Array {
-  const digest = createHash("sha256").update(encoder.encode(`${prefix}${id}:`)).update(key)
-    .digest();
-  return new Uint8Array(digest.subarray(0, 4));
+  return sha256(encoder.encode(`${prefix}${id}:`), key).slice(0, 4);
 }
 
 function encode(prefix: string, id: string, key: Uint8Array): string {

@@ -1,6 +1,6 @@
 // Internal: the small per-key caches the hot paths keep (parsed recipients, prepared ML-KEM keys,
 // public keys of recent identities), and the synchronous-to-promise bridge the sync engines use.
-import { createHash } from "node:crypto";
+import { sha256 } from "./_hash.ts";
 
 /** A map that keeps its `capacity` most recently used entries. */
 export class LruCache<K, V> {
@@ -42,7 +42,7 @@ export class LruCache<K, V> {
  * itself a map key.
  */
 export function secretTag(secret: Uint8Array): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return sha256(secret).toHex();
 }
 
 /** `run()` as a promise: its value, or a rejection with what it threw. */

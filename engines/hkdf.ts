@@ -24,8 +24,9 @@
  *
  * @module
  */
-import { createHmac, hkdfSync as nodeHkdfSync } from "node:crypto";
 import { checkBytes } from "./_bytes.ts";
+import { hmacSync } from "./_hash.ts";
+import { nodeCrypto } from "./_node.ts";
 import { settle } from "./_cache.ts";
 
 /** Hash functions HKDF is offered with. */
@@ -64,10 +65,7 @@ function checkLength(length: number, hashSize: number): void {
  */
 export function hmac(hash: HkdfHash, key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
   checkHash(hash);
-  const h = createHmac(NODE_NAME[hash], key);
-  for (const d of data) h.update(d);
-  const digest = h.digest();
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.length);
+  return hmacSync(hash, key, data);
 }
 
 /**
@@ -153,8 +151,9 @@ export function hkdfSync(
   checkLength(length, size);
   if (length === 0) return new Uint8Array(0);
   // node's one-call HKDF (8-9 us for a short key) takes at most 1024 bytes of info.
-  if (info.length <= 1024) {
-    return new Uint8Array(nodeHkdfSync(NODE_NAME[hash], ikm, salt, info, length));
+  const node = nodeCrypto();
+  if (node && info.length <= 1024) {
+    return new Uint8Array(node.hkdfSync(NODE_NAME[hash], ikm, salt, info, length));
   }
   return hkdfExpandSync(hash, hkdfExtractSync(hash, salt, ikm), info, length);
 }

@@ -21,7 +21,7 @@
 import { DecryptionError } from "../errors.ts";
 import { checkBytes, concatBytes } from "./_bytes.ts";
 import { hkdf } from "./hkdf.ts";
-import type { EngineFactory, EngineRegistry } from "./registry.ts";
+import type { BuiltinFactory, EngineFactory, EngineRegistry } from "./registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "./types.ts";
 
 /** Fewest components of a hybrid. */
@@ -226,3 +226,12 @@ export function hybridFactory(registry: EngineRegistry): EngineFactory {
     },
   });
 }
+
+/** Hybrids have no engine of their own: every one is resolved from its components' ids. */
+export const ENGINES: readonly KemEngine[] = Object.freeze([]);
+
+/**
+ * The family's factory, as a function of the registry it joins ({@linkcode BuiltinFactory}): a
+ * hybrid's components are looked up in that registry, so the factory is made for it.
+ */
+export const FACTORIES: readonly BuiltinFactory[] = Object.freeze([hybridFactory]);

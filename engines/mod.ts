@@ -19,13 +19,14 @@
  *
  * @module
  */
-import { EngineRegistry } from "./registry.ts";
-import { hybridFactory } from "./hybrid.ts";
-import { rsa2048, rsa3072, rsa4096, rsa8192, rsaFactory } from "./rsa/mod.ts";
-import { elgamal2048, elgamal3072, elgamal4096, elgamal6144, elgamal8192 } from "./elgamal/mod.ts";
-import { mlKem1024, mlKem512, mlKem768 } from "./mlkem/mod.ts";
-import { x25519, x448 } from "./ecc/mod.ts";
-import { aes256Gcm, aes256GcmSiv, chacha20Poly1305, xchacha20Poly1305 } from "./symmetric/mod.ts";
+import type { AeadEngine, KemEngine } from "./types.ts";
+import { type BuiltinFactory, EngineRegistry } from "./registry.ts";
+import * as hybrid from "./hybrid.ts";
+import * as rsa from "./rsa/mod.ts";
+import * as elgamal from "./elgamal/mod.ts";
+import * as mlkem from "./mlkem/mod.ts";
+import * as ecc from "./ecc/mod.ts";
+import * as symmetric from "./symmetric/mod.ts";
 
 export * from "./types.ts";
 export * from "./registry.ts";
@@ -36,6 +37,26 @@ export * from "./elgamal/mod.ts";
 export * from "./mlkem/mod.ts";
 export * from "./ecc/mod.ts";
 export * from "./symmetric/mod.ts";
+
+// Every family's folder lists its own built-ins (ENGINES, FACTORIES); this module only joins the
+// lists, so a new built-in family touches its own folder and one line in each list below. These
+// two exports also settle the families' same-named ones, which `export *` would leave ambiguous.
+
+/** Every built-in engine, family by family, in the order the default registry registers them. */
+export const ENGINES: readonly (KemEngine | AeadEngine)[] = Object.freeze([
+  ...rsa.ENGINES,
+  ...elgamal.ENGINES,
+  ...mlkem.ENGINES,
+  ...ecc.ENGINES,
+  ...hybrid.ENGINES,
+  ...symmetric.ENGINES,
+]);
+
+/** Every built-in factory ({@linkcode BuiltinFactory}): RSA sizes, then hybrids. */
+export const FACTORIES: readonly BuiltinFactory[] = Object.freeze([
+  ...rsa.FACTORIES,
+  ...hybrid.FACTORIES,
+]);
 
 /**
  * The default registry with every built-in engine. Plugins add theirs with
@@ -50,27 +71,7 @@ export * from "./symmetric/mod.ts";
  * ```
  */
 export const registry: EngineRegistry = new EngineRegistry();
-for (
-  const engine of [
-    rsa2048,
-    rsa3072,
-    rsa4096,
-    rsa8192,
-    elgamal2048,
-    elgamal3072,
-    elgamal4096,
-    elgamal6144,
-    elgamal8192,
-    mlKem512,
-    mlKem768,
-    mlKem1024,
-    x25519,
-    x448,
-    aes256Gcm,
-    chacha20Poly1305,
-    xchacha20Poly1305,
-    aes256GcmSiv,
-  ]
-) registry.register(engine);
-registry.registerFactory(rsaFactory);
-registry.registerFactory(hybridFactory(registry));
+for (const engine of ENGINES) registry.register(engine);
+for (const factory of FACTORIES) {
+  registry.registerFactory(typeof factory === "function" ? factory(registry) : factory);
+}

@@ -19,6 +19,14 @@ export interface EngineFactory {
   resolve(id: string): Engine | undefined;
 }
 
+/**
+ * A built-in family's factory as its `FACTORIES` lists it: the factory itself, or a function that
+ * makes it for the registry it joins. Hybrid KEMs need that form: their factory resolves its
+ * components (`x25519`, `ml-kem-768`) in the same registry, which does not exist when the family's
+ * module loads.
+ */
+export type BuiltinFactory = EngineFactory | ((registry: EngineRegistry) => EngineFactory);
+
 const ID_PATTERN = /^[a-z0-9][a-z0-9.\-_]*(\+[a-z0-9][a-z0-9.\-_]*)*$/;
 const KEM_SIZES = ["publicKeySize", "encapsulationSize", "sharedSecretSize", "securityBits"];
 const KEM_METHODS = ["generateKeyPair", "encapsulate", "decapsulate"];

@@ -1,17 +1,11 @@
 // Internal: X25519 and X448 (RFC 7748) as DHKEM groups, on node:crypto, WebCrypto or
 // @noble/curves.
-import {
-  createPrivateKey,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
-  type KeyObject,
-} from "node:crypto";
-import { Buffer } from "node:buffer";
+import type { KeyObject } from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { x448 as nobleX448 } from "@noble/curves/ed448.js";
 import { concatBytes } from "../_bytes.ts";
 import { LruCache, settle } from "../_cache.ts";
+import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { KemKeyPair } from "../types.ts";
 import type { DhGroup } from "./_dhkem.ts";
 
@@ -92,17 +86,16 @@ function webCryptoGroup(curve: Curve): DhGroup {
   };
 }
 
-/** DER bytes as the Buffer node:crypto's types ask for (no copy). */
-const der = (prefix: Uint8Array, key: Uint8Array): Buffer => {
-  const bytes = concatBytes(prefix, key);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-};
+/** DER bytes as the Buffer node:crypto's types ask for (it takes any Uint8Array; no copy). */
+const der = (prefix: Uint8Array, key: Uint8Array): Buffer =>
+  concatBytes(prefix, key) as unknown as Buffer;
 
 /**
  * node:crypto's synchronous key objects: one X25519 DH in 130-150 us and a key pair in 45 us,
  * against 170-250 us for WebCrypto's asynchronous import + deriveBits (`deno task bench:kem`).
  */
-function nodeGroup(curve: Curve): DhGroup {
+function nodeGroup(node: NodeCrypto, curve: Curve): DhGroup {
+  const { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } = node;
   const size = SIZES[curve];
   const type = curve === "X25519" ? "x25519" : "x448";
   // DER exports end with the raw key (RFC 8410); JWK export of a private key costs 10x more.
@@ -179,10 +172,37 @@ function nobleGroup(curve: Curve): DhGroup {
  */
 export function montgomeryGroup(curve: Curve, backend: MontgomeryBackend): DhGroup {
   if (backend === "noble") return nobleGroup(curve);
-  if (backend === "node") return nodeGroup(curve);
+  if (backend === "node") {
+    // node:crypto is looked up on first use (engines/_node.ts); where the platform has none, the
+    // WebCrypto-or-noble group below does the work.
+    return lazyGroup(curve, () => {
+      const node = nodeCrypto();
+      return node ? nodeGroup(node, curve) : webCryptoOrNoble(curve);
+    });
+  }
   if (backend !== "webcrypto") {
     throw new TypeError(`backend must be "node", "webcrypto" or "noble"`);
   }
+  return webCryptoOrNoble(curve);
+}
+
+/** The group `make` returns, made on first use; `sync` is read through, so DHKEM sees it. */
+function lazyGroup(curve: Curve, make: () => DhGroup): DhGroup {
+  let group: DhGroup | undefined;
+  const get = () => group ??= make();
+  return {
+    publicKeySize: SIZES[curve],
+    secretKeySize: SIZES[curve],
+    get sync() {
+      return get().sync;
+    },
+    generate: () => get().generate(),
+    publicKey: (secretKey) => get().publicKey(secretKey),
+    dh: (secretKey, publicKey) => get().dh(secretKey, publicKey),
+  };
+}
+
+function webCryptoOrNoble(curve: Curve): DhGroup {
   const web = webCryptoGroup(curve);
   const noble = nobleGroup(curve);
   const pick = async () => (await webCryptoHas(curve)) ? web : noble;

@@ -16,6 +16,13 @@
  *
  * @module
  */
+import type { KemEngine } from "../types.ts";
+import { x25519 } from "./x25519.ts";
+import { x448 } from "./x448.ts";
+
 export * from "./dhkem.ts";
 export { createX25519Engine, type MontgomeryBackend, x25519 } from "./x25519.ts";
 export { createX448Engine, x448 } from "./x448.ts";
+
+/** The family's built-in engines, as the default registry registers them. */
+export const ENGINES: readonly KemEngine[] = Object.freeze([x25519, x448]);

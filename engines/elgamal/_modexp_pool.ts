@@ -3,7 +3,9 @@
 // 3072..8192-bit decapsulation takes 4..31 ms (docs/engines/elgamal.md, "Threads").
 // node:worker_threads rather than a web Worker because an idle worker can be unref'd: the pool
 // never keeps a process alive by itself.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { workerModuleReadable } from "../_ffi.ts";
+import { nodeBuiltin } from "../_node.ts";
 
 /**
  * One job: `base^exponent mod modulus` (for a fixed base, with the name of its table in the
@@ -42,8 +44,10 @@ interface Queued {
 }
 
 // One worker per core, at most 4: an encapsulation runs its two exponentiations at once, and
-// several operations in flight use every core.
-const SIZE = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+// several operations in flight use every core. Read on first use (no top-level `navigator`).
+let size: number | undefined;
+const poolSize = () =>
+  size ??= Math.max(1, Math.min(4, globalThis.navigator?.hardwareConcurrency || 1));
 const WORKER_URL = new URL("./_modexp_worker.ts", import.meta.url);
 
 const slots: Slot[] = [];
@@ -51,7 +55,13 @@ const queue: Queued[] = [];
 let nextId = 0;
 
 function startWorker(): Slot {
-  const slot: Slot = { worker: new Worker(WORKER_URL) };
+  // node:worker_threads, looked up on first use (engines/_node.ts). Without it (a browser) this
+  // throws, and the engine's "auto" thread computes inline.
+  const threads = nodeBuiltin("node:worker_threads");
+  if (!threads) throw new Error("ElGamal's workers need node:worker_threads");
+  // Without read permission for the worker's module, starting it would prompt (or fail).
+  if (!workerModuleReadable(WORKER_URL)) throw new Error("ElGamal's workers need read permission");
+  const slot: Slot = { worker: new threads.Worker(WORKER_URL) };
   const retire = (message: string) => {
     const index = slots.indexOf(slot);
     if (index < 0) return;
@@ -76,10 +86,10 @@ function startWorker(): Slot {
   return slot;
 }
 
-// Another worker when all are busy, up to SIZE. If one cannot start now, the running ones do the
+// Another worker when all are busy, up to poolSize(). If one cannot start now, the running ones do the
 // work.
 function spareWorker(): Slot | undefined {
-  if (slots.length >= SIZE) return undefined;
+  if (slots.length >= poolSize()) return undefined;
   try {
     return startWorker();
   } catch {

@@ -15,5 +15,16 @@
  *
  * @module
  */
+import type { KemEngine } from "../types.ts";
+import { elgamal2048, elgamal3072, elgamal4096, elgamal6144, elgamal8192 } from "./elgamal.ts";
+
 export * from "./elgamal.ts";
-export { bigintToBytes, bytesToBigint, fixedBasePow, jacobi, modPow } from "./modexp.ts";
+
+/** The family's built-in engines, as the default registry registers them. */
+export const ENGINES: readonly KemEngine[] = Object.freeze([
+  elgamal2048,
+  elgamal3072,
+  elgamal4096,
+  elgamal6144,
+  elgamal8192,
+]);

@@ -16,6 +16,9 @@
  *
  * @module
  */
+import type { KemEngine } from "../types.ts";
+import { mlKem1024, mlKem512, mlKem768 } from "./mlkem.ts";
+
 export {
   createMlKemEngine,
   ML_KEM_SEED_SIZE,
@@ -24,3 +27,6 @@ export {
   mlKem768,
   type MlKemBackend,
 } from "./mlkem.ts";
+
+/** The family's built-in engines, as the default registry registers them. */
+export const ENGINES: readonly KemEngine[] = Object.freeze([mlKem512, mlKem768, mlKem1024]);

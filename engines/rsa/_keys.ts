@@ -1,10 +1,11 @@
 // Internal: RSA key encodings. node-forge parses and re-encodes PEM/DER (PKCS#1, PKCS#8, SPKI);
 // node:crypto validates what the engines use.
 import forge from "node-forge";
-import { createPrivateKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { InvalidKeyError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
 import { LruCache, secretTag } from "../_cache.ts";
+import { nodeCrypto } from "../_node.ts";
 
 function binaryString(bytes: Uint8Array): string {
   let s = "";
@@ -103,25 +104,61 @@ export function checkedPublicKey(spki: Uint8Array, bits: number): forge.pki.rsa.
   return key;
 }
 
+/**
+ * A checked private key: node:crypto's KeyObject, or forge's key where the platform has no
+ * node:crypto (engines/_node.ts). Also the identity the backends' per-key caches hang on.
+ */
+export type PrivateKeyHandle = KeyObject | forge.pki.rsa.PrivateKey;
+
 // Parsed private keys of recent identities, by size and secretTag: parsing a PKCS#8 RSA key
 // costs about 270 us here, 3% of an RSA-3072 decryption, and decapsulation needs it twice.
-const privateKeyObjects = new LruCache<string, KeyObject>(16);
+const privateKeyObjects = new LruCache<string, PrivateKeyHandle>(16);
 
-/** node:crypto's view of a PKCS#8 private key, checked for the engine's size. */
-export function privateKeyObject(pkcs8: Uint8Array, bits: number): KeyObject {
+/** A PKCS#8 private key checked for the engine's size (node:crypto's view where it exists). */
+export function privateKeyObject(pkcs8: Uint8Array, bits: number): PrivateKeyHandle {
   const tag = `${bits}:${secretTag(pkcs8)}`;
   return privateKeyObjects.getOrCreate(tag, () => parsePrivateKey(pkcs8, bits));
 }
 
-function parsePrivateKey(pkcs8: Uint8Array, bits: number): KeyObject {
+function parsePrivateKey(pkcs8: Uint8Array, bits: number): PrivateKeyHandle {
+  const node = nodeCrypto();
+  if (!node) return parseForgePrivateKey(pkcs8, bits);
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" });
+    key = node.createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" });
   } catch {
     throw new InvalidKeyError("secretKey is not a DER PKCS#8 PrivateKeyInfo");
   }
   checkDetails(key, bits, "secretKey");
   return key;
+}
+
+/** The same checks in forge, for platforms without node:crypto. */
+function parseForgePrivateKey(pkcs8: Uint8Array, bits: number): forge.pki.rsa.PrivateKey {
+  let key: forge.pki.rsa.PrivateKey;
+  try {
+    key = forgePrivateKey(pkcs8);
+    if (!key.n || !key.e) throw new Error("not RSA");
+  } catch {
+    throw new InvalidKeyError("secretKey is not a DER PKCS#8 PrivateKeyInfo");
+  }
+  const modulusLength = key.n.bitLength();
+  if (modulusLength !== bits) {
+    throw new InvalidKeyError(
+      `secretKey has a ${modulusLength}-bit modulus; this engine takes ${bits}`,
+    );
+  }
+  if (key.e.compareTo(new forge.jsbn.BigInteger("3", 10)) < 0 || !key.e.testBit(0)) {
+    throw new InvalidKeyError("secretKey has an invalid public exponent");
+  }
+  return key;
+}
+
+/** The modulus size of a checked key. */
+export function modulusBits(key: PrivateKeyHandle): number {
+  return "asymmetricKeyDetails" in key
+    ? key.asymmetricKeyDetails?.modulusLength ?? 0
+    : key.n.bitLength();
 }
 
 function checkDetails(key: KeyObject, bits: number, name: string): void {

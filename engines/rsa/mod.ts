@@ -16,6 +16,10 @@
  *
  * @module
  */
+import type { KemEngine } from "../types.ts";
+import type { EngineFactory } from "../registry.ts";
+import { rsa2048, rsa3072, rsa4096, rsa8192, rsaFactory } from "./rsa.ts";
+
 export {
   createRsaEngine,
   importRsaPublicKey,
@@ -32,3 +36,9 @@ export {
   rsaFactory,
   rsaSecurityBits,
 } from "./rsa.ts";
+
+/** The family's built-in engines, as the default registry registers them. */
+export const ENGINES: readonly KemEngine[] = Object.freeze([rsa2048, rsa3072, rsa4096, rsa8192]);
+
+/** The family's factory: every `rsa-N` from {@linkcode RSA_MIN_BITS} to {@linkcode RSA_MAX_BITS}. */
+export const FACTORIES: readonly EngineFactory[] = Object.freeze([rsaFactory]);

@@ -26,17 +26,10 @@
  * @module
  */
 import forge from "node-forge";
-import {
-  constants,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  type KeyObject,
-  privateDecrypt,
-  publicEncrypt,
-} from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
+import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { EngineFactory } from "../registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import {
@@ -44,6 +37,8 @@ import {
   checkedPublicKey,
   forgePrivateKey,
   fromBinaryString,
+  modulusBits,
+  type PrivateKeyHandle,
   privateKeyObject,
   toPkcs8Der,
   toSpkiDer,
@@ -104,11 +99,18 @@ interface Backend {
   ): Promise<Uint8Array>;
 }
 
+/** node:crypto, which the "node" backend needs (engines/_node.ts). */
+function node(): NodeCrypto {
+  const found = nodeCrypto();
+  if (!found) throw new Error("the node backend needs node:crypto, which this platform lacks");
+  return found;
+}
+
 const nodeBackend: Backend = {
   generate: (bits) =>
     new Promise((resolve, reject) =>
       // Runs on libuv's thread pool: the event loop stays free during long keygens.
-      generateKeyPair(
+      node().generateKeyPair(
         "rsa",
         {
           modulusLength: bits,
@@ -125,6 +127,7 @@ const nodeBackend: Backend = {
   encrypt(spki, bits, secret) {
     checkedPublicKey(spki, bits);
     if (bits > NATIVE_PUBLIC_MAX_BITS) return forgeBackend.encrypt(spki, bits, secret);
+    const { constants, createPublicKey, publicEncrypt } = node();
     const key = createPublicKey({ key: spki as unknown as Buffer, format: "der", type: "spki" });
     const options = { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" };
     return Promise.resolve(new Uint8Array(publicEncrypt(options, secret)));
@@ -132,10 +135,10 @@ const nodeBackend: Backend = {
   decrypt: (pkcs8, bits, ciphertext, label) =>
     Promise.resolve(
       new Uint8Array(
-        privateDecrypt(
+        node().privateDecrypt(
           {
-            key: privateKeyObject(pkcs8, bits),
-            padding: constants.RSA_PKCS1_OAEP_PADDING,
+            key: privateKeyObject(pkcs8, bits) as KeyObject,
+            padding: node().constants.RSA_PKCS1_OAEP_PADDING,
             oaepHash: "sha256",
             oaepLabel: label,
           },
@@ -188,7 +191,7 @@ const webCryptoBackend: Backend = {
 // indexed by SHA-256 of the PKCS#8): a repeat decapsulation neither hashes nor imports its key
 // again (an import costs about 45 us at 3072 bits here), and an entry goes when _keys.ts drops
 // its KeyObject. The keys are not extractable.
-const webCryptoKeys = new WeakMap<KeyObject, CryptoKey>();
+const webCryptoKeys = new WeakMap<PrivateKeyHandle, CryptoKey>();
 
 async function webCryptoPrivateKey(pkcs8: Uint8Array, bits: number): Promise<CryptoKey> {
   // Refuses a bad key with InvalidKeyError before WebCrypto sees it.
@@ -208,7 +211,7 @@ async function webCryptoPrivateKey(pkcs8: Uint8Array, bits: number): Promise<Cry
 }
 
 // libcrypto's parsed key for each KeyObject _keys.ts keeps, as for WebCrypto above.
-const opensslKeys = new WeakMap<KeyObject, OpensslKey>();
+const opensslKeys = new WeakMap<PrivateKeyHandle, OpensslKey>();
 
 /** The system's OpenSSL 3 for the private operation (engines/rsa/_openssl.ts). */
 const opensslBackend: Backend = {
@@ -237,8 +240,10 @@ const opensslBackend: Backend = {
  * (a backlog of messages) use every core (docs/engines/rsa.md).
  */
 const autoBackend: Backend = {
-  generate: nodeBackend.generate,
-  encrypt: nodeBackend.encrypt,
+  // Where the platform has no node:crypto (a browser), WebCrypto generates and encrypts.
+  generate: (bits) => (nodeCrypto() ? nodeBackend : webCryptoBackend).generate(bits),
+  encrypt: (spki, bits, secret) =>
+    (nodeCrypto() ? nodeBackend : webCryptoBackend).encrypt(spki, bits, secret),
   decrypt: (pkcs8, bits, ciphertext, label) =>
     (opensslRsa() instanceof Error ? webCryptoBackend : opensslBackend)
       .decrypt(pkcs8, bits, ciphertext, label),
@@ -297,6 +302,14 @@ const BACKENDS: Record<RsaBackend, Backend> = {
   forge: forgeBackend,
 };
 
+/** Parses a PKCS#8 key of any size, unchecked (for _oaepDecrypt's vectors). */
+function forgeOrNodeKey(pkcs8: Uint8Array): PrivateKeyHandle {
+  const found = nodeCrypto();
+  return found
+    ? found.createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" })
+    : forgePrivateKey(pkcs8);
+}
+
 /** Internal (tests): OAEP-SHA-256 decryption with a label, as the Wycheproof vectors need. */
 export async function _oaepDecrypt(
   backend: RsaBackend,
@@ -304,8 +317,7 @@ export async function _oaepDecrypt(
   ciphertext: Uint8Array,
   label: Uint8Array,
 ): Promise<Uint8Array> {
-  const bits = createPrivateKey({ key: pkcs8 as unknown as Buffer, format: "der", type: "pkcs8" })
-    .asymmetricKeyDetails?.modulusLength ?? 0;
+  const bits = modulusBits(forgeOrNodeKey(pkcs8));
   try {
     return await BACKENDS[backend].decrypt(pkcs8, bits, ciphertext, label);
   } catch {
@@ -369,6 +381,7 @@ export function createRsaEngine(
     const openssl = opensslRsa();
     if (openssl instanceof Error) throw openssl;
   }
+  if (backendName === "node") node(); // refuses now, where the platform has no node:crypto
   const size = bits / 8;
   return Object.freeze({
     kind: "kem" as const,
@@ -403,10 +416,15 @@ export function createRsaEngine(
     },
     publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
       checkBytes("secretKey", secretKey);
-      const spki = createPublicKey(privateKeyObject(secretKey.slice(), bits)).export({
-        type: "spki",
-        format: "der",
-      });
+      const key = privateKeyObject(secretKey.slice(), bits);
+      if ("n" in key) {
+        // forge's key, where the platform has no node:crypto.
+        const publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+        return Promise.resolve(
+          fromBinaryString(forge.asn1.toDer(forge.pki.publicKeyToAsn1(publicKey)).getBytes()),
+        );
+      }
+      const spki = node().createPublicKey(key).export({ type: "spki", format: "der" });
       return Promise.resolve(new Uint8Array(spki));
     },
   });

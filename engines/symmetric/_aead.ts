@@ -1,7 +1,9 @@
 // Internal: the boundary every AEAD engine shares (argument checks, copies, one opaque error).
-import { createCipheriv, createDecipheriv } from "node:crypto";
+import { gcm } from "@noble/ciphers/aes.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
+import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { AeadEngine, KeyedAead } from "../types.ts";
 
 const EMPTY = new Uint8Array(0);
@@ -47,6 +49,36 @@ export interface SyncAeadPrimitive extends AeadPrimitive {
 export function nodeAeadPrimitive(
   cipherName: "aes-256-gcm" | "chacha20-poly1305",
 ): SyncAeadPrimitive {
+  // node:crypto is looked up on the first call (engines/_node.ts), then kept: no await, ever.
+  // Where the platform has none, noble's cipher of the same name computes the same bytes.
+  let impl: SyncAeadPrimitive | undefined;
+  const resolve = () => {
+    const node = nodeCrypto();
+    impl = node ? nodeCipher(node, cipherName) : nobleCipher(cipherName);
+    return impl;
+  };
+  return {
+    seal: (key, nonce, plaintext, aad) => (impl ?? resolve()).seal(key, nonce, plaintext, aad),
+    open: (key, nonce, ciphertext, aad) => (impl ?? resolve()).open(key, nonce, ciphertext, aad),
+  };
+}
+
+function nobleCipher(cipherName: "aes-256-gcm" | "chacha20-poly1305"): SyncAeadPrimitive {
+  const cipher = cipherName === "aes-256-gcm" ? gcm : chacha20poly1305;
+  return {
+    seal: (key, nonce, plaintext, aad) => cipher(key, nonce, aad).encrypt(plaintext),
+    open: (key, nonce, ciphertext, aad) => {
+      if (ciphertext.length < 16) throw new RangeError("ciphertext is shorter than the tag");
+      return cipher(key, nonce, aad).decrypt(ciphertext);
+    },
+  };
+}
+
+function nodeCipher(
+  node: NodeCrypto,
+  cipherName: "aes-256-gcm" | "chacha20-poly1305",
+): SyncAeadPrimitive {
+  const { createCipheriv, createDecipheriv } = node;
   // Two calls because node's typings overload per cipher family (CipherGCM, CipherChaCha20Poly1305).
   const tag = { authTagLength: 16 } as const;
   const encryptor = (key: Uint8Array, nonce: Uint8Array) =>

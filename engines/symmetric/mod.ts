@@ -18,6 +18,19 @@
  *
  * @module
  */
+import type { AeadEngine } from "../types.ts";
+import { aes256Gcm } from "./aes_gcm.ts";
+import { chacha20Poly1305, xchacha20Poly1305 } from "./chacha.ts";
+import { aes256GcmSiv } from "./aes_gcm_siv.ts";
+
 export * from "./aes_gcm.ts";
 export * from "./chacha.ts";
 export * from "./aes_gcm_siv.ts";
+
+/** The family's built-in engines, as the default registry registers them. */
+export const ENGINES: readonly AeadEngine[] = Object.freeze([
+  aes256Gcm,
+  chacha20Poly1305,
+  xchacha20Poly1305,
+  aes256GcmSiv,
+]);

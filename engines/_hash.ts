@@ -1,0 +1,39 @@
+// Internal: SHA-256 and HMAC for synchronous callers, on node:crypto where the platform has it
+// (engines/_node.ts) and @noble/hashes elsewhere; both give the same bytes.
+import { hmac as nobleHmac } from "@noble/hashes/hmac.js";
+import { sha256 as nobleSha256, sha512 as nobleSha512 } from "@noble/hashes/sha2.js";
+import { nodeCrypto } from "./_node.ts";
+
+/** The hashes offered: WebCrypto's names. */
+export type HashName = "SHA-256" | "SHA-512";
+
+const NODE_NAME: Record<HashName, string> = { "SHA-256": "sha256", "SHA-512": "sha512" };
+const NOBLE = { "SHA-256": nobleSha256, "SHA-512": nobleSha512 };
+
+const view = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.length);
+
+/** SHA-256 of the concatenated `parts`. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const node = nodeCrypto();
+  if (node) {
+    const h = node.createHash("sha256");
+    for (const p of parts) h.update(p);
+    return view(h.digest());
+  }
+  const h = nobleSha256.create();
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** HMAC (RFC 2104) of the concatenated `data`; `hash` is assumed valid. */
+export function hmacSync(hash: HashName, key: Uint8Array, data: Uint8Array[]): Uint8Array {
+  const node = nodeCrypto();
+  if (node) {
+    const h = node.createHmac(NODE_NAME[hash], key);
+    for (const d of data) h.update(d);
+    return view(h.digest());
+  }
+  const h = nobleHmac.create(NOBLE[hash], key);
+  for (const d of data) h.update(d);
+  return h.digest();
+}

@@ -16,9 +16,13 @@
  *
  * @example
  * ```ts
- * import { argon2id, ARGON2_FLOOR } from "./argon2.ts";
- * const key = await argon2id("correct horse", new Uint8Array(16), ARGON2_FLOOR);
- * console.log(key.length); // 32
+ * import assert from "node:assert/strict";
+ * import { ARGON2_FLOOR, argon2id } from "@polycrypt/polycrypt";
+ * const salt = new TextEncoder().encode("saltsaltsaltsalt");
+ * const key = await argon2id("correct horse", salt, ARGON2_FLOOR);
+ * // Debian's argon2 CLI (the RFC 9106 reference code):
+ * // echo -n "correct horse" | argon2 saltsaltsaltsalt -id -k 19456 -t 2 -p 1 -l 32 -r
+ * assert.equal(key.toHex(), "01dc1e04bc1c7e59cd5f61d55bc8b532dbbb7ebae7e0a8bb87fad8486b94ec8b");
  * ```
  *
  * @module
@@ -43,8 +47,10 @@ export interface Argon2Params {
  *
  * @example
  * ```ts
- * import { ARGON2_DEFAULT } from "./argon2.ts";
- * console.log(ARGON2_DEFAULT.memoryKiB); // 65536
+ * import assert from "node:assert/strict";
+ * import { ARGON2_DEFAULT } from "@polycrypt/polycrypt";
+ * assert.deepEqual(ARGON2_DEFAULT, { memoryKiB: 65536, passes: 3, parallelism: 4 });
+ * assert.ok(Object.isFrozen(ARGON2_DEFAULT));
  * ```
  */
 export const ARGON2_DEFAULT: Argon2Params = Object.freeze({
@@ -58,8 +64,9 @@ export const ARGON2_DEFAULT: Argon2Params = Object.freeze({
  *
  * @example
  * ```ts
- * import { ARGON2_FLOOR } from "./argon2.ts";
- * console.log(ARGON2_FLOOR.memoryKiB); // 19456
+ * import assert from "node:assert/strict";
+ * import { ARGON2_FLOOR } from "@polycrypt/polycrypt";
+ * assert.deepEqual(ARGON2_FLOOR, { memoryKiB: 19456, passes: 2, parallelism: 1 });
  * ```
  */
 export const ARGON2_FLOOR: Argon2Params = Object.freeze({
@@ -74,8 +81,9 @@ export const ARGON2_FLOOR: Argon2Params = Object.freeze({
  *
  * @example
  * ```ts
- * import { ARGON2_CAP } from "./argon2.ts";
- * console.log(ARGON2_CAP.memoryKiB); // 1048576
+ * import assert from "node:assert/strict";
+ * import { ARGON2_CAP } from "@polycrypt/polycrypt";
+ * assert.deepEqual(ARGON2_CAP, { memoryKiB: 1048576, passes: 16, parallelism: 16 });
  * ```
  */
 export const ARGON2_CAP: Argon2Params = Object.freeze({
@@ -91,8 +99,11 @@ export const ARGON2_CAP: Argon2Params = Object.freeze({
  *
  * @example
  * ```ts
- * import { checkArgon2Params } from "./argon2.ts";
- * checkArgon2Params({ memoryKiB: 65536, passes: 3, parallelism: 4 }); // ok
+ * import assert from "node:assert/strict";
+ * import { checkArgon2Params, FormatError } from "@polycrypt/polycrypt";
+ * checkArgon2Params({ memoryKiB: 65536, passes: 1, parallelism: 4 }); // t = 1 is enough at 64 MiB
+ * assert.throws(() => checkArgon2Params({ memoryKiB: 32768, passes: 1, parallelism: 4 }), FormatError);
+ * assert.throws(() => checkArgon2Params({ memoryKiB: 2097152, passes: 3, parallelism: 4 }), FormatError);
  * ```
  */
 export function checkArgon2Params(params: Argon2Params): void {
@@ -122,8 +133,12 @@ export type Argon2Backend = "auto" | "native" | "wasm";
  *
  * @example
  * ```ts
- * import { argon2Backend } from "./argon2.ts";
- * console.log(await argon2Backend()); // "wasm" without --allow-ffi
+ * import assert from "node:assert/strict";
+ * import { argon2Backend } from "@polycrypt/polycrypt";
+ * const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
+ * // Without --allow-ffi it is always the WebAssembly backend; with it, the addon when it loads.
+ * if (!ffi) assert.equal(await argon2Backend(), "wasm");
+ * assert.ok(["native", "wasm"].includes(await argon2Backend()));
  * ```
  */
 export async function argon2Backend(): Promise<"native" | "wasm"> {
@@ -141,10 +156,13 @@ export async function argon2Backend(): Promise<"native" | "wasm"> {
  *   unavailable) or `"wasm"`
  * @example
  * ```ts
- * import { argon2id, ARGON2_FLOOR } from "./argon2.ts";
- * const a = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR);
- * const b = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR, { backend: "wasm" });
- * console.log(a.toHex() === b.toHex()); // true
+ * import assert from "node:assert/strict";
+ * import { ARGON2_FLOOR, argon2id } from "@polycrypt/polycrypt";
+ * const salt = new Uint8Array(16);
+ * const a = await argon2id("pw", salt, ARGON2_FLOOR);
+ * const b = await argon2id("pw", salt, ARGON2_FLOOR, { backend: "wasm" });
+ * assert.deepEqual(a, b); // both backends derive the same key
+ * await assert.rejects(argon2id("", salt, ARGON2_FLOOR), TypeError);
  * ```
  */
 export async function argon2id(

@@ -22,6 +22,7 @@ import {
   registry,
   sniffEnvelope,
 } from "../mod.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
@@ -190,17 +191,22 @@ async function finish(
   }
 }
 
+/** The flags encrypt and decrypt share: `-p`, `--passphrase-file`, `-o` and `--force`. */
+const PASSPHRASE_AND_OUTPUT: ParseArgsOptionsConfig = {
+  passphrase: { type: "boolean", short: "p" },
+  "passphrase-file": { type: "string" },
+  output: { type: "string", short: "o" },
+  force: { type: "boolean" },
+};
+
 async function encryptCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("encrypt", args, {
+    ...PASSPHRASE_AND_OUTPUT,
     recipient: { type: "string", short: "r", multiple: true },
     "recipients-file": { type: "string", short: "R", multiple: true },
-    passphrase: { type: "boolean", short: "p" },
-    "passphrase-file": { type: "string" },
     aead: { type: "string" },
     armor: { type: "boolean", short: "a" },
     "no-pad": { type: "boolean" },
-    output: { type: "string", short: "o" },
-    force: { type: "boolean" },
   });
   if (values.help) return console.log(USAGE.encrypt);
   const input = onePositional("encrypt", positionals);
@@ -240,11 +246,8 @@ function hasPasswordLayer(head: Uint8Array): boolean {
 
 async function decryptCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("decrypt", args, {
+    ...PASSPHRASE_AND_OUTPUT,
     identity: { type: "string", short: "i", multiple: true },
-    passphrase: { type: "boolean", short: "p" },
-    "passphrase-file": { type: "string" },
-    output: { type: "string", short: "o" },
-    force: { type: "boolean" },
   });
   if (values.help) return console.log(USAGE.decrypt);
   const input = onePositional("decrypt", positionals);

@@ -1,13 +1,14 @@
 // Internal: X25519 and X448 (RFC 7748) as DHKEM groups, on node:crypto, WebCrypto or
-// @noble/curves.
+// @noble/curves, and the RFC 9180 DHKEM over each (the `x25519` and `x448` engines).
 import type { KeyObject } from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { x448 as nobleX448 } from "@noble/curves/ed448.js";
 import { concatBytes } from "../_bytes.ts";
 import { LruCache, settle } from "../_cache.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
+import type { HkdfHash } from "../hkdf.ts";
 import type { KemKeyPair } from "../types.ts";
-import type { DhGroup } from "./_dhkem.ts";
+import { buildDhKem, type BuiltDhKem, type DhGroup } from "./_dhkem.ts";
 
 /** Where the curve arithmetic runs. */
 export type MontgomeryBackend = "node" | "webcrypto" | "noble";
@@ -22,6 +23,40 @@ const PKCS8_PREFIX: Record<Curve, Uint8Array> = {
   X448: Uint8Array.fromHex("3046020100300506032b656f043a0438"),
 };
 const NOBLE = { X25519: nobleX25519, X448: nobleX448 };
+
+/** What sets one curve's DHKEM apart (RFC 9180 section 7.1, Table 2). */
+interface MontgomeryKem {
+  /** RFC 9180 `kem_id`. */
+  readonly kemId: number;
+  /** The HKDF hash of the KEM's key schedule. */
+  readonly hash: HkdfHash;
+  /** Estimated classical security in bits. */
+  readonly securityBits: number;
+}
+
+const DHKEM: Record<Curve, MontgomeryKem> = Object.freeze({
+  X25519: Object.freeze({ kemId: 0x0020, hash: "SHA-256", securityBits: 128 }),
+  X448: Object.freeze({ kemId: 0x0021, hash: "SHA-512", securityBits: 224 }),
+});
+// Both DHKEMs' `Nsecret` is their hash's output size `Nh` (RFC 9180 Table 2).
+const HASH_SIZE: Record<HkdfHash, number> = { "SHA-256": 32, "SHA-512": 64 };
+
+/**
+ * DHKEM(curve, HKDF-hash) on the requested backend, with its registry id (`"x25519"`, `"x448"`);
+ * keys and encapsulations are the curve's size, the shared secret the hash's.
+ */
+export function buildMontgomeryKem(curve: Curve, backend: MontgomeryBackend): BuiltDhKem {
+  const { kemId, hash, securityBits } = DHKEM[curve];
+  return buildDhKem({
+    id: curve.toLowerCase(),
+    kemId,
+    hash,
+    sharedSecretSize: HASH_SIZE[hash],
+    securityBits,
+    group: montgomeryGroup(curve, backend),
+    extra: { backend },
+  });
+}
 
 const support = new Map<Curve, Promise<boolean>>();
 

@@ -1,7 +1,7 @@
 /**
  * Elliptic-curve KEMs: `x25519` = DHKEM(X25519, HKDF-SHA256) and `x448` =
- * DHKEM(X448, HKDF-SHA512), exactly as RFC 9180 section 4.1, on WebCrypto
- * (default) or @noble/curves; and `createDhKem` for other groups.
+ * DHKEM(X448, HKDF-SHA512), exactly as RFC 9180 section 4.1, on node:crypto
+ * (default), WebCrypto or @noble/curves; and `createDhKem` for other groups.
  *
  * @example
  * ```ts
@@ -21,7 +21,8 @@ import { x25519 } from "./x25519.ts";
 import { x448 } from "./x448.ts";
 
 export * from "./dhkem.ts";
-export { createX25519Engine, type MontgomeryBackend, x25519 } from "./x25519.ts";
+export type { MontgomeryBackend } from "./_montgomery.ts";
+export { createX25519Engine, x25519 } from "./x25519.ts";
 export { createX448Engine, x448 } from "./x448.ts";
 
 /** The family's built-in engines, as the default registry registers them. */

@@ -20,22 +20,12 @@
  * @module
  */
 import type { KemEngine } from "../types.ts";
-import { buildDhKem, type BuiltDhKem } from "./_dhkem.ts";
-import { type MontgomeryBackend, montgomeryGroup } from "./_montgomery.ts";
-
-export type { MontgomeryBackend };
+import type { BuiltDhKem } from "./_dhkem.ts";
+import { buildMontgomeryKem, type MontgomeryBackend } from "./_montgomery.ts";
 
 /** Internal (tests): the engine and its deterministic encapsulation. */
 export function _buildX25519(backend: MontgomeryBackend = "node"): BuiltDhKem {
-  return buildDhKem({
-    id: "x25519",
-    kemId: 0x0020,
-    hash: "SHA-256",
-    sharedSecretSize: 32,
-    securityBits: 128,
-    group: montgomeryGroup("X25519", backend),
-    extra: { backend },
-  });
+  return buildMontgomeryKem("X25519", backend);
 }
 
 /**

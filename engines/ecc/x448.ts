@@ -22,22 +22,12 @@
  * @module
  */
 import type { KemEngine } from "../types.ts";
-import { buildDhKem, type BuiltDhKem } from "./_dhkem.ts";
-import { type MontgomeryBackend, montgomeryGroup } from "./_montgomery.ts";
-
-export type { MontgomeryBackend };
+import type { BuiltDhKem } from "./_dhkem.ts";
+import { buildMontgomeryKem, type MontgomeryBackend } from "./_montgomery.ts";
 
 /** Internal (tests): the engine and its deterministic encapsulation. */
 export function _buildX448(backend: MontgomeryBackend = "node"): BuiltDhKem {
-  return buildDhKem({
-    id: "x448",
-    kemId: 0x0021,
-    hash: "SHA-512",
-    sharedSecretSize: 64,
-    securityBits: 224,
-    group: montgomeryGroup("X448", backend),
-    extra: { backend },
-  });
+  return buildMontgomeryKem("X448", backend);
 }
 
 /**

@@ -35,17 +35,29 @@ function asn1(input: Uint8Array | string, name: string): forge.asn1.Asn1 {
 }
 
 /**
+ * `read(input)` for a caller's key: `input` must be bytes or text, and any failure to read it
+ * (its encoding or the key) is an InvalidKeyError with `message`.
+ */
+function readKey<K>(
+  input: Uint8Array | string,
+  name: string,
+  read: (input: Uint8Array | string) => K,
+  message: string,
+): K {
+  if (typeof input !== "string") checkBytes(name, input);
+  try {
+    return read(input);
+  } catch {
+    throw new InvalidKeyError(message);
+  }
+}
+
+/**
  * Converts an RSA private key (PKCS#8 or PKCS#1, DER bytes or PEM text) to PKCS#8 DER.
  * forge's `privateKeyFromAsn1` accepts both PrivateKeyInfo and RSAPrivateKey.
  */
 export function toPkcs8Der(input: Uint8Array | string): Uint8Array {
-  if (typeof input !== "string") checkBytes("secretKey", input);
-  let key: forge.pki.rsa.PrivateKey;
-  try {
-    key = forge.pki.privateKeyFromAsn1(asn1(input, "secretKey")) as forge.pki.rsa.PrivateKey;
-  } catch {
-    throw new InvalidKeyError("secretKey is not an RSA private key");
-  }
+  const key = readKey(input, "secretKey", forgePrivateKey, "secretKey is not an RSA private key");
   const info = forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key));
   return fromBinaryString(forge.asn1.toDer(info).getBytes());
 }
@@ -55,24 +67,18 @@ export function toPkcs8Der(input: Uint8Array | string): Uint8Array {
  * forge's `publicKeyFromAsn1` accepts both SubjectPublicKeyInfo and RSAPublicKey.
  */
 export function toSpkiDer(input: Uint8Array | string): Uint8Array {
-  if (typeof input !== "string") checkBytes("publicKey", input);
-  let key: forge.pki.rsa.PublicKey;
-  try {
-    key = forge.pki.publicKeyFromAsn1(asn1(input, "publicKey")) as forge.pki.rsa.PublicKey;
-  } catch {
-    throw new InvalidKeyError("publicKey is not an RSA public key");
-  }
+  const key = readKey(input, "publicKey", forgePublicKey, "publicKey is not an RSA public key");
   return fromBinaryString(forge.asn1.toDer(forge.pki.publicKeyToAsn1(key)).getBytes());
 }
 
-/** forge's view of keys, for the pure-JS backend. */
-export function forgePublicKey(spki: Uint8Array): forge.pki.rsa.PublicKey {
-  return forge.pki.publicKeyFromAsn1(asn1(spki, "publicKey")) as forge.pki.rsa.PublicKey;
+/** forge's view of an RSA public key (SPKI or PKCS#1), for the pure-JS backend and toSpkiDer. */
+export function forgePublicKey(key: Uint8Array | string): forge.pki.rsa.PublicKey {
+  return forge.pki.publicKeyFromAsn1(asn1(key, "publicKey")) as forge.pki.rsa.PublicKey;
 }
 
-/** forge's view of a PKCS#8 private key, for the pure-JS backend. */
-export function forgePrivateKey(pkcs8: Uint8Array): forge.pki.rsa.PrivateKey {
-  return forge.pki.privateKeyFromAsn1(asn1(pkcs8, "secretKey")) as forge.pki.rsa.PrivateKey;
+/** forge's view of an RSA private key (PKCS#8 or PKCS#1), for the pure-JS backend and toPkcs8Der. */
+export function forgePrivateKey(key: Uint8Array | string): forge.pki.rsa.PrivateKey {
+  return forge.pki.privateKeyFromAsn1(asn1(key, "secretKey")) as forge.pki.rsa.PrivateKey;
 }
 
 /** Bytes from forge's binary strings and back. */

@@ -23,84 +23,12 @@ import { type AeadPrimitive, defineAead, nodeAeadPrimitive } from "./_aead.ts";
 /** Where the ChaCha20-Poly1305 arithmetic runs. */
 export type ChaChaBackend = "node" | "noble";
 
+/** A ChaCha20-Poly1305 or XChaCha20-Poly1305 engine, with the backend it runs on. */
+export type ChaChaEngine = AeadEngine & { readonly backend: ChaChaBackend };
+
 // node:crypto against noble, measured in one run (Deno 2.9.6): 64 KiB in 101-104 us against
 // 539-570 us, a 32-byte file key in 9-11 us against 12-23 us.
 const nodeChaCha20Poly1305 = nodeAeadPrimitive("chacha20-poly1305");
-
-/** noble's cipher constructors, as both ChaCha variants share them. */
-type NobleCipher = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
-  encrypt(plaintext: Uint8Array): Uint8Array;
-  decrypt(ciphertext: Uint8Array): Uint8Array;
-};
-
-/** The backend switch both ChaCha variants share: the node primitive, or noble's cipher. */
-function chachaEngine(
-  id: string,
-  nonceSize: number,
-  node: AeadPrimitive,
-  noble: NobleCipher,
-  backend: ChaChaBackend = "node",
-): AeadEngine & { readonly backend: ChaChaBackend } {
-  if (backend === "node") return defineAead(id, nonceSize, backend, node);
-  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
-  return defineAead(id, nonceSize, backend, {
-    seal: (key, nonce, pt, aad) => noble(key, nonce, aad).encrypt(pt),
-    open: (key, nonce, ct, aad) => noble(key, nonce, aad).decrypt(ct),
-  });
-}
-
-/**
- * Makes a `chacha20-poly1305` engine (96-bit nonce, RFC 8439 section 2.8) on the chosen backend
- * (default `"node"`, the faster; `"noble"` is pure JavaScript).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { createChaCha20Poly1305 } from "@polycrypt/polycrypt";
- * const noble = createChaCha20Poly1305({ backend: "noble" });
- * assert.equal(noble.id, "chacha20-poly1305");
- * assert.equal(noble.backend, "noble");
- * // RFC 8439 section 2.8.2.
- * const plaintext = new TextEncoder().encode(
- *   "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
- * );
- * const aad = Uint8Array.fromHex("50515253c0c1c2c3c4c5c6c7");
- * const key = Uint8Array.fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
- * const nonce = Uint8Array.fromHex("070000004041424344454647");
- * const sealed = await noble.seal(key, nonce, plaintext, aad);
- * assert.equal(sealed.subarray(-16).toHex(), "1ae10b594f09e26a7e902ecbd0600691"); // the tag
- * ```
- */
-export function createChaCha20Poly1305(
-  options: { backend?: ChaChaBackend } = {},
-): AeadEngine & { readonly backend: ChaChaBackend } {
-  return chachaEngine(
-    "chacha20-poly1305",
-    12,
-    nodeChaCha20Poly1305,
-    chacha20poly1305,
-    options.backend,
-  );
-}
-
-/**
- * The registry's `chacha20-poly1305`, on node:crypto.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { chacha20Poly1305, createChaCha20Poly1305 } from "@polycrypt/polycrypt";
- * assert.equal(chacha20Poly1305.nonceSize, 12);
- * assert.equal(chacha20Poly1305.backend, "node");
- * // Backends differ only in speed: the bytes interoperate.
- * const key = crypto.getRandomValues(new Uint8Array(32)), nonce = new Uint8Array(12);
- * const sealed = await chacha20Poly1305.seal(key, nonce, new Uint8Array([1, 2, 3]));
- * const noble = createChaCha20Poly1305({ backend: "noble" });
- * assert.deepEqual(await noble.open(key, nonce, sealed), new Uint8Array([1, 2, 3]));
- * ```
- */
-export const chacha20Poly1305: AeadEngine & { readonly backend: ChaChaBackend } =
-  createChaCha20Poly1305();
 
 // HChaCha20's inputs as noble's `hchacha` takes them: 32-bit words in the bytes' own order (a
 // view over the bytes), so the same code is right on little- and big-endian hosts.
@@ -136,6 +64,95 @@ const nodeXChaCha20Poly1305: AeadPrimitive = {
     withXChaChaSubkey(key, nonce, (k, n) => nodeChaCha20Poly1305.open(k, n, ct, aad)),
 };
 
+/** noble's cipher constructors, as both ChaCha variants share them. */
+type NobleCipher = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
+  encrypt(plaintext: Uint8Array): Uint8Array;
+  decrypt(ciphertext: Uint8Array): Uint8Array;
+};
+
+/** What sets one ChaCha variant apart: its nonce size, and the node and noble code that run it. */
+interface ChaChaVariant {
+  readonly nonceSize: number;
+  readonly node: AeadPrimitive;
+  readonly noble: NobleCipher;
+}
+
+type ChaChaId = "chacha20-poly1305" | "xchacha20-poly1305";
+
+/** The variants by id: a 96-bit nonce (RFC 8439 section 2.8) or 192 (draft-irtf-cfrg-xchacha-03). */
+const VARIANTS: Readonly<Record<ChaChaId, ChaChaVariant>> = Object.freeze({
+  "chacha20-poly1305": Object.freeze({
+    nonceSize: 12,
+    node: nodeChaCha20Poly1305,
+    noble: chacha20poly1305,
+  }),
+  "xchacha20-poly1305": Object.freeze({
+    nonceSize: 24,
+    node: nodeXChaCha20Poly1305,
+    noble: xchacha20poly1305,
+  }),
+});
+
+/** The backend switch both ChaCha variants share: the node primitive, or noble's cipher. */
+function chachaEngine(
+  id: ChaChaId,
+  backend: ChaChaBackend = "node",
+): ChaChaEngine {
+  const { nonceSize, node, noble } = VARIANTS[id];
+  if (backend === "node") return defineAead(id, nonceSize, backend, node);
+  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
+  return defineAead(id, nonceSize, backend, {
+    seal: (key, nonce, pt, aad) => noble(key, nonce, aad).encrypt(pt),
+    open: (key, nonce, ct, aad) => noble(key, nonce, aad).decrypt(ct),
+  });
+}
+
+/**
+ * Makes a `chacha20-poly1305` engine (96-bit nonce, RFC 8439 section 2.8) on the chosen backend
+ * (default `"node"`, the faster; `"noble"` is pure JavaScript).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createChaCha20Poly1305 } from "@polycrypt/polycrypt";
+ * const noble = createChaCha20Poly1305({ backend: "noble" });
+ * assert.equal(noble.id, "chacha20-poly1305");
+ * assert.equal(noble.backend, "noble");
+ * // RFC 8439 section 2.8.2.
+ * const plaintext = new TextEncoder().encode(
+ *   "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.",
+ * );
+ * const aad = Uint8Array.fromHex("50515253c0c1c2c3c4c5c6c7");
+ * const key = Uint8Array.fromHex("808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f");
+ * const nonce = Uint8Array.fromHex("070000004041424344454647");
+ * const sealed = await noble.seal(key, nonce, plaintext, aad);
+ * assert.equal(sealed.subarray(-16).toHex(), "1ae10b594f09e26a7e902ecbd0600691"); // the tag
+ * ```
+ */
+export function createChaCha20Poly1305(
+  options: { backend?: ChaChaBackend } = {},
+): ChaChaEngine {
+  return chachaEngine("chacha20-poly1305", options.backend);
+}
+
+/**
+ * The registry's `chacha20-poly1305`, on node:crypto.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { chacha20Poly1305, createChaCha20Poly1305 } from "@polycrypt/polycrypt";
+ * assert.equal(chacha20Poly1305.nonceSize, 12);
+ * assert.equal(chacha20Poly1305.backend, "node");
+ * // Backends differ only in speed: the bytes interoperate.
+ * const key = crypto.getRandomValues(new Uint8Array(32)), nonce = new Uint8Array(12);
+ * const sealed = await chacha20Poly1305.seal(key, nonce, new Uint8Array([1, 2, 3]));
+ * const noble = createChaCha20Poly1305({ backend: "noble" });
+ * assert.deepEqual(await noble.open(key, nonce, sealed), new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export const chacha20Poly1305: ChaChaEngine = createChaCha20Poly1305();
+
 /**
  * Makes an `xchacha20-poly1305` engine (192-bit nonce) on the chosen backend (default
  * `"node"`: HChaCha20 from @noble/ciphers, then node:crypto's ChaCha20-Poly1305; `"noble"` is
@@ -162,14 +179,8 @@ const nodeXChaCha20Poly1305: AeadPrimitive = {
  */
 export function createXChaCha20Poly1305(
   options: { backend?: ChaChaBackend } = {},
-): AeadEngine & { readonly backend: ChaChaBackend } {
-  return chachaEngine(
-    "xchacha20-poly1305",
-    24,
-    nodeXChaCha20Poly1305,
-    xchacha20poly1305,
-    options.backend,
-  );
+): ChaChaEngine {
+  return chachaEngine("xchacha20-poly1305", options.backend);
 }
 
 /**
@@ -189,5 +200,4 @@ export function createXChaCha20Poly1305(
  * assert.deepEqual(await noble.open(key, nonce, sealed), new Uint8Array([1, 2, 3]));
  * ```
  */
-export const xchacha20Poly1305: AeadEngine & { readonly backend: ChaChaBackend } =
-  createXChaCha20Poly1305();
+export const xchacha20Poly1305: ChaChaEngine = createXChaCha20Poly1305();

@@ -144,6 +144,9 @@ async function prepare(options: EncryptOptions) {
   const stanzas = await Promise.all(recipients.map(async (r): Promise<Stanza[]> => {
     const made = await r.wrapFileKey(fileKey.slice());
     if (!Array.isArray(made)) throw new TypeError("wrapFileKey must return an array of stanzas");
+    // A recipient without a stanza could never open the message (and, beside a passphrase, would
+    // leave a header that no reader can verify): refuse rather than write it.
+    if (made.length === 0) throw new RangeError("wrapFileKey must return at least one stanza");
     return made;
   }));
   const header = encodeHeader({

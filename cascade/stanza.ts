@@ -144,23 +144,47 @@ export class KemIdentity implements Identity {
   }
 }
 
+/** A 32-byte file key, or `undefined` for anything else an identity returned (a miss). */
+function asFileKey(value: unknown): Uint8Array | undefined {
+  return value instanceof Uint8Array && value.length === FILE_KEY_SIZE ? value : undefined;
+}
+
 /**
  * The file key the first of `identities` that can finds in the stanzas, checked by `verify` (the
- * header MAC). Should the key an identity finds fail, it is offered each stanza alone, as a reader
- * tries its identities on every stanza (`docs/format.md` section 3). Internal.
+ * header MAC). Not exported from the package.
+ *
+ * A built-in {@linkcode KemIdentity} is offered each stanza alone, once: a stanza that unwraps to
+ * a key failing the MAC (a sender who knows our public key can make one) does not hide a later
+ * one, and a hostile header costs at most one decapsulation per stanza, as before recipients
+ * became objects. Another identity is offered the whole list (its stanzas may belong together);
+ * if the key it finds fails, it is offered each stanza alone, as a reader tries its identities on
+ * every stanza (`docs/format.md` section 3). Whatever an identity returns that is not a 32-byte
+ * Uint8Array counts as a miss, so a custom identity cannot make a decryption fail differently.
  */
 export async function findFileKey(
   identities: readonly Identity[],
   stanzas: readonly Stanza[],
   verify: (fileKey: Uint8Array) => Promise<boolean>,
 ): Promise<Uint8Array | undefined> {
+  const tryEach = async (identity: Identity) => {
+    for (const stanza of stanzas) {
+      const candidate = asFileKey(await identity.unwrapFileKey([stanza]));
+      if (candidate && await verify(candidate)) return candidate;
+    }
+    return undefined;
+  };
   for (const identity of identities) {
-    const fileKey = await identity.unwrapFileKey(stanzas);
-    if (fileKey === null) continue;
+    if (identity instanceof KemIdentity) {
+      const fileKey = await tryEach(identity);
+      if (fileKey) return fileKey;
+      continue;
+    }
+    const fileKey = asFileKey(await identity.unwrapFileKey(stanzas));
+    if (!fileKey) continue;
     if (await verify(fileKey)) return fileKey;
-    for (const stanza of stanzas.length > 1 ? stanzas : []) {
-      const candidate = await identity.unwrapFileKey([stanza]);
-      if (candidate !== null && await verify(candidate)) return candidate;
+    if (stanzas.length > 1) {
+      const other = await tryEach(identity);
+      if (other) return other;
     }
   }
   return undefined;

@@ -11,12 +11,14 @@ import {
   encryptStream,
   type Identity,
   inspect,
+  type KemEngine,
   KemIdentity,
   KemRecipient,
   parseIdentity,
   parseRecipient,
   type Recipient,
   type Stanza,
+  x25519,
 } from "../../mod.ts";
 import {
   assertRejects,
@@ -142,16 +144,22 @@ Deno.test("recipients must give well-formed stanzas", async () => {
       ["empty type", give([{ type: "", body }]), TypeError],
       ["type with a space", give([{ type: "a b", body }]), TypeError],
       ["body too long", give([{ type: TYPE, body: new Uint8Array(65536) }]), RangeError],
-      ["no stanzas and no passphrase", give([]), RangeError],
+      ["no stanzas", give([]), RangeError],
     ] as const
   ) {
     await assertRejects(encrypt(new Uint8Array(1), { recipients: [recipient] }), [error], name);
   }
+  // Beside a passphrase, a recipient without a stanza would seal a header no reader can verify.
+  await assertRejects(
+    encrypt(new Uint8Array(1), { recipients: [give([])], passphrase: "pw", argon2: FAST_ARGON2 }),
+    [RangeError],
+    "no stanzas beside a passphrase",
+  );
   // Each recipient wraps its own copy of the file key.
   const scribbler: Recipient = {
     wrapFileKey(fileKey) {
       fileKey.fill(0);
-      return Promise.resolve([]);
+      return Promise.resolve([{ type: "test-scribbler", body: new Uint8Array(1) }]);
     },
   };
   const alice = sharedKeyPair(randomKey());
@@ -163,4 +171,49 @@ Deno.test("recipients must give well-formed stanzas", async () => {
     encrypt(new Uint8Array(1), { recipients: [42 as unknown as string] }),
     [TypeError],
   );
+});
+
+Deno.test("an identity's answer that is not a 32-byte file key is a miss, never another error", async () => {
+  const alice = sharedKeyPair(randomKey());
+  const sealed = await encrypt(new Uint8Array([1]), { recipients: [alice.recipient] });
+  for (const answer of [undefined, "key", new Uint8Array(31), new Uint8Array(33), 42]) {
+    const odd: Identity = { unwrapFileKey: () => Promise.resolve(answer as Uint8Array) };
+    await assertRejects(decrypt(sealed, { identities: [odd] }), [DecryptionError], String(answer));
+    // ...and the next identity is still tried.
+    assert.deepEqual(
+      await decrypt(sealed, { identities: [odd, alice.identity] }),
+      new Uint8Array([1]),
+    );
+  }
+});
+
+Deno.test("a KEM identity decapsulates each stanza once, even past a stanza with a wrong file key", async () => {
+  const bob = await x25519.generateKeyPair();
+  // A sender who knows Bob's public key wraps some other key to him, first in the header.
+  const wrong: Recipient = {
+    wrapFileKey: () => new KemRecipient(x25519, bob.publicKey).wrapFileKey(randomKey()),
+  };
+  const others = await Promise.all(
+    [1, 2, 3, 4].map(async () =>
+      new KemRecipient(x25519, (await x25519.generateKeyPair()).publicKey)
+    ),
+  );
+  const sealed = await encrypt(new Uint8Array([7]), {
+    recipients: [wrong, ...others, new KemRecipient(x25519, bob.publicKey)],
+  });
+  let decapsulations = 0;
+  const counting: KemEngine = {
+    ...x25519,
+    decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array) {
+      decapsulations++;
+      return x25519.decapsulate(encapsulation, secretKey);
+    },
+  };
+  const identity = new KemIdentity(counting, bob.secretKey);
+  assert.deepEqual(await decrypt(sealed, { identities: [identity] }), new Uint8Array([7]));
+  assert.equal(decapsulations, 6); // the six stanzas, each once
+  decapsulations = 0;
+  const stranger = new KemIdentity(counting, (await x25519.generateKeyPair()).secretKey);
+  await assertRejects(decrypt(sealed, { identities: [stranger] }), [DecryptionError]);
+  assert.equal(decapsulations, 6);
 });

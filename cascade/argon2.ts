@@ -1,6 +1,11 @@
 /**
  * Argon2id (RFC 9106) for the password layer, off the caller's event loop so
  * that a messenger stays responsive during the 64 MiB, three-pass default.
+ * One exception: where a Web Worker cannot start without a permission prompt
+ * (no `Worker`, or no read permission for the worker's module), the
+ * WebAssembly backend runs on the calling thread and holds its event loop for
+ * the whole derivation (up to {@linkcode ARGON2_CAP} for a hostile envelope);
+ * grant `--allow-read` (or FFI, for the addon) to keep it off.
  *
  * Two backends compute the same function:
  * - `"native"`: node-argon2's prebuilt addon, the RFC 9106 reference code with
@@ -134,11 +139,14 @@ export type Argon2Backend = "auto" | "native" | "wasm";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { argon2Backend } from "@polycrypt/polycrypt";
+ * import { ARGON2_FLOOR, argon2Backend, argon2id } from "@polycrypt/polycrypt";
+ * const backend = await argon2Backend();
  * const ffi = (await Deno.permissions.query({ name: "ffi" })).state === "granted";
- * // Without --allow-ffi it is always the WebAssembly backend; with it, the addon when it loads.
- * if (!ffi) assert.equal(await argon2Backend(), "wasm");
- * assert.ok(["native", "wasm"].includes(await argon2Backend()));
+ * if (!ffi) assert.equal(backend, "wasm"); // never a prompt, never the addon without --allow-ffi
+ * // "native" exactly when the addon can be had: asking for it then succeeds.
+ * const nativeLoads = await argon2id("pw", new Uint8Array(16), ARGON2_FLOOR, { backend: "native" })
+ *   .then(() => true, () => false);
+ * assert.equal(backend, nativeLoads ? "native" : "wasm");
  * ```
  */
 export async function argon2Backend(): Promise<"native" | "wasm"> {

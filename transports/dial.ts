@@ -63,7 +63,10 @@ export interface DialOptions extends FrameReaderOptions, UdpSendOptions {
   proxy?: string | Socks5Proxy;
   /** PEM certificates a `tls://` peer is checked against instead of the built-in web roots. */
   caCerts?: string[];
-  /** Longest wait for the proxy handshake and the remote connection (default 30 s). */
+  /**
+   * With {@linkcode DialOptions.proxy} only: the longest wait for the SOCKS5 handshake and the
+   * connection through it (default 30 s). A direct dial waits as long as the system's connect.
+   */
   connectTimeoutMs?: number;
 }
 

@@ -333,11 +333,19 @@ export async function _oaepDecrypt(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { rsaAutoPrivateBackend } from "@polycrypt/polycrypt";
+ * import { createRsaEngine, rsaAutoPrivateBackend } from "@polycrypt/polycrypt";
  * const backend = rsaAutoPrivateBackend(); // "webcrypto" without --allow-ffi
- * assert.ok(backend === "openssl" || backend === "webcrypto");
  * const ffi = await Deno.permissions.query({ name: "ffi" });
  * if (ffi.state !== "granted") assert.equal(backend, "webcrypto");
+ * // "openssl" exactly when the OpenSSL backend can be had: asking for it then succeeds.
+ * const opensslLoads = (() => {
+ *   try {
+ *     return createRsaEngine(2048, { backend: "openssl" }).backend === "openssl";
+ *   } catch {
+ *     return false;
+ *   }
+ * })();
+ * assert.equal(backend, opensslLoads ? "openssl" : "webcrypto");
  * ```
  */
 export function rsaAutoPrivateBackend(): "openssl" | "webcrypto" {

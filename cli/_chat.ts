@@ -7,6 +7,7 @@ import { Connection, fileMessageHeader, type Inbound, textMessage } from "../tra
 import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
+import { receivedText } from "./_terminal.ts";
 import {
   addressScheme,
   checkFileNameOrUsage,
@@ -88,14 +89,19 @@ export async function chatCommand(args: string[]): Promise<void> {
     screen = screen.then(() => writeAll(encoder.encode(line + "\n"))).catch(() => {});
     return screen;
   };
+  /** A received text: controls escaped, every line labelled `peer: ` (docs/cli.md). */
+  const showReceived = (text: string) => {
+    screen = screen.then(() => writeAll(encoder.encode(receivedText(text, "peer: "))))
+      .catch(() => {});
+    return screen;
+  };
 
   // Incoming: whatever arrives on our address, decrypted and acknowledged.
   const serve = async (connection: Inbound) => {
     for await (const { sealed, acknowledge } of envelopes(connection)) {
       try {
         await openMessage(sealed, identities, outDir, async (body) => {
-          const text = await new Response(body).text();
-          await show(`peer: ${text.replace(/\n$/, "")}`);
+          await showReceived(await new Response(body).text());
         });
         await acknowledge();
       } catch (e) {

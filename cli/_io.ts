@@ -96,14 +96,88 @@ export async function checkNotSameFile(input: string | undefined, output: string
 const cleanups = new Set<() => void>();
 let signalsInstalled = false;
 
+/**
+ * The signals that end polycrypt while it writes an output file, each with its line and exit code
+ * (128 + the signal's number, docs/cli.md): the temporary file is removed first. SIGKILL cannot be
+ * caught; what it leaves is removed by {@linkcode removeLeftovers}.
+ */
+const SIGNALS: [Deno.Signal, string, number][] = [
+  ["SIGINT", "interrupted", 130],
+  ["SIGTERM", "terminated", 143],
+  ["SIGHUP", "hung up", 129],
+];
+
 function installSignalHandler(): void {
   if (signalsInstalled) return;
   signalsInstalled = true;
-  Deno.addSignalListener("SIGINT", () => {
-    for (const c of cleanups) c();
-    say("\npolycrypt: interrupted");
-    Deno.exit(130);
-  });
+  for (const [signal, what, code] of SIGNALS) {
+    // Windows has no SIGTERM or SIGHUP listeners; there, only Ctrl-C is caught.
+    if (Deno.build.os === "windows" && signal !== "SIGINT") continue;
+    Deno.addSignalListener(signal, () => {
+      for (const c of cleanups) c();
+      try {
+        say(`\npolycrypt: ${what}`);
+      } catch { /* no terminal left to tell (SIGHUP) */ }
+      Deno.exit(code);
+    });
+  }
+}
+
+/**
+ * The temporary file of an atomic write to `name`: `.NAME.polycrypt-XXXXXXXX.tmp` (8 random hex
+ * digits) in the target's folder, mode 0600, locked by its writer until it is renamed.
+ */
+function tempName(name: string): string {
+  const random = crypto.getRandomValues(new Uint8Array(4));
+  return `.${name}.polycrypt-${
+    Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("")
+  }.tmp`;
+}
+
+/** Names that {@linkcode tempName} gives, and only those. */
+const TEMP_NAME = /^\..+\.polycrypt-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * How old (last modified) a temporary file must be before another run may remove it: covers the
+ * moment between its creation and its writer's lock.
+ */
+const LEFTOVER_AGE_MS = 60_000;
+
+/**
+ * Removes the temporary files of polycrypt's own atomic writes that a killed run left in `dir`
+ * (SIGKILL, a power cut): regular files named as {@linkcode tempName} names them, readable by this
+ * user, unmodified for {@linkcode LEFTOVER_AGE_MS}, and not locked: a polycrypt still writing one
+ * holds its lock, and the kernel drops the lock of a process that died. Best effort: anything that
+ * cannot be checked is left alone.
+ */
+export async function removeLeftovers(dir: string): Promise<void> {
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile || !TEMP_NAME.test(entry.name)) continue;
+    const path = join(dir, entry.name);
+    let file: Deno.FsFile | undefined;
+    try {
+      const info = await Deno.lstat(path);
+      if (!info.isFile) continue;
+      if (info.mtime === null || Date.now() - info.mtime.getTime() < LEFTOVER_AGE_MS) continue;
+      // Mode 0600: another user's file does not open, but for root (Deno.uid() needs --allow-sys).
+      file = await Deno.open(path, { read: true });
+      if (!(await file.tryLock(true))) continue; // a running polycrypt is writing it
+      const still = await Deno.lstat(path);
+      // The name still holds the file just locked (same inode), not one that replaced it.
+      if (still.ino !== null && still.ino !== (await file.stat()).ino) continue;
+      await Deno.remove(path);
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    } finally {
+      file?.close();
+    }
+  }
 }
 
 /** IoError if `target` exists (`path` is how the user named it). */
@@ -129,7 +203,8 @@ export async function writeAtomic(
 ): Promise<void> {
   const target = resolve(path);
   if (!force) await refuseExisting(target, path);
-  const tmp = join(dirname(target), `.${basename(target)}.${crypto.randomUUID().slice(0, 8)}.tmp`);
+  await removeLeftovers(dirname(target));
+  const tmp = join(dirname(target), tempName(basename(target)));
   let file: Deno.FsFile;
   try {
     file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o600 });
@@ -148,14 +223,19 @@ export async function writeAtomic(
   installSignalHandler();
   cleanups.add(cleanup);
   try {
+    // Held until the rename: another run sees the file in use (removeLeftovers). A file system
+    // without locks refuses the other run's lock too, so it leaves the file alone.
+    await file.lock(true).catch(() => {});
     for await (const chunk of stream) {
       for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
     }
     await file.syncData();
-    file.close();
+    // Windows renames only closed files; elsewhere the lock stays on until the name is gone.
+    if (Deno.build.os === "windows") file.close();
     // Re-check just before the rename: never replace a file that appeared meanwhile.
     if (!force) await refuseExisting(target, path);
     await Deno.rename(tmp, target);
+    if (Deno.build.os !== "windows") file.close();
   } catch (e) {
     try {
       file.close();

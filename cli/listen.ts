@@ -4,6 +4,7 @@ import type { Inbound } from "../transports/mod.ts";
 import { loadIdentities, parse, USAGE } from "./_args.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
+import { ReceivedText } from "./_terminal.ts";
 import {
   checkOutDir,
   envelopes,
@@ -15,6 +16,9 @@ import {
 } from "./_delivery.ts";
 
 const encoder = new TextEncoder();
+
+/** What starts each line of a received text on a terminal, as in `chat`. */
+const SENDER_LABEL = "peer: ";
 
 export async function listenCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("listen", args, {
@@ -41,18 +45,28 @@ export async function listenCommand(args: string[]): Promise<void> {
   let finish!: (failed: boolean) => void;
   const finished = new Promise<boolean>((resolve) => finish = resolve);
 
+  /** A text as it arrived (a pipe, a file), ending with a newline. */
+  const printBytes = async (body: ReadableStream<Uint8Array>) => {
+    let last = 0x0a;
+    for await (const chunk of body) {
+      if (chunk.length) last = chunk[chunk.length - 1];
+      await writeAll(chunk);
+    }
+    if (last !== 0x0a) await writeAll(encoder.encode("\n"));
+  };
+  /** A text on a terminal: controls escaped, each line labelled (docs/cli.md). */
+  const printScreen = async (body: ReadableStream<Uint8Array>) => {
+    const screen = new ReceivedText(SENDER_LABEL);
+    for await (const text of body.pipeThrough(new TextDecoderStream())) {
+      await writeAll(encoder.encode(screen.push(text)));
+    }
+    await writeAll(encoder.encode(screen.end()));
+  };
+  const print = Deno.stdout.isTerminal() ? printScreen : printBytes;
+
   /** Decrypts one message: text to stdout, a file into -o DIR. One message at a time. */
   const deliver = (sealed: ReadableStream<Uint8Array>) => {
-    const run = printing.then(() =>
-      openMessage(sealed, identities, outDir, async (body) => {
-        let last = 0x0a;
-        for await (const chunk of body) {
-          if (chunk.length) last = chunk[chunk.length - 1];
-          await writeAll(chunk);
-        }
-        if (last !== 0x0a) await writeAll(encoder.encode("\n"));
-      })
-    );
+    const run = printing.then(() => openMessage(sealed, identities, outDir, print));
     printing = run.catch(() => {});
     return run;
   };

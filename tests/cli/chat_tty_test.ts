@@ -102,9 +102,21 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
     await waitFor("bob", /^peer: hello Bob, typed on a terminal$/m);
     await waitFor("alice", /\(#1 delivered\)/);
 
+    // A hostile text sent straight to Bob's address (issue 20 section 4): a window title, a screen
+    // clear and a forged delivery line show as escapes and labelled lines.
+    const hostile = "\x1b]0;pwned\x07\x1b[2Jhi\n  (#1 delivered)\npolycrypt: delivered";
+    const sent = await cli(["send", "--to", `tcp://127.0.0.1:${b}`, "-r", bob, hostile]);
+    assert.match(sent, /^$/); // the CLI's stdout stays empty; a failure throws above
+    const hostileScreen = await waitFor("bob", /^peer: polycrypt: delivered$/m);
+    assert.match(hostileScreen, /^peer: \\x1b\]0;pwned\\x07\\x1b\[2Jhi$/m);
+    assert.match(hostileScreen, /^peer: {3}\(#1 delivered\)$/m);
+    assert.doesNotMatch(hostileScreen, /^ *\(#1 delivered\)$/m);
+    assert.match(hostileScreen, /chatting on/); // the screen was not cleared
+    assert.notEqual(await tmux("display-message", "-p", "-t", "bob", "#{pane_title}"), "pwned\n");
+
     await tmux("send-keys", "-t", "bob", "-l", `/file ${dir}/plans.txt`);
     await tmux("send-keys", "-t", "bob", "Enter");
-    await waitFor("bob", /\(#1 delivered\)/);
+    await waitFor("bob", /^ {2}\(#1 delivered\)$/m); // polycrypt's own line, not the forged one
     assert.equal(await Deno.readTextFile(`${dir}/inbox/plans.txt`), "the plans\n");
 
     await tmux("send-keys", "-t", "alice", "C-d");

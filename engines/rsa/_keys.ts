@@ -90,7 +90,7 @@ export { binaryString, fromBinaryString };
 // odd with 2^16 < e < 2^256. The bounds on e make the public operation cheap whatever the key
 // says (a hostile 8,191-bit e held an rsa-8192 sender's event loop for 5 s) and imply e < n.
 // 752 is SP 800-89's figure ("n has no factors smaller than 752"), the one OpenSSL's
-// `RSA_check_key` for SP 800-56B keys uses too: the 132 odd primes below it take about 20 us to
+// `RSA_check_key` for SP 800-56B keys uses too: the 132 odd primes below it take about 25 us to
 // try on a 2048-bit modulus, and a modulus with such a factor (3 | n was accepted before) is
 // either a mistake or a key whose owner's messages anyone can read. What this cannot see (n prime
 // or a prime power, p and q too close) needs the factors or a Miller-Rabin run; a recipient who

@@ -124,7 +124,9 @@ export function encodeIdentity(engineId: string, secretKey: Uint8Array): string 
 
 /**
  * Parses a recipient string into the built-in {@linkcode KemRecipient}; throws
- * {@linkcode FormatError} when it is malformed, fails its checksum or names an unknown engine.
+ * {@linkcode FormatError} when it is malformed, fails its checksum or names an unknown engine,
+ * and `InvalidKeyError` when its engine refuses the key (e.g. an RSA key that fails the
+ * checks of `docs/engines/rsa.md`).
  *
  * @example
  * ```ts
@@ -144,6 +146,7 @@ export function parseRecipient(recipient: string, options: KeyOptions = {}): Kem
   if (!cache) parsedRecipients.set(registry, cache = new LruCache<string, ParsedRecipient>(256));
   const parsed = cache.getOrCreate(recipient, () => {
     const { engine, key } = decode(RECIPIENT_PREFIX, "recipient", recipient, registry);
+    engine.checkPublicKey?.(key); // InvalidKeyError for a key the engine will not encrypt to
     return Object.freeze({ engine, publicKey: key });
   });
   // A copy, so a caller changing the bytes cannot change the cached recipient.

@@ -126,11 +126,11 @@ export class KemIdentity implements Identity {
   /** The file key of the first stanza of this engine's type that unwraps, else `null`. */
   async unwrapFileKey(stanzas: readonly Stanza[]): Promise<Uint8Array | null> {
     const { engine, secretKey } = this;
-    const encSize = engine.encapsulationSize;
+    // The engine's encapsulation size, or an earlier one it still reads (RSA's format 1.0).
+    const sizes = [engine.encapsulationSize, ...(engine.legacyEncapsulationSizes ?? [])];
     for (const stanza of stanzas) {
-      if (stanza.type !== engine.id || stanza.body.length !== encSize + FILE_KEY_SIZE + 16) {
-        continue;
-      }
+      const encSize = stanza.body.length - FILE_KEY_SIZE - 16;
+      if (stanza.type !== engine.id || !sizes.includes(encSize)) continue;
       const encapsulation = stanza.body.subarray(0, encSize);
       try {
         const sharedSecret = await engine.decapsulate(encapsulation, secretKey);

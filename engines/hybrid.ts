@@ -101,6 +101,11 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
   const salt = encoder.encode(`polycrypt/1 hybrid ${id}`);
   const encSizes = parts.map((c) => c.encapsulationSize);
   const encapsulationSize = encSizes.reduce((a, b) => a + b, 0);
+  // A hybrid of a component with an earlier encapsulation form (RSA's format 1.0) was made with
+  // every component in its earlier form: that layout stays readable.
+  const legacySizes = parts.map((c) => c.legacyEncapsulationSizes?.[0] ?? c.encapsulationSize);
+  const legacySize = legacySizes.reduce((a, b) => a + b, 0);
+  const hasLegacy = legacySize !== encapsulationSize;
 
   async function combine(
     secrets: Uint8Array[],
@@ -125,7 +130,8 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
   function splitEncapsulation(encapsulation: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
     let offset = 0;
-    for (const size of encSizes) {
+    const sizes = encapsulation.length === encapsulationSize ? encSizes : legacySizes;
+    for (const size of sizes) {
       out.push(encapsulation.subarray(offset, offset + size));
       offset += size;
     }
@@ -149,7 +155,14 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
     securityBits: Math.max(...parts.map((c) => c.securityBits)),
     publicKeySize: parts.reduce((sum, c) => sum + 2 + c.publicKeySize, 0),
     encapsulationSize,
+    ...(hasLegacy ? { legacyEncapsulationSizes: Object.freeze([legacySize]) } : {}),
     sharedSecretSize: 32,
+
+    checkPublicKey(publicKey: Uint8Array): void {
+      checkBytes("publicKey", publicKey);
+      const pks = splitPrefixed16("publicKey", publicKey, parts.length);
+      parts.forEach((c, i) => c.checkPublicKey?.(pks[i]));
+    },
 
     async generateKeyPair(): Promise<KemKeyPair> {
       const pairs = await Promise.all(parts.map((c) => c.generateKeyPair()));
@@ -171,7 +184,10 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
     },
 
     async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
-      checkBytes("encapsulation", encapsulation, encapsulationSize);
+      checkBytes("encapsulation", encapsulation);
+      if (!hasLegacy || encapsulation.length !== legacySize) {
+        checkBytes("encapsulation", encapsulation, encapsulationSize);
+      }
       checkBytes("secretKey", secretKey);
       const { sks, pks } = parseSecretKey(secretKey);
       const encapsulations = splitEncapsulation(encapsulation);

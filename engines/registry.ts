@@ -158,7 +158,7 @@ function checkEngine(engine: unknown): asserts engine is Engine {
       throw new TypeError(`engine ${e.id}: ${method} must be a function`);
     }
   }
-  for (const optional of ["withKey", "deriveKeyPair", "publicKeyFromSecretKey"]) {
+  for (const optional of ["withKey", "deriveKeyPair", "publicKeyFromSecretKey", "checkPublicKey"]) {
     if (e[optional] !== undefined && typeof e[optional] !== "function") {
       throw new TypeError(`engine ${e.id}: ${optional}, when present, must be a function`);
     }
@@ -169,6 +169,17 @@ function checkEngine(engine: unknown): asserts engine is Engine {
     }
     if (typeof e.postQuantum !== "boolean") {
       throw new TypeError(`engine ${e.id}: postQuantum must be a boolean`);
+    }
+    const legacy = e.legacyEncapsulationSizes;
+    if (
+      legacy !== undefined &&
+      (!Array.isArray(legacy) ||
+        !legacy.every((n) => Number.isSafeInteger(n) && n > 0 && n !== e.encapsulationSize))
+    ) {
+      throw new TypeError(
+        `engine ${e.id}: legacyEncapsulationSizes, when present, must list positive integers ` +
+          "other than encapsulationSize",
+      );
     }
   }
 }

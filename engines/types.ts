@@ -46,10 +46,22 @@ export interface KemEngine {
   readonly securityBits: number;
   /** Public key size in bytes (RSA: the modulus size). */
   readonly publicKeySize: number;
-  /** Encapsulation size in bytes. */
+  /** Encapsulation size in bytes: what `encapsulate` makes. */
   readonly encapsulationSize: number;
+  /**
+   * Optional: other encapsulation sizes `decapsulate` still accepts, from an earlier form of the
+   * engine that it no longer makes (RSA's format 1.0 stanzas; `docs/format.md`). Readers of
+   * stanzas accept these lengths too.
+   */
+  readonly legacyEncapsulationSizes?: readonly number[];
   /** Shared secret size in bytes. */
   readonly sharedSecretSize: number;
+  /**
+   * Optional: throws {@linkcode InvalidKeyError} when `publicKey` is not a key this engine should
+   * encrypt to, without any expensive arithmetic. `parseRecipient` calls it, and `encapsulate`
+   * checks as much itself.
+   */
+  checkPublicKey?(publicKey: Uint8Array): void;
   /** Makes a fresh key pair from the platform's CSPRNG. */
   generateKeyPair(): Promise<KemKeyPair>;
   /** Makes a fresh shared secret and its encapsulation to `publicKey`. */

@@ -66,6 +66,9 @@ export async function kemConformance(
       assert.ok(Number.isSafeInteger(n) && n > 0);
     }
     assert.ok(engine.sharedSecretSize >= 16);
+    for (const n of engine.legacyEncapsulationSizes ?? []) {
+      assert.ok(Number.isSafeInteger(n) && n > 0 && n !== engine.encapsulationSize, `legacy ${n}`);
+    }
   });
 
   await t.step("round trip with declared sizes", async () => {
@@ -130,6 +133,17 @@ export async function kemConformance(
     );
     const long = new Uint8Array(encapsulation.length + 1);
     long.set(encapsulation);
+    // A length next to an earlier form's is no more accepted than one next to the current form.
+    for (const n of engine.legacyEncapsulationSizes ?? []) {
+      for (const length of [n - 1, n + 1]) {
+        if (length === engine.encapsulationSize) continue;
+        await assertRejects(
+          engine.decapsulate(new Uint8Array(length), alice.secretKey),
+          [RangeError],
+          `encapsulation of ${length} bytes`,
+        );
+      }
+    }
     await assertRejects(
       engine.decapsulate(long, alice.secretKey),
       [RangeError],

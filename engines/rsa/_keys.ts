@@ -84,30 +84,109 @@ export function forgePrivateKey(key: Uint8Array | string): forge.pki.rsa.Private
 /** Bytes from forge's binary strings and back. */
 export { binaryString, fromBinaryString };
 
+// Public-key validation (NIST SP 800-56B Rev. 2 section 6.4.2.2 and SP 800-89 section 5.3.3,
+// the partial public-key validation that needs no secret and no primality test): the modulus is
+// odd, has exactly the engine's size and no prime factor below SMALL_PRIME_BOUND; the exponent is
+// odd with 2^16 < e < 2^256. The bounds on e make the public operation cheap whatever the key
+// says (a hostile 8,191-bit e held an rsa-8192 sender's event loop for 5 s) and imply e < n.
+// 752 is SP 800-89's figure ("n has no factors smaller than 752"), the one OpenSSL's
+// `RSA_check_key` for SP 800-56B keys uses too: the 132 odd primes below it take about 25 us to
+// try on a 2048-bit modulus, and a modulus with such a factor (3 | n was accepted before) is
+// either a mistake or a key whose owner's messages anyone can read. What this cannot see (n prime
+// or a prime power, p and q too close) needs the factors or a Miller-Rabin run; a recipient who
+// publishes such a key only weakens messages to itself.
+
+/** Primes below this bound must not divide a modulus (SP 800-89 section 5.3.3). */
+export const SMALL_PRIME_BOUND = 752;
+const SMALL_PRIMES: readonly bigint[] = (() => {
+  const out: bigint[] = [];
+  for (let p = 3; p < SMALL_PRIME_BOUND; p += 2) {
+    let prime = true;
+    for (let d = 3; d * d <= p; d += 2) if (p % d === 0) prime = false;
+    if (prime) out.push(BigInt(p));
+  }
+  return out;
+})();
+const E_MIN = 1n << 16n; // exclusive
+const E_MAX = 1n << 256n; // exclusive
+
+/** A forge BigInteger (or base64url JWK field) as a bigint. */
+export function toBigInt(value: forge.jsbn.BigInteger | string): bigint {
+  if (typeof value === "string") {
+    const bytes = Uint8Array.from(
+      atob(value.replaceAll("-", "+").replaceAll("_", "/")),
+      (c) => c.charCodeAt(0),
+    );
+    return bytesToBigInt(bytes);
+  }
+  return BigInt(`0x${value.toString(16)}`);
+}
+
+/** Big-endian bytes as a bigint. */
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  let hex = "0x0";
+  for (const b of bytes) hex += b.toString(16).padStart(2, "0");
+  return BigInt(hex);
+}
+
+/** A non-negative bigint below 256^length as `length` big-endian bytes. */
+export function bigIntToBytes(value: bigint, length: number): Uint8Array {
+  const hex = value.toString(16).padStart(length * 2, "0");
+  if (hex.length > length * 2) throw new RangeError("value does not fit");
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
 /**
- * Parses and checks an SPKI public key with forge: an RSA key with exactly `bits` of modulus
- * and an odd exponent >= 3 (RFC 8017 section 3.1). forge, not node:crypto, because Deno's
- * native RSA refuses public keys over 4096 bits.
+ * The modulus and exponent checks shared by public and private keys (see above); throws
+ * InvalidKeyError naming `name`.
  */
-export function checkedPublicKey(spki: Uint8Array, bits: number): forge.pki.rsa.PublicKey {
+export function checkRsaNumbers(n: bigint, e: bigint, bits: number, name: string): void {
+  const length = n.toString(2).length;
+  if (n <= 0n || length !== bits) {
+    throw new InvalidKeyError(`${name} has a ${length}-bit modulus; this engine takes ${bits}`);
+  }
+  if ((n & 1n) === 0n) throw new InvalidKeyError(`${name} has an even modulus`);
+  if ((e & 1n) === 0n || e <= E_MIN || e >= E_MAX) {
+    throw new InvalidKeyError(`${name} has an invalid public exponent (odd, 2^16 < e < 2^256)`);
+  }
+  for (const p of SMALL_PRIMES) {
+    if (n % p === 0n) {
+      throw new InvalidKeyError(
+        `${name} has a modulus with a factor below ${SMALL_PRIME_BOUND}`,
+      );
+    }
+  }
+}
+
+/** A checked public key: forge's view for the pure-JS backend, and its modulus. */
+export interface CheckedPublicKey {
+  /** forge's key. */
+  readonly forge: forge.pki.rsa.PublicKey;
+  /** The modulus. */
+  readonly n: bigint;
+  /** The public exponent. */
+  readonly e: bigint;
+}
+
+/**
+ * Parses and checks an SPKI public key with forge before anything uses it (above). forge, not
+ * node:crypto, because Deno's native RSA refuses public keys over 4096 bits and throws a plain
+ * Error on keys it does not like; forge only parses, and the checks come before any arithmetic.
+ */
+export function checkedPublicKey(spki: Uint8Array, bits: number): CheckedPublicKey {
   let key: forge.pki.rsa.PublicKey;
   try {
     key = forgePublicKey(spki);
+    if (!key.n || !key.e) throw new Error("not RSA");
   } catch {
     throw new InvalidKeyError("publicKey is not a DER SubjectPublicKeyInfo of an RSA key");
   }
-  if (key.n.bitLength() !== bits) {
-    throw new InvalidKeyError(
-      `publicKey has a ${key.n.bitLength()}-bit modulus; this engine takes ${bits}`,
-    );
-  }
-  if (
-    key.e.compareTo(forge.jsbn.BigInteger.ONE.add(forge.jsbn.BigInteger.ONE)) <= 0 ||
-    !key.e.testBit(0)
-  ) {
-    throw new InvalidKeyError("publicKey has an invalid public exponent");
-  }
-  return key;
+  const n = toBigInt(key.n);
+  const e = toBigInt(key.e);
+  checkRsaNumbers(n, e, bits, "publicKey");
+  return { forge: key, n, e };
 }
 
 /**
@@ -136,7 +215,45 @@ function parsePrivateKey(pkcs8: Uint8Array, bits: number): PrivateKeyHandle {
     throw new InvalidKeyError("secretKey is not a DER PKCS#8 PrivateKeyInfo");
   }
   checkDetails(key, bits, "secretKey");
+  let jwk: { n?: string; e?: string; p?: string; q?: string };
+  try {
+    jwk = key.export({ format: "jwk" }) as typeof jwk;
+  } catch {
+    throw new InvalidKeyError("secretKey is not an RSA key");
+  }
+  if (!jwk.n || !jwk.e) throw new InvalidKeyError("secretKey is not an RSA key");
+  const n = toBigInt(jwk.n);
+  checkPrivateNumbers(n, toBigInt(jwk.e), jwk.p && toBigInt(jwk.p), jwk.q && toBigInt(jwk.q), bits);
+  moduli.set(key, n);
   return key;
+}
+
+/**
+ * The public checks on a private key's (n, e), and n = p * q when the key has its factors (one
+ * multiplication: a key whose CRT parameters disagree with n would decrypt wrongly, or leak).
+ */
+function checkPrivateNumbers(
+  n: bigint,
+  e: bigint,
+  p: bigint | "" | undefined,
+  q: bigint | "" | undefined,
+  bits: number,
+): void {
+  checkRsaNumbers(n, e, bits, "secretKey");
+  if (p && q && p * q !== n) throw new InvalidKeyError("secretKey's factors do not match n");
+}
+
+// The modulus of each checked private key (for the key-private encoding, engines/rsa/rsa.ts).
+const moduli = new WeakMap<PrivateKeyHandle, bigint>();
+
+/** The modulus of a key `privateKeyObject` returned. */
+export function privateModulus(key: PrivateKeyHandle): bigint {
+  const n = moduli.get(key);
+  if (n !== undefined) return n;
+  // Only a key that did not come from privateKeyObject lands here.
+  return "n" in key ? toBigInt(key.n) : toBigInt(
+    (key.export({ format: "jwk" }) as { n: string }).n,
+  );
 }
 
 /** The same checks in forge, for platforms without node:crypto. */
@@ -154,9 +271,9 @@ function parseForgePrivateKey(pkcs8: Uint8Array, bits: number): forge.pki.rsa.Pr
       `secretKey has a ${modulusLength}-bit modulus; this engine takes ${bits}`,
     );
   }
-  if (key.e.compareTo(new forge.jsbn.BigInteger("3", 10)) < 0 || !key.e.testBit(0)) {
-    throw new InvalidKeyError("secretKey has an invalid public exponent");
-  }
+  const n = toBigInt(key.n);
+  checkPrivateNumbers(n, toBigInt(key.e), key.p && toBigInt(key.p), key.q && toBigInt(key.q), bits);
+  moduli.set(key, n);
   return key;
 }
 

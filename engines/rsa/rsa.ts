@@ -13,13 +13,20 @@
  * There is no PKCS#1 v1.5 decryption anywhere, and every OAEP failure gives
  * the same {@linkcode DecryptionError}.
  *
+ * Public keys are checked before any arithmetic (NIST SP 800-56B section 6.4.2.2, SP 800-89
+ * section 5.3.3: odd modulus of exactly the engine's size with no prime factor below 752, odd
+ * exponent with 2^16 < e < 2^256), else `InvalidKeyError`. Encapsulations are
+ * key-private: the OAEP ciphertext c is sent as c + t*n, uniform over a range 16 bytes longer
+ * than the modulus, so it does not tell which key it is for; decapsulation also reads the plain
+ * c of format 1.0 (docs/engines/rsa.md).
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { rsa2048 } from "@polycrypt/polycrypt";
  * const { publicKey, secretKey } = await rsa2048.generateKeyPair();
  * const { encapsulation, sharedSecret } = await rsa2048.encapsulate(publicKey);
- * assert.equal(encapsulation.length, 256);
+ * assert.equal(encapsulation.length, 256 + 16); // key-private: c + t*n, 16 bytes longer
  * assert.deepEqual(await rsa2048.decapsulate(encapsulation, secretKey), sharedSecret);
  * ```
  *
@@ -29,17 +36,22 @@ import forge from "node-forge";
 import type { KeyObject } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
+import { hkdf } from "../hkdf.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { EngineFactory } from "../registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import {
+  bigIntToBytes,
   binaryString,
+  bytesToBigInt,
+  type CheckedPublicKey,
   checkedPublicKey,
   forgePrivateKey,
   fromBinaryString,
   modulusBits,
   type PrivateKeyHandle,
   privateKeyObject,
+  privateModulus,
   toPkcs8Der,
   toSpkiDer,
 } from "./_keys.ts";
@@ -89,7 +101,13 @@ function canonical(spki: Uint8Array, pkcs8: Uint8Array): KemKeyPair {
 
 interface Backend {
   generate(bits: number): Promise<KemKeyPair>;
-  encrypt(spki: Uint8Array, bits: number, secret: Uint8Array): Promise<Uint8Array>;
+  /** OAEP-SHA-256 encryption to a key `checkedPublicKey` passed; the plain RSA ciphertext. */
+  encrypt(
+    spki: Uint8Array,
+    key: CheckedPublicKey,
+    bits: number,
+    secret: Uint8Array,
+  ): Promise<Uint8Array>;
   /** OAEP-SHA-256 decryption with `label`; may throw anything on failure. */
   decrypt(
     pkcs8: Uint8Array,
@@ -124,9 +142,8 @@ const nodeBackend: Backend = {
             : resolve(canonical(new Uint8Array(publicKey), new Uint8Array(privateKey))),
       )
     ),
-  encrypt(spki, bits, secret) {
-    checkedPublicKey(spki, bits);
-    if (bits > NATIVE_PUBLIC_MAX_BITS) return forgeBackend.encrypt(spki, bits, secret);
+  encrypt(spki, checked, bits, secret) {
+    if (!nativePublic(checked, bits)) return forgeBackend.encrypt(spki, checked, bits, secret);
     const { constants, createPublicKey, publicEncrypt } = node();
     const key = createPublicKey({ key: spki as unknown as Buffer, format: "der", type: "spki" });
     const options = { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" };
@@ -161,9 +178,10 @@ const webCryptoBackend: Backend = {
     ]);
     return canonical(new Uint8Array(spki), new Uint8Array(pkcs8));
   },
-  async encrypt(spki, bits, secret) {
-    checkedPublicKey(spki, bits);
-    if (bits > NATIVE_PUBLIC_MAX_BITS) return await forgeBackend.encrypt(spki, bits, secret);
+  async encrypt(spki, checked, bits, secret) {
+    if (!nativePublic(checked, bits)) {
+      return await forgeBackend.encrypt(spki, checked, bits, secret);
+    }
     const key = await crypto.subtle.importKey(
       "spki",
       spki as Uint8Array<ArrayBuffer>,
@@ -242,8 +260,8 @@ const opensslBackend: Backend = {
 const autoBackend: Backend = {
   // Where the platform has no node:crypto (a browser), WebCrypto generates and encrypts.
   generate: (bits) => (nodeCrypto() ? nodeBackend : webCryptoBackend).generate(bits),
-  encrypt: (spki, bits, secret) =>
-    (nodeCrypto() ? nodeBackend : webCryptoBackend).encrypt(spki, bits, secret),
+  encrypt: (spki, checked, bits, secret) =>
+    (nodeCrypto() ? nodeBackend : webCryptoBackend).encrypt(spki, checked, bits, secret),
   decrypt: (pkcs8, bits, ciphertext, label) =>
     (opensslRsa() instanceof Error ? webCryptoBackend : opensslBackend)
       .decrypt(pkcs8, bits, ciphertext, label),
@@ -255,6 +273,16 @@ const autoBackend: Backend = {
  * keygen and the private operation stay native.
  */
 const NATIVE_PUBLIC_MAX_BITS = 4096;
+/**
+ * The same crate refuses exponents above 2^33 - 1 with a plain Error; SP 800-56B allows up to
+ * 2^256, so such keys also go to forge (at most 256 squarings: about 20 ms at 2048 bits).
+ */
+const NATIVE_PUBLIC_MAX_E = (1n << 33n) - 1n;
+
+/** Whether Deno's native public operation takes this (checked) key. */
+function nativePublic(key: CheckedPublicKey, bits: number): boolean {
+  return bits <= NATIVE_PUBLIC_MAX_BITS && key.e <= NATIVE_PUBLIC_MAX_E;
+}
 
 const forgeOaep = (label: Uint8Array = new Uint8Array(0)) => ({
   md: forge.md.sha256.create(),
@@ -279,8 +307,8 @@ const forgeBackend: Backend = {
         },
       )
     ),
-  encrypt(spki, bits, secret) {
-    const ct = checkedPublicKey(spki, bits).encrypt(binaryString(secret), "RSA-OAEP", forgeOaep());
+  encrypt(_spki, checked, _bits, secret) {
+    const ct = checked.forge.encrypt(binaryString(secret), "RSA-OAEP", forgeOaep());
     return Promise.resolve(fromBinaryString(ct));
   },
   decrypt(pkcs8, bits, ciphertext, label) {
@@ -360,6 +388,47 @@ export function rsaAutoPrivateBackend(): "openssl" | "webcrypto" {
 export const RSA_DEFAULT_BACKEND: RsaBackend = "auto";
 
 /**
+ * Bytes a key-private encapsulation adds to the modulus size (docs/engines/rsa.md, "Key
+ * privacy"): the OAEP ciphertext c < n is sent as v = c + t*n, uniform over [0, 256^(k+16)) for a
+ * k-byte modulus, within statistical distance 2^-128 whatever n is. A plain c < n told a
+ * listener which candidate keys it could not be for (any c >= n' rules out n').
+ */
+export const RSA_KEY_PRIVACY_BYTES = 16;
+const T_BITS = BigInt(RSA_KEY_PRIVACY_BYTES * 8 + 1);
+
+/** A uniform bigint in [0, 2^bits). */
+function randomBits(bits: bigint): bigint {
+  const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(Number(bits) / 8)));
+  return bytesToBigInt(bytes) & ((1n << bits) - 1n);
+}
+
+/**
+ * v = c + t*n for t uniform among those with v < R = 256^(k+16), by rejection: t is drawn from
+ * [0, 2^129), and 2^129 * n >= R because n >= 2^(8k-1), so every admissible t can be drawn; each
+ * draw is kept with probability above 1/2. Every v in [0, R) is a possible value for every key.
+ */
+function expand(c: Uint8Array, n: bigint, size: number): Uint8Array {
+  const bound = 1n << BigInt(8 * (size + RSA_KEY_PRIVACY_BYTES));
+  const cValue = bytesToBigInt(c);
+  for (;;) {
+    const v = cValue + randomBits(T_BITS) * n;
+    if (v < bound) return bigIntToBytes(v, size + RSA_KEY_PRIVACY_BYTES);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The key-private form's shared secret: HKDF-SHA-256 of the OAEP plaintext with the sent value as
+ * salt. v and v + n reduce to the same c, so without this a changed encapsulation could give the
+ * same secret (a KEM must not allow that under chosen-ciphertext attack); with it, every
+ * encapsulation has its own secret.
+ */
+async function bindSecret(id: string, secret: Uint8Array, v: Uint8Array): Promise<Uint8Array> {
+  return await hkdf("SHA-256", secret, v, encoder.encode(`polycrypt rsa-kp ${id}`), SECRET_SIZE);
+}
+
+/**
  * Makes an RSA-OAEP KEM for a modulus of `bits` (2048 to 16384, a multiple of 8).
  *
  * @example
@@ -391,36 +460,57 @@ export function createRsaEngine(
   }
   if (backendName === "node") node(); // refuses now, where the platform has no node:crypto
   const size = bits / 8;
+  const id = `rsa-${bits}`;
   return Object.freeze({
     kind: "kem" as const,
-    id: `rsa-${bits}`,
+    id,
     family: "rsa",
     postQuantum: false,
     securityBits: rsaSecurityBits(bits),
     publicKeySize: size,
-    encapsulationSize: size,
+    encapsulationSize: size + RSA_KEY_PRIVACY_BYTES,
+    // The plain OAEP ciphertext of format 1.0 stanzas: still read, never written.
+    legacyEncapsulationSizes: Object.freeze([size]),
     sharedSecretSize: SECRET_SIZE,
     backend: backendName,
     generateKeyPair: () => backend.generate(bits),
+    checkPublicKey(publicKey: Uint8Array): void {
+      checkBytes("publicKey", publicKey);
+      checkedPublicKey(publicKey, bits);
+    },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       checkBytes("publicKey", publicKey);
-      const sharedSecret = crypto.getRandomValues(new Uint8Array(SECRET_SIZE));
-      const encapsulation = await backend.encrypt(publicKey.slice(), bits, sharedSecret);
-      return { encapsulation, sharedSecret };
+      const spki = publicKey.slice();
+      // Every check, before any arithmetic on the key (engines/rsa/_keys.ts).
+      const checked = checkedPublicKey(spki, bits);
+      const secret = crypto.getRandomValues(new Uint8Array(SECRET_SIZE));
+      const c = await backend.encrypt(spki, checked, bits, secret);
+      const encapsulation = expand(c, checked.n, size);
+      return { encapsulation, sharedSecret: await bindSecret(id, secret, encapsulation) };
     },
     async decapsulate(encapsulation: Uint8Array, secretKey: Uint8Array): Promise<Uint8Array> {
-      checkBytes("encapsulation", encapsulation, size);
+      checkBytes("encapsulation", encapsulation);
+      const keyPrivate = encapsulation.length === size + RSA_KEY_PRIVACY_BYTES;
+      if (!keyPrivate && encapsulation.length !== size) {
+        throw new RangeError(
+          `encapsulation must be ${size + RSA_KEY_PRIVACY_BYTES} bytes (or ${size}, the ` +
+            `format 1.0 form), got ${encapsulation.length}`,
+        );
+      }
       checkBytes("secretKey", secretKey);
       const sk = secretKey.slice();
-      privateKeyObject(sk, bits); // a bad key is the caller's error, not a decryption failure
+      // A bad key is the caller's error, not a decryption failure.
+      const key = privateKeyObject(sk, bits);
+      const v = encapsulation.slice();
+      const c = keyPrivate ? bigIntToBytes(bytesToBigInt(v) % privateModulus(key), size) : v;
       let secret: Uint8Array;
       try {
-        secret = await backend.decrypt(sk, bits, encapsulation.slice(), EMPTY);
+        secret = await backend.decrypt(sk, bits, c, EMPTY);
       } catch {
         throw new DecryptionError();
       }
       if (secret.length !== SECRET_SIZE) throw new DecryptionError();
-      return secret;
+      return keyPrivate ? await bindSecret(id, secret, v) : secret;
     },
     publicKeyFromSecretKey(secretKey: Uint8Array): Promise<Uint8Array> {
       checkBytes("secretKey", secretKey);
@@ -505,7 +595,8 @@ export const rsaFactory: EngineFactory = Object.freeze({
  * import assert from "node:assert/strict";
  * import { registry, rsa2048, rsaSecurityBits } from "@polycrypt/polycrypt";
  * assert.equal(registry.kem("rsa-2048"), rsa2048);
- * assert.equal(rsa2048.encapsulationSize, 256);
+ * assert.equal(rsa2048.encapsulationSize, 256 + 16);
+ * assert.deepEqual(rsa2048.legacyEncapsulationSizes, [256]); // format 1.0, still read
  * assert.equal(rsa2048.securityBits, rsaSecurityBits(2048));
  * ```
  */
@@ -518,7 +609,7 @@ export const rsa2048: KemEngine = createRsaEngine(2048);
  * import assert from "node:assert/strict";
  * import { registry, rsa3072, rsaSecurityBits } from "@polycrypt/polycrypt";
  * assert.equal(registry.kem("rsa-3072"), rsa3072);
- * assert.equal(rsa3072.encapsulationSize, 384);
+ * assert.equal(rsa3072.encapsulationSize, 384 + 16);
  * assert.equal(rsa3072.securityBits, rsaSecurityBits(3072));
  * ```
  */
@@ -531,7 +622,7 @@ export const rsa3072: KemEngine = createRsaEngine(3072);
  * import assert from "node:assert/strict";
  * import { registry, rsa4096, rsaSecurityBits } from "@polycrypt/polycrypt";
  * assert.equal(registry.kem("rsa-4096"), rsa4096);
- * assert.equal(rsa4096.encapsulationSize, 512);
+ * assert.equal(rsa4096.encapsulationSize, 512 + 16);
  * assert.equal(rsa4096.securityBits, rsaSecurityBits(4096));
  * ```
  */
@@ -544,7 +635,7 @@ export const rsa4096: KemEngine = createRsaEngine(4096);
  * import assert from "node:assert/strict";
  * import { registry, rsa8192, rsaSecurityBits } from "@polycrypt/polycrypt";
  * assert.equal(registry.kem("rsa-8192"), rsa8192);
- * assert.equal(rsa8192.encapsulationSize, 1024);
+ * assert.equal(rsa8192.encapsulationSize, 1024 + 16);
  * assert.equal(rsa8192.securityBits, rsaSecurityBits(8192));
  * ```
  */

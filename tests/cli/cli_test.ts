@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { peakRssKiB } from "../_process.ts";
 import { createHash } from "node:crypto";
+import forge from "node-forge";
+import { encodeRecipient, registry } from "../../mod.ts";
 import { PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
 
 const te = new TextEncoder();
@@ -380,5 +382,47 @@ Deno.test("1 GiB through `encrypt | decrypt` in bounded memory", async () => {
     // A sanity bound, not a performance assertion: streaming must not hold the file.
     assert.ok(peak.enc > 0 && peak.dec > 0, "RSS was measured");
     assert.ok(peak.enc < 512 * 1024 && peak.dec < 512 * 1024, JSON.stringify(peak));
+  });
+});
+
+Deno.test("a hostile RSA recipient key is a usage error: exit 2, one line, no stack trace", async () => {
+  // Defective SPKI keys made from a real modulus (tests/engines/rsa_test.ts has every case).
+  const spkiOf = (n: bigint, e: bigint) => {
+    const big = (v: bigint) => new forge.jsbn.BigInteger(v.toString(16), 16);
+    const key = forge.pki.setRsaPublicKey(big(n), big(e));
+    const der = forge.asn1.toDer(forge.pki.publicKeyToAsn1(key)).getBytes();
+    return Uint8Array.from(der as string, (c: string) => c.charCodeAt(0));
+  };
+  const modulus = (spki: Uint8Array) => {
+    const asn1 = forge.asn1.fromDer(forge.util.binary.raw.encode(spki));
+    const key = forge.pki.publicKeyFromAsn1(asn1) as forge.pki.rsa.PublicKey;
+    return BigInt(`0x${key.n.toString(16)}`);
+  };
+  const n = modulus((await registry.kem("rsa-2048").generateKeyPair()).publicKey);
+  const n8192 = modulus(
+    await Deno.readFile(new URL("../fixtures/rsa/rsa8192.spki.der", import.meta.url)),
+  );
+  const cases: [string, string][] = [
+    ["even modulus", encodeRecipient("rsa-2048", spkiOf(n - 1n, 65537n))],
+    ["e >= n", encodeRecipient("rsa-2048", spkiOf(n, n + 2n))],
+    ["huge e", encodeRecipient("rsa-2048", spkiOf(n, n - 2n))],
+    ["3 divides n", encodeRecipient("rsa-2048", spkiOf(n - (n % 6n) + 3n, 65537n))],
+    ["rsa-8192, 8,191-bit e", encodeRecipient("rsa-8192", spkiOf(n8192, (1n << 8190n) + 1n))],
+  ];
+  await withDir(async (dir) => {
+    for (const [what, recipient] of cases) {
+      const r = await cli(["encrypt", "-r", recipient], { stdin: te.encode("hi") });
+      assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+      const lines = r.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 1, `${what}: ${r.stderr}`);
+      assert.match(lines[0], /^polycrypt: publicKey /, what);
+      assert.doesNotMatch(r.stderr, /\bat |internal error/, what);
+      assert.equal(r.stdout.length, 0, what);
+    }
+    // The same from a recipients file.
+    await Deno.writeTextFile(`${dir}/bad.pub`, `${cases[0][1]}\n`);
+    const r = await cli(["encrypt", "-R", `${dir}/bad.pub`], { stdin: te.encode("hi") });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trimEnd().split("\n").length, 1, r.stderr);
   });
 });

@@ -1,10 +1,12 @@
 // Hybrid KEMs: conformance, the combiner recomputed independently, and the factory's rules.
 import assert from "node:assert/strict";
-import { hkdfSync } from "node:crypto";
+import { constants, createPublicKey, hkdfSync, publicEncrypt } from "node:crypto";
 import {
   createHybridKem,
   EngineRegistry,
   hybridFactory,
+  KemIdentity,
+  KemRecipient,
   registry,
   UnknownEngineError,
 } from "../../mod.ts";
@@ -24,7 +26,8 @@ Deno.test("rsa-2048+elgamal-2048+ml-kem-1024 conformance", (t) => {
     tamper: "reject-or-different",
     // The RSA component's public key is an SPKI, longer than its modulus.
     checkPublicKey: (pk) => assert.ok(pk.length > kem.publicKeySize),
-    tamperPositions: [0, 255, 256, 511, 512, kem.encapsulationSize - 1],
+    // Both sides of each component boundary (rsa-2048: 272 bytes, elgamal-2048: 512).
+    tamperPositions: [0, 271, 272, 783, 784, kem.encapsulationSize - 1],
   });
 });
 
@@ -109,4 +112,65 @@ Deno.test("malformed hybrid keys are RangeErrors naming the argument", async () 
   );
   const { encapsulation } = await kem.encapsulate(publicKey);
   await assert.rejects(kem.decapsulate(encapsulation, secretKey.subarray(0, 40)), /secretKey/);
+});
+
+/**
+ * rsa-2048 as format 1.0 made it: the encapsulation is the plain OAEP ciphertext (modulus size)
+ * and the shared secret is the OAEP plaintext. Stanzas and hybrids made with it are what older
+ * versions wrote.
+ */
+function formatOneRsa2048(): KemEngine {
+  const kem = registry.kem("rsa-2048");
+  return {
+    ...kem,
+    encapsulationSize: 256,
+    encapsulate(publicKey: Uint8Array) {
+      const key = createPublicKey({ key: publicKey as never, format: "der", type: "spki" });
+      const sharedSecret = crypto.getRandomValues(new Uint8Array(32));
+      const encapsulation = new Uint8Array(
+        publicEncrypt(
+          { key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+          sharedSecret,
+        ),
+      );
+      return Promise.resolve({ encapsulation, sharedSecret });
+    },
+  };
+}
+
+Deno.test("format 1.0 RSA stanzas and hybrid encapsulations still open", async () => {
+  const old = formatOneRsa2048();
+  const rsa = registry.kem("rsa-2048");
+  const fileKey = crypto.getRandomValues(new Uint8Array(32));
+
+  // A plain rsa-2048 stanza: 256 + 48 bytes, read by today's identity.
+  const bob = await rsa.generateKeyPair();
+  const [stanza] = await new KemRecipient(old, bob.publicKey).wrapFileKey(fileKey);
+  assert.equal(stanza.type, "rsa-2048");
+  assert.equal(stanza.body.length, 256 + 48);
+  assert.deepEqual(await new KemIdentity(rsa, bob.secretKey).unwrapFileKey([stanza]), fileKey);
+  const [fresh] = await new KemRecipient(rsa, bob.publicKey).wrapFileKey(fileKey);
+  assert.equal(fresh.body.length, 272 + 48);
+  assert.deepEqual(await new KemIdentity(rsa, bob.secretKey).unwrapFileKey([fresh]), fileKey);
+
+  // A hybrid with an RSA component: the old layout (256 + 32) decapsulates to the old secret.
+  const hybrid = registry.kem("rsa-2048+x25519");
+  assert.equal(hybrid.encapsulationSize, 272 + 32);
+  assert.deepEqual(hybrid.legacyEncapsulationSizes, [256 + 32]);
+  const oldHybrid = createHybridKem([old, registry.kem("x25519")]);
+  const pair = await hybrid.generateKeyPair();
+  const { encapsulation, sharedSecret } = await oldHybrid.encapsulate(pair.publicKey);
+  assert.equal(encapsulation.length, 256 + 32);
+  assert.deepEqual(await hybrid.decapsulate(encapsulation, pair.secretKey), sharedSecret);
+  const [hybridStanza] = await new KemRecipient(oldHybrid, pair.publicKey).wrapFileKey(fileKey);
+  assert.deepEqual(
+    await new KemIdentity(hybrid, pair.secretKey).unwrapFileKey([hybridStanza]),
+    fileKey,
+  );
+  // Other lengths are refused before any RSA work.
+  for (const length of [256 + 31, 256 + 33, 272 + 31]) {
+    await assert.rejects(hybrid.decapsulate(new Uint8Array(length), pair.secretKey), RangeError);
+  }
+  // A hybrid without an RSA component has no earlier form.
+  assert.equal(registry.kem("x25519+ml-kem-768").legacyEncapsulationSizes, undefined);
 });

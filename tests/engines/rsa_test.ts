@@ -1,12 +1,18 @@
 // RSA-OAEP KEM: conformance on every backend, Wycheproof OAEP-SHA-256 vectors, the factory, and
 // OpenSSL interop in both directions.
 import assert from "node:assert/strict";
+import forge from "node-forge";
+import { constants as nodeConstants, createPublicKey, publicEncrypt } from "node:crypto";
 import {
   createRsaEngine,
   DecryptionError,
+  encodeRecipient,
+  encrypt,
   importRsaPublicKey,
   importRsaSecretKey,
   InvalidKeyError,
+  KemRecipient,
+  parseRecipient,
   registry,
   rsaAutoPrivateBackend,
   rsaFactory,
@@ -190,11 +196,15 @@ Deno.test("OpenSSL interop: openssl keys with us, our keys with openssl", async 
     await t.step("our encapsulation decrypts with openssl pkeyutl", async () => {
       const secretKey = importRsaSecretKey(await Deno.readTextFile(pem));
       const publicKey = await kem.publicKeyFromSecretKey!(secretKey);
+      const n = modulusOf(publicKey);
       for (const backend of BACKENDS) {
         const { encapsulation, sharedSecret } = await createRsaEngine(2048, { backend })
           .encapsulate(publicKey);
+        // The key-private form v = c + t*n: its remainder mod n is OpenSSL's OAEP ciphertext,
+        // and the shared secret is HKDF-SHA-256(OAEP plaintext, salt v) (docs/engines/rsa.md).
+        assert.equal(encapsulation.length, 256 + 16);
         const ctFile = `${dir}/ct.bin`;
-        await Deno.writeFile(ctFile, encapsulation);
+        await Deno.writeFile(ctFile, toBytes(toBig(encapsulation) % n, 256));
         const plain = await openssl([
           "pkeyutl",
           "-decrypt",
@@ -204,7 +214,12 @@ Deno.test("OpenSSL interop: openssl keys with us, our keys with openssl", async 
           ctFile,
           ...OAEP_OPTS,
         ]);
-        assert.deepEqual(plain, sharedSecret, backend);
+        assert.equal(plain.length, 32);
+        assert.deepEqual(
+          await rsaKpSecret("rsa-2048", plain, encapsulation),
+          sharedSecret,
+          backend,
+        );
       }
     });
 
@@ -309,4 +324,262 @@ Deno.test("without the FFI permission, auto decrypts in WebCrypto and openssl is
     same: true,
     openssl: "OpenSSL's RSA needs FFI permission (deno run --allow-ffi)",
   });
+});
+
+// ------------------------------------------------------------------ key checks (issue 20 section 5)
+
+const toBig = (bytes: Uint8Array): bigint => BigInt(`0x0${bytes.toHex()}`);
+const toBytes = (v: bigint, length: number): Uint8Array =>
+  Uint8Array.fromHex(v.toString(16).padStart(length * 2, "0"));
+const forgeBig = (v: bigint) => new forge.jsbn.BigInteger(v.toString(16), 16);
+const fromForgeBig = (v: forge.jsbn.BigInteger) => BigInt(`0x${v.toString(16)}`);
+
+/** The modulus of an SPKI, read by forge (which parses any size). */
+function modulusOf(spki: Uint8Array): bigint {
+  const der = forge.util.binary.raw.encode(spki);
+  const key = forge.pki.publicKeyFromAsn1(forge.asn1.fromDer(der)) as forge.pki.rsa.PublicKey;
+  return fromForgeBig(key.n);
+}
+
+/** An SPKI DER of (n, e) exactly as given: the crafted, defective keys below. */
+function spkiOf(n: bigint, e: bigint): Uint8Array {
+  const key = forge.pki.setRsaPublicKey(forgeBig(n), forgeBig(e));
+  const der = forge.asn1.toDer(forge.pki.publicKeyToAsn1(key)).getBytes();
+  return Uint8Array.from(der as string, (c: string) => c.charCodeAt(0));
+}
+
+/** The key-private form's shared secret, computed independently with WebCrypto's HKDF. */
+async function rsaKpSecret(id: string, m: Uint8Array, v: Uint8Array): Promise<Uint8Array> {
+  const ikm = await crypto.subtle.importKey("raw", m as Uint8Array<ArrayBuffer>, "HKDF", false, [
+    "deriveBits",
+  ]);
+  const info = new TextEncoder().encode(`polycrypt rsa-kp ${id}`);
+  const salt = v as Uint8Array<ArrayBuffer>;
+  const bits = await crypto.subtle.deriveBits(
+    { name: "HKDF", hash: "SHA-256", salt, info },
+    ikm,
+    256,
+  );
+  return new Uint8Array(bits);
+}
+
+/** A modulus of `n`'s size that `p` divides: n rounded down to a multiple of 2p, plus p. */
+function withFactor(n: bigint, p: bigint): bigint {
+  return n - (n % (2n * p)) + p;
+}
+
+/** The defective public keys the review found (and their neighbours), from a real key `n`. */
+function badKeys(n: bigint): [string, Uint8Array][] {
+  const e = 65537n;
+  return [
+    ["even modulus", spkiOf(n - 1n, e)],
+    ["e = n", spkiOf(n, n)],
+    ["e > n", spkiOf(n, n + 2n)],
+    ["huge e (n - 2)", spkiOf(n, n - 2n)],
+    ["e = 2^256 + 1", spkiOf(n, (1n << 256n) + 1n)],
+    ["e = 3", spkiOf(n, 3n)],
+    ["e = 2^16 + 1 - 2", spkiOf(n, 65535n)],
+    ["even e", spkiOf(n, 65538n)],
+    ["3 divides n", spkiOf(withFactor(n, 3n), e)],
+    ["751 divides n", spkiOf(withFactor(n, 751n), e)],
+    ["n one bit short", spkiOf(n >> 1n | 1n, e)],
+  ];
+}
+
+Deno.test("public keys: SP 800-56B / SP 800-89 checks give InvalidKeyError everywhere", async () => {
+  const { publicKey } = await createRsaEngine(2048).generateKeyPair();
+  const n = modulusOf(publicKey);
+  for (const [what, spki] of badKeys(n)) {
+    for (const backend of BACKENDS) {
+      await assert.rejects(
+        createRsaEngine(2048, { backend }).encapsulate(spki),
+        InvalidKeyError,
+        `${what} (${backend})`,
+      );
+    }
+    const recipient = encodeRecipient("rsa-2048", spki);
+    assert.throws(() => parseRecipient(recipient), InvalidKeyError, what);
+    await assert.rejects(
+      encrypt(new Uint8Array(1), { recipients: [recipient] }),
+      InvalidKeyError,
+      what,
+    );
+    // A hybrid with the bad key as its RSA component refuses it the same way.
+    const hybrid = registry.kem("rsa-2048+x25519");
+    const x = await registry.kem("x25519").generateKeyPair();
+    const pk = new Uint8Array([
+      spki.length >> 8,
+      spki.length & 255,
+      ...spki,
+      0,
+      32,
+      ...x.publicKey,
+    ]);
+    assert.throws(() => parseRecipient(encodeRecipient(hybrid.id, pk)), InvalidKeyError, what);
+    await assert.rejects(hybrid.encapsulate(pk), InvalidKeyError, what);
+  }
+  // The bound is 752 (SP 800-89): a factor of 757, the next prime, is not looked for.
+  let n757 = withFactor(n, 757n);
+  const smallFactor = (m: bigint) => {
+    for (let p = 3n; p < 752n; p += 2n) if (m % p === 0n) return true;
+    return false;
+  };
+  while (smallFactor(n757)) n757 -= 2n * 757n; // the nearest such n free of smaller factors
+  assert.equal(n757 % 757n, 0n);
+  await registry.kem("rsa-2048").encapsulate(spkiOf(n757, 65537n));
+  // The good key and e = 2^16 + 1, 2^256 - 1 (the limits) pass.
+  await registry.kem("rsa-2048").encapsulate(publicKey);
+  await registry.kem("rsa-2048").encapsulate(spkiOf(n, (1n << 256n) - 1n));
+});
+
+Deno.test("public keys: an rsa-8192 key with an 8,191-bit e is refused at once", async () => {
+  const { publicKey } = await fixture(8192);
+  const spki = spkiOf(modulusOf(publicKey), (1n << 8190n) + 1n);
+  const recipient = encodeRecipient("rsa-8192", spki);
+  for (const backend of BACKENDS) {
+    const kem = createRsaEngine(8192, { backend });
+    const start = performance.now();
+    await assert.rejects(kem.encapsulate(spki), InvalidKeyError, backend);
+    const ms = performance.now() - start;
+    assert.ok(ms < 100, `${backend}: ${ms.toFixed(1)} ms`);
+  }
+  let start = performance.now();
+  assert.throws(() => parseRecipient(recipient), InvalidKeyError);
+  assert.ok(performance.now() - start < 100, `parseRecipient: ${performance.now() - start} ms`);
+  start = performance.now();
+  await assert.rejects(encrypt(new Uint8Array(1), { recipients: [recipient] }), InvalidKeyError);
+  assert.ok(performance.now() - start < 100, `encrypt: ${performance.now() - start} ms`);
+});
+
+/** A PKCS#8 DER of forge's private key fields as given. */
+function pkcs8Of(k: forge.pki.rsa.PrivateKey, n: bigint, e: bigint): Uint8Array {
+  const key = forge.pki.setRsaPrivateKey(
+    forgeBig(n),
+    forgeBig(e),
+    k.d,
+    k.p,
+    k.q,
+    k.dP,
+    k.dQ,
+    k.qInv,
+  );
+  const der = forge.asn1.toDer(forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(key)))
+    .getBytes();
+  return Uint8Array.from(der as string, (c: string) => c.charCodeAt(0));
+}
+
+Deno.test("private keys get the same checks, and n = p*q, on every backend", async () => {
+  const { secretKey } = await createRsaEngine(2048).generateKeyPair();
+  const k = forge.pki.privateKeyFromAsn1(
+    forge.asn1.fromDer(forge.util.binary.raw.encode(secretKey)),
+  ) as forge.pki.rsa.PrivateKey;
+  const n = fromForgeBig(k.n);
+  const bad: [string, Uint8Array][] = [
+    ["e = 3", pkcs8Of(k, n, 3n)],
+    ["even e", pkcs8Of(k, n, 65538n)],
+    ["n != p*q", pkcs8Of(k, n + 2n, 65537n)],
+    ["3 divides n", pkcs8Of(k, withFactor(n, 3n), 65537n)],
+  ];
+  const encapsulation = new Uint8Array(256 + 16);
+  for (const [what, sk] of bad) {
+    for (const backend of BACKENDS) {
+      await assert.rejects(
+        createRsaEngine(2048, { backend }).decapsulate(encapsulation, sk),
+        InvalidKeyError,
+        `${what} (${backend})`,
+      );
+    }
+  }
+});
+
+// ------------------------------------------------------------------ key privacy
+
+/**
+ * Bob's rsa-2048 key pair and modulus, and another rsa-2048 modulus below it, far enough below
+ * that the format 1.0 distinguisher has about 20 or more hits expected in 1,000 (it rules the
+ * other key out with probability (nBob - nOther) / nBob; random moduli are 7.7% apart on average).
+ */
+async function twoKeys(): Promise<[KemKeyPair, bigint, bigint]> {
+  const kem = createRsaEngine(2048);
+  const pairs: [KemKeyPair, bigint][] = [];
+  for (let i = 0; i < 8; i++) {
+    const pair = await kem.generateKeyPair();
+    pairs.push([pair, modulusOf(pair.publicKey)]);
+    pairs.sort((a, b) => (a[1] > b[1] ? -1 : 1));
+    const [[bob, nBob], [, nOther]] = [pairs[0], pairs.at(-1)!];
+    if (pairs.length > 1 && (nBob - nOther) * 1000n / nBob >= 20n) return [bob, nBob, nOther];
+  }
+  throw new Error("eight random rsa-2048 moduli within 2% of each other");
+}
+
+Deno.test("key privacy: no rsa-2048 stanza rules out another rsa-2048 key (1,000 envelopes)", async () => {
+  const [bob, nBob, nOther] = await twoKeys();
+  // The distinguisher: a value that no encapsulation to the other key can take proves the
+  // stanza is not for it. Format 1.0 values are OAEP ciphertexts, below the recipient's modulus;
+  // key-private values are below 256^(k+16) for every key of the size.
+  const rulesOut = (value: Uint8Array, n: bigint) =>
+    value.length === 256 ? toBig(value) >= n : toBig(value) >= 1n << BigInt(8 * (256 + 16));
+
+  // Reproduction: format 1.0 sent the plain OAEP ciphertext (node:crypto's, as it did).
+  const key = createPublicKey({ key: bob.publicKey as never, format: "der", type: "spki" });
+  let oldHits = 0;
+  for (let i = 0; i < 1000; i++) {
+    const c = publicEncrypt(
+      { key, padding: nodeConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+      crypto.getRandomValues(new Uint8Array(32)),
+    );
+    if (rulesOut(new Uint8Array(c), nOther)) oldHits++;
+  }
+  const expected = Number((nBob - nOther) * 1000n / nBob);
+  assert.ok(oldHits > 0, `format 1.0: ${oldHits} of 1000 (expected about ${expected})`);
+
+  // Now: stanzas as encrypt writes them (KemRecipient), the encapsulation at the front.
+  const recipient = new KemRecipient(registry.kem("rsa-2048"), bob.publicKey);
+  let newHits = 0;
+  let sum = 0;
+  const fileKey = new Uint8Array(32);
+  for (let i = 0; i < 1000; i++) {
+    const [{ body }] = await recipient.wrapFileKey(fileKey);
+    const value = body.subarray(0, body.length - 48);
+    assert.equal(value.length, 256 + 16);
+    if (rulesOut(value, nOther)) newHits++;
+    sum += value[0] / 256; // the top byte: uniform over 0..255 whatever the key
+  }
+  assert.equal(newHits, 0);
+  assert.ok(Math.abs(sum / 1000 - 0.498) < 0.05, `mean top byte ${sum / 1000}`);
+  console.log(`distinguisher: format 1.0 ${oldHits}/1000, key-private ${newHits}/1000`);
+});
+
+Deno.test("format 1.0 encapsulations (plain c, modulus size) still decapsulate, alone and in hybrids", async () => {
+  const kem = registry.kem("rsa-2048");
+  const bob = await kem.generateKeyPair();
+  const key = createPublicKey({ key: bob.publicKey as never, format: "der", type: "spki" });
+  const secret = crypto.getRandomValues(new Uint8Array(32));
+  const c = new Uint8Array(
+    publicEncrypt(
+      { key, padding: nodeConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" },
+      secret,
+    ),
+  );
+  for (const backend of BACKENDS) {
+    assert.deepEqual(
+      await createRsaEngine(2048, { backend }).decapsulate(c, bob.secretKey),
+      secret,
+    );
+  }
+  // A new encapsulation reduced mod n is that legacy form, with the unbound OAEP secret.
+  const { encapsulation, sharedSecret } = await kem.encapsulate(bob.publicKey);
+  const reduced = toBytes(toBig(encapsulation) % modulusOf(bob.publicKey), 256);
+  const m = await kem.decapsulate(reduced, bob.secretKey);
+  assert.deepEqual(await rsaKpSecret("rsa-2048", m, encapsulation), sharedSecret);
+  // v + n (when it fits) is another value with the same c: it must not give the same secret.
+  const plusN = toBig(encapsulation) + modulusOf(bob.publicKey);
+  if (plusN < 1n << BigInt(8 * 272)) {
+    const other = await kem.decapsulate(toBytes(plusN, 272), bob.secretKey);
+    assert.notDeepEqual(other, sharedSecret);
+  }
+  // Sizes between the two forms are refused.
+  for (const length of [255, 257, 271, 273]) {
+    await assert.rejects(kem.decapsulate(new Uint8Array(length), bob.secretKey), RangeError);
+  }
 });

@@ -101,8 +101,10 @@ export interface DecryptOptions {
   /**
    * How many stanzas of its type each KEM identity tries before it gives up, by cost: default
    * `STANZA_ATTEMPTS`, 16 for RSA and ElGamal (hybrids with them included), 256 for
-   * X25519, X448 and ML-KEM. Raise `slow` to read group messages with more recipients of one
-   * RSA or ElGamal type, e.g. `{ slow: 64 }`; each cap is an integer from 1 to 2048.
+   * X25519, X448 and ML-KEM, and 4 stanzas that unwrap to a key failing the header MAC
+   * (`wrongKeys`, for all identities together). Raise `slow` to read group messages with more
+   * recipients of one RSA or ElGamal type, e.g. `{ slow: 64 }`; each cap is an integer from 1 to
+   * 2048.
    */
   maxStanzaAttempts?: Partial<StanzaAttempts>;
 }

@@ -156,7 +156,7 @@ export class KemIdentity implements Identity {
  * ```ts
  * import assert from "node:assert/strict";
  * import { decrypt, DecryptionError, encrypt, generateIdentity, KemRecipient, registry, STANZA_ATTEMPTS } from "@polycrypt/polycrypt";
- * assert.deepEqual(STANZA_ATTEMPTS, { slow: 16, fast: 256 });
+ * assert.deepEqual(STANZA_ATTEMPTS, { slow: 16, fast: 256, wrongKeys: 4 });
  * // A header with 20 stanzas of Bob's type, his own last: past the default cap of 16...
  * const bob = await generateIdentity("elgamal-2048");
  * const others = await Promise.all(
@@ -187,13 +187,22 @@ export interface StanzaAttempts {
    * so 256 cost at most about 0.33 s, and a group message to 256 such recipients still opens.
    */
   readonly fast: number;
+  /**
+   * Stanzas that unwrap to a file key failing the header MAC, in all, for every identity
+   * together: at most 4 by default. Only a sender makes such stanzas (anyone else's change to
+   * the header fails the MAC under every key), and each costs an HMAC over the whole header, up
+   * to 4 MiB: 2.6 ms here, which would otherwise be paid on each of the 256 attempts of a fast
+   * identity. A well-formed envelope gives each identity one key, and that key verifies.
+   */
+  readonly wrongKeys: number;
 }
 
 /**
- * The default caps of {@linkcode StanzaAttempts}: 16 stanzas for slow KEMs, 256 for fast ones.
+ * The default caps of {@linkcode StanzaAttempts}: 16 stanzas for slow KEMs, 256 for fast ones,
+ * and 4 keys that fail the header MAC.
  * The `maxStanzaAttempts` option of `decrypt` and `decryptStream` raises or lowers either.
  */
-export const STANZA_ATTEMPTS: StanzaAttempts = Object.freeze({ slow: 16, fast: 256 });
+export const STANZA_ATTEMPTS: StanzaAttempts = Object.freeze({ slow: 16, fast: 256, wrongKeys: 4 });
 
 // The built-in KEMs whose decapsulation is fast (measured above); anything else counts as slow.
 const FAST_KEMS = /^(x25519|x448|ml-kem-(512|768|1024))$/;
@@ -205,7 +214,7 @@ export function stanzaAttempts(given: Partial<StanzaAttempts> | undefined): Stan
     throw new TypeError("maxStanzaAttempts must be an object such as { slow: 64 }");
   }
   const caps = { ...STANZA_ATTEMPTS, ...given };
-  for (const key of ["slow", "fast"] as const) {
+  for (const key of ["slow", "fast", "wrongKeys"] as const) {
     const cap = caps[key];
     if (!Number.isSafeInteger(cap) || cap < 1 || cap > LIMITS.stanzas) {
       throw new RangeError(
@@ -235,6 +244,7 @@ function asFileKey(value: unknown): Uint8Array | undefined {
  * one, and a hostile header costs at most one decapsulation per stanza, as before recipients
  * became objects. It is offered at most `caps` stanzas of its type ({@linkcode StanzaAttempts}):
  * past that it gives up, and the envelope fails like any other for which no identity has the key.
+ * After `caps.wrongKeys` keys that failed the MAC, whoever found them, every identity gives up.
  * Another identity is offered the whole list (its stanzas may belong together); if the key it
  * finds fails, it is offered each stanza alone, as a reader tries its identities on every stanza
  * (`docs/format.md` section 3). Whatever an identity returns that is not a 32-byte Uint8Array
@@ -246,14 +256,25 @@ export async function findFileKey(
   verify: (fileKey: Uint8Array) => Promise<boolean>,
   caps: StanzaAttempts = STANZA_ATTEMPTS,
 ): Promise<Uint8Array | undefined> {
+  let wrongKeys = 0;
+  const exhausted = () => wrongKeys >= caps.wrongKeys;
+  const check = async (value: unknown) => {
+    const candidate = asFileKey(value);
+    if (!candidate) return undefined;
+    if (await verify(candidate)) return candidate;
+    wrongKeys++;
+    return undefined;
+  };
   const tryEach = async (identity: Identity, candidates: readonly Stanza[]) => {
     for (const stanza of candidates) {
-      const candidate = asFileKey(await identity.unwrapFileKey([stanza]));
-      if (candidate && await verify(candidate)) return candidate;
+      if (exhausted()) return undefined;
+      const fileKey = await check(await identity.unwrapFileKey([stanza]));
+      if (fileKey) return fileKey;
     }
     return undefined;
   };
   for (const identity of identities) {
+    if (exhausted()) return undefined;
     if (identity instanceof KemIdentity) {
       // Only stanzas of its type cost it anything; the first `cap` of them are all it tries.
       const { engine } = identity;
@@ -262,9 +283,10 @@ export async function findFileKey(
       if (fileKey) return fileKey;
       continue;
     }
-    const fileKey = asFileKey(await identity.unwrapFileKey(stanzas));
-    if (!fileKey) continue;
-    if (await verify(fileKey)) return fileKey;
+    const value = await identity.unwrapFileKey(stanzas);
+    if (!asFileKey(value)) continue;
+    const fileKey = await check(value);
+    if (fileKey) return fileKey;
     if (stanzas.length > 1) {
       const other = await tryEach(identity, stanzas);
       if (other) return other;

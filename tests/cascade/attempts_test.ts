@@ -202,3 +202,36 @@ Deno.test("ordinary group messages still open: 20 x25519 recipients, 20 rsa-2048
     message,
   );
 });
+
+Deno.test("stanzas that unwrap to a wrong key: at most 4 header MACs, then every identity gives up", async () => {
+  const x = registry.kem("x25519");
+  const bob = await x.generateKeyPair();
+  // A sender who knows Bob's public key wraps ten other keys to him before the real one.
+  const wrong: Recipient = {
+    wrapFileKey: async () =>
+      (await Promise.all(
+        Array.from(
+          { length: 10 },
+          () =>
+            new KemRecipient(x, bob.publicKey).wrapFileKey(
+              crypto.getRandomValues(new Uint8Array(32)),
+            ),
+        ),
+      )).flat(),
+  };
+  const sealed = await encrypt(message, {
+    recipients: [wrong, new KemRecipient(x, bob.publicKey)],
+  });
+  const { engine, count } = counting(x);
+  const identities = [
+    new KemIdentity(engine, bob.secretKey),
+    new KemIdentity(engine, bob.secretKey),
+  ];
+  await assertRejects(decrypt(sealed, { identities }), [DecryptionError]);
+  assert.equal(count(), STANZA_ATTEMPTS.wrongKeys, "the second identity is not tried either");
+  assert.deepEqual(
+    await decrypt(sealed, { identities, maxStanzaAttempts: { wrongKeys: 11 } }),
+    message,
+  );
+  assert.equal(count(), STANZA_ATTEMPTS.wrongKeys + 11);
+});

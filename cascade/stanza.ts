@@ -155,7 +155,13 @@ export class KemIdentity implements Identity {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decrypt, DecryptionError, encrypt, generateIdentity, KemRecipient, registry, STANZA_ATTEMPTS } from "@polycrypt/polycrypt";
+ * import {
+ *   decrypt,
+ *   DecryptionError,
+ *   encrypt,
+ *   generateIdentity,
+ *   STANZA_ATTEMPTS,
+ * } from "@polycrypt/polycrypt";
  * assert.deepEqual(STANZA_ATTEMPTS, { slow: 16, fast: 256, wrongKeys: 4 });
  * // A header with 20 stanzas of Bob's type, his own last: past the default cap of 16...
  * const bob = await generateIdentity("elgamal-2048");

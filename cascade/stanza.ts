@@ -147,7 +147,7 @@ export class KemIdentity implements Identity {
 /**
  * How many stanzas one KEM identity may try in one envelope (`docs/format.md` section 6).
  * Stanzas carry no key ids, so without a cap a hostile header of 2,048 stanzas of an identity's
- * type costs it 2,048 decapsulations: 8.8 s for rsa-4096 (30 s without `--allow-ffi`). An
+ * type costs it 2,048 decapsulations: 10.7 s for rsa-4096 (28 s without `--allow-ffi`). An
  * identity that reaches its cap stops looking; when no identity found the key the decryption
  * fails with the one {@linkcode DecryptionError}, as for any other miss. Identities that are not
  * a {@linkcode KemIdentity} are not counted: their cost is their own.
@@ -182,15 +182,16 @@ export interface StanzaAttempts {
   /**
    * Identities with an RSA or ElGamal component, and KEMs polycrypt does not know: at most 16
    * by default. Measured here per attempt on a random stanza (OpenSSL through FFI / Deno's
-   * WebCrypto): rsa-2048 1.3 / 3.6 ms, rsa-4096 4.3 / 15 ms, rsa-8192 about 30 / 44 ms,
-   * elgamal-4096 4.8 ms; so 16 attempts cost at most about 0.25 s up to 4096 bits and 0.7 s at
-   * 8192 (more for the rarer larger keys, whose decapsulation grows with the cube of the size).
+   * WebCrypto): rsa-2048 0.8 / 2.4 ms, rsa-4096 6.3 / 15 ms, rsa-8192 40 / 64 ms, elgamal-4096
+   * 8-10 ms; so 16 attempts cost at most about 0.25 s up to 4096 bits and 1 s at 8192 (more for
+   * the rarer larger keys, whose decapsulation grows with the cube of the size).
    */
   readonly slow: number;
   /**
    * Identities whose every component is X25519, X448 or ML-KEM: at most 256 by default. An
-   * attempt costs 0.4 ms (ML-KEM), 0.5 ms (x25519+ml-kem-768), 0.7 ms (X25519), 1.3 ms (X448),
-   * so 256 cost at most about 0.33 s, and a group message to 256 such recipients still opens.
+   * attempt costs 0.25-0.4 ms (ML-KEM), 0.3-0.5 ms (x25519+ml-kem-768), 0.3-0.7 ms (X25519),
+   * 1.3 ms (X448), so 256 cost at most about 0.33 s, and a group message to 256 such recipients
+   * still opens.
    */
   readonly fast: number;
   /**

@@ -260,6 +260,7 @@ async function decryptCommand(args: string[]): Promise<void> {
   const identities = await loadIdentities(
     values.identity as string[] | undefined ?? [],
     passphraseFile,
+    maxKdfMemory,
   );
   const source = await openInput(input);
   const [head, whole] = await peek(source.stream, 200);

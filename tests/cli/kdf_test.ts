@@ -47,6 +47,15 @@ Deno.test("an envelope asking Argon2id for 512 MiB is refused without a terminal
       assert.ok(ms < 3000, `${ms} ms`);
     }
     await assert.rejects(Deno.lstat(`${dir}/out`), Deno.errors.NotFound);
+    // A protected identity file is a password envelope too: decrypt -i checks its cost as well.
+    await Deno.writeTextFile(`${dir}/id.key`, "\n  " + armor(forged));
+    const id = await runCli(
+      ["decrypt", "-i", `${dir}/id.key`, "--passphrase-file", `${dir}/pw`, `${dir}/big.pcy`],
+      PERMS,
+      { stdin: new Uint8Array(0) },
+    );
+    assert.equal(id.code, 2, id.stderr);
+    assert.match(id.stderr, /--max-kdf-memory 512/);
     // A malformed limit is a usage error too.
     for (const bad of ["0", "-1", "1.5", "lots"]) {
       const out = await runCli(["decrypt", "--max-kdf-memory", bad, `${dir}/big.pcy`], PERMS, {

@@ -15,7 +15,7 @@ export const USAGE: Record<string, string> = {
   encrypt:
     "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
   decrypt:
-    "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [IN]",
+    "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
   listen:
     "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",

@@ -1,8 +1,17 @@
-// Internal: decrypt's --max-kdf-memory. A password envelope names its own Argon2id cost, up to
+// Internal: decrypt's limits on what a hostile envelope may cost, --max-kdf-memory and
+// --max-stanza-attempts. A password envelope names its own Argon2id cost, up to
 // the format's cap (1 GiB, 16 passes, 16 lanes: ARGON2_CAP); a hostile file can claim that much.
 // Before Argon2id runs, the CLI reads the cost from the envelope's clear prefix and, when the
 // memory is above the limit, asks on a terminal, or refuses (a usage error) without one.
-import { ARGON2_DEFAULT, type Argon2Params, checkArgon2Params, isArmored } from "../mod.ts";
+import {
+  ARGON2_DEFAULT,
+  type Argon2Params,
+  checkArgon2Params,
+  isArmored,
+  LIMITS,
+  STANZA_ATTEMPTS,
+  type StanzaAttempts,
+} from "../mod.ts";
 import { ARMOR_BEGIN } from "../cascade/armor.ts";
 import { OUTER_SIZE, parseOuter } from "../cascade/format.ts";
 import { UsageError } from "./_errors.ts";
@@ -21,6 +30,21 @@ export function maxKdfMemoryMiB(value: string | undefined): number {
     throw new UsageError(`--max-kdf-memory takes a number of MiB, such as 1024, not ${value}`);
   }
   return n;
+}
+
+/**
+ * The value of `--max-stanza-attempts N`: each identity tries up to N stanzas of its type, RSA
+ * and ElGamal included (default 16), and fast KEMs never fewer than their default 256.
+ */
+export function stanzaAttemptsFlag(value: string | undefined): Partial<StanzaAttempts> | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1 || n > LIMITS.stanzas) {
+    throw new UsageError(
+      `--max-stanza-attempts takes a number from 1 to ${LIMITS.stanzas}, not ${value}`,
+    );
+  }
+  return { slow: n, fast: Math.max(n, STANZA_ATTEMPTS.fast) };
 }
 
 /**

@@ -1,8 +1,9 @@
 // Issue 20 section 7: a password envelope names its own Argon2id cost, up to 1 GiB and 16 passes.
 // `decrypt` reads that cost before Argon2id runs and, above --max-kdf-memory (default 256 MiB),
-// asks on a terminal or refuses without one (exit 2, one line naming the flag).
+// asks on a terminal or refuses without one (exit 2, one line naming the flag). Section 2:
+// --max-stanza-attempts raises the cap on the stanzas each identity tries.
 import assert from "node:assert/strict";
-import { ARGON2_FLOOR, armor, encrypt } from "../../mod.ts";
+import { ARGON2_FLOOR, armor, encrypt, generateIdentity } from "../../mod.ts";
 import { encodeOuter } from "../../cascade/format.ts";
 import { PERMS, runCli, spawnOnTerminal } from "./_cli.ts";
 
@@ -132,6 +133,33 @@ Deno.test("on a terminal decrypt asks before a costly KDF: yes runs it, no refus
         assert.match(screen, /--max-kdf-memory 19/);
         await assert.rejects(Deno.lstat(out), Deno.errors.NotFound);
       }
+    }
+  });
+});
+
+Deno.test("decrypt --max-stanza-attempts raises the cap for a group message with many RSA recipients", async () => {
+  await withDir(async (dir) => {
+    // 18 rsa-2048 stanzas (two other keys, fresh encapsulations), Bob's last: past the default 16.
+    const [bob, ...others] = await Promise.all([1, 2, 3].map(() => generateIdentity("rsa-2048")));
+    const sealed = await encrypt(te.encode("eighteenth"), {
+      recipients: [...Array.from({ length: 17 }, (_, i) => others[i % 2].recipient), bob.recipient],
+    });
+    await Deno.writeFile(`${dir}/m.pcy`, sealed);
+    await Deno.writeTextFile(`${dir}/bob.key`, `${bob.identity}\n`);
+    const run = (extra: string[]) =>
+      runCli(["decrypt", "-i", `${dir}/bob.key`, ...extra, `${dir}/m.pcy`], PERMS, {
+        stdin: new Uint8Array(0),
+      });
+    const capped = await run([]);
+    assert.equal(capped.code, 1, capped.stderr);
+    assert.equal(capped.stderr, "polycrypt: decryption failed\n");
+    const raised = await run(["--max-stanza-attempts", "18"]);
+    assert.equal(raised.code, 0, raised.stderr);
+    assert.equal(td.decode(raised.stdoutBytes), "eighteenth");
+    for (const bad of ["0", "2049", "x"]) {
+      const out = await run(["--max-stanza-attempts", bad]);
+      assert.equal(out.code, 2, bad);
+      assert.match(out.stderr, /--max-stanza-attempts/, bad);
     }
   });
 });

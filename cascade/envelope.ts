@@ -46,7 +46,13 @@ import {
 } from "./format.ts";
 import { parseIdentity, parseRecipient } from "./keys.ts";
 import { createPasswordLayer, openPasswordLayer } from "./password.ts";
-import { findFileKey, type Identity, type Recipient } from "./stanza.ts";
+import {
+  findFileKey,
+  type Identity,
+  type Recipient,
+  type StanzaAttempts,
+  stanzaAttempts,
+} from "./stanza.ts";
 import {
   deriveStreamKeys,
   openSingleChunk,
@@ -92,6 +98,15 @@ export interface DecryptOptions {
   registry?: EngineRegistry;
   /** AEAD engines to look the header's ids up in before the registry (engines in no registry). */
   aead?: readonly AeadEngine[];
+  /**
+   * How many stanzas of its type each KEM identity tries before it gives up, by cost: default
+   * `STANZA_ATTEMPTS`, 16 for RSA and ElGamal (hybrids with them included), 256 for
+   * X25519, X448 and ML-KEM, and 4 stanzas that unwrap to a key failing the header MAC
+   * (`wrongKeys`, for all identities together). Raise `slow` to read group messages with more
+   * recipients of one RSA or ElGamal type, e.g. `{ slow: 64 }`; each cap is an integer from 1 to
+   * 2048.
+   */
+  maxStanzaAttempts?: Partial<StanzaAttempts>;
 }
 
 // ---------------------------------------------------------------- sealing
@@ -253,6 +268,7 @@ async function openHeader(
   }
   const registry = options.registry ?? defaultRegistry;
   const identities = (options.identities ?? []).map((i) => toIdentity(i, registry));
+  const caps = stanzaAttempts(options.maxStanzaAttempts);
   let reader = new ByteReader(source);
   const head = await need(reader, MAGIC.length + 1);
   const mode = parseMode(head);
@@ -281,7 +297,7 @@ async function openHeader(
     }
     if (await verify(passwordFileKey!)) fileKey = passwordFileKey;
   } else {
-    fileKey = await findFileKey(identities, header.stanzas, verify);
+    fileKey = await findFileKey(identities, header.stanzas, verify, caps);
   }
   if (!fileKey) throw new DecryptionError();
   const payloadKeys = await deriveStreamKeys(fileKey, payloadSalt, aeads);

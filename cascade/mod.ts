@@ -25,7 +25,15 @@
  */
 export * from "./envelope.ts";
 export * from "./keys.ts";
-export { type Identity, KemIdentity, KemRecipient, type Recipient, type Stanza } from "./stanza.ts";
+export {
+  type Identity,
+  KemIdentity,
+  KemRecipient,
+  type Recipient,
+  type Stanza,
+  STANZA_ATTEMPTS,
+  type StanzaAttempts,
+} from "./stanza.ts";
 export * from "./inspect.ts";
 export { type EnvelopeSniff, LIMITS, MAGIC, sniffEnvelope } from "./format.ts";
 export { armor, ARMOR_BEGIN, ARMOR_END, dearmor, isArmored } from "./armor.ts";

@@ -5,6 +5,7 @@ import { decrypt, identitiesFromText, isArmored, parseIdentity, parseRecipient }
 import { DecryptFailed, UsageError } from "./_errors.ts";
 import { readText } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
+import { checkKdfCost } from "./_kdf.ts";
 
 export const USAGE: Record<string, string> = {
   engines: "polycrypt engines [--json]",
@@ -13,7 +14,8 @@ export const USAGE: Record<string, string> = {
   recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
   encrypt:
     "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
-  decrypt: "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
+  decrypt:
+    "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
   listen:
     "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
@@ -58,15 +60,26 @@ export function onePositional(command: string, positionals: string[]): string | 
   return positionals[0];
 }
 
-/** Identities from identity files; protected ones are decrypted with a passphrase. */
+/**
+ * Identities from identity files; protected ones are decrypted with a passphrase, after (when
+ * `maxKdfMemoryMiB` is given: decrypt's --max-kdf-memory) the Argon2id cost their file names is
+ * checked against it (cli/_kdf.ts).
+ */
 export async function loadIdentities(
   paths: string[],
   passphraseFile: string | undefined,
+  maxKdfMemoryMiB?: number,
 ): Promise<string[]> {
   const out: string[] = [];
   for (const path of paths) {
     let text = path === "-" ? await new Response(Deno.stdin.readable).text() : await readText(path);
     if (isArmored(text)) {
+      if (maxKdfMemoryMiB !== undefined) {
+        await checkKdfCost(
+          new TextEncoder().encode(text.trimStart().slice(0, 512)),
+          maxKdfMemoryMiB,
+        );
+      }
       const passphrase = await readPassphrase({ passphraseFile }, `the passphrase of ${path}`);
       try {
         text = new TextDecoder().decode(await decrypt(text, { passphrase }));

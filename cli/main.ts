@@ -27,6 +27,7 @@ import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
+import { checkKdfCost, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
 import { listenCommand } from "./listen.ts";
 import { sendCommand } from "./send.ts";
@@ -248,8 +249,14 @@ async function decryptCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("decrypt", args, {
     ...PASSPHRASE_AND_OUTPUT,
     identity: { type: "string", short: "i", multiple: true },
+    "max-kdf-memory": { type: "string" },
+    "max-stanza-attempts": { type: "string" },
   });
   if (values.help) return console.log(USAGE.decrypt);
+  const maxKdfMemory = maxKdfMemoryMiB(values["max-kdf-memory"] as string | undefined);
+  const maxStanzaAttempts = stanzaAttemptsFlag(
+    values["max-stanza-attempts"] as string | undefined,
+  );
   const input = onePositional("decrypt", positionals);
   const output = values.output as string | undefined;
   if (output !== undefined && output !== "-") await checkNotSameFile(input, output);
@@ -257,6 +264,7 @@ async function decryptCommand(args: string[]): Promise<void> {
   const identities = await loadIdentities(
     values.identity as string[] | undefined ?? [],
     passphraseFile,
+    maxKdfMemory,
   );
   const source = await openInput(input);
   const [head, whole] = await peek(source.stream, 200);
@@ -268,11 +276,13 @@ async function decryptCommand(args: string[]): Promise<void> {
       `give an identity (-i FILE) or a passphrase (-p)\nusage: ${USAGE.decrypt}`,
     );
   }
+  // The envelope names its own Argon2id cost: above --max-kdf-memory, ask (or refuse) first.
+  if (hasPasswordLayer(head)) await checkKdfCost(head, maxKdfMemory);
   const passphrase = needsPassphrase
     ? await readPassphrase({ passphraseFile }, "the passphrase")
     : undefined;
   const opened = withProgress(stream, source.size, "decrypting").pipeThrough(
-    decryptStream({ identities, passphrase }),
+    decryptStream({ identities, passphrase, maxStanzaAttempts }),
   );
   try {
     await finish(opened, output, Boolean(values.force), false);

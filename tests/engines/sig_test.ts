@@ -149,6 +149,24 @@ Deno.test("the registry's ML-DSA engines run on WebCrypto here, ed25519 on node:
   assert.equal((ed25519 as unknown as { backend: string }).backend, "node");
 });
 
+Deno.test("backends interoperate: keys from one seed, signatures verify across", async () => {
+  const message = new TextEncoder().encode("across backends");
+  const engines: SignatureEngine[][] = [
+    ED_BACKENDS.map((backend) => createEd25519Engine({ backend })),
+    ...SIZES.map((size) => DSA_BACKENDS.map((backend) => _buildMlDsa(size, backend).engine)),
+  ];
+  for (const family of engines) {
+    const { publicKey, secretKey } = await family[0].generateKeyPair();
+    for (const signer of family) {
+      assert.deepEqual(await signer.publicKeyFromSecretKey!(secretKey), publicKey, signer.id);
+      const signature = await signer.sign(secretKey, message);
+      for (const verifier of family) {
+        assert.equal(await verifier.verify(publicKey, message, signature), true, verifier.id);
+      }
+    }
+  }
+});
+
 // ------------------------------------------------------------------ Ed25519
 
 Deno.test("RFC 8032 section 7.1 TEST 3 on every backend, same bytes", async () => {

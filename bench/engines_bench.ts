@@ -1,21 +1,29 @@
 // Engine micro benchmarks: keygen, encapsulate and decapsulate for every registered KEM id, AEAD
-// throughput, and the alternative backends side by side, grouped per family; each group's
-// baseline is the registry's default of the family's most used size (rsa-3072, elgamal-2048,
-// ml-kem-768, x25519, x25519+ml-kem-768, aes-256-gcm). Run: deno task bench
+// throughput, signature sign/verify, and the alternative backends side by side, grouped per
+// family; each group's baseline is the registry's default of the family's most used size
+// (rsa-3072, elgamal-2048, ml-kem-768, x25519, x25519+ml-kem-768, aes-256-gcm, ed25519,
+// ml-dsa-65), next to @noble alone for signatures. Run: deno task bench
 // Slow cases (RSA-8192 keygen, forge RSA keygen above 2048) run only with POLYCRYPT_BENCH_SLOW=1.
 import {
   aes256Gcm,
   createAes256Gcm,
   createChaCha20Poly1305,
+  createEd25519Engine,
   createElGamalEngine,
+  createMlDsaEngine,
   createMlKemEngine,
   createRsaEngine,
   createX25519Engine,
   createX448Engine,
   createXChaCha20Poly1305,
+  ed25519,
+  ed25519MlDsa65,
+  mlDsa65,
   registry,
 } from "../mod.ts";
-import type { AeadEngine, KemEngine, KemKeyPair } from "../mod.ts";
+import type { AeadEngine, KemEngine, KemKeyPair, SignatureEngine } from "../mod.ts";
+import { ed25519 as nobleEd25519 } from "@noble/curves/ed25519.js";
+import { ml_dsa65 as nobleMlDsa65 } from "@noble/post-quantum/ml-dsa.js";
 
 const SLOW = Deno.env.get("POLYCRYPT_BENCH_SLOW") === "1";
 
@@ -163,4 +171,74 @@ for (const size of [1024, 65536]) {
       fn: async () => void await aead.open(key, nonce, sealed),
     });
   }
+}
+
+// Signatures: every registered signature engine, the other backends, and @noble alone, on a
+// 1 KiB message. Groups: "ed25519 sign/verify", "ml-dsa sign/verify" (with the hybrid).
+const message = new Uint8Array(1024).fill(7);
+
+async function benchSignature(
+  group: string,
+  engine: SignatureEngine,
+  label: string,
+  baseline: boolean,
+) {
+  const { publicKey, secretKey } = await engine.generateKeyPair();
+  const signature = await engine.sign(secretKey, message);
+  Deno.bench({
+    name: `${label} sign`,
+    group: `${group} sign`,
+    baseline,
+    fn: async () => void await engine.sign(secretKey, message),
+  });
+  Deno.bench({
+    name: `${label} verify`,
+    group: `${group} verify`,
+    baseline,
+    fn: async () => void await engine.verify(publicKey, message, signature),
+  });
+}
+
+await benchSignature("ed25519", ed25519, "ed25519 (node)", true);
+for (const backend of ["webcrypto", "noble"] as const) {
+  await benchSignature("ed25519", createEd25519Engine({ backend }), `ed25519 (${backend})`, false);
+}
+{
+  const { secretKey, publicKey } = nobleEd25519.keygen();
+  const signature = nobleEd25519.sign(message, secretKey);
+  Deno.bench({
+    name: "@noble/curves ed25519 alone sign",
+    group: "ed25519 sign",
+    fn: () => void nobleEd25519.sign(message, secretKey),
+  });
+  Deno.bench({
+    name: "@noble/curves ed25519 alone verify",
+    group: "ed25519 verify",
+    fn: () => void nobleEd25519.verify(signature, message, publicKey),
+  });
+}
+await benchSignature("ml-dsa", mlDsa65, "ml-dsa-65 (webcrypto)", true);
+await benchSignature(
+  "ml-dsa",
+  createMlDsaEngine(65, { backend: "noble" }),
+  "ml-dsa-65 (noble)",
+  false,
+);
+for (const id of ["ml-dsa-44", "ml-dsa-87"]) {
+  await benchSignature("ml-dsa", registry.signature(id), `${id} (webcrypto)`, false);
+}
+await benchSignature("ml-dsa", ed25519MlDsa65, "ed25519+ml-dsa-65", false);
+{
+  const { secretKey, publicKey } = nobleMlDsa65.keygen(crypto.getRandomValues(new Uint8Array(32)));
+  const signature = nobleMlDsa65.sign(message, secretKey);
+  Deno.bench({
+    name: "@noble/post-quantum ml-dsa-65 alone sign",
+    group: "ml-dsa sign",
+    fn: () => void nobleMlDsa65.sign(message, secretKey),
+  });
+  Deno.bench({
+    name: "@noble/post-quantum ml-dsa-65 alone verify",
+    group: "ml-dsa verify",
+    fn: () => void nobleMlDsa65.verify(signature, message, publicKey),
+  });
 }

@@ -55,7 +55,17 @@ function engines(args: string[]): void {
         encapsulationBytes: e.encapsulationSize,
         sharedSecretBytes: e.sharedSecretSize,
       }
-      : { id, kind: e.kind, keyBytes: e.keySize, nonceBytes: e.nonceSize, tagBytes: e.tagSize };
+      : e.kind === "aead"
+      ? { id, kind: e.kind, keyBytes: e.keySize, nonceBytes: e.nonceSize, tagBytes: e.tagSize }
+      : {
+        id,
+        kind: e.kind,
+        family: e.family,
+        postQuantum: e.postQuantum,
+        securityBits: e.securityBits,
+        publicKeyBytes: e.publicKeySize,
+        signatureBytes: e.signatureSize,
+      };
   });
   if (values.json) return console.log(JSON.stringify(rows, null, 2));
   const line = (cells: (string | number)[], widths: number[]) =>
@@ -80,6 +90,16 @@ function engines(args: string[]): void {
   for (const r of rows) {
     if (r.kind === "aead") {
       console.log(line([r.id, r.keyBytes!, r.nonceBytes!, r.tagBytes!], [20, 5, 5, 5]));
+    }
+  }
+  const sw = [20, 8, 4, 13, 10];
+  console.log(
+    "\n" + line(["Signature", "family", "pq", "security bits", "public key", "signature"], sw),
+  );
+  for (const r of rows) {
+    if (r.kind === "signature") {
+      const cells = [r.id, r.family!, r.postQuantum ? "yes" : "no", r.securityBits!];
+      console.log(line([...cells, r.publicKeyBytes!, r.signatureBytes!], sw));
     }
   }
   console.log(

@@ -1,8 +1,9 @@
 /**
  * polycrypt's engines and the default registry that holds them.
  *
- * Every asymmetric engine is a {@linkcode KemEngine}; every symmetric one an
- * {@linkcode AeadEngine}. `registry` knows all built-ins, resolves any RSA
+ * Every key-encapsulation engine is a {@linkcode KemEngine}, every symmetric one an
+ * {@linkcode AeadEngine}, every signature engine a {@linkcode SignatureEngine}.
+ * `registry` knows all built-ins, resolves any RSA
  * size from 2048 to 16384 bits (`"rsa-5120"`), and accepts plugins.
  *
  * @example
@@ -19,7 +20,7 @@
  *
  * @module
  */
-import type { AeadEngine, KemEngine } from "./types.ts";
+import type { Engine } from "./types.ts";
 import { type BuiltinFactory, EngineRegistry } from "./registry.ts";
 import * as hybrid from "./hybrid.ts";
 import * as rsa from "./rsa/mod.ts";
@@ -27,6 +28,7 @@ import * as elgamal from "./elgamal/mod.ts";
 import * as mlkem from "./mlkem/mod.ts";
 import * as ecc from "./ecc/mod.ts";
 import * as symmetric from "./symmetric/mod.ts";
+import * as sig from "./sig/mod.ts";
 
 export * from "./types.ts";
 export * from "./registry.ts";
@@ -37,19 +39,21 @@ export * from "./elgamal/mod.ts";
 export * from "./mlkem/mod.ts";
 export * from "./ecc/mod.ts";
 export * from "./symmetric/mod.ts";
+export * from "./sig/mod.ts";
 
 // Every family's folder lists its own built-ins (ENGINES, FACTORIES); this module only joins the
 // lists, so a new built-in family touches its own folder and one line in each list below. These
 // two exports also settle the families' same-named ones, which `export *` would leave ambiguous.
 
 /** Every built-in engine, family by family, in the order the default registry registers them. */
-export const ENGINES: readonly (KemEngine | AeadEngine)[] = Object.freeze([
+export const ENGINES: readonly Engine[] = Object.freeze([
   ...rsa.ENGINES,
   ...elgamal.ENGINES,
   ...mlkem.ENGINES,
   ...ecc.ENGINES,
   ...hybrid.ENGINES,
   ...symmetric.ENGINES,
+  ...sig.ENGINES,
 ]);
 
 /** Every built-in factory ({@linkcode BuiltinFactory}): RSA sizes, then hybrids. */

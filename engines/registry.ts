@@ -6,7 +6,7 @@
  * @module
  */
 import { DuplicateEngineError, UnknownEngineError } from "../errors.ts";
-import type { AeadEngine, Engine, KemEngine } from "./types.ts";
+import type { AeadEngine, Engine, KemEngine, SignatureEngine } from "./types.ts";
 
 /**
  * Resolves ids that are not registered one by one, e.g. every RSA size.
@@ -32,6 +32,8 @@ const KEM_SIZES = ["publicKeySize", "encapsulationSize", "sharedSecretSize", "se
 const KEM_METHODS = ["generateKeyPair", "encapsulate", "decapsulate"];
 const AEAD_SIZES = ["keySize", "nonceSize", "tagSize"];
 const AEAD_METHODS = ["seal", "open"];
+const SIGNATURE_SIZES = ["publicKeySize", "signatureSize", "securityBits"];
+const SIGNATURE_METHODS = ["generateKeyPair", "sign", "verify"];
 
 /**
  * A set of engines addressed by id. polycrypt's default instance is
@@ -87,7 +89,7 @@ export class EngineRegistry {
    * The engine with this id. Throws {@linkcode UnknownEngineError}, listing
    * the valid ids, when there is none.
    */
-  get(id: string): KemEngine | AeadEngine {
+  get(id: string): Engine {
     if (typeof id !== "string") throw new TypeError("id must be a string");
     const engine = this.#engines.get(id) ?? this.#resolve(id);
     if (engine === undefined) {
@@ -108,6 +110,30 @@ export class EngineRegistry {
   aead(id: string): AeadEngine {
     const engine = this.get(id);
     if (engine.kind !== "aead") throw new TypeError(`engine ${JSON.stringify(id)} is not an AEAD`);
+    return engine;
+  }
+
+  /**
+   * Like {@linkcode get}, but the engine must be a signature engine.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { registry } from "@polycrypt/polycrypt";
+   * const ed = registry.signature("ed25519");
+   * const { publicKey, secretKey } = await ed.generateKeyPair();
+   * const message = new TextEncoder().encode("hi Bob, this is Alice");
+   * const signature = await ed.sign(secretKey, message);
+   * assert.equal(signature.length, ed.signatureSize);
+   * assert.equal(await ed.verify(publicKey, message, signature), true);
+   * assert.throws(() => registry.signature("x25519"), TypeError);
+   * ```
+   */
+  signature(id: string): SignatureEngine {
+    const engine = this.get(id);
+    if (engine.kind !== "signature") {
+      throw new TypeError(`engine ${JSON.stringify(id)} is not a signature engine`);
+    }
     return engine;
   }
 
@@ -145,8 +171,12 @@ function checkEngine(engine: unknown): asserts engine is Engine {
     ? [KEM_SIZES, KEM_METHODS]
     : e.kind === "aead"
     ? [AEAD_SIZES, AEAD_METHODS]
+    : e.kind === "signature"
+    ? [SIGNATURE_SIZES, SIGNATURE_METHODS]
     : [undefined, undefined];
-  if (!sizes || !methods) throw new TypeError(`engine ${e.id}: kind must be "kem" or "aead"`);
+  if (!sizes || !methods) {
+    throw new TypeError(`engine ${e.id}: kind must be "kem", "aead" or "signature"`);
+  }
   for (const field of sizes) {
     const v = e[field];
     if (!Number.isSafeInteger(v) || (v as number) < 0) {
@@ -163,7 +193,7 @@ function checkEngine(engine: unknown): asserts engine is Engine {
       throw new TypeError(`engine ${e.id}: ${optional}, when present, must be a function`);
     }
   }
-  if (e.kind === "kem") {
+  if (e.kind === "kem" || e.kind === "signature") {
     if (typeof e.family !== "string" || e.family === "") {
       throw new TypeError(`engine ${e.id}: family must be a non-empty string`);
     }

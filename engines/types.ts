@@ -1,7 +1,8 @@
 /**
- * The two engine interfaces of polycrypt: {@linkcode KemEngine} for key
- * encapsulation (RSA-OAEP, hashed ElGamal, ML-KEM, DHKEM(X25519), ...) and
- * {@linkcode AeadEngine} for authenticated encryption.
+ * The three engine interfaces of polycrypt: {@linkcode KemEngine} for key
+ * encapsulation (RSA-OAEP, hashed ElGamal, ML-KEM, DHKEM(X25519), ...),
+ * {@linkcode AeadEngine} for authenticated encryption and
+ * {@linkcode SignatureEngine} for signatures (Ed25519, ML-DSA, a hybrid).
  *
  * They are deliberately tiny (compare hpke-js `Kem`/`Aead`): byte arrays in,
  * byte arrays out, every size declared up front, so that engines compose and
@@ -126,5 +127,47 @@ export interface KeyedAead {
   open(nonce: Uint8Array, ciphertext: Uint8Array, aad?: Uint8Array): Promise<Uint8Array>;
 }
 
+/** A signature key pair as raw bytes in the engine's documented encoding. */
+export interface SignatureKeyPair {
+  /** The public (verification) key. */
+  publicKey: Uint8Array;
+  /** The secret (signing) key; a 32-byte seed for every built-in. Keep it on the user's device. */
+  secretKey: Uint8Array;
+}
+
+/**
+ * A digital signature scheme. Sizes are in bytes and exact: every public key is
+ * `publicKeySize` bytes and every signature `signatureSize` bytes.
+ *
+ * `sign` signs exactly the given message (for ML-DSA: with an empty FIPS 204 context), so a
+ * protocol puts its domain separation into the message itself. `verify` answers `false` for any
+ * signature that does not verify, including malformed ones of the right size; wrong sizes and
+ * types are caller errors (`RangeError`, `TypeError`).
+ */
+export interface SignatureEngine {
+  /** Always `"signature"`: tells a signature engine from a KEM or an AEAD. */
+  readonly kind: "signature";
+  /** Registry id, e.g. `"ed25519"`, `"ml-dsa-65"`, `"ed25519+ml-dsa-65"`. */
+  readonly id: string;
+  /** Algorithm family, e.g. `"eddsa"`, `"ml-dsa"`, `"hybrid"`. */
+  readonly family: string;
+  /** Whether the engine resists a quantum adversary. */
+  readonly postQuantum: boolean;
+  /** Estimated classical security in bits. */
+  readonly securityBits: number;
+  /** Public key size in bytes. */
+  readonly publicKeySize: number;
+  /** Signature size in bytes. */
+  readonly signatureSize: number;
+  /** Makes a fresh key pair from the platform's CSPRNG. */
+  generateKeyPair(): Promise<SignatureKeyPair>;
+  /** Signs `message` with `secretKey`; returns a `signatureSize`-byte signature. */
+  sign(secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /** Whether `signature` is a valid signature of `message` under `publicKey`. */
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** Optional: the public key that belongs to `secretKey`. All built-ins have it. */
+  publicKeyFromSecretKey?(secretKey: Uint8Array): Promise<Uint8Array>;
+}
+
 /** Anything the registry holds. */
-export type Engine = KemEngine | AeadEngine;
+export type Engine = KemEngine | AeadEngine | SignatureEngine;

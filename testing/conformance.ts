@@ -3,7 +3,13 @@
 import assert from "node:assert/strict";
 import { DecryptionError, InvalidKeyError, PolycryptError } from "../errors.ts";
 import { assertRejects } from "./assert.ts";
-import type { AeadEngine, KemEngine, KemKeyPair } from "../engines/types.ts";
+import type {
+  AeadEngine,
+  KemEngine,
+  KemKeyPair,
+  SignatureEngine,
+  SignatureKeyPair,
+} from "../engines/types.ts";
 
 /** How an engine reacts to a corrupted encapsulation. */
 export type TamperBehaviour =
@@ -288,5 +294,149 @@ export async function aeadConformance(t: Deno.TestContext, engine: AeadEngine): 
     await assertRejects(engine.seal(key, nonce, notBytes), [TypeError], "plaintext array");
     await assertRejects(engine.seal(key, nonce, p, notBytes), [TypeError], "aad array");
     await assertRejects(engine.open(key, nonce, notBytes), [TypeError], "ciphertext array");
+  });
+}
+
+/** What {@linkcode signatureConformance} needs to know about the engine under test. */
+export interface SignatureConformanceOptions {
+  /**
+   * Flip every `stride`-th bit of the signature (default 1: every bit). A slow pure-software
+   * backend may use a larger stride; the first and last bit are always flipped.
+   */
+  signatureBitStride?: number;
+  /** Key pairs to use instead of generateKeyPair(). */
+  keyPairs?: () => Promise<[SignatureKeyPair, SignatureKeyPair]>;
+}
+
+/**
+ * Runs the signature conformance steps against `engine`, each as a `t.step`: the declared
+ * contract, round trips at the declared sizes, fresh keys, inputs left unchanged, the public key
+ * from the secret key, the wrong key, every single-bit flip of the signature and of a short
+ * message rejected, and wrong types (`TypeError`) and sizes (`RangeError`).
+ *
+ * @example
+ * ```ts
+ * import { ed25519 } from "@polycrypt/polycrypt";
+ * import { signatureConformance } from "@polycrypt/polycrypt/testing";
+ * Deno.test("ed25519 is conformant", (t) => signatureConformance(t, ed25519));
+ * ```
+ */
+export async function signatureConformance(
+  t: Deno.TestContext,
+  engine: SignatureEngine,
+  options: SignatureConformanceOptions = {},
+): Promise<void> {
+  const [alice, bob] = options.keyPairs
+    ? await options.keyPairs()
+    : await Promise.all([engine.generateKeyPair(), engine.generateKeyPair()]);
+  const message = new TextEncoder().encode("hi Bob, this is A");
+
+  await t.step("declares its contract", () => {
+    assert.equal(engine.kind, "signature");
+    assert.match(engine.id, /^[a-z0-9][a-z0-9.\-_+]*$/);
+    assert.ok(typeof engine.family === "string" && engine.family !== "");
+    assert.equal(typeof engine.postQuantum, "boolean");
+    for (const n of [engine.securityBits, engine.publicKeySize, engine.signatureSize]) {
+      assert.ok(Number.isSafeInteger(n) && n > 0);
+    }
+  });
+
+  await t.step("round trip with declared sizes", async () => {
+    assert.equal(alice.publicKey.length, engine.publicKeySize, "publicKey size");
+    for (const size of [0, 1, 64, 1000, 65536]) {
+      const m = crypto.getRandomValues(new Uint8Array(size));
+      const signature = await engine.sign(alice.secretKey, m);
+      assert.equal(signature.length, engine.signatureSize, "signature size");
+      assert.equal(await engine.verify(alice.publicKey, m, signature), true, `${size} bytes`);
+    }
+  });
+
+  await t.step("two key pairs differ", () => {
+    assert.notDeepEqual(alice.publicKey, bob.publicKey);
+    assert.notDeepEqual(alice.secretKey, bob.secretKey);
+  });
+
+  await t.step("inputs are left unchanged", async () => {
+    const [pk, sk, m] = snapshot(alice.publicKey, alice.secretKey, message);
+    const signature = await engine.sign(alice.secretKey, message);
+    const [s] = snapshot(signature);
+    assert.equal(await engine.verify(alice.publicKey, message, signature), true);
+    assert.deepEqual([alice.publicKey, alice.secretKey, message, signature], [pk, sk, m, s]);
+  });
+
+  await t.step("public key from secret key", async () => {
+    if (!engine.publicKeyFromSecretKey) return;
+    assert.deepEqual(await engine.publicKeyFromSecretKey(alice.secretKey), alice.publicKey);
+  });
+
+  await t.step("the wrong key, message or signer is rejected", async () => {
+    const signature = await engine.sign(alice.secretKey, message);
+    assert.equal(await engine.verify(bob.publicKey, message, signature), false, "wrong key");
+    const other = new TextEncoder().encode("hi Bob, this is B");
+    assert.equal(await engine.verify(alice.publicKey, other, signature), false, "wrong message");
+    const bobs = await engine.sign(bob.secretKey, message);
+    assert.equal(await engine.verify(alice.publicKey, message, bobs), false, "wrong signer");
+    assert.equal(
+      await engine.verify(alice.publicKey, message, new Uint8Array(signature.length)),
+      false,
+      "zeros",
+    );
+  });
+
+  await t.step("every single-bit flip of the signature is rejected", async () => {
+    const signature = await engine.sign(alice.secretKey, message);
+    const bits = signature.length * 8;
+    const stride = Math.max(1, Math.floor(options.signatureBitStride ?? 1));
+    const positions = new Set<number>([bits - 1]);
+    for (let bit = 0; bit < bits; bit += stride) positions.add(bit);
+    for (const bit of positions) {
+      const bad = signature.slice();
+      bad[bit >> 3] ^= 1 << (bit & 7);
+      assert.equal(await engine.verify(alice.publicKey, message, bad), false, `bit ${bit}`);
+    }
+  });
+
+  await t.step("every single-bit flip of the message is rejected", async () => {
+    const signature = await engine.sign(alice.secretKey, message);
+    for (let bit = 0; bit < message.length * 8; bit++) {
+      const bad = message.slice();
+      bad[bit >> 3] ^= 1 << (bit & 7);
+      assert.equal(await engine.verify(alice.publicKey, bad, signature), false, `bit ${bit}`);
+    }
+  });
+
+  await t.step("wrong types and sizes are rejected", async () => {
+    const signature = await engine.sign(alice.secretKey, message);
+    const longer = (b: Uint8Array) => {
+      const out = new Uint8Array(b.length + 1);
+      out.set(b);
+      return out;
+    };
+    // deno-lint-ignore no-explicit-any
+    const notBytes: any = "not bytes";
+    const { publicKey: pk, secretKey: sk } = alice;
+    await assertRejects(engine.sign(sk.subarray(1), message), [RangeError], "short secretKey");
+    await assertRejects(engine.sign(longer(sk), message), [RangeError], "long secretKey");
+    await assertRejects(engine.sign(notBytes, message), [TypeError], "secretKey string");
+    await assertRejects(engine.sign(sk, notBytes), [TypeError], "message string");
+    await assertRejects(
+      engine.verify(pk.subarray(1), message, signature),
+      [RangeError],
+      "short pk",
+    );
+    await assertRejects(engine.verify(longer(pk), message, signature), [RangeError], "long pk");
+    await assertRejects(
+      engine.verify(pk, message, signature.subarray(1)),
+      [RangeError],
+      "short signature",
+    );
+    await assertRejects(
+      engine.verify(pk, message, longer(signature)),
+      [RangeError],
+      "long signature",
+    );
+    await assertRejects(engine.verify(notBytes, message, signature), [TypeError], "pk string");
+    await assertRejects(engine.verify(pk, notBytes, signature), [TypeError], "message string");
+    await assertRejects(engine.verify(pk, message, notBytes), [TypeError], "signature string");
   });
 }

@@ -54,6 +54,12 @@ Deno.test("engines lists every engine, as text and JSON", async () => {
     mlkem.publicKeyBytes,
     mlkem.encapsulationBytes,
   ], [true, 192, 1184, 1088]);
+  const hybrid = json.find((e: { id: string }) => e.id === "ed25519+ml-dsa-65");
+  assert.deepEqual(
+    [hybrid.kind, hybrid.postQuantum, hybrid.publicKeyBytes, hybrid.signatureBytes],
+    ["signature", true, 1984, 3373],
+  );
+  assert.match(td.decode(text.stdout), /ml-dsa-87\s+ml-dsa\s+yes\s+256\s+2592\s+4627/);
 });
 
 Deno.test("bench --quick compares the engines asked for, as a table and JSON", async () => {

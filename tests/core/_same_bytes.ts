@@ -38,5 +38,13 @@ export async function sameBytes(core: typeof Core): Promise<Record<string, strin
     x25519: hex(x25519Pair.publicKey),
     x448: hex(x448Pair.publicKey),
     recipient: core.encodeRecipient("x25519", x25519Pair.publicKey),
+    // Ed25519 signing is deterministic: node:crypto, WebCrypto and noble give the same bytes.
+    ed25519Public: hex(await core.ed25519.publicKeyFromSecretKey!(key)),
+    ed25519Signature: hex(await core.ed25519.sign(key, text)),
+    // The hybrid's Ed25519 half covers its SHA-512 pre-hash (node:crypto or noble).
+    hybridPublic: hex(await core.ed25519MlDsa65.publicKeyFromSecretKey!(concat(key, key))),
+    hybridEd25519Half: hex(
+      (await core.ed25519MlDsa65.sign(concat(key, key), text)).subarray(core.mlDsa65.signatureSize),
+    ),
   };
 }

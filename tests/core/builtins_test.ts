@@ -9,8 +9,9 @@ import * as hybrid from "../../engines/hybrid.ts";
 import * as mlkem from "../../engines/mlkem/mod.ts";
 import * as rsa from "../../engines/rsa/mod.ts";
 import * as symmetric from "../../engines/symmetric/mod.ts";
+import * as sig from "../../engines/sig/mod.ts";
 
-const families = { rsa, elgamal, mlkem, ecc, hybrid, symmetric };
+const families = { rsa, elgamal, mlkem, ecc, hybrid, symmetric, sig };
 
 Deno.test("the default registry holds exactly the families' ENGINES, in order", () => {
   const joined = Object.values(families).flatMap((family) => [...family.ENGINES]);
@@ -38,11 +39,20 @@ Deno.test("the default registry holds exactly the families' ENGINES, in order", 
       "chacha20-poly1305",
       "xchacha20-poly1305",
       "aes-256-gcm-siv",
+      "ed25519",
+      "ml-dsa-44",
+      "ml-dsa-65",
+      "ml-dsa-87",
+      "ed25519+ml-dsa-65",
     ],
   );
-  assert.ok(
-    ENGINES.every((e) => e.kind === (symmetric.ENGINES.includes(e as never) ? "aead" : "kem")),
-  );
+  const kind = (e: unknown) =>
+    symmetric.ENGINES.includes(e as never)
+      ? "aead"
+      : sig.ENGINES.includes(e as never)
+      ? "signature"
+      : "kem";
+  assert.ok(ENGINES.every((e) => e.kind === kind(e)));
 });
 
 Deno.test("ENGINES and FACTORIES are frozen", () => {

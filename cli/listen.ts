@@ -58,8 +58,13 @@ class Slots {
 /** A message's sealed bytes, passed on to decryption only while holding a slot. */
 interface Gate {
   readonly stream: ReadableStream<Uint8Array>;
-  /** Gives the slot back now (the next piece takes one again): before waiting for the terminal. */
-  release(): void;
+  /**
+   * Gives the slot back and takes none until `resume`: while the message waits for the terminal,
+   * at most the piece or two back-pressure lets through go on without one.
+   */
+  pause(): void;
+  /** Takes slots again. */
+  resume(): void;
   /** The message is done: gives the slot back for good. */
   close(): void;
 }
@@ -72,6 +77,7 @@ function gated(sealed: ReadableStream<Uint8Array>, slots: Slots): Gate {
   const reader = sealed.getReader();
   let held = false;
   let closed = false;
+  let paused = false;
   const release = () => {
     if (!held) return;
     held = false;
@@ -82,9 +88,11 @@ function gated(sealed: ReadableStream<Uint8Array>, slots: Slots): Gate {
       release();
       const { done, value } = await reader.read();
       if (done) return controller.close();
-      await slots.acquire();
-      if (closed) return slots.release();
-      held = true;
+      if (!paused) {
+        await slots.acquire();
+        if (closed) return slots.release();
+        held = true;
+      }
       controller.enqueue(value);
     },
     cancel(reason) {
@@ -94,7 +102,13 @@ function gated(sealed: ReadableStream<Uint8Array>, slots: Slots): Gate {
   }, { highWaterMark: 0 });
   return {
     stream,
-    release,
+    pause() {
+      paused = true;
+      release();
+    },
+    resume() {
+      paused = false;
+    },
     close() {
       closed = true;
       release();
@@ -161,15 +175,16 @@ export async function listenCommand(args: string[]): Promise<void> {
       head.push(value);
       size += value.length;
     }
-    if (!ended) gate.release();
-    const run = printing.then(() =>
-      print(ReadableStream.from((async function* (): AsyncGenerator<Uint8Array> {
+    if (!ended) gate.pause();
+    const run = printing.then(() => {
+      gate.resume();
+      return print(ReadableStream.from((async function* (): AsyncGenerator<Uint8Array> {
         yield* head;
         for (let r = await reader.read(); !ended && !r.done; r = await reader.read()) {
           yield r.value;
         }
-      })()))
-    );
+      })()));
+    });
     printing = run.catch(() => {});
     await run;
   };

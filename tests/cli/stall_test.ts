@@ -129,3 +129,50 @@ Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's sen
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cli listen: concurrent big and small texts print whole, one after another", async () => {
+  // Three 4 MiB texts (above the 1 MiB held back for printing whole) and a small one, sent at
+  // once: more messages than decryption slots on a 2-core machine, each big one holding the
+  // terminal while others wait for it. All arrive, none interleaves with another.
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-stall-" });
+  let child: Deno.ChildProcess | undefined;
+  try {
+    const bobKey = `${dir}/bob.key`;
+    assert.equal((await runCli(["keygen", "--engine", "x25519", "-o", bobKey], NET_PERMS)).code, 0);
+    const bob = (await runCli(["recipient", "-i", bobKey], NET_PERMS)).stdout.trim();
+    child = spawnCli(["listen", "--on", "tcp://127.0.0.1:0", "-i", bobKey], NET_PERMS);
+    const stdout = new Response(child.stdout).text();
+    const stderrReader = child.stderr.getReader();
+    let stderr = "";
+    let port = 0;
+    while (!port) {
+      const { value, done } = await stderrReader.read();
+      if (done) throw new Error(`listen exited: ${stderr}`);
+      stderr += td.decode(value);
+      port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
+    }
+    stderrReader.releaseLock();
+    const texts = ["a", "b", "c"].map((c) => c.repeat(4 * 1024 * 1024)).concat("small");
+    // The text on stdin: streamed, so each big one travels as PART frames.
+    const sends = await Promise.all(
+      texts.map((text) =>
+        runCli(["send", "--to", `tcp://127.0.0.1:${port}`, "-r", bob], NET_PERMS, {
+          stdin: `${text}\n`,
+          deadlineMs: 60_000,
+        })
+      ),
+    );
+    for (const sent of sends) assert.equal(sent.code, 0, sent.stderr);
+    child.kill("SIGTERM");
+    await child.status;
+    child = undefined;
+    const lines = (await stdout).split("\n").filter((l) => l.length > 0).sort();
+    assert.deepEqual(lines, texts.toSorted());
+  } finally {
+    if (child) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});

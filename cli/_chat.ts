@@ -109,7 +109,9 @@ export async function chatCommand(args: string[]): Promise<void> {
       }
     }
   };
-  const listener = await listenOn(on, serve, values);
+  // A conversation's connection stays open while both are quiet (no idle timeout between
+  // messages); the frame deadlines and eviction at the cap still apply (docs/transports.md).
+  const listener = await listenOn(on, serve, values, { betweenFramesTimeoutMs: 0 });
 
   // Outgoing: one connection to the peer, opened at the first message and again after a failure.
   let outgoing: Connection | undefined;

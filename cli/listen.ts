@@ -20,6 +20,102 @@ const encoder = new TextEncoder();
 /** What starts each line of a received text on a terminal, as in `chat`. */
 const SENDER_LABEL = "peer: ";
 
+/**
+ * Pieces of messages decrypted at once, over all connections (docs/transports.md section 9): the
+ * cores, at least 2. Each connection is served in order, its messages one after another; between
+ * connections, only this bounds the work, never another connection's slowness.
+ */
+export const MAX_DECRYPTIONS: number = Math.max(2, navigator.hardwareConcurrency || 0);
+
+/**
+ * A text up to this size is decrypted whole before it is printed: texts never interleave, and
+ * only one being printed waits for the terminal. A bigger one is printed as it is decrypted and
+ * holds the terminal until its end (bounded by the minimum rate of its stream).
+ */
+const TEXT_BUFFER_BYTES = 1024 * 1024;
+
+/** A counting semaphore: at most `n` holders, the others wait in order. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+/** A message's sealed bytes, passed on to decryption only while holding a slot. */
+interface Gate {
+  readonly stream: ReadableStream<Uint8Array>;
+  /**
+   * Gives the slot back and takes none until `resume`: while the message waits for the terminal,
+   * at most the piece or two back-pressure lets through go on without one.
+   */
+  pause(): void;
+  /** Takes slots again. */
+  resume(): void;
+  /** The message is done: gives the slot back for good. */
+  close(): void;
+}
+
+/**
+ * `sealed` one piece at a time, each holding one of `slots` from its arrival until the next piece
+ * is asked for (decryption has taken it): waiting for a slow peer never holds a slot.
+ */
+function gated(sealed: ReadableStream<Uint8Array>, slots: Slots): Gate {
+  const reader = sealed.getReader();
+  let held = false;
+  let closed = false;
+  let paused = false;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    slots.release();
+  };
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      release();
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      if (!paused) {
+        await slots.acquire();
+        if (closed) return slots.release();
+        held = true;
+      }
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return {
+    stream,
+    pause() {
+      paused = true;
+      release();
+    },
+    resume() {
+      paused = false;
+    },
+    close() {
+      closed = true;
+      release();
+    },
+  };
+}
+
 export async function listenCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("listen", args, {
     on: { type: "string" },
@@ -64,25 +160,53 @@ export async function listenCommand(args: string[]): Promise<void> {
   };
   const print = Deno.stdout.isTerminal() ? printScreen : printBytes;
 
-  /** Decrypts one message: text to stdout, a file into -o DIR. One message at a time. */
-  const deliver = (sealed: ReadableStream<Uint8Array>) => {
-    const run = printing.then(() => openMessage(sealed, identities, outDir, print));
+  /** Prints one text at a time: a small one once it is decrypted whole, a big one as it comes. */
+  const printText = async (body: ReadableStream<Uint8Array>, gate: Gate) => {
+    const reader = body.getReader();
+    const head: Uint8Array[] = [];
+    let size = 0;
+    let ended = false;
+    while (size <= TEXT_BUFFER_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        break;
+      }
+      head.push(value);
+      size += value.length;
+    }
+    if (!ended) gate.pause();
+    const run = printing.then(() => {
+      gate.resume();
+      return print(ReadableStream.from((async function* (): AsyncGenerator<Uint8Array> {
+        yield* head;
+        for (let r = await reader.read(); !ended && !r.done; r = await reader.read()) {
+          yield r.value;
+        }
+      })()));
+    });
     printing = run.catch(() => {});
-    return run;
+    await run;
   };
+  const slots = new Slots(MAX_DECRYPTIONS);
 
-  /** Opens and acknowledges each message; one generic line for any that fails. */
+  /**
+   * Opens and acknowledges each message of one peer, in order; the peers' messages are decrypted
+   * concurrently. One generic line for any that fails.
+   */
   const serve = async (peer: Inbound) => {
     for await (const { sealed, acknowledge } of envelopes(peer)) {
+      const gate = gated(sealed, slots);
       let ok = true;
       try {
-        await deliver(sealed);
+        await openMessage(gate.stream, identities, outDir, (body) => printText(body, gate));
         await acknowledge();
       } catch (e) {
         // One generic line: nothing from the message, its sender or the failing layer.
         ok = false;
         say(failureLine(e));
       } finally {
+        gate.close();
         if (once) finish(!ok);
       }
       if (once) return;

@@ -1,41 +1,105 @@
-// Internal: the accept loop shared by the TCP and TLS listeners (and per-connection serving, shared
-// with WebSocket).
-import { Connection } from "./connection.ts";
+// Internal: the accept loop shared by the TCP and TLS listeners, and the connection pool (with
+// per-connection serving) shared with WebSocket: the cap, idle eviction and listener defaults
+// (docs/transports.md section 9).
+import { type ByteDuplex, Connection } from "./connection.ts";
 import type { TcpListener, TcpListenOptions } from "./tcp.ts";
+
+/** Default connections served at once by a listener. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/** Default longest silence between messages on a listener's connection: 60 s. */
+export const DEFAULT_LISTENER_IDLE_MS = 60_000;
 
 /** RangeError unless `maxConnections` is absent or a positive integer. */
 export function checkMaxConnections(options: TcpListenOptions): void {
-  const max = options.maxConnections ?? 1024;
+  const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   if (!Number.isSafeInteger(max) || max < 1) {
     throw new RangeError("maxConnections must be a positive integer");
   }
 }
 
 /**
- * Runs `handler` for one connection while it is in `open`, then closes it. A handler that throws
- * (a peer that broke the protocol, say) ends this connection only: nothing from it is printed or
- * rethrown.
+ * The connections a listener serves, each with the time it last received a byte. At the cap, a
+ * new connection closes the one idle the longest instead of being refused, so sockets left open
+ * (slowloris) cannot lock legitimate senders out.
  */
-export async function serveOne(
-  connection: Connection,
-  handler: (connection: Connection) => Promise<void> | void,
-  open: Set<Connection>,
-): Promise<void> {
-  open.add(connection);
-  try {
-    await handler(connection);
-  } catch {
-    // One peer's failure is that peer's alone.
-  } finally {
-    open.delete(connection);
-    await connection.close();
+export class ConnectionPool {
+  readonly #max: number;
+  readonly #options: TcpListenOptions;
+  readonly #open = new Map<Connection, { at: number }>();
+  readonly #running = new Set<Promise<void>>();
+
+  constructor(options: TcpListenOptions) {
+    this.#max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.#options = {
+      ...options,
+      betweenFramesTimeoutMs: options.betweenFramesTimeoutMs ?? DEFAULT_LISTENER_IDLE_MS,
+    };
   }
+
+  /** How many connections are being served. */
+  get size(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Serves `duplex` with `handler` until the handler returns or throws (that connection only), then
+   * closes it. At the cap, first closes the connection idle the longest.
+   */
+  serve(duplex: ByteDuplex, handler: (connection: Connection) => Promise<void> | void): void {
+    if (this.#open.size >= this.#max) this.#evict();
+    const activity = { at: Date.now() };
+    const connection = new Connection(tapped(duplex, activity), this.#options);
+    this.#open.set(connection, activity);
+    const task = (async () => {
+      try {
+        await handler(connection);
+      } catch {
+        // One peer's failure is that peer's alone.
+      } finally {
+        this.#open.delete(connection);
+        await connection.close();
+      }
+    })();
+    this.#running.add(task);
+    task.finally(() => this.#running.delete(task));
+  }
+
+  /** Closes the connection that received nothing for the longest time. */
+  #evict(): void {
+    let oldest: [Connection, { at: number }] | undefined;
+    for (const entry of this.#open) if (!oldest || entry[1].at < oldest[1].at) oldest = entry;
+    if (!oldest) return;
+    this.#open.delete(oldest[0]);
+    oldest[0].close().catch(() => {});
+  }
+
+  /** Closes every connection and waits for the handlers. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#open.keys()].map((c) => c.close()));
+    await Promise.all(this.#running);
+  }
+}
+
+/** `duplex`, noting in `activity.at` when each chunk arrives (no copy). */
+function tapped(duplex: ByteDuplex, activity: { at: number }): ByteDuplex {
+  const reader = duplex.readable.getReader();
+  const readable = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      activity.at = Date.now();
+      controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  return { readable, writable: duplex.writable };
 }
 
 /**
  * Accepts connections from `listener` and runs `handler` for each, at most
- * `options.maxConnections` at once (more are closed on accept). A handler that throws closes its
- * own connection only.
+ * `options.maxConnections` at once (at the cap, the connection idle the longest is closed). A
+ * handler that throws closes its own connection only.
  */
 export function serveConnections<C extends Deno.Conn>(
   listener: Deno.Listener<C>,
@@ -43,12 +107,8 @@ export function serveConnections<C extends Deno.Conn>(
   options: TcpListenOptions,
   prepare: (conn: C) => void = () => {},
 ): TcpListener {
-  const max = options.maxConnections ?? 1024;
-  const open = new Set<Connection>();
-  const running = new Set<Promise<void>>();
+  const pool = new ConnectionPool(options);
   let closing = false;
-
-  const serve = (conn: C) => serveOne(new Connection(conn, options), handler, open);
 
   const accepting = (async () => {
     for (;;) {
@@ -59,29 +119,22 @@ export function serveConnections<C extends Deno.Conn>(
         if (closing) return;
         continue;
       }
-      if (open.size >= max) {
-        conn.close();
-        continue;
-      }
       prepare(conn);
-      const task = serve(conn);
-      running.add(task);
-      task.finally(() => running.delete(task));
+      pool.serve(conn, handler);
     }
   })();
 
   return {
     port: (listener.addr as Deno.NetAddr).port,
     get active() {
-      return open.size;
+      return pool.size;
     },
     async close() {
       if (closing) return;
       closing = true;
       listener.close();
       await accepting;
-      await Promise.all([...open].map((c) => c.close()));
-      await Promise.all(running);
+      await pool.close();
     },
   };
 }

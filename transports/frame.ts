@@ -36,6 +36,27 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Default time a receiver waits for the rest of an incomplete frame or stream. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
+/**
+ * Default longest time one frame may take from its first byte to its last: 120 s. The sender cuts
+ * streams into 1 MiB frames, which need only 8.7 KiB/s to arrive in time (below the minimum rate).
+ */
+export const DEFAULT_FRAME_TIMEOUT_MS = 120_000;
+
+/**
+ * Default minimum average rate of a frame or stream once its grace period is over: 16 KiB/s. A
+ * legitimate sender on the slowest links polycrypt aims at (Tor, a poor mobile link) goes faster;
+ * an attacker must spend this much bandwidth on every connection it holds open (16 MiB/s to hold
+ * the 1,024 connections of a listener), instead of one byte now and then.
+ */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 16 * 1024;
+
+/**
+ * Default grace period before {@linkcode DEFAULT_MIN_BYTES_PER_SECOND} applies: 10 s, time for a
+ * slow link's first round trips (TLS, Tor circuits). A frame header (6 bytes) and any message of
+ * up to 160 KiB sent at the minimum rate arrive within it.
+ */
+export const DEFAULT_RATE_GRACE_MS = 10_000;
+
 /** Message ids (ACK payloads) are this long. */
 export const MESSAGE_ID_SIZE = 16;
 
@@ -91,6 +112,24 @@ export interface FrameReaderOptions {
   maxFrameBytes?: number;
   /** Longest wait for the rest of an incomplete frame (default 30 s; 0 disables). */
   idleTimeoutMs?: number;
+  /**
+   * Longest time one frame may take from its first byte to its last (default
+   * {@linkcode DEFAULT_FRAME_TIMEOUT_MS}; 0 disables).
+   */
+  frameTimeoutMs?: number;
+  /**
+   * Minimum average rate, in bytes per second, of a frame or a whole stream (PART frames to END)
+   * once {@linkcode FrameReaderOptions.rateGraceMs} is over (default
+   * {@linkcode DEFAULT_MIN_BYTES_PER_SECOND}; 0 disables).
+   */
+  minBytesPerSecond?: number;
+  /** Grace period before the minimum rate applies (default {@linkcode DEFAULT_RATE_GRACE_MS}). */
+  rateGraceMs?: number;
+  /**
+   * Longest silence between messages, outside any frame or stream (default 0: none for a dialed
+   * connection; listeners default to 60 s). Then the connection ends with a `FrameError`.
+   */
+  betweenFramesTimeoutMs?: number;
 }
 
 /**
@@ -113,6 +152,20 @@ export class FrameReader {
   #done = false;
   readonly #max: number;
   readonly #timeout: number;
+  readonly #frameTimeout: number;
+  readonly #minRate: number;
+  readonly #grace: number;
+  readonly #between: number;
+  /**
+   * Time spent waiting for the peer since the first byte of the frame being read, if one is. Only
+   * waits count: while the application does not ask for more (back-pressure), the clocks stop.
+   */
+  #frameWaited: number | undefined;
+  /** The same for the frame or stream being read (an exchange), and the bytes received in it. */
+  #exchangeWaited: number | undefined;
+  #exchangeBytes = 0;
+  /** A stream (PART frames) is open: the exchange lasts until its END. */
+  #inStream = false;
 
   /**
    * Reads from `source`, which it locks. RangeError for limits out of range.
@@ -127,30 +180,94 @@ export class FrameReader {
     if (!Number.isSafeInteger(this.#max) || this.#max < 1 || this.#max > 0x7fffffff) {
       throw new RangeError("maxFrameBytes must be an integer from 1 to 2^31 - 1");
     }
-    if (!Number.isSafeInteger(this.#timeout) || this.#timeout < 0) {
-      throw new RangeError("idleTimeoutMs must be a non-negative integer");
+    this.#frameTimeout = options.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS;
+    this.#minRate = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    this.#grace = options.rateGraceMs ?? DEFAULT_RATE_GRACE_MS;
+    this.#between = options.betweenFramesTimeoutMs ?? 0;
+    const times = {
+      idleTimeoutMs: this.#timeout,
+      frameTimeoutMs: this.#frameTimeout,
+      minBytesPerSecond: this.#minRate,
+      rateGraceMs: this.#grace,
+      betweenFramesTimeoutMs: this.#between,
+    };
+    for (const [name, value] of Object.entries(times)) {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`${name} must be a non-negative integer`);
+      }
     }
   }
 
-  /** Pulls one chunk; with `timed`, fails when none arrives within the idle timeout. */
+  /**
+   * The earliest deadline that applies to the next read, with the error it raises: the idle
+   * timeout of a timed read, the frame's own deadline, the exchange's minimum rate, or the
+   * silence allowed between messages.
+   */
+  #deadline(timed: boolean): { in: number; error: string } | undefined {
+    const candidates: { in: number; error: string }[] = [];
+    if (timed && this.#timeout > 0) {
+      candidates.push({ in: this.#timeout, error: "the peer stalled inside a frame" });
+    }
+    if (this.#frameWaited !== undefined && this.#frameTimeout > 0) {
+      candidates.push({
+        in: this.#frameTimeout - this.#frameWaited,
+        error: "the peer took too long to send a frame",
+      });
+    }
+    if (this.#exchangeWaited !== undefined && this.#minRate > 0) {
+      // Bytes received must keep up with the rate once the grace period is over: the next ones
+      // are due when those already received stop covering the time waited.
+      const due = this.#grace + this.#exchangeBytes * 1000 / this.#minRate;
+      candidates.push({ in: due - this.#exchangeWaited, error: "the peer sent too slowly" });
+    }
+    if (this.#exchangeWaited === undefined && this.#queue.length === 0 && this.#between > 0) {
+      candidates.push({ in: this.#between, error: "the connection was idle too long" });
+    }
+    if (candidates.length === 0) return undefined;
+    return candidates.reduce((a, b) => (b.in < a.in ? b : a));
+  }
+
+  /** A frame begins (its first byte is here or arrives now): its clocks start. */
+  #begin(): void {
+    this.#frameWaited ??= 0;
+    if (this.#exchangeWaited === undefined) {
+      this.#exchangeWaited = 0;
+      this.#exchangeBytes = this.#queue.length;
+    }
+  }
+
+  /**
+   * Pulls one chunk; fails when none arrives before the earliest deadline that applies (with
+   * `timed`, the idle timeout too).
+   */
   async #pull(timed: boolean): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = this.#deadline(timed);
+    if (deadline && deadline.in <= 0) throw new FrameError(deadline.error);
+    const started = Date.now();
     const read = this.#reader.read();
-    const result = timed && this.#timeout > 0
-      ? await Promise.race([
-        read,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new FrameError("the peer stalled inside a frame")),
-            this.#timeout,
-          );
-        }),
-      ]).finally(() => clearTimeout(timer))
-      : await read;
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = deadline
+        ? await Promise.race([
+          read,
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new FrameError(deadline.error)), deadline.in);
+          }),
+        ])
+        : await read;
+    } finally {
+      clearTimeout(timer);
+      const waited = Date.now() - started;
+      if (this.#frameWaited !== undefined) this.#frameWaited += waited;
+      if (this.#exchangeWaited !== undefined) this.#exchangeWaited += waited;
+    }
     if (result.done) {
       this.#done = true;
     } else if (result.value.length > 0) {
       if (!(result.value instanceof Uint8Array)) throw new TypeError("chunks must be Uint8Array");
+      this.#begin();
+      this.#exchangeBytes += result.value.length;
       this.#queue.push(result.value);
     }
   }
@@ -172,6 +289,16 @@ export class FrameReader {
    * reader that a stream is incomplete, so waiting for its next frame is timed too.
    */
   async next(inside = false): Promise<Frame | undefined> {
+    if (this.#queue.length > 0) this.#begin();
+    const frame = await this.#frame(inside);
+    this.#frameWaited = undefined;
+    if (frame?.type === FRAME.part) this.#inStream = true;
+    if (frame?.type === FRAME.end) this.#inStream = false;
+    if (!this.#inStream) this.#exchangeWaited = undefined;
+    return frame;
+  }
+
+  async #frame(inside: boolean): Promise<Frame | undefined> {
     const header = await this.#read(FRAME_HEADER_SIZE, true, inside);
     if (!header) return undefined;
     if (header[0] !== FRAME_VERSION) throw new FrameError("unsupported frame version");

@@ -55,7 +55,12 @@ export function parseTcpAddress(address: string): TcpAddress {
 
 /** Options of {@linkcode listenTcp}. */
 export interface TcpListenOptions extends FrameReaderOptions {
-  /** Connections served at once; more are closed on accept (default 1024). */
+  /**
+   * Connections served at once (default 1024). At the cap, a new connection closes the one that
+   * received nothing for the longest time rather than being refused, so idle sockets cannot lock
+   * senders out. A listener's connections also default
+   * {@linkcode FrameReaderOptions.betweenFramesTimeoutMs} to 60 s.
+   */
   maxConnections?: number;
 }
 

@@ -16,7 +16,7 @@ import { Connection } from "./connection.ts";
 import type { ByteDuplex } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpListenOptions } from "./tcp.ts";
-import { checkMaxConnections, serveOne } from "./_listener.ts";
+import { checkMaxConnections, ConnectionPool } from "./_listener.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -187,31 +187,25 @@ export function listenWebSocket(
 ): WebSocketListener {
   const { hostname, port, path } = parseWsAddress(address);
   checkMaxConnections(options);
-  const max = options.maxConnections ?? 1024;
-  const open = new Set<Connection>();
-  const running = new Set<Promise<void>>();
+  const pool = new ConnectionPool(options);
   const server = Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
     if (new URL(request.url).pathname !== path) return new Response(null, { status: 404 });
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response(null, { status: 426, headers: { upgrade: "websocket" } });
     }
-    if (open.size >= max) return new Response(null, { status: 503 });
     const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.addEventListener("open", () => {
-      const task = serveOne(new Connection(socketDuplex(socket), options), handler, open);
-      running.add(task);
-      task.finally(() => running.delete(task));
-    }, { once: true });
+    socket.addEventListener("open", () => pool.serve(socketDuplex(socket), handler), {
+      once: true,
+    });
     return response;
   });
   return {
     port: server.addr.port,
     get active() {
-      return open.size;
+      return pool.size;
     },
     async close() {
-      await Promise.all([...open].map((c) => c.close()));
-      await Promise.all(running);
+      await pool.close();
       await server.shutdown();
     },
   };

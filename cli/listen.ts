@@ -6,11 +6,15 @@ import { DecryptFailed, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
 import { ReceivedText } from "./_terminal.ts";
 import {
+  answer,
   checkOutDir,
   envelopes,
   failureLine,
   listenOn,
+  type Opened,
   openMessage,
+  ReceiptDesk,
+  type Received,
   TLS_FLAGS,
   writeAll,
 } from "./_delivery.ts";
@@ -64,24 +68,27 @@ export async function listenCommand(args: string[]): Promise<void> {
   };
   const print = Deno.stdout.isTerminal() ? printScreen : printBytes;
 
+  // Delivered messages (to drop duplicates) and delivery times (to pace receipts), in memory.
+  const desk = new ReceiptDesk();
   /** Decrypts one message: text to stdout, a file into -o DIR. One message at a time. */
-  const deliver = (sealed: ReadableStream<Uint8Array>) => {
-    const run = printing.then(() => openMessage(sealed, identities, outDir, print));
-    printing = run.catch(() => {});
+  const deliver = (item: Received): Promise<Opened> => {
+    const run = printing.then(() => openMessage(item, identities, outDir, print, desk));
+    printing = run.then(() => {}, () => {});
     return run;
   };
 
-  /** Opens and acknowledges each message; one generic line for any that fails. */
+  /** Opens and answers each message (docs/transports.md section 9); one generic line for a failure. */
   const serve = async (peer: Inbound) => {
-    for await (const { sealed, acknowledge } of envelopes(peer)) {
-      let ok = true;
+    for await (const item of envelopes(peer)) {
+      let ok = false;
       try {
-        await deliver(sealed);
-        await acknowledge();
-      } catch (e) {
+        const opened = await deliver(item);
+        ok = opened.outcome === "delivered";
         // One generic line: nothing from the message, its sender or the failing layer.
-        ok = false;
-        say(failureLine(e));
+        if (opened.error !== undefined) say(failureLine(opened.error));
+        await answer(item, opened, desk);
+      } catch {
+        // The peer went away before its receipt: nothing more to do for it.
       } finally {
         if (once) finish(!ok);
       }

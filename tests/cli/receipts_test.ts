@@ -15,7 +15,8 @@ import {
   RECEIPT_SIZE,
   textMessage,
 } from "../../transports/mod.ts";
-import { NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { freePort } from "../transports/_socks.ts";
+import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
 
 const td = new TextDecoder();
 
@@ -43,7 +44,9 @@ async function startListener(key: string, extra: string[] = []) {
     port,
     /** Ends the listener (SIGTERM, which it handles like Ctrl-C) and returns what it printed. */
     async stop() {
-      child.kill("SIGTERM");
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already stopped */ }
       await child.status;
       return { stdout: await stdout, stderr: await rest };
     },
@@ -178,6 +181,52 @@ Deno.test("receipts: send reports an undecryptable or refused message within 2 s
       assert.match(heard.stderr, /a file arrived; use -o DIR/);
     }
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("receipts: chat's delivery notes say delivered, refused or not decrypted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
+  const bob = await generateIdentity("x25519");
+  const eve = await generateIdentity("x25519");
+  const alice = await generateIdentity("x25519");
+  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
+  await Deno.writeTextFile(`${dir}/alice.key`, alice.identity);
+  await Deno.writeTextFile(`${dir}/f.txt`, "a file");
+  const listener = await startListener(`${dir}/bob.key`); // no -o DIR: files are refused
+  /** Alice's chat to Bob's listener sealing to `recipient`: types `lines`, returns her screen. */
+  const aliceChat = async (recipient: string, lines: string[], notes: number) => {
+    const child = spawnCli(
+      ["chat", ...chatFlags(freePort(), listener.port, `${dir}/alice.key`, recipient)],
+      NET_PERMS,
+      {},
+      true,
+    );
+    const writer = child.stdin.getWriter();
+    let screen = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout) screen += td.decode(chunk);
+    })();
+    for (const line of lines) await writer.write(new TextEncoder().encode(line + "\n"));
+    const deadline = Date.now() + 20_000;
+    while ((screen.match(/\(#\d+ (?!sending)/g) ?? []).length < notes && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await writer.close();
+    const status = await child.status;
+    await reading;
+    assert.equal(status.code, 0, screen + await new Response(child.stderr).text());
+    return screen;
+  };
+  try {
+    const toBob = await aliceChat(bob.recipient, ["hello", `/file ${dir}/f.txt`], 2);
+    assert.match(toBob, /\(#1 delivered\)/);
+    assert.match(toBob, /\(#2 refused: the peer receives files only with -o DIR\)/);
+    const toEve = await aliceChat(eve.recipient, ["psst"], 1);
+    assert.match(toEve, /\(#1 not delivered: the peer could not decrypt it\)/);
+    assert.equal((await listener.stop()).stdout, "hello\n");
+  } finally {
+    await listener.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

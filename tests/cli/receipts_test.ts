@@ -230,3 +230,61 @@ Deno.test("receipts: chat's delivery notes say delivered, refused or not decrypt
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("receipts: a replay and an undecryptable envelope are answered after comparable delays", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
+  const bob = await generateIdentity("x25519");
+  const eve = await generateIdentity("x25519");
+  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
+  const listener = await startListener(`${dir}/bob.key`);
+  const connection = await dial(`tcp://127.0.0.1:${listener.port}`) as Connection;
+  const acks = connection.messages();
+  /** Sends on the one connection; ms until its ACK. */
+  const timed = async (envelope: Uint8Array) => {
+    const start = performance.now();
+    const id = await connection.send(envelope as SealedEnvelope);
+    for (;;) {
+      const { value } = await acks.next();
+      if (value?.kind === "ack" && value.id.toHex() === id.toHex()) {
+        return performance.now() - start;
+      }
+    }
+  };
+  const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[xs.length >> 1];
+  try {
+    for (const size of [100, 3 * 1024 * 1024]) {
+      const text = "x".repeat(size);
+      const sealed = (to: string) =>
+        encrypt(textMessage(text, { replyKey: newReplyKey() }), { recipients: [to] });
+      const replayed = await sealed(bob.recipient);
+      const times = {
+        delivered: [] as number[],
+        duplicate: [] as number[],
+        undecryptable: [] as number[],
+      };
+      for (let i = 0; i < 3; i++) await timed(await sealed(bob.recipient)); // warm up
+      await timed(replayed);
+      const rounds = size > 1000 ? 6 : 15;
+      for (let i = 0; i < rounds; i++) {
+        const [fresh, other] = [await sealed(bob.recipient), await sealed(eve.recipient)];
+        times.delivered.push(await timed(fresh));
+        times.duplicate.push(await timed(replayed));
+        times.undecryptable.push(await timed(other));
+      }
+      const [d, r, u] = [times.delivered, times.duplicate, times.undecryptable].map(median);
+      console.log(
+        `${size} B text, median ms to the receipt: delivered ${d.toFixed(1)}, replay ${
+          r.toFixed(1)
+        }, undecryptable ${u.toFixed(1)}`,
+      );
+      // The replay and the stranger's envelope wait for the same estimate; the delivered one
+      // takes about as long.
+      assert.ok(Math.abs(r - u) < 15 + 0.1 * u, `replay ${r} ms, undecryptable ${u} ms`);
+      assert.ok(u > 0.5 * d, `undecryptable ${u} ms, delivered ${d} ms`);
+    }
+  } finally {
+    await connection.close();
+    await listener.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -13,6 +13,7 @@ import {
   newReplyKey,
   openReceipt,
   RECEIPT_SIZE,
+  sendUdp,
   textMessage,
 } from "../../transports/mod.ts";
 import { freePort } from "../transports/_socks.ts";
@@ -21,8 +22,8 @@ import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
 const td = new TextDecoder();
 
 /** Starts a long-running `listen` (no --once); resolves with its port and a way to stop it. */
-async function startListener(key: string, extra: string[] = []) {
-  const child = spawnCli(["listen", "--on", "tcp://127.0.0.1:0", "-i", key, ...extra], NET_PERMS);
+async function startListener(key: string, extra: string[] = [], on = "tcp://127.0.0.1:0") {
+  const child = spawnCli(["listen", "--on", on, "-i", key, ...extra], NET_PERMS);
   const stderrReader = child.stderr.getReader();
   let stderr = "";
   let port = 0;
@@ -30,7 +31,7 @@ async function startListener(key: string, extra: string[] = []) {
     const { value, done } = await stderrReader.read();
     if (done) throw new Error(`listen exited: ${stderr}`);
     stderr += td.decode(value);
-    port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
+    port = Number(/listening on (?:tcp|udp):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
   }
   const rest = (async () => {
     for (;;) {
@@ -284,6 +285,26 @@ Deno.test("receipts: a replay and an undecryptable envelope are answered after c
     }
   } finally {
     await connection.close();
+    await listener.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("receipts: over UDP (version 1 ACKs) a replayed envelope is acknowledged but shown once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
+  const bob = await generateIdentity("x25519");
+  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
+  const listener = await startListener(`${dir}/bob.key`, [], "udp://127.0.0.1:0");
+  try {
+    const envelope = await encrypt(textMessage("over udp", { replyKey: newReplyKey() }), {
+      recipients: [bob.recipient],
+    });
+    const to = `udp://127.0.0.1:${listener.port}`;
+    // Each sendUdp cuts the envelope with a fresh nonce: the second is a replay, not a resend.
+    await sendUdp(to, envelope);
+    await sendUdp(to, envelope);
+    assert.equal((await listener.stop()).stdout, "over udp\n");
+  } finally {
     await listener.stop();
     await Deno.remove(dir, { recursive: true });
   }

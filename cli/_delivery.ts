@@ -245,9 +245,12 @@ export class ReceiptDesk {
     }
   }
 
-  /** How long a delivery of `bytes` usually takes here, in ms. */
+  /**
+   * How long a delivery of `bytes` usually takes here, in ms. The fixed part is capped at 1 s (a
+   * text that waited behind a long file must not hold every later receipt back past 2 s).
+   */
   estimate(bytes: number): number {
-    return this.#baseMs + bytes * this.#msPerByte;
+    return Math.min(this.#baseMs, 1000) + bytes * this.#msPerByte;
   }
 }
 
@@ -346,6 +349,16 @@ export function checkFileNameOrUsage(name: string): void {
 /** A message worth telling the user about (not a decryption failure). */
 export class Notice extends Error {}
 
+/**
+ * A decrypted message the listener will not keep, with the receipt outcome that tells its sender
+ * why (docs/transports.md section 9); the message is the local line.
+ */
+export class Refused extends Notice {
+  constructor(message: string, readonly outcome: "noOutputDir" | "tooLarge") {
+    super(message);
+  }
+}
+
 /** The one line shown for a message that could not be opened: nothing from it, or its sender. */
 export function failureLine(e: unknown): string {
   return `polycrypt: ${e instanceof Notice ? e.message : "a message could not be decrypted"}`;
@@ -408,8 +421,7 @@ export async function openMessage(
       await onText(message.body);
     } else if (outDir === undefined) {
       await message.body.cancel();
-      outcome = "noOutputDir";
-      throw new Notice("a file arrived; use -o DIR to receive files");
+      throw new Refused("a file arrived; use -o DIR to receive files", "noOutputDir");
     } else {
       const path = await freeName(outDir, message.name);
       await writeAtomic(
@@ -422,6 +434,7 @@ export async function openMessage(
     outcome = "delivered";
     return { outcome, replyKey };
   } catch (error) {
+    if (error instanceof Refused) outcome = error.outcome;
     if (!replyKey) return { outcome: "undecryptable", error };
     return { outcome: outcome === "undecryptable" ? "failed" : outcome, replyKey, error };
   } finally {

@@ -3,13 +3,21 @@
 // messages; `/file PATH` sends a file; `/quit`, Ctrl-D or Ctrl-C end it.
 import { basename } from "node:path";
 import { encrypt, encryptStream, type SealedChunk } from "../mod.ts";
-import { Connection, fileMessageHeader, type Inbound, textMessage } from "../transports/mod.ts";
+import {
+  Connection,
+  fileMessageHeader,
+  type Inbound,
+  newReplyKey,
+  openReceipt,
+  textMessage,
+} from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
 import {
   addressScheme,
+  answer,
   checkFileNameOrUsage,
   checkOutDir,
   dialer,
@@ -17,7 +25,9 @@ import {
   failureLine,
   listenOn,
   openMessage,
+  type Outcome,
   prepend,
+  ReceiptDesk,
   STREAM_SCHEMES,
   TLS_FLAGS,
   writeAll,
@@ -38,6 +48,16 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
   }
   if (carry) yield carry;
 }
+
+/** The delivery note for each receipt outcome (docs/cli.md). */
+const NOTES: Readonly<Record<Outcome, string>> = Object.freeze({
+  delivered: "delivered",
+  duplicate: "delivered earlier",
+  noOutputDir: "refused: the peer receives files only with -o DIR",
+  tooLarge: "refused: too large for the peer",
+  failed: "not delivered: the peer could not open it",
+  undecryptable: "not delivered: the peer could not decrypt it",
+});
 
 /** How long `chat` waits for outstanding acknowledgements when it ends. */
 const FAREWELL_MS = 3000;
@@ -96,17 +116,16 @@ export async function chatCommand(args: string[]): Promise<void> {
     return screen;
   };
 
-  // Incoming: whatever arrives on our address, decrypted and acknowledged.
+  // Incoming: whatever arrives on our address, decrypted and answered with a receipt
+  // (docs/transports.md section 10); a duplicate is dropped without being shown again.
+  const desk = new ReceiptDesk();
   const serve = async (connection: Inbound) => {
-    for await (const { sealed, acknowledge } of envelopes(connection)) {
-      try {
-        await openMessage(sealed, identities, outDir, async (body) => {
-          await showReceived(await new Response(body).text());
-        });
-        await acknowledge();
-      } catch (e) {
-        await show(failureLine(e));
-      }
+    for await (const item of envelopes(connection)) {
+      const opened = await openMessage(item, identities, outDir, async (body) => {
+        await showReceived(await new Response(body).text());
+      }, desk);
+      if (opened.error !== undefined) await show(failureLine(opened.error));
+      await answer(item, opened, desk);
     }
   };
   // A conversation's connection stays open while both are quiet (no idle timeout between
@@ -115,17 +134,19 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   // Outgoing: one connection to the peer, opened at the first message and again after a failure.
   let outgoing: Connection | undefined;
-  const waiting = new Map<string, number>();
+  const waiting = new Map<string, { n: number; replyKey: Uint8Array }>();
   let allAcked: (() => void) | undefined;
   const watch = (connection: Connection) => {
     (async () => {
       try {
         for await (const m of connection.messages()) {
-          if (m.kind !== "ack") continue;
-          const n = waiting.get(m.id.toHex());
-          if (n === undefined) continue;
+          // Only a receipt counts: a bare version 1 ACK could come from anyone on the path.
+          if (m.kind !== "ack" || m.receipt === undefined) continue;
+          const sent = waiting.get(m.id.toHex());
+          if (sent === undefined) continue;
+          const outcome = await openReceipt(sent.replyKey, m.id, m.receipt) ?? "undecryptable";
           waiting.delete(m.id.toHex());
-          await show(`  (#${n} delivered)`);
+          await show(`  (#${sent.n} ${NOTES[outcome]})`);
           if (waiting.size === 0) allAcked?.();
         }
       } catch { /* a broken connection is replaced at the next message */ }
@@ -140,20 +161,22 @@ export async function chatCommand(args: string[]): Promise<void> {
       watch(connection);
     }
     const n = ++sent;
+    const replyKey = newReplyKey();
     let id: Uint8Array;
     if (line.startsWith("/file ")) {
       const path = line.slice("/file ".length).trim();
       checkFileNameOrUsage(basename(path));
       const source = await openInput(path);
-      const sealed = prepend(fileMessageHeader(basename(path)), source.stream).pipeThrough(
+      const head = fileMessageHeader(basename(path), { replyKey });
+      const sealed = prepend(head, source.stream).pipeThrough(
         encryptStream({ recipients }),
       ) as ReadableStream<SealedChunk>;
       await show(`  (#${n} sending ${basename(path)})`);
       id = await connection.sendStream(sealed);
     } else {
-      id = await connection.send(await encrypt(textMessage(line), { recipients }));
+      id = await connection.send(await encrypt(textMessage(line, { replyKey }), { recipients }));
     }
-    waiting.set(id.toHex(), n);
+    waiting.set(id.toHex(), { n, replyKey });
   };
 
   let ended = false;

@@ -5,19 +5,22 @@ import { join } from "node:path";
 import { decryptStream } from "../mod.ts";
 import {
   checkFileName,
-  type Connection,
+  Connection,
   describeSchemes,
   dial,
   type Inbound,
   listen,
   type Listener,
   type ListenOptions,
+  openReceipt,
   parseMessage,
   parseProxyUrl,
   ProxyError,
+  type ReceiptOutcome,
   type Scheme,
   schemeOf,
   SCHEMES,
+  sealReceipt,
   type Serve,
   type Transport,
   UnsupportedSchemeError,
@@ -125,26 +128,173 @@ export async function listenOn(
   }
 }
 
-/** Each envelope `peer` sends, whole or streamed, with the way to acknowledge it. */
-export async function* envelopes(
-  peer: Inbound,
-): AsyncGenerator<{ sealed: ReadableStream<Uint8Array>; acknowledge(): Promise<void> }> {
+/** One envelope a peer sent, as `listen` and `chat` answer it. */
+export interface Received {
+  /** The sealed bytes. */
+  readonly sealed: ReadableStream<Uint8Array>;
+  /** When its first frame arrived (`performance.now()`). */
+  readonly arrived: number;
+  /** Its message id: for a stream, once its last piece arrived. */
+  id(): Promise<Uint8Array>;
+  /** Its bytes so far (all of them once `sealed` was read to the end or `id()` resolved). */
+  size(): number;
+  /** The id when known up front (a whole envelope), for messages without a reply key. */
+  readonly wholeId?: Uint8Array;
+  /** True on a connection (receipts, docs/transports.md section 10); false for a UDP datagram. */
+  readonly receipts: boolean;
+  /** Sends the ACK, with `receipt` on a connection. */
+  acknowledge(receipt?: Uint8Array): Promise<void>;
+}
+
+/** Each envelope `peer` sends, whole or streamed, with the way to answer it. */
+export async function* envelopes(peer: Inbound): AsyncGenerator<Received> {
+  const receipts = peer instanceof Connection;
   for await (const m of peer.messages()) {
     if (m.kind === "ack") continue;
-    yield m.kind === "envelope"
-      ? { sealed: ReadableStream.from([m.envelope]), acknowledge: () => peer.acknowledge(m.id) }
-      : {
-        sealed: ReadableStream.from(m.pieces),
-        acknowledge: async () => peer.acknowledge(await m.id),
+    const arrived = performance.now();
+    if (m.kind === "envelope") {
+      yield {
+        sealed: ReadableStream.from([m.envelope]),
+        arrived,
+        id: () => Promise.resolve(m.id),
+        size: () => m.envelope.length,
+        wholeId: m.id,
+        receipts,
+        acknowledge: (receipt) => peer.acknowledge(m.id, receipt),
       };
+    } else {
+      let bytes = 0;
+      const counted = async function* () {
+        for await (const piece of m.pieces) {
+          bytes += piece.length;
+          yield piece;
+        }
+      };
+      yield {
+        sealed: ReadableStream.from(counted()),
+        arrived,
+        // The rest of a stream that was not read (refused, undecryptable) is read here, so its
+        // id and size are known and the connection moves on to the next message.
+        id: async () => {
+          for await (const piece of m.pieces) bytes += piece.length;
+          return await m.id;
+        },
+        size: () => bytes,
+        receipts,
+        acknowledge: async (receipt) => peer.acknowledge(await m.id, receipt),
+      };
+    }
   }
+}
+
+/** What became of a received message. */
+export type Outcome = ReceiptOutcome | "undecryptable";
+
+/** The outcome of a received message, its reply key if it had one, and the error if it failed. */
+export interface Opened {
+  /** Delivered, refused, a duplicate, or not decrypted. */
+  readonly outcome: Outcome;
+  /** The sender's reply key, when the message carried one and it was read. */
+  readonly replyKey?: Uint8Array;
+  /** Why it was not delivered (for the one local line); absent for delivered and duplicates. */
+  readonly error?: unknown;
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * A listener's memory for receipts (docs/transports.md section 10): the messages it delivered
+ * (digests only, bounded, in memory only, never logged) and its estimate of how long a delivery
+ * of a given size takes, which every receipt waits for.
+ */
+export class ReceiptDesk {
+  /** Digest (hex) -> when it is forgotten. Insertion order is age order. */
+  readonly #seen = new Map<string, number>();
+  readonly #claimed = new Set<string>();
+  #baseMs = 5;
+  #msPerByte = 10 / MIB;
+
+  constructor(readonly maxEntries = 4096, readonly retentionMs = 24 * 3600_000) {}
+
+  /** True and claimed unless `key` was delivered (or is being delivered) already. */
+  claim(key: string): boolean {
+    const now = Date.now();
+    for (const [k, expiry] of this.#seen) {
+      if (expiry > now) break;
+      this.#seen.delete(k);
+    }
+    if (this.#seen.has(key) || this.#claimed.has(key)) return false;
+    this.#claimed.add(key);
+    return true;
+  }
+
+  /** Ends a claim: remembered when `delivered`, released otherwise. */
+  settle(key: string, delivered: boolean): void {
+    this.#claimed.delete(key);
+    if (!delivered) return;
+    this.#seen.set(key, Date.now() + this.retentionMs);
+    while (this.#seen.size > this.maxEntries) this.#seen.delete(this.#seen.keys().next().value!);
+  }
+
+  /** Learns from one delivery of `bytes` that took `ms`. */
+  record(bytes: number, ms: number): void {
+    if (bytes < 256 * 1024) {
+      this.#baseMs = 0.8 * this.#baseMs + 0.2 * Math.max(0, ms - bytes * this.#msPerByte);
+    } else {
+      this.#msPerByte = 0.8 * this.#msPerByte + 0.2 * Math.max(0, ms - this.#baseMs) / bytes;
+    }
+  }
+
+  /**
+   * How long a delivery of `bytes` usually takes here, in ms. The fixed part is capped at 1 s (a
+   * text that waited behind a long file must not hold every later receipt back past 2 s).
+   */
+  estimate(bytes: number): number {
+    return Math.min(this.#baseMs, 1000) + bytes * this.#msPerByte;
+  }
+}
+
+/** The digest a delivered message is remembered by. */
+async function digestOf(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return new Uint8Array(digest).toHex();
+}
+
+/**
+ * Answers a received message (docs/transports.md section 10): on a connection, a receipt for every
+ * outcome (sealed to the reply key, else random bytes), sent no earlier than the desk's estimate
+ * for its size; over UDP, the version 1 ACK for a delivered or duplicate message only.
+ */
+export async function answer(item: Received, opened: Opened, desk: ReceiptDesk): Promise<void> {
+  const id = await item.id();
+  const elapsed = performance.now() - item.arrived;
+  if (opened.outcome === "delivered") desk.record(item.size(), elapsed);
+  if (!item.receipts) {
+    if (opened.outcome === "delivered" || opened.outcome === "duplicate") await item.acknowledge();
+    return;
+  }
+  const receipt = opened.outcome === "undecryptable"
+    ? await sealReceipt(undefined, id, "failed")
+    : await sealReceipt(opened.replyKey, id, opened.outcome);
+  const wait = desk.estimate(item.size()) + Math.random() * 5 -
+    (performance.now() - item.arrived);
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  await item.acknowledge(receipt);
 }
 
 /** How long `send` waits for the peer's acknowledgement. */
 const ACK_TIMEOUT_MS = 30_000;
 
-/** Waits for the ACK of `id`; IoError if the peer closes or stays silent. */
-export async function awaitAck(connection: Connection, id: Uint8Array): Promise<void> {
+/**
+ * Waits for the receipt of `id` and opens it with `replyKey`: the outcome, or "undecryptable"
+ * when it does not open. A version 1 ACK (no receipt) is ignored: anyone could forge it.
+ * IoError if the peer closes or stays silent.
+ */
+export async function awaitAck(
+  connection: Connection,
+  id: Uint8Array,
+  replyKey: Uint8Array,
+): Promise<Outcome> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -155,17 +305,29 @@ export async function awaitAck(connection: Connection, id: Uint8Array): Promise<
   const acked = (async () => {
     try {
       for await (const m of connection.messages()) {
-        if (m.kind === "ack" && m.id.toHex() === id.toHex()) return;
+        if (m.kind === "ack" && m.receipt && m.id.toHex() === id.toHex()) {
+          return await openReceipt(replyKey, id, m.receipt) ?? "undecryptable";
+        }
       }
     } catch { /* a broken peer is reported below, without its bytes */ }
     throw new IoError("the peer closed the connection without acknowledging the message");
   })();
   try {
-    await Promise.race([acked, timeout]);
+    return await Promise.race([acked, timeout]);
   } finally {
     clearTimeout(timer);
   }
 }
+
+/** The one line `send` prints (and the error it throws) for each outcome (docs/cli.md). */
+export const OUTCOME_LINES: Readonly<Record<Outcome, string>> = Object.freeze({
+  delivered: "delivered",
+  duplicate: "already delivered (a duplicate)",
+  noOutputDir: "the peer refused the file: it receives files only with -o DIR",
+  tooLarge: "the peer refused the file: it is larger than the peer accepts",
+  failed: "the peer could not open the whole message",
+  undecryptable: "the peer could not decrypt the message",
+});
 
 /** A bytes prefix, then a stream (the cascade's one splice helper, as a ReadableStream). */
 export function prepend(
@@ -186,6 +348,16 @@ export function checkFileNameOrUsage(name: string): void {
 
 /** A message worth telling the user about (not a decryption failure). */
 export class Notice extends Error {}
+
+/**
+ * A decrypted message the listener will not keep, with the receipt outcome that tells its sender
+ * why (docs/transports.md section 10); the message is the local line.
+ */
+export class Refused extends Notice {
+  constructor(message: string, readonly outcome: "noOutputDir" | "tooLarge") {
+    super(message);
+  }
+}
 
 /** The one line shown for a message that could not be opened: nothing from it, or its sender. */
 export function failureLine(e: unknown): string {
@@ -215,28 +387,59 @@ export async function writeAll(bytes: Uint8Array): Promise<void> {
 
 /**
  * Decrypts one message (docs/transports.md section 7): a file goes into `outDir` under a free
- * name, a text's body to `onText`. Throws on any failure, a {@linkcode Notice} for a file that
- * cannot be kept.
+ * name, a text's body to `onText`. Never throws: the outcome says what happened, with the reply
+ * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept). A
+ * message `desk` says was delivered already is dropped unread ("duplicate").
  */
 export async function openMessage(
-  sealed: ReadableStream<Uint8Array>,
+  item: Pick<Received, "sealed" | "wholeId">,
   identities: string[],
   outDir: string | undefined,
   onText: (body: ReadableStream<Uint8Array>) => Promise<void>,
-): Promise<void> {
-  const message = await parseMessage(sealed.pipeThrough(decryptStream({ identities })));
-  if (message.kind === "text") return await onText(message.body);
-  if (outDir === undefined) {
-    await message.body.cancel();
-    throw new Notice("a file arrived; use -o DIR to receive files");
+  desk: ReceiptDesk,
+): Promise<Opened> {
+  let replyKey: Uint8Array | undefined;
+  let claim: string | undefined;
+  let outcome: Outcome = "undecryptable";
+  try {
+    const message = await parseMessage(
+      item.sealed.pipeThrough(decryptStream({ identities })),
+      (key) => replyKey = key,
+    );
+    outcome = "failed";
+    const key = message.replyKey
+      ? `r${await digestOf(message.replyKey)}`
+      : item.wholeId && `i${item.wholeId.toHex()}`;
+    if (key !== undefined) {
+      if (!desk.claim(key)) {
+        await message.body.cancel();
+        return { outcome: "duplicate", replyKey };
+      }
+      claim = key;
+    }
+    if (message.kind === "text") {
+      await onText(message.body);
+    } else if (outDir === undefined) {
+      await message.body.cancel();
+      throw new Refused("a file arrived; use -o DIR to receive files", "noOutputDir");
+    } else {
+      const path = await freeName(outDir, message.name);
+      await writeAtomic(
+        path,
+        withProgress(message.body, undefined, `receiving ${message.name}`),
+        false,
+      );
+      say(`polycrypt: received ${path}`);
+    }
+    outcome = "delivered";
+    return { outcome, replyKey };
+  } catch (error) {
+    if (error instanceof Refused) outcome = error.outcome;
+    if (!replyKey) return { outcome: "undecryptable", error };
+    return { outcome: outcome === "undecryptable" ? "failed" : outcome, replyKey, error };
+  } finally {
+    if (claim !== undefined) desk.settle(claim, outcome === "delivered");
   }
-  const path = await freeName(outDir, message.name);
-  await writeAtomic(
-    path,
-    withProgress(message.body, undefined, `receiving ${message.name}`),
-    false,
-  );
-  say(`polycrypt: received ${path}`);
 }
 
 /** Checks that -o DIR is a folder. */

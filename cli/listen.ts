@@ -6,11 +6,13 @@ import { DecryptFailed, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
 import { ReceivedText } from "./_terminal.ts";
 import {
+  answer,
   checkOutDir,
   envelopes,
   failureLine,
   listenOn,
   openMessage,
+  ReceiptDesk,
   TLS_FLAGS,
   writeAll,
 } from "./_delivery.ts";
@@ -188,23 +190,32 @@ export async function listenCommand(args: string[]): Promise<void> {
     printing = run.catch(() => {});
     await run;
   };
+  // Delivered messages (to drop duplicates) and delivery times (to pace receipts), in memory.
+  const desk = new ReceiptDesk();
   const slots = new Slots(MAX_DECRYPTIONS);
 
   /**
-   * Opens and acknowledges each message of one peer, in order; the peers' messages are decrypted
-   * concurrently. One generic line for any that fails.
+   * Opens and answers each message of one peer, in order (docs/transports.md section 10); the
+   * peers' messages are decrypted concurrently. One generic line for any that fails.
    */
   const serve = async (peer: Inbound) => {
-    for await (const { sealed, acknowledge } of envelopes(peer)) {
-      const gate = gated(sealed, slots);
-      let ok = true;
+    for await (const item of envelopes(peer)) {
+      const gate = gated(item.sealed, slots);
+      let ok = false;
       try {
-        await openMessage(gate.stream, identities, outDir, (body) => printText(body, gate));
-        await acknowledge();
-      } catch (e) {
+        const opened = await openMessage(
+          { ...item, sealed: gate.stream },
+          identities,
+          outDir,
+          (body) => printText(body, gate),
+          desk,
+        );
+        ok = opened.outcome === "delivered";
         // One generic line: nothing from the message, its sender or the failing layer.
-        ok = false;
-        say(failureLine(e));
+        if (opened.error !== undefined) say(failureLine(opened.error));
+        await answer(item, opened, desk);
+      } catch {
+        // The peer went away before its receipt: nothing more to do for it.
       } finally {
         gate.close();
         if (once) finish(!ok);

@@ -5,33 +5,47 @@ import { encrypt, encryptStream, registry, type SealedChunk } from "../mod.ts";
 import {
   Connection,
   fileMessageHeader,
-  MESSAGE_KIND,
+  newReplyKey,
   textMessage,
   type Transport,
 } from "../transports/mod.ts";
 import { loadRecipients, onePositional, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say, withProgress } from "./_io.ts";
-import { awaitAck, checkFileNameOrUsage, dialer, prepend, TLS_FLAGS } from "./_delivery.ts";
+import {
+  awaitAck,
+  checkFileNameOrUsage,
+  dialer,
+  type Outcome,
+  OUTCOME_LINES,
+  prepend,
+  TLS_FLAGS,
+} from "./_delivery.ts";
 
-/** The message plaintext (docs/transports.md section 7): a text, or a file with its name. */
+/**
+ * The message plaintext (docs/transports.md section 7): a text, or a file with its name, behind
+ * the reply key its receipt is sealed to (section 9).
+ */
 interface Plaintext {
+  /** The reply key inside the message. */
+  readonly replyKey: Uint8Array;
   /** The text given on the command line, if any. */
   readonly text?: string;
   /** The plaintext as a stream, and its size when known (a file). */
   stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
 }
 
-/** Streams the sealed message over a connection and waits for the peer's ACK. */
+/** Streams the sealed message over a connection and waits for the peer's receipt. */
 async function sendOverConnection(
   connection: Connection,
   plaintext: Plaintext,
   options: { recipients: string[]; aead?: string[] },
-): Promise<void> {
+): Promise<Outcome> {
   try {
     let id: Uint8Array;
     if (plaintext.text !== undefined) {
-      id = await connection.send(await encrypt(textMessage(plaintext.text), options));
+      const message = textMessage(plaintext.text, { replyKey: plaintext.replyKey });
+      id = await connection.send(await encrypt(message, options));
     } else {
       // Sealed as it streams: nothing is sent that is not an envelope.
       const source = await plaintext.stream();
@@ -40,7 +54,7 @@ async function sendOverConnection(
       ) as ReadableStream<SealedChunk>;
       id = await connection.sendStream(sealed);
     }
-    await awaitAck(connection, id);
+    return await awaitAck(connection, id, plaintext.replyKey);
   } catch (e) {
     if (e instanceof UsageError || e instanceof IoError) throw e;
     if (e instanceof Deno.errors.NotFound) throw e;
@@ -92,22 +106,31 @@ export async function sendCommand(args: string[]): Promise<void> {
     throw new UsageError(`give a MESSAGE or -f FILE, not both\nusage: ${USAGE.send}`);
   }
   if (file !== undefined) checkFileNameOrUsage(basename(file));
+  const replyKey = newReplyKey();
   const plaintext: Plaintext = {
+    replyKey,
     text,
     async stream() {
-      if (text !== undefined) return { stream: ReadableStream.from([textMessage(text)]) };
+      if (text !== undefined) {
+        return { stream: ReadableStream.from([textMessage(text, { replyKey })]) };
+      }
       const source = await openInput(file);
       const head = file === undefined
-        ? new Uint8Array([MESSAGE_KIND.text])
-        : fileMessageHeader(basename(file));
+        ? textMessage("", { replyKey })
+        : fileMessageHeader(basename(file), { replyKey });
       return { stream: prepend(head, source.stream), size: source.size };
     },
   };
   const peer = await (await dialer(to, values))();
   if (peer instanceof Connection) {
-    await sendOverConnection(peer, plaintext, { recipients, aead });
+    // The receipt's outcome (docs/transports.md section 10): one line, exit 3 when not delivered.
+    const outcome = await sendOverConnection(peer, plaintext, { recipients, aead });
+    if (outcome !== "delivered" && outcome !== "duplicate") {
+      throw new IoError(OUTCOME_LINES[outcome]);
+    }
+    say(`polycrypt: ${OUTCOME_LINES[outcome]}`);
   } else {
     await sendDatagrams(peer, plaintext, { recipients, aead });
+    say("polycrypt: delivered");
   }
-  say("polycrypt: delivered");
 }

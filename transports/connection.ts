@@ -31,6 +31,7 @@ import {
   type FrameReaderOptions,
   MESSAGE_ID_SIZE,
 } from "./frame.ts";
+import { RECEIPT_SIZE } from "./message.ts";
 
 /** A duplex byte stream, as `Deno.Conn` and `WebSocketStream` connections provide. */
 export interface ByteDuplex {
@@ -53,8 +54,20 @@ export type Incoming =
     readonly pieces: AsyncIterable<Uint8Array>;
     readonly id: Promise<Uint8Array>;
   }
-  /** The peer received a message of ours in full. */
-  | { readonly kind: "ack"; readonly id: Uint8Array };
+  /**
+   * The peer received a message of ours in full; with `receipt` when it answered with one
+   * (docs/transports.md section 10).
+   */
+  | { readonly kind: "ack"; readonly id: Uint8Array; readonly receipt?: Uint8Array };
+
+/** An ACK frame's payload as the application sees it: the id, and the receipt if any. */
+function ackOf(payload: Uint8Array): Incoming {
+  return payload.length === MESSAGE_ID_SIZE ? { kind: "ack", id: payload } : {
+    kind: "ack",
+    id: payload.subarray(0, MESSAGE_ID_SIZE),
+    receipt: payload.subarray(MESSAGE_ID_SIZE),
+  };
+}
 
 /** Bytes per PART frame when sending a stream. */
 const PIECE_SIZE = 1024 * 1024;
@@ -170,12 +183,21 @@ export class Connection implements Transport {
     });
   }
 
-  /** Tells the peer a message arrived in full. */
-  acknowledge(id: Uint8Array): Promise<void> {
+  /**
+   * Tells the peer a message arrived in full; with a `receipt` (`sealReceipt`, docs/transports.md
+   * section 10), the ACK carries it after the id.
+   */
+  acknowledge(id: Uint8Array, receipt?: Uint8Array): Promise<void> {
     if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
       return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
     }
-    return this.#exclusive(() => this.#writer.write(encodeFrame(FRAME.ack, id)));
+    if (
+      receipt !== undefined && (!(receipt instanceof Uint8Array) || receipt.length !== RECEIPT_SIZE)
+    ) {
+      return Promise.reject(new RangeError(`receipt must be ${RECEIPT_SIZE} bytes`));
+    }
+    const payload = receipt === undefined ? id : new Uint8Array([...id, ...receipt]);
+    return this.#exclusive(() => this.#writer.write(encodeFrame(FRAME.ack, payload)));
   }
 
   /**
@@ -188,7 +210,7 @@ export class Connection implements Transport {
         const frame = await this.#reader.next();
         if (!frame) return;
         if (frame.type === FRAME.ack) {
-          yield { kind: "ack", id: frame.payload };
+          yield ackOf(frame.payload);
         } else if (frame.type === FRAME.envelope) {
           if (!startsLikeEnvelope(frame.payload)) throw new FrameError("not an envelope");
           yield { kind: "envelope", envelope: frame.payload, id: await messageId(frame.payload) };
@@ -256,7 +278,7 @@ export class Connection implements Transport {
     };
     yield { kind: "stream", pieces: wrapped, id };
     if (!drained) { while (!(await iterator.next()).done); }
-    for (const ack of acks) yield { kind: "ack", id: ack };
+    for (const ack of acks) yield ackOf(ack);
   }
 
   /** Closes both directions. Safe to call more than once. */

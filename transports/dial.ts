@@ -102,8 +102,11 @@ export interface Listener {
 export interface Inbound {
   /** The peer's envelopes (and, on a connection, acknowledgements), in order. */
   messages(): AsyncIterable<Incoming>;
-  /** Tells the peer the message with this id arrived in full. */
-  acknowledge(id: Uint8Array): Promise<void>;
+  /**
+   * Tells the peer the message with this id arrived in full; a `receipt` (docs/transports.md
+   * section 10) travels with it on a connection (UDP's ACK datagram carries the id only).
+   */
+  acknowledge(id: Uint8Array, receipt?: Uint8Array): Promise<void>;
 }
 
 /** What `listen` runs for each peer. */

@@ -17,6 +17,7 @@
  */
 import { PolycryptError } from "../errors.ts";
 import { ByteQueue } from "../cascade/_reader.ts";
+import { RECEIPT_SIZE } from "./message.ts";
 
 /** Frame format version. */
 export const FRAME_VERSION = 0x01;
@@ -306,7 +307,12 @@ export class FrameReader {
     if (!TYPES.has(type)) throw new FrameError("unknown frame type");
     const length = new DataView(header.buffer).getUint32(2);
     if (length > this.#max) throw new FrameError("frame longer than the limit");
-    if (type === FRAME.ack && length !== MESSAGE_ID_SIZE) throw new FrameError("bad ACK length");
+    // An ACK is a message id (version 1) or a message id and a receipt (docs/transports.md 9).
+    if (
+      type === FRAME.ack && length !== MESSAGE_ID_SIZE && length !== MESSAGE_ID_SIZE + RECEIPT_SIZE
+    ) {
+      throw new FrameError("bad ACK length");
+    }
     const payload = length === 0 ? new Uint8Array(0) : (await this.#read(length, false, true))!;
     return { type, payload };
   }

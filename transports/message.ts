@@ -15,32 +15,82 @@
  * @module
  */
 import { FormatError } from "../errors.ts";
+import { hkdf } from "../engines/hkdf.ts";
+import { registry } from "../engines/mod.ts";
 
-/** Kind bytes. */
-export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46 }> = Object.freeze({
+/** Kind bytes: a text, a file, and the reply-key prefix of receipts (docs/transports.md 7, 9). */
+export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46; reply: 0x52 }> = Object.freeze({
   text: 0x54,
   file: 0x46,
+  reply: 0x52,
 });
 
-const encoder = new TextEncoder();
+/** Bytes of the reply key a sender puts in front of a message (docs/transports.md section 10). */
+export const REPLY_KEY_SIZE = 32;
+
+/** Bytes of a receipt: nonce, sealed body and tag (docs/transports.md section 10). */
+export const RECEIPT_SIZE = 44;
+
+/** What a message may carry besides its content. */
+export interface MessageOptions {
+  /** The {@linkcode REPLY_KEY_SIZE}-byte key the receipt is sealed to (see {@linkcode newReplyKey}). */
+  readonly replyKey?: Uint8Array;
+}
 
 /**
- * A text message.
+ * A fresh random reply key.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { MESSAGE_KIND, textMessage } from "@polycrypt/polycrypt/transports";
- * assert.deepEqual(textMessage("hi"), new Uint8Array([MESSAGE_KIND.text, 104, 105]));
+ * import { newReplyKey, REPLY_KEY_SIZE } from "@polycrypt/polycrypt/transports";
+ * assert.equal(newReplyKey().length, REPLY_KEY_SIZE);
  * ```
  */
-export function textMessage(text: string): Uint8Array {
+export function newReplyKey(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(REPLY_KEY_SIZE));
+}
+
+/** `reply || key` when a reply key is given, else nothing. */
+function replyPrefix(options: MessageOptions): Uint8Array {
+  if (options.replyKey === undefined) return new Uint8Array(0);
+  if (!(options.replyKey instanceof Uint8Array) || options.replyKey.length !== REPLY_KEY_SIZE) {
+    throw new RangeError(`replyKey must be ${REPLY_KEY_SIZE} bytes`);
+  }
+  const out = new Uint8Array(1 + REPLY_KEY_SIZE);
+  out[0] = MESSAGE_KIND.reply;
+  out.set(options.replyKey, 1);
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A text message, with the reply key in front when `options.replyKey` is given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MESSAGE_KIND, newReplyKey, textMessage } from "@polycrypt/polycrypt/transports";
+ * assert.deepEqual(textMessage("hi"), new Uint8Array([MESSAGE_KIND.text, 104, 105]));
+ * assert.equal(textMessage("hi", { replyKey: newReplyKey() }).length, 1 + 32 + 3);
+ * ```
+ */
+export function textMessage(text: string, options: MessageOptions = {}): Uint8Array {
   if (typeof text !== "string") throw new TypeError("text must be a string");
   const body = encoder.encode(text);
   const out = new Uint8Array(1 + body.length);
   out[0] = MESSAGE_KIND.text;
   out.set(body, 1);
-  return out;
+  return concat(replyPrefix(options), out);
 }
 
 /**
@@ -87,7 +137,8 @@ function hasControlOrSeparator(name: string): boolean {
 }
 
 /**
- * The bytes that precede a file's content: kind, u8 name length, name.
+ * The bytes that precede a file's content: kind, u8 name length, name (after the reply key when
+ * `options.replyKey` is given).
  *
  * @example
  * ```ts
@@ -98,23 +149,36 @@ function hasControlOrSeparator(name: string): boolean {
  * assert.equal(new TextDecoder().decode(head.subarray(2)), "a.txt");
  * ```
  */
-export function fileMessageHeader(name: string): Uint8Array {
+export function fileMessageHeader(name: string, options: MessageOptions = {}): Uint8Array {
   const bytes = encoder.encode(checkFileName(name));
   const out = new Uint8Array(2 + bytes.length);
   out[0] = MESSAGE_KIND.file;
   out[1] = bytes.length;
   out.set(bytes, 2);
-  return out;
+  return concat(replyPrefix(options), out);
 }
 
-/** A parsed message: its kind, the file name for files, and the rest of the plaintext. */
+/**
+ * A parsed message: its kind, the file name for files, the reply key when the sender put one in,
+ * and the rest of the plaintext.
+ */
 export type ParsedMessage =
-  | { readonly kind: "text"; readonly body: ReadableStream<Uint8Array> }
-  | { readonly kind: "file"; readonly name: string; readonly body: ReadableStream<Uint8Array> };
+  | {
+    readonly kind: "text";
+    readonly replyKey?: Uint8Array;
+    readonly body: ReadableStream<Uint8Array>;
+  }
+  | {
+    readonly kind: "file";
+    readonly replyKey?: Uint8Array;
+    readonly name: string;
+    readonly body: ReadableStream<Uint8Array>;
+  };
 
 /**
- * Reads the kind (and file name) from the front of a decrypted message stream; the body streams
- * on. Throws {@linkcode FormatError} for anything else.
+ * Reads the reply key if any, the kind (and file name) from the front of a decrypted message
+ * stream; the body streams on. Throws {@linkcode FormatError} for anything else. `onReplyKey`
+ * hears the reply key as soon as it is read, before the rest is checked.
  *
  * @example
  * ```ts
@@ -126,7 +190,10 @@ export type ParsedMessage =
  * assert.equal((await new Response(m.body).arrayBuffer()).byteLength, 5);
  * ```
  */
-export async function parseMessage(stream: ReadableStream<Uint8Array>): Promise<ParsedMessage> {
+export async function parseMessage(
+  stream: ReadableStream<Uint8Array>,
+  onReplyKey?: (replyKey: Uint8Array) => void,
+): Promise<ParsedMessage> {
   const reader = stream.getReader();
   let head = new Uint8Array(0);
   const need = async (n: number) => {
@@ -155,21 +222,142 @@ export async function parseMessage(stream: ReadableStream<Uint8Array>): Promise<
     });
   try {
     await need(1);
-    if (head[0] === MESSAGE_KIND.text) return { kind: "text", body: rest(1) };
-    if (head[0] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
-    await need(2);
-    const length = head[1];
-    await need(2 + length);
+    let at = 0;
+    let replyKey: Uint8Array | undefined;
+    if (head[0] === MESSAGE_KIND.reply) {
+      await need(1 + REPLY_KEY_SIZE + 1);
+      replyKey = head.slice(1, 1 + REPLY_KEY_SIZE);
+      onReplyKey?.(replyKey);
+      at = 1 + REPLY_KEY_SIZE;
+    }
+    const extra = replyKey ? { replyKey } : {};
+    if (head[at] === MESSAGE_KIND.text) return { kind: "text", ...extra, body: rest(at + 1) };
+    if (head[at] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
+    await need(at + 2);
+    const length = head[at + 1];
+    await need(at + 2 + length);
     let name: string;
     try {
-      name = new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(2, 2 + length));
+      name = new TextDecoder("utf-8", { fatal: true }).decode(
+        head.subarray(at + 2, at + 2 + length),
+      );
     } catch {
       throw new FormatError("not an acceptable file name");
     }
-    return { kind: "file", name: checkFileName(name), body: rest(2 + length) };
+    return { kind: "file", ...extra, name: checkFileName(name), body: rest(at + 2 + length) };
   } catch (e) {
     // Nothing more is read from a message we refuse; the source learns it is not wanted.
     await reader.cancel().catch(() => {});
     throw e;
   }
+}
+
+/** Receipt outcomes (docs/transports.md section 10). */
+export const RECEIPT_OUTCOME: Readonly<{
+  delivered: 0x01;
+  duplicate: 0x02;
+  noOutputDir: 0x03;
+  tooLarge: 0x04;
+  failed: 0x05;
+}> = Object.freeze({
+  delivered: 0x01,
+  duplicate: 0x02,
+  noOutputDir: 0x03,
+  tooLarge: 0x04,
+  failed: 0x05,
+});
+
+/** One of the {@linkcode RECEIPT_OUTCOME} names. */
+export type ReceiptOutcome = keyof typeof RECEIPT_OUTCOME;
+
+const RECEIPT_VERSION = 0x02;
+const RECEIPT_BODY_SIZE = 16;
+const RECEIPT_LABEL = encoder.encode("polycrypt receipt v2");
+const RECEIPT_AEAD = "aes-256-gcm";
+
+/** The receipt key and additional data for a reply key and a message id. */
+async function receiptKey(
+  replyKey: Uint8Array,
+  id: Uint8Array,
+): Promise<{ key: Uint8Array; aad: Uint8Array }> {
+  if (!(replyKey instanceof Uint8Array) || replyKey.length !== REPLY_KEY_SIZE) {
+    throw new RangeError(`replyKey must be ${REPLY_KEY_SIZE} bytes`);
+  }
+  if (!(id instanceof Uint8Array)) throw new TypeError("id must be a Uint8Array");
+  const key = await hkdf("SHA-256", replyKey, new Uint8Array(0), RECEIPT_LABEL, 32);
+  return { key, aad: concat(RECEIPT_LABEL, id) };
+}
+
+/**
+ * The {@linkcode RECEIPT_SIZE}-byte receipt for the message `id`: sealed to `replyKey` with the
+ * outcome, or random bytes when there is no reply key (docs/transports.md section 10).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newReplyKey, openReceipt, RECEIPT_SIZE, sealReceipt } from "@polycrypt/polycrypt/transports";
+ * const replyKey = newReplyKey(), id = new Uint8Array(16);
+ * const sealed = await sealReceipt(replyKey, id, "delivered");
+ * const random = await sealReceipt(undefined, id, "delivered");
+ * assert.equal(sealed.length, RECEIPT_SIZE);
+ * assert.equal(random.length, RECEIPT_SIZE);
+ * assert.equal(await openReceipt(replyKey, id, sealed), "delivered");
+ * assert.equal(await openReceipt(replyKey, id, random), undefined);
+ * assert.equal(await openReceipt(newReplyKey(), id, sealed), undefined);
+ * ```
+ */
+export async function sealReceipt(
+  replyKey: Uint8Array | undefined,
+  id: Uint8Array,
+  outcome: ReceiptOutcome,
+): Promise<Uint8Array> {
+  if (!(outcome in RECEIPT_OUTCOME)) throw new RangeError("unknown receipt outcome");
+  if (replyKey === undefined) return crypto.getRandomValues(new Uint8Array(RECEIPT_SIZE));
+  const { key, aad } = await receiptKey(replyKey, id);
+  const aead = registry.aead(RECEIPT_AEAD);
+  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+  const body = new Uint8Array(RECEIPT_BODY_SIZE);
+  body[0] = RECEIPT_VERSION;
+  body[1] = RECEIPT_OUTCOME[outcome];
+  return concat(nonce, await aead.seal(key, nonce, body, aad));
+}
+
+/**
+ * Opens a receipt for the message `id` with the sender's `replyKey`: its outcome, or `undefined`
+ * when it does not open (the listener could not decrypt the message, or the receipt is not for
+ * this message).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newReplyKey, openReceipt, sealReceipt } from "@polycrypt/polycrypt/transports";
+ * const replyKey = newReplyKey();
+ * const receipt = await sealReceipt(replyKey, new Uint8Array(16), "duplicate");
+ * assert.equal(await openReceipt(replyKey, new Uint8Array(16), receipt), "duplicate");
+ * assert.equal(await openReceipt(replyKey, new Uint8Array(16).fill(1), receipt), undefined);
+ * ```
+ */
+export async function openReceipt(
+  replyKey: Uint8Array,
+  id: Uint8Array,
+  receipt: Uint8Array,
+): Promise<ReceiptOutcome | undefined> {
+  if (!(receipt instanceof Uint8Array) || receipt.length !== RECEIPT_SIZE) return undefined;
+  const { key, aad } = await receiptKey(replyKey, id);
+  const aead = registry.aead(RECEIPT_AEAD);
+  let body: Uint8Array;
+  try {
+    body = await aead.open(
+      key,
+      receipt.subarray(0, aead.nonceSize),
+      receipt.subarray(aead.nonceSize),
+      aad,
+    );
+  } catch {
+    return undefined;
+  }
+  if (body.length !== RECEIPT_BODY_SIZE || body[0] !== RECEIPT_VERSION) return undefined;
+  const name = (Object.keys(RECEIPT_OUTCOME) as ReceiptOutcome[])
+    .find((k) => RECEIPT_OUTCOME[k] === body[1]);
+  return name;
 }

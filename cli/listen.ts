@@ -9,7 +9,9 @@ import {
   checkOutDir,
   envelopes,
   failureLine,
+  FileTooLarge,
   listenOn,
+  maxFileBytes,
   openMessage,
   TLS_FLAGS,
   writeAll,
@@ -27,10 +29,12 @@ export async function listenCommand(args: string[]): Promise<void> {
     once: { type: "boolean" },
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
+    "max-file-size": { type: "string" },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.listen);
   const outDir = values.output as string | undefined;
+  const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
   await checkOutDir(outDir);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.listen}`);
   const on = values.on as string | undefined;
@@ -66,7 +70,7 @@ export async function listenCommand(args: string[]): Promise<void> {
 
   /** Decrypts one message: text to stdout, a file into -o DIR. One message at a time. */
   const deliver = (sealed: ReadableStream<Uint8Array>) => {
-    const run = printing.then(() => openMessage(sealed, identities, outDir, print));
+    const run = printing.then(() => openMessage(sealed, identities, outDir, print, maxFile));
     printing = run.catch(() => {});
     return run;
   };
@@ -75,17 +79,20 @@ export async function listenCommand(args: string[]): Promise<void> {
   const serve = async (peer: Inbound) => {
     for await (const { sealed, acknowledge } of envelopes(peer)) {
       let ok = true;
+      let refused = false;
       try {
         await deliver(sealed);
         await acknowledge();
       } catch (e) {
         // One generic line: nothing from the message, its sender or the failing layer.
         ok = false;
+        refused = e instanceof FileTooLarge;
         say(failureLine(e));
       } finally {
         if (once) finish(!ok);
       }
-      if (once) return;
+      // A file too large: the connection is closed, so its sender stops sending.
+      if (once || refused) return;
     }
   };
   const listener = await listenOn(on, serve, values, {

@@ -171,7 +171,18 @@ class EndsWithFooter {
 export async function* dearmorStream(
   source: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
-  const decoder = new TextDecoder("utf-8", { fatal: false });
+  // A byte order mark is dropped at the start only, as `dearmor`'s one-shot decode drops it (a
+  // streaming decoder here would drop one at the start of any chunk).
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+  let started = false;
+  const decode = (bytes?: Uint8Array) => {
+    let text = bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    if (!started && text.length > 0) {
+      started = true;
+      if (text.startsWith("\ufeff")) text = text.slice(1);
+    }
+    return text;
+  };
   const footer = new EndsWithFooter();
   let state = "lead" as "lead" | "begin" | "body" | "trailer";
   let partial = "";
@@ -258,11 +269,11 @@ export async function* dearmorStream(
 
   for await (const chunk of source) {
     if (!(chunk instanceof Uint8Array)) throw new TypeError("stream chunks must be Uint8Array");
-    feed(decoder.decode(chunk, { stream: true }));
+    feed(decode(chunk));
     const bytes = fault ? undefined : flush();
     if (bytes?.length) yield bytes;
   }
-  feed(decoder.decode());
+  feed(decode());
   if (!fault && (state === "begin" || state === "body")) {
     // The last line has no line end.
     const line = partial.endsWith("\r") ? partial.slice(0, -1) : partial;

@@ -111,6 +111,9 @@ Deno.test("dearmorStream: the same result as dearmor on chosen layouts", async (
   await assertSame(invalid, [100, 101]);
   const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...encoder.encode(a)]);
   await assertSame(bom, [1, 2]);
+  // A byte order mark inside the text, at the start of a later chunk, is text, not a mark.
+  const inner = encoder.encode(a.replace("BEGIN", "BE\ufeffGIN"));
+  await assertSame(inner, [8]);
   const split = encoder.encode(a + "\u00a0");
   await assertSame(split, [split.length - 1]);
 });
@@ -155,6 +158,30 @@ Deno.test("dearmorStream: the same result as dearmor on mutated armor, any chunk
       },
     ),
     { numRuns: 3000 },
+  );
+  // Bytes that are not UTF-8, or pieces of multi-byte characters, anywhere, cut anywhere.
+  const byteEdit = fc.record({
+    at: fc.nat(),
+    insert: fc.array(fc.constantFrom(0xc3, 0xa0, 0xef, 0xbb, 0xbf, 0xe2, 0x80, 0xa8, 0xff, 0x0a), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+  });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uint8Array({ maxLength: 200 }),
+      fc.array(byteEdit, { maxLength: 3 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      async (bytes, edits, cuts) => {
+        let b = encoder.encode(armor(bytes));
+        for (const e of edits) {
+          const at = e.at % (b.length + 1);
+          b = new Uint8Array([...b.subarray(0, at), ...e.insert, ...b.subarray(at)]);
+        }
+        await assertSame(b, cuts);
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
 

@@ -14,7 +14,6 @@
  */
 import { FormatError } from "../errors.ts";
 import { concatBytes } from "../engines/_bytes.ts";
-import { collect } from "./_reader.ts";
 import { peek } from "./_splice.ts";
 
 /** First line of an armored envelope. */
@@ -128,15 +127,181 @@ export async function* armorLines(source: AsyncIterable<Uint8Array>): AsyncGener
   yield encoder.encode(`${ARMOR_END}\n`);
 }
 
+/** The message of every armor whose first or last line is wrong (as {@linkcode dearmor}). */
+const FRAMING = "armor must start and end with the POLYCRYPT MESSAGE lines";
+const lineError = (n: number) =>
+  new FormatError(`armor line ${n} is not a valid 64-character base64 line`);
+/** The checks of a body line that hold wherever it stands. */
+const lineShapeOk = (line: string) =>
+  BASE64_LINE.test(line) && line.length <= LINE && line.length > 0 && line.length % 4 === 0;
+
 /**
- * Routes armored input through {@linkcode dearmor}, binary input straight on. The first 64 bytes
- * decide, however the input is chunked. Armor is for chat-sized messages: it is decoded whole
- * (bounded by the caller's input). Internal (not exported from the package).
+ * Tells, in bounded memory, whether a text fed to it piece by piece ends, once trailing white
+ * space is trimmed, with a line that is exactly {@linkcode ARMOR_END} (as `dearmor`'s split sees
+ * it: the text after the last "\n").
+ */
+class EndsWithFooter {
+  static readonly #TAIL = ARMOR_END.length + 1;
+  #core = "";
+  #space = "";
+
+  push(text: string): void {
+    const trimmed = text.trimEnd();
+    if (trimmed.length === 0) {
+      this.#space = (this.#space + text).slice(-EndsWithFooter.#TAIL);
+      return;
+    }
+    this.#core = (this.#core + this.#space + trimmed).slice(-EndsWithFooter.#TAIL);
+    this.#space = text.slice(trimmed.length).slice(-EndsWithFooter.#TAIL);
+  }
+
+  get value(): boolean {
+    return this.#core.endsWith(`\n${ARMOR_END}`);
+  }
+}
+
+/**
+ * Removes the armor as the text streams in, in memory bounded by a line (64 characters) and
+ * the largest input chunk: accepts exactly the inputs {@linkcode dearmor} accepts, yields the
+ * same bytes, and throws the same {@linkcode FormatError} messages. Decoded lines are yielded
+ * before the footer is seen, so a consumer may act on them before a later fault is reported; the
+ * first faulty line stops the output, and the rest is read (not kept) only to tell which of the
+ * two messages `dearmor` would have given. Internal (not exported from the package).
+ */
+export async function* dearmorStream(
+  source: AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  // A byte order mark is dropped at the start only, as `dearmor`'s one-shot decode drops it (a
+  // streaming decoder here would drop one at the start of any chunk).
+  const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+  let started = false;
+  const decode = (bytes?: Uint8Array) => {
+    let text = bytes ? decoder.decode(bytes, { stream: true }) : decoder.decode();
+    if (!started && text.length > 0) {
+      started = true;
+      if (text.startsWith("\ufeff")) text = text.slice(1);
+    }
+    return text;
+  };
+  const footer = new EndsWithFooter();
+  let state = "lead" as "lead" | "begin" | "body" | "trailer";
+  let partial = "";
+  /** Number of the line being read, BEGIN being line 1 (as `dearmor` counts). */
+  let lineNo = 1;
+  /** The latest body line, held until the next line shows whether it is the last. */
+  let held: string | undefined;
+  let fault: FormatError | undefined;
+  let ready: string[] = [];
+
+  /** `held` is not the last body line: it must be a full line without padding. */
+  const releaseHeld = () => {
+    if (held === undefined) return;
+    if (held.length !== LINE || held.includes("=")) fault = lineError(lineNo - 1);
+    else ready.push(held);
+    held = undefined;
+  };
+  /** One complete line (its "\r\n" or "\n" removed) after the BEGIN line. */
+  const bodyLine = (line: string) => {
+    if (line.trimEnd() === ARMOR_END) {
+      // The footer, if only white space follows (otherwise a body line, and a faulty one).
+      state = "trailer";
+      return;
+    }
+    releaseHeld();
+    if (fault) return;
+    if (!lineShapeOk(line)) fault = lineError(lineNo);
+    else held = line;
+    lineNo++;
+  };
+  const feed = (text: string) => {
+    footer.push(text);
+    let at = 0;
+    while (!fault && at < text.length) {
+      if (state === "lead") {
+        while (at < text.length && /\s/.test(text[at])) at++;
+        if (at < text.length) state = "begin";
+      } else if (state === "trailer") {
+        for (; at < text.length; at++) {
+          if (/\s/.test(text[at])) continue;
+          // More text after the footer line: it was a body line after all.
+          releaseHeld();
+          fault ??= lineError(lineNo);
+          break;
+        }
+      } else {
+        const newline = text.indexOf("\n", at);
+        const end = newline < 0 ? text.length : newline;
+        partial += text.slice(at, end);
+        at = end;
+        if (newline < 0) {
+          // No line of the armor is this long; a footer followed by white space may be.
+          if (partial.length <= LINE + 1) continue;
+          if (state === "begin") throw new FormatError(FRAMING);
+          if (partial.trimEnd() === ARMOR_END) {
+            state = "trailer";
+          } else {
+            releaseHeld();
+            fault ??= lineError(lineNo);
+          }
+          partial = "";
+          continue;
+        }
+        at++;
+        const line = partial.endsWith("\r") ? partial.slice(0, -1) : partial;
+        partial = "";
+        if (state === "begin") {
+          if (line !== ARMOR_BEGIN) throw new FormatError(FRAMING);
+          state = "body";
+          lineNo++;
+        } else {
+          bodyLine(line);
+        }
+      }
+    }
+  };
+  const flush = (): Uint8Array | undefined => {
+    if (ready.length === 0) return undefined;
+    // Full lines without padding: decoding them together equals decoding each.
+    const bytes = Uint8Array.fromBase64(ready.join(""));
+    ready = [];
+    return bytes;
+  };
+
+  for await (const chunk of source) {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError("stream chunks must be Uint8Array");
+    feed(decode(chunk));
+    const bytes = fault ? undefined : flush();
+    if (bytes?.length) yield bytes;
+  }
+  feed(decode());
+  if (!fault && (state === "begin" || state === "body")) {
+    // The last line has no line end.
+    const line = partial.endsWith("\r") ? partial.slice(0, -1) : partial;
+    if (state === "body" && partial.length > 0) bodyLine(line);
+  }
+  if (!footer.value) throw new FormatError(FRAMING);
+  if (fault) throw fault;
+  if (state !== "trailer") throw new FormatError(FRAMING);
+  const tail = flush();
+  if (tail?.length) yield tail;
+  if (held === undefined) return;
+  let last: Uint8Array;
+  try {
+    last = Uint8Array.fromBase64(held, { lastChunkHandling: "strict" });
+  } catch {
+    throw new FormatError("armor body is not valid base64");
+  }
+  if (last.length) yield last;
+}
+
+/**
+ * Routes armored input through {@linkcode dearmorStream}, binary input straight on. The first 64
+ * bytes decide, however the input is chunked. Internal (not exported from the package).
  */
 export async function* maybeDearmor(
   source: AsyncIterable<Uint8Array>,
 ): AsyncGenerator<Uint8Array> {
   const [head, whole] = await peek(source, 64);
-  if (isArmored(head.subarray(0, 64))) yield dearmor(await collect(whole));
+  if (isArmored(head.subarray(0, 64))) yield* dearmorStream(whole);
   else yield* whole;
 }

@@ -18,7 +18,7 @@ export const USAGE: Record<string, string> = {
     "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
   listen:
-    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
+    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
   chat:
     "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
   send:

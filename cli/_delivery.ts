@@ -359,6 +359,73 @@ export class Refused extends Notice {
   }
 }
 
+/** `listen --max-file-size`'s default: 4 GiB per received file. */
+export const DEFAULT_MAX_FILE_BYTES: number = 4 * 1024 ** 3;
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  K: 1024,
+  M: 1024 ** 2,
+  G: 1024 ** 3,
+  T: 1024 ** 4,
+};
+
+/** "4 GiB", "100 KiB", "12345 bytes": a limit as the CLI prints it. */
+function describeSize(bytes: number): string {
+  for (
+    const [unit, size] of [["TiB", 1024 ** 4], ["GiB", 1024 ** 3], ["MiB", 1024 ** 2], [
+      "KiB",
+      1024,
+    ]] as const
+  ) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/**
+ * The value of `--max-file-size`: bytes, or a number with K, M, G or T (powers of 1024, "KiB",
+ * "MB"... accepted as the same), or the default.
+ */
+export function maxFileBytes(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_MAX_FILE_BYTES;
+  const match = /^(\d+)\s*(?:([KMGT])(?:i?B)?|B)?$/i.exec(value.trim());
+  const bytes = match ? Number(match[1]) * SIZE_UNITS[(match[2] ?? "").toUpperCase()] : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new UsageError(`--max-file-size takes a size such as 4G, 500M or 1048576, not ${value}`);
+  }
+  return bytes;
+}
+
+/**
+ * A received file over `--max-file-size`: refused, its partial temporary file removed, and (in
+ * `listen`) the sender's connection closed so it stops sending.
+ */
+export class FileTooLarge extends Refused {
+  /** @param message the local line, naming the limit */
+  constructor(message: string) {
+    super(message, "tooLarge");
+  }
+}
+
+/** Passes `body` on, erroring with {@linkcode FileTooLarge} before a chunk would pass `max`. */
+function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+  let total = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        total += chunk.length;
+        if (total > max) {
+          throw new FileTooLarge(
+            `a file larger than --max-file-size (${describeSize(max)}) was refused`,
+          );
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /** The one line shown for a message that could not be opened: nothing from it, or its sender. */
 export function failureLine(e: unknown): string {
   return `polycrypt: ${e instanceof Notice ? e.message : "a message could not be decrypted"}`;
@@ -388,8 +455,10 @@ export async function writeAll(bytes: Uint8Array): Promise<void> {
 /**
  * Decrypts one message (docs/transports.md section 7): a file goes into `outDir` under a free
  * name, a text's body to `onText`. Never throws: the outcome says what happened, with the reply
- * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept). A
- * message `desk` says was delivered already is dropped unread ("duplicate").
+ * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept:
+ * {@linkcode FileTooLarge} for one over `maxFile` bytes, of which no more than `maxFile` bytes
+ * reach the disk, in a temporary file that is removed). A message `desk` says was delivered
+ * already is dropped unread ("duplicate").
  */
 export async function openMessage(
   item: Pick<Received, "sealed" | "wholeId">,
@@ -397,6 +466,7 @@ export async function openMessage(
   outDir: string | undefined,
   onText: (body: ReadableStream<Uint8Array>) => Promise<void>,
   desk: ReceiptDesk,
+  maxFile: number = DEFAULT_MAX_FILE_BYTES,
 ): Promise<Opened> {
   let replyKey: Uint8Array | undefined;
   let claim: string | undefined;
@@ -426,7 +496,7 @@ export async function openMessage(
       const path = await freeName(outDir, message.name);
       await writeAtomic(
         path,
-        withProgress(message.body, undefined, `receiving ${message.name}`),
+        withProgress(limitSize(message.body, maxFile), undefined, `receiving ${message.name}`),
         false,
       );
       say(`polycrypt: received ${path}`);

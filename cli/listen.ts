@@ -10,7 +10,9 @@ import {
   checkOutDir,
   envelopes,
   failureLine,
+  FileTooLarge,
   listenOn,
+  maxFileBytes,
   openMessage,
   ReceiptDesk,
   TLS_FLAGS,
@@ -125,10 +127,12 @@ export async function listenCommand(args: string[]): Promise<void> {
     once: { type: "boolean" },
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
+    "max-file-size": { type: "string" },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.listen);
   const outDir = values.output as string | undefined;
+  const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
   await checkOutDir(outDir);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.listen}`);
   const on = values.on as string | undefined;
@@ -202,6 +206,7 @@ export async function listenCommand(args: string[]): Promise<void> {
     for await (const item of envelopes(peer)) {
       const gate = gated(item.sealed, slots);
       let ok = false;
+      let refused = false;
       try {
         const opened = await openMessage(
           { ...item, sealed: gate.stream },
@@ -209,10 +214,12 @@ export async function listenCommand(args: string[]): Promise<void> {
           outDir,
           (body) => printText(body, gate),
           desk,
+          maxFile,
         );
         ok = opened.outcome === "delivered";
         // One generic line: nothing from the message, its sender or the failing layer.
         if (opened.error !== undefined) say(failureLine(opened.error));
+        refused = opened.error instanceof FileTooLarge;
         await answer(item, opened, desk);
       } catch {
         // The peer went away before its receipt: nothing more to do for it.
@@ -220,7 +227,8 @@ export async function listenCommand(args: string[]): Promise<void> {
         gate.close();
         if (once) finish(!ok);
       }
-      if (once) return;
+      // A file too large: the connection is closed, so its sender stops sending.
+      if (once || refused) return;
     }
   };
   const listener = await listenOn(on, serve, values, {

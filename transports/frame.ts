@@ -107,6 +107,109 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
   return out;
 }
 
+/** Default memory for frames in flight, all connections together: 256 MiB. */
+export const DEFAULT_FRAME_BUDGET_BYTES = 256 * 1024 * 1024;
+
+/** One frame reader as its budget sees it. */
+interface Holder {
+  /** Bytes counted against the budget. */
+  bytes: number;
+  /** When its incomplete frame began (a sequence number: smaller is older). */
+  since: number;
+  /** Whether it holds bytes of an incomplete frame (only those can be evicted). */
+  evictable(): boolean;
+  /** Drops its bytes and fails its connection. */
+  evict(): void;
+}
+
+/** The accounting behind a {@linkcode FrameBudget}. */
+class Ledger {
+  held = 0;
+  peak = 0;
+  readonly holders = new Set<Holder>();
+  constructor(readonly capacity: number) {}
+
+  set(holder: Holder, bytes: number): void {
+    this.held += bytes - holder.bytes;
+    holder.bytes = bytes;
+    if (bytes > 0) this.holders.add(holder);
+    else this.holders.delete(holder);
+    this.peak = Math.max(this.peak, this.held);
+  }
+
+  /** Over capacity: evicts incomplete frames, oldest first, until it is not. */
+  relieve(): void {
+    if (this.held <= this.capacity) return;
+    const candidates = [...this.holders].filter((h) => h.evictable())
+      .sort((a, b) => a.since - b.since);
+    for (const holder of candidates) {
+      if (this.held <= this.capacity) return;
+      holder.evict();
+    }
+  }
+}
+
+const ledgers = new WeakMap<FrameBudget, Ledger>();
+let frameSequence = 0;
+
+/**
+ * Memory shared by frame readers for the frames they hold: the bytes of each incomplete frame as
+ * they arrive, and each complete frame until its reader is asked for the next one. When a
+ * received chunk takes the total over the capacity, incomplete frames are evicted, the oldest
+ * first (the one whose first byte arrived earliest, whichever connection brought the chunk): each
+ * evicted reader fails with {@linkcode FrameError} and its connection closes. A peer that holds
+ * memory with a frame it never finishes is the first to go; a frame that is moving completes.
+ * Complete frames are never evicted (the application holds them). Every reader without a
+ * `frameBudget` of its own shares one process-wide budget of
+ * {@linkcode DEFAULT_FRAME_BUDGET_BYTES}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FRAME, FrameBudget, FrameReader } from "@polycrypt/polycrypt/transports";
+ * const budget = new FrameBudget(1024);
+ * const reader = new FrameReader(ReadableStream.from([encodeFrame(FRAME.envelope, new Uint8Array(100))]), {
+ *   frameBudget: budget,
+ * });
+ * await reader.next();
+ * assert.equal(budget.held, 100); // the frame, until the next one is asked for
+ * assert.equal(await reader.next(), undefined);
+ * assert.equal(budget.held, 0);
+ * ```
+ */
+export class FrameBudget {
+  /** Bytes the frames may hold together. */
+  readonly capacity: number;
+
+  /**
+   * A budget of `capacity` bytes. RangeError unless it is a positive integer.
+   *
+   * @param capacity the bytes frames may hold together (default 256 MiB)
+   */
+  constructor(capacity: number = DEFAULT_FRAME_BUDGET_BYTES) {
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError("the frame budget must be a positive integer");
+    }
+    this.capacity = capacity;
+    ledgers.set(this, new Ledger(capacity));
+  }
+
+  /** Bytes held now. */
+  get held(): number {
+    return ledgers.get(this)!.held;
+  }
+
+  /**
+   * The most ever held at once. It may pass the capacity by the chunk just received (64 KiB
+   * from a socket) for as long as the eviction takes, which is no time at all.
+   */
+  get peak(): number {
+    return ledgers.get(this)!.peak;
+  }
+}
+
+let processBudget: FrameBudget | undefined;
+
 /** Options of a {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
   /** Largest payload accepted (default {@linkcode DEFAULT_MAX_FRAME_BYTES}). */
@@ -131,6 +234,11 @@ export interface FrameReaderOptions {
    * connection; listeners default to 60 s). Then the connection ends with a `FrameError`.
    */
   betweenFramesTimeoutMs?: number;
+  /**
+   * The memory this reader's frames count against (default: one {@linkcode FrameBudget} of 256
+   * MiB for the whole process). Give a listener one to share among its connections.
+   */
+  frameBudget?: FrameBudget;
 }
 
 /**
@@ -167,6 +275,11 @@ export class FrameReader {
   #exchangeBytes = 0;
   /** A stream (PART frames) is open: the exchange lasts until its END. */
   #inStream = false;
+  readonly #ledger: Ledger;
+  readonly #holder: Holder;
+  /** The length of the frame last returned, counted until the next is asked for. */
+  #delivered = 0;
+  #failure: FrameError | undefined;
 
   /**
    * Reads from `source`, which it locks. RangeError for limits out of range.
@@ -197,6 +310,32 @@ export class FrameReader {
         throw new RangeError(`${name} must be a non-negative integer`);
       }
     }
+    const budget = options.frameBudget ?? (processBudget ??= new FrameBudget());
+    if (!(budget instanceof FrameBudget)) throw new TypeError("frameBudget must be a FrameBudget");
+    this.#ledger = ledgers.get(budget)!;
+    this.#holder = {
+      bytes: 0,
+      since: 0,
+      evictable: () => this.#queue.length > 0 && !this.#failure,
+      evict: () => this.#evict(),
+    };
+  }
+
+  /** Counts what this reader holds, and relieves the budget if that took it over. */
+  #account(): void {
+    this.#ledger.set(this.#holder, this.#queue.length + this.#delivered);
+    this.#ledger.relieve();
+    if (this.#failure) throw this.#failure;
+  }
+
+  #evict(): void {
+    this.#failure = new FrameError("the memory for frames in flight is exhausted");
+    this.#queue = new ByteQueue();
+    this.#delivered = 0;
+    this.#done = true;
+    this.#ledger.set(this.#holder, 0);
+    // Wakes a read in progress, and lets the peer's bytes go.
+    this.#reader.cancel().catch(() => {});
   }
 
   /**
@@ -263,20 +402,31 @@ export class FrameReader {
       if (this.#frameWaited !== undefined) this.#frameWaited += waited;
       if (this.#exchangeWaited !== undefined) this.#exchangeWaited += waited;
     }
+    if (this.#failure) throw this.#failure;
     if (result.done) {
       this.#done = true;
     } else if (result.value.length > 0) {
-      if (!(result.value instanceof Uint8Array)) throw new TypeError("chunks must be Uint8Array");
+      let chunk = result.value;
+      if (!(chunk instanceof Uint8Array)) throw new TypeError("chunks must be Uint8Array");
       this.#begin();
-      this.#exchangeBytes += result.value.length;
-      this.#queue.push(result.value);
+      this.#exchangeBytes += chunk.length;
+      // A socket read lands in a 64 KiB buffer however few bytes came: a peer sending a byte at
+      // a time would pin 64 KiB per byte. Mostly empty buffers are copied out, so the memory
+      // held is the bytes counted (within a quarter).
+      if (chunk.buffer.byteLength - chunk.length > chunk.length / 4) chunk = chunk.slice();
+      if (this.#queue.length === 0) this.#holder.since = ++frameSequence;
+      this.#queue.push(chunk);
+      this.#account();
     }
   }
 
   /** Reads exactly n bytes; `undefined` if the stream ended cleanly before the first byte. */
   async #read(n: number, atBoundary: boolean, timed: boolean): Promise<Uint8Array | undefined> {
+    if (this.#failure) throw this.#failure;
+    while (this.#queue.length < n && !this.#done) {
+      await this.#pull(timed || this.#queue.length > 0);
+    }
     const queue = this.#queue;
-    while (queue.length < n && !this.#done) await this.#pull(timed || queue.length > 0);
     if (queue.length < n) {
       if (atBoundary && queue.length === 0) return undefined;
       throw new FrameError("the connection ended inside a frame");
@@ -300,6 +450,9 @@ export class FrameReader {
   }
 
   async #frame(inside: boolean): Promise<Frame | undefined> {
+    // The caller is done with the frame it was given last.
+    this.#delivered = 0;
+    this.#account();
     const header = await this.#read(FRAME_HEADER_SIZE, true, inside);
     if (!header) return undefined;
     if (header[0] !== FRAME_VERSION) throw new FrameError("unsupported frame version");
@@ -314,12 +467,19 @@ export class FrameReader {
       throw new FrameError("bad ACK length");
     }
     const payload = length === 0 ? new Uint8Array(0) : (await this.#read(length, false, true))!;
+    this.#delivered = payload.length;
+    // The bytes still queued (if any) belong to the next frame, which begins now.
+    this.#holder.since = ++frameSequence;
+    this.#account();
     return { type, payload };
   }
 
   /** Stops reading and releases the stream. */
   async cancel(): Promise<void> {
     this.#done = true;
+    this.#queue = new ByteQueue();
+    this.#delivered = 0;
+    this.#ledger.set(this.#holder, 0);
     await this.#reader.cancel().catch(() => {});
   }
 }

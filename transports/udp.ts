@@ -216,8 +216,18 @@ export interface UdpListenOptions {
   maxMessageBytes?: number;
   /** Time to collect all fragments of a message (default 10 s). */
   reassemblyTimeoutMs?: number;
-  /** Messages being reassembled at once, all senders together (default 64). */
+  /**
+   * Messages being reassembled at once, all senders together (default 64). When the table is full,
+   * a new message takes the slot of the oldest message of the source address holding the most
+   * slots (the new one counted with its own), so a sender that floods first fragments only
+   * evicts its own.
+   */
   maxPendingMessages?: number;
+  /**
+   * Bytes held in reassembly, all senders together (default 64 MiB); over it, the oldest message
+   * of the source address holding the most bytes is dropped, the same way.
+   */
+  maxPendingBytes?: number;
   /**
    * Told when a message is dropped (lost fragment, malformed datagram), with the reason in
    * `error.reason`. Never given its bytes.
@@ -234,11 +244,30 @@ export interface UdpListener {
 }
 
 interface Pending {
+  /** The sender's address as fairness counts it (IPv4 address, IPv6 /64), kept in memory only. */
+  source: string;
   count: number;
   parts: (Uint8Array | undefined)[];
   received: number;
   bytes: number;
   timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The unit the reassembly table is shared fairly between: an IPv4 address (also when mapped into
+ * IPv6), or the /64 prefix of an IPv6 address (one host usually has a whole /64).
+ */
+function sourceOf(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (!address.includes(":")) return address;
+  const [head, tail = ""] = address.split("%")[0].split("::");
+  const left = head ? head.split(":") : [];
+  const right = address.includes("::") && tail ? tail.split(":") : [];
+  const groups = address.includes("::")
+    ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right]
+    : left;
+  return groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, "")).join(":") + "::/64";
 }
 
 /**
@@ -271,8 +300,44 @@ export async function listenUdp(
   const maxCount = Math.ceil(maxBytes / PAYLOAD);
   const timeout = options.reassemblyTimeoutMs ?? 10_000;
   const maxPending = options.maxPendingMessages ?? 64;
+  const maxPendingBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+  for (
+    const [name, value] of [["maxPendingMessages", maxPending], [
+      "maxPendingBytes",
+      maxPendingBytes,
+    ]] as const
+  ) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`${name} must be a positive integer`);
+    }
+  }
   const drop = (reason: UdpDropReason) => options.onDrop?.(new UdpDropError(reason));
+  // In insertion order: the first entry of a source is its oldest.
   const pending = new Map<string, Pending>();
+  let pendingBytes = 0;
+  const remove = (key: string, entry: Pending) => {
+    clearTimeout(entry.timer);
+    pending.delete(key);
+    pendingBytes -= entry.bytes;
+  };
+  /**
+   * Frees room under pressure: the oldest entry of the source with the most `weight` (entries or
+   * bytes), `extra` being added to `newcomer`'s share first. Nothing about the sources is kept
+   * beyond the table itself, and nothing is logged.
+   */
+  const evict = (weight: (e: Pending) => number, newcomer?: string, extra = 0): boolean => {
+    const shares = new Map<string, number>();
+    if (newcomer !== undefined) shares.set(newcomer, extra);
+    for (const e of pending.values()) shares.set(e.source, (shares.get(e.source) ?? 0) + weight(e));
+    const heaviest = Math.max(...shares.values());
+    for (const [key, e] of pending) {
+      if (shares.get(e.source) !== heaviest) continue;
+      remove(key, e);
+      drop("overloaded");
+      return true;
+    }
+    return false;
+  };
   // Recently delivered messages: a resend (our ACK was lost) is acknowledged, not delivered again.
   const delivered = new Map<string, Promise<Uint8Array>>();
   const socket = await socketFor(hostname);
@@ -309,37 +374,40 @@ export async function listenUdp(
         if (index === 0) await again.then((id) => acknowledge(id, from), () => {});
         return;
       }
-      if (pending.size >= maxPending) return drop("overloaded");
-      entry = {
+      const source = sourceOf(from.address);
+      if (pending.size >= maxPending && !evict(() => 1, source, 1)) return drop("overloaded");
+      const created: Pending = {
+        source,
         count,
         parts: new Array(count),
         received: 0,
         bytes: 0,
         timer: setTimeout(() => {
-          pending.delete(key);
+          remove(key, created);
           drop("lost");
         }, timeout),
       };
+      entry = created;
       pending.set(key, entry);
     }
     if (entry.count !== count) {
-      clearTimeout(entry.timer);
-      pending.delete(key);
+      remove(key, entry);
       return drop("malformed");
     }
     if (entry.parts[index]) return; // duplicate
     const data = msg.slice(HEADER);
     entry.bytes += data.length;
+    pendingBytes += data.length;
     if (entry.bytes > maxBytes) {
-      clearTimeout(entry.timer);
-      pending.delete(key);
+      remove(key, entry);
       return drop("too-long");
     }
     entry.parts[index] = data;
     entry.received++;
+    while (pendingBytes > maxPendingBytes && evict((e) => e.bytes));
+    if (pending.get(key) !== entry) return; // evicted just now
     if (entry.received < entry.count) return;
-    clearTimeout(entry.timer);
-    pending.delete(key);
+    remove(key, entry);
     const envelope = new Uint8Array(entry.bytes);
     let offset = 0;
     for (const p of entry.parts) {
@@ -365,8 +433,7 @@ export async function listenUdp(
   return {
     port: socket.address().port,
     async close() {
-      for (const entry of pending.values()) clearTimeout(entry.timer);
-      pending.clear();
+      for (const [key, entry] of pending) remove(key, entry);
       await Promise.allSettled([...inflight]);
       await new Promise<void>((resolve) => socket.close(() => resolve()));
     },

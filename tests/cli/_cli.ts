@@ -151,3 +151,16 @@ export async function startListen(
     },
   };
 }
+
+/** Runs `fn` with a new temporary folder named `prefix...`, and removes the folder after it. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

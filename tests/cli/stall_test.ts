@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { encrypt, type SealedEnvelope } from "../../mod.ts";
 import { encodeFrame, FRAME } from "../../transports/mod.ts";
+import { closedWithin } from "../transports/_peers.ts";
 import { keyPair, type Listening, NET_PERMS, runCli, startListen } from "./_cli.ts";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,27 +15,6 @@ async function kill(listener: Listening | undefined): Promise<void> {
   if (!listener) return;
   listener.child.kill("SIGKILL");
   await listener.result;
-}
-
-/** Resolves with the ms until `conn` is closed by the listener, or rejects after `boundMs`. */
-async function closedWithin(conn: Deno.Conn, start: number, boundMs: number): Promise<number> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const buf = new Uint8Array(64);
-  try {
-    await Promise.race([
-      (async () => {
-        try {
-          while ((await conn.read(buf)) !== null) { /* drain */ }
-        } catch { /* a reset counts as closed */ }
-      })(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("the drip was never closed")), boundMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return performance.now() - start;
 }
 
 Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's send", async () => {
@@ -90,7 +70,7 @@ Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's sen
     assert.ok(underAttack < 5_000, `${underAttack} ms`);
 
     // The drip (1 B/s) is closed once the 10 s grace period of the 16 KiB/s minimum is over.
-    const survived = await closedWithin(attacker, attackStart, 20_000);
+    const survived = await closedWithin(attacker, attackStart, 20_000, "the drip was never closed");
     console.log(`the 1 B/s drip was closed after ${survived.toFixed(0)} ms`);
     assert.ok(survived >= 9_000 && survived < 20_000, `${survived} ms`);
     dripping = false;

@@ -1,5 +1,6 @@
 // The CLI as the tests run it: a child `deno run cli/main.ts`, waited for or talked to, and one on
 // a pseudo-terminal (script(1)) for what a user on a terminal sees.
+import assert from "node:assert/strict";
 import { type CommandOptions, type CommandResult, runDeno, spawnCommand } from "../_process.ts";
 
 /** The CLI's entry point. */
@@ -55,4 +56,111 @@ export function chatFlags(
     ...["--listen", `tcp://127.0.0.1:${mine}`, "--peer", `tcp://127.0.0.1:${theirs}`],
     ...["-i", key, "-r", recipient, ...extra],
   ];
+}
+
+/**
+ * `keygen -o DIR/NAME.key` (with `--engine ENGINE` when given), asserting it succeeds, and the
+ * key's recipient as `recipient` prints it.
+ */
+export async function keyPair(
+  dir: string,
+  engine?: string,
+  { name = "bob", perms = NET_PERMS, options = {} }: {
+    name?: string;
+    perms?: string[];
+    options?: CommandOptions;
+  } = {},
+): Promise<{ key: string; recipient: string }> {
+  const key = `${dir}/${name}.key`;
+  const made = await runCli(
+    ["keygen", ...(engine ? ["--engine", engine] : []), "-o", key],
+    perms,
+    options,
+  );
+  assert.equal(made.code, 0, made.stderr);
+  const recipient = (await runCli(["recipient", "-i", key], perms, options)).stdout.trim();
+  return { key, recipient };
+}
+
+/** What a listener started by {@linkcode startListen} printed, and how it exited. */
+export interface ListenResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A running `listen` started by {@linkcode startListen}. */
+export interface Listening {
+  child: Deno.ChildProcess;
+  /** The port it printed in its "listening on" line. */
+  port: number;
+  /** Its stderr so far (drained as it arrives). */
+  stderr(): string;
+  /** Its whole stdout ("" when not piped), once it exits. */
+  stdout: Promise<string>;
+  /** Its exit code and whole output, once it exits. */
+  result: Promise<ListenResult>;
+  /** Ends it (SIGTERM, which it handles like Ctrl-C; nothing if it has exited) and waits. */
+  close(): Promise<ListenResult>;
+}
+
+/**
+ * Starts `listen ...args` (an address with port 0 in `--on`), reads its stderr until the
+ * "listening on SCHEME://127.0.0.1:PORT" line, then keeps draining it.
+ */
+export async function startListen(
+  args: string[],
+  perms: string[] = NET_PERMS,
+  options: CommandOptions = {},
+): Promise<Listening> {
+  const child = spawnCli(["listen", ...args], perms, options);
+  const td = new TextDecoder();
+  const reader = child.stderr.getReader();
+  let stderr = "";
+  let port = 0;
+  while (!port) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`listen exited: ${stderr}`);
+    stderr += td.decode(value);
+    port = Number(/listening on (?:tcp|tls|udp|ws):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
+  }
+  const drained = (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      stderr += td.decode(r.value);
+    }
+    return stderr;
+  })();
+  const piped = (options.stdout ?? "piped") === "piped";
+  const stdout = piped ? new Response(child.stdout).text() : Promise.resolve("");
+  const result = Promise.all([child.status, stdout, drained]).then(([status, out, err]) => ({
+    code: status.code,
+    stdout: out,
+    stderr: err,
+  }));
+  return {
+    child,
+    port,
+    stderr: () => stderr,
+    stdout,
+    result,
+    close() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      return result;
+    },
+  };
+}
+
+/** Runs `fn` with a new temporary folder named `prefix...`, and removes the folder after it. */
+export async function withTempDir(
+  prefix: string,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }

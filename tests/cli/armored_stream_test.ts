@@ -5,9 +5,7 @@ import assert from "node:assert/strict";
 import { encryptStream } from "../../mod.ts";
 import { connectTcp, fileMessageHeader } from "../../transports/mod.ts";
 import { peakRssKiB } from "../_process.ts";
-import { NET_PERMS, runCli, spawnCli } from "./_cli.ts";
-
-const td = new TextDecoder();
+import { keyPair, NET_PERMS, startListen } from "./_cli.ts";
 
 Deno.test({
   name: "cli listen receives a 96 MiB armored stream in bounded memory",
@@ -15,32 +13,14 @@ Deno.test({
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "polycrypt-armored-" });
     try {
-      const key = `${dir}/bob.key`;
-      const keygen = await runCli(["keygen", "--engine", "x25519", "-o", key], NET_PERMS);
-      assert.equal(keygen.code, 0);
-      const bob = (await runCli(["recipient", "-i", key], NET_PERMS)).stdout.trim();
+      const { key, recipient: bob } = await keyPair(dir, "x25519");
       await Deno.mkdir(`${dir}/in`);
-      const listener = spawnCli(
-        ["listen", "--on", "tcp://127.0.0.1:0", "-i", key, "--once", "-o", `${dir}/in`],
+      const listening = await startListen(
+        ["--on", "tcp://127.0.0.1:0", "-i", key, "--once", "-o", `${dir}/in`],
         NET_PERMS,
         { deadlineMs: 28_000, stdout: "null" },
       );
-      const stderr = listener.stderr.getReader();
-      let said = "";
-      let port = 0;
-      while (!port) {
-        const { value, done } = await stderr.read();
-        if (done) throw new Error(`listen exited: ${said}`);
-        said += td.decode(value);
-        port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(said)?.[1] ?? 0);
-      }
-      const draining = (async () => {
-        for (;;) {
-          const { value, done } = await stderr.read();
-          if (done) return;
-          said += td.decode(value);
-        }
-      })();
+      const { child: listener, port } = listening;
       let left = 96;
       const plain = new ReadableStream<Uint8Array>({
         start: (c) => c.enqueue(fileMessageHeader("big.bin")),
@@ -62,8 +42,8 @@ Deno.test({
         clearInterval(poll);
         await alice.close();
       }
-      assert.equal((await listener.status).code, 0);
-      await draining;
+      const { code, stderr: said } = await listening.result;
+      assert.equal(code, 0);
       assert.match(said, /received .*big\.bin/);
       assert.equal((await Deno.stat(`${dir}/in/big.bin`)).size, 96 * 1024 * 1024);
       assert.ok(peak > 0 && peak < 256 * 1024, `listener peak RSS ${Math.round(peak / 1024)} MiB`);

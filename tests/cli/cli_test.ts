@@ -5,7 +5,7 @@ import { peakRssKiB } from "../_process.ts";
 import { createHash } from "node:crypto";
 import forge from "node-forge";
 import { encodeRecipient, registry } from "../../mod.ts";
-import { PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
+import { PERMS, runCli, spawnCli, spawnOnTerminal, withTempDir } from "./_cli.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -25,14 +25,7 @@ async function cli(
   return { code: out.code, stdout: out.stdoutBytes, stderr: out.stderr };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("polycrypt-cli-", fn);
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];

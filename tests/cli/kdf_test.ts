@@ -3,22 +3,22 @@
 // asks on a terminal or refuses without one (exit 2, one line naming the flag). Section 2:
 // --max-stanza-attempts raises the cap on the stanzas each identity tries.
 import assert from "node:assert/strict";
-import { ARGON2_FLOOR, armor, encrypt, generateIdentity } from "../../mod.ts";
+import { ARGON2_FLOOR, type Argon2Params, armor, encrypt, generateIdentity } from "../../mod.ts";
 import { encodeOuter } from "../../cascade/format.ts";
-import { PERMS, runCli, spawnOnTerminal } from "./_cli.ts";
+import { PERMS, runCli, spawnOnTerminal, withTempDir } from "./_cli.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 const HALF_GIB = { memoryKiB: 512 * 1024, passes: 1, parallelism: 4 };
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-kdf-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+/** Writes `text` sealed with the passphrase "pw" at `cost` to DIR/m.pcy, and "pw" to DIR/pw. */
+async function sealedWithPassphrase(dir: string, text: string, cost: Argon2Params): Promise<void> {
+  const sealed = await encrypt(te.encode(text), { passphrase: "pw", argon2: cost });
+  await Deno.writeFile(`${dir}/m.pcy`, sealed);
+  await Deno.writeTextFile(`${dir}/pw`, "pw\n");
 }
+
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("polycrypt-kdf-", fn);
 
 Deno.test("an envelope asking Argon2id for 512 MiB is refused without a terminal, before Argon2 runs", async () => {
   await withDir(async (dir) => {
@@ -70,12 +70,7 @@ Deno.test("an envelope asking Argon2id for 512 MiB is refused without a terminal
 
 Deno.test("with --max-kdf-memory 1024 the same cost runs and decrypts", async () => {
   await withDir(async (dir) => {
-    const sealed = await encrypt(te.encode("worth the wait"), {
-      passphrase: "pw",
-      argon2: HALF_GIB,
-    });
-    await Deno.writeFile(`${dir}/m.pcy`, sealed);
-    await Deno.writeTextFile(`${dir}/pw`, "pw\n");
+    await sealedWithPassphrase(dir, "worth the wait", HALF_GIB);
     const run = (extra: string[]) =>
       runCli(["decrypt", ...extra, "--passphrase-file", `${dir}/pw`, `${dir}/m.pcy`], PERMS, {
         stdin: new Uint8Array(0),
@@ -94,12 +89,7 @@ Deno.test("with --max-kdf-memory 1024 the same cost runs and decrypts", async ()
 Deno.test("on a terminal decrypt asks before a costly KDF: yes runs it, no refuses", async () => {
   await withDir(async (dir) => {
     // The floor (19 MiB) above a limit of 16 MiB: the prompt, at the price of a cheap KDF.
-    const sealed = await encrypt(te.encode("asked first"), {
-      passphrase: "pw",
-      argon2: ARGON2_FLOOR,
-    });
-    await Deno.writeFile(`${dir}/m.pcy`, sealed);
-    await Deno.writeTextFile(`${dir}/pw`, "pw\n");
+    await sealedWithPassphrase(dir, "asked first", ARGON2_FLOOR);
     for (const [answer, code] of [["n", 2], ["y", 0]] as const) {
       const out = `${dir}/out-${answer}`;
       const child = spawnOnTerminal([

@@ -2,60 +2,32 @@
 // is refused before more than the limit reaches the disk, nothing of it is kept, the sender's
 // connection is closed and its `send` fails; a file at the limit is received.
 import assert from "node:assert/strict";
-import { NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { keyPair, NET_PERMS, runCli, startListen } from "./_cli.ts";
 
-const td = new TextDecoder();
 const run = (args: string[]) => runCli(args, NET_PERMS, { deadlineMs: 25_000 });
+/** `send --to tcp://127.0.0.1:PORT -r RECIPIENT -f FILE`. */
+const sendFile = (port: number, recipient: string, file: string) =>
+  run(["send", "--to", `tcp://127.0.0.1:${port}`, "-r", recipient, "-f", file]);
 
 /** `listen --once` on a free port with `extra` flags; its port, and its result when it exits. */
-async function listenOnce(key: string, extra: string[]) {
-  const child = spawnCli(
-    ["listen", "--on", "tcp://127.0.0.1:0", "-i", key, "--once", ...extra],
-    NET_PERMS,
-    { deadlineMs: 25_000 },
-  );
-  const stderrReader = child.stderr.getReader();
-  let stderr = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await stderrReader.read();
-    if (done) throw new Error(`listen exited: ${stderr}`);
-    stderr += td.decode(value);
-    port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-  }
-  const result = (async () => {
-    for (;;) {
-      const { value, done } = await stderrReader.read();
-      if (done) break;
-      stderr += td.decode(value);
-    }
-    const [status, stdout] = await Promise.all([child.status, new Response(child.stdout).text()]);
-    return { code: status.code, stdout, stderr };
-  })();
-  return { port, result };
-}
+const listenOnce = (key: string, extra: string[]) =>
+  startListen(["--on", "tcp://127.0.0.1:0", "-i", key, "--once", ...extra], NET_PERMS, {
+    deadlineMs: 25_000,
+  });
 
 Deno.test("cli listen --max-file-size refuses a larger file without keeping any of it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-maxfile-" });
   try {
-    const bobKey = `${dir}/bob.key`;
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", bobKey])).code, 0);
-    const bob = (await run(["recipient", "-i", bobKey])).stdout.trim();
+    const { key: bobKey, recipient: bob } = await keyPair(dir, "x25519", {
+      options: { deadlineMs: 25_000 },
+    });
     await Deno.mkdir(`${dir}/inbox`);
     const limit = 100 * 1024;
 
     // 3 MiB against a 100 KiB limit: refused, the connection closed, nothing left in the folder.
     await Deno.writeFile(`${dir}/big.bin`, new Uint8Array(3 * 1024 * 1024).fill(7));
     const refusing = await listenOnce(bobKey, ["-o", `${dir}/inbox`, "--max-file-size", "100K"]);
-    const sent = await run([
-      "send",
-      "--to",
-      `tcp://127.0.0.1:${refusing.port}`,
-      "-r",
-      bob,
-      "-f",
-      `${dir}/big.bin`,
-    ]);
+    const sent = await sendFile(refusing.port, bob, `${dir}/big.bin`);
     assert.equal(sent.code, 3, sent.stderr);
     assert.match(sent.stderr, /^polycrypt: .*(peer|connection)/);
     const heard = await refusing.result;
@@ -67,15 +39,7 @@ Deno.test("cli listen --max-file-size refuses a larger file without keeping any 
     const fits = new Uint8Array(limit).map((_, i) => i);
     await Deno.writeFile(`${dir}/fits.bin`, fits);
     const taking = await listenOnce(bobKey, ["-o", `${dir}/inbox`, "--max-file-size", "100KiB"]);
-    const ok = await run([
-      "send",
-      "--to",
-      `tcp://127.0.0.1:${taking.port}`,
-      "-r",
-      bob,
-      "-f",
-      `${dir}/fits.bin`,
-    ]);
+    const ok = await sendFile(taking.port, bob, `${dir}/fits.bin`);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal((await taking.result).code, 0);
     assert.deepEqual(await Deno.readFile(`${dir}/inbox/fits.bin`), fits);

@@ -4,54 +4,23 @@ import assert from "node:assert/strict";
 import { peakRssKiB } from "../_process.ts";
 import { startProxy } from "../transports/_socks.ts";
 import { selfSignedCertificate } from "../transports/_tls.ts";
-import { NET_PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
+import { keyPair, NET_PERMS, runCli, spawnOnTerminal, startListen } from "./_cli.ts";
 
 const td = new TextDecoder();
 
-const spawn = (args: string[]) => spawnCli(args, NET_PERMS);
 const run = (args: string[]) => runCli(args, NET_PERMS);
 /** `send --to TO ...rest`. */
 const sendTo = (to: string, ...rest: string[]) => run(["send", "--to", to, ...rest]);
 
 /** Starts `listen --once` on a free port; resolves with the port once it is listening. */
-async function listenOnce(key: string, on = "tcp://127.0.0.1:0", extra: string[] = []) {
-  const child = spawn(["listen", "--on", on, "-i", key, "--once", ...extra]);
-  const stderrReader = child.stderr.getReader();
-  let stderr = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await stderrReader.read();
-    if (done) throw new Error(`listen exited: ${stderr}`);
-    stderr += td.decode(value);
-    port = Number(/listening on (?:tcp|tls|udp|ws):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await stderrReader.read();
-      if (done) return stderr;
-      stderr += td.decode(value);
-    }
-  })();
-  const result = (async () => {
-    const [status, stdout, allStderr] = await Promise.all([
-      child.status,
-      new Response(child.stdout).text(),
-      rest,
-    ]);
-    return { code: status.code, stdout, stderr: allStderr };
-  })();
-  return { port, result, pid: child.pid };
-}
+const listenOnce = (key: string, on = "tcp://127.0.0.1:0", extra: string[] = []) =>
+  startListen(["--on", on, "-i", key, "--once", ...extra]);
 
 Deno.test("cli listen/send over TCP", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-net-" });
   try {
-    const bobKey = `${dir}/bob.key`;
-    const eveKey = `${dir}/eve.key`;
-    assert.equal((await run(["keygen", "-o", bobKey])).code, 0);
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", eveKey])).code, 0);
-    const bob = (await run(["recipient", "-i", bobKey])).stdout.trim();
-    const eve = (await run(["recipient", "-i", eveKey])).stdout.trim();
+    const { key: bobKey, recipient: bob } = await keyPair(dir);
+    const eve = (await keyPair(dir, "x25519", { name: "eve" })).recipient;
 
     await t.step("a message is delivered, printed and acknowledged", async () => {
       const listener = await listenOnce(bobKey);
@@ -174,7 +143,7 @@ Deno.test("cli listen/send over TCP", async (t) => {
       let polling = true;
       const poll = (async () => {
         while (polling) {
-          peak = Math.max(peak, await peakRssKiB(listener.pid));
+          peak = Math.max(peak, await peakRssKiB(listener.child.pid));
           await new Promise((r) => setTimeout(r, 100));
         }
       })();
@@ -267,9 +236,7 @@ Deno.test("cli listen/send over TCP", async (t) => {
 Deno.test("cli addresses and their flags are checked against the transports' scheme table", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-net-" });
   try {
-    const key = `${dir}/bob.key`;
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", key])).code, 0);
-    const bob = (await run(["recipient", "-i", key])).stdout.trim();
+    const { key, recipient: bob } = await keyPair(dir, "x25519");
     const usage = async (args: string[], message: RegExp) => {
       const out = await run(args);
       assert.equal(out.code, 2, out.stderr);

@@ -17,41 +17,21 @@ import {
   textMessage,
 } from "../../transports/mod.ts";
 import { freePort } from "../transports/_socks.ts";
-import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { chatFlags, keyPair, NET_PERMS, runCli, spawnCli, startListen } from "./_cli.ts";
 
 const td = new TextDecoder();
 
-/** Starts a long-running `listen` (no --once); resolves with its port and a way to stop it. */
-async function startListener(key: string, extra: string[] = [], on = "tcp://127.0.0.1:0") {
-  const child = spawnCli(["listen", "--on", on, "-i", key, ...extra], NET_PERMS);
-  const stderrReader = child.stderr.getReader();
-  let stderr = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await stderrReader.read();
-    if (done) throw new Error(`listen exited: ${stderr}`);
-    stderr += td.decode(value);
-    port = Number(/listening on (?:tcp|udp):\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await stderrReader.read();
-      if (done) return stderr;
-      stderr += td.decode(value);
-    }
-  })();
-  const stdout = new Response(child.stdout).text();
-  return {
-    port,
-    /** Ends the listener (SIGTERM, which it handles like Ctrl-C) and returns what it printed. */
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already stopped */ }
-      await child.status;
-      return { stdout: await stdout, stderr: await rest };
-    },
-  };
+/** Starts a long-running `listen` (no --once); `close()` ends it and returns what it printed. */
+const startListener = (key: string, extra: string[] = [], on = "tcp://127.0.0.1:0") =>
+  startListen(["--on", on, "-i", key, ...extra]);
+
+/** A temporary folder holding Bob's identity file; Bob, Eve, and a `listen` for Bob on `on`. */
+async function bobListening(on = "tcp://127.0.0.1:0") {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
+  const bob = await generateIdentity("x25519");
+  const eve = await generateIdentity("x25519");
+  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
+  return { dir, bob, eve, listener: await startListener(`${dir}/bob.key`, [], on) };
 }
 
 /** Sends `envelope` on a fresh connection; the raw ACK (id and receipt) and the time it took. */
@@ -72,11 +52,7 @@ async function exchange(port: number, envelope: Uint8Array) {
 }
 
 Deno.test("receipts: replays reveal nothing and are not shown twice; old messages still deliver", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
-  const bob = await generateIdentity("x25519");
-  const eve = await generateIdentity("x25519");
-  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
-  const listener = await startListener(`${dir}/bob.key`);
+  const { dir, bob, eve, listener } = await bobListening();
   try {
     // Alice's message, with her reply key inside.
     const aliceKey = newReplyKey();
@@ -127,7 +103,7 @@ Deno.test("receipts: replays reveal nothing and are not shown twice; old message
         `undecryptable ${undecryptable.ms.toFixed(1)} ms, old format ${oldAck.ms.toFixed(1)} ms`,
     );
   } finally {
-    const heard = await listener.stop();
+    const heard = await listener.close();
     await Deno.remove(dir, { recursive: true });
     // Shown once each, whatever was replayed.
     assert.equal(heard.stdout.split("meet at 7").length - 1, 1, heard.stdout);
@@ -140,10 +116,8 @@ Deno.test("receipts: send reports an undecryptable or refused message within 2 s
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
   const run = (args: string[]) => runCli(args, NET_PERMS);
   try {
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", `${dir}/bob.key`])).code, 0);
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", `${dir}/eve.key`])).code, 0);
-    const bob = (await run(["recipient", "-i", `${dir}/bob.key`])).stdout.trim();
-    const eve = (await run(["recipient", "-i", `${dir}/eve.key`])).stdout.trim();
+    const bob = (await keyPair(dir, "x25519")).recipient;
+    const eve = (await keyPair(dir, "x25519", { name: "eve" })).recipient;
     await Deno.writeTextFile(`${dir}/f.txt`, "a file");
     const listener = await startListener(`${dir}/bob.key`);
     const to = `tcp://127.0.0.1:${listener.port}`;
@@ -176,7 +150,7 @@ Deno.test("receipts: send reports an undecryptable or refused message within 2 s
         assert.ok(r.ms < delivered.ms + 2000, `${r.ms} ms against ${delivered.ms} ms`);
       }
     } finally {
-      const heard = await listener.stop();
+      const heard = await listener.close();
       assert.equal(heard.stdout, "hello\n");
       assert.match(heard.stderr, /a message could not be decrypted/);
       assert.match(heard.stderr, /a file arrived; use -o DIR/);
@@ -187,14 +161,10 @@ Deno.test("receipts: send reports an undecryptable or refused message within 2 s
 });
 
 Deno.test("receipts: chat's delivery notes say delivered, refused or not decrypted", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
-  const bob = await generateIdentity("x25519");
-  const eve = await generateIdentity("x25519");
+  const { dir, bob, eve, listener } = await bobListening(); // no -o DIR: files are refused
   const alice = await generateIdentity("x25519");
-  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
   await Deno.writeTextFile(`${dir}/alice.key`, alice.identity);
   await Deno.writeTextFile(`${dir}/f.txt`, "a file");
-  const listener = await startListener(`${dir}/bob.key`); // no -o DIR: files are refused
   /** Alice's chat to Bob's listener sealing to `recipient`: types `lines`, returns her screen. */
   const aliceChat = async (recipient: string, lines: string[], notes: number) => {
     const child = spawnCli(
@@ -225,19 +195,15 @@ Deno.test("receipts: chat's delivery notes say delivered, refused or not decrypt
     assert.match(toBob, /\(#2 refused: the peer receives files only with -o DIR\)/);
     const toEve = await aliceChat(eve.recipient, ["psst"], 1);
     assert.match(toEve, /\(#1 not delivered: the peer could not decrypt it\)/);
-    assert.equal((await listener.stop()).stdout, "hello\n");
+    assert.equal((await listener.close()).stdout, "hello\n");
   } finally {
-    await listener.stop();
+    await listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("receipts: a replay and an undecryptable envelope are answered after comparable delays", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
-  const bob = await generateIdentity("x25519");
-  const eve = await generateIdentity("x25519");
-  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
-  const listener = await startListener(`${dir}/bob.key`);
+  const { dir, bob, eve, listener } = await bobListening();
   const connection = await dial(`tcp://127.0.0.1:${listener.port}`) as Connection;
   const acks = connection.messages();
   /** Sends on the one connection; ms until its ACK. */
@@ -285,16 +251,13 @@ Deno.test("receipts: a replay and an undecryptable envelope are answered after c
     }
   } finally {
     await connection.close();
-    await listener.stop();
+    await listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("receipts: over UDP (version 1 ACKs) a replayed envelope is acknowledged but shown once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "polycrypt-receipts-" });
-  const bob = await generateIdentity("x25519");
-  await Deno.writeTextFile(`${dir}/bob.key`, bob.identity);
-  const listener = await startListener(`${dir}/bob.key`, [], "udp://127.0.0.1:0");
+  const { dir, bob, listener } = await bobListening("udp://127.0.0.1:0");
   try {
     const envelope = await encrypt(textMessage("over udp", { replyKey: newReplyKey() }), {
       recipients: [bob.recipient],
@@ -303,9 +266,9 @@ Deno.test("receipts: over UDP (version 1 ACKs) a replayed envelope is acknowledg
     // Each sendUdp cuts the envelope with a fresh nonce: the second is a replay, not a resend.
     await sendUdp(to, envelope);
     await sendUdp(to, envelope);
-    assert.equal((await listener.stop()).stdout, "over udp\n");
+    assert.equal((await listener.close()).stdout, "over udp\n");
   } finally {
-    await listener.stop();
+    await listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,7 +2,7 @@
 // arrive as visible escapes and a forged `  (#1 delivered)` or `polycrypt: ...` line carries the
 // sender's label; on a pipe the text stays byte-exact. (`chat` on real terminals: chat_tty_test.)
 import assert from "node:assert/strict";
-import { NET_PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
+import { keyPair, NET_PERMS, runCli, spawnCli, spawnOnTerminal } from "./_cli.ts";
 
 const td = new TextDecoder();
 const run = (args: string[]) => runCli(args, NET_PERMS);
@@ -25,9 +25,7 @@ async function portOf(output: () => string): Promise<number> {
 Deno.test("listen: received text on a terminal is escaped and labelled, on a pipe exact", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-text-" });
   try {
-    const key = `${dir}/bob.key`;
-    assert.equal((await run(["keygen", "--engine", "x25519", "-o", key])).code, 0);
-    const bob = (await run(["recipient", "-i", key])).stdout.trim();
+    const { key, recipient: bob } = await keyPair(dir, "x25519");
     const listenArgs = ["listen", "--on", "tcp://127.0.0.1:0", "-i", key, "--once"];
 
     await t.step("on a terminal", async () => {

@@ -7,9 +7,7 @@ import assert from "node:assert/strict";
 import { encrypt, encryptStream, type SealedChunk } from "../../mod.ts";
 import { type Connection, dial, fileMessageHeader } from "../../transports/mod.ts";
 import { prepend } from "../../cli/_delivery.ts";
-import { NET_PERMS, PERMS, runCli, spawnCli } from "./_cli.ts";
-
-const td = new TextDecoder();
+import { keyPair, PERMS, runCli, spawnCli, startListen } from "./_cli.ts";
 
 const SIGNALS: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
 const MiB = 1024 * 1024;
@@ -64,44 +62,13 @@ async function startSlow(args: string[], head: Uint8Array) {
 }
 
 /** Starts `listen --once -o inbox` and resolves with its port. */
-async function startListen(key: string, inbox: string) {
-  const child = spawnCli(
-    ["listen", "--on", "tcp://127.0.0.1:0", "-i", key, "--once", "-o", inbox],
-    NET_PERMS,
-  );
-  const reader = child.stderr.getReader();
-  let stderr = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`listen exited: ${stderr}`);
-    stderr += td.decode(value);
-    port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return stderr;
-      stderr += td.decode(value);
-    }
-  })();
-  const stdout = new Response(child.stdout).text();
-  return {
-    child,
-    port,
-    async result() {
-      const status = await child.status;
-      return { code: status.code, stderr: await rest, stdout: await stdout };
-    },
-  };
-}
+const listenInto = (key: string, inbox: string) =>
+  startListen(["--on", "tcp://127.0.0.1:0", "-i", key, "--once", "-o", inbox]);
 
 Deno.test("SIGINT, SIGTERM and SIGHUP mid-write leave no temporary file", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-signals-" });
   try {
-    const key = `${dir}/bob.key`;
-    assert.equal((await runCli(["keygen", "--engine", "x25519", "-o", key], PERMS)).code, 0);
-    const bob = (await runCli(["recipient", "-i", key], PERMS)).stdout.trim();
+    const { key, recipient: bob } = await keyPair(dir, "x25519", { perms: PERMS });
     const plain = randomBytes(4 * MiB);
     const envelope = await encrypt(plain, { recipients: [bob] });
     assert.ok(envelope.length > plain.length);
@@ -136,7 +103,7 @@ Deno.test("SIGINT, SIGTERM and SIGHUP mid-write leave no temporary file", async 
 
       await t.step(`listen -o receiving a file, ${signal}`, async () => {
         const inbox = await Deno.makeTempDir({ dir, prefix: "inbox-" });
-        const listener = await startListen(key, inbox);
+        const listener = await listenInto(key, inbox);
         // A sender that stops after 1 MiB of the file, its stream still open.
         let source!: ReadableStreamDefaultController<Uint8Array>;
         const body = new ReadableStream<Uint8Array>({ start: (c) => void (source = c) });
@@ -149,7 +116,7 @@ Deno.test("SIGINT, SIGTERM and SIGHUP mid-write leave no temporary file", async 
         try {
           await tempWritten(inbox, 1);
           listener.child.kill(signal);
-          const { code: exit, stderr } = await listener.result();
+          const { code: exit, stderr } = await listener.result;
           assert.equal(exit, code, stderr);
           assert.deepEqual(await Array.fromAsync(Deno.readDir(inbox)), []);
         } finally {
@@ -167,9 +134,7 @@ Deno.test("SIGINT, SIGTERM and SIGHUP mid-write leave no temporary file", async 
 Deno.test("what SIGKILL leaves is removed by the next run, never a file still being written", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-leftover-" });
   try {
-    const key = `${dir}/bob.key`;
-    assert.equal((await runCli(["keygen", "--engine", "x25519", "-o", key], PERMS)).code, 0);
-    const bob = (await runCli(["recipient", "-i", key], PERMS)).stdout.trim();
+    const { key, recipient: bob } = await keyPair(dir, "x25519", { perms: PERMS });
     const plain = randomBytes(4 * MiB);
     const envelope = await encrypt(plain, { recipients: [bob] });
     const out = `${dir}/out`;

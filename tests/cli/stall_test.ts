@@ -6,58 +6,26 @@
 import assert from "node:assert/strict";
 import { encrypt, type SealedEnvelope } from "../../mod.ts";
 import { encodeFrame, FRAME } from "../../transports/mod.ts";
-import { NET_PERMS, runCli, spawnCli } from "./_cli.ts";
-
-const td = new TextDecoder();
+import { closedWithin } from "../transports/_peers.ts";
+import { keyPair, type Listening, NET_PERMS, runCli, startListen } from "./_cli.ts";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resolves with the ms until `conn` is closed by the listener, or rejects after `boundMs`. */
-async function closedWithin(conn: Deno.Conn, start: number, boundMs: number): Promise<number> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const buf = new Uint8Array(64);
-  try {
-    await Promise.race([
-      (async () => {
-        try {
-          while ((await conn.read(buf)) !== null) { /* drain */ }
-        } catch { /* a reset counts as closed */ }
-      })(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("the drip was never closed")), boundMs);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return performance.now() - start;
+/** Kills a listener a failed test left running (SIGKILL) and waits for it. */
+async function kill(listener: Listening | undefined): Promise<void> {
+  if (!listener) return;
+  listener.child.kill("SIGKILL");
+  await listener.result;
 }
 
 Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's send", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-stall-" });
   const sockets: Deno.Conn[] = [];
-  let child: Deno.ChildProcess | undefined;
+  let listener: Listening | undefined;
   let dripping = true;
   try {
-    const bobKey = `${dir}/bob.key`;
-    assert.equal((await runCli(["keygen", "--engine", "x25519", "-o", bobKey], NET_PERMS)).code, 0);
-    const bob = (await runCli(["recipient", "-i", bobKey], NET_PERMS)).stdout.trim();
-
-    child = spawnCli(["listen", "--on", "tcp://127.0.0.1:0", "-i", bobKey], NET_PERMS);
-    const stdout = new Response(child.stdout).text();
-    const stderrReader = child.stderr.getReader();
-    let stderr = "";
-    let port = 0;
-    while (!port) {
-      const { value, done } = await stderrReader.read();
-      if (done) throw new Error(`listen exited: ${stderr}`);
-      stderr += td.decode(value);
-      port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-    }
-    const stderrRest = (async () => {
-      for (let r = await stderrReader.read(); !r.done; r = await stderrReader.read()) {
-        stderr += td.decode(r.value);
-      }
-    })();
+    const { key: bobKey, recipient: bob } = await keyPair(dir, "x25519");
+    listener = await startListen(["--on", "tcp://127.0.0.1:0", "-i", bobKey]);
+    const port = listener.port;
     const text = "A".repeat(1023);
     const send = async () => {
       const start = performance.now();
@@ -102,17 +70,14 @@ Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's sen
     assert.ok(underAttack < 5_000, `${underAttack} ms`);
 
     // The drip (1 B/s) is closed once the 10 s grace period of the 16 KiB/s minimum is over.
-    const survived = await closedWithin(attacker, attackStart, 20_000);
+    const survived = await closedWithin(attacker, attackStart, 20_000, "the drip was never closed");
     console.log(`the 1 B/s drip was closed after ${survived.toFixed(0)} ms`);
     assert.ok(survived >= 9_000 && survived < 20_000, `${survived} ms`);
     dripping = false;
     await drip;
 
-    child.kill("SIGTERM");
-    await child.status;
-    child = undefined;
-    await stderrRest;
-    const printed = await stdout;
+    const { stdout: printed, stderr } = await listener.close();
+    listener = undefined;
     assert.equal(printed, `${text}\n${text}\n`);
     assert.match(stderr, /could not be decrypted/); // the drip's stream, one generic line
   } finally {
@@ -122,10 +87,7 @@ Deno.test("cli listen: a drip attacker and idle sockets do not delay Alice's sen
         s.close();
       } catch { /* closed already */ }
     }
-    if (child) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
+    await kill(listener);
     await Deno.remove(dir, { recursive: true });
   }
 });
@@ -135,23 +97,11 @@ Deno.test("cli listen: concurrent big and small texts print whole, one after ano
   // once: more messages than decryption slots on a 2-core machine, each big one holding the
   // terminal while others wait for it. All arrive, none interleaves with another.
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-stall-" });
-  let child: Deno.ChildProcess | undefined;
+  let listener: Listening | undefined;
   try {
-    const bobKey = `${dir}/bob.key`;
-    assert.equal((await runCli(["keygen", "--engine", "x25519", "-o", bobKey], NET_PERMS)).code, 0);
-    const bob = (await runCli(["recipient", "-i", bobKey], NET_PERMS)).stdout.trim();
-    child = spawnCli(["listen", "--on", "tcp://127.0.0.1:0", "-i", bobKey], NET_PERMS);
-    const stdout = new Response(child.stdout).text();
-    const stderrReader = child.stderr.getReader();
-    let stderr = "";
-    let port = 0;
-    while (!port) {
-      const { value, done } = await stderrReader.read();
-      if (done) throw new Error(`listen exited: ${stderr}`);
-      stderr += td.decode(value);
-      port = Number(/listening on tcp:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1] ?? 0);
-    }
-    stderrReader.releaseLock();
+    const { key: bobKey, recipient: bob } = await keyPair(dir, "x25519");
+    listener = await startListen(["--on", "tcp://127.0.0.1:0", "-i", bobKey]);
+    const port = listener.port;
     const texts = ["a", "b", "c"].map((c) => c.repeat(4 * 1024 * 1024)).concat("small");
     // The text on stdin: streamed, so each big one travels as PART frames.
     const sends = await Promise.all(
@@ -163,16 +113,12 @@ Deno.test("cli listen: concurrent big and small texts print whole, one after ano
       ),
     );
     for (const sent of sends) assert.equal(sent.code, 0, sent.stderr);
-    child.kill("SIGTERM");
-    await child.status;
-    child = undefined;
-    const lines = (await stdout).split("\n").filter((l) => l.length > 0).sort();
+    const { stdout } = await listener.close();
+    listener = undefined;
+    const lines = stdout.split("\n").filter((l) => l.length > 0).sort();
     assert.deepEqual(lines, texts.toSorted());
   } finally {
-    if (child) {
-      child.kill("SIGKILL");
-      await child.status;
-    }
+    await kill(listener);
     await Deno.remove(dir, { recursive: true });
   }
 });

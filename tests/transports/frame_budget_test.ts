@@ -67,69 +67,83 @@ async function partialFrame(port: number, length: number, send: number, waitMs =
   return closed;
 }
 
-Deno.test({
-  name: "frame budget: 12 maximal partial frames never hold more than the budget",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const budget = new FrameBudget(64 * MiB);
-    const sizes: number[] = [];
-    const listener = listenTcp("tcp://127.0.0.1:0", serveAll(sizes), { frameBudget: budget });
-    try {
-      // Each announces 16 MiB - 1 and sends all but its last byte: 192 MiB wanted, 64 MiB allowed.
-      const attackers = Array.from(
-        { length: 12 },
-        () =>
-          partialFrame(
-            listener.port,
-            DEFAULT_MAX_FRAME_BYTES - 1,
-            DEFAULT_MAX_FRAME_BYTES - 2,
-            1000,
-          ),
-      );
-      // A real sender meanwhile: its 1 KiB message is delivered and acknowledged.
-      const alice = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
-      await expectAck(alice, await alice.send(await seal("x".repeat(1024))));
-      await alice.close();
-      const closed = await Promise.all(attackers);
-      // At most four 16 MiB frames fit in 64 MiB: the others were evicted, oldest first.
-      assert.ok(closed.filter((c) => c).length >= 8, `${closed}`);
-      assert.deepEqual(sizes, [1024]);
-      assert.ok(budget.peak <= budget.capacity + CHUNK, `peak ${budget.peak}`);
-      while (listener.active > 0) await new Promise((r) => setTimeout(r, 10));
-      assert.equal(budget.held, 0);
-    } finally {
-      await listener.close();
-    }
-  },
-});
+/**
+ * A test against a TCP listener whose connections share a `capacity` budget, serving with
+ * `serveAll(sizes)`; the listener is closed after `fn`.
+ */
+function budgetTest(
+  name: string,
+  capacity: number,
+  fn: (
+    budget: FrameBudget,
+    sizes: number[],
+    listener: ReturnType<typeof listenTcp>,
+  ) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const budget = new FrameBudget(capacity);
+      const sizes: number[] = [];
+      const listener = listenTcp("tcp://127.0.0.1:0", serveAll(sizes), { frameBudget: budget });
+      try {
+        await fn(budget, sizes, listener);
+      } finally {
+        await listener.close();
+      }
+    },
+  });
+}
 
-Deno.test({
-  name: "frame budget: the oldest stalled frame is evicted, a moving stream completes",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const budget = new FrameBudget(4 * MiB);
-    const sizes: number[] = [];
-    const listener = listenTcp("tcp://127.0.0.1:0", serveAll(sizes), { frameBudget: budget });
-    try {
-      // The stalled frame holds 3 MiB of the 4 MiB.
-      const stalled = partialFrame(listener.port, 8 * MiB, 3 * MiB, 10_000);
-      while (budget.held < 3 * MiB) await new Promise((r) => setTimeout(r, 10));
-      // A 3 MiB message streams in 1 MiB PART frames: 1 MiB more takes the total over.
-      const alice = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
-      const data = new Uint8Array(3 * MiB);
-      const sealed = await encrypt(data, { recipients: [bob.recipient] });
-      await expectAck(alice, await alice.send(sealed));
-      await alice.close();
-      assert.equal(await stalled, true);
-      assert.deepEqual(sizes, [3 * MiB]);
-      assert.ok(budget.peak <= budget.capacity + CHUNK, `peak ${budget.peak}`);
-    } finally {
-      await listener.close();
-    }
+budgetTest(
+  "frame budget: 12 maximal partial frames never hold more than the budget",
+  64 * MiB,
+  async (budget, sizes, listener) => {
+    // Each announces 16 MiB - 1 and sends all but its last byte: 192 MiB wanted, 64 MiB allowed.
+    const attackers = Array.from(
+      { length: 12 },
+      () =>
+        partialFrame(
+          listener.port,
+          DEFAULT_MAX_FRAME_BYTES - 1,
+          DEFAULT_MAX_FRAME_BYTES - 2,
+          1000,
+        ),
+    );
+    // A real sender meanwhile: its 1 KiB message is delivered and acknowledged.
+    const alice = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
+    await expectAck(alice, await alice.send(await seal("x".repeat(1024))));
+    await alice.close();
+    const closed = await Promise.all(attackers);
+    // At most four 16 MiB frames fit in 64 MiB: the others were evicted, oldest first.
+    assert.ok(closed.filter((c) => c).length >= 8, `${closed}`);
+    assert.deepEqual(sizes, [1024]);
+    assert.ok(budget.peak <= budget.capacity + CHUNK, `peak ${budget.peak}`);
+    while (listener.active > 0) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(budget.held, 0);
   },
-});
+);
+
+budgetTest(
+  "frame budget: the oldest stalled frame is evicted, a moving stream completes",
+  4 * MiB,
+  async (budget, sizes, listener) => {
+    // The stalled frame holds 3 MiB of the 4 MiB.
+    const stalled = partialFrame(listener.port, 8 * MiB, 3 * MiB, 10_000);
+    while (budget.held < 3 * MiB) await new Promise((r) => setTimeout(r, 10));
+    // A 3 MiB message streams in 1 MiB PART frames: 1 MiB more takes the total over.
+    const alice = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
+    const data = new Uint8Array(3 * MiB);
+    const sealed = await encrypt(data, { recipients: [bob.recipient] });
+    await expectAck(alice, await alice.send(sealed));
+    await alice.close();
+    assert.equal(await stalled, true);
+    assert.deepEqual(sizes, [3 * MiB]);
+    assert.ok(budget.peak <= budget.capacity + CHUNK, `peak ${budget.peak}`);
+  },
+);
 
 Deno.test("frame budget: a reader counts its frame until it is asked for the next, and fails once evicted", async () => {
   const budget = new FrameBudget(1000);

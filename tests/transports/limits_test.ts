@@ -13,32 +13,14 @@ import {
   type ListenOptions,
 } from "../../transports/mod.ts";
 import { connectTcp, connectWebSocket } from "../../transports/mod.ts";
-import { expectAck, recorder, seal } from "./_peers.ts";
+import { closedWithin, expectAck, recorder, seal } from "./_peers.ts";
 
 /** The upper bound of every wait here: a test fails rather than hangs. */
 const BOUND_MS = 8_000;
 
 /** How long the listener takes to close `conn` (read returns null or fails), at most BOUND_MS. */
-async function closedAfter(conn: Deno.Conn, start: number): Promise<number> {
-  const buf = new Uint8Array(64);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("the listener kept the connection open")), BOUND_MS);
-  });
-  try {
-    await Promise.race([
-      (async () => {
-        try {
-          while ((await conn.read(buf)) !== null) { /* drain */ }
-        } catch { /* a reset counts as closed */ }
-      })(),
-      bound,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-  return performance.now() - start;
-}
+const closedAfter = (conn: Deno.Conn, start: number): Promise<number> =>
+  closedWithin(conn, start, BOUND_MS, "the listener kept the connection open");
 
 /** Writes `bytes` one at a time, `everyMs` apart, until done or `conn` fails. */
 async function drip(conn: Deno.Conn, bytes: Uint8Array, everyMs: number): Promise<void> {

@@ -4,9 +4,15 @@
 // through. Loopback only: the flooder sends from 127.0.0.2, the real sender from 127.0.0.1.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
-import { type FrameError, listenUdp, sendUdp, type UdpDropError } from "../../transports/mod.ts";
+import { encrypt, generateIdentity } from "../../mod.ts";
+import {
+  listenUdp,
+  sendUdp,
+  type UdpDropError,
+  type UdpListenOptions,
+} from "../../transports/mod.ts";
 import { patternBytes } from "../cascade/_helpers.ts";
+import { recordingUdpListener } from "./_peers.ts";
 
 const bob = await generateIdentity("x25519");
 
@@ -40,14 +46,8 @@ async function flooder(port: number, fragmentsPerMessage = 2, dataBytes = 1) {
   };
 }
 
-async function bobListener(options = {}) {
-  const received: Uint8Array[] = [];
-  const drops: FrameError[] = [];
-  const listener = await listenUdp("udp://127.0.0.1:0", async ({ envelope }) => {
-    received.push(await decrypt(envelope, { identities: [bob.identity] }));
-  }, { onDrop: (e) => drops.push(e), ...options });
-  return { listener, received, drops };
-}
+/** Bob's UDP listener: what he decrypted and what was dropped. */
+const bobListener = (options: UdpListenOptions = {}) => recordingUdpListener(bob.identity, options);
 
 Deno.test("udp: a first-fragment flood filling the reassembly table does not lock out a real sender", async () => {
   const { listener, received, drops } = await bobListener();

@@ -3,15 +3,16 @@
 // ignored, oversized messages are refused before reassembly.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
-import { decrypt, encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
+import { encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 import {
   FrameError,
-  listenUdp,
   MAX_DATAGRAM,
   parseUdpAddress,
   sendUdp,
+  type UdpListenOptions,
 } from "../../transports/mod.ts";
 import { patternBytes } from "../cascade/_helpers.ts";
+import { recordingUdpListener } from "./_peers.ts";
 
 const bob = await generateIdentity("x25519");
 
@@ -47,14 +48,8 @@ async function lossyShim(target: number, drop: (n: number, bytes: Uint8Array) =>
   };
 }
 
-async function bobListener(options = {}) {
-  const received: Uint8Array[] = [];
-  const drops: FrameError[] = [];
-  const listener = await listenUdp("udp://127.0.0.1:0", async ({ envelope }) => {
-    received.push(await decrypt(envelope, { identities: [bob.identity] }));
-  }, { onDrop: (e) => drops.push(e), ...options });
-  return { listener, received, drops };
-}
+/** Bob's UDP listener: what he decrypted and what was dropped. */
+const bobListener = (options: UdpListenOptions = {}) => recordingUdpListener(bob.identity, options);
 
 const sealed = (bytes: Uint8Array) => encrypt(bytes, { recipients: [bob.recipient] });
 

@@ -70,38 +70,37 @@ function engines(args: string[]): void {
   if (values.json) return console.log(JSON.stringify(rows, null, 2));
   const line = (cells: (string | number)[], widths: number[]) =>
     cells.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
-  const kw = [20, 8, 4, 13, 10, 13];
-  console.log(line(["KEM", "family", "pq", "security bits", "public key", "encapsulation"], kw));
-  for (const r of rows) {
-    if (r.kind === "kem") {
-      console.log(
-        line([
-          r.id,
-          r.family!,
-          r.postQuantum ? "yes" : "no",
-          r.securityBits!,
-          r.publicKeyBytes!,
-          r.encapsulationBytes!,
-        ], kw),
-      );
-    }
-  }
-  console.log("\n" + line(["AEAD", "key", "nonce", "tag"], [20, 5, 5, 5]));
-  for (const r of rows) {
-    if (r.kind === "aead") {
-      console.log(line([r.id, r.keyBytes!, r.nonceBytes!, r.tagBytes!], [20, 5, 5, 5]));
-    }
-  }
-  const sw = [20, 8, 4, 13, 10];
-  console.log(
-    "\n" + line(["Signature", "family", "pq", "security bits", "public key", "signature"], sw),
+  // One table per kind, a blank line between them.
+  const table = (
+    kind: string,
+    header: string[],
+    widths: number[],
+    cells: (r: (typeof rows)[number]) => (string | number)[],
+  ) => {
+    console.log(line(header, widths));
+    for (const r of rows) if (r.kind === kind) console.log(line(cells(r), widths));
+  };
+  const pq = (r: (typeof rows)[number]) => r.postQuantum ? "yes" : "no";
+  table(
+    "kem",
+    ["KEM", "family", "pq", "security bits", "public key", "encapsulation"],
+    [20, 8, 4, 13, 10, 13],
+    (r) => [r.id, r.family!, pq(r), r.securityBits!, r.publicKeyBytes!, r.encapsulationBytes!],
   );
-  for (const r of rows) {
-    if (r.kind === "signature") {
-      const cells = [r.id, r.family!, r.postQuantum ? "yes" : "no", r.securityBits!];
-      console.log(line([...cells, r.publicKeyBytes!, r.signatureBytes!], sw));
-    }
-  }
+  console.log();
+  table(
+    "aead",
+    ["AEAD", "key", "nonce", "tag"],
+    [20, 5, 5, 5],
+    (r) => [r.id, r.keyBytes!, r.nonceBytes!, r.tagBytes!],
+  );
+  console.log();
+  table(
+    "signature",
+    ["Signature", "family", "pq", "security bits", "public key", "signature"],
+    [20, 8, 4, 13, 10],
+    (r) => [r.id, r.family!, pq(r), r.securityBits!, r.publicKeyBytes!, r.signatureBytes!],
+  );
   console.log(
     "\nHybrids: join 2 to 4 KEM ids with '+', e.g. x25519+ml-kem-768. RSA: rsa-N, N from 2048 to 16384.",
   );

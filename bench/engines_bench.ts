@@ -199,6 +199,12 @@ async function benchSignature(
   });
 }
 
+/** The sign and verify benches of a @noble library alone, no engine around it. */
+function benchAlone(group: string, label: string, sign: () => unknown, verify: () => unknown) {
+  Deno.bench({ name: `${label} alone sign`, group: `${group} sign`, fn: () => void sign() });
+  Deno.bench({ name: `${label} alone verify`, group: `${group} verify`, fn: () => void verify() });
+}
+
 await benchSignature("ed25519", ed25519, "ed25519 (node)", true);
 for (const backend of ["webcrypto", "noble"] as const) {
   await benchSignature("ed25519", createEd25519Engine({ backend }), `ed25519 (${backend})`, false);
@@ -206,16 +212,12 @@ for (const backend of ["webcrypto", "noble"] as const) {
 {
   const { secretKey, publicKey } = nobleEd25519.keygen();
   const signature = nobleEd25519.sign(message, secretKey);
-  Deno.bench({
-    name: "@noble/curves ed25519 alone sign",
-    group: "ed25519 sign",
-    fn: () => void nobleEd25519.sign(message, secretKey),
-  });
-  Deno.bench({
-    name: "@noble/curves ed25519 alone verify",
-    group: "ed25519 verify",
-    fn: () => void nobleEd25519.verify(signature, message, publicKey),
-  });
+  benchAlone(
+    "ed25519",
+    "@noble/curves ed25519",
+    () => nobleEd25519.sign(message, secretKey),
+    () => nobleEd25519.verify(signature, message, publicKey),
+  );
 }
 await benchSignature("ml-dsa", mlDsa65, "ml-dsa-65 (webcrypto)", true);
 await benchSignature(
@@ -231,14 +233,10 @@ await benchSignature("ml-dsa", ed25519MlDsa65, "ed25519+ml-dsa-65", false);
 {
   const { secretKey, publicKey } = nobleMlDsa65.keygen(crypto.getRandomValues(new Uint8Array(32)));
   const signature = nobleMlDsa65.sign(message, secretKey);
-  Deno.bench({
-    name: "@noble/post-quantum ml-dsa-65 alone sign",
-    group: "ml-dsa sign",
-    fn: () => void nobleMlDsa65.sign(message, secretKey),
-  });
-  Deno.bench({
-    name: "@noble/post-quantum ml-dsa-65 alone verify",
-    group: "ml-dsa verify",
-    fn: () => void nobleMlDsa65.verify(signature, message, publicKey),
-  });
+  benchAlone(
+    "ml-dsa",
+    "@noble/post-quantum ml-dsa-65",
+    () => nobleMlDsa65.sign(message, secretKey),
+    () => nobleMlDsa65.verify(signature, message, publicKey),
+  );
 }

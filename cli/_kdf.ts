@@ -15,7 +15,7 @@ import {
 import { ARMOR_BEGIN } from "../cascade/armor.ts";
 import { OUTER_SIZE, parseOuter } from "../cascade/format.ts";
 import { UsageError } from "./_errors.ts";
-import { openTerminal } from "./_passphrase.ts";
+import { readTerminalLine } from "./_passphrase.ts";
 
 /** `--max-kdf-memory`'s default, in MiB: four times the default Argon2id memory (64 MiB). */
 export const DEFAULT_MAX_KDF_MEMORY_MIB = 256;
@@ -104,33 +104,5 @@ export async function checkKdfCost(head: Uint8Array, maxMiB: number): Promise<vo
 
 /** Asks `question` on the terminal and returns the line typed (echoed); UsageError without one. */
 async function askOnTerminal(question: string): Promise<string> {
-  const tty = await openTerminal();
-  const encoder = new TextEncoder();
-  try {
-    tty.setRaw(true);
-    await tty.write(encoder.encode(question));
-    const typed: number[] = [];
-    const buf = new Uint8Array(64);
-    reading: for (;;) {
-      const n = await tty.read(buf);
-      if (n === null) break;
-      for (const b of buf.subarray(0, n)) {
-        if (b === 0x0d || b === 0x0a) break reading;
-        if (b === 0x03 || b === 0x04) return ""; // Ctrl-C, Ctrl-D: no
-        if (b === 0x7f || b === 0x08) {
-          if (typed.pop() !== undefined) await tty.write(encoder.encode("\b \b"));
-        } else if (b >= 0x20 && b < 0x7f) {
-          typed.push(b);
-          await tty.write(new Uint8Array([b]));
-        }
-      }
-    }
-    return new TextDecoder().decode(new Uint8Array(typed));
-  } finally {
-    try {
-      tty.setRaw(false);
-      await tty.write(encoder.encode("\n"));
-    } catch { /* terminal gone */ }
-    tty.close();
-  }
+  return await readTerminalLine(question, true) ?? ""; // Ctrl-C, Ctrl-D: no
 }

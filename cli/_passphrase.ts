@@ -35,25 +35,37 @@ export async function openTerminal(): Promise<Terminal> {
   }
 }
 
-async function promptTty(prompt: string): Promise<string> {
+/**
+ * Shows `prompt` on the terminal (its own echo off) and returns the line typed up to Enter or the end
+ * of input; `null` on Ctrl-C or Ctrl-D. Backspace removes the last byte. With `echo`, printable
+ * ASCII is echoed (and backspace erased) and other bytes are dropped; without it every byte counts
+ * (a passphrase may be any UTF-8). The terminal is restored and closed whatever happens.
+ */
+export async function readTerminalLine(prompt: string, echo: boolean): Promise<string | null> {
   const tty = await openTerminal();
   try {
-    // Echo goes off before the prompt shows, so nothing typed after the prompt can be echoed.
+    // The terminal echo goes off before the prompt shows, so it echoes nothing typed after it.
     tty.setRaw(true);
     await tty.write(encoder.encode(prompt));
-    const bytes: number[] = [];
+    const typed: number[] = [];
     const buf = new Uint8Array(64);
     reading: for (;;) {
       const n = await tty.read(buf);
       if (n === null) break;
       for (const b of buf.subarray(0, n)) {
         if (b === 0x0d || b === 0x0a) break reading;
-        if (b === 0x03 || b === 0x04) throw new UsageError("passphrase entry cancelled");
-        if (b === 0x7f || b === 0x08) bytes.pop();
-        else bytes.push(b);
+        if (b === 0x03 || b === 0x04) return null;
+        if (b === 0x7f || b === 0x08) {
+          if (typed.pop() !== undefined && echo) await tty.write(encoder.encode("\b \b"));
+        } else if (!echo) {
+          typed.push(b);
+        } else if (b >= 0x20 && b < 0x7f) {
+          typed.push(b);
+          await tty.write(new Uint8Array([b]));
+        }
       }
     }
-    return new TextDecoder().decode(new Uint8Array(bytes));
+    return new TextDecoder().decode(new Uint8Array(typed));
   } finally {
     try {
       tty.setRaw(false);
@@ -61,6 +73,12 @@ async function promptTty(prompt: string): Promise<string> {
     } catch { /* terminal gone */ }
     tty.close();
   }
+}
+
+async function promptTty(prompt: string): Promise<string> {
+  const line = await readTerminalLine(prompt, false);
+  if (line === null) throw new UsageError("passphrase entry cancelled");
+  return line;
 }
 
 /**

@@ -18,8 +18,10 @@ import {
   generateIdentity,
   inspect,
   isArmored,
+  type KemEngine,
   recipientFromIdentity,
   registry,
+  type SignatureEngine,
   sniffEnvelope,
 } from "../mod.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
@@ -42,66 +44,64 @@ const encoder = new TextEncoder();
 function engines(args: string[]): void {
   const { values } = parse("engines", args, { json: { type: "boolean" } });
   if (values.help) return console.log(USAGE.engines);
+  // The columns a KEM and a signature engine share, in --json's order.
+  const keyed = <E extends KemEngine | SignatureEngine>(id: string, e: E) => ({
+    id,
+    kind: e.kind as E["kind"],
+    family: e.family,
+    postQuantum: e.postQuantum,
+    securityBits: e.securityBits,
+    publicKeyBytes: e.publicKeySize,
+  });
   const rows = registry.ids().map((id) => {
     const e = registry.get(id);
     return e.kind === "kem"
       ? {
-        id,
-        kind: e.kind,
-        family: e.family,
-        postQuantum: e.postQuantum,
-        securityBits: e.securityBits,
-        publicKeyBytes: e.publicKeySize,
+        ...keyed(id, e),
         encapsulationBytes: e.encapsulationSize,
         sharedSecretBytes: e.sharedSecretSize,
       }
       : e.kind === "aead"
       ? { id, kind: e.kind, keyBytes: e.keySize, nonceBytes: e.nonceSize, tagBytes: e.tagSize }
-      : {
-        id,
-        kind: e.kind,
-        family: e.family,
-        postQuantum: e.postQuantum,
-        securityBits: e.securityBits,
-        publicKeyBytes: e.publicKeySize,
-        signatureBytes: e.signatureSize,
-      };
+      : { ...keyed(id, e), signatureBytes: e.signatureSize };
   });
   if (values.json) return console.log(JSON.stringify(rows, null, 2));
   const line = (cells: (string | number)[], widths: number[]) =>
     cells.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
-  const kw = [20, 8, 4, 13, 10, 13];
-  console.log(line(["KEM", "family", "pq", "security bits", "public key", "encapsulation"], kw));
-  for (const r of rows) {
-    if (r.kind === "kem") {
-      console.log(
-        line([
-          r.id,
-          r.family!,
-          r.postQuantum ? "yes" : "no",
-          r.securityBits!,
-          r.publicKeyBytes!,
-          r.encapsulationBytes!,
-        ], kw),
-      );
+  // One table per kind, a blank line between them.
+  type Row = (typeof rows)[number];
+  const table = <K extends Row["kind"]>(
+    kind: K,
+    header: string[],
+    widths: number[],
+    cells: (r: Extract<Row, { kind: K }>) => (string | number)[],
+  ) => {
+    console.log(line(header, widths));
+    for (const r of rows) {
+      if (r.kind === kind) console.log(line(cells(r as Extract<Row, { kind: K }>), widths));
     }
-  }
-  console.log("\n" + line(["AEAD", "key", "nonce", "tag"], [20, 5, 5, 5]));
-  for (const r of rows) {
-    if (r.kind === "aead") {
-      console.log(line([r.id, r.keyBytes!, r.nonceBytes!, r.tagBytes!], [20, 5, 5, 5]));
-    }
-  }
-  const sw = [20, 8, 4, 13, 10];
-  console.log(
-    "\n" + line(["Signature", "family", "pq", "security bits", "public key", "signature"], sw),
+  };
+  const pq = (r: { postQuantum: boolean }) => r.postQuantum ? "yes" : "no";
+  table(
+    "kem",
+    ["KEM", "family", "pq", "security bits", "public key", "encapsulation"],
+    [20, 8, 4, 13, 10, 13],
+    (r) => [r.id, r.family, pq(r), r.securityBits, r.publicKeyBytes, r.encapsulationBytes],
   );
-  for (const r of rows) {
-    if (r.kind === "signature") {
-      const cells = [r.id, r.family!, r.postQuantum ? "yes" : "no", r.securityBits!];
-      console.log(line([...cells, r.publicKeyBytes!, r.signatureBytes!], sw));
-    }
-  }
+  console.log();
+  table(
+    "aead",
+    ["AEAD", "key", "nonce", "tag"],
+    [20, 5, 5, 5],
+    (r) => [r.id, r.keyBytes, r.nonceBytes, r.tagBytes],
+  );
+  console.log();
+  table(
+    "signature",
+    ["Signature", "family", "pq", "security bits", "public key", "signature"],
+    [20, 8, 4, 13, 10],
+    (r) => [r.id, r.family, pq(r), r.securityBits, r.publicKeyBytes, r.signatureBytes],
+  );
   console.log(
     "\nHybrids: join 2 to 4 KEM ids with '+', e.g. x25519+ml-kem-768. RSA: rsa-N, N from 2048 to 16384.",
   );

@@ -170,19 +170,27 @@ export interface CheckedPublicKey {
   readonly e: bigint;
 }
 
+/** forge's parse of an RSA key (one with n and e); InvalidKeyError(message) when it fails. */
+function forgeRsaKey<K extends { n: unknown; e: unknown }>(parse: () => K, message: string): K {
+  try {
+    const key = parse();
+    if (!key.n || !key.e) throw new Error("not RSA");
+    return key;
+  } catch {
+    throw new InvalidKeyError(message);
+  }
+}
+
 /**
  * Parses and checks an SPKI public key with forge before anything uses it (above). forge, not
  * node:crypto, because Deno's native RSA refuses public keys over 4096 bits and throws a plain
  * Error on keys it does not like; forge only parses, and the checks come before any arithmetic.
  */
 export function checkedPublicKey(spki: Uint8Array, bits: number): CheckedPublicKey {
-  let key: forge.pki.rsa.PublicKey;
-  try {
-    key = forgePublicKey(spki);
-    if (!key.n || !key.e) throw new Error("not RSA");
-  } catch {
-    throw new InvalidKeyError("publicKey is not a DER SubjectPublicKeyInfo of an RSA key");
-  }
+  const key = forgeRsaKey(
+    () => forgePublicKey(spki),
+    "publicKey is not a DER SubjectPublicKeyInfo of an RSA key",
+  );
   const n = toBigInt(key.n);
   const e = toBigInt(key.e);
   checkRsaNumbers(n, e, bits, "publicKey");
@@ -258,13 +266,10 @@ export function privateModulus(key: PrivateKeyHandle): bigint {
 
 /** The same checks in forge, for platforms without node:crypto. */
 function parseForgePrivateKey(pkcs8: Uint8Array, bits: number): forge.pki.rsa.PrivateKey {
-  let key: forge.pki.rsa.PrivateKey;
-  try {
-    key = forgePrivateKey(pkcs8);
-    if (!key.n || !key.e) throw new Error("not RSA");
-  } catch {
-    throw new InvalidKeyError("secretKey is not a DER PKCS#8 PrivateKeyInfo");
-  }
+  const key = forgeRsaKey(
+    () => forgePrivateKey(pkcs8),
+    "secretKey is not a DER PKCS#8 PrivateKeyInfo",
+  );
   const modulusLength = key.n.bitLength();
   if (modulusLength !== bits) {
     throw new InvalidKeyError(

@@ -34,7 +34,12 @@ import type { Connection, Incoming } from "./connection.ts";
 import { MESSAGE_ID_SIZE } from "./frame.ts";
 import { connectTcp, listenTcp, parseTcpAddress, type TcpListenOptions } from "./tcp.ts";
 import { connectTls, listenTls, parseTlsAddress } from "./tls.ts";
-import { connectWebSocket, listenWebSocket, parseWsAddress } from "./websocket.ts";
+import {
+  connectWebSocket,
+  listenWebSocket,
+  parseWsAddress,
+  type WebSocketOptions,
+} from "./websocket.ts";
 import { listenUdp, parseUdpAddress, type UdpListenOptions, type UdpSendOptions } from "./udp.ts";
 import { udpTransport } from "./transport.ts";
 import type { Transport } from "./transport.ts";
@@ -58,7 +63,7 @@ export interface Scheme {
 }
 
 /** Options of {@linkcode dial}; each applies only to the schemes that say so. */
-export interface DialOptions extends FrameReaderOptions, UdpSendOptions {
+export interface DialOptions extends FrameReaderOptions, UdpSendOptions, WebSocketOptions {
   /** A SOCKS5 proxy (`socks5h://[USER:PASSWORD@]HOST:PORT`, or parsed) for `tcp://` URLs. */
   proxy?: string | Socks5Proxy;
   /** PEM certificates a `tls://` peer is checked against instead of the built-in web roots. */
@@ -79,7 +84,7 @@ export interface TlsCredentials {
 }
 
 /** Options of {@linkcode listen}; each applies only to the schemes that say so. */
-export interface ListenOptions extends TcpListenOptions, UdpListenOptions {
+export interface ListenOptions extends TcpListenOptions, UdpListenOptions, WebSocketOptions {
   /** Certificate and key: required for `tls://` URLs, refused for the others. */
   tls?: TlsCredentials;
 }

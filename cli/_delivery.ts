@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { decryptStream } from "../mod.ts";
 import {
   checkFileName,
-  Connection,
+  type Connection,
   describeSchemes,
   dial,
   type Inbound,
@@ -140,15 +140,12 @@ export interface Received {
   size(): number;
   /** The id when known up front (a whole envelope), for messages without a reply key. */
   readonly wholeId?: Uint8Array;
-  /** True on a connection (receipts, docs/transports.md section 10); false for a UDP datagram. */
-  readonly receipts: boolean;
-  /** Sends the ACK, with `receipt` on a connection. */
-  acknowledge(receipt?: Uint8Array): Promise<void>;
+  /** Sends the ACK with `receipt` (on a connection, or in a UDP ACK datagram). */
+  acknowledge(receipt: Uint8Array): Promise<void>;
 }
 
 /** Each envelope `peer` sends, whole or streamed, with the way to answer it. */
 export async function* envelopes(peer: Inbound): AsyncGenerator<Received> {
-  const receipts = peer instanceof Connection;
   for await (const m of peer.messages()) {
     if (m.kind === "ack") continue;
     const arrived = performance.now();
@@ -159,7 +156,6 @@ export async function* envelopes(peer: Inbound): AsyncGenerator<Received> {
         id: () => Promise.resolve(m.id),
         size: () => m.envelope.length,
         wholeId: m.id,
-        receipts,
         acknowledge: (receipt) => peer.acknowledge(m.id, receipt),
       };
     } else {
@@ -180,7 +176,6 @@ export async function* envelopes(peer: Inbound): AsyncGenerator<Received> {
           return await m.id;
         },
         size: () => bytes,
-        receipts,
         acknowledge: async (receipt) => peer.acknowledge(await m.id, receipt),
       };
     }
@@ -261,18 +256,14 @@ async function digestOf(bytes: Uint8Array): Promise<string> {
 }
 
 /**
- * Answers a received message (docs/transports.md section 10): on a connection, a receipt for every
- * outcome (sealed to the reply key, else random bytes), sent no earlier than the desk's estimate
- * for its size; over UDP, the version 1 ACK for a delivered or duplicate message only.
+ * Answers a received message (docs/transports.md section 10), on a connection and over UDP alike:
+ * a receipt for every outcome (sealed to the reply key, else random bytes), sent no earlier than
+ * the desk's estimate for its size.
  */
 export async function answer(item: Received, opened: Opened, desk: ReceiptDesk): Promise<void> {
   const id = await item.id();
   const elapsed = performance.now() - item.arrived;
   if (opened.outcome === "delivered") desk.record(item.size(), elapsed);
-  if (!item.receipts) {
-    if (opened.outcome === "delivered" || opened.outcome === "duplicate") await item.acknowledge();
-    return;
-  }
   const receipt = opened.outcome === "undecryptable"
     ? await sealReceipt(undefined, id, "failed")
     : await sealReceipt(opened.replyKey, id, opened.outcome);

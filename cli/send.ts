@@ -6,6 +6,8 @@ import {
   Connection,
   fileMessageHeader,
   newReplyKey,
+  openReceipt,
+  sendUdpForReceipt,
   textMessage,
   type Transport,
 } from "../transports/mod.ts";
@@ -64,20 +66,25 @@ async function sendOverConnection(
   }
 }
 
-/** Seals the whole message in memory (datagrams carry whole envelopes) and waits for its ACK. */
+/**
+ * Seals the whole message in memory (datagrams carry whole envelopes), sends it to `to` and waits
+ * for its receipt (docs/transports.md section 10), like over a connection.
+ */
 async function sendDatagrams(
   peer: Transport,
+  to: string,
   plaintext: Plaintext,
   options: { recipients: string[]; aead?: string[] },
-): Promise<void> {
+): Promise<Outcome> {
   const bytes = new Uint8Array(await new Response((await plaintext.stream()).stream).arrayBuffer());
+  // The receipt comes with the ACK datagram, which only sendUdpForReceipt reads.
+  await peer.close();
   try {
-    await peer.send(await encrypt(bytes, options));
+    const { id, receipt } = await sendUdpForReceipt(to, await encrypt(bytes, options));
+    return await openReceipt(plaintext.replyKey, id, receipt) ?? "undecryptable";
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw new IoError("the peer did not acknowledge the message");
-  } finally {
-    await peer.close();
   }
 }
 
@@ -122,15 +129,12 @@ export async function sendCommand(args: string[]): Promise<void> {
     },
   };
   const peer = await (await dialer(to, values))();
-  if (peer instanceof Connection) {
-    // The receipt's outcome (docs/transports.md section 10): one line, exit 3 when not delivered.
-    const outcome = await sendOverConnection(peer, plaintext, { recipients, aead });
-    if (outcome !== "delivered" && outcome !== "duplicate") {
-      throw new IoError(OUTCOME_LINES[outcome]);
-    }
-    say(`polycrypt: ${OUTCOME_LINES[outcome]}`);
-  } else {
-    await sendDatagrams(peer, plaintext, { recipients, aead });
-    say("polycrypt: delivered");
+  // The receipt's outcome (docs/transports.md section 10): one line, exit 3 when not delivered.
+  const outcome = peer instanceof Connection
+    ? await sendOverConnection(peer, plaintext, { recipients, aead })
+    : await sendDatagrams(peer, to, plaintext, { recipients, aead });
+  if (outcome !== "delivered" && outcome !== "duplicate") {
+    throw new IoError(OUTCOME_LINES[outcome]);
   }
+  say(`polycrypt: ${OUTCOME_LINES[outcome]}`);
 }

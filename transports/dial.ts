@@ -32,9 +32,15 @@
  */
 import type { Connection, Incoming } from "./connection.ts";
 import { MESSAGE_ID_SIZE } from "./frame.ts";
+import { RECEIPT_SIZE } from "./message.ts";
 import { connectTcp, listenTcp, parseTcpAddress, type TcpListenOptions } from "./tcp.ts";
 import { connectTls, listenTls, parseTlsAddress } from "./tls.ts";
-import { connectWebSocket, listenWebSocket, parseWsAddress } from "./websocket.ts";
+import {
+  connectWebSocket,
+  listenWebSocket,
+  parseWsAddress,
+  type WebSocketOptions,
+} from "./websocket.ts";
 import { listenUdp, parseUdpAddress, type UdpListenOptions, type UdpSendOptions } from "./udp.ts";
 import { udpTransport } from "./transport.ts";
 import type { Transport } from "./transport.ts";
@@ -58,7 +64,7 @@ export interface Scheme {
 }
 
 /** Options of {@linkcode dial}; each applies only to the schemes that say so. */
-export interface DialOptions extends FrameReaderOptions, UdpSendOptions {
+export interface DialOptions extends FrameReaderOptions, UdpSendOptions, WebSocketOptions {
   /** A SOCKS5 proxy (`socks5h://[USER:PASSWORD@]HOST:PORT`, or parsed) for `tcp://` URLs. */
   proxy?: string | Socks5Proxy;
   /** PEM certificates a `tls://` peer is checked against instead of the built-in web roots. */
@@ -79,7 +85,7 @@ export interface TlsCredentials {
 }
 
 /** Options of {@linkcode listen}; each applies only to the schemes that say so. */
-export interface ListenOptions extends TcpListenOptions, UdpListenOptions {
+export interface ListenOptions extends TcpListenOptions, UdpListenOptions, WebSocketOptions {
   /** Certificate and key: required for `tls://` URLs, refused for the others. */
   tls?: TlsCredentials;
 }
@@ -97,14 +103,15 @@ export interface Listener {
 /**
  * One peer as a listener's `serve` sees it: its messages in order, and how to acknowledge them.
  * For the stream schemes it is the {@linkcode Connection} itself; for `udp://` it carries one
- * message, and the ACK datagram goes out when `serve` returns, if `serve` acknowledged it.
+ * message, and the ACK datagram (with the receipt given, if any) goes out when `serve` returns, if
+ * `serve` acknowledged it.
  */
 export interface Inbound {
   /** The peer's envelopes (and, on a connection, acknowledgements), in order. */
   messages(): AsyncIterable<Incoming>;
   /**
    * Tells the peer the message with this id arrived in full; a `receipt` (docs/transports.md
-   * section 10) travels with it on a connection (UDP's ACK datagram carries the id only).
+   * section 10) travels with it, on a connection and in UDP's ACK datagram alike.
    */
   acknowledge(id: Uint8Array, receipt?: Uint8Array): Promise<void>;
 }
@@ -323,23 +330,36 @@ export async function listen(
 /** `serve` refused a datagram message (did not acknowledge it): no ACK goes back. */
 class NotAcknowledged extends Error {}
 
-/** Runs `serve` for one UDP message; throws (so no ACK is sent) unless it acknowledged. */
+/**
+ * Runs `serve` for one UDP message; throws (so no ACK is sent) unless it acknowledged, else
+ * returns the receipt it gave, if any, for the ACK datagram.
+ */
 async function serveDatagram(
   message: { envelope: Uint8Array; id: Uint8Array },
   serve: Serve,
-): Promise<void> {
+): Promise<Uint8Array | undefined> {
   let acknowledged = false;
+  let given: Uint8Array | undefined;
   await serve({
     async *messages() {
       yield { kind: "envelope", envelope: message.envelope, id: message.id };
     },
-    acknowledge(id) {
+    acknowledge(id, receipt) {
       if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
         return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
       }
-      if (id.toHex() === message.id.toHex()) acknowledged = true;
+      if (
+        receipt !== undefined && !(receipt instanceof Uint8Array && receipt.length === RECEIPT_SIZE)
+      ) {
+        return Promise.reject(new RangeError(`receipt must be ${RECEIPT_SIZE} bytes`));
+      }
+      if (id.toHex() === message.id.toHex()) {
+        acknowledged = true;
+        given = receipt?.slice();
+      }
       return Promise.resolve();
     },
   });
   if (!acknowledged) throw new NotAcknowledged();
+  return given;
 }

@@ -18,6 +18,7 @@
 import { PolycryptError } from "../errors.ts";
 import { ByteQueue } from "../cascade/_reader.ts";
 import { RECEIPT_SIZE } from "./message.ts";
+import { type Holder, Ledger, ledgers, nextSequence, shared } from "./_budget.ts";
 
 /** Frame format version. */
 export const FRAME_VERSION = 0x01;
@@ -110,48 +111,6 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
 /** Default memory for frames in flight, all connections together: 256 MiB. */
 export const DEFAULT_FRAME_BUDGET_BYTES = 256 * 1024 * 1024;
 
-/** One frame reader as its budget sees it. */
-interface Holder {
-  /** Bytes counted against the budget. */
-  bytes: number;
-  /** When its incomplete frame began (a sequence number: smaller is older). */
-  since: number;
-  /** Whether it holds bytes of an incomplete frame (only those can be evicted). */
-  evictable(): boolean;
-  /** Drops its bytes and fails its connection. */
-  evict(): void;
-}
-
-/** The accounting behind a {@linkcode FrameBudget}. */
-class Ledger {
-  held = 0;
-  peak = 0;
-  readonly holders = new Set<Holder>();
-  constructor(readonly capacity: number) {}
-
-  set(holder: Holder, bytes: number): void {
-    this.held += bytes - holder.bytes;
-    holder.bytes = bytes;
-    if (bytes > 0) this.holders.add(holder);
-    else this.holders.delete(holder);
-    this.peak = Math.max(this.peak, this.held);
-  }
-
-  /** Over capacity: evicts incomplete frames, oldest first, until it is not. */
-  relieve(): void {
-    if (this.held <= this.capacity) return;
-    const candidates = [...this.holders].filter((h) => h.evictable())
-      .sort((a, b) => a.since - b.since);
-    for (const holder of candidates) {
-      if (this.held <= this.capacity) return;
-      holder.evict();
-    }
-  }
-}
-
-const ledgers = new WeakMap<FrameBudget, Ledger>();
-let frameSequence = 0;
-
 /**
  * Memory shared by frame readers for the frames they hold: the bytes of each incomplete frame as
  * they arrive, and each complete frame until its reader is asked for the next one. When a
@@ -208,7 +167,10 @@ export class FrameBudget {
   }
 }
 
-let processBudget: FrameBudget | undefined;
+/** The budget of readers given none: one for the whole process. */
+function processBudget(): FrameBudget {
+  return (shared.processBudget ??= new FrameBudget()) as FrameBudget;
+}
 
 /** Options of a {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -310,7 +272,7 @@ export class FrameReader {
         throw new RangeError(`${name} must be a non-negative integer`);
       }
     }
-    const budget = options.frameBudget ?? (processBudget ??= new FrameBudget());
+    const budget = options.frameBudget ?? processBudget();
     if (!(budget instanceof FrameBudget)) throw new TypeError("frameBudget must be a FrameBudget");
     this.#ledger = ledgers.get(budget)!;
     this.#holder = {
@@ -414,7 +376,7 @@ export class FrameReader {
       // a time would pin 64 KiB per byte. Mostly empty buffers are copied out, so the memory
       // held is the bytes counted (within a quarter).
       if (chunk.buffer.byteLength - chunk.length > chunk.length / 4) chunk = chunk.slice();
-      if (this.#queue.length === 0) this.#holder.since = ++frameSequence;
+      if (this.#queue.length === 0) this.#holder.since = nextSequence();
       this.#queue.push(chunk);
       this.#account();
     }
@@ -469,7 +431,7 @@ export class FrameReader {
     const payload = length === 0 ? new Uint8Array(0) : (await this.#read(length, false, true))!;
     this.#delivered = payload.length;
     // The bytes still queued (if any) belong to the next frame, which begins now.
-    this.#holder.since = ++frameSequence;
+    this.#holder.since = nextSequence();
     this.#account();
     return { type, payload };
   }

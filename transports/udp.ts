@@ -17,6 +17,7 @@ import type dgram from "node:dgram";
 import { isSealedEnvelope, type SealedEnvelope } from "../cascade/envelope.ts";
 import { FrameError, MESSAGE_ID_SIZE } from "./frame.ts";
 import { parseHostPort } from "./_address.ts";
+import { RECEIPT_SIZE } from "./message.ts";
 
 /** Largest datagram sent or accepted. */
 export const MAX_DATAGRAM = 1200;
@@ -24,6 +25,9 @@ export const MAX_DATAGRAM = 1200;
 const VERSION = 0x01;
 const KIND_FRAGMENT = 0x10;
 const KIND_ACK = 0x11;
+/** An ACK datagram: version 1 carries the message id, version 2 the id and a receipt. */
+const ACK_V1 = 2 + MESSAGE_ID_SIZE;
+const ACK_V2 = ACK_V1 + RECEIPT_SIZE;
 const NONCE_SIZE = 8;
 /** version, kind, nonce, u16 index, u16 count */
 const HEADER = 2 + NONCE_SIZE + 4;
@@ -170,6 +174,59 @@ export async function sendUdp(
   envelope: SealedEnvelope,
   options: UdpSendOptions = {},
 ): Promise<Uint8Array> {
+  return (await sendAndWait(address, envelope, options, false)).id;
+}
+
+/** What {@linkcode sendUdpForReceipt} resolves with. */
+export interface UdpReceipt {
+  /** The message id the receiver acknowledged. */
+  readonly id: Uint8Array;
+  /** The receipt that came with the ACK (docs/transports.md section 10), 44 bytes. */
+  readonly receipt: Uint8Array;
+}
+
+/**
+ * {@linkcode sendUdp}, waiting for a version 2 ACK (the message id and a receipt) and resolving
+ * with both; a version 1 ACK (the id only) is ignored, since anyone on the path could forge it.
+ * Open the receipt with `openReceipt` and the reply key put inside the message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * import {
+ *   listenUdp,
+ *   newReplyKey,
+ *   openReceipt,
+ *   sealReceipt,
+ *   sendUdpForReceipt,
+ * } from "@polycrypt/polycrypt/transports";
+ * const bob = await generateIdentity("x25519");
+ * const replyKey = newReplyKey(); // travels inside the message in practice
+ * const listener = await listenUdp("udp://127.0.0.1:0", ({ id }) =>
+ *   sealReceipt(replyKey, id, "delivered"));
+ * const envelope = await encrypt(new Uint8Array(3), { recipients: [bob.recipient] });
+ * const { id, receipt } = await sendUdpForReceipt(`udp://127.0.0.1:${listener.port}`, envelope);
+ * assert.equal(await openReceipt(replyKey, id, receipt), "delivered");
+ * await listener.close();
+ * ```
+ */
+export async function sendUdpForReceipt(
+  address: string,
+  envelope: SealedEnvelope,
+  options: UdpSendOptions = {},
+): Promise<UdpReceipt> {
+  const { id, receipt } = await sendAndWait(address, envelope, options, true);
+  return { id, receipt: receipt! };
+}
+
+/** Sends, resending the whole message, until an ACK of its id comes (with a receipt if asked). */
+async function sendAndWait(
+  address: string,
+  envelope: SealedEnvelope,
+  options: UdpSendOptions,
+  withReceipt: boolean,
+): Promise<{ id: Uint8Array; receipt?: Uint8Array }> {
   const to = parseUdpAddress(address);
   if (!isSealedEnvelope(envelope)) {
     throw new TypeError("envelope must be a sealed polycrypt envelope");
@@ -179,13 +236,14 @@ export async function sendUdp(
   const id = await messageId(envelope);
   const datagrams = fragments(envelope);
   const socket = await socketFor(to.hostname);
-  let acked!: () => void;
-  const ack = new Promise<void>((resolve) => acked = resolve);
+  let acked!: (receipt: Uint8Array | undefined) => void;
+  const ack = new Promise<Uint8Array | undefined>((resolve) => acked = resolve);
   socket.on("message", (msg: Uint8Array) => {
+    const form = msg.length === ACK_V2 || (msg.length === ACK_V1 && !withReceipt);
     if (
-      msg.length === 2 + MESSAGE_ID_SIZE && msg[0] === VERSION && msg[1] === KIND_ACK &&
-      msg.subarray(2).every((b, i) => b === id[i])
-    ) acked();
+      form && msg[0] === VERSION && msg[1] === KIND_ACK &&
+      msg.subarray(2, ACK_V1).every((b, i) => b === id[i])
+    ) acked(msg.length === ACK_V2 ? msg.slice(ACK_V1) : undefined);
   });
   socket.on("error", () => {});
   try {
@@ -198,11 +256,11 @@ export async function sendUdp(
       }
       let timer: ReturnType<typeof setTimeout> | undefined;
       const got = await Promise.race([
-        ack.then(() => true),
-        new Promise<boolean>((r) => timer = setTimeout(() => r(false), wait)),
+        ack.then((receipt) => ({ receipt })),
+        new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), wait)),
       ]);
       clearTimeout(timer);
-      if (got) return id;
+      if (got) return { id, receipt: got.receipt };
     }
     throw new FrameError("the peer did not acknowledge the message");
   } finally {
@@ -272,7 +330,9 @@ function sourceOf(address: string): string {
 
 /**
  * Receives envelopes on `address`. `onMessage` gets each complete envelope once (duplicates
- * from resends are acknowledged again but not delivered twice).
+ * from resends are acknowledged again, with the same ACK, but not delivered twice). When it
+ * returns, the ACK goes back: the message id (version 1), or the id and the 44-byte receipt it
+ * returned (version 2, docs/transports.md section 10); when it throws, no ACK.
  *
  * @example
  * ```ts
@@ -292,7 +352,9 @@ function sourceOf(address: string): string {
  */
 export async function listenUdp(
   address: string,
-  onMessage: (message: { envelope: Uint8Array; id: Uint8Array }) => void | Promise<void>,
+  onMessage: (
+    message: { envelope: Uint8Array; id: Uint8Array },
+  ) => void | Uint8Array | Promise<void | Uint8Array>,
   options: UdpListenOptions = {},
 ): Promise<UdpListener> {
   const { hostname, port } = parseUdpAddress(address);
@@ -338,18 +400,22 @@ export async function listenUdp(
     }
     return false;
   };
-  // Recently delivered messages: a resend (our ACK was lost) is acknowledged, not delivered again.
+  // Recently answered messages, with their ACK datagram: a resend (our ACK was lost) is
+  // acknowledged again with the same datagram, not delivered again.
   const delivered = new Map<string, Promise<Uint8Array>>();
   const socket = await socketFor(hostname);
   socket.on("error", () => {});
 
-  const acknowledge = (id: Uint8Array, to: { address: string; port: number }) => {
-    const d = new Uint8Array(2 + MESSAGE_ID_SIZE);
+  const ackDatagram = (id: Uint8Array, receipt: Uint8Array | undefined) => {
+    const d = new Uint8Array(receipt ? ACK_V2 : ACK_V1);
     d[0] = VERSION;
     d[1] = KIND_ACK;
     d.set(id, 2);
-    return new Promise<void>((resolve) => socket.send(d, to.port, to.address, () => resolve()));
+    if (receipt) d.set(receipt, ACK_V1);
+    return d;
   };
+  const acknowledge = (d: Uint8Array, to: { address: string; port: number }) =>
+    new Promise<void>((resolve) => socket.send(d, to.port, to.address, () => resolve()));
   // Handlers still running (and their ACKs): close() lets them finish first.
   const inflight = new Set<Promise<void>>();
 
@@ -371,7 +437,7 @@ export async function listenUdp(
     if (!entry) {
       const again = delivered.get(key);
       if (again !== undefined) {
-        if (index === 0) await again.then((id) => acknowledge(id, from), () => {});
+        if (index === 0) await again.then((d) => acknowledge(d, from), () => {});
         return;
       }
       const source = sourceOf(from.address);
@@ -415,18 +481,27 @@ export async function listenUdp(
       offset += p!.length;
     }
     if (!isSealedEnvelope(envelope)) return drop("not-envelope");
-    const idPromise = messageId(envelope);
-    delivered.set(key, idPromise);
+    const answered = (async () => {
+      const id = await messageId(envelope);
+      const receipt = await onMessage({ envelope, id });
+      if (
+        receipt !== undefined && !(receipt instanceof Uint8Array && receipt.length === RECEIPT_SIZE)
+      ) {
+        throw new RangeError(`a receipt must be ${RECEIPT_SIZE} bytes`);
+      }
+      return ackDatagram(id, receipt || undefined);
+    })();
+    delivered.set(key, answered);
     if (delivered.size > 1024) delivered.delete(delivered.keys().next().value!);
-    const id = await idPromise;
+    let datagram: Uint8Array;
     try {
-      await onMessage({ envelope, id });
+      datagram = await answered;
     } catch {
       // The application refused it (it did not decrypt, say): no acknowledgement.
       delivered.delete(key);
       return;
     }
-    await acknowledge(id, from);
+    await acknowledge(datagram, from);
   }
 
   await new Promise<void>((resolve) => socket.bind(port, hostname, () => resolve()));

@@ -14,9 +14,10 @@
  */
 import { Connection } from "./connection.ts";
 import type { ByteDuplex } from "./connection.ts";
-import type { FrameReaderOptions } from "./frame.ts";
+import { FrameBudget, FrameError, type FrameReaderOptions } from "./frame.ts";
 import type { TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, ConnectionPool } from "./_listener.ts";
+import { type Holder, ledgers, nextSequence, shared } from "./_budget.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -66,35 +67,128 @@ export function parseWsAddress(address: string): WsAddress {
 /** Bytes a sender may queue in a socket before it waits (back-pressure). */
 const HIGH_WATER = 4 * 1024 * 1024;
 
-/** Turns an open WebSocket into a byte duplex: binary messages in, binary messages out. */
-function socketDuplex(socket: WebSocket): ByteDuplex {
+/**
+ * Default bytes of received WebSocket messages one connection may hold before they are read:
+ * 32 MiB, two maximal frames (docs/transports.md section 5).
+ */
+export const DEFAULT_WS_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+
+/** Options of the WebSocket transport, besides the frame reader's. */
+export interface WebSocketOptions {
+  /**
+   * Bytes of received messages one connection may hold before the application reads them
+   * (default {@linkcode DEFAULT_WS_MAX_QUEUED_BYTES}). A WebSocket cannot stop its peer from
+   * sending, so a peer that sends more than this ahead of the reader is closed (code 1008). The
+   * same bytes also count against the connection's {@linkcode FrameReaderOptions.frameBudget}.
+   */
+  maxQueuedBytes?: number;
+}
+
+/** RangeError unless `maxQueuedBytes` is absent or a positive integer. */
+function checkMaxQueued(options: WebSocketOptions): number {
+  const max = options.maxQueuedBytes ?? DEFAULT_WS_MAX_QUEUED_BYTES;
+  if (!Number.isSafeInteger(max) || max < 1) {
+    throw new RangeError("maxQueuedBytes must be a positive integer");
+  }
+  return max;
+}
+
+/**
+ * Turns an open WebSocket into a byte duplex: binary messages in, binary messages out. Received
+ * messages wait in a queue until the reader asks for them; the bytes queued count against the
+ * frame budget (evictable, like an incomplete frame) and may not pass `maxQueued`: a WebSocket
+ * reads on whether or not anyone asks, so without this a peer could pile up memory unread.
+ */
+function socketDuplex(
+  socket: WebSocket,
+  maxQueued: number,
+  budget: FrameBudget | undefined,
+): ByteDuplex {
   socket.binaryType = "arraybuffer";
+  const ledger = ledgers.get(budget ?? (shared.processBudget ??= new FrameBudget()))!;
+  let chunks: Uint8Array[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const fail = (error: Error, code: number, reason: string) => {
+    if (failure) return;
+    failure = error;
+    chunks = [];
+    queued = 0;
+    ledger.set(holder, 0);
+    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+      socket.close(code, reason);
+    }
+    notify();
+  };
+  const holder: Holder = {
+    bytes: 0,
+    since: 0,
+    evictable: () => queued > 0 && !failure,
+    evict: () =>
+      fail(
+        new FrameError("the memory for frames in flight is exhausted"),
+        1008,
+        "memory exhausted",
+      ),
+  };
+  socket.addEventListener("message", (event) => {
+    if (failure || ended) return;
+    if (!(event.data instanceof ArrayBuffer)) {
+      // Text is not part of the protocol: end this connection.
+      fail(new TypeError("text message"), 1003, "binary frames only");
+      return;
+    }
+    const chunk = new Uint8Array(event.data);
+    if (chunk.length === 0) return;
+    if (queued + chunk.length > maxQueued) {
+      fail(new FrameError("the peer sent more than is read"), 1008, "too much unread data");
+      return;
+    }
+    if (queued === 0) holder.since = nextSequence();
+    chunks.push(chunk);
+    queued += chunk.length;
+    ledger.set(holder, queued);
+    ledger.relieve();
+    notify();
+  });
+  socket.addEventListener("close", () => {
+    ended = true;
+    notify();
+  });
+  socket.addEventListener("error", () => {
+    if (!ended) fail(new TypeError("websocket error"), 1011, "error");
+  });
   const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
-      socket.addEventListener("message", (event) => {
-        if (!(event.data instanceof ArrayBuffer)) {
-          // Text is not part of the protocol: end this connection.
-          controller.error(new TypeError("text message"));
-          socket.close(1003, "binary frames only");
-          return;
-        }
-        controller.enqueue(new Uint8Array(event.data));
-      });
-      socket.addEventListener("close", () => {
-        try {
-          controller.close();
-        } catch { /* already errored or closed */ }
-      });
-      socket.addEventListener("error", () => {
-        try {
-          controller.error(new TypeError("websocket error"));
-        } catch { /* already closed */ }
-      });
+    async pull(controller) {
+      while (chunks.length === 0 && !failure && !ended) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if (failure) {
+        controller.error(failure);
+      } else if (chunks.length > 0) {
+        const chunk = chunks.shift()!;
+        queued -= chunk.length;
+        ledger.set(holder, queued);
+        controller.enqueue(chunk);
+      } else {
+        controller.close();
+      }
     },
     cancel() {
+      chunks = [];
+      queued = 0;
+      ledger.set(holder, 0);
+      ended = true;
+      notify();
       socket.close();
     },
-  });
+  }, { highWaterMark: 0 });
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       if (socket.readyState !== WebSocket.OPEN) throw new TypeError("websocket is closed");
@@ -129,9 +223,10 @@ function socketDuplex(socket: WebSocket): ByteDuplex {
  */
 export async function connectWebSocket(
   address: string,
-  options: FrameReaderOptions = {},
+  options: FrameReaderOptions & WebSocketOptions = {},
 ): Promise<Connection> {
   const { url } = parseWsAddress(address);
+  const maxQueued = checkMaxQueued(options);
   const socket = new WebSocket(url);
   await new Promise<void>((resolve, reject) => {
     socket.addEventListener("open", () => resolve(), { once: true });
@@ -141,7 +236,7 @@ export async function connectWebSocket(
       { once: true },
     );
   });
-  return new Connection(socketDuplex(socket), options);
+  return new Connection(socketDuplex(socket, maxQueued, options.frameBudget), options);
 }
 
 /** A running WebSocket listener. */
@@ -183,10 +278,11 @@ export interface WebSocketListener {
 export function listenWebSocket(
   address: string,
   handler: (connection: Connection) => Promise<void> | void,
-  options: TcpListenOptions = {},
+  options: TcpListenOptions & WebSocketOptions = {},
 ): WebSocketListener {
   const { hostname, port, path } = parseWsAddress(address);
   checkMaxConnections(options);
+  const maxQueued = checkMaxQueued(options);
   const pool = new ConnectionPool(options);
   const server = Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
     if (new URL(request.url).pathname !== path) return new Response(null, { status: 404 });
@@ -194,9 +290,13 @@ export function listenWebSocket(
       return new Response(null, { status: 426, headers: { upgrade: "websocket" } });
     }
     const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.addEventListener("open", () => pool.serve(socketDuplex(socket), handler), {
-      once: true,
-    });
+    socket.addEventListener(
+      "open",
+      () => pool.serve(socketDuplex(socket, maxQueued, options.frameBudget), handler),
+      {
+        once: true,
+      },
+    );
     return response;
   });
   return {

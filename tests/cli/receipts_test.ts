@@ -14,6 +14,7 @@ import {
   openReceipt,
   RECEIPT_SIZE,
   sendUdp,
+  sendUdpForReceipt,
   textMessage,
 } from "../../transports/mod.ts";
 import { freePort } from "../transports/_socks.ts";
@@ -256,7 +257,7 @@ Deno.test("receipts: a replay and an undecryptable envelope are answered after c
   }
 });
 
-Deno.test("receipts: over UDP (version 1 ACKs) a replayed envelope is acknowledged but shown once", async () => {
+Deno.test("receipts: over UDP a replayed envelope is acknowledged (sendUdp takes any ACK) but shown once", async () => {
   const { dir, bob, listener } = await bobListening("udp://127.0.0.1:0");
   try {
     const envelope = await encrypt(textMessage("over udp", { replyKey: newReplyKey() }), {
@@ -269,6 +270,55 @@ Deno.test("receipts: over UDP (version 1 ACKs) a replayed envelope is acknowledg
     assert.equal((await listener.close()).stdout, "over udp\n");
   } finally {
     await listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("receipts: over UDP every whole envelope gets a receipt; a replay and an undecryptable one look alike", async () => {
+  const { dir, bob, eve, listener } = await bobListening("udp://127.0.0.1:0");
+  const run = (args: string[]) => runCli(args, NET_PERMS);
+  try {
+    const to = `udp://127.0.0.1:${listener.port}`;
+    const aliceKey = newReplyKey();
+    const envelope = await encrypt(textMessage("over udp, v2", { replyKey: aliceKey }), {
+      recipients: [bob.recipient],
+    });
+    // Alice reads "delivered"; Mallory's replay (a fresh nonce: not a resend) gets a receipt of
+    // the same size, which Alice would read as "duplicate".
+    const first = await sendUdpForReceipt(to, envelope);
+    assert.equal(await openReceipt(aliceKey, first.id, first.receipt), "delivered");
+    const replay = await sendUdpForReceipt(to, envelope);
+    assert.equal(replay.receipt.length, RECEIPT_SIZE);
+    assert.equal(await openReceipt(aliceKey, replay.id, replay.receipt), "duplicate");
+    // One Bob cannot decrypt is answered too (it used to get no ACK at all), with a receipt of the
+    // same size that its sender cannot open: "undecryptable".
+    const malloryKey = newReplyKey();
+    const forEve = await encrypt(textMessage("not for Bob", { replyKey: malloryKey }), {
+      recipients: [eve.recipient],
+    });
+    const undecryptable = await sendUdpForReceipt(to, forEve, { attempts: 1 });
+    assert.equal(undecryptable.receipt.length, RECEIPT_SIZE);
+    assert.equal(await openReceipt(malloryKey, undecryptable.id, undecryptable.receipt), undefined);
+    for (const guess of [newReplyKey(), malloryKey]) {
+      assert.equal(await openReceipt(guess, replay.id, replay.receipt), undefined);
+    }
+    // A library sender that takes any ACK (sendUdp) still gets its answer.
+    assert.equal((await sendUdp(to, envelope)).toHex(), first.id.toHex());
+    // `send` over udp:// reads the receipt's outcome like over tcp://.
+    const delivered = await run(["send", "--to", to, "-r", bob.recipient, "by send"]);
+    assert.equal(delivered.code, 0, delivered.stderr);
+    assert.equal(delivered.stderr, "polycrypt: delivered\n");
+    const start = performance.now();
+    const refused = await run(["send", "--to", to, "-r", eve.recipient, "psst"]);
+    const ms = performance.now() - start;
+    assert.equal(refused.code, 3);
+    assert.equal(refused.stderr, "polycrypt: the peer could not decrypt the message\n");
+    // Answered at once, not after the 3 x 2 s of resends an unanswered message waits.
+    assert.ok(ms < 4000, `${ms} ms`);
+    console.log(`send over udp, undecryptable: ${ms.toFixed(0)} ms from start to exit`);
+  } finally {
+    const heard = await listener.close();
+    assert.equal(heard.stdout, "over udp, v2\nby send\n");
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -6,9 +6,15 @@ import dgram from "node:dgram";
 import { encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 import {
   FrameError,
+  listenUdp,
   MAX_DATAGRAM,
+  newReplyKey,
+  openReceipt,
   parseUdpAddress,
+  RECEIPT_SIZE,
+  sealReceipt,
   sendUdp,
+  sendUdpForReceipt,
   type UdpListenOptions,
 } from "../../transports/mod.ts";
 import { patternBytes } from "../cascade/_helpers.ts";
@@ -148,5 +154,91 @@ Deno.test("udp: only sealed envelopes, strict addresses", async () => {
   assert.deepEqual(parseUdpAddress("udp://localhost:7000"), { hostname: "localhost", port: 7000 });
   for (const bad of ["tcp://h:1", "udp://h", "udp://h:99999"]) {
     assert.throws(() => parseUdpAddress(bad), RangeError);
+  }
+});
+
+Deno.test("udp: ACK datagrams with a receipt (version 2) and with the id only (version 1)", async () => {
+  const replyKey = newReplyKey();
+  let calls = 0;
+  // Version 2: onMessage returns the receipt, which the ACK datagram carries.
+  const v2 = await listenUdp("udp://127.0.0.1:0", ({ id }) => {
+    calls++;
+    return sealReceipt(replyKey, id, "delivered");
+  });
+  // Version 1: onMessage returns nothing, the ACK carries the id only.
+  const v1 = await listenUdp("udp://127.0.0.1:0", () => {});
+  const shim = await lossyShim(v2.port, () => false);
+  try {
+    const envelope = await sealed(patternBytes(3000));
+    const got = await sendUdpForReceipt(`udp://127.0.0.1:${shim.port}`, envelope);
+    assert.equal(got.receipt.length, RECEIPT_SIZE);
+    assert.equal(await openReceipt(replyKey, got.id, got.receipt), "delivered");
+    // A sender that takes any ACK reads both forms.
+    assert.equal((await sendUdp(`udp://127.0.0.1:${v2.port}`, envelope)).toHex(), got.id.toHex());
+    assert.equal((await sendUdp(`udp://127.0.0.1:${v1.port}`, envelope)).toHex(), got.id.toHex());
+    // One that wants a receipt ignores an id-only ACK (anyone on the path could forge one).
+    await assert.rejects(
+      sendUdpForReceipt(`udp://127.0.0.1:${v1.port}`, envelope, { ackTimeoutMs: 150, attempts: 2 }),
+      FrameError,
+    );
+    // Each sendUdp cuts the envelope with a fresh nonce: two messages for v2's application.
+    assert.equal(calls, 2);
+  } finally {
+    await shim.close();
+    await v1.close();
+    await v2.close();
+  }
+});
+
+Deno.test("udp: a resend whose ACK was lost gets the same receipt, without a second delivery", async () => {
+  const replyKey = newReplyKey();
+  let calls = 0;
+  const listener = await listenUdp("udp://127.0.0.1:0", ({ id }) => {
+    calls++;
+    return sealReceipt(replyKey, id, "delivered");
+  });
+  // A shim that loses the first ACK on its way back.
+  const front = dgram.createSocket("udp4");
+  const back = dgram.createSocket("udp4");
+  let client: { address: string; port: number } | undefined;
+  const acks: Uint8Array[] = [];
+  front.on("message", (msg: Uint8Array, from: { address: string; port: number }) => {
+    client = from;
+    back.send(msg, listener.port, "127.0.0.1");
+  });
+  back.on("message", (msg: Uint8Array) => {
+    acks.push(msg.slice());
+    if (acks.length > 1 && client) front.send(msg, client.port, client.address);
+  });
+  await new Promise<void>((r) => front.bind(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => back.bind(0, "127.0.0.1", () => r()));
+  try {
+    const envelope = await sealed(new Uint8Array(10));
+    const got = await sendUdpForReceipt(`udp://127.0.0.1:${front.address().port}`, envelope, {
+      ackTimeoutMs: 200,
+    });
+    assert.equal(await openReceipt(replyKey, got.id, got.receipt), "delivered");
+    assert.equal(calls, 1);
+    assert.equal(acks.length, 2);
+    assert.equal(acks[0].length, 2 + 16 + RECEIPT_SIZE);
+    assert.equal(acks[0].toHex(), acks[1].toHex());
+  } finally {
+    await Promise.all([front, back].map((s) => new Promise((r) => s.close(() => r(0)))));
+    await listener.close();
+  }
+});
+
+Deno.test("udp: a receipt of the wrong size is refused (no ACK)", async () => {
+  const listener = await listenUdp("udp://127.0.0.1:0", () => new Uint8Array(10));
+  try {
+    await assert.rejects(
+      sendUdp(`udp://127.0.0.1:${listener.port}`, await sealed(new Uint8Array(1)), {
+        ackTimeoutMs: 100,
+        attempts: 1,
+      }),
+      FrameError,
+    );
+  } finally {
+    await listener.close();
   }
 });

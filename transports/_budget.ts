@@ -1,0 +1,53 @@
+// Internal: the accounting behind a FrameBudget (transports/frame.ts), shared with the WebSocket
+// transport, whose received messages wait in a queue before a frame reader asks for them
+// (docs/transports.md section 2, "Memory limits of a receiver").
+
+/** One holder of bytes (a frame reader, a WebSocket queue) as its budget sees it. */
+export interface Holder {
+  /** Bytes counted against the budget. */
+  bytes: number;
+  /** When its incomplete data began (a sequence number: smaller is older). */
+  since: number;
+  /** Whether it holds bytes that can be dropped (an incomplete frame, unread messages). */
+  evictable(): boolean;
+  /** Drops its bytes and fails its connection. */
+  evict(): void;
+}
+
+/** The accounting behind a FrameBudget. */
+export class Ledger {
+  held = 0;
+  peak = 0;
+  readonly holders = new Set<Holder>();
+  constructor(readonly capacity: number) {}
+
+  set(holder: Holder, bytes: number): void {
+    this.held += bytes - holder.bytes;
+    holder.bytes = bytes;
+    if (bytes > 0) this.holders.add(holder);
+    else this.holders.delete(holder);
+    this.peak = Math.max(this.peak, this.held);
+  }
+
+  /** Over capacity: evicts evictable holders, oldest first, until it is not. */
+  relieve(): void {
+    if (this.held <= this.capacity) return;
+    const candidates = [...this.holders].filter((h) => h.evictable())
+      .sort((a, b) => a.since - b.since);
+    for (const holder of candidates) {
+      if (this.held <= this.capacity) return;
+      holder.evict();
+    }
+  }
+}
+
+/** The ledger of each FrameBudget, and the process-wide budget once one is needed. */
+export const ledgers = new WeakMap<object, Ledger>();
+export const shared: { processBudget?: object } = {};
+
+let sequence = 0;
+
+/** The next sequence number (smaller is older). */
+export function nextSequence(): number {
+  return ++sequence;
+}

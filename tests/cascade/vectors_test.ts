@@ -1,6 +1,7 @@
-// Committed format-v1 envelopes (tests/vectors/polycrypt/envelopes/) must keep decrypting.
+// Committed envelopes (tests/vectors/polycrypt/envelopes/) must keep decrypting: format 1.0, and
+// the key-private RSA stanzas (format 1, stanza revision 2, docs/format.md).
 import assert from "node:assert/strict";
-import { decrypt, DecryptionError } from "../../mod.ts";
+import { decrypt, DecryptionError, inspect } from "../../mod.ts";
 import { assertRejects } from "./_helpers.ts";
 
 interface Vector {
@@ -13,30 +14,54 @@ interface Vector {
   armored: boolean;
 }
 
-const file = JSON.parse(
-  await Deno.readTextFile(
-    new URL("../vectors/polycrypt/envelopes/envelopes.json", import.meta.url),
-  ),
-) as { format: string; vectors: Vector[] };
+async function load(name: string): Promise<{ format: string; vectors: Vector[] }> {
+  const url = new URL(`../vectors/polycrypt/envelopes/${name}`, import.meta.url);
+  return JSON.parse(await Deno.readTextFile(url));
+}
+
+async function decryptsToRecorded(v: Vector): Promise<void> {
+  const sealed = v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope);
+  const options = { identities: v.identity ? [v.identity] : [], passphrase: v.passphrase };
+  const plaintext = await decrypt(sealed, options);
+  assert.equal(plaintext.length, v.plaintextSize);
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new Uint8Array(plaintext)),
+  ).toHex();
+  assert.equal(digest, v.plaintextSha256);
+  if (v.identity && v.passphrase) {
+    await assertRejects(decrypt(sealed, { identities: [v.identity] }), [DecryptionError]);
+  }
+}
 
 Deno.test("format v1 envelope vectors decrypt to their recorded plaintext", async (t) => {
+  const file = await load("envelopes.json");
   assert.equal(file.format, "polycrypt envelope v1");
   let checked = 0;
   for (const v of file.vectors) {
     await t.step(v.name, async () => {
-      const sealed = v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope);
-      const options = { identities: v.identity ? [v.identity] : [], passphrase: v.passphrase };
-      const plaintext = await decrypt(sealed, options);
-      assert.equal(plaintext.length, v.plaintextSize);
-      const digest = new Uint8Array(
-        await crypto.subtle.digest("SHA-256", new Uint8Array(plaintext)),
-      ).toHex();
-      assert.equal(digest, v.plaintextSha256);
-      if (v.identity && v.passphrase) {
-        await assertRejects(decrypt(sealed, { identities: [v.identity] }), [DecryptionError]);
-      }
+      await decryptsToRecorded(v);
       checked++;
     });
   }
   assert.equal(checked, 10);
+});
+
+Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are modulus + 16 bytes", async (t) => {
+  const file = await load("rsa_key_private.json");
+  assert.equal(file.format, "polycrypt envelope v1, RSA stanzas key-private");
+  let checked = 0;
+  for (const v of file.vectors) {
+    await t.step(v.name, async () => {
+      await decryptsToRecorded(v);
+      const info = await inspect(v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope));
+      for (const stanza of info.stanzas ?? []) {
+        // docs/format.md: body = encapsulation || wrapped file key (32 + 16); an RSA encapsulation
+        // is the modulus plus 16 bytes (rsa-2048: 272, rsa-3072: 400), X25519's 32.
+        const expected = { "rsa-2048": 272, "rsa-3072+x25519": 400 + 32 }[stanza.type];
+        assert.equal(stanza.bytes, expected! + 48, stanza.type);
+      }
+      checked++;
+    });
+  }
+  assert.equal(checked, 3);
 });

@@ -1,7 +1,8 @@
-// Generates envelopes.json: format-v1 envelopes that every later polycrypt version must keep
-// decrypting (tests/cascade/vectors_test.ts). Run once per format version:
-//   deno run --allow-read --allow-write --allow-env tests/vectors/polycrypt/envelopes/generate.ts
-// Regenerating replaces the committed vectors: only do it for a new format version, into a new file.
+// Generates committed envelopes that every later polycrypt version must keep decrypting
+// (tests/cascade/vectors_test.ts). Run once per set, never over a committed file:
+//   deno run --allow-read --allow-write --allow-env tests/vectors/polycrypt/envelopes/generate.ts SET
+// SET "v1" wrote envelopes.json (format 1.0, 2026-11); "rsa-key-private" wrote
+// rsa_key_private.json (format 1 with key-private RSA stanzas, revision 2: docs/format.md, 2026-12).
 import { ARGON2_FLOOR, encrypt, generateIdentity } from "../../../../mod.ts";
 
 interface Case {
@@ -15,7 +16,7 @@ interface Case {
   recipients?: number;
 }
 
-const cases: Case[] = [
+const v1: Case[] = [
   { name: "x25519, one AES-256-GCM layer", engine: "x25519", size: 100 },
   { name: "default hybrid, two AEADs", engine: "x25519+ml-kem-768", aead: ["aes-256-gcm", "xchacha20-poly1305"], size: 1000 },
   { name: "passphrase only", passphrase: "correct horse battery staple", size: 50 },
@@ -28,6 +29,27 @@ const cases: Case[] = [
   { name: "elgamal-3072", engine: "elgamal-3072", size: 1 },
 ];
 
+const rsaKeyPrivate: Case[] = [
+  { name: "rsa-2048, key-private stanza", engine: "rsa-2048", size: 200 },
+  { name: "rsa-3072+x25519, key-private RSA half", engine: "rsa-3072+x25519", size: 70000 },
+  { name: "two rsa-2048 recipients, armored", engine: "rsa-2048", recipients: 2, armor: true, size: 5 },
+];
+
+const SETS: Record<string, { file: string; format: string; cases: Case[] }> = {
+  "v1": { file: "envelopes.json", format: "polycrypt envelope v1", cases: v1 },
+  "rsa-key-private": {
+    file: "rsa_key_private.json",
+    format: "polycrypt envelope v1, RSA stanzas key-private",
+    cases: rsaKeyPrivate,
+  },
+};
+const set = SETS[Deno.args[0]];
+if (!set) throw new Error(`usage: generate.ts ${Object.keys(SETS).join("|")}`);
+const target = new URL(`./${set.file}`, import.meta.url);
+if (await Deno.stat(target).then(() => true, () => false)) {
+  throw new Error(`${set.file} exists: committed vectors are never regenerated over`);
+}
+
 function plaintextOf(size: number): Uint8Array {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[i] = (i * 31 + 7) & 0xff;
@@ -35,7 +57,7 @@ function plaintextOf(size: number): Uint8Array {
 }
 
 const vectors = [];
-for (const c of cases) {
+for (const c of set.cases) {
   const people = c.engine ? await Promise.all(Array.from({ length: c.recipients ?? 1 }, () => generateIdentity(c.engine))) : [];
   const plaintext = plaintextOf(c.size);
   const sealed = await encrypt(plaintext, {
@@ -57,7 +79,7 @@ for (const c of cases) {
   });
 }
 await Deno.writeTextFile(
-  new URL("./envelopes.json", import.meta.url),
-  JSON.stringify({ format: "polycrypt envelope v1", generated: new Date().toISOString().slice(0, 10), vectors }, null, 1) + "\n",
+  target,
+  JSON.stringify({ format: set.format, generated: new Date().toISOString().slice(0, 10), vectors }, null, 1) + "\n",
 );
 console.log(`wrote ${vectors.length} vectors`);

@@ -33,26 +33,37 @@ async function decryptsToRecorded(v: Vector): Promise<void> {
   }
 }
 
-Deno.test("format v1 envelope vectors decrypt to their recorded plaintext", async (t) => {
-  const file = await load("envelopes.json");
-  assert.equal(file.format, "polycrypt envelope v1");
+/** Decrypts every vector of `name` (then runs `more` on it) and checks the file's format and count. */
+async function checkFile(
+  t: Deno.TestContext,
+  name: string,
+  format: string,
+  count: number,
+  more: (v: Vector) => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  const file = await load(name);
+  assert.equal(file.format, format);
   let checked = 0;
   for (const v of file.vectors) {
     await t.step(v.name, async () => {
       await decryptsToRecorded(v);
+      await more(v);
       checked++;
     });
   }
-  assert.equal(checked, 10);
-});
+  assert.equal(checked, count);
+}
 
-Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are modulus + 16 bytes", async (t) => {
-  const file = await load("rsa_key_private.json");
-  assert.equal(file.format, "polycrypt envelope v1, RSA stanzas key-private");
-  let checked = 0;
-  for (const v of file.vectors) {
-    await t.step(v.name, async () => {
-      await decryptsToRecorded(v);
+Deno.test("format v1 envelope vectors decrypt to their recorded plaintext", (t) =>
+  checkFile(t, "envelopes.json", "polycrypt envelope v1", 10));
+
+Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are modulus + 16 bytes", (t) =>
+  checkFile(
+    t,
+    "rsa_key_private.json",
+    "polycrypt envelope v1, RSA stanzas key-private",
+    3,
+    async (v) => {
       const info = await inspect(v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope));
       for (const stanza of info.stanzas ?? []) {
         // docs/format.md: body = encapsulation || wrapped file key (32 + 16); an RSA encapsulation
@@ -60,8 +71,5 @@ Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are mod
         const expected = { "rsa-2048": 272, "rsa-3072+x25519": 400 + 32 }[stanza.type];
         assert.equal(stanza.bytes, expected! + 48, stanza.type);
       }
-      checked++;
-    });
-  }
-  assert.equal(checked, 3);
-});
+    },
+  ));

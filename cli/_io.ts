@@ -143,6 +143,21 @@ const TEMP_NAME = /^\..+\.polycrypt-[0-9a-f]{8}\.tmp$/;
  */
 const LEFTOVER_AGE_MS = 60_000;
 
+/** When each folder was last cleaned of leftovers, by this process. */
+const cleaned = new Map<string, number>();
+
+/**
+ * {@linkcode removeLeftovers}, at most once a minute per folder: a leftover is only taken once it
+ * has been left alone for 60 s, so a `listen -o DIR` receiving many files lists DIR once a minute,
+ * not once per file.
+ */
+async function removeLeftoversNow(dir: string): Promise<void> {
+  const now = performance.now();
+  if (now - (cleaned.get(dir) ?? -Infinity) < 60_000) return;
+  cleaned.set(dir, now);
+  await removeLeftovers(dir);
+}
+
 /**
  * Removes the temporary files of polycrypt's own atomic writes that a killed run left in `dir`
  * (SIGKILL, a power cut): regular files named as {@linkcode tempName} names them, readable by this
@@ -203,7 +218,7 @@ export async function writeAtomic(
 ): Promise<void> {
   const target = resolve(path);
   if (!force) await refuseExisting(target, path);
-  await removeLeftovers(dirname(target));
+  await removeLeftoversNow(dirname(target));
   const tmp = join(dirname(target), tempName(basename(target)));
   let file: Deno.FsFile;
   try {

@@ -65,7 +65,8 @@ Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are mod
     3,
     async (v) => {
       const info = await inspect(v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope));
-      for (const stanza of info.stanzas ?? []) {
+      assert.ok(info.stanzas?.length, v.name);
+      for (const stanza of info.stanzas!) {
         // docs/format.md: body = encapsulation || wrapped file key (32 + 16); an RSA encapsulation
         // is the modulus plus 16 bytes (rsa-2048: 272, rsa-3072: 400), X25519's 32.
         const expected = { "rsa-2048": 272, "rsa-3072+x25519": 400 + 32 }[stanza.type];

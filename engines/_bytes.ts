@@ -70,3 +70,15 @@ export function readU32be(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
     bytes[offset + 3]) >>> 0;
 }
+
+/** Big-endian bytes of a non-negative BigInt, left-padded to `length`. */
+export function bigintToBytes(value: bigint, length: number): Uint8Array {
+  const hex = value.toString(16).padStart(length * 2, "0");
+  if (hex.length > length * 2) throw new RangeError("value does not fit");
+  return Uint8Array.fromHex(hex);
+}
+
+/** The non-negative BigInt of big-endian bytes. */
+export function bytesToBigint(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt("0x" + bytes.toHex());
+}

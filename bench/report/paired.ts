@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import { encryptStream, registry } from "../../mod.ts";
 import { ARGON2_DEFAULT, argon2id } from "../../cascade/argon2.ts";
 import { FFDHE_GROUPS } from "../../engines/elgamal/elgamal.ts";
-import { bigintToBytes } from "../../engines/elgamal/modexp.ts";
+import { bigintToBytes } from "../../engines/_bytes.ts";
 import { opensslRsa } from "../../engines/rsa/_openssl.ts";
 import { median, medianMs } from "../../cli/_bench.ts";
 import { opensslSpeed } from "../_openssl.ts";

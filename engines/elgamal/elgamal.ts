@@ -39,7 +39,8 @@ import { hkdf } from "../hkdf.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import { FFDHE_PRIMES_HEX } from "./_primes.ts";
 import { runInWorker, type WorkerJob } from "./_modexp_pool.ts";
-import { bigintToBytes, bytesToBigint, fixedBasePow, jacobi, modPow } from "./modexp.ts";
+import { bigintToBytes, bytesToBigint } from "../_bytes.ts";
+import { fixedBasePow, jacobi, modPow } from "./modexp.ts";
 
 /** Group sizes polycrypt offers. */
 export type FfdheBits = 2048 | 3072 | 4096 | 6144 | 8192;

@@ -230,15 +230,3 @@ export function jacobi(a: bigint, n: bigint): -1 | 0 | 1 {
   }
   return n === 1n ? t : 0;
 }
-
-/** Big-endian bytes of a non-negative BigInt, left-padded to `length`. */
-export function bigintToBytes(value: bigint, length: number): Uint8Array {
-  const hex = value.toString(16).padStart(length * 2, "0");
-  if (hex.length > length * 2) throw new RangeError("value does not fit");
-  return Uint8Array.fromHex(hex);
-}
-
-/** The non-negative BigInt of big-endian bytes. */
-export function bytesToBigint(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt("0x" + bytes.toHex());
-}

@@ -35,15 +35,13 @@
 import forge from "node-forge";
 import type { KeyObject } from "node:crypto";
 import { DecryptionError } from "../../errors.ts";
-import { checkBytes } from "../_bytes.ts";
+import { bigintToBytes, bytesToBigint, checkBytes } from "../_bytes.ts";
 import { hkdf } from "../hkdf.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { EngineFactory } from "../registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 import {
-  bigIntToBytes,
   binaryString,
-  bytesToBigInt,
   type CheckedPublicKey,
   checkedPublicKey,
   forgePrivateKey,
@@ -399,7 +397,7 @@ const T_BITS = BigInt(RSA_KEY_PRIVACY_BYTES * 8 + 1);
 /** A uniform bigint in [0, 2^bits). */
 function randomBits(bits: bigint): bigint {
   const bytes = crypto.getRandomValues(new Uint8Array(Math.ceil(Number(bits) / 8)));
-  return bytesToBigInt(bytes) & ((1n << bits) - 1n);
+  return bytesToBigint(bytes) & ((1n << bits) - 1n);
 }
 
 /**
@@ -409,10 +407,10 @@ function randomBits(bits: bigint): bigint {
  */
 function expand(c: Uint8Array, n: bigint, size: number): Uint8Array {
   const bound = 1n << BigInt(8 * (size + RSA_KEY_PRIVACY_BYTES));
-  const cValue = bytesToBigInt(c);
+  const cValue = bytesToBigint(c);
   for (;;) {
     const v = cValue + randomBits(T_BITS) * n;
-    if (v < bound) return bigIntToBytes(v, size + RSA_KEY_PRIVACY_BYTES);
+    if (v < bound) return bigintToBytes(v, size + RSA_KEY_PRIVACY_BYTES);
   }
 }
 
@@ -502,7 +500,7 @@ export function createRsaEngine(
       // A bad key is the caller's error, not a decryption failure.
       const key = privateKeyObject(sk, bits);
       const v = encapsulation.slice();
-      const c = keyPrivate ? bigIntToBytes(bytesToBigInt(v) % privateModulus(key), size) : v;
+      const c = keyPrivate ? bigintToBytes(bytesToBigint(v) % privateModulus(key), size) : v;
       let secret: Uint8Array;
       try {
         secret = await backend.decrypt(sk, bits, c, EMPTY);

@@ -15,7 +15,7 @@
  * @module
  */
 import { FormatError } from "../errors.ts";
-import { concatBytes, equalBytes, readU32be, u32be } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes, i2osp, readU32be } from "../engines/_bytes.ts";
 import { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine } from "../engines/types.ts";
 import type { ByteReader } from "./_reader.ts";
@@ -106,8 +106,8 @@ export function encodeOuter(outer: Outer): Uint8Array {
   return concatBytes(
     MAGIC,
     new Uint8Array([MODE_PASSWORD, KDF_ARGON2ID]),
-    u32be(p.memoryKiB),
-    u32be(p.passes),
+    i2osp(p.memoryKiB, 4),
+    i2osp(p.passes, 4),
     new Uint8Array([p.parallelism]),
     salt,
   );
@@ -160,7 +160,7 @@ export function encodeHeader(header: Header): Uint8Array {
         `a stanza body must be a Uint8Array of at most ${LIMITS.stanzaBody} bytes`,
       );
     }
-    parts.push(...shortString(type, "a stanza type"), u32be(body.length), body);
+    parts.push(...shortString(type, "a stanza type"), i2osp(body.length, 4), body);
   }
   const bytes = concatBytes(...parts);
   if (bytes.length > LIMITS.headerBytes) throw new RangeError("the header would exceed 4 MiB");

@@ -60,12 +60,7 @@ export function toBuffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes);
 }
 
-/** The big-endian u32 encoding of `value` (0 to 2^32 - 1), as the envelope and frame formats use. */
-export function u32be(value: number): Uint8Array {
-  return new Uint8Array([value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
-}
-
-/** The big-endian u32 at `offset` of `bytes`. */
+/** The big-endian u32 at `offset` of `bytes` (the inverse of `i2osp(value, 4)`). */
 export function readU32be(bytes: Uint8Array, offset: number): number {
   return ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) |
     bytes[offset + 3]) >>> 0;

@@ -19,7 +19,7 @@
  * @module
  */
 import { DecryptionError } from "../errors.ts";
-import { checkBytes, concatBytes } from "./_bytes.ts";
+import { checkBytes, concatBytes, i2osp } from "./_bytes.ts";
 import { hkdf } from "./hkdf.ts";
 import type { BuiltinFactory, EngineFactory, EngineRegistry } from "./registry.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "./types.ts";
@@ -61,8 +61,7 @@ function splitPrefixed16(name: string, bytes: Uint8Array, count: number): Uint8A
 function lengthPrefixed32(parts: Uint8Array[]): Uint8Array {
   const out: Uint8Array[] = [];
   for (const part of parts) {
-    const n = part.length;
-    out.push(new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]), part);
+    out.push(i2osp(part.length, 4), part);
   }
   return concatBytes(...out);
 }

@@ -1,7 +1,7 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 // Worker: runs Argon2id off the caller's event loop (cascade/argon2.ts).
-import { argon2id } from "hash-wasm";
+import { hashWasmArgon2id } from "./_argon2_wasm.ts";
 
 interface Job {
   password: Uint8Array;
@@ -14,16 +14,7 @@ interface Job {
 self.onmessage = async (event: MessageEvent<Job>) => {
   const job = event.data;
   try {
-    const key = await argon2id({
-      password: job.password,
-      salt: job.salt,
-      memorySize: job.memoryKiB,
-      iterations: job.passes,
-      parallelism: job.parallelism,
-      hashLength: 32,
-      outputType: "binary",
-    });
-    job.password.fill(0);
+    const key = await hashWasmArgon2id(job.password, job.salt, job);
     self.postMessage({ key });
   } catch {
     self.postMessage({ error: "argon2id failed" });

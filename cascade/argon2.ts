@@ -229,20 +229,8 @@ async function inline(
   salt: Uint8Array,
   params: Argon2Params,
 ): Promise<Uint8Array> {
-  try {
-    const { argon2id: hashWasm } = await import("hash-wasm");
-    return await hashWasm({
-      password,
-      salt,
-      memorySize: params.memoryKiB,
-      iterations: params.passes,
-      parallelism: params.parallelism,
-      hashLength: 32,
-      outputType: "binary",
-    });
-  } finally {
-    password.fill(0);
-  }
+  const { hashWasmArgon2id } = await import("./_argon2_wasm.ts");
+  return await hashWasmArgon2id(password, salt, params);
 }
 
 /** hash-wasm in a Web Worker of its own; `password` is transferred (the worker wipes it). */

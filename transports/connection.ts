@@ -31,7 +31,8 @@ import {
   type FrameReaderOptions,
   MESSAGE_ID_SIZE,
 } from "./frame.ts";
-import { RECEIPT_SIZE } from "./message.ts";
+import { checkReceipt } from "./message.ts";
+import { concatBytes } from "../engines/_bytes.ts";
 
 /** A duplex byte stream, as `Deno.Conn` and `WebSocketStream` connections provide. */
 export interface ByteDuplex {
@@ -191,12 +192,12 @@ export class Connection implements Transport {
     if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
       return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
     }
-    if (
-      receipt !== undefined && (!(receipt instanceof Uint8Array) || receipt.length !== RECEIPT_SIZE)
-    ) {
-      return Promise.reject(new RangeError(`receipt must be ${RECEIPT_SIZE} bytes`));
+    try {
+      checkReceipt(receipt);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const payload = receipt === undefined ? id : new Uint8Array([...id, ...receipt]);
+    const payload = receipt === undefined ? id : concatBytes(id, receipt);
     return this.#exclusive(() => this.#writer.write(encodeFrame(FRAME.ack, payload)));
   }
 

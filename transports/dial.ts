@@ -32,7 +32,8 @@
  */
 import type { Connection, Incoming } from "./connection.ts";
 import { MESSAGE_ID_SIZE } from "./frame.ts";
-import { RECEIPT_SIZE } from "./message.ts";
+import { checkReceipt } from "./message.ts";
+import { equalBytes } from "../engines/_bytes.ts";
 import { connectTcp, listenTcp, parseTcpAddress, type TcpListenOptions } from "./tcp.ts";
 import { connectTls, listenTls, parseTlsAddress } from "./tls.ts";
 import {
@@ -348,12 +349,12 @@ async function serveDatagram(
       if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
         return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
       }
-      if (
-        receipt !== undefined && !(receipt instanceof Uint8Array && receipt.length === RECEIPT_SIZE)
-      ) {
-        return Promise.reject(new RangeError(`receipt must be ${RECEIPT_SIZE} bytes`));
+      try {
+        checkReceipt(receipt);
+      } catch (e) {
+        return Promise.reject(e);
       }
-      if (id.toHex() === message.id.toHex()) {
+      if (equalBytes(id, message.id)) {
         acknowledged = true;
         given = receipt?.slice();
       }

@@ -31,6 +31,18 @@ export const REPLY_KEY_SIZE = 32;
 /** Bytes of a receipt: nonce, sealed body and tag (docs/transports.md section 10). */
 export const RECEIPT_SIZE = 44;
 
+/**
+ * Throws RangeError unless `receipt` is absent or {@linkcode RECEIPT_SIZE} bytes: the one check
+ * behind every way an acknowledgement is sent (connections, dial's inbound peers, UDP).
+ */
+export function checkReceipt(receipt: unknown): void {
+  if (
+    receipt !== undefined && !(receipt instanceof Uint8Array && receipt.length === RECEIPT_SIZE)
+  ) {
+    throw new RangeError(`receipt must be ${RECEIPT_SIZE} bytes`);
+  }
+}
+
 /** What a message may carry besides its content. */
 export interface MessageOptions {
   /** The {@linkcode REPLY_KEY_SIZE}-byte key the receipt is sealed to (see {@linkcode newReplyKey}). */

@@ -17,7 +17,8 @@ import type dgram from "node:dgram";
 import { isSealedEnvelope, type SealedEnvelope } from "../cascade/envelope.ts";
 import { FrameError, MESSAGE_ID_SIZE } from "./frame.ts";
 import { parseHostPort } from "./_address.ts";
-import { RECEIPT_SIZE } from "./message.ts";
+import { checkReceipt, RECEIPT_SIZE } from "./message.ts";
+import { equalBytes } from "../engines/_bytes.ts";
 
 /** Largest datagram sent or accepted. */
 export const MAX_DATAGRAM = 1200;
@@ -242,7 +243,7 @@ async function sendAndWait(
     const form = msg.length === ACK_V2 || (msg.length === ACK_V1 && !withReceipt);
     if (
       form && msg[0] === VERSION && msg[1] === KIND_ACK &&
-      msg.subarray(2, ACK_V1).every((b, i) => b === id[i])
+      equalBytes(msg.subarray(2, ACK_V1), id)
     ) acked(msg.length === ACK_V2 ? msg.slice(ACK_V1) : undefined);
   });
   socket.on("error", () => {});
@@ -484,11 +485,7 @@ export async function listenUdp(
     const answered = (async () => {
       const id = await messageId(envelope);
       const receipt = await onMessage({ envelope, id });
-      if (
-        receipt !== undefined && !(receipt instanceof Uint8Array && receipt.length === RECEIPT_SIZE)
-      ) {
-        throw new RangeError(`a receipt must be ${RECEIPT_SIZE} bytes`);
-      }
+      checkReceipt(receipt || undefined);
       return ackDatagram(id, receipt || undefined);
     })();
     delivered.set(key, answered);

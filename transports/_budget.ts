@@ -41,9 +41,21 @@ export class Ledger {
   }
 }
 
-/** The ledger of each FrameBudget, and the process-wide budget once one is needed. */
+/** The ledger of each FrameBudget. */
 export const ledgers = new WeakMap<object, Ledger>();
-export const shared: { processBudget?: object } = {};
+
+/** Default memory for frames in flight, all connections together: 256 MiB. */
+export const DEFAULT_BUDGET_BYTES = 256 * 1024 * 1024;
+let processLedger: Ledger | undefined;
+
+/**
+ * The ledger of `budget` (a FrameBudget), or for a reader or queue given none, the one
+ * process-wide ledger of {@linkcode DEFAULT_BUDGET_BYTES}, made on first use.
+ */
+export function ledgerOf(budget: object | undefined): Ledger {
+  if (budget === undefined) return processLedger ??= new Ledger(DEFAULT_BUDGET_BYTES);
+  return ledgers.get(budget)!;
+}
 
 let sequence = 0;
 

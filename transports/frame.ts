@@ -18,7 +18,14 @@
 import { PolycryptError } from "../errors.ts";
 import { ByteQueue } from "../cascade/_reader.ts";
 import { RECEIPT_SIZE } from "./message.ts";
-import { type Holder, Ledger, ledgers, nextSequence, shared } from "./_budget.ts";
+import {
+  DEFAULT_BUDGET_BYTES,
+  type Holder,
+  Ledger,
+  ledgerOf,
+  ledgers,
+  nextSequence,
+} from "./_budget.ts";
 
 /** Frame format version. */
 export const FRAME_VERSION = 0x01;
@@ -109,7 +116,7 @@ export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
 }
 
 /** Default memory for frames in flight, all connections together: 256 MiB. */
-export const DEFAULT_FRAME_BUDGET_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_FRAME_BUDGET_BYTES: number = DEFAULT_BUDGET_BYTES;
 
 /**
  * Memory shared by frame readers for the frames they hold: the bytes of each incomplete frame as
@@ -165,11 +172,6 @@ export class FrameBudget {
   get peak(): number {
     return ledgers.get(this)!.peak;
   }
-}
-
-/** The budget of readers given none: one for the whole process. */
-function processBudget(): FrameBudget {
-  return (shared.processBudget ??= new FrameBudget()) as FrameBudget;
 }
 
 /** Options of a {@linkcode FrameReader}. */
@@ -272,9 +274,11 @@ export class FrameReader {
         throw new RangeError(`${name} must be a non-negative integer`);
       }
     }
-    const budget = options.frameBudget ?? processBudget();
-    if (!(budget instanceof FrameBudget)) throw new TypeError("frameBudget must be a FrameBudget");
-    this.#ledger = ledgers.get(budget)!;
+    const budget = options.frameBudget;
+    if (budget !== undefined && !(budget instanceof FrameBudget)) {
+      throw new TypeError("frameBudget must be a FrameBudget");
+    }
+    this.#ledger = ledgerOf(budget);
     this.#holder = {
       bytes: 0,
       since: 0,

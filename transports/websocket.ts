@@ -14,10 +14,10 @@
  */
 import { Connection } from "./connection.ts";
 import type { ByteDuplex } from "./connection.ts";
-import { FrameBudget, FrameError, type FrameReaderOptions } from "./frame.ts";
+import { type FrameBudget, FrameError, type FrameReaderOptions } from "./frame.ts";
 import type { TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, ConnectionPool } from "./_listener.ts";
-import { type Holder, ledgers, nextSequence, shared } from "./_budget.ts";
+import { type Holder, ledgerOf, nextSequence } from "./_budget.ts";
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -105,7 +105,7 @@ function socketDuplex(
   budget: FrameBudget | undefined,
 ): ByteDuplex {
   socket.binaryType = "arraybuffer";
-  const ledger = ledgers.get(budget ?? (shared.processBudget ??= new FrameBudget()))!;
+  const ledger = ledgerOf(budget);
   let chunks: Uint8Array[] = [];
   let queued = 0;
   let ended = false;

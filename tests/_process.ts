@@ -101,6 +101,17 @@ export async function runCommand(
   }
 }
 
+/** {@linkcode runCommand}, throwing with the program's stderr unless it exits 0. */
+export async function runChecked(
+  cmd: string,
+  args: string[],
+  options: CommandOptions = {},
+): Promise<CommandResult> {
+  const out = await runCommand(cmd, args, options);
+  if (!out.success) throw new Error(`${cmd} ${args[0]} failed: ${out.stderr}`);
+  return out;
+}
+
 /** {@linkcode runCommand} for a child `deno` (the same binary as this process). */
 export function runDeno(args: string[], options: CommandOptions = {}): Promise<CommandResult> {
   return runCommand(Deno.execPath(), args, options);

@@ -12,7 +12,7 @@ import { fixedBasePow, jacobi, modPow } from "../../engines/elgamal/modexp.ts";
 import type { FfdheBits } from "../../mod.ts";
 import { kemConformance } from "../../testing/mod.ts";
 import { ticksDuring } from "../_event_loop.ts";
-import { runCommand, runDenoScript } from "../_process.ts";
+import { runChecked, runCommand, runDenoScript } from "../_process.ts";
 import { _stopWorkers } from "../../engines/elgamal/_modexp_pool.ts";
 
 const BITS: FfdheBits[] = [2048, 3072, 4096, 6144, 8192];
@@ -237,11 +237,9 @@ for (const thread of ["inline", "worker"] as const) {
 
 // ------------------------------------------------------------------ OpenSSL DH agrees with modPow
 
-async function openssl(args: string[]): Promise<string> {
-  const out = await runCommand("openssl", args);
-  if (!out.success) throw new Error(out.stderr);
-  return out.stdout;
-}
+/** openssl's stdout as text; throws unless it succeeds. */
+const openssl = async (args: string[]): Promise<string> =>
+  (await runChecked("openssl", args)).stdout;
 
 function field(text: string, name: string): bigint {
   const m = new RegExp(`${name}:\\s*\\n((?:\\s+[0-9a-f:]+\\n)+)`).exec(text);

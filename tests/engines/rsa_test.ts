@@ -22,7 +22,7 @@ import { _oaepDecrypt } from "../../engines/rsa/rsa.ts";
 import { kemConformance } from "../../testing/mod.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { ticksDuring } from "../_event_loop.ts";
-import { runCommand, runDenoScript } from "../_process.ts";
+import { runChecked, runDenoScript } from "../_process.ts";
 
 // The test task grants --allow-ffi, so "openssl" loads (and "auto" uses it for the private
 // operation); a test below runs without that permission.
@@ -132,11 +132,9 @@ Deno.test("keys of the wrong size or kind are refused", async () => {
 
 // ------------------------------------------------------------------ OpenSSL interop
 
-async function openssl(args: string[], stdin?: Uint8Array): Promise<Uint8Array> {
-  const out = await runCommand("openssl", args, { stdin });
-  if (!out.success) throw new Error(`openssl ${args[0]} failed: ${out.stderr}`);
-  return out.stdoutBytes;
-}
+/** openssl's stdout; throws unless it succeeds. */
+const openssl = async (args: string[], stdin?: Uint8Array): Promise<Uint8Array> =>
+  (await runChecked("openssl", args, { stdin })).stdoutBytes;
 
 const OAEP_OPTS = [
   "-pkeyopt",

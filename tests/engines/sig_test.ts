@@ -22,7 +22,7 @@ import { _SMALL_ORDER_ENCODINGS, type Ed25519Backend } from "../../engines/sig/e
 import { _buildMlDsa, type MlDsaBackend } from "../../engines/sig/mldsa.ts";
 import { _buildEd25519MlDsa65 } from "../../engines/sig/composite.ts";
 import { signatureConformance } from "../../testing/mod.ts";
-import { runCommand } from "../_process.ts";
+import { runChecked, runCommand } from "../_process.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 
 const ED_BACKENDS: Ed25519Backend[] = ["node", "webcrypto", "noble"];
@@ -496,11 +496,6 @@ Deno.test("ed25519+ml-dsa-65: a hybrid with one valid half is rejected", async (
 
 // ------------------------------------------------------------------ OpenSSL interop
 
-async function openssl(args: string[]): Promise<{ ok: boolean; out: string }> {
-  const result = await runCommand("openssl", args);
-  return { ok: result.success, out: result.stdout + result.stderr };
-}
-
 Deno.test("Ed25519 interop with openssl pkeyutl, both ways", async (t) => {
   const dir = await Deno.makeTempDir();
   try {
@@ -510,35 +505,29 @@ Deno.test("Ed25519 interop with openssl pkeyutl, both ways", async (t) => {
     await t.step(
       "openssl's key and signature verify with us, and we sign the same bytes",
       async () => {
-        assert.ok(
-          (await openssl(["genpkey", "-algorithm", "ed25519", "-out", `${dir}/key.pem`])).ok,
-        );
-        assert.ok(
-          (await openssl([
-            "pkey",
-            "-in",
-            `${dir}/key.pem`,
-            "-outform",
-            "DER",
-            "-out",
-            `${dir}/key.der`,
-          ])).ok,
-        );
-        assert.ok(
-          (await openssl([
-            "pkey",
-            "-in",
-            `${dir}/key.pem`,
-            "-pubout",
-            "-outform",
-            "DER",
-            "-out",
-            `${dir}/pub.der`,
-          ])).ok,
-        );
+        await runChecked("openssl", ["genpkey", "-algorithm", "ed25519", "-out", `${dir}/key.pem`]);
+        await runChecked("openssl", [
+          "pkey",
+          "-in",
+          `${dir}/key.pem`,
+          "-outform",
+          "DER",
+          "-out",
+          `${dir}/key.der`,
+        ]);
+        await runChecked("openssl", [
+          "pkey",
+          "-in",
+          `${dir}/key.pem`,
+          "-pubout",
+          "-outform",
+          "DER",
+          "-out",
+          `${dir}/pub.der`,
+        ]);
         const seed = (await Deno.readFile(`${dir}/key.der`)).slice(-32);
         const publicKey = (await Deno.readFile(`${dir}/pub.der`)).slice(-32);
-        const signed = await openssl([
+        await runChecked("openssl", [
           "pkeyutl",
           "-sign",
           "-inkey",
@@ -549,7 +538,6 @@ Deno.test("Ed25519 interop with openssl pkeyutl, both ways", async (t) => {
           "-out",
           `${dir}/sig`,
         ]);
-        assert.ok(signed.ok, signed.out);
         const signature = await Deno.readFile(`${dir}/sig`);
         for (const backend of ED_BACKENDS) {
           const engine = createEd25519Engine({ backend });
@@ -564,22 +552,20 @@ Deno.test("Ed25519 interop with openssl pkeyutl, both ways", async (t) => {
       const { publicKey, secretKey } = await ed25519.generateKeyPair();
       const spki = new Uint8Array([...hex("302a300506032b6570032100"), ...publicKey]);
       await Deno.writeFile(`${dir}/ours.der`, spki);
-      assert.ok(
-        (await openssl([
-          "pkey",
-          "-pubin",
-          "-inform",
-          "DER",
-          "-in",
-          `${dir}/ours.der`,
-          "-out",
-          `${dir}/ours.pem`,
-        ])).ok,
-      );
+      await runChecked("openssl", [
+        "pkey",
+        "-pubin",
+        "-inform",
+        "DER",
+        "-in",
+        `${dir}/ours.der`,
+        "-out",
+        `${dir}/ours.pem`,
+      ]);
       const signature = await ed25519.sign(secretKey, message);
       await Deno.writeFile(`${dir}/ours.sig`, signature);
       const verify = (sig: string) =>
-        openssl([
+        runCommand("openssl", [
           "pkeyutl",
           "-verify",
           "-pubin",
@@ -592,10 +578,11 @@ Deno.test("Ed25519 interop with openssl pkeyutl, both ways", async (t) => {
           sig,
         ]);
       const good = await verify(`${dir}/ours.sig`);
-      assert.ok(good.ok && /Signature Verified Successfully/.test(good.out), good.out);
+      const said = good.stdout + good.stderr;
+      assert.ok(good.success && /Signature Verified Successfully/.test(said), said);
       signature[10] ^= 1;
       await Deno.writeFile(`${dir}/bad.sig`, signature);
-      assert.equal((await verify(`${dir}/bad.sig`)).ok, false);
+      assert.equal((await verify(`${dir}/bad.sig`)).success, false);
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -127,7 +127,7 @@ export class KemIdentity implements Identity {
   async unwrapFileKey(stanzas: readonly Stanza[]): Promise<Uint8Array | null> {
     const { engine, secretKey } = this;
     // The engine's encapsulation size, or an earlier one it still reads (RSA's format 1.0).
-    const sizes = [engine.encapsulationSize, ...(engine.legacyEncapsulationSizes ?? [])];
+    const sizes = [engine.encapsulationSize, engine.legacyEncapsulationSize];
     for (const stanza of stanzas) {
       const encSize = stanza.body.length - FILE_KEY_SIZE - 16;
       if (stanza.type !== engine.id || !sizes.includes(encSize)) continue;

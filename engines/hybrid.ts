@@ -102,7 +102,7 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
   const encapsulationSize = encSizes.reduce((a, b) => a + b, 0);
   // A hybrid of a component with an earlier encapsulation form (RSA's format 1.0) was made with
   // every component in its earlier form: that layout stays readable.
-  const legacySizes = parts.map((c) => c.legacyEncapsulationSizes?.[0] ?? c.encapsulationSize);
+  const legacySizes = parts.map((c) => c.legacyEncapsulationSize ?? c.encapsulationSize);
   const legacySize = legacySizes.reduce((a, b) => a + b, 0);
   const hasLegacy = legacySize !== encapsulationSize;
 
@@ -154,7 +154,7 @@ export function createHybridKem(components: readonly KemEngine[]): KemEngine {
     securityBits: Math.max(...parts.map((c) => c.securityBits)),
     publicKeySize: parts.reduce((sum, c) => sum + 2 + c.publicKeySize, 0),
     encapsulationSize,
-    ...(hasLegacy ? { legacyEncapsulationSizes: Object.freeze([legacySize]) } : {}),
+    ...(hasLegacy ? { legacyEncapsulationSize: legacySize } : {}),
     sharedSecretSize: 32,
 
     checkPublicKey(publicKey: Uint8Array): void {

@@ -200,14 +200,13 @@ function checkEngine(engine: unknown): asserts engine is Engine {
     if (typeof e.postQuantum !== "boolean") {
       throw new TypeError(`engine ${e.id}: postQuantum must be a boolean`);
     }
-    const legacy = e.legacyEncapsulationSizes;
+    const legacy = e.legacyEncapsulationSize;
     if (
       legacy !== undefined &&
-      (!Array.isArray(legacy) ||
-        !legacy.every((n) => Number.isSafeInteger(n) && n > 0 && n !== e.encapsulationSize))
+      !(Number.isSafeInteger(legacy) && (legacy as number) > 0 && legacy !== e.encapsulationSize)
     ) {
       throw new TypeError(
-        `engine ${e.id}: legacyEncapsulationSizes, when present, must list positive integers ` +
+        `engine ${e.id}: legacyEncapsulationSize, when present, must be a positive integer ` +
           "other than encapsulationSize",
       );
     }

@@ -50,11 +50,11 @@ export interface KemEngine {
   /** Encapsulation size in bytes: what `encapsulate` makes. */
   readonly encapsulationSize: number;
   /**
-   * Optional: other encapsulation sizes `decapsulate` still accepts, from an earlier form of the
-   * engine that it no longer makes (RSA's format 1.0 stanzas; `docs/format.md`). Readers of
-   * stanzas accept these lengths too.
+   * Optional: the encapsulation size of an earlier form of the engine that `decapsulate` still
+   * accepts but no longer makes (RSA's format 1.0 stanzas; `docs/format.md`). Readers of stanzas
+   * accept this length too.
    */
-  readonly legacyEncapsulationSizes?: readonly number[];
+  readonly legacyEncapsulationSize?: number;
   /** Shared secret size in bytes. */
   readonly sharedSecretSize: number;
   /**

@@ -468,7 +468,7 @@ export function createRsaEngine(
     publicKeySize: size,
     encapsulationSize: size + RSA_KEY_PRIVACY_BYTES,
     // The plain OAEP ciphertext of format 1.0 stanzas: still read, never written.
-    legacyEncapsulationSizes: Object.freeze([size]),
+    legacyEncapsulationSize: size,
     sharedSecretSize: SECRET_SIZE,
     backend: backendName,
     generateKeyPair: () => backend.generate(bits),
@@ -594,7 +594,7 @@ export const rsaFactory: EngineFactory = Object.freeze({
  * import { registry, rsa2048, rsaSecurityBits } from "@polycrypt/polycrypt";
  * assert.equal(registry.kem("rsa-2048"), rsa2048);
  * assert.equal(rsa2048.encapsulationSize, 256 + 16);
- * assert.deepEqual(rsa2048.legacyEncapsulationSizes, [256]); // format 1.0, still read
+ * assert.equal(rsa2048.legacyEncapsulationSize, 256); // format 1.0, still read
  * assert.equal(rsa2048.securityBits, rsaSecurityBits(2048));
  * ```
  */

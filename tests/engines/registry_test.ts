@@ -59,9 +59,9 @@ Deno.test("duplicates and malformed engines are rejected", () => {
     { ...x, id: "y", family: "" },
     { ...registry.get("aes-256-gcm"), id: "z", open: 1 },
     { ...x, id: "y", checkPublicKey: true },
-    { ...x, id: "y", legacyEncapsulationSizes: 32 },
-    { ...x, id: "y", legacyEncapsulationSizes: [32] }, // its own size
-    { ...x, id: "y", legacyEncapsulationSizes: [0] },
+    { ...x, id: "y", legacyEncapsulationSize: [256] },
+    { ...x, id: "y", legacyEncapsulationSize: 32 }, // its own size
+    { ...x, id: "y", legacyEncapsulationSize: 0 },
   ];
   for (const b of broken) {
     assert.throws(() => mine.register(b as never), TypeError);

@@ -12,3 +12,20 @@ export async function ticksDuring(work: () => Promise<unknown>, periodMs = 1): P
   }
   return ticks;
 }
+
+/**
+ * Polls `condition` every `pollMs` until it holds; throws `what` after `timeoutMs`, so a
+ * regression fails the test instead of hanging the run.
+ */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  pollMs = 10,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

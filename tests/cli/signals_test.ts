@@ -8,6 +8,7 @@ import { encrypt, encryptStream, type SealedChunk } from "../../mod.ts";
 import { type Connection, dial, fileMessageHeader } from "../../transports/mod.ts";
 import { prepend } from "../../cli/_delivery.ts";
 import { keyPair, PERMS, runCli, spawnCli, startListen } from "./_cli.ts";
+import { waitUntil } from "../_event_loop.ts";
 
 const SIGNALS: [Deno.Signal, number][] = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]];
 const MiB = 1024 * 1024;
@@ -157,10 +158,15 @@ Deno.test("what SIGKILL leaves is removed by the next run, never a file still be
       envelope.subarray(0, MiB),
     );
     let busy = "";
-    while (!busy) {
-      busy = (await temps(out)).map((n) => `${out}/${n}`).find((p) => p !== leftover) ?? "";
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUntil(
+      async () => {
+        busy = (await temps(out)).map((n) => `${out}/${n}`).find((p) => p !== leftover) ?? "";
+        return busy !== "";
+      },
+      20_000,
+      "the running decrypt's temporary file",
+      50,
+    );
     // Both look old; another tool's file with a look-alike name is not polycrypt's.
     const old = new Date(Date.now() - 3_600_000);
     const foreign = `${out}/.c.0123abcd.tmp`;

@@ -16,6 +16,7 @@ import {
 } from "../../transports/mod.ts";
 import { decrypt, encrypt } from "../../mod.ts";
 import { bob, expectAck, seal } from "./_peers.ts";
+import { waitUntil } from "../_event_loop.ts";
 
 const MiB = 1024 * 1024;
 /** The most a socket read brings at once (Deno reads into 64 KiB buffers). */
@@ -121,7 +122,7 @@ budgetTest(
     assert.ok(closed.filter((c) => c).length >= 8, `${closed}`);
     assert.deepEqual(sizes, [1024]);
     assert.ok(budget.peak <= budget.capacity + CHUNK, `peak ${budget.peak}`);
-    while (listener.active > 0) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => listener.active === 0, 10_000, "the listener closed its connections");
     assert.equal(budget.held, 0);
   },
 );
@@ -132,7 +133,7 @@ budgetTest(
   async (budget, sizes, listener) => {
     // The stalled frame holds 3 MiB of the 4 MiB.
     const stalled = partialFrame(listener.port, 8 * MiB, 3 * MiB, 10_000);
-    while (budget.held < 3 * MiB) await new Promise((r) => setTimeout(r, 10));
+    await waitUntil(() => budget.held >= 3 * MiB, 10_000, "the stalled frame holds 3 MiB");
     // A 3 MiB message streams in 1 MiB PART frames: 1 MiB more takes the total over.
     const alice = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
     const data = new Uint8Array(3 * MiB);

@@ -12,7 +12,7 @@ const esc = (s: string) =>
   );
 
 /** A readable number: 12345 -> "12k", 1234.5 -> "1235", 256 -> "256", 0.05 -> "0.05". */
-export function compact(x: number): string {
+function compact(x: number): string {
   const abs = Math.abs(x);
   if (abs >= 1e9) return `${+(x / 1e9).toPrecision(3)}G`;
   if (abs >= 1e6) return `${+(x / 1e6).toPrecision(3)}M`;

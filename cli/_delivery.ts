@@ -351,7 +351,7 @@ export class Refused extends Notice {
 }
 
 /** `listen --max-file-size`'s default: 4 GiB per received file. */
-export const DEFAULT_MAX_FILE_BYTES: number = 4 * 1024 ** 3;
+const DEFAULT_MAX_FILE_BYTES: number = 4 * 1024 ** 3;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   "": 1,

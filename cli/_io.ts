@@ -165,7 +165,7 @@ async function removeLeftoversNow(dir: string): Promise<void> {
  * holds its lock, and the kernel drops the lock of a process that died. Best effort: anything that
  * cannot be checked is left alone.
  */
-export async function removeLeftovers(dir: string): Promise<void> {
+async function removeLeftovers(dir: string): Promise<void> {
   let entries: Deno.DirEntry[];
   try {
     entries = await Array.fromAsync(Deno.readDir(dir));

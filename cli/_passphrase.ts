@@ -10,14 +10,14 @@ export interface PassphraseSource {
 }
 
 /** A terminal to prompt on: stdin when it is one, else /dev/tty (Deno grants that only to -A). */
-export interface Terminal {
+interface Terminal {
   read(buffer: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
   setRaw(raw: boolean): void;
   close(): void;
 }
 
-export async function openTerminal(): Promise<Terminal> {
+async function openTerminal(): Promise<Terminal> {
   if (Deno.stdin.isTerminal() && Deno.stderr.isTerminal()) {
     return {
       read: (buffer) => Deno.stdin.read(buffer),

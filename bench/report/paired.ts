@@ -183,7 +183,7 @@ export async function measurePairs(
  * `count` pairs of `ours` then `ref` (with `bare` between them when given), and the median pair
  * by ratio; undefined when the reference is missing.
  */
-export async function pairedMedian(
+async function pairedMedian(
   count: number,
   ours: () => Promise<number>,
   ref: () => Promise<number | undefined>,
@@ -207,7 +207,7 @@ export async function pairedMedian(
 }
 
 /** Completed operations per second with `lanes` of `run` in flight at once, over `ms`. */
-export async function inFlightPerS(
+async function inFlightPerS(
   run: () => Promise<unknown>,
   lanes: number,
   ms: number,

@@ -47,7 +47,7 @@ export interface Target {
 }
 
 /** The chat peers the chat targets compare against, by the start of their row's name. */
-export const CHAT_REFERENCES = {
+const CHAT_REFERENCES = {
   age: "age-encryption, ML-KEM-768",
   hpke: "@hpke/ml-kem",
 } as const;

@@ -8,7 +8,6 @@ import {
   fileMessageHeader,
   type Inbound,
   newReplyKey,
-  openReceipt,
   textMessage,
 } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
@@ -28,6 +27,7 @@ import {
   type Outcome,
   prepend,
   ReceiptDesk,
+  receiptOutcome,
   STREAM_SCHEMES,
   TLS_FLAGS,
   writeAll,
@@ -144,7 +144,7 @@ export async function chatCommand(args: string[]): Promise<void> {
           if (m.kind !== "ack" || m.receipt === undefined) continue;
           const sent = waiting.get(m.id.toHex());
           if (sent === undefined) continue;
-          const outcome = await openReceipt(sent.replyKey, m.id, m.receipt) ?? "undecryptable";
+          const outcome = await receiptOutcome(sent.replyKey, m.id, m.receipt);
           waiting.delete(m.id.toHex());
           await show(`  (#${sent.n} ${NOTES[outcome]})`);
           if (waiting.size === 0) allAcked?.();

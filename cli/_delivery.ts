@@ -29,6 +29,7 @@ import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
 import { prepend as prependChunks } from "../cascade/_splice.ts";
+import { equalBytes } from "../engines/_bytes.ts";
 
 /** The TLS flags of `listen`, `send` and `chat` (docs/cli.md). */
 export const TLS_FLAGS = {
@@ -185,6 +186,18 @@ export async function* envelopes(peer: Inbound): AsyncGenerator<Received> {
 /** What became of a received message. */
 export type Outcome = ReceiptOutcome | "undecryptable";
 
+/**
+ * What a receipt says to the sender who holds `replyKey`: its outcome, or "undecryptable" when it
+ * does not open (the listener could not read the reply key and answered with random bytes).
+ */
+export async function receiptOutcome(
+  replyKey: Uint8Array,
+  id: Uint8Array,
+  receipt: Uint8Array,
+): Promise<Outcome> {
+  return await openReceipt(replyKey, id, receipt) ?? "undecryptable";
+}
+
 /** The outcome of a received message, its reply key if it had one, and the error if it failed. */
 export interface Opened {
   /** Delivered, refused, a duplicate, or not decrypted. */
@@ -296,8 +309,8 @@ export async function awaitAck(
   const acked = (async () => {
     try {
       for await (const m of connection.messages()) {
-        if (m.kind === "ack" && m.receipt && m.id.toHex() === id.toHex()) {
-          return await openReceipt(replyKey, id, m.receipt) ?? "undecryptable";
+        if (m.kind === "ack" && m.receipt && equalBytes(m.id, id)) {
+          return await receiptOutcome(replyKey, id, m.receipt);
         }
       }
     } catch { /* a broken peer is reported below, without its bytes */ }

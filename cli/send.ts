@@ -6,7 +6,6 @@ import {
   Connection,
   fileMessageHeader,
   newReplyKey,
-  openReceipt,
   sendUdpForReceipt,
   textMessage,
   type Transport,
@@ -21,6 +20,7 @@ import {
   type Outcome,
   OUTCOME_LINES,
   prepend,
+  receiptOutcome,
   TLS_FLAGS,
 } from "./_delivery.ts";
 
@@ -81,7 +81,7 @@ async function sendDatagrams(
   await peer.close();
   try {
     const { id, receipt } = await sendUdpForReceipt(to, await encrypt(bytes, options));
-    return await openReceipt(plaintext.replyKey, id, receipt) ?? "undecryptable";
+    return await receiptOutcome(plaintext.replyKey, id, receipt);
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw new IoError("the peer did not acknowledge the message");

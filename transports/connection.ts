@@ -24,6 +24,7 @@ import { createHash } from "node:crypto";
 import type { Transport } from "./transport.ts";
 import { isSealedEnvelope, type SealedChunk, type SealedEnvelope } from "../cascade/envelope.ts";
 import {
+  checkAck,
   encodeFrame,
   FRAME,
   FrameError,
@@ -31,7 +32,6 @@ import {
   type FrameReaderOptions,
   MESSAGE_ID_SIZE,
 } from "./frame.ts";
-import { checkReceipt } from "./message.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 
 /** A duplex byte stream, as `Deno.Conn` and `WebSocketStream` connections provide. */
@@ -189,11 +189,8 @@ export class Connection implements Transport {
    * section 10), the ACK carries it after the id.
    */
   acknowledge(id: Uint8Array, receipt?: Uint8Array): Promise<void> {
-    if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
-      return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
-    }
     try {
-      checkReceipt(receipt);
+      checkAck(id, receipt);
     } catch (e) {
       return Promise.reject(e);
     }

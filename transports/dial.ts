@@ -31,8 +31,7 @@
  * @module
  */
 import type { Connection, Incoming } from "./connection.ts";
-import { MESSAGE_ID_SIZE } from "./frame.ts";
-import { checkReceipt } from "./message.ts";
+import { checkAck } from "./frame.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { connectTcp, listenTcp, parseTcpAddress, type TcpListenOptions } from "./tcp.ts";
 import { connectTls, listenTls, parseTlsAddress } from "./tls.ts";
@@ -346,11 +345,8 @@ async function serveDatagram(
       yield { kind: "envelope", envelope: message.envelope, id: message.id };
     },
     acknowledge(id, receipt) {
-      if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
-        return Promise.reject(new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`));
-      }
       try {
-        checkReceipt(receipt);
+        checkAck(id, receipt);
       } catch (e) {
         return Promise.reject(e);
       }

@@ -17,7 +17,7 @@
  */
 import { PolycryptError } from "../errors.ts";
 import { ByteQueue } from "../cascade/_reader.ts";
-import { RECEIPT_SIZE } from "./message.ts";
+import { checkReceipt, RECEIPT_SIZE } from "./message.ts";
 import {
   DEFAULT_BUDGET_BYTES,
   type Holder,
@@ -68,6 +68,26 @@ export const DEFAULT_RATE_GRACE_MS = 10_000;
 
 /** Message ids (ACK payloads) are this long. */
 export const MESSAGE_ID_SIZE = 16;
+
+/**
+ * Throws RangeError unless `id` is a {@linkcode MESSAGE_ID_SIZE}-byte message id and `receipt` is
+ * absent or a receipt: what every `acknowledge` checks before it answers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkAck, RECEIPT_SIZE } from "@polycrypt/polycrypt/transports";
+ * checkAck(new Uint8Array(16), new Uint8Array(RECEIPT_SIZE));
+ * assert.throws(() => checkAck(new Uint8Array(15)), RangeError);
+ * assert.throws(() => checkAck(new Uint8Array(16), new Uint8Array(3)), RangeError);
+ * ```
+ */
+export function checkAck(id: unknown, receipt?: unknown): void {
+  if (!(id instanceof Uint8Array) || id.length !== MESSAGE_ID_SIZE) {
+    throw new RangeError(`id must be ${MESSAGE_ID_SIZE} bytes`);
+  }
+  checkReceipt(receipt);
+}
 
 /**
  * A peer broke the frame protocol: the connection is closed. The message names the rule, never

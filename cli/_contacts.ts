@@ -47,6 +47,9 @@ const NAME = /^[\p{L}\p{N}][\p{L}\p{N}._-]{0,63}$/u;
 /** Checks a contact name (a UsageError naming the rule). */
 export function checkName(name: string): string {
   const bare = name.startsWith("@") ? name.slice(1) : name;
+  if (bare === "me") {
+    throw new UsageError(`"me" is how chat labels your own lines; pick another name`);
+  }
   if (!NAME.test(bare)) {
     throw new UsageError(
       "a contact name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -222,6 +225,11 @@ export async function resolveContacts(values: string[], identity?: string): Prom
   if (!values.some((v) => v.startsWith("@"))) return values;
   const contacts = await readBook(identity ?? await storeIdentity());
   return values.map((v) => (v.startsWith("@") ? findContact(contacts, v).recipient : v));
+}
+
+/** The contact called `name`, from the book sealed under the store identity (or `identity`). */
+export async function contactNamed(name: string, identity?: string): Promise<Contact> {
+  return findContact(await readBook(identity ?? await storeIdentity()), name);
 }
 
 /**

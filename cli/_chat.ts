@@ -13,7 +13,14 @@ import {
   textMessage,
 } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE, type Values } from "./_args.ts";
-import { type Contact, findContact, History, peerLabel, readBook } from "./_contacts.ts";
+import {
+  type Contact,
+  findContact,
+  History,
+  peerLabel,
+  readBook,
+  warnIfExposed,
+} from "./_contacts.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
@@ -183,6 +190,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       .catch(() => {});
     return screen;
   };
+  if (values.history) await warnIfExposed((values.identity as string[])[0]);
   const history = values.history
     ? await History.open(identities[0], recipients).catch((e) => {
       throw e instanceof IoError ? e : new IoError(`cannot keep a history: ${e.message}`);

@@ -2,11 +2,12 @@
 // contact book and conversation histories under $XDG_CONFIG_HOME/polycrypt, sealed at rest under
 // keys derived from the user's identity, so that a copy of the directory alone reveals no names,
 // no keys and no messages.
-import { join } from "node:path";
+import { join, resolve, sep } from "node:path";
 import {
   fingerprint,
   hkdf,
   hmac,
+  isArmored,
   padmeLength,
   parseIdentity,
   parseRecipient,
@@ -15,7 +16,7 @@ import {
 } from "../mod.ts";
 import { loadIdentities } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
-import { writeAtomic } from "./_io.ts";
+import { say, writeAtomic } from "./_io.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -94,6 +95,24 @@ export async function storeIdentity(path?: string): Promise<string> {
     loaded.set(file, identity);
   }
   return identity;
+}
+
+/**
+ * A warning when the identity that seals the store is an unprotected file inside the store's own
+ * directory: a copy of the directory would then hold the key that opens it (docs/contacts.md §5).
+ */
+export async function warnIfExposed(path: string | undefined): Promise<void> {
+  const file = resolve(path ?? defaultIdentityPath());
+  if (!file.startsWith(resolve(configDir()) + sep)) return;
+  try {
+    if (isArmored(await Deno.readTextFile(file))) return;
+  } catch {
+    return;
+  }
+  say(
+    `polycrypt: warning: ${file} is not passphrase-protected and lies in the directory it seals; ` +
+      `a copy of the directory would open it (protect it: keygen --protect, see docs/contacts.md)`,
+  );
 }
 
 /** The 32-byte key for `purpose` (docs/contacts.md §3): HKDF-SHA-256 over the secret key. */

@@ -11,6 +11,7 @@ import {
   myRecipient,
   readBook,
   storeIdentity,
+  warnIfExposed,
   writeBook,
 } from "./_contacts.ts";
 import { addressScheme } from "./_delivery.ts";
@@ -68,6 +69,7 @@ export async function contactCommand(args: string[]): Promise<void> {
       if (existing >= 0) contacts[existing] = entry;
       else contacts.push(entry);
       await writeBook(identity, contacts);
+      await warnIfExposed(identityPath);
       console.log(`${name}  ${fingerprint(recipient)}`);
       if (same) say(`polycrypt: note: the same key is also saved as ${same.name}`);
       say(

@@ -200,6 +200,20 @@ Deno.test("contact: only the identity that sealed the book opens it", async () =
     await Deno.writeFile(join(me.config, "polycrypt", "contacts"), book);
     assert.match((await me.run(["contact", "list"])).stdout, /^secretname /);
 
+    // An unprotected identity inside the directory it seals: a warning says so; none otherwise.
+    assert.doesNotMatch((await me.run(["contact", "list"])).stderr, /warning/);
+    const inside = join(me.config, "polycrypt", "identity.key");
+    await Deno.copyFile(me.key, inside);
+    const exposed = await runCli(["contact", "add", "again", other.recipient], NET_PERMS, {
+      env: { XDG_CONFIG_HOME: me.config },
+    });
+    assert.equal(exposed.code, 0, exposed.stderr);
+    assert.match(exposed.stderr, /warning: .*identity\.key is not passphrase-protected/);
+    assert.doesNotMatch(
+      (await me.run(["contact", "add", "more", other.recipient])).stderr,
+      /warning/,
+    );
+
     // No identity at all: the message says where it looked and how to make one.
     const none = await runCli(["contact", "list"], NET_PERMS, {
       env: { XDG_CONFIG_HOME: join(dir, "empty") },

@@ -11,7 +11,6 @@ import {
   padmeLength,
   parseIdentity,
   parseRecipient,
-  recipientFromIdentity,
   registry,
 } from "../mod.ts";
 import { loadIdentities } from "./_args.ts";
@@ -60,7 +59,7 @@ export function checkName(name: string): string {
 }
 
 /** `$XDG_CONFIG_HOME/polycrypt`, or `~/.config/polycrypt` (a relative XDG_CONFIG_HOME is ignored). */
-export function configDir(): string {
+function configDir(): string {
   const xdg = Deno.env.get("XDG_CONFIG_HOME");
   if (xdg && xdg.startsWith("/")) return join(xdg, "polycrypt");
   const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
@@ -72,7 +71,7 @@ export function configDir(): string {
  * The store identity file when a command has no `-i`: `$POLYCRYPT_IDENTITY`, else
  * `identity.key` in {@linkcode configDir}.
  */
-export function defaultIdentityPath(): string {
+function defaultIdentityPath(): string {
   return Deno.env.get("POLYCRYPT_IDENTITY") || join(configDir(), "identity.key");
 }
 
@@ -197,7 +196,7 @@ export async function openBook(identity: string, bytes: Uint8Array): Promise<Con
 }
 
 /** The contact book file: one sealed file, so file names reveal nothing. */
-export function bookPath(dir: string = configDir()): string {
+function bookPath(dir: string = configDir()): string {
   return join(dir, "contacts");
 }
 
@@ -264,11 +263,6 @@ export function peerLabel(recipient: string, contacts: Contact[]): string {
 export function checkRecipient(recipient: string): string {
   parseRecipient(recipient);
   return recipient.trim();
-}
-
-/** The store identity's own recipient. */
-export function myRecipient(identity: string): Promise<string> {
-  return recipientFromIdentity(identity);
 }
 
 // ------------------------------------------------------------------ conversation histories

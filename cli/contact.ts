@@ -1,5 +1,11 @@
 // Internal: `contact`, the local contact book (docs/contacts.md): add, list, show, rm, verify.
-import { fingerprint, formatSafetyNumber, identitiesFromText, safetyNumber } from "../mod.ts";
+import {
+  fingerprint,
+  formatSafetyNumber,
+  identitiesFromText,
+  recipientFromIdentity,
+  safetyNumber,
+} from "../mod.ts";
 import { parse, USAGE } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { readText, say } from "./_io.ts";
@@ -8,7 +14,6 @@ import {
   checkRecipient,
   type Contact,
   findContact,
-  myRecipient,
   readBook,
   storeIdentity,
   warnIfExposed,
@@ -114,13 +119,13 @@ export async function contactCommand(args: string[]): Promise<void> {
       want(1, "NAME");
       const identity = await storeIdentity(identityPath);
       const contact = findContact(await readBook(identity), rest[0]);
-      const mine = await myRecipient(identity);
+      const mine = await recipientFromIdentity(identity);
       console.log(`Safety number with ${contact.name}:\n`);
       console.log(formatSafetyNumber(safetyNumber(mine, contact.recipient)));
       console.log(
-        `\nCompare it with the number ${contact.name} sees (polycrypt contact verify NAME-FOR-YOU),` +
-          `\nin person or on a call you trust. The same 60 digits on both screens mean each of` +
-          `\nyou holds the other's real key.`,
+        `\nCompare it with the number ${contact.name} sees (polycrypt contact verify, with ` +
+          `${contact.name}'s name for you),\nin person or on a call you trust. The same 60 ` +
+          `digits on both screens mean each of you\nholds the other's real key.`,
       );
       console.log(`\nyour fingerprint:  ${fingerprint(mine)}`);
       console.log(`${contact.name}'s fingerprint: ${fingerprint(contact.recipient)}`);

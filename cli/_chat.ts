@@ -255,6 +255,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     const n = ++sent;
     const replyKey = newReplyKey();
     let id: Uint8Array;
+    let kept: string; // what the history keeps
     if (line.startsWith("/file ")) {
       const path = line.slice("/file ".length).trim();
       checkFileNameOrUsage(basename(path));
@@ -265,13 +266,14 @@ export async function chatCommand(args: string[]): Promise<void> {
       ) as ReadableStream<SealedChunk>;
       await show(`  (#${n} sending ${basename(path)})`);
       id = await connection.sendStream(sealed);
-      await record("out", `[file ${basename(path)}]`);
+      kept = `[file ${basename(path)}]`;
     } else {
-      const text = line.startsWith("//") ? line.slice(1) : line;
-      id = await connection.send(await encrypt(textMessage(text, { replyKey }), { recipients }));
-      await record("out", text);
+      kept = line.startsWith("//") ? line.slice(1) : line;
+      id = await connection.send(await encrypt(textMessage(kept, { replyKey }), { recipients }));
     }
+    // Before anything else is awaited: the receipt may arrive at once.
     waiting.set(id.toHex(), { n, replyKey });
+    await record("out", kept);
   };
 
   let ended = false;

@@ -225,6 +225,56 @@ Deno.test("contact: only the identity that sealed the book opens it", async () =
   }
 });
 
+Deno.test("contact: a protected store identity asks for its passphrase; chat's refusals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-contacts-" });
+  try {
+    const bob = await person(dir, "bob");
+    const key = join(dir, "protected.key");
+    await Deno.writeTextFile(join(dir, "pass"), "correct horse battery staple\n");
+    const made = await runCli(
+      [
+        "keygen",
+        "--engine",
+        "x25519",
+        "--protect",
+        "--passphrase-file",
+        join(dir, "pass"),
+        "-o",
+        key,
+      ],
+      NET_PERMS,
+    );
+    assert.equal(made.code, 0, made.stderr);
+    const env = { XDG_CONFIG_HOME: join(dir, "cfg"), POLYCRYPT_IDENTITY: key };
+    const good = { ...env, POLYCRYPT_PASSPHRASE: "correct horse battery staple" };
+    let out = await runCli(["contact", "add", "bob", bob.recipient], NET_PERMS, { env: good });
+    assert.equal(out.code, 0, out.stderr);
+    out = await runCli(["contact", "list"], NET_PERMS, {
+      env: { ...env, POLYCRYPT_PASSPHRASE: "wrong horse" },
+    });
+    assert.equal(out.code, 1);
+    assert.doesNotMatch(out.stdout, /bob/);
+    out = await runCli(["fingerprint", key], NET_PERMS, { env: good });
+    assert.equal(out.code, 0, out.stderr);
+    const mine = await runCli(["recipient", "-i", key], NET_PERMS, { env: good });
+    assert.equal(out.stdout, `${fingerprint(mine.stdout.trim())}\n`);
+
+    // chat: an unknown contact, and a contact without an address and no --peer.
+    const listen = ["chat", "--listen", `tcp://127.0.0.1:${freePort()}`, "-i", key];
+    out = await runCli([...listen, "--peer-contact", "nobody"], NET_PERMS, { env: good });
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /no contact named nobody/);
+    out = await runCli([...listen, "--peer-contact", "bob"], NET_PERMS, { env: good });
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /contact bob has no address: give --peer ADDRESS/);
+    out = await runCli(["send", "--peer-contact", "bob", "hi"], NET_PERMS, { env: good });
+    assert.equal(out.code, 2);
+    assert.match(out.stderr, /contact bob has no address: give --to/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("contact verify: both sides see the same 60 digits; a swapped key changes them", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-verify-" });
   try {

@@ -132,6 +132,13 @@ const FRAMING = "armor must start and end with the POLYCRYPT MESSAGE lines";
 const lineError = (n: number) =>
   new FormatError(`armor line ${n} is not a valid 64-character base64 line`);
 /** The checks of a body line that hold wherever it stands. */
+/** Full body lines with "\n" line ends (sticky: from `lastIndex` only). */
+const FULL_LINES = /(?:[A-Za-z0-9+/]{64}\n)+/y;
+/** The run of full body lines with "\n" line ends that starts at `at` in `text`, if any. */
+function fullLinesAt(text: string, at: number): string | undefined {
+  FULL_LINES.lastIndex = at;
+  return FULL_LINES.exec(text)?.[0];
+}
 /** The text de-armored at a time: its strings stay in the young generation of the heap. */
 const DEARMOR_SLICE = 16 * 1024;
 const lineShapeOk = (line: string) =>
@@ -230,6 +237,18 @@ export async function* dearmorStream(
           fault ??= lineError(lineNo);
           break;
         }
+      } else if (state === "body" && partial === "" && fullLinesAt(text, at)) {
+        // A run of full lines ending in "\n" (all but the last line of what armorLines writes):
+        // taken together, without a string per line. The last may be the last body line: held.
+        const run = fullLinesAt(text, at)!;
+        const lines = run.length / (LINE + 1);
+        releaseHeld();
+        if (fault) break;
+        // setFromBase64 skips the line ends.
+        if (lines > 1) ready.push(run.slice(0, (lines - 1) * (LINE + 1)));
+        held = run.slice((lines - 1) * (LINE + 1), run.length - 1);
+        lineNo += lines;
+        at += run.length;
       } else {
         const newline = text.indexOf("\n", at);
         const end = newline < 0 ? text.length : newline;

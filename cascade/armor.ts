@@ -132,6 +132,15 @@ const FRAMING = "armor must start and end with the POLYCRYPT MESSAGE lines";
 const lineError = (n: number) =>
   new FormatError(`armor line ${n} is not a valid 64-character base64 line`);
 /** The checks of a body line that hold wherever it stands. */
+/** Full body lines with "\n" line ends (sticky: from `lastIndex` only). */
+const FULL_LINES = /(?:[A-Za-z0-9+/]{64}\n)+/y;
+/** The run of full body lines with "\n" line ends that starts at `at` in `text`, if any. */
+function fullLinesAt(text: string, at: number): string | undefined {
+  FULL_LINES.lastIndex = at;
+  return FULL_LINES.exec(text)?.[0];
+}
+/** The text de-armored at a time: its strings stay in the young generation of the heap. */
+const DEARMOR_SLICE = 16 * 1024;
 const lineShapeOk = (line: string) =>
   BASE64_LINE.test(line) && line.length <= LINE && line.length > 0 && line.length % 4 === 0;
 
@@ -228,6 +237,18 @@ export async function* dearmorStream(
           fault ??= lineError(lineNo);
           break;
         }
+      } else if (state === "body" && partial === "" && fullLinesAt(text, at)) {
+        // A run of full lines ending in "\n" (all but the last line of what armorLines writes):
+        // taken together, without a string per line. The last may be the last body line: held.
+        const run = fullLinesAt(text, at)!;
+        const lines = run.length / (LINE + 1);
+        releaseHeld();
+        if (fault) break;
+        // setFromBase64 skips the line ends.
+        if (lines > 1) ready.push(run.slice(0, (lines - 1) * (LINE + 1)));
+        held = run.slice((lines - 1) * (LINE + 1), run.length - 1);
+        lineNo += lines;
+        at += run.length;
       } else {
         const newline = text.indexOf("\n", at);
         const end = newline < 0 ? text.length : newline;
@@ -269,9 +290,20 @@ export async function* dearmorStream(
 
   for await (const chunk of source) {
     if (!(chunk instanceof Uint8Array)) throw new TypeError("stream chunks must be Uint8Array");
-    feed(decode(chunk));
-    const bytes = fault ? undefined : flush();
-    if (bytes?.length) yield bytes;
+    // A big chunk (a 1 MiB frame) is taken a slice at a time, each slice's lines decoded into
+    // one output buffer: the strings stay small, so they die young instead of growing the heap
+    // by the chunk's size at every step (issue 20: a 300 MiB stream grew it by 60 MiB).
+    let out: Uint8Array | undefined;
+    let written = 0;
+    for (let at = 0; at < chunk.length; at += DEARMOR_SLICE) {
+      feed(decode(chunk.subarray(at, at + DEARMOR_SLICE)));
+      if (fault || ready.length === 0) continue;
+      // Each line released is 64 characters of this chunk or the previous one, and 48 bytes.
+      out ??= new Uint8Array((Math.floor(chunk.length / (LINE + 1)) + 2) * LINE_BYTES);
+      written += out.subarray(written).setFromBase64(ready.join("")).written;
+      ready = [];
+    }
+    if (!fault && written > 0) yield out!.subarray(0, written);
   }
   feed(decode());
   if (!fault && (state === "begin" || state === "body")) {

@@ -81,8 +81,40 @@ export class ConnectionPool {
   }
 }
 
-/** `duplex`, noting in `activity.at` when each chunk arrives (no copy). */
+/**
+ * `duplex`, noting in `activity.at` when each chunk arrives (no copy). A byte stream (a socket)
+ * stays one, so its reader still chooses the size of each read.
+ */
 function tapped(duplex: ByteDuplex, activity: { at: number }): ByteDuplex {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = duplex.readable.getReader({ mode: "byob" });
+  } catch { /* not a byte stream */ }
+  if (byob) {
+    const source = byob;
+    const readable = new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: 64 * 1024,
+      async pull(controller) {
+        const request = controller.byobRequest!;
+        const view = request.view!;
+        // Read into the caller's buffer: it comes back from the socket's read, filled.
+        const { done, value } = await source.read(
+          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+        );
+        if (done) {
+          controller.close();
+          if (value) request.respondWithNewView(value);
+          else request.respond(0);
+          return;
+        }
+        activity.at = Date.now();
+        request.respondWithNewView(value);
+      },
+      cancel: (reason) => source.cancel(reason),
+    });
+    return { readable, writable: duplex.writable };
+  }
   const reader = duplex.readable.getReader();
   const readable = new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -27,6 +27,14 @@ import {
   nextSequence,
 } from "./_budget.ts";
 
+/** The most one read from a byte stream asks for. */
+const READ_BYTES = 64 * 1024;
+
+/** Frees the memory of `chunk`, a buffer no one else holds (its views become empty). */
+function release(chunk: Uint8Array): void {
+  (chunk.buffer as ArrayBuffer).transfer(0);
+}
+
 /** Frame format version. */
 export const FRAME_VERSION = 0x01;
 
@@ -240,7 +248,9 @@ export interface FrameReaderOptions {
  * ```
  */
 export class FrameReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  /** The source is a byte stream (a socket): reads go into buffers this reader sizes and owns. */
+  readonly #byob: boolean;
   #queue = new ByteQueue();
   #done = false;
   readonly #max: number;
@@ -263,6 +273,8 @@ export class FrameReader {
   readonly #holder: Holder;
   /** The length of the frame last returned, counted until the next is asked for. */
   #delivered = 0;
+  /** The header of the frame whose payload is being read (its bytes count until it is whole). */
+  #header = 0;
   #failure: FrameError | undefined;
 
   /**
@@ -272,7 +284,12 @@ export class FrameReader {
    * @param options the size and time limits
    */
   constructor(source: ReadableStream<Uint8Array>, options: FrameReaderOptions = {}) {
-    this.#reader = source.getReader();
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = source.getReader({ mode: "byob" });
+    } catch { /* not a byte stream: chunks come as the source cuts them */ }
+    this.#byob = byob !== undefined;
+    this.#reader = byob ?? source.getReader();
     this.#max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#timeout = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     if (!Number.isSafeInteger(this.#max) || this.#max < 1 || this.#max > 0x7fffffff) {
@@ -302,14 +319,14 @@ export class FrameReader {
     this.#holder = {
       bytes: 0,
       since: 0,
-      evictable: () => this.#queue.length > 0 && !this.#failure,
+      evictable: () => this.#queue.length + this.#header > 0 && !this.#failure,
       evict: () => this.#evict(),
     };
   }
 
   /** Counts what this reader holds, and relieves the budget if that took it over. */
   #account(): void {
-    this.#ledger.set(this.#holder, this.#queue.length + this.#delivered);
+    this.#ledger.set(this.#holder, this.#queue.length + this.#header + this.#delivered);
     this.#ledger.relieve();
     if (this.#failure) throw this.#failure;
   }
@@ -318,6 +335,7 @@ export class FrameReader {
     this.#failure = new FrameError("the memory for frames in flight is exhausted");
     this.#queue = new ByteQueue();
     this.#delivered = 0;
+    this.#header = 0;
     this.#done = true;
     this.#ledger.set(this.#holder, 0);
     // Wakes a read in progress, and lets the peer's bytes go.
@@ -366,13 +384,19 @@ export class FrameReader {
    * Pulls one chunk; fails when none arrives before the earliest deadline that applies (with
    * `timed`, the idle timeout too).
    */
-  async #pull(timed: boolean): Promise<void> {
+  async #pull(timed: boolean, wanted: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = this.#deadline(timed);
     if (deadline && deadline.in <= 0) throw new FrameError(deadline.error);
     const started = Date.now();
-    const read = this.#reader.read();
-    let result: ReadableStreamReadResult<Uint8Array>;
+    // From a byte stream, never more than the frame needs (a chunk never spans two frames, and
+    // a connection waiting for a header holds 6 bytes, not a 64 KiB buffer), at most 64 KiB.
+    const read = this.#byob
+      ? (this.#reader as ReadableStreamBYOBReader).read(
+        new Uint8Array(Math.min(wanted, READ_BYTES)),
+      )
+      : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    let result: ReadableStreamReadResult<Uint8Array> | { done: true; value?: Uint8Array };
     try {
       result = deadline
         ? await Promise.race([
@@ -399,7 +423,12 @@ export class FrameReader {
       // A socket read lands in a 64 KiB buffer however few bytes came: a peer sending a byte at
       // a time would pin 64 KiB per byte. Mostly empty buffers are copied out, so the memory
       // held is the bytes counted (within a quarter).
-      if (chunk.buffer.byteLength - chunk.length > chunk.length / 4) chunk = chunk.slice();
+      if (chunk.buffer.byteLength - chunk.length > chunk.length / 4) {
+        const read = chunk;
+        chunk = chunk.slice();
+        // This reader's own read buffer: freed now rather than at the next garbage collection.
+        if (this.#byob) release(read);
+      }
       if (this.#queue.length === 0) this.#holder.since = nextSequence();
       this.#queue.push(chunk);
       this.#account();
@@ -410,15 +439,32 @@ export class FrameReader {
   async #read(n: number, atBoundary: boolean, timed: boolean): Promise<Uint8Array | undefined> {
     if (this.#failure) throw this.#failure;
     while (this.#queue.length < n && !this.#done) {
-      await this.#pull(timed || this.#queue.length > 0);
+      await this.#pull(timed || this.#queue.length > 0, n - this.#queue.length);
     }
     const queue = this.#queue;
     if (queue.length < n) {
       if (atBoundary && queue.length === 0) return undefined;
       throw new FrameError("the connection ended inside a frame");
     }
-    // A copy: a frame never shares memory with the chunk it arrived in.
-    return queue.take(n, true);
+    if (!this.#byob) {
+      // A copy: a frame never shares memory with the chunk it arrived in.
+      return queue.take(n, true);
+    }
+    // From a byte stream, the queue holds exactly these n bytes, in buffers of this reader's
+    // own: one that is exactly the frame is the frame; several are copied into one and freed at
+    // once, so a received stream does not leave its size in garbage behind it.
+    const first = queue.shift()!;
+    if (first.length === n && first.byteOffset === 0 && first.buffer.byteLength === n) {
+      return first;
+    }
+    const out = new Uint8Array(n);
+    let offset = 0;
+    for (let chunk: Uint8Array | undefined = first; chunk; chunk = queue.shift()) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+      release(chunk);
+    }
+    return out;
   }
 
   /**
@@ -452,7 +498,9 @@ export class FrameReader {
     ) {
       throw new FrameError("bad ACK length");
     }
+    this.#header = FRAME_HEADER_SIZE;
     const payload = length === 0 ? new Uint8Array(0) : (await this.#read(length, false, true))!;
+    this.#header = 0;
     this.#delivered = payload.length;
     // The bytes still queued (if any) belong to the next frame, which begins now.
     this.#holder.since = nextSequence();
@@ -465,6 +513,7 @@ export class FrameReader {
     this.#done = true;
     this.#queue = new ByteQueue();
     this.#delivered = 0;
+    this.#header = 0;
     this.#ledger.set(this.#holder, 0);
     await this.#reader.cancel().catch(() => {});
   }

@@ -30,9 +30,11 @@ export {
   KemIdentity,
   KemRecipient,
   type Recipient,
+  type SigningKey,
   type Stanza,
   STANZA_ATTEMPTS,
   type StanzaAttempts,
+  type VerifyingKey,
 } from "./stanza.ts";
 export * from "./inspect.ts";
 export { type EnvelopeSniff, LIMITS, MAGIC, sniffEnvelope } from "./format.ts";

@@ -10,7 +10,8 @@ import { checkKdfCost } from "./_kdf.ts";
 export const USAGE: Record<string, string> = {
   engines: "polycrypt engines [--json]",
   bench: "polycrypt bench [--quick] [--engines IDS] [--json]",
-  keygen: "polycrypt keygen [--engine ID] [-o FILE] [--protect] [--passphrase-file FILE]",
+  keygen:
+    "polycrypt keygen [--engine ID] [--sign-engine ID|none] [-o FILE] [--protect] [--passphrase-file FILE]\n       polycrypt keygen --upgrade -i OLD -o NEW [--sign-engine ID] [--protect]",
   recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
   encrypt:
     "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",

@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno task cli keygen -o bob.key
- * echo "hi" | deno task cli encrypt -r polycrypt1:... -a
+ * echo "hi" | deno task cli encrypt -r polycrypt2:... -a
  * ```
  *
  * @module

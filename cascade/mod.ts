@@ -25,6 +25,7 @@
  */
 export * from "./envelope.ts";
 export * from "./keys.ts";
+export * from "./detached.ts";
 export {
   type Identity,
   KemIdentity,

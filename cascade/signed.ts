@@ -88,7 +88,7 @@ function encodeSenderBlock(
 }
 
 /** Parses a sender block; a malformed one is a `FormatError` (it was authenticated). */
-function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): Sender & {
+export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): Sender & {
   engine: SignatureEngine;
 } {
   const decoder = new TextDecoder("ascii", { fatal: true });
@@ -203,7 +203,11 @@ export async function* signPayload(
 }
 
 /** Whether `sender` is one of `expected`. */
-function isExpected(sender: Sender, expected: readonly ExpectedSigner[], registry: EngineRegistry) {
+export function isExpected(
+  sender: Sender,
+  expected: readonly ExpectedSigner[],
+  registry: EngineRegistry,
+): boolean {
   return expected.some((e) => {
     const key = typeof e === "string" ? parseRecipient(e, { registry }).verifyingKey : e;
     if (!key) throw new TypeError("an expected signer has no signing key (a version-1 recipient)");

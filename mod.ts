@@ -22,3 +22,4 @@
 export * from "./engines/mod.ts";
 export * from "./errors.ts";
 export * from "./cascade/mod.ts";
+export * from "./contacts/mod.ts";

@@ -18,12 +18,15 @@ export const USAGE: Record<string, string> = {
   decrypt:
     "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
+  fingerprint: "polycrypt fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]",
+  contact:
+    "polycrypt contact add NAME RECIPIENT|FILE [--address URL] [--force] | list [--json] | show NAME | rm NAME | verify NAME  [-i IDENTITY]",
   listen:
     "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
   chat:
-    "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
+    "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR] [--peer-contact NAME] [--history]",
   send:
-    "polycrypt send --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [MESSAGE | -f FILE]",
+    "polycrypt send --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
 };
 
 export function usage(): string {
@@ -96,9 +99,16 @@ export async function loadIdentities(
   return out;
 }
 
-/** Recipients from -r values and -R files, each checked (a bad one is a usage error). */
-export async function loadRecipients(values: Values): Promise<string[]> {
-  const recipients = [...(values.recipient as string[] | undefined ?? [])];
+/**
+ * Recipients from -r values (`@NAME` is a contact, opened with `storeIdentity` or the default
+ * store identity: cli/_contacts.ts) and -R files, each checked (a bad one is a usage error).
+ */
+export async function loadRecipients(values: Values, storeIdentity?: string): Promise<string[]> {
+  let recipients = [...(values.recipient as string[] | undefined ?? [])];
+  if (recipients.some((r) => r.startsWith("@"))) {
+    const { resolveContacts } = await import("./_contacts.ts");
+    recipients = await resolveContacts(recipients, storeIdentity);
+  }
   for (const file of values["recipients-file"] as string[] | undefined ?? []) {
     recipients.push(...identitiesFromText(await readText(file)));
   }

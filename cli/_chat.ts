@@ -1,6 +1,8 @@
 // Internal: `chat`, a two-way conversation in the terminal between two peers, each listening on
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
-// messages; `/file PATH` sends a file; `/quit`, Ctrl-D or Ctrl-C end it.
+// messages; `/file PATH` sends a file; `/help` lists the commands; `/quit`, Ctrl-D or Ctrl-C end
+// it. Received lines are labelled with a local time and the peer's contact name (or fingerprint
+// prefix); `--history` keeps the conversation sealed on disk (docs/contacts.md).
 import { basename } from "node:path";
 import { encrypt, encryptStream, type SealedChunk } from "../mod.ts";
 import {
@@ -10,7 +12,15 @@ import {
   newReplyKey,
   textMessage,
 } from "../transports/mod.ts";
-import { loadIdentities, loadRecipients, parse, USAGE } from "./_args.ts";
+import { loadIdentities, loadRecipients, parse, USAGE, type Values } from "./_args.ts";
+import {
+  type Contact,
+  findContact,
+  History,
+  peerLabel,
+  readBook,
+  warnIfExposed,
+} from "./_contacts.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
@@ -59,6 +69,50 @@ const NOTES: Readonly<Record<Outcome, string>> = Object.freeze({
   undecryptable: "not delivered: the peer could not decrypt it",
 });
 
+/** The lines `/help` shows. */
+const HELP = [
+  "  /file PATH   send a file (the peer receives files only with -o DIR)",
+  "  /help        this list",
+  "  /quit        end the chat (also Ctrl-D; Ctrl-C ends it at once)",
+  "  //TEXT       send a line that starts with /",
+].join("\n");
+
+/** How many entries of the history `chat --history` shows when it starts. */
+const HISTORY_SHOWN = 20;
+
+/** `[HH:MM:SS] NAME: `, the local time of `at`; a day other than today gets its date. */
+function label(at: Date, who: string): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const now = new Date();
+  const day = at.toDateString() === now.toDateString()
+    ? ""
+    : `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())} `;
+  return `[${day}${two(at.getHours())}:${two(at.getMinutes())}:${two(at.getSeconds())}] ${who}: `;
+}
+
+/**
+ * The contact book as chat uses it: the `--peer-contact` entry and every contact (for the label),
+ * opened with the chat's first identity. Without a book, or when it was sealed under another
+ * identity and nothing asked for a contact, chat goes on without names.
+ */
+async function openLocalStore(
+  identity: string | undefined,
+  values: Values,
+): Promise<{ contacts: Contact[]; contact?: Contact }> {
+  const wanted = values["peer-contact"] as string | undefined;
+  const named = (values.recipient as string[] | undefined ?? []).some((r) => r.startsWith("@"));
+  if (identity === undefined) return { contacts: [] };
+  let contacts: Contact[];
+  try {
+    contacts = await readBook(identity);
+  } catch (e) {
+    if (wanted !== undefined || named) throw e;
+    say(`polycrypt: ${(e as Error).message}; peers are shown by fingerprint`);
+    return { contacts: [] };
+  }
+  return { contacts, contact: wanted === undefined ? undefined : findContact(contacts, wanted) };
+}
+
 /** How long `chat` waits for outstanding acknowledgements when it ends. */
 const FAREWELL_MS = 3000;
 
@@ -72,24 +126,41 @@ export async function chatCommand(args: string[]): Promise<void> {
     proxy: { type: "string" },
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
+    "peer-contact": { type: "string" },
+    history: { type: "boolean" },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.chat);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
   const on = values.listen as string | undefined;
-  const peer = values.peer as string | undefined;
-  if (on === undefined || peer === undefined) {
+  const wanted = values["peer-contact"] as string | undefined;
+  if (on === undefined || (values.peer === undefined && wanted === undefined)) {
     throw new UsageError(`--listen and --peer are required\nusage: ${USAGE.chat}`);
   }
   const notStream = `chat runs over ${STREAM_SCHEMES} addresses`;
-  if (![on, peer].every((address) => addressScheme(address, notStream).stream)) {
-    throw new UsageError(notStream);
-  }
+  const checkStream = (address: string) => {
+    if (!addressScheme(address, notStream).stream) throw new UsageError(notStream);
+  };
+  checkStream(on);
+  if (values.peer !== undefined) checkStream(values.peer as string);
   const identities = await loadIdentities(
     values.identity as string[] | undefined ?? [],
     values["passphrase-file"] as string | undefined,
   );
-  const recipients = await loadRecipients(values);
+  // The contact book and the history are sealed under the first identity (docs/contacts.md).
+  const local = await openLocalStore(identities[0], values);
+  const peer = values.peer as string | undefined ?? local.contact?.address;
+  if (peer === undefined) {
+    throw new UsageError(
+      `contact ${wanted} has no address: give --peer ADDRESS, or save one with ` +
+        `polycrypt contact add --force --address ADDRESS ${wanted} ...`,
+    );
+  }
+  checkStream(peer);
+  const recipients = await loadRecipients(values, identities[0]);
+  if (local.contact && !recipients.includes(local.contact.recipient)) {
+    recipients.push(local.contact.recipient);
+  }
   if (identities.length === 0 || recipients.length === 0) {
     throw new UsageError(`give -i FILE and -r RECIPIENT\nusage: ${USAGE.chat}`);
   }
@@ -109,12 +180,31 @@ export async function chatCommand(args: string[]): Promise<void> {
     screen = screen.then(() => writeAll(encoder.encode(line + "\n"))).catch(() => {});
     return screen;
   };
-  /** A received text: controls escaped, every line labelled `peer: ` (docs/cli.md). */
-  const showReceived = (text: string) => {
-    screen = screen.then(() => writeAll(encoder.encode(receivedText(text, "peer: "))))
+  /**
+   * A received text: controls escaped, every line labelled `[HH:MM:SS] NAME: ` with the local
+   * time and the peer's name or fingerprint prefix (docs/cli.md).
+   */
+  const name = local.contact?.name ?? peerLabel(recipients[0], local.contacts);
+  const showReceived = (text: string, at = new Date(), who = name) => {
+    screen = screen.then(() => writeAll(encoder.encode(receivedText(text, label(at, who)))))
       .catch(() => {});
     return screen;
   };
+  if (values.history) await warnIfExposed((values.identity as string[])[0]);
+  const history = values.history
+    ? await History.open(identities[0], recipients).catch((e) => {
+      throw e instanceof IoError ? e : new IoError(`cannot keep a history: ${e.message}`);
+    })
+    : undefined;
+  const record = (dir: "in" | "out", text: string) =>
+    history?.append({ t: Date.now(), dir, text }).catch((e) =>
+      show(`polycrypt: the history could not be written (${(e as Error).message})`)
+    );
+  if (history && history.entries.length > 0) {
+    const shown = history.entries.slice(-HISTORY_SHOWN);
+    for (const e of shown) await showReceived(e.text, new Date(e.t), e.dir === "in" ? name : "me");
+    say(`polycrypt: history: the last ${shown.length} of ${history.entries.length} messages`);
+  }
 
   // Incoming: whatever arrives on our address, decrypted and answered with a receipt
   // (docs/transports.md section 10); a duplicate is dropped without being shown again.
@@ -122,7 +212,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   const serve = async (connection: Inbound) => {
     for await (const item of envelopes(connection)) {
       const opened = await openMessage(item, identities, outDir, async (body) => {
-        await showReceived(await new Response(body).text());
+        const text = await new Response(body).text();
+        await showReceived(text);
+        await record("in", text);
       }, desk);
       if (opened.error !== undefined) await show(failureLine(opened.error));
       await answer(item, opened, desk);
@@ -163,6 +255,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     const n = ++sent;
     const replyKey = newReplyKey();
     let id: Uint8Array;
+    let kept: string; // what the history keeps
     if (line.startsWith("/file ")) {
       const path = line.slice("/file ".length).trim();
       checkFileNameOrUsage(basename(path));
@@ -173,10 +266,14 @@ export async function chatCommand(args: string[]): Promise<void> {
       ) as ReadableStream<SealedChunk>;
       await show(`  (#${n} sending ${basename(path)})`);
       id = await connection.sendStream(sealed);
+      kept = `[file ${basename(path)}]`;
     } else {
-      id = await connection.send(await encrypt(textMessage(line, { replyKey }), { recipients }));
+      kept = line.startsWith("//") ? line.slice(1) : line;
+      id = await connection.send(await encrypt(textMessage(kept, { replyKey }), { recipients }));
     }
+    // Before anything else is awaited: the receipt may arrive at once.
     waiting.set(id.toHex(), { n, replyKey });
+    await record("out", kept);
   };
 
   let ended = false;
@@ -200,12 +297,27 @@ export async function chatCommand(args: string[]): Promise<void> {
   Deno.addSignalListener("SIGINT", onInterrupt);
 
   say(
-    `polycrypt: chatting on ${listener.address}; type and press Enter, /file PATH sends a file, Ctrl-D ends`,
+    `polycrypt: chatting on ${listener.address} with ${name}; type and press Enter, /file PATH sends a file, /help lists the commands, Ctrl-D ends`,
   );
   try {
     for await (const line of lines(Deno.stdin.readable)) {
       if (line === "/quit") break;
       if (line.trim() === "") continue;
+      if (line === "/help") {
+        await show(HELP);
+        continue;
+      }
+      const command = line.startsWith("//") ? undefined : /^\/(\S*)/.exec(line)?.[1];
+      if (command === "file" && !line.startsWith("/file ")) {
+        await show("polycrypt: /file PATH sends a file");
+        continue;
+      }
+      if (command !== undefined && command !== "file") {
+        await show(
+          `polycrypt: unknown command /${command}; /help lists them (// sends a line starting with /)`,
+        );
+        continue;
+      }
       try {
         await sendLine(line);
       } catch (e) {

@@ -1,6 +1,7 @@
 /**
  * The polycrypt command line: `engines`, `bench`, `keygen`, `recipient`, `encrypt`, `decrypt`,
- * `inspect`, `listen`, `send`, `chat`. Usage, flags and exit codes: `docs/cli.md`.
+ * `inspect`, `listen`, `send`, `chat`, `fingerprint`, `contact`. Usage, flags and exit codes:
+ * `docs/cli.md`.
  *
  * ```sh
  * deno task cli keygen -o bob.key
@@ -422,6 +423,9 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
   listen: listenCommand,
   send: sendCommand,
   chat: chatCommand,
+  // Loaded when used: the contact book's code stays out of the other commands' start-up.
+  fingerprint: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args),
+  contact: async (args) => (await import("./contact.ts")).contactCommand(args),
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

@@ -96,12 +96,23 @@ export async function sendCommand(args: string[]): Promise<void> {
     aead: { type: "string" },
     file: { type: "string", short: "f" },
     proxy: { type: "string" },
+    "peer-contact": { type: "string" },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.send);
-  const to = values.to as string | undefined;
-  if (to === undefined) throw new UsageError(`--to is required\nusage: ${USAGE.send}`);
+  let to = values.to as string | undefined;
+  const wanted = values["peer-contact"] as string | undefined;
+  if (to === undefined && wanted === undefined) {
+    throw new UsageError(`--to is required\nusage: ${USAGE.send}`);
+  }
   const recipients = await loadRecipients(values);
+  if (wanted !== undefined) {
+    // --peer-contact NAME: that contact's key, and its address unless --to is given.
+    const contact = await (await import("./_contacts.ts")).contactNamed(wanted);
+    if (!recipients.includes(contact.recipient)) recipients.push(contact.recipient);
+    to ??= contact.address;
+  }
+  if (to === undefined) throw new UsageError(`contact ${wanted} has no address: give --to`);
   if (recipients.length === 0) {
     throw new UsageError(`give at least one -r/-R recipient\nusage: ${USAGE.send}`);
   }

@@ -3,11 +3,16 @@
 import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
 import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { fingerprint } from "../../mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 
 const run = (args: string[]) => runCli(args, NET_PERMS);
+
+/** A received line: `[HH:MM:SS] ` and the sender's fingerprint prefix (no contact book here). */
+const from = (recipient: string, text: string) =>
+  new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${fingerprint(recipient).slice(0, 9)}: ${text}$`, "m");
 
 /** A running chat: type lines, wait for output, end it. */
 function chat(args: string[]) {
@@ -58,12 +63,12 @@ Deno.test("chat: two processes talk, acknowledge, send a file, and end cleanly",
     await Promise.all([aliceChat.ready(), bobChat.ready()]);
 
     await aliceChat.type("hello Bob");
-    await bobChat.screen(/^peer: hello Bob$/m);
+    await bobChat.screen(from(alice, "hello Bob"));
     await aliceChat.screen(/\(#1 delivered\)/);
 
     await bobChat.type("hi Alice, sending the plans");
     await bobChat.type(`/file ${dir}/plans.txt`);
-    await aliceChat.screen(/^peer: hi Alice, sending the plans$/m);
+    await aliceChat.screen(from(bob, "hi Alice, sending the plans"));
     await bobChat.screen(/\(#2 delivered\)/);
     assert.equal(await Deno.readTextFile(`${dir}/alice-inbox/plans.txt`), "the plans\n");
 

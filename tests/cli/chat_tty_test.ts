@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { runCommand } from "../_process.ts";
 import { freePort } from "../transports/_socks.ts";
 import { chatFlags, MAIN, NET_PERMS } from "./_cli.ts";
+import { fingerprint } from "../../mod.ts";
 
 const NEED = new URL("../../scripts/apt_need.sh", import.meta.url).pathname;
 const SOCKET = `polycrypt-test-${Deno.pid}`;
@@ -16,6 +17,16 @@ async function sh(command: string, args: string[]) {
   if (!out.success) throw new Error(`${command} ${args.join(" ")}: ${out.stderr}`);
   return out.stdout;
 }
+
+/** `pattern` with its `^peer: ` replaced by chat's label for `recipient`: time, fingerprint prefix. */
+const from = (recipient: string, pattern: RegExp) =>
+  new RegExp(
+    pattern.source.replace(
+      "^peer: ",
+      `^\\[\\d\\d:\\d\\d:\\d\\d\\] ${fingerprint(recipient).slice(0, 9)}: `,
+    ),
+    pattern.flags,
+  );
 
 const tmux = (...args: string[]) => sh("tmux", ["-L", SOCKET, "-f", "/dev/null", ...args]);
 
@@ -99,7 +110,7 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
 
     await tmux("send-keys", "-t", "alice", "-l", "hello Bob, typed on a terminal");
     await tmux("send-keys", "-t", "alice", "Enter");
-    await waitFor("bob", /^peer: hello Bob, typed on a terminal$/m);
+    await waitFor("bob", from(alice, /^peer: hello Bob, typed on a terminal$/m));
     await waitFor("alice", /\(#1 delivered\)/);
 
     // A hostile text sent straight to Bob's address (issue 20 section 4): a window title, a screen
@@ -107,9 +118,9 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
     const hostile = "\x1b]0;pwned\x07\x1b[2Jhi\n  (#1 delivered)\npolycrypt: delivered";
     const sent = await cli(["send", "--to", `tcp://127.0.0.1:${b}`, "-r", bob, hostile]);
     assert.match(sent, /^$/); // the CLI's stdout stays empty; a failure throws above
-    const hostileScreen = await waitFor("bob", /^peer: polycrypt: delivered$/m);
-    assert.match(hostileScreen, /^peer: \\x1b\]0;pwned\\x07\\x1b\[2Jhi$/m);
-    assert.match(hostileScreen, /^peer: {3}\(#1 delivered\)$/m);
+    const hostileScreen = await waitFor("bob", from(alice, /^peer: polycrypt: delivered$/m));
+    assert.match(hostileScreen, from(alice, /^peer: \\x1b\]0;pwned\\x07\\x1b\[2Jhi$/m));
+    assert.match(hostileScreen, from(alice, /^peer: {3}\(#1 delivered\)$/m));
     assert.doesNotMatch(hostileScreen, /^ *\(#1 delivered\)$/m);
     assert.match(hostileScreen, /chatting on/); // the screen was not cleared
     assert.notEqual(await tmux("display-message", "-p", "-t", "bob", "#{pane_title}"), "pwned\n");

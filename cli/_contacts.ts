@@ -1,0 +1,389 @@
+// Internal: the local store of `contact` and `chat --history` (docs/contacts.md sections 3-5): a
+// contact book and conversation histories under $XDG_CONFIG_HOME/polycrypt, sealed at rest under
+// keys derived from the user's identity, so that a copy of the directory alone reveals no names,
+// no keys and no messages.
+import { join, resolve, sep } from "node:path";
+import {
+  fingerprint,
+  hkdf,
+  hmac,
+  isArmored,
+  padmeLength,
+  parseIdentity,
+  parseRecipient,
+  registry,
+} from "../mod.ts";
+import { loadIdentities } from "./_args.ts";
+import { IoError, UsageError } from "./_errors.ts";
+import { say, writeAtomic } from "./_io.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** The AEAD of the store: random 24-byte nonces are safe under one key (docs/contacts.md §3). */
+const AEAD_ID = "xchacha20-poly1305";
+/** The first bytes of the contact book file. */
+const BOOK_MAGIC = encoder.encode("polycrypt contacts v1\n");
+const SALT_BYTES = 32;
+
+/** One entry of the contact book. */
+export interface Contact {
+  /** The local name, as typed after `@`. */
+  name: string;
+  /** The contact's recipient string. */
+  recipient: string;
+  /** The address `--peer-contact` dials, if one was given. */
+  address?: string;
+  /** When it was added (ISO 8601). */
+  added: string;
+}
+
+/**
+ * Names: a letter or digit, then letters, digits, `.`, `_` or `-`, at most 64 in all. No spaces
+ * (a fingerprint prefix in chat has one, so a name can never pass for one), no controls.
+ */
+const NAME = /^[\p{L}\p{N}][\p{L}\p{N}._-]{0,63}$/u;
+
+/** Checks a contact name (a UsageError naming the rule). */
+export function checkName(name: string): string {
+  const bare = name.startsWith("@") ? name.slice(1) : name;
+  if (bare === "me") {
+    throw new UsageError(`"me" is how chat labels your own lines; pick another name`);
+  }
+  if (!NAME.test(bare)) {
+    throw new UsageError(
+      "a contact name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    );
+  }
+  return bare;
+}
+
+/** `$XDG_CONFIG_HOME/polycrypt`, or `~/.config/polycrypt` (a relative XDG_CONFIG_HOME is ignored). */
+function configDir(): string {
+  const xdg = Deno.env.get("XDG_CONFIG_HOME");
+  if (xdg && xdg.startsWith("/")) return join(xdg, "polycrypt");
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  if (!home) throw new UsageError("set HOME or XDG_CONFIG_HOME: the contact book lives there");
+  return join(home, ".config", "polycrypt");
+}
+
+/**
+ * The store identity file when a command has no `-i`: `$POLYCRYPT_IDENTITY`, else
+ * `identity.key` in {@linkcode configDir}.
+ */
+function defaultIdentityPath(): string {
+  return Deno.env.get("POLYCRYPT_IDENTITY") || join(configDir(), "identity.key");
+}
+
+/** The identity that seals the store, loaded once per path (a protected file asks once). */
+const loaded = new Map<string, string>();
+export async function storeIdentity(path?: string): Promise<string> {
+  const file = path ?? defaultIdentityPath();
+  let identity = loaded.get(file);
+  if (identity === undefined) {
+    try {
+      await Deno.stat(file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new IoError(
+        `no identity at ${file}: the contact book is sealed under your identity; give -i FILE, ` +
+          `set POLYCRYPT_IDENTITY, or create one with: polycrypt keygen -o ${file}`,
+      );
+    }
+    [identity] = await loadIdentities([file], undefined);
+    loaded.set(file, identity);
+  }
+  return identity;
+}
+
+/**
+ * A warning when the identity that seals the store is an unprotected file inside the store's own
+ * directory: a copy of the directory would then hold the key that opens it (docs/contacts.md §5).
+ */
+export async function warnIfExposed(path: string | undefined): Promise<void> {
+  const file = resolve(path ?? defaultIdentityPath());
+  if (!file.startsWith(resolve(configDir()) + sep)) return;
+  try {
+    if (isArmored(await Deno.readTextFile(file))) return;
+  } catch {
+    return;
+  }
+  say(
+    `polycrypt: warning: ${file} is not passphrase-protected and lies in the directory it seals; ` +
+      `a copy of the directory would open it (protect it: keygen --protect, see docs/contacts.md)`,
+  );
+}
+
+/** The 32-byte key for `purpose` (docs/contacts.md §3): HKDF-SHA-256 over the secret key. */
+async function storeKey(identity: string, purpose: string, salt: Uint8Array): Promise<Uint8Array> {
+  const { secretKey } = parseIdentity(identity);
+  return await hkdf(
+    "SHA-256",
+    secretKey,
+    salt,
+    encoder.encode(`polycrypt store v1 ${purpose}`),
+    32,
+  );
+}
+
+/** `u32be(length) || bytes || zeros` to the PADME length of the whole (docs/contacts.md §3). */
+function pad(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(padmeLength(4 + bytes.length));
+  new DataView(out.buffer).setUint32(0, bytes.length);
+  out.set(bytes, 4);
+  return out;
+}
+
+function unpad(padded: Uint8Array): Uint8Array {
+  const length = new DataView(padded.buffer, padded.byteOffset).getUint32(0);
+  if (4 + length > padded.length) throw new Error("bad padding");
+  return padded.subarray(4, 4 + length);
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Creates the store directory 0700 (and tightens an existing one to 0700). */
+async function ensureDir(dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  if (Deno.build.os !== "windows") await Deno.chmod(dir, 0o700);
+}
+
+// ------------------------------------------------------------------ the contact book
+
+/** Seals the contact list (docs/contacts.md §3): magic || salt || nonce || AEAD(padded JSON). */
+export async function sealBook(identity: string, contacts: Contact[]): Promise<Uint8Array> {
+  const aead = registry.aead(AEAD_ID);
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+  const key = await storeKey(identity, "contacts", salt);
+  const json = encoder.encode(JSON.stringify({ version: 1, contacts }));
+  const sealed = await aead.seal(key, nonce, pad(json), concat(BOOK_MAGIC, salt));
+  return concat(BOOK_MAGIC, salt, nonce, sealed);
+}
+
+/** Opens what {@linkcode sealBook} sealed; throws on a wrong identity or damaged bytes. */
+export async function openBook(identity: string, bytes: Uint8Array): Promise<Contact[]> {
+  const aead = registry.aead(AEAD_ID);
+  const head = BOOK_MAGIC.length + SALT_BYTES + aead.nonceSize;
+  if (
+    bytes.length < head + aead.tagSize ||
+    !BOOK_MAGIC.every((b, i) => bytes[i] === b)
+  ) {
+    throw new Error("not a polycrypt contact book");
+  }
+  const salt = bytes.subarray(BOOK_MAGIC.length, BOOK_MAGIC.length + SALT_BYTES);
+  const nonce = bytes.subarray(BOOK_MAGIC.length + SALT_BYTES, head);
+  const key = await storeKey(identity, "contacts", salt);
+  const plain = await aead.open(
+    key,
+    nonce,
+    bytes.subarray(head),
+    bytes.subarray(0, head - nonce.length),
+  );
+  const parsed = JSON.parse(decoder.decode(unpad(plain)));
+  if (parsed?.version !== 1 || !Array.isArray(parsed.contacts)) {
+    throw new Error("unknown contact book version");
+  }
+  return parsed.contacts as Contact[];
+}
+
+/** The contact book file: one sealed file, so file names reveal nothing. */
+function bookPath(dir: string = configDir()): string {
+  return join(dir, "contacts");
+}
+
+/** The contacts, sealed under `identity`; none when there is no book yet. */
+export async function readBook(identity: string): Promise<Contact[]> {
+  const path = bookPath();
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  try {
+    return await openBook(identity, bytes);
+  } catch {
+    throw new IoError(
+      `cannot open the contact book ${path}: it is sealed under another identity, or damaged`,
+    );
+  }
+}
+
+/** Writes the contacts, sealed, atomically (temporary file 0600, then rename). */
+export async function writeBook(identity: string, contacts: Contact[]): Promise<void> {
+  const dir = configDir();
+  await ensureDir(dir);
+  const bytes = await sealBook(identity, contacts);
+  await writeAtomic(bookPath(dir), ReadableStream.from([bytes]), true);
+}
+
+/** The contact called `name` (with or without `@`), or a UsageError. */
+export function findContact(contacts: Contact[], name: string): Contact {
+  const bare = checkName(name);
+  const found = contacts.find((c) => c.name === bare);
+  if (!found) throw new UsageError(`no contact named ${bare} (polycrypt contact list)`);
+  return found;
+}
+
+/**
+ * The recipients with every `@NAME` replaced by that contact's recipient, from the book sealed
+ * under `identity` (default: the store identity, {@linkcode defaultIdentityPath}).
+ */
+export async function resolveContacts(values: string[], identity?: string): Promise<string[]> {
+  if (!values.some((v) => v.startsWith("@"))) return values;
+  const contacts = await readBook(identity ?? await storeIdentity());
+  return values.map((v) => (v.startsWith("@") ? findContact(contacts, v).recipient : v));
+}
+
+/** The contact called `name`, from the book sealed under the store identity (or `identity`). */
+export async function contactNamed(name: string, identity?: string): Promise<Contact> {
+  return findContact(await readBook(identity ?? await storeIdentity()), name);
+}
+
+/**
+ * The chat label of a peer: its contact name when the book holds its recipient, else the first
+ * two groups of its fingerprint (which hold a space, so no name looks like one).
+ */
+export function peerLabel(recipient: string, contacts: Contact[]): string {
+  const key = recipient.trim();
+  return contacts.find((c) => c.recipient === key)?.name ?? fingerprint(key).slice(0, 9);
+}
+
+/** Checks a recipient for the book and returns it trimmed. */
+export function checkRecipient(recipient: string): string {
+  parseRecipient(recipient);
+  return recipient.trim();
+}
+
+// ------------------------------------------------------------------ conversation histories
+
+/** One entry of a history. */
+export interface HistoryEntry {
+  /** Milliseconds since the epoch. */
+  t: number;
+  /** Received from the peer, or sent by us. */
+  dir: "in" | "out";
+  /** The text, or `[file NAME]` for a file. */
+  text: string;
+}
+
+/**
+ * A conversation's history: an append-only file of sealed records under `history/`, named by an
+ * HMAC of the peer's recipients (docs/contacts.md §4). Each record is sealed on its own, bound
+ * to the file and to its position, so records cannot be reordered, dropped from the middle or
+ * moved to another conversation; a torn last record (a crash mid-append) is ignored.
+ */
+export class History {
+  #path: string;
+  #key: Uint8Array;
+  #id: Uint8Array;
+  #count = 0;
+  #entries: HistoryEntry[] = [];
+  #chain: Promise<void> = Promise.resolve();
+
+  private constructor(path: string, key: Uint8Array, id: Uint8Array) {
+    this.#path = path;
+    this.#key = key;
+    this.#id = id;
+  }
+
+  /** Opens (or starts) the history of the conversation with `peers`, sealed under `identity`. */
+  static async open(identity: string, peers: string[]): Promise<History> {
+    const none = new Uint8Array(0);
+    const nameKey = await storeKey(identity, "history name", none);
+    const key = await storeKey(identity, "history seal", none);
+    const peerBytes = encoder.encode([...peers].map((p) => p.trim()).sort().join("\n"));
+    const id = hmac("SHA-256", nameKey, peerBytes).subarray(0, 16);
+    const dir = join(configDir(), "history");
+    await ensureDir(configDir());
+    await ensureDir(dir);
+    const history = new History(join(dir, id.toHex()), key, id);
+    await history.#load();
+    return history;
+  }
+
+  /** The entries read at open and appended since. */
+  get entries(): readonly HistoryEntry[] {
+    return this.#entries;
+  }
+
+  #aad(index: number): Uint8Array {
+    const aad = new Uint8Array(16 + 8);
+    aad.set(this.#id);
+    new DataView(aad.buffer).setBigUint64(16, BigInt(index));
+    return concat(encoder.encode("polycrypt history v1\n"), aad);
+  }
+
+  async #load(): Promise<void> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(this.#path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    const aead = registry.aead(AEAD_ID);
+    let offset = 0;
+    while (offset + 4 <= bytes.length) {
+      const length = new DataView(bytes.buffer, bytes.byteOffset + offset).getUint32(0);
+      if (offset + 4 + length > bytes.length) break; // a torn last record
+      const record = bytes.subarray(offset + 4, offset + 4 + length);
+      let entry: HistoryEntry;
+      try {
+        const plain = await aead.open(
+          this.#key,
+          record.subarray(0, aead.nonceSize),
+          record.subarray(aead.nonceSize),
+          this.#aad(this.#count),
+        );
+        entry = JSON.parse(decoder.decode(unpad(plain)));
+      } catch {
+        throw new IoError(
+          `cannot open the history ${this.#path}: it is sealed under another identity, or damaged`,
+        );
+      }
+      this.#entries.push(entry);
+      this.#count++;
+      offset += 4 + length;
+    }
+    if (offset < bytes.length) await Deno.truncate(this.#path, offset);
+  }
+
+  /** Appends one entry (sealed, written and synced before the promise settles). */
+  append(entry: HistoryEntry): Promise<void> {
+    const index = this.#count++;
+    this.#entries.push(entry);
+    this.#chain = this.#chain.then(async () => {
+      const aead = registry.aead(AEAD_ID);
+      const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+      const plain = pad(encoder.encode(JSON.stringify(entry)));
+      const sealed = await aead.seal(this.#key, nonce, plain, this.#aad(index));
+      const record = new Uint8Array(4 + nonce.length + sealed.length);
+      new DataView(record.buffer).setUint32(0, nonce.length + sealed.length);
+      record.set(nonce, 4);
+      record.set(sealed, 4 + nonce.length);
+      const file = await Deno.open(this.#path, {
+        append: true,
+        create: true,
+        mode: 0o600,
+      });
+      try {
+        for (let off = 0; off < record.length;) off += await file.write(record.subarray(off));
+        await file.syncData();
+      } finally {
+        file.close();
+      }
+    });
+    return this.#chain;
+  }
+}

@@ -128,9 +128,6 @@ export async function verifyDetached(
     valid = false;
   }
   if (!valid) throw new SignatureError();
-  return {
-    recipient: sender.recipient,
-    signatureEngine: sender.signatureEngine,
-    publicKey: sender.publicKey,
-  };
+  const { engine: _, ...signer } = sender;
+  return signer;
 }

@@ -35,6 +35,7 @@ import { sha256, sha512Hasher } from "../engines/_hash.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import type { KemEngine, SignatureEngine } from "../engines/types.ts";
 import { encodeRecipient, parseIdentity, parseRecipient } from "./keys.ts";
+import { fingerprint } from "../contacts/fingerprint.ts";
 import type { KemIdentity, VerifyingKey } from "./stanza.ts";
 
 /** The verified sender of a signed envelope. */
@@ -45,6 +46,8 @@ export interface Sender {
   readonly signatureEngine: string;
   /** The sender's public signing key, which verified the signature. */
   readonly publicKey: Uint8Array;
+  /** The fingerprint of {@linkcode Sender.recipient} (`docs/contacts.md` section 1). */
+  readonly fingerprint: string;
 }
 
 /** Who may have signed a message: recipient strings (version 2) or public signing keys. */
@@ -111,6 +114,7 @@ export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): S
       recipient,
       signatureEngine: verifying.engine.id,
       publicKey: verifying.publicKey,
+      fingerprint: fingerprint(recipient),
       engine: verifying.engine,
     };
   } catch (e) {
@@ -279,6 +283,6 @@ export async function* verifyPayload(
     valid = false;
   }
   if (!valid) throw new DecryptionError();
-  const { recipient, signatureEngine, publicKey } = sender;
-  options.onSender?.({ recipient, signatureEngine, publicKey });
+  const { engine: _, ...verified } = sender;
+  options.onSender?.(verified);
 }

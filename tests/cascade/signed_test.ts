@@ -11,6 +11,7 @@ import {
   decryptWithSender,
   encrypt,
   encryptStream,
+  fingerprint,
   generateIdentity,
   parseRecipient,
   registry,
@@ -74,6 +75,7 @@ Deno.test("a signed message names its sender; an unsigned one names nobody", asy
   assert.deepEqual(opened.data, text);
   assert.equal(opened.sender?.recipient, alice.recipient);
   assert.equal(opened.sender?.signatureEngine, "ed25519+ml-dsa-65");
+  assert.equal(opened.sender?.fingerprint, fingerprint(alice.recipient));
   assert.deepEqual(
     opened.sender?.publicKey,
     parseRecipient(alice.recipient).verifyingKey?.publicKey,

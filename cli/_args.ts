@@ -14,10 +14,12 @@ export const USAGE: Record<string, string> = {
     "polycrypt keygen [--engine ID] [--sign-engine ID|none] [-o FILE] [--protect] [--passphrase-file FILE]\n       polycrypt keygen --upgrade -i OLD -o NEW [--sign-engine ID] [--protect]",
   recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
   encrypt:
-    "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
+    "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--sign -i FILE] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
   decrypt:
-    "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
+    "polycrypt decrypt [-i FILE]... [-p] [--verify SIGNER]... [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
+  sign: "polycrypt sign -i FILE [-o SIG] [--force] [--passphrase-file FILE] FILE",
+  verify: "polycrypt verify -r SIGNER... [--signature SIG] [-i FILE] FILE",
   fingerprint: "polycrypt fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]",
   contact:
     "polycrypt contact add NAME RECIPIENT|FILE [--address URL] [--force] | list [--json] | show NAME | rm NAME | verify NAME  [-i IDENTITY]",

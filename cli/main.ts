@@ -24,6 +24,7 @@ import {
   parseIdentity,
   recipientFromIdentity,
   registry,
+  type Sender,
   type SignatureEngine,
   sniffEnvelope,
   upgradeIdentity,
@@ -36,6 +37,8 @@ import { readPassphrase } from "./_passphrase.ts";
 import { checkKdfCost, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
 import { listenCommand } from "./listen.ts";
+import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
+import { signCommand, verifyCommand } from "./sign.ts";
 import { sendCommand } from "./send.ts";
 import { chatCommand } from "./_chat.ts";
 import { benchCommand } from "./_bench.ts";
@@ -292,8 +295,11 @@ async function encryptCommand(args: string[]): Promise<void> {
     aead: { type: "string" },
     armor: { type: "boolean", short: "a" },
     "no-pad": { type: "boolean" },
+    sign: { type: "boolean" },
+    identity: { type: "string", short: "i" },
   });
   if (values.help) return console.log(USAGE.encrypt);
+  const sender = await signingIdentity(values);
   const input = onePositional("encrypt", positionals);
   const recipients = await loadRecipients(values);
   const wantsPassphrase = Boolean(values.passphrase) || values["passphrase-file"] !== undefined;
@@ -319,9 +325,29 @@ async function encryptCommand(args: string[]): Promise<void> {
       aead,
       armor: Boolean(values.armor),
       pad: !values["no-pad"],
+      sender,
     }),
   );
   await finish(sealed, output, Boolean(values.force), !values.armor);
+}
+
+/** `encrypt --sign -i FILE`: the identity to sign with (its own passphrase when protected). */
+async function signingIdentity(values: Record<string, unknown>): Promise<string | undefined> {
+  const file = values.identity as string | undefined;
+  if (!values.sign) {
+    if (file !== undefined) throw new UsageError("-i names the identity to sign with: add --sign");
+    return undefined;
+  }
+  if (file === undefined) throw new UsageError("--sign needs the identity to sign with: -i FILE");
+  const [identity, ...more] = await loadIdentities([file], undefined);
+  if (more.length) throw new UsageError(`${file} holds several identities: give a file with one`);
+  if (!parseIdentity(identity).signingKey) {
+    throw new UsageError(
+      `${file} cannot sign (a version-1 identity): upgrade it with ` +
+        `polycrypt keygen --upgrade -i ${file} -o NEW`,
+    );
+  }
+  return identity;
 }
 
 /** Whether the envelope starting with `head` has a password layer (binary or armored). */
@@ -335,6 +361,7 @@ async function decryptCommand(args: string[]): Promise<void> {
     identity: { type: "string", short: "i", multiple: true },
     "max-kdf-memory": { type: "string" },
     "max-stanza-attempts": { type: "string" },
+    verify: { type: "string", multiple: true },
   });
   if (values.help) return console.log(USAGE.decrypt);
   const maxKdfMemory = maxKdfMemoryMiB(values["max-kdf-memory"] as string | undefined);
@@ -365,8 +392,18 @@ async function decryptCommand(args: string[]): Promise<void> {
   const passphrase = needsPassphrase
     ? await readPassphrase({ passphraseFile }, "the passphrase")
     : undefined;
+  const verify = values.verify === undefined
+    ? undefined
+    : await signersNamed(values.verify as string[], passphraseFile);
+  let sender: Sender | null = null;
   const opened = withProgress(stream, source.size, "decrypting").pipeThrough(
-    decryptStream({ identities, passphrase, maxStanzaAttempts }),
+    decryptStream({
+      identities,
+      passphrase,
+      maxStanzaAttempts,
+      verify,
+      onSender: (s) => sender = s,
+    }),
   );
   try {
     await finish(opened, output, Boolean(values.force), false);
@@ -374,6 +411,8 @@ async function decryptCommand(args: string[]): Promise<void> {
     if (e instanceof UsageError || e instanceof IoError) throw e;
     throw new DecryptFailed();
   }
+  // Who sent it, once every byte and the signature verified (docs/cli.md, "Signed messages").
+  say(`polycrypt: ${senderLine(sender, await contactsFor(identities[0]))}`);
 }
 
 // ------------------------------------------------------------------ inspect
@@ -420,6 +459,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
   encrypt: encryptCommand,
   decrypt: decryptCommand,
   inspect: inspectCommand,
+  sign: signCommand,
+  verify: verifyCommand,
   listen: listenCommand,
   send: sendCommand,
   chat: chatCommand,

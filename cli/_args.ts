@@ -24,11 +24,11 @@ export const USAGE: Record<string, string> = {
   contact:
     "polycrypt contact add NAME RECIPIENT|FILE [--address URL] [--force] | list [--json] | show NAME | rm NAME | verify NAME  [-i IDENTITY]",
   listen:
-    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
+    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [--from SIGNER]... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
   chat:
     "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR] [--peer-contact NAME] [--history]",
   send:
-    "polycrypt send --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
+    "polycrypt send [-i FILE] --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
 };
 
 export function usage(): string {

@@ -1,7 +1,8 @@
 // Internal: who sent a message, as the CLI says it (docs/cli.md, "Signed messages"): the
 // signers a user names (`--verify`, `verify -r`, `listen --from`) and the line that names a
 // verified sender by contact name or fingerprint.
-import type { Sender } from "../mod.ts";
+import { parseIdentity, type Sender } from "../mod.ts";
+import { loadIdentities } from "./_args.ts";
 import { recipientsOf } from "./fingerprint.ts";
 import { type Contact, peerLabel, readBook } from "./_contacts.ts";
 import { UsageError } from "./_errors.ts";
@@ -47,4 +48,27 @@ export function senderLine(sender: Sender | null, contacts: Contact[]): string {
   return name === sender.fingerprint.slice(0, 9)
     ? `signed by ${sender.fingerprint}`
     : `signed by ${name} (${sender.fingerprint})`;
+}
+
+/**
+ * The identity a command signs with: the one in `-i FILE` (`encrypt --sign`, `send`), asked for
+ * its passphrase when protected; `undefined` without `-i`. A usage error when it cannot sign.
+ */
+export async function signingIdentity(
+  values: Record<string, unknown>,
+): Promise<string | undefined> {
+  const file = values.identity as string | undefined;
+  if (file === undefined) return undefined;
+  const [identity, ...more] = await loadIdentities(
+    [file],
+    values["passphrase-file"] as string | undefined,
+  );
+  if (more.length) throw new UsageError(`${file} holds several identities: give a file with one`);
+  if (!parseIdentity(identity).signingKey) {
+    throw new UsageError(
+      `${file} cannot sign (a version-1 identity): upgrade it with ` +
+        `polycrypt keygen --upgrade -i ${file} -o NEW`,
+    );
+  }
+  return identity;
 }

@@ -37,7 +37,7 @@ import { readPassphrase } from "./_passphrase.ts";
 import { checkKdfCost, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
 import { listenCommand } from "./listen.ts";
-import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
+import { contactsFor, senderLine, signersNamed, signingIdentity } from "./_sender.ts";
 import { signCommand, verifyCommand } from "./sign.ts";
 import { sendCommand } from "./send.ts";
 import { chatCommand } from "./_chat.ts";
@@ -299,6 +299,12 @@ async function encryptCommand(args: string[]): Promise<void> {
     identity: { type: "string", short: "i" },
   });
   if (values.help) return console.log(USAGE.encrypt);
+  if (values.identity !== undefined && !values.sign) {
+    throw new UsageError("-i names the identity to sign with: add --sign");
+  }
+  if (values.sign && values.identity === undefined) {
+    throw new UsageError("--sign needs the identity to sign with: -i FILE");
+  }
   const sender = await signingIdentity(values);
   const input = onePositional("encrypt", positionals);
   const recipients = await loadRecipients(values);
@@ -329,25 +335,6 @@ async function encryptCommand(args: string[]): Promise<void> {
     }),
   );
   await finish(sealed, output, Boolean(values.force), !values.armor);
-}
-
-/** `encrypt --sign -i FILE`: the identity to sign with (its own passphrase when protected). */
-async function signingIdentity(values: Record<string, unknown>): Promise<string | undefined> {
-  const file = values.identity as string | undefined;
-  if (!values.sign) {
-    if (file !== undefined) throw new UsageError("-i names the identity to sign with: add --sign");
-    return undefined;
-  }
-  if (file === undefined) throw new UsageError("--sign needs the identity to sign with: -i FILE");
-  const [identity, ...more] = await loadIdentities([file], undefined);
-  if (more.length) throw new UsageError(`${file} holds several identities: give a file with one`);
-  if (!parseIdentity(identity).signingKey) {
-    throw new UsageError(
-      `${file} cannot sign (a version-1 identity): upgrade it with ` +
-        `polycrypt keygen --upgrade -i ${file} -o NEW`,
-    );
-  }
-  return identity;
 }
 
 /** Whether the envelope starting with `head` has a password layer (binary or armored). */

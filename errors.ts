@@ -76,6 +76,24 @@ export class DecryptionError extends PolycryptError {
 }
 
 /**
+ * A signature did not verify, or was made by someone other than the signers expected. Like
+ * {@linkcode DecryptionError} it has one message, whatever the cause.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SignatureError } from "@polycrypt/polycrypt";
+ * assert.equal(new SignatureError().message, "signature verification failed");
+ * ```
+ */
+export class SignatureError extends PolycryptError {
+  /** Makes the error; its message is always "signature verification failed". */
+  constructor() {
+    super("signature verification failed");
+  }
+}
+
+/**
  * A key or public value is malformed or outside the group it must belong to.
  *
  * @example

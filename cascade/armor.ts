@@ -27,7 +27,8 @@ const encoder = new TextEncoder();
 const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
- * Armors bytes: header line, base64 in 64-character lines, footer line.
+ * Armors bytes: header line, base64 in 64-character lines, footer line. `kind` names what the
+ * text holds: `MESSAGE` (an envelope, the default) or `SIGNATURE` (a detached signature).
  *
  * @example
  * ```ts
@@ -39,12 +40,12 @@ const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
  * );
  * ```
  */
-export function armor(bytes: Uint8Array): string {
-  const lines = [ARMOR_BEGIN];
+export function armor(bytes: Uint8Array, kind: string = "MESSAGE"): string {
+  const lines = [`-----BEGIN POLYCRYPT ${kind}-----`];
   for (let i = 0; i < bytes.length; i += LINE_BYTES) {
     lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64());
   }
-  lines.push(ARMOR_END, "");
+  lines.push(`-----END POLYCRYPT ${kind}-----`, "");
   return lines.join("\n");
 }
 
@@ -69,7 +70,8 @@ export function isArmored(input: string | Uint8Array): boolean {
 }
 
 /**
- * Removes the armor. Throws {@linkcode FormatError} on anything but the exact
+ * Removes the armor of the given `kind` (default `MESSAGE`). Throws {@linkcode FormatError} on
+ * anything but the exact
  * layout (CRLF line ends and surrounding whitespace are accepted).
  *
  * @example
@@ -80,13 +82,16 @@ export function isArmored(input: string | Uint8Array): boolean {
  * assert.throws(() => dearmor("hello"), FormatError);
  * ```
  */
-export function dearmor(input: string | Uint8Array): Uint8Array {
+export function dearmor(input: string | Uint8Array, kind: string = "MESSAGE"): Uint8Array {
   const text = typeof input === "string"
     ? input
     : new TextDecoder("utf-8", { fatal: false }).decode(input);
   const lines = text.trim().split(/\r?\n/);
-  if (lines.length < 2 || lines[0] !== ARMOR_BEGIN || lines[lines.length - 1] !== ARMOR_END) {
-    throw new FormatError("armor must start and end with the POLYCRYPT MESSAGE lines");
+  if (
+    lines.length < 2 || lines[0] !== `-----BEGIN POLYCRYPT ${kind}-----` ||
+    lines[lines.length - 1] !== `-----END POLYCRYPT ${kind}-----`
+  ) {
+    throw new FormatError(`armor must start and end with the POLYCRYPT ${kind} lines`);
   }
   const body = lines.slice(1, -1);
   for (let i = 0; i < body.length; i++) {

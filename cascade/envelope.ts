@@ -45,10 +45,19 @@ import {
   type Stanza,
 } from "./format.ts";
 import { parseIdentity, parseRecipient } from "./keys.ts";
+import {
+  type ExpectedSigner,
+  prepareSender,
+  type Sender,
+  signPayload,
+  verifyPayload,
+} from "./signed.ts";
+import { sha512Hasher } from "../engines/_hash.ts";
 import { createPasswordLayer, openPasswordLayer } from "./password.ts";
 import {
   findFileKey,
   type Identity,
+  type KemIdentity,
   type Recipient,
   type StanzaAttempts,
   stanzaAttempts,
@@ -63,6 +72,7 @@ import {
 } from "./stream.ts";
 
 export { isSealedEnvelope, type SealedChunk, type SealedEnvelope } from "./format.ts";
+export { type ExpectedSigner, type Sender, SIGNED_ENVELOPE_LABEL } from "./signed.ts";
 
 /** The default AEAD stack: one AES-256-GCM layer. */
 export const DEFAULT_AEADS: readonly string[] = Object.freeze(["aes-256-gcm"]);
@@ -86,6 +96,12 @@ export interface EncryptOptions {
   argon2?: Argon2Params;
   /** Where recipient engines and AEAD ids are looked up; default the global `registry`. */
   registry?: EngineRegistry;
+  /**
+   * Signs the message as this identity (a version-2 identity string or a parsed
+   * {@linkcode KemIdentity} with a signing key): its public keys and a signature travel inside
+   * the encrypted payload (sealed sender, `docs/format.md` section 3.1).
+   */
+  sender?: string | KemIdentity;
 }
 
 /** Options of {@linkcode decrypt} and {@linkcode decryptStream}. */
@@ -107,6 +123,16 @@ export interface DecryptOptions {
    * 2048.
    */
   maxStanzaAttempts?: Partial<StanzaAttempts>;
+  /**
+   * Accept only a message signed by one of these (version-2 recipient strings or public signing
+   * keys): anything else, unsigned messages included, fails with the one `DecryptionError`.
+   */
+  verify?: readonly ExpectedSigner[];
+  /**
+   * Called once the whole message has authenticated, before the stream ends: with the verified
+   * sender of a signed message, `null` for an unsigned one.
+   */
+  onSender?: (sender: Sender | null) => void;
 }
 
 // ---------------------------------------------------------------- sealing
@@ -149,6 +175,9 @@ async function prepare(options: EncryptOptions) {
   }
   const aeads = resolveAeads(options.aead ?? DEFAULT_AEADS, registry);
   const pad = options.pad ?? true;
+  const sender = options.sender === undefined
+    ? undefined
+    : await prepareSender(options.sender, registry);
   const password = passphrase === undefined
     ? undefined
     : await createPasswordLayer(passphrase, options.argon2 ?? ARGON2_DEFAULT);
@@ -167,13 +196,38 @@ async function prepare(options: EncryptOptions) {
   const header = encodeHeader({
     passwordLayer: password !== undefined,
     padded: pad,
+    signed: sender !== undefined,
     aeadIds: aeads.map((a) => a.id),
     stanzas: stanzas.flat(),
   });
-  const mac = await headerMac(fileKey, password ? MODE_PASSWORD : MODE_PUBLIC, header);
+  const mode = password ? MODE_PASSWORD : MODE_PUBLIC;
+  const mac = await headerMac(fileKey, mode, header);
   const payloadSalt = crypto.getRandomValues(new Uint8Array(SALT_SIZE));
   const payloadKeys = await deriveStreamKeys(fileKey, payloadSalt, aeads);
-  return { password, pad, payloadKeys, innerHead: concatBytes(header, mac, payloadSalt) };
+  const innerHead = concatBytes(header, mac, payloadSalt);
+  const signer = sender && { sender, prefixHash: prefixHash(mode, innerHead) };
+  return { password, pad, payloadKeys, innerHead, signer };
+}
+
+/**
+ * SHA-512 of the envelope up to its payload as the header MAC sees it:
+ * `magic || mode || header || mac || payloadSalt`, what a signature binds (section 3.1).
+ */
+function prefixHash(mode: number, innerHead: Uint8Array): Uint8Array {
+  const h = sha512Hasher();
+  h.update(MAGIC);
+  h.update(new Uint8Array([mode]));
+  h.update(innerHead);
+  return h.digest();
+}
+
+/** The payload's plaintext: the data, or the signed payload of a sealed-sender envelope. */
+function payloadOf(
+  source: AsyncIterable<Uint8Array>,
+  prepared: Awaited<ReturnType<typeof prepare>>,
+): AsyncIterable<Uint8Array> {
+  const { signer } = prepared;
+  return signer ? signPayload(source, signer.sender, signer.prefixHash) : source;
 }
 
 async function* sealEnvelope(
@@ -183,7 +237,7 @@ async function* sealEnvelope(
   const { password, pad, payloadKeys, innerHead } = prepared;
   async function* inner(): AsyncGenerator<Uint8Array> {
     yield innerHead;
-    yield* sealStream(source, payloadKeys, pad);
+    yield* sealStream(payloadOf(source, prepared), payloadKeys, pad);
   }
   if (password) {
     yield password.prefix;
@@ -214,9 +268,10 @@ export async function encrypt(
   if (!(plaintext instanceof Uint8Array)) throw new TypeError("plaintext must be a Uint8Array");
   const prepared = await prepare(options);
   // Chat-sized messages without a password layer: the same bytes, sealed in one step.
+  const payload = prepared.signer ? await collect(payloadOf(once(plaintext), prepared)) : plaintext;
   const single = prepared.password
     ? undefined
-    : await sealSingleChunk(plaintext, prepared.payloadKeys, prepared.pad);
+    : await sealSingleChunk(payload, prepared.payloadKeys, prepared.pad);
   const sealed = single
     ? concatBytes(MAGIC, new Uint8Array([MODE_PUBLIC]), prepared.innerHead, single)
     : await collect(sealEnvelope(once(plaintext), prepared));
@@ -258,11 +313,21 @@ export function encryptStream(options: EncryptOptions): TransformStream<Uint8Arr
 
 // ---------------------------------------------------------------- opening
 
+/** An envelope read up to its payload. */
+interface Opened {
+  /** Left at the payload. */
+  reader: ByteReader;
+  payloadKeys: StreamKeys;
+  pad: boolean;
+  /** For a signed payload, the hash its signature binds (section 3.1). */
+  signedPrefix?: Uint8Array;
+}
+
 /** Reads an envelope up to its payload: the reader left at the payload, and the payload keys. */
 async function openHeader(
   source: AsyncIterable<Uint8Array>,
   options: DecryptOptions,
-): Promise<{ reader: ByteReader; payloadKeys: StreamKeys; pad: boolean }> {
+): Promise<Opened> {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("options must be an object");
   }
@@ -300,16 +365,39 @@ async function openHeader(
     fileKey = await findFileKey(identities, header.stanzas, verify, caps);
   }
   if (!fileKey) throw new DecryptionError();
+  // An expected signer and an unsigned message: fail before any plaintext exists.
+  if (options.verify !== undefined && !header.signed) throw new DecryptionError();
   const payloadKeys = await deriveStreamKeys(fileKey, payloadSalt, aeads);
-  return { reader, payloadKeys, pad: header.padded };
+  const signedPrefix = header.signed
+    ? prefixHash(mode, concatBytes(bytes, mac, payloadSalt))
+    : undefined;
+  return { reader, payloadKeys, pad: header.padded, signedPrefix };
+}
+
+/** The data of an opened payload: a signed one is verified before the stream ends. */
+async function* dataOf(
+  payload: AsyncIterable<Uint8Array>,
+  opened: Opened,
+  options: DecryptOptions,
+): AsyncGenerator<Uint8Array> {
+  if (!opened.signedPrefix) {
+    yield* payload;
+    options.onSender?.(null);
+    return;
+  }
+  yield* verifyPayload(payload, opened.signedPrefix, {
+    registry: options.registry ?? defaultRegistry,
+    expected: options.verify,
+    onSender: options.onSender,
+  });
 }
 
 async function* openEnvelope(
   source: AsyncIterable<Uint8Array>,
   options: DecryptOptions,
 ): AsyncGenerator<Uint8Array> {
-  const { reader, payloadKeys, pad } = await openHeader(source, options);
-  yield* openStream(reader, payloadKeys, pad);
+  const opened = await openHeader(source, options);
+  yield* dataOf(openStream(opened.reader, opened.payloadKeys, opened.pad), opened, options);
 }
 
 /**
@@ -335,11 +423,56 @@ export async function decrypt(
   if (typeof sealed === "string") bytes = dearmor(sealed);
   else if (sealed instanceof Uint8Array) bytes = isArmored(sealed) ? dearmor(sealed) : sealed;
   else throw new TypeError("sealed must be a Uint8Array or an armored string");
-  const { reader, payloadKeys, pad } = await openHeader(once(bytes), options);
+  const opened = await openHeader(once(bytes), options);
+  const { reader, payloadKeys, pad } = opened;
   // The whole payload is in memory already; a chat-sized one opens in one step.
   const payload = await collect(reader.rest());
-  return await openSingleChunk(payload, payloadKeys, pad) ??
-    await collect(openStream(once(payload), payloadKeys, pad));
+  const single = await openSingleChunk(payload, payloadKeys, pad);
+  const plain = single ? once(single) : openStream(once(payload), payloadKeys, pad);
+  return await collect(dataOf(plain, opened, options));
+}
+
+/** A decrypted message and who sent it. */
+export interface DecryptedMessage {
+  /** The plaintext. */
+  data: Uint8Array;
+  /** The verified sender of a signed message; `null` when the message is not signed. */
+  sender: Sender | null;
+}
+
+/**
+ * {@linkcode decrypt}, also returning the verified sender (`null` for an unsigned message). A
+ * signature that does not verify is the one `DecryptionError`, as any other failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decryptWithSender, encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * const alice = await generateIdentity("x25519");
+ * const bob = await generateIdentity("x25519");
+ * const signed = await encrypt(new Uint8Array([1]), {
+ *   recipients: [bob.recipient],
+ *   sender: alice.identity,
+ * });
+ * const opened = await decryptWithSender(signed, { identities: [bob.identity] });
+ * assert.equal(opened.sender?.recipient, alice.recipient);
+ * const anonymous = await encrypt(new Uint8Array([1]), { recipients: [bob.recipient] });
+ * assert.equal((await decryptWithSender(anonymous, { identities: [bob.identity] })).sender, null);
+ * ```
+ */
+export async function decryptWithSender(
+  sealed: Uint8Array | string,
+  options: DecryptOptions,
+): Promise<DecryptedMessage> {
+  let sender: Sender | null = null;
+  const data = await decrypt(sealed, {
+    ...options,
+    onSender: (s) => {
+      sender = s;
+      options.onSender?.(s);
+    },
+  });
+  return { data, sender };
 }
 
 /**

@@ -31,6 +31,7 @@ export const MODE_PASSWORD = 0x01;
 const KDF_ARGON2ID = 0x01;
 const FLAG_PASSWORD = 0x01;
 const FLAG_PADDED = 0x02;
+const FLAG_SIGNED = 0x04;
 /** Bytes of the file key, of each stanza's wrapped key before its tag, of the password keys. */
 export const FILE_KEY_SIZE = 32;
 /** Bytes of the password salt and of the payload salt. */
@@ -83,6 +84,8 @@ export interface Header {
   readonly passwordLayer: boolean;
   /** Flag bit 1: the payload is PADME-padded. */
   readonly padded: boolean;
+  /** Flag bit 2: the payload is signed (sealed sender, section 3.1); absent means false. */
+  readonly signed?: boolean;
   /** The payload's AEAD ids, innermost first. */
   readonly aeadIds: readonly string[];
   /** The recipient stanzas; none only under a password layer. */
@@ -150,7 +153,8 @@ export function encodeHeader(header: Header): Uint8Array {
   if (stanzas.length === 0 && !header.passwordLayer) {
     throw new RangeError("a header without stanzas needs a password layer");
   }
-  const flags = (header.passwordLayer ? FLAG_PASSWORD : 0) | (header.padded ? FLAG_PADDED : 0);
+  const flags = (header.passwordLayer ? FLAG_PASSWORD : 0) | (header.padded ? FLAG_PADDED : 0) |
+    (header.signed ? FLAG_SIGNED : 0);
   const parts: Uint8Array[] = [new Uint8Array([flags, aeadIds.length])];
   for (const id of aeadIds) parts.push(...shortString(id, "an AEAD id"));
   parts.push(new Uint8Array([stanzas.length >> 8, stanzas.length & 0xff]));
@@ -197,7 +201,9 @@ function* headerParser(
     return yield n;
   }
   const [flags, aeadCount] = yield* take(2);
-  if ((flags & ~(FLAG_PASSWORD | FLAG_PADDED)) !== 0) throw new FormatError("unknown header flags");
+  if ((flags & ~(FLAG_PASSWORD | FLAG_PADDED | FLAG_SIGNED)) !== 0) {
+    throw new FormatError("unknown header flags");
+  }
   if (aeadCount < 1 || aeadCount > LIMITS.aeadLayers) throw new FormatError("bad AEAD layer count");
   const aeadIds: string[] = [];
   for (let i = 0; i < aeadCount; i++) {
@@ -220,6 +226,7 @@ function* headerParser(
   return {
     passwordLayer: (flags & FLAG_PASSWORD) !== 0,
     padded: (flags & FLAG_PADDED) !== 0,
+    signed: (flags & FLAG_SIGNED) !== 0,
     aeadIds,
     stanzas,
   };

@@ -42,6 +42,11 @@ export interface EnvelopeInfo {
   stanzas?: { type: string; bytes: number }[];
   /** Whether the payload is PADME-padded. */
   padded?: boolean;
+  /**
+   * Whether the payload is signed (sealed sender): who signed it is inside the encrypted
+   * payload, visible to recipients only.
+   */
+  signed?: boolean;
   /** Payload ciphertext bytes. */
   payloadBytes?: number;
   /** Padded plaintext bytes (data, marker and padding): what an observer learns of the length. */
@@ -110,6 +115,7 @@ export async function inspect(
     aead: [...parsed.header.aeadIds],
     stanzas: parsed.header.stanzas.map((s) => ({ type: s.type, bytes: s.body.length })),
     padded: parsed.header.padded,
+    signed: parsed.header.signed ?? false,
     payloadBytes,
     paddedSize: payloadBytes - chunks * overhead,
   };

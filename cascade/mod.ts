@@ -25,14 +25,17 @@
  */
 export * from "./envelope.ts";
 export * from "./keys.ts";
+export * from "./detached.ts";
 export {
   type Identity,
   KemIdentity,
   KemRecipient,
   type Recipient,
+  type SigningKey,
   type Stanza,
   STANZA_ATTEMPTS,
   type StanzaAttempts,
+  type VerifyingKey,
 } from "./stanza.ts";
 export * from "./inspect.ts";
 export { type EnvelopeSniff, LIMITS, MAGIC, sniffEnvelope } from "./format.ts";

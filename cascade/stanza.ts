@@ -51,10 +51,26 @@
 import { concatBytes } from "../engines/_bytes.ts";
 import { hkdf } from "../engines/hkdf.ts";
 import { nodeAeadPrimitive } from "../engines/symmetric/_aead.ts";
-import type { KemEngine } from "../engines/types.ts";
+import type { KemEngine, SignatureEngine } from "../engines/types.ts";
 import { FILE_KEY_SIZE, label, LIMITS, type Stanza } from "./format.ts";
 
 export type { Stanza } from "./format.ts";
+
+/** A public signing key and its engine: what a recipient string of version 2 adds. */
+export interface VerifyingKey {
+  /** The signature engine. */
+  readonly engine: SignatureEngine;
+  /** The public key, in the engine's encoding. */
+  readonly publicKey: Uint8Array;
+}
+
+/** A secret signing key and its engine: what an identity string of version 2 adds. */
+export interface SigningKey {
+  /** The signature engine. */
+  readonly engine: SignatureEngine;
+  /** The secret key (a seed where the engine allows), in the engine's encoding. */
+  readonly secretKey: Uint8Array;
+}
 
 /**
  * Something a message can be encrypted to: it wraps the 32-byte file key into one or more
@@ -100,8 +116,13 @@ export class KemRecipient implements Recipient {
    *
    * @param engine the KEM
    * @param publicKey the public key, in the engine's encoding
+   * @param verifyingKey the owner's public signing key (recipient strings of version 2)
    */
-  constructor(readonly engine: KemEngine, readonly publicKey: Uint8Array) {}
+  constructor(
+    readonly engine: KemEngine,
+    readonly publicKey: Uint8Array,
+    readonly verifyingKey?: VerifyingKey,
+  ) {}
 
   /** One stanza: a fresh encapsulation and the file key wrapped under the key it gives. */
   async wrapFileKey(fileKey: Uint8Array): Promise<Stanza[]> {
@@ -120,8 +141,13 @@ export class KemIdentity implements Identity {
    *
    * @param engine the KEM
    * @param secretKey the secret key, in the engine's encoding
+   * @param signingKey the owner's secret signing key (identity strings of version 2)
    */
-  constructor(readonly engine: KemEngine, readonly secretKey: Uint8Array) {}
+  constructor(
+    readonly engine: KemEngine,
+    readonly secretKey: Uint8Array,
+    readonly signingKey?: SigningKey,
+  ) {}
 
   /** The file key of the first stanza of this engine's type that unwraps, else `null`. */
   async unwrapFileKey(stanzas: readonly Stanza[]): Promise<Uint8Array | null> {

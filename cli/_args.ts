@@ -10,22 +10,25 @@ import { checkKdfCost } from "./_kdf.ts";
 export const USAGE: Record<string, string> = {
   engines: "polycrypt engines [--json]",
   bench: "polycrypt bench [--quick] [--engines IDS] [--json]",
-  keygen: "polycrypt keygen [--engine ID] [-o FILE] [--protect] [--passphrase-file FILE]",
+  keygen:
+    "polycrypt keygen [--engine ID] [--sign-engine ID|none] [-o FILE] [--protect] [--passphrase-file FILE]\n       polycrypt keygen --upgrade -i OLD -o NEW [--sign-engine ID] [--protect]",
   recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
   encrypt:
-    "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
+    "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--sign -i FILE] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
   decrypt:
-    "polycrypt decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
+    "polycrypt decrypt [-i FILE]... [-p] [--verify SIGNER]... [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
   inspect: "polycrypt inspect [--json] [IN]",
+  sign: "polycrypt sign -i FILE [-o SIG] [--force] [--passphrase-file FILE] FILE",
+  verify: "polycrypt verify -r SIGNER... [--signature SIG] [-i FILE] FILE",
   fingerprint: "polycrypt fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]",
   contact:
     "polycrypt contact add NAME RECIPIENT|FILE [--address URL] [--force] | list [--json] | show NAME | rm NAME | verify NAME  [-i IDENTITY]",
   listen:
-    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
+    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [--from SIGNER]... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
   chat:
     "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR] [--peer-contact NAME] [--history]",
   send:
-    "polycrypt send --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
+    "polycrypt send [-i FILE] --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
 };
 
 export function usage(): string {

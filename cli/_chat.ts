@@ -4,7 +4,7 @@
 // it. Received lines are labelled with a local time and the peer's contact name (or fingerprint
 // prefix); `--history` keeps the conversation sealed on disk (docs/contacts.md).
 import { basename } from "node:path";
-import { encrypt, encryptStream, type SealedChunk } from "../mod.ts";
+import { encrypt, encryptStream, parseIdentity, type SealedChunk } from "../mod.ts";
 import {
   Connection,
   fileMessageHeader,
@@ -24,6 +24,7 @@ import {
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
+import { signersNamed } from "./_sender.ts";
 import {
   addressScheme,
   answer,
@@ -164,6 +165,16 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (identities.length === 0 || recipients.length === 0) {
     throw new UsageError(`give -i FILE and -r RECIPIENT\nusage: ${USAGE.chat}`);
   }
+  // Every message is signed with the first identity, and only messages signed by a peer are
+  // shown (docs/cli.md, "Signed messages"): both need keys of version 2.
+  const me = identities[0];
+  if (!parseIdentity(me).signingKey) {
+    throw new UsageError(
+      `${(values.identity as string[])[0]} cannot sign (a version-1 identity): upgrade it with ` +
+        `polycrypt keygen --upgrade`,
+    );
+  }
+  await signersNamed(recipients); // a peer key without a signing key is a usage error
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
   const dialPeer = await dialer(peer, values);
@@ -211,12 +222,26 @@ export async function chatCommand(args: string[]): Promise<void> {
   const desk = new ReceiptDesk();
   const serve = async (connection: Inbound) => {
     for await (const item of envelopes(connection)) {
-      const opened = await openMessage(item, identities, outDir, async (body) => {
-        const text = await new Response(body).text();
-        await showReceived(text);
-        await record("in", text);
-      }, desk);
-      if (opened.error !== undefined) await show(failureLine(opened.error));
+      // Only the peers' signed messages open; the text is read whole (its signature comes last)
+      // before it is shown, under the name of the peer who signed it.
+      const opened = await openMessage(
+        item,
+        identities,
+        outDir,
+        async (body, sender) => {
+          const text = await new Response(body).text();
+          const from = sender()!.recipient;
+          const who = from === local.contact?.recipient
+            ? local.contact.name
+            : peerLabel(from, local.contacts);
+          await showReceived(text, new Date(), who);
+          await record("in", text);
+        },
+        desk,
+        undefined,
+        { verify: recipients },
+      );
+      if (opened.error !== undefined) await show(failureLine(opened.error, true));
       await answer(item, opened, desk);
     }
   };
@@ -262,14 +287,16 @@ export async function chatCommand(args: string[]): Promise<void> {
       const source = await openInput(path);
       const head = fileMessageHeader(basename(path), { replyKey });
       const sealed = prepend(head, source.stream).pipeThrough(
-        encryptStream({ recipients }),
+        encryptStream({ recipients, sender: me }),
       ) as ReadableStream<SealedChunk>;
       await show(`  (#${n} sending ${basename(path)})`);
       id = await connection.sendStream(sealed);
       kept = `[file ${basename(path)}]`;
     } else {
       kept = line.startsWith("//") ? line.slice(1) : line;
-      id = await connection.send(await encrypt(textMessage(kept, { replyKey }), { recipients }));
+      id = await connection.send(
+        await encrypt(textMessage(kept, { replyKey }), { recipients, sender: me }),
+      );
     }
     // Before anything else is awaited: the receipt may arrive at once.
     waiting.set(id.toHex(), { n, replyKey });

@@ -2,7 +2,7 @@
 // flags turned into dial/listen calls with the CLI's messages, receiving and opening messages,
 // and the small stream helpers.
 import { join } from "node:path";
-import { decryptStream } from "../mod.ts";
+import { decryptStream, type Sender } from "../mod.ts";
 import {
   checkFileName,
   type Connection,
@@ -206,6 +206,14 @@ export interface Opened {
   readonly replyKey?: Uint8Array;
   /** Why it was not delivered (for the one local line); absent for delivered and duplicates. */
   readonly error?: unknown;
+  /** Who signed a delivered message (`null`: unsigned); absent when it was not delivered. */
+  readonly sender?: Sender | null;
+}
+
+/** Who may send to a listener (docs/cli.md, "Signed messages"). */
+export interface SenderPolicy {
+  /** Only messages signed by one of these recipients are opened; the others are dropped. */
+  readonly verify?: readonly string[];
 }
 
 const MIB = 1024 * 1024;
@@ -430,9 +438,15 @@ function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStrea
   );
 }
 
-/** The one line shown for a message that could not be opened: nothing from it, or its sender. */
-export function failureLine(e: unknown): string {
-  return `polycrypt: ${e instanceof Notice ? e.message : "a message could not be decrypted"}`;
+/**
+ * The one line shown for a message that could not be opened: nothing from it, or its sender.
+ * `verifying`: only some senders are accepted, so the message may also have been dropped for that.
+ */
+export function failureLine(e: unknown, verifying = false): string {
+  if (e instanceof Notice) return `polycrypt: ${e.message}`;
+  return verifying
+    ? "polycrypt: a message was dropped: not signed by an accepted sender, or not decryptable"
+    : "polycrypt: a message could not be decrypted";
 }
 
 /** DIR/NAME, or DIR/NAME (1), (2)... when taken: a received file never replaces another. */
@@ -462,22 +476,32 @@ export async function writeAll(bytes: Uint8Array): Promise<void> {
  * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept:
  * {@linkcode FileTooLarge} for one over `maxFile` bytes, of which no more than `maxFile` bytes
  * reach the disk, in a temporary file that is removed). A message `desk` says was delivered
- * already is dropped unread ("duplicate").
+ * already is dropped unread ("duplicate"). With `policy.verify`, a message not signed by one of
+ * those senders fails like an undecryptable one, before any of its data is released; a text's
+ * `sender()` is known once its body has been read to the end (the signature comes last).
  */
 export async function openMessage(
   item: Pick<Received, "sealed" | "wholeId">,
   identities: string[],
   outDir: string | undefined,
-  onText: (body: ReadableStream<Uint8Array>) => Promise<void>,
+  onText: (body: ReadableStream<Uint8Array>, sender: () => Sender | null) => Promise<void>,
   desk: ReceiptDesk,
   maxFile: number = DEFAULT_MAX_FILE_BYTES,
+  policy: SenderPolicy = {},
 ): Promise<Opened> {
   let replyKey: Uint8Array | undefined;
   let claim: string | undefined;
   let outcome: Outcome = "undecryptable";
+  let sender: Sender | null | undefined;
+  const signer = () => {
+    if (sender === undefined) throw new Error("the sender is known only at the message's end");
+    return sender;
+  };
   try {
     const message = await parseMessage(
-      item.sealed.pipeThrough(decryptStream({ identities })),
+      item.sealed.pipeThrough(
+        decryptStream({ identities, verify: policy.verify, onSender: (s) => sender = s }),
+      ),
       (key) => replyKey = key,
     );
     outcome = "failed";
@@ -492,7 +516,7 @@ export async function openMessage(
       claim = key;
     }
     if (message.kind === "text") {
-      await onText(message.body);
+      await onText(message.body, signer);
     } else if (outDir === undefined) {
       await message.body.cancel();
       throw new Refused("a file arrived; use -o DIR to receive files", "noOutputDir");
@@ -506,7 +530,7 @@ export async function openMessage(
       say(`polycrypt: received ${path}`);
     }
     outcome = "delivered";
-    return { outcome, replyKey };
+    return { outcome, replyKey, sender: signer() };
   } catch (error) {
     if (error instanceof Refused) outcome = error.outcome;
     if (!replyKey) return { outcome: "undecryptable", error };

@@ -4,6 +4,7 @@ import {
   FormatError,
   InvalidKeyError,
   PolycryptError,
+  SignatureError,
   UnknownEngineError,
 } from "../mod.ts";
 
@@ -31,6 +32,7 @@ export function describeError(e: unknown): [number, string] {
   if (e instanceof DecryptFailed || e instanceof DecryptionError) {
     return [EXIT.decryption, "decryption failed"];
   }
+  if (e instanceof SignatureError) return [EXIT.decryption, e.message];
   if (e instanceof UsageError) return [EXIT.usage, e.message];
   if (e instanceof UnknownEngineError) return [EXIT.usage, e.message];
   if (e instanceof FormatError || e instanceof InvalidKeyError) return [EXIT.usage, e.message];

@@ -14,7 +14,7 @@ const IDENTITY = /^POLYCRYPT-SECRET-KEY-\d+:/;
  * `@NAME`, else those of the file (a recipients file, or an identity file whose recipients are
  * derived; a protected one asks for its passphrase).
  */
-async function recipientsOf(arg: string, passphraseFile?: string): Promise<string[]> {
+export async function recipientsOf(arg: string, passphraseFile?: string): Promise<string[]> {
   if (RECIPIENT.test(arg.trim())) return [arg.trim()];
   if (arg.startsWith("@")) {
     const { resolveContacts } = await import("./_contacts.ts");

@@ -1,6 +1,7 @@
 // Internal: `listen`, which receives messages on an address: texts to stdout, files into -o DIR
 // (docs/cli.md, docs/transports.md section 7).
 import type { Inbound } from "../transports/mod.ts";
+import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
 import { loadIdentities, parse, USAGE } from "./_args.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
@@ -128,6 +129,7 @@ export async function listenCommand(args: string[]): Promise<void> {
     output: { type: "string", short: "o" },
     "passphrase-file": { type: "string" },
     "max-file-size": { type: "string" },
+    from: { type: "string", multiple: true },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.listen);
@@ -142,6 +144,11 @@ export async function listenCommand(args: string[]): Promise<void> {
     values["passphrase-file"] as string | undefined,
   );
   if (identities.length === 0) throw new UsageError(`give -i FILE\nusage: ${USAGE.listen}`);
+  // --from: only these senders' signed messages are opened (docs/cli.md, "Signed messages").
+  const from = values.from === undefined
+    ? undefined
+    : await signersNamed(values.from as string[], values["passphrase-file"] as string | undefined);
+  const contacts = await contactsFor(identities[0]);
   const once = Boolean(values.once);
   let printing: Promise<void> = Promise.resolve();
   let finish!: (failed: boolean) => void;
@@ -215,10 +222,13 @@ export async function listenCommand(args: string[]): Promise<void> {
           (body) => printText(body, gate),
           desk,
           maxFile,
+          { verify: from },
         );
         ok = opened.outcome === "delivered";
+        // Who sent it, once it verified: a contact's name, a fingerprint, or "unsigned".
+        if (ok) say(`polycrypt: ${senderLine(opened.sender ?? null, contacts)}`);
         // One generic line: nothing from the message, its sender or the failing layer.
-        if (opened.error !== undefined) say(failureLine(opened.error));
+        if (opened.error !== undefined) say(failureLine(opened.error, from !== undefined));
         refused = opened.error instanceof FileTooLarge;
         await answer(item, opened, desk);
       } catch {

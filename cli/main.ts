@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno task cli keygen -o bob.key
- * echo "hi" | deno task cli encrypt -r polycrypt1:... -a
+ * echo "hi" | deno task cli encrypt -r polycrypt2:... -a
  * ```
  *
  * @module
@@ -14,16 +14,20 @@ import {
   dearmor,
   decryptStream,
   DEFAULT_IDENTITY_ENGINE,
+  DEFAULT_SIGNATURE_ENGINE,
   encrypt,
   encryptStream,
   generateIdentity,
   inspect,
   isArmored,
   type KemEngine,
+  parseIdentity,
   recipientFromIdentity,
   registry,
+  type Sender,
   type SignatureEngine,
   sniffEnvelope,
+  upgradeIdentity,
 } from "../mod.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 import { peek } from "../cascade/_splice.ts";
@@ -33,6 +37,8 @@ import { readPassphrase } from "./_passphrase.ts";
 import { checkKdfCost, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
 import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
 import { listenCommand } from "./listen.ts";
+import { contactsFor, senderLine, signersNamed, signingIdentity } from "./_sender.ts";
+import { signCommand, verifyCommand } from "./sign.ts";
 import { sendCommand } from "./send.ts";
 import { chatCommand } from "./_chat.ts";
 import { benchCommand } from "./_bench.ts";
@@ -131,41 +137,28 @@ async function withActivity<T>(label: string, work: Promise<T>): Promise<T> {
   }
 }
 
-async function keygen(args: string[]): Promise<void> {
-  const { values, positionals } = parse("keygen", args, {
-    engine: { type: "string" },
-    output: { type: "string", short: "o" },
-    protect: { type: "boolean" },
-    "passphrase-file": { type: "string" },
-  });
-  if (values.help) return console.log(USAGE.keygen);
-  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.keygen}`);
-  const engineId = (values.engine as string | undefined) ?? DEFAULT_IDENTITY_ENGINE;
-  const engine = registry.kem(engineId); // UnknownEngineError lists the valid ids
-  const output = values.output as string | undefined;
-  if (output !== undefined) {
-    try {
-      await Deno.lstat(output);
-      throw new IoError(`${output} already exists; polycrypt never overwrites an identity file`);
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
-    }
+/** Refuses to overwrite: an identity file is never replaced. */
+async function checkNewIdentityFile(output: string | undefined): Promise<void> {
+  if (output === undefined) return;
+  try {
+    await Deno.lstat(output);
+    throw new IoError(`${output} already exists; polycrypt never overwrites an identity file`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  const passphrase = values.protect
-    ? await readPassphrase(
-      { passphraseFile: values["passphrase-file"] as string | undefined },
-      "a passphrase for the identity file",
-      true,
-    )
-    : undefined;
-  const slow = engine.id.split("+").some((id) => /^rsa-/.test(id) && Number(id.slice(4)) >= 4096);
-  const work = generateIdentity(engine.id);
-  const { identity, recipient } = slow
-    ? await withActivity(`generating a ${engine.id} key pair`, work)
-    : await work;
-  let text = `# created: ${
-    new Date().toISOString()
-  }\n# engine: ${engine.id}\n# recipient: ${recipient}\n${identity}\n`;
+}
+
+/** Writes an identity file (sealed under `passphrase` when given) to `output` or stdout. */
+async function writeIdentityFile(
+  output: string | undefined,
+  passphrase: string | undefined,
+  identity: string,
+  recipient: string,
+): Promise<void> {
+  const { engine, signingKey } = parseIdentity(identity);
+  let text = `# created: ${new Date().toISOString()}\n# engine: ${engine.id}\n${
+    signingKey ? `# signature engine: ${signingKey.engine.id}\n` : ""
+  }# recipient: ${recipient}\n${identity}\n`;
   if (passphrase !== undefined) {
     const sealed = await encrypt(encoder.encode(text), { passphrase, armor: true });
     text = new TextDecoder().decode(sealed);
@@ -176,6 +169,79 @@ async function keygen(args: string[]): Promise<void> {
     await writeAtomic(output, ReadableStream.from([encoder.encode(text)]), false);
     say(`Public key: ${recipient}`);
   }
+}
+
+/** `--sign-engine`: a signature engine id, or `none` for an identity that cannot sign. */
+function signEngineFlag(value: string | undefined): string | null {
+  if (value === undefined) return DEFAULT_SIGNATURE_ENGINE;
+  if (value === "none") return null;
+  return registry.signature(value).id; // UnknownEngineError lists the valid ids
+}
+
+async function keygen(args: string[]): Promise<void> {
+  const { values, positionals } = parse("keygen", args, {
+    engine: { type: "string" },
+    "sign-engine": { type: "string" },
+    output: { type: "string", short: "o" },
+    protect: { type: "boolean" },
+    "passphrase-file": { type: "string" },
+    upgrade: { type: "boolean" },
+    identity: { type: "string", short: "i" },
+  });
+  if (values.help) return console.log(USAGE.keygen);
+  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.keygen}`);
+  const output = values.output as string | undefined;
+  const signatureEngine = signEngineFlag(values["sign-engine"] as string | undefined);
+  const passphraseFile = values["passphrase-file"] as string | undefined;
+  if (values.upgrade) return await upgrade(values, output, signatureEngine);
+  if (values.identity !== undefined) {
+    throw new UsageError(`-i is for --upgrade\nusage: ${USAGE.keygen}`);
+  }
+  const engineId = (values.engine as string | undefined) ?? DEFAULT_IDENTITY_ENGINE;
+  const engine = registry.kem(engineId); // UnknownEngineError lists the valid ids
+  await checkNewIdentityFile(output);
+  const passphrase = values.protect
+    ? await readPassphrase({ passphraseFile }, "a passphrase for the identity file", true)
+    : undefined;
+  const slow = engine.id.split("+").some((id) => /^rsa-/.test(id) && Number(id.slice(4)) >= 4096);
+  const work = generateIdentity(engine.id, { signatureEngine });
+  const { identity, recipient } = slow
+    ? await withActivity(`generating a ${engine.id} key pair`, work)
+    : await work;
+  await writeIdentityFile(output, passphrase, identity, recipient);
+}
+
+/**
+ * `keygen --upgrade -i OLD -o NEW`: the identity of OLD (version 1) with a new signing key, so
+ * NEW opens everything OLD did. OLD is left as it is.
+ */
+async function upgrade(
+  values: Record<string, unknown>,
+  output: string | undefined,
+  signatureEngine: string | null,
+): Promise<void> {
+  const input = values.identity as string | undefined;
+  if (input === undefined || output === undefined) {
+    throw new UsageError(`--upgrade needs -i OLD and -o NEW\nusage: ${USAGE.keygen}`);
+  }
+  if (signatureEngine === null) throw new UsageError("--upgrade adds a signing key: not with none");
+  if (values.engine !== undefined) {
+    throw new UsageError("--upgrade keeps the encryption key: --engine does not apply");
+  }
+  await checkNewIdentityFile(output);
+  const passphraseFile = values["passphrase-file"] as string | undefined;
+  const identities = await loadIdentities([input], passphraseFile);
+  if (identities.length !== 1) throw new UsageError(`${input} must hold exactly one identity`);
+  if (parseIdentity(identities[0]).signingKey) {
+    throw new UsageError(`${input} already has a signing key`);
+  }
+  // A protected OLD gives a protected NEW: the key must not lose its protection on the way.
+  const wasProtected = isArmored(await Deno.readTextFile(input));
+  const passphrase = values.protect || wasProtected
+    ? await readPassphrase({ passphraseFile }, "a passphrase for the new identity file", true)
+    : undefined;
+  const { identity, recipient } = await upgradeIdentity(identities[0], { signatureEngine });
+  await writeIdentityFile(output, passphrase, identity, recipient);
 }
 
 async function recipient(args: string[]): Promise<void> {
@@ -229,8 +295,17 @@ async function encryptCommand(args: string[]): Promise<void> {
     aead: { type: "string" },
     armor: { type: "boolean", short: "a" },
     "no-pad": { type: "boolean" },
+    sign: { type: "boolean" },
+    identity: { type: "string", short: "i" },
   });
   if (values.help) return console.log(USAGE.encrypt);
+  if (values.identity !== undefined && !values.sign) {
+    throw new UsageError("-i names the identity to sign with: add --sign");
+  }
+  if (values.sign && values.identity === undefined) {
+    throw new UsageError("--sign needs the identity to sign with: -i FILE");
+  }
+  const sender = await signingIdentity(values);
   const input = onePositional("encrypt", positionals);
   const recipients = await loadRecipients(values);
   const wantsPassphrase = Boolean(values.passphrase) || values["passphrase-file"] !== undefined;
@@ -256,6 +331,7 @@ async function encryptCommand(args: string[]): Promise<void> {
       aead,
       armor: Boolean(values.armor),
       pad: !values["no-pad"],
+      sender,
     }),
   );
   await finish(sealed, output, Boolean(values.force), !values.armor);
@@ -272,6 +348,7 @@ async function decryptCommand(args: string[]): Promise<void> {
     identity: { type: "string", short: "i", multiple: true },
     "max-kdf-memory": { type: "string" },
     "max-stanza-attempts": { type: "string" },
+    verify: { type: "string", multiple: true },
   });
   if (values.help) return console.log(USAGE.decrypt);
   const maxKdfMemory = maxKdfMemoryMiB(values["max-kdf-memory"] as string | undefined);
@@ -302,8 +379,18 @@ async function decryptCommand(args: string[]): Promise<void> {
   const passphrase = needsPassphrase
     ? await readPassphrase({ passphraseFile }, "the passphrase")
     : undefined;
+  const verify = values.verify === undefined
+    ? undefined
+    : await signersNamed(values.verify as string[], passphraseFile);
+  let sender: Sender | null = null;
   const opened = withProgress(stream, source.size, "decrypting").pipeThrough(
-    decryptStream({ identities, passphrase, maxStanzaAttempts }),
+    decryptStream({
+      identities,
+      passphrase,
+      maxStanzaAttempts,
+      verify,
+      onSender: (s) => sender = s,
+    }),
   );
   try {
     await finish(opened, output, Boolean(values.force), false);
@@ -311,6 +398,8 @@ async function decryptCommand(args: string[]): Promise<void> {
     if (e instanceof UsageError || e instanceof IoError) throw e;
     throw new DecryptFailed();
   }
+  // Who sent it, once every byte and the signature verified (docs/cli.md, "Signed messages").
+  say(`polycrypt: ${senderLine(sender, await contactsFor(identities[0]))}`);
 }
 
 // ------------------------------------------------------------------ inspect
@@ -357,6 +446,8 @@ const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
   encrypt: encryptCommand,
   decrypt: decryptCommand,
   inspect: inspectCommand,
+  sign: signCommand,
+  verify: verifyCommand,
   listen: listenCommand,
   send: sendCommand,
   chat: chatCommand,

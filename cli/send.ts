@@ -11,6 +11,7 @@ import {
   type Transport,
 } from "../transports/mod.ts";
 import { loadRecipients, onePositional, parse, USAGE } from "./_args.ts";
+import { signingIdentity } from "./_sender.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say, withProgress } from "./_io.ts";
 import {
@@ -37,11 +38,18 @@ interface Plaintext {
   stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
 }
 
+/** How `send` seals: to its recipients, signed when `-i` names the sender's identity. */
+interface SealOptions {
+  recipients: string[];
+  aead?: string[];
+  sender?: string;
+}
+
 /** Streams the sealed message over a connection and waits for the peer's receipt. */
 async function sendOverConnection(
   connection: Connection,
   plaintext: Plaintext,
-  options: { recipients: string[]; aead?: string[] },
+  options: SealOptions,
 ): Promise<Outcome> {
   try {
     let id: Uint8Array;
@@ -74,7 +82,7 @@ async function sendDatagrams(
   peer: Transport,
   to: string,
   plaintext: Plaintext,
-  options: { recipients: string[]; aead?: string[] },
+  options: SealOptions,
 ): Promise<Outcome> {
   const bytes = new Uint8Array(await new Response((await plaintext.stream()).stream).arrayBuffer());
   // The receipt comes with the ACK datagram, which only sendUdpForReceipt reads.
@@ -97,9 +105,13 @@ export async function sendCommand(args: string[]): Promise<void> {
     file: { type: "string", short: "f" },
     proxy: { type: "string" },
     "peer-contact": { type: "string" },
+    identity: { type: "string", short: "i" },
+    "passphrase-file": { type: "string" },
     ...TLS_FLAGS,
   });
   if (values.help) return console.log(USAGE.send);
+  // -i: the message is signed as this identity (docs/cli.md, "Signed messages").
+  const sender = await signingIdentity(values);
   let to = values.to as string | undefined;
   const wanted = values["peer-contact"] as string | undefined;
   if (to === undefined && wanted === undefined) {
@@ -142,8 +154,8 @@ export async function sendCommand(args: string[]): Promise<void> {
   const peer = await (await dialer(to, values))();
   // The receipt's outcome (docs/transports.md section 10): one line, exit 3 when not delivered.
   const outcome = peer instanceof Connection
-    ? await sendOverConnection(peer, plaintext, { recipients, aead })
-    : await sendDatagrams(peer, to, plaintext, { recipients, aead });
+    ? await sendOverConnection(peer, plaintext, { recipients, aead, sender })
+    : await sendDatagrams(peer, to, plaintext, { recipients, aead, sender });
   if (outcome !== "delivered" && outcome !== "duplicate") {
     throw new IoError(OUTCOME_LINES[outcome]);
   }

@@ -37,3 +37,14 @@ export function hmacSync(hash: HashName, key: Uint8Array, data: Uint8Array[]): U
   for (const d of data) h.update(d);
   return h.digest();
 }
+
+/** An incremental SHA-512 (node:crypto where the platform has it, else @noble/hashes). */
+export function sha512Hasher(): { update(data: Uint8Array): void; digest(): Uint8Array } {
+  const node = nodeCrypto();
+  if (node) {
+    const h = node.createHash("sha512");
+    return { update: (d) => void h.update(d), digest: () => view(h.digest()) };
+  }
+  const h = nobleSha512.create();
+  return { update: (d) => void h.update(d), digest: () => h.digest() };
+}

@@ -46,8 +46,16 @@ Deno.test("a private registry holding a plugin engine leaves the global one alon
   const mine = new EngineRegistry();
   mine.register(x25519);
   mine.register(plugin);
-  const { identity, recipient } = await generateIdentity("x25519", { registry: mine });
-  await assertRejects(generateIdentity("x448", { registry: mine }), [UnknownEngineError]);
+  // This registry holds no signature engine: an encryption-only (version 1) identity.
+  await assertRejects(generateIdentity("x25519", { registry: mine }), [UnknownEngineError]);
+  const { identity, recipient } = await generateIdentity("x25519", {
+    registry: mine,
+    signatureEngine: null,
+  });
+  await assertRejects(
+    generateIdentity("x448", { registry: mine, signatureEngine: null }),
+    [UnknownEngineError],
+  );
   assert.equal(await recipientFromIdentity(identity, { registry: mine }), recipient);
   assert.equal(parseRecipient(recipient, { registry: mine }).engine, x25519);
 

@@ -1,7 +1,13 @@
 // Committed envelopes (tests/vectors/polycrypt/envelopes/) must keep decrypting: format 1.0, and
 // the key-private RSA stanzas (format 1, stanza revision 2, docs/format.md).
 import assert from "node:assert/strict";
-import { decrypt, DecryptionError, inspect } from "../../mod.ts";
+import {
+  decrypt,
+  DecryptionError,
+  decryptWithSender,
+  generateIdentity,
+  inspect,
+} from "../../mod.ts";
 import { assertRejects } from "./_helpers.ts";
 
 interface Vector {
@@ -12,6 +18,8 @@ interface Vector {
   plaintextSize: number;
   envelope: string;
   armored: boolean;
+  /** The sender's recipient string, for a signed envelope. */
+  sender?: string;
 }
 
 async function load(name: string): Promise<{ format: string; vectors: Vector[] }> {
@@ -74,3 +82,31 @@ Deno.test("key-private RSA stanza vectors decrypt, and their RSA stanzas are mod
       }
     },
   ));
+
+Deno.test("signed (sealed sender) vectors decrypt and name their verified sender", async (t) => {
+  const stranger = await generateIdentity("x25519", { signatureEngine: "ed25519" });
+  await checkFile(
+    t,
+    "signed.json",
+    "polycrypt envelope v1, signed (sealed sender)",
+    4,
+    async (v) => {
+      const sealed = v.armored ? v.envelope : Uint8Array.fromBase64(v.envelope);
+      const options = { identities: v.identity ? [v.identity] : [], passphrase: v.passphrase };
+      const { sender } = await decryptWithSender(sealed, options);
+      assert.equal(sender?.recipient, v.sender);
+      assert.equal(
+        (await decrypt(sealed, { ...options, verify: [v.sender!] })).length,
+        v.plaintextSize,
+      );
+      await assertRejects(
+        decrypt(sealed, { ...options, verify: [stranger.recipient] }),
+        [DecryptionError],
+      );
+      // The signature is inside the encrypted payload: the header shows only that it is signed.
+      const info = await inspect(sealed);
+      if (!v.passphrase) assert.equal(info.signed, true);
+      assert.ok(!JSON.stringify(info).includes(v.sender!.split(":")[3].slice(0, 16)));
+    },
+  );
+});

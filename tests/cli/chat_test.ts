@@ -82,7 +82,43 @@ Deno.test("chat: two processes talk, acknowledge, send a file, and end cleanly",
     const bobEnd = await bobChat.status();
     assert.equal(bobEnd.code, 0, bobEnd.stderr);
     // Nothing about the peer (addresses, keys) is printed, only messages and delivery notes.
-    assert.doesNotMatch(aliceEnd.stdout + bobEnd.stdout, /127\.0\.0\.1|polycrypt1:/);
+    assert.doesNotMatch(aliceEnd.stdout + bobEnd.stdout, /127\.0\.0\.1|polycrypt[12]:/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat: a third process cannot pass itself off as the peer (signed messages)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-" });
+  try {
+    for (const who of ["alice", "bob", "mallory"]) {
+      assert.equal((await run(["keygen", "-o", `${dir}/${who}.key`])).code, 0);
+    }
+    const key = async (who: string) =>
+      (await run(["recipient", "-i", `${dir}/${who}.key`])).stdout.trim();
+    const [alice, bob] = [await key("alice"), await key("bob")];
+    await Deno.writeTextFile(`${dir}/bob.pub`, bob + "\n");
+    const [a, b] = [freePort(), freePort()];
+    const bobChat = chat(chatFlags(b, a, `${dir}/bob.key`, alice));
+    await bobChat.ready();
+    const to = ["--to", `tcp://127.0.0.1:${b}`, "-R", `${dir}/bob.pub`];
+    // The failing case of issue 21: anyone with Bob's public key, unsigned...
+    const unsigned = await run(["send", ...to, "hi Bob, this is Alice"]);
+    assert.equal(unsigned.code, 3, unsigned.stderr);
+    assert.match(unsigned.stderr, /could not decrypt/);
+    // ...or signed with their own key.
+    const mallory = await run(["send", "-i", `${dir}/mallory.key`, ...to, "hi Bob, it's Alice"]);
+    assert.equal(mallory.code, 3, mallory.stderr);
+    // Alice herself, signing: shown under her name (fingerprint prefix), delivered.
+    const real = await run(["send", "-i", `${dir}/alice.key`, ...to, "the real Alice"]);
+    assert.equal(real.code, 0, real.stderr);
+    await bobChat.screen(from(alice, "the real Alice"));
+    bobChat.interrupt();
+    const end = await bobChat.status();
+    assert.equal(end.code, 0, end.stderr);
+    assert.doesNotMatch(end.stdout, /this is Alice|it's Alice/, "nothing from the impostors shown");
+    // One line each on Bob's screen, never under Alice's name.
+    assert.equal(end.stdout.match(/^polycrypt: a message was dropped/gm)?.length, 2, end.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

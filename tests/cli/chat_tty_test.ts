@@ -114,9 +114,13 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
     await waitFor("alice", /\(#1 delivered\)/);
 
     // A hostile text sent straight to Bob's address (issue 20 section 4): a window title, a screen
-    // clear and a forged delivery line show as escapes and labelled lines.
+    // clear and a forged delivery line show as escapes and labelled lines. Bob's chat shows only
+    // what Alice signed, so the hostile text comes from Alice's key (a compromised or careless
+    // peer): it is escaped all the same.
     const hostile = "\x1b]0;pwned\x07\x1b[2Jhi\n  (#1 delivered)\npolycrypt: delivered";
-    const sent = await cli(["send", "--to", `tcp://127.0.0.1:${b}`, "-r", bob, hostile]);
+    const sent = await cli([
+      ...["send", "-i", `${dir}/alice.key`, "--to", `tcp://127.0.0.1:${b}`, "-r", bob, hostile],
+    ]);
     assert.match(sent, /^$/); // the CLI's stdout stays empty; a failure throws above
     const hostileScreen = await waitFor("bob", from(alice, /^peer: polycrypt: delivered$/m));
     assert.match(hostileScreen, from(alice, /^peer: \\x1b\]0;pwned\\x07\\x1b\[2Jhi$/m));
@@ -135,7 +139,7 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
     await tmux("send-keys", "-t", "bob", "C-c");
     assert.equal(await exitCode(`${dir}/bob.status`, "bob"), 0);
     const screens = await waitFor("alice", /./) + await waitFor("bob", /./);
-    assert.doesNotMatch(screens, /polycrypt1:|POLYCRYPT-SECRET|error:|at file:/);
+    assert.doesNotMatch(screens, /polycrypt[12]:|POLYCRYPT-SECRET|error:|at file:/);
   } finally {
     await tmux("kill-server").catch(() => {});
     await Deno.remove(dir, { recursive: true });

@@ -92,10 +92,10 @@ Deno.test("keygen, recipient, encrypt, decrypt, inspect: files, armor, exit code
       const r = await cli(["keygen", "-o", key]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal((await Deno.stat(key)).mode! & 0o777, 0o600);
-      assert.match(r.stderr, /^Public key: polycrypt1:x25519\+ml-kem-768:/);
+      assert.match(r.stderr, /^Public key: polycrypt2:x25519\+ml-kem-768:ed25519\+ml-dsa-65:/);
       const text = await Deno.readTextFile(key);
       assert.match(text, /^# created: /);
-      assert.match(text, /\nPOLYCRYPT-SECRET-KEY-1:x25519\+ml-kem-768:/);
+      assert.match(text, /\nPOLYCRYPT-SECRET-KEY-2:x25519\+ml-kem-768:ed25519\+ml-dsa-65:/);
       const recipient = await cli(["recipient", "-i", key]);
       assert.equal(
         td.decode(recipient.stdout).trim(),
@@ -118,7 +118,7 @@ Deno.test("keygen, recipient, encrypt, decrypt, inspect: files, armor, exit code
     await t.step("keygen without -o prints the identity file on stdout", async () => {
       const r = await cli(["keygen", "--engine", "x25519"]);
       assert.equal(r.code, 0);
-      assert.match(td.decode(r.stdout), /POLYCRYPT-SECRET-KEY-1:x25519:/);
+      assert.match(td.decode(r.stdout), /POLYCRYPT-SECRET-KEY-2:x25519:/);
     });
     const recipient = td.decode((await cli(["recipient", "-i", key])).stdout).trim();
     const message = te.encode("meet at 7\n");

@@ -428,7 +428,14 @@ Deno.test("chat: --peer-contact names the peer, --history keeps it sealed; send 
     await bobChat.screen(/unknown command \/nonsense/);
 
     // send --peer-contact: Alice's book gives the address and the key.
-    const sent = await alice.run(["send", "--peer-contact", "bob", "sent with send"]);
+    const sent = await alice.run([
+      "send",
+      "-i",
+      alice.key,
+      "--peer-contact",
+      "bob",
+      "sent with send",
+    ]);
     assert.equal(sent.code, 0, sent.stderr);
     await bobChat.screen(new RegExp(`^${TIME} alice: sent with send$`, "m"));
 

@@ -49,7 +49,10 @@ Deno.test("listen: received text on a terminal is escaped and labelled, on a pip
       assert.ok(lines.includes("peer: polycrypt: delivered\\x0d\\u202eevil"), screen);
       // The only lines not labelled are polycrypt's own.
       for (const line of lines.filter((l) => l !== "" && !l.startsWith("peer: "))) {
-        assert.match(line, /^polycrypt: listening on tcp:\/\/127\.0\.0\.1:\d+$/);
+        assert.match(
+          line,
+          /^polycrypt: (listening on tcp:\/\/127\.0\.0\.1:\d+|unsigned: the sender is not authenticated)$/,
+        );
       }
     });
 

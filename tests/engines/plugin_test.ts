@@ -36,7 +36,7 @@ Deno.test("a plugin in a fresh registry, duplicates and malformed engines", () =
 
 Deno.test("a plugin works in hybrids and envelopes", async () => {
   const bob = await generateIdentity("p256+ml-kem-768");
-  assert.ok(bob.recipient.startsWith("polycrypt1:p256+ml-kem-768:"));
+  assert.ok(bob.recipient.startsWith("polycrypt2:p256+ml-kem-768:ed25519+ml-dsa-65:"));
   const sealed = await encrypt(new TextEncoder().encode("hi"), { recipients: [bob.recipient] });
   assert.equal(
     new TextDecoder().decode(await decrypt(sealed, { identities: [bob.identity] })),

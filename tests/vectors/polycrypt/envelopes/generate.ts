@@ -2,7 +2,8 @@
 // (tests/cascade/vectors_test.ts). Run once per set, never over a committed file:
 //   deno run --allow-read --allow-write --allow-env tests/vectors/polycrypt/envelopes/generate.ts SET
 // SET "v1" wrote envelopes.json (format 1.0, 2026-11); "rsa-key-private" wrote
-// rsa_key_private.json (format 1 with key-private RSA stanzas, revision 2: docs/format.md, 2026-12).
+// rsa_key_private.json (format 1 with key-private RSA stanzas, revision 2: docs/format.md, 2026-12);
+// "signed" wrote signed.json (format 1, flag bit 2: sealed sender, section 3.1, 2026-12).
 import { ARGON2_FLOOR, encrypt, generateIdentity } from "../../../../mod.ts";
 
 interface Case {
@@ -14,6 +15,8 @@ interface Case {
   armor?: boolean;
   size: number;
   recipients?: number;
+  /** The sender's signature engine: the envelope is signed (sealed sender). */
+  sign?: string;
 }
 
 const v1: Case[] = [
@@ -35,6 +38,13 @@ const rsaKeyPrivate: Case[] = [
   { name: "two rsa-2048 recipients, armored", engine: "rsa-2048", recipients: 2, armor: true, size: 5 },
 ];
 
+const signed: Case[] = [
+  { name: "default identities, signed by ed25519+ml-dsa-65", engine: "x25519+ml-kem-768", sign: "ed25519+ml-dsa-65", size: 1000 },
+  { name: "x25519, signed by ed25519, multi-chunk", engine: "x25519", sign: "ed25519", size: 140000 },
+  { name: "passphrase and ml-kem-768, signed by ml-dsa-44, armored", engine: "ml-kem-768", passphrase: "correct horse", sign: "ml-dsa-44", armor: true, size: 300 },
+  { name: "passphrase only, signed by ml-dsa-87, empty", passphrase: "pw", sign: "ml-dsa-87", size: 0 },
+];
+
 const SETS: Record<string, { file: string; format: string; cases: Case[] }> = {
   "v1": { file: "envelopes.json", format: "polycrypt envelope v1", cases: v1 },
   "rsa-key-private": {
@@ -42,6 +52,7 @@ const SETS: Record<string, { file: string; format: string; cases: Case[] }> = {
     format: "polycrypt envelope v1, RSA stanzas key-private",
     cases: rsaKeyPrivate,
   },
+  "signed": { file: "signed.json", format: "polycrypt envelope v1, signed (sealed sender)", cases: signed },
 };
 const set = SETS[Deno.args[0]];
 if (!set) throw new Error(`usage: generate.ts ${Object.keys(SETS).join("|")}`);
@@ -60,7 +71,9 @@ const vectors = [];
 for (const c of set.cases) {
   const people = c.engine ? await Promise.all(Array.from({ length: c.recipients ?? 1 }, () => generateIdentity(c.engine))) : [];
   const plaintext = plaintextOf(c.size);
+  const sender = c.sign ? await generateIdentity("x25519", { signatureEngine: c.sign }) : undefined;
   const sealed = await encrypt(plaintext, {
+    sender: sender?.identity,
     recipients: people.map((p) => p.recipient),
     passphrase: c.passphrase,
     aead: c.aead,
@@ -76,6 +89,7 @@ for (const c of set.cases) {
     plaintextSize: c.size,
     envelope: c.armor ? new TextDecoder().decode(sealed) : sealed.toBase64(),
     armored: c.armor ?? false,
+    ...(sender ? { sender: sender.recipient } : {}),
   });
 }
 await Deno.writeTextFile(

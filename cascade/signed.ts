@@ -1,0 +1,288 @@
+/**
+ * Sealed sender (`docs/format.md` section 3.1): a signed envelope carries the sender's public
+ * keys and a signature **inside** the encrypted payload, so only recipients learn who sent it.
+ * The signature covers a domain-separation string, the envelope's header (every recipient
+ * stanza), the sender block and the hash of the plaintext: a recipient can neither strip it
+ * into another sender's name nor re-encrypt the signed message to someone else as if the sender
+ * had written to them (surreptitious forwarding, Davis 2001).
+ *
+ * The payload of a signed envelope, before padding, is
+ * `u16 len(sender) || sender || data || signature`; the signature comes last so that a writer
+ * signs a running hash and never holds the whole plaintext, and a reader releases nothing of the
+ * signature and checks it before the stream ends.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decryptWithSender, encrypt, generateIdentity } from "@polycrypt/polycrypt";
+ * const alice = await generateIdentity("x25519");
+ * const bob = await generateIdentity("x25519");
+ * const sealed = await encrypt(new TextEncoder().encode("hi Bob"), {
+ *   recipients: [bob.recipient],
+ *   sender: alice.identity,
+ * });
+ * const { data, sender } = await decryptWithSender(sealed, { identities: [bob.identity] });
+ * assert.equal(new TextDecoder().decode(data), "hi Bob");
+ * assert.equal(sender?.recipient, alice.recipient);
+ * ```
+ *
+ * @module
+ */
+import { DecryptionError, FormatError } from "../errors.ts";
+import { concatBytes, equalBytes } from "../engines/_bytes.ts";
+import { LruCache } from "../engines/_cache.ts";
+import { sha256, sha512Hasher } from "../engines/_hash.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
+import type { KemEngine, SignatureEngine } from "../engines/types.ts";
+import { encodeRecipient, parseIdentity, parseRecipient } from "./keys.ts";
+import { fingerprint } from "../contacts/fingerprint.ts";
+import type { KemIdentity, VerifyingKey } from "./stanza.ts";
+
+/** The verified sender of a signed envelope. */
+export interface Sender {
+  /** The sender's recipient string (version 2): reply to it, or compare it with a contact's. */
+  readonly recipient: string;
+  /** The sender's signature engine id. */
+  readonly signatureEngine: string;
+  /** The sender's public signing key, which verified the signature. */
+  readonly publicKey: Uint8Array;
+  /** The fingerprint of {@linkcode Sender.recipient} (`docs/contacts.md` section 1). */
+  readonly fingerprint: string;
+}
+
+/** Who may have signed a message: recipient strings (version 2) or public signing keys. */
+export type ExpectedSigner = string | VerifyingKey;
+
+const encoder = new TextEncoder();
+/** Domain separation of the signed message (`docs/format.md` section 3.1). */
+export const SIGNED_ENVELOPE_LABEL: Uint8Array = encoder.encode("polycrypt/1 signed envelope\0");
+// The sender block is a recipient in binary form: engine ids (255 bytes each at most) and keys
+// (u16 lengths), so 64 KiB bounds it; checked before anything is read past its length.
+const MAX_SENDER_BLOCK = 0xffff;
+
+function shortId(id: string): Uint8Array {
+  const bytes = encoder.encode(id);
+  if (bytes.length === 0 || bytes.length > 255) throw new RangeError("engine ids are 1-255 bytes");
+  return concatBytes(new Uint8Array([bytes.length]), bytes);
+}
+
+function u16(n: number): Uint8Array {
+  return new Uint8Array([n >> 8, n & 0xff]);
+}
+
+/**
+ * The sender block: `u8 len || kemId || u8 len || sigId || u16 len || signKey || kemKey`, the
+ * binary form of the sender's version-2 recipient string.
+ */
+function encodeSenderBlock(
+  kem: KemEngine,
+  kemKey: Uint8Array,
+  verifying: VerifyingKey,
+): Uint8Array {
+  const block = concatBytes(
+    shortId(kem.id),
+    shortId(verifying.engine.id),
+    u16(verifying.publicKey.length),
+    verifying.publicKey,
+    kemKey,
+  );
+  if (block.length > MAX_SENDER_BLOCK) throw new RangeError("the sender's keys are too long");
+  return block;
+}
+
+/** Parses a sender block; a malformed one is a `FormatError` (it was authenticated). */
+export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): Sender & {
+  engine: SignatureEngine;
+} {
+  const decoder = new TextDecoder("ascii", { fatal: true });
+  let at = 0;
+  const take = (n: number) => {
+    if (at + n > block.length) throw new FormatError("malformed sender block");
+    return block.subarray(at, at += n);
+  };
+  const kemId = decoder.decode(take(take(1)[0]));
+  const sigId = decoder.decode(take(take(1)[0]));
+  const sizeBytes = take(2);
+  const signKey = take((sizeBytes[0] << 8) | sizeBytes[1]);
+  const kemKey = block.subarray(at);
+  let recipient: string;
+  try {
+    recipient = encodeRecipient(kemId, kemKey, { id: sigId, key: signKey });
+    const parsed = parseRecipient(recipient, { registry });
+    const verifying = parsed.verifyingKey!;
+    return {
+      recipient,
+      signatureEngine: verifying.engine.id,
+      publicKey: verifying.publicKey,
+      fingerprint: fingerprint(recipient),
+      engine: verifying.engine,
+    };
+  } catch (e) {
+    throw new FormatError(`the sender block names no usable key: ${(e as Error).message}`);
+  }
+}
+
+/** What a writer needs to sign: the sender block and the secret signing key. */
+export interface PreparedSender {
+  readonly block: Uint8Array;
+  readonly engine: SignatureEngine;
+  readonly secretKey: Uint8Array;
+}
+
+// Deriving the public keys (an ML-DSA key expansion, an ML-KEM public key) costs more than a
+// chat message's signature: a messenger signs with the same identity all day, so the sender
+// blocks of recent identities are kept, under a hash of the identity (never the secret itself).
+const senderBlocks = new WeakMap<EngineRegistry, LruCache<string, Promise<Uint8Array>>>();
+
+/** The sender block and signing key of `identity` (a string or a parsed identity). */
+export async function prepareSender(
+  identity: string | KemIdentity,
+  registry: EngineRegistry,
+): Promise<PreparedSender> {
+  const parsed = typeof identity === "string" ? parseIdentity(identity, { registry }) : identity;
+  if (typeof parsed !== "object" || parsed === null || !("engine" in parsed)) {
+    throw new TypeError("sender must be an identity string or a KemIdentity");
+  }
+  const signing = parsed.signingKey;
+  if (!signing) {
+    throw new TypeError(
+      "sender has no signing key (a version-1 identity): upgrade it with upgradeIdentity",
+    );
+  }
+  const { engine, secretKey } = parsed;
+  if (!engine.publicKeyFromSecretKey || !signing.engine.publicKeyFromSecretKey) {
+    throw new TypeError("the sender's engines cannot derive public keys from secret keys");
+  }
+  let cache = senderBlocks.get(registry);
+  if (!cache) senderBlocks.set(registry, cache = new LruCache(16));
+  const key = sha256(
+    encoder.encode(`${engine.id}:${signing.engine.id}:`),
+    secretKey,
+    signing.secretKey,
+  ).toHex();
+  const block = cache.getOrCreate(key, async () => {
+    const [kemKey, signKey] = await Promise.all([
+      engine.publicKeyFromSecretKey!(secretKey),
+      signing.engine.publicKeyFromSecretKey!(signing.secretKey),
+    ]);
+    return encodeSenderBlock(engine, kemKey, { engine: signing.engine, publicKey: signKey });
+  });
+  try {
+    return { block: await block, engine: signing.engine, secretKey: signing.secretKey };
+  } catch (e) {
+    cache.set(key, Promise.reject(e)); // keep no failed entry around for long
+    throw e;
+  }
+}
+
+/** The message the sender signs: label, and hashes of the envelope prefix, sender and data. */
+function signedMessage(prefixHash: Uint8Array, block: Uint8Array, dataHash: Uint8Array) {
+  const h = sha512Hasher();
+  h.update(block);
+  return concatBytes(SIGNED_ENVELOPE_LABEL, prefixHash, h.digest(), dataHash);
+}
+
+/**
+ * The signed payload of `data`: the sender block first, the data, then the signature over
+ * {@linkcode SIGNED_ENVELOPE_LABEL}, `prefixHash` (SHA-512 of the envelope up to the payload),
+ * the hash of the sender block and the running SHA-512 of the data.
+ */
+export async function* signPayload(
+  source: AsyncIterable<Uint8Array>,
+  sender: PreparedSender,
+  prefixHash: Uint8Array,
+): AsyncGenerator<Uint8Array> {
+  yield concatBytes(u16(sender.block.length), sender.block);
+  const h = sha512Hasher();
+  for await (const chunk of source) {
+    h.update(chunk);
+    yield chunk;
+  }
+  const message = signedMessage(prefixHash, sender.block, h.digest());
+  const signature = await sender.engine.sign(sender.secretKey, message);
+  if (signature.length !== sender.engine.signatureSize) {
+    throw new RangeError(`${sender.engine.id} returned a signature of the wrong size`);
+  }
+  yield signature;
+}
+
+/** Whether `sender` is one of `expected`. */
+export function isExpected(
+  sender: Sender,
+  expected: readonly ExpectedSigner[],
+  registry: EngineRegistry,
+): boolean {
+  return expected.some((e) => {
+    const key = typeof e === "string" ? parseRecipient(e, { registry }).verifyingKey : e;
+    if (!key) throw new TypeError("an expected signer has no signing key (a version-1 recipient)");
+    return key.engine.id === sender.signatureEngine && equalBytes(key.publicKey, sender.publicKey);
+  });
+}
+
+/** Options of {@linkcode verifyPayload}. */
+export interface VerifyPayloadOptions {
+  readonly registry: EngineRegistry;
+  /** When set, only a signature by one of these is accepted. */
+  readonly expected?: readonly ExpectedSigner[];
+  /** Called with the verified sender before the last byte is released. */
+  readonly onSender?: (sender: Sender) => void;
+}
+
+/**
+ * Opens a signed payload: yields the data as it comes, holding back the trailing signature,
+ * and throws `DecryptionError` before its end unless the signature verifies (and the signer is
+ * expected). A consumer that keeps output only when the stream ends without error (a temporary
+ * file renamed at the end) never keeps an unauthenticated sender's data.
+ */
+export async function* verifyPayload(
+  source: AsyncIterable<Uint8Array>,
+  prefixHash: Uint8Array,
+  options: VerifyPayloadOptions,
+): AsyncGenerator<Uint8Array> {
+  // Accumulate the sender block first (a few KiB), then stream the rest.
+  let pending: Uint8Array = new Uint8Array(0);
+  let sender: ReturnType<typeof parseSenderBlock> | undefined;
+  let blockBytes: Uint8Array | undefined;
+  let held: Uint8Array = new Uint8Array(0);
+  const h = sha512Hasher();
+  for await (const chunk of source) {
+    if (!sender) {
+      pending = concatBytes(pending, chunk);
+      if (pending.length < 2) continue;
+      const length = (pending[0] << 8) | pending[1];
+      if (length === 0) throw new DecryptionError();
+      if (pending.length < 2 + length) continue;
+      blockBytes = pending.slice(2, 2 + length);
+      sender = parseSenderBlock(blockBytes, options.registry);
+      // An unexpected signer fails now: nothing of its data is released.
+      if (options.expected && !isExpected(sender, options.expected, options.registry)) {
+        throw new DecryptionError();
+      }
+      held = pending.subarray(2 + length);
+      pending = new Uint8Array(0);
+    } else {
+      held = held.length === 0 ? chunk : concatBytes(held, chunk);
+    }
+    // Everything but the last signatureSize bytes is data.
+    const release = held.length - sender.engine.signatureSize;
+    if (release > 0) {
+      const data = held.subarray(0, release);
+      h.update(data);
+      yield data;
+      held = held.slice(release);
+    }
+  }
+  if (!sender || !blockBytes || held.length !== sender.engine.signatureSize) {
+    throw new DecryptionError();
+  }
+  const message = signedMessage(prefixHash, blockBytes, h.digest());
+  let valid = false;
+  try {
+    valid = await sender.engine.verify(sender.publicKey, message, held);
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new DecryptionError();
+  const { engine: _, ...verified } = sender;
+  options.onSender?.(verified);
+}

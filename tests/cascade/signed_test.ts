@@ -1,0 +1,210 @@
+// Sealed sender (docs/format.md section 3.1): signed envelopes round-trip and name their sender;
+// a recipient cannot strip the signature into someone else's name, replace it, or forward the
+// signed message to a third party as if the sender had written to them (Davis 2001).
+import assert from "node:assert/strict";
+import {
+  ARGON2_FLOOR,
+  decrypt,
+  DecryptionError,
+  decryptStream,
+  decryptWithSender,
+  encrypt,
+  encryptStream,
+  fingerprint,
+  generateIdentity,
+  parseRecipient,
+  registry,
+  type Sender,
+} from "../../mod.ts";
+import { concatBytes } from "../../engines/_bytes.ts";
+import { collect } from "../../cascade/_reader.ts";
+import { envelopeWith, signedPayload } from "./_signed.ts";
+import { assertRejects, patternBytes } from "./_helpers.ts";
+
+const alice = await generateIdentity();
+const bob = await generateIdentity();
+const carol = await generateIdentity();
+const mallory = await generateIdentity("x25519", { signatureEngine: "ed25519" });
+
+const text = new TextEncoder().encode("hi Bob, this is Alice");
+
+Deno.test("a signed message names its sender; an unsigned one names nobody", async () => {
+  const sealed = await encrypt(text, { recipients: [bob.recipient], sender: alice.identity });
+  const opened = await decryptWithSender(sealed, { identities: [bob.identity] });
+  assert.deepEqual(opened.data, text);
+  assert.equal(opened.sender?.recipient, alice.recipient);
+  assert.equal(opened.sender?.signatureEngine, "ed25519+ml-dsa-65");
+  assert.equal(opened.sender?.fingerprint, fingerprint(alice.recipient));
+  assert.deepEqual(
+    opened.sender?.publicKey,
+    parseRecipient(alice.recipient).verifyingKey?.publicKey,
+  );
+  // decrypt keeps its call sites: the data alone.
+  assert.deepEqual(await decrypt(sealed, { identities: [bob.identity] }), text);
+  const plain = await encrypt(text, { recipients: [bob.recipient] });
+  assert.equal((await decryptWithSender(plain, { identities: [bob.identity] })).sender, null);
+});
+
+Deno.test("verify accepts only the expected signer; unsigned fails with the one error", async () => {
+  const sealed = await encrypt(text, { recipients: [bob.recipient], sender: alice.identity });
+  assert.deepEqual(
+    await decrypt(sealed, {
+      identities: [bob.identity],
+      verify: [mallory.recipient, alice.recipient],
+    }),
+    text,
+  );
+  await assertRejects(
+    decrypt(sealed, { identities: [bob.identity], verify: [mallory.recipient] }),
+    [DecryptionError],
+  );
+  const unsigned = await encrypt(text, { recipients: [bob.recipient] });
+  await assertRejects(
+    decrypt(unsigned, { identities: [bob.identity], verify: [alice.recipient] }),
+    [DecryptionError],
+  );
+  // A version-1 recipient has no signing key to expect.
+  const old = await generateIdentity("x25519", { signatureEngine: null });
+  await assertRejects(
+    decrypt(sealed, { identities: [bob.identity], verify: [old.recipient] }),
+    [TypeError],
+  );
+  // A version-1 identity cannot sign.
+  await assertRejects(
+    encrypt(text, { recipients: [bob.recipient], sender: old.identity }),
+    [TypeError],
+  );
+});
+
+Deno.test("the test's envelope builder makes envelopes decrypt accepts", async () => {
+  // Without this, the attacks below could fail for a reason of the builder's own.
+  const sealed = await envelopeWith(
+    bob.recipient,
+    true,
+    (prefix) => signedPayload(alice.identity, text, prefix),
+  );
+  const opened = await decryptWithSender(sealed, { identities: [bob.identity] });
+  assert.deepEqual(opened.data, text);
+  assert.equal(opened.sender?.recipient, alice.recipient);
+});
+
+Deno.test("surreptitious forwarding: Alice's signed payload re-encrypted to Carol fails", async () => {
+  // Bob opens Alice's message and keeps the signed payload it carried.
+  let payloadToBob: Uint8Array | undefined;
+  const toBob = await envelopeWith(bob.recipient, true, async (prefix) => {
+    return payloadToBob = await signedPayload(alice.identity, text, prefix);
+  });
+  assert.equal(
+    (await decryptWithSender(toBob, { identities: [bob.identity] })).sender?.recipient,
+    alice.recipient,
+  );
+  // Bob re-encrypts exactly those bytes to Carol, signed flag set.
+  const forwarded = await envelopeWith(carol.recipient, true, () => Promise.resolve(payloadToBob!));
+  await assertRejects(decrypt(forwarded, { identities: [carol.identity] }), [DecryptionError]);
+  await assertRejects(
+    collect(
+      ReadableStream.from([forwarded]).pipeThrough(
+        decryptStream({ identities: [carol.identity] }),
+      ),
+    ),
+    [DecryptionError],
+  );
+  // Stripped of the flag, the same bytes are an unsigned message: nobody is named as its sender.
+  const stripped = await envelopeWith(carol.recipient, false, () => Promise.resolve(payloadToBob!));
+  const opened = await decryptWithSender(stripped, { identities: [carol.identity] });
+  assert.equal(opened.sender, null);
+  await assertRejects(
+    decrypt(stripped, { identities: [carol.identity], verify: [alice.recipient] }),
+    [DecryptionError],
+  );
+});
+
+Deno.test("replacing the signature or the sender block fails", async () => {
+  const size = registry.signature("ed25519+ml-dsa-65").signatureSize;
+  // Eve, with the same kind of key, signs Alice's words but names Alice as the sender.
+  const eve = await generateIdentity();
+  const forged = await envelopeWith(bob.recipient, true, async (prefix) => {
+    const byAlice = await signedPayload(alice.identity, text, prefix);
+    const byEve = await signedPayload(eve.identity, text, prefix);
+    return concatBytes(byAlice.subarray(0, byAlice.length - size), byEve.subarray(-size));
+  });
+  await assertRejects(decrypt(forged, { identities: [bob.identity] }), [DecryptionError]);
+  // Alice's signature under Eve's sender block fails too.
+  const renamed = await envelopeWith(bob.recipient, true, async (prefix) => {
+    const byAlice = await signedPayload(alice.identity, text, prefix);
+    const byEve = await signedPayload(eve.identity, text, prefix);
+    return concatBytes(byEve.subarray(0, byEve.length - size), byAlice.subarray(-size));
+  });
+  await assertRejects(decrypt(renamed, { identities: [bob.identity] }), [DecryptionError]);
+  // A signature of another engine's size than the block names: too short, fails.
+  const mixed = await envelopeWith(bob.recipient, true, async (prefix) => {
+    const byAlice = await signedPayload(alice.identity, text, prefix);
+    const byMallory = await signedPayload(mallory.identity, text, prefix);
+    return concatBytes(byAlice.subarray(0, byAlice.length - size), byMallory.subarray(-64));
+  });
+  await assertRejects(decrypt(mixed, { identities: [bob.identity] }), [DecryptionError]);
+  // Every bit of the signature matters: both halves of the composite.
+  for (const bit of [0, 7, 8 * 64 + 3, 8 * size - 1]) {
+    const bad = await envelopeWith(bob.recipient, true, async (prefix) => {
+      const payload = await signedPayload(alice.identity, text, prefix);
+      const at = payload.length - size + (bit >> 3);
+      payload[at] ^= 1 << (bit & 7);
+      return payload;
+    });
+    await assertRejects(decrypt(bad, { identities: [bob.identity] }), [DecryptionError]);
+  }
+  // A payload cut before its signature ends fails; so does one without a sender block.
+  const short = await envelopeWith(bob.recipient, true, async (prefix) => {
+    return (await signedPayload(alice.identity, text, prefix)).subarray(0, 100);
+  });
+  await assertRejects(decrypt(short, { identities: [bob.identity] }), [DecryptionError]);
+  const empty = await envelopeWith(bob.recipient, true, () => Promise.resolve(new Uint8Array(0)));
+  await assertRejects(decrypt(empty, { identities: [bob.identity] }), [DecryptionError]);
+});
+
+Deno.test("streams: a signed file streams in chunks and names its sender at the end", async () => {
+  const data = patternBytes(300_000);
+  let sender: Sender | null | undefined;
+  let chunksBeforeSender = 0;
+  const out = ReadableStream.from([data])
+    .pipeThrough(encryptStream({ recipients: [bob.recipient], sender: alice.identity }))
+    .pipeThrough(decryptStream({
+      identities: [bob.identity],
+      verify: [alice.recipient],
+      onSender: (s) => sender = s,
+    }));
+  const parts: Uint8Array[] = [];
+  for await (const chunk of out) {
+    if (sender === undefined) chunksBeforeSender++;
+    parts.push(chunk);
+  }
+  assert.deepEqual(concatBytes(...parts), data);
+  assert.equal(sender?.recipient, alice.recipient);
+  assert.ok(chunksBeforeSender > 1, "chunks are released before the end, as unsigned streams");
+  // Truncated in the middle of the STREAM: an error before the end, never a verified sender.
+  const sealed = await collect(
+    ReadableStream.from([data]).pipeThrough(
+      encryptStream({ recipients: [bob.recipient], sender: alice.identity }),
+    ),
+  );
+  let named = false;
+  await assertRejects(
+    collect(
+      ReadableStream.from([sealed.subarray(0, sealed.length - 70_000)]).pipeThrough(
+        decryptStream({ identities: [bob.identity], onSender: () => named = true }),
+      ),
+    ),
+    [DecryptionError],
+  );
+  assert.equal(named, false);
+});
+
+Deno.test("a passphrase-only envelope can be signed", async () => {
+  const sealed = await encrypt(text, {
+    passphrase: "pw",
+    argon2: ARGON2_FLOOR,
+    sender: mallory.identity,
+  });
+  const opened = await decryptWithSender(sealed, { passphrase: "pw" });
+  assert.equal(opened.sender?.recipient, mallory.recipient);
+});

@@ -30,6 +30,26 @@ export async function opensslSpeed(
   for (const m of text.matchAll(/^\s*\d+ bits ecdh \((X25519|X448)\)\s+\S+\s+([\d.]+)/gm)) {
     r[m[1].toLowerCase()] = Number(m[2]);
   }
+  // "253 bits EdDSA (Ed25519)   0.0000s   0.0001s  30760.0  10295.5": sign/s, verify/s.
+  for (
+    const m of text.matchAll(
+      /^\s*\d+ bits EdDSA \((Ed25519|Ed448)\)\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)/gm,
+    )
+  ) {
+    r[`${m[1].toLowerCase()}.sign`] = Number(m[2]);
+    r[`${m[1].toLowerCase()}.verify`] = Number(m[3]);
+  }
+  // OpenSSL 3.5's signature table: "ML-DSA-65 0.000158s 0.000751s 0.000173s  6342.2  1332.0
+  // 5768.5" (keygen, sign and verify times, then keygens/s, sign/s, verify/s).
+  for (
+    const m of text.matchAll(
+      /^\s*(ML-DSA-\d+|mldsa\d+)\s+[\d.]+s\s+[\d.]+s\s+[\d.]+s\s+[\d.]+\s+([\d.]+)\s+([\d.]+)/gim,
+    )
+  ) {
+    const id = `ml-dsa-${/\d+$/.exec(m[1])![0]}`;
+    r[`${id}.sign`] = Number(m[2]);
+    r[`${id}.verify`] = Number(m[3]);
+  }
   // The -evp table: "aes-256-gcm  123.45k ..." with one column per -bytes size (here one).
   for (const m of text.matchAll(/^([a-z0-9-]+-(?:gcm|poly1305))\s+([\d.]+)k/gim)) {
     r[m[1].toLowerCase()] = Number(m[2]) * 1000;

@@ -197,8 +197,16 @@ async function pairedMedian(
     if (r === undefined || !(r > 0)) return undefined;
     pairs.push({ ours: o, ref: r, ratio: o / r, ...(b !== undefined && { bare: b }) });
   }
+  return medianPair(pairs);
+}
+
+/**
+ * The median of `pairs` by ratio; when they carry the platform primitive alone (`bare`), with the
+ * medians of bare over the reference and of ours over bare.
+ */
+export function medianPair(pairs: readonly Pair[]): Pair {
   const mid = pairs.toSorted((a, b) => a.ratio - b.ratio)[pairs.length >> 1];
-  if (!bare) return mid;
+  if (pairs.some((p) => p.bare === undefined)) return mid;
   return {
     ...mid,
     bareRatio: median(pairs.map((p) => p.bare! / p.ref)),

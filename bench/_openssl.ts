@@ -4,8 +4,10 @@ import { runCommand } from "../tests/_process.ts";
 
 /**
  * Runs `openssl speed -seconds S ARGS...` and parses what it printed: `rsaN.private` and
- * `rsaN.public` (sign and verify ops/s), `ffdhN`, `x25519`, `x448` (ops/s), and for `-evp AEAD
- * -bytes N` the AEAD id (bytes/s at that block size). Missing openssl gives an empty record.
+ * `rsaN.public` (sign and verify ops/s), `ffdhN`, `x25519`, `x448` (ops/s), `ed25519.sign` and
+ * `ed25519.verify` (`ed448.*` likewise), `ml-dsa-N.sign` and `ml-dsa-N.verify` where this OpenSSL
+ * has ML-DSA (3.5 and later), and for `-evp AEAD -bytes N` the AEAD id (bytes/s at that block
+ * size). Missing openssl, or an algorithm it does not know, gives an empty record.
  */
 export async function opensslSpeed(
   args: string[],
@@ -19,6 +21,11 @@ export async function opensslSpeed(
   } catch {
     return {};
   }
+  return parseOpensslSpeed(text);
+}
+
+/** The figures of `openssl speed`'s output (see {@linkcode opensslSpeed} for the keys). */
+export function parseOpensslSpeed(text: string): Record<string, number> {
   const r: Record<string, number> = {};
   for (const m of text.matchAll(/^rsa (\d+) bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)/gm)) {
     r[`rsa${m[1]}.private`] = Number(m[2]);

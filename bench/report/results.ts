@@ -129,6 +129,8 @@ export interface SignatureResults {
   /** 1 KiB round trips between two default identities, signed and not, in the same rounds. */
   readonly chat: {
     readonly bytes: number;
+    /** The default identity's engines, e.g. `x25519+ml-kem-768 with ed25519+ml-dsa-65`. */
+    readonly identity: string;
     readonly rounds: number;
     /** Round trips in flight in the "in flight" figures. */
     readonly lanes: number;

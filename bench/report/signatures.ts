@@ -306,6 +306,8 @@ async function chatRoundTrips(
   });
   return {
     bytes,
+    // "polycrypt2:<kem>:<signature>:...": the default identity's engines.
+    identity: alice.recipient.split(":").slice(1, 3).join(" with "),
     rounds,
     lanes,
     signed: { sequential: med(got.signedSequential), inFlight: med(got.signedInFlight) },

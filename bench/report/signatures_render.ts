@@ -92,7 +92,7 @@ export function signatureSection(r: Results): string[] {
       : []),
     `### Signed chat: 1 KiB between two default identities (round trips per second)`,
     "",
-    `A round trip is \`encrypt\` then \`decrypt\` of 1 KiB from one default identity (x25519+ml-kem-768 with ed25519+ml-dsa-65) to another; signed, \`encrypt\` has \`sender\` and \`decryptWithSender\` has \`verify\`. ` +
+    `A round trip is \`encrypt\` then \`decrypt\` of ${chat.bytes} bytes from one default identity (${chat.identity}) to another; signed, \`encrypt\` has \`sender\` and \`decryptWithSender\` has \`verify\`. ` +
     `Medians over ${chat.rounds} interleaved round${
       chat.rounds === 1 ? "" : "s"
     }; "CPU" is the process's CPU time (every thread) over wall time, ${r.machine.cores} at most on this machine.`,

@@ -273,8 +273,9 @@ Deno.test("bench:report --render FILE.json writes the report of stored results, 
   }
 });
 
-// Signatures (issue 21): fixtures/signatures.json is the `signatures` block of a `bench:report
-// --quick` run (2026-12-03), added to the stored --quick run above.
+// Signatures (issue 21): fixtures/signatures.json is what bench/report/signatures.ts measured with
+// the full (not --quick) settings on 2026-12-03, the figures docs/performance.md cites; the tests
+// add it to the stored --quick run above as its `signatures` block.
 const SIGNATURES = new URL("fixtures/signatures.json", import.meta.url);
 
 /** The signature targets' ids, after the others, in a run that measured signatures. */

@@ -29,6 +29,7 @@ import {
   passwordPeers,
 } from "../peers.ts";
 import { measurePairs } from "./paired.ts";
+import { measureSignatures } from "./signatures.ts";
 import {
   CASCADE_KEMS,
   type PeerRow,
@@ -111,6 +112,7 @@ export async function measure(options: MeasureOptions): Promise<Results> {
   const argon2 = await argon2Times(quick);
 
   const paired = await measurePairs(ctx, x, ids);
+  const signatures = await measureSignatures(ctx, paired.lanes);
   const results: Results = {
     date: new Date().toISOString().slice(0, 10),
     quick,
@@ -143,6 +145,7 @@ export async function measure(options: MeasureOptions): Promise<Results> {
     pairedBulkBytes: paired.bulkBytes,
     typageBytes: paired.typageBytes,
     pairedRatios: { pairs: paired.pairs, ...paired.ratios },
+    signatures,
   };
   return { ...results, targets: evaluateTargets(results) };
 }

@@ -9,6 +9,7 @@
 import { pairOf, type PeerRow, type Results } from "./results.ts";
 import { f, LINEAR_FROM, lineSlope, perSecond, sizeLabel, slope, stacksOf } from "./_format.ts";
 import { chatReference, evaluateTargets, type Target } from "./targets.ts";
+import { signatureBound, signatureSection } from "./signatures_render.ts";
 
 /** Where the narrative analysis lives, relative to bench/results/<date>.md. */
 export const PERFORMANCE_DOC = "../../docs/performance.md";
@@ -256,6 +257,10 @@ function bound(t: Target, r: Results): string | undefined {
           f(hpke?.decrypt, 0)
         }. `;
       }
+      case "ed25519-openssl":
+      case "hybrid-verify-floor":
+      case "chat-signed":
+        return signatureBound(t, r);
       case "chat-age":
       case "bulk-typage":
         return "";
@@ -356,6 +361,7 @@ export function render(results: Results): string {
       f(r.argon2.nativeMs, 0)
     } ms. libsodium-wrappers (not -sumo) has no crypto_pwhash, so it has no row.`,
     "",
+    ...signatureSection(r),
     "## KEM engines",
     "",
     `![keygen](${date}-kem-keygen.svg)`,

@@ -73,6 +73,76 @@ export const CASCADE_KEMS: readonly string[] = [
   "x25519+ml-kem-768+x448",
 ];
 
+/** One row of the signature table: one engine on one backend, or a library alone. */
+export interface SignatureRow {
+  /** The algorithm: `ed25519`, `ml-dsa-44`, `ml-dsa-65`, `ml-dsa-87`, `ed25519+ml-dsa-65`. */
+  readonly id: string;
+  /** Who ran it: `polycrypt, <backend>`, or a library alone (`@noble/curves alone`...). */
+  readonly who: string;
+  /** Whether the row is a polycrypt engine (not a library alone). */
+  readonly ours: boolean;
+  /** Signatures per second, one at a time: the median over the rounds. */
+  readonly signPerS: number;
+  /** Verifications per second, one at a time: the median over the rounds. */
+  readonly verifyPerS: number;
+}
+
+/** A rate with the process's CPU time over the same window, medians over the rounds. */
+export interface BusyRate {
+  /** Completed operations per second. */
+  readonly perS: number;
+  /** Process CPU time (every thread) over wall time: 1.0 is one core busy throughout. */
+  readonly busy: number;
+}
+
+/** One workload of the signed chat section, one at a time and with several in flight. */
+export interface ChatRates {
+  readonly sequential: BusyRate;
+  readonly inFlight: BusyRate;
+}
+
+/** The signature section (issue 21): the table, the targets' figures, the signed chat. */
+export interface SignatureResults {
+  /** The bytes every table row and pair signs (what `openssl speed ed25519` signs: 20). */
+  readonly messageBytes: number;
+  /** How many interleaved rounds the table's medians are over. */
+  readonly rounds: number;
+  /** Every engine and backend, and the libraries alone, in the table's order. */
+  readonly rows: readonly SignatureRow[];
+  /**
+   * `openssl speed` in the same rounds (medians): `ed25519.sign`, `ed25519.verify`, and
+   * `ml-dsa-N.sign`/`.verify` where this OpenSSL has ML-DSA.
+   */
+  readonly openssl: Readonly<Record<string, number>>;
+  /** `openssl version`, "" when openssl is missing. */
+  readonly opensslVersion: string;
+  /** Whether `openssl speed ml-dsa-65` ran here (OpenSSL 3.5 and later). */
+  readonly opensslMlDsa: boolean;
+  /** How many back-to-back pairs the Ed25519 targets, and runs the hybrid verify, are over. */
+  readonly pairs: number;
+  /** The default `ed25519` sign against `openssl speed ed25519`; bare: node:crypto alone. */
+  readonly ed25519Sign?: Pair;
+  /** The default `ed25519` verify against `openssl speed ed25519`; bare: node:crypto alone. */
+  readonly ed25519Verify?: Pair;
+  /** The registry's `ed25519+ml-dsa-65` verify, one at a time, and WebCrypto's ML-DSA-65 alone. */
+  readonly hybridVerify: { readonly perS: number; readonly mlDsa65AlonePerS?: number };
+  /** 1 KiB round trips between two default identities, signed and not, in the same rounds. */
+  readonly chat: {
+    readonly bytes: number;
+    /** The default identity's engines, e.g. `x25519+ml-kem-768 with ed25519+ml-dsa-65`. */
+    readonly identity: string;
+    readonly rounds: number;
+    /** Round trips in flight in the "in flight" figures. */
+    readonly lanes: number;
+    /** `encrypt` with `sender`, then `decryptWithSender` with `verify`. */
+    readonly signed: ChatRates;
+    /** `encrypt`, then `decrypt`. */
+    readonly unsigned: ChatRates;
+    /** The hybrid's sign then verify alone (a short message, no envelope). */
+    readonly signaturesAlone: ChatRates;
+  };
+}
+
 /** Everything one run of the protocol measured; `<date>.json` holds exactly this. */
 export interface Results {
   /** The day of the run, YYYY-MM-DD: the file names start with it. */
@@ -157,6 +227,8 @@ export interface Results {
    * `argon2`; `pairs` is how many pairs each median is over.
    */
   readonly pairedRatios: { readonly pairs: number } & Readonly<Record<string, Pair | number>>;
+  /** Signatures (issue 21); absent from reports made before they were measured. */
+  readonly signatures?: SignatureResults;
   /** The targets as evaluated from these figures (targets.ts), stored for readers of the JSON. */
   readonly targets?: readonly unknown[];
 }

@@ -20,7 +20,15 @@ export type TargetKind =
   | "chat-age"
   | "chat-hpke"
   | "bulk-typage"
-  | "bulk-rss";
+  | "bulk-rss"
+  | "ed25519-openssl"
+  | "hybrid-verify-floor"
+  | "chat-signed";
+
+/** The `ed25519+ml-dsa-65` verify target's absolute floor, verifications per second. */
+export const HYBRID_VERIFY_FLOOR = 2000;
+/** The signed chat target's absolute floor, 1 KiB round trips per second. */
+export const SIGNED_CHAT_FLOOR = 600;
 
 /** One target row: the goal, this run's figures, and whether they met it. */
 export interface Target {
@@ -276,6 +284,68 @@ export function evaluateTargets(results: Results): Target[] {
     1,
     false,
     { ours: rss.encrypt.peakRssKiB / 1024, ref: 128, unit: " MiB", digits: 0 },
+  );
+  // Signatures (issue 21), in reports that measured them.
+  const sig = results.signatures;
+  if (!sig) return targets;
+  const sslName = sig.opensslVersion.split(" ").slice(0, 2).join(" ") || "openssl";
+  for (const op of ["sign", "verify"] as const) {
+    const pair = op === "sign" ? sig.ed25519Sign : sig.ed25519Verify;
+    ratioTarget(
+      {
+        id: `ed25519-${op}-openssl`,
+        kind: "ed25519-openssl",
+        target:
+          `Ed25519 ${op} (registry default), ${sig.messageBytes} B, one at a time, vs openssl speed ed25519 ${op} (${sslName}; median of ${sig.pairs} back-to-back pairs)`,
+      },
+      0.5,
+      pair?.ours,
+      pair?.ref,
+      " op/s",
+      pair?.bare === undefined
+        ? undefined
+        : `node:crypto alone: ${pair.bare.toFixed(1)} op/s (${pair.bareRatio!.toFixed(3)}x)`,
+    );
+  }
+  // Absolute floors: the ratio is to the floor, so the goal is 1x.
+  const floorPlatform = (what: string, perS: number | undefined, floor: number) =>
+    perS === undefined
+      ? undefined
+      : `${what}: ${perS.toFixed(1)}/s (${(perS / floor).toFixed(3)}x)`;
+  ratioTarget(
+    {
+      id: "ed25519+ml-dsa-65-verify",
+      kind: "hybrid-verify-floor",
+      target:
+        `ed25519+ml-dsa-65 verify (registry default), one at a time, vs an absolute floor of ${HYBRID_VERIFY_FLOOR}/s (median of ${sig.pairs} runs)`,
+    },
+    1,
+    sig.hybridVerify.perS,
+    HYBRID_VERIFY_FLOOR,
+    "/s",
+    floorPlatform(
+      "WebCrypto ML-DSA-65 verify alone",
+      sig.hybridVerify.mlDsa65AlonePerS,
+      HYBRID_VERIFY_FLOOR,
+    ),
+  );
+  const chat = sig.chat;
+  ratioTarget(
+    {
+      id: "chat-signed-round-trip",
+      kind: "chat-signed",
+      target:
+        `Signed chat: 1 KiB encrypt with sender + decryptWithSender with verify, default identities, ${chat.lanes} in flight, vs an absolute floor of ${SIGNED_CHAT_FLOOR} round trips/s (median of ${chat.rounds} rounds)`,
+    },
+    1,
+    chat.signed.inFlight.perS,
+    SIGNED_CHAT_FLOOR,
+    "/s",
+    floorPlatform(
+      `ed25519+ml-dsa-65 sign + verify alone, ${chat.lanes} in flight`,
+      chat.signaturesAlone.inFlight.perS,
+      SIGNED_CHAT_FLOOR,
+    ),
   );
   return targets;
 }

@@ -5,8 +5,22 @@
 import assert from "node:assert/strict";
 import { charts } from "../../bench/report/charts.ts";
 import { PERFORMANCE_DOC, render } from "../../bench/report/render.ts";
-import { type Pair, parseResults, type Results } from "../../bench/report/results.ts";
-import { evaluateTargets, type TargetKind } from "../../bench/report/targets.ts";
+import {
+  type ChatRates,
+  type Pair,
+  parseResults,
+  type Results,
+  type SignatureResults,
+} from "../../bench/report/results.ts";
+import {
+  evaluateTargets,
+  HYBRID_VERIFY_FLOOR,
+  SIGNED_CHAT_FLOOR,
+  type Target,
+  type TargetKind,
+} from "../../bench/report/targets.ts";
+import { f } from "../../bench/report/_format.ts";
+import { parseOpensslSpeed } from "../../bench/_openssl.ts";
 import { runDeno } from "../_process.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -257,4 +271,206 @@ Deno.test("bench:report --render FILE.json writes the report of stored results, 
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+// Signatures (issue 21): fixtures/signatures.json is what bench/report/signatures.ts measured with
+// the full (not --quick) settings on 2026-12-03, the figures docs/performance.md cites; the tests
+// add it to the stored --quick run above as its `signatures` block.
+const SIGNATURES = new URL("fixtures/signatures.json", import.meta.url);
+
+/** The signature targets' ids, after the others, in a run that measured signatures. */
+const SIGNATURE_TARGET_IDS = [
+  "ed25519-sign-openssl",
+  "ed25519-verify-openssl",
+  "ed25519+ml-dsa-65-verify",
+  "chat-signed-round-trip",
+];
+
+async function withSignatures(): Promise<Results> {
+  const signatures = JSON.parse(await Deno.readTextFile(SIGNATURES)) as SignatureResults;
+  return { ...await load(FIXTURE), signatures };
+}
+
+Deno.test("a report made before signatures has neither their section nor their targets", async () => {
+  for (const results of [await load(new URL("2026-11-23.json", RESULTS)), await load(FIXTURE)]) {
+    assert.equal(results.signatures, undefined);
+    const md = render(results);
+    assert.ok(!md.split("\n").includes("## Signatures"));
+    const ids = evaluateTargets(results).map((t) => t.id);
+    for (const id of SIGNATURE_TARGET_IDS) assert.ok(!ids.includes(id), id);
+  }
+});
+
+Deno.test("a run with signatures renders their table, the signed chat and four targets", async () => {
+  const results = await withSignatures();
+  const sig = results.signatures!;
+  const targets = evaluateTargets(results);
+  const quickIds = evaluateTargets(await load(FIXTURE)).map((t) => t.id);
+  assert.deepEqual(targets.map((t) => t.id), [...quickIds, ...SIGNATURE_TARGET_IDS]);
+  const byId = new Map(targets.map((t) => [t.id, t]));
+
+  // Every engine and backend, and the libraries alone, in the table; openssl's row last.
+  assert.deepEqual(
+    [...new Set(sig.rows.filter((r) => r.ours).map((r) => r.id))],
+    ["ed25519", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87", "ed25519+ml-dsa-65"],
+  );
+  for (const who of ["polycrypt, node", "polycrypt, webcrypto", "polycrypt, noble"]) {
+    assert.ok(sig.rows.some((r) => r.id === "ed25519" && r.who === who), who);
+  }
+  assert.ok(sig.rows.some((r) => r.id === "ed25519" && r.who === "@noble/curves alone"));
+  assert.ok(sig.rows.some((r) => r.id === "ml-dsa-65" && r.who === "@noble/post-quantum alone"));
+  const md = render(results);
+  const rows = tableAfter(md, "## Signatures");
+  assert.equal(rows.length, 2 + sig.rows.length + 1);
+  assert.match(rows.at(-1)!, /^\| ed25519 \| `openssl speed ed25519` \(OpenSSL [\d.]+\) \| /);
+  const node = sig.rows[0];
+  assert.equal(node.who, "polycrypt, node");
+  // The "vs openssl" column is the row over openssl's figure of the same rounds.
+  assert.ok(
+    rows[2].startsWith(
+      `| ed25519 | **polycrypt, node** | ${f(node.signPerS)} | ${f(node.verifyPerS)} | ${
+        f(node.signPerS / sig.openssl["ed25519.sign"], 3)
+      }x | ${f(node.verifyPerS / sig.openssl["ed25519.verify"], 3)}x |`,
+    ),
+    rows[2],
+  );
+  // OpenSSL 3.0 has no ML-DSA: said, not hidden.
+  assert.equal(sig.opensslMlDsa, false);
+  assert.match(
+    md,
+    /`openssl speed ml-dsa-65` is not measured: OpenSSL 3\.0\.\d+ does not know ML-DSA/,
+  );
+
+  // The signed chat: signed, unsigned and the signatures alone, one at a time and in flight.
+  const chat = tableAfter(
+    md,
+    "### Signed chat: 1 KiB between two default identities (round trips per second)",
+  );
+  assert.equal(chat.length, 2 + 3);
+  assert.equal(
+    chat[0],
+    `| workload | one at a time /s | CPU | ${sig.chat.lanes} in flight /s | CPU | CPU ms each, in flight |`,
+  );
+  assert.ok(
+    chat[2].startsWith(`| **signed round trip** | ${f(sig.chat.signed.sequential.perS, 0)} |`),
+  );
+  assert.match(
+    md,
+    /Signing costs [\d.]+ ms per round trip one at a time \(signed [\d.]+x the unsigned rate\)/,
+  );
+
+  // The targets: Ed25519 paired against openssl, and two absolute floors as ratios with goal 1x.
+  const sign = byId.get("ed25519-sign-openssl")!;
+  assert.equal(sign.kind, "ed25519-openssl");
+  assert.equal(sign.goal, ">= 0.5x");
+  assert.equal(sign.ratio, sig.ed25519Sign!.ours / sig.ed25519Sign!.ref);
+  assert.match(sign.platform!, /^node:crypto alone: [\d.]+ op\/s \([\d.]+x\)$/);
+  const hybrid = byId.get("ed25519+ml-dsa-65-verify")!;
+  assert.equal(hybrid.goal, ">= 1x");
+  assert.equal(hybrid.ratio, sig.hybridVerify.perS / HYBRID_VERIFY_FLOOR);
+  assert.equal(hybrid.measured, `${sig.hybridVerify.perS.toFixed(1)} vs 2000.0/s`);
+  const signed = byId.get("chat-signed-round-trip")!;
+  assert.equal(signed.ratio, sig.chat.signed.inFlight.perS / SIGNED_CHAT_FLOOR);
+  assert.match(signed.target, /, 4 in flight, vs an absolute floor of 600 round trips\/s/);
+  for (const t of [sign, byId.get("ed25519-verify-openssl")!, hybrid, signed]) {
+    assert.equal(t.verdict === "yes", t.ratio! >= t.goalRatio, t.id);
+  }
+  assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+});
+
+/** `results` with every signature target missed: our figures a hundredth of the stored ones. */
+function everySignatureTargetMissed(results: Results, bareToo: boolean): Results {
+  const sig = results.signatures!;
+  const worse = (p: Pair | undefined): Pair | undefined =>
+    p && {
+      ...p,
+      ours: p.ours / 100,
+      ratio: p.ratio / 100,
+      ...(bareToo && { bare: p.bare! / 100, bareRatio: p.bareRatio! / 100 }),
+    };
+  const slow = (c: ChatRates): ChatRates => ({
+    sequential: { ...c.sequential, perS: c.sequential.perS / 100 },
+    inFlight: { ...c.inFlight, perS: c.inFlight.perS / 100 },
+  });
+  return {
+    ...results,
+    signatures: {
+      ...sig,
+      ed25519Sign: worse(sig.ed25519Sign),
+      ed25519Verify: worse(sig.ed25519Verify),
+      hybridVerify: { ...sig.hybridVerify, perS: sig.hybridVerify.perS / 100 },
+      chat: {
+        ...sig.chat,
+        signed: slow(sig.chat.signed),
+        signaturesAlone: bareToo ? slow(sig.chat.signaturesAlone) : sig.chat.signaturesAlone,
+      },
+    },
+  };
+}
+
+Deno.test("every missed signature target says what bounds it and links to its section", async () => {
+  const doc = await Deno.readTextFile(new URL("docs/performance.md", ROOT));
+  for (const bareToo of [false, true]) {
+    const results = everySignatureTargetMissed(await withSignatures(), bareToo);
+    const targets = evaluateTargets(results).filter((t) => SIGNATURE_TARGET_IDS.includes(t.id));
+    assert.equal(targets.length, 4);
+    assert.ok(
+      targets.every((t) => t.verdict?.startsWith("**no** (short by ")),
+      `bare too: ${bareToo}`,
+    );
+    const lines = render(results).split("\n");
+    const bound = (t: Target) => lines.find((l) => l.startsWith(`- ${t.target}: `))!;
+    for (const t of targets) {
+      assert.ok(
+        bound(t).endsWith(`Why: [docs/performance.md](${PERFORMANCE_DOC}#${t.kind}).`),
+        t.id,
+      );
+      assert.ok(doc.includes(`<a id="${t.kind}"></a>`), t.kind);
+    }
+    const [sign, , hybrid, chat] = targets;
+    assert.match(
+      bound(sign),
+      /node:crypto's Ed25519 alone \(key objects made once\) did [\d,.]+ op\/s/,
+    );
+    assert.match(
+      bound(sign),
+      bareToo
+        ? /Deno's node:crypto Ed25519 is the bound\./
+        : /That primitive alone reached the goal here, so the shortfall is polycrypt's own work/,
+    );
+    assert.match(
+      bound(hybrid),
+      /WebCrypto's ML-DSA-65 verify alone \(key imported once\) did [\d,.]+\/s/,
+    );
+    assert.match(
+      bound(chat),
+      /ms of CPU per round trip \([\d,]+\/s if the process had every core\)/,
+    );
+    assert.equal(/itself below the floor/.test(bound(chat)), bareToo);
+  }
+});
+
+Deno.test("openssl speed's Ed25519 and ML-DSA rows are parsed; an unknown algorithm gives none", () => {
+  const v30 = [
+    "version: 3.0.19",
+    "                              sign    verify    sign/s verify/s",
+    " 253 bits EdDSA (Ed25519)   0.0000s   0.0001s  30760.0  10295.5",
+    " 456 bits EdDSA (Ed448)   0.0001s   0.0002s  8001.5  4000.25",
+  ].join("\n");
+  assert.deepEqual(parseOpensslSpeed(v30), {
+    "ed25519.sign": 30760,
+    "ed25519.verify": 10295.5,
+    "ed448.sign": 8001.5,
+    "ed448.verify": 4000.25,
+  });
+  // OpenSSL 3.5's signature table (speed.c: "%27s %8.6fs %8.6fs %8.6fs %9.1f %9.1f %9.1f").
+  const v35 = [
+    "                               keygen     signs    verify keygens/s    sign/s  verify/s",
+    "                  ML-DSA-65 0.000158s 0.000751s 0.000173s    6342.2    1332.0    5768.5",
+  ].join("\n");
+  assert.deepEqual(parseOpensslSpeed(v35), {
+    "ml-dsa-65.sign": 1332,
+    "ml-dsa-65.verify": 5768.5,
+  });
+  assert.deepEqual(parseOpensslSpeed("speed: Unknown algorithm ml-dsa-65\n"), {});
 });

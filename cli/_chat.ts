@@ -253,18 +253,29 @@ export async function chatCommand(args: string[]): Promise<void> {
   let outgoing: Connection | undefined;
   const waiting = new Map<string, { n: number; replyKey: Uint8Array }>();
   let allAcked: (() => void) | undefined;
+  // Receipts for ids not registered yet: `send` resolves with the id after the last frame is
+  // written, and a fast peer's receipt can arrive before that (a few, kept briefly).
+  const early = new Map<string, Uint8Array>();
+  const settle = async (id: Uint8Array, receipt: Uint8Array) => {
+    const key = id.toHex();
+    const sent = waiting.get(key);
+    if (sent === undefined) {
+      early.set(key, receipt);
+      if (early.size > 16) early.delete(early.keys().next().value!);
+      return;
+    }
+    waiting.delete(key);
+    const outcome = await receiptOutcome(sent.replyKey, id, receipt);
+    await show(`  (#${sent.n} ${NOTES[outcome]})`);
+    if (waiting.size === 0) allAcked?.();
+  };
   const watch = (connection: Connection) => {
     (async () => {
       try {
         for await (const m of connection.messages()) {
           // Only a receipt counts: a bare version 1 ACK could come from anyone on the path.
           if (m.kind !== "ack" || m.receipt === undefined) continue;
-          const sent = waiting.get(m.id.toHex());
-          if (sent === undefined) continue;
-          const outcome = await receiptOutcome(sent.replyKey, m.id, m.receipt);
-          waiting.delete(m.id.toHex());
-          await show(`  (#${sent.n} ${NOTES[outcome]})`);
-          if (waiting.size === 0) allAcked?.();
+          await settle(m.id, m.receipt);
         }
       } catch { /* a broken connection is replaced at the next message */ }
       if (outgoing === connection) outgoing = undefined;
@@ -298,8 +309,13 @@ export async function chatCommand(args: string[]): Promise<void> {
         await encrypt(textMessage(kept, { replyKey }), { recipients, sender: me }),
       );
     }
-    // Before anything else is awaited: the receipt may arrive at once.
+    // Before anything else is awaited: the receipt may arrive at once (or has arrived already).
     waiting.set(id.toHex(), { n, replyKey });
+    const arrived = early.get(id.toHex());
+    if (arrived !== undefined) {
+      early.delete(id.toHex());
+      settle(id, arrived).catch(() => {});
+    }
     await record("out", kept);
   };
 

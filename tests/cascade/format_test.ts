@@ -37,18 +37,21 @@ const HEADERS: Header[] = [
   {
     passwordLayer: false,
     padded: true,
+    signed: false,
     aeadIds: ["aes-256-gcm"],
     stanzas: [{ type: "x25519", body: new Uint8Array(80).fill(7) }],
   },
   {
     passwordLayer: true,
     padded: false,
+    signed: true,
     aeadIds: ["aes-256-gcm", "xchacha20-poly1305", "chacha20-poly1305", "aes-256-gcm-siv"],
     stanzas: [],
   },
   {
     passwordLayer: true,
     padded: true,
+    signed: false,
     aeadIds: ["a"],
     stanzas: [
       { type: "x25519+ml-kem-768", body: new Uint8Array(0) },
@@ -131,7 +134,9 @@ Deno.test("malformed headers are rejected with FormatError", () => {
     return b;
   };
   const cases: [RegExp, Uint8Array][] = [
-    [/^unknown header flags$/, with_((b) => b[0] = 0x04)],
+    // Bits 0-2 are the password layer, padding and signature (docs/format.md section 3).
+    [/^unknown header flags$/, with_((b) => b[0] = 0x08)],
+    [/^unknown header flags$/, with_((b) => b[0] = 0x82)],
     [/^bad AEAD layer count$/, with_((b) => b[1] = 0)],
     [/^bad AEAD layer count$/, with_((b) => b[1] = 5)],
     [/^an AEAD id is not printable ASCII$/, with_((b) => b[3] = 0x80)],

@@ -43,6 +43,9 @@ export function describeError(e: unknown): [number, string] {
     return [EXIT.io, `no such file: ${(e as Error).message.split(": ").at(-1)}`];
   }
   if (e instanceof Deno.errors.PermissionDenied) return [EXIT.io, "permission denied"];
+  if (e instanceof Deno.errors.BrokenPipe) {
+    return [EXIT.io, "the output was closed before everything was written (broken pipe)"];
+  }
   if (e instanceof Deno.errors.AlreadyExists) {
     return [EXIT.io, "the output file already exists (use --force)"];
   }

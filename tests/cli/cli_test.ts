@@ -303,12 +303,14 @@ Deno.test("the passphrase prompt reads the terminal without echo (script(1) pseu
     let answered = 0;
     for await (const chunk of child.stdout) {
       screen += td.decode(chunk);
-      const prompts = screen.match(/(Enter|Confirm) a passphrase: /g)?.length ?? 0;
+      const prompts =
+        screen.match(/(Enter a passphrase \(empty: generate one\)|Repeat the passphrase): /g)
+          ?.length ?? 0;
       while (answered < prompts) {
         await w.write(te.encode("tty phrase\r"));
         answered++;
       }
-      if (answered === 2 && /Confirm a passphrase: \r?\n/.test(screen)) await w.close();
+      if (answered === 2 && /Repeat the passphrase: \r?\n/.test(screen)) await w.close();
     }
     if (answered < 2) await w.close();
     const status = await child.status;

@@ -25,6 +25,7 @@ import {
   sniffEnvelope,
   UnknownEngineError,
 } from "../mod.ts";
+import { fileURLToPath } from "node:url";
 import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
@@ -418,9 +419,9 @@ for (const [name, command] of Object.entries(COMMANDS)) {
 function followTaskCwd(): void {
   const initCwd = Deno.env.get("INIT_CWD");
   if (!initCwd || !import.meta.url.startsWith("file:")) return;
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   try {
-    if (Deno.cwd() === root && initCwd !== root) Deno.chdir(initCwd);
+    const root = Deno.realPathSync(fileURLToPath(new URL("..", import.meta.url)));
+    if (Deno.cwd() === root && Deno.realPathSync(initCwd) !== root) Deno.chdir(initCwd);
   } catch {
     // INIT_CWD is gone or unreadable: stay where the task runs.
   }

@@ -1,12 +1,21 @@
 // Internal: the help page of every command, keyed by command name (`polycrypt CMD --help`,
 // `polycrypt help CMD`), and the option tables the parser uses. A page lists each option with its
-// long and short form and its value; `optionsConfig` turns that list into the parser's table, and
-// `checkOptions` refuses a parser table that differs from its page, so a flag cannot be missing
-// from its page (cli/_args.ts runs the check on every parse). Shell completion (cli/_completion.ts)
-// is generated from the same pages.
+// long and short form, its value and whether it repeats; `optionsConfig` turns that list into the
+// parser's table, so a command that calls `parse(name, args)` without a table of its own parses
+// exactly what its page documents. A command that still passes its own table (listen, send, chat,
+// bench) is checked against its page on `--help` (`optionDrift`, printed as "help page drift" on
+// stderr, which tests/cli/help_test.ts fails on). Shell completion (cli/_completion.ts) is
+// generated from the same pages.
 //
-// A command in its own file registers its page with `registerPage(name, page)` (or the lead adds it
-// to `PAGES` below); main.ts's command table gives each name its `run`.
+// Adding a command in its own file (say `fingerprint`):
+//   export const FINGERPRINT_HELP: CommandHelp = { summary, usage, description, options,
+//     examples, exits };
+//   export async function fingerprintCommand(args: string[]) {
+//     const { values, positionals } = parse("fingerprint", args); // options from the page
+//     ...
+//   }
+// and one line in main.ts's COMMANDS: `fingerprint: { run: fingerprintCommand, help: FINGERPRINT_HELP }`.
+// main.ts registers each `help` here (`registerPage`) before any command runs.
 import type { ParseArgsOptionsConfig } from "node:util";
 
 /** One option of a command, as its help page shows it and the parser reads it. */

@@ -84,11 +84,14 @@ export function bashCompletion(commands: string[]): string {
   ].join("\n");
 }
 
-/** Text for inside a zsh `_arguments` spec or `_describe` entry: no brackets, colons or quotes. */
+/**
+ * Text for inside a zsh `_arguments` spec's brackets, itself inside single quotes: its first
+ * sentence, with brackets and colons escaped, and no quote or backslash of its own.
+ */
 function zshText(text: string): string {
   const first = text.split(/(?<=\.)\s/)[0].replace(/\.$/, "");
-  return first.replaceAll("[", "(").replaceAll("]", ")").replaceAll(":", " -")
-    .replaceAll("'", "").replaceAll("`", "").replaceAll("\\", "").replaceAll("$", "");
+  return first.replaceAll("\\", "").replaceAll("'", "").replaceAll("[", "\\[")
+    .replaceAll("]", "\\]").replaceAll(":", "\\:");
 }
 
 /** A zsh completion script for `commands` (a `#compdef` file, or sourced). */
@@ -125,7 +128,7 @@ export function zshCompletion(commands: string[]): string {
     );
   }
   const described = commands.filter((c) => pageOf(c)).map((c) =>
-    shQuote(`${c}:${zshText(pageOf(c)!.summary)}`)
+    shQuote(`${c}:${pageOf(c)!.summary.replaceAll(":", "\\:")}`)
   );
   return [
     "#compdef polycrypt",

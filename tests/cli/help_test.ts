@@ -145,8 +145,71 @@ Deno.test("zsh completion: valid zsh that registers _polycrypt", async () => {
     ]);
     assert.equal(loaded.code, 0, loaded.stderr);
     assert.equal(loaded.stdout.trim(), "_polycrypt");
+    await zshCompletesOnTerminal(dir);
   });
   const bad = await runCli(["completion", "fish"], PERMS);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /bash or zsh/);
 });
+
+/**
+ * Tab pressed in an interactive zsh on a terminal (tmux), the script loaded from `dir`: the
+ * options of a command with their descriptions, a file for `-i`, a word list for `--engine`.
+ */
+async function zshCompletesOnTerminal(dir: string): Promise<void> {
+  const need = await runCommand("bash", [NEED, "tmux", "tmux"]);
+  assert.equal(need.code, 0, `tmux is needed: ${need.stderr}`);
+  const socket = `polycrypt-zsh-${Deno.pid}`;
+  const tmux = async (...args: string[]) => {
+    const out = await runCommand("tmux", ["-L", socket, "-f", "/dev/null", ...args]);
+    assert.equal(out.code, 0, out.stderr);
+    return out.stdout;
+  };
+  /** Waits for `pattern` on the screen (20 s at most), and returns the screen. */
+  const waitFor = async (pattern: RegExp) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const screen = await tmux("capture-pane", "-p", "-J", "-t", "z");
+      if (pattern.test(screen)) return screen;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${screen}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  await Deno.mkdir(`${dir}/work/inbox`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/work/bob.key`, "");
+  await tmux(
+    "new-session",
+    "-d",
+    "-s",
+    "z",
+    "-x",
+    "200",
+    "-y",
+    "50",
+    `env -i HOME=${dir} TERM=xterm PATH=/usr/bin:/bin PS1='zsh> ' zsh -f`,
+  );
+  try {
+    await waitFor(/zsh> /);
+    await tmux(
+      "send-keys",
+      "-t",
+      "z",
+      `autoload -U compinit && compinit -u -d ${dir}/.zcd && source ${dir}/_polycrypt && ` +
+        `cd ${dir}/work && clear`,
+      "Enter",
+    );
+    await waitFor(/^zsh> $/m);
+    await tmux("send-keys", "-t", "z", "polycrypt listen -", "Tab");
+    const options = await waitFor(/--max-file-size/);
+    assert.match(options, /--on .*-- Where to listen: tcp:\/\/HOST:PORT/);
+    assert.match(options, /--output +-o +-- Receive files into DIR/);
+    await tmux("send-keys", "-t", "z", "C-u", "polycrypt dec", "Tab");
+    await waitFor(/polycrypt decrypt $/m);
+    await tmux("send-keys", "-t", "z", "--", "-i b", "Tab");
+    await waitFor(/polycrypt decrypt -i bob\.key $/m);
+    await tmux("send-keys", "-t", "z", "C-u", "polycrypt keygen --engine x4", "Tab");
+    await waitFor(/polycrypt keygen --engine x448 $/m);
+  } finally {
+    await runCommand("tmux", ["-L", socket, "-f", "/dev/null", "kill-server"]);
+  }
+}

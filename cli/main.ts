@@ -40,7 +40,7 @@ import {
   protectIdentityText,
   USAGE,
 } from "./_args.ts";
-import { type CommandHelp, overview, pageOf, registerPage } from "./_help.ts";
+import { type CommandHelp, overview, registerPage } from "./_help.ts";
 import { completionCommand } from "./_completion.ts";
 import { listenCommand } from "./listen.ts";
 import { sendCommand } from "./send.ts";
@@ -382,8 +382,8 @@ async function helpCommand(args: string[]): Promise<void> {
   const { positionals } = parse("help", args);
   const name = onePositional("help", positionals);
   if (name === undefined) return console.log(overview(Object.keys(COMMANDS)));
-  const command = COMMANDS[name];
-  if (command === undefined || pageOf(name) === undefined) {
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
     throw new UsageError(
       `unknown command ${JSON.stringify(name)}; the commands: ${Object.keys(COMMANDS).join(", ")}`,
     );

@@ -1,5 +1,6 @@
 // The passphrase prompt as a user meets it, on a real pseudo-terminal (script(1), util-linux): in
-// a pipeline (stdin and stdout are pipes, the prompt goes to /dev/tty, as age's does), the warning
+// a pipeline (the README's `echo ... | deno task cli encrypt -p -a > msg.txt`: the prompt goes to
+// /dev/tty, as age's does), the warning
 // for a short passphrase, the generated passphrase of `encrypt -p` left empty, and the refusal
 // (with no output file left) when the program may not open /dev/tty.
 import assert from "node:assert/strict";
@@ -7,6 +8,7 @@ import { spawnCommand } from "../_process.ts";
 import { keyPair, MAIN, PERMS, runCli, withTempDir } from "./_cli.ts";
 
 const te = new TextEncoder();
+const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const td = new TextDecoder();
 
 /** `'text'` for sh. */
@@ -66,11 +68,12 @@ Deno.test("encrypt -p in a pipeline asks on the terminal (/dev/tty); decrypt in 
   await withTempDir("polycrypt-prompt-", async (dir) => {
     const { key, recipient } = await keyPair(dir, "x25519", { perms: PERMS });
     await Deno.writeTextFile(`${dir}/bob.pub`, `${recipient}\n`);
-    // The README's example: stdin and stdout are pipes/files, only the terminal is left to ask on.
+    // The README's example, through `deno task cli` from the user's folder: stdin and stdout are a
+    // pipe and a file, only the terminal is left to ask on.
+    const task = [Deno.execPath(), "task", "-q", "--config", `${REPO}/deno.json`, "cli"].map(q)
+      .join(" ");
     const sealed = await onTerminal(
-      `echo 'meet at 7' | ${
-        cliLine(["--allow-all"], ["encrypt", "-R", `${dir}/bob.pub`, "-p", "-a"])
-      } > ${q(`${dir}/msg.txt`)}`,
+      `cd ${q(dir)} && echo 'meet at 7' | ${task} encrypt -R bob.pub -p -a > msg.txt`,
       [[ENTER, "correct horse battery\r"], [REPEAT, "correct horse battery\r"]],
     );
     assert.equal(sealed.code, 0, sealed.screen);

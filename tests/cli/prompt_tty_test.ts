@@ -1,8 +1,8 @@
-// The passphrase prompt as a user meets it, on a real pseudo-terminal (script(1), util-linux): in
-// a pipeline (the README's `echo ... | deno task cli encrypt -p -a > msg.txt`: the prompt goes to
-// /dev/tty, as age's does), the warning
-// for a short passphrase, the generated passphrase of `encrypt -p` left empty, and the refusal
-// (with no output file left) when the program may not open /dev/tty.
+// The passphrase prompt as a user meets it, on a real pseudo-terminal (script(1), util-linux): in a
+// pipeline (the README's `echo ... | deno task cli encrypt -p -a > msg.txt`: the prompt goes to
+// /dev/tty, as age's does), the warning for a short passphrase, the generated passphrase of
+// `encrypt -p` left empty, and the refusal (with no output file left) when the program may not
+// open /dev/tty.
 import assert from "node:assert/strict";
 import { spawnCommand } from "../_process.ts";
 import { keyPair, MAIN, PERMS, runCli, withTempDir } from "./_cli.ts";

@@ -1,64 +1,101 @@
 // Internal: the CLI's usage texts, argument parsing and identity/recipient loading, shared by
 // every command.
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { optionDrift, optionsConfig, overview, pageOf, renderPage, usageLine } from "./_help.ts";
 import { decrypt, identitiesFromText, isArmored, parseIdentity, parseRecipient } from "../mod.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";
-import { readText } from "./_io.ts";
+import { readText, say } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
 import { checkKdfCost } from "./_kdf.ts";
+import { ARMOR_BEGIN, ARMOR_END } from "../cascade/armor.ts";
 
-export const USAGE: Record<string, string> = {
-  engines: "polycrypt engines [--json]",
-  bench: "polycrypt bench [--quick] [--engines IDS] [--json]",
-  keygen:
-    "polycrypt keygen [--engine ID] [--sign-engine ID|none] [-o FILE] [--protect] [--passphrase-file FILE]\n       polycrypt keygen --upgrade -i OLD -o NEW [--sign-engine ID] [--protect]",
-  recipient: "polycrypt recipient [-i FILE] [--passphrase-file FILE]",
-  encrypt:
-    "polycrypt encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--sign -i FILE] [--aead LIST] [-a] [--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
-  decrypt:
-    "polycrypt decrypt [-i FILE]... [-p] [--verify SIGNER]... [-o OUT] [--force] [--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
-  inspect: "polycrypt inspect [--json] [IN]",
-  sign: "polycrypt sign -i FILE [-o SIG] [--force] [--passphrase-file FILE] FILE",
-  verify: "polycrypt verify -r SIGNER... [--signature SIG] [-i FILE] FILE",
-  fingerprint: "polycrypt fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]",
-  contact:
-    "polycrypt contact add NAME RECIPIENT|FILE [--address URL] [--force] | list [--json] | show NAME | rm NAME | verify NAME  [-i IDENTITY]",
-  listen:
-    "polycrypt listen --on tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -i FILE... [--from SIGNER]... [-o DIR] [--max-file-size SIZE] [--once] [--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
-  chat:
-    "polycrypt chat --listen tcp://HOST:PORT|tls://HOST:PORT|ws://HOST:PORT/PATH --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... [--proxy socks5h://...] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR] [--peer-contact NAME] [--history]",
-  send:
-    "polycrypt send [-i FILE] --to tcp://HOST:PORT|tls://HOST:PORT|udp://HOST:PORT|ws://HOST:PORT/PATH -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy socks5h://...] [--tls-ca FILE]... [--peer-contact NAME] [MESSAGE | -f FILE]",
-};
+/** A command's synopsis line (`polycrypt CMD ...`), from its help page (cli/_help.ts). */
+export const USAGE: Record<string, string> = new Proxy({} as Record<string, string>, {
+  get: (_target, command) => usageLine(String(command)),
+});
 
+/** The overview of every command, as `polycrypt --help` prints it. */
 export function usage(): string {
-  return [
-    "polycrypt: multi-layer encryption for messengers",
-    "",
-    ...Object.values(USAGE).map((u) => `  ${u}`),
-    "",
-    "Passphrases come from a terminal prompt, --passphrase-file FILE or POLYCRYPT_PASSPHRASE; never from argv.",
-    "Exit codes: 0 ok, 1 decryption failed, 2 usage error, 3 I/O error.",
-  ].join("\n");
+  return overview();
 }
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
+/**
+ * Thrown by {@linkcode parse} once it printed a help page (`-h`/`--help`): the command does nothing
+ * else and the CLI exits 0.
+ */
+export class HelpShown extends Error {}
+
+/** An option as it was typed: `--output` or `-o`, for messages. */
+function typed(name: string, config: ParseArgsOptionsConfig): string {
+  const short = config[name]?.short;
+  return short ? `-${short}/--${name}` : `--${name}`;
+}
+
+/**
+ * Parses `args` for `command` against `options` (default: the option table of its help page,
+ * cli/_help.ts). `-h`/`--help` anywhere prints the command's page and throws
+ * {@linkcode HelpShown}. Refused with a {@linkcode UsageError} (exit 2), each with the usage line:
+ * an unknown option, an option without its value (or with a value that looks like an option:
+ * `--output=-x` passes one), a value given to a switch, and a single-value option given twice.
+ */
 export function parse(
   command: string,
   args: string[],
-  options: ParseArgsOptionsConfig,
+  options?: ParseArgsOptionsConfig,
 ): { values: Values; positionals: string[] } {
-  try {
-    return parseArgs({
-      args,
-      options: { help: { type: "boolean", short: "h" }, ...options },
-      allowPositionals: true,
-      strict: true,
-    }) as { values: Values; positionals: string[] };
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message}\nusage: ${USAGE[command]}`);
+  const page = pageOf(command);
+  const config: ParseArgsOptionsConfig = options
+    ? { help: { type: "boolean", short: "h" }, ...options }
+    : page
+    ? optionsConfig(page)
+    : { help: { type: "boolean", short: "h" } };
+  const { values, positionals, tokens } = parseArgs({
+    args,
+    options: config,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const fail = (message: string): never => {
+    throw new UsageError(
+      `${message}\nusage: ${usageLine(command)}\n(more: polycrypt ${command} --help)`,
+    );
+  };
+  if (tokens.some((t) => t.kind === "option" && t.name === "help")) {
+    if (page !== undefined) {
+      // A parser table that differs from the page is a bug: shown, so tests see it (help_test.ts).
+      for (const problem of optionDrift(command, config)) {
+        say(`polycrypt: help page drift: ${problem}`);
+      }
+      console.log(renderPage(command));
+    } else {
+      console.log(usageLine(command));
+    }
+    throw new HelpShown();
   }
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    const o = Object.hasOwn(config, token.name) ? config[token.name] : undefined;
+    if (o === undefined) {
+      fail(`unknown option ${token.rawName}`);
+    } else if (o.type === "boolean") {
+      if (token.value !== undefined) fail(`${typed(token.name, config)} takes no value`);
+    } else if (token.value === undefined) {
+      fail(`${typed(token.name, config)} needs a value`);
+    } else if (!token.inlineValue && token.value.length > 1 && token.value.startsWith("-")) {
+      fail(
+        `${typed(token.name, config)} needs a value (for one that starts with '-', write ` +
+          `--${token.name}=${token.value})`,
+      );
+    } else if (!o.multiple && seen.has(token.name)) {
+      fail(`${typed(token.name, config)} was given more than once; it takes one value`);
+    }
+    seen.add(token.name);
+  }
+  return { values: values as Values, positionals };
 }
 
 export function onePositional(command: string, positionals: string[]): string | undefined {
@@ -66,10 +103,41 @@ export function onePositional(command: string, positionals: string[]): string | 
   return positionals[0];
 }
 
+/** The first and last lines of a protected identity file (`keygen --protect`). */
+export const SECRET_KEY_BEGIN = "-----BEGIN POLYCRYPT SECRET KEY-----";
+export const SECRET_KEY_END = "-----END POLYCRYPT SECRET KEY-----";
+
+/**
+ * A protected identity file's text from the armored envelope that seals it: the same bytes under
+ * the labels `-----BEGIN/END POLYCRYPT SECRET KEY-----` instead of `... MESSAGE-----`, so the file
+ * says what it is (docs/cli.md).
+ */
+export function protectIdentityText(armored: string): string {
+  return armored.replace(ARMOR_BEGIN, SECRET_KEY_BEGIN).replace(ARMOR_END, SECRET_KEY_END);
+}
+
+/**
+ * The armored envelope inside a protected identity file, labelled SECRET KEY (or MESSAGE, as files
+ * from before the label were); `undefined` for a file that is not protected.
+ */
+function protectedEnvelope(text: string): string | undefined {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith(SECRET_KEY_BEGIN)) {
+    return trimmed.replace(SECRET_KEY_BEGIN, ARMOR_BEGIN).replace(SECRET_KEY_END, ARMOR_END);
+  }
+  return isArmored(text) ? text : undefined;
+}
+
+/** stdin as text, read once however many options name it (`-i -`, `-R -`). */
+let stdinText: Promise<string> | undefined;
+function readStdinText(): Promise<string> {
+  return stdinText ??= new Response(Deno.stdin.readable).text();
+}
+
 /**
  * Identities from identity files; protected ones are decrypted with a passphrase, after (when
  * `maxKdfMemoryMiB` is given: decrypt's --max-kdf-memory) the Argon2id cost their file names is
- * checked against it (cli/_kdf.ts).
+ * checked against it (cli/_kdf.ts). A wrong passphrase says which file it was for (exit 1).
  */
 export async function loadIdentities(
   paths: string[],
@@ -78,19 +146,23 @@ export async function loadIdentities(
 ): Promise<string[]> {
   const out: string[] = [];
   for (const path of paths) {
-    let text = path === "-" ? await new Response(Deno.stdin.readable).text() : await readText(path);
-    if (isArmored(text)) {
+    let text = path === "-" ? await readStdinText() : await readText(path);
+    const sealed = protectedEnvelope(text);
+    if (sealed !== undefined) {
       if (maxKdfMemoryMiB !== undefined) {
         await checkKdfCost(
-          new TextEncoder().encode(text.trimStart().slice(0, 512)),
+          new TextEncoder().encode(sealed.trimStart().slice(0, 512)),
           maxKdfMemoryMiB,
         );
       }
-      const passphrase = await readPassphrase({ passphraseFile }, `the passphrase of ${path}`);
+      const name = path === "-" ? "the identity on stdin" : path;
+      const passphrase = await readPassphrase({ passphraseFile }, `the passphrase of ${name}`);
       try {
-        text = new TextDecoder().decode(await decrypt(text, { passphrase }));
+        text = new TextDecoder().decode(await decrypt(sealed, { passphrase }));
       } catch {
-        throw new DecryptFailed();
+        throw new DecryptFailed(
+          `the passphrase of ${name} is wrong (or the file is damaged)`,
+        );
       }
     }
     const found = identitiesFromText(text);
@@ -103,7 +175,8 @@ export async function loadIdentities(
 
 /**
  * Recipients from -r values (`@NAME` is a contact, opened with `storeIdentity` or the default
- * store identity: cli/_contacts.ts) and -R files, each checked (a bad one is a usage error).
+ * store identity: cli/_contacts.ts) and -R files (`-R -`: stdin), each checked (a bad one is a
+ * usage error, before any work).
  */
 export async function loadRecipients(values: Values, storeIdentity?: string): Promise<string[]> {
   let recipients = [...(values.recipient as string[] | undefined ?? [])];
@@ -112,7 +185,9 @@ export async function loadRecipients(values: Values, storeIdentity?: string): Pr
     recipients = await resolveContacts(recipients, storeIdentity);
   }
   for (const file of values["recipients-file"] as string[] | undefined ?? []) {
-    recipients.push(...identitiesFromText(await readText(file)));
+    recipients.push(
+      ...identitiesFromText(file === "-" ? await readStdinText() : await readText(file)),
+    );
   }
   for (const r of recipients) parseRecipient(r); // FormatError -> usage error, before any work
   return recipients;

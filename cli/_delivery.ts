@@ -125,7 +125,12 @@ export async function listenOn(
     if (tls && e instanceof Error && !(e instanceof Deno.errors.AddrInUse)) {
       throw new IoError("the TLS certificate or key could not be loaded");
     }
-    throw new IoError(`could not listen on ${on}`);
+    const reason = e instanceof Deno.errors.AddrInUse
+      ? "the address is already in use (EADDRINUSE)"
+      : e instanceof Deno.errors.PermissionDenied
+      ? "permission denied (EACCES: ports below 1024 need privileges)"
+      : (e as Error).message;
+    throw new IoError(`could not listen on ${on}: ${reason}`);
   }
 }
 

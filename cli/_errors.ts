@@ -24,11 +24,15 @@ export class UsageError extends Error {}
 /** A file could not be read or written. */
 export class IoError extends Error {}
 
-/** Raised around decryption so that every failure there has one message. */
+/**
+ * Raised around decryption so that every failure there has one message, `decryption failed`;
+ * given a message (a protected identity file's wrong passphrase), that one instead (exit 1 still).
+ */
 export class DecryptFailed extends Error {}
 
 /** Maps an error to [exit code, one-line message]; never includes secrets or stack traces. */
 export function describeError(e: unknown): [number, string] {
+  if (e instanceof DecryptFailed && e.message) return [EXIT.decryption, e.message];
   if (e instanceof DecryptFailed || e instanceof DecryptionError) {
     return [EXIT.decryption, "decryption failed"];
   }
@@ -41,6 +45,9 @@ export function describeError(e: unknown): [number, string] {
     return [EXIT.io, `no such file: ${(e as Error).message.split(": ").at(-1)}`];
   }
   if (e instanceof Deno.errors.PermissionDenied) return [EXIT.io, "permission denied"];
+  if (e instanceof Deno.errors.BrokenPipe) {
+    return [EXIT.io, "the output was closed before everything was written (broken pipe)"];
+  }
   if (e instanceof Deno.errors.AlreadyExists) {
     return [EXIT.io, "the output file already exists (use --force)"];
   }

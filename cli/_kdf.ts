@@ -52,7 +52,7 @@ export function stanzaAttemptsFlag(value: string | undefined): Partial<StanzaAtt
  * or armored with its first base64 line in `head`); `undefined` when `head` does not hold it
  * (then the envelope is malformed and fails to parse before any KDF runs).
  */
-function kdfParams(head: Uint8Array): Argon2Params | undefined {
+export function kdfParams(head: Uint8Array): Argon2Params | undefined {
   let bytes = head;
   if (isArmored(head)) {
     const text = new TextDecoder().decode(head);

@@ -1,5 +1,8 @@
 // Internal: where passphrases come from. Never argv: a file, an environment variable, or the
-// terminal without echo (stdin when it is a terminal; /dev/tty when Deno runs with -A).
+// terminal without echo: the controlling terminal (/dev/tty), so a prompt works while stdin and
+// stdout are pipes, as age's does, or stdin when it is a terminal. Deno opens /dev/tty only for a
+// program run with --allow-all, which `deno task cli` and the installed polycrypt use (docs/cli.md
+// says why that costs no protection).
 import { readText } from "./_io.ts";
 import { UsageError } from "./_errors.ts";
 
@@ -9,13 +12,17 @@ export interface PassphraseSource {
   passphraseFile?: string;
 }
 
-/** A terminal to prompt on: stdin when it is one, else /dev/tty (Deno grants that only to -A). */
+/** A terminal to prompt on: stdin and stderr when they are one, else /dev/tty. */
 interface Terminal {
   read(buffer: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
   setRaw(raw: boolean): void;
   close(): void;
 }
+
+/** Why there is no terminal to prompt on, and the ways around it. */
+const NO_TERMINAL = "a passphrase is needed and there is no terminal to ask on: " +
+  "use --passphrase-file FILE or set POLYCRYPT_PASSPHRASE";
 
 async function openTerminal(): Promise<Terminal> {
   if (Deno.stdin.isTerminal() && Deno.stderr.isTerminal()) {
@@ -26,12 +33,38 @@ async function openTerminal(): Promise<Terminal> {
       close: () => {},
     };
   }
+  // stdin carries data (a pipeline): the controlling terminal, as age and ssh do.
+  let tty: Deno.FsFile;
   try {
-    return await Deno.open("/dev/tty", { read: true, write: true });
+    tty = await Deno.open("/dev/tty", { read: true, write: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      // Deno grants /dev/tty to --allow-all only.
+      throw new UsageError(
+        `${NO_TERMINAL}, or run with --allow-all (as deno task cli and the installed polycrypt ` +
+          `do) to be asked on the terminal`,
+      );
+    }
+    throw new UsageError(NO_TERMINAL); // no controlling terminal (cron, CI, ssh without -t)
+  }
+  if (!tty.isTerminal()) {
+    tty.close();
+    throw new UsageError(NO_TERMINAL);
+  }
+  return tty;
+}
+
+/** Writes `text` on the terminal prompts use, or on stderr when there is none. */
+async function tell(text: string): Promise<void> {
+  try {
+    const tty = await openTerminal();
+    try {
+      await tty.write(encoder.encode(text));
+    } finally {
+      tty.close();
+    }
   } catch {
-    throw new UsageError(
-      "a passphrase is needed: use --passphrase-file FILE, set POLYCRYPT_PASSPHRASE, or run with stdin on a terminal",
-    );
+    Deno.stderr.writeSync(encoder.encode(text));
   }
 }
 
@@ -81,14 +114,42 @@ async function promptTty(prompt: string): Promise<string> {
   return line;
 }
 
+/** Below this many characters a new passphrase gets a warning. */
+export const SHORT_PASSPHRASE = 8;
+
+/**
+ * Characters of generated passphrases: lowercase letters and digits without the ones easily
+ * mistaken for each other (0 o 1 l i), 31 of them, so each carries log2(31) = 4.95 bits.
+ */
+const ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789";
+
+/**
+ * A new random passphrase, as `encrypt -p` makes one when the prompt is left empty: 6 groups of
+ * 5 characters from {@linkcode ALPHABET} joined by '-', about 148 bits (crypto.getRandomValues,
+ * uniform by rejection sampling).
+ */
+export function generatePassphrase(): string {
+  const chars: string[] = [];
+  const limit = 256 - (256 % ALPHABET.length); // 248: bytes at or above it are redrawn
+  while (chars.length < 30) {
+    for (const b of crypto.getRandomValues(new Uint8Array(40))) {
+      if (b < limit && chars.length < 30) chars.push(ALPHABET[b % ALPHABET.length]);
+    }
+  }
+  return Array.from({ length: 6 }, (_, i) => chars.slice(i * 5, i * 5 + 5).join("")).join("-");
+}
+
 /**
  * The passphrase from --passphrase-file, POLYCRYPT_PASSPHRASE, or a no-echo prompt.
- * `confirm` asks twice on a terminal (new passphrases).
+ * `confirm` (a new passphrase) asks twice on a terminal and warns, there, about one shorter than
+ * {@linkcode SHORT_PASSPHRASE} characters; with `generate` too, an empty answer at the prompt makes
+ * a strong one ({@linkcode generatePassphrase}) and prints it on stderr, as `age -p` does.
  */
 export async function readPassphrase(
   source: PassphraseSource,
   what: string,
   confirm = false,
+  generate = false,
 ): Promise<string> {
   let passphrase: string | undefined;
   if (source.passphraseFile !== undefined) {
@@ -96,9 +157,26 @@ export async function readPassphrase(
   } else if (Deno.env.get("POLYCRYPT_PASSPHRASE") !== undefined) {
     passphrase = Deno.env.get("POLYCRYPT_PASSPHRASE");
   } else {
-    passphrase = await promptTty(`Enter ${what}: `);
-    if (confirm && (await promptTty(`Confirm ${what}: `)) !== passphrase) {
-      throw new UsageError("the passphrases do not match");
+    const hint = generate ? " (empty: generate one)" : "";
+    passphrase = await promptTty(`Enter ${what}${hint}: `);
+    if (passphrase === "" && generate) {
+      passphrase = generatePassphrase();
+      Deno.stderr.writeSync(
+        encoder.encode(`polycrypt: using an autogenerated passphrase:\n    ${passphrase}\n`),
+      );
+      return passphrase;
+    }
+    if (passphrase && confirm) {
+      if ([...passphrase].length < SHORT_PASSPHRASE) {
+        await tell(
+          `polycrypt: warning: this passphrase is short (${[...passphrase].length} characters); ` +
+            `whoever gets the file can try passphrases offline: prefer ${SHORT_PASSPHRASE} or more ` +
+            `characters, or several words\n`,
+        );
+      }
+      if ((await promptTty("Repeat the passphrase: ")) !== passphrase) {
+        throw new UsageError("the passphrases do not match");
+      }
     }
   }
   if (!passphrase) throw new UsageError("the passphrase is empty");

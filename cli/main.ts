@@ -27,15 +27,26 @@ import {
   type Sender,
   type SignatureEngine,
   sniffEnvelope,
+  UnknownEngineError,
   upgradeIdentity,
 } from "../mod.ts";
-import type { ParseArgsOptionsConfig } from "node:util";
+import { fileURLToPath } from "node:url";
 import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";
-import { checkKdfCost, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
-import { loadIdentities, loadRecipients, onePositional, parse, USAGE, usage } from "./_args.ts";
+import { checkKdfCost, kdfParams, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
+import {
+  HelpShown,
+  loadIdentities,
+  loadRecipients,
+  onePositional,
+  parse,
+  protectIdentityText,
+  USAGE,
+} from "./_args.ts";
+import { type CommandHelp, overview, registerPage } from "./_help.ts";
+import { completionCommand } from "./_completion.ts";
 import { listenCommand } from "./listen.ts";
 import { contactsFor, senderLine, signersNamed, signingIdentity } from "./_sender.ts";
 import { signCommand, verifyCommand } from "./sign.ts";
@@ -49,8 +60,8 @@ const encoder = new TextEncoder();
 // ------------------------------------------------------------------ engines
 
 function engines(args: string[]): void {
-  const { values } = parse("engines", args, { json: { type: "boolean" } });
-  if (values.help) return console.log(USAGE.engines);
+  const { values, positionals } = parse("engines", args);
+  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.engines}`);
   // The columns a KEM and a signature engine share, in --json's order.
   const keyed = <E extends KemEngine | SignatureEngine>(id: string, e: E) => ({
     id,
@@ -137,6 +148,24 @@ async function withActivity<T>(label: string, work: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The KEM engine `id` names; an unknown id (or one of another kind) is a usage error that lists
+ * the KEM ids only, not the AEAD or signature ones.
+ */
+function kemEngine(id: string): KemEngine {
+  try {
+    return registry.kem(id);
+  } catch (e) {
+    if (!(e instanceof UnknownEngineError) && !(e instanceof TypeError)) throw e;
+    const kems = registry.ids().filter((k) => registry.get(k).kind === "kem");
+    throw new UsageError(
+      `unknown KEM ${JSON.stringify(id)}; KEM ids: ${kems.join(", ")}; also rsa-N for N from ` +
+        `2048 to 16384 (a multiple of 8), and hybrids of 2 to 4 KEM ids joined with '+', e.g. ` +
+        `x25519+ml-kem-768 (polycrypt engines lists them all)`,
+    );
+  }
+}
+
 /** Refuses to overwrite: an identity file is never replaced. */
 async function checkNewIdentityFile(output: string | undefined): Promise<void> {
   if (output === undefined) return;
@@ -161,7 +190,7 @@ async function writeIdentityFile(
   }# recipient: ${recipient}\n${identity}\n`;
   if (passphrase !== undefined) {
     const sealed = await encrypt(encoder.encode(text), { passphrase, armor: true });
-    text = new TextDecoder().decode(sealed);
+    text = protectIdentityText(new TextDecoder().decode(sealed));
   }
   if (output === undefined) {
     await writeStdout(ReadableStream.from([encoder.encode(text)]));
@@ -179,16 +208,7 @@ function signEngineFlag(value: string | undefined): string | null {
 }
 
 async function keygen(args: string[]): Promise<void> {
-  const { values, positionals } = parse("keygen", args, {
-    engine: { type: "string" },
-    "sign-engine": { type: "string" },
-    output: { type: "string", short: "o" },
-    protect: { type: "boolean" },
-    "passphrase-file": { type: "string" },
-    upgrade: { type: "boolean" },
-    identity: { type: "string", short: "i" },
-  });
-  if (values.help) return console.log(USAGE.keygen);
+  const { values, positionals } = parse("keygen", args);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.keygen}`);
   const output = values.output as string | undefined;
   const signatureEngine = signEngineFlag(values["sign-engine"] as string | undefined);
@@ -197,8 +217,7 @@ async function keygen(args: string[]): Promise<void> {
   if (values.identity !== undefined) {
     throw new UsageError(`-i is for --upgrade\nusage: ${USAGE.keygen}`);
   }
-  const engineId = (values.engine as string | undefined) ?? DEFAULT_IDENTITY_ENGINE;
-  const engine = registry.kem(engineId); // UnknownEngineError lists the valid ids
+  const engine = kemEngine((values.engine as string | undefined) ?? DEFAULT_IDENTITY_ENGINE);
   await checkNewIdentityFile(output);
   const passphrase = values.protect
     ? await readPassphrase({ passphraseFile }, "a passphrase for the identity file", true)
@@ -245,11 +264,10 @@ async function upgrade(
 }
 
 async function recipient(args: string[]): Promise<void> {
-  const { values, positionals } = parse("recipient", args, {
-    identity: { type: "string", short: "i" },
-    "passphrase-file": { type: "string" },
-  });
-  if (values.help) return console.log(USAGE.recipient);
+  const { values, positionals } = parse("recipient", args);
+  if (values.identity !== undefined && positionals.length) {
+    throw new UsageError(`give -i FILE or FILE, not both\nusage: ${USAGE.recipient}`);
+  }
   const path = (values.identity as string | undefined) ?? onePositional("recipient", positionals) ??
     "-";
   for (
@@ -279,26 +297,8 @@ async function finish(
   }
 }
 
-/** The flags encrypt and decrypt share: `-p`, `--passphrase-file`, `-o` and `--force`. */
-const PASSPHRASE_AND_OUTPUT: ParseArgsOptionsConfig = {
-  passphrase: { type: "boolean", short: "p" },
-  "passphrase-file": { type: "string" },
-  output: { type: "string", short: "o" },
-  force: { type: "boolean" },
-};
-
 async function encryptCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("encrypt", args, {
-    ...PASSPHRASE_AND_OUTPUT,
-    recipient: { type: "string", short: "r", multiple: true },
-    "recipients-file": { type: "string", short: "R", multiple: true },
-    aead: { type: "string" },
-    armor: { type: "boolean", short: "a" },
-    "no-pad": { type: "boolean" },
-    sign: { type: "boolean" },
-    identity: { type: "string", short: "i" },
-  });
-  if (values.help) return console.log(USAGE.encrypt);
+  const { values, positionals } = parse("encrypt", args);
   if (values.identity !== undefined && !values.sign) {
     throw new UsageError("-i names the identity to sign with: add --sign");
   }
@@ -307,6 +307,10 @@ async function encryptCommand(args: string[]): Promise<void> {
   }
   const sender = await signingIdentity(values);
   const input = onePositional("encrypt", positionals);
+  const stdinRecipients = (values["recipients-file"] as string[] | undefined ?? []).includes("-");
+  if (stdinRecipients && (input === undefined || input === "-")) {
+    throw new UsageError(`-R - reads stdin, so give the input as a file\nusage: ${USAGE.encrypt}`);
+  }
   const recipients = await loadRecipients(values);
   const wantsPassphrase = Boolean(values.passphrase) || values["passphrase-file"] !== undefined;
   if (recipients.length === 0 && !wantsPassphrase) {
@@ -320,6 +324,7 @@ async function encryptCommand(args: string[]): Promise<void> {
     ? await readPassphrase(
       { passphraseFile: values["passphrase-file"] as string | undefined },
       "a passphrase",
+      true,
       true,
     )
     : undefined;
@@ -343,19 +348,18 @@ function hasPasswordLayer(head: Uint8Array): boolean {
 }
 
 async function decryptCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("decrypt", args, {
-    ...PASSPHRASE_AND_OUTPUT,
-    identity: { type: "string", short: "i", multiple: true },
-    "max-kdf-memory": { type: "string" },
-    "max-stanza-attempts": { type: "string" },
-    verify: { type: "string", multiple: true },
-  });
-  if (values.help) return console.log(USAGE.decrypt);
+  const { values, positionals } = parse("decrypt", args);
   const maxKdfMemory = maxKdfMemoryMiB(values["max-kdf-memory"] as string | undefined);
   const maxStanzaAttempts = stanzaAttemptsFlag(
     values["max-stanza-attempts"] as string | undefined,
   );
   const input = onePositional("decrypt", positionals);
+  if (
+    (values.identity as string[] | undefined ?? []).includes("-") &&
+    (input === undefined || input === "-")
+  ) {
+    throw new UsageError(`-i - reads stdin, so give the input as a file\nusage: ${USAGE.decrypt}`);
+  }
   const output = values.output as string | undefined;
   if (output !== undefined && output !== "-") await checkNotSameFile(input, output);
   const passphraseFile = values["passphrase-file"] as string | undefined;
@@ -374,6 +378,9 @@ async function decryptCommand(args: string[]): Promise<void> {
       `give an identity (-i FILE) or a passphrase (-p)\nusage: ${USAGE.decrypt}`,
     );
   }
+  // A password layer names its Argon2id cost in its clear prefix; a prefix that does not parse is
+  // a damaged envelope (a flipped mode byte, say): it fails here, before a passphrase is asked.
+  if (hasPasswordLayer(head) && kdfParams(head) === undefined) throw new DecryptFailed();
   // The envelope names its own Argon2id cost: above --max-kdf-memory, ask (or refuse) first.
   if (hasPasswordLayer(head)) await checkKdfCost(head, maxKdfMemory);
   const passphrase = needsPassphrase
@@ -405,10 +412,13 @@ async function decryptCommand(args: string[]): Promise<void> {
 // ------------------------------------------------------------------ inspect
 
 async function inspectCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("inspect", args, { json: { type: "boolean" } });
-  if (values.help) return console.log(USAGE.inspect);
+  const { values, positionals } = parse("inspect", args);
   const source = await openInput(onePositional("inspect", positionals));
   const bytes = new Uint8Array(await new Response(source.stream).arrayBuffer());
+  // Not even the magic (and mode): say so, rather than what the parser tripped on.
+  if (sniffEnvelope(bytes.subarray(0, 200)) === undefined) {
+    throw new UsageError(`${source.path ?? "the input"} is not a polycrypt envelope`);
+  }
   let info;
   try {
     info = await inspect(isArmored(bytes) ? dearmor(bytes) : bytes);
@@ -433,49 +443,105 @@ async function inspectCommand(args: string[]): Promise<void> {
   console.log(`recipient stanzas: ${info.stanzas!.length}`);
   for (const s of info.stanzas!) console.log(`  ${s.type} (${s.bytes} bytes)`);
   console.log(`AEAD stack (innermost first): ${info.aead!.join(", ")}`);
-  console.log(`padding: ${info.padded ? "PADME" : "none"}; padded size ${info.paddedSize} bytes`);
+  // paddedSize counts the data, its 1-byte end marker and the padding; payloadBytes adds the tags.
+  console.log(
+    info.padded
+      ? `length: padded (PADME) to ${info.paddedSize} bytes, all anyone learns of the ` +
+        `plaintext's length (${info.payloadBytes} bytes of ciphertext with the AEAD tags)`
+      : `length: not padded; the plaintext is ${info.paddedSize! - 1} bytes ` +
+        `(${info.payloadBytes} bytes of ciphertext with the AEAD tags)`,
+  );
 }
 
 // ------------------------------------------------------------------ main
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void> | void> = {
-  engines,
-  bench: benchCommand,
-  keygen,
-  recipient,
-  encrypt: encryptCommand,
-  decrypt: decryptCommand,
-  inspect: inspectCommand,
-  sign: signCommand,
-  verify: verifyCommand,
-  listen: listenCommand,
-  send: sendCommand,
-  chat: chatCommand,
+/** A command: what runs it, and its help page when it is not in cli/_help.ts's table. */
+interface Command {
+  run(args: string[]): Promise<void> | void;
+  help?: CommandHelp;
+}
+
+/** `help [COMMAND]`: a command's page, as `COMMAND --help` prints it, or the overview. */
+async function helpCommand(args: string[]): Promise<void> {
+  const { positionals } = parse("help", args);
+  const name = onePositional("help", positionals);
+  if (name === undefined) return console.log(overview(Object.keys(COMMANDS)));
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    throw new UsageError(
+      `unknown command ${JSON.stringify(name)}; the commands: ${Object.keys(COMMANDS).join(", ")}`,
+    );
+  }
+  await command.run(["--help"]);
+}
+
+/** Every command, one entry each; a command in its own file may bring its page (`help`). */
+const COMMANDS: Record<string, Command> = {
+  engines: { run: engines },
+  bench: { run: benchCommand },
+  keygen: { run: keygen },
+  recipient: { run: recipient },
+  encrypt: { run: encryptCommand },
+  decrypt: { run: decryptCommand },
+  inspect: { run: inspectCommand },
+  sign: { run: signCommand },
+  verify: { run: verifyCommand },
+  listen: { run: listenCommand },
+  send: { run: sendCommand },
+  chat: { run: chatCommand },
   // Loaded when used: the contact book's code stays out of the other commands' start-up.
-  fingerprint: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args),
-  contact: async (args) => (await import("./contact.ts")).contactCommand(args),
+  fingerprint: { run: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args) },
+  contact: { run: async (args) => (await import("./contact.ts")).contactCommand(args) },
+  help: { run: helpCommand },
+  completion: { run: (args) => completionCommand(args, Object.keys(COMMANDS)) },
 };
+for (const [name, command] of Object.entries(COMMANDS)) {
+  if (command.help) registerPage(name, command.help);
+}
+
+/**
+ * `deno task cli` runs in the repository's folder, so a relative path would name a file there,
+ * not where the user typed the command. `deno task` (and npm) put that folder in INIT_CWD: when
+ * this process runs in the repository root with INIT_CWD set, it moves there first, so every path
+ * (-o, -i, -R, input files, listen -o...) resolves as the user expects (docs/cli.md).
+ */
+function followTaskCwd(): void {
+  const initCwd = Deno.env.get("INIT_CWD");
+  if (!initCwd || !import.meta.url.startsWith("file:")) return;
+  try {
+    const root = Deno.realPathSync(fileURLToPath(new URL("..", import.meta.url)));
+    if (Deno.cwd() === root && Deno.realPathSync(initCwd) !== root) Deno.chdir(initCwd);
+  } catch {
+    // INIT_CWD is gone or unreadable: stay where the task runs.
+  }
+}
 
 /** Runs the CLI with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  followTaskCwd();
   const [command, ...rest] = args;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    console.log(usage());
+  if (command === undefined || command === "--help" || command === "-h") {
+    console.log(overview(Object.keys(COMMANDS)));
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
-  if (command === "--version") {
+  if (command === "--version" || command === "-V") {
     console.log(`polycrypt ${VERSION}`);
     return EXIT.ok;
   }
-  const run = COMMANDS[command];
-  if (!run) {
-    say(`polycrypt: unknown command ${JSON.stringify(command)}\n${usage()}`);
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) {
+    say(
+      `polycrypt: unknown command ${JSON.stringify(command)}; the commands: ${
+        Object.keys(COMMANDS).join(", ")
+      } (polycrypt --help)`,
+    );
     return EXIT.usage;
   }
   try {
-    await run(rest);
+    await entry.run(rest);
     return EXIT.ok;
   } catch (e) {
+    if (e instanceof HelpShown) return EXIT.ok;
     const [code, message] = describeError(e);
     say(`polycrypt: ${message}`);
     return code;

@@ -1,0 +1,629 @@
+// Internal: the help page of every command, keyed by command name (`polycrypt CMD --help`,
+// `polycrypt help CMD`), and the option tables the parser uses. A page lists each option with its
+// long and short form, its value and whether it repeats; `optionsConfig` turns that list into the
+// parser's table, so a command that calls `parse(name, args)` without a table of its own parses
+// exactly what its page documents. A command that still passes its own table (listen, send, chat,
+// bench) is checked against its page on `--help` (`optionDrift`, printed as "help page drift" on
+// stderr, which tests/cli/help_test.ts fails on). Shell completion (cli/_completion.ts) is
+// generated from the same pages.
+//
+// Adding a command in its own file (say `fingerprint`):
+//   export const FINGERPRINT_HELP: CommandHelp = { summary, usage, description, options,
+//     examples, exits };
+//   export async function fingerprintCommand(args: string[]) {
+//     const { values, positionals } = parse("fingerprint", args); // options from the page
+//     ...
+//   }
+// and one line in main.ts's COMMANDS: `fingerprint: { run: fingerprintCommand, help: FINGERPRINT_HELP }`.
+// main.ts registers each `help` here (`registerPage`) before any command runs.
+import type { ParseArgsOptionsConfig } from "node:util";
+
+/** One option of a command, as its help page shows it and the parser reads it. */
+export interface OptionDoc {
+  /** The one-letter form, without the dash. */
+  readonly short?: string;
+  /** The name of the option's value (`FILE`, `ID`...); none for a switch. */
+  readonly value?: string;
+  /** The option may be given more than once, each value counting. */
+  readonly multiple?: boolean;
+  /** What it does, one or more sentences. */
+  readonly text: string;
+  /** What the shell completes for the value: a file, a folder or one of these words. */
+  readonly complete?: "file" | "dir" | readonly string[];
+}
+
+/** A command's help page. */
+export interface CommandHelp {
+  /** What the command does, a few words (the command list shows it). */
+  readonly summary: string;
+  /** The synopsis, without `polycrypt ` (one line per form). */
+  readonly usage: readonly string[];
+  /** What it does, in paragraphs. */
+  readonly description: string;
+  /** Every option but `-h/--help`, keyed by long name. */
+  readonly options: Readonly<Record<string, OptionDoc>>;
+  /** What the positional arguments are, for completion: files, or nothing to complete. */
+  readonly positionals?: "file" | "none" | readonly string[];
+  /** Two or three examples: [what it does, the command line]. */
+  readonly examples: readonly (readonly [string, string])[];
+  /** The exit codes this command uses, with what each means for it. */
+  readonly exits: readonly (readonly [number, string])[];
+}
+
+/** `-h, --help`, which every command has. */
+export const HELP_OPTION: OptionDoc = { short: "h", text: "Show this page and exit." };
+
+const PASSPHRASE_FILE: OptionDoc = {
+  value: "FILE",
+  text: "Read the passphrase from the first line of FILE instead of the terminal " +
+    "(POLYCRYPT_PASSPHRASE is the other way around a prompt; never an argument).",
+  complete: "file",
+};
+
+const TLS_OPTIONS: Record<string, OptionDoc> = {
+  "tls-cert": {
+    value: "FILE",
+    text: "The certificate (PEM) to serve a tls:// address with; needs --tls-key.",
+    complete: "file",
+  },
+  "tls-key": { value: "FILE", text: "Its private key (PEM).", complete: "file" },
+  "tls-ca": {
+    value: "FILE",
+    multiple: true,
+    text: "The certificate a tls:// peer must present, or the CA that issued it (PEM, " +
+      "repeatable); without it, the built-in web roots.",
+    complete: "file",
+  },
+};
+
+const RECIPIENT_OPTIONS: Record<string, OptionDoc> = {
+  recipient: {
+    short: "r",
+    value: "RECIPIENT",
+    multiple: true,
+    text: "A recipient string (polycrypt1:...); repeat for a group message.",
+  },
+  "recipients-file": {
+    short: "R",
+    value: "FILE",
+    multiple: true,
+    text: "Read recipients from FILE, one per line (# comments and blank lines ignored); " +
+      "`-` is stdin. Repeatable.",
+    complete: "file",
+  },
+};
+
+const ADDRESSES = "tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH";
+
+const EXIT_OK = [0, "success"] as const;
+const EXIT_USAGE = [
+  2,
+  "usage error: unknown option, missing argument, bad key or engine id",
+] as const;
+const EXIT_IO = [3, "I/O error: a file could not be read or written"] as const;
+
+/** The pages of the built-in commands. */
+const PAGES: Record<string, CommandHelp> = {
+  engines: {
+    summary: "list the registered engines",
+    usage: ["engines [--json]"],
+    description:
+      "Lists every KEM, AEAD and signature engine: family, post-quantum or not, security bits, " +
+      "key, encapsulation, nonce, tag and signature sizes.",
+    options: { json: { text: "Print one JSON array instead of the tables." } },
+    positionals: "none",
+    examples: [
+      ["the tables", "polycrypt engines"],
+      [
+        "the KEM ids, with jq",
+        "polycrypt engines --json | jq -r '.[] | select(.kind==\"kem\").id'",
+      ],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE],
+  },
+  bench: {
+    summary: "time KEM engines on this machine",
+    usage: ["bench [--quick] [--engines IDS] [--json]"],
+    description:
+      "Measures key generation, encapsulation and decapsulation of KEM engines on this machine " +
+      "(median milliseconds, about 1 s per operation), with their key and encapsulation sizes, " +
+      "for choosing a key size. Progress goes to stderr.",
+    options: {
+      quick: { text: "About 0.1 s per operation instead of 1 s." },
+      engines: {
+        value: "IDS",
+        text: "A comma-separated list of KEM ids, hybrids included (default: X25519, X448, " +
+          "ML-KEM-512/768/1024, x25519+ml-kem-768, ElGamal-2048/3072, RSA-2048/3072/4096).",
+      },
+      json: { text: "Print JSON instead of a table." },
+    },
+    positionals: "none",
+    examples: [
+      ["a quick look", "polycrypt bench --quick"],
+      ["two engines", "polycrypt bench --engines x25519,rsa-3072"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE],
+  },
+  keygen: {
+    summary: "make an identity (a key pair)",
+    usage: ["keygen [--engine ID] [-o FILE] [--protect] [--passphrase-file FILE]"],
+    description: "Makes an identity, by default x25519+ml-kem-768 (a hybrid that stays secure " +
+      "while either X25519 or ML-KEM-768 holds). With -o it writes FILE (mode 0600, never over an " +
+      "existing file) and prints `Public key: polycrypt1:...` on stderr; without -o the identity " +
+      "file goes to stdout. --protect seals the file under a passphrase (Argon2id); it is then " +
+      "labelled -----BEGIN POLYCRYPT SECRET KEY-----.",
+    options: {
+      engine: {
+        value: "ID",
+        text: "The KEM: an id from `polycrypt engines`, rsa-N, or 2 to 4 ids joined with '+'.",
+        complete: [
+          "x25519+ml-kem-768",
+          "x25519",
+          "x448",
+          "ml-kem-512",
+          "ml-kem-768",
+          "ml-kem-1024",
+          "rsa-3072",
+          "rsa-4096",
+          "elgamal-3072",
+        ],
+      },
+      output: {
+        short: "o",
+        value: "FILE",
+        text: "Write the identity to FILE (mode 0600) instead of stdout.",
+        complete: "file",
+      },
+      protect: { text: "Seal the identity file under a passphrase (asked twice)." },
+      "passphrase-file": PASSPHRASE_FILE,
+    },
+    positionals: "none",
+    examples: [
+      ["Bob's identity, its public key on stderr", "polycrypt keygen -o bob.key"],
+      ["behind a passphrase", "polycrypt keygen --protect -o bob.key"],
+      ["a classical RSA + ML-KEM hybrid", "polycrypt keygen --engine rsa-3072+ml-kem-768 -o k.key"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, [3, "I/O error: FILE exists or cannot be written"]],
+  },
+  recipient: {
+    summary: "print the recipient string of an identity",
+    usage: ["recipient [-i FILE] [--passphrase-file FILE]", "recipient [FILE]"],
+    description: "Prints the recipient string (the public key, polycrypt1:...) of each identity " +
+      "in FILE, or in stdin without one. A protected identity file asks for its passphrase.",
+    options: {
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "The identity file (`-`: stdin).",
+        complete: "file",
+      },
+      "passphrase-file": PASSPHRASE_FILE,
+    },
+    positionals: "file",
+    examples: [
+      ["Bob's public key, to give to Alice", "polycrypt recipient -i bob.key > bob.pub"],
+      ["from stdin", "polycrypt keygen | polycrypt recipient"],
+    ],
+    exits: [
+      EXIT_OK,
+      [1, "the protected identity file's passphrase is wrong"],
+      EXIT_USAGE,
+      EXIT_IO,
+    ],
+  },
+  encrypt: {
+    summary: "encrypt to recipients and/or a passphrase",
+    usage: [
+      "encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] " +
+      "[--force] [--passphrase-file FILE] [IN]",
+    ],
+    description: "Encrypts IN (or stdin) to every recipient, under a passphrase with -p, or both " +
+      "(then both are needed to decrypt). With -p the passphrase is asked twice on the terminal " +
+      "(/dev/tty, so it works in a pipeline); left empty, a strong one is generated and printed " +
+      "on stderr. The output is written atomically and never over the input.",
+    options: {
+      ...RECIPIENT_OPTIONS,
+      passphrase: {
+        short: "p",
+        text: "Encrypt under a passphrase too (Argon2id, 64 MiB, t=3, p=4).",
+      },
+      "passphrase-file": PASSPHRASE_FILE,
+      aead: {
+        value: "LIST",
+        text: "The symmetric stack, innermost first, 1 to 4 comma-separated ids " +
+          "(default aes-256-gcm).",
+        complete: [
+          "aes-256-gcm",
+          "aes-256-gcm-siv",
+          "chacha20-poly1305",
+          "xchacha20-poly1305",
+          "aes-256-gcm,xchacha20-poly1305",
+        ],
+      },
+      armor: {
+        short: "a",
+        text: "ASCII armor: -----BEGIN POLYCRYPT MESSAGE----- and base64, for chats and mail.",
+      },
+      "no-pad": { text: "Turn off PADME length padding (on by default)." },
+      output: {
+        short: "o",
+        value: "OUT",
+        text: "Write to OUT (atomically) instead of stdout; `-` is stdout.",
+        complete: "file",
+      },
+      force: { text: "Replace OUT if it exists." },
+    },
+    positionals: "file",
+    examples: [
+      ["to Bob, armored", 'echo "meet at 7" | polycrypt encrypt -R bob.pub -a > msg.txt'],
+      [
+        "a file, to Bob AND behind a passphrase",
+        "polycrypt encrypt -R bob.pub -p -o plans.pcy plans.pdf",
+      ],
+      [
+        "two AEADs nested",
+        "polycrypt encrypt -r polycrypt1:... --aead aes-256-gcm,xchacha20-poly1305 -o f.pcy f",
+      ],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, [
+      3,
+      "I/O error: IN missing, OUT exists (without --force), disk full",
+    ]],
+  },
+  decrypt: {
+    summary: "decrypt with identities and/or a passphrase",
+    usage: [
+      "decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] " +
+      "[--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
+    ],
+    description: "Decrypts IN (or stdin), armored or binary, with the identities in each FILE " +
+      "and, when the envelope has a password layer, a passphrase (asked for by itself). Every " +
+      "failure (wrong key, wrong passphrase, tampered or truncated input) is the one message " +
+      "`decryption failed`. With -o nothing is written unless the whole input authenticates.",
+    options: {
+      identity: {
+        short: "i",
+        value: "FILE",
+        multiple: true,
+        text: "An identity file (`-`: stdin); repeatable.",
+        complete: "file",
+      },
+      passphrase: { short: "p", text: "Ask for a passphrase even if none seems needed." },
+      "passphrase-file": PASSPHRASE_FILE,
+      output: {
+        short: "o",
+        value: "OUT",
+        text: "Write to OUT (atomically, only once all authenticated) instead of stdout.",
+        complete: "file",
+      },
+      force: { text: "Replace OUT if it exists." },
+      "max-kdf-memory": {
+        value: "MiB",
+        text: "The most Argon2id memory a password layer may ask for without a question " +
+          "(default 256).",
+      },
+      "max-stanza-attempts": {
+        value: "N",
+        text: "Stanzas each RSA or ElGamal identity tries (default 16; 1 to 2048).",
+      },
+    },
+    positionals: "file",
+    examples: [
+      ["Bob reads Alice's message", "polycrypt decrypt -i bob.key msg.txt"],
+      ["to a file", "polycrypt decrypt -i bob.key -o plans.pdf plans.pcy"],
+      ["a passphrase-only file", "polycrypt decrypt -o notes.txt notes.pcy"],
+    ],
+    exits: [
+      EXIT_OK,
+      [1, "decryption failed (wrong key or passphrase, tampered or truncated input)"],
+      [2, "usage error, or a password layer above --max-kdf-memory declined"],
+      EXIT_IO,
+    ],
+  },
+  inspect: {
+    summary: "show what an envelope reveals without keys",
+    usage: ["inspect [--json] [IN]"],
+    description: "Shows what anyone can see of an envelope without keys: format version, " +
+      "armor, password layer (and its Argon2id cost) or else the recipient stanzas, the AEAD " +
+      "stack, padding and the padded plaintext size. Runs nothing costly.",
+    options: { json: { text: "Print JSON." } },
+    positionals: "file",
+    examples: [
+      ["a file", "polycrypt inspect plans.pcy"],
+      ["from a pipe, as JSON", "polycrypt inspect --json < msg.txt"],
+    ],
+    exits: [EXIT_OK, [2, "not a polycrypt envelope"], EXIT_IO],
+  },
+  listen: {
+    summary: "receive messages and files on an address",
+    usage: [
+      "listen --on ADDRESS -i FILE... [-o DIR] [--max-file-size SIZE] [--once] " +
+      "[--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
+    ],
+    description: `Listens on ADDRESS (${ADDRESSES}; port 0 picks a free one, printed on ` +
+      "stderr) and prints each decrypted text on stdout, one at a time. Files are written " +
+      "into -o DIR; without it they are refused. Every envelope gets a receipt only its " +
+      "sender can read.",
+    options: {
+      on: { value: "ADDRESS", text: `Where to listen: ${ADDRESSES}.` },
+      identity: {
+        short: "i",
+        value: "FILE",
+        multiple: true,
+        text: "An identity file; repeatable.",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "DIR",
+        text: "Receive files into DIR (written atomically).",
+        complete: "dir",
+      },
+      "max-file-size": {
+        value: "SIZE",
+        text: "Refuse larger received files (default 4G; K, M, G, T suffixes).",
+      },
+      once: { text: "Exit after the first message (1 if it did not decrypt)." },
+      "passphrase-file": PASSPHRASE_FILE,
+      ...TLS_OPTIONS,
+    },
+    positionals: "none",
+    examples: [
+      ["Bob waits for texts", "polycrypt listen --on tcp://127.0.0.1:7000 -i bob.key"],
+      ["and files", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key -o inbox"],
+      [
+        "over TLS",
+        "polycrypt listen --on tls://0.0.0.0:7443 --tls-cert c.pem --tls-key c.key -i bob.key",
+      ],
+    ],
+    exits: [
+      EXIT_OK,
+      [1, "with --once: the message did not decrypt"],
+      EXIT_USAGE,
+      [3, "I/O error: the address is in use, a file cannot be written"],
+      [130, "interrupted (Ctrl-C); 143 SIGTERM"],
+    ],
+  },
+  send: {
+    summary: "send one message or file to a listening peer",
+    usage: [
+      "send --to ADDRESS -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy URL] " +
+      "[--tls-ca FILE]... [MESSAGE | -f FILE]",
+    ],
+    description:
+      "Seals MESSAGE (or FILE with its name, or stdin as text) to the recipients and sends it to " +
+      `ADDRESS (${ADDRESSES}), directly or for tcp:// through a SOCKS5 proxy such as Tor. ` +
+      "Waits for the peer's receipt and prints `polycrypt: delivered`.",
+    options: {
+      to: { value: "ADDRESS", text: `The peer: ${ADDRESSES}.` },
+      ...RECIPIENT_OPTIONS,
+      aead: {
+        value: "LIST",
+        text: "The symmetric stack, innermost first (default aes-256-gcm).",
+        complete: ["aes-256-gcm", "chacha20-poly1305", "xchacha20-poly1305"],
+      },
+      file: { short: "f", value: "FILE", text: "Send FILE (with its name).", complete: "file" },
+      proxy: {
+        value: "URL",
+        text: "Connect through a SOCKS5 proxy: socks5h://[USER:PASSWORD@]HOST:PORT (tcp:// only).",
+      },
+      ...TLS_OPTIONS,
+    },
+    positionals: "none",
+    examples: [
+      ["a text", 'polycrypt send --to tcp://127.0.0.1:7000 -R bob.pub "meet at 7"'],
+      ["a file", "polycrypt send --to tcp://bob.example:7000 -R bob.pub -f plans.pdf"],
+      [
+        "through Tor",
+        "polycrypt send --to tcp://PEER.onion:7000 --proxy socks5h://127.0.0.1:9050 -R bob.pub hi",
+      ],
+    ],
+    exits: [
+      [0, "delivered (or already delivered)"],
+      EXIT_USAGE,
+      [3, "not delivered: refused, not decryptable by the peer, no connection, no receipt"],
+    ],
+  },
+  chat: {
+    summary: "a two-way conversation in the terminal",
+    usage: [
+      "chat --listen ADDRESS --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... " +
+      "[--proxy URL] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
+    ],
+    description:
+      "Listens on its own address (tcp://, tls:// or ws://) and sends each line typed to the " +
+      "peer's; `/file PATH` sends a file (received into -o DIR), `/quit`, Ctrl-D or Ctrl-C end " +
+      "it. Each message gets a delivery note.",
+    options: {
+      listen: { value: "ADDRESS", text: "Where this side listens." },
+      peer: { value: "ADDRESS", text: "Where the peer listens." },
+      identity: {
+        short: "i",
+        value: "FILE",
+        multiple: true,
+        text: "This side's identity file; repeatable.",
+        complete: "file",
+      },
+      ...RECIPIENT_OPTIONS,
+      proxy: { value: "URL", text: "Reach the peer through a SOCKS5 proxy (tcp:// only)." },
+      output: {
+        short: "o",
+        value: "DIR",
+        text: "Receive files into DIR; without it files are refused.",
+        complete: "dir",
+      },
+      "passphrase-file": PASSPHRASE_FILE,
+      ...TLS_OPTIONS,
+    },
+    positionals: "none",
+    examples: [
+      [
+        "Bob",
+        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://alice.example:7000 -i bob.key -R alice.pub",
+      ],
+      [
+        "Alice, receiving files",
+        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://bob.example:7000 -i alice.key -R bob.pub -o inbox",
+      ],
+    ],
+    exits: [[0, "the conversation ended (/quit, Ctrl-D, Ctrl-C)"], EXIT_USAGE, EXIT_IO],
+  },
+  help: {
+    summary: "show a command's help page",
+    usage: ["help [COMMAND]"],
+    description:
+      "Shows the help page of COMMAND (the same as `polycrypt COMMAND --help`), or the " +
+      "list of commands.",
+    options: {},
+    positionals: [], // filled with the command names by completion
+    examples: [["encrypt's page", "polycrypt help encrypt"], ["the commands", "polycrypt help"]],
+    exits: [EXIT_OK, [2, "unknown command"]],
+  },
+  completion: {
+    summary: "print a shell completion script",
+    usage: ["completion bash|zsh"],
+    description: "Prints a completion script for bash or zsh, generated from the same option " +
+      "tables the parser uses.",
+    options: {},
+    positionals: ["bash", "zsh"],
+    examples: [
+      ["bash, for this shell", "source <(polycrypt completion bash)"],
+      [
+        "bash, for good",
+        "polycrypt completion bash > ~/.local/share/bash-completion/completions/polycrypt",
+      ],
+      ["zsh (a folder on $fpath)", "polycrypt completion zsh > ~/.zfunc/_polycrypt"],
+    ],
+    exits: [EXIT_OK, [2, "no shell, or one other than bash and zsh"]],
+  },
+};
+
+const pages = new Map<string, CommandHelp>(Object.entries(PAGES));
+
+/** Adds (or replaces) the page of command `name`: a command defined in its own file. */
+export function registerPage(name: string, page: CommandHelp): void {
+  pages.set(name, page);
+}
+
+/** The page of command `name`, if it has one. */
+export function pageOf(name: string): CommandHelp | undefined {
+  return pages.get(name);
+}
+
+/** Every command with a page, in the order they were added. */
+export function commandNames(): string[] {
+  return [...pages.keys()];
+}
+
+/** The parser's option table for a page: `--help` and every option the page lists. */
+export function optionsConfig(page: CommandHelp): ParseArgsOptionsConfig {
+  const config: ParseArgsOptionsConfig = { help: { type: "boolean", short: "h" } };
+  for (const [name, o] of Object.entries(page.options)) {
+    config[name] = {
+      type: o.value === undefined ? "boolean" : "string",
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    };
+  }
+  return config;
+}
+
+/**
+ * Differences between a parser's option table and the page of `command`, one line each: an option
+ * the parser reads that the page does not list (or lists with another short form, value or
+ * multiplicity), and one the page lists that the parser does not read. Empty when they agree.
+ */
+export function optionDrift(command: string, config: ParseArgsOptionsConfig): string[] {
+  const page = pageOf(command);
+  if (page === undefined) return [`${command} has no help page`];
+  const expected = optionsConfig(page);
+  const problems: string[] = [];
+  const describe = (o: ParseArgsOptionsConfig[string] | undefined) =>
+    o === undefined
+      ? "missing"
+      : `${o.type}${o.short ? ` -${o.short}` : ""}${o.multiple ? " multiple" : ""}`;
+  for (const name of new Set([...Object.keys(config), ...Object.keys(expected)])) {
+    const got = describe(config[name]);
+    const want = describe(expected[name]);
+    if (got !== want) problems.push(`--${name}: the parser has ${got}, the help page ${want}`);
+  }
+  return problems;
+}
+
+/** `-o, --output OUT` or `    --force`: how an option is named on a page. */
+export function optionLabel(name: string, o: OptionDoc): string {
+  const short = o.short ? `-${o.short}, ` : "    ";
+  return `${short}--${name}${o.value ? ` ${o.value}` : ""}`;
+}
+
+/** Words wrapped to `width` columns, every line but the first indented by `indent`. */
+function wrap(text: string, width: number, indent: string, synopsis = false): string {
+  const lines: string[] = [];
+  let line = "";
+  // In a synopsis, `[--tls-ca FILE]...` is one word.
+  const words = synopsis ? text.match(/\[[^\]]*\](?:\.\.\.)?|\S+/g) ?? [] : text.split(/\s+/);
+  for (const word of words.filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.join(`\n${indent}`);
+}
+
+/** The synopsis of `command`: `polycrypt ...`, its first form. */
+export function usageLine(command: string): string {
+  const page = pageOf(command);
+  return page ? `polycrypt ${page.usage[0]}` : `polycrypt ${command}`;
+}
+
+/** The full help page of `command`, as `polycrypt CMD --help` prints it. */
+export function renderPage(command: string): string {
+  const page = pageOf(command);
+  if (page === undefined) throw new Error(`no help page for ${command}`);
+  const out: string[] = [`polycrypt ${command} - ${page.summary}`, "", "Usage:"];
+  for (const u of page.usage) out.push(`  ${wrap(`polycrypt ${u}`, 96, "      ", true)}`);
+  out.push("", wrap(page.description, 98, ""), "", "Options:");
+  const entries = [...Object.entries(page.options), ["help", HELP_OPTION] as const];
+  const labels = entries.map(([name, o]) => optionLabel(name, o));
+  const column = Math.min(30, Math.max(...labels.map((l) => l.length)) + 2);
+  entries.forEach(([, o], i) => {
+    const label = `  ${labels[i]}`;
+    const text = wrap(o.text + (o.multiple ? "" : ""), 96 - column, " ".repeat(column + 2));
+    out.push(
+      label.length - 2 < column
+        ? `${label.padEnd(column + 2)}${text}`
+        : `${label}\n${" ".repeat(column + 2)}${text}`,
+    );
+  });
+  out.push("", "Examples:");
+  for (const [what, line] of page.examples) out.push(`  # ${what}`, `  ${line}`);
+  out.push("", "Exit codes:");
+  for (const [code, what] of page.exits) out.push(`  ${String(code).padEnd(4)}${what}`);
+  return out.join("\n");
+}
+
+/**
+ * The overview `polycrypt`, `polycrypt --help` and `polycrypt help` print: the commands `names`
+ * (default: every command with a page) with their summaries.
+ */
+export function overview(names: string[] = commandNames()): string {
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    "polycrypt: multi-layer encryption for messengers",
+    "",
+    "Usage: polycrypt COMMAND [OPTIONS]   (polycrypt COMMAND --help, or polycrypt help COMMAND)",
+    "",
+    "Commands:",
+    // A command without a page shows as such (tests/cli/help_test.ts fails on it).
+    ...names.map((n) => `  ${n.padEnd(width)}${pageOf(n)?.summary ?? "(no help page)"}`),
+    "",
+    "Passphrases come from a terminal prompt, --passphrase-file FILE or POLYCRYPT_PASSPHRASE; " +
+    "never from argv.",
+    "Exit codes: 0 ok, 1 decryption failed, 2 usage error, 3 I/O error.",
+    "--version prints the version. Everything is in docs/cli.md.",
+  ].join("\n");
+}

@@ -81,7 +81,7 @@ const RECIPIENT_OPTIONS: Record<string, OptionDoc> = {
     short: "r",
     value: "RECIPIENT",
     multiple: true,
-    text: "A recipient string (polycrypt1:...); repeat for a group message.",
+    text: "A recipient string (polycrypt2:...) or @NAME, a contact; repeat for a group message.",
   },
   "recipients-file": {
     short: "R",
@@ -146,10 +146,14 @@ const PAGES: Record<string, CommandHelp> = {
   },
   keygen: {
     summary: "make an identity (a key pair)",
-    usage: ["keygen [--engine ID] [-o FILE] [--protect] [--passphrase-file FILE]"],
+    usage: [
+      "keygen [--engine ID] [--sign-engine ID|none] [-o FILE] [--protect] [--passphrase-file FILE]",
+      "keygen --upgrade -i OLD -o NEW [--sign-engine ID] [--protect] [--passphrase-file FILE]",
+    ],
     description: "Makes an identity, by default x25519+ml-kem-768 (a hybrid that stays secure " +
-      "while either X25519 or ML-KEM-768 holds). With -o it writes FILE (mode 0600, never over an " +
-      "existing file) and prints `Public key: polycrypt1:...` on stderr; without -o the identity " +
+      "while either X25519 or ML-KEM-768 holds) with a signing key, by default " +
+      "ed25519+ml-dsa-65 (both signatures must verify). With -o it writes FILE (mode 0600, never " +
+      "over an existing file) and prints `Public key: polycrypt2:...` on stderr; without -o the identity " +
       "file goes to stdout. --protect seals the file under a passphrase (Argon2id); it is then " +
       "labelled -----BEGIN POLYCRYPT SECRET KEY-----.",
     options: {
@@ -168,6 +172,23 @@ const PAGES: Record<string, CommandHelp> = {
           "elgamal-3072",
         ],
       },
+      "sign-engine": {
+        value: "ID",
+        text: "The signing key's engine (default ed25519+ml-dsa-65); `none` makes an identity " +
+          "that cannot sign (the version-1 key string).",
+        complete: ["ed25519+ml-dsa-65", "ed25519", "ml-dsa-44", "ml-dsa-65", "ml-dsa-87", "none"],
+      },
+      upgrade: {
+        text:
+          "Write NEW (-o) with the encryption key of OLD (-i, a version-1 identity) and a new " +
+          "signing key; OLD stays as it is, and a protected OLD gives a protected NEW.",
+      },
+      identity: {
+        short: "i",
+        value: "OLD",
+        text: "With --upgrade: the identity file to upgrade.",
+        complete: "file",
+      },
       output: {
         short: "o",
         value: "FILE",
@@ -181,7 +202,7 @@ const PAGES: Record<string, CommandHelp> = {
     examples: [
       ["Bob's identity, its public key on stderr", "polycrypt keygen -o bob.key"],
       ["behind a passphrase", "polycrypt keygen --protect -o bob.key"],
-      ["a classical RSA + ML-KEM hybrid", "polycrypt keygen --engine rsa-3072+ml-kem-768 -o k.key"],
+      ["give an old key a signing key", "polycrypt keygen --upgrade -i old.key -o new.key"],
     ],
     exits: [EXIT_OK, EXIT_USAGE, [3, "I/O error: FILE exists or cannot be written"]],
   },
@@ -214,8 +235,8 @@ const PAGES: Record<string, CommandHelp> = {
   encrypt: {
     summary: "encrypt to recipients and/or a passphrase",
     usage: [
-      "encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--aead LIST] [-a] [--no-pad] [-o OUT] " +
-      "[--force] [--passphrase-file FILE] [IN]",
+      "encrypt [-r RECIPIENT]... [-R FILE]... [-p] [--sign -i FILE] [--aead LIST] [-a] " +
+      "[--no-pad] [-o OUT] [--force] [--passphrase-file FILE] [IN]",
     ],
     description: "Encrypts IN (or stdin) to every recipient, under a passphrase with -p, or both " +
       "(then both are needed to decrypt). With -p the passphrase is asked twice on the terminal " +
@@ -226,6 +247,16 @@ const PAGES: Record<string, CommandHelp> = {
       passphrase: {
         short: "p",
         text: "Encrypt under a passphrase too (Argon2id, 64 MiB, t=3, p=4).",
+      },
+      sign: {
+        text: "Sign the message as the identity in -i: its public keys and the signature travel " +
+          "inside the encrypted payload (sealed sender); recipients see who sent it.",
+      },
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "With --sign: the identity file to sign with (version 2).",
+        complete: "file",
       },
       "passphrase-file": PASSPHRASE_FILE,
       aead: {
@@ -261,8 +292,8 @@ const PAGES: Record<string, CommandHelp> = {
         "polycrypt encrypt -R bob.pub -p -o plans.pcy plans.pdf",
       ],
       [
-        "two AEADs nested",
-        "polycrypt encrypt -r polycrypt1:... --aead aes-256-gcm,xchacha20-poly1305 -o f.pcy f",
+        "signed by Alice",
+        "polycrypt encrypt -R bob.pub --sign -i alice.key -a -o msg.txt notes.txt",
       ],
     ],
     exits: [EXIT_OK, EXIT_USAGE, [
@@ -273,13 +304,14 @@ const PAGES: Record<string, CommandHelp> = {
   decrypt: {
     summary: "decrypt with identities and/or a passphrase",
     usage: [
-      "decrypt [-i FILE]... [-p] [-o OUT] [--force] [--passphrase-file FILE] " +
-      "[--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
+      "decrypt [-i FILE]... [-p] [--verify SIGNER]... [-o OUT] [--force] " +
+      "[--passphrase-file FILE] [--max-kdf-memory MiB] [--max-stanza-attempts N] [IN]",
     ],
     description: "Decrypts IN (or stdin), armored or binary, with the identities in each FILE " +
       "and, when the envelope has a password layer, a passphrase (asked for by itself). Every " +
       "failure (wrong key, wrong passphrase, tampered or truncated input) is the one message " +
-      "`decryption failed`. With -o nothing is written unless the whole input authenticates.",
+      "`decryption failed`. With -o nothing is written unless the whole input authenticates. " +
+      "Then it names the sender on stderr: `signed by NAME (FINGERPRINT)`, or `unsigned`.",
     options: {
       identity: {
         short: "i",
@@ -297,6 +329,14 @@ const PAGES: Record<string, CommandHelp> = {
         complete: "file",
       },
       force: { text: "Replace OUT if it exists." },
+      verify: {
+        value: "SIGNER",
+        multiple: true,
+        text:
+          "Accept only a message signed by SIGNER (a recipient string, @NAME, a recipients or " +
+          "identity file); anything else, unsigned included, is `decryption failed`. Repeatable.",
+        complete: "file",
+      },
       "max-kdf-memory": {
         value: "MiB",
         text: "The most Argon2id memory a password layer may ask for without a question " +
@@ -311,7 +351,7 @@ const PAGES: Record<string, CommandHelp> = {
     examples: [
       ["Bob reads Alice's message", "polycrypt decrypt -i bob.key msg.txt"],
       ["to a file", "polycrypt decrypt -i bob.key -o plans.pdf plans.pcy"],
-      ["a passphrase-only file", "polycrypt decrypt -o notes.txt notes.pcy"],
+      ["only if Alice signed it", "polycrypt decrypt -i bob.key --verify @alice msg.txt"],
     ],
     exits: [
       EXIT_OK,
@@ -337,13 +377,14 @@ const PAGES: Record<string, CommandHelp> = {
   listen: {
     summary: "receive messages and files on an address",
     usage: [
-      "listen --on ADDRESS -i FILE... [-o DIR] [--max-file-size SIZE] [--once] " +
+      "listen --on ADDRESS -i FILE... [--from SIGNER]... [-o DIR] [--max-file-size SIZE] [--once] " +
       "[--tls-cert FILE --tls-key FILE] [--passphrase-file FILE]",
     ],
     description: `Listens on ADDRESS (${ADDRESSES}; port 0 picks a free one, printed on ` +
       "stderr) and prints each decrypted text on stdout, one at a time. Files are written " +
       "into -o DIR; without it they are refused. Every envelope gets a receipt only its " +
-      "sender can read.",
+      "sender can read. Each delivered message's sender is named on stderr (`signed by ...` or " +
+      "`unsigned`).",
     options: {
       on: { value: "ADDRESS", text: `Where to listen: ${ADDRESSES}.` },
       identity: {
@@ -351,6 +392,13 @@ const PAGES: Record<string, CommandHelp> = {
         value: "FILE",
         multiple: true,
         text: "An identity file; repeatable.",
+        complete: "file",
+      },
+      from: {
+        value: "SIGNER",
+        multiple: true,
+        text: "Open only messages signed by SIGNER (a recipient string, @NAME, a recipients or " +
+          "identity file); the rest are dropped with one line. Repeatable.",
         complete: "file",
       },
       output: {
@@ -371,10 +419,7 @@ const PAGES: Record<string, CommandHelp> = {
     examples: [
       ["Bob waits for texts", "polycrypt listen --on tcp://127.0.0.1:7000 -i bob.key"],
       ["and files", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key -o inbox"],
-      [
-        "over TLS",
-        "polycrypt listen --on tls://0.0.0.0:7443 --tls-cert c.pem --tls-key c.key -i bob.key",
-      ],
+      ["from Alice only", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key --from @alice"],
     ],
     exits: [
       EXIT_OK,
@@ -387,14 +432,26 @@ const PAGES: Record<string, CommandHelp> = {
   send: {
     summary: "send one message or file to a listening peer",
     usage: [
-      "send --to ADDRESS -r RECIPIENT... [-R FILE]... [--aead LIST] [--proxy URL] " +
-      "[--tls-ca FILE]... [MESSAGE | -f FILE]",
+      "send [-i FILE] --to ADDRESS -r RECIPIENT... [-R FILE]... [--peer-contact NAME] " +
+      "[--aead LIST] [--proxy URL] [--tls-ca FILE]... [MESSAGE | -f FILE]",
     ],
     description:
       "Seals MESSAGE (or FILE with its name, or stdin as text) to the recipients and sends it to " +
       `ADDRESS (${ADDRESSES}), directly or for tcp:// through a SOCKS5 proxy such as Tor. ` +
-      "Waits for the peer's receipt and prints `polycrypt: delivered`.",
+      "Waits for the peer's receipt and prints `polycrypt: delivered`. With -i the message is " +
+      "signed (a chat, or listen --from, opens only signed messages of the senders it knows).",
     options: {
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "Sign the message as this identity (version 2).",
+        complete: "file",
+      },
+      "passphrase-file": PASSPHRASE_FILE,
+      "peer-contact": {
+        value: "NAME",
+        text: "Send to the contact NAME: its key, and its saved address unless --to is given.",
+      },
       to: { value: "ADDRESS", text: `The peer: ${ADDRESSES}.` },
       ...RECIPIENT_OPTIONS,
       aead: {
@@ -411,7 +468,7 @@ const PAGES: Record<string, CommandHelp> = {
     },
     positionals: "none",
     examples: [
-      ["a text", 'polycrypt send --to tcp://127.0.0.1:7000 -R bob.pub "meet at 7"'],
+      ["a signed text", 'polycrypt send -i alice.key --to tcp://127.0.0.1:7000 -R bob.pub "at 7"'],
       ["a file", "polycrypt send --to tcp://bob.example:7000 -R bob.pub -f plans.pdf"],
       [
         "through Tor",
@@ -428,12 +485,15 @@ const PAGES: Record<string, CommandHelp> = {
     summary: "a two-way conversation in the terminal",
     usage: [
       "chat --listen ADDRESS --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... " +
-      "[--proxy URL] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
+      "[--peer-contact NAME] [--history] [--proxy URL] [--tls-cert FILE --tls-key FILE] " +
+      "[--tls-ca FILE]... [-o DIR]",
     ],
     description:
       "Listens on its own address (tcp://, tls:// or ws://) and sends each line typed to the " +
       "peer's; `/file PATH` sends a file (received into -o DIR), `/quit`, Ctrl-D or Ctrl-C end " +
-      "it. Each message gets a delivery note.",
+      "it. Each message gets a delivery note. Every message is signed with the first -i " +
+      "identity, and only messages signed by a peer (-r/-R/--peer-contact) are shown, under the " +
+      "peer's contact name or fingerprint; anything else is dropped with one line.",
     options: {
       listen: { value: "ADDRESS", text: "Where this side listens." },
       peer: { value: "ADDRESS", text: "Where the peer listens." },
@@ -445,6 +505,14 @@ const PAGES: Record<string, CommandHelp> = {
         complete: "file",
       },
       ...RECIPIENT_OPTIONS,
+      "peer-contact": {
+        value: "NAME",
+        text: "Talk with the contact NAME: its key, and its saved address unless --peer is given.",
+      },
+      history: {
+        text: "Keep the conversation, sealed under the first identity (docs/contacts.md); " +
+          "without it nothing is kept.",
+      },
       proxy: { value: "URL", text: "Reach the peer through a SOCKS5 proxy (tcp:// only)." },
       output: {
         short: "o",
@@ -467,6 +535,117 @@ const PAGES: Record<string, CommandHelp> = {
       ],
     ],
     exits: [[0, "the conversation ended (/quit, Ctrl-D, Ctrl-C)"], EXIT_USAGE, EXIT_IO],
+  },
+  sign: {
+    summary: "write a detached signature of a file",
+    usage: ["sign -i FILE [-o SIG] [--force] [--passphrase-file FILE] FILE"],
+    description: "Signs FILE as the identity in -i and writes FILE.sig (or SIG; `-o -` prints " +
+      "it), an armored -----BEGIN POLYCRYPT SIGNATURE----- text that names the signer " +
+      "(docs/format.md section 10), as minisign and signify do. FILE is read once, in constant " +
+      "memory.",
+    options: {
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "The identity file to sign with (version 2).",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "SIG",
+        text: "Write the signature to SIG instead of FILE.sig; `-` is stdout.",
+        complete: "file",
+      },
+      force: { text: "Replace SIG if it exists." },
+      "passphrase-file": PASSPHRASE_FILE,
+    },
+    positionals: "file",
+    examples: [
+      ["sign a release", "polycrypt sign -i alice.key release.tar.gz"],
+      ["signature on stdout", "polycrypt sign -i alice.key -o - notes.txt"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, [3, "I/O error: FILE missing, SIG exists (without --force)"]],
+  },
+  verify: {
+    summary: "check a detached signature",
+    usage: ["verify -r SIGNER... [--signature SIG] [-i FILE] FILE"],
+    description: "Checks that FILE.sig (or SIG) is a good signature of FILE by one of the " +
+      "signers named with -r, and prints `good signature, signed by ...`. A signature by anyone " +
+      "else, of another file, or damaged is exit 1.",
+    options: {
+      signer: {
+        short: "r",
+        value: "SIGNER",
+        multiple: true,
+        text: "Who must have signed: a recipient string, @NAME, a recipients or identity file.",
+        complete: "file",
+      },
+      signature: {
+        short: "s",
+        value: "SIG",
+        text: "The signature file (default FILE.sig).",
+        complete: "file",
+      },
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "Your identity, to name the signer from your contact book.",
+        complete: "file",
+      },
+    },
+    positionals: "file",
+    examples: [
+      ["check Alice's release", "polycrypt verify -r alice.pub release.tar.gz"],
+      ["a contact", "polycrypt verify -r @alice --signature r.sig release.tar.gz"],
+    ],
+    exits: [
+      [0, "a good signature by a named signer"],
+      [1, "signature verification failed (another signer, another file, damaged)"],
+      EXIT_USAGE,
+      EXIT_IO,
+    ],
+  },
+  fingerprint: {
+    summary: "print the short fingerprint of a key",
+    usage: ["fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]"],
+    description: "Prints the fingerprint of each key (a recipient string, a recipients or " +
+      "identity file, a contact, or stdin): 160 bits of SHA-256 in eight groups of four base32 " +
+      "characters, to read aloud or compare (docs/contacts.md section 1).",
+    options: { "passphrase-file": PASSPHRASE_FILE },
+    positionals: "file",
+    examples: [
+      ["Bob's key", "polycrypt fingerprint bob.pub"],
+      ["a contact", "polycrypt fingerprint @alice"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, EXIT_IO],
+  },
+  contact: {
+    summary: "keep a local, sealed contact book",
+    usage: [
+      "contact [-i IDENTITY] add NAME RECIPIENT|FILE [--address URL] [--force]",
+      "contact [-i IDENTITY] list [--json] | show NAME | rm NAME | verify NAME",
+    ],
+    description: "Keeps contacts (name, key, address) in $XDG_CONFIG_HOME/polycrypt, sealed " +
+      "under your identity (-i, $POLYCRYPT_IDENTITY or identity.key there): a copy of the folder " +
+      "alone reveals no names or keys. `verify NAME` shows the 60-digit safety number you and " +
+      "NAME both see (docs/contacts.md). `@NAME` then works wherever a key is asked for.",
+    options: {
+      identity: {
+        short: "i",
+        value: "IDENTITY",
+        text: "The identity that seals the book.",
+        complete: "file",
+      },
+      address: { value: "URL", text: "With add: the contact's address (tcp://...)." },
+      force: { text: "With add: replace a contact of that name." },
+      json: { text: "With list: JSON output." },
+    },
+    positionals: ["add", "list", "show", "rm", "verify"],
+    examples: [
+      ["save Bob", "polycrypt contact add bob bob.pub --address tcp://bob.example:7000"],
+      ["compare safety numbers", "polycrypt contact verify bob"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, EXIT_IO],
   },
   help: {
     summary: "show a command's help page",

@@ -6,6 +6,7 @@ import {
   Connection,
   fileMessageHeader,
   newReplyKey,
+  offerMessage,
   sendUdpForReceipt,
   textMessage,
   type Transport,
@@ -20,6 +21,7 @@ import {
   dialer,
   type Outcome,
   OUTCOME_LINES,
+  offerVerdict,
   prepend,
   receiptOutcome,
   TLS_FLAGS,
@@ -34,6 +36,8 @@ interface Plaintext {
   readonly replyKey: Uint8Array;
   /** The text given on the command line, if any. */
   readonly text?: string;
+  /** A file (`-f`): offered first over a connection (docs/transports.md section 7). */
+  readonly offer?: { readonly name: string; readonly size: number | undefined };
   /** The plaintext as a stream, and its size when known (a file). */
   stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
 }
@@ -57,6 +61,16 @@ async function sendOverConnection(
       const message = textMessage(plaintext.text, { replyKey: plaintext.replyKey });
       id = await connection.send(await encrypt(message, options));
     } else {
+      if (plaintext.offer) {
+        // The offer first: a file the peer will refuse is refused before its bytes travel.
+        const offerKey = newReplyKey();
+        const offer = offerMessage(plaintext.offer.name, plaintext.offer.size, {
+          replyKey: offerKey,
+        });
+        const offerId = await connection.send(await encrypt(offer, options));
+        const verdict = offerVerdict(await awaitAck(connection, offerId, offerKey));
+        if (verdict !== "accepted") return verdict;
+      }
       // Sealed as it streams: nothing is sent that is not an envelope.
       const source = await plaintext.stream();
       const sealed = withProgress(source.stream, source.size, "sending").pipeThrough(
@@ -137,9 +151,14 @@ export async function sendCommand(args: string[]): Promise<void> {
   }
   if (file !== undefined) checkFileNameOrUsage(basename(file));
   const replyKey = newReplyKey();
+  // The offer tells the file's size when it is a regular file (a hint the listener checks early).
+  const info = file === undefined ? undefined : await Deno.stat(file).catch(() => undefined);
   const plaintext: Plaintext = {
     replyKey,
     text,
+    offer: file === undefined
+      ? undefined
+      : { name: basename(file), size: info?.isFile ? info.size : undefined },
     async stream() {
       if (text !== undefined) {
         return { stream: ReadableStream.from([textMessage(text, { replyKey })]) };

@@ -35,8 +35,8 @@ import {
   envelopes,
   failureLine,
   listenOn,
-  openMessage,
   offerVerdict,
+  openMessage,
   type Outcome,
   prepend,
   ReceiptDesk,
@@ -294,7 +294,10 @@ export async function chatCommand(args: string[]): Promise<void> {
    */
   const offer = async (connection: Connection, n: number, name: string, size?: number) => {
     const replyKey = newReplyKey();
-    const sealed = await encrypt(offerMessage(name, size, { replyKey }), { recipients, sender: me });
+    const sealed = await encrypt(offerMessage(name, size, { replyKey }), {
+      recipients,
+      sender: me,
+    });
     let answered!: (outcome: Outcome | undefined) => void;
     const answer = new Promise<Outcome | undefined>((resolve) => answered = resolve);
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -501,7 +501,8 @@ export async function writeAll(bytes: Uint8Array): Promise<void> {
  * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept:
  * {@linkcode FileTooLarge} for one over `maxFile` bytes, of which no more than `maxFile` bytes
  * reach the disk, in a temporary file that is removed). A message `desk` says was delivered
- * already is dropped unread ("duplicate"). With `policy.verify`, a message not signed by one of
+ * already is dropped unread ("duplicate"). The offer of a file (section 7) is answered "accepted",
+ * or refused as its file would be (no `outDir`, a size over `maxFile`); it is never claimed. With `policy.verify`, a message not signed by one of
  * those senders fails like an undecryptable one, before any of its data is released; a text's
  * `sender()` is known once its body has been read to the end (the signature comes last).
  */

@@ -1,6 +1,6 @@
 /**
  * What the CLI's `send`/`listen` put inside an envelope (`docs/transports.md` section 7): a kind
- * byte, then a text, or a file name and the file. The name travels encrypted, like everything
+ * byte, then a text, or a file name and the file, or the offer of a file (its name and size). The name travels encrypted, like everything
  * about the message.
  *
  * @example
@@ -244,7 +244,7 @@ export type ParsedMessage =
   };
 
 /**
- * Reads the reply key if any, the kind (and file name) from the front of a decrypted message
+ * Reads the reply key if any, the kind (and file name, and an offer's size) from the front of a decrypted message
  * stream; the body streams on. Throws {@linkcode FormatError} for anything else. `onReplyKey`
  * hears the reply key as soon as it is read, before the rest is checked.
  *

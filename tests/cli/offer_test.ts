@@ -4,6 +4,7 @@
 // listener measures how many bytes reached it.
 import assert from "node:assert/strict";
 import {
+  decryptStream,
   encrypt,
   encryptStream,
   generateIdentity,
@@ -14,12 +15,16 @@ import {
   type Connection,
   dial,
   fileMessageHeader,
+  listen,
   newReplyKey,
   offerMessage,
   openReceipt,
+  parseMessage,
   RECEIPT_SIZE,
+  sealReceipt,
 } from "../../transports/mod.ts";
 import { freePort } from "../transports/_socks.ts";
+import { selfSignedCertificate } from "../transports/_tls.ts";
 import { chatFlags, keyPair, NET_PERMS, runCli, spawnCli, startListen } from "./_cli.ts";
 
 const MIB = 1024 * 1024;
@@ -160,7 +165,7 @@ Deno.test("offer: a 50 MiB file is refused before its bytes are sent (no -o, ove
   }
 });
 
-Deno.test("offer: an accepted offer delivers the file intact (tcp, ws, listen --once)", async () => {
+Deno.test("offer: over tcp, tls and ws an accepted offer delivers the file intact, a refused one stops it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-offer-" });
   try {
     const bob = (await keyPair(dir, "x25519")).recipient;
@@ -169,26 +174,43 @@ Deno.test("offer: an accepted offer delivers the file intact (tcp, ws, listen --
       crypto.getRandomValues(data.subarray(i, i + 65536));
     }
     await Deno.writeFile(`${dir}/data.bin`, data);
-    for (const on of ["tcp://127.0.0.1:0", "ws://127.0.0.1:0/in"]) {
+    await bigFile(`${dir}/big.bin`, 50 * MIB);
+    const tls = await selfSignedCertificate();
+    await Deno.writeTextFile(`${dir}/tls.pem`, tls.cert);
+    await Deno.writeTextFile(`${dir}/tls.key`, tls.key);
+    const tlsListen = ["--tls-cert", `${dir}/tls.pem`, "--tls-key", `${dir}/tls.key`];
+    for (const on of ["tcp://127.0.0.1:0", "tls://127.0.0.1:0", "ws://127.0.0.1:0/in"]) {
       const inbox = await Deno.makeTempDir({ dir, prefix: "inbox-" });
+      const isTls = on.startsWith("tls");
       const listener = await startListen([
         ...["--on", on, "-i", `${dir}/bob.key`, "-o", inbox, "--max-file-size", "4M"],
+        ...(isTls ? tlsListen : []),
       ]);
       const counter = on.startsWith("tcp") ? relay(listener.port) : undefined;
       try {
         const to = counter
           ? `tcp://127.0.0.1:${counter.port}`
-          : on.replace(":0/", `:${listener.port}/`);
-        const sent = await timedSend(to, ["-r", bob, "-f", `${dir}/data.bin`]);
+          : on.replace(":0", `:${listener.port}`);
+        const flags = ["-r", bob, ...(isTls ? ["--tls-ca", `${dir}/tls.pem`] : [])];
+        const sent = await timedSend(to, [...flags, "-f", `${dir}/data.bin`]);
         assert.equal(sent.code, 0, sent.stderr);
         assert.equal(sent.stderr, "polycrypt: delivered\n");
         assert.deepEqual(await Deno.readFile(`${inbox}/data.bin`), data);
         if (counter) assert.ok(counter.counts.toListener > data.length);
+        const refused = await timedSend(to, [...flags, "-f", `${dir}/big.bin`]);
+        assert.equal(refused.code, 3);
+        assert.match(refused.stderr, /it is larger than the peer accepts/);
+        console.log(
+          `${on.slice(0, 3)}: 3 MiB delivered, send start to exit ${sent.ms.toFixed(0)} ms; ` +
+            `50 MiB refused ${refused.ms.toFixed(0)} ms`,
+        );
+        assert.ok(refused.ms < sent.ms + 2000, `${refused.ms} ms against ${sent.ms} ms`);
       } finally {
         await counter?.close();
         const heard = await listener.close();
         assert.match(heard.stderr, /received .*data\.bin/);
       }
+      assert.deepEqual([...Deno.readDirSync(inbox)].map((e) => e.name), ["data.bin"]);
     }
     // --once: the accepted offer is not the one message; the file is, and then it exits 0.
     const inbox = await Deno.makeTempDir({ dir, prefix: "once-" });
@@ -398,6 +420,90 @@ Deno.test("offer: chat's /file to a peer without -o is refused at once and the n
     assert.match(aliceEnd.screen, /\(#2 sending big\.bin\)/);
     assert.match(bobEnd.screen, /a file arrived; use -o DIR to receive files/);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("offer: listen --from answers another signer's offer with random bytes, before the file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-offer-" });
+  try {
+    const alice = await keyPair(dir, undefined, { name: "alice" });
+    const bob = await keyPair(dir, undefined, { name: "bob" });
+    const eve = await keyPair(dir, undefined, { name: "eve" });
+    await Deno.writeTextFile(`${dir}/alice.pub`, alice.recipient + "\n");
+    await Deno.mkdir(`${dir}/inbox`);
+    await bigFile(`${dir}/big.bin`, 50 * MIB);
+    await Deno.writeTextFile(`${dir}/note.txt`, "from alice\n");
+    const listener = await startListen([
+      ...["--on", "tcp://127.0.0.1:0", "-i", bob.key, "-o", `${dir}/inbox`],
+      ...["--from", `${dir}/alice.pub`],
+    ]);
+    const counter = relay(listener.port);
+    try {
+      const to = `tcp://127.0.0.1:${counter.port}`;
+      for (const who of [["-i", eve.key], []]) {
+        const at = counter.counts.toListener;
+        const dropped = await timedSend(to, [...who, "-r", bob.recipient, "-f", `${dir}/big.bin`]);
+        assert.equal(dropped.code, 3);
+        assert.equal(dropped.stderr, "polycrypt: the peer could not decrypt the message\n");
+        const bytes = counter.counts.toListener - at;
+        assert.ok(bytes < 64 * 1024, `${bytes} bytes reached the listener`);
+        console.log(
+          `--from, ${who.length ? "another signer" : "unsigned"}: refused after ${
+            dropped.ms.toFixed(0)
+          } ms, ${bytes} bytes reached the listener`,
+        );
+      }
+      const sent = await timedSend(to, [
+        ...["-i", alice.key, "-r", bob.recipient, "-f", `${dir}/note.txt`],
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(await Deno.readTextFile(`${dir}/inbox/note.txt`), "from alice\n");
+    } finally {
+      await counter.close();
+      const heard = await listener.close();
+      assert.equal(heard.stderr.match(/a message was dropped/g)?.length, 2, heard.stderr);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("offer: a listener from before offers answers 'failed', and send then sends the file as before", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-offer-" });
+  const bob = await generateIdentity("x25519");
+  const received: string[] = [];
+  // Bob's listener as receipts v2 shipped before offers: a kind it does not know (0x4F) is a
+  // message it read the reply key of but cannot parse, answered "failed"; a file is kept.
+  const old = await listen("tcp://127.0.0.1:0", async (peer) => {
+    for await (const m of peer.messages()) {
+      if (m.kind === "ack") continue;
+      const sealed = m.kind === "envelope"
+        ? ReadableStream.from([m.envelope])
+        : ReadableStream.from(m.pieces);
+      let replyKey: Uint8Array | undefined;
+      let outcome: "delivered" | "failed" = "failed";
+      try {
+        const message = await parseMessage(
+          sealed.pipeThrough(decryptStream({ identities: [bob.identity] })),
+          (key) => replyKey = key,
+        );
+        if (message.kind !== "file") throw new Error("a kind this listener does not know");
+        received.push(`${message.name}: ${await new Response(message.body).text()}`);
+        outcome = "delivered";
+      } catch { /* "failed" */ }
+      const id = await m.id;
+      await peer.acknowledge(id, await sealReceipt(replyKey, id, outcome));
+    }
+  });
+  try {
+    await Deno.writeTextFile(`${dir}/note.txt`, "the note");
+    const sent = await timedSend(old.address, ["-r", bob.recipient, "-f", `${dir}/note.txt`]);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.equal(sent.stderr, "polycrypt: delivered\n");
+    assert.deepEqual(received, ["note.txt: the note"]);
+  } finally {
+    await old.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -278,6 +278,9 @@ Deno.test("offer: the offer is a hint (a lying size is caught), and files withou
       await seal(new Uint8Array([...head, ...body])),
     );
     assert.equal(await openReceipt(fileKey, file.id, file.receipt), "tooLarge");
+    // As for any file over the limit, the listener then closes the connection.
+    const after = await acks.next().catch(() => ({ done: true }));
+    assert.equal(after.done, true);
     await connection.close();
 
     // Files without an offer (an older sender), with and without a reply key, are received.
@@ -303,9 +306,12 @@ Deno.test("offer: the offer is a hint (a lying size is caught), and files withou
     await c.close();
   } finally {
     const heard = await listener.close();
+    const names = [...Deno.readDirSync(`${dir}/inbox`)].map((e) => e.name);
     await Deno.remove(dir, { recursive: true });
     assert.match(heard.stderr, /a file larger than --max-file-size \(1 MiB\) was refused/);
     assert.doesNotMatch(heard.stderr, /received .*liar/);
+    // Nothing of the refused file is left (no liar.bin, no temporary file).
+    assert.deepEqual(names.toSorted(), ["old.txt", "older.txt"]);
   }
 });
 

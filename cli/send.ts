@@ -36,8 +36,8 @@ interface Plaintext {
   readonly replyKey: Uint8Array;
   /** The text given on the command line, if any. */
   readonly text?: string;
-  /** A file (`-f`): offered first over a connection (docs/transports.md section 7). */
-  readonly offer?: { readonly name: string; readonly size: number | undefined };
+  /** A file's name (`-f`): offered first over a connection (docs/transports.md section 7). */
+  readonly offer?: string;
   /** The plaintext as a stream, and its size when known (a file). */
   stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
 }
@@ -61,18 +61,20 @@ async function sendOverConnection(
       const message = textMessage(plaintext.text, { replyKey: plaintext.replyKey });
       id = await connection.send(await encrypt(message, options));
     } else {
-      if (plaintext.offer) {
-        // The offer first: a file the peer will refuse is refused before its bytes travel.
+      const source = await plaintext.stream();
+      if (plaintext.offer !== undefined) {
+        // The offer first (its size when the file is a regular file, a hint the listener checks
+        // early): a file the peer will refuse is refused before its bytes travel.
         const offerKey = newReplyKey();
-        const offer = offerMessage(plaintext.offer.name, plaintext.offer.size, {
-          replyKey: offerKey,
-        });
+        const offer = offerMessage(plaintext.offer, source.size, { replyKey: offerKey });
         const offerId = await connection.send(await encrypt(offer, options));
         const verdict = offerVerdict(await awaitAck(connection, offerId, offerKey));
-        if (verdict !== "accepted") return verdict;
+        if (verdict !== "accepted") {
+          await source.stream.cancel().catch(() => {});
+          return verdict;
+        }
       }
       // Sealed as it streams: nothing is sent that is not an envelope.
-      const source = await plaintext.stream();
       const sealed = withProgress(source.stream, source.size, "sending").pipeThrough(
         encryptStream(options),
       ) as ReadableStream<SealedChunk>;
@@ -151,14 +153,10 @@ export async function sendCommand(args: string[]): Promise<void> {
   }
   if (file !== undefined) checkFileNameOrUsage(basename(file));
   const replyKey = newReplyKey();
-  // The offer tells the file's size when it is a regular file (a hint the listener checks early).
-  const info = file === undefined ? undefined : await Deno.stat(file).catch(() => undefined);
   const plaintext: Plaintext = {
     replyKey,
     text,
-    offer: file === undefined
-      ? undefined
-      : { name: basename(file), size: info?.isFile ? info.size : undefined },
+    offer: file === undefined ? undefined : basename(file),
     async stream() {
       if (text !== undefined) {
         return { stream: ReadableStream.from([textMessage(text, { replyKey })]) };

@@ -10,6 +10,7 @@ import {
   fileMessageHeader,
   type Inbound,
   newReplyKey,
+  offerMessage,
   textMessage,
 } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE, type Values } from "./_args.ts";
@@ -34,6 +35,7 @@ import {
   envelopes,
   failureLine,
   listenOn,
+  offerVerdict,
   openMessage,
   type Outcome,
   prepend,
@@ -62,6 +64,7 @@ async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string
 
 /** The delivery note for each receipt outcome (docs/cli.md). */
 const NOTES: Readonly<Record<Outcome, string>> = Object.freeze({
+  accepted: "accepted: sending",
   delivered: "delivered",
   duplicate: "delivered earlier",
   noOutputDir: "refused: the peer receives files only with -o DIR",
@@ -113,6 +116,9 @@ async function openLocalStore(
   }
   return { contacts, contact: wanted === undefined ? undefined : findContact(contacts, wanted) };
 }
+
+/** How long `/file` waits for the answer to its offer (docs/transports.md section 7). */
+const OFFER_TIMEOUT_MS = 30_000;
 
 /** How long `chat` waits for outstanding acknowledgements when it ends. */
 const FAREWELL_MS = 3000;
@@ -251,7 +257,16 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   // Outgoing: one connection to the peer, opened at the first message and again after a failure.
   let outgoing: Connection | undefined;
-  const waiting = new Map<string, { n: number; replyKey: Uint8Array }>();
+  /**
+   * Messages waiting for their receipt, by id. An offer's entry has `answered`, which hears its
+   * outcome (or `undefined` when its connection ended) instead of showing a note.
+   */
+  const waiting = new Map<
+    string,
+    { n: number; replyKey: Uint8Array; answered?: (outcome: Outcome | undefined) => void }
+  >();
+  /** Offers waiting for their answer on each connection, told when it ends. */
+  const offersOn = new Map<Connection, Set<(outcome: Outcome | undefined) => void>>();
   let allAcked: (() => void) | undefined;
   // Receipts for ids not registered yet: `send` resolves with the id after the last frame is
   // written, and a fast peer's receipt can arrive before that (a few, kept briefly).
@@ -266,8 +281,22 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
     waiting.delete(key);
     const outcome = await receiptOutcome(sent.replyKey, id, receipt);
-    await show(`  (#${sent.n} ${NOTES[outcome]})`);
+    // An offer's answer goes to the /file that waits for it; a message's, to the screen.
+    if (sent.answered) sent.answered(outcome);
+    else await show(`  (#${sent.n} ${NOTES[outcome]})`);
     if (waiting.size === 0) allAcked?.();
+  };
+  /**
+   * Registers a sent message's id before anything else is awaited: its receipt may arrive at once,
+   * or have arrived already (then it is settled now).
+   */
+  const expect = (id: Uint8Array, entry: Parameters<typeof waiting.set>[1]) => {
+    waiting.set(id.toHex(), entry);
+    const arrived = early.get(id.toHex());
+    if (arrived !== undefined) {
+      early.delete(id.toHex());
+      settle(id, arrived).catch(() => {});
+    }
   };
   const watch = (connection: Connection) => {
     (async () => {
@@ -279,7 +308,39 @@ export async function chatCommand(args: string[]): Promise<void> {
         }
       } catch { /* a broken connection is replaced at the next message */ }
       if (outgoing === connection) outgoing = undefined;
+      for (const answered of offersOn.get(connection) ?? []) answered(undefined);
+      offersOn.delete(connection);
     })();
+  };
+  /**
+   * Offers the file `name` (docs/transports.md section 7) as message `n` and waits for the answer
+   * (at most OFFER_TIMEOUT_MS): whether to send it ("accepted"), or why not.
+   */
+  const offer = async (connection: Connection, n: number, name: string, size?: number) => {
+    const replyKey = newReplyKey();
+    const sealed = await encrypt(offerMessage(name, size, { replyKey }), {
+      recipients,
+      sender: me,
+    });
+    let answered!: (outcome: Outcome | undefined) => void;
+    const answer = new Promise<Outcome | undefined>((resolve) => answered = resolve);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), OFFER_TIMEOUT_MS);
+    });
+    if (!offersOn.has(connection)) offersOn.set(connection, new Set());
+    offersOn.get(connection)!.add(answered);
+    try {
+      const id = await connection.send(sealed);
+      expect(id, { n, replyKey, answered });
+      const outcome = await Promise.race([answer, timeout]);
+      waiting.delete(id.toHex());
+      if (outcome === undefined) throw new IoError(`the peer did not answer the offer of ${name}`);
+      return offerVerdict(outcome);
+    } finally {
+      clearTimeout(timer);
+      offersOn.get(connection)?.delete(answered);
+    }
   };
   let sent = 0;
   const sendLine = async (line: string) => {
@@ -294,28 +355,37 @@ export async function chatCommand(args: string[]): Promise<void> {
     let kept: string; // what the history keeps
     if (line.startsWith("/file ")) {
       const path = line.slice("/file ".length).trim();
-      checkFileNameOrUsage(basename(path));
+      const name = basename(path);
+      checkFileNameOrUsage(name);
       const source = await openInput(path);
-      const head = fileMessageHeader(basename(path), { replyKey });
+      kept = `[file ${name}]`;
+      await show(`  (#${n} sending ${name})`);
+      // The offer first: a file the peer will refuse is refused at once, before its bytes travel.
+      let verdict: Outcome;
+      try {
+        verdict = await offer(connection, n, name, source.size);
+      } catch (e) {
+        await source.stream.cancel().catch(() => {});
+        throw e;
+      }
+      if (verdict !== "accepted") {
+        await source.stream.cancel().catch(() => {});
+        await show(`  (#${n} ${NOTES[verdict]})`);
+        await record("out", kept);
+        return;
+      }
+      const head = fileMessageHeader(name, { replyKey });
       const sealed = prepend(head, source.stream).pipeThrough(
         encryptStream({ recipients, sender: me }),
       ) as ReadableStream<SealedChunk>;
-      await show(`  (#${n} sending ${basename(path)})`);
       id = await connection.sendStream(sealed);
-      kept = `[file ${basename(path)}]`;
     } else {
       kept = line.startsWith("//") ? line.slice(1) : line;
       id = await connection.send(
         await encrypt(textMessage(kept, { replyKey }), { recipients, sender: me }),
       );
     }
-    // Before anything else is awaited: the receipt may arrive at once (or has arrived already).
-    waiting.set(id.toHex(), { n, replyKey });
-    const arrived = early.get(id.toHex());
-    if (arrived !== undefined) {
-      early.delete(id.toHex());
-      settle(id, arrived).catch(() => {});
-    }
+    expect(id, { n, replyKey });
     await record("out", kept);
   };
 

@@ -27,6 +27,7 @@ import {
 } from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
+import { FormatError } from "../errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
 import { prepend as prependChunks } from "../cascade/_splice.ts";
 import { equalBytes } from "../engines/_bytes.ts";
@@ -213,6 +214,8 @@ export interface Opened {
   readonly error?: unknown;
   /** Who signed a delivered message (`null`: unsigned); absent when it was not delivered. */
   readonly sender?: Sender | null;
+  /** Set when the message was the offer of a file (docs/transports.md section 7), not a file. */
+  readonly offer?: { readonly name: string; readonly size: number | undefined };
 }
 
 /** Who may send to a listener (docs/cli.md, "Signed messages"). */
@@ -336,8 +339,29 @@ export async function awaitAck(
   }
 }
 
+/**
+ * What the answer to the offer of a file (docs/transports.md section 7) means for the file:
+ * "accepted" when it is to be sent, also for "failed", the answer of a listener from before offers
+ * (it does not know the kind, and takes the file as before); a refusal or "undecryptable" as it
+ * is (the file is not sent); anything else, which no listener answers to an offer, "failed".
+ */
+export function offerVerdict(answer: Outcome): Outcome {
+  switch (answer) {
+    case "accepted":
+    case "failed":
+      return "accepted";
+    case "noOutputDir":
+    case "tooLarge":
+    case "undecryptable":
+      return answer;
+    default:
+      return "failed";
+  }
+}
+
 /** The one line `send` prints (and the error it throws) for each outcome (docs/cli.md). */
 export const OUTCOME_LINES: Readonly<Record<Outcome, string>> = Object.freeze({
+  accepted: "the peer accepted the file",
   delivered: "delivered",
   duplicate: "already delivered (a duplicate)",
   noOutputDir: "the peer refused the file: it receives files only with -o DIR",
@@ -425,6 +449,11 @@ export class FileTooLarge extends Refused {
   }
 }
 
+/** The refusal of a file over `max` bytes, with the local line that names the limit. */
+function tooLarge(max: number): FileTooLarge {
+  return new FileTooLarge(`a file larger than --max-file-size (${describeSize(max)}) was refused`);
+}
+
 /** Passes `body` on, erroring with {@linkcode FileTooLarge} before a chunk would pass `max`. */
 function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
   let total = 0;
@@ -432,11 +461,7 @@ function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStrea
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         total += chunk.length;
-        if (total > max) {
-          throw new FileTooLarge(
-            `a file larger than --max-file-size (${describeSize(max)}) was refused`,
-          );
-        }
+        if (total > max) throw tooLarge(max);
         controller.enqueue(chunk);
       },
     }),
@@ -481,7 +506,8 @@ export async function writeAll(bytes: Uint8Array): Promise<void> {
  * key for the receipt and the error (a {@linkcode Notice} for a file that cannot be kept:
  * {@linkcode FileTooLarge} for one over `maxFile` bytes, of which no more than `maxFile` bytes
  * reach the disk, in a temporary file that is removed). A message `desk` says was delivered
- * already is dropped unread ("duplicate"). With `policy.verify`, a message not signed by one of
+ * already is dropped unread ("duplicate"). The offer of a file (section 7) is answered "accepted",
+ * or refused as its file would be (no `outDir`, a size over `maxFile`); it is never claimed. With `policy.verify`, a message not signed by one of
  * those senders fails like an undecryptable one, before any of its data is released; a text's
  * `sender()` is known once its body has been read to the end (the signature comes last).
  */
@@ -510,6 +536,24 @@ export async function openMessage(
       (key) => replyKey = key,
     );
     outcome = "failed";
+    if (message.kind === "offer") {
+      // The offer of a file: answered "accepted" or refused, before the file's bytes travel. It
+      // is read to its end first, so a signature is checked; nothing of it is kept or claimed
+      // (the file that follows is checked and claimed as any file).
+      const offer = { name: message.name, size: message.size };
+      if ((await new Response(message.body).arrayBuffer()).byteLength > 0) {
+        throw new FormatError("not a polycrypt message");
+      }
+      try {
+        if (outDir === undefined) {
+          throw new Refused("a file arrived; use -o DIR to receive files", "noOutputDir");
+        }
+        if (offer.size !== undefined && offer.size > maxFile) throw tooLarge(maxFile);
+      } catch (error) {
+        return { outcome: (error as Refused).outcome, replyKey, error, offer };
+      }
+      return { outcome: "accepted", replyKey, sender: signer(), offer };
+    }
     const key = message.replyKey
       ? `r${await digestOf(message.replyKey)}`
       : item.wholeId && `i${item.wholeId.toHex()}`;

@@ -214,6 +214,7 @@ export async function listenCommand(args: string[]): Promise<void> {
       const gate = gated(item.sealed, slots);
       let ok = false;
       let refused = false;
+      let offerAccepted = false;
       try {
         const opened = await openMessage(
           { ...item, sealed: gate.stream },
@@ -229,16 +230,20 @@ export async function listenCommand(args: string[]): Promise<void> {
         if (ok) say(`polycrypt: ${senderLine(opened.sender ?? null, contacts)}`);
         // One generic line: nothing from the message, its sender or the failing layer.
         if (opened.error !== undefined) say(failureLine(opened.error, from !== undefined));
-        refused = opened.error instanceof FileTooLarge;
+        // A file too large: the connection is closed, so its sender stops sending (an offer
+        // refused has no bytes coming: its sender just does not send the file).
+        refused = opened.error instanceof FileTooLarge && opened.offer === undefined;
+        offerAccepted = opened.outcome === "accepted";
         await answer(item, opened, desk);
       } catch {
         // The peer went away before its receipt: nothing more to do for it.
       } finally {
         gate.close();
-        if (once) finish(!ok);
+        // --once: an accepted offer is not the message; the file that follows on this
+        // connection is (docs/cli.md).
+        if (once && !offerAccepted) finish(!ok);
       }
-      // A file too large: the connection is closed, so its sender stops sending.
-      if (once || refused) return;
+      if ((once && !offerAccepted) || refused) return;
     }
   };
   const listener = await listenOn(on, serve, values, {

@@ -6,6 +6,7 @@ import {
   Connection,
   fileMessageHeader,
   newReplyKey,
+  offerMessage,
   sendUdpForReceipt,
   textMessage,
   type Transport,
@@ -18,6 +19,7 @@ import {
   awaitAck,
   checkFileNameOrUsage,
   dialer,
+  offerVerdict,
   type Outcome,
   OUTCOME_LINES,
   prepend,
@@ -34,6 +36,8 @@ interface Plaintext {
   readonly replyKey: Uint8Array;
   /** The text given on the command line, if any. */
   readonly text?: string;
+  /** A file's name (`-f`): offered first over a connection (docs/transports.md section 7). */
+  readonly offer?: string;
   /** The plaintext as a stream, and its size when known (a file). */
   stream(): Promise<{ stream: ReadableStream<Uint8Array>; size?: number }>;
 }
@@ -57,8 +61,20 @@ async function sendOverConnection(
       const message = textMessage(plaintext.text, { replyKey: plaintext.replyKey });
       id = await connection.send(await encrypt(message, options));
     } else {
-      // Sealed as it streams: nothing is sent that is not an envelope.
       const source = await plaintext.stream();
+      if (plaintext.offer !== undefined) {
+        // The offer first (its size when the file is a regular file, a hint the listener checks
+        // early): a file the peer will refuse is refused before its bytes travel.
+        const offerKey = newReplyKey();
+        const offer = offerMessage(plaintext.offer, source.size, { replyKey: offerKey });
+        const offerId = await connection.send(await encrypt(offer, options));
+        const verdict = offerVerdict(await awaitAck(connection, offerId, offerKey));
+        if (verdict !== "accepted") {
+          await source.stream.cancel().catch(() => {});
+          return verdict;
+        }
+      }
+      // Sealed as it streams: nothing is sent that is not an envelope.
       const sealed = withProgress(source.stream, source.size, "sending").pipeThrough(
         encryptStream(options),
       ) as ReadableStream<SealedChunk>;
@@ -140,6 +156,7 @@ export async function sendCommand(args: string[]): Promise<void> {
   const plaintext: Plaintext = {
     replyKey,
     text,
+    offer: file === undefined ? undefined : basename(file),
     async stream() {
       if (text !== undefined) {
         return { stream: ReadableStream.from([textMessage(text, { replyKey })]) };

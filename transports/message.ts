@@ -1,6 +1,6 @@
 /**
  * What the CLI's `send`/`listen` put inside an envelope (`docs/transports.md` section 7): a kind
- * byte, then a text, or a file name and the file. The name travels encrypted, like everything
+ * byte, then a text, or a file name and the file, or the offer of a file (its name and size). The name travels encrypted, like everything
  * about the message.
  *
  * @example
@@ -18,12 +18,23 @@ import { FormatError } from "../errors.ts";
 import { hkdf } from "../engines/hkdf.ts";
 import { registry } from "../engines/mod.ts";
 
-/** Kind bytes: a text, a file, and the reply-key prefix of receipts (docs/transports.md 7, 9). */
-export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46; reply: 0x52 }> = Object.freeze({
-  text: 0x54,
-  file: 0x46,
-  reply: 0x52,
-});
+/**
+ * Kind bytes: a text, a file, the offer of a file, and the reply-key prefix of receipts
+ * (docs/transports.md sections 7 and 10).
+ */
+export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46; offer: 0x4f; reply: 0x52 }> = Object
+  .freeze({
+    text: 0x54,
+    file: 0x46,
+    offer: 0x4f,
+    reply: 0x52,
+  });
+
+/**
+ * The size field of an offer whose sender does not know the file's size (a pipe): 2^64 - 1
+ * (docs/transports.md section 7).
+ */
+const UNKNOWN_SIZE = 0xffff_ffff_ffff_ffffn;
 
 /** Bytes of the reply key a sender puts in front of a message (docs/transports.md section 10). */
 export const REPLY_KEY_SIZE = 32;
@@ -171,6 +182,42 @@ export function fileMessageHeader(name: string, options: MessageOptions = {}): U
 }
 
 /**
+ * The offer of a file (docs/transports.md section 7): sent before the file, so a listener that
+ * will refuse it says so before the file's bytes travel. `size` is the file's size in bytes, or
+ * `undefined` when the sender does not know it. An offer needs a reply key (its answer is a
+ * receipt sealed to it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MESSAGE_KIND, newReplyKey, offerMessage, parseMessage } from "@polycrypt/polycrypt/transports";
+ * const offer = offerMessage("a.txt", 1234, { replyKey: newReplyKey() });
+ * assert.equal(offer[33], MESSAGE_KIND.offer);
+ * const parsed = await parseMessage(ReadableStream.from([offer]));
+ * assert.ok(parsed.kind === "offer");
+ * assert.equal(parsed.name, "a.txt");
+ * assert.equal(parsed.size, 1234);
+ * ```
+ */
+export function offerMessage(
+  name: string,
+  size: number | undefined,
+  options: MessageOptions & { readonly replyKey: Uint8Array },
+): Uint8Array {
+  if (options?.replyKey === undefined) throw new TypeError("an offer needs a replyKey");
+  if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+    throw new RangeError("size must be a safe non-negative integer");
+  }
+  const bytes = encoder.encode(checkFileName(name));
+  const out = new Uint8Array(1 + 8 + 1 + bytes.length);
+  out[0] = MESSAGE_KIND.offer;
+  new DataView(out.buffer).setBigUint64(1, size === undefined ? UNKNOWN_SIZE : BigInt(size));
+  out[9] = bytes.length;
+  out.set(bytes, 10);
+  return concat(replyPrefix(options), out);
+}
+
+/**
  * A parsed message: its kind, the file name for files, the reply key when the sender put one in,
  * and the rest of the plaintext.
  */
@@ -185,10 +232,19 @@ export type ParsedMessage =
     readonly replyKey?: Uint8Array;
     readonly name: string;
     readonly body: ReadableStream<Uint8Array>;
+  }
+  | {
+    readonly kind: "offer";
+    readonly replyKey: Uint8Array;
+    readonly name: string;
+    /** The offered file's size in bytes; `undefined` when its sender did not know it. */
+    readonly size: number | undefined;
+    /** Empty: an offer ends after its name (read it to the end, so a signature is checked). */
+    readonly body: ReadableStream<Uint8Array>;
   };
 
 /**
- * Reads the reply key if any, the kind (and file name) from the front of a decrypted message
+ * Reads the reply key if any, the kind (and file name, and an offer's size) from the front of a decrypted message
  * stream; the body streams on. Throws {@linkcode FormatError} for anything else. `onReplyKey`
  * hears the reply key as soon as it is read, before the rest is checked.
  *
@@ -244,19 +300,35 @@ export async function parseMessage(
     }
     const extra = replyKey ? { replyKey } : {};
     if (head[at] === MESSAGE_KIND.text) return { kind: "text", ...extra, body: rest(at + 1) };
-    if (head[at] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
-    await need(at + 2);
-    const length = head[at + 1];
-    await need(at + 2 + length);
-    let name: string;
-    try {
-      name = new TextDecoder("utf-8", { fatal: true }).decode(
-        head.subarray(at + 2, at + 2 + length),
-      );
-    } catch {
-      throw new FormatError("not an acceptable file name");
+    /** The u8-length-prefixed file name at `from`, checked. */
+    const readName = async (from: number) => {
+      await need(from + 1);
+      const length = head[from];
+      await need(from + 1 + length);
+      let name: string;
+      try {
+        name = new TextDecoder("utf-8", { fatal: true }).decode(
+          head.subarray(from + 1, from + 1 + length),
+        );
+      } catch {
+        throw new FormatError("not an acceptable file name");
+      }
+      return { name: checkFileName(name), end: from + 1 + length };
+    };
+    if (head[at] === MESSAGE_KIND.offer) {
+      if (!replyKey) throw new FormatError("not a polycrypt message");
+      await need(at + 9);
+      const raw = new DataView(head.buffer, head.byteOffset).getBigUint64(at + 1);
+      if (raw !== UNKNOWN_SIZE && raw > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new FormatError("not a polycrypt message");
+      }
+      const { name, end } = await readName(at + 9);
+      const size = raw === UNKNOWN_SIZE ? undefined : Number(raw);
+      return { kind: "offer", replyKey, name, size, body: rest(end) };
     }
-    return { kind: "file", ...extra, name: checkFileName(name), body: rest(at + 2 + length) };
+    if (head[at] !== MESSAGE_KIND.file) throw new FormatError("not a polycrypt message");
+    const { name, end } = await readName(at + 1);
+    return { kind: "file", ...extra, name, body: rest(end) };
   } catch (e) {
     // Nothing more is read from a message we refuse; the source learns it is not wanted.
     await reader.cancel().catch(() => {});
@@ -271,12 +343,14 @@ export const RECEIPT_OUTCOME: Readonly<{
   noOutputDir: 0x03;
   tooLarge: 0x04;
   failed: 0x05;
+  accepted: 0x06;
 }> = Object.freeze({
   delivered: 0x01,
   duplicate: 0x02,
   noOutputDir: 0x03,
   tooLarge: 0x04,
   failed: 0x05,
+  accepted: 0x06,
 });
 
 /** One of the {@linkcode RECEIPT_OUTCOME} names. */

@@ -7,6 +7,8 @@ import {
   checkFileName,
   fileMessageHeader,
   MESSAGE_KIND,
+  newReplyKey,
+  offerMessage,
   parseMessage,
   textMessage,
 } from "../../transports/mod.ts";
@@ -118,5 +120,45 @@ Deno.test("message: malformed payloads are FormatError and the source is cancell
         assert.equal(sent, 1, "nothing after the header was read");
       }
     });
+  }
+});
+
+Deno.test("message: offers carry a name and a size (or none), and need a reply key", async () => {
+  const replyKey = newReplyKey();
+  for (const size of [0, 1, 50 * 1024 * 1024, Number.MAX_SAFE_INTEGER, undefined]) {
+    const bytes = offerMessage("plans.pdf", size, { replyKey });
+    // R, key, O, size (u64 BE), name length, name
+    assert.equal(bytes.length, 1 + 32 + 1 + 8 + 1 + 9);
+    assert.equal(bytes[33], MESSAGE_KIND.offer);
+    for (const split of [[1], [7, 3], [bytes.length]]) {
+      const parsed = await parseMessage(streamOf(bytes, split));
+      assert.ok(parsed.kind === "offer");
+      assert.deepEqual(parsed.replyKey, replyKey);
+      assert.equal(parsed.name, "plans.pdf");
+      assert.equal(parsed.size, size);
+      assert.equal((await new Response(parsed.body).arrayBuffer()).byteLength, 0);
+    }
+  }
+  // The size field: big-endian; all ones means unknown.
+  const known = offerMessage("a", 0x0102030405, { replyKey });
+  assert.deepEqual([...known.subarray(34, 42)], [0, 0, 0, 1, 2, 3, 4, 5]);
+  const unknown = offerMessage("a", undefined, { replyKey });
+  assert.deepEqual([...unknown.subarray(34, 42)], new Array(8).fill(0xff));
+  assert.throws(() => offerMessage("a", -1, { replyKey }), RangeError);
+  assert.throws(() => offerMessage("a", 2 ** 53, { replyKey }), RangeError);
+  assert.throws(() => offerMessage("../a", 1, { replyKey }), FormatError);
+  assert.throws(
+    () => offerMessage("a", 1, {} as unknown as { replyKey: Uint8Array }),
+    TypeError,
+  );
+
+  // Malformed: no reply key, a size over 2^53 - 1 that is not "unknown", cut short.
+  const noKey = known.subarray(33);
+  await assert.rejects(parseMessage(streamOf(noKey, [noKey.length])), FormatError);
+  const huge = known.slice();
+  huge.set([0, 0x20, 0, 0, 0, 0, 0, 0], 34); // 2^53
+  await assert.rejects(parseMessage(streamOf(huge, [huge.length])), FormatError);
+  for (const cut of [34, 40, 42, known.length - 1]) {
+    await assert.rejects(parseMessage(streamOf(known.subarray(0, cut), [cut])), FormatError);
   }
 });

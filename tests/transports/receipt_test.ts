@@ -57,7 +57,16 @@ Deno.test("a message with a reply key parses to the same kind, name and body, an
 Deno.test("receipts open only with the reply key and the message id; random ones never", async () => {
   const replyKey = newReplyKey();
   const id = crypto.getRandomValues(new Uint8Array(MESSAGE_ID_SIZE));
-  for (const outcome of ["delivered", "duplicate", "noOutputDir", "tooLarge", "failed"] as const) {
+  for (
+    const outcome of [
+      "delivered",
+      "duplicate",
+      "noOutputDir",
+      "tooLarge",
+      "failed",
+      "accepted",
+    ] as const
+  ) {
     const receipt = await sealReceipt(replyKey, id, outcome);
     assert.equal(receipt.length, RECEIPT_SIZE);
     assert.equal(await openReceipt(replyKey, id, receipt), outcome);

@@ -128,6 +128,11 @@ function protectedEnvelope(text: string): string | undefined {
   return isArmored(text) ? text : undefined;
 }
 
+/** Whether `text` is a protected identity file (SECRET KEY or, from before the label, MESSAGE). */
+export function isProtectedIdentity(text: string): boolean {
+  return protectedEnvelope(text) !== undefined;
+}
+
 /** stdin as text, read once however many options name it (`-i -`, `-R -`). */
 let stdinText: Promise<string> | undefined;
 function readStdinText(): Promise<string> {

@@ -7,13 +7,12 @@ import {
   fingerprint,
   hkdf,
   hmac,
-  isArmored,
   padmeLength,
   parseIdentity,
   parseRecipient,
   registry,
 } from "../mod.ts";
-import { loadIdentities } from "./_args.ts";
+import { isProtectedIdentity, loadIdentities } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say, writeAtomic } from "./_io.ts";
 
@@ -104,7 +103,7 @@ export async function warnIfExposed(path: string | undefined): Promise<void> {
   const file = resolve(path ?? defaultIdentityPath());
   if (!file.startsWith(resolve(configDir()) + sep)) return;
   try {
-    if (isArmored(await Deno.readTextFile(file))) return;
+    if (isProtectedIdentity(await Deno.readTextFile(file))) return;
   } catch {
     return;
   }

@@ -1,6 +1,6 @@
 // Internal: `fingerprint`, the short fingerprint of a key (docs/contacts.md section 1).
-import { fingerprint, identitiesFromText, isArmored, recipientFromIdentity } from "../mod.ts";
-import { loadIdentities, onePositional, parse, USAGE } from "./_args.ts";
+import { fingerprint, identitiesFromText, recipientFromIdentity } from "../mod.ts";
+import { isProtectedIdentity, loadIdentities, onePositional, parse, USAGE } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { readText } from "./_io.ts";
 
@@ -21,7 +21,7 @@ export async function recipientsOf(arg: string, passphraseFile?: string): Promis
     return await resolveContacts([arg]);
   }
   const text = arg === "-" ? await new Response(Deno.stdin.readable).text() : await readText(arg);
-  if (isArmored(text)) {
+  if (isProtectedIdentity(text)) {
     if (arg === "-") throw new UsageError("give a protected identity as a file, not on stdin");
     const identities = await loadIdentities([arg], passphraseFile);
     return await Promise.all(identities.map((i) => recipientFromIdentity(i)));

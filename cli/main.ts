@@ -38,6 +38,7 @@ import { readPassphrase } from "./_passphrase.ts";
 import { checkKdfCost, kdfParams, maxKdfMemoryMiB, stanzaAttemptsFlag } from "./_kdf.ts";
 import {
   HelpShown,
+  isProtectedIdentity,
   loadIdentities,
   loadRecipients,
   onePositional,
@@ -255,7 +256,7 @@ async function upgrade(
     throw new UsageError(`${input} already has a signing key`);
   }
   // A protected OLD gives a protected NEW: the key must not lose its protection on the way.
-  const wasProtected = isArmored(await Deno.readTextFile(input));
+  const wasProtected = isProtectedIdentity(await Deno.readTextFile(input));
   const passphrase = values.protect || wasProtected
     ? await readPassphrase({ passphraseFile }, "a passphrase for the new identity file", true)
     : undefined;

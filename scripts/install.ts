@@ -15,17 +15,16 @@ import { fileURLToPath } from "node:url";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** What the CLI's module graph and its workers load: copied whole. */
-const SOURCES = [
-  "mod.ts",
-  "errors.ts",
-  "deno.json",
+/**
+ * What the CLI's module graph and its workers load, copied whole: the package's own files
+ * (deno.json "publish.include", so a new source folder cannot be forgotten here) without its
+ * documentation, and the lock file.
+ */
+const SOURCES: string[] = [
+  ...(JSON.parse(Deno.readTextFileSync(join(REPO, "deno.json"))).publish.include as string[])
+    .map((entry) => entry.replace(/\/$/, ""))
+    .filter((entry) => !["docs", "examples", "README.md"].includes(entry)),
   "deno.lock",
-  "LICENSE",
-  "engines",
-  "cascade",
-  "transports",
-  "cli",
 ];
 
 function fail(message: string): never {

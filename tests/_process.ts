@@ -132,8 +132,20 @@ export function spawnCommand(
     stdin: pipeStdin ? "piped" : "null",
     stdout: options.stdout ?? "piped",
     stderr: options.stderr ?? "piped",
-    env: options.env,
-    clearEnv: options.clearEnv,
+    ...childEnv(options),
     cwd: options.cwd,
   }).spawn();
+}
+
+/**
+ * The child's environment: the caller's `env` over this process's, without `INIT_CWD` unless
+ * the caller sets it. `deno task` and npm set INIT_CWD only when it is unset, so one inherited
+ * from the task that runs the tests (`deno task test`, `npx deno task`) would make a child
+ * `deno task cli` resolve paths against the repository instead of its own folder (docs/cli.md).
+ */
+function childEnv(options: CommandOptions): { env?: Record<string, string>; clearEnv?: boolean } {
+  if (options.clearEnv) return { env: options.env, clearEnv: true };
+  const inherited = Deno.env.toObject();
+  delete inherited.INIT_CWD;
+  return { env: { ...inherited, ...options.env }, clearEnv: true };
 }

@@ -4,7 +4,7 @@
 // key's wrong passphrase); the SECRET KEY label of protected identity files; `-R -`; and relative
 // paths through `deno task cli` resolving where the user typed the command (INIT_CWD).
 import assert from "node:assert/strict";
-import { runDeno } from "../_process.ts";
+import { runDeno, spawnCommand } from "../_process.ts";
 import { keyPair, NET_PERMS, PERMS, runCli, startListen, withTempDir } from "./_cli.ts";
 
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("polycrypt-ux-", fn);
@@ -155,7 +155,7 @@ Deno.test("protected identity files: SECRET KEY label, old MESSAGE label, wrong 
     );
     const recipient = await runCli(["recipient", "-i", `${dir}/p.key`], PERMS, { env });
     assert.equal(recipient.code, 0, recipient.stderr);
-    assert.match(recipient.stdout, /^polycrypt1:x25519\+ml-kem-768:/);
+    assert.match(recipient.stdout, /^polycrypt2:x25519\+ml-kem-768:ed25519\+ml-dsa-65:/);
     // A file written before the label (an armored MESSAGE) still loads.
     const old = text.replace("BEGIN POLYCRYPT SECRET KEY", "BEGIN POLYCRYPT MESSAGE")
       .replace("END POLYCRYPT SECRET KEY", "END POLYCRYPT MESSAGE");
@@ -265,14 +265,11 @@ Deno.test("deno task cli resolves relative paths where the command was typed (IN
 
 /** `deno task cli ...args` from folder `cwd`, stderr piped. */
 function spawnDenoTask(cwd: string, args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "--config", `${REPO}/deno.json`, "cli", ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnCommand(
+    Deno.execPath(),
+    ["task", "-q", "--config", `${REPO}/deno.json`, "cli", ...args],
+    { cwd, env: { NO_COLOR: "1" }, stdout: "null" },
+  );
 }
 
 /** The port from a listener's "listening on" line; keeps draining its stderr after. */

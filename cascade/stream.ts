@@ -25,6 +25,7 @@ import { hkdf } from "../engines/hkdf.ts";
 import type { AeadEngine, KeyedAead } from "../engines/types.ts";
 import { type AeadInto, aeadInto } from "../engines/symmetric/_aead.ts";
 import { ByteReader } from "./_reader.ts";
+import { freeHandedOff, handOff } from "./_splice.ts";
 import { padmeLength } from "./padding.ts";
 
 /** Plaintext bytes per chunk. */
@@ -486,7 +487,8 @@ async function* sealBatches(
     return out.length - used >= CHUNK_SIZE + overhead;
   };
   const take = () => {
-    const batch = out!.subarray(0, used);
+    // Nothing here holds the batch once it is out: its last user may free it (_splice.ts).
+    const batch = handOff(out!.subarray(0, used), "batch");
     out = undefined;
     used = 0;
     return batch;
@@ -526,6 +528,8 @@ async function* sealBatches(
         filled = 0;
       }
     }
+    // Done with the piece: a file piece of the CLI's is freed now (_splice.ts).
+    freeHandedOff(piece, "piece");
     if (used > 0) yield take();
   }
   // The tail: marker and zeros, possibly over several chunks, the last one flagged.
@@ -617,18 +621,21 @@ async function* openBatches(
       heldZeros += plain.length;
       return;
     }
-    if (heldByte >= 0 && heldZeros === 0) {
-      // The held byte goes out in the slot in front of the plaintext: one piece, not two.
-      batch[0] = heldByte;
-      yield batch.subarray(0, 1 + j);
-    } else {
-      if (heldByte >= 0) yield new Uint8Array([heldByte]);
-      yield* zeros(heldZeros);
-      if (j > 0) yield plain.subarray(0, j);
-    }
-    dataLength += (heldByte >= 0 ? 1 : 0) + heldZeros + j;
+    // The state moves on before anything is yielded: the batch's last user may free it then.
+    const before = heldByte;
+    const zerosBefore = heldZeros;
+    dataLength += (before >= 0 ? 1 : 0) + zerosBefore + j;
     heldByte = plain[j];
     heldZeros = plain.length - j - 1;
+    if (before >= 0 && zerosBefore === 0) {
+      // The held byte goes out in the slot in front of the plaintext: one piece, not two.
+      batch[0] = before;
+      yield handOff(batch.subarray(0, 1 + j), "batch");
+    } else {
+      if (before >= 0) yield new Uint8Array([before]);
+      yield* zeros(zerosBefore);
+      if (j > 0) yield handOff(plain.subarray(0, j), "batch");
+    }
   }
   for await (const piece of reader.rest()) {
     if (piece.length === 0) continue;
@@ -659,6 +666,7 @@ async function* openBatches(
       staging.set(piece.subarray(offset), 0);
       staged = piece.length - offset;
     }
+    freeHandedOff(piece, "piece");
     yield* release();
   }
   // Whatever is staged is the last chunk; nothing at all is a truncated stream.

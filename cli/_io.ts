@@ -1,5 +1,6 @@
 // Internal: input streams, atomic output files, progress on stderr.
 import { basename, dirname, join, resolve } from "node:path";
+import { freeHandedOff, handOff } from "../cascade/_splice.ts";
 import { IoError, UsageError } from "./_errors.ts";
 
 const encoder = new TextEncoder();
@@ -7,6 +8,64 @@ const encoder = new TextEncoder();
 /** Writes a line to stderr. */
 export function say(message: string): void {
   Deno.stderr.writeSync(encoder.encode(`${message}\n`));
+}
+
+/**
+ * Bytes per read of an input file: 1 MiB, 16 STREAM chunks, so the cipher gets whole chunks in
+ * place and each piece costs one system call and one trip through the streams.
+ */
+const READ_SIZE = 1024 * 1024;
+
+/**
+ * How long synchronous work may hold the event loop before a read gives it a turn (signals,
+ * timers, the progress meter): reads, ciphers and writes on the file path are all synchronous, and
+ * promises that are already settled never let the loop run.
+ */
+const LOOP_TURN_MS = 50;
+
+/**
+ * A regular file as a stream of fresh {@linkcode READ_SIZE} pieces, read synchronously: an
+ * asynchronous read goes through Deno's blocking thread pool (a handoff and a wake-up per read),
+ * which cost more than the read itself from the page cache. Nothing is read ahead (high-water
+ * mark 0), and each piece is handed off (cascade/_splice.ts): STREAM frees it once done, so a
+ * caller passes the pieces on and keeps none. The file is closed at its end, on an error and on
+ * cancel.
+ */
+function fileStream(file: Deno.FsFile): ReadableStream<Uint8Array> {
+  let turn = performance.now();
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    file.close();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (performance.now() - turn > LOOP_TURN_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        turn = performance.now();
+      }
+      const piece = new Uint8Array(READ_SIZE);
+      let filled = 0;
+      try {
+        while (filled < piece.length) {
+          const n = file.readSync(piece.subarray(filled));
+          if (n === null) break;
+          filled += n;
+        }
+      } catch (e) {
+        close();
+        throw e;
+      }
+      // Handed off: STREAM frees it once sealed or opened (cascade/_splice.ts).
+      if (filled > 0) controller.enqueue(handOff(piece.subarray(0, filled), "piece"));
+      if (filled < piece.length) {
+        close();
+        controller.close();
+      }
+    },
+    cancel: close,
+  }, { highWaterMark: 0 });
 }
 
 /** The input as a stream, and its size when it is a regular file. */
@@ -29,7 +88,7 @@ export async function openInput(
     file.close();
     throw new IoError(`${path} is not a regular file`);
   }
-  return { stream: file.readable, size: info.size, path };
+  return { stream: fileStream(file), size: info.size, path };
 }
 
 /**
@@ -241,8 +300,11 @@ export async function writeAtomic(
     // Held until the rename: another run sees the file in use (removeLeftovers). A file system
     // without locks refuses the other run's lock too, so it leaves the file alone.
     await file.lock(true).catch(() => {});
+    // Synchronous writes: the pieces are large (a batch of STREAM chunks), and an asynchronous
+    // write would hand each to Deno's blocking thread pool. One fsync at the end, none per piece.
     for await (const chunk of stream) {
-      for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+      for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      freeHandedOff(chunk, "batch");
     }
     await file.syncData();
     // Windows renames only closed files; elsewhere the lock stays on until the name is gone.
@@ -262,10 +324,14 @@ export async function writeAtomic(
   }
 }
 
-/** Writes `stream` to stdout. */
+/**
+ * Writes `stream` to stdout, synchronously as {@linkcode writeAtomic} does (a full pipe blocks
+ * until its reader takes more, which is all this process would wait for anyway).
+ */
 export async function writeStdout(stream: ReadableStream<Uint8Array>): Promise<void> {
   for await (const chunk of stream) {
-    for (let off = 0; off < chunk.length;) off += await Deno.stdout.write(chunk.subarray(off));
+    for (let off = 0; off < chunk.length;) off += Deno.stdout.writeSync(chunk.subarray(off));
+    freeHandedOff(chunk, "batch");
   }
 }
 

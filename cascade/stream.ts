@@ -618,7 +618,9 @@ async function* openBatches(
     let j = plain.length - 1;
     while (j >= 0 && plain[j] === 0) j--;
     if (j < 0) {
+      // All zeros (padding, or zeros in the data): counted, and the buffer serves the next batch.
       heldZeros += plain.length;
+      out = batch;
       return;
     }
     // The state moves on before anything is yielded: the batch's last user may free it then.

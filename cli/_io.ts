@@ -254,6 +254,9 @@ async function removeLeftovers(dir: string): Promise<void> {
   }
 }
 
+/** Bytes written between the background fsyncs of {@linkcode writeAtomic}. */
+const SYNC_EVERY = 64 * 1024 * 1024;
+
 /** IoError if `target` exists (`path` is how the user named it). */
 async function refuseExisting(target: string, path: string): Promise<void> {
   try {
@@ -301,11 +304,27 @@ export async function writeAtomic(
     // without locks refuses the other run's lock too, so it leaves the file alone.
     await file.lock(true).catch(() => {});
     // Synchronous writes: the pieces are large (a batch of STREAM chunks), and an asynchronous
-    // write would hand each to Deno's blocking thread pool. One fsync at the end, none per piece.
+    // write would hand each to Deno's blocking thread pool. Every SYNC_EVERY bytes, an fsync
+    // starts in the background (on that pool) if none is running: the disk writes what is there
+    // while the next bytes are sealed, instead of all of it in the final fsync.
+    let syncing: Promise<void> | undefined;
+    let syncError: unknown;
+    let unsynced = 0;
     for await (const chunk of stream) {
       for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      unsynced += chunk.length;
       freeHandedOff(chunk, "batch");
+      if (syncError !== undefined) throw syncError;
+      if (unsynced >= SYNC_EVERY && syncing === undefined) {
+        unsynced = 0;
+        syncing = file.syncData().then(
+          () => syncing = undefined,
+          (e) => syncError = e ?? new Error("fsync failed"),
+        );
+      }
     }
+    await syncing;
+    if (syncError !== undefined) throw syncError;
     await file.syncData();
     // Windows renames only closed files; elsewhere the lock stays on until the name is gone.
     if (Deno.build.os === "windows") file.close();

@@ -25,7 +25,7 @@ import { hkdf } from "../engines/hkdf.ts";
 import type { AeadEngine, KeyedAead } from "../engines/types.ts";
 import { type AeadInto, aeadInto } from "../engines/symmetric/_aead.ts";
 import { ByteReader } from "./_reader.ts";
-import { freeHandedOff, handOff } from "./_splice.ts";
+import { freeHandedOff, handOff, pooledBytes } from "./_splice.ts";
 import { padmeLength } from "./padding.ts";
 
 /** Plaintext bytes per chunk. */
@@ -254,6 +254,9 @@ export async function* sealStream(
       filled += take;
       offset += take;
     }
+    // Every AEAD call has read its input by now (or was given a copy): a file piece of the CLI's
+    // goes back to its pool (_splice.ts).
+    freeHandedOff(piece, "piece");
   }
   // The tail: marker and zeros, possibly over several chunks.
   let remaining = paddedLength(dataLength, pad) - dataLength;
@@ -483,7 +486,10 @@ async function* sealBatches(
   let used = 0;
   /** Makes room for one more sealed chunk; `chunksAhead` sizes a new buffer. */
   const room = (chunksAhead: number) => {
-    out ??= new Uint8Array(Math.min(BATCH, Math.max(1, chunksAhead)) * (CHUNK_SIZE + overhead));
+    out ??= pooledBytes(
+      "batch",
+      Math.min(BATCH, Math.max(1, Math.ceil(chunksAhead))) * (CHUNK_SIZE + overhead),
+    );
     return out.length - used >= CHUNK_SIZE + overhead;
   };
   const take = () => {
@@ -586,7 +592,10 @@ async function* openBatches(
   let out: Uint8Array | undefined;
   let used = 0;
   const room = (chunksAhead: number) => {
-    out ??= new Uint8Array(1 + Math.min(BATCH, Math.max(1, chunksAhead)) * CHUNK_SIZE);
+    out ??= pooledBytes(
+      "batch",
+      1 + Math.min(BATCH, Math.max(1, Math.ceil(chunksAhead))) * CHUNK_SIZE,
+    );
     return out.length - 1 - used >= CHUNK_SIZE;
   };
   const open = (sealed: Uint8Array, last: boolean) => {

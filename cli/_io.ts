@@ -1,6 +1,6 @@
 // Internal: input streams, atomic output files, progress on stderr.
 import { basename, dirname, join, resolve } from "node:path";
-import { freeHandedOff, handOff } from "../cascade/_splice.ts";
+import { freeHandedOff, handOff, pooledBytes } from "../cascade/_splice.ts";
 import { IoError, UsageError } from "./_errors.ts";
 
 const encoder = new TextEncoder();
@@ -45,7 +45,7 @@ function fileStream(file: Deno.FsFile): ReadableStream<Uint8Array> {
         await new Promise((resolve) => setTimeout(resolve, 0));
         turn = performance.now();
       }
-      const piece = new Uint8Array(READ_SIZE);
+      const piece = pooledBytes("piece", READ_SIZE);
       let filled = 0;
       try {
         while (filled < piece.length) {

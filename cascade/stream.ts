@@ -514,8 +514,10 @@ async function* sealBatches(
     dataLength += piece.length;
     let offset = 0;
     while (offset < piece.length) {
+      // Room is made only for a chunk this step seals: a batch full before the piece's last bytes
+      // go to the staging buffer waits for the end of the piece, to go out split (below).
       const ahead = Math.floor((filled + piece.length - offset) / CHUNK_SIZE);
-      if (!room(ahead)) {
+      if (ahead > 0 && !room(ahead)) {
         yield take();
         room(ahead);
       }
@@ -536,7 +538,18 @@ async function* sealBatches(
     }
     // Done with the piece: a file piece of the CLI's is freed now (_splice.ts).
     freeHandedOff(piece, "piece");
-    if (used > 0) yield take();
+    if (used > 0) {
+      // The batch's last chunk goes out as a piece of its own, as when every chunk did: a
+      // consumer that holds back its latest piece (a transport, to send it as the END frame)
+      // holds back one chunk while the source waits, not a batch. Only the last view is handed
+      // off, so the buffer is given back after both are written.
+      const split = used - (CHUNK_SIZE + overhead);
+      const batch = out!.subarray(0, used);
+      out = undefined;
+      used = 0;
+      if (split > 0) yield batch.subarray(0, split);
+      yield handOff(batch.subarray(Math.max(0, split)), "batch");
+    }
   }
   // The tail: marker and zeros, possibly over several chunks, the last one flagged.
   let remaining = paddedLength(dataLength, pad) - dataLength;

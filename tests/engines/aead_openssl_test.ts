@@ -18,7 +18,7 @@ import { aeadConformance } from "../../testing/mod.ts";
 import { aeadInto } from "../../engines/symmetric/_aead.ts";
 import { disableOpensslAeadForTesting, opensslAead } from "../../engines/symmetric/_openssl.ts";
 import { deriveStreamKeys, openStream, sealStream, type StreamKeys } from "../../cascade/stream.ts";
-import { collect, once } from "../../cascade/_reader.ts";
+import { collect } from "../../cascade/_reader.ts";
 import { hex, loadWycheproof } from "./_wycheproof.ts";
 import { runDenoScript } from "../_process.ts";
 

@@ -1,6 +1,7 @@
 // Internal: input streams, atomic output files, progress on stderr.
 import { basename, dirname, join, resolve } from "node:path";
 import { freeHandedOff, handOff, pooledBytes } from "../cascade/_splice.ts";
+import { ffiGranted } from "../engines/_ffi.ts";
 import { IoError, UsageError } from "./_errors.ts";
 
 const encoder = new TextEncoder();
@@ -309,9 +310,20 @@ export async function writeAtomic(
     // The reads stay asynchronous (fileStream), which also gives the event loop its turns
     // (signals). One fsync at the end, none per piece: fsyncs every 64 MiB in the background
     // made a 1 GiB encrypt slower (1.62 s against 1.41 s, medians of 5 alternating runs).
+    // Every WRITEBACK_EVERY bytes, the kernel is asked to start writing them to the disk (Linux,
+    // with --allow-ffi): the final fsync then waits for the last few MiB instead of all of them.
+    let hint: Writeback | undefined | null;
+    let written = 0;
+    let hinted = 0;
     for await (const chunk of stream) {
       for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      written += chunk.length; // before the chunk is given back: that detaches it
       freeHandedOff(chunk, "batch");
+      if (written - hinted >= WRITEBACK_EVERY) {
+        if (hint === undefined) hint = writeback(tmp) ?? null;
+        hint?.(hinted, written - hinted);
+        hinted = written;
+      }
     }
     await file.syncData();
     // Windows renames only closed files; elsewhere the lock stays on until the name is gone.
@@ -329,6 +341,48 @@ export async function writeAtomic(
   } finally {
     cleanups.delete(cleanup);
   }
+}
+
+/** Bytes written between two writeback hints of {@linkcode writeAtomic}. */
+const WRITEBACK_EVERY = 8 * 1024 * 1024;
+
+/** Starts writing a byte range of an open file to its disk, without waiting for it. */
+type Writeback = (offset: number, length: number) => void;
+
+/**
+ * `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)` (Linux) on the file open at
+ * `path`, or `undefined` where it cannot be had: not Linux, no FFI or read permission (queries
+ * that never prompt), no libc, or the descriptor not found. It starts writeback of dirty pages
+ * and returns; durability is still the fsync's. Deno's files do not expose their descriptor, so it
+ * is found by the file's name among /proc/self/fd (the temporary name is unique). Measured on a 1
+ * GiB encrypt (5 alternating runs): 0.88-1.23 s with it, 1.24-1.42 s without, the final fsync
+ * having had 1 GiB to write.
+ */
+function writeback(path: string): Writeback | undefined {
+  const SYNC_FILE_RANGE_WRITE = 2;
+  if (Deno.build.os !== "linux" || !ffiGranted()) return undefined;
+  if (Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    let fd = -1;
+    for (const entry of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`) === path) fd = Number(entry.name);
+      } catch { /* closed meanwhile (the descriptor that listed the folder) */ }
+    }
+    if (fd < 0) return undefined;
+    for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+      try {
+        const { symbols } = Deno.dlopen(name, {
+          sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
+        });
+        return (offset, length) =>
+          void symbols.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WRITE);
+      } catch { /* the next name */ }
+    }
+  } catch { /* no hint: only the fsync at the end */ }
+  return undefined;
 }
 
 /**

@@ -25,8 +25,40 @@ import { hkdf } from "../engines/hkdf.ts";
 import type { AeadEngine, KeyedAead } from "../engines/types.ts";
 import { type AeadInto, aeadInto } from "../engines/symmetric/_aead.ts";
 import { ByteReader } from "./_reader.ts";
-import { freeHandedOff, handOff, pooledBytes } from "./_splice.ts";
+import { freeHandedOff, handOff, pooledBytes, prepend } from "./_splice.ts";
 import { padmeLength } from "./padding.ts";
+
+/**
+ * Reads `source` until more than `n` bytes have come or it ended, and gives the whole input back.
+ * Bytes that came in several pieces are copied as they come (at most `n` of them): a producer may
+ * reuse a piece once the next one is asked for. A first piece of more than `n` bytes is not.
+ */
+async function lookAhead(
+  source: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ more: boolean; whole: AsyncGenerator<Uint8Array> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const rest = { [Symbol.asyncIterator]: () => iterator };
+  let held: Uint8Array | undefined;
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { more: false, whole: once(held?.subarray(0, size)) };
+    const piece = next.value;
+    if (size + piece.length > n) {
+      const whole = prepend(piece, rest);
+      return { more: true, whole: size === 0 ? whole : prepend(held!.subarray(0, size), whole) };
+    }
+    held ??= new Uint8Array(n);
+    held.set(piece, size);
+    size += piece.length;
+  }
+}
+
+/** `bytes`, unless undefined or empty, as a stream. */
+async function* once(bytes: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
+  if (bytes && bytes.length > 0) yield bytes;
+}
 
 /** Plaintext bytes per chunk. */
 export const CHUNK_SIZE = 65536;
@@ -203,7 +235,11 @@ export async function* sealStream(
   pad: boolean,
 ): AsyncGenerator<Uint8Array> {
   const layers = await prepare(keys);
-  const sync = syncLayers(layers);
+  // A stream of one chunk (a chat message, a small file) goes through the promises: binding
+  // libcrypto for the synchronous batches costs more than such a stream takes.
+  const ahead = await lookAhead(source, CHUNK_SIZE);
+  source = ahead.whole;
+  const sync = ahead.more ? syncLayers(layers) : undefined;
   if (sync) return yield* sealBatches(source, layers, sync, pad);
   // Only an innermost layer that has read its input when the call returns may be given the
   // source's own bytes: the producer may reuse a piece once the next one is asked for.
@@ -375,11 +411,14 @@ export async function* openStream(
   keys: StreamKeys,
   pad: boolean,
 ): AsyncGenerator<Uint8Array> {
-  const reader = source instanceof ByteReader ? source : new ByteReader(source);
+  let reader = source instanceof ByteReader ? source : new ByteReader(source);
   const layers = await prepare(keys);
-  const sync = syncLayers(layers);
-  if (sync) return yield* openBatches(reader, layers, sync, pad);
   const sealedChunk = CHUNK_SIZE + chunkOverhead(keys);
+  // As in sealStream: a stream of one chunk goes through the promises.
+  const first = await reader.read(sealedChunk);
+  const sync = (await reader.atEnd()) ? undefined : syncLayers(layers);
+  reader = new ByteReader(prepend(first, reader.rest()));
+  if (sync) return yield* openBatches(reader, layers, sync, pad);
   // The last non-zero byte seen (a candidate marker) and the zeros after it
   // are held back until later data shows they were data, not padding.
   let heldByte = -1;

@@ -57,8 +57,12 @@ export interface AeadInto {
   openInto(nonce: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
 }
 
-/** The synchronous operations of the keyed AEADs that have them (set by `withKey`). */
-const INTO = new WeakMap<KeyedAead, AeadInto>();
+/**
+ * The synchronous operations of the keyed AEADs that may have them (set by `withKey`), looked up
+ * on first use: binding libcrypto costs about 6 ms per process, which a one-chunk message should
+ * not pay.
+ */
+const INTO = new WeakMap<KeyedAead, () => AeadInto | undefined>();
 
 /**
  * The synchronous operations behind a keyed AEAD of a built-in engine when this process has them
@@ -66,7 +70,7 @@ const INTO = new WeakMap<KeyedAead, AeadInto>();
  * keyed object's promises.
  */
 export function aeadInto(keyed: KeyedAead): AeadInto | undefined {
-  return INTO.get(keyed);
+  return INTO.get(keyed)?.();
 }
 
 const EMPTY_AAD = new Uint8Array(0);
@@ -241,7 +245,6 @@ export function defineAead<Backend extends string>(
         open: async (n: Uint8Array, c: Uint8Array, a: Uint8Array) =>
           await primitive.open(k, n, c, a),
       };
-      const into = primitive.into?.(k);
       const bound: KeyedAead = Object.freeze({
         // AeadPrimitive's contract: every primitive has read its input when the call returns.
         readsInputOnCall: true,
@@ -262,7 +265,11 @@ export function defineAead<Backend extends string>(
           return await openOrFail(() => keyed.open(n, ciphertext, aad ?? EMPTY), ciphertext);
         },
       });
-      if (into) INTO.set(bound, into);
+      const into = primitive.into;
+      if (into) {
+        let found: { ops: AeadInto | undefined } | undefined;
+        INTO.set(bound, () => (found ??= { ops: into(k) }).ops);
+      }
       return bound;
     },
   });

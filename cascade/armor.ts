@@ -111,6 +111,9 @@ export function dearmor(input: string | Uint8Array, kind: string = "MESSAGE"): U
   }
 }
 
+/** Binary bytes per piece of armor text that {@linkcode armorLines} yields: 1,024 lines. */
+const ARMOR_SLICE = LINE_BYTES * 1024;
+
 /**
  * Armors an envelope as it streams: the same text as {@linkcode armor}, re-blocked into 48-byte
  * multiples so every line but the last is full. Internal (not exported from the package).
@@ -121,11 +124,16 @@ export async function* armorLines(source: AsyncIterable<Uint8Array>): AsyncGener
   for await (const piece of source) {
     const bytes = carry.length ? concatBytes(carry, piece) : piece;
     const whole = bytes.length - (bytes.length % LINE_BYTES);
-    const lines: string[] = [];
-    for (let i = 0; i < whole; i += LINE_BYTES) {
-      lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64(), "\n");
+    // At most ARMOR_SLICE bytes per piece of text: a source piece may be a batch of 1 MiB, and
+    // the text of all of it at once left its strings for the collector by the MiB.
+    for (let start = 0; start < whole; start += ARMOR_SLICE) {
+      const end = Math.min(whole, start + ARMOR_SLICE);
+      const lines: string[] = [];
+      for (let i = start; i < end; i += LINE_BYTES) {
+        lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64(), "\n");
+      }
+      yield encoder.encode(lines.join(""));
     }
-    if (lines.length) yield encoder.encode(lines.join(""));
     carry = bytes.slice(whole);
   }
   if (carry.length) yield encoder.encode(carry.toBase64() + "\n");

@@ -23,8 +23,42 @@
 import { DecryptionError } from "../errors.ts";
 import { hkdf } from "../engines/hkdf.ts";
 import type { AeadEngine, KeyedAead } from "../engines/types.ts";
+import { type AeadInto, aeadInto } from "../engines/symmetric/_aead.ts";
 import { ByteReader } from "./_reader.ts";
+import { freeHandedOff, handOff, pooledBytes, prepend } from "./_splice.ts";
 import { padmeLength } from "./padding.ts";
+
+/**
+ * Reads `source` until more than `n` bytes have come or it ended, and gives the whole input back.
+ * Bytes that came in several pieces are copied as they come (at most `n` of them): a producer may
+ * reuse a piece once the next one is asked for. A first piece of more than `n` bytes is not.
+ */
+async function lookAhead(
+  source: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ more: boolean; whole: AsyncGenerator<Uint8Array> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const rest = { [Symbol.asyncIterator]: () => iterator };
+  let held: Uint8Array | undefined;
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { more: false, whole: once(held?.subarray(0, size)) };
+    const piece = next.value;
+    if (size + piece.length > n) {
+      const whole = prepend(piece, rest);
+      return { more: true, whole: size === 0 ? whole : prepend(held!.subarray(0, size), whole) };
+    }
+    held ??= new Uint8Array(n);
+    held.set(piece, size);
+    size += piece.length;
+  }
+}
+
+/** `bytes`, unless undefined or empty, as a stream. */
+async function* once(bytes: Uint8Array | undefined): AsyncGenerator<Uint8Array> {
+  if (bytes && bytes.length > 0) yield bytes;
+}
 
 /** Plaintext bytes per chunk. */
 export const CHUNK_SIZE = 65536;
@@ -201,6 +235,12 @@ export async function* sealStream(
   pad: boolean,
 ): AsyncGenerator<Uint8Array> {
   const layers = await prepare(keys);
+  // A stream of one chunk (a chat message, a small file) goes through the promises: binding
+  // libcrypto for the synchronous batches costs more than such a stream takes.
+  const ahead = await lookAhead(source, CHUNK_SIZE);
+  source = ahead.whole;
+  const sync = ahead.more ? syncLayers(layers) : undefined;
+  if (sync) return yield* sealBatches(source, layers, sync, pad);
   // Only an innermost layer that has read its input when the call returns may be given the
   // source's own bytes: the producer may reuse a piece once the next one is asked for.
   const inPlace = layers[0].keyed.readsInputOnCall === true;
@@ -250,6 +290,9 @@ export async function* sealStream(
       filled += take;
       offset += take;
     }
+    // Every AEAD call has read its input by now (or was given a copy): a file piece of the CLI's
+    // goes back to its pool (_splice.ts).
+    freeHandedOff(piece, "piece");
   }
   // The tail: marker and zeros, possibly over several chunks.
   let remaining = paddedLength(dataLength, pad) - dataLength;
@@ -368,9 +411,14 @@ export async function* openStream(
   keys: StreamKeys,
   pad: boolean,
 ): AsyncGenerator<Uint8Array> {
-  const reader = source instanceof ByteReader ? source : new ByteReader(source);
+  let reader = source instanceof ByteReader ? source : new ByteReader(source);
   const layers = await prepare(keys);
   const sealedChunk = CHUNK_SIZE + chunkOverhead(keys);
+  // As in sealStream: a stream of one chunk goes through the promises.
+  const first = await reader.read(sealedChunk);
+  const sync = (await reader.atEnd()) ? undefined : syncLayers(layers);
+  reader = new ByteReader(prepend(first, reader.rest()));
+  if (sync) return yield* openBatches(reader, layers, sync, pad);
   // The last non-zero byte seen (a candidate marker) and the zeros after it
   // are held back until later data shows they were data, not padding.
   let heldByte = -1;
@@ -421,6 +469,275 @@ export async function* openStream(
   }
   // Only the exact tail sealStream writes is accepted: one marker, then the
   // canonical number of zeros.
+  const expectedZeros = paddedLength(dataLength, pad) - dataLength - 1;
+  if (heldByte !== MARKER || heldZeros !== expectedZeros) throw new DecryptionError();
+}
+
+// ---------------------------------------------------------------- synchronous batches
+
+/**
+ * Chunks per output buffer on the synchronous path: 16 chunks, 1 MiB of plaintext. Each buffer is
+ * yielded once full or once the source piece that filled it is used up, whichever comes first, so
+ * output never waits for more input.
+ */
+const BATCH = 16;
+
+/** Every layer's synchronous operations, or `undefined` when one layer has none. */
+function syncLayers(layers: readonly Layer[]): AeadInto[] | undefined {
+  const ops = layers.map((layer) => aeadInto(layer.keyed));
+  return ops.every((op) => op !== undefined) ? ops as AeadInto[] : undefined;
+}
+
+/**
+ * Buffers between the layers of a stack: `buffers[i]` holds what layer `i` of a full chunk turns
+ * into when sealing (what layer `i + 1` turns into when opening), for the layers that do not
+ * write into the batch buffer.
+ */
+function layerBuffers(layers: readonly Layer[]): Uint8Array[] {
+  const buffers: Uint8Array[] = [];
+  let size = CHUNK_SIZE;
+  for (let i = 0; i < layers.length - 1; i++) {
+    size += layers[i].aead.tagSize;
+    buffers.push(new Uint8Array(size));
+  }
+  return buffers;
+}
+
+/**
+ * {@linkcode sealStream} when every layer seals synchronously into a given buffer (libcrypto
+ * through FFI): the same bytes, each chunk sealed straight into a batch buffer (no promise or
+ * allocation per chunk), whole chunks inside a source piece sealed in place without a copy.
+ */
+async function* sealBatches(
+  source: AsyncIterable<Uint8Array>,
+  layers: readonly Layer[],
+  ops: readonly AeadInto[],
+  pad: boolean,
+): AsyncGenerator<Uint8Array> {
+  const n = layers.length;
+  const overhead = layers.reduce((sum, layer) => sum + layer.aead.tagSize, 0);
+  const between = layerBuffers(layers);
+  const staging = new Uint8Array(CHUNK_SIZE);
+  let filled = 0;
+  let counter = 0;
+  let dataLength = 0;
+  let out: Uint8Array | undefined;
+  let used = 0;
+  /** Makes room for one more sealed chunk; `chunksAhead` sizes a new buffer. */
+  const room = (chunksAhead: number) => {
+    out ??= pooledBytes(
+      "batch",
+      Math.min(BATCH, Math.max(1, Math.ceil(chunksAhead))) * (CHUNK_SIZE + overhead),
+    );
+    return out.length - used >= CHUNK_SIZE + overhead;
+  };
+  const take = () => {
+    // Nothing here holds the batch once it is out: its last user may free it (_splice.ts).
+    const batch = handOff(out!.subarray(0, used), "batch");
+    out = undefined;
+    used = 0;
+    return batch;
+  };
+  const seal = (chunk: Uint8Array, last: boolean) => {
+    let input = chunk;
+    for (let i = 0; i < n; i++) {
+      const size = input.length + layers[i].aead.tagSize;
+      const into = i === n - 1 ? out!.subarray(used, used + size) : between[i].subarray(0, size);
+      ops[i].sealInto(nonceFor(layers[i].aead, counter, last), input, into);
+      input = into;
+    }
+    used += input.length;
+    counter++;
+  };
+  for await (const piece of source) {
+    dataLength += piece.length;
+    let offset = 0;
+    while (offset < piece.length) {
+      // Room is made only for a chunk this step seals: a batch full before the piece's last bytes
+      // go to the staging buffer waits for the end of the piece, to go out split (below).
+      const ahead = Math.floor((filled + piece.length - offset) / CHUNK_SIZE);
+      if (ahead > 0 && !room(ahead)) {
+        yield take();
+        room(ahead);
+      }
+      // Every data chunk is followed by at least the marker, so none of them is the last.
+      if (filled === 0 && piece.length - offset >= CHUNK_SIZE) {
+        seal(piece.subarray(offset, offset + CHUNK_SIZE), false);
+        offset += CHUNK_SIZE;
+        continue;
+      }
+      const count = Math.min(CHUNK_SIZE - filled, piece.length - offset);
+      staging.set(piece.subarray(offset, offset + count), filled);
+      filled += count;
+      offset += count;
+      if (filled === CHUNK_SIZE) {
+        seal(staging, false);
+        filled = 0;
+      }
+    }
+    // Done with the piece: a file piece of the CLI's is freed now (_splice.ts).
+    freeHandedOff(piece, "piece");
+    if (used > 0) {
+      // The batch's last chunk goes out as a piece of its own, as when every chunk did: a
+      // consumer that holds back its latest piece (a transport, to send it as the END frame)
+      // holds back one chunk while the source waits, not a batch. Only the last view is handed
+      // off, so the buffer is given back after both are written.
+      const split = used - (CHUNK_SIZE + overhead);
+      const batch = out!.subarray(0, used);
+      out = undefined;
+      used = 0;
+      if (split > 0) yield batch.subarray(0, split);
+      yield handOff(batch.subarray(Math.max(0, split)), "batch");
+    }
+  }
+  // The tail: marker and zeros, possibly over several chunks, the last one flagged.
+  let remaining = paddedLength(dataLength, pad) - dataLength;
+  let marker = true;
+  for (;;) {
+    const count = Math.min(CHUNK_SIZE - filled, remaining);
+    staging.fill(0, filled, filled + count);
+    if (marker) {
+      staging[filled] = MARKER;
+      marker = false;
+    }
+    filled += count;
+    remaining -= count;
+    const ahead = Math.ceil(remaining / CHUNK_SIZE) + 1;
+    if (!room(ahead)) {
+      yield take();
+      room(ahead);
+    }
+    if (remaining === 0) break;
+    seal(staging, false);
+    filled = 0;
+  }
+  seal(staging.subarray(0, filled), true);
+  yield take();
+}
+
+/**
+ * {@linkcode openStream} when every layer opens synchronously into a given buffer: the same
+ * checks and output, the chunks of a batch opened straight into one buffer (whole chunks inside a
+ * source piece without a copy), each batch released once every chunk in it authenticated.
+ */
+async function* openBatches(
+  reader: ByteReader,
+  layers: readonly Layer[],
+  ops: readonly AeadInto[],
+  pad: boolean,
+): AsyncGenerator<Uint8Array> {
+  const n = layers.length;
+  const overhead = layers.reduce((sum, layer) => sum + layer.aead.tagSize, 0);
+  const sealedChunk = CHUNK_SIZE + overhead;
+  const between = layerBuffers(layers);
+  // A sealed chunk split over two source pieces, or one that ends a piece (it is the last chunk
+  // only if no piece follows), waits here.
+  const staging = new Uint8Array(sealedChunk);
+  let staged = 0;
+  let counter = 0;
+  // As in openStream: the last non-zero byte seen and the zeros after it are held back until later
+  // data shows they were data, not padding.
+  let heldByte = -1;
+  let heldZeros = 0;
+  let dataLength = 0;
+  // A batch buffer keeps one byte in front of its plaintext, for a held byte to go out with it.
+  let out: Uint8Array | undefined;
+  let used = 0;
+  const room = (chunksAhead: number) => {
+    out ??= pooledBytes(
+      "batch",
+      1 + Math.min(BATCH, Math.max(1, Math.ceil(chunksAhead))) * CHUNK_SIZE,
+    );
+    return out.length - 1 - used >= CHUNK_SIZE;
+  };
+  const open = (sealed: Uint8Array, last: boolean) => {
+    // Only an empty plaintext may be the (only) chunk of an empty stream.
+    if (sealed.length < overhead || (sealed.length === overhead && counter > 0)) {
+      throw new DecryptionError();
+    }
+    let input = sealed;
+    for (let i = n - 1; i >= 0; i--) {
+      const size = input.length - layers[i].aead.tagSize;
+      const into = i === 0
+        ? out!.subarray(1 + used, 1 + used + size)
+        : between[i - 1].subarray(0, size);
+      if (!ops[i].openInto(nonceFor(layers[i].aead, counter, last), input, into)) {
+        throw new DecryptionError();
+      }
+      input = into;
+    }
+    used += input.length;
+    counter++;
+  };
+  /** Releases the batch's plaintext, holding back its last non-zero byte and the zeros after. */
+  function* release(): Generator<Uint8Array> {
+    if (out === undefined) return;
+    const batch = out;
+    const plain = batch.subarray(1, 1 + used);
+    out = undefined;
+    used = 0;
+    let j = plain.length - 1;
+    while (j >= 0 && plain[j] === 0) j--;
+    if (j < 0) {
+      // All zeros (padding, or zeros in the data): counted, and the buffer serves the next batch.
+      heldZeros += plain.length;
+      out = batch;
+      return;
+    }
+    // The state moves on before anything is yielded: the batch's last user may free it then.
+    const before = heldByte;
+    const zerosBefore = heldZeros;
+    dataLength += (before >= 0 ? 1 : 0) + zerosBefore + j;
+    heldByte = plain[j];
+    heldZeros = plain.length - j - 1;
+    if (before >= 0 && zerosBefore === 0) {
+      // The held byte goes out in the slot in front of the plaintext: one piece, not two.
+      batch[0] = before;
+      yield handOff(batch.subarray(0, 1 + j), "batch");
+    } else {
+      if (before >= 0) yield new Uint8Array([before]);
+      yield* zeros(zerosBefore);
+      if (j > 0) yield handOff(plain.subarray(0, j), "batch");
+    }
+  }
+  for await (const piece of reader.rest()) {
+    if (piece.length === 0) continue;
+    let offset = 0;
+    if (staged > 0) {
+      // More bytes follow the staged chunk now, so if it is whole it is not the last one.
+      if (staged < sealedChunk) {
+        offset = Math.min(sealedChunk - staged, piece.length);
+        staging.set(piece.subarray(0, offset), staged);
+        staged += offset;
+      }
+      if (staged === sealedChunk && offset < piece.length) {
+        if (!room(1 + (piece.length - offset) / sealedChunk)) yield* release();
+        room(1 + (piece.length - offset) / sealedChunk);
+        open(staging, false);
+        staged = 0;
+      }
+    }
+    while (piece.length - offset > sealedChunk) {
+      if (!room((piece.length - offset) / sealedChunk)) {
+        yield* release();
+        room((piece.length - offset) / sealedChunk);
+      }
+      open(piece.subarray(offset, offset + sealedChunk), false);
+      offset += sealedChunk;
+    }
+    if (offset < piece.length) {
+      staging.set(piece.subarray(offset), 0);
+      staged = piece.length - offset;
+    }
+    freeHandedOff(piece, "piece");
+    yield* release();
+  }
+  // Whatever is staged is the last chunk; nothing at all is a truncated stream.
+  if (staged === 0) throw new DecryptionError();
+  room(1);
+  open(staging.subarray(0, staged), true);
+  yield* release();
+  // Only the exact tail sealStream writes is accepted: one marker, then the canonical zeros.
   const expectedZeros = paddedLength(dataLength, pad) - dataLength - 1;
   if (heldByte !== MARKER || heldZeros !== expectedZeros) throw new DecryptionError();
 }

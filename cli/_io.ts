@@ -1,5 +1,7 @@
 // Internal: input streams, atomic output files, progress on stderr.
 import { basename, dirname, join, resolve } from "node:path";
+import { freeHandedOff, handOff, pooledBytes } from "../cascade/_splice.ts";
+import { ffiGranted } from "../engines/_ffi.ts";
 import { IoError, UsageError } from "./_errors.ts";
 
 const encoder = new TextEncoder();
@@ -7,6 +9,67 @@ const encoder = new TextEncoder();
 /** Writes a line to stderr. */
 export function say(message: string): void {
   Deno.stderr.writeSync(encoder.encode(`${message}\n`));
+}
+
+/**
+ * Bytes per read of an input file: 1 MiB, 16 STREAM chunks, so the cipher gets whole chunks in
+ * place and each piece costs one read and one trip through the streams.
+ */
+const READ_SIZE = 1024 * 1024;
+
+/**
+ * A regular file as a stream of {@linkcode READ_SIZE} pieces, one read ahead: as soon as a piece
+ * is taken, the next one is read on Deno's I/O thread pool while this thread seals or opens the
+ * one just taken (on two cores, the read costs no time of its own). Per 1 MiB, a trip through the
+ * pool costs little; it was per 64 KiB chunk, 16 times as many, that Deno's file streams were slow.
+ * Each piece is handed off (cascade/_splice.ts): STREAM gives it back once done, so a caller
+ * passes the pieces on and keeps none. The file is closed at its end, on an error and on cancel.
+ */
+function fileStream(file: Deno.FsFile): ReadableStream<Uint8Array> {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    file.close();
+  };
+  const readPiece = async () => {
+    const piece = pooledBytes("piece", READ_SIZE);
+    let filled = 0;
+    while (filled < piece.length) {
+      const n = await file.read(piece.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    return { piece, filled };
+  };
+  let ahead: ReturnType<typeof readPiece> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let piece: Uint8Array, filled: number;
+      try {
+        ({ piece, filled } = await (ahead ?? readPiece()));
+      } catch (e) {
+        close();
+        throw e;
+      }
+      ahead = undefined;
+      if (filled === piece.length) {
+        ahead = readPiece();
+        // Its failure is thrown by the pull that awaits it; none is unhandled meanwhile.
+        ahead.catch(() => {});
+      }
+      if (filled > 0) controller.enqueue(handOff(piece.subarray(0, filled), "piece"));
+      if (filled < piece.length) {
+        close();
+        controller.close();
+      }
+    },
+    async cancel() {
+      // A read still running would fail on the closed file: let it end first.
+      await ahead?.catch(() => {});
+      close();
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** The input as a stream, and its size when it is a regular file. */
@@ -29,7 +92,7 @@ export async function openInput(
     file.close();
     throw new IoError(`${path} is not a regular file`);
   }
-  return { stream: file.readable, size: info.size, path };
+  return { stream: fileStream(file), size: info.size, path };
 }
 
 /**
@@ -241,8 +304,26 @@ export async function writeAtomic(
     // Held until the rename: another run sees the file in use (removeLeftovers). A file system
     // without locks refuses the other run's lock too, so it leaves the file alone.
     await file.lock(true).catch(() => {});
+    // Synchronous writes of whole pieces (a batch of STREAM chunks): measured against a write
+    // on Deno's I/O pool one piece behind, 1.27-1.37 s against 1.42-1.53 s for 1 GiB (4
+    // alternating runs each), the pool's copy and wake-up costing more than the overlap gave.
+    // The reads stay asynchronous (fileStream), which also gives the event loop its turns
+    // (signals). One fsync at the end, none per piece: fsyncs every 64 MiB in the background
+    // made a 1 GiB encrypt slower (1.62 s against 1.41 s, medians of 5 alternating runs).
+    // Every WRITEBACK_EVERY bytes, the kernel is asked to start writing them to the disk (Linux,
+    // with --allow-ffi): the final fsync then waits for the last few MiB instead of all of them.
+    let hint: Writeback | undefined | null;
+    let written = 0;
+    let hinted = 0;
     for await (const chunk of stream) {
-      for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+      for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
+      written += chunk.length; // before the chunk is given back: that detaches it
+      freeHandedOff(chunk, "batch");
+      if (written - hinted >= WRITEBACK_EVERY) {
+        if (hint === undefined) hint = writeback(tmp) ?? null;
+        hint?.(hinted, written - hinted);
+        hinted = written;
+      }
     }
     await file.syncData();
     // Windows renames only closed files; elsewhere the lock stays on until the name is gone.
@@ -262,10 +343,56 @@ export async function writeAtomic(
   }
 }
 
-/** Writes `stream` to stdout. */
+/** Bytes written between two writeback hints of {@linkcode writeAtomic}. */
+const WRITEBACK_EVERY = 8 * 1024 * 1024;
+
+/** Starts writing a byte range of an open file to its disk, without waiting for it. */
+type Writeback = (offset: number, length: number) => void;
+
+/**
+ * `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)` (Linux) on the file open at
+ * `path`, or `undefined` where it cannot be had: not Linux, no FFI or read permission (queries
+ * that never prompt), no libc, or the descriptor not found. It starts writeback of dirty pages
+ * and returns; durability is still the fsync's. Deno's files do not expose their descriptor, so it
+ * is found by the file's name among /proc/self/fd (the temporary name is unique). Measured on a 1
+ * GiB encrypt (5 alternating runs): 0.88-1.23 s with it, 1.24-1.42 s without, the final fsync
+ * having had 1 GiB to write.
+ */
+function writeback(path: string): Writeback | undefined {
+  const SYNC_FILE_RANGE_WRITE = 2;
+  if (Deno.build.os !== "linux" || !ffiGranted()) return undefined;
+  if (Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    let fd = -1;
+    for (const entry of Deno.readDirSync("/proc/self/fd")) {
+      try {
+        if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`) === path) fd = Number(entry.name);
+      } catch { /* closed meanwhile (the descriptor that listed the folder) */ }
+    }
+    if (fd < 0) return undefined;
+    for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
+      try {
+        const { symbols } = Deno.dlopen(name, {
+          sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
+        });
+        return (offset, length) =>
+          void symbols.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WRITE);
+      } catch { /* the next name */ }
+    }
+  } catch { /* no hint: only the fsync at the end */ }
+  return undefined;
+}
+
+/**
+ * Writes `stream` to stdout, synchronously as {@linkcode writeAtomic} does (a full pipe blocks
+ * until its reader takes more, which is all this process would wait for anyway).
+ */
 export async function writeStdout(stream: ReadableStream<Uint8Array>): Promise<void> {
   for await (const chunk of stream) {
-    for (let off = 0; off < chunk.length;) off += await Deno.stdout.write(chunk.subarray(off));
+    for (let off = 0; off < chunk.length;) off += Deno.stdout.writeSync(chunk.subarray(off));
+    freeHandedOff(chunk, "batch");
   }
 }
 

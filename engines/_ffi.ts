@@ -22,3 +22,13 @@ export function workerModuleReadable(url: URL): boolean {
   if (!deno?.permissions?.querySync || url.protocol !== "file:") return true;
   return deno.permissions.querySync({ name: "read", path: url }).state === "granted";
 }
+
+/**
+ * The file names an OpenSSL 3 libcrypto goes by on Linux, macOS and Windows, in the order the
+ * native backends (engines/rsa/_openssl.ts, engines/symmetric/_openssl.ts) try them.
+ */
+export const LIBCRYPTO_NAMES: readonly string[] = Object.freeze([
+  "libcrypto.so.3",
+  "libcrypto.3.dylib",
+  "libcrypto-3-x64.dll",
+]);

@@ -5,6 +5,7 @@ import { DecryptionError } from "../../errors.ts";
 import { checkBytes } from "../_bytes.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { AeadEngine, KeyedAead } from "../types.ts";
+import { opensslAead, type OpensslAeadId } from "./_openssl.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -20,6 +21,11 @@ export interface AeadPrimitive {
     seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
     open(nonce: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
   }>;
+  /**
+   * Optional synchronous operations under one key that write into the caller's buffers, for
+   * STREAM's batches (see {@linkcode aeadInto}); `undefined` when unavailable in this process.
+   */
+  into?(key: Uint8Array): AeadInto | undefined;
   seal(
     key: Uint8Array,
     nonce: Uint8Array,
@@ -33,6 +39,76 @@ export interface AeadPrimitive {
     ciphertext: Uint8Array,
     aad: Uint8Array,
   ): Promise<Uint8Array> | Uint8Array;
+}
+
+/**
+ * An AEAD under a bound key, synchronous, without associated data, writing into the caller's
+ * buffers: what STREAM (cascade/stream.ts) runs a batch of chunks through in one turn of the event
+ * loop, with no promise, thread hop or output allocation per chunk. The same bytes as the
+ * engine's `seal` and `open` with an empty AAD.
+ */
+export interface AeadInto {
+  /** Seals `plaintext` into `out`, which is exactly `plaintext.length + 16` bytes. */
+  sealInto(nonce: Uint8Array, plaintext: Uint8Array, out: Uint8Array): void;
+  /**
+   * Opens `ciphertext || tag` into `out` (exactly `ciphertext.length - 16` bytes); false, with
+   * `out` zeroed, when the tag does not verify.
+   */
+  openInto(nonce: Uint8Array, ciphertext: Uint8Array, out: Uint8Array): boolean;
+}
+
+/**
+ * The synchronous operations of the keyed AEADs that may have them (set by `withKey`), looked up
+ * on first use: binding libcrypto costs about 6 ms per process, which a one-chunk message should
+ * not pay.
+ */
+const INTO = new WeakMap<KeyedAead, () => AeadInto | undefined>();
+
+/**
+ * The synchronous operations behind a keyed AEAD of a built-in engine when this process has them
+ * (libcrypto through FFI, engines/symmetric/_openssl.ts), else `undefined`: callers then use the
+ * keyed object's promises.
+ */
+export function aeadInto(keyed: KeyedAead): AeadInto | undefined {
+  return INTO.get(keyed)?.();
+}
+
+const EMPTY_AAD = new Uint8Array(0);
+
+/**
+ * {@linkcode AeadPrimitive.into} on libcrypto for `id` under `key`: `undefined` when libcrypto
+ * cannot be had (no FFI permission, no OpenSSL 3), checked when a key is bound.
+ */
+export function opensslInto(id: OpensslAeadId, key: Uint8Array): AeadInto | undefined {
+  const lib = opensslAead();
+  if (lib instanceof Error) return undefined;
+  return {
+    sealInto: (nonce, plaintext, out) => lib.sealInto(id, key, nonce, plaintext, EMPTY_AAD, out),
+    openInto: (nonce, ciphertext, out) => lib.openInto(id, key, nonce, ciphertext, EMPTY_AAD, out),
+  };
+}
+
+/**
+ * An AEAD primitive that runs every call on libcrypto (the `"openssl"` backends), refusing to
+ * fall back: throws at once, saying why, when libcrypto cannot be had.
+ */
+export function opensslPrimitive(id: OpensslAeadId): SyncAeadPrimitive {
+  const lib = opensslAead();
+  if (lib instanceof Error) throw lib;
+  return {
+    into: (key) => opensslInto(id, key),
+    seal(key, nonce, plaintext, aad) {
+      const out = new Uint8Array(plaintext.length + 16);
+      lib.sealInto(id, key, nonce, plaintext, aad, out);
+      return out;
+    },
+    open(key, nonce, ciphertext, aad) {
+      if (ciphertext.length < 16) throw new RangeError("ciphertext is shorter than the tag");
+      const out = new Uint8Array(ciphertext.length - 16);
+      if (!lib.openInto(id, key, nonce, ciphertext, aad, out)) throw new Error("wrong tag");
+      return out;
+    },
+  };
 }
 
 /** The synchronous operations of a node:crypto AEAD (16-byte tag). */
@@ -169,7 +245,7 @@ export function defineAead<Backend extends string>(
         open: async (n: Uint8Array, c: Uint8Array, a: Uint8Array) =>
           await primitive.open(k, n, c, a),
       };
-      return Object.freeze({
+      const bound: KeyedAead = Object.freeze({
         // AeadPrimitive's contract: every primitive has read its input when the call returns.
         readsInputOnCall: true,
         // Not an async function: one promise per call instead of a chain of them, which is
@@ -189,6 +265,12 @@ export function defineAead<Backend extends string>(
           return await openOrFail(() => keyed.open(n, ciphertext, aad ?? EMPTY), ciphertext);
         },
       });
+      const into = primitive.into;
+      if (into) {
+        let found: { ops: AeadInto | undefined } | undefined;
+        INTO.set(bound, () => (found ??= { ops: into(k) }).ops);
+      }
+      return bound;
     },
   });
 }

@@ -29,10 +29,14 @@
  */
 import { gcm } from "@noble/ciphers/aes.js";
 import type { AeadEngine } from "../types.ts";
-import { defineAead, nodeAeadPrimitive } from "./_aead.ts";
+import { defineAead, nodeAeadPrimitive, opensslInto, opensslPrimitive } from "./_aead.ts";
 
-/** Where the AES-GCM arithmetic runs; `"auto"` picks node or WebCrypto by input size. */
-export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble";
+/**
+ * Where the AES-GCM arithmetic runs; `"auto"` picks node or WebCrypto by input size (and, with
+ * `--allow-ffi`, runs STREAM's chunks on the system's libcrypto); `"openssl"` runs every call on
+ * libcrypto through FFI and refuses to fall back.
+ */
+export type AesGcmBackend = "auto" | "webcrypto" | "node" | "noble" | "openssl";
 
 /**
  * Inputs shorter than this go to node:crypto under the `"auto"` backend, the rest to WebCrypto
@@ -89,8 +93,11 @@ export function createAes256Gcm(
   if (backend === "node") {
     return defineAead("aes-256-gcm", 12, backend, nodePrimitive);
   }
+  if (backend === "openssl") {
+    return defineAead("aes-256-gcm", 12, backend, opensslPrimitive("aes-256-gcm"));
+  }
   if (backend !== "webcrypto" && backend !== "auto") {
-    throw new TypeError(`backend must be "auto", "webcrypto", "node" or "noble"`);
+    throw new TypeError(`backend must be "auto", "webcrypto", "node", "noble" or "openssl"`);
   }
   const params = (iv: Uint8Array, aad: Uint8Array) => ({
     name: "AES-GCM",
@@ -156,6 +163,8 @@ export function createAes256Gcm(
   };
   return defineAead("aes-256-gcm", 12, backend, {
     prepare: (key: Uint8Array) => Promise.resolve(prepareAuto(key)),
+    // STREAM's chunks, when libcrypto can be had: synchronous, into the caller's buffers.
+    into: (key: Uint8Array) => opensslInto("aes-256-gcm", key),
     seal: (key, nonce, pt, aad) => prepareAuto(key).seal(nonce, pt, aad),
     open: (key, nonce, ct, aad) => prepareAuto(key).open(nonce, ct, aad),
   });

@@ -18,17 +18,35 @@
  */
 import { chacha20poly1305, hchacha, xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import type { AeadEngine } from "../types.ts";
-import { type AeadPrimitive, defineAead, nodeAeadPrimitive } from "./_aead.ts";
+import {
+  type AeadInto,
+  type AeadPrimitive,
+  defineAead,
+  nodeAeadPrimitive,
+  opensslInto,
+  opensslPrimitive,
+} from "./_aead.ts";
+import { opensslAead } from "./_openssl.ts";
 
-/** Where the ChaCha20-Poly1305 arithmetic runs. */
-export type ChaChaBackend = "node" | "noble";
+/**
+ * Where the ChaCha20-Poly1305 arithmetic runs. `"node"` also runs STREAM's chunks on the
+ * system's libcrypto when the process has `--allow-ffi`; `"openssl"` runs every call there and
+ * refuses to fall back.
+ */
+export type ChaChaBackend = "node" | "noble" | "openssl";
 
 /** A ChaCha20-Poly1305 or XChaCha20-Poly1305 engine, with the backend it runs on. */
 export type ChaChaEngine = AeadEngine & { readonly backend: ChaChaBackend };
 
 // node:crypto against noble, measured in one run (Deno 2.9.6): 64 KiB in 101-104 us against
 // 539-570 us, a 32-byte file key in 9-11 us against 12-23 us.
-const nodeChaCha20Poly1305 = nodeAeadPrimitive("chacha20-poly1305");
+// With --allow-ffi, STREAM's chunks run on libcrypto instead (engines/symmetric/_openssl.ts).
+const CHACHA = "chacha20-poly1305";
+const EMPTY = new Uint8Array(0);
+const nodeChaCha20Poly1305: AeadPrimitive = {
+  ...nodeAeadPrimitive(CHACHA),
+  into: (key) => opensslInto(CHACHA, key),
+};
 
 // HChaCha20's inputs as noble's `hchacha` takes them: 32-bit words in the bytes' own order (a
 // view over the bytes), so the same code is right on little- and big-endian hosts.
@@ -57,12 +75,28 @@ function withXChaChaSubkey<T>(
   }
 }
 
-const nodeXChaCha20Poly1305: AeadPrimitive = {
-  seal: (key, nonce, pt, aad) =>
-    withXChaChaSubkey(key, nonce, (k, n) => nodeChaCha20Poly1305.seal(k, n, pt, aad)),
-  open: (key, nonce, ct, aad) =>
-    withXChaChaSubkey(key, nonce, (k, n) => nodeChaCha20Poly1305.open(k, n, ct, aad)),
-};
+/** XChaCha20-Poly1305 over a ChaCha20-Poly1305 primitive (node:crypto's or libcrypto's). */
+function xchachaOver(inner: AeadPrimitive): AeadPrimitive {
+  return {
+    // STREAM's chunks on libcrypto when it can be had, each under its own subkey.
+    into: (key): AeadInto | undefined => {
+      const lib = opensslAead();
+      if (lib instanceof Error) return undefined;
+      return {
+        sealInto: (nonce, pt, out) =>
+          withXChaChaSubkey(key, nonce, (k, n) => lib.sealInto(CHACHA, k, n, pt, EMPTY, out)),
+        openInto: (nonce, ct, out) =>
+          withXChaChaSubkey(key, nonce, (k, n) => lib.openInto(CHACHA, k, n, ct, EMPTY, out)),
+      };
+    },
+    seal: (key, nonce, pt, aad) =>
+      withXChaChaSubkey(key, nonce, (k, n) => inner.seal(k, n, pt, aad)),
+    open: (key, nonce, ct, aad) =>
+      withXChaChaSubkey(key, nonce, (k, n) => inner.open(k, n, ct, aad)),
+  };
+}
+
+const nodeXChaCha20Poly1305 = xchachaOver(nodeChaCha20Poly1305);
 
 /** noble's cipher constructors, as both ChaCha variants share them. */
 type NobleCipher = (key: Uint8Array, nonce: Uint8Array, aad?: Uint8Array) => {
@@ -75,6 +109,8 @@ interface ChaChaVariant {
   readonly nonceSize: number;
   readonly node: AeadPrimitive;
   readonly noble: NobleCipher;
+  /** libcrypto's, made on request only: it throws when libcrypto cannot be had. */
+  readonly openssl: () => AeadPrimitive;
 }
 
 type ChaChaId = "chacha20-poly1305" | "xchacha20-poly1305";
@@ -85,11 +121,13 @@ const VARIANTS: Readonly<Record<ChaChaId, ChaChaVariant>> = Object.freeze({
     nonceSize: 12,
     node: nodeChaCha20Poly1305,
     noble: chacha20poly1305,
+    openssl: () => opensslPrimitive(CHACHA),
   }),
   "xchacha20-poly1305": Object.freeze({
     nonceSize: 24,
     node: nodeXChaCha20Poly1305,
     noble: xchacha20poly1305,
+    openssl: () => xchachaOver(opensslPrimitive(CHACHA)),
   }),
 });
 
@@ -98,9 +136,10 @@ function chachaEngine(
   id: ChaChaId,
   backend: ChaChaBackend = "node",
 ): ChaChaEngine {
-  const { nonceSize, node, noble } = VARIANTS[id];
+  const { nonceSize, node, noble, openssl } = VARIANTS[id];
   if (backend === "node") return defineAead(id, nonceSize, backend, node);
-  if (backend !== "noble") throw new TypeError(`backend must be "node" or "noble"`);
+  if (backend === "openssl") return defineAead(id, nonceSize, backend, openssl());
+  if (backend !== "noble") throw new TypeError(`backend must be "node", "noble" or "openssl"`);
   return defineAead(id, nonceSize, backend, {
     seal: (key, nonce, pt, aad) => noble(key, nonce, aad).encrypt(pt),
     open: (key, nonce, ct, aad) => noble(key, nonce, aad).decrypt(ct),

@@ -315,7 +315,7 @@ Deno.test({
     // Ragged pieces copied into one scratch buffer, overwritten for each piece.
     for (const sizes of [[1000, 70000, 65536, 65536, 65536], [65537, 3 * 65536], [10, 20, 30]]) {
       const scratch = new Uint8Array(Math.max(...sizes));
-      async function* reusing() {
+      const reusing = async function* () {
         let at = 0;
         for (let i = 0; at < data.length; i++) {
           const n = Math.min(sizes[i % sizes.length], data.length - at);
@@ -323,7 +323,7 @@ Deno.test({
           at += n;
           yield scratch.subarray(0, n);
         }
-      }
+      };
       const sealed = await collect(sealStream(reusing(), keys, true));
       assert.deepEqual(sealed, reference, sizes.join(","));
     }

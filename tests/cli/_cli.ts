@@ -164,3 +164,66 @@ export async function withTempDir(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/** A running `chat` started by {@linkcode startChat}. */
+export interface ChatSession {
+  /** Types a line (and Enter). */
+  type(line: string): Promise<void>;
+  /** Waits (30 s at most) until the screen (stdout) matches `pattern`. */
+  screen(pattern: RegExp): Promise<void>;
+  /** Waits until the chat says it is ready. */
+  ready(): Promise<void>;
+  /** The screen so far. */
+  readonly stdout: string;
+  /** Closes its input (Ctrl-D), without waiting. */
+  endOfInput(): Promise<void>;
+  /** Sends SIGINT (Ctrl-C). */
+  interrupt(): void;
+  /** Its exit code and whole output, once it exits. */
+  status(): Promise<ListenResult>;
+  /** Ctrl-D, then its exit code and whole output. */
+  end(): Promise<ListenResult>;
+}
+
+/** Starts `chat ...args` with piped stdin, and drains its output as it comes. */
+export function startChat(args: string[], env: Record<string, string> = {}): ChatSession {
+  const child = spawnCli(["chat", ...args], NET_PERMS, { env }, true);
+  const writer = child.stdin.getWriter();
+  const td = new TextDecoder();
+  let stdout = "";
+  let stderr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
+    for await (const chunk of stream) add(td.decode(chunk));
+  };
+  const pumping = Promise.all([
+    pump(child.stdout, (s) => stdout += s),
+    pump(child.stderr, (s) => stderr += s),
+  ]);
+  const waitFor = async (where: () => string, pattern: RegExp, what: string) => {
+    const deadline = Date.now() + 30_000;
+    while (!pattern.test(where())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${where()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const status = async () => {
+    const { code } = await child.status;
+    await pumping;
+    return { code, stdout, stderr };
+  };
+  return {
+    type: (line) => writer.write(new TextEncoder().encode(line + "\n")),
+    screen: (pattern) => waitFor(() => stdout, pattern, `${pattern} on stdout`),
+    ready: () => waitFor(() => stderr, /chatting on/, "the chat to start"),
+    get stdout() {
+      return stdout;
+    },
+    endOfInput: () => writer.close(),
+    interrupt: () => child.kill("SIGINT"),
+    status,
+    async end() {
+      await writer.close();
+      return await status();
+    },
+  };
+}

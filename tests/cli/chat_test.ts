@@ -2,51 +2,15 @@
 // other, acknowledgements come back, a file goes into -o DIR, Ctrl-D and Ctrl-C end cleanly.
 import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
-import { chatFlags, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { chatFlags, NET_PERMS, runCli, startChat } from "./_cli.ts";
 import { fingerprint } from "../../mod.ts";
 
-const te = new TextEncoder();
-const td = new TextDecoder();
 
 const run = (args: string[]) => runCli(args, NET_PERMS);
 
 /** A received line: `[HH:MM:SS] ` and the sender's fingerprint prefix (no contact book here). */
 const from = (recipient: string, text: string) =>
   new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${fingerprint(recipient).slice(0, 9)}: ${text}$`, "m");
-
-/** A running chat: type lines, wait for output, end it. */
-function chat(args: string[]) {
-  const child = spawnCli(["chat", ...args], NET_PERMS, {}, true);
-  const writer = child.stdin.getWriter();
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
-    for await (const chunk of stream) add(td.decode(chunk));
-  };
-  const pumping = Promise.all([
-    pump(child.stdout, (s) => stdout += s),
-    pump(child.stderr, (s) => stderr += s),
-  ]);
-  const waitFor = async (where: () => string, pattern: RegExp, what: string) => {
-    const deadline = Date.now() + 20_000;
-    while (!pattern.test(where())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${where()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return {
-    type: (line: string) => writer.write(te.encode(line + "\n")),
-    screen: (pattern: RegExp) => waitFor(() => stdout, pattern, `${pattern} on stdout`),
-    ready: () => waitFor(() => stderr, /chatting on/, "the chat to start"),
-    endOfInput: () => writer.close(),
-    interrupt: () => child.kill("SIGINT"),
-    async status() {
-      const status = await child.status;
-      await pumping;
-      return { code: status.code, stdout, stderr };
-    },
-  };
-}
 
 Deno.test("chat: two processes talk, acknowledge, send a file, and end cleanly", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-" });
@@ -58,8 +22,10 @@ Deno.test("chat: two processes talk, acknowledge, send a file, and end cleanly",
     await Deno.mkdir(`${dir}/alice-inbox`);
     await Deno.writeTextFile(`${dir}/plans.txt`, "the plans\n");
     const [a, b] = [freePort(), freePort()];
-    const aliceChat = chat(chatFlags(a, b, `${dir}/alice.key`, bob, ["-o", `${dir}/alice-inbox`]));
-    const bobChat = chat(chatFlags(b, a, `${dir}/bob.key`, alice));
+    const aliceChat = startChat(
+      chatFlags(a, b, `${dir}/alice.key`, bob, ["-o", `${dir}/alice-inbox`]),
+    );
+    const bobChat = startChat(chatFlags(b, a, `${dir}/bob.key`, alice));
     await Promise.all([aliceChat.ready(), bobChat.ready()]);
 
     await aliceChat.type("hello Bob");
@@ -99,7 +65,7 @@ Deno.test("chat: a third process cannot pass itself off as the peer (signed mess
     const [alice, bob] = [await key("alice"), await key("bob")];
     await Deno.writeTextFile(`${dir}/bob.pub`, bob + "\n");
     const [a, b] = [freePort(), freePort()];
-    const bobChat = chat(chatFlags(b, a, `${dir}/bob.key`, alice));
+    const bobChat = startChat(chatFlags(b, a, `${dir}/bob.key`, alice));
     await bobChat.ready();
     const to = ["--to", `tcp://127.0.0.1:${b}`, "-R", `${dir}/bob.pub`];
     // The failing case of issue 21: anyone with Bob's public key, unsigned...

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, parseRecipient, safetyNumber } from "../../mod.ts";
 import { freePort } from "../transports/_socks.ts";
-import { keyPair, NET_PERMS, runCli, spawnCli } from "./_cli.ts";
+import { keyPair, NET_PERMS, runCli, startChat } from "./_cli.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -325,42 +325,6 @@ Deno.test("-r @NAME: encrypt to a contact; an unknown name is a usage error", as
   }
 });
 
-/** A running chat: type lines, wait for output, end it. */
-function chat(args: string[], env: Record<string, string>) {
-  const child = spawnCli(["chat", ...args], NET_PERMS, { env }, true);
-  const writer = child.stdin.getWriter();
-  let stdout = "";
-  let stderr = "";
-  const pump = async (stream: ReadableStream<Uint8Array>, add: (s: string) => void) => {
-    for await (const chunk of stream) add(td.decode(chunk));
-  };
-  const pumping = Promise.all([
-    pump(child.stdout, (s) => stdout += s),
-    pump(child.stderr, (s) => stderr += s),
-  ]);
-  const waitFor = async (where: () => string, pattern: RegExp, what: string) => {
-    const deadline = Date.now() + 30_000;
-    while (!pattern.test(where())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${where()}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  return {
-    type: (line: string) => writer.write(te.encode(line + "\n")),
-    screen: (pattern: RegExp) => waitFor(() => stdout, pattern, `${pattern} on stdout`),
-    ready: () => waitFor(() => stderr, /chatting on/, "the chat to start"),
-    get stdout() {
-      return stdout;
-    },
-    async end() {
-      await writer.close();
-      const status = await child.status;
-      await pumping;
-      return { code: status.code, stdout, stderr };
-    },
-  };
-}
-
 const TIME = "\\[\\d\\d:\\d\\d:\\d\\d\\]";
 
 Deno.test("chat: --peer-contact names the peer, --history keeps it sealed; send --peer-contact", async () => {
@@ -399,9 +363,9 @@ Deno.test("chat: --peer-contact names the peer, --history keeps it sealed; send 
       "alice",
       "--history",
     ];
-    let bobChat = chat(bobArgs, bob.env);
+    let bobChat = startChat(bobArgs, bob.env);
     // Alice has Bob only by key here: her screen names him by fingerprint prefix.
-    const aliceChat = chat(
+    const aliceChat = startChat(
       [
         "--listen",
         `tcp://127.0.0.1:${a}`,
@@ -456,7 +420,7 @@ Deno.test("chat: --peer-contact names the peer, --history keeps it sealed; send 
     ], [parseRecipient(alice.recipient).publicKey]);
 
     // A second chat with --history shows the conversation again, in order.
-    bobChat = chat(
+    bobChat = startChat(
       bobArgs.filter((a) => a !== "--listen" && !a.includes(`:${b}`)).concat([
         "--listen",
         `tcp://127.0.0.1:${freePort()}`,
@@ -476,7 +440,7 @@ Deno.test("chat: --peer-contact names the peer, --history keeps it sealed; send 
     assert.match(ended.stderr, /history: the last 3 of 3 messages/);
 
     // Without --history nothing is kept or shown.
-    const plain = chat([
+    const plain = startChat([
       "--listen",
       `tcp://127.0.0.1:${freePort()}`,
       "-i",

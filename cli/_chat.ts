@@ -164,6 +164,10 @@ export async function chatCommand(args: string[]): Promise<void> {
     );
   }
   checkStream(peer);
+  // Chat reads the conversation from stdin: recipients cannot come from there too.
+  if ((values["recipients-file"] as string[] | undefined ?? []).includes("-")) {
+    throw new UsageError(`chat reads what you type from stdin: give -R FILE, not -R -`);
+  }
   const recipients = await loadRecipients(values, identities[0]);
   if (local.contact && !recipients.includes(local.contact.recipient)) {
     recipients.push(local.contact.recipient);

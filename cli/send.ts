@@ -133,6 +133,13 @@ export async function sendCommand(args: string[]): Promise<void> {
   if (to === undefined && wanted === undefined) {
     throw new UsageError(`--to is required\nusage: ${USAGE.send}`);
   }
+  // `-R -` reads stdin, which is also where a message given neither as MESSAGE nor -f comes from.
+  const stdinRecipients = (values["recipients-file"] as string[] | undefined ?? []).includes("-");
+  if (stdinRecipients && positionals.length === 0 && (values.file ?? "-") === "-") {
+    throw new UsageError(
+      `-R - reads stdin, so give the message as MESSAGE or -f FILE\nusage: ${USAGE.send}`,
+    );
+  }
   const recipients = await loadRecipients(values);
   if (wanted !== undefined) {
     // --peer-contact NAME: that contact's key, and its address unless --to is given.

@@ -5,7 +5,6 @@ import { freePort } from "../transports/_socks.ts";
 import { chatFlags, NET_PERMS, runCli, startChat } from "./_cli.ts";
 import { fingerprint } from "../../mod.ts";
 
-
 const run = (args: string[]) => runCli(args, NET_PERMS);
 
 /** A received line: `[HH:MM:SS] ` and the sender's fingerprint prefix (no contact book here). */

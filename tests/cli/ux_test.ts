@@ -290,3 +290,31 @@ async function listenerPort(child: Deno.ChildProcess): Promise<number> {
     }
   }
 }
+
+Deno.test("-R - in send and chat: stdin cannot hold both the recipients and the message", async () => {
+  await withDir(async (dir) => {
+    const { key, recipient } = await keyPair(dir, "x25519", { perms: PERMS });
+    const send = await runCli(["send", "--to", "tcp://127.0.0.1:9", "-R", "-"], NET_PERMS, {
+      stdin: recipient,
+    });
+    assert.equal(send.code, 2);
+    assert.match(send.stderr, /-R - reads stdin, so give the message as MESSAGE or -f FILE/);
+    const chat = await runCli(
+      [
+        "chat",
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--peer",
+        "tcp://127.0.0.1:9",
+        "-i",
+        key,
+        "-R",
+        "-",
+      ],
+      NET_PERMS,
+      { stdin: recipient },
+    );
+    assert.equal(chat.code, 2);
+    assert.match(chat.stderr, /give -R FILE, not -R -/);
+  });
+});

@@ -145,6 +145,11 @@ export function spawnCommand(
  */
 function childEnv(options: CommandOptions): { env?: Record<string, string>; clearEnv?: boolean } {
   if (options.clearEnv) return { env: options.env, clearEnv: true };
+  // Only when there is one to drop: passing the whole environment explicitly is otherwise
+  // needless (and Deno checks explicit LD_* variables against an --allow-run allow list).
+  if (Deno.env.get("INIT_CWD") === undefined || options.env?.INIT_CWD !== undefined) {
+    return { env: options.env };
+  }
   const inherited = Deno.env.toObject();
   delete inherited.INIT_CWD;
   return { env: { ...inherited, ...options.env }, clearEnv: true };

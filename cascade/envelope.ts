@@ -230,14 +230,19 @@ function payloadOf(
   return signer ? signPayload(source, signer.sender, signer.prefixHash) : source;
 }
 
+/**
+ * The envelope's bytes. `source` is the data, or with `payloadReady` the payload plaintext
+ * already made from it (a signed payload, signed once).
+ */
 async function* sealEnvelope(
   source: AsyncIterable<Uint8Array>,
   prepared: Awaited<ReturnType<typeof prepare>>,
+  payloadReady = false,
 ): AsyncGenerator<Uint8Array> {
   const { password, pad, payloadKeys, innerHead } = prepared;
   async function* inner(): AsyncGenerator<Uint8Array> {
     yield innerHead;
-    yield* sealStream(payloadOf(source, prepared), payloadKeys, pad);
+    yield* sealStream(payloadReady ? source : payloadOf(source, prepared), payloadKeys, pad);
   }
   if (password) {
     yield password.prefix;
@@ -274,7 +279,7 @@ export async function encrypt(
     : await sealSingleChunk(payload, prepared.payloadKeys, prepared.pad);
   const sealed = single
     ? concatBytes(MAGIC, new Uint8Array([MODE_PUBLIC]), prepared.innerHead, single)
-    : await collect(sealEnvelope(once(plaintext), prepared));
+    : await collect(sealEnvelope(once(payload), prepared, true));
   return (options.armor ? new TextEncoder().encode(armor(sealed)) : sealed) as SealedEnvelope;
 }
 

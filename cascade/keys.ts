@@ -296,6 +296,10 @@ const parsedRecipients = new WeakMap<EngineRegistry, LruCache<string, ParsedReci
 export function parseIdentity(identity: string, options: KeyOptions = {}): KemIdentity {
   const registry = options.registry ?? defaultRegistry;
   const { engine, key, signing } = decode(IDENTITY_PREFIXES, "identity", identity, registry);
+  const size = signing?.engine.secretKeySize;
+  if (signing && size !== undefined && signing.key.length !== size) {
+    throw new FormatError(`identity's ${signing.engine.id} key must be ${size} bytes`);
+  }
   const signingKey: SigningKey | undefined = signing &&
     { engine: signing.engine, secretKey: signing.key };
   return new KemIdentity(engine, key, signingKey);

@@ -90,36 +90,60 @@ function encodeSenderBlock(
   return block;
 }
 
-/** Parses a sender block; a malformed one is a `FormatError` (it was authenticated). */
+/**
+ * Parses a sender block (a `FormatError` when malformed or naming unknown engines). It is parsed
+ * without the recipient cache: a stranger's keys must not evict a messenger's contacts.
+ */
 export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): Sender & {
   engine: SignatureEngine;
 } {
-  const decoder = new TextDecoder("ascii", { fatal: true });
   let at = 0;
   const take = (n: number) => {
     if (at + n > block.length) throw new FormatError("malformed sender block");
     return block.subarray(at, at += n);
   };
-  const kemId = decoder.decode(take(take(1)[0]));
-  const sigId = decoder.decode(take(take(1)[0]));
+  const id = () => {
+    const bytes = take(take(1)[0]);
+    // Engine ids are printable ASCII (docs/format.md section 3).
+    if (bytes.length === 0 || bytes.some((b) => b < 0x21 || b > 0x7e)) {
+      throw new FormatError("malformed sender block");
+    }
+    return String.fromCharCode(...bytes);
+  };
+  const kemId = id();
+  const sigId = id();
   const sizeBytes = take(2);
-  const signKey = take((sizeBytes[0] << 8) | sizeBytes[1]);
-  const kemKey = block.subarray(at);
-  let recipient: string;
-  try {
-    recipient = encodeRecipient(kemId, kemKey, { id: sigId, key: signKey });
-    const parsed = parseRecipient(recipient, { registry });
-    const verifying = parsed.verifyingKey!;
-    return {
-      recipient,
-      signatureEngine: verifying.engine.id,
-      publicKey: verifying.publicKey,
-      fingerprint: fingerprint(recipient),
-      engine: verifying.engine,
-    };
-  } catch (e) {
-    throw new FormatError(`the sender block names no usable key: ${(e as Error).message}`);
+  const signKey = take((sizeBytes[0] << 8) | sizeBytes[1]).slice();
+  const kemKey = block.slice(at);
+  const engineOf = (engineId: string) => {
+    if (!registry.has(engineId)) {
+      throw new FormatError(`the sender block names an unknown engine ${JSON.stringify(engineId)}`);
+    }
+    return registry.get(engineId);
+  };
+  const kem = engineOf(kemId);
+  const engine = engineOf(sigId);
+  if (kem.kind !== "kem" || engine.kind !== "signature") {
+    throw new FormatError("the sender block names engines of the wrong kinds");
   }
+  if (signKey.length !== engine.publicKeySize) {
+    throw new FormatError("the sender block's signing key has the wrong size");
+  }
+  try {
+    kem.checkPublicKey?.(kemKey);
+  } catch (e) {
+    throw new FormatError(
+      `the sender block's encryption key is not usable: ${(e as Error).message}`,
+    );
+  }
+  const recipient = encodeRecipient(kemId, kemKey, { id: sigId, key: signKey });
+  return {
+    recipient,
+    signatureEngine: engine.id,
+    publicKey: signKey,
+    fingerprint: fingerprint(recipient),
+    engine,
+  };
 }
 
 /** What a writer needs to sign: the sender block and the secret signing key. */
@@ -146,7 +170,8 @@ export async function prepareSender(
   const signing = parsed.signingKey;
   if (!signing) {
     throw new TypeError(
-      "sender has no signing key (a version-1 identity): upgrade it with upgradeIdentity",
+      "the identity has no signing key (a version-1 identity): upgrade it " +
+        "(upgradeIdentity; on the command line, polycrypt keygen --upgrade)",
     );
   }
   const { engine, secretKey } = parsed;
@@ -155,9 +180,14 @@ export async function prepareSender(
   }
   let cache = senderBlocks.get(registry);
   if (!cache) senderBlocks.set(registry, cache = new LruCache(16));
+  // Length-framed, so two different key pairs never give the same cache key.
+  const frame = (b: Uint8Array) =>
+    new Uint8Array([b.length >>> 24, b.length >>> 16, b.length >>> 8, b.length]);
   const key = sha256(
     encoder.encode(`${engine.id}:${signing.engine.id}:`),
+    frame(secretKey),
     secretKey,
+    frame(signing.secretKey),
     signing.secretKey,
   ).toHex();
   const block = cache.getOrCreate(key, async () => {
@@ -170,7 +200,7 @@ export async function prepareSender(
   try {
     return { block: await block, engine: signing.engine, secretKey: signing.secretKey };
   } catch (e) {
-    cache.set(key, Promise.reject(e)); // keep no failed entry around for long
+    cache.delete(key); // a failed derivation is not kept
     throw e;
   }
 }
@@ -224,28 +254,37 @@ export interface VerifyPayloadOptions {
   readonly registry: EngineRegistry;
   /** When set, only a signature by one of these is accepted. */
   readonly expected?: readonly ExpectedSigner[];
-  /** Called with the verified sender before the last byte is released. */
+  /** Called with the verified sender once the signature verified, before the stream ends. */
   readonly onSender?: (sender: Sender) => void;
 }
 
 /**
  * Opens a signed payload: yields the data as it comes, holding back the trailing signature,
  * and throws `DecryptionError` before its end unless the signature verifies (and the signer is
- * expected). A consumer that keeps output only when the stream ends without error (a temporary
- * file renamed at the end) never keeps an unauthenticated sender's data.
+ * expected). Data is released before the signature is checked: a consumer that keeps output
+ * only when the stream ends without error (a temporary file renamed at the end) never keeps an
+ * unauthenticated sender's data, and one that shows data must wait for the end.
  */
 export async function* verifyPayload(
   source: AsyncIterable<Uint8Array>,
   prefixHash: Uint8Array,
   options: VerifyPayloadOptions,
 ): AsyncGenerator<Uint8Array> {
-  // Accumulate the sender block first (a few KiB), then stream the rest.
+  // Accumulate the sender block first (a few KiB), then stream the rest, holding back the last
+  // signatureSize bytes (a copy of at most that many): every other byte is released as a view of
+  // the chunk it came in, without copying.
   let pending: Uint8Array = new Uint8Array(0);
   let sender: ReturnType<typeof parseSenderBlock> | undefined;
   let blockBytes: Uint8Array | undefined;
   let held: Uint8Array = new Uint8Array(0);
   const h = sha512Hasher();
+  const release = function* (data: Uint8Array): Generator<Uint8Array> {
+    if (data.length === 0) return;
+    h.update(data);
+    yield data;
+  };
   for await (const chunk of source) {
+    let piece = chunk;
     if (!sender) {
       pending = concatBytes(pending, chunk);
       if (pending.length < 2) continue;
@@ -253,23 +292,29 @@ export async function* verifyPayload(
       if (length === 0) throw new DecryptionError();
       if (pending.length < 2 + length) continue;
       blockBytes = pending.slice(2, 2 + length);
-      sender = parseSenderBlock(blockBytes, options.registry);
-      // An unexpected signer fails now: nothing of its data is released.
+      try {
+        sender = parseSenderBlock(blockBytes, options.registry);
+      } catch {
+        throw new DecryptionError(); // authenticated by the AEAD, but not a usable sender
+      }
+      // A sender block naming another key fails now, before any data. One that names an
+      // expected key is only believed once the signature verifies, at the end.
       if (options.expected && !isExpected(sender, options.expected, options.registry)) {
         throw new DecryptionError();
       }
-      held = pending.subarray(2 + length);
+      piece = pending.subarray(2 + length);
       pending = new Uint8Array(0);
-    } else {
-      held = held.length === 0 ? chunk : concatBytes(held, chunk);
     }
-    // Everything but the last signatureSize bytes is data.
-    const release = held.length - sender.engine.signatureSize;
-    if (release > 0) {
-      const data = held.subarray(0, release);
-      h.update(data);
-      yield data;
-      held = held.slice(release);
+    const size = sender.engine.signatureSize;
+    if (piece.length >= size) {
+      // Everything held, and all of this piece but its last `size` bytes, is data.
+      yield* release(held);
+      yield* release(piece.subarray(0, piece.length - size));
+      held = piece.slice(piece.length - size);
+    } else {
+      const joined = concatBytes(held, piece); // at most 2 * size bytes
+      yield* release(joined.subarray(0, Math.max(0, joined.length - size)));
+      held = joined.slice(Math.max(0, joined.length - size));
     }
   }
   if (!sender || !blockBytes || held.length !== sender.engine.signatureSize) {

@@ -454,6 +454,28 @@ function tooLarge(max: number): FileTooLarge {
   return new FileTooLarge(`a file larger than --max-file-size (${describeSize(max)}) was refused`);
 }
 
+/**
+ * The largest text opened under a sender policy (`listen --from`, `chat`): 1 MiB, which `listen`
+ * holds whole before printing (its TEXT_BUFFER_BYTES) and chat shows as one message.
+ */
+export const SIGNED_TEXT_LIMIT = 1024 * 1024;
+
+/** Passes a text's `body` on, erroring with a {@linkcode Refused} before it would pass `max`. */
+function limitText(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+  let total = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        total += chunk.length;
+        if (total > max) {
+          throw new Refused(`a text larger than ${describeSize(max)} was refused`, "tooLarge");
+        }
+        controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /** Passes `body` on, erroring with {@linkcode FileTooLarge} before a chunk would pass `max`. */
 function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
   let total = 0;
@@ -565,7 +587,12 @@ export async function openMessage(
       claim = key;
     }
     if (message.kind === "text") {
-      await onText(message.body, signer);
+      // Under a sender policy a text is shown only once its signature verified, at its end: it
+      // must fit in memory, so it is bounded (a forger naming an accepted key gets no further).
+      await onText(
+        policy.verify ? limitText(message.body, SIGNED_TEXT_LIMIT) : message.body,
+        signer,
+      );
     } else if (outDir === undefined) {
       await message.body.cancel();
       throw new Refused("a file arrived; use -o DIR to receive files", "noOutputDir");

@@ -1,6 +1,7 @@
 // Internal: `listen`, which receives messages on an address: texts to stdout, files into -o DIR
 // (docs/cli.md, docs/transports.md section 7).
 import type { Inbound } from "../transports/mod.ts";
+import type { Sender } from "../mod.ts";
 import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
 import { loadIdentities, parse, USAGE } from "./_args.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";
@@ -174,7 +175,11 @@ export async function listenCommand(args: string[]): Promise<void> {
   const print = Deno.stdout.isTerminal() ? printScreen : printBytes;
 
   /** Prints one text at a time: a small one once it is decrypted whole, a big one as it comes. */
-  const printText = async (body: ReadableStream<Uint8Array>, gate: Gate) => {
+  const printText = async (
+    body: ReadableStream<Uint8Array>,
+    gate: Gate,
+    sender: () => Sender | null,
+  ) => {
     const reader = body.getReader();
     const head: Uint8Array[] = [];
     let size = 0;
@@ -196,7 +201,10 @@ export async function listenCommand(args: string[]): Promise<void> {
         for (let r = await reader.read(); !ended && !r.done; r = await reader.read()) {
           yield r.value;
         }
-      })()));
+      })())).then(() => {
+        // Its sender, right after its text (in the same turn of the queue), once it verified.
+        say(`polycrypt: ${senderLine(sender(), contacts)}`);
+      });
     });
     printing = run.catch(() => {});
     await run;
@@ -213,6 +221,7 @@ export async function listenCommand(args: string[]): Promise<void> {
     for await (const item of envelopes(peer)) {
       const gate = gated(item.sealed, slots);
       let ok = false;
+      let textShown = false;
       let refused = false;
       let offerAccepted = false;
       try {
@@ -220,14 +229,18 @@ export async function listenCommand(args: string[]): Promise<void> {
           { ...item, sealed: gate.stream },
           identities,
           outDir,
-          (body) => printText(body, gate),
+          (body, sender) => {
+            textShown = true;
+            return printText(body, gate, sender);
+          },
           desk,
           maxFile,
           { verify: from },
         );
         ok = opened.outcome === "delivered";
-        // Who sent it, once it verified: a contact's name, a fingerprint, or "unsigned".
-        if (ok) say(`polycrypt: ${senderLine(opened.sender ?? null, contacts)}`);
+        // Who sent a file, once it verified: a contact's name, a fingerprint, or "unsigned" (a
+        // text's line follows the text).
+        if (ok && !textShown) say(`polycrypt: ${senderLine(opened.sender ?? null, contacts)}`);
         // One generic line: nothing from the message, its sender or the failing layer.
         if (opened.error !== undefined) say(failureLine(opened.error, from !== undefined));
         // A file too large: the connection is closed, so its sender stops sending (an offer

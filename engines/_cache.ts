@@ -31,6 +31,11 @@ export class LruCache<K, V> {
     return value;
   }
 
+  /** Forgets the entry for `key`. */
+  delete(key: K): void {
+    this.#entries.delete(key);
+  }
+
   /** The entry for `key`, made by `make` and stored when missing. */
   getOrCreate(key: K, make: () => V): V {
     return this.get(key) ?? this.set(key, make());

@@ -157,6 +157,11 @@ export interface SignatureEngine {
   readonly securityBits: number;
   /** Public key size in bytes. */
   readonly publicKeySize: number;
+  /**
+   * Optional: the secret key's size in bytes (a seed for the built-ins), which identity strings
+   * are checked against when they are parsed.
+   */
+  readonly secretKeySize?: number;
   /** Signature size in bytes. */
   readonly signatureSize: number;
   /** Makes a fresh key pair from the platform's CSPRNG. */

@@ -116,6 +116,7 @@ export function _buildEd25519MlDsa65(
     postQuantum: true,
     securityBits: params.securityBits,
     publicKeySize: params.publicKeySize,
+    secretKeySize: params.secretKeySize,
     signatureSize: params.signatureSize,
     async generateKeyPair(): Promise<SignatureKeyPair> {
       const [m, e] = await Promise.all([mldsa.generateKeyPair(), ed.generateKeyPair()]);

@@ -299,6 +299,7 @@ export function createEd25519Engine(
     postQuantum: false,
     securityBits: sizes.securityBits,
     publicKeySize: sizes.publicKeySize,
+    secretKeySize: sizes.secretKeySize,
     signatureSize: sizes.signatureSize,
     backend,
     async generateKeyPair(): Promise<SignatureKeyPair> {

@@ -205,6 +205,7 @@ export function _buildMlDsa(size: 44 | 65 | 87, backend: MlDsaBackend): BuiltMlD
     postQuantum: true,
     securityBits: params.securityBits,
     publicKeySize: params.publicKeySize,
+    secretKeySize: params.secretKeySize,
     signatureSize: params.signatureSize,
     backend,
     async generateKeyPair(): Promise<SignatureKeyPair> {

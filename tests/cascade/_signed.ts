@@ -48,3 +48,22 @@ export async function signedPayload(
   const sender = await prepareSender(identity, registry);
   return await collect(signPayload(once(data), sender, prefixHash));
 }
+
+/**
+ * A forger's signed payload: the sender block of `recipient` (docs/format.md section 3.1, made
+ * from public keys only), `data`, and random bytes where the signature goes.
+ */
+export function forgedPayload(recipient: string, data: Uint8Array): Uint8Array {
+  const { engine, publicKey, verifyingKey } = parseRecipient(recipient);
+  const id = (s: string) => [s.length, ...new TextEncoder().encode(s)];
+  const u16 = (n: number) => [n >> 8, n & 0xff];
+  const block = new Uint8Array([
+    ...id(engine.id),
+    ...id(verifyingKey!.engine.id),
+    ...u16(verifyingKey!.publicKey.length),
+    ...verifyingKey!.publicKey,
+    ...publicKey,
+  ]);
+  const signature = crypto.getRandomValues(new Uint8Array(verifyingKey!.engine.signatureSize));
+  return concatBytes(new Uint8Array(u16(block.length)), block, data, signature);
+}

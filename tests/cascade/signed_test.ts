@@ -18,7 +18,7 @@ import {
 } from "../../mod.ts";
 import { concatBytes } from "../../engines/_bytes.ts";
 import { collect } from "../../cascade/_reader.ts";
-import { envelopeWith, signedPayload } from "./_signed.ts";
+import { envelopeWith, forgedPayload, signedPayload } from "./_signed.ts";
 import { assertRejects, patternBytes } from "./_helpers.ts";
 
 const alice = await generateIdentity();
@@ -207,4 +207,83 @@ Deno.test("a passphrase-only envelope can be signed", async () => {
   });
   const opened = await decryptWithSender(sealed, { passphrase: "pw" });
   assert.equal(opened.sender?.recipient, mallory.recipient);
+});
+
+Deno.test("a forged sender block naming Alice: nobody is named, verify fails, at the end", async () => {
+  // The forger's block is Alice's, byte for byte (built from her public keys as section 3.1 says).
+  let real: Uint8Array | undefined;
+  await envelopeWith(bob.recipient, true, async (prefix) => {
+    return real = await signedPayload(alice.identity, text, prefix);
+  });
+  const forged = forgedPayload(alice.recipient, text);
+  const size = registry.signature("ed25519+ml-dsa-65").signatureSize;
+  assert.deepEqual(
+    forged.subarray(0, forged.length - size),
+    real!.subarray(0, real!.length - size),
+  );
+  // One chunk, or a multi-chunk stream with verify: DecryptionError, onSender never called.
+  for (const data of [text, patternBytes(200_000)]) {
+    const sealed = await envelopeWith(
+      bob.recipient,
+      true,
+      () => Promise.resolve(forgedPayload(alice.recipient, data)),
+    );
+    let named = false;
+    await assertRejects(
+      decrypt(sealed, { identities: [bob.identity], onSender: () => named = true }),
+      [DecryptionError],
+    );
+    await assertRejects(
+      collect(
+        ReadableStream.from([sealed]).pipeThrough(
+          decryptStream({
+            identities: [bob.identity],
+            verify: [alice.recipient],
+            onSender: () => named = true,
+          }),
+        ),
+      ),
+      [DecryptionError],
+    );
+    assert.equal(named, false);
+  }
+});
+
+Deno.test("verifyPayload: every way of cutting a signed payload into chunks gives the same verdict", async () => {
+  const { verifyPayload } = await import("../../cascade/signed.ts");
+  const prefix = new Uint8Array(64).fill(3);
+  for (const size of [0, 1, 63, 64, 65, 200]) {
+    const data = patternBytes(size, size + 1);
+    const good = await signedPayload(mallory.identity, data, prefix);
+    const bad = good.slice();
+    bad[bad.length - 1] ^= 1;
+    // Cut at one place, at two places, and byte by byte.
+    const cuts: number[][] = [];
+    for (let i = 0; i <= good.length; i += 7) cuts.push([i]);
+    for (let i = 0; i <= good.length; i += 31) {
+      for (let j = i; j <= good.length; j += 29) cuts.push([i, j]);
+    }
+    cuts.push(Array.from({ length: good.length }, (_, i) => i));
+    for (const [payload, ok] of [[good, true], [bad, false]] as const) {
+      for (const at of cuts) {
+        const pieces = [0, ...at, payload.length].slice(1).map((end, k, ends) =>
+          payload.subarray(k === 0 ? 0 : [0, ...at][k], end)
+        );
+        let named = false;
+        const run = collect(
+          verifyPayload(ReadableStream.from(pieces), prefix, {
+            registry,
+            onSender: () => named = true,
+          }),
+        );
+        if (ok) {
+          assert.deepEqual(await run, data, `${size} bytes cut at ${at.length} places`);
+          assert.equal(named, true);
+        } else {
+          await assertRejects(run, [DecryptionError]);
+          assert.equal(named, false);
+        }
+      }
+    }
+  }
 });

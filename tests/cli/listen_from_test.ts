@@ -1,7 +1,9 @@
 // listen names each message's verified sender on stderr, and `--from` opens only messages
 // signed by the senders it names (issue 21 §4, docs/cli.md "Signed messages").
 import assert from "node:assert/strict";
-import { fingerprint } from "../../mod.ts";
+import { fingerprint, type SealedEnvelope } from "../../mod.ts";
+import { Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
+import { envelopeWith, forgedPayload } from "../cascade/_signed.ts";
 import { keyPair, NET_PERMS, runCli, startListen, withTempDir } from "./_cli.ts";
 
 Deno.test("listen --from: only the named sender's signed messages are shown", async () => {
@@ -42,5 +44,37 @@ Deno.test("listen without --from names the sender, or says unsigned", async () =
       `polycrypt: signed by ${fingerprint(alice.recipient)}`,
       "polycrypt: unsigned: the sender is not authenticated",
     ]);
+  });
+});
+
+Deno.test("listen --from: a forged sender block naming Alice shows nothing, big or small", async () => {
+  await withTempDir("listen-from", async (dir) => {
+    const alice = await keyPair(dir, undefined, { name: "alice" });
+    const bob = await keyPair(dir, undefined, { name: "bob" });
+    const listening = await startListen([
+      ...["--on", "tcp://127.0.0.1:0", "-i", bob.key, "--from", alice.recipient],
+    ]);
+    // The forger has only the public strings; 40 bytes, then 3.2 MB (over listen's 1 MiB buffer).
+    for (const words of ["wire the money -- Alice", "wire the money -- Alice\n".repeat(130_000)]) {
+      const message = textMessage(words, { replyKey: newReplyKey() });
+      const sealed = await envelopeWith(
+        bob.recipient,
+        true,
+        () => Promise.resolve(forgedPayload(alice.recipient, message)),
+      );
+      const connection = await dial(`tcp://127.0.0.1:${listening.port}`) as Connection;
+      await connection.send(sealed as SealedEnvelope);
+      // Its receipt says it was not delivered (random bytes or a refusal): wait for it.
+      for await (const m of connection.messages()) if (m.kind === "ack") break;
+      await connection.close();
+    }
+    const result = await listening.close();
+    assert.equal(result.stdout, "", "nothing printed");
+    assert.doesNotMatch(result.stderr, /polycrypt: signed by/);
+    assert.equal(
+      result.stderr.match(/a message was dropped|was refused/g)?.length,
+      2,
+      result.stderr,
+    );
   });
 });

@@ -125,7 +125,9 @@ export interface DecryptOptions {
   maxStanzaAttempts?: Partial<StanzaAttempts>;
   /**
    * Accept only a message signed by one of these (version-2 recipient strings or public signing
-   * keys): anything else, unsigned messages included, fails with the one `DecryptionError`.
+   * keys): anything else, unsigned messages included, fails with the one `DecryptionError`; at
+   * once for an unsigned message or one naming another key, at the end of the stream for a bad
+   * signature under an expected key (so keep streamed output only when the stream ends cleanly).
    */
   verify?: readonly ExpectedSigner[];
   /**

@@ -92,6 +92,15 @@ Deno.test("detached: Eve cannot move Alice's signature under her name or the rev
     verifyDetached(data, armor(swapped, "SIGNATURE"), [eve.recipient]),
     [SignatureError],
   );
+  // ...and the reverse: Alice's name over Eve's signature.
+  const reversed = new Uint8Array([
+    ...byAlice.subarray(0, byAlice.length - size),
+    ...byEve.subarray(-size),
+  ]);
+  await assertRejects(
+    verifyDetached(data, armor(reversed, "SIGNATURE"), [alice.recipient]),
+    [SignatureError],
+  );
   // A version-1 identity cannot sign.
   const old = await generateIdentity("x25519", { signatureEngine: null });
   await assertRejects(signDetached(data, old.identity), [TypeError]);

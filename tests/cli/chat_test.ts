@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
 import { chatFlags, NET_PERMS, runCli, startChat } from "./_cli.ts";
-import { fingerprint } from "../../mod.ts";
+import { fingerprint, type SealedEnvelope } from "../../mod.ts";
+import { Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
+import { envelopeWith, forgedPayload } from "../cascade/_signed.ts";
 
 const run = (args: string[]) => runCli(args, NET_PERMS);
 
@@ -74,6 +76,15 @@ Deno.test("chat: a third process cannot pass itself off as the peer (signed mess
     // ...or signed with their own key.
     const mallory = await run(["send", "-i", `${dir}/mallory.key`, ...to, "hi Bob, it's Alice"]);
     assert.equal(mallory.code, 3, mallory.stderr);
+    // ...or with Alice's own public keys copied into the sender block, and a made-up signature.
+    const sealed = await envelopeWith(bob, true, () =>
+      Promise.resolve(
+        forgedPayload(alice, textMessage("hi Bob, Alice here", { replyKey: newReplyKey() })),
+      ));
+    const connection = await dial(`tcp://127.0.0.1:${b}`) as Connection;
+    await connection.send(sealed as SealedEnvelope);
+    for await (const m of connection.messages()) if (m.kind === "ack") break;
+    await connection.close();
     // Alice herself, signing: shown under her name (fingerprint prefix), delivered.
     const real = await run(["send", "-i", `${dir}/alice.key`, ...to, "the real Alice"]);
     assert.equal(real.code, 0, real.stderr);
@@ -81,9 +92,13 @@ Deno.test("chat: a third process cannot pass itself off as the peer (signed mess
     bobChat.interrupt();
     const end = await bobChat.status();
     assert.equal(end.code, 0, end.stderr);
-    assert.doesNotMatch(end.stdout, /this is Alice|it's Alice/, "nothing from the impostors shown");
+    assert.doesNotMatch(
+      end.stdout,
+      /this is Alice|it's Alice|Alice here/,
+      "nothing from the impostors shown",
+    );
     // One line each on Bob's screen, never under Alice's name.
-    assert.equal(end.stdout.match(/^polycrypt: a message was dropped/gm)?.length, 2, end.stdout);
+    assert.equal(end.stdout.match(/^polycrypt: a message was dropped/gm)?.length, 3, end.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -30,7 +30,6 @@ import {
   UnknownEngineError,
   upgradeIdentity,
 } from "../mod.ts";
-import { fileURLToPath } from "node:url";
 import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";
@@ -47,13 +46,7 @@ import {
   USAGE,
 } from "./_args.ts";
 import { type CommandHelp, overview, registerPage } from "./_help.ts";
-import { completionCommand } from "./_completion.ts";
-import { listenCommand } from "./listen.ts";
 import { contactsFor, senderLine, signersNamed, signingIdentity } from "./_sender.ts";
-import { signCommand, verifyCommand } from "./sign.ts";
-import { sendCommand } from "./send.ts";
-import { chatCommand } from "./_chat.ts";
-import { benchCommand } from "./_bench.ts";
 
 const VERSION = "0.1.0";
 const encoder = new TextEncoder();
@@ -479,22 +472,27 @@ async function helpCommand(args: string[]): Promise<void> {
 /** Every command, one entry each; a command in its own file may bring its page (`help`). */
 const COMMANDS: Record<string, Command> = {
   engines: { run: engines },
-  bench: { run: benchCommand },
+  // Commands in modules of their own load when used, so that each command's start-up loads only
+  // what it needs: the transports stay out of all but listen, send and chat (docs/performance.md,
+  // "CLI start-up").
+  bench: { run: async (args) => (await import("./_bench.ts")).benchCommand(args) },
   keygen: { run: keygen },
   recipient: { run: recipient },
   encrypt: { run: encryptCommand },
   decrypt: { run: decryptCommand },
   inspect: { run: inspectCommand },
-  sign: { run: signCommand },
-  verify: { run: verifyCommand },
-  listen: { run: listenCommand },
-  send: { run: sendCommand },
-  chat: { run: chatCommand },
-  // Loaded when used: the contact book's code stays out of the other commands' start-up.
+  sign: { run: async (args) => (await import("./sign.ts")).signCommand(args) },
+  verify: { run: async (args) => (await import("./sign.ts")).verifyCommand(args) },
+  listen: { run: async (args) => (await import("./listen.ts")).listenCommand(args) },
+  send: { run: async (args) => (await import("./send.ts")).sendCommand(args) },
+  chat: { run: async (args) => (await import("./_chat.ts")).chatCommand(args) },
   fingerprint: { run: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args) },
   contact: { run: async (args) => (await import("./contact.ts")).contactCommand(args) },
   help: { run: helpCommand },
-  completion: { run: (args) => completionCommand(args, Object.keys(COMMANDS)) },
+  completion: {
+    run: async (args) =>
+      (await import("./_completion.ts")).completionCommand(args, Object.keys(COMMANDS)),
+  },
 };
 for (const [name, command] of Object.entries(COMMANDS)) {
   if (command.help) registerPage(name, command.help);
@@ -510,7 +508,8 @@ function followTaskCwd(): void {
   const initCwd = Deno.env.get("INIT_CWD");
   if (!initCwd || !import.meta.url.startsWith("file:")) return;
   try {
-    const root = Deno.realPathSync(fileURLToPath(new URL("..", import.meta.url)));
+    // Deno.realPathSync takes the file URL itself (no node:url to load for it).
+    const root = Deno.realPathSync(new URL("..", import.meta.url));
     if (Deno.cwd() === root && Deno.realPathSync(initCwd) !== root) Deno.chdir(initCwd);
   } catch {
     // INIT_CWD is gone or unreadable: stay where the task runs.

@@ -266,9 +266,8 @@ Deno.test("verifyPayload: every way of cutting a signed payload into chunks give
     cuts.push(Array.from({ length: good.length }, (_, i) => i));
     for (const [payload, ok] of [[good, true], [bad, false]] as const) {
       for (const at of cuts) {
-        const pieces = [0, ...at, payload.length].slice(1).map((end, k, ends) =>
-          payload.subarray(k === 0 ? 0 : [0, ...at][k], end)
-        );
+        const starts = [0, ...at];
+        const pieces = [...at, payload.length].map((end, k) => payload.subarray(starts[k], end));
         let named = false;
         const run = collect(
           verifyPayload(ReadableStream.from(pieces), prefix, {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
 import { chatFlags, NET_PERMS, runCli, startChat } from "./_cli.ts";
 import { fingerprint, type SealedEnvelope } from "../../mod.ts";
-import { Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
+import { type Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
 import { envelopeWith, forgedPayload } from "../cascade/_signed.ts";
 
 const run = (args: string[]) => runCli(args, NET_PERMS);

@@ -2,7 +2,7 @@
 // signed by the senders it names (issue 21 §4, docs/cli.md "Signed messages").
 import assert from "node:assert/strict";
 import { fingerprint, type SealedEnvelope } from "../../mod.ts";
-import { Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
+import { type Connection, dial, newReplyKey, textMessage } from "../../transports/mod.ts";
 import { envelopeWith, forgedPayload } from "../cascade/_signed.ts";
 import { keyPair, NET_PERMS, runCli, startListen, withTempDir } from "./_cli.ts";
 

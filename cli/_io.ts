@@ -172,7 +172,7 @@ export async function openInput(
     file.close();
     throw new IoError(`${path} is not a regular file`);
   }
-  const io = Deno.env.get("NR") === "0" ? undefined : nativeIo();
+  const io = nativeIo();
   const fd = io?.open(path, "read") ?? -1;
   const stream = fd >= 0 ? nativeFileStream(file, fd, io!) : fileStream(file);
   return { stream, size: info.size, path };
@@ -387,15 +387,14 @@ export async function writeAtomic(
     // Held until the rename: another run sees the file in use (removeLeftovers). A file system
     // without locks refuses the other run's lock too, so it leaves the file alone.
     await file.lock(true).catch(() => {});
-    // Synchronous writes of whole pieces (a batch of STREAM chunks): measured against a write
-    // on Deno's I/O pool one piece behind, 1.27-1.37 s against 1.42-1.53 s for 1 GiB (4
+    // With --allow-ffi on Linux, writeNative: pwrite on a descriptor of its own, a batch written
+    // on Deno's FFI pool while this thread seals the next one, writeback started every 8 MiB.
+    // Without: synchronous writes of whole pieces (a batch of STREAM chunks), measured against a
+    // write on Deno's I/O pool one piece behind at 1.27-1.37 s against 1.42-1.53 s for 1 GiB (4
     // alternating runs each), the pool's copy and wake-up costing more than the overlap gave.
-    // The reads stay asynchronous (fileStream), which also gives the event loop its turns
-    // (signals). One fsync at the end, none per piece: fsyncs every 64 MiB in the background
-    // made a 1 GiB encrypt slower (1.62 s against 1.41 s, medians of 5 alternating runs).
-    // Every WRITEBACK_EVERY bytes, the kernel is asked to start writing them to the disk (Linux,
-    // with --allow-ffi): the final fsync then waits for the last few MiB instead of all of them.
-    const io = Deno.env.get("NW") === "0" ? undefined : nativeIo();
+    // One fsync at the end, none per piece: fsyncs every 64 MiB in the background made a 1 GiB
+    // encrypt slower (1.62 s against 1.41 s, medians of 5 alternating runs).
+    const io = nativeIo();
     const fd = io?.open(tmp, "write") ?? -1;
     if (fd >= 0) {
       try {
@@ -404,18 +403,9 @@ export async function writeAtomic(
         io!.close(fd);
       }
     } else {
-      let hint: Writeback | undefined | null;
-      let written = 0;
-      let hinted = 0;
       for await (const chunk of stream) {
         for (let off = 0; off < chunk.length;) off += file.writeSync(chunk.subarray(off));
-        written += chunk.length; // before the chunk is given back: that detaches it
         freeHandedOff(chunk, "batch");
-        if (written - hinted >= WRITEBACK_EVERY) {
-          if (hint === undefined) hint = writeback(tmp) ?? null;
-          hint?.(hinted, written - hinted);
-          hinted = written;
-        }
       }
     }
     await file.syncData();
@@ -436,8 +426,11 @@ export async function writeAtomic(
   }
 }
 
-/** Writes {@linkcode writeNative} has running at once. */
-const WRITES_AHEAD = Number(Deno.env.get("W") ?? 1);
+/**
+ * Writes {@linkcode writeNative} has running at once: one. Two on the pool at once contend for the
+ * file's lock in the kernel: a 1 GiB encrypt's system time went from 0.6-0.7 s to 1.4-1.7 s.
+ */
+const WRITES_AHEAD = 1;
 
 /**
  * The body of {@linkcode writeAtomic} on a descriptor of its own (`fd`, {@linkcode nativeIo}):
@@ -447,8 +440,10 @@ const WRITES_AHEAD = Number(Deno.env.get("W") ?? 1);
  * producer may reuse it once the next is asked for). At most {@linkcode WRITES_AHEAD} run at
  * once; they are waited for in order, and a batch is given back only once its write is done.
  * A failed or short write is finished at its offset through `file`, which throws Deno's error for
- * it. Every {@linkcode WRITEBACK_EVERY} bytes written, the kernel is asked to start writing them
- * to the disk. Returns once every write is done, also when it throws.
+ * it. Every {@linkcode WRITEBACK_EVERY} bytes written, the kernel is asked (on the pool too) to
+ * start writing them to the disk: the final fsync then waits for the last few MiB instead of all
+ * of them (measured on a 1 GiB encrypt, 5 alternating runs: 0.88-1.23 s with it, 1.24-1.42 s
+ * without). Returns once every call it made has ended, also when it throws.
  */
 async function writeNative(
   stream: ReadableStream<Uint8Array>,
@@ -460,6 +455,7 @@ async function writeNative(
   let offset = 0;
   let done = 0; // bytes before the oldest write still running
   let hinted = 0;
+  let hint: Promise<void> | undefined;
   /** Finishes what `pwrite` left of a chunk through Deno's file, which throws its error. */
   const finish = (chunk: Uint8Array, at: number, n: number) => {
     if (n >= chunk.length) return;
@@ -473,8 +469,9 @@ async function writeNative(
     finish(chunk, at, await written);
     done = at + chunk.length;
     freeHandedOff(chunk, "batch");
-    if (done - hinted >= WRITEBACK_EVERY) {
-      io.syncFileRange(fd, hinted, done - hinted);
+    if (done - hinted >= WRITEBACK_EVERY && hint === undefined) {
+      // One at a time; one still running when the next is due is followed by a longer range.
+      hint = io.syncFileRange(fd, hinted, done - hinted).finally(() => hint = undefined);
       hinted = done;
     }
   };
@@ -496,56 +493,18 @@ async function writeNative(
   } finally {
     // A write still running reads its buffer: nothing returns (or lets the buffer go) before it
     // ends.
-    await Promise.allSettled(running.map((r) => r.written));
+    await Promise.allSettled([...running.map((r) => r.written), hint]);
   }
 }
 
 /** Bytes written between two writeback hints of {@linkcode writeAtomic}. */
 const WRITEBACK_EVERY = 8 * 1024 * 1024;
 
-/** Starts writing a byte range of an open file to its disk, without waiting for it. */
-type Writeback = (offset: number, length: number) => void;
-
-/**
- * `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)` (Linux) on the file open at
- * `path`, or `undefined` where it cannot be had: not Linux, no FFI or read permission (queries
- * that never prompt), no libc, or the descriptor not found. It starts writeback of dirty pages
- * and returns; durability is still the fsync's. Deno's files do not expose their descriptor, so it
- * is found by the file's name among /proc/self/fd (the temporary name is unique). Measured on a 1
- * GiB encrypt (5 alternating runs): 0.88-1.23 s with it, 1.24-1.42 s without, the final fsync
- * having had 1 GiB to write.
- */
-function writeback(path: string): Writeback | undefined {
-  const SYNC_FILE_RANGE_WRITE = 2;
-  if (Deno.build.os !== "linux" || !ffiGranted()) return undefined;
-  if (Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state !== "granted") {
-    return undefined;
-  }
-  try {
-    let fd = -1;
-    for (const entry of Deno.readDirSync("/proc/self/fd")) {
-      try {
-        if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`) === path) fd = Number(entry.name);
-      } catch { /* closed meanwhile (the descriptor that listed the folder) */ }
-    }
-    if (fd < 0) return undefined;
-    for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
-      try {
-        const { symbols } = Deno.dlopen(name, {
-          sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
-        });
-        return (offset, length) =>
-          void symbols.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WRITE);
-      } catch { /* the next name */ }
-    }
-  } catch { /* no hint: only the fsync at the end */ }
-  return undefined;
-}
-
 /**
  * libc's file calls through Deno's FFI, on a descriptor of polycrypt's own: the reads and writes
  * of a file run on Deno's FFI thread pool (`nonblocking`), straight from and into the caller's
- * buffers, while this thread seals or opens; `pwriteSync` and `syncFileRange` run here.
+ * buffers, while this thread seals or opens; `pwriteSync` runs on this thread. The descriptors are
+ * opened on paths Deno has already opened, with its permission checks.
  */
 interface NativeIo {
   /**
@@ -560,11 +519,24 @@ interface NativeIo {
   pwrite(fd: number, from: Uint8Array, offset: number): Promise<number>;
   /** `pwrite` on this thread. */
   pwriteSync(fd: number, from: Uint8Array, offset: number): number;
-  /** `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)`: starts writeback, returns. */
-  syncFileRange(fd: number, offset: number, length: number): void;
+  /**
+   * `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)` on the pool: starts writing the
+   * range to the disk (it may wait for room in the device's queue). Durability is the fsync's.
+   */
+  syncFileRange(fd: number, offset: number, length: number): Promise<void>;
 }
 
 let native: NativeIo | null | undefined;
+/** Set by tests (and nothing else) to take Deno's file path in a process that has FFI. */
+let nativeDisabled = false;
+
+/**
+ * Tests only: `true` makes the file path use Deno's reads and writes, as without `--allow-ffi`,
+ * so both paths run in one process; `false` restores libc's.
+ */
+export function disableNativeIoForTesting(off: boolean): void {
+  nativeDisabled = off;
+}
 
 /**
  * {@linkcode NativeIo} on Linux when FFI permission is already granted (a query never prompts;
@@ -572,6 +544,7 @@ let native: NativeIo | null | undefined;
  * synchronous writes and asynchronous reads. Loaded once per process.
  */
 function nativeIo(): NativeIo | undefined {
+  if (nativeDisabled) return undefined;
   if (native !== undefined) return native ?? undefined;
   native = null;
   if (Deno.build.os !== "linux" || !ffiGranted()) return undefined;
@@ -596,7 +569,11 @@ function nativeIo(): NativeIo | undefined {
       parameters: ["i32", "buffer", "usize", "i64"],
       result: "isize",
     },
-    sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
+    sync_file_range: {
+      parameters: ["i32", "i64", "i64", "u32"],
+      result: "i32",
+      nonblocking: true,
+    },
   } as const;
   for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
     let lib: Deno.DynamicLibrary<typeof symbols>["symbols"];
@@ -616,8 +593,8 @@ function nativeIo(): NativeIo | undefined {
         Number(await lib.pwrite(fd, from, BigInt(from.length), BigInt(offset))),
       pwriteSync: (fd, from, offset) =>
         Number(lib.pwrite_sync(fd, from, BigInt(from.length), BigInt(offset))),
-      syncFileRange: (fd, offset, length) =>
-        void lib.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WRITE),
+      syncFileRange: async (fd, offset, length) =>
+        void await lib.sync_file_range(fd, BigInt(offset), BigInt(length), SYNC_FILE_RANGE_WRITE),
     };
     return native;
   }

@@ -100,6 +100,11 @@ export function isSteady(bytes: Uint8Array): boolean {
   return HANDED_OFF.batch.has(bytes) || STEADY.has(bytes);
 }
 
+/** Whether `bytes` is handed off as `kind` and not given back yet. */
+export function isHandedOff(bytes: Uint8Array, kind: HandOff): boolean {
+  return HANDED_OFF[kind].has(bytes);
+}
+
 /** Marks `bytes` as handed off, to be given back by users of `kind`; returns it. */
 export function handOff(bytes: Uint8Array, kind: HandOff): Uint8Array {
   HANDED_OFF[kind].add(bytes);

@@ -1,6 +1,6 @@
 // Internal: input streams, atomic output files, progress on stderr.
 import { basename, dirname, join, resolve } from "node:path";
-import { freeHandedOff, handOff, isSteady, pooledBytes } from "../cascade/_splice.ts";
+import { freeHandedOff, handOff, isHandedOff, isSteady, pooledBytes } from "../cascade/_splice.ts";
 import { ffiGranted } from "../engines/_ffi.ts";
 import { IoError, UsageError } from "./_errors.ts";
 
@@ -451,44 +451,73 @@ async function writeNative(
   fd: number,
   io: NativeIo,
 ): Promise<void> {
-  const running: { chunk: Uint8Array; offset: number; written: Promise<number> }[] = [];
+  /** A write: the bytes, where they go, and the pieces they were (given back once written). */
+  interface Write {
+    bytes: Uint8Array;
+    offset: number;
+    pieces: Uint8Array[];
+  }
+  const running: (Write & { written: Promise<number> })[] = [];
+  /** Steady pieces held to be written as one with the next view of the same batch. */
+  let held: Write | undefined;
   let offset = 0;
-  let done = 0; // bytes before the oldest write still running
   let hinted = 0;
   let hint: Promise<void> | undefined;
-  /** Finishes what `pwrite` left of a chunk through Deno's file, which throws its error. */
-  const finish = (chunk: Uint8Array, at: number, n: number) => {
-    if (n >= chunk.length) return;
+  /** Finishes what `pwrite` left of a write through Deno's file, which throws its error. */
+  const finish = (bytes: Uint8Array, at: number, n: number) => {
+    if (n >= bytes.length) return;
     file.seekSync(at + Math.max(0, n), Deno.SeekMode.Start);
-    for (let off = Math.max(0, n); off < chunk.length;) {
-      off += file.writeSync(chunk.subarray(off));
+    for (let off = Math.max(0, n); off < bytes.length;) {
+      off += file.writeSync(bytes.subarray(off));
     }
   };
   const settle = async () => {
-    const { chunk, offset: at, written } = running.shift()!;
-    finish(chunk, at, await written);
-    done = at + chunk.length;
-    freeHandedOff(chunk, "batch");
+    const { bytes, offset: at, pieces, written } = running.shift()!;
+    finish(bytes, at, await written);
+    for (const piece of pieces) freeHandedOff(piece, "batch");
+    const done = at + bytes.length;
     if (done - hinted >= WRITEBACK_EVERY && hint === undefined) {
       // One at a time; one still running when the next is due is followed by a longer range.
       hint = io.syncFileRange(fd, hinted, done - hinted).finally(() => hint = undefined);
       hinted = done;
     }
   };
+  const start = async (write: Write) => {
+    while (running.length >= WRITES_AHEAD) await settle();
+    running.push({ ...write, written: io.pwrite(fd, write.bytes, write.offset) });
+  };
   try {
     for await (const chunk of stream) {
       if (chunk.length === 0) continue;
-      if (isSteady(chunk)) {
-        while (running.length >= WRITES_AHEAD) await settle();
-        running.push({ chunk, offset, written: io.pwrite(fd, chunk, offset) });
-        offset += chunk.length;
-      } else {
+      if (!isSteady(chunk)) {
+        if (held) await start(held);
+        held = undefined;
         while (running.length > 0) await settle();
         finish(chunk, offset, io.pwriteSync(fd, chunk, offset));
         offset += chunk.length;
         freeHandedOff(chunk, "batch");
+        continue;
+      }
+      // STREAM yields a batch as a steady view and then its handed-off last chunk: one write.
+      const last = held?.bytes;
+      if (
+        last && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset
+      ) {
+        held!.bytes = new Uint8Array(chunk.buffer, last.byteOffset, last.length + chunk.length);
+        held!.pieces.push(chunk);
+      } else {
+        if (held) await start(held);
+        held = { bytes: chunk, offset, pieces: [chunk] };
+      }
+      offset += chunk.length;
+      // A handed-off view ends its batch: nothing more of that buffer follows.
+      if (isHandedOff(chunk, "batch")) {
+        await start(held!);
+        held = undefined;
       }
     }
+    if (held) await start(held);
+    held = undefined;
     while (running.length > 0) await settle();
   } finally {
     // A write still running reads its buffer: nothing returns (or lets the buffer go) before it

@@ -1,6 +1,6 @@
 // The CLI's file I/O through libc (cli/_io.ts, issue 22 "File speed at least age's"): with FFI
-// granted on Linux, input files are read with pread and outputs written with pwrite on Deno's FFI
-// thread pool. Each test runs the same input through that path and through Deno's own reads and
+// granted on Linux, input files are read synchronously and outputs written with pwrite on Deno's
+// FFI thread pool. Each test runs the same input through that path and through Deno's own reads and
 // writes (disableNativeIoForTesting) and compares the bytes; a failure while writes run leaves
 // nothing behind; a signal while a write runs still removes the temporary file.
 import assert from "node:assert/strict";

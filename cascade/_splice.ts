@@ -79,6 +79,32 @@ const POOL_BYTES = 4 * 1024 * 1024;
 
 type Transferable = ArrayBuffer & { transfer?: (length?: number) => ArrayBuffer };
 
+/**
+ * Views of a `"batch"` buffer besides its handed-off one (STREAM yields a batch's last chunk as a
+ * piece of its own): their bytes stay as they are until the handed-off view is given back.
+ */
+const STEADY = new WeakSet<Uint8Array>();
+
+/** Marks `bytes` as a view of a batch that its producer leaves alone until the batch is given back. */
+export function steady(bytes: Uint8Array): Uint8Array {
+  STEADY.add(bytes);
+  return bytes;
+}
+
+/**
+ * Whether nothing writes to `bytes` before its last user gives it back: a handed-off `"batch"`, or
+ * a {@linkcode steady} view of one. A consumer may then go on reading the stream while it still
+ * uses these bytes (the CLI's writer), as long as it gives the batch back only after every view.
+ */
+export function isSteady(bytes: Uint8Array): boolean {
+  return HANDED_OFF.batch.has(bytes) || STEADY.has(bytes);
+}
+
+/** Whether `bytes` is handed off as `kind` and not given back yet. */
+export function isHandedOff(bytes: Uint8Array, kind: HandOff): boolean {
+  return HANDED_OFF[kind].has(bytes);
+}
+
 /** Marks `bytes` as handed off, to be given back by users of `kind`; returns it. */
 export function handOff(bytes: Uint8Array, kind: HandOff): Uint8Array {
   HANDED_OFF[kind].add(bytes);

@@ -25,7 +25,7 @@ import { hkdf } from "../engines/hkdf.ts";
 import type { AeadEngine, KeyedAead } from "../engines/types.ts";
 import { type AeadInto, aeadInto } from "../engines/symmetric/_aead.ts";
 import { ByteReader } from "./_reader.ts";
-import { freeHandedOff, handOff, pooledBytes, prepend } from "./_splice.ts";
+import { freeHandedOff, handOff, pooledBytes, prepend, steady } from "./_splice.ts";
 import { padmeLength } from "./padding.ts";
 
 /**
@@ -586,7 +586,7 @@ async function* sealBatches(
       const batch = out!.subarray(0, used);
       out = undefined;
       used = 0;
-      if (split > 0) yield batch.subarray(0, split);
+      if (split > 0) yield steady(batch.subarray(0, split));
       yield handOff(batch.subarray(Math.max(0, split)), "batch");
     }
   }

@@ -10,7 +10,7 @@
 // Loaded only when FFI permission is already granted (a query never prompts; dlopen would) and a
 // libcrypto of major version 3 opens. Everything else falls back to WebCrypto in rsa.ts.
 
-import { ffiGranted } from "../_ffi.ts";
+import { openLibcrypto } from "../_ffi.ts";
 
 const SYMBOLS = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
@@ -42,9 +42,6 @@ type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 // include/openssl/rsa.h and include/openssl/obj_mac.h (OpenSSL 3.0).
 const RSA_PKCS1_OAEP_PADDING = 4;
 const EVP_PKEY_RSA = 6;
-// include/openssl/crypto.h: no cleanup handler at exit (see load()).
-const OPENSSL_INIT_NO_ATEXIT = 0x00080000n;
-const LIBRARY_NAMES = ["libcrypto.so.3", "libcrypto.3.dylib", "libcrypto-3-x64.dll"];
 const FILE = new TextEncoder().encode("polycrypt\0");
 
 /** A parsed private key in libcrypto, freed when its owner is garbage collected. */
@@ -73,29 +70,8 @@ export function opensslRsa(): OpensslRsa | Error {
 }
 
 function load(): OpensslRsa | Error {
-  if (!ffiGranted()) {
-    return new Error("OpenSSL's RSA needs FFI permission (deno run --allow-ffi)");
-  }
-  let lib: Lib | undefined;
-  const reasons: string[] = [];
-  for (const name of LIBRARY_NAMES) {
-    try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch (e) {
-      reasons.push(`${name}: ${(e as Error).message}`);
-    }
-  }
-  if (!lib) return new Error(`no OpenSSL 3 libcrypto found (${reasons.join("; ")})`);
-  // 0xMNN00PP0L: major version in the top nibble.
-  if (lib.OpenSSL_version_num() >> 28n !== 3n) return new Error("libcrypto is not OpenSSL 3");
-  // By default libcrypto frees its global state from an atexit handler. Deno's blocking-pool
-  // threads that ran a decryption may still be tearing down their OpenSSL thread state then, and
-  // a test run once ended in "double free or corruption" at exit. OPENSSL_init_crypto(3) offers
-  // NO_ATEXIT for libraries that cannot order their shutdown; the OS reclaims the memory.
-  if (lib.OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, null) !== 1) {
-    return new Error("OPENSSL_init_crypto failed");
-  }
+  const lib = openLibcrypto(SYMBOLS, "OpenSSL's RSA");
+  if (lib instanceof Error) return lib;
   return backend(lib);
 }
 

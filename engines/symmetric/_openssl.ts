@@ -14,7 +14,7 @@
 // stays portable. Everything else falls back to the engines' WebCrypto, node:crypto or noble
 // backends, which give the same bytes.
 
-import { ffiGranted, LIBCRYPTO_NAMES } from "../_ffi.ts";
+import { openLibcrypto } from "../_ffi.ts";
 
 const SYMBOLS = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
@@ -52,8 +52,6 @@ export type OpensslAeadId = "aes-256-gcm" | "chacha20-poly1305";
 // include/openssl/evp.h: the AEAD controls (EVP_CTRL_AEAD_GET_TAG, EVP_CTRL_AEAD_SET_TAG).
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
 const EVP_CTRL_AEAD_SET_TAG = 0x11;
-// include/openssl/crypto.h: no cleanup handler at exit (engines/rsa/_openssl.ts says why).
-const OPENSSL_INIT_NO_ATEXIT = 0x00080000n;
 const TAG = 16;
 /** EVP's lengths are C ints: one call takes at most this many bytes (STREAM's are 64 KiB). */
 const MAX_CALL = 0x7fffffff;
@@ -106,23 +104,8 @@ export function disableOpensslAeadForTesting(off: boolean): void {
 }
 
 function load(): OpensslAead | Error {
-  if (!ffiGranted()) return new Error("OpenSSL's AEADs need FFI permission (deno run --allow-ffi)");
-  let lib: Lib | undefined;
-  const reasons: string[] = [];
-  for (const name of LIBCRYPTO_NAMES) {
-    try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      break;
-    } catch (e) {
-      reasons.push(`${name}: ${(e as Error).message}`);
-    }
-  }
-  if (!lib) return new Error(`no OpenSSL 3 libcrypto found (${reasons.join("; ")})`);
-  // 0xMNN00PP0L: major version in the top nibble.
-  if (lib.OpenSSL_version_num() >> 28n !== 3n) return new Error("libcrypto is not OpenSSL 3");
-  if (lib.OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, null) !== 1) {
-    return new Error("OPENSSL_init_crypto failed");
-  }
+  const lib = openLibcrypto(SYMBOLS, "OpenSSL's AEADs");
+  if (lib instanceof Error) return lib;
   // Fetched once: a legacy EVP_aes_256_gcm() would be fetched again on every init.
   const fetch = (name: string) =>
     lib.EVP_CIPHER_fetch(null, new TextEncoder().encode(`${name}\0`), null);

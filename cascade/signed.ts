@@ -35,7 +35,7 @@ import { sha256, sha512Hasher } from "../engines/_hash.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import type { KemEngine, SignatureEngine } from "../engines/types.ts";
 import { encodeRecipient, parseIdentity, parseRecipient } from "./keys.ts";
-import { fingerprint } from "../contacts/fingerprint.ts";
+import { fingerprintOfCanonical } from "../contacts/fingerprint.ts";
 import type { KemIdentity, VerifyingKey } from "./stanza.ts";
 
 /** The verified sender of a signed envelope. */
@@ -141,7 +141,7 @@ export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): S
     recipient,
     signatureEngine: engine.id,
     publicKey: signKey,
-    fingerprint: fingerprint(recipient),
+    fingerprint: fingerprintOfCanonical(recipient),
     engine,
   };
 }
@@ -286,7 +286,7 @@ export async function* verifyPayload(
   for await (const chunk of source) {
     let piece = chunk;
     if (!sender) {
-      pending = concatBytes(pending, chunk);
+      pending = pending.length === 0 ? chunk : concatBytes(pending, chunk);
       if (pending.length < 2) continue;
       const length = (pending[0] << 8) | pending[1];
       if (length === 0) throw new DecryptionError();

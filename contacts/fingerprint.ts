@@ -55,7 +55,16 @@ function canonical(recipient: string): string {
  * ```
  */
 export function fingerprint(recipient: string): string {
-  const digest = sha256(encoder.encode(FINGERPRINT_LABEL), encoder.encode(canonical(recipient)));
+  return fingerprintOfCanonical(canonical(recipient));
+}
+
+/**
+ * Internal: {@linkcode fingerprint} of a recipient string the caller just encoded (so canonical
+ * and valid): no parse, and nothing added to the recipient cache (cascade/signed.ts names every
+ * sender this way).
+ */
+export function fingerprintOfCanonical(recipient: string): string {
+  const digest = sha256(encoder.encode(FINGERPRINT_LABEL), encoder.encode(recipient));
   return base32(digest.subarray(0, FINGERPRINT_BYTES)).match(/.{4}/g)!.join(" ");
 }
 

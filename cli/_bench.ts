@@ -109,12 +109,7 @@ export async function measureKem(engine: KemEngine, budgetMs: number): Promise<B
 const ms = (x: number) => x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3);
 
 export async function benchCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("bench", args, {
-    quick: { type: "boolean" },
-    engines: { type: "string" },
-    json: { type: "boolean" },
-  });
-  if (values.help) return console.log(USAGE.bench);
+  const { values, positionals } = parse("bench", args);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.bench}`);
   const ids = (values.engines as string | undefined)?.split(",").map((s) => s.trim()).filter(
     Boolean,

@@ -42,7 +42,6 @@ import {
   ReceiptDesk,
   receiptOutcome,
   STREAM_SCHEMES,
-  TLS_FLAGS,
   writeAll,
 } from "./_delivery.ts";
 
@@ -124,20 +123,7 @@ const OFFER_TIMEOUT_MS = 30_000;
 const FAREWELL_MS = 3000;
 
 export async function chatCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("chat", args, {
-    listen: { type: "string" },
-    peer: { type: "string" },
-    identity: { type: "string", short: "i", multiple: true },
-    recipient: { type: "string", short: "r", multiple: true },
-    "recipients-file": { type: "string", short: "R", multiple: true },
-    proxy: { type: "string" },
-    output: { type: "string", short: "o" },
-    "passphrase-file": { type: "string" },
-    "peer-contact": { type: "string" },
-    history: { type: "boolean" },
-    ...TLS_FLAGS,
-  });
-  if (values.help) return console.log(USAGE.chat);
+  const { values, positionals } = parse("chat", args);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
   const on = values.listen as string | undefined;
   const wanted = values["peer-contact"] as string | undefined;
@@ -177,8 +163,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   }
   // Every message is signed with the first identity, and only messages signed by a peer are
   // shown (docs/cli.md, "Signed messages"): both need keys of version 2.
-  const me = identities[0];
-  if (!parseIdentity(me).signingKey) {
+  // Parsed once: every message is signed with it.
+  const me = parseIdentity(identities[0]);
+  if (!me.signingKey) {
     throw new UsageError(
       `${(values.identity as string[])[0]} cannot sign (a version-1 identity): upgrade it with ` +
         `polycrypt keygen --upgrade`,

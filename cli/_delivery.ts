@@ -32,13 +32,6 @@ import { say, withProgress, writeAtomic } from "./_io.ts";
 import { prepend as prependChunks } from "../cascade/_splice.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 
-/** The TLS flags of `listen`, `send` and `chat` (docs/cli.md). */
-export const TLS_FLAGS = {
-  "tls-cert": { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-ca": { type: "string", multiple: true },
-} as const;
-
 /** "tcp://" or "tls:// or ws://": the schemes offering `feature`, for messages. */
 function schemesWith(feature: "proxy" | "tls" | "stream"): string {
   return describeSchemes(SCHEMES.filter((s) => s[feature]));
@@ -460,30 +453,18 @@ function tooLarge(max: number): FileTooLarge {
  */
 export const SIGNED_TEXT_LIMIT = 1024 * 1024;
 
-/** Passes a text's `body` on, erroring with a {@linkcode Refused} before it would pass `max`. */
-function limitText(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
+/** Passes `body` on, erroring with `tooLarge()` before a chunk would take it past `max` bytes. */
+function limitBytes(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  tooLarge: () => Error,
+): ReadableStream<Uint8Array> {
   let total = 0;
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
       transform(chunk, controller) {
         total += chunk.length;
-        if (total > max) {
-          throw new Refused(`a text larger than ${describeSize(max)} was refused`, "tooLarge");
-        }
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-}
-
-/** Passes `body` on, erroring with {@linkcode FileTooLarge} before a chunk would pass `max`. */
-function limitSize(body: ReadableStream<Uint8Array>, max: number): ReadableStream<Uint8Array> {
-  let total = 0;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        total += chunk.length;
-        if (total > max) throw tooLarge(max);
+        if (total > max) throw tooLarge();
         controller.enqueue(chunk);
       },
     }),
@@ -590,7 +571,13 @@ export async function openMessage(
       // Under a sender policy a text is shown only once its signature verified, at its end: it
       // must fit in memory, so it is bounded (a forger naming an accepted key gets no further).
       await onText(
-        policy.verify ? limitText(message.body, SIGNED_TEXT_LIMIT) : message.body,
+        policy.verify
+          ? limitBytes(message.body, SIGNED_TEXT_LIMIT, () =>
+            new Refused(
+              `a text larger than ${describeSize(SIGNED_TEXT_LIMIT)} was refused`,
+              "tooLarge",
+            ))
+          : message.body,
         signer,
       );
     } else if (outDir === undefined) {
@@ -600,7 +587,11 @@ export async function openMessage(
       const path = await freeName(outDir, message.name);
       await writeAtomic(
         path,
-        withProgress(limitSize(message.body, maxFile), undefined, `receiving ${message.name}`),
+        withProgress(
+          limitBytes(message.body, maxFile, () => tooLarge(maxFile)),
+          undefined,
+          `receiving ${message.name}`,
+        ),
         false,
       );
       say(`polycrypt: received ${path}`);

@@ -41,13 +41,7 @@ function usageError(message: string): UsageError {
 }
 
 export async function contactCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("contact", args, {
-    identity: { type: "string", short: "i" },
-    address: { type: "string" },
-    force: { type: "boolean" },
-    json: { type: "boolean" },
-  });
-  if (values.help) return console.log(USAGE.contact);
+  const { values, positionals } = parse("contact", args);
   const [action, ...rest] = positionals;
   const want = (n: number, what: string) => {
     if (rest.length !== n) throw usageError(`contact ${action} takes ${what}`);

@@ -1,6 +1,6 @@
 // Internal: `fingerprint`, the short fingerprint of a key (docs/contacts.md section 1).
 import { fingerprint, identitiesFromText, recipientFromIdentity } from "../mod.ts";
-import { isProtectedIdentity, loadIdentities, onePositional, parse, USAGE } from "./_args.ts";
+import { isProtectedIdentity, loadIdentities, onePositional, parse } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { readText } from "./_io.ts";
 
@@ -35,10 +35,7 @@ export async function recipientsOf(arg: string, passphraseFile?: string): Promis
 
 /** `polycrypt fingerprint [KEYFILE|RECIPIENT|@NAME|-]`: one fingerprint per key, one a line. */
 export async function fingerprintCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("fingerprint", args, {
-    "passphrase-file": { type: "string" },
-  });
-  if (values.help) return console.log(USAGE.fingerprint);
+  const { values, positionals } = parse("fingerprint", args);
   const arg = onePositional("fingerprint", positionals) ?? "-";
   const recipients = await recipientsOf(arg, values["passphrase-file"] as string | undefined);
   for (const r of recipients) console.log(fingerprint(r)); // FormatError -> usage error

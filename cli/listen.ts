@@ -17,7 +17,6 @@ import {
   maxFileBytes,
   openMessage,
   ReceiptDesk,
-  TLS_FLAGS,
   writeAll,
 } from "./_delivery.ts";
 
@@ -123,17 +122,7 @@ function gated(sealed: ReadableStream<Uint8Array>, slots: Slots): Gate {
 }
 
 export async function listenCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("listen", args, {
-    on: { type: "string" },
-    identity: { type: "string", short: "i", multiple: true },
-    once: { type: "boolean" },
-    output: { type: "string", short: "o" },
-    "passphrase-file": { type: "string" },
-    "max-file-size": { type: "string" },
-    from: { type: "string", multiple: true },
-    ...TLS_FLAGS,
-  });
-  if (values.help) return console.log(USAGE.listen);
+  const { values, positionals } = parse("listen", args);
   const outDir = values.output as string | undefined;
   const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
   await checkOutDir(outDir);

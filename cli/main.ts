@@ -400,7 +400,9 @@ async function decryptCommand(args: string[]): Promise<void> {
     throw new DecryptFailed();
   }
   // Who sent it, once every byte and the signature verified (docs/cli.md, "Signed messages").
-  say(`polycrypt: ${senderLine(sender, await contactsFor(identities[0]))}`);
+  // The contact book is opened only to name a signer (an unsigned message needs no lookup).
+  const contacts = sender === null ? [] : await contactsFor(identities[0]);
+  say(`polycrypt: ${senderLine(sender, contacts)}`);
 }
 
 // ------------------------------------------------------------------ inspect

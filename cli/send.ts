@@ -24,7 +24,6 @@ import {
   OUTCOME_LINES,
   prepend,
   receiptOutcome,
-  TLS_FLAGS,
 } from "./_delivery.ts";
 
 /**
@@ -113,19 +112,7 @@ async function sendDatagrams(
 }
 
 export async function sendCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("send", args, {
-    to: { type: "string" },
-    recipient: { type: "string", short: "r", multiple: true },
-    "recipients-file": { type: "string", short: "R", multiple: true },
-    aead: { type: "string" },
-    file: { type: "string", short: "f" },
-    proxy: { type: "string" },
-    "peer-contact": { type: "string" },
-    identity: { type: "string", short: "i" },
-    "passphrase-file": { type: "string" },
-    ...TLS_FLAGS,
-  });
-  if (values.help) return console.log(USAGE.send);
+  const { values, positionals } = parse("send", args);
   // -i: the message is signed as this identity (docs/cli.md, "Signed messages").
   const sender = await signingIdentity(values);
   let to = values.to as string | undefined;

@@ -8,13 +8,7 @@ import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
 
 /** `polycrypt sign -i KEY [-o SIG] [--force] FILE`: writes FILE.sig (or SIG, `-`: stdout). */
 export async function signCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("sign", args, {
-    identity: { type: "string", short: "i" },
-    output: { type: "string", short: "o" },
-    force: { type: "boolean" },
-    "passphrase-file": { type: "string" },
-  });
-  if (values.help) return console.log(USAGE.sign);
+  const { values, positionals } = parse("sign", args);
   const file = onePositional("sign", positionals);
   if (file === undefined) throw new UsageError(`give the FILE to sign\nusage: ${USAGE.sign}`);
   const key = values.identity as string | undefined;
@@ -36,12 +30,7 @@ export async function signCommand(args: string[]): Promise<void> {
  * a good signature of FILE by one of the signers, else exit 1.
  */
 export async function verifyCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parse("verify", args, {
-    signer: { type: "string", short: "r", multiple: true },
-    signature: { type: "string", short: "s" },
-    identity: { type: "string", short: "i" },
-  });
-  if (values.help) return console.log(USAGE.verify);
+  const { values, positionals } = parse("verify", args);
   const file = onePositional("verify", positionals);
   if (file === undefined) throw new UsageError(`give the FILE to verify\nusage: ${USAGE.verify}`);
   const named = values.signer as string[] | undefined ?? [];

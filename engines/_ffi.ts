@@ -36,8 +36,11 @@ export const LIBCRYPTO_NAMES: readonly string[] = Object.freeze([
 /** include/openssl/crypto.h: no cleanup handler at exit. */
 const OPENSSL_INIT_NO_ATEXIT = 0x00080000n;
 
-/** The two calls every libcrypto backend makes first: the version, and initialisation. */
-const LIBCRYPTO_BASE = {
+/**
+ * The two calls every libcrypto backend makes first, the version and initialisation: a backend's
+ * symbol table spreads these in.
+ */
+export const LIBCRYPTO_BASE = {
   OpenSSL_version_num: { parameters: [], result: "u64" },
   OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
 } as const;

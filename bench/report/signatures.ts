@@ -22,6 +22,7 @@ import {
 } from "../../mod.ts";
 import type { SignatureEngine } from "../../mod.ts";
 import { _buildEd25519MlDsa65 } from "../../engines/sig/composite.ts";
+import type { DsaSubtle } from "../../engines/sig/mldsa.ts";
 import { median } from "../../cli/_bench.ts";
 import { runCommand } from "../../tests/_process.ts";
 import { opensslSpeed } from "../_openssl.ts";
@@ -126,25 +127,6 @@ function nodeEd25519Alone(message: Uint8Array): Contender {
     () => nodeCrypto.sign(null, message, privateKey),
     () => nodeCrypto.verify(null, message, publicKey, signature),
   );
-}
-
-// WebCrypto's ML-DSA (WICG "Modern Algorithms"): newer than the TypeScript DOM types.
-interface DsaSubtle {
-  importKey(
-    format: "raw-seed" | "raw-public",
-    data: BufferSource,
-    algorithm: { name: string },
-    extractable: boolean,
-    usages: ("sign" | "verify")[],
-  ): Promise<CryptoKey>;
-  getPublicKey(key: CryptoKey, usages: "verify"[]): Promise<CryptoKey>;
-  sign(algorithm: { name: string }, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
-  verify(
-    algorithm: { name: string },
-    key: CryptoKey,
-    signature: BufferSource,
-    data: BufferSource,
-  ): Promise<boolean>;
 }
 
 /**

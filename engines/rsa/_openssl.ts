@@ -10,11 +10,10 @@
 // Loaded only when FFI permission is already granted (a query never prompts; dlopen would) and a
 // libcrypto of major version 3 opens. Everything else falls back to WebCrypto in rsa.ts.
 
-import { openLibcrypto } from "../_ffi.ts";
+import { LIBCRYPTO_BASE, openLibcrypto } from "../_ffi.ts";
 
 const SYMBOLS = {
-  OpenSSL_version_num: { parameters: [], result: "u64" },
-  OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
+  ...LIBCRYPTO_BASE,
   d2i_AutoPrivateKey: { parameters: ["pointer", "buffer", "i64"], result: "pointer" },
   EVP_PKEY_get_base_id: { parameters: ["pointer"], result: "i32" },
   EVP_PKEY_get_bits: { parameters: ["pointer"], result: "i32" },

@@ -14,11 +14,10 @@
 // stays portable. Everything else falls back to the engines' WebCrypto, node:crypto or noble
 // backends, which give the same bytes.
 
-import { openLibcrypto } from "../_ffi.ts";
+import { LIBCRYPTO_BASE, openLibcrypto } from "../_ffi.ts";
 
 const SYMBOLS = {
-  OpenSSL_version_num: { parameters: [], result: "u64" },
-  OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
+  ...LIBCRYPTO_BASE,
   EVP_CIPHER_fetch: { parameters: ["pointer", "buffer", "pointer"], result: "pointer" },
   EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
   EVP_CIPHER_CTX_reset: { parameters: ["pointer"], result: "i32" },

@@ -174,7 +174,7 @@ Deno.test("harvest now, decrypt later: breaking X25519 reads until a KEM step to
   // KEM steps only when the clock says so (every 1000 ms): DH-only steps in between.
   const base = suiteOf("ml-kem-768", { policy: { messages: 1e9, milliseconds: 1000 } });
   const a = recording(base), b = recording(base);
-  const { alice, bob } = await newSession(a.suite, b.suite);
+  const { alice, bob } = await newSession(a.suite, b.suite, 0);
   let now = 0;
   await bob.receive(await alice.send(text("hello"), now), now);
   await alice.receive(await bob.send(text("hi"), now), now); // Bob's first step has a KEM step

@@ -61,7 +61,10 @@ export interface Step {
   size: number;
 }
 
-/** The conversation: both first chains, a DH-only round, a KEM step by the clock, two in a row. */
+/**
+ * The conversation: both first chains (Alice's KEM key, Bob's KEM step), a DH-only round, then a
+ * KEM step by the clock from each side, the last two messages in one chain.
+ */
 export const STEPS: readonly Step[] = [
   { from: "alice", now: 1_000, size: 0 },
   { from: "alice", now: 1_001, size: 1 },
@@ -69,8 +72,8 @@ export const STEPS: readonly Step[] = [
   { from: "alice", now: 3_000, size: 1024 },
   { from: "bob", now: 4_000, size: 13 },
   { from: "alice", now: 1_000 + 3_600_000, size: 64 },
-  { from: "bob", now: 1_000 + 3_600_001, size: 0 },
-  { from: "bob", now: 1_000 + 3_600_002, size: 300 },
+  { from: "bob", now: 2_000 + 3_600_000, size: 0 },
+  { from: "bob", now: 2_000 + 3_600_001, size: 300 },
 ];
 
 /** What a vector case fixes. */

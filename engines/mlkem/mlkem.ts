@@ -273,6 +273,15 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
     generateKeyPair(): Promise<KemKeyPair> {
       return keyPairFromSeed(crypto.getRandomValues(new Uint8Array(ML_KEM_SEED_SIZE)));
     },
+    // FIPS 203 section 7.2's input check, the one encapsulate makes itself (a KEM key received
+    // in a ratchet header or a bundle is checked before it is stored).
+    checkPublicKey(publicKey: Uint8Array): void {
+      checkBytes("publicKey", publicKey);
+      if (publicKey.length !== ekSize) {
+        throw new InvalidKeyError(`publicKey must be ${ekSize} bytes`);
+      }
+      checkEncapsulationKey(publicKey, k);
+    },
     async encapsulate(publicKey: Uint8Array): Promise<Encapsulation> {
       checkBytes("publicKey", publicKey, ekSize);
       if (web ?? await usesWebCrypto()) return await encapsulateWeb(publicKey);

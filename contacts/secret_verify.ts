@@ -154,13 +154,13 @@ const CONFIRM = 0x43;
 const TAG_BYTES = 64;
 
 /** Bytes of the first message, the share: version, kind, the encoded element. */
-export const SECRET_CHECK_SHARE_BYTES = 2 + ELEMENT_BYTES;
+export const SECRET_CHECK_SHARE_BYTES: number = 2 + ELEMENT_BYTES;
 /** Bytes of the second message, the confirmation: version, kind, the HMAC-SHA-512 tag. */
-export const SECRET_CHECK_CONFIRMATION_BYTES = 2 + TAG_BYTES;
+export const SECRET_CHECK_CONFIRMATION_BYTES: number = 2 + TAG_BYTES;
 /** The longest secret, in UTF-8 bytes after NFC normalisation. */
-export const SECRET_CHECK_MAX_SECRET_BYTES = 1024;
+export const SECRET_CHECK_MAX_SECRET_BYTES: number = 1024;
 /** The longest `binding`, in bytes. */
-export const SECRET_CHECK_MAX_BINDING_BYTES = 1024;
+export const SECRET_CHECK_MAX_BINDING_BYTES: number = 1024;
 
 /** The label that starts CI: no other use of the same secret shares a generator with this one. */
 const CI_LABEL = encoder.encode("polycrypt secret check v1");

@@ -326,7 +326,10 @@ export function startWithScalar(options: SecretCheckOptions, scalar: bigint): Se
             : "receive() takes the peer's share once; then finish() takes its confirmation",
         );
       }
-      state = "failed";
+      if (!(peerMessage instanceof Uint8Array)) {
+        throw new TypeError("peerMessage must be a Uint8Array");
+      }
+      state = "failed"; // until it succeeds: a bad share ends the run
       const peer = checkInput("peerMessage", peerMessage, SECRET_CHECK_SHARE_BYTES, SHARE)
         .slice(2);
       const k = scalarMultVfy(y, peer);
@@ -357,17 +360,23 @@ export function startWithScalar(options: SecretCheckOptions, scalar: bigint): Se
             : "this secret check failed; start a new one",
         );
       }
-      const tag = checkInput(
-        "peerConfirmation",
-        peerConfirmation,
-        SECRET_CHECK_CONFIRMATION_BYTES,
-        CONFIRM,
-      ).subarray(2);
-      state = "done";
-      const equal = equalBytes(tag, expected!);
-      expected!.fill(0);
+      if (!(peerConfirmation instanceof Uint8Array)) {
+        throw new TypeError("peerConfirmation must be a Uint8Array");
+      }
+      state = "done"; // one confirmation per run, well-formed or not
+      const wanted = expected!;
       expected = undefined;
-      return equal;
+      try {
+        const tag = checkInput(
+          "peerConfirmation",
+          peerConfirmation,
+          SECRET_CHECK_CONFIRMATION_BYTES,
+          CONFIRM,
+        ).subarray(2);
+        return equalBytes(tag, wanted);
+      } finally {
+        wanted.fill(0);
+      }
     },
   };
 }

@@ -137,8 +137,8 @@ export function scalarMultVfy(y: bigint, x: Uint8Array): Uint8Array {
 }
 
 /**
- * `ISK = SHA-512(lv_cat(G.DSI || "_ISK", sid, K) || transcript)` ("CPace protocol instructions"), for either
- * transcript form.
+ * `ISK = SHA-512(lv_cat(G.DSI || "_ISK", sid, K) || transcript)` (the draft's "CPace protocol
+ * instructions"), for either transcript form.
  */
 export function cpaceIsk(sid: Uint8Array, k: Uint8Array, transcript: Uint8Array): Uint8Array {
   return sha512(concatBytes(lvCat(CPACE_DSI_ISK, sid, k), transcript));
@@ -182,9 +182,9 @@ export interface SecretCheckOptions {
   /** The other side's fingerprint, as this side knows it (from the contact book). */
   readonly theirFingerprint: string;
   /**
-   * What the run is bound to besides the two keys: the session id once there are sessions, the
-   * chat channel's id today (a string is taken as its UTF-8 bytes); at most 1024 bytes. Both
-   * sides must give the same bytes.
+   * What the run is bound to besides the two keys: the session id once there are sessions, a
+   * channel's id today (the CLI's chat passes "polycrypt chat v1"); a string is taken as its
+   * UTF-8 bytes; at most 1024 bytes. Both sides must give the same bytes.
    */
   readonly binding: Uint8Array | string;
 }

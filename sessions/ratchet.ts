@@ -536,7 +536,10 @@ async function decrypt(
   if (body.length < NONCE_H + 4) throw new DecryptionError();
   const hlen = readU32(body, NONCE_H);
   const headEnd = NONCE_H + 4 + hlen;
-  if (hlen < HEADER_FIXED + tag || headEnd + tag + 1 > body.length) throw new DecryptionError();
+  const maxHeader = HEADER_FIXED + 8 + kem.publicKeySize + KEM_PUB_SLACK + kem.encapsulationSize;
+  if (hlen < HEADER_FIXED + tag || hlen > maxHeader + tag || headEnd + tag + 1 > body.length) {
+    throw new DecryptionError();
+  }
   if (body.length - headEnd > padmeLength(MAX_RATCHET_DATA + 1) + tag) {
     throw new DecryptionError();
   }

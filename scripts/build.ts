@@ -240,7 +240,7 @@ async function main(): Promise<void> {
     };
     await Deno.writeTextFile(join(DIST, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
     await Deno.copyFile(join(ROOT, "LICENSE"), join(DIST, "LICENSE"));
-    await Deno.writeTextFile(join(DIST, "README.md"), await packageReadme());
+    await Deno.writeTextFile(join(DIST, "README.md"), packageReadme());
 
     // 5. Sizes of the page build: each entry with what it loads first, and the lazy chunks.
     const meta = browser.metafile!;
@@ -326,7 +326,7 @@ function emitDeclarations(entries: string[], modules: string): void {
   }
 }
 
-async function packageReadme(): Promise<string> {
+function packageReadme(): string {
   return `# polycrypt
 
 A crypto engine for secure messaging, built from the Deno sources of

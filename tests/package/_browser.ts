@@ -15,6 +15,29 @@ export async function build(): Promise<void> {
   if (!out.success) throw new Error(`deno task build failed:\n${out.stderr}`);
 }
 
+/**
+ * Makes `scratch` a Node project with the package installed as a user gets it: `npm pack` of
+ * dist/, then `npm install` of the tarball (its dependencies from the npm registry, or npm's cache).
+ */
+export async function installPackage(scratch: string): Promise<void> {
+  const pack = await runCommand("npm", ["pack", DIST, "--pack-destination", scratch], {
+    cwd: scratch,
+    deadlineMs: 120_000,
+  });
+  if (!pack.success) throw new Error(`npm pack failed: ${pack.stderr}`);
+  const tarball = pack.stdout.trim().split("\n").at(-1)!;
+  await Deno.writeTextFile(
+    `${scratch}/package.json`,
+    JSON.stringify({ name: "scratch", private: true, type: "module" }),
+  );
+  const install = await runCommand(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`],
+    { cwd: scratch, deadlineMs: 300_000 },
+  );
+  if (!install.success) throw new Error(`npm install of ${tarball} failed: ${install.stderr}`);
+}
+
 /** The Chromium binary: Debian's, installed with apt-get when missing (scripts/apt_need.sh). */
 export async function chromiumPath(): Promise<string> {
   const found = await runCommand("sh", [

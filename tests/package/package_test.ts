@@ -1,10 +1,10 @@
 // The npm package (`deno task build`, docs/package.md) where it runs: in Node (`node --test` over
-// `npm pack` of dist/ installed in a scratch project: tests/package/node/package.test.mjs) and in
+// `npm pack` of dist/ installed in a scratch project: tests/package/node/suite.mjs) and in
 // Debian's Chromium driven by puppeteer-core (tests/package/browser/page.js). Chromium is
 // installed with apt-get when missing; when it cannot be installed or started, the test fails
 // and says why (no silent skip).
 import assert from "node:assert/strict";
-import { build, DIST, openPage, ROOT, serve } from "./_browser.ts";
+import { build, installPackage, openPage, ROOT, serve } from "./_browser.ts";
 import { runCommand, runDeno } from "../_process.ts";
 import { fingerprint, generateIdentity } from "../../mod.ts";
 
@@ -31,27 +31,12 @@ Deno.test({
     const scratch = await Deno.makeTempDir({ prefix: "polycrypt-npm-" });
     try {
       const started = performance.now();
-      const pack = await runCommand("npm", ["pack", DIST, "--pack-destination", scratch], {
-        cwd: scratch,
-        deadlineMs: 120_000,
-      });
-      assert.ok(pack.success, `npm pack failed: ${pack.stderr}`);
-      const tarball = pack.stdout.trim().split("\n").at(-1)!;
-      await Deno.writeTextFile(
-        `${scratch}/package.json`,
-        JSON.stringify({ name: "scratch", private: true, type: "module" }),
-      );
-      const install = await runCommand(
-        "npm",
-        ["install", "--no-audit", "--no-fund", "--prefer-offline", `./${tarball}`],
-        { cwd: scratch, deadlineMs: 300_000 },
-      );
-      assert.ok(install.success, `npm install of the packed package failed: ${install.stderr}`);
+      await installPackage(scratch);
       await Deno.copyFile(
-        `${ROOT}tests/package/node/package.test.mjs`,
-        `${scratch}/package.test.mjs`,
+        `${ROOT}tests/package/node/suite.mjs`,
+        `${scratch}/suite.mjs`,
       );
-      const node = await runCommand("node", ["--test", "package.test.mjs"], {
+      const node = await runCommand("node", ["--test", "suite.mjs"], {
         cwd: scratch,
         env: { POLYCRYPT_REPO: ROOT, DENO: Deno.execPath() },
         deadlineMs: 900_000,

@@ -215,6 +215,7 @@ async function main(): Promise<void> {
     // 3. Declarations.
     const t1 = performance.now();
     emitDeclarations(Object.values(ENTRIES).filter((e) => !e.includes("_worker")), modules);
+    await shimDenoTypes(join(DIST, "types"));
     log(`declarations: ${Math.round(performance.now() - t1)} ms`);
 
     // 4. package.json, README, LICENSE.
@@ -323,6 +324,41 @@ function emitDeclarations(entries: string[], modules: string): void {
       getNewLine: () => "\n",
     };
     throw new Error(ts.formatDiagnostics(problems, host));
+  }
+}
+
+/**
+ * Deno's types that the declarations name (the conformance kit's test context, the transports'
+ * Deno-only internals), declared for TypeScript outside Deno: the kit takes any object with
+ * `step`, e.g. node:test's context wrapped as tests/package/node/suite.mjs does.
+ */
+const DENO_SHIM = `// Deno's types that polycrypt's declarations name, for TypeScript outside Deno.
+declare namespace Deno {
+  interface TestContext {
+    step(name: string, fn: (t: TestContext) => void | Promise<void>): Promise<boolean>;
+  }
+  interface Conn {}
+  interface TcpConn extends Conn {}
+  interface Listener<C extends Conn = Conn> {}
+  interface ForeignLibraryInterface {}
+  interface DynamicLibrary<S extends ForeignLibraryInterface> {
+    readonly symbols: { [K in keyof S]: (...args: any[]) => any };
+  }
+}
+`;
+
+/** Writes types/_deno.d.ts and references it from every declaration file that names Deno. */
+async function shimDenoTypes(dir: string, top = dir): Promise<void> {
+  if (dir === top) await Deno.writeTextFile(join(top, "_deno.d.ts"), DENO_SHIM);
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await shimDenoTypes(path, top);
+    if (!entry.name.endsWith(".d.ts") || path === join(top, "_deno.d.ts")) continue;
+    const text = await Deno.readTextFile(path);
+    const code = text.split("\n").filter((l) => !/^\s*(\*|\/\*\*|\/\/)/.test(l)).join("\n");
+    if (!/\bDeno\.[A-Z]/.test(code)) continue;
+    const reference = relative(dirname(path), join(top, "_deno.d.ts"));
+    await Deno.writeTextFile(path, `/// <reference path="${reference}" />\n${text}`);
   }
 }
 

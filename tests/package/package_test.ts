@@ -4,6 +4,7 @@
 // installed with apt-get when missing; when it cannot be installed or started, the test fails
 // and says why (no silent skip).
 import assert from "node:assert/strict";
+import ts from "typescript";
 import { build, installPackage, openPage, ROOT, serve } from "./_browser.ts";
 import { runCommand, runDeno } from "../_process.ts";
 import { fingerprint, generateIdentity } from "../../mod.ts";
@@ -22,8 +23,42 @@ async function cli(args: string[], stdin?: string | Uint8Array, env?: Record<str
   return out;
 }
 
+/** A TypeScript user of the package: it must compile against dist/types with full lib checks. */
+const CONSUMER = `
+import { decrypt, encrypt, generateIdentity, type KemEngine, registry } from "polycrypt";
+import { memoryPair } from "polycrypt/transports";
+import { kemConformance } from "polycrypt/testing";
+const { identity, recipient } = await generateIdentity();
+const sealed = await encrypt(new Uint8Array(1), { recipients: [recipient] });
+const opened: Uint8Array = await decrypt(sealed, { identities: [identity] });
+const kem: KemEngine = registry.kem("x25519");
+const [a] = memoryPair();
+const id: Uint8Array = await a.send(sealed);
+export { id, kem, kemConformance, opened };
+`;
+
+/** Type-checks CONSUMER in `scratch` (where the package is installed) with tsc, no skipLibCheck. */
+function checkTypes(scratch: string): void {
+  Deno.writeTextFileSync(`${scratch}/consumer.ts`, CONSUMER);
+  const program = ts.createProgram([`${scratch}/consumer.ts`], {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+    lib: ["lib.es2024.d.ts", "lib.dom.d.ts"],
+    types: [],
+  });
+  const problems = ts.getPreEmitDiagnostics(program).map((d) =>
+    ts.flattenDiagnosticMessageText(d.messageText, "\n") +
+    (d.file ? ` (${d.file.fileName.replace(scratch, "")})` : "")
+  );
+  assert.deepEqual(problems, [], "the package's declarations do not type-check");
+}
+
 Deno.test({
-  name: "the npm package in Node: npm pack, npm install, node --test",
+  name: "the npm package in Node: npm pack, npm install, tsc, node --test",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -32,6 +67,7 @@ Deno.test({
     try {
       const started = performance.now();
       await installPackage(scratch);
+      checkTypes(scratch);
       await Deno.copyFile(
         `${ROOT}tests/package/node/suite.mjs`,
         `${scratch}/suite.mjs`,

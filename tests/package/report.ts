@@ -46,41 +46,65 @@ const sizes = JSON.parse(await Deno.readTextFile(`${DIST}/sizes.json`)) as {
   gzipBytes: number;
 }[];
 
-// Chromium.
+// Chromium, Node and Deno take turns, ROUNDS times, and each figure is the median of its rounds:
+// the machine's speed drifts (other work on its two cores), and turns spread the drift over all.
+const ROUNDS = 3;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const server = serve();
 const { browser, page } = await openPage(server.origin);
 const call = (name: string, ...args: unknown[]) =>
   // deno-lint-ignore no-explicit-any
   page.evaluate((n: string, a: unknown[]) => (globalThis as any).suite[n](...a), name, args);
 const userAgent = ((await call("platform")) as { userAgent: string }).userAgent;
-const chromiumRate = (await call("bench", seconds * 1000)) as number;
-const chromiumArgon2 = ((await call("argon2")) as { ms: number }).ms;
-await browser.close();
-await server.close();
-
-// Node, over the packed and installed package.
 const scratch = await Deno.makeTempDir({ prefix: "polycrypt-report-" });
-let node: { node: string; sealOpenPerSecond: number; argon2Ms: number };
+const rates = { chromium: [] as number[], node: [] as number[], deno: [] as number[] };
+const argon2 = { chromium: [] as number[], node: [] as number[], wasm: [] as number[] };
+const native: number[] = [];
+let nodeVersion = "";
 try {
   await installPackage(scratch);
   await Deno.copyFile(`${ROOT}tests/package/node/bench.mjs`, `${scratch}/bench.mjs`);
-  const out = await runCommand("node", ["bench.mjs", String(seconds)], { cwd: scratch });
-  if (!out.success) throw new Error(`node bench.mjs failed: ${out.stderr}`);
-  node = JSON.parse(out.stdout);
+  for (let round = 0; round < ROUNDS; round++) {
+    rates.chromium.push((await call("bench", seconds * 1000)) as number);
+    argon2.chromium.push(((await call("argon2")) as { ms: number }).ms);
+    const out = await runCommand("node", ["bench.mjs", String(seconds)], { cwd: scratch });
+    if (!out.success) throw new Error(`node bench.mjs failed: ${out.stderr}`);
+    const node = JSON.parse(out.stdout) as {
+      node: string;
+      sealOpenPerSecond: number;
+      argon2Ms: number;
+    };
+    nodeVersion = node.node;
+    rates.node.push(node.sealOpenPerSecond);
+    argon2.node.push(node.argon2Ms);
+    // Deno, from the sources, with every permission (as `deno task cli` runs).
+    rates.deno.push(await denoRate());
+    argon2.wasm.push(await denoArgon2("wasm"));
+    if ((await argon2Backend()) === "native") native.push(await denoArgon2("native"));
+  }
 } finally {
+  await browser.close();
+  await server.close();
   await Deno.remove(scratch, { recursive: true });
 }
-
-// Deno, from the sources, with every permission (as `deno task cli` runs).
-const denoSealOpen = await denoRate();
-const nativeArgon2 = (await argon2Backend()) === "native" ? await denoArgon2("native") : NaN;
-const wasmArgon2 = await denoArgon2("wasm");
+const denoSealOpen = median(rates.deno);
+const chromiumRate = median(rates.chromium);
+const node = {
+  node: nodeVersion,
+  sealOpenPerSecond: median(rates.node),
+  argon2Ms: median(argon2.node),
+};
+const chromiumArgon2 = median(argon2.chromium);
+const wasmArgon2 = median(argon2.wasm);
+const nativeArgon2 = native.length ? median(native) : NaN;
+const spread = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
 
 const kib = (n: number) => (n / 1024).toFixed(1);
 const lines = [
-  `Measured ${
-    new Date().toISOString().slice(0, 10)
-  } on this machine (2 cores), ${seconds} s per rate.`,
+  `Measured ${new Date().toISOString().slice(0, 10)} on this machine (2 cores, load average ` +
+  `${Deno.loadavg()[0].toFixed(1)} at the end): medians of ${ROUNDS} rounds taken in turns, ` +
+  `${seconds} s per rate (rounds: Deno ${spread(rates.deno)}; Node ${spread(rates.node)}; ` +
+  `Chromium ${spread(rates.chromium)}).`,
   `Chromium: ${userAgent.replace(/.*(HeadlessChrome\/\S+).*/, "$1")}; Node ${node.node}; ` +
   `Deno ${Deno.version.deno}.`,
   "",

@@ -82,7 +82,7 @@ export function bytesToBigint(bytes: Uint8Array): bigint {
 // `setFromBase64` (Deno, current browsers) are used where they exist, so Deno's speed is
 // unchanged; where they are missing (Node 20 and 22, older browsers) the same functions are
 // computed here, with the same results and the same SyntaxErrors for the options polycrypt uses
-// (tests/engines/bytes_test.ts compares the two on random input). Nothing is added to the global
+// (tests/engines/portable_fallbacks_test.ts compares the two on random input). Nothing is added to the global
 // Uint8Array: a library must not change its host's built-ins.
 
 /** The base64 options polycrypt passes (a subset of the TC39 proposal's). */

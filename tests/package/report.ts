@@ -112,7 +112,7 @@ const lines = [
   "| --- | ---: | ---: |",
   ...sizes.map((s) => `| ${s.entry} | ${kib(s.minifiedBytes)} | ${kib(s.gzipBytes)} |`),
   "",
-  "| 1 KiB seal + open, default identity (x25519+ml-kem-768, 2 AEADs) | per second | vs Deno |",
+  "| 1 KiB seal + open, default identity (x25519+ml-kem-768, AES-256-GCM) | per second | vs Deno |",
   "| --- | ---: | ---: |",
   `| Deno (sources, --allow-all) | ${denoSealOpen.toFixed(0)} | 1.00x |`,
   `| Node (npm package) | ${node.sealOpenPerSecond.toFixed(0)} | ${

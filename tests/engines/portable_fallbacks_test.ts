@@ -1,6 +1,7 @@
-// engines/_bytes.ts: the hex and base64 fallbacks (used where the platform lacks
-// Uint8Array.fromHex/toBase64/..., e.g. Node 20) give exactly what Deno's native methods give,
-// results and SyntaxErrors alike, on random and hand-picked input.
+// The fallbacks of the portable core, checked here against what Deno uses: engines/_bytes.ts's hex
+// and base64 (used where the platform lacks Uint8Array.fromHex/toBase64/..., e.g. Node 20) give
+// exactly what Deno's native methods give, results and SyntaxErrors alike; engines/_hash.ts's
+// WebCrypto HKDF (browsers) gives what node:crypto's does.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -12,6 +13,8 @@ import {
   toBase64,
   toHex,
 } from "../../engines/_bytes.ts";
+import { webHkdf } from "../../engines/_hash.ts";
+import { hkdfSync } from "../../engines/hkdf.ts";
 
 const native = Uint8Array as unknown as {
   fromHex(hex: string): Uint8Array;
@@ -102,4 +105,23 @@ Deno.test("the exported helpers are the native methods' results here", () => {
   const target = new Uint8Array(8);
   assert.equal(setFromBase64(target, "+/8A\nEA=="), 4);
   assert.deepEqual(target.subarray(0, 4), bytes);
+});
+
+Deno.test("webHkdf (the browsers' HKDF) equals hkdfSync on random input", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom("SHA-256" as const, "SHA-512" as const),
+      fc.uint8Array({ minLength: 1, maxLength: 80 }),
+      fc.uint8Array({ maxLength: 80 }),
+      fc.uint8Array({ maxLength: 1100 }),
+      fc.integer({ min: 1, max: 300 }),
+      async (hash, ikm, salt, info, length) => {
+        assert.deepEqual(
+          await webHkdf(hash, ikm, salt, info, length),
+          hkdfSync(hash, ikm, salt, info, length),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
 });

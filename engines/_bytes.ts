@@ -1,4 +1,5 @@
 // Internal byte helpers shared by the engines. Not part of the public API.
+import { nodeBuiltin } from "./_node.ts";
 
 /**
  * Checks that `value` is a Uint8Array (of `length` bytes when given) and
@@ -136,6 +137,11 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 function encodeHex(bytes: Uint8Array): string {
+  const buffer = bytes.length > 32 ? bufferOf(bytes) : undefined;
+  return buffer ? buffer.toString("hex") : encodeHexJs(bytes);
+}
+
+function encodeHexJs(bytes: Uint8Array): string {
   hexPairs ??= Array.from({ length: 256 }, (_, i) => HEX_DIGITS[i >> 4] + HEX_DIGITS[i & 15]);
   let out = "";
   for (let i = 0; i < bytes.length; i++) out += hexPairs[bytes[i]];
@@ -162,7 +168,27 @@ export function toBase64(bytes: Uint8Array, options?: Base64Options): string {
   return HAS_BASE64 ? NATIVE_PROTO.toBase64!.call(bytes, options) : encodeBase64(bytes, options);
 }
 
+/** node:buffer's Buffer where the platform has one (Node): its base64 and hex are native code. */
+let nodeBuffer: typeof import("node:buffer").Buffer | null | undefined;
+function bufferOf(bytes: Uint8Array) {
+  if (nodeBuffer === undefined) nodeBuffer = nodeBuiltin("node:buffer")?.Buffer ?? null;
+  return nodeBuffer?.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 function encodeBase64(bytes: Uint8Array, options?: Base64Options): string {
+  const buffer = bytes.length > 32 ? bufferOf(bytes) : undefined;
+  if (buffer) {
+    if (options?.alphabet !== "base64url") {
+      const text = buffer.toString("base64");
+      return options?.omitPadding ? text.replace(/=+$/, "") : text;
+    }
+    const text = buffer.toString("base64url"); // never padded
+    return options?.omitPadding ? text : text + "==".slice(0, (4 - (text.length % 4)) % 4);
+  }
+  return encodeBase64Js(bytes, options);
+}
+
+function encodeBase64Js(bytes: Uint8Array, options?: Base64Options): string {
   const alphabet = options?.alphabet === "base64url" ? B64_URL : B64_STD;
   const pad = !options?.omitPadding;
   const parts: string[] = [];
@@ -264,4 +290,11 @@ export function setFromBase64(target: Uint8Array, text: string): number {
 }
 
 /** Tests only: the fallbacks, whatever the platform has. */
-export const _fallback = { encodeHex, decodeHex, encodeBase64, decodeBase64 };
+export const _fallback = {
+  encodeHex,
+  encodeHexJs,
+  decodeHex,
+  encodeBase64,
+  encodeBase64Js,
+  decodeBase64,
+};

@@ -40,21 +40,28 @@ const OPTIONS: (Base64Options | undefined)[] = [
 Deno.test("encoders: the fallbacks equal the native methods on random bytes", () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      assert.equal(_fallback.encodeHex(bytes), bytes.toHex());
-      for (const alphabet of ["base64", "base64url"] as const) {
-        for (const omitPadding of [false, true]) {
-          assert.equal(
-            _fallback.encodeBase64(bytes, { alphabet, omitPadding }),
-            bytes.toBase64({ alphabet, omitPadding }),
-          );
-        }
+      // Each twice: node:buffer's encoders (used from 33 bytes on where node:buffer exists) and
+      // the JavaScript ones (a browser).
+      for (const hex of [_fallback.encodeHex, _fallback.encodeHexJs]) {
+        assert.equal(hex(bytes), bytes.toHex());
       }
-      assert.equal(_fallback.encodeBase64(bytes), bytes.toBase64());
+      for (const encode of [_fallback.encodeBase64, _fallback.encodeBase64Js]) {
+        for (const alphabet of ["base64", "base64url"] as const) {
+          for (const omitPadding of [false, true]) {
+            assert.equal(
+              encode(bytes, { alphabet, omitPadding }),
+              bytes.toBase64({ alphabet, omitPadding }),
+            );
+          }
+        }
+        assert.equal(encode(bytes), bytes.toBase64());
+      }
     }),
     { numRuns: 2000 },
   );
   const big = new Uint8Array(100_001).map((_, i) => (i * 7919) & 255);
   assert.equal(_fallback.encodeBase64(big), big.toBase64());
+  assert.equal(_fallback.encodeBase64Js(big), big.toBase64());
 });
 
 Deno.test("decoders: the fallbacks equal the native methods, errors included", () => {

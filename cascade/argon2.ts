@@ -35,6 +35,7 @@
 import { FormatError } from "../errors.ts";
 import { checkBytes } from "../engines/_bytes.ts";
 import { workerModuleReadable } from "../engines/_ffi.ts";
+import { nodeBuiltin } from "../engines/_node.ts";
 import { loadNativeArgon2 } from "./_argon2_native.ts";
 
 /** Argon2id cost parameters. */
@@ -132,6 +133,19 @@ export function checkArgon2Params(params: Argon2Params): void {
 /** Where Argon2id runs: see the module documentation. */
 export type Argon2Backend = "auto" | "native" | "wasm";
 
+/** Options of {@linkcode argon2id}. */
+export interface Argon2Options {
+  /** `"auto"` (default), `"native"` (rejects when it is unavailable) or `"wasm"`. */
+  readonly backend?: Argon2Backend;
+  /**
+   * Called with 0 when the derivation starts computing (in its worker, once the worker is up)
+   * and with 1 when the key is ready, so that a user interface can show "deriving the key" for
+   * the one to three seconds it takes. Both backends compute the passes in one call (the
+   * reference C code, or one WebAssembly call), so there is no finer step to report.
+   */
+  readonly onProgress?: (fraction: number) => void;
+}
+
 /**
  * The backend `"auto"` uses in this process: `"native"` when the FFI
  * permission is granted and node-argon2's addon loads, else `"wasm"`.
@@ -162,6 +176,7 @@ export async function argon2Backend(): Promise<"native" | "wasm"> {
  * @param params cost parameters, checked with {@linkcode checkArgon2Params}
  * @param options.backend `"auto"` (default), `"native"` (rejects when it is
  *   unavailable) or `"wasm"`
+ * @param options.onProgress called with 0 when the work starts, 1 when it is done
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -170,6 +185,9 @@ export async function argon2Backend(): Promise<"native" | "wasm"> {
  * const a = await argon2id("pw", salt, ARGON2_FLOOR);
  * const b = await argon2id("pw", salt, ARGON2_FLOOR, { backend: "wasm" });
  * assert.deepEqual(a, b); // both backends derive the same key
+ * const progress: number[] = [];
+ * await argon2id("pw", salt, ARGON2_FLOOR, { onProgress: (f) => progress.push(f) });
+ * assert.deepEqual(progress, [0, 1]);
  * await assert.rejects(argon2id("", salt, ARGON2_FLOOR), TypeError);
  * ```
  */
@@ -177,7 +195,7 @@ export async function argon2id(
   passphrase: string,
   salt: Uint8Array,
   params: Argon2Params,
-  options: { readonly backend?: Argon2Backend } = {},
+  options: Argon2Options = {},
 ): Promise<Uint8Array> {
   if (typeof passphrase !== "string" || passphrase.length === 0) {
     throw new TypeError("passphrase must be a non-empty string");
@@ -188,18 +206,25 @@ export async function argon2id(
   if (backend !== "auto" && backend !== "native" && backend !== "wasm") {
     throw new TypeError(`backend must be "auto", "native" or "wasm", not ${String(backend)}`);
   }
+  const onProgress = options?.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError("onProgress must be a function");
+  }
   const password = new TextEncoder().encode(passphrase.normalize("NFC"));
   if (backend !== "wasm") {
     const native = await loadNativeArgon2();
     if (!(native instanceof Error)) {
       try {
-        return await native.hash(
+        onProgress?.(0);
+        const key = await native.hash(
           password,
           salt.slice(),
           params.memoryKiB,
           params.passes,
           params.parallelism,
         );
+        onProgress?.(1);
+        return key;
       } finally {
         password.fill(0);
       }
@@ -209,15 +234,25 @@ export async function argon2id(
       throw native;
     }
   }
-  if (!workerAllowed()) return await inline(password, salt.slice(), params);
-  return await inWorker(password, salt.slice(), params);
+  const kind = workerKind();
+  const key = kind
+    ? await inWorker(kind, password, salt.slice(), params, onProgress)
+    : await inline(password, salt.slice(), params, onProgress);
+  onProgress?.(1);
+  return key;
 }
 
 const WORKER_URL = new URL("./_argon2_worker.ts", import.meta.url);
 
-/** Whether the worker can start here without a permission prompt. */
-function workerAllowed(): boolean {
-  return typeof Worker === "function" && workerModuleReadable(WORKER_URL);
+/**
+ * Which worker can start here without a permission prompt: a Web Worker (Deno, browsers), a
+ * node:worker_threads worker (Node, which has no global `Worker`), or none.
+ */
+function workerKind(): "web" | "node" | undefined {
+  if (!workerModuleReadable(WORKER_URL)) return undefined;
+  if (typeof Worker === "function") return "web";
+  if (nodeBuiltin("node:worker_threads")) return "node";
+  return undefined;
 }
 
 /**
@@ -228,16 +263,30 @@ async function inline(
   password: Uint8Array,
   salt: Uint8Array,
   params: Argon2Params,
+  onProgress: ((fraction: number) => void) | undefined,
 ): Promise<Uint8Array> {
   const { hashWasmArgon2id } = await import("./_argon2_wasm.ts");
+  onProgress?.(0);
   return await hashWasmArgon2id(password, salt, params);
 }
 
-/** hash-wasm in a Web Worker of its own; `password` is transferred (the worker wipes it). */
+/** What the worker posts: that it started hashing, then the key or why not. */
+type WorkerReply = { started: true; key?: undefined; error?: undefined } | {
+  started?: undefined;
+  key?: Uint8Array;
+  error?: string;
+};
+
+/**
+ * hash-wasm in a worker of its own (a Web Worker, or node:worker_threads in Node); `password` is
+ * transferred (the worker wipes it).
+ */
 async function inWorker(
+  kind: "web" | "node",
   password: Uint8Array<ArrayBuffer>,
   salt: Uint8Array,
   params: Argon2Params,
+  onProgress: ((fraction: number) => void) | undefined,
 ): Promise<Uint8Array> {
   const job = {
     password,
@@ -246,19 +295,35 @@ async function inWorker(
     passes: params.passes,
     parallelism: params.parallelism,
   };
-  const worker = new Worker(WORKER_URL, { type: "module" });
+  let stop: () => unknown = () => {};
   try {
-    const reply = await new Promise<{ key?: Uint8Array; error?: string }>((resolve, reject) => {
-      worker.onmessage = (e) => resolve(e.data);
-      worker.onerror = (e) => {
-        e.preventDefault();
-        reject(new Error("the Argon2id worker failed"));
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      const receive = (data: WorkerReply) => {
+        if (data.started) onProgress?.(0);
+        else resolve(data);
       };
-      worker.postMessage(job, [job.password.buffer]);
+      const fail = () => reject(new Error("the Argon2id worker failed"));
+      if (kind === "web") {
+        const worker = new Worker(WORKER_URL, { type: "module" });
+        stop = () => worker.terminate();
+        worker.onmessage = (e) => receive(e.data);
+        worker.onerror = (e) => {
+          e.preventDefault();
+          fail();
+        };
+        worker.postMessage(job, [job.password.buffer]);
+      } else {
+        const worker = new (nodeBuiltin("node:worker_threads")!.Worker)(WORKER_URL);
+        stop = () => worker.terminate();
+        worker.on("message", receive);
+        worker.on("error", fail);
+        worker.on("exit", fail);
+        worker.postMessage(job, [job.password.buffer]);
+      }
     });
     if (!reply.key) throw new Error(reply.error ?? "argon2id failed");
     return reply.key;
   } finally {
-    worker.terminate();
+    stop();
   }
 }

@@ -13,7 +13,7 @@
  * @module
  */
 import { FormatError } from "../errors.ts";
-import { concatBytes } from "../engines/_bytes.ts";
+import { concatBytes, fromBase64, setFromBase64, toBase64 } from "../engines/_bytes.ts";
 import { peek } from "./_splice.ts";
 
 /** First line of an armored envelope. */
@@ -43,7 +43,7 @@ const BASE64_LINE = /^[A-Za-z0-9+/]*={0,2}$/;
 export function armor(bytes: Uint8Array, kind: string = "MESSAGE"): string {
   const lines = [`-----BEGIN POLYCRYPT ${kind}-----`];
   for (let i = 0; i < bytes.length; i += LINE_BYTES) {
-    lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64());
+    lines.push(toBase64(bytes.subarray(i, i + LINE_BYTES)));
   }
   lines.push(`-----END POLYCRYPT ${kind}-----`, "");
   return lines.join("\n");
@@ -105,7 +105,7 @@ export function dearmor(input: string | Uint8Array, kind: string = "MESSAGE"): U
     }
   }
   try {
-    return Uint8Array.fromBase64(body.join(""), { lastChunkHandling: "strict" });
+    return fromBase64(body.join(""), { lastChunkHandling: "strict" });
   } catch {
     throw new FormatError("armor body is not valid base64");
   }
@@ -130,13 +130,13 @@ export async function* armorLines(source: AsyncIterable<Uint8Array>): AsyncGener
       const end = Math.min(whole, start + ARMOR_SLICE);
       const lines: string[] = [];
       for (let i = start; i < end; i += LINE_BYTES) {
-        lines.push(bytes.subarray(i, i + LINE_BYTES).toBase64(), "\n");
+        lines.push(toBase64(bytes.subarray(i, i + LINE_BYTES)), "\n");
       }
       yield encoder.encode(lines.join(""));
     }
     carry = bytes.slice(whole);
   }
-  if (carry.length) yield encoder.encode(carry.toBase64() + "\n");
+  if (carry.length) yield encoder.encode(toBase64(carry) + "\n");
   yield encoder.encode(`${ARMOR_END}\n`);
 }
 
@@ -296,7 +296,7 @@ export async function* dearmorStream(
   const flush = (): Uint8Array | undefined => {
     if (ready.length === 0) return undefined;
     // Full lines without padding: decoding them together equals decoding each.
-    const bytes = Uint8Array.fromBase64(ready.join(""));
+    const bytes = fromBase64(ready.join(""));
     ready = [];
     return bytes;
   };
@@ -313,7 +313,7 @@ export async function* dearmorStream(
       if (fault || ready.length === 0) continue;
       // Each line released is 64 characters of this chunk or the previous one, and 48 bytes.
       out ??= new Uint8Array((Math.floor(chunk.length / (LINE + 1)) + 2) * LINE_BYTES);
-      written += out.subarray(written).setFromBase64(ready.join("")).written;
+      written += setFromBase64(out.subarray(written), ready.join(""));
       ready = [];
     }
     if (!fault && written > 0) yield out!.subarray(0, written);
@@ -332,7 +332,7 @@ export async function* dearmorStream(
   if (held === undefined) return;
   let last: Uint8Array;
   try {
-    last = Uint8Array.fromBase64(held, { lastChunkHandling: "strict" });
+    last = fromBase64(held, { lastChunkHandling: "strict" });
   } catch {
     throw new FormatError("armor body is not valid base64");
   }

@@ -290,8 +290,47 @@ function generatorStream(
   transform: (source: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>,
 ): TransformStream<Uint8Array, Uint8Array> {
   const { readable: input, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const readable = ReadableStream.from(transform(input));
+  const readable = readableFrom(transform(iterate(input)));
   return { readable, writable } as TransformStream<Uint8Array, Uint8Array>;
+}
+
+type StreamFrom = (source: AsyncIterable<Uint8Array>) => ReadableStream<Uint8Array>;
+
+/**
+ * `ReadableStream.from(source)`, or the same stream built by hand where the platform lacks it
+ * (Chromium, Safari): pulled one value at a time, cancelling returns the iterator.
+ */
+function readableFrom(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const from = (ReadableStream as unknown as { from?: StreamFrom }).from;
+  if (typeof from === "function") return from.call(ReadableStream, source);
+  const iterator = source[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      await iterator.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** A ReadableStream as an async iterable, also where streams are not iterable (Safari). */
+function iterate(stream: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  if (Symbol.asyncIterator in stream) return stream as AsyncIterable<Uint8Array>;
+  return (async function* () {
+    const reader = (stream as ReadableStream<Uint8Array>).getReader();
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  })();
 }
 
 /**

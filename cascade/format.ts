@@ -15,7 +15,7 @@
  * @module
  */
 import { FormatError } from "../errors.ts";
-import { concatBytes, equalBytes, i2osp, readU32be } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes, fromBase64, i2osp, readU32be } from "../engines/_bytes.ts";
 import { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine } from "../engines/types.ts";
 import type { ByteReader } from "./_reader.ts";
@@ -407,7 +407,7 @@ export function sniffEnvelope(head: Uint8Array): EnvelopeSniff | undefined {
       text.slice(text.indexOf(ARMOR_BEGIN) + ARMOR_BEGIN.length).trimStart().split(/\r?\n/)[0];
     try {
       // 16 characters hold the 10 bytes a session message needs; 12 the 9 of an envelope.
-      bytes = Uint8Array.fromBase64(line.length >= 16 ? line.slice(0, 16) : line.slice(0, 12));
+      bytes = fromBase64(line.length >= 16 ? line.slice(0, 16) : line.slice(0, 12));
     } catch {
       return undefined;
     }

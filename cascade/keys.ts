@@ -24,7 +24,7 @@
  * @module
  */
 import { FormatError } from "../errors.ts";
-import { equalBytes } from "../engines/_bytes.ts";
+import { equalBytes, fromBase64, toBase64 } from "../engines/_bytes.ts";
 import { LruCache } from "../engines/_cache.ts";
 import { sha256 } from "../engines/_hash.ts";
 import { registry as defaultRegistry } from "../engines/mod.ts";
@@ -73,7 +73,7 @@ function encode(prefix: string, ids: string, payload: Uint8Array): string {
   const body = new Uint8Array(payload.length + 4);
   body.set(payload);
   body.set(check(prefix, ids, payload), payload.length);
-  return `${prefix}${ids}:${body.toBase64({ alphabet: "base64url", omitPadding: true })}`;
+  return `${prefix}${ids}:${toBase64(body, { alphabet: "base64url", omitPadding: true })}`;
 }
 
 function checkId(id: string, what: string): void {
@@ -155,12 +155,12 @@ function decode(
   if (!BASE64URL.test(b64)) throw new FormatError(`${what} is not valid base64url`);
   let body: Uint8Array;
   try {
-    body = Uint8Array.fromBase64(b64, { alphabet: "base64url" });
+    body = fromBase64(b64, { alphabet: "base64url" });
   } catch {
     throw new FormatError(`${what} is not valid base64url`);
   }
   // Only the canonical encoding (unpadded, zero trailing bits) is accepted.
-  if (body.toBase64({ alphabet: "base64url", omitPadding: true }) !== b64) {
+  if (toBase64(body, { alphabet: "base64url", omitPadding: true }) !== b64) {
     throw new FormatError(`${what} is not valid base64url`);
   }
   if (body.length < 5) throw new FormatError(`${what} is too short`);

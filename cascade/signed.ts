@@ -29,7 +29,7 @@
  * @module
  */
 import { DecryptionError, FormatError } from "../errors.ts";
-import { concatBytes, equalBytes } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes, toHex } from "../engines/_bytes.ts";
 import { LruCache } from "../engines/_cache.ts";
 import { sha256, sha512Hasher } from "../engines/_hash.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
@@ -183,13 +183,13 @@ export async function prepareSender(
   // Length-framed, so two different key pairs never give the same cache key.
   const frame = (b: Uint8Array) =>
     new Uint8Array([b.length >>> 24, b.length >>> 16, b.length >>> 8, b.length]);
-  const key = sha256(
+  const key = toHex(sha256(
     encoder.encode(`${engine.id}:${signing.engine.id}:`),
     frame(secretKey),
     secretKey,
     frame(signing.secretKey),
     signing.secretKey,
-  ).toHex();
+  ));
   const block = cache.getOrCreate(key, async () => {
     const [kemKey, signKey] = await Promise.all([
       engine.publicKeyFromSecretKey!(secretKey),

@@ -1,5 +1,6 @@
 // Internal: the small per-key caches the hot paths keep (parsed recipients, prepared ML-KEM keys,
 // public keys of recent identities), and the synchronous-to-promise bridge the sync engines use.
+import { toHex } from "./_bytes.ts";
 import { sha256 } from "./_hash.ts";
 
 /** A map that keeps its `capacity` most recently used entries. */
@@ -47,7 +48,7 @@ export class LruCache<K, V> {
  * itself a map key.
  */
 export function secretTag(secret: Uint8Array): string {
-  return sha256(secret).toHex();
+  return toHex(sha256(secret));
 }
 
 /** `run()` as a promise: its value, or a rejection with what it threw. */

@@ -48,3 +48,22 @@ export function sha512Hasher(): { update(data: Uint8Array): void; digest(): Uint
   const h = nobleSha512.create();
   return { update: (d) => void h.update(d), digest: () => h.digest() };
 }
+
+/**
+ * HKDF (RFC 5869) in WebCrypto, for engines/hkdf.ts where there is no node:crypto; the caller has
+ * checked the arguments, and `ikm` is not empty (WebCrypto refuses an empty key). The inputs are
+ * copied before the first await, so the caller may reuse its buffers as soon as this returns.
+ */
+export async function webHkdf(
+  hash: HashName,
+  ikm: Uint8Array,
+  salt: Uint8Array,
+  info: Uint8Array,
+  length: number,
+): Promise<Uint8Array> {
+  const params = { name: "HKDF", hash, salt: new Uint8Array(salt), info: new Uint8Array(info) };
+  const key = await crypto.subtle.importKey("raw", new Uint8Array(ikm), "HKDF", false, [
+    "deriveBits",
+  ]);
+  return new Uint8Array(await crypto.subtle.deriveBits(params, key, length * 8));
+}

@@ -18,7 +18,7 @@ import { isSealedEnvelope, type SealedEnvelope } from "../cascade/envelope.ts";
 import { FrameError, MESSAGE_ID_SIZE } from "./frame.ts";
 import { parseHostPort } from "./_address.ts";
 import { checkReceipt, RECEIPT_SIZE } from "./message.ts";
-import { equalBytes } from "../engines/_bytes.ts";
+import { equalBytes, toHex } from "../engines/_bytes.ts";
 
 /** Largest datagram sent or accepted. */
 export const MAX_DATAGRAM = 1200;
@@ -433,7 +433,7 @@ export async function listenUdp(
     const index = view.getUint16(2 + NONCE_SIZE);
     const count = view.getUint16(4 + NONCE_SIZE);
     if (count === 0 || index >= count || count > maxCount) return drop("malformed");
-    const key = `${from.address}|${from.port}|${msg.subarray(2, 2 + NONCE_SIZE).toHex()}`;
+    const key = `${from.address}|${from.port}|${toHex(msg.subarray(2, 2 + NONCE_SIZE))}`;
     let entry = pending.get(key);
     if (!entry) {
       const again = delivered.get(key);

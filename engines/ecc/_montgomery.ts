@@ -3,7 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { x448 as nobleX448 } from "@noble/curves/ed448.js";
-import { concatBytes } from "../_bytes.ts";
+import { concatBytes, fromBase64, fromHex, toBase64 } from "../_bytes.ts";
 import { LruCache, settle } from "../_cache.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { HkdfHash } from "../hkdf.ts";
@@ -19,8 +19,8 @@ const SIZES: Record<Curve, number> = { X25519: 32, X448: 56 };
 // RFC 8410 PKCS#8 PrivateKeyInfo prefixes: SEQUENCE { version 0, AlgorithmIdentifier { OID
 // 1.3.101.110 (X25519) / 1.3.101.111 (X448) }, OCTET STRING { OCTET STRING key } }.
 const PKCS8_PREFIX: Record<Curve, Uint8Array> = {
-  X25519: Uint8Array.fromHex("302e020100300506032b656e04220420"),
-  X448: Uint8Array.fromHex("3046020100300506032b656f043a0438"),
+  X25519: fromHex("302e020100300506032b656e04220420"),
+  X448: fromHex("3046020100300506032b656f043a0438"),
 };
 const NOBLE = { X25519: nobleX25519, X448: nobleX448 };
 
@@ -101,7 +101,7 @@ function webCryptoGroup(curve: Curve): DhGroup {
     async publicKey(secretKey: Uint8Array): Promise<Uint8Array> {
       // WebCrypto has no "public from private"; the JWK export of a private key carries x.
       const jwk = await crypto.subtle.exportKey("jwk", await importSecret(secretKey));
-      return Uint8Array.fromBase64(jwk.x!, { alphabet: "base64url" });
+      return fromBase64(jwk.x!, { alphabet: "base64url" });
     },
     async dh(secretKey: Uint8Array, publicKey: Uint8Array): Promise<Uint8Array> {
       const [sk, pk] = await Promise.all([
@@ -151,7 +151,7 @@ function nodeKeys(node: NodeCrypto, curve: Curve) {
         key: {
           kty: "OKP",
           crv: curve,
-          x: pk.toBase64({ alphabet: "base64url", omitPadding: true }),
+          x: toBase64(pk, { alphabet: "base64url", omitPadding: true }),
         },
         format: "jwk",
       }),

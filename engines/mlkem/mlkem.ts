@@ -25,7 +25,7 @@
 import { type KEMPrepared, ml_kem1024, ml_kem512, ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { sha3_256 } from "@noble/hashes/sha3.js";
 import { InvalidKeyError } from "../../errors.ts";
-import { checkBytes, equalBytes, toBuffer } from "../_bytes.ts";
+import { checkBytes, equalBytes, toBase64, toBuffer } from "../_bytes.ts";
 import { LruCache, secretTag } from "../_cache.ts";
 import type { Encapsulation, KemEngine, KemKeyPair } from "../types.ts";
 
@@ -165,7 +165,7 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
     checkBytes("publicKey", publicKey, ekSize);
     checkBytes("m", m, 32);
     // The modulus check runs when a key is first seen; noble copies the key it prepares.
-    const prepared = preparedKeys.getOrCreate(publicKey.toBase64(), () => {
+    const prepared = preparedKeys.getOrCreate(toBase64(publicKey), () => {
       checkEncapsulationKey(publicKey, k);
       return noble.prepare(publicKey);
     });
@@ -193,7 +193,7 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
       ? expandedKeys.getOrCreate(secretTag(secretKey), () => expandSecretKey(secretKey))
       : secretKey;
     const ek = dk.subarray(384 * k, 768 * k + 32);
-    const tag = ek.toBase64();
+    const tag = toBase64(ek);
     const cached = preparedKeys.get(tag);
     if (!cached) {
       checkDecapsulationKey(dk, k);
@@ -233,7 +233,7 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
   // A repeat recipient reaches `encapsulateBits` synchronously, so the native work starts
   // before the caller's next statement (a hybrid's other component then runs alongside it).
   async function encapsulateWeb(publicKey: Uint8Array): Promise<Encapsulation> {
-    const tag = publicKey.toBase64();
+    const tag = toBase64(publicKey);
     const key = webPublicKeys.get(tag) ?? await importPublic(publicKey, tag);
     const { ciphertext, sharedKey } = await kemSubtle.encapsulateBits(algorithm, key);
     return { encapsulation: new Uint8Array(ciphertext), sharedSecret: new Uint8Array(sharedKey) };

@@ -3,7 +3,7 @@
 import forge from "node-forge";
 import type { KeyObject } from "node:crypto";
 import { InvalidKeyError } from "../../errors.ts";
-import { bytesToBigint, checkBytes } from "../_bytes.ts";
+import { bytesToBigint, checkBytes, fromBase64 } from "../_bytes.ts";
 import { LruCache, secretTag } from "../_cache.ts";
 import { nodeCrypto } from "../_node.ts";
 
@@ -113,7 +113,7 @@ const E_MAX = 1n << 256n; // exclusive
 /** A forge BigInteger (or base64url JWK field) as a bigint. */
 function toBigInt(value: forge.jsbn.BigInteger | string): bigint {
   if (typeof value === "string") {
-    return bytesToBigint(Uint8Array.fromBase64(value, { alphabet: "base64url" }));
+    return bytesToBigint(fromBase64(value, { alphabet: "base64url" }));
   }
   return BigInt(`0x${value.toString(16)}`);
 }

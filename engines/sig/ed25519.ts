@@ -14,9 +14,9 @@
  * import assert from "node:assert/strict";
  * import { ed25519 } from "@polycrypt/polycrypt";
  * // RFC 8032 section 7.1, TEST 1: the empty message.
- * const seed = Uint8Array.fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+ * const seed = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
  * const publicKey = await ed25519.publicKeyFromSecretKey!(seed);
- * assert.equal(publicKey.toHex(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+ * assert.equal(toHex(publicKey), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
  * const signature = await ed25519.sign(seed, new Uint8Array(0));
  * assert.equal(
  *   signature.toHex(),
@@ -30,7 +30,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import { ed25519 as nobleEd25519 } from "@noble/curves/ed25519.js";
-import { concatBytes, toBuffer } from "../_bytes.ts";
+import { concatBytes, fromBase64, fromHex, toBase64, toBuffer, toHex } from "../_bytes.ts";
 import { LruCache, secretTag, settle } from "../_cache.ts";
 import { type NodeCrypto, nodeCrypto } from "../_node.ts";
 import type { SignatureEngine, SignatureKeyPair } from "../types.ts";
@@ -60,7 +60,7 @@ export const ED25519_PARAMETERS: Readonly<{
 });
 
 // RFC 8410 PKCS#8 PrivateKeyInfo for Ed25519 (OID 1.3.101.112): prefix || 32-byte seed.
-const PKCS8_PREFIX = Uint8Array.fromHex("302e020100300506032b657004220420");
+const PKCS8_PREFIX = fromHex("302e020100300506032b657004220420");
 const KEY_CACHE_SIZE = 64;
 
 /**
@@ -85,7 +85,7 @@ const SMALL_ORDER_SET = new Set(SMALL_ORDER);
 export const _SMALL_ORDER_ENCODINGS: readonly string[] = Object.freeze([...SMALL_ORDER]);
 
 // The group order L = 2^252 + 27742317777372353535851937790883648493, little-endian.
-const L = Uint8Array.fromHex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+const L = fromHex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
 
 /** Whether the little-endian 32-byte `a` (masked to 255 bits when `mask`) is below `b`. */
 function below(a: Uint8Array, offset: number, b: Uint8Array, mask: boolean): boolean {
@@ -97,7 +97,7 @@ function below(a: Uint8Array, offset: number, b: Uint8Array, mask: boolean): boo
 }
 
 // p = 2^255 - 19, little-endian.
-const P = Uint8Array.fromHex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
+const P = fromHex("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f");
 
 /**
  * The checks polycrypt runs before any backend: a canonical public key (y < p) that is not of
@@ -105,7 +105,7 @@ const P = Uint8Array.fromHex("edffffffffffffffffffffffffffffffffffffffffffffffff
  */
 function strictlyAcceptable(publicKey: Uint8Array, signature: Uint8Array): boolean {
   if (!below(publicKey, 0, P, true)) return false;
-  if (SMALL_ORDER_SET.has(publicKey.toHex())) return false;
+  if (SMALL_ORDER_SET.has(toHex(publicKey))) return false;
   return below(signature, 32, L, false);
 }
 
@@ -173,12 +173,12 @@ function nodeOps(node: NodeCrypto): Ed25519Ops {
       settle(() => {
         let key: KeyObject;
         try {
-          key = publicKeys.getOrCreate(publicKey.toBase64(), () =>
+          key = publicKeys.getOrCreate(toBase64(publicKey), () =>
             createPublicKey({
               key: {
                 kty: "OKP",
                 crv: "Ed25519",
-                x: publicKey.toBase64({ alphabet: "base64url", omitPadding: true }),
+                x: toBase64(publicKey, { alphabet: "base64url", omitPadding: true }),
               },
               format: "jwk",
             }));
@@ -231,14 +231,14 @@ function webCryptoOps(): Ed25519Ops {
     async publicKey(seed) {
       // WebCrypto has no "public from private"; the JWK export of a private key carries x.
       const jwk = await crypto.subtle.exportKey("jwk", await importSeed(seed));
-      return Uint8Array.fromBase64(jwk.x!, { alphabet: "base64url" });
+      return fromBase64(jwk.x!, { alphabet: "base64url" });
     },
     async sign(seed, message) {
       const key = await importSeed(seed);
       return new Uint8Array(await crypto.subtle.sign(algorithm, key, toBuffer(message)));
     },
     async verify(publicKey, message, signature) {
-      const tag = publicKey.toBase64();
+      const tag = toBase64(publicKey);
       try {
         const key = publicKeys.get(tag) ?? publicKeys.set(
           tag,

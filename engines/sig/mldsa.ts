@@ -25,7 +25,7 @@
  * @module
  */
 import { ml_dsa44, ml_dsa65, ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
-import { toBuffer } from "../_bytes.ts";
+import { toBase64, toBuffer } from "../_bytes.ts";
 import { LruCache, secretTag } from "../_cache.ts";
 import type { SignatureEngine, SignatureKeyPair } from "../types.ts";
 import { checkSignArguments, checkVerifyArguments } from "./_checks.ts";
@@ -176,7 +176,7 @@ export function _buildMlDsa(size: 44 | 65 | 87, backend: MlDsaBackend): BuiltMlD
     message: Uint8Array,
     signature: Uint8Array,
   ): Promise<boolean> {
-    const tag = publicKey.toBase64();
+    const tag = toBase64(publicKey);
     try {
       const key = webPublic.get(tag) ??
         webPublic.set(

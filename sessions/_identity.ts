@@ -3,7 +3,7 @@
 // identity's signing key, the storage key; raw X25519 on engines/ecc/_montgomery.ts; the cache of
 // verified signatures.
 import { InvalidKeyError } from "../errors.ts";
-import { concatBytes, equalBytes } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes, fromHex, toHex } from "../engines/_bytes.ts";
 import { LruCache, secretTag } from "../engines/_cache.ts";
 import { sha256 } from "../engines/_hash.ts";
 import { hkdfSync } from "../engines/hkdf.ts";
@@ -95,7 +95,7 @@ const LOW_ORDER = [
   "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
   "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
   "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-].map((hex) => Uint8Array.fromHex(hex));
+].map((hex) => fromHex(hex));
 
 /** Whether `u` (little-endian, 32 bytes) is a canonical field element: top bit clear, u < p. */
 function canonicalU(u: Uint8Array): boolean {
@@ -248,7 +248,7 @@ export async function verifyCached(
   if (!cache) verified.set(engine, cache = new LruCache(512));
   const frame = (b: Uint8Array) =>
     new Uint8Array([b.length >>> 24, b.length >>> 16, b.length >>> 8, b.length]);
-  const id = sha256(frame(publicKey), publicKey, frame(message), message, signature).toHex();
+  const id = toHex(sha256(frame(publicKey), publicKey, frame(message), message, signature));
   if (cache.get(id)) return true;
   const ok = await engine.verify(publicKey, message, signature);
   if (ok) cache.set(id, true);

@@ -1,6 +1,6 @@
 /**
  * The polycrypt command line: `engines`, `bench`, `keygen`, `recipient`, `encrypt`, `decrypt`,
- * `inspect`, `listen`, `send`, `chat`, `fingerprint`, `contact`. Usage, flags and exit codes:
+ * `inspect`, `bundle`, `listen`, `send`, `chat`, `fingerprint`, `contact`. Usage, flags and exit codes:
  * `docs/cli.md`.
  *
  * ```sh
@@ -483,6 +483,7 @@ const COMMANDS: Record<string, Command> = {
   encrypt: { run: encryptCommand },
   decrypt: { run: decryptCommand },
   inspect: { run: inspectCommand },
+  bundle: { run: async (args) => (await import("./bundle.ts")).bundleCommand(args) },
   sign: { run: async (args) => (await import("./sign.ts")).signCommand(args) },
   verify: { run: async (args) => (await import("./sign.ts")).verifyCommand(args) },
   listen: { run: async (args) => (await import("./listen.ts")).listenCommand(args) },

@@ -4,23 +4,41 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { checkChanges, type SessionStore, type StoreChange } from "./store.ts";
 
 /** Owner read and write only: the mode of the database and of its `-wal` and `-shm` files. */
 const FILE_MODE = 0o600;
 
-const isWindows = () => (globalThis as { Deno?: typeof Deno }).Deno?.build.os === "windows";
+type Fs = typeof import("node:fs");
+type Sqlite = typeof import("node:sqlite");
+interface Process {
+  platform?: string;
+  getBuiltinModule?: (id: string) => unknown;
+}
+
+// node:sqlite and node:fs are reached at run time (as engines/_node.ts does for node:crypto), so
+// that the library's entry point still loads where they do not exist (a browser).
+function builtins(): { fs: Fs; sqlite: Sqlite; windows: boolean } {
+  const process = (globalThis as { process?: Process }).process;
+  const fs = process?.getBuiltinModule?.("node:fs") as Fs | undefined;
+  const sqlite = process?.getBuiltinModule?.("node:sqlite") as Sqlite | undefined;
+  if (!fs || !sqlite?.DatabaseSync) {
+    throw new TypeError("SqliteSessionStore needs node:sqlite (Deno 2.2+, Node 22.5+)");
+  }
+  return { fs, sqlite, windows: process?.platform === "win32" };
+}
 
 /** Sets `path`'s mode to 0600 when the file exists and has another one. */
-function restrict(path: string): void {
-  if (isWindows()) return;
+function restrict(fs: Fs, path: string): void {
+  let mode;
   try {
-    const mode = Deno.statSync(path).mode;
-    if (mode !== null && (mode & 0o777) !== FILE_MODE) Deno.chmodSync(path, FILE_MODE);
+    mode = fs.statSync(path).mode;
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if ((e as { code?: string }).code === "ENOENT") return;
+    throw e;
   }
+  if ((mode & 0o777) !== FILE_MODE) fs.chmodSync(path, FILE_MODE);
 }
 
 /**
@@ -69,12 +87,13 @@ export class SqliteSessionStore implements SessionStore {
       throw new TypeError("path must be a non-empty string");
     }
     this.path = path;
-    // Create the file ourselves so that it never exists with a wider mode, whatever the umask.
-    if (!isWindows()) {
-      Deno.openSync(path, { read: true, write: true, create: true, mode: FILE_MODE }).close();
+    const { fs, sqlite, windows } = builtins();
+    if (!windows) {
+      // Create the file ourselves so that it never exists with a wider mode, whatever the umask.
+      fs.closeSync(fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, FILE_MODE));
+      for (const suffix of ["", "-wal", "-shm"]) restrict(fs, path + suffix);
     }
-    for (const suffix of ["", "-wal", "-shm"]) restrict(path + suffix);
-    const db = new DatabaseSync(path);
+    const db = new sqlite.DatabaseSync(path);
     try {
       db.exec("PRAGMA journal_mode=WAL");
       db.exec("PRAGMA synchronous=FULL");
@@ -96,7 +115,7 @@ export class SqliteSessionStore implements SessionStore {
       throw e;
     }
     this.#db = db;
-    for (const suffix of ["-wal", "-shm"]) restrict(path + suffix);
+    if (!windows) { for (const suffix of ["-wal", "-shm"]) restrict(fs, path + suffix); }
   }
 
   #open(): DatabaseSync {

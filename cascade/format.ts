@@ -336,7 +336,8 @@ export type SealedEnvelope = Uint8Array & { readonly "polycrypt.sealed": "envelo
 export type SealedChunk = Uint8Array & { readonly "polycrypt.sealed": "chunk" };
 
 /**
- * Whether `bytes` begin like an envelope: the binary magic and a known mode,
+ * Whether `bytes` begin like an envelope: the binary magic and a known mode (a session message,
+ * mode 0x02 of docs/sessions.md section 4, included: transports carry it like any envelope),
  * or the armor header. A shape check, not authentication.
  *
  * @example
@@ -350,7 +351,8 @@ export function isSealedEnvelope(bytes: unknown): bytes is SealedEnvelope {
   if (!(bytes instanceof Uint8Array)) return false;
   if (isArmored(bytes)) return true;
   return bytes.length > MAGIC.length && equalBytes(bytes.subarray(0, MAGIC.length), MAGIC) &&
-    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD);
+    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD ||
+      bytes[MAGIC.length] === 0x02);
 }
 
 /** What the first bytes of an envelope tell, from {@linkcode sniffEnvelope}. */

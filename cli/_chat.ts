@@ -1,8 +1,10 @@
 // Internal: `chat`, a two-way conversation in the terminal between two peers, each listening on
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
 // messages; `/file PATH` sends a file; `/help` lists the commands; `/quit`, Ctrl-D or Ctrl-C end
-// it. Received lines are labelled with a local time and the peer's contact name (or fingerprint
-// prefix); `--history` keeps the conversation sealed on disk (docs/contacts.md).
+// it; `/verify` checks a secret shared with the peer (cli/_secret_check.ts). Received lines are
+// labelled with a local time and the peer's contact name (or fingerprint prefix); `--history`
+// keeps the conversation sealed on disk (docs/contacts.md). With one peer the messages are
+// session messages (docs/cli.md, "Sessions in chat"; cli/_chat_session.ts).
 import { basename } from "node:path";
 import {
   decrypt,
@@ -22,6 +24,7 @@ import {
   newReplyKey,
   offerMessage,
   textMessage,
+  verifyMessage,
 } from "../transports/mod.ts";
 import { peek } from "../cascade/_splice.ts";
 import { parseBundle } from "../sessions/bundle.ts";
@@ -51,6 +54,7 @@ import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
 import { signersNamed } from "./_sender.ts";
+import { chatVerifier, SECRET_BINDING } from "./_secret_check.ts";
 import {
   addressScheme,
   answer,
@@ -76,18 +80,32 @@ import {
 
 const encoder = new TextEncoder();
 
-/** Lines of a byte stream (the terminal in line mode, or a pipe). */
+/**
+ * Lines of a byte stream (the terminal in line mode, or a pipe), read only when the next line is
+ * asked for: while a line is handled nothing reads the stream, so `/verify` can ask for its secret
+ * on the same terminal.
+ */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
   let carry = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    carry += text;
-    let nl;
-    while ((nl = carry.indexOf("\n")) >= 0) {
-      yield carry.slice(0, nl).replace(/\r$/, "");
-      carry = carry.slice(nl + 1);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      carry += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = carry.indexOf("\n")) >= 0) {
+        const line = carry.slice(0, nl).replace(/\r$/, "");
+        carry = carry.slice(nl + 1);
+        yield line;
+      }
     }
+    carry += decoder.decode();
+    if (carry) yield carry;
+  } finally {
+    reader.releaseLock();
   }
-  if (carry) yield carry;
 }
 
 /** The delivery note for each receipt outcome (docs/cli.md). */
@@ -104,6 +122,7 @@ const NOTES: Readonly<Record<Outcome, string>> = Object.freeze({
 /** The lines `/help` shows. */
 const HELP = [
   "  /file PATH   send a file (the peer receives files only with -o DIR)",
+  "  /verify      check a secret you share with the peer (marks the contact verified or not)",
   "  /help        this list",
   "  /quit        end the chat (also Ctrl-D; Ctrl-C ends it at once)",
   "  //TEXT       send a line that starts with /",
@@ -346,6 +365,22 @@ export async function chatCommand(args: string[]): Promise<void> {
   // Incoming: whatever arrives on our address, decrypted and answered with a receipt
   // (docs/transports.md section 10); a duplicate is dropped without being shown again.
   const desk = new ReceiptDesk();
+  // `/verify` (docs/sessions.md): its control messages arrive among the peer's messages. Within a
+  // session the check is bound to the session id (both ends hold it, nobody else does).
+  const verifier = chatVerifier({
+    identity: identities[0],
+    recipients,
+    name,
+    send: (payload) => sendVerify(payload),
+    show,
+    binding: async () => {
+      const how = await ensureSession();
+      if (how === "undecryptable") throw new IoError(`${name} could not decrypt the request`);
+      const id = how === "session" ? await account!.sessionId(peerFp) : undefined;
+      return id ?? SECRET_BINDING;
+    },
+  });
+  const onVerify = (payload: Uint8Array) => verifier.receive(payload);
   const onText = async (body: ReadableStream<Uint8Array>, sender: () => Sender | null) => {
     const text = await new Response(body).text();
     // A signed message names its signer; a session message comes from the session's peer.
@@ -442,7 +477,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     return await openMessage(item, identities, outDir, onText, desk, maxFile, {
       verify: recipients,
       decrypted: { plain, sender: signer },
-    });
+    }, onVerify);
   };
 
   /** A session message (mode 0x02): decrypted by the account, from the peer only. */
@@ -503,7 +538,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     return await openMessage(item, identities, outDir, onText, desk, maxFile, {
       verify: recipients,
       decrypted: { plain: data, sender: null },
-    });
+    }, onVerify);
   };
 
   const serve = async (connection: Inbound) => {
@@ -523,7 +558,7 @@ export async function chatCommand(args: string[]): Promise<void> {
           // stream is read.
           opened = await openMessage(item, identities, outDir, onText, desk, maxFile, {
             verify: recipients,
-          });
+          }, onVerify);
         }
         if (opened.error !== undefined) await show(failureLine(opened.error, true));
         await answer(item, opened, desk);
@@ -647,6 +682,30 @@ export async function chatCommand(args: string[]): Promise<void> {
       recipients: [peerRecipient],
     });
     return await exchange(await outgoingConnection(), 0, sealed, replyKey);
+  };
+  /**
+   * Sends one `/verify` message: in the session when there is one, else signed; its receipt is
+   * noted only when it was not taken.
+   */
+  const sendVerify = async (payload: Uint8Array) => {
+    const connection = await outgoingConnection();
+    const replyKey = newReplyKey();
+    const message = verifyMessage(payload, { replyKey });
+    const viaSession = haveSession && account !== undefined;
+    const sealed = viaSession
+      ? await account!.encrypt(peerFp, message) as SealedEnvelope
+      : await encrypt(message, { recipients, sender: me });
+    const id = await connection.send(sealed);
+    expect(id, {
+      n: 0,
+      replyKey,
+      viaSession,
+      answered: (outcome) => {
+        if (outcome !== undefined && outcome !== "delivered" && outcome !== "duplicate") {
+          show(`polycrypt: the peer could not take the secret check (${NOTES[outcome]})`);
+        }
+      },
+    });
   };
   let starting: Promise<"session" | "signed" | "undecryptable"> | undefined;
   /**
@@ -831,6 +890,12 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       const command = line.startsWith("//") ? undefined : /^\/(\S*)/.exec(line)?.[1];
+      if (command === "verify") {
+        // The secret is asked for without echo, never taken from the line (nor sent as text).
+        if (line.trim() === "/verify") await verifier.command();
+        else await show("polycrypt: /verify takes no argument; it asks for the secret");
+        continue;
+      }
       if (command === "file" && !line.startsWith("/file ")) {
         await show("polycrypt: /file PATH sends a file");
         continue;

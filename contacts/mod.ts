@@ -25,3 +25,12 @@ export {
   SAFETY_NUMBER_ITERATIONS,
   safetyNumber,
 } from "./fingerprint.ts";
+export {
+  SECRET_CHECK_CONFIRMATION_BYTES,
+  SECRET_CHECK_MAX_BINDING_BYTES,
+  SECRET_CHECK_MAX_SECRET_BYTES,
+  SECRET_CHECK_SHARE_BYTES,
+  type SecretCheck,
+  type SecretCheckOptions,
+  startSecretCheck,
+} from "./secret_verify.ts";

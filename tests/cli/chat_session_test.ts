@@ -1,0 +1,110 @@
+// `chat` over forward-secret sessions (docs/cli.md, "Sessions in chat"), between real CLI
+// processes on loopback: the first chat starts a session (a bundle over the connection), messages
+// and a file go both ways as session messages, a second chat continues the same session with no
+// new handshake; `--no-session` and a peer without sessions still talk with signed envelopes; a
+// bundle for another identity is refused.
+import assert from "node:assert/strict";
+import { freePort } from "../transports/_socks.ts";
+import { chatFlags, keyPair, NET_PERMS, runCli, startChat } from "./_cli.ts";
+import { fingerprint, generateIdentity, recipientFromIdentity } from "../../mod.ts";
+import { createAccount } from "../../sessions/account.ts";
+import { SqliteSessionStore } from "../../sessions/sqlite_store.ts";
+
+/** A received line: `[HH:MM:SS] ` and the sender's fingerprint prefix (no contact book here). */
+const from = (recipient: string, text: string) =>
+  new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${fingerprint(recipient).slice(0, 9)}: ${text}$`, "m");
+
+/** The one session store file under `config` (chat's default place), checked 0600. */
+async function storeIn(config: string): Promise<string> {
+  const dir = `${config}/polycrypt/sessions`;
+  const files: string[] = [];
+  for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".db")) files.push(e.name);
+  assert.equal(files.length, 1, files.join(", "));
+  assert.match(files[0], /^[0-9a-f]{32}\.db$/, "the name says nothing about whose it is");
+  const path = `${dir}/${files[0]}`;
+  assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+  assert.equal((await Deno.stat(dir)).mode! & 0o777, 0o700);
+  return path;
+}
+
+/** The sessions in the store at `path`, as `identity`'s account sees them. */
+async function sessionsIn(path: string, key: string) {
+  const identity = (await Deno.readTextFile(key)).split("\n").find((l) =>
+    l.startsWith("POLYCRYPT-SECRET-KEY")
+  )!;
+  const account = await createAccount({ identity, store: new SqliteSessionStore(path) });
+  try {
+    return await account.sessions();
+  } finally {
+    await account.close();
+  }
+}
+
+Deno.test("chat sessions: both ways and a file over a session; a second chat continues it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
+  try {
+    const alice = await keyPair(dir, undefined, { name: "alice" });
+    const bob = await keyPair(dir, undefined, { name: "bob" });
+    const env = (who: string) => ({ XDG_CONFIG_HOME: `${dir}/${who}-config` });
+    await Deno.mkdir(`${dir}/alice-inbox`);
+    // 2.5 MiB: three pieces, each a session message.
+    const file = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+    await Deno.writeFile(`${dir}/plans.bin`, file);
+    const [a, b] = [freePort(), freePort()];
+    const run = async (round: number) => {
+      const aliceChat = startChat(
+        chatFlags(a, b, alice.key, bob.recipient, ["-o", `${dir}/alice-inbox`]),
+        env("alice"),
+      );
+      const bobChat = startChat(chatFlags(b, a, bob.key, alice.recipient), env("bob"));
+      await Promise.all([aliceChat.ready(), bobChat.ready()]);
+      await aliceChat.type(`hello Bob ${round}`);
+      await bobChat.screen(from(alice.recipient, `hello Bob ${round}`));
+      await aliceChat.screen(/\(#1 delivered\)/);
+      await bobChat.type(`hi Alice ${round}`);
+      await aliceChat.screen(from(bob.recipient, `hi Alice ${round}`));
+      await bobChat.screen(/\(#1 delivered\)/);
+      if (round === 1) {
+        await bobChat.type(`/file ${dir}/plans.bin`);
+        await bobChat.screen(/\(#2 delivered\)/);
+        assert.deepEqual(await Deno.readFile(`${dir}/alice-inbox/plans.bin`), file);
+      }
+      await aliceChat.type(`bye ${round}`);
+      await bobChat.screen(from(alice.recipient, `bye ${round}`));
+      const [aliceEnd, bobEnd] = [await aliceChat.end(), await bobChat.end()];
+      assert.equal(aliceEnd.code, 0, aliceEnd.stderr);
+      assert.equal(bobEnd.code, 0, bobEnd.stderr);
+      return [aliceEnd, bobEnd];
+    };
+
+    const first = await run(1);
+    for (const end of first) {
+      assert.match(end.stderr, /new session with .*: messages are not signed/);
+      assert.doesNotMatch(end.stderr, /continuing the session/);
+    }
+    const aliceStore = await storeIn(env("alice").XDG_CONFIG_HOME);
+    const bobStore = await storeIn(env("bob").XDG_CONFIG_HOME);
+    const [aliceSessions, bobSessions] = [
+      await sessionsIn(aliceStore, alice.key),
+      await sessionsIn(bobStore, bob.key),
+    ];
+    assert.equal(aliceSessions.length, 1);
+    assert.equal(bobSessions.length, 1);
+    assert.equal(aliceSessions[0].fingerprint, fingerprint(bob.recipient));
+    assert.equal(bobSessions[0].fingerprint, fingerprint(alice.recipient));
+    assert.deepEqual(aliceSessions[0].sessionId, bobSessions[0].sessionId);
+
+    // The second chat: the same session, no new handshake on either side.
+    const second = await run(2);
+    for (const end of second) {
+      assert.match(end.stderr, /continuing the session with /);
+      assert.doesNotMatch(end.stderr, /new session/);
+    }
+    const again = await sessionsIn(aliceStore, alice.key);
+    assert.equal(again.length, 1);
+    assert.deepEqual(again[0].sessionId, aliceSessions[0].sessionId);
+    assert.equal(again[0].created, aliceSessions[0].created);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

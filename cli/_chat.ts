@@ -36,8 +36,8 @@ import {
   LAST_PIECE,
   MAX_SESSION_MESSAGE,
   openAccount,
-  PieceReceiver,
   piecePayload,
+  PieceReceiver,
   pieces,
   splitPayload,
 } from "./_chat_session.ts";
@@ -72,8 +72,8 @@ import {
   type Outcome,
   prepend,
   ReceiptDesk,
-  type Received,
   receiptOutcome,
+  type Received,
   STREAM_SCHEMES,
   writeAll,
 } from "./_delivery.ts";
@@ -255,8 +255,11 @@ export async function chatCommand(args: string[]): Promise<void> {
   const accepted = (from: string) => peerFingerprints.has(from);
   let sessionsOff: string | undefined;
   if (values["no-session"]) sessionsOff = "--no-session";
-  else if (peerFingerprints.size !== 1) sessionsOff = "sessions are between two: with several peers";
-  else if (peerFp === ownFingerprint) sessionsOff = "sessions are between two: talking to yourself";
+  else if (peerFingerprints.size !== 1) {
+    sessionsOff = "sessions are between two: with several peers";
+  } else if (peerFp === ownFingerprint) {
+    sessionsOff = "sessions are between two: talking to yourself";
+  }
   if (sessionsOff !== undefined && !values["no-session"]) {
     say(`polycrypt: ${sessionsOff}, messages are signed envelopes`);
   }
@@ -601,7 +604,9 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (outcome === "undecryptable" && sent.viaSession && haveSession) {
       // The peer has no session (it lost its store, or runs --no-session): a new one starts.
       endSession();
-      await show(`polycrypt: ${name} could not decrypt a session message; the next message starts a new session`);
+      await show(
+        `polycrypt: ${name} could not decrypt a session message; the next message starts a new session`,
+      );
     }
     // An offer's answer goes to the /file that waits for it; a message's, to the screen.
     if (sent.answered) sent.answered(outcome);
@@ -719,12 +724,10 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (haveSession) return Promise.resolve("session");
     starting ??= (async () => {
       const ready = whenReady();
-      const outcome = initiator
-        ? await sendControl(CHAT_KIND.request)
-        : await sendControl(
-          CHAT_KIND.bundle,
-          pendingBundle ??= await account.prekeyBundle({ oneTimeKeys: 1 }),
-        );
+      const outcome = initiator ? await sendControl(CHAT_KIND.request) : await sendControl(
+        CHAT_KIND.bundle,
+        pendingBundle ??= await account.prekeyBundle({ oneTimeKeys: 1 }),
+      );
       if (haveSession) return "session";
       if (outcome === undefined) {
         throw new IoError("the peer did not answer the start of a session");

@@ -11,13 +11,7 @@ import { SqliteSessionStore } from "../sessions/sqlite_store.ts";
 import { defaultSessionsPath } from "./_contacts.ts";
 import { IoError } from "./_errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
-import {
-  freeName,
-  type Opened,
-  type ReceiptDesk,
-  Refused,
-  tooLarge,
-} from "./_delivery.ts";
+import { freeName, type Opened, type ReceiptDesk, Refused, tooLarge } from "./_delivery.ts";
 
 /**
  * The chat's payload kinds besides docs/transports.md section 7's text, file and offer. Each
@@ -28,8 +22,8 @@ import {
  * - in a session message: `H` starts the session (nothing follows), `P` is a piece of a file:
  *   `u8 flags || u8 len || name || bytes`, flags bit 0 the first piece, bit 1 the last.
  */
-export const CHAT_KIND: Readonly<{ request: 0x51; bundle: 0x42; hello: 0x48; piece: 0x50 }> =
-  Object.freeze({ request: 0x51, bundle: 0x42, hello: 0x48, piece: 0x50 });
+export const CHAT_KIND: Readonly<{ request: 0x51; bundle: 0x42; hello: 0x48; piece: 0x50 }> = Object
+  .freeze({ request: 0x51, bundle: 0x42, hello: 0x48, piece: 0x50 });
 
 /** Bit 0 of a piece's flags: the first piece of its file. */
 export const FIRST_PIECE = 0x01;

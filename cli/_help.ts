@@ -555,8 +555,10 @@ const PAGES: Record<string, CommandHelp> = {
   },
   bundle: {
     summary: "export a signed prekey bundle for sessions",
-    usage: ["bundle -i FILE [-o OUT] [--force] [--one-time N] [--sessions FILE] " +
-      "[--passphrase-file FILE]"],
+    usage: [
+      "bundle -i FILE [-o OUT] [--force] [--one-time N] [--sessions FILE] " +
+      "[--passphrase-file FILE]",
+    ],
     description: "Writes a prekey bundle of the identity in -i (docs/sessions.md section 2): its " +
       "public keys for starting a session, signed by its signing key, for a peer or a relay to " +
       "start a session while you are offline. The secret halves stay in the session store " +

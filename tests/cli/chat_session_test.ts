@@ -5,8 +5,8 @@
 // bundle for another identity is refused.
 import assert from "node:assert/strict";
 import { freePort } from "../transports/_socks.ts";
-import { chatFlags, keyPair, NET_PERMS, runCli, startChat } from "./_cli.ts";
-import { fingerprint, generateIdentity, recipientFromIdentity } from "../../mod.ts";
+import { chatFlags, keyPair, startChat } from "./_cli.ts";
+import { fingerprint, generateIdentity } from "../../mod.ts";
 import { createAccount } from "../../sessions/account.ts";
 import { SqliteSessionStore } from "../../sessions/sqlite_store.ts";
 
@@ -104,6 +104,87 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
     assert.equal(again.length, 1);
     assert.deepEqual(again[0].sessionId, aliceSessions[0].sessionId);
     assert.equal(again[0].created, aliceSessions[0].created);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat sessions: --no-session on both sides, or on one, still talks (signed envelopes)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
+  try {
+    const alice = await keyPair(dir, undefined, { name: "alice" });
+    const bob = await keyPair(dir, undefined, { name: "bob" });
+    const env = (who: string) => ({ XDG_CONFIG_HOME: `${dir}/${who}-config` });
+    for (const aliceFlags of [["--no-session"], []]) {
+      const [a, b] = [freePort(), freePort()];
+      const aliceChat = startChat(
+        chatFlags(a, b, alice.key, bob.recipient, aliceFlags),
+        env("alice"),
+      );
+      const bobChat = startChat(
+        chatFlags(b, a, bob.key, alice.recipient, ["--no-session"]),
+        env("bob"),
+      );
+      await Promise.all([aliceChat.ready(), bobChat.ready()]);
+      await aliceChat.type("hello Bob");
+      await bobChat.screen(from(alice.recipient, "hello Bob"));
+      await aliceChat.screen(/\(#1 delivered\)/);
+      await bobChat.type("hi Alice");
+      await aliceChat.screen(from(bob.recipient, "hi Alice"));
+      await bobChat.screen(/\(#1 delivered\)/);
+      const [aliceEnd, bobEnd] = [await aliceChat.end(), await bobChat.end()];
+      assert.equal(aliceEnd.code, 0, aliceEnd.stderr);
+      assert.equal(bobEnd.code, 0, bobEnd.stderr);
+      assert.doesNotMatch(aliceEnd.stderr + bobEnd.stderr, /new session|continuing the session/);
+      if (aliceFlags.length) {
+        // Nothing is stored without sessions.
+        await assert.rejects(Deno.stat(`${dir}/alice-config/polycrypt/sessions`));
+      } else {
+        // A chat with sessions asks once, hears that the peer takes none, and signs instead.
+        assert.match(aliceEnd.stderr, /takes no sessions .*: messages are signed envelopes/);
+      }
+      await assert.rejects(Deno.stat(`${dir}/bob-config/polycrypt/sessions`));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("chat sessions: a bundle for another identity than the peer's is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
+  try {
+    // Alice talks with Bob; Mallory, who has Alice's public key but not Bob's secret, sends her
+    // own bundle to Alice's address (she starts the session: her fingerprint sorts after Alice's).
+    const made = await Promise.all([0, 1, 2, 3].map(() => generateIdentity("x25519+ml-kem-768")));
+    made.sort((x, y) => fingerprint(x.recipient) < fingerprint(y.recipient) ? -1 : 1);
+    const [alice, mallory, bob] = [made[0], made[2], made[3]];
+    for (const [name, who] of [["alice", alice], ["mallory", mallory], ["bob", bob]] as const) {
+      await Deno.writeTextFile(`${dir}/${name}.key`, who.identity + "\n");
+    }
+    const env = (who: string) => ({ XDG_CONFIG_HOME: `${dir}/${who}-config` });
+    const [a, m] = [freePort(), freePort()];
+    const aliceChat = startChat(chatFlags(a, m, `${dir}/alice.key`, bob.recipient), env("alice"));
+    const malloryChat = startChat(
+      chatFlags(m, a, `${dir}/mallory.key`, alice.recipient),
+      env("mallory"),
+    );
+    await Promise.all([aliceChat.ready(), malloryChat.ready()]);
+    await malloryChat.type("hi Alice, Bob here");
+    await aliceChat.screen(
+      /polycrypt: refused a prekey bundle that is not .*'s \(another identity, or damaged\): no session started/,
+    );
+    // Refused, Mallory's chat falls back to a message signed with her own key: dropped too.
+    await aliceChat.screen(/polycrypt: a message was dropped/);
+    const [aliceEnd, malloryEnd] = [await aliceChat.end(), await malloryChat.end()];
+    assert.equal(aliceEnd.code, 0, aliceEnd.stderr);
+    assert.equal(malloryEnd.code, 0, malloryEnd.stderr);
+    assert.doesNotMatch(aliceEnd.stdout, /Bob here/);
+    assert.doesNotMatch(aliceEnd.stderr, /new session/);
+    const sessions = await sessionsIn(
+      await storeIn(env("alice").XDG_CONFIG_HOME),
+      `${dir}/alice.key`,
+    );
+    assert.deepEqual(sessions, []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -717,9 +717,8 @@ class AccountImpl implements Account {
           body,
           now,
         );
-      } catch (e) {
-        if (e instanceof DecryptionError || e instanceof PolycryptError) continue;
-        throw e;
+      } catch {
+        continue; // the ratchet's DecryptionError, or anything a malformed message caused
       }
       // Something came from the peer: an initiator stops sending prekey messages.
       const advanced: SessionState = {

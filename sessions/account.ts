@@ -481,6 +481,11 @@ class AccountImpl implements Account {
     }
   }
 
+  /** The account record as stored (shared with the cache: read it, do not change it). */
+  async #accountView(): Promise<Readonly<AccountRecord> | undefined> {
+    return await this.#read(NAME.account, decodeAccount);
+  }
+
   async #account(): Promise<AccountRecord> {
     const record = await this.#read(NAME.account, decodeAccount);
     // A copy: callers change it and commit it, and a failed commit must leave the cache right.
@@ -739,10 +744,11 @@ class AccountImpl implements Account {
   async #receiveRatchet(message: Uint8Array, now: number) {
     const prefix = message.subarray(0, ratchetMessagePrefix().length);
     const body = message.subarray(prefix.length);
-    const account = await this.#account();
-    const known = new Set(account.sessions);
-    const order = [...this.#recent.filter((f) => known.has(f))];
-    for (const fp of account.sessions) if (!order.includes(fp)) order.push(fp);
+    const sessions = (await this.#accountView())?.sessions ?? [];
+    const known = new Set(sessions);
+    const order = this.#recent.filter((f) => known.has(f));
+    const first = new Set(order);
+    for (const fp of sessions) if (!first.has(fp)) order.push(fp);
     for (const fp of order) {
       const record = await this.#session(fp);
       if (!record) continue;
@@ -863,9 +869,8 @@ class AccountImpl implements Account {
 
   sessions(): Promise<SessionInfo[]> {
     return this.#serial(async () => {
-      const account = await this.#account();
       const out: SessionInfo[] = [];
-      for (const fp of account.sessions) {
+      for (const fp of (await this.#accountView())?.sessions ?? []) {
         const record = await this.#session(fp);
         const recipient = await this.#read(NAME.peer(fp), decodePeer);
         if (!record || recipient === undefined) continue;

@@ -450,8 +450,14 @@ class AccountImpl implements Account {
     const hit = this.#cache.get(key);
     if (hit && sameSealed(hit.sealed, sealed)) return hit.value as T;
     const value = decode(await this.#seal.open(key, sealed));
-    this.#cache.set(key, { sealed, value });
+    this.#remember(key, { sealed, value });
     return value;
+  }
+
+  /** Caches a decoded record; the cache holds at most 1024 (it is only a shortcut). */
+  #remember(key: string, entry: Cached): void {
+    if (this.#cache.size >= 1024 && !this.#cache.has(key)) this.#cache.clear();
+    this.#cache.set(key, entry);
   }
 
   /** Commits `changes` and, once durable, caches what the new values decode to. */
@@ -476,7 +482,7 @@ class AccountImpl implements Account {
       throw e;
     }
     for (const [key, entry] of cache) {
-      if (entry) this.#cache.set(key, entry);
+      if (entry) this.#remember(key, entry);
       else this.#cache.delete(key);
     }
   }

@@ -27,6 +27,7 @@ import {
   listenOn,
   openMessage,
   ReceiptDesk,
+  type Received,
   STREAM_SCHEMES,
 } from "./_delivery.ts";
 
@@ -199,27 +200,41 @@ export async function verifyContactWithSecret(
 
   const inbox = new Inbox();
   const desk = new ReceiptDesk();
+  // Messages being opened or answered: the listener closes only once each has its receipt, so
+  // the peer's last message (its confirmation) is acknowledged before this side ends.
+  let inflight = 0;
+  let idle: (() => void) | undefined;
+  const handle = async (item: Received) => {
+    const opened = await openMessage(
+      item,
+      [identity],
+      undefined,
+      (body) => body.cancel(), // texts are not for this command
+      desk,
+      undefined,
+      { verify: [contact.recipient] },
+      (payload) => Promise.resolve(inbox.push(payload)),
+    );
+    await answer(item, opened, desk);
+  };
   const listener = await listenOn(
     on,
     async (connection) => {
       for await (const item of envelopes(connection)) {
-        const opened = await openMessage(
-          item,
-          [identity],
-          undefined,
-          (body) => body.cancel(), // texts are not for this command
-          desk,
-          undefined,
-          { verify: [contact.recipient] },
-          (payload) => Promise.resolve(inbox.push(payload)),
-        );
-        await answer(item, opened, desk);
+        inflight++;
+        try {
+          await handle(item);
+        } finally {
+          if (--inflight === 0) idle?.();
+        }
       }
     },
     values,
     { betweenFramesTimeoutMs: 0 },
   );
-  say(`polycrypt: waiting for ${contact.name} on ${listener.address} (at most 5 minutes)`);
+  if (Deno.stderr.isTerminal()) {
+    say(`polycrypt: waiting for ${contact.name} on ${listener.address} (at most 5 minutes)`);
+  }
   const deadline = Date.now() + SECRET_WAIT_MS;
 
   /** Sends one message of the check, retrying until the peer listens; waits for its receipt. */
@@ -278,6 +293,14 @@ export async function verifyContactWithSecret(
     if (!equal) throw new DecryptFailed(resultLine(false, recorded));
     say(`polycrypt: ${resultLine(true, recorded)}`);
   } finally {
+    if (inflight > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        timer = setTimeout(resolve, 10_000);
+      });
+      clearTimeout(timer);
+    }
     await listener.close();
   }
 }

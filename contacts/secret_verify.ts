@@ -15,9 +15,9 @@ type Point = InstanceType<typeof Point>;
 
 // ------------------------------------------------------------------ the draft's building blocks
 
-/** G_Ristretto255.DSI (draft section 7.3). */
+/** G_Ristretto255.DSI (the draft's "CPace group objects G_Ristretto255 and G_Decaf448"). */
 export const CPACE_DSI: Uint8Array = encoder.encode("CPaceRistretto255");
-/** G.DSI || "_ISK", the label of the intermediate session key (draft section 6.2). */
+/** G.DSI || "_ISK", the label of the intermediate session key ("CPace protocol instructions"). */
 const CPACE_DSI_ISK = encoder.encode("CPaceRistretto255_ISK");
 /** SHA-512's input block size, H.s_in_bytes. */
 const SHA512_BLOCK = 128;
@@ -26,7 +26,7 @@ const IDENTITY = new Uint8Array(32);
 /** Bytes of an encoded ristretto255 element. */
 const ELEMENT_BYTES = 32;
 
-/** `prepend_len(data)`: the LEB128 encoding of `data.length`, then `data` (draft appendix A.1). */
+/** `prepend_len(data)`: the LEB128 encoding of `data.length`, then `data` (the draft's appendix, "CPace function definitions"). */
 export function prependLen(data: Uint8Array): Uint8Array {
   const length: number[] = [];
   let n = data.length;
@@ -37,7 +37,7 @@ export function prependLen(data: Uint8Array): Uint8Array {
   return concatBytes(new Uint8Array(length), data);
 }
 
-/** `lv_cat(a0, a1, ...)`: every argument with its length prepended (draft appendix A.1). */
+/** `lv_cat(a0, a1, ...)`: every argument with its length prepended (the draft's appendix, "CPace function definitions"). */
 export function lvCat(...parts: Uint8Array[]): Uint8Array {
   return concatBytes(...parts.map(prependLen));
 }
@@ -49,7 +49,7 @@ function larger(a: Uint8Array, b: Uint8Array): boolean {
   return a.length > b.length;
 }
 
-/** `o_cat(a, b)`: "oc", then the larger of the two first (draft appendix A.3). */
+/** `o_cat(a, b)`: "oc", then the larger of the two first (the draft's appendix). */
 export function oCat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return larger(a, b)
     ? concatBytes(encoder.encode("oc"), a, b)
@@ -78,7 +78,8 @@ export function transcriptOc(
 
 /**
  * `generator_string(DSI, PRS, CI, sid, s_in_bytes) = lv_cat(DSI, PRS, zero_bytes(len_zpad), CI,
- * sid)`, the zero padding filling the hash's first block after DSI and PRS (draft section 7.1).
+ * sid)`, the zero padding filling the hash's first block after DSI and PRS ("Common function for
+ * computing generators").
  */
 export function generatorString(
   dsi: Uint8Array,
@@ -136,8 +137,8 @@ export function scalarMultVfy(y: bigint, x: Uint8Array): Uint8Array {
 }
 
 /**
- * `ISK = SHA-512(lv_cat(G.DSI || "_ISK", sid, K) || transcript)` (draft section 6.2), for either
- * transcript form.
+ * `ISK = SHA-512(lv_cat(G.DSI || "_ISK", sid, K) || transcript)` (the draft's "CPace protocol
+ * instructions"), for either transcript form.
  */
 export function cpaceIsk(sid: Uint8Array, k: Uint8Array, transcript: Uint8Array): Uint8Array {
   return sha512(concatBytes(lvCat(CPACE_DSI_ISK, sid, k), transcript));
@@ -167,7 +168,7 @@ const CI_LABEL = encoder.encode("polycrypt secret check v1");
 /** The associated data of each role (not sent: both sides know it). */
 const AD_INITIATOR = encoder.encode("initiator");
 const AD_RESPONDER = encoder.encode("responder");
-/** The draft's key-confirmation label (section 10.4). */
+/** The draft's key-confirmation label (its section "Key confirmation"). */
 const MAC_LABEL = encoder.encode("CPaceMac");
 /** sid: empty (no identifier both sides share before the run; see docs/sessions.md). */
 const SID = new Uint8Array(0);
@@ -181,9 +182,9 @@ export interface SecretCheckOptions {
   /** The other side's fingerprint, as this side knows it (from the contact book). */
   readonly theirFingerprint: string;
   /**
-   * What the run is bound to besides the two keys: the session id once there are sessions, the
-   * chat channel's id today (a string is taken as its UTF-8 bytes); at most 1024 bytes. Both
-   * sides must give the same bytes.
+   * What the run is bound to besides the two keys: the session id once there are sessions, a
+   * channel's id today (the CLI's chat passes "polycrypt chat v1"); a string is taken as its
+   * UTF-8 bytes; at most 1024 bytes. Both sides must give the same bytes.
    */
   readonly binding: Uint8Array | string;
 }
@@ -325,7 +326,10 @@ export function startWithScalar(options: SecretCheckOptions, scalar: bigint): Se
             : "receive() takes the peer's share once; then finish() takes its confirmation",
         );
       }
-      state = "failed";
+      if (!(peerMessage instanceof Uint8Array)) {
+        throw new TypeError("peerMessage must be a Uint8Array");
+      }
+      state = "failed"; // until it succeeds: a bad share ends the run
       const peer = checkInput("peerMessage", peerMessage, SECRET_CHECK_SHARE_BYTES, SHARE)
         .slice(2);
       const k = scalarMultVfy(y, peer);
@@ -356,17 +360,23 @@ export function startWithScalar(options: SecretCheckOptions, scalar: bigint): Se
             : "this secret check failed; start a new one",
         );
       }
-      const tag = checkInput(
-        "peerConfirmation",
-        peerConfirmation,
-        SECRET_CHECK_CONFIRMATION_BYTES,
-        CONFIRM,
-      ).subarray(2);
-      state = "done";
-      const equal = equalBytes(tag, expected!);
-      expected!.fill(0);
+      if (!(peerConfirmation instanceof Uint8Array)) {
+        throw new TypeError("peerConfirmation must be a Uint8Array");
+      }
+      state = "done"; // one confirmation per run, well-formed or not
+      const wanted = expected!;
       expected = undefined;
-      return equal;
+      try {
+        const tag = checkInput(
+          "peerConfirmation",
+          peerConfirmation,
+          SECRET_CHECK_CONFIRMATION_BYTES,
+          CONFIRM,
+        ).subarray(2);
+        return equalBytes(tag, wanted);
+      } finally {
+        wanted.fill(0);
+      }
     },
   };
 }

@@ -66,7 +66,7 @@ Deno.test("contact verify --secret: the same secret marks both verified, exit 0"
     assert.match(await verifiedOf(alice, "bob") ?? "", /^\d{4}-\d\d-\d\dT/);
     assert.match(await verifiedOf(bob, "alice") ?? "", /^\d{4}-\d\d-\d\dT/);
     const listed = await alice.run(["contact", "list"]);
-    assert.match(listed.stdout, /^bob +[A-Z2-7 ]{39}  verified$/m);
+    assert.match(listed.stdout, /^bob +[A-Z2-7 ]{39} {2}verified$/m);
     // The book stays sealed: no secret and no "verified" in clear.
     const book = await Deno.readFile(join(alice.config, "polycrypt", "contacts"));
     assert.ok(!new TextDecoder().decode(book).includes("verified"));
@@ -174,5 +174,47 @@ Deno.test("chat /verify: both type it; equal secrets match, different ones diffe
       assert.equal((await verifiedOf(alice, "bob")) !== null, expectVerified);
       assert.equal((await verifiedOf(bob, "alice")) !== null, expectVerified);
     }
+  });
+});
+
+Deno.test("chat /verify meets contact verify --secret; no secret on the line, none without a terminal", async () => {
+  await withTempDir("polycrypt-secret-mixed-", async (dir) => {
+    const [alice, bob] = await pair(dir);
+    const [a, b] = [freePort(), freePort()];
+    // Alice chats without POLYCRYPT_SECRET and with stdin a pipe: /verify cannot ask, and says so.
+    const noSecret = startChat(chatFlags(a, b, alice.key, "@bob"), alice.env);
+    try {
+      await noSecret.ready();
+      await noSecret.type("/verify hunter2");
+      await noSecret.screen(/\/verify takes no argument; it asks for the secret/);
+      await noSecret.type("/verify");
+      await noSecret.screen(/no terminal to ask on: set POLYCRYPT_SECRET/);
+    } finally {
+      const r = await noSecret.end();
+      assert.equal(r.code, 0, r.stderr);
+    }
+    // Alice's chat and Bob's contact verify --secret: the same binding, so they meet.
+    const chat = startChat(chatFlags(a, b, alice.key, "@bob"), {
+      ...alice.env,
+      POLYCRYPT_SECRET: "little egret",
+    });
+    try {
+      await chat.ready();
+      const bobSide = bob.run([
+        ...["contact", "verify", "alice", "--secret"],
+        ...["--listen", `tcp://127.0.0.1:${b}`, "--peer", `tcp://127.0.0.1:${a}`],
+      ], { POLYCRYPT_SECRET: "little egret" });
+      await chat.screen(/bob asks to check the secret you share: type \/verify/);
+      await chat.type("/verify");
+      await chat.screen(/polycrypt: secrets match: contact marked verified/);
+      const out = await bobSide;
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, /^polycrypt: secrets match: contact marked verified$/m);
+    } finally {
+      const r = await chat.end();
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.notEqual(await verifiedOf(alice, "bob"), null);
+    assert.notEqual(await verifiedOf(bob, "alice"), null);
   });
 });

@@ -304,7 +304,15 @@ Deno.test("secret check: malformed shares, invalid encodings and the identity ar
     const run = fresh();
     await run.receive(good);
     assert.throws(() => run.finish(m), FormatError);
+    // The run is over: a second confirmation is not taken.
+    assert.throws(() => run.finish(m), /called already/);
   }
+  // A wrong type is the caller's mistake, not the peer's: the run goes on.
+  const typed = fresh();
+  await assert.rejects(typed.receive([1, 2] as never), TypeError);
+  const typedConfirmation = await typed.receive(good);
+  assert.equal(typedConfirmation.length, SECRET_CHECK_CONFIRMATION_BYTES);
+  assert.throws(() => typed.finish("x" as never), TypeError);
   const run = fresh();
   await run.receive(good);
   const forged = new Uint8Array(SECRET_CHECK_CONFIRMATION_BYTES);

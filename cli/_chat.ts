@@ -376,12 +376,10 @@ export async function chatCommand(args: string[]): Promise<void> {
     name,
     send: (payload) => sendVerify(payload),
     show,
-    binding: async () => {
-      const how = await ensureSession();
-      if (how === "undecryptable") throw new IoError(`${name} could not decrypt the request`);
-      const id = how === "session" ? await account!.sessionId(peerFp) : undefined;
-      return id ?? SECRET_BINDING;
-    },
+    // The session's id when there is a session (its messages then travel in it), else the
+    // label `contact verify --secret` uses too: the check does not start a session.
+    binding: async () =>
+      haveSession && account ? await account.sessionId(peerFp) ?? SECRET_BINDING : SECRET_BINDING,
   });
   const onVerify = (payload: Uint8Array) => verifier.receive(payload);
   const onText = async (body: ReadableStream<Uint8Array>, sender: () => Sender | null) => {

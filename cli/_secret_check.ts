@@ -13,7 +13,7 @@ import {
 } from "../mod.ts";
 import { Connection, newReplyKey, verifyMessage } from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
-import { type Contact, defaultSessionsPath, readBook, writeBook } from "./_contacts.ts";
+import { type Contact, readBook, writeBook } from "./_contacts.ts";
 import { DecryptFailed, IoError, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
 import { readTerminalLine } from "./_passphrase.ts";
@@ -37,31 +37,6 @@ import {
  * will pass their session id instead (docs/sessions.md).
  */
 export const SECRET_BINDING = "polycrypt chat v1";
-
-/**
- * The id of the session with `recipient` in the default session store of `identity` (the one chat
- * uses, docs/cli.md "Sessions in chat"), when there is one: `contact verify --secret` is then bound
- * to it, as chat's `/verify` is within that session. The store is not created when missing.
- */
-async function storedSessionId(
-  identity: string,
-  recipient: string,
-): Promise<Uint8Array | undefined> {
-  const path = await defaultSessionsPath(identity);
-  try {
-    await Deno.stat(path);
-  } catch {
-    return undefined;
-  }
-  // Loaded here: the session modules stay out of `contact`'s start-up otherwise.
-  const { openAccount } = await import("./_chat_session.ts");
-  const { account } = await openAccount(identity, path);
-  try {
-    return await account.sessionId(fingerprint(recipient));
-  } finally {
-    await account.close();
-  }
-}
 
 /** The second byte of each message of a check: a share ("S") or a confirmation ("C"). */
 const SHARE = 0x53;
@@ -195,7 +170,7 @@ export async function verifyContactWithSecret(
     secret,
     myFingerprint: fingerprint(mine),
     theirFingerprint: fingerprint(contact.recipient),
-    binding: await storedSessionId(identity, contact.recipient) ?? SECRET_BINDING,
+    binding: SECRET_BINDING,
   });
 
   const inbox = new Inbox();

@@ -45,7 +45,10 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
   try {
     const alice = await keyPair(dir, undefined, { name: "alice" });
     const bob = await keyPair(dir, undefined, { name: "bob" });
-    const env = (who: string) => ({ XDG_CONFIG_HOME: `${dir}/${who}-config` });
+    const env = (who: string) => ({
+      XDG_CONFIG_HOME: `${dir}/${who}-config`,
+      POLYCRYPT_SECRET: "grey heron",
+    });
     await Deno.mkdir(`${dir}/alice-inbox`);
     // 2.5 MiB: three pieces, each a session message.
     const file = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
@@ -68,6 +71,13 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
         await bobChat.type(`/file ${dir}/plans.bin`);
         await bobChat.screen(/\(#2 delivered\)/);
         assert.deepEqual(await Deno.readFile(`${dir}/alice-inbox/plans.bin`), file);
+      }
+      if (round === 2) {
+        // The shared-secret check in the session: bound to its id, its messages in the session.
+        await aliceChat.type("/verify");
+        await bobChat.type("/verify");
+        await aliceChat.screen(/polycrypt: secrets match/);
+        await bobChat.screen(/polycrypt: secrets match/);
       }
       await aliceChat.type(`bye ${round}`);
       await bobChat.screen(from(alice.recipient, `bye ${round}`));

@@ -40,6 +40,64 @@ async function sessionsIn(path: string, key: string) {
   }
 }
 
+/**
+ * A TCP relay on 127.0.0.1 to `port` that keeps what goes to the listener, and reads it as frames:
+ * the mode byte (and a session message's kind) of each envelope that starts.
+ */
+function recordingRelay(port: number) {
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const chunks: Uint8Array[] = [];
+  const open = new Set<Promise<unknown>>();
+  (async () => {
+    for await (const client of server) {
+      const job = (async () => {
+        const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
+        const kept = new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            chunks.push(chunk.slice());
+            controller.enqueue(chunk);
+          },
+        });
+        await Promise.allSettled([
+          client.readable.pipeThrough(kept).pipeTo(upstream.writable),
+          upstream.readable.pipeTo(client.writable),
+        ]);
+      })().catch(() => {});
+      open.add(job);
+      job.finally(() => open.delete(job));
+    }
+  })().catch(() => {});
+  return {
+    port: (server.addr as Deno.NetAddr).port,
+    /** "mode.kind" of each envelope begun since the last call (e.g. "0", "2.1", "2.2"). */
+    take(): string[] {
+      const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) (bytes.set(c, at), at += c.length);
+      chunks.length = 0;
+      const starts: string[] = [];
+      let inStream = false;
+      for (let i = 0; i + 6 <= bytes.length;) {
+        const type = bytes[i + 1];
+        const length = new DataView(bytes.buffer).getUint32(i + 2);
+        const payload = bytes.subarray(i + 6, i + 6 + length);
+        // 1 a whole envelope, 2 a part, 3 the end of a stream, 4 an ACK.
+        if ((type === 1 || type === 2 || type === 3) && !inStream) {
+          starts.push(payload[8] === 2 ? `2.${payload[9]}` : String(payload[8]));
+        }
+        if (type === 2) inStream = true;
+        if (type === 3) inStream = false;
+        i += 6 + length;
+      }
+      return starts;
+    },
+    async close() {
+      server.close();
+      await Promise.allSettled([...open]);
+    },
+  };
+}
+
 Deno.test("chat sessions: both ways and a file over a session; a second chat continues it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
   try {
@@ -54,9 +112,11 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
     const file = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
     await Deno.writeFile(`${dir}/plans.bin`, file);
     const [a, b] = [freePort(), freePort()];
+    // What Alice sends to Bob passes a relay that reads the envelopes' modes.
+    const relay = recordingRelay(b);
     const run = async (round: number) => {
       const aliceChat = startChat(
-        chatFlags(a, b, alice.key, bob.recipient, ["-o", `${dir}/alice-inbox`]),
+        chatFlags(a, relay.port, alice.key, bob.recipient, ["-o", `${dir}/alice-inbox`]),
         env("alice"),
       );
       const bobChat = startChat(chatFlags(b, a, bob.key, alice.recipient), env("bob"));
@@ -88,6 +148,13 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
     };
 
     const first = await run(1);
+    // One control envelope (mode 0: the bundle request, or her bundle), then only session
+    // messages (mode 2): texts, /verify, nothing signed one by one.
+    const wire1 = relay.take();
+    assert.equal(wire1.filter((m) => m === "0").length, 1, wire1.join(" "));
+    assert.equal(wire1[0], "0", wire1.join(" "));
+    assert.ok(wire1.slice(1).every((m) => m.startsWith("2.")), wire1.join(" "));
+    assert.ok(wire1.length >= 3, wire1.join(" "));
     for (const end of first) {
       assert.match(end.stderr, /new session with .*: messages are not signed/);
       assert.doesNotMatch(end.stderr, /continuing the session/);
@@ -106,6 +173,11 @@ Deno.test("chat sessions: both ways and a file over a session; a second chat con
 
     // The second chat: the same session, no new handshake on either side.
     const second = await run(2);
+    // No handshake: no control envelope, no prekey message; ratchet messages only.
+    const wire2 = relay.take();
+    assert.ok(wire2.length >= 4, wire2.join(" "));
+    assert.ok(wire2.every((m) => m === "2.2"), wire2.join(" "));
+    await relay.close();
     for (const end of second) {
       assert.match(end.stderr, /continuing the session with /);
       assert.doesNotMatch(end.stderr, /new session/);

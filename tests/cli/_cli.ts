@@ -167,6 +167,8 @@ export async function withTempDir(
 
 /** A running `chat` started by {@linkcode startChat}. */
 export interface ChatSession {
+  /** The chat's process id (for its peak memory, tests/_process.ts's peakRssKiB). */
+  readonly pid: number;
   /** Types a line (and Enter). */
   type(line: string): Promise<void>;
   /** Waits (30 s at most) until the screen (stdout) matches `pattern`. */
@@ -221,6 +223,7 @@ export function startChat(args: string[], env: Record<string, string> = {}): Cha
     return { code, stdout, stderr };
   };
   return {
+    pid: child.pid,
     type: (line) => writer.write(new TextEncoder().encode(line + "\n")),
     screen: (pattern) => waitFor(() => stdout, pattern, `${pattern} on stdout`),
     ready: () => waitFor(() => stderr, /chatting on/, "the chat to start"),

@@ -27,6 +27,7 @@ import {
   verifyMessage,
 } from "../transports/mod.ts";
 import { peek } from "../cascade/_splice.ts";
+import { equalBytes } from "../engines/_bytes.ts";
 import { parseBundle } from "../sessions/bundle.ts";
 import { PREKEY_MESSAGE, sessionMessageKind } from "../sessions/message.ts";
 import {
@@ -275,6 +276,8 @@ export async function chatCommand(args: string[]): Promise<void> {
   let signedOnly = account === undefined;
   /** The bundle this side hands out until a session starts from it (one set of one-time keys). */
   let pendingBundle: Uint8Array | undefined;
+  /** When this chat last answered a bundle request. */
+  let lastAnswer = 0;
   /** Digests of the bundles this chat started a session from (a bundle starts one session). */
   const usedBundles = new Set<string>();
 
@@ -444,9 +447,14 @@ export async function chatCommand(args: string[]): Promise<void> {
     // envelopes, as to a listener.
     if (account === undefined) return { outcome: "failed", replyKey } as Opened;
     if (kind === CHAT_KIND.request && body.length === 0) {
+      // Anyone may ask (the request is unsigned): the answer goes only to the peer's address,
+      // always the same bundle until a session starts from it, at most one a second.
       pendingBundle ??= await account.prekeyBundle({ oneTimeKeys: 1 });
       const bundle = pendingBundle;
-      sendControl(CHAT_KIND.bundle, bundle).catch(() => {});
+      if (Date.now() - lastAnswer >= 1000) {
+        lastAnswer = Date.now();
+        sendControl(CHAT_KIND.bundle, bundle).catch(() => {});
+      }
       return { outcome: "delivered", replyKey } as Opened;
     }
     if (kind === CHAT_KIND.bundle) return await onBundle(body, replyKey);
@@ -513,6 +521,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     const known = kind === PREKEY_MESSAGE
       ? new Set((await account.sessions()).map((s) => s.fingerprint))
       : undefined;
+    const sessionBefore = kind === PREKEY_MESSAGE ? await account.sessionId(peerFp) : undefined;
     let from: string;
     let data: Uint8Array;
     try {
@@ -527,7 +536,11 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (kind === PREKEY_MESSAGE) {
       // The peer started (or restarted) the session from our bundle: a request makes a new one.
       pendingBundle = undefined;
-      sessionReady(!haveSession);
+      const now = await account.sessionId(peerFp);
+      sessionReady(
+        sessionBefore === undefined || now === undefined ||
+          !equalBytes(sessionBefore, now),
+      );
     } else if (!haveSession) {
       sessionReady(false);
     }

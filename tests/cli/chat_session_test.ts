@@ -322,3 +322,47 @@ Deno.test("chat sessions: a 64 MiB file in session pieces arrives intact in boun
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("chat sessions: when one side lost its store, the next message starts a new session", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
+  try {
+    const alice = await keyPair(dir, undefined, { name: "alice" });
+    const bob = await keyPair(dir, undefined, { name: "bob" });
+    const [a, b] = [freePort(), freePort()];
+    const chats = () => [
+      startChat(chatFlags(a, b, alice.key, bob.recipient, ["--sessions", `${dir}/alice.db`])),
+      startChat(chatFlags(b, a, bob.key, alice.recipient, ["--sessions", `${dir}/bob.db`])),
+    ];
+    let [aliceChat, bobChat] = chats();
+    await Promise.all([aliceChat.ready(), bobChat.ready()]);
+    await aliceChat.type("one");
+    await bobChat.screen(from(alice.recipient, "one"));
+    await bobChat.type("two");
+    await aliceChat.screen(from(bob.recipient, "two"));
+    for (const chat of [aliceChat, bobChat]) assert.equal((await chat.end()).code, 0);
+
+    // Bob's store is gone; Alice still holds the session.
+    for (const suffix of ["", "-wal", "-shm"]) {
+      await Deno.remove(`${dir}/bob.db${suffix}`).catch(() => {});
+    }
+    [aliceChat, bobChat] = chats();
+    await Promise.all([aliceChat.ready(), bobChat.ready()]);
+    await aliceChat.type("three");
+    await aliceChat.screen(/\(#1 not delivered: the peer could not decrypt it\)/);
+    await aliceChat.screen(/could not decrypt a session message; the next message starts a new/);
+    await aliceChat.type("four");
+    await bobChat.screen(from(alice.recipient, "four"));
+    await aliceChat.screen(/\(#2 delivered\)/);
+    await bobChat.type("five");
+    await aliceChat.screen(from(bob.recipient, "five"));
+    const [aliceEnd, bobEnd] = [await aliceChat.end(), await bobChat.end()];
+    assert.equal(aliceEnd.code, 0, aliceEnd.stderr);
+    assert.equal(bobEnd.code, 0, bobEnd.stderr);
+    assert.match(aliceEnd.stderr, /continuing the session/);
+    assert.match(aliceEnd.stderr, /new session with /);
+    assert.match(bobEnd.stderr, /new session with /);
+    assert.doesNotMatch(bobEnd.stdout, /three/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -104,7 +104,9 @@ export interface Account {
   prekeyBundle(options?: { oneTimeKeys?: number }): Promise<Uint8Array>;
   /**
    * Encrypts `data` for a peer: `to` is their bundle (a session starts unless one exists with
-   * its owner) or the fingerprint of a peer with a session.
+   * its owner) or the fingerprint of a peer with a session. A bundle is checked (its signatures,
+   * its keys) but not against a contact: when it came through a relay, check its owner first
+   * with `parseBundle(bundle, { expect: fingerprint })`.
    */
   encrypt(to: Uint8Array | string, data: Uint8Array): Promise<Uint8Array>;
   /**

@@ -70,6 +70,16 @@ export interface AccountOptions {
   readonly now?: () => number;
 }
 
+/** Options of {@linkcode Account.decrypt}. */
+export interface SessionDecryptOptions {
+  /**
+   * The fingerprint of the peer the message probably comes from (a chat knows its peer): that
+   * session is tried first. Ratchet messages name no sender, so without it the account tries its
+   * sessions, the most recently used first. A message from someone else still opens.
+   */
+  readonly from?: string;
+}
+
 /** One session as {@linkcode Account.sessions} lists it: who, and which session. */
 export interface SessionInfo {
   /** The peer's fingerprint (docs/contacts.md section 1). */
@@ -114,7 +124,10 @@ export interface Account {
    * whether that fingerprint is a contact to trust is the caller's decision (a prekey message
    * from a stranger starts a session too).
    */
-  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }>;
+  decrypt(
+    message: Uint8Array,
+    options?: SessionDecryptOptions,
+  ): Promise<{ from: string; data: Uint8Array }>;
   /** The sessions this account holds, one per peer. */
   sessions(): Promise<SessionInfo[]>;
   /** Deletes the session with `fingerprint` (nothing when there is none). */
@@ -692,15 +705,24 @@ class AccountImpl implements Account {
     return message;
   }
 
-  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }> {
+  decrypt(
+    message: Uint8Array,
+    options: SessionDecryptOptions = {},
+  ): Promise<{ from: string; data: Uint8Array }> {
     if (!(message instanceof Uint8Array)) {
       return Promise.reject(new TypeError("message must be bytes"));
+    }
+    let hint: string | undefined;
+    try {
+      hint = options.from === undefined ? undefined : normalizeFingerprint(options.from);
+    } catch (e) {
+      return Promise.reject(e);
     }
     return this.#serial(async () => {
       const now = this.#time();
       const kind = sessionMessageKind(message);
       if (kind === PREKEY_MESSAGE) return await this.#receivePrekey(message, now);
-      if (kind === RATCHET_MESSAGE) return await this.#receiveRatchet(message, now);
+      if (kind === RATCHET_MESSAGE) return await this.#receiveRatchet(message, now, hint);
       throw new DecryptionError();
     });
   }
@@ -749,12 +771,13 @@ class AccountImpl implements Account {
     return undefined;
   }
 
-  async #receiveRatchet(message: Uint8Array, now: number) {
+  async #receiveRatchet(message: Uint8Array, now: number, hint?: string) {
     const prefix = message.subarray(0, ratchetMessagePrefix().length);
     const body = message.subarray(prefix.length);
     const sessions = (await this.#accountView())?.sessions ?? [];
     const known = new Set(sessions);
-    const order = this.#recent.filter((f) => known.has(f));
+    const order = this.#recent.filter((f) => known.has(f) && f !== hint);
+    if (hint !== undefined && known.has(hint)) order.unshift(hint);
     const first = new Set(order);
     for (const fp of sessions) if (!first.has(fp)) order.push(fp);
     for (const fp of order) {

@@ -56,6 +56,7 @@ export {
   NoSessionError,
   PREKEY_RETENTION_MS,
   PREKEY_ROTATION_MS,
+  type SessionDecryptOptions,
   type SessionInfo,
 } from "./account.ts";
 export { MemorySessionStore, type SessionStore, type StoreChange } from "./store.ts";

@@ -2,6 +2,7 @@
 // KEM and a plugin, prekey policy, repeated and replayed prekey messages, concurrency.
 import assert from "node:assert/strict";
 import {
+  type Account,
   createAccount,
   DecryptionError,
   MemorySessionStore,
@@ -424,4 +425,38 @@ Deno.test("a store that fails to commit loses nothing: no ciphertext, no plainte
   store.fail = false;
   const m2 = await bob.encrypt(alice.fingerprint, enc("2"));
   assert.equal(dec((await alice.decrypt(m2)).data), "2");
+});
+
+Deno.test("ratchet messages name no sender: the account finds the session, a hint only orders the tries", async () => {
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const peers: Account[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const peer = await createAccount({
+      identity: (await identity(i)).identity,
+      store: new MemorySessionStore(),
+    });
+    await bob.decrypt(await peer.encrypt(await bob.prekeyBundle(), enc(`hello ${i}`)));
+    await peer.decrypt(await bob.encrypt(peer.fingerprint, enc("welcome")));
+    peers.push(peer);
+  }
+  assert.equal((await bob.sessions()).length, 4);
+  for (const [i, peer] of peers.entries()) {
+    const m1 = await peer.encrypt(bob.fingerprint, enc(`plain ${i}`));
+    const m2 = await peer.encrypt(bob.fingerprint, enc(`hinted ${i}`));
+    const m3 = await peer.encrypt(bob.fingerprint, enc(`misled ${i}`));
+    assert.deepEqual(await bob.decrypt(m1), { from: peer.fingerprint, data: enc(`plain ${i}`) });
+    assert.deepEqual(await bob.decrypt(m2, { from: peer.fingerprint }), {
+      from: peer.fingerprint,
+      data: enc(`hinted ${i}`),
+    });
+    const other = peers[(i + 1) % peers.length].fingerprint;
+    assert.deepEqual(await bob.decrypt(m3, { from: other }), {
+      from: peer.fingerprint,
+      data: enc(`misled ${i}`),
+    });
+  }
+  await assert.rejects(bob.decrypt(enc("x"), { from: "nope" }), TypeError);
 });

@@ -15,6 +15,8 @@ import {
   trimBundle,
 } from "../../sessions/bundle.ts";
 import { checkX25519PublicKey, sessionKeys } from "../../sessions/_identity.ts";
+import { parseIdentity } from "../../cascade/keys.ts";
+import { concatBytes } from "../../engines/_bytes.ts";
 import { hex, loadWycheproof } from "../engines/_wycheproof.ts";
 import { bobWith, countingRegistry, identityOf } from "./_prekeys.ts";
 
@@ -149,6 +151,57 @@ Deno.test("refused: bad signature, bad ik_cert, swapped recipient (and nothing i
   spkId[at.spk - 1] ^= 1;
   await refused(spkId, { registry: reg }, /signature does not verify/);
   assert.ok(verifies() > 0);
+});
+
+/** `bundle` with `signed` changed by `edit` and signed again with `identity`'s signing key. */
+async function resigned(
+  bundle: Uint8Array,
+  identity: string,
+  reg: EngineRegistry,
+  edit: (signed: Uint8Array) => Uint8Array,
+): Promise<Uint8Array> {
+  const at = layout(bundle);
+  const signed = edit(bundle.slice(9, at.signedEnd));
+  const { signingKey } = parseIdentity(identity, { registry: reg });
+  const sig = await signingKey!.engine.sign(
+    signingKey!.secretKey,
+    concatBytes(
+      new TextEncoder().encode("polycrypt/session/1 bundle"),
+      bundle.subarray(0, 9),
+      signed,
+    ),
+  );
+  const lp = new Uint8Array(4);
+  new DataView(lp.buffer).setUint32(0, sig.length);
+  return concatBytes(bundle.subarray(0, 9), signed, lp, sig, bundle.subarray(at.n));
+}
+
+Deno.test("refused: a validly signed bundle whose ik_cert is bad, or is another identity's", async () => {
+  const { registry: reg } = countingRegistry();
+  const bob = await identityOf("bob-x", "x25519", "ed25519+ml-dsa-65", reg);
+  const eve = await identityOf("eve-x", "x25519", "ed25519+ml-dsa-65", reg);
+  const { bundle } = await bobWith(bob.identity, mlkem768, 1, reg);
+  const at = layout(bundle);
+  // The control: re-signing an unchanged bundle gives a bundle that parses.
+  await parseBundle(await resigned(bundle, bob.identity, reg, (s) => s), { registry: reg });
+  // Bob's own signature over a flipped certificate: only ik_cert fails.
+  const flipped = await resigned(bundle, bob.identity, reg, (s) => {
+    s[at.cert.at - 9 + 10] ^= 1;
+    return s;
+  });
+  await refused(flipped, { registry: reg }, /ik_cert does not verify/);
+  // Eve re-signs Bob's IK and certificate under her own recipient: the certificate names Bob.
+  const claimed = await resigned(bundle, eve.identity, reg, (s) => {
+    s.set(new TextEncoder().encode(eve.recipient), at.recipient.at - 9);
+    return s;
+  });
+  await refused(claimed, { registry: reg }, /ik_cert does not verify/);
+  // An IK that is not the one the certificate names.
+  const otherIk = await resigned(bundle, bob.identity, reg, (s) => {
+    s[at.ik - 9] ^= 0x10;
+    return s;
+  });
+  await refused(otherIk, { registry: reg }, /ik_cert does not verify/);
 });
 
 Deno.test("refused before any signature work: truncated, extended, bad magic or version, unknown KEM, limits", async () => {

@@ -19,7 +19,14 @@ import {
   respond,
   type Response,
 } from "../../sessions/handshake.ts";
-import { _setRandomSource, sessionKeys, x25519 } from "../../sessions/_identity.ts";
+import {
+  _setRandomSource,
+  sessionKeys,
+  x25519,
+  x25519PublicKey as x25519PublicKeyOf,
+} from "../../sessions/_identity.ts";
+import { parseRecipient } from "../../cascade/keys.ts";
+import { _buildMlKem } from "../../engines/mlkem/mlkem.ts";
 import { bobWith, contains, identityOf, lookupOf, type Prekeys } from "./_prekeys.ts";
 
 const BODY = new Uint8Array(40).fill(0xab); // a stand-in ratchet body (the ratchet is not here)
@@ -395,3 +402,223 @@ Deno.test("a version-1 identity cannot initiate or respond: the error says how t
   await assert.rejects(initiate(old.identity, await parseBundle(bundle)), /keygen --upgrade/);
   assert.ok(bob.identity);
 });
+
+// ------------------------------------------------------------------------------ known answers
+
+interface VectorPrekey {
+  id: number;
+  secret: string;
+  public: string;
+}
+interface VectorCase {
+  name: string;
+  kem: string;
+  aead: string;
+  bundle: string;
+  prekeys: { spk: VectorPrekey; pqspk: VectorPrekey; opk?: VectorPrekey; pqopk?: VectorPrekey };
+  ek_secret: string;
+  ek_public: string;
+  kem_m?: string;
+  ct: string;
+  ss: string;
+  prekey_head: string;
+  sealed_from: string;
+  root_key: string;
+  hka: string;
+  nhkb: string;
+  sid: string;
+  ad: string;
+}
+interface VectorParty {
+  identity: string;
+  recipient: string;
+  ik_secret: string;
+  ik_public: string;
+  ik_cert: string;
+  storage_key?: string;
+}
+
+const vectorFile: { alice: VectorParty; bob: VectorParty; cases: VectorCase[] } = JSON.parse(
+  await Deno.readTextFile(
+    new URL("../vectors/polycrypt/sessions/handshake.json", import.meta.url),
+  ),
+);
+const h = (s: string) => Uint8Array.fromHex(s);
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const u32 = (n: number) => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+};
+const sp16 = (x: Uint8Array) => concatBytes(new Uint8Array([x.length >> 8, x.length & 0xff]), x);
+const lp32 = (x: Uint8Array) => concatBytes(u32(x.length), x);
+
+Deno.test("known answers: IK, storage key and ik_cert of the vector identities (docs/sessions.md section 1)", async () => {
+  for (const party of [vectorFile.alice, vectorFile.bob]) {
+    const ik = hkdfSync(
+      "SHA-256",
+      utf8(party.identity),
+      new Uint8Array(0),
+      utf8("polycrypt/session/1 identity dh key"),
+      32,
+    );
+    assert.equal(ik.toHex(), party.ik_secret);
+    assert.equal((await x25519PublicKeyOf(ik)).toHex(), party.ik_public);
+    const keys = await sessionKeys(party.identity);
+    assert.equal(keys.ik.secretKey.toHex(), party.ik_secret);
+    assert.equal(keys.recipient, party.recipient);
+    const verifying = parseRecipient(party.recipient).verifyingKey!;
+    const message = concatBytes(
+      utf8("polycrypt/session/1 identity key"),
+      sp16(utf8(party.recipient)),
+      h(party.ik_public),
+    );
+    assert.equal(
+      await verifying.engine.verify(verifying.publicKey, message, h(party.ik_cert)),
+      true,
+    );
+  }
+  const storage = hkdfSync(
+    "SHA-256",
+    utf8(vectorFile.bob.identity),
+    new Uint8Array(0),
+    utf8("polycrypt/session/1 storage key"),
+    32,
+  );
+  assert.equal(storage.toHex(), vectorFile.bob.storage_key);
+  assert.equal(
+    (await sessionKeys(vectorFile.bob.identity)).storageKey.toHex(),
+    vectorFile.bob.storage_key,
+  );
+});
+
+for (const v of vectorFile.cases) {
+  Deno.test(`known answer: ${v.name}`, async () => {
+    const { alice, bob } = vectorFile;
+    const kem = registry.kem(v.kem);
+    const aead = registry.aead(v.aead);
+    const { spk, pqspk, opk, pqopk } = v.prekeys;
+    const pq = pqopk ?? pqspk;
+    // The bundle parses and carries the recorded public keys.
+    const bundle = await parseBundle(h(v.bundle), { expect: bob.recipient });
+    assert.equal(bundle.spk.publicKey.toHex(), spk.public);
+    assert.equal(bundle.pqspk.publicKey.toHex(), pqspk.public);
+    assert.deepEqual(bundle.opks.map((k) => k.publicKey.toHex()), opk ? [opk.public] : []);
+    assert.deepEqual(bundle.pqopks.map((k) => k.publicKey.toHex()), pqopk ? [pqopk.public] : []);
+    assert.equal(bundle.ik.toHex(), bob.ik_public);
+    // Every recorded secret belongs to its public key; the encapsulation to the KEM prekey.
+    for (const k of [spk, opk].filter((k) => k !== undefined)) {
+      assert.equal((await x25519PublicKeyOf(h(k.secret))).toHex(), k.public);
+    }
+    assert.equal((await x25519PublicKeyOf(h(v.ek_secret))).toHex(), v.ek_public);
+    assert.equal((await kem.publicKeyFromSecretKey!(h(pq.secret))).toHex(), pq.public);
+    assert.equal((await kem.decapsulate(h(v.ct), h(pq.secret))).toHex(), v.ss);
+    if (v.kem_m) {
+      const size = Number(v.kem.slice("ml-kem-".length)) as 512 | 768 | 1024;
+      const made = _buildMlKem(size, "noble").encapsulateWith(h(pq.public), h(v.kem_m));
+      assert.equal(made.encapsulation.toHex(), v.ct);
+      assert.equal(made.sharedSecret.toHex(), v.ss);
+    }
+    // The four DHs, from either side.
+    const dh1 = await x25519(h(alice.ik_secret), h(spk.public));
+    assert.deepEqual(await x25519(h(spk.secret), h(alice.ik_public)), dh1);
+    const dh2 = await x25519(h(v.ek_secret), h(bob.ik_public));
+    assert.deepEqual(await x25519(h(bob.ik_secret), h(v.ek_public)), dh2);
+    const dh3 = await x25519(h(v.ek_secret), h(spk.public));
+    const dh4 = opk ? await x25519(h(v.ek_secret), h(opk.public)) : undefined;
+    const dhs = dh4 ? [dh1, dh2, dh3, dh4] : [dh1, dh2, dh3];
+    // The key schedule, as docs/sessions.md section 3 writes it.
+    const km = concatBytes(new Uint8Array(32).fill(0xff), ...dhs, h(v.ss));
+    const okm = hkdfSync(
+      "SHA-256",
+      km,
+      new Uint8Array(32),
+      utf8(`polycrypt/session/1 PQXDH CURVE25519 SHA-256 ${v.kem}`),
+      128,
+    );
+    assert.deepEqual(
+      [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96), okm.subarray(96)].map((x) =>
+        x.toHex()
+      ),
+      [
+        v.root_key,
+        v.hka,
+        v.nhkb,
+        v.sid,
+      ],
+    );
+    const ad = await crypto.subtle.digest(
+      "SHA-256",
+      new Uint8Array(concatBytes(
+        utf8("polycrypt/session/1 ad"),
+        sp16(utf8(alice.recipient)),
+        h(alice.ik_public),
+        sp16(utf8(bob.recipient)),
+        h(bob.ik_public),
+      )),
+    );
+    assert.equal(new Uint8Array(ad).toHex(), v.ad);
+    // The head, byte for byte.
+    const head = concatBytes(
+      h("50435259505400010201"),
+      u32(spk.id),
+      new Uint8Array([pqopk ? 2 : 1]),
+      u32(pq.id),
+      u32(opk ? opk.id : 0xffffffff),
+      h(v.ek_public),
+      lp32(h(v.ct)),
+    );
+    assert.equal(head.toHex(), v.prekey_head);
+    // The seal opens under SEAL_K to exactly Alice's recipient, IK and certificate.
+    const sealK = hkdfSync(
+      "SHA-256",
+      concatBytes(...dhs.slice(2), h(v.ss)),
+      new Uint8Array(32),
+      utf8(`polycrypt/session/1 sender seal ${v.kem}`),
+      aead.keySize,
+    );
+    const inner = await aead.open(sealK, new Uint8Array(aead.nonceSize), h(v.sealed_from), head);
+    assert.deepEqual(
+      inner,
+      concatBytes(sp16(utf8(alice.recipient)), h(alice.ik_public), lp32(h(alice.ik_cert))),
+    );
+    // respond() reproduces every output from the recorded message and Bob's recorded prekeys.
+    const prekey = (k?: VectorPrekey) =>
+      k && { id: k.id, publicKey: h(k.public), secretKey: h(k.secret), kem: v.kem };
+    const lookup: PrekeyLookup = {
+      spk: (id) => Promise.resolve(id === spk.id ? prekey(spk) : undefined),
+      pqspk: (id) => Promise.resolve(id === pqspk.id ? prekey(pqspk) : undefined),
+      opk: (id) => Promise.resolve(id === opk?.id ? prekey(opk) : undefined),
+      pqopk: (id) => Promise.resolve(id === pqopk?.id ? prekey(pqopk) : undefined),
+    };
+    const message = concatBytes(head, lp32(h(v.sealed_from)), BODY);
+    const b = await respond(bob.identity, parsePrekeyMessage(message), lookup);
+    const keysOf = (r: HandshakeResultLike) =>
+      [r.rootKey, r.headerKey, r.nextHeaderKey, r.sessionId, r.ad].map((x) => x.toHex());
+    assert.deepEqual(keysOf(b), [v.root_key, v.hka, v.nhkb, v.sid, v.ad]);
+    assert.equal(b.peerRecipient, alice.recipient);
+    // initiate() with the recorded EK and encapsulation reproduces the head and every key.
+    const replay: KemEngine = {
+      ...kem,
+      encapsulate: () => Promise.resolve({ encapsulation: h(v.ct), sharedSecret: h(v.ss) }),
+    };
+    _setRandomSource(() => h(v.ek_secret));
+    let a;
+    try {
+      a = await initiate(alice.identity, { ...bundle, kem: replay });
+    } finally {
+      _setRandomSource(undefined);
+    }
+    assert.deepEqual(keysOf(a), [v.root_key, v.hka, v.nhkb, v.sid, v.ad]);
+    assert.equal(parsePrekeyMessage(message).headBytes.toHex(), v.prekey_head);
+    assert.equal(parsePrekeyMessage(concatBytes(a.prefix, BODY)).headBytes.toHex(), v.prekey_head);
+  });
+}
+
+type HandshakeResultLike = {
+  rootKey: Uint8Array;
+  headerKey: Uint8Array;
+  nextHeaderKey: Uint8Array;
+  sessionId: Uint8Array;
+  ad: Uint8Array;
+};

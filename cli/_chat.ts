@@ -525,7 +525,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     let from: string;
     let data: Uint8Array;
     try {
-      ({ from, data } = await account.decrypt(bytes));
+      ({ from, data } = await account.decrypt(bytes, { from: peerFp }));
     } catch (error) {
       return { outcome: "undecryptable", error };
     }

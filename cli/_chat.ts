@@ -226,9 +226,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (identities.length === 0 || recipients.length === 0) {
     throw new UsageError(`give -i FILE and -r RECIPIENT\nusage: ${USAGE.chat}`);
   }
-  // Every message is signed with the first identity, and only messages signed by a peer are
-  // shown (docs/cli.md, "Signed messages"): both need keys of version 2.
-  // Parsed once: every message is signed with it.
+  // Without a session every message is signed with the first identity, and only messages signed
+  // by a peer are shown (docs/cli.md, "Signed messages"); sessions need version 2 keys too.
+  // Parsed once: every signed message is signed with it.
   const me = parseIdentity(identities[0]);
   if (!me.signingKey) {
     throw new UsageError(

@@ -11,7 +11,7 @@ import { SqliteSessionStore } from "../sessions/sqlite_store.ts";
 import { defaultSessionsPath } from "./_contacts.ts";
 import { IoError } from "./_errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
-import { freeName, type Opened, type ReceiptDesk, Refused, tooLarge } from "./_delivery.ts";
+import { freeName, Notice, type Opened, type ReceiptDesk, Refused, tooLarge } from "./_delivery.ts";
 
 /**
  * The chat's payload kinds besides docs/transports.md section 7's text, file and offer. Each
@@ -186,7 +186,7 @@ export class PieceReceiver {
   /** Takes one piece; the outcome its receipt carries. */
   async piece(replyKey: Uint8Array, body: Uint8Array): Promise<Opened> {
     if (body.length < 2 || body.length < 2 + body[1]) {
-      return { outcome: "failed", replyKey, error: new Error("a damaged file piece") };
+      return { outcome: "failed", replyKey, error: new Notice("a damaged file piece was dropped") };
     }
     const flags = body[0];
     const name = new TextDecoder().decode(body.subarray(2, 2 + body[1]));
@@ -220,7 +220,11 @@ export class PieceReceiver {
     }
     const current = this.#current;
     if (!current || !equalBytes(current.replyKey, replyKey) || current.name !== name) {
-      return { outcome: "failed", replyKey, error: new Error("a file piece out of place") };
+      return {
+        outcome: "failed",
+        replyKey,
+        error: new Notice("a piece of a file that did not start was dropped"),
+      };
     }
     current.bytes += bytes.length;
     if (current.bytes > this.maxFile) {

@@ -884,7 +884,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
     await outgoing?.close().catch(() => {});
     await listener.close();
-    await account?.close().catch(() => {});
+    await opened?.close().catch(() => {});
     await screen;
   };
   const onInterrupt = () => {

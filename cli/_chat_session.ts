@@ -87,7 +87,7 @@ export function splitPayload(
 export async function openAccount(
   identity: string,
   path: string | undefined,
-): Promise<{ account: Account; path: string }> {
+): Promise<{ account: Account; path: string; close(): Promise<void> }> {
   const file = path ?? await defaultSessionsPath(identity);
   try {
     const info = await Deno.stat(dirname(file));
@@ -95,20 +95,61 @@ export async function openAccount(
   } catch {
     throw new IoError(`no such folder for the session store ${file}`);
   }
+  // One process at a time on a store (docs/sessions.md section 7.2): two would use one ratchet
+  // state twice. An exclusive lock on FILE.lock, held until this process closes it or exits.
+  const lock = await lockStore(file);
   let store: SqliteSessionStore;
   try {
     store = new SqliteSessionStore(file);
   } catch (e) {
+    lock.close();
     throw new IoError(`cannot open the session store ${file}: ${(e as Error).message}`);
   }
   // The store's own file mode is 0600; an existing file that is wider is tightened.
   if (Deno.build.os !== "windows") await Deno.chmod(file, 0o600).catch(() => {});
+  let account: Account;
   try {
-    return { account: await createAccount({ identity, store }), path: file };
+    account = await createAccount({ identity, store });
   } catch (e) {
     await store.close?.();
+    lock.close();
     throw new IoError(`cannot open the session store ${file}: ${(e as Error).message}`);
   }
+  return {
+    account,
+    path: file,
+    async close() {
+      try {
+        await account.close();
+      } finally {
+        lock.close();
+      }
+    },
+  };
+}
+
+/** How long a second process waits for a store's lock before it says the store is in use. */
+const LOCK_WAIT_MS = 2000;
+
+/** The exclusive lock of the store at `file` (`FILE.lock`, 0600), or an IoError when taken. */
+async function lockStore(file: string): Promise<Deno.FsFile> {
+  const lock = await Deno.open(`${file}.lock`, { write: true, create: true, mode: 0o600 })
+    .catch((e) => {
+      throw new IoError(`cannot open the session store ${file}: ${(e as Error).message}`);
+    });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const taken = await Promise.race([
+    lock.lock(true).then(() => false, () => false),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), LOCK_WAIT_MS)),
+  ]);
+  clearTimeout(timer);
+  if (taken) {
+    throw new IoError(
+      `the session store ${file} is in use by another polycrypt (one chat or bundle per store ` +
+        `at a time; give this one --sessions FILE)`,
+    );
+  }
+  return lock;
 }
 
 /** The pieces of `stream`, each PIECE_BYTES but the last, with whether each is the last. */

@@ -36,7 +36,7 @@ export async function bundleCommand(args: string[]): Promise<void> {
       `${input} cannot sign (a version-1 identity): upgrade it with polycrypt keygen --upgrade`,
     );
   }
-  const { account, path } = await openAccount(
+  const { account, path, close } = await openAccount(
     identities[0],
     values.sessions as string | undefined,
   );
@@ -44,7 +44,7 @@ export async function bundleCommand(args: string[]): Promise<void> {
   try {
     bundle = await account.prekeyBundle({ oneTimeKeys: oneTime });
   } finally {
-    await account.close();
+    await close();
   }
   const stream = ReadableStream.from([bundle]);
   if (output === undefined || output === "-") {

@@ -148,6 +148,13 @@ Deno.test("chat sessions: a session started from an exported bundle opens; a tam
       chatFlags(b, freePort(), bob.key, alice.recipient, ["--sessions", store]),
     );
     await bobChat.ready();
+    // One process at a time on a store: a second one is refused, not let in to reuse a state.
+    const busy = await runCli(
+      ["bundle", "-i", bob.key, "-o", `${dir}/again.bundle`, "--sessions", store],
+      PERMS,
+    );
+    assert.equal(busy.code, 3, busy.stderr);
+    assert.match(busy.stderr, /the session store .* is in use by another polycrypt/);
     // Alice, with the library, starts a session from the bundle and sends over a connection.
     const account = await createAccount({
       identity: await identityIn(alice.key),

@@ -65,6 +65,25 @@ Deno.test("bundle: a signed, parseable bundle in a 0600 file, no secret in it; r
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /--one-time takes a number from 0 to 1000/);
     }
+    // To stdout when it is not a terminal; the same store gives new one-time keys each time.
+    const piped = await runCli(["bundle", "-i", bob.key, "--sessions", `${dir}/bob.db`], PERMS);
+    assert.equal(piped.code, 0, piped.stderr);
+    const viaStdout = await parseBundle(piped.stdoutBytes, { expect: bob.recipient });
+    assert.equal(viaStdout.opks.length, 10);
+    assert.ok(!viaStdout.opks.some((k) => parsed.opks.some((o) => o.id === k.id)));
+    // chat: a store and no sessions exclude each other.
+    const both = await runCli(
+      [
+        "chat",
+        ...chatFlags(freePort(), freePort(), bob.key, alice.recipient),
+        "--no-session",
+        "--sessions",
+        `${dir}/bob.db`,
+      ],
+      PERMS,
+    );
+    assert.equal(both.code, 2, both.stderr);
+    assert.match(both.stderr, /--sessions FILE and --no-session exclude each other/);
     const old = await runCli(["keygen", "--sign-engine", "none", "-o", `${dir}/old.key`], PERMS);
     assert.equal(old.code, 0, old.stderr);
     const v1 = await runCli(["bundle", "-i", `${dir}/old.key`, "-o", `${dir}/old.bundle`], PERMS, {

@@ -15,6 +15,22 @@ import { SqliteSessionStore } from "../../sessions/sqlite_store.ts";
 const from = (recipient: string, text: string) =>
   new RegExp(`^\\[\\d\\d:\\d\\d:\\d\\d\\] ${fingerprint(recipient).slice(0, 9)}: ${text}$`, "m");
 
+/**
+ * Alice's and Bob's keys in DIR/alice.key and DIR/bob.key, Alice the initiator (her fingerprint
+ * sorts first: she asks for Bob's bundle) or not (she sends hers unasked when she writes first).
+ */
+async function orderedPair(dir: string, aliceInitiates: boolean) {
+  const made = await Promise.all([0, 1].map(() => generateIdentity("x25519+ml-kem-768")));
+  made.sort((x, y) => fingerprint(x.recipient) < fingerprint(y.recipient) ? -1 : 1);
+  const [alice, bob] = aliceInitiates ? made : [made[1], made[0]];
+  const out = [];
+  for (const [name, who] of [["alice", alice], ["bob", bob]] as const) {
+    await Deno.writeTextFile(`${dir}/${name}.key`, who.identity + "\n", { mode: 0o600 });
+    out.push({ key: `${dir}/${name}.key`, recipient: who.recipient });
+  }
+  return { alice: out[0], bob: out[1] };
+}
+
 /** The one session store file under `config` (chat's default place), checked 0600. */
 async function storeIn(config: string): Promise<string> {
   const dir = `${config}/polycrypt/sessions`;
@@ -102,8 +118,8 @@ function recordingRelay(port: number) {
 Deno.test("chat sessions: both ways and a file over a session; a second chat continues it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
   try {
-    const alice = await keyPair(dir, undefined, { name: "alice" });
-    const bob = await keyPair(dir, undefined, { name: "bob" });
+    // Alice writes first and is the initiator: she asks Bob for his bundle.
+    const { alice, bob } = await orderedPair(dir, true);
     const env = (who: string) => ({
       XDG_CONFIG_HOME: `${dir}/${who}-config`,
       POLYCRYPT_SECRET: "grey heron",
@@ -326,8 +342,8 @@ Deno.test("chat sessions: a 64 MiB file in session pieces arrives intact in boun
 Deno.test("chat sessions: when one side lost its store, the next message starts a new session", async () => {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-chat-session-" });
   try {
-    const alice = await keyPair(dir, undefined, { name: "alice" });
-    const bob = await keyPair(dir, undefined, { name: "bob" });
+    // Alice writes first and is not the initiator: she sends her bundle unasked, both times.
+    const { alice, bob } = await orderedPair(dir, false);
     const [a, b] = [freePort(), freePort()];
     const chats = () => [
       startChat(chatFlags(a, b, alice.key, bob.recipient, ["--sessions", `${dir}/alice.db`])),

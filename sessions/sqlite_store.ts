@@ -97,6 +97,8 @@ export class SqliteSessionStore implements SessionStore {
     try {
       db.exec("PRAGMA journal_mode=WAL");
       db.exec("PRAGMA synchronous=FULL");
+      // Another connection's write transaction is waited for (up to 10 s), not an error.
+      db.exec("PRAGMA busy_timeout=10000");
       db.exec(
         "CREATE TABLE IF NOT EXISTS polycrypt_session_store " +
           "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID",

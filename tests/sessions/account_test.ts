@@ -5,6 +5,7 @@ import {
   type Account,
   createAccount,
   DecryptionError,
+  generateIdentity,
   MemorySessionStore,
   NoSessionError,
   PREKEY_RETENTION_MS,
@@ -377,6 +378,12 @@ Deno.test("usage errors: no session, bad fingerprints, non-session bytes, oneTim
   await assert.rejects(store.get("x"), TypeError); // close() closed the store
   await assert.rejects(
     createAccount({ identity: "POLYCRYPT-SECRET-KEY-1:nope", store: new MemorySessionStore() }),
+  );
+  // A version-1 identity has no signing key: sessions need one (upgradeIdentity adds it).
+  const v1 = await generateIdentity("x25519", { signatureEngine: null });
+  await assert.rejects(
+    createAccount({ identity: v1.identity, store: new MemorySessionStore() }),
+    /upgrade/,
   );
 });
 

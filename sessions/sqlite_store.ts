@@ -76,6 +76,8 @@ export class SqliteSessionStore implements SessionStore {
   #put: StatementSync;
   #delete: StatementSync;
   #list: StatementSync;
+  #begin: StatementSync;
+  #end: StatementSync;
 
   /**
    * Opens (or creates) the database at `path`.
@@ -109,6 +111,8 @@ export class SqliteSessionStore implements SessionStore {
           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       );
       this.#delete = db.prepare("DELETE FROM polycrypt_session_store WHERE key = ?");
+      this.#begin = db.prepare("BEGIN IMMEDIATE");
+      this.#end = db.prepare("COMMIT");
       this.#list = db.prepare(
         "SELECT key FROM polycrypt_session_store WHERE key >= ? ORDER BY key",
       );
@@ -157,13 +161,13 @@ export class SqliteSessionStore implements SessionStore {
       const db = this.#open();
       checkChanges(changes);
       if (changes.length === 0) return Promise.resolve();
-      db.exec("BEGIN IMMEDIATE");
+      this.#begin.run();
       try {
         for (const { key, value } of changes) {
           if (value === undefined) this.#delete.run(key);
           else this.#put.run(key, value);
         }
-        db.exec("COMMIT");
+        this.#end.run();
       } catch (e) {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw e;

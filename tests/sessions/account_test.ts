@@ -467,3 +467,24 @@ Deno.test("ratchet messages name no sender: the account finds the session, a hin
   }
   await assert.rejects(bob.decrypt(enc("x"), { from: "nope" }), TypeError);
 });
+
+Deno.test("unused one-time prekeys are capped: beyond 2000 of a kind the oldest go first", async () => {
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const alice = await createAccount({
+    identity: (await identity(1)).identity,
+    store: new MemorySessionStore(),
+  });
+  const carol = await createAccount({
+    identity: (await identity(2)).identity,
+    store: new MemorySessionStore(),
+  });
+  const oldest = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  const kept = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  await bob.prekeyBundle({ oneTimeKeys: 1000 });
+  await bob.prekeyBundle({ oneTimeKeys: 999 }); // 2001 in all: the oldest pair is dropped
+  await assert.rejects(bob.decrypt(await alice.encrypt(oldest, enc("old"))), DecryptionError);
+  assert.equal(dec((await bob.decrypt(await carol.encrypt(kept, enc("kept")))).data), "kept");
+});

@@ -5,6 +5,7 @@ import {
   type Account,
   createAccount,
   DecryptionError,
+  generateIdentity,
   MemorySessionStore,
   NoSessionError,
   PREKEY_RETENTION_MS,
@@ -378,6 +379,12 @@ Deno.test("usage errors: no session, bad fingerprints, non-session bytes, oneTim
   await assert.rejects(
     createAccount({ identity: "POLYCRYPT-SECRET-KEY-1:nope", store: new MemorySessionStore() }),
   );
+  // A version-1 identity has no signing key: sessions need one (upgradeIdentity adds it).
+  const v1 = await generateIdentity("x25519", { signatureEngine: null });
+  await assert.rejects(
+    createAccount({ identity: v1.identity, store: new MemorySessionStore() }),
+    /upgrade/,
+  );
 });
 
 Deno.test("several identities share one store without seeing each other", async () => {
@@ -459,4 +466,25 @@ Deno.test("ratchet messages name no sender: the account finds the session, a hin
     });
   }
   await assert.rejects(bob.decrypt(enc("x"), { from: "nope" }), TypeError);
+});
+
+Deno.test("unused one-time prekeys are capped: beyond 2000 of a kind the oldest go first", async () => {
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const alice = await createAccount({
+    identity: (await identity(1)).identity,
+    store: new MemorySessionStore(),
+  });
+  const carol = await createAccount({
+    identity: (await identity(2)).identity,
+    store: new MemorySessionStore(),
+  });
+  const oldest = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  const kept = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  await bob.prekeyBundle({ oneTimeKeys: 1000 });
+  await bob.prekeyBundle({ oneTimeKeys: 999 }); // 2001 in all: the oldest pair is dropped
+  await assert.rejects(bob.decrypt(await alice.encrypt(oldest, enc("old"))), DecryptionError);
+  assert.equal(dec((await bob.decrypt(await carol.encrypt(kept, enc("kept")))).data), "kept");
 });

@@ -8,11 +8,14 @@ import { fingerprint, parseIdentity } from "../../mod.ts";
 import {
   type Connection,
   dial,
+  listen,
   newReplyKey,
   openReceipt,
   type SealedEnvelope,
+  sealReceipt,
   textMessage,
 } from "../../transports/mod.ts";
+import { RATCHET_MESSAGE, sessionMessageKind } from "../../sessions/message.ts";
 import { createAccount } from "../../sessions/account.ts";
 import { parseBundle } from "../../sessions/bundle.ts";
 import { MemorySessionStore } from "../../sessions/store.ts";
@@ -162,10 +165,8 @@ Deno.test("chat sessions: a session started from an exported bundle opens; a tam
       PERMS,
     );
     assert.equal(exported.code, 0, exported.stderr);
-    const b = freePort();
-    const bobChat = startChat(
-      chatFlags(b, freePort(), bob.key, alice.recipient, ["--sessions", store]),
-    );
+    const [a, b] = [freePort(), freePort()];
+    const bobChat = startChat(chatFlags(b, a, bob.key, alice.recipient, ["--sessions", store]));
     await bobChat.ready();
     // One process at a time on a store: a second one is refused, not let in to reuse a state.
     const busy = await runCli(
@@ -218,11 +219,39 @@ Deno.test("chat sessions: a session started from an exported bundle opens; a tam
     assert.equal(await send(bad, key2), undefined);
     assert.equal(await send(second, key2), "delivered");
     await bobChat.screen(/: and again$/m);
+
+    // Bob answers (to Alice's address, where the test listens as Alice): then Alice's messages are
+    // ratchet messages, and a tampered one of those is refused too.
+    const heard: string[] = [];
+    const aliceListens = await listen(`tcp://127.0.0.1:${a}`, async (peer) => {
+      for await (const m of peer.messages()) {
+        if (m.kind !== "envelope") continue;
+        assert.equal(sessionMessageKind(m.envelope), RATCHET_MESSAGE);
+        const { data } = await account.decrypt(m.envelope);
+        heard.push(new TextDecoder().decode(data.subarray(34)));
+        await peer.acknowledge(m.id, await sealReceipt(data.slice(1, 33), m.id, "delivered"));
+      }
+    });
+    await bobChat.type("hi Alice");
+    await bobChat.screen(/\(#1 delivered\)/);
+    assert.deepEqual(heard, ["hi Alice"]);
+    const key3 = newReplyKey();
+    const third = await account.encrypt(
+      fingerprint(bob.recipient),
+      textMessage("a ratchet message", { replyKey: key3 }),
+    );
+    assert.equal(sessionMessageKind(third), RATCHET_MESSAGE);
+    const flipped = third.slice();
+    flipped[20] ^= 0x04; // in the header nonce: the header no longer opens
+    assert.equal(await send(flipped, key3), undefined);
+    assert.equal(await send(third, key3), "delivered");
+    await bobChat.screen(/: a ratchet message$/m);
     await connection.close();
     await account.close();
     const end = await bobChat.end();
+    await aliceListens.close();
     assert.equal(end.code, 0, end.stderr);
-    assert.equal(end.stdout.match(/^polycrypt: a message was dropped/gm)?.length, 3, end.stdout);
+    assert.equal(end.stdout.match(/^polycrypt: a message was dropped/gm)?.length, 4, end.stdout);
     assert.match(end.stderr, /new session with /);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -2,10 +2,21 @@
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
 // messages; `/file PATH` sends a file; `/help` lists the commands; `/quit`, Ctrl-D or Ctrl-C end
 // it; `/verify` checks a secret shared with the peer (cli/_secret_check.ts). Received lines are
-// labelled with a local time and the peer's contact name (or fingerprint
-// prefix); `--history` keeps the conversation sealed on disk (docs/contacts.md).
+// labelled with a local time and the peer's contact name (or fingerprint prefix); `--history`
+// keeps the conversation sealed on disk (docs/contacts.md). With one peer the messages are
+// session messages (docs/cli.md, "Sessions in chat"; cli/_chat_session.ts).
 import { basename } from "node:path";
-import { encrypt, encryptStream, parseIdentity, type SealedChunk } from "../mod.ts";
+import {
+  decrypt,
+  encrypt,
+  encryptStream,
+  fingerprint,
+  parseIdentity,
+  recipientFromIdentity,
+  type SealedChunk,
+  type SealedEnvelope,
+  type Sender,
+} from "../mod.ts";
 import {
   Connection,
   fileMessageHeader,
@@ -15,6 +26,22 @@ import {
   textMessage,
   verifyMessage,
 } from "../transports/mod.ts";
+import { peek } from "../cascade/_splice.ts";
+import { equalBytes } from "../engines/_bytes.ts";
+import { parseBundle } from "../sessions/bundle.ts";
+import { PREKEY_MESSAGE, sessionMessageKind } from "../sessions/message.ts";
+import {
+  CHAT_KIND,
+  chatPayload,
+  FIRST_PIECE,
+  LAST_PIECE,
+  MAX_SESSION_MESSAGE,
+  openAccount,
+  piecePayload,
+  PieceReceiver,
+  pieces,
+  splitPayload,
+} from "./_chat_session.ts";
 import { loadIdentities, loadRecipients, parse, USAGE, type Values } from "./_args.ts";
 import {
   type Contact,
@@ -28,7 +55,7 @@ import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
 import { signersNamed } from "./_sender.ts";
-import { chatVerifier } from "./_secret_check.ts";
+import { chatVerifier, SECRET_BINDING } from "./_secret_check.ts";
 import {
   addressScheme,
   answer,
@@ -38,12 +65,16 @@ import {
   envelopes,
   failureLine,
   listenOn,
+  maxFileBytes,
+  Notice,
   offerVerdict,
+  type Opened,
   openMessage,
   type Outcome,
   prepend,
   ReceiptDesk,
   receiptOutcome,
+  type Received,
   STREAM_SCHEMES,
   writeAll,
 } from "./_delivery.ts";
@@ -140,6 +171,19 @@ const OFFER_TIMEOUT_MS = 30_000;
 /** How long `chat` waits for outstanding acknowledgements when it ends. */
 const FAREWELL_MS = 3000;
 
+/** How long a chat waits for the peer's part of starting a session (its bundle, or its hello). */
+const SESSION_SETUP_MS = 30_000;
+
+/** A waiting entry of a sent message: its number, reply key, and how its answer is heard. */
+interface Waiting {
+  n: number;
+  replyKey: Uint8Array;
+  /** Hears the outcome instead of a note on the screen (`undefined`: the connection ended). */
+  answered?: (outcome: Outcome | undefined) => void;
+  /** Sent as a session message: an "undecryptable" answer ends the session here. */
+  viaSession?: boolean;
+}
+
 export async function chatCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("chat", args);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
@@ -147,6 +191,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   const wanted = values["peer-contact"] as string | undefined;
   if (on === undefined || (values.peer === undefined && wanted === undefined)) {
     throw new UsageError(`--listen and --peer are required\nusage: ${USAGE.chat}`);
+  }
+  if (values["no-session"] && values.sessions !== undefined) {
+    throw new UsageError(`--sessions FILE and --no-session exclude each other`);
   }
   const notStream = `chat runs over ${STREAM_SCHEMES} addresses`;
   const checkStream = (address: string) => {
@@ -179,9 +226,9 @@ export async function chatCommand(args: string[]): Promise<void> {
   if (identities.length === 0 || recipients.length === 0) {
     throw new UsageError(`give -i FILE and -r RECIPIENT\nusage: ${USAGE.chat}`);
   }
-  // Every message is signed with the first identity, and only messages signed by a peer are
-  // shown (docs/cli.md, "Signed messages"): both need keys of version 2.
-  // Parsed once: every message is signed with it.
+  // Without a session every message is signed with the first identity, and only messages signed
+  // by a peer are shown (docs/cli.md, "Signed messages"); sessions need version 2 keys too.
+  // Parsed once: every signed message is signed with it.
   const me = parseIdentity(identities[0]);
   if (!me.signingKey) {
     throw new UsageError(
@@ -199,6 +246,40 @@ export async function chatCommand(args: string[]): Promise<void> {
     if (!(connection instanceof Connection)) throw new UsageError(notStream);
     return connection;
   };
+
+  // Sessions (docs/cli.md, "Sessions in chat"): with one peer, messages are session messages,
+  // authenticated by the session and not signed; the store keeps the session for the next chat.
+  const peerFingerprints = new Set(recipients.map((r) => fingerprint(r)));
+  const ownFingerprint = fingerprint(await recipientFromIdentity(identities[0]));
+  const peerRecipient = recipients[0];
+  const peerFp = fingerprint(peerRecipient);
+  const accepted = (from: string) => peerFingerprints.has(from);
+  let sessionsOff: string | undefined;
+  if (values["no-session"]) sessionsOff = "--no-session";
+  else if (peerFingerprints.size !== 1) {
+    sessionsOff = "sessions are between two: with several peers";
+  } else if (peerFp === ownFingerprint) {
+    sessionsOff = "sessions are between two: talking to yourself";
+  }
+  if (sessionsOff !== undefined && !values["no-session"]) {
+    say(`polycrypt: ${sessionsOff}, messages are signed envelopes`);
+  }
+  const opened = sessionsOff === undefined
+    ? await openAccount(identities[0], values.sessions as string | undefined)
+    : undefined;
+  const account = opened?.account;
+  /** The side whose fingerprint sorts first asks for the other's bundle (docs/cli.md). */
+  const initiator = ownFingerprint < peerFp;
+  /** Whether the store holds a session with the peer (kept in step with the store). */
+  let haveSession = false;
+  /** The peer answered that it takes no sessions: messages go as signed envelopes. */
+  let signedOnly = account === undefined;
+  /** The bundle this side hands out until a session starts from it (one set of one-time keys). */
+  let pendingBundle: Uint8Array | undefined;
+  /** When this chat last answered a bundle request. */
+  let lastAnswer = 0;
+  /** Digests of the bundles this chat started a session from (a bundle starts one session). */
+  const usedBundles = new Set<string>();
 
   // Screen output goes through one queue so incoming and status lines never interleave.
   let screen: Promise<void> = Promise.resolve();
@@ -231,42 +312,273 @@ export async function chatCommand(args: string[]): Promise<void> {
     for (const e of shown) await showReceived(e.text, new Date(e.t), e.dir === "in" ? name : "me");
     say(`polycrypt: history: the last ${shown.length} of ${history.entries.length} messages`);
   }
+  if (account) {
+    const info = (await account.sessions()).find((s) => s.fingerprint === peerFp);
+    if (info) {
+      haveSession = true;
+      say(
+        `polycrypt: continuing the session with ${name} (started ${
+          new Date(info.created).toISOString()
+        }): messages are not signed, the session authenticates them`,
+      );
+    }
+  }
+
+  /** Those waiting for a session with the peer to start. */
+  const readyWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  /** A session with the peer exists now: `fresh` when it was just made. */
+  const sessionReady = (fresh: boolean) => {
+    const had = haveSession;
+    haveSession = true;
+    signedOnly = false;
+    if (fresh || !had) {
+      say(
+        `polycrypt: new session with ${name}: messages are not signed, the session ` +
+          `authenticates them (forward secrecy; kept in ${opened!.path})`,
+      );
+    }
+    for (const w of readyWaiters) w.resolve();
+    readyWaiters.clear();
+  };
+  const sessionFailed = (e: Error) => {
+    for (const w of readyWaiters) w.reject(e);
+    readyWaiters.clear();
+  };
+  /** Resolves when a session with the peer exists (at most SESSION_SETUP_MS from now). */
+  const whenReady = () => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const promise = new Promise<void>((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      readyWaiters.add(waiter);
+      timer = setTimeout(() => {
+        readyWaiters.delete(waiter);
+        reject(new IoError("the peer did not start a session (is it running chat?)"));
+      }, SESSION_SETUP_MS);
+    });
+    promise.catch(() => {});
+    return promise;
+  };
 
   // Incoming: whatever arrives on our address, decrypted and answered with a receipt
   // (docs/transports.md section 10); a duplicate is dropped without being shown again.
   const desk = new ReceiptDesk();
-  // `/verify` (docs/sessions.md): its control messages arrive among the peer's signed messages.
+  // `/verify` (docs/sessions.md): its control messages arrive among the peer's messages. Within a
+  // session the check is bound to the session id (both ends hold it, nobody else does).
   const verifier = chatVerifier({
     identity: identities[0],
     recipients,
     name,
-    send: (payload) => sendControl(payload),
+    send: (payload) => sendVerify(payload),
     show,
+    // The session's id when there is a session (its messages then travel in it), else the
+    // label `contact verify --secret` uses too: the check does not start a session.
+    binding: async () =>
+      haveSession && account ? await account.sessionId(peerFp) ?? SECRET_BINDING : SECRET_BINDING,
   });
-  const serve = async (connection: Inbound) => {
-    for await (const item of envelopes(connection)) {
-      // Only the peers' signed messages open; the text is read whole (its signature comes last)
-      // before it is shown, under the name of the peer who signed it.
-      const opened = await openMessage(
-        item,
-        identities,
-        outDir,
-        async (body, sender) => {
-          const text = await new Response(body).text();
-          const from = sender()!.recipient;
-          const who = from === local.contact?.recipient
-            ? local.contact.name
-            : peerLabel(from, local.contacts);
-          await showReceived(text, new Date(), who);
-          await record("in", text);
-        },
-        desk,
-        undefined,
-        { verify: recipients },
-        (payload) => verifier.receive(payload),
+  const onVerify = (payload: Uint8Array) => verifier.receive(payload);
+  const onText = async (body: ReadableStream<Uint8Array>, sender: () => Sender | null) => {
+    const text = await new Response(body).text();
+    // A signed message names its signer; a session message comes from the session's peer.
+    const from = sender()?.recipient ?? peerRecipient;
+    const who = from === local.contact?.recipient
+      ? local.contact.name
+      : peerLabel(from, local.contacts);
+    await showReceived(text, new Date(), who);
+    await record("in", text);
+  };
+  const maxFile = maxFileBytes(undefined);
+
+  /** A bundle from the peer: checked, then the session starts from it with a hello. */
+  const onBundle = async (bundle: Uint8Array, replyKey: Uint8Array): Promise<Opened> => {
+    let parsed;
+    try {
+      parsed = await parseBundle(bundle, { expect: peerRecipient });
+    } catch (e) {
+      const error = new Notice(
+        `refused a prekey bundle that is not ${name}'s (another identity, or damaged): ` +
+          `no session started`,
       );
-      if (opened.error !== undefined) await show(failureLine(opened.error, true));
-      await answer(item, opened, desk);
+      sessionFailed(new IoError(error.message));
+      void e;
+      return { outcome: "failed", replyKey, error };
+    }
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", bundle as Uint8Array<ArrayBuffer>),
+    ).toHex();
+    if (usedBundles.has(digest)) return { outcome: "delivered", replyKey };
+    if (haveSession) {
+      // A bundle older than the session is a replay: the session stays.
+      const info = (await account!.sessions()).find((s) => s.fingerprint === peerFp);
+      if (info && parsed.created <= info.created) return { outcome: "delivered", replyKey };
+      await account!.endSession(peerFp);
+      haveSession = false;
+    }
+    usedBundles.add(digest);
+    const helloKey = newReplyKey();
+    const hello = await account!.encrypt(bundle, chatPayload(helloKey, CHAT_KIND.hello));
+    const connection = await outgoingConnection();
+    const id = await connection.send(hello as SealedEnvelope);
+    expect(id, {
+      n: 0,
+      replyKey: helloKey,
+      answered: (outcome) => {
+        if (outcome !== "delivered" && outcome !== "duplicate") {
+          show(`polycrypt: ${name} could not start the session; the next message tries again`);
+          endSession();
+        }
+      },
+    });
+    sessionReady(true);
+    return { outcome: "delivered", replyKey };
+  };
+
+  /** A control envelope (docs/cli.md): a bundle request, or a bundle. */
+  const onControl = async (kind: number, replyKey: Uint8Array, body: Uint8Array) => {
+    // Without sessions (--no-session) the answer is "failed": the peer then sends signed
+    // envelopes, as to a listener.
+    if (account === undefined) return { outcome: "failed", replyKey } as Opened;
+    if (kind === CHAT_KIND.request && body.length === 0) {
+      // Anyone may ask (the request is unsigned): the answer goes only to the peer's address,
+      // always the same bundle until a session starts from it, at most one a second.
+      pendingBundle ??= await account.prekeyBundle({ oneTimeKeys: 1 });
+      const bundle = pendingBundle;
+      if (Date.now() - lastAnswer >= 1000) {
+        lastAnswer = Date.now();
+        sendControl(CHAT_KIND.bundle, bundle).catch(() => {});
+      }
+      return { outcome: "delivered", replyKey } as Opened;
+    }
+    if (kind === CHAT_KIND.bundle) return await onBundle(body, replyKey);
+    return undefined;
+  };
+
+  /**
+   * A whole envelope (mode 0x00/0x01): decrypted in memory; a control envelope is answered, any
+   * other message must be signed by the peer (as `decryptStream`'s `verify` asks of a stream).
+   */
+  const receiveWhole = async (item: Received): Promise<Opened> => {
+    const bytes = new Uint8Array(await new Response(item.sealed).arrayBuffer());
+    let sender: Sender | null = null;
+    let plain: Uint8Array;
+    try {
+      plain = await decrypt(bytes, { identities, onSender: (s) => sender = s });
+    } catch (error) {
+      return { outcome: "undecryptable", error };
+    }
+    const split = splitPayload(plain);
+    if (split && (split.kind === CHAT_KIND.request || split.kind === CHAT_KIND.bundle)) {
+      const answered = await onControl(split.kind, split.replyKey, split.body);
+      if (answered) return answered;
+    }
+    const signer = sender as Sender | null;
+    if (signer === null || !accepted(signer.fingerprint)) {
+      return { outcome: "undecryptable", error: new Error("not signed by the peer") };
+    }
+    return await openMessage(item, identities, outDir, onText, desk, maxFile, {
+      verify: recipients,
+      decrypted: { plain, sender: signer },
+    }, onVerify);
+  };
+
+  /** A session message (mode 0x02): decrypted by the account, from the peer only. */
+  const receiveSession = async (
+    item: Received,
+    kind: number,
+    files: PieceReceiver,
+  ): Promise<Opened> => {
+    if (account === undefined) {
+      return {
+        outcome: "undecryptable",
+        error: new Notice("a session message was dropped: this chat runs with --no-session"),
+      };
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of item.sealed) {
+      size += chunk.length;
+      if (size > MAX_SESSION_MESSAGE) {
+        await item.sealed.cancel().catch(() => {});
+        return { outcome: "undecryptable", error: new Error("too large a session message") };
+      }
+      chunks.push(chunk);
+    }
+    const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(size);
+    if (chunks.length !== 1) {
+      let at = 0;
+      for (const c of chunks) (bytes.set(c, at), at += c.length);
+    }
+    // A prekey message from someone else makes a session in the store: removed again, unless
+    // one with them was there before.
+    const known = kind === PREKEY_MESSAGE
+      ? new Set((await account.sessions()).map((s) => s.fingerprint))
+      : undefined;
+    const sessionBefore = kind === PREKEY_MESSAGE ? await account.sessionId(peerFp) : undefined;
+    let from: string;
+    let data: Uint8Array;
+    try {
+      ({ from, data } = await account.decrypt(bytes, { from: peerFp }));
+    } catch (error) {
+      return { outcome: "undecryptable", error };
+    }
+    if (!accepted(from)) {
+      if (known && !known.has(from)) await account.endSession(from).catch(() => {});
+      return { outcome: "undecryptable", error: new Error("a session message from another") };
+    }
+    if (kind === PREKEY_MESSAGE) {
+      // The peer started (or restarted) the session from our bundle: a request makes a new one.
+      pendingBundle = undefined;
+      const now = await account.sessionId(peerFp);
+      sessionReady(
+        sessionBefore === undefined || now === undefined ||
+          !equalBytes(sessionBefore, now),
+      );
+    } else if (!haveSession) {
+      sessionReady(false);
+    }
+    const split = splitPayload(data);
+    if (split?.kind === CHAT_KIND.hello && split.body.length === 0) {
+      return { outcome: "delivered", replyKey: split.replyKey };
+    }
+    if (split?.kind === CHAT_KIND.piece) return await files.piece(split.replyKey, split.body);
+    return await openMessage(item, identities, outDir, onText, desk, maxFile, {
+      verify: recipients,
+      decrypted: { plain: data, sender: null },
+    }, onVerify);
+  };
+
+  const serve = async (connection: Inbound) => {
+    const files = new PieceReceiver(outDir, desk, maxFile);
+    try {
+      for await (const received of envelopes(connection)) {
+        const [head, whole] = await peek(received.sealed, 10);
+        const item = { ...received, sealed: ReadableStream.from(whole) };
+        const kind = sessionMessageKind(head);
+        let opened: Opened;
+        if (kind !== undefined) {
+          opened = await receiveSession(item, kind, files);
+        } else if (item.wholeId !== undefined) {
+          opened = await receiveWhole(item);
+        } else {
+          // A streamed envelope (a file): only the peers' signed messages open, checked as the
+          // stream is read.
+          opened = await openMessage(item, identities, outDir, onText, desk, maxFile, {
+            verify: recipients,
+          }, onVerify);
+        }
+        if (opened.error !== undefined) await show(failureLine(opened.error, true));
+        await answer(item, opened, desk);
+      }
+    } finally {
+      await files.abort();
     }
   };
   // A conversation's connection stays open while both are quiet (no idle timeout between
@@ -275,20 +587,21 @@ export async function chatCommand(args: string[]): Promise<void> {
 
   // Outgoing: one connection to the peer, opened at the first message and again after a failure.
   let outgoing: Connection | undefined;
-  /**
-   * Messages waiting for their receipt, by id. An offer's entry has `answered`, which hears its
-   * outcome (or `undefined` when its connection ended) instead of showing a note.
-   */
-  const waiting = new Map<
-    string,
-    { n: number; replyKey: Uint8Array; answered?: (outcome: Outcome | undefined) => void }
-  >();
+  let connecting: Promise<Connection> | undefined;
+  /** Messages waiting for their receipt, by id. */
+  const waiting = new Map<string, Waiting>();
   /** Offers waiting for their answer on each connection, told when it ends. */
   const offersOn = new Map<Connection, Set<(outcome: Outcome | undefined) => void>>();
   let allAcked: (() => void) | undefined;
   // Receipts for ids not registered yet: `send` resolves with the id after the last frame is
   // written, and a fast peer's receipt can arrive before that (a few, kept briefly).
   const early = new Map<string, Uint8Array>();
+  /** Ends the session with the peer here: the next message starts a new one. */
+  const endSession = () => {
+    if (!haveSession) return;
+    haveSession = false;
+    account?.endSession(peerFp).catch(() => {});
+  };
   const settle = async (id: Uint8Array, receipt: Uint8Array) => {
     const key = id.toHex();
     const sent = waiting.get(key);
@@ -299,6 +612,13 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
     waiting.delete(key);
     const outcome = await receiptOutcome(sent.replyKey, id, receipt);
+    if (outcome === "undecryptable" && sent.viaSession && haveSession) {
+      // The peer has no session (it lost its store, or runs --no-session): a new one starts.
+      endSession();
+      await show(
+        `polycrypt: ${name} could not decrypt a session message; the next message starts a new session`,
+      );
+    }
     // An offer's answer goes to the /file that waits for it; a message's, to the screen.
     if (sent.answered) sent.answered(outcome);
     else await show(`  (#${sent.n} ${NOTES[outcome]})`);
@@ -308,7 +628,7 @@ export async function chatCommand(args: string[]): Promise<void> {
    * Registers a sent message's id before anything else is awaited: its receipt may arrive at once,
    * or have arrived already (then it is settled now).
    */
-  const expect = (id: Uint8Array, entry: Parameters<typeof waiting.set>[1]) => {
+  const expect = (id: Uint8Array, entry: Waiting) => {
     waiting.set(id.toHex(), entry);
     const arrived = early.get(id.toHex());
     if (arrived !== undefined) {
@@ -330,16 +650,28 @@ export async function chatCommand(args: string[]): Promise<void> {
       offersOn.delete(connection);
     })();
   };
+  /** The connection to the peer: the open one, or a new one (one dial at a time). */
+  const outgoingConnection = async (): Promise<Connection> => {
+    if (outgoing) return outgoing;
+    connecting ??= connectToPeer().finally(() => connecting = undefined);
+    const connection = await connecting;
+    if (outgoing !== connection) {
+      outgoing = connection;
+      watch(connection);
+    }
+    return connection;
+  };
   /**
-   * Offers the file `name` (docs/transports.md section 7) as message `n` and waits for the answer
-   * (at most OFFER_TIMEOUT_MS): whether to send it ("accepted"), or why not.
+   * Sends `sealed` as message `n` and waits for its answer (at most OFFER_TIMEOUT_MS): the
+   * outcome, or `undefined` when none came.
    */
-  const offer = async (connection: Connection, n: number, name: string, size?: number) => {
-    const replyKey = newReplyKey();
-    const sealed = await encrypt(offerMessage(name, size, { replyKey }), {
-      recipients,
-      sender: me,
-    });
+  const exchange = async (
+    connection: Connection,
+    n: number,
+    sealed: SealedEnvelope,
+    replyKey: Uint8Array,
+    viaSession = false,
+  ): Promise<Outcome | undefined> => {
     let answered!: (outcome: Outcome | undefined) => void;
     const answer = new Promise<Outcome | undefined>((resolve) => answered = resolve);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -350,37 +682,40 @@ export async function chatCommand(args: string[]): Promise<void> {
     offersOn.get(connection)!.add(answered);
     try {
       const id = await connection.send(sealed);
-      expect(id, { n, replyKey, answered });
+      expect(id, { n, replyKey, answered, viaSession });
       const outcome = await Promise.race([answer, timeout]);
       waiting.delete(id.toHex());
-      if (outcome === undefined) throw new IoError(`the peer did not answer the offer of ${name}`);
-      return offerVerdict(outcome);
+      return outcome;
     } finally {
       clearTimeout(timer);
       offersOn.get(connection)?.delete(answered);
     }
   };
-  /** The connection to the peer: the open one, or a new one (one at a time). */
-  let connecting: Promise<Connection> | undefined;
-  const current = async (): Promise<Connection> => {
-    if (outgoing) return outgoing;
-    connecting ??= connectToPeer().then((connection) => {
-      outgoing = connection;
-      watch(connection);
-      return connection;
-    }).finally(() => connecting = undefined);
-    return await connecting;
-  };
-  /** Sends one `/verify` control message; its receipt is noted only when it was not taken. */
-  const sendControl = async (payload: Uint8Array) => {
-    const connection = await current();
+  /** A control envelope to the peer: unsigned, sealed to it alone; its answer. */
+  const sendControl = async (kind: number, body?: Uint8Array) => {
     const replyKey = newReplyKey();
-    const id = await connection.send(
-      await encrypt(verifyMessage(payload, { replyKey }), { recipients, sender: me }),
-    );
+    const sealed = await encrypt(chatPayload(replyKey, kind, body), {
+      recipients: [peerRecipient],
+    });
+    return await exchange(await outgoingConnection(), 0, sealed, replyKey);
+  };
+  /**
+   * Sends one `/verify` message: in the session when there is one, else signed; its receipt is
+   * noted only when it was not taken.
+   */
+  const sendVerify = async (payload: Uint8Array) => {
+    const connection = await outgoingConnection();
+    const replyKey = newReplyKey();
+    const message = verifyMessage(payload, { replyKey });
+    const viaSession = haveSession && account !== undefined;
+    const sealed = viaSession
+      ? await account!.encrypt(peerFp, message) as SealedEnvelope
+      : await encrypt(message, { recipients, sender: me });
+    const id = await connection.send(sealed);
     expect(id, {
       n: 0,
       replyKey,
+      viaSession,
       answered: (outcome) => {
         if (outcome !== undefined && outcome !== "delivered" && outcome !== "duplicate") {
           show(`polycrypt: the peer could not take the secret check (${NOTES[outcome]})`);
@@ -388,10 +723,112 @@ export async function chatCommand(args: string[]): Promise<void> {
       },
     });
   };
+  let starting: Promise<"session" | "signed" | "undecryptable"> | undefined;
+  /**
+   * How the next message goes: in the session (started first when there is none: the initiator
+   * asks for the peer's bundle, the other side sends its own), as a signed envelope (no
+   * sessions, or a peer that takes none), or not at all ("undecryptable": the peer could not read
+   * the request).
+   */
+  const ensureSession = (): Promise<"session" | "signed" | "undecryptable"> => {
+    if (account === undefined || signedOnly) return Promise.resolve("signed");
+    if (haveSession) return Promise.resolve("session");
+    starting ??= (async () => {
+      const ready = whenReady();
+      const outcome = initiator ? await sendControl(CHAT_KIND.request) : await sendControl(
+        CHAT_KIND.bundle,
+        pendingBundle ??= await account.prekeyBundle({ oneTimeKeys: 1 }),
+      );
+      if (haveSession) return "session";
+      if (outcome === undefined) {
+        throw new IoError("the peer did not answer the start of a session");
+      }
+      if (outcome === "undecryptable") return "undecryptable";
+      if (outcome !== "delivered") {
+        // It decrypted the request and does not know it: a listener, or chat --no-session.
+        signedOnly = true;
+        say(
+          `polycrypt: ${name} takes no sessions (a listener, or chat --no-session): messages ` +
+            `are signed envelopes`,
+        );
+        return "signed";
+      }
+      await ready;
+      return "session";
+    })().finally(() => starting = undefined);
+    return starting;
+  };
+  /**
+   * Offers the file `name` (docs/transports.md section 7) as message `n` and waits for the answer
+   * (at most OFFER_TIMEOUT_MS): whether to send it ("accepted"), or why not.
+   */
+  const offer = async (
+    connection: Connection,
+    n: number,
+    name: string,
+    size: number | undefined,
+    seal: (payload: Uint8Array) => Promise<SealedEnvelope>,
+    viaSession: boolean,
+  ) => {
+    const replyKey = newReplyKey();
+    const sealed = await seal(offerMessage(name, size, { replyKey }));
+    const outcome = await exchange(connection, n, sealed, replyKey, viaSession);
+    if (outcome === undefined) throw new IoError(`the peer did not answer the offer of ${name}`);
+    return offerVerdict(outcome);
+  };
+  /**
+   * Sends a file in pieces, each a session message (docs/cli.md): stops at the first piece the
+   * peer refuses; the last piece's answer is the file's note.
+   */
+  const sendPieces = async (
+    connection: Connection,
+    n: number,
+    name: string,
+    stream: ReadableStream<Uint8Array>,
+  ) => {
+    const replyKey = newReplyKey();
+    let refused: Outcome | undefined;
+    let first = true;
+    for await (const piece of pieces(stream)) {
+      if (refused !== undefined) {
+        await stream.cancel().catch(() => {});
+        await show(`  (#${n} ${NOTES[refused]})`);
+        return;
+      }
+      const flags = (first ? FIRST_PIECE : 0) | (piece.last ? LAST_PIECE : 0);
+      first = false;
+      const sealed = await account!.encrypt(
+        peerFp,
+        piecePayload(replyKey, flags, name, piece.bytes),
+      ) as SealedEnvelope;
+      const id = await connection.send(sealed);
+      expect(
+        id,
+        piece.last ? { n, replyKey, viaSession: true } : {
+          n,
+          replyKey,
+          viaSession: true,
+          answered: (outcome) => {
+            if (outcome !== "accepted") refused ??= outcome ?? "failed";
+          },
+        },
+      );
+    }
+  };
   let sent = 0;
   const sendLine = async (line: string) => {
-    const connection = await current();
+    const connection = await outgoingConnection();
     const n = ++sent;
+    const how = await ensureSession();
+    if (how === "undecryptable") {
+      await show(`  (#${n} ${NOTES.undecryptable})`);
+      return;
+    }
+    const viaSession = how === "session";
+    const seal = async (payload: Uint8Array): Promise<SealedEnvelope> =>
+      viaSession
+        ? await account!.encrypt(peerFp, payload) as SealedEnvelope
+        : await encrypt(payload, { recipients, sender: me });
     const replyKey = newReplyKey();
     let id: Uint8Array;
     let kept: string; // what the history keeps
@@ -405,7 +842,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       // The offer first: a file the peer will refuse is refused at once, before its bytes travel.
       let verdict: Outcome;
       try {
-        verdict = await offer(connection, n, name, source.size);
+        verdict = await offer(connection, n, name, source.size, seal, viaSession);
       } catch (e) {
         await source.stream.cancel().catch(() => {});
         throw e;
@@ -416,6 +853,11 @@ export async function chatCommand(args: string[]): Promise<void> {
         await record("out", kept);
         return;
       }
+      if (viaSession) {
+        await sendPieces(connection, n, name, source.stream);
+        await record("out", kept);
+        return;
+      }
       const head = fileMessageHeader(name, { replyKey });
       const sealed = prepend(head, source.stream).pipeThrough(
         encryptStream({ recipients, sender: me }),
@@ -423,11 +865,9 @@ export async function chatCommand(args: string[]): Promise<void> {
       id = await connection.sendStream(sealed);
     } else {
       kept = line.startsWith("//") ? line.slice(1) : line;
-      id = await connection.send(
-        await encrypt(textMessage(kept, { replyKey }), { recipients, sender: me }),
-      );
+      id = await connection.send(await seal(textMessage(kept, { replyKey })));
     }
-    expect(id, { n, replyKey });
+    expect(id, { n, replyKey, viaSession });
     await record("out", kept);
   };
 
@@ -444,6 +884,7 @@ export async function chatCommand(args: string[]): Promise<void> {
     }
     await outgoing?.close().catch(() => {});
     await listener.close();
+    await opened?.close().catch(() => {});
     await screen;
   };
   const onInterrupt = () => {

@@ -269,6 +269,23 @@ export function checkRecipient(recipient: string): string {
   return recipient.trim();
 }
 
+// ------------------------------------------------------------------ session stores
+
+/**
+ * The default session store of `identity` (chat's and `bundle`'s `--sessions`, docs/cli.md):
+ * `sessions/<32 hex digits>.db` next to the contact book, one file per identity, named by an HMAC
+ * under a key derived from the identity so that the name says nothing about whose it is. The
+ * folders are made 0700.
+ */
+export async function defaultSessionsPath(identity: string): Promise<string> {
+  const nameKey = await storeKey(identity, "sessions name", new Uint8Array(0));
+  const id = hmac("SHA-256", nameKey, encoder.encode("sessions")).subarray(0, 16);
+  const dir = join(configDir(), "sessions");
+  await ensureDir(configDir());
+  await ensureDir(dir);
+  return join(dir, `${id.toHex()}.db`);
+}
+
 // ------------------------------------------------------------------ conversation histories
 
 /** One entry of a history. */

@@ -216,6 +216,13 @@ export interface Opened {
 export interface SenderPolicy {
   /** Only messages signed by one of these recipients are opened; the others are dropped. */
   readonly verify?: readonly string[];
+  /**
+   * The message's plaintext, when the caller decrypted and authenticated it already (chat: a
+   * session message, or a whole envelope whose sender it checked): `item.sealed` is then not
+   * read, and `sender` is who the caller found (`null`: a session peer, authenticated by the
+   * session rather than by a signature).
+   */
+  readonly decrypted?: { readonly plain: Uint8Array; readonly sender: Sender | null };
 }
 
 const MIB = 1024 * 1024;
@@ -444,7 +451,7 @@ export class FileTooLarge extends Refused {
 }
 
 /** The refusal of a file over `max` bytes, with the local line that names the limit. */
-function tooLarge(max: number): FileTooLarge {
+export function tooLarge(max: number): FileTooLarge {
   return new FileTooLarge(`a file larger than --max-file-size (${describeSize(max)}) was refused`);
 }
 
@@ -484,7 +491,7 @@ export function failureLine(e: unknown, verifying = false): string {
 }
 
 /** DIR/NAME, or DIR/NAME (1), (2)... when taken: a received file never replaces another. */
-async function freeName(dir: string, name: string): Promise<string> {
+export async function freeName(dir: string, name: string): Promise<string> {
   const dot = name.lastIndexOf(".");
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
   for (let i = 0; i < 1000; i++) {
@@ -534,8 +541,10 @@ export async function openMessage(
     return sender;
   };
   try {
+    const decrypted = policy.decrypted;
+    if (decrypted) sender = decrypted.sender;
     const message = await parseMessage(
-      item.sealed.pipeThrough(
+      decrypted ? ReadableStream.from([decrypted.plain]) : item.sealed.pipeThrough(
         decryptStream({ identities, verify: policy.verify, onSender: (s) => sender = s }),
       ),
       (key) => replyKey = key,

@@ -365,7 +365,9 @@ const PAGES: Record<string, CommandHelp> = {
     usage: ["inspect [--json] [IN]"],
     description: "Shows what anyone can see of an envelope without keys: format version, " +
       "armor, password layer (and its Argon2id cost) or else the recipient stanzas, the AEAD " +
-      "stack, padding and the padded plaintext size. Runs nothing costly.",
+      "stack, padding and the padded plaintext size. For a session message (mode 0x02, " +
+      "docs/sessions.md section 4): its kind, and what the network sees of it. Runs nothing " +
+      "costly.",
     options: { json: { text: "Print JSON." } },
     positionals: "file",
     examples: [
@@ -485,17 +487,21 @@ const PAGES: Record<string, CommandHelp> = {
     summary: "a two-way conversation in the terminal",
     usage: [
       "chat --listen ADDRESS --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... " +
-      "[--peer-contact NAME] [--history] [--proxy URL] [--tls-cert FILE --tls-key FILE] " +
-      "[--tls-ca FILE]... [-o DIR]",
+      "[--peer-contact NAME] [--sessions FILE | --no-session] [--history] [--proxy URL] " +
+      "[--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
     ],
     description:
       "Listens on its own address (tcp://, tls:// or ws://) and sends each line typed to the " +
       "peer's; `/file PATH` sends a file (received into -o DIR), `/quit`, Ctrl-D or Ctrl-C end " +
       "it; `/verify` checks a secret you share with the peer and marks the contact verified " +
-      "or not (docs/sessions.md). Each message gets a delivery note. Every message is signed " +
-      "with the first -i " +
-      "identity, and only messages signed by a peer (-r/-R/--peer-contact) are shown, under the " +
-      "peer's contact name or fingerprint; anything else is dropped with one line.",
+      "or not (docs/sessions.md). Each message gets a delivery note. With one peer, chat runs a " +
+      "forward-secret session (docs/sessions.md): the first time, the two chats exchange a " +
+      "signed prekey bundle, checked against the peer's key; then every message is a session " +
+      "message, authenticated by the session and not signed (deniable), and the session is kept " +
+      "in the session store for the next chat. Otherwise (--no-session, several peers, or a peer " +
+      "that takes no sessions) every message is signed with the first -i identity. Only messages " +
+      "from a peer (-r/-R/--peer-contact) are shown, under the peer's contact name or " +
+      "fingerprint; anything else is dropped with one line.",
     options: {
       listen: { value: "ADDRESS", text: "Where this side listens." },
       peer: { value: "ADDRESS", text: "Where the peer listens." },
@@ -511,9 +517,18 @@ const PAGES: Record<string, CommandHelp> = {
         value: "NAME",
         text: "Talk with the contact NAME: its key, and its saved address unless --peer is given.",
       },
+      sessions: {
+        value: "FILE",
+        text: "The session store (SQLite, 0600; default: one file per identity in " +
+          "$XDG_CONFIG_HOME/polycrypt/sessions, named by a keyed hash).",
+        complete: "file",
+      },
+      "no-session": {
+        text: "Send one-shot signed envelopes, as before sessions; nothing is stored.",
+      },
       history: {
         text: "Keep the conversation, sealed under the first identity (docs/contacts.md); " +
-          "without it nothing is kept.",
+          "without it no messages are kept.",
       },
       proxy: { value: "URL", text: "Reach the peer through a SOCKS5 proxy (tcp:// only)." },
       output: {
@@ -537,6 +552,51 @@ const PAGES: Record<string, CommandHelp> = {
       ],
     ],
     exits: [[0, "the conversation ended (/quit, Ctrl-D, Ctrl-C)"], EXIT_USAGE, EXIT_IO],
+  },
+  bundle: {
+    summary: "export a signed prekey bundle for sessions",
+    usage: [
+      "bundle -i FILE [-o OUT] [--force] [--one-time N] [--sessions FILE] " +
+      "[--passphrase-file FILE]",
+    ],
+    description: "Writes a prekey bundle of the identity in -i (docs/sessions.md section 2): its " +
+      "public keys for starting a session, signed by its signing key, for a peer or a relay to " +
+      "start a session while you are offline. The secret halves stay in the session store " +
+      "(--sessions, the one chat uses), which opens the sessions started from it. The bundle " +
+      "holds no secret; OUT is written atomically (0600). Without -o it goes to stdout (not to a " +
+      "terminal).",
+    options: {
+      identity: {
+        short: "i",
+        value: "FILE",
+        text: "The identity (version 2) whose bundle it is.",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "OUT",
+        text: "Write the bundle to OUT instead of stdout; `-` is stdout.",
+        complete: "file",
+      },
+      force: { text: "Replace OUT if it exists." },
+      "one-time": {
+        value: "N",
+        text: "One-time prekeys of each kind in the bundle (default 10, 0 to 1000): each " +
+          "serves one session, then the signed last-resort prekeys do.",
+      },
+      sessions: {
+        value: "FILE",
+        text: "The session store that keeps the secret halves (default: the one chat uses).",
+        complete: "file",
+      },
+      "passphrase-file": PASSPHRASE_FILE,
+    },
+    positionals: "none",
+    examples: [
+      ["Bob's bundle, for Alice or a relay", "polycrypt bundle -i bob.key -o bob.bundle"],
+      ["without one-time keys", "polycrypt bundle -i bob.key --one-time 0 -o bob.bundle"],
+    ],
+    exits: [EXIT_OK, EXIT_USAGE, [3, "I/O error: OUT exists (without --force), a store error"]],
   },
   sign: {
     summary: "write a detached signature of a file",

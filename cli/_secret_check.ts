@@ -292,6 +292,11 @@ export interface ChatVerifyOptions {
   send(payload: Uint8Array): Promise<void>;
   /** Shows a status line. */
   show(line: string): Promise<void>;
+  /**
+   * What the check is bound to (default {@linkcode SECRET_BINDING}): chat passes its session's id
+   * when it has a session with the peer (docs/sessions.md, section 9).
+   */
+  binding?(): Promise<Uint8Array | string>;
 }
 
 /**
@@ -352,7 +357,7 @@ export function chatVerifier(options: ChatVerifyOptions): {
           secret,
           myFingerprint: fingerprint(mine),
           theirFingerprint: fingerprint(options.recipients[0]),
-          binding: SECRET_BINDING,
+          binding: await options.binding?.() ?? SECRET_BINDING,
         });
         // The share goes first; a share of the peer's that arrives meanwhile waits in `pending`.
         await options.send(fresh.message);

@@ -1,6 +1,6 @@
 /**
  * The polycrypt command line: `engines`, `bench`, `keygen`, `recipient`, `encrypt`, `decrypt`,
- * `inspect`, `listen`, `send`, `chat`, `fingerprint`, `contact`. Usage, flags and exit codes:
+ * `inspect`, `bundle`, `listen`, `send`, `chat`, `fingerprint`, `contact`. Usage, flags and exit codes:
  * `docs/cli.md`.
  *
  * ```sh
@@ -25,6 +25,7 @@ import {
   recipientFromIdentity,
   registry,
   type Sender,
+  type SessionMessageInfo,
   type SignatureEngine,
   sniffEnvelope,
   UnknownEngineError,
@@ -423,6 +424,7 @@ async function inspectCommand(args: string[]): Promise<void> {
     throw new UsageError(`not a polycrypt envelope: ${(e as Error).message}`);
   }
   if (values.json) return console.log(JSON.stringify(info, null, 2));
+  if (info.session) return printSessionMessage(info.session, info.totalBytes, info.version);
   console.log(
     `polycrypt envelope, format v${info.version}${
       info.armored ? ", armored" : ""
@@ -446,6 +448,44 @@ async function inspectCommand(args: string[]): Promise<void> {
         `plaintext's length (${info.payloadBytes} bytes of ciphertext with the AEAD tags)`
       : `length: not padded; the plaintext is ${info.paddedSize! - 1} bytes ` +
         `(${info.payloadBytes} bytes of ciphertext with the AEAD tags)`,
+  );
+}
+
+/**
+ * `inspect` of a session message (mode 0x02, docs/sessions.md section 4): what the network sees,
+ * and what it does not.
+ */
+function printSessionMessage(s: SessionMessageInfo, total: number, version: number): void {
+  console.log(`polycrypt session message (mode 0x02), format v${version}, ${total} bytes`);
+  if (s.kind === "prekey") {
+    const p = s.prekeys!;
+    console.log(
+      "kind: prekey message (it starts a session, or continues one the recipient has not " +
+        "answered yet)",
+    );
+    console.log(
+      `recipient's prekeys used: signed prekey ${p.spk}, KEM prekey ${p.pq.id} (${
+        p.pq.kind === "pqopk" ? "one-time" : "last resort"
+      }), ${p.opk === undefined ? "no one-time prekey" : `one-time prekey ${p.opk}`}`,
+    );
+    console.log(
+      `KEM ciphertext: ${s.kemCiphertextBytes} bytes; sealed sender: ${s.sealedSenderBytes} ` +
+        "bytes (who sent it is inside, encrypted)",
+    );
+  } else {
+    console.log("kind: ratchet message");
+  }
+  console.log(
+    `encrypted header: ${s.headerBytes} bytes (ratchet key and counters inside; larger when ` +
+      "it carries a KEM step)",
+  );
+  console.log(
+    `length: padded (PADME) to ${s.paddedSize} bytes, all anyone learns of the data's length ` +
+      `(${s.bodyBytes} bytes of ciphertext with the AEAD tag)`,
+  );
+  console.log(
+    "not visible: the sender, the counters, the ratchet keys, the contents; no signature " +
+      "(the session authenticates it)",
   );
 }
 
@@ -483,6 +523,7 @@ const COMMANDS: Record<string, Command> = {
   encrypt: { run: encryptCommand },
   decrypt: { run: decryptCommand },
   inspect: { run: inspectCommand },
+  bundle: { run: async (args) => (await import("./bundle.ts")).bundleCommand(args) },
   sign: { run: async (args) => (await import("./sign.ts")).signCommand(args) },
   verify: { run: async (args) => (await import("./sign.ts")).verifyCommand(args) },
   listen: { run: async (args) => (await import("./listen.ts")).listenCommand(args) },

@@ -167,6 +167,8 @@ export async function withTempDir(
 
 /** A running `chat` started by {@linkcode startChat}. */
 export interface ChatSession {
+  /** The chat's process id (for its peak memory, tests/_process.ts's peakRssKiB). */
+  readonly pid: number;
   /** Types a line (and Enter). */
   type(line: string): Promise<void>;
   /** Waits (30 s at most) until the screen (stdout) matches `pattern`. */
@@ -185,8 +187,16 @@ export interface ChatSession {
   end(): Promise<ListenResult>;
 }
 
-/** Starts `chat ...args` with piped stdin, and drains its output as it comes. */
+/**
+ * Starts `chat ...args` with piped stdin, and drains its output as it comes. A chat keeps its
+ * sessions next to the contact book: without an XDG_CONFIG_HOME in `env` it gets a new empty one,
+ * removed once it exits.
+ */
 export function startChat(args: string[], env: Record<string, string> = {}): ChatSession {
+  const scratch = env.XDG_CONFIG_HOME === undefined
+    ? Deno.makeTempDirSync({ prefix: "polycrypt-chat-config-" })
+    : undefined;
+  if (scratch !== undefined) env = { ...env, XDG_CONFIG_HOME: scratch };
   const child = spawnCli(["chat", ...args], NET_PERMS, { env }, true);
   const writer = child.stdin.getWriter();
   const td = new TextDecoder();
@@ -209,9 +219,11 @@ export function startChat(args: string[], env: Record<string, string> = {}): Cha
   const status = async () => {
     const { code } = await child.status;
     await pumping;
+    if (scratch !== undefined) await Deno.remove(scratch, { recursive: true }).catch(() => {});
     return { code, stdout, stderr };
   };
   return {
+    pid: child.pid,
     type: (line) => writer.write(new TextEncoder().encode(line + "\n")),
     screen: (pattern) => waitFor(() => stdout, pattern, `${pattern} on stdout`),
     ready: () => waitFor(() => stderr, /chatting on/, "the chat to start"),

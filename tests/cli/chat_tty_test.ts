@@ -81,6 +81,8 @@ Deno.test("chat on real terminals (tmux): talk, deliver, send a file, Ctrl-D and
       `bash -c ${
         quote([`${
           quote([
+            "env",
+            `XDG_CONFIG_HOME=${dir}`, // the session stores go there, not into $HOME
             Deno.execPath(),
             "run",
             ...NET_PERMS,

@@ -375,7 +375,7 @@ Deno.test("offer: chat's /file to a peer without -o is refused at once and the n
     await bigFile(`${dir}/big.bin`, 50 * MIB);
     const [a, b] = [freePort(), freePort()];
     const chat = (args: string[]) => {
-      const child = spawnCli(["chat", ...args], NET_PERMS, {}, true);
+      const child = spawnCli(["chat", ...args], NET_PERMS, { env: { XDG_CONFIG_HOME: dir } }, true);
       const writer = child.stdin.getWriter();
       let screen = "";
       let errors = "";

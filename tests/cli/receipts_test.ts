@@ -171,7 +171,7 @@ Deno.test("receipts: chat's delivery notes say delivered, refused or not decrypt
     const child = spawnCli(
       ["chat", ...chatFlags(freePort(), listener.port, `${dir}/alice.key`, recipient)],
       NET_PERMS,
-      {},
+      { env: { XDG_CONFIG_HOME: dir } },
       true,
     );
     const writer = child.stdin.getWriter();

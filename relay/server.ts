@@ -16,7 +16,7 @@
  * @module
  */
 import { Connection } from "../transports/connection.ts";
-import { type FrameBudget } from "../transports/frame.ts";
+import type { FrameBudget } from "../transports/frame.ts";
 import { listen, type Listener } from "../transports/dial.ts";
 import { registry } from "../engines/mod.ts";
 import type { SignatureEngine } from "../engines/types.ts";

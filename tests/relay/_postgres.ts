@@ -11,6 +11,8 @@ export interface Postgres {
   /** `postgres://relay@127.0.0.1:PORT/postgres` (trust authentication, local only). */
   readonly url: string;
   readonly port: number;
+  /** The cluster's data directory. */
+  readonly dataDir: string;
   /** A fresh empty database's URL. */
   database(name: string): Promise<string>;
   /** Stops the server (immediately) and deletes its directory. */
@@ -101,6 +103,7 @@ export async function startPostgres(): Promise<Postgres> {
   return {
     url,
     port,
+    dataDir: data,
     async database(name: string) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new RangeError("bad database name");
       const psql = await runCommand(`${bin}/psql`, [

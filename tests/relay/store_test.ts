@@ -10,6 +10,8 @@ import {
   type StoreOptions,
 } from "../../relay/mod.ts";
 import { type Postgres, startPostgres } from "./_postgres.ts";
+import { DatabaseSync } from "node:sqlite";
+import postgres from "postgres";
 
 const DAY = 24 * 3600_000;
 const key = (fill: number) => ({ algorithm: "ed25519", publicKey: new Uint8Array(32).fill(fill) });
@@ -24,12 +26,25 @@ const env = (n: number, size = 10) => new Uint8Array(size).fill(n);
 interface Harness {
   store: RelayStore;
   clock: { now: number };
+  /** Whether another connection to the same database sees the message now. */
+  peek(rid: Uint8Array, msgId: Uint8Array): Promise<boolean>;
 }
 
-type Open = (options: StoreOptions) => Promise<RelayStore>;
+type Open = (
+  options: StoreOptions,
+) => Promise<{ store: RelayStore; peek: Harness["peek"]; done(): Promise<void> }>;
 
 /** Each contract case, given a fresh store. */
 const CASES: Record<string, (h: Harness) => Promise<void>> = {
+  async "an answered append is committed: another connection sees it at once"({ store, peek }) {
+    await store.createQueue(id(1), id(2), key(7));
+    const results = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+      const result = await store.append(id(1), id(i, 16), env(i), undefined);
+      return result === "stored" && await peek(id(1), id(i, 16));
+    }));
+    assert.deepEqual(results, Array(20).fill(true));
+  },
+
   async "queues are found by RID and by SID, not by the other"({ store }) {
     await store.createQueue(id(1), id(2), key(7));
     const byRid = await store.queue(id(1), "recipient");
@@ -182,14 +197,15 @@ async function contract(t: Deno.TestContext, name: string, open: Open) {
   for (const [title, run] of Object.entries(CASES)) {
     await t.step(`${name}: ${title}`, async () => {
       const clock = { now: Date.UTC(2026, 0, 1, 12) };
-      const store = await open({
+      const { store, peek, done } = await open({
         limits: title.startsWith("a full") ? LIMITS : { maxBundles: 12 },
         now: () => clock.now,
       });
       try {
-        await run({ store, clock });
+        await run({ store, clock, peek });
       } finally {
         await store.close();
+        await done();
       }
     });
   }
@@ -206,7 +222,16 @@ Deno.test("relay store contract: SQLite", async (t) => {
   let n = 0;
   try {
     await contract(t, "sqlite", (options) => {
-      return Promise.resolve(new SqliteStore(`${dir}/relay-${n++}.db`, options));
+      const path = `${dir}/relay-${n++}.db`;
+      const store = new SqliteStore(path, options);
+      const reader = new DatabaseSync(path, { readOnly: true });
+      const query = reader.prepare("SELECT 1 FROM messages WHERE rid = ? AND msg_id = ?");
+      return Promise.resolve({
+        store,
+        peek: (rid: Uint8Array, msgId: Uint8Array) =>
+          Promise.resolve(query.get(rid, msgId) !== undefined),
+        done: () => Promise.resolve(reader.close()),
+      });
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -224,7 +249,16 @@ Deno.test({
       pg = await startPostgres();
       const cluster = pg;
       await contract(t, "postgres", async (options) => {
-        return await PostgresStore.open(await cluster.database(`contract_${n++}`), options);
+        const url = await cluster.database(`contract_${n++}`);
+        const store = await PostgresStore.open(url, options);
+        const reader = postgres(url, { max: 1, onnotice: () => {} });
+        return {
+          store,
+          peek: async (rid: Uint8Array, msgId: Uint8Array) =>
+            (await reader`SELECT 1 FROM relay_messages WHERE rid = ${rid} AND msg_id = ${msgId}`)
+              .length > 0,
+          done: () => reader.end({ timeout: 1 }),
+        };
       });
     } finally {
       await pg?.stop();

@@ -132,6 +132,8 @@ export class RelayError extends PolycryptError {
   /** The error code. */
   readonly code: number;
   /**
+   * An error for `code`.
+   *
    * @param code one of {@linkcode RELAY_ERROR}
    * @param message defaults to naming the code
    */

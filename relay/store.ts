@@ -131,10 +131,12 @@ export interface RelayStore {
 /** Runs every registered listener; one that throws does not stop the others. */
 export class Watchers {
   readonly #listeners = new Set<(rid: Uint8Array) => void>();
+  /** Adds a listener; returns the function that removes it. */
   add(listener: (rid: Uint8Array) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
+  /** Tells every listener that the queue `rid` received a message. */
   emit(rid: Uint8Array): void {
     for (const listener of this.#listeners) {
       try {

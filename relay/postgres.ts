@@ -207,11 +207,19 @@ export class PostgresStore implements RelayStore {
   }
 
   oldest(rid: Uint8Array): Promise<StoredMessage | undefined> {
+    return this.next(rid, 0, 1).then((rows) => rows[0]);
+  }
+
+  next(rid: Uint8Array, afterSeq: number, limit: number): Promise<StoredMessage[]> {
     return this.#serial(rid, async () => {
-      const [row] = await this.#sql`SELECT msg_id, envelope FROM relay_messages
-        WHERE rid = ${rid} AND envelope IS NOT NULL AND expires > ${this.#now()}
-        ORDER BY seq LIMIT 1`;
-      return row ? { msgId: bytes(row.msg_id), envelope: bytes(row.envelope) } : undefined;
+      const rows = await this.#sql`SELECT seq, msg_id, envelope FROM relay_messages
+        WHERE rid = ${rid} AND envelope IS NOT NULL AND seq > ${afterSeq}
+        AND expires > ${this.#now()} ORDER BY seq LIMIT ${limit}`;
+      return rows.map((row) => ({
+        seq: Number(row.seq),
+        msgId: bytes(row.msg_id),
+        envelope: bytes(row.envelope),
+      }));
     });
   }
 

@@ -20,7 +20,7 @@ import type { FrameBudget } from "../transports/frame.ts";
 import { listen, type Listener } from "../transports/dial.ts";
 import { registry } from "../engines/mod.ts";
 import type { SignatureEngine } from "../engines/types.ts";
-import { concatBytes, equalBytes } from "../engines/_bytes.ts";
+import { concatBytes } from "../engines/_bytes.ts";
 import {
   type AuthKey,
   COMMAND,
@@ -53,6 +53,8 @@ export const DEFAULT_COMMANDS_PER_SECOND = 1000;
 export const MAX_BUNDLE_BYTES = 16 * 1024;
 /** Room for a command's header and signature on top of the envelope. */
 const COMMAND_OVERHEAD = 16 * 1024;
+/** Messages a subscription pushes before their ACKs (`docs/relay.md` section 3.1, SUB). */
+export const DELIVERY_WINDOW = 32;
 /** Answers one connection may have waiting for their commit before its next command is read. */
 const MAX_PENDING_ANSWERS = 256;
 
@@ -110,11 +112,14 @@ function engineFor(key: AuthKey): SignatureEngine | undefined {
   }
 }
 
-/** One subscription: the queue, the message in flight, and whether a delivery is running. */
+/** One subscription: the queue, the messages in flight, and whether a delivery is running. */
 interface Subscription {
   readonly rid: Uint8Array;
   readonly peer: Peer;
-  inFlight?: Uint8Array;
+  /** Pushed and not yet acknowledged (message ids in hex). */
+  readonly inFlight: Set<string>;
+  /** The store position of the last message pushed. */
+  lastSeq: number;
   busy: boolean;
   again: boolean;
   ended: boolean;
@@ -384,9 +389,10 @@ export class RelayServer {
         const queue = await this.#recipientQueue(peer, command);
         this.#countQueue(peer, queue.rid);
         const sub = this.#subscribe(peer, queue.rid);
-        // Answer OK first, then push what is waiting.
-        setTimeout(() => this.#deliver(sub), 0);
-        return answer(ok());
+        // Answer OK, then push what is waiting.
+        const answered = answer(ok());
+        answered.answer.then(() => this.#deliver(sub));
+        return answered;
       }
       case COMMAND.GET: {
         const queue = await this.#recipientQueue(peer, command);
@@ -407,10 +413,7 @@ export class RelayServer {
         return answer(
           this.#store.ack(queue.rid, msgId).then((done) => {
             const sub = peer.subscriptions.get(hex(queue.rid));
-            if (sub?.inFlight && equalBytes(sub.inFlight, msgId)) {
-              sub.inFlight = undefined;
-              setTimeout(() => this.#deliver(sub), 0);
-            }
+            if (sub?.inFlight.delete(hex(msgId))) this.#deliver(sub);
             return done ? ok() : error(seq, RELAY_ERROR.NO_MSG);
           }),
         );
@@ -477,7 +480,15 @@ export class RelayServer {
         );
       }
     }
-    const sub: Subscription = { rid, peer, busy: false, again: false, ended: false };
+    const sub: Subscription = {
+      rid,
+      peer,
+      inFlight: new Set(),
+      lastSeq: 0,
+      busy: false,
+      again: false,
+      ended: false,
+    };
     peer.subscriptions.set(key, sub);
     this.#subscribers.set(key, sub);
     return sub;
@@ -490,18 +501,27 @@ export class RelayServer {
     if (this.#subscribers.get(key) === sub) this.#subscribers.delete(key);
   }
 
-  /** Pushes the queue's oldest message unless one is in flight. */
+  /**
+   * Pushes the queue's next messages, oldest first, up to {@linkcode DELIVERY_WINDOW} unacknowledged
+   * ones. Messages of one queue are stored in increasing `seq` (SQLite has one writer; PostgreSQL
+   * takes the queue's row lock before it draws the `seq`), so reading after the last one pushed
+   * misses none.
+   */
   async #deliver(sub: Subscription): Promise<void> {
     if (sub.busy) {
       sub.again = true;
       return;
     }
-    if (sub.inFlight || sub.ended || sub.peer.closed) return;
+    if (sub.ended || sub.peer.closed) return;
+    const room = DELIVERY_WINDOW - sub.inFlight.size;
+    if (room <= 0) return;
     sub.busy = true;
     try {
-      const message = await this.#store.oldest(sub.rid);
-      if (message && !sub.ended && !sub.peer.closed && !sub.inFlight) {
-        sub.inFlight = message.msgId;
+      const messages = await this.#store.next(sub.rid, sub.lastSeq, room);
+      for (const message of messages) {
+        if (sub.ended || sub.peer.closed) break;
+        sub.lastSeq = message.seq;
+        sub.inFlight.add(hex(message.msgId));
         await sub.peer.connection.sendRelayFrame(
           encodeResponse(0, RESPONSE.MSG, sub.rid, concatBytes(message.msgId, message.envelope)),
         );

@@ -64,6 +64,10 @@ interface Job {
   announce?: Uint8Array;
 }
 
+function message(row: Row): StoredMessage {
+  return { seq: Number(row.seq), msgId: bytes(row.msg_id), envelope: bytes(row.envelope) };
+}
+
 function bytes(value: unknown): Uint8Array {
   return value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer);
 }
@@ -112,7 +116,10 @@ export class SqliteStore implements RelayStore {
       insertMsg: p("INSERT INTO messages (rid, msg_id, envelope, expires) VALUES (?, ?, ?, ?)"),
       count: p("UPDATE queues SET msgs = msgs + ?, bytes = bytes + ? WHERE rid = ?"),
       oldest: p(
-        "SELECT msg_id, envelope FROM messages WHERE rid = ? AND envelope IS NOT NULL AND expires > ? ORDER BY seq LIMIT 1",
+        "SELECT seq, msg_id, envelope FROM messages WHERE rid = ? AND envelope IS NOT NULL AND expires > ? ORDER BY seq LIMIT 1",
+      ),
+      next: p(
+        "SELECT seq, msg_id, envelope FROM messages WHERE rid = ? AND envelope IS NOT NULL AND seq > ? AND expires > ? ORDER BY seq LIMIT ?",
       ),
       ack: p(
         "UPDATE messages SET envelope = NULL, expires = ? WHERE rid = ? AND msg_id = ? AND envelope IS NOT NULL",
@@ -300,11 +307,21 @@ export class SqliteStore implements RelayStore {
   }
 
   oldest(rid: Uint8Array): Promise<StoredMessage | undefined> {
-    const read = () => {
+    return this.#read(rid, () => {
       const row = this.#st.oldest.get(rid, this.#now()) as Row | undefined;
-      return row ? { msgId: bytes(row.msg_id), envelope: bytes(row.envelope) } : undefined;
-    };
-    // Direct, unless an operation on this queue waits: then after it, in order.
+      return row ? message(row) : undefined;
+    });
+  }
+
+  next(rid: Uint8Array, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    return this.#read(rid, () => {
+      const rows = this.#st.next.all(rid, afterSeq, this.#now(), limit) as Row[];
+      return rows.map(message);
+    });
+  }
+
+  /** Reads now, unless an operation on this queue waits: then after it, in order. */
+  #read<T>(rid: Uint8Array, read: () => T): Promise<T> {
     if (!this.#pending.has(rid.toHex()) && !this.#closed) return Promise.resolve(read());
     return this.#enqueue(read, rid);
   }

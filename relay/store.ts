@@ -21,6 +21,8 @@ export interface QueueRecord {
 
 /** A stored message as the recipient gets it. */
 export interface StoredMessage {
+  /** Its position in the store: increasing in the order messages were stored in a queue. */
+  readonly seq: number;
   /** The id the sender chose. */
   readonly msgId: Uint8Array;
   /** The sealed envelope. */
@@ -107,6 +109,11 @@ export interface RelayStore {
   ): Promise<AppendResult>;
   /** The oldest unacknowledged, unexpired message. */
   oldest(rid: Uint8Array): Promise<StoredMessage | undefined>;
+  /**
+   * Up to `limit` unacknowledged, unexpired messages stored after the one at `afterSeq` (0: from
+   * the oldest), oldest first: what a subscription pushes next.
+   */
+  next(rid: Uint8Array, afterSeq: number, limit: number): Promise<StoredMessage[]>;
   /** Deletes the message's bytes (its id stays for the dedup window); false if not held. */
   ack(rid: Uint8Array, msgId: Uint8Array): Promise<boolean>;
   /** Stores bundles (`docs/relay.md` section 4). */

@@ -63,12 +63,23 @@ export class RawRelay {
     return parseResponse(r.value);
   }
 
+  /** Frames of the kind not asked for yet, kept in order. */
+  readonly #held: { push: Response[]; answer: Response[] } = { push: [], answer: [] };
+
+  /** How many pushes arrived that no one asked for yet. */
+  get heldPushes(): number {
+    return this.#held.push.length;
+  }
+
   async next(push = false): Promise<Response> {
+    const want = push ? this.#held.push : this.#held.answer;
+    if (want.length > 0) return want.shift()!;
     for (;;) {
       const r = await this.frames.next();
       if (r.done) throw new Error("the relay closed the connection");
       const response = parseResponse(r.value);
       if ((response.seq === 0) === push) return response;
+      (push ? this.#held.answer : this.#held.push).push(response);
     }
   }
 

@@ -227,7 +227,7 @@ Deno.test("a SEND retried with the same message id is stored and delivered once"
   });
 });
 
-Deno.test("SUB pushes waiting and new messages in order, one per ACK; a second SUB ends the first", async () => {
+Deno.test("SUB pushes waiting and new messages in order; a second SUB ends the first", async () => {
   await withRelay(async (url) => {
     const bobRelay = await RelayClient.connect(url);
     const alice = await RelayClient.connect(url);
@@ -259,6 +259,36 @@ Deno.test("SUB pushes waiting and new messages in order, one per ACK; a second S
       break;
     }
     await phone.close();
+    await alice.close();
+    await bobRelay.close();
+  });
+});
+
+Deno.test("SUB pushes at most 32 unacknowledged messages; each ACK lets one more through", async () => {
+  await withRelay(async (url) => {
+    const bobRelay = await RelayClient.connect(url);
+    const alice = await RelayClient.connect(url);
+    const inbox = await openInbox(bobRelay);
+    for (let i = 0; i < 40; i++) await alice.send(inbox.sendingId, await seal(`${i}`));
+    const raw = await RawRelay.connect(url);
+    assert.equal(
+      (await raw.command(COMMAND.SUB, inbox.receivingId, EMPTY, inbox.key)).tag,
+      RESPONSE.OK,
+    );
+    const pushed: Uint8Array[] = [];
+    for (let i = 0; i < 32; i++) pushed.push((await raw.next(true)).body.slice(0, 16));
+    // Nothing more until an ACK: a push sent before the second PONG would be held here.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await raw.command(COMMAND.PING, EMPTY, EMPTY)).tag, RESPONSE.PONG);
+    assert.equal(raw.heldPushes, 0);
+    assert.equal(
+      (await raw.command(COMMAND.ACK, inbox.receivingId, pushed[5], inbox.key)).tag,
+      RESPONSE.OK,
+    );
+    const next = await raw.next(true);
+    assert.equal(next.tag, RESPONSE.MSG);
+    assert.ok(!pushed.some((p) => p.toHex() === next.body.slice(0, 16).toHex()));
+    await raw.close();
     await alice.close();
     await bobRelay.close();
   });

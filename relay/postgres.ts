@@ -57,6 +57,20 @@ BEGIN
   RETURN 'stored';
 END $$;
 
+CREATE OR REPLACE FUNCTION relay_ack(p_rid bytea, p_msg bytea, p_expires bigint)
+  RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE n integer;
+BEGIN
+  PERFORM 1 FROM relay_queues WHERE rid = p_rid FOR UPDATE;
+  SELECT length(envelope) INTO n FROM relay_messages
+    WHERE rid = p_rid AND msg_id = p_msg AND envelope IS NOT NULL;
+  IF n IS NULL THEN RETURN false; END IF;
+  UPDATE relay_messages SET envelope = NULL, expires = p_expires
+    WHERE rid = p_rid AND msg_id = p_msg;
+  UPDATE relay_queues SET msgs = msgs - 1, bytes = bytes - n WHERE rid = p_rid;
+  RETURN true;
+END $$;
+
 CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE n integer;
 BEGIN
@@ -72,7 +86,7 @@ END $$;
 
 /** Options of a {@linkcode PostgresStore}. */
 export interface PostgresStoreOptions extends StoreOptions {
-  /** Connections in the pool (default 10). */
+  /** Connections in the pool (default 20). */
   maxConnections?: number;
 }
 
@@ -95,6 +109,12 @@ export class PostgresStore implements RelayStore {
   /** Each queue's last operation in this process: the next one waits for it. */
   readonly #chains = new Map<string, Promise<unknown>>();
   #unlisten: (() => Promise<void>) | undefined;
+  /**
+   * Queue records that cannot go stale except by deletion: by RID (the recipient key never
+   * changes) and secured ones by SID (nor does the sender key, once set). A deleted queue's
+   * cached record only lets a command reach the store, which finds no queue. Entries live 60 s.
+   */
+  readonly #cache = new Map<string, { record: QueueRecord; at: number }>();
 
   private constructor(sql: Sql, options: PostgresStoreOptions) {
     this.#sql = sql;
@@ -108,7 +128,7 @@ export class PostgresStore implements RelayStore {
    */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const sql = postgres(url, {
-      max: options.maxConnections ?? 10,
+      max: options.maxConnections ?? 20,
       onnotice: () => {},
       // Errors carry no values: PostgreSQL's "detail" (which may quote a key) is not kept.
       debug: false,
@@ -161,13 +181,22 @@ export class PostgresStore implements RelayStore {
   }
 
   async queue(id: Uint8Array, side: "recipient" | "sender"): Promise<QueueRecord | undefined> {
+    const key = `${side[0]}${id.toHex()}`;
+    const cached = this.#cache.get(key);
+    if (cached && Date.now() - cached.at < 60_000) return cached.record;
     const rows = side === "recipient"
       ? await this.#sql`SELECT * FROM relay_queues WHERE rid = ${id}`
       : await this.#sql`SELECT * FROM relay_queues WHERE sid = ${id}`;
-    return this.#record(rows[0]);
+    const record = this.#record(rows[0]);
+    if (record && (side === "recipient" || record.senderKey)) {
+      if (this.#cache.size >= 50_000) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(key, { record, at: Date.now() });
+    } else this.#cache.delete(key);
+    return record;
   }
 
   secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
+    this.#cache.delete(`r${rid.toHex()}`);
     return this.#serial(rid, async () => {
       const rows = await this.#sql`UPDATE relay_queues SET sk_alg = ${senderKey.algorithm},
         sk = ${senderKey.publicKey} WHERE rid = ${rid} AND sk IS NULL RETURNING 1`;
@@ -179,6 +208,9 @@ export class PostgresStore implements RelayStore {
   }
 
   deleteQueue(rid: Uint8Array): Promise<boolean> {
+    for (const [key, { record }] of this.#cache) {
+      if (record.rid.toHex() === rid.toHex()) this.#cache.delete(key);
+    }
     return this.#serial(rid, async () => {
       return await this.#sql.begin(async (tx) => {
         await tx`DELETE FROM relay_messages WHERE rid = ${rid}`;
@@ -225,17 +257,9 @@ export class PostgresStore implements RelayStore {
 
   ack(rid: Uint8Array, msgId: Uint8Array): Promise<boolean> {
     return this.#serial(rid, async () => {
-      return await this.#sql.begin(async (tx) => {
-        const [live] = await tx`SELECT length(envelope) AS n FROM relay_messages
-          WHERE rid = ${rid} AND msg_id = ${msgId} AND envelope IS NOT NULL FOR UPDATE`;
-        if (!live) return false;
-        await tx`UPDATE relay_messages SET envelope = NULL,
-          expires = ${expiryAt(this.#now(), this.#limits.dedupMs)}
-          WHERE rid = ${rid} AND msg_id = ${msgId}`;
-        await tx`UPDATE relay_queues SET msgs = msgs - 1, bytes = bytes - ${Number(live.n)}
-          WHERE rid = ${rid}`;
-        return true;
-      });
+      const expires = expiryAt(this.#now(), this.#limits.dedupMs);
+      const [row] = await this.#sql`SELECT relay_ack(${rid}, ${msgId}, ${expires}) AS done`;
+      return row.done === true;
     });
   }
 

@@ -461,3 +461,34 @@ Deno.test("1,000 concurrent connections each create a queue, send and fetch", as
     console.log(`1,000 connections: ${Date.now() - started} ms`);
   }, { on: "ws://127.0.0.1:0" });
 });
+
+Deno.test({
+  name: "tls:// with a pinned certificate, and tcp:// through a real SOCKS5 proxy",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const { selfSignedCertificate } = await import("../transports/_tls.ts");
+    const { startProxy } = await import("../transports/_socks.ts");
+    const tls = await selfSignedCertificate();
+    const server = new RelayServer({ store: new SqliteStore(":memory:"), sweepIntervalMs: 0 });
+    const proxy = await startProxy();
+    try {
+      const tlsUrl = await server.listen("tls://127.0.0.1:0", tls);
+      const tcpUrl = await server.listen("tcp://127.0.0.1:0");
+      const bobRelay = await RelayClient.connect(tlsUrl, { caCerts: [tls.cert] });
+      const inbox = await openInbox(bobRelay);
+      const alice = await RelayClient.connect(tcpUrl, {
+        proxy: `socks5h://127.0.0.1:${proxy.port}`,
+      });
+      const id = await alice.send(inbox.sendingId, await seal("via Tor, say"));
+      assert.deepEqual((await bobRelay.fetch(inbox.receivingId, inbox.key))?.id, id);
+      await alice.close();
+      await bobRelay.close();
+      // Without the pinned certificate, the web roots refuse it.
+      await assert.rejects(RelayClient.connect(tlsUrl));
+    } finally {
+      await proxy.stop();
+      await server.close();
+    }
+  },
+});

@@ -307,7 +307,7 @@ Memory: the SQLite relay holding ${fmt(memory?.held ?? 0)} queued messages: ${
 } MiB RSS (peak ${ms(memory?.peak ?? 0)} MiB while they were sent).
 `;
 await Deno.mkdir(`${ROOT}bench/results`, { recursive: true });
-const out = `${ROOT}bench/results/relay-${date}.md`;
+const out = `${ROOT}bench/results/relay-${date}${QUICK ? "-quick" : ""}.md`;
 await Deno.writeTextFile(out, report);
 console.log(report);
 console.error(`written to ${out}`);

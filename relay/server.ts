@@ -413,7 +413,12 @@ export class RelayServer {
         return answer(
           this.#store.ack(queue.rid, msgId).then((done) => {
             const sub = peer.subscriptions.get(hex(queue.rid));
-            if (sub?.inFlight.delete(hex(msgId))) this.#deliver(sub);
+            // Refill once half the window is acknowledged: one read brings 16 or more messages
+            // when they wait, instead of one read per ACK. (New messages come at once anyway:
+            // the store announces each one.)
+            if (sub?.inFlight.delete(hex(msgId)) && sub.inFlight.size <= DELIVERY_WINDOW / 2) {
+              this.#deliver(sub);
+            }
             return done ? ok() : error(seq, RELAY_ERROR.NO_MSG);
           }),
         );

@@ -284,7 +284,12 @@ export class RelayServer {
     if (command.seq <= peer.lastSeq) return fail(RELAY_ERROR.REPLAY);
     peer.lastSeq = command.seq;
     try {
-      return await this.#run(peer, command);
+      const { answer: answered } = await this.#run(peer, command);
+      // A store failure after the command was queued is answered too (INTERNAL), not dropped.
+      return answer(answered.catch((e) => {
+        this.#options.onError?.(e);
+        return error(command.seq, RELAY_ERROR.INTERNAL);
+      }));
     } catch (e) {
       if (e instanceof RelayError) return fail(e.code);
       this.#options.onError?.(e);

@@ -493,3 +493,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a store failure is answered INTERNAL and reported without ids", async () => {
+  const sqlite = new SqliteStore(":memory:");
+  const failing = Object.create(sqlite) as SqliteStore;
+  // The real store, with its append failing as a full disk would.
+  Object.defineProperty(failing, "append", {
+    value: () => Promise.reject(new Error("database or disk is full")),
+  });
+  for (const name of ["createQueue", "queue", "watch", "close", "sweep", "oldest", "next"]) {
+    const method = (sqlite as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+    Object.defineProperty(failing, name, { value: method.bind(sqlite) });
+  }
+  const errors: string[] = [];
+  const server = new RelayServer({
+    store: failing,
+    sweepIntervalMs: 0,
+    onError: (e) => errors.push((e as Error).message),
+  });
+  try {
+    const client = await RelayClient.connect(await server.listen("tcp://127.0.0.1:0"));
+    const inbox = await openInbox(client);
+    await rejectsWith(client.send(inbox.sendingId, await seal("lost?")), RELAY_ERROR.INTERNAL);
+    assert.deepEqual(errors, ["database or disk is full"]);
+    await client.ping(); // the connection lives on
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});

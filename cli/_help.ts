@@ -667,6 +667,51 @@ const PAGES: Record<string, CommandHelp> = {
       EXIT_IO,
     ],
   },
+  relay: {
+    summary: "run a relay that stores sealed messages for recipients who are offline",
+    usage: [
+      "relay --on ADDRESS... [--store sqlite:PATH | --store postgres://USER@HOST:PORT/DB] " +
+      "[--tls-cert FILE --tls-key FILE]",
+    ],
+    description: "Serves the relay protocol (docs/relay.md) on each --on address (tcp://, " +
+      "tls:// or ws://) until Ctrl-C or SIGTERM. Recipients create queues, senders deposit " +
+      "sealed envelopes, recipients fetch and acknowledge them; the relay sees random queue ids " +
+      "and sealed envelopes only, keeps no log and stores no IP address, and deletes every " +
+      "message on acknowledgement or after 21 days. It prints its addresses and its store, " +
+      "nothing about the traffic.",
+    options: {
+      on: {
+        value: "ADDRESS",
+        multiple: true,
+        text: "Listen on ADDRESS (tcp://HOST:PORT, tls://HOST:PORT or ws://HOST:PORT/PATH); " +
+          "repeatable.",
+      },
+      store: {
+        value: "STORE",
+        text: "sqlite:PATH (default: relay.db in $XDG_DATA_HOME/polycrypt or " +
+          "~/.local/share/polycrypt) or postgres://USER@HOST:PORT/DB, which several relay " +
+          "processes can share (a password, if needed, from PGPASSWORD: never in the URL).",
+      },
+      "tls-cert": TLS_OPTIONS["tls-cert"],
+      "tls-key": TLS_OPTIONS["tls-key"],
+    },
+    positionals: "none",
+    examples: [
+      [
+        "a relay on WebSocket and TCP",
+        "polycrypt relay --on ws://0.0.0.0:8800 --on tcp://0.0.0.0:8801",
+      ],
+      [
+        "one of several processes on PostgreSQL",
+        "polycrypt relay --on ws://0.0.0.0:8800 --store postgres://relay@db.internal:5432/relay",
+      ],
+    ],
+    exits: [
+      [0, "stopped by Ctrl-C or SIGTERM"],
+      EXIT_USAGE,
+      [3, "the address or the database could not be opened"],
+    ],
+  },
   fingerprint: {
     summary: "print the short fingerprint of a key",
     usage: ["fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]"],

@@ -531,6 +531,7 @@ const COMMANDS: Record<string, Command> = {
   chat: { run: async (args) => (await import("./_chat.ts")).chatCommand(args) },
   fingerprint: { run: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args) },
   contact: { run: async (args) => (await import("./contact.ts")).contactCommand(args) },
+  relay: { run: async (args) => (await import("./relay.ts")).relayCommand(args) },
   help: { run: helpCommand },
   completion: {
     run: async (args) =>

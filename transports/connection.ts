@@ -31,6 +31,7 @@ import {
   FrameReader,
   type FrameReaderOptions,
   MESSAGE_ID_SIZE,
+  RELAY_FRAME,
 } from "./frame.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 
@@ -207,6 +208,7 @@ export class Connection implements Transport {
       for (;;) {
         const frame = await this.#reader.next();
         if (!frame) return;
+        if (frame.type === RELAY_FRAME) throw new FrameError("unexpected relay frame");
         if (frame.type === FRAME.ack) {
           yield ackOf(frame.payload);
         } else if (frame.type === FRAME.envelope) {
@@ -277,6 +279,36 @@ export class Connection implements Transport {
     yield { kind: "stream", pieces: wrapped, id };
     if (!drained) { while (!(await iterator.next()).done); }
     for (const ack of acks) yield ackOf(ack);
+  }
+
+  /**
+   * Sends one RELAY frame (`docs/relay.md`): a relay command or response. Only on a connection
+   * opened with `relayFrames: true` at both ends; the payload is the relay protocol's business.
+   */
+  sendRelayFrame(payload: Uint8Array): Promise<void> {
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("payload must be a Uint8Array"));
+    }
+    return this.#exclusive(() => this.#writer.write(encodeFrame(RELAY_FRAME, payload)));
+  }
+
+  /**
+   * The peer's RELAY frame payloads, in order, on a relay connection (opened with
+   * `relayFrames: true`), used instead of {@linkcode Connection.messages}. Ends when the peer
+   * closes between frames; any other frame type is a {@linkcode FrameError} (and closes).
+   */
+  async *relayFrames(): AsyncGenerator<Uint8Array> {
+    try {
+      for (;;) {
+        const frame = await this.#reader.next();
+        if (!frame) return;
+        if (frame.type !== RELAY_FRAME) throw new FrameError("not a relay frame");
+        yield frame.payload;
+      }
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
   }
 
   /** Closes both directions. Safe to call more than once. */

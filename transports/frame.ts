@@ -44,6 +44,23 @@ export const FRAME: Readonly<{ envelope: 0x01; part: 0x02; end: 0x03; ack: 0x04 
 
 const TYPES: ReadonlySet<number> = new Set(Object.values(FRAME));
 
+/**
+ * The RELAY frame type (`docs/relay.md` section 2): a relay command or response, accepted only by
+ * readers opened with {@linkcode FrameReaderOptions.relayFrames}; any other reader refuses it as an
+ * unknown frame type, as before it existed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeFrame, FrameError, FrameReader, RELAY_FRAME } from "@polycrypt/polycrypt/transports";
+ * const bytes = encodeFrame(RELAY_FRAME, new Uint8Array([1, 2]));
+ * const relay = new FrameReader(ReadableStream.from([bytes]), { relayFrames: true });
+ * assert.equal((await relay.next())?.type, RELAY_FRAME);
+ * await assert.rejects(new FrameReader(ReadableStream.from([bytes])).next(), FrameError);
+ * ```
+ */
+export const RELAY_FRAME = 0x05;
+
 /** Header bytes before each payload. */
 export const FRAME_HEADER_SIZE = 6;
 
@@ -132,7 +149,9 @@ export interface Frame {
  * ```
  */
 export function encodeFrame(type: number, payload: Uint8Array): Uint8Array {
-  if (!TYPES.has(type)) throw new RangeError("type must be a FRAME value");
+  if (!TYPES.has(type) && type !== RELAY_FRAME) {
+    throw new RangeError("type must be a FRAME value");
+  }
   if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array");
   if (payload.length > 0x7fffffff) throw new RangeError("payload is longer than 2^31 - 1 bytes");
   const out = new Uint8Array(FRAME_HEADER_SIZE + payload.length);
@@ -231,6 +250,11 @@ export interface FrameReaderOptions {
    * MiB for the whole process). Give a listener one to share among its connections.
    */
   frameBudget?: FrameBudget;
+  /**
+   * A relay connection (`docs/relay.md` section 2): {@linkcode RELAY_FRAME} frames are accepted,
+   * and {@linkcode Connection.relayFrames} reads them (default false: type 0x05 is unknown).
+   */
+  relayFrames?: boolean;
 }
 
 /**
@@ -259,6 +283,7 @@ export class FrameReader {
   readonly #minRate: number;
   readonly #grace: number;
   readonly #between: number;
+  readonly #relay: boolean;
   /**
    * Time spent waiting for the peer since the first byte of the frame being read, if one is. Only
    * waits count: while the application does not ask for more (back-pressure), the clocks stop.
@@ -299,6 +324,7 @@ export class FrameReader {
     this.#minRate = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
     this.#grace = options.rateGraceMs ?? DEFAULT_RATE_GRACE_MS;
     this.#between = options.betweenFramesTimeoutMs ?? 0;
+    this.#relay = options.relayFrames === true;
     const times = {
       idleTimeoutMs: this.#timeout,
       frameTimeoutMs: this.#frameTimeout,
@@ -489,7 +515,9 @@ export class FrameReader {
     if (!header) return undefined;
     if (header[0] !== FRAME_VERSION) throw new FrameError("unsupported frame version");
     const type = header[1];
-    if (!TYPES.has(type)) throw new FrameError("unknown frame type");
+    if (!TYPES.has(type) && !(this.#relay && type === RELAY_FRAME)) {
+      throw new FrameError("unknown frame type");
+    }
     const length = new DataView(header.buffer).getUint32(2);
     if (length > this.#max) throw new FrameError("frame longer than the limit");
     // An ACK is a message id (version 1) or a message id and a receipt (docs/transports.md 9).

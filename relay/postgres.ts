@@ -1,0 +1,324 @@
+/**
+ * The relay's PostgreSQL store (`docs/relay.md` section 7.2), for several relay processes sharing
+ * one database: each operation is one committed transaction (a PL/pgSQL function, one round trip),
+ * operations on one queue run in order within a process, and every stored message is announced
+ * with `pg_notify('polycrypt_relay', RID in hex)`, which every process `LISTEN`s to, so a message
+ * sent through relay A reaches a recipient subscribed on relay B at once.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { AuthKey } from "./protocol.ts";
+import {
+  type AppendResult,
+  expiryAt,
+  type PublishResult,
+  type QueueRecord,
+  type RelayStore,
+  type StoredMessage,
+  type StoreLimits,
+  storeLimits,
+  type StoreOptions,
+  Watchers,
+} from "./store.ts";
+import { equalBytes } from "../engines/_bytes.ts";
+
+/** The NOTIFY channel. */
+const CHANNEL = "polycrypt_relay";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS relay_queues (
+  rid bytea PRIMARY KEY, sid bytea UNIQUE NOT NULL, rk_alg text NOT NULL, rk bytea NOT NULL,
+  sk_alg text, sk bytea, msgs integer NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS relay_messages (
+  seq bigserial PRIMARY KEY, rid bytea NOT NULL, msg_id bytea NOT NULL, envelope bytea,
+  expires bigint NOT NULL, UNIQUE (rid, msg_id)
+);
+CREATE INDEX IF NOT EXISTS relay_messages_live ON relay_messages (rid, seq) WHERE envelope IS NOT NULL;
+CREATE INDEX IF NOT EXISTS relay_messages_expires ON relay_messages (expires);
+CREATE TABLE IF NOT EXISTS relay_bundles (
+  seq bigserial PRIMARY KEY, rid bytea NOT NULL, last_resort boolean NOT NULL, bundle bytea NOT NULL
+);
+CREATE INDEX IF NOT EXISTS relay_bundles_queue ON relay_bundles (rid, last_resort, seq);
+
+CREATE OR REPLACE FUNCTION relay_append(p_rid bytea, p_msg bytea, p_env bytea, p_expires bigint,
+  p_sk bytea, p_max_msgs integer, p_max_bytes bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE q record;
+BEGIN
+  SELECT sk, msgs, bytes INTO q FROM relay_queues WHERE rid = p_rid FOR UPDATE;
+  IF NOT FOUND OR q.sk IS DISTINCT FROM p_sk THEN RETURN 'gone'; END IF;
+  PERFORM 1 FROM relay_messages WHERE rid = p_rid AND msg_id = p_msg;
+  IF FOUND THEN RETURN 'duplicate'; END IF;
+  IF q.msgs + 1 > p_max_msgs OR q.bytes + length(p_env) > p_max_bytes THEN RETURN 'quota'; END IF;
+  INSERT INTO relay_messages (rid, msg_id, envelope, expires) VALUES (p_rid, p_msg, p_env, p_expires);
+  UPDATE relay_queues SET msgs = msgs + 1, bytes = bytes + length(p_env) WHERE rid = p_rid;
+  PERFORM pg_notify('${CHANNEL}', encode(p_rid, 'hex'));
+  RETURN 'stored';
+END $$;
+
+CREATE OR REPLACE FUNCTION relay_ack(p_rid bytea, p_msg bytea, p_expires bigint)
+  RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE n integer;
+BEGIN
+  PERFORM 1 FROM relay_queues WHERE rid = p_rid FOR UPDATE;
+  SELECT length(envelope) INTO n FROM relay_messages
+    WHERE rid = p_rid AND msg_id = p_msg AND envelope IS NOT NULL;
+  IF n IS NULL THEN RETURN false; END IF;
+  UPDATE relay_messages SET envelope = NULL, expires = p_expires
+    WHERE rid = p_rid AND msg_id = p_msg;
+  UPDATE relay_queues SET msgs = msgs - 1, bytes = bytes - n WHERE rid = p_rid;
+  RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE n integer;
+BEGIN
+  UPDATE relay_queues q SET msgs = q.msgs - e.n, bytes = q.bytes - e.b
+    FROM (SELECT rid, count(*) AS n, coalesce(sum(length(envelope)), 0) AS b FROM relay_messages
+          WHERE expires <= p_now AND envelope IS NOT NULL GROUP BY rid) e
+    WHERE q.rid = e.rid;
+  DELETE FROM relay_messages WHERE expires <= p_now;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+`;
+
+/** Options of a {@linkcode PostgresStore}. */
+export interface PostgresStoreOptions extends StoreOptions {
+  /** Connections in the pool (default 20). */
+  maxConnections?: number;
+}
+
+type Sql = ReturnType<typeof postgres>;
+type Row = Record<string, unknown>;
+
+function bytes(value: unknown): Uint8Array {
+  return new Uint8Array(value as Uint8Array);
+}
+
+/**
+ * A {@linkcode RelayStore} in a PostgreSQL database, shared by any number of relay processes.
+ * Open it with {@linkcode PostgresStore.open}.
+ */
+export class PostgresStore implements RelayStore {
+  readonly #sql: Sql;
+  readonly #limits: StoreLimits;
+  readonly #now: () => number;
+  readonly #watchers = new Watchers();
+  /** Each queue's last operation in this process: the next one waits for it. */
+  readonly #chains = new Map<string, Promise<unknown>>();
+  #unlisten: (() => Promise<void>) | undefined;
+  /**
+   * Queue records that cannot go stale except by deletion: by RID (the recipient key never
+   * changes) and secured ones by SID (nor does the sender key, once set). A deleted queue's
+   * cached record only lets a command reach the store, which finds no queue. Entries live 60 s.
+   */
+  readonly #cache = new Map<string, { record: QueueRecord; at: number }>();
+
+  private constructor(sql: Sql, options: PostgresStoreOptions) {
+    this.#sql = sql;
+    this.#limits = storeLimits(options.limits);
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Connects to `url` (`postgres://USER[:PASSWORD]@HOST:PORT/DB`), creates the tables if they
+   * are missing, and listens for other processes' messages.
+   */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const sql = postgres(url, {
+      max: options.maxConnections ?? 20,
+      onnotice: () => {},
+      // Errors carry no values: PostgreSQL's "detail" (which may quote a key) is not kept.
+      debug: false,
+    });
+    try {
+      await sql.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(7240241)`;
+        await tx.unsafe(SCHEMA);
+      });
+      const store = new PostgresStore(sql, options);
+      const listening = await sql.listen(CHANNEL, (payload) => {
+        if (/^[0-9a-f]{48}$/.test(payload)) store.#watchers.emit(Uint8Array.fromHex(payload));
+      });
+      store.#unlisten = () => listening.unlisten();
+      return store;
+    } catch (e) {
+      await sql.end({ timeout: 1 });
+      throw e;
+    }
+  }
+
+  /** Runs `run` after the previous operation on the same queue (in this process). */
+  #serial<T>(rid: Uint8Array, run: () => Promise<T>): Promise<T> {
+    const key = rid.toHex();
+    const previous = this.#chains.get(key) ?? Promise.resolve();
+    const next = previous.then(run, run);
+    const settled = next.catch(() => {});
+    this.#chains.set(key, settled);
+    settled.then(() => {
+      if (this.#chains.get(key) === settled) this.#chains.delete(key);
+    });
+    return next;
+  }
+
+  #record(row: Row | undefined): QueueRecord | undefined {
+    if (!row) return undefined;
+    return {
+      rid: bytes(row.rid),
+      sid: bytes(row.sid),
+      recipientKey: { algorithm: String(row.rk_alg), publicKey: bytes(row.rk) },
+      senderKey: row.sk == null
+        ? undefined
+        : { algorithm: String(row.sk_alg), publicKey: bytes(row.sk) },
+    };
+  }
+
+  async createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void> {
+    await this.#sql`INSERT INTO relay_queues (rid, sid, rk_alg, rk)
+      VALUES (${rid}, ${sid}, ${recipientKey.algorithm}, ${recipientKey.publicKey})`;
+  }
+
+  async queue(id: Uint8Array, side: "recipient" | "sender"): Promise<QueueRecord | undefined> {
+    const key = `${side[0]}${id.toHex()}`;
+    const cached = this.#cache.get(key);
+    if (cached && Date.now() - cached.at < 60_000) return cached.record;
+    const rows = side === "recipient"
+      ? await this.#sql`SELECT * FROM relay_queues WHERE rid = ${id}`
+      : await this.#sql`SELECT * FROM relay_queues WHERE sid = ${id}`;
+    const record = this.#record(rows[0]);
+    if (record && (side === "recipient" || record.senderKey)) {
+      if (this.#cache.size >= 50_000) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(key, { record, at: Date.now() });
+    } else this.#cache.delete(key);
+    return record;
+  }
+
+  secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
+    this.#cache.delete(`r${rid.toHex()}`);
+    return this.#serial(rid, async () => {
+      const rows = await this.#sql`UPDATE relay_queues SET sk_alg = ${senderKey.algorithm},
+        sk = ${senderKey.publicKey} WHERE rid = ${rid} AND sk IS NULL RETURNING 1`;
+      if (rows.length > 0) return true;
+      const [row] = await this.#sql`SELECT sk_alg, sk FROM relay_queues WHERE rid = ${rid}`;
+      return row !== undefined && row.sk != null && row.sk_alg === senderKey.algorithm &&
+        equalBytes(bytes(row.sk), senderKey.publicKey);
+    });
+  }
+
+  deleteQueue(rid: Uint8Array): Promise<boolean> {
+    for (const [key, { record }] of this.#cache) {
+      if (record.rid.toHex() === rid.toHex()) this.#cache.delete(key);
+    }
+    return this.#serial(rid, async () => {
+      return await this.#sql.begin(async (tx) => {
+        await tx`DELETE FROM relay_messages WHERE rid = ${rid}`;
+        await tx`DELETE FROM relay_bundles WHERE rid = ${rid}`;
+        const rows = await tx`DELETE FROM relay_queues WHERE rid = ${rid} RETURNING 1`;
+        return rows.length > 0;
+      });
+    });
+  }
+
+  append(
+    rid: Uint8Array,
+    msgId: Uint8Array,
+    envelope: Uint8Array,
+    expectedSenderKey: Uint8Array | undefined,
+  ): Promise<AppendResult> {
+    return this.#serial(rid, async () => {
+      const expires = expiryAt(this.#now(), this.#limits.retentionMs);
+      const [row] = await this.#sql`SELECT relay_append(${rid}, ${msgId}, ${envelope},
+        ${expires}, ${expectedSenderKey ?? null}, ${this.#limits.maxQueueMessages},
+        ${this.#limits.maxQueueBytes}) AS result`;
+      const result = row.result as AppendResult;
+      if (result === "stored") this.#watchers.emit(rid);
+      return result;
+    });
+  }
+
+  oldest(rid: Uint8Array): Promise<StoredMessage | undefined> {
+    return this.next(rid, 0, 1).then((rows) => rows[0]);
+  }
+
+  next(rid: Uint8Array, afterSeq: number, limit: number): Promise<StoredMessage[]> {
+    return this.#serial(rid, async () => {
+      const rows = await this.#sql`SELECT seq, msg_id, envelope FROM relay_messages
+        WHERE rid = ${rid} AND envelope IS NOT NULL AND seq > ${afterSeq}
+        AND expires > ${this.#now()} ORDER BY seq LIMIT ${limit}`;
+      return rows.map((row) => ({
+        seq: Number(row.seq),
+        msgId: bytes(row.msg_id),
+        envelope: bytes(row.envelope),
+      }));
+    });
+  }
+
+  ack(rid: Uint8Array, msgId: Uint8Array): Promise<boolean> {
+    return this.#serial(rid, async () => {
+      const expires = expiryAt(this.#now(), this.#limits.dedupMs);
+      const [row] = await this.#sql`SELECT relay_ack(${rid}, ${msgId}, ${expires}) AS done`;
+      return row.done === true;
+    });
+  }
+
+  publish(
+    rid: Uint8Array,
+    bundles: readonly Uint8Array[],
+    options: { replace: boolean; lastResort: boolean },
+  ): Promise<PublishResult> {
+    return this.#serial(rid, async () => {
+      return await this.#sql.begin(async (tx): Promise<PublishResult> => {
+        const [queue] = await tx`SELECT 1 FROM relay_queues WHERE rid = ${rid} FOR UPDATE`;
+        if (!queue) return "gone";
+        if (options.lastResort) {
+          await tx`DELETE FROM relay_bundles WHERE rid = ${rid} AND last_resort`;
+          for (const b of bundles) {
+            await tx`INSERT INTO relay_bundles (rid, last_resort, bundle) VALUES (${rid}, true, ${b})`;
+          }
+        } else {
+          if (options.replace) {
+            await tx`DELETE FROM relay_bundles WHERE rid = ${rid} AND NOT last_resort`;
+          }
+          const [{ n }] = await tx`SELECT count(*)::int AS n FROM relay_bundles
+            WHERE rid = ${rid} AND NOT last_resort`;
+          if (Number(n) + bundles.length > this.#limits.maxBundles) return "quota";
+          for (const b of bundles) {
+            await tx`INSERT INTO relay_bundles (rid, last_resort, bundle) VALUES (${rid}, false, ${b})`;
+          }
+        }
+        const [{ n }] = await tx`SELECT count(*)::int AS n FROM relay_bundles
+          WHERE rid = ${rid} AND NOT last_resort`;
+        return Number(n);
+      });
+    });
+  }
+
+  async fetchBundle(rid: Uint8Array): Promise<Uint8Array | undefined> {
+    // One statement: the row lock and SKIP LOCKED make concurrent fetches, from any process,
+    // take different bundles.
+    const [popped] = await this.#sql`DELETE FROM relay_bundles WHERE seq = (
+        SELECT seq FROM relay_bundles WHERE rid = ${rid} AND NOT last_resort
+        ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING bundle`;
+    if (popped) return bytes(popped.bundle);
+    const [last] = await this.#sql`SELECT bundle FROM relay_bundles
+      WHERE rid = ${rid} AND last_resort LIMIT 1`;
+    return last ? bytes(last.bundle) : undefined;
+  }
+
+  async sweep(): Promise<number> {
+    const [row] = await this.#sql`SELECT relay_sweep(${this.#now()}) AS n`;
+    return Number(row.n);
+  }
+
+  watch(listener: (rid: Uint8Array) => void): () => void {
+    return this.#watchers.add(listener);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#chains.values());
+    await this.#unlisten?.().catch(() => {});
+    await this.#sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,562 @@
+/**
+ * The relay server (`docs/relay.md`): listens on any stream transport URL (`tcp://`, `tls://`,
+ * `ws://`), greets each connection with a fresh nonce, checks each command's signature, sequence
+ * number, rate and limits, and runs it against a {@linkcode RelayStore}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { RelayServer, SqliteStore } from "@polycrypt/polycrypt/relay";
+ * const server = new RelayServer({ store: new SqliteStore(":memory:") });
+ * const address = await server.listen("ws://127.0.0.1:0");
+ * assert.match(address, /^ws:\/\/127\.0\.0\.1:\d+$/);
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+import { Connection } from "../transports/connection.ts";
+import type { FrameBudget } from "../transports/frame.ts";
+import { listen, type Listener } from "../transports/dial.ts";
+import { registry } from "../engines/mod.ts";
+import type { SignatureEngine } from "../engines/types.ts";
+import { concatBytes } from "../engines/_bytes.ts";
+import {
+  type AuthKey,
+  COMMAND,
+  type Command,
+  commandMessage,
+  encodeHello,
+  encodeResponse,
+  isRelayEnvelope,
+  NONCE_SIZE,
+  parseAuthKey,
+  parseBundles,
+  parseCommand,
+  PUBLISH_LAST_RESORT,
+  PUBLISH_REPLACE,
+  QUEUE_ID_SIZE,
+  RELAY_ERROR,
+  RELAY_MESSAGE_ID_SIZE,
+  RelayError,
+  RESPONSE,
+} from "./protocol.ts";
+import type { QueueRecord, RelayStore } from "./store.ts";
+
+/** Default largest envelope: 1 MiB (`docs/relay.md` section 5). */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
+/** Default queues created or subscribed on one connection. */
+export const DEFAULT_MAX_QUEUES_PER_CONNECTION = 1000;
+/** Default commands per second on one connection (and burst). */
+export const DEFAULT_COMMANDS_PER_SECOND = 1000;
+/** Largest prekey bundle. */
+export const MAX_BUNDLE_BYTES = 16 * 1024;
+/** Room for a command's header and signature on top of the envelope. */
+const COMMAND_OVERHEAD = 16 * 1024;
+/** Messages a subscription pushes before their ACKs (`docs/relay.md` section 3.1, SUB). */
+export const DELIVERY_WINDOW = 32;
+/** Answers one connection may have waiting for their commit before its next command is read. */
+const MAX_PENDING_ANSWERS = 256;
+
+/** Options of a {@linkcode RelayServer}. */
+export interface RelayServerOptions {
+  /** Where queues and messages live. The server closes it in {@linkcode RelayServer.close}. */
+  store: RelayStore;
+  /** Largest envelope accepted (default 1 MiB). */
+  maxEnvelopeBytes?: number;
+  /** Queues created or subscribed on one connection (default 1,000). */
+  maxQueuesPerConnection?: number;
+  /** Commands per second on one connection, also the burst (default 1,000). */
+  commandsPerSecond?: number;
+  /** Connections at once per listener (default 1,024; at the cap the idlest is closed). */
+  maxConnections?: number;
+  /** Longest silence on a connection (default 60 s; clients ping every 25 s). */
+  idleTimeoutMs?: number;
+  /** Memory for frames in flight (default: the transports' process-wide 256 MiB). */
+  frameBudget?: FrameBudget;
+  /** How often expired messages are deleted (default 1 hour; 0: never, tests sweep by hand). */
+  sweepIntervalMs?: number;
+  /**
+   * Told of store failures (answered `INTERNAL`). Only the error: never a queue id, key, message
+   * id or address.
+   */
+  onError?: (error: unknown) => void;
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer`);
+  }
+  return value;
+}
+
+const hex = (bytes: Uint8Array) => bytes.toHex();
+
+/** A dummy key, so an unknown queue costs a verification like a known one. */
+let dummy: Promise<{ engine: SignatureEngine; publicKey: Uint8Array }> | undefined;
+function dummyKey() {
+  return dummy ??= (async () => {
+    const engine = registry.signature("ed25519");
+    const { publicKey } = await engine.generateKeyPair();
+    return { engine, publicKey };
+  })();
+}
+
+/** The engine for `key`, or undefined if none is registered or the key has the wrong size. */
+function engineFor(key: AuthKey): SignatureEngine | undefined {
+  try {
+    const engine = registry.signature(key.algorithm);
+    return key.publicKey.length === engine.publicKeySize ? engine : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One subscription: the queue, the messages in flight, and whether a delivery is running. */
+interface Subscription {
+  readonly rid: Uint8Array;
+  readonly peer: Peer;
+  /** Pushed and not yet acknowledged (message ids in hex). */
+  readonly inFlight: Set<string>;
+  /** The store position of the last message pushed. */
+  lastSeq: number;
+  busy: boolean;
+  again: boolean;
+  ended: boolean;
+}
+
+/** One connection's state. */
+interface Peer {
+  readonly connection: Connection;
+  readonly nonce: Uint8Array;
+  lastSeq: number;
+  tokens: number;
+  refilled: number;
+  readonly queues: Set<string>;
+  readonly subscriptions: Map<string, Subscription>;
+  closed: boolean;
+}
+
+/**
+ * A relay: listens on URLs and serves the relay protocol from one store. One process may run
+ * several listeners (`ws://` and `tcp://`, say) over the same store and subscriptions.
+ */
+export class RelayServer {
+  readonly #store: RelayStore;
+  readonly #maxEnvelope: number;
+  readonly #maxQueues: number;
+  readonly #rate: number;
+  readonly #options: RelayServerOptions;
+  readonly #listeners: Listener[] = [];
+  /** Each queue's subscription in this process. */
+  readonly #subscribers = new Map<string, Subscription>();
+  readonly #unwatch: () => void;
+  readonly #sweeper: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  /**
+   * A relay over `options.store`. RangeError for limits out of range.
+   *
+   * @param options the store and limits
+   */
+  constructor(options: RelayServerOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#maxEnvelope = positive(
+      "maxEnvelopeBytes",
+      options.maxEnvelopeBytes ?? DEFAULT_MAX_ENVELOPE_BYTES,
+    );
+    if (this.#maxEnvelope > 64 * 1024 * 1024) {
+      throw new RangeError("maxEnvelopeBytes must be at most 64 MiB");
+    }
+    this.#maxQueues = positive(
+      "maxQueuesPerConnection",
+      options.maxQueuesPerConnection ?? DEFAULT_MAX_QUEUES_PER_CONNECTION,
+    );
+    this.#rate = positive(
+      "commandsPerSecond",
+      options.commandsPerSecond ?? DEFAULT_COMMANDS_PER_SECOND,
+    );
+    this.#unwatch = this.#store.watch((rid) => {
+      const sub = this.#subscribers.get(hex(rid));
+      if (sub) this.#deliver(sub);
+    });
+    const every = options.sweepIntervalMs ?? 3600_000;
+    if (every > 0) {
+      this.#sweep();
+      const sweeper = setInterval(() => this.#sweep(), every);
+      Deno.unrefTimer(sweeper);
+      this.#sweeper = sweeper;
+    }
+  }
+
+  #sweep(): void {
+    this.#store.sweep().catch((e) => this.#options.onError?.(e));
+  }
+
+  /**
+   * Listens on `url` (`tcp://`, `tls://` with `tls`, `ws://`; port 0 picks a free port) and
+   * resolves with the address it got.
+   */
+  async listen(url: string, tls?: { cert: string; key: string }): Promise<string> {
+    if (this.#closed) throw new Error("the relay is closed");
+    if (url.startsWith("udp://")) throw new RangeError("the relay needs a stream transport");
+    const listener = await listen(url, (peer) => {
+      if (!(peer instanceof Connection)) throw new TypeError("not a connection");
+      return this.#serve(peer);
+    }, {
+      relayFrames: true,
+      maxFrameBytes: this.#maxEnvelope + COMMAND_OVERHEAD,
+      maxConnections: this.#options.maxConnections,
+      betweenFramesTimeoutMs: this.#options.idleTimeoutMs,
+      frameBudget: this.#options.frameBudget,
+      tls,
+    });
+    this.#listeners.push(listener);
+    return listener.address;
+  }
+
+  /** Stops listening, ends every connection, and closes the store. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+    this.#unwatch();
+    await Promise.all(this.#listeners.map((l) => l.close()));
+    await this.#store.close();
+  }
+
+  async #serve(connection: Connection): Promise<void> {
+    const nonce = crypto.getRandomValues(new Uint8Array(NONCE_SIZE));
+    const peer: Peer = {
+      connection,
+      nonce,
+      lastSeq: 0,
+      tokens: this.#rate,
+      refilled: Date.now(),
+      queues: new Set(),
+      subscriptions: new Map(),
+      closed: false,
+    };
+    const pending = new Set<Promise<void>>();
+    try {
+      await connection.sendRelayFrame(encodeHello(nonce, this.#maxEnvelope));
+      for await (const payload of connection.relayFrames()) {
+        const { answer } = await this.#handle(peer, payload);
+        const sent = answer.then((bytes) => connection.sendRelayFrame(bytes)).catch(() => {});
+        pending.add(sent);
+        sent.finally(() => pending.delete(sent));
+        // Back-pressure: a connection does not get ahead of its commits without bound.
+        while (pending.size >= MAX_PENDING_ANSWERS) await Promise.race(pending);
+      }
+      await Promise.all(pending);
+    } finally {
+      peer.closed = true;
+      for (const sub of peer.subscriptions.values()) this.#unsubscribe(sub);
+    }
+  }
+
+  /** A token from the connection's bucket, or false. */
+  #take(peer: Peer): boolean {
+    const now = Date.now();
+    peer.tokens = Math.min(this.#rate, peer.tokens + (now - peer.refilled) * this.#rate / 1000);
+    peer.refilled = now;
+    if (peer.tokens < 1) return false;
+    peer.tokens -= 1;
+    return true;
+  }
+
+  /**
+   * Checks and runs one command up to the point where its store operation is queued (so commands
+   * on a connection run in order), and returns the promise of its answer.
+   */
+  async #handle(peer: Peer, payload: Uint8Array): Promise<Answer> {
+    let seq = 0;
+    const fail = (code: number) => answer(error(seq, code));
+    if (payload.length >= 4) seq = new DataView(payload.buffer, payload.byteOffset).getUint32(0);
+    if (!this.#take(peer)) return fail(RELAY_ERROR.RATE);
+    let command: Command;
+    try {
+      command = parseCommand(payload);
+    } catch {
+      return fail(RELAY_ERROR.SYNTAX);
+    }
+    if (command.seq <= peer.lastSeq) return fail(RELAY_ERROR.REPLAY);
+    peer.lastSeq = command.seq;
+    try {
+      const { answer: answered } = await this.#run(peer, command);
+      // A store failure after the command was queued is answered too (INTERNAL), not dropped.
+      return answer(answered.catch((e) => {
+        this.#options.onError?.(e);
+        return error(command.seq, RELAY_ERROR.INTERNAL);
+      }));
+    } catch (e) {
+      if (e instanceof RelayError) return fail(e.code);
+      this.#options.onError?.(e);
+      return fail(RELAY_ERROR.INTERNAL);
+    }
+  }
+
+  /** Whether `auth` is a valid signature of `command` on this connection by `key`. */
+  async #verify(peer: Peer, key: AuthKey | undefined, command: Command): Promise<boolean> {
+    let engine = key ? engineFor(key) : undefined;
+    let publicKey = key?.publicKey;
+    if (!engine || !publicKey) ({ engine, publicKey } = await dummyKey());
+    const message = commandMessage(peer.nonce, command.seq, command.signed);
+    let valid = false;
+    try {
+      valid = command.auth.length === engine.signatureSize &&
+        await engine.verify(publicKey, message, command.auth);
+    } catch {
+      valid = false;
+    }
+    return valid && key !== undefined;
+  }
+
+  /** The queue of `command.id` (a RID) if the command is signed by its recipient key. */
+  async #recipientQueue(peer: Peer, command: Command): Promise<QueueRecord> {
+    const queue = command.id.length === QUEUE_ID_SIZE
+      ? await this.#store.queue(command.id, "recipient")
+      : undefined;
+    if (!(await this.#verify(peer, queue?.recipientKey, command)) || !queue) {
+      throw new RelayError(RELAY_ERROR.AUTH);
+    }
+    return queue;
+  }
+
+  #countQueue(peer: Peer, rid: Uint8Array): void {
+    const key = hex(rid);
+    if (peer.queues.has(key)) return;
+    if (peer.queues.size >= this.#maxQueues) throw new RelayError(RELAY_ERROR.QUEUES);
+    peer.queues.add(key);
+  }
+
+  async #run(peer: Peer, command: Command): Promise<Answer> {
+    const { seq } = command;
+    const ok = () => encodeResponse(seq, RESPONSE.OK);
+    switch (command.tag) {
+      case COMMAND.PING:
+        return answer(encodeResponse(seq, RESPONSE.PONG));
+      case COMMAND.NEW: {
+        const key = parseAuthKey(command.body);
+        if (!engineFor(key)) throw new RelayError(RELAY_ERROR.SYNTAX, "unknown key");
+        if (command.id.length !== 0 || !(await this.#verify(peer, key, command))) {
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        if (peer.queues.size >= this.#maxQueues) throw new RelayError(RELAY_ERROR.QUEUES);
+        const rid = crypto.getRandomValues(new Uint8Array(QUEUE_ID_SIZE));
+        const sid = crypto.getRandomValues(new Uint8Array(QUEUE_ID_SIZE));
+        this.#countQueue(peer, rid);
+        return answer(
+          this.#store.createQueue(rid, sid, key).then(() =>
+            encodeResponse(seq, RESPONSE.IDS, undefined, concatBytes(rid, sid))
+          ),
+        );
+      }
+      case COMMAND.KEY: {
+        const queue = await this.#recipientQueue(peer, command);
+        const key = parseAuthKey(command.body);
+        if (!engineFor(key)) throw new RelayError(RELAY_ERROR.SYNTAX, "unknown key");
+        return answer(
+          this.#store.secure(queue.rid, key).then((done) =>
+            done ? ok() : error(seq, RELAY_ERROR.AUTH)
+          ),
+        );
+      }
+      case COMMAND.SEND: {
+        if (command.body.length < RELAY_MESSAGE_ID_SIZE) throw new RelayError(RELAY_ERROR.SYNTAX);
+        const msgId = command.body.slice(0, RELAY_MESSAGE_ID_SIZE);
+        const envelope = command.body.subarray(RELAY_MESSAGE_ID_SIZE);
+        if (envelope.length > this.#maxEnvelope) throw new RelayError(RELAY_ERROR.LARGE);
+        if (!isRelayEnvelope(envelope)) throw new RelayError(RELAY_ERROR.NOT_ENVELOPE);
+        const queue = command.id.length === QUEUE_ID_SIZE
+          ? await this.#store.queue(command.id, "sender")
+          : undefined;
+        const signed = command.auth.length > 0;
+        // An unsecured queue takes only unsigned SENDs, a secured one only SENDs signed by SK.
+        const authorized = queue?.senderKey
+          ? signed && await this.#verify(peer, queue.senderKey, command)
+          : !signed && queue !== undefined;
+        if (!queue || !authorized) {
+          if (!queue && signed) await this.#verify(peer, undefined, command);
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        return answer(
+          this.#store.append(queue.rid, msgId, envelope.slice(), queue.senderKey?.publicKey)
+            .then((result) =>
+              result === "stored" || result === "duplicate"
+                ? ok()
+                : error(seq, result === "quota" ? RELAY_ERROR.QUOTA : RELAY_ERROR.AUTH)
+            ),
+        );
+      }
+      case COMMAND.SUB: {
+        const queue = await this.#recipientQueue(peer, command);
+        this.#countQueue(peer, queue.rid);
+        const sub = this.#subscribe(peer, queue.rid);
+        // Answer OK, then push what is waiting.
+        const answered = answer(ok());
+        answered.answer.then(() => this.#deliver(sub));
+        return answered;
+      }
+      case COMMAND.GET: {
+        const queue = await this.#recipientQueue(peer, command);
+        return answer(
+          this.#store.oldest(queue.rid).then((m) =>
+            m
+              ? encodeResponse(seq, RESPONSE.MSG, queue.rid, concatBytes(m.msgId, m.envelope))
+              : encodeResponse(seq, RESPONSE.EMPTY, queue.rid)
+          ),
+        );
+      }
+      case COMMAND.ACK: {
+        if (command.body.length !== RELAY_MESSAGE_ID_SIZE) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const queue = await this.#recipientQueue(peer, command);
+        const msgId = command.body.slice();
+        return answer(
+          this.#store.ack(queue.rid, msgId).then((done) => {
+            const sub = peer.subscriptions.get(hex(queue.rid));
+            // Refill once half the window is acknowledged: one read brings 16 or more messages
+            // when they wait, instead of one read per ACK. (New messages come at once anyway:
+            // the store announces each one.)
+            if (sub?.inFlight.delete(hex(msgId)) && sub.inFlight.size <= DELIVERY_WINDOW / 2) {
+              this.#deliver(sub);
+            }
+            return done ? ok() : error(seq, RELAY_ERROR.NO_MSG);
+          }),
+        );
+      }
+      case COMMAND.DEL: {
+        const queue = await this.#recipientQueue(peer, command);
+        const sub = this.#subscribers.get(hex(queue.rid));
+        if (sub) this.#unsubscribe(sub);
+        return answer(this.#store.deleteQueue(queue.rid).then(ok));
+      }
+      case COMMAND.PUBLISH: {
+        const queue = await this.#recipientQueue(peer, command);
+        const { flags, bundles } = parseBundles(command.body);
+        if ((flags & ~(PUBLISH_REPLACE | PUBLISH_LAST_RESORT)) !== 0) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const lastResort = (flags & PUBLISH_LAST_RESORT) !== 0;
+        if (lastResort && bundles.length !== 1) throw new RelayError(RELAY_ERROR.SYNTAX);
+        if (bundles.some((b) => b.length > MAX_BUNDLE_BYTES || b.length === 0)) {
+          throw new RelayError(RELAY_ERROR.LARGE);
+        }
+        return answer(
+          this.#store.publish(queue.rid, bundles, {
+            replace: (flags & PUBLISH_REPLACE) !== 0,
+            lastResort,
+          }).then((held) => {
+            if (held === "quota") return error(seq, RELAY_ERROR.QUOTA);
+            if (held === "gone") return error(seq, RELAY_ERROR.AUTH);
+            const count = new Uint8Array(4);
+            new DataView(count.buffer).setUint32(0, held);
+            return encodeResponse(seq, RESPONSE.COUNT, queue.rid, count);
+          }),
+        );
+      }
+      case COMMAND.FETCH: {
+        const queue = command.id.length === QUEUE_ID_SIZE && command.auth.length === 0
+          ? await this.#store.queue(command.id, "sender")
+          : undefined;
+        if (!queue) throw new RelayError(RELAY_ERROR.AUTH);
+        return answer(
+          this.#store.fetchBundle(queue.rid).then((bundle) =>
+            bundle
+              ? encodeResponse(seq, RESPONSE.BUNDLE, queue.sid, bundle)
+              : error(seq, RELAY_ERROR.NO_BUNDLE)
+          ),
+        );
+      }
+      default:
+        throw new RelayError(RELAY_ERROR.UNKNOWN);
+    }
+  }
+
+  /** Makes `peer` the queue's subscriber in this process; the previous one gets END. */
+  #subscribe(peer: Peer, rid: Uint8Array): Subscription {
+    const key = hex(rid);
+    const existing = peer.subscriptions.get(key);
+    if (existing) return existing;
+    const previous = this.#subscribers.get(key);
+    if (previous) {
+      this.#unsubscribe(previous);
+      if (!previous.peer.closed) {
+        previous.peer.connection.sendRelayFrame(encodeResponse(0, RESPONSE.END, rid)).catch(
+          () => {},
+        );
+      }
+    }
+    const sub: Subscription = {
+      rid,
+      peer,
+      inFlight: new Set(),
+      lastSeq: 0,
+      busy: false,
+      again: false,
+      ended: false,
+    };
+    peer.subscriptions.set(key, sub);
+    this.#subscribers.set(key, sub);
+    return sub;
+  }
+
+  #unsubscribe(sub: Subscription): void {
+    sub.ended = true;
+    const key = hex(sub.rid);
+    sub.peer.subscriptions.delete(key);
+    if (this.#subscribers.get(key) === sub) this.#subscribers.delete(key);
+  }
+
+  /**
+   * Pushes the queue's next messages, oldest first, up to {@linkcode DELIVERY_WINDOW} unacknowledged
+   * ones. Messages of one queue are stored in increasing `seq` (SQLite has one writer; PostgreSQL
+   * takes the queue's row lock before it draws the `seq`), so reading after the last one pushed
+   * misses none.
+   */
+  async #deliver(sub: Subscription): Promise<void> {
+    if (sub.busy) {
+      sub.again = true;
+      return;
+    }
+    if (sub.ended || sub.peer.closed) return;
+    const room = DELIVERY_WINDOW - sub.inFlight.size;
+    if (room <= 0) return;
+    sub.busy = true;
+    try {
+      const messages = await this.#store.next(sub.rid, sub.lastSeq, room);
+      for (const message of messages) {
+        if (sub.ended || sub.peer.closed) break;
+        sub.lastSeq = message.seq;
+        sub.inFlight.add(hex(message.msgId));
+        await sub.peer.connection.sendRelayFrame(
+          encodeResponse(0, RESPONSE.MSG, sub.rid, concatBytes(message.msgId, message.envelope)),
+        );
+      }
+    } catch (e) {
+      if (!sub.peer.closed) this.#options.onError?.(e);
+    } finally {
+      sub.busy = false;
+    }
+    if (sub.again) {
+      sub.again = false;
+      await this.#deliver(sub);
+    }
+  }
+}
+
+/** An answer, wrapped so that awaiting the step that queued it does not wait for the commit. */
+interface Answer {
+  readonly answer: Promise<Uint8Array>;
+}
+
+function answer(value: Uint8Array | Promise<Uint8Array>): Answer {
+  return { answer: Promise.resolve(value) };
+}
+
+function error(seq: number, code: number): Uint8Array {
+  return encodeResponse(seq, RESPONSE.ERR, undefined, new Uint8Array([code]));
+}

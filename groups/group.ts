@@ -887,7 +887,7 @@ class Groups implements GroupAccount {
         state.clientConfig.keyRetentionConfig,
         cs,
       );
-    } catch (e) {
+    } catch {
       throw new DecryptionError();
     }
     const content = result.content.content;

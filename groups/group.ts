@@ -72,19 +72,21 @@ export const GroupMessageKind = {
 } as const;
 
 /** Kind names by their byte. */
-type KindName = keyof typeof GroupMessageKind;
+export type GroupMessageKindName = keyof typeof GroupMessageKind;
 
 function envelope(kind: number, message: MLSMessage): Uint8Array {
   return concatBytes(MAGIC, new Uint8Array([GROUP_MODE, kind]), encodeMlsMessage(message));
 }
 
 /** Splits a mode-0x03 envelope: `FormatError` unless it is one, with exactly one MLS message. */
-export function parseGroupEnvelope(bytes: Uint8Array): { kind: KindName; message: MLSMessage } {
+export function parseGroupEnvelope(
+  bytes: Uint8Array,
+): { kind: GroupMessageKindName; message: MLSMessage } {
   if (!(bytes instanceof Uint8Array)) throw new TypeError("a group message must be a Uint8Array");
   if (bytes.length < 11 || !equalBytes(bytes.subarray(0, 8), MAGIC) || bytes[8] !== GROUP_MODE) {
     throw new FormatError("not a group message (envelope mode 0x03)");
   }
-  const kind = (Object.keys(GroupMessageKind) as KindName[]).find((k) =>
+  const kind = (Object.keys(GroupMessageKind) as GroupMessageKindName[]).find((k) =>
     GroupMessageKind[k] === bytes[9]
   );
   if (!kind) throw new FormatError("unknown group message kind");

@@ -43,6 +43,7 @@ export {
   type GroupEvent,
   type GroupMember,
   GroupMessageKind,
+  type GroupMessageKindName,
   type GroupSuite,
   type MemberIdentity,
   openGroups,

@@ -1,0 +1,1119 @@
+/**
+ * Encrypted groups over MLS (RFC 9420, through ts-mls): {@linkcode openGroups} opens a polycrypt
+ * identity's groups, kept sealed in a {@linkcode SessionStore} (docs/groups.md).
+ *
+ * @module
+ */
+import {
+  type ClientConfig,
+  type ClientState,
+  createApplicationMessage,
+  createCommit,
+  createGroup as mlsCreateGroup,
+  createProposal,
+  decodeGroupState,
+  decodeMlsMessage,
+  defaultCapabilities,
+  defaultLifetime,
+  emptyPskIndex,
+  encodeGroupState,
+  encodeMlsMessage,
+  generateKeyPackageWithKey,
+  joinGroup,
+  type KeyPackage,
+  type LeafNode,
+  makePskIndex,
+  type MLSMessage,
+  type PrivateKeyPackage,
+  type PrivateMessage,
+  processPrivateMessage,
+  type Proposal,
+} from "ts-mls";
+import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
+import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
+import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
+import { DecryptionError, FormatError, InvalidKeyError, PolycryptError } from "../errors.ts";
+import { concatBytes, equalBytes, toHex } from "../engines/_bytes.ts";
+import { sha256 } from "../engines/_hash.ts";
+import { hkdfSync } from "../engines/hkdf.ts";
+import { registry as defaultRegistry } from "../engines/mod.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
+import { padmeLength } from "../cascade/padding.ts";
+import { MemorySessionStore, type SessionStore, type StoreChange } from "../sessions/store.ts";
+import { Reader, StorageSeal, Writer } from "../sessions/_records.ts";
+import { identitySessionKeys, type SessionKeys } from "../sessions/_identity.ts";
+import { makeCredential, type MemberIdentity, verifyCredential } from "./_credential.ts";
+import { DEFAULT_GROUP_SUITE, type GroupSuite, isGroupSuite, suiteImpl } from "./_suites.ts";
+import { type GroupDelivery, StaleEpochError } from "./delivery.ts";
+
+export type { GroupSuite, MemberIdentity };
+export { DEFAULT_GROUP_SUITE };
+
+const encoder = new TextEncoder();
+
+// ------------------------------------------------------------------------------- envelope
+
+/** `"PCRYPT" 0x00 0x01`: the envelope magic of docs/format.md. */
+const MAGIC = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01]);
+/** Envelope mode 0x03: a group message (docs/format.md section 1.2). */
+export const GROUP_MODE = 0x03;
+
+/** The kinds of a mode-0x03 envelope. */
+export const GroupMessageKind = {
+  /** An application message: an MLS `PrivateMessage` of content type application. */
+  application: 0x01,
+  /** A handshake message: an MLS commit or proposal (`PrivateMessage`). */
+  handshake: 0x02,
+  /** An MLS `Welcome` for a new member. */
+  welcome: 0x03,
+  /** An MLS `KeyPackage`: what a member is invited with. */
+  keyPackage: 0x04,
+} as const;
+
+/** Kind names by their byte. */
+export type GroupMessageKindName = keyof typeof GroupMessageKind;
+
+function envelope(kind: number, message: MLSMessage): Uint8Array {
+  return concatBytes(MAGIC, new Uint8Array([GROUP_MODE, kind]), encodeMlsMessage(message));
+}
+
+/** Splits a mode-0x03 envelope: `FormatError` unless it is one, with exactly one MLS message. */
+export function parseGroupEnvelope(
+  bytes: Uint8Array,
+): { kind: GroupMessageKindName; message: MLSMessage } {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("a group message must be a Uint8Array");
+  if (bytes.length < 11 || !equalBytes(bytes.subarray(0, 8), MAGIC) || bytes[8] !== GROUP_MODE) {
+    throw new FormatError("not a group message (envelope mode 0x03)");
+  }
+  const kind = (Object.keys(GroupMessageKind) as GroupMessageKindName[]).find((k) =>
+    GroupMessageKind[k] === bytes[9]
+  );
+  if (!kind) throw new FormatError("unknown group message kind");
+  let decoded: [MLSMessage, number] | undefined;
+  try {
+    decoded = decodeMlsMessage(bytes, 10);
+  } catch (e) {
+    throw new FormatError("the group message does not parse", { cause: e });
+  }
+  if (!decoded || 10 + decoded[1] !== bytes.length) {
+    throw new FormatError("the group message does not parse");
+  }
+  const message = decoded[0];
+  const expected = {
+    application: "mls_private_message",
+    handshake: "mls_private_message",
+    welcome: "mls_welcome",
+    keyPackage: "mls_key_package",
+  }[kind];
+  if (message.wireformat !== expected) {
+    throw new FormatError(`a group ${kind} message must be an MLS ${expected}`);
+  }
+  return { kind, message };
+}
+
+// Application data inside the MLS PrivateMessage: u8 0x01 || u32 length || data || zero bytes,
+// PADME-padded as a whole (docs/groups.md section 4), so that the ciphertext's length shows the
+// size class only.
+function padApplication(data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(padmeLength(5 + data.length));
+  out[0] = 1;
+  new DataView(out.buffer).setUint32(1, data.length);
+  out.set(data, 5);
+  return out;
+}
+
+function unpadApplication(padded: Uint8Array): Uint8Array {
+  if (padded.length < 5 || padded[0] !== 1) throw new FormatError("bad group message padding");
+  const length = new DataView(padded.buffer, padded.byteOffset).getUint32(1);
+  if (5 + length > padded.length || padded.length !== padmeLength(5 + length)) {
+    throw new FormatError("bad group message padding");
+  }
+  for (let i = 5 + length; i < padded.length; i++) {
+    if (padded[i] !== 0) throw new FormatError("bad group message padding");
+  }
+  return padded.slice(5, 5 + length);
+}
+
+// --------------------------------------------------------------------------------- types
+
+/** A member of a group, as its credential names it (verified). */
+export interface GroupMember extends MemberIdentity {
+  /** Its leaf index in the group's ratchet tree. */
+  readonly leaf: number;
+  /** Whether it is this account. */
+  readonly self: boolean;
+}
+
+/** A commit made and not yet applied: publish it, then process it (or discard it). */
+export interface PendingCommit {
+  /** The group's id (hex). */
+  readonly group: string;
+  /** The epoch the commit was made in (the delivery service must be at this epoch). */
+  readonly epoch: bigint;
+  /** The commit, a mode-0x03 handshake envelope for every member. */
+  readonly commit: Uint8Array;
+  /** The Welcome for the members it adds (mode-0x03 envelope), if any. */
+  readonly welcome?: Uint8Array;
+}
+
+/** What {@linkcode GroupAccount.process} made of a group message. */
+export type GroupEvent =
+  | {
+    readonly type: "message";
+    readonly group: string;
+    readonly epoch: bigint;
+    readonly sender: GroupMember;
+    readonly data: Uint8Array;
+  }
+  | {
+    readonly type: "commit";
+    readonly group: string;
+    /** The epoch the commit moved the group to. */
+    readonly epoch: bigint;
+    /** Whether it is this account's own commit (its pending commit, now applied). */
+    readonly own: boolean;
+    readonly sender?: GroupMember;
+    readonly added: GroupMember[];
+    readonly removed: MemberIdentity[];
+  }
+  | { readonly type: "proposal"; readonly group: string; readonly sender?: GroupMember }
+  /** This account was removed by the commit: its state of the group is deleted. */
+  | { readonly type: "removed"; readonly group: string; readonly epoch: bigint }
+  /** The account's own application message, echoed by the delivery service. */
+  | { readonly type: "own"; readonly group: string }
+  /**
+   * Another member's commit won the epoch this account's pending commit was made for: the pending
+   * commit is discarded (make it again).
+   */
+  | {
+    readonly type: "conflict";
+    readonly group: string;
+    readonly epoch: bigint;
+    readonly winner: GroupEvent;
+  };
+
+/** Options of {@linkcode openGroups}. */
+export interface GroupAccountOptions {
+  /** The account's version-2 polycrypt identity (it signs the member credentials). */
+  identity: string;
+  /** Where groups are kept (sealed); default a new {@linkcode MemorySessionStore}. */
+  store?: SessionStore;
+  /** The suite of new groups and key packages; default {@linkcode DEFAULT_GROUP_SUITE}. */
+  suite?: GroupSuite;
+  /** Where engine ids are looked up; default the global registry. */
+  registry?: EngineRegistry;
+  /**
+   * Decides whether a member is acceptable (its credential verified: the identity certified
+   * this MLS key), e.g. by looking its fingerprint up in the contact book. Called for every
+   * credential met: key packages added, members of a group joined, leaves of commits.
+   * Default: every verified identity.
+   */
+  verifyMember?: (member: MemberIdentity) => boolean | Promise<boolean>;
+}
+
+/** The account's groups; see {@linkcode openGroups}. */
+export interface GroupAccount {
+  /** The account's recipient string. */
+  readonly recipient: string;
+  /** The account's fingerprint. */
+  readonly fingerprint: string;
+  /** The ids (hex) of the groups the account is a member of. */
+  groups(): Promise<string[]>;
+  /** A key package (mode-0x03 envelope) to be invited with; its secrets are stored until used. */
+  keyPackage(options?: { suite?: GroupSuite }): Promise<Uint8Array>;
+  /** Creates a group with the account as only member; returns its id (hex). */
+  create(options?: { suite?: GroupSuite }): Promise<string>;
+  /**
+   * A commit adding the owners of `keyPackages` (each verified, and when `expect` is given, the
+   * owners' fingerprints must be exactly those, in order).
+   */
+  add(group: string, keyPackages: Uint8Array[], expect?: string[]): Promise<PendingCommit>;
+  /** A commit removing the members with these fingerprints. */
+  remove(group: string, fingerprints: string[]): Promise<PendingCommit>;
+  /** A commit with a path update: fresh keys for the account's leaf and path (PCS). */
+  update(group: string): Promise<PendingCommit>;
+  /** Drops the pending commit of `group` (its publication failed). */
+  discard(group: string): Promise<void>;
+  /** Joins a group from a Welcome; returns the group's id. `cursor`: its queue position. */
+  join(welcome: Uint8Array, options?: { cursor?: number }): Promise<string>;
+  /** An application message to the group (mode-0x03 envelope). */
+  encrypt(group: string, data: Uint8Array): Promise<Uint8Array>;
+  /** Processes one group message (application, commit, proposal). */
+  process(message: Uint8Array, options?: { seq?: number }): Promise<GroupEvent>;
+  /**
+   * A proposal removing the account itself (to post to the group); the group's state is deleted
+   * here. The next commit of another member applies it.
+   */
+  leave(group: string): Promise<Uint8Array>;
+  /** The group's members, with fingerprints. */
+  members(group: string): Promise<GroupMember[]>;
+  /** The group's current epoch. */
+  epoch(group: string): Promise<bigint>;
+  /** The group's suite. */
+  suite(group: string): Promise<GroupSuite>;
+  /** The last delivery-service sequence number processed for the group (0: none). */
+  cursor(group: string): Promise<number>;
+  /** Whether the group has a pending commit. */
+  pending(group: string): Promise<PendingCommit | undefined>;
+  /**
+   * Processes the group's messages from `delivery` after the cursor, in order. Messages that do
+   * not open are reported as errors in the result and skipped.
+   */
+  sync(
+    delivery: GroupDelivery,
+    group: string,
+  ): Promise<{ events: GroupEvent[]; errors: Error[] }>;
+  /**
+   * Posts `commit` to the delivery service and processes the queue up to it (applying it). On a
+   * {@linkcode StaleEpochError} the pending commit is discarded, the queue processed, and the
+   * error thrown: make the commit again.
+   */
+  publish(delivery: GroupDelivery, commit: PendingCommit): Promise<GroupEvent[]>;
+  /** Encrypts and posts an application message, catching up and retrying on a stale epoch. */
+  send(delivery: GroupDelivery, group: string, data: Uint8Array): Promise<number>;
+}
+
+// ------------------------------------------------------------------------------- records
+
+const GROUP_STORAGE_INFO = encoder.encode("polycrypt/group/1 storage key");
+const EMPTY = new Uint8Array(0);
+
+interface PendingRecord {
+  epoch: bigint;
+  state: Uint8Array;
+  commit: Uint8Array;
+  welcome: Uint8Array;
+}
+
+interface GroupRecord {
+  suite: GroupSuite;
+  cursor: number;
+  state: ClientState;
+  pending?: PendingRecord;
+}
+
+function encodeGroupRecord(r: GroupRecord): Uint8Array {
+  const w = new Writer().u8(1).sp(r.suite).u64(r.cursor).lp(encodeGroupState(r.state));
+  if (!r.pending) return w.u8(0).bytes();
+  return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
+    r.pending.welcome,
+  ).bytes();
+}
+
+function decodeState(bytes: Uint8Array, config: ClientConfig): ClientState {
+  const decoded = decodeGroupState(bytes, 0);
+  if (!decoded || decoded[1] !== bytes.length) throw new FormatError("bad stored group state");
+  return { ...decoded[0], clientConfig: config };
+}
+
+function decodeGroupRecord(bytes: Uint8Array, config: ClientConfig): GroupRecord {
+  const r = new Reader(bytes);
+  if (r.u8() !== 1) throw new FormatError("unknown group record version");
+  const suite = r.spString();
+  if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
+  const cursor = r.u64();
+  const state = decodeState(r.lp(), config);
+  const flag = r.u8();
+  let pending: PendingRecord | undefined;
+  if (flag === 1) {
+    pending = { epoch: BigInt(r.u64()), state: r.lp(), commit: r.lp(), welcome: r.lp() };
+  } else if (flag !== 0) throw new FormatError("bad group record");
+  r.end();
+  return { suite, cursor, state, pending };
+}
+
+function encodeIndex(ids: string[]): Uint8Array {
+  const w = new Writer().u8(1).u32(ids.length);
+  for (const id of ids) w.sp(id);
+  return w.bytes();
+}
+
+function decodeIndex(bytes: Uint8Array): string[] {
+  const r = new Reader(bytes);
+  if (r.u8() !== 1) throw new FormatError("unknown group index version");
+  const n = r.u32();
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(r.spString());
+  r.end();
+  return ids;
+}
+
+function encodeKeyPackageRecord(
+  suite: GroupSuite,
+  kp: Uint8Array,
+  priv: PrivateKeyPackage,
+): Uint8Array {
+  return new Writer().u8(1).sp(suite).lp(kp).lp(priv.hpkePrivateKey).lp(priv.initPrivateKey).lp(
+    priv.signaturePrivateKey,
+  ).bytes();
+}
+
+// --------------------------------------------------------------------------------- errors
+
+/** A group operation that cannot be done: unknown group, not a member, a pending commit. */
+export class GroupError extends PolycryptError {}
+
+// -------------------------------------------------------------------------------- account
+
+const hexId = (b: Uint8Array) => toHex(b);
+
+function membersOf(state: ClientState): { leaf: number; node: LeafNode }[] {
+  const out: { leaf: number; node: LeafNode }[] = [];
+  for (let i = 0; i < state.ratchetTree.length; i += 2) {
+    const n = state.ratchetTree[i];
+    if (n && n.nodeType === "leaf") out.push({ leaf: i / 2, node: n.leaf });
+  }
+  return out;
+}
+
+class Groups implements GroupAccount {
+  readonly recipient: string;
+  readonly fingerprint: string;
+  readonly #keys: SessionKeys;
+  readonly #store: SessionStore;
+  readonly #seal: StorageSeal;
+  readonly #suite: GroupSuite;
+  readonly #registry: EngineRegistry;
+  readonly #verifyMember?: (m: MemberIdentity) => boolean | Promise<boolean>;
+  readonly #configs = new Map<GroupSuite, ClientConfig>();
+  readonly #cache = new Map<string, GroupRecord>();
+  readonly #sent = new Set<string>();
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    keys: SessionKeys,
+    store: SessionStore,
+    seal: StorageSeal,
+    options: GroupAccountOptions,
+  ) {
+    this.#keys = keys;
+    this.recipient = keys.recipient;
+    this.fingerprint = keys.fingerprint;
+    this.#store = store;
+    this.#seal = seal;
+    this.#suite = options.suite ?? DEFAULT_GROUP_SUITE;
+    if (!isGroupSuite(this.#suite)) throw new TypeError(`unknown group suite ${this.#suite}`);
+    this.#registry = options.registry ?? defaultRegistry;
+    this.#verifyMember = options.verifyMember;
+  }
+
+  // One operation at a time: no two calls read the same state.
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(f, f);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #config(suite: GroupSuite): ClientConfig {
+    let config = this.#configs.get(suite);
+    if (!config) {
+      config = {
+        ...defaultClientConfig,
+        // PADME padding is applied to the application data itself (padApplication).
+        paddingConfig: { kind: "alwaysPad", paddingLength: 0 },
+        authService: {
+          validateCredential: async (credential, signatureKey) => {
+            try {
+              const member = await verifyCredential(
+                suite,
+                credential,
+                signatureKey,
+                this.#registry,
+              );
+              return this.#verifyMember ? (await this.#verifyMember(member)) === true : true;
+            } catch {
+              return false;
+            }
+          },
+        },
+      };
+      this.#configs.set(suite, config);
+    }
+    return config;
+  }
+
+  #member(state: ClientState, suite: GroupSuite, leaf: number): Promise<GroupMember> {
+    const n = state.ratchetTree[leaf * 2];
+    if (!n || n.nodeType !== "leaf") throw new GroupError("no member at that leaf");
+    return this.#describe(suite, n.leaf, leaf, leaf === state.privatePath.leafIndex);
+  }
+
+  async #describe(
+    suite: GroupSuite,
+    node: LeafNode,
+    leaf: number,
+    self: boolean,
+  ): Promise<GroupMember> {
+    const id = await verifyCredential(
+      suite,
+      node.credential,
+      node.signaturePublicKey,
+      this.#registry,
+    );
+    return { ...id, leaf, self };
+  }
+
+  // ---- the sealed store ----
+
+  async #get(name: string): Promise<Uint8Array | undefined> {
+    const key = this.#seal.blind(name);
+    const sealed = await this.#store.get(key);
+    return sealed === undefined ? undefined : await this.#seal.open(key, sealed);
+  }
+
+  async #changes(list: { name: string; record?: Uint8Array }[]): Promise<StoreChange[]> {
+    const out: StoreChange[] = [];
+    for (const c of list) {
+      const key = this.#seal.blind(c.name);
+      out.push(
+        c.record === undefined ? { key } : { key, value: await this.#seal.seal(key, c.record) },
+      );
+    }
+    return out;
+  }
+
+  async #index(): Promise<string[]> {
+    const bytes = await this.#get("groups");
+    return bytes ? decodeIndex(bytes) : [];
+  }
+
+  async #load(group: string): Promise<GroupRecord> {
+    if (typeof group !== "string") throw new TypeError("group must be a hex string");
+    const hit = this.#cache.get(group);
+    if (hit) return hit;
+    const bytes = await this.#get(`group/${group}`);
+    if (!bytes) throw new GroupError("not a member of that group");
+    const suite = new Reader(bytes.subarray(1)).spString();
+    if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
+    const record = decodeGroupRecord(bytes, this.#config(suite));
+    this.#cache.set(group, record);
+    return record;
+  }
+
+  /** Writes the group's record (and the index when it is new or gone), atomically. */
+  async #save(
+    group: string,
+    record: GroupRecord | undefined,
+    extra: { name: string; record?: Uint8Array }[] = [],
+  ): Promise<void> {
+    const ids = await this.#index();
+    const list = [...extra];
+    if (record) {
+      list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
+      if (!ids.includes(group)) list.push({ name: "groups", record: encodeIndex([...ids, group]) });
+    } else {
+      list.push({ name: `group/${group}` });
+      list.push({ name: "groups", record: encodeIndex(ids.filter((x) => x !== group)) });
+    }
+    await this.#store.commit(await this.#changes(list));
+    if (record) this.#cache.set(group, record);
+    else this.#cache.delete(group);
+  }
+
+  // ---- public operations ----
+
+  groups(): Promise<string[]> {
+    return this.#serial(() => this.#index());
+  }
+
+  async #newKeyPackage(suite: GroupSuite) {
+    const cs = await suiteImpl(suite);
+    const sig = await cs.signature.keygen();
+    const credential = await makeCredential(
+      suite,
+      this.#keys.recipient,
+      this.#keys.signing,
+      sig.publicKey,
+    );
+    const kp = await generateKeyPackageWithKeyPair(credential, sig, cs);
+    return { cs, ...kp };
+  }
+
+  keyPackage(options: { suite?: GroupSuite } = {}): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      const suite = options.suite ?? this.#suite;
+      if (!isGroupSuite(suite)) throw new TypeError(`unknown group suite ${suite}`);
+      const { cs, publicPackage, privatePackage } = await this.#newKeyPackage(suite);
+      const message: MLSMessage = {
+        version: "mls10",
+        wireformat: "mls_key_package",
+        keyPackage: publicPackage,
+      };
+      const ref = hexId(await makeKeyPackageRef(publicPackage, cs.hash));
+      const record = encodeKeyPackageRecord(suite, encodeMlsMessage(message), privatePackage);
+      await this.#store.commit(await this.#changes([{ name: `kp/${ref}`, record }]));
+      return envelope(GroupMessageKind.keyPackage, message);
+    });
+  }
+
+  create(options: { suite?: GroupSuite } = {}): Promise<string> {
+    return this.#serial(async () => {
+      const suite = options.suite ?? this.#suite;
+      if (!isGroupSuite(suite)) throw new TypeError(`unknown group suite ${suite}`);
+      const { cs, publicPackage, privatePackage } = await this.#newKeyPackage(suite);
+      const id = crypto.getRandomValues(new Uint8Array(32));
+      const state = await mlsCreateGroup(
+        id,
+        publicPackage,
+        privatePackage,
+        [],
+        cs,
+        this.#config(suite),
+      );
+      const group = hexId(id);
+      await this.#save(group, { suite, cursor: 0, state });
+      return group;
+    });
+  }
+
+  async #commit(
+    group: string,
+    proposals: Proposal[],
+  ): Promise<PendingCommit> {
+    const record = await this.#load(group);
+    if (record.pending) {
+      throw new GroupError(
+        "the group has a pending commit: publish it and process the queue, or discard it",
+      );
+    }
+    const cs = await suiteImpl(record.suite);
+    const epoch = record.state.groupContext.epoch;
+    const result = await createCommit({ state: record.state, cipherSuite: cs }, {
+      extraProposals: proposals,
+      ratchetTreeExtension: true,
+    });
+    const commit = envelope(GroupMessageKind.handshake, result.commit);
+    const welcome = result.welcome
+      ? envelope(GroupMessageKind.welcome, {
+        version: "mls10",
+        wireformat: "mls_welcome",
+        welcome: result.welcome,
+      })
+      : undefined;
+    const pending: PendingRecord = {
+      epoch,
+      state: encodeGroupState(result.newState),
+      commit,
+      welcome: welcome ?? EMPTY,
+    };
+    await this.#save(group, { ...record, pending });
+    return { group, epoch, commit, welcome };
+  }
+
+  add(group: string, keyPackages: Uint8Array[], expect?: string[]): Promise<PendingCommit> {
+    return this.#serial(async () => {
+      const record = await this.#load(group);
+      if (!Array.isArray(keyPackages) || keyPackages.length === 0) {
+        throw new TypeError("add needs at least one key package");
+      }
+      if (expect !== undefined && expect.length !== keyPackages.length) {
+        throw new TypeError("expect must name one fingerprint per key package");
+      }
+      const present = new Set(
+        (await Promise.all(
+          membersOf(record.state).map((m) => this.#describe(record.suite, m.node, m.leaf, false)),
+        )).map((m) => m.fingerprint),
+      );
+      const proposals: Proposal[] = [];
+      for (const [i, bytes] of keyPackages.entries()) {
+        const { message } = parseGroupEnvelope(bytes);
+        if (message.wireformat !== "mls_key_package") throw new FormatError("not a key package");
+        const kp = message.keyPackage;
+        if (kp.cipherSuite !== record.suite) {
+          throw new InvalidKeyError(
+            `the key package is for ${kp.cipherSuite}, the group uses ${record.suite}`,
+          );
+        }
+        const member = await verifyCredential(
+          record.suite,
+          kp.leafNode.credential,
+          kp.leafNode.signaturePublicKey,
+          this.#registry,
+        );
+        if (expect && member.fingerprint !== expect[i]) {
+          throw new InvalidKeyError(
+            `the key package belongs to ${member.fingerprint}, not to ${expect[i]}`,
+          );
+        }
+        if (this.#verifyMember && (await this.#verifyMember(member)) !== true) {
+          throw new InvalidKeyError(`the member ${member.fingerprint} is not accepted`);
+        }
+        if (present.has(member.fingerprint)) {
+          throw new GroupError(`${member.fingerprint} is already a member of the group`);
+        }
+        present.add(member.fingerprint);
+        proposals.push({ proposalType: "add", add: { keyPackage: kp } });
+      }
+      return await this.#commit(group, proposals);
+    });
+  }
+
+  remove(group: string, fingerprints: string[]): Promise<PendingCommit> {
+    return this.#serial(async () => {
+      const record = await this.#load(group);
+      if (!Array.isArray(fingerprints) || fingerprints.length === 0) {
+        throw new TypeError("remove needs at least one fingerprint");
+      }
+      const members = await Promise.all(
+        membersOf(record.state).map((m) =>
+          this.#describe(
+            record.suite,
+            m.node,
+            m.leaf,
+            m.leaf === record.state.privatePath.leafIndex,
+          )
+        ),
+      );
+      const proposals: Proposal[] = [];
+      for (const fp of fingerprints) {
+        const found = members.filter((m) => m.fingerprint === fp);
+        if (found.length === 0) throw new GroupError(`${fp} is not a member of the group`);
+        for (const m of found) {
+          if (m.self) throw new GroupError("use leave to remove this account from a group");
+          proposals.push({ proposalType: "remove", remove: { removed: m.leaf } });
+        }
+      }
+      return await this.#commit(group, proposals);
+    });
+  }
+
+  update(group: string): Promise<PendingCommit> {
+    return this.#serial(() => this.#commit(group, []));
+  }
+
+  discard(group: string): Promise<void> {
+    return this.#serial(async () => {
+      const record = await this.#load(group);
+      if (record.pending) await this.#save(group, { ...record, pending: undefined });
+    });
+  }
+
+  join(welcome: Uint8Array, options: { cursor?: number } = {}): Promise<string> {
+    return this.#serial(async () => {
+      const { message } = parseGroupEnvelope(welcome);
+      if (message.wireformat !== "mls_welcome") throw new FormatError("not a Welcome");
+      const w = message.welcome;
+      const suite = w.cipherSuite;
+      if (!isGroupSuite(suite)) throw new InvalidKeyError(`the group uses ${suite}, not enabled`);
+      for (const secret of w.secrets) {
+        const name = `kp/${hexId(secret.newMember)}`;
+        const bytes = await this.#get(name);
+        if (!bytes) continue;
+        const r = new Reader(bytes);
+        if (r.u8() !== 1) throw new FormatError("unknown key package record version");
+        const kpSuite = r.spString();
+        const kpMessage = decodeMlsMessage(r.lp(), 0);
+        const priv: PrivateKeyPackage = {
+          hpkePrivateKey: r.lp(),
+          initPrivateKey: r.lp(),
+          signaturePrivateKey: r.lp(),
+        };
+        r.end();
+        if (!kpMessage || kpMessage[0].wireformat !== "mls_key_package" || kpSuite !== suite) {
+          throw new FormatError("bad stored key package");
+        }
+        const cs = await suiteImpl(suite);
+        let state: ClientState;
+        try {
+          state = await joinGroup(
+            w,
+            kpMessage[0].keyPackage,
+            priv,
+            emptyPskIndex,
+            cs,
+            undefined,
+            undefined,
+            this.#config(suite),
+          );
+        } catch (e) {
+          throw new InvalidKeyError("the Welcome does not open or its group does not verify", {
+            cause: e,
+          });
+        }
+        const group = hexId(state.groupContext.groupId);
+        if ((await this.#index()).includes(group)) {
+          throw new GroupError("already a member of that group");
+        }
+        // The key package is used once: its secrets go with the join, in one commit.
+        await this.#save(group, { suite, cursor: options.cursor ?? 0, state }, [{ name }]);
+        return group;
+      }
+      throw new DecryptionError();
+    });
+  }
+
+  encrypt(group: string, data: Uint8Array): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
+      const record = await this.#load(group);
+      const cs = await suiteImpl(record.suite);
+      const result = await createApplicationMessage(record.state, padApplication(data), cs);
+      const out = envelope(GroupMessageKind.application, {
+        version: "mls10",
+        wireformat: "mls_private_message",
+        privateMessage: result.privateMessage,
+      });
+      await this.#save(group, { ...record, state: result.newState });
+      this.#remember(out);
+      return out;
+    });
+  }
+
+  #remember(out: Uint8Array): void {
+    if (this.#sent.size >= 4096) this.#sent.clear();
+    this.#sent.add(toHex(sha256(out)));
+  }
+
+  process(message: Uint8Array, options: { seq?: number } = {}): Promise<GroupEvent> {
+    return this.#serial(() => this.#process(message, options.seq));
+  }
+
+  async #process(bytes: Uint8Array, seq: number | undefined): Promise<GroupEvent> {
+    const { kind, message } = parseGroupEnvelope(bytes);
+    if (message.wireformat !== "mls_private_message") {
+      throw new FormatError("process takes application and handshake messages");
+    }
+    const pm = message.privateMessage;
+    const group = hexId(pm.groupId);
+    let record: GroupRecord;
+    try {
+      record = await this.#load(group);
+    } catch (e) {
+      if (e instanceof GroupError) throw new DecryptionError();
+      throw e;
+    }
+    const cursor = seq ?? record.cursor;
+    if (this.#sent.has(toHex(sha256(bytes)))) {
+      await this.#save(group, { ...record, cursor });
+      return { type: "own", group };
+    }
+    const cs = await suiteImpl(record.suite);
+    if (kind === "application") {
+      const { data, sender, state } = await this.#openApplication(record, pm);
+      await this.#save(group, { ...record, state, cursor });
+      return { type: "message", group, epoch: pm.epoch, sender, data };
+    }
+    // A handshake message.
+    if (record.pending && equalBytes(record.pending.commit, bytes)) {
+      const before = membersOf(record.state);
+      const state = decodeState(record.pending.state, this.#config(record.suite));
+      await this.#save(group, { ...record, state, cursor, pending: undefined });
+      const { added, removed } = await this.#diff(record.suite, before, state);
+      const sender = await this.#member(state, record.suite, state.privatePath.leafIndex);
+      return {
+        type: "commit",
+        group,
+        epoch: state.groupContext.epoch,
+        own: true,
+        sender,
+        added,
+        removed,
+      };
+    }
+    let senderLeaf: number | undefined;
+    let wasCommit = false;
+    let result;
+    try {
+      result = await processPrivateMessage(
+        record.state,
+        pm,
+        makePskIndex(record.state, {}),
+        cs,
+        (incoming) => {
+          if (incoming.kind === "commit") {
+            wasCommit = true;
+            senderLeaf = incoming.senderLeafIndex;
+          } else senderLeaf = incoming.proposal.senderLeafIndex;
+          return "accept";
+        },
+      );
+    } catch (e) {
+      throw refusal(e);
+    }
+    if (result.kind !== "newState") {
+      throw new FormatError("a handshake message held application data");
+    }
+    const before = membersOf(record.state);
+    const state = result.newState;
+    const sender = senderLeaf === undefined ? undefined : await this.#describe(
+      record.suite,
+      before.find((m) => m.leaf === senderLeaf)!.node,
+      senderLeaf,
+      false,
+    );
+    if (!wasCommit) {
+      await this.#save(group, { ...record, state, cursor });
+      return { type: "proposal", group, sender };
+    }
+    const epoch = state.groupContext.epoch;
+    if (state.groupActiveState.kind === "removedFromGroup") {
+      await this.#save(group, undefined);
+      return { type: "removed", group, epoch };
+    }
+    const { added, removed } = await this.#diff(record.suite, before, state);
+    const event: GroupEvent = { type: "commit", group, epoch, own: false, sender, added, removed };
+    await this.#save(group, { ...record, state, cursor, pending: undefined });
+    if (record.pending) {
+      return { type: "conflict", group, epoch: record.pending.epoch, winner: event };
+    }
+    return event;
+  }
+
+  async #openApplication(record: GroupRecord, pm: PrivateMessage) {
+    const cs = await suiteImpl(record.suite);
+    const state = record.state;
+    // As ts-mls's processPrivateMessage does for application messages, keeping the sender.
+    let receiver = {
+      senderDataSecret: state.keySchedule.senderDataSecret,
+      secretTree: state.secretTree,
+      ratchetTree: state.ratchetTree,
+      groupContext: state.groupContext,
+    };
+    const historical = pm.epoch < state.groupContext.epoch;
+    if (historical) {
+      const old = state.historicalReceiverData.get(pm.epoch);
+      if (!old) throw new DecryptionError();
+      receiver = old;
+    } else if (pm.epoch !== state.groupContext.epoch) {
+      throw new DecryptionError();
+    }
+    let result;
+    try {
+      result = await unprotectPrivateMessage(
+        receiver.senderDataSecret,
+        pm,
+        receiver.secretTree,
+        receiver.ratchetTree,
+        receiver.groupContext,
+        state.clientConfig.keyRetentionConfig,
+        cs,
+      );
+    } catch {
+      throw new DecryptionError();
+    }
+    const content = result.content.content;
+    if (content.contentType !== "application") {
+      throw new FormatError("an application message held a handshake");
+    }
+    const leaf = getSenderLeafNodeIndex(content.sender);
+    if (leaf === undefined) throw new FormatError("an application message from a non-member");
+    const node = receiver.ratchetTree[leaf * 2];
+    if (!node || node.nodeType !== "leaf") throw new DecryptionError();
+    const sender = await this.#describe(
+      record.suite,
+      node.leaf,
+      leaf,
+      leaf === state.privatePath.leafIndex,
+    );
+    const newState: ClientState = historical
+      ? {
+        ...state,
+        historicalReceiverData: new Map(state.historicalReceiverData).set(pm.epoch, {
+          ...state.historicalReceiverData.get(pm.epoch)!,
+          secretTree: result.tree,
+        }),
+      }
+      : { ...state, secretTree: result.tree };
+    return { data: unpadApplication(content.applicationData), sender, state: newState };
+  }
+
+  async #diff(
+    suite: GroupSuite,
+    before: { leaf: number; node: LeafNode }[],
+    state: ClientState,
+  ): Promise<{ added: GroupMember[]; removed: MemberIdentity[] }> {
+    const after = membersOf(state);
+    const beforeLeaves = new Map(before.map((m) => [m.leaf, m.node]));
+    const afterLeaves = new Map(after.map((m) => [m.leaf, m.node]));
+    const added: GroupMember[] = [];
+    const removed: MemberIdentity[] = [];
+    for (const m of after) {
+      const old = beforeLeaves.get(m.leaf);
+      if (!old || (old.leafNodeSource !== m.node.leafNodeSource && !equalCred(old, m.node))) {
+        added.push(await this.#describe(suite, m.node, m.leaf, false));
+      }
+    }
+    for (const m of before) {
+      const now = afterLeaves.get(m.leaf);
+      if (!now || !equalCred(now, m.node)) {
+        const { recipient, fingerprint } = await this.#describe(suite, m.node, m.leaf, false);
+        removed.push({ recipient, fingerprint });
+      }
+    }
+    return { added, removed };
+  }
+
+  leave(group: string): Promise<Uint8Array> {
+    return this.#serial(async () => {
+      const record = await this.#load(group);
+      const cs = await suiteImpl(record.suite);
+      const result = await createProposal(record.state, false, {
+        proposalType: "remove",
+        remove: { removed: record.state.privatePath.leafIndex },
+      }, cs);
+      await this.#save(group, undefined);
+      return envelope(GroupMessageKind.handshake, result.message);
+    });
+  }
+
+  members(group: string): Promise<GroupMember[]> {
+    return this.#serial(async () => {
+      const record = await this.#load(group);
+      return await Promise.all(
+        membersOf(record.state).map((m) =>
+          this.#describe(
+            record.suite,
+            m.node,
+            m.leaf,
+            m.leaf === record.state.privatePath.leafIndex,
+          )
+        ),
+      );
+    });
+  }
+
+  epoch(group: string): Promise<bigint> {
+    return this.#serial(async () => (await this.#load(group)).state.groupContext.epoch);
+  }
+
+  suite(group: string): Promise<GroupSuite> {
+    return this.#serial(async () => (await this.#load(group)).suite);
+  }
+
+  cursor(group: string): Promise<number> {
+    return this.#serial(async () => (await this.#load(group)).cursor);
+  }
+
+  pending(group: string): Promise<PendingCommit | undefined> {
+    return this.#serial(async () => {
+      const r = await this.#load(group);
+      if (!r.pending) return undefined;
+      return {
+        group,
+        epoch: r.pending.epoch,
+        commit: r.pending.commit.slice(),
+        welcome: r.pending.welcome.length ? r.pending.welcome.slice() : undefined,
+      };
+    });
+  }
+
+  async sync(
+    delivery: GroupDelivery,
+    group: string,
+  ): Promise<{ events: GroupEvent[]; errors: Error[] }> {
+    const events: GroupEvent[] = [];
+    const errors: Error[] = [];
+    while (true) {
+      let cursor: number;
+      try {
+        cursor = await this.cursor(group);
+      } catch (e) {
+        if (e instanceof GroupError && events.some((x) => x.type === "removed")) break;
+        throw e;
+      }
+      const batch = await delivery.fetch(queueId(group), cursor, 256);
+      if (batch.length === 0) break;
+      for (const m of batch) {
+        try {
+          const event = await this.process(m.envelope, { seq: m.seq });
+          events.push(event);
+          if (event.type === "removed") return { events, errors };
+        } catch (e) {
+          errors.push(e as Error);
+          // Skip what does not open (a message this account cannot read), keeping the order.
+          await this.#serial(async () => {
+            const r = this.#cache.get(group) ?? await this.#load(group);
+            await this.#save(group, { ...r, cursor: m.seq });
+          });
+        }
+      }
+    }
+    return { events, errors };
+  }
+
+  async publish(delivery: GroupDelivery, commit: PendingCommit): Promise<GroupEvent[]> {
+    try {
+      await delivery.post(queueId(commit.group), "commit", commit.epoch, commit.commit);
+    } catch (e) {
+      if (e instanceof StaleEpochError) {
+        await this.discard(commit.group);
+        await this.sync(delivery, commit.group);
+      }
+      throw e;
+    }
+    return (await this.sync(delivery, commit.group)).events;
+  }
+
+  async send(delivery: GroupDelivery, group: string, data: Uint8Array): Promise<number> {
+    for (let attempt = 0;; attempt++) {
+      const epoch = await this.epoch(group);
+      const message = await this.encrypt(group, data);
+      try {
+        return await delivery.post(queueId(group), "application", epoch, message);
+      } catch (e) {
+        if (!(e instanceof StaleEpochError) || attempt >= 8) throw e;
+        await this.sync(delivery, group);
+      }
+    }
+  }
+}
+
+// A handshake message that ts-mls refused: a signature, credential or membership check failed
+// (InvalidKeyError, with the reason), or it does not open (DecryptionError, nothing more said).
+function refusal(e: unknown): Error {
+  const name = (e as { name?: string })?.name;
+  const message = (e as { message?: string })?.message ?? "";
+  if (name === "ValidationError" || name === "CryptoVerificationError") {
+    return new InvalidKeyError(`the group handshake message is refused: ${message}`, { cause: e });
+  }
+  return new DecryptionError();
+}
+
+function equalCred(a: LeafNode, b: LeafNode): boolean {
+  return equalBytes(
+    a.credential.credentialType === "basic" ? a.credential.identity : EMPTY,
+    b.credential.credentialType === "basic" ? b.credential.identity : EMPTY,
+  ) &&
+    a.credential.credentialType === b.credential.credentialType;
+}
+
+/** The delivery-service queue id of a group: its MLS group id in hex. */
+export function queueId(group: string): string {
+  return group;
+}
+
+async function generateKeyPackageWithKeyPair(
+  credential: Awaited<ReturnType<typeof makeCredential>>,
+  sig: { publicKey: Uint8Array; signKey: Uint8Array },
+  cs: Awaited<ReturnType<typeof suiteImpl>>,
+): Promise<{ publicPackage: KeyPackage; privatePackage: PrivateKeyPackage }> {
+  return await generateKeyPackageWithKey(
+    credential,
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    sig,
+    cs,
+  );
+}
+
+/**
+ * Opens the groups of a version-2 identity (docs/groups.md): creates, joins and runs MLS groups
+ * whose members are polycrypt identities, with every secret kept in `store` sealed under a key
+ * derived from the identity (`HKDF-SHA-256(identity, "", "polycrypt/group/1 storage key")`).
+ */
+export async function openGroups(options: GroupAccountOptions): Promise<GroupAccount> {
+  if (typeof options?.identity !== "string") throw new TypeError("identity must be a string");
+  const keys = await identitySessionKeys(options.identity, { registry: options.registry });
+  const storageKey = hkdfSync(
+    "SHA-256",
+    encoder.encode(options.identity.trim()),
+    EMPTY,
+    GROUP_STORAGE_INFO,
+    32,
+  );
+  const seal = await StorageSeal.create(storageKey);
+  storageKey.fill(0);
+  return new Groups(keys, options.store ?? new MemorySessionStore(), seal, options);
+}

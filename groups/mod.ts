@@ -47,7 +47,6 @@ export {
   type GroupSuite,
   type MemberIdentity,
   openGroups,
-  parseGroupEnvelope,
   type PendingCommit,
   queueId,
 } from "./group.ts";

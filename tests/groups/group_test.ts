@@ -26,11 +26,11 @@ import {
   INTEROP_GROUP_SUITE,
   MemoryGroupDelivery,
   openGroups,
-  parseGroupEnvelope,
   queueId,
   StaleEpochError,
 } from "../../groups/mod.ts";
 import { makeCredential } from "../../groups/_credential.ts";
+import { parseGroupEnvelope } from "../../groups/group.ts";
 import { DEFAULT_GROUP_SUITE, suiteImpl } from "../../groups/_suites.ts";
 
 const te = new TextEncoder();

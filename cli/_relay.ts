@@ -2,7 +2,7 @@
 // messages through a relay carry, depositing them (send, chat for an offline peer) with retries
 // under one message id, and the store wrapper that lets `fetch` commit a message's ratchet step
 // only once its plaintext is written.
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { sha256 } from "../engines/_hash.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 import type { Account } from "../sessions/account.ts";
@@ -298,25 +298,27 @@ export function doneKey(receivingId: Uint8Array, id: Uint8Array): string {
 /** The temporary file of a transfer (in the output folder, 0600). */
 export function partPath(dir: string, from: string, transferId: Uint8Array): string {
   const id = sha256(encoder.encode(from), transferId).subarray(0, 16).toHex();
-  return join(dir, `.polycrypt-relay-${id}.part`);
+  return join(resolve(dir), `.polycrypt-relay-${id}.part`);
 }
 
 /**
- * Writes one piece at its offset in its transfer's temporary file (synced); the last piece
- * truncates it there and renames it to a free name in `dir`, returned. A piece past the end of
- * what arrived (one went missing) ends the transfer: its file is removed, and a Notice thrown.
+ * Writes one piece at its offset in its transfer's temporary file, and syncs it; the last piece
+ * truncates the file there. Resolves with the temporary file's path. A piece past the end of what
+ * arrived (one went missing) ends the transfer: its file is removed, and a Notice thrown.
  */
 export async function writePiece(
   dir: string,
   from: string,
   piece: { transferId: Uint8Array; offset: number; last: boolean; name: string; bytes: Uint8Array },
-): Promise<string | undefined> {
+): Promise<string> {
   const path = partPath(dir, from, piece.transferId);
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  let open = true;
   try {
     const size = (await file.stat()).size;
     if (piece.offset > size) {
       file.close();
+      open = false;
       await Deno.remove(path).catch(() => {});
       throw new Notice(`a piece of ${piece.name} is missing: the file was dropped`);
     }
@@ -325,18 +327,31 @@ export async function writePiece(
     if (piece.last) await file.truncate(piece.offset + piece.bytes.length);
     await file.syncData();
   } finally {
-    try {
-      file.close();
-    } catch { /* closed above */ }
+    if (open) file.close();
   }
-  if (!piece.last) return undefined;
-  const target = await freeName(dir, piece.name);
-  await Deno.rename(path, target);
-  // The rename is durable once the folder is synced (best effort where a folder cannot be opened).
+  return path;
+}
+
+/** The store key of the intent to rename the finished temporary file `part`. */
+export function renameKey(part: string): string {
+  return `relay-rename:${sha256(encoder.encode(part)).subarray(0, 16).toHex()}`;
+}
+
+/**
+ * Renames a finished transfer's temporary file to a free name for `name` in its folder, and syncs
+ * the folder; resolves with the new path (undefined when the temporary file is gone: renamed
+ * before).
+ */
+export async function publishPart(part: string, name: string): Promise<string | undefined> {
+  const dir = dirname(part);
+  const exists = await Deno.lstat(part).then(() => true, () => false);
+  if (!exists) return undefined;
+  const target = await freeName(dir, name);
+  await Deno.rename(part, target);
   try {
     const folder = await Deno.open(dir, { read: true });
     await folder.syncData().catch(() => {});
     folder.close();
-  } catch { /* not on this platform */ }
+  } catch { /* a folder that cannot be opened to sync */ }
   return target;
 }

@@ -11,7 +11,14 @@ import { openAccount } from "./_chat_session.ts";
 import { checkOutDir, Notice, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
 import { relayOptions, sessionIdentity } from "./inbox.ts";
-import { DeferredStore, doneKey, parseRelayPayload, writePiece } from "./_relay.ts";
+import {
+  DeferredStore,
+  doneKey,
+  parseRelayPayload,
+  publishPart,
+  renameKey,
+  writePiece,
+} from "./_relay.ts";
 import type { RelayClient, RelayMessage } from "../relay/client.ts";
 
 const encoder = new TextEncoder();
@@ -82,18 +89,33 @@ class Reader {
     if (payload.kind === "text") {
       await writeAll(encoder.encode(receivedText(payload.text, `${label}: `)));
     } else {
+      let part: string;
       try {
-        const path = await writePiece(this.outDir!, opened.from, payload);
-        if (path !== undefined) {
-          say(`polycrypt: received ${path} from ${label}`);
-          this.shown++;
-        }
+        part = await writePiece(this.outDir!, opened.from, payload);
       } catch (e) {
         if (!(e instanceof Notice)) {
           throw new IoError(`cannot write into ${this.outDir}: ${(e as Error).message}`);
         }
         this.dropped++;
         say(`polycrypt: from ${label}: ${e.message}`);
+        await this.store.flush(mark);
+        await client.ack(rid, key, message.id);
+        return;
+      }
+      if (payload.last) {
+        // The file is whole and synced: commit the step, the done mark and the intent to rename
+        // together; then rename (a fetch killed in between renames it at its next start).
+        const intent = {
+          key: renameKey(part),
+          value: encoder.encode(JSON.stringify({ part, name: payload.name })),
+        };
+        await this.store.flush([...mark, intent]);
+        await this.finishRename(intent.key, part, payload.name, label);
+        await client.ack(rid, key, message.id);
+        if (payload.invitationText !== undefined) {
+          await this.#invitation(contact, opened.from, payload.invitationText);
+        }
+        return;
       }
     }
     if (payload.kind === "text") this.shown++;
@@ -101,6 +123,26 @@ class Reader {
     await client.ack(rid, key, message.id);
     if (payload.invitationText !== undefined) {
       await this.#invitation(contact, opened.from, payload.invitationText);
+    }
+  }
+
+  /** Renames a finished file and forgets the intent. */
+  async finishRename(key: string, part: string, name: string, label?: string): Promise<void> {
+    const path = await publishPart(part, name);
+    if (path !== undefined) {
+      say(`polycrypt: received ${path}${label ? ` from ${label}` : ""}`);
+      this.shown++;
+    }
+    await this.store.flush([{ key }]);
+  }
+
+  /** Finishes the renames a killed fetch committed but did not do. */
+  async recover(): Promise<void> {
+    for (const key of await this.store.list("relay-rename:")) {
+      const value = await this.store.committed(key);
+      if (value === undefined) continue;
+      const { part, name } = JSON.parse(new TextDecoder().decode(value));
+      await this.finishRename(key, part, name);
     }
   }
 
@@ -158,6 +200,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
     (inner) => store = new DeferredStore(inner),
   );
   const reader = new Reader(identity, account, store!, contacts, outDir);
+  await reader.recover();
   const { RelayClient } = await import("../relay/client.ts");
   const clients: RelayClient[] = [];
   try {

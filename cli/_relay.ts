@@ -283,6 +283,11 @@ export class DeferredStore implements SessionStore {
     this.#pending.clear();
   }
 
+  /** Forgets what waits (a message that failed: the account reads the stored state again). */
+  discard(): void {
+    this.#pending.clear();
+  }
+
   close(): Promise<void> | void {
     return this.#inner.close?.();
   }

@@ -60,6 +60,7 @@ class Reader {
     try {
       opened = await this.account.decrypt(message.envelope);
     } catch {
+      this.store.discard();
       this.dropped++;
       say(
         "polycrypt: a message that does not decrypt (damaged, forged, or not for you) was deleted",
@@ -82,6 +83,7 @@ class Reader {
     }
     if (payload.kind === "piece" && this.outDir === undefined) {
       // Nothing of this message is committed: it stays on the relay and decrypts next time.
+      this.store.discard();
       throw new IoError(
         `a file (${payload.name}) arrived from ${label}; fetch with -o DIR to receive it`,
       );

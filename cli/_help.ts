@@ -485,12 +485,11 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       ["a signed text", 'polycrypt send -i alice.key --to tcp://127.0.0.1:7000 -R bob.pub "at 7"'],
-      ["a file", "polycrypt send --to tcp://bob.example:7000 -R bob.pub -f plans.pdf"],
       [
         "through Tor",
         "polycrypt send --to tcp://PEER.onion:7000 --proxy socks5h://127.0.0.1:9050 -R bob.pub hi",
       ],
-      ["to Bob's inbox on a relay", 'polycrypt send -i alice.key -r @bob "see you at 7"'],
+      ["a file into Bob's inbox on a relay", "polycrypt send -i alice.key -r @bob -f plans.pdf"],
     ],
     exits: [
       [0, "delivered (or already delivered)"],
@@ -922,7 +921,6 @@ const PAGES: Record<string, CommandHelp> = {
     examples: [
       ["save Bob", "polycrypt contact add bob bob.pub --address tcp://bob.example:7000"],
       ["save Bob's inbox", 'polycrypt contact add bob "$(cat bob.invite)"'],
-      ["compare safety numbers", "polycrypt contact verify bob"],
       [
         "check a shared secret",
         "polycrypt contact verify bob --secret --listen tcp://0.0.0.0:7001 --peer tcp://bob.example:7000",

@@ -28,7 +28,8 @@ export async function relayTarget(
   const identity = await storeIdentity(values.identity as string | undefined);
   const contact = findContact(await readBook(identity), name);
   if (contact.invitation === undefined) {
-    if (wanted !== undefined && contact.address !== undefined) return undefined;
+    // --peer-contact without an inbox: the peer-to-peer path (and its own errors).
+    if (wanted !== undefined) return undefined;
     throw new UsageError(
       `${contact.name} has no inbox and the command no --to ADDRESS: give --to, or save ` +
         `their invitation (polycrypt contact add ${contact.name} INVITATION --force)`,

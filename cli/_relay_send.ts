@@ -10,6 +10,7 @@ import { type Contact, findContact, readBook, readInboxes, storeIdentity } from 
 import { openAccount } from "./_chat_session.ts";
 import { pieceBody, RELAY_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
 import { relayOptions } from "./inbox.ts";
+import type { Account } from "../sessions/account.ts";
 
 /**
  * The contact a `send` without --to goes to through a relay: the one `-r @NAME` (or
@@ -109,5 +110,64 @@ export async function sendThroughRelay(
   } finally {
     await outbox?.close();
     await close();
+  }
+}
+
+/**
+ * `chat`'s queue for a peer who is offline (docs/relay.md section 12): each line (a text, or
+ * `/file PATH`) that cannot be sent directly is deposited in the peer's inbox as a session
+ * message with the chat's account; the first one carries this side's invitation.
+ */
+export class OfflineQueue {
+  #outbox: RelayOutbox | undefined;
+  #invitationSent = false;
+
+  constructor(
+    readonly account: Account,
+    readonly identity: string,
+    readonly contact: Contact,
+    readonly values: Values,
+  ) {}
+
+  /** Deposits `line` (message number `n`), and says so with `show`. */
+  async queue(line: string, n: number, show: (line: string) => Promise<void>): Promise<void> {
+    this.#outbox ??= await RelayOutbox.open(
+      this.contact.invitation!,
+      await relayOptions(this.values),
+    );
+    const mine = this.#invitationSent
+      ? undefined
+      : (await readInboxes(this.identity)).at(-1)?.invitation;
+    this.#invitationSent = true;
+    if (line.startsWith("/file ")) {
+      const path = line.slice("/file ".length).trim();
+      const name = basename(path);
+      const source = await openInput(path);
+      const transferId = crypto.getRandomValues(new Uint8Array(16));
+      let offset = 0;
+      for await (const piece of chunks(source.stream, this.#outbox.pieceBytes)) {
+        const body = pieceBody(transferId, offset, piece.last, name, piece.bytes);
+        await this.#outbox.deposit(
+          this.account,
+          relayPayload(RELAY_KIND.piece, body, offset === 0 ? mine : undefined),
+        );
+        offset += piece.bytes.length;
+      }
+    } else {
+      const text = line.startsWith("//") ? line.slice(1) : line;
+      await this.#outbox.deposit(
+        this.account,
+        relayPayload(RELAY_KIND.text, new TextEncoder().encode(text), mine),
+      );
+    }
+    await show(
+      `  (#${n} ${this.contact.name} is offline: queued on ${this.#outbox.relay}, ` +
+        `delivered when they fetch)`,
+    );
+  }
+
+  /** Closes the relay connection. */
+  async close(): Promise<void> {
+    await this.#outbox?.close();
   }
 }

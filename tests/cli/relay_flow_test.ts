@@ -311,3 +311,49 @@ Deno.test("relay flow: usage errors", async () => {
     assert.match(noWay.stderr, /carol has no inbox/);
   });
 });
+
+Deno.test("relay flow: chat queues lines in the inbox of a peer who is offline", async () => {
+  await withTempDir("polycrypt-relay-chat-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      const invitation = (await bob.ok(["inbox", "new", "--relay", relay.url, "-i", bob.key]))
+        .stdout.trim();
+      // Bob's contact has an address (where his chat would listen) and his inbox.
+      const bobPort = freePort();
+      await alice.ok([
+        "contact",
+        "-i",
+        alice.key,
+        "add",
+        "bob",
+        invitation,
+        "--address",
+        `tcp://127.0.0.1:${bobPort}`,
+      ]);
+      await Deno.writeTextFile(join(dir, "notes.txt"), "the notes\n");
+      const chat = await alice.run(
+        [
+          "chat",
+          "--listen",
+          `tcp://127.0.0.1:${freePort()}`,
+          "-i",
+          alice.key,
+          "--peer-contact",
+          "bob",
+        ],
+        `are you there?\n/file ${join(dir, "notes.txt")}\n`,
+      );
+      assert.equal(chat.code, 0, chat.stderr);
+      assert.equal(chat.stdout.match(/bob is offline: queued on ws:/g)?.length, 2, chat.stdout);
+      const out = join(dir, "in");
+      await Deno.mkdir(out);
+      const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", out]);
+      assert.equal(fetched.stdout, `stranger ${fingerprint(alice.recipient)}: are you there?\n`);
+      assert.equal(await Deno.readTextFile(join(out, "notes.txt")), "the notes\n");
+    } finally {
+      await relay.stop();
+    }
+  });
+});

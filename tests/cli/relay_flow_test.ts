@@ -357,3 +357,48 @@ Deno.test("relay flow: chat queues lines in the inbox of a peer who is offline",
     }
   });
 });
+
+Deno.test("relay flow: fetch --follow shows messages as they arrive", async () => {
+  await withTempDir("polycrypt-relay-follow-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      const invitation = (await bob.ok(["inbox", "new", "--relay", relay.url, "-i", bob.key]))
+        .stdout.trim();
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", invitation]);
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "waiting already"]);
+      const follow = spawnCli(["fetch", "-i", bob.key, "--follow"], ALL, { env: bob.env });
+      const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      const readUntil = async (text: string) => {
+        while (!seen.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`fetch --follow ended before ${text}: ${seen}`);
+          seen += value;
+        }
+      };
+      try {
+        await readUntil("waiting already\n");
+        const t0 = performance.now();
+        await alice.ok(["send", "-i", alice.key, "-r", "@bob", "and now"]);
+        await readUntil("and now\n");
+        console.log(
+          `fetch --follow: a send (a process) shown after ${
+            (performance.now() - t0).toFixed(0)
+          } ms`,
+        );
+      } finally {
+        follow.kill("SIGTERM");
+        await follow.status;
+        await reader.cancel().catch(() => {});
+        await follow.stderr.cancel().catch(() => {});
+      }
+      const fp = fingerprint(alice.recipient);
+      assert.equal(seen, `stranger ${fp}: waiting already\nstranger ${fp}: and now\n`);
+      assert.equal((await bob.ok(["fetch", "-i", bob.key])).stdout, "");
+    } finally {
+      await relay.stop();
+    }
+  });
+});

@@ -21,8 +21,10 @@ function freePort(): number {
 }
 
 /** A `polycrypt relay` process on a free port, SQLite in `dir`; stopped by the returned function. */
-async function startRelay(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const url = `ws://127.0.0.1:${freePort()}`;
+async function startRelay(
+  dir: string,
+  url = `ws://127.0.0.1:${freePort()}`,
+): Promise<{ url: string; stop(signal?: Deno.Signal): Promise<void> }> {
   const child = spawnCli(["relay", "--on", url, "--store", `sqlite:${dir}/relay.db`], ALL, {
     stdout: "null",
     stderr: "null",
@@ -38,8 +40,10 @@ async function startRelay(dir: string): Promise<{ url: string; stop(): Promise<v
   assert.ok(up, "the relay did not start");
   return {
     url,
-    async stop() {
-      child.kill("SIGTERM");
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* gone already */ }
       await child.status;
     },
   };
@@ -397,6 +401,57 @@ Deno.test("relay flow: fetch --follow shows messages as they arrive", async () =
       const fp = fingerprint(alice.recipient);
       assert.equal(seen, `stranger ${fp}: waiting already\nstranger ${fp}: and now\n`);
       assert.equal((await bob.ok(["fetch", "-i", bob.key])).stdout, "");
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+Deno.test("relay flow: the relay killed during a send; the sender retries and the file arrives once", async () => {
+  await withTempDir("polycrypt-relay-crash-", async (dir) => {
+    let relay = await startRelay(dir);
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      const invitation = (await bob.ok(["inbox", "new", "--relay", relay.url, "-i", bob.key]))
+        .stdout.trim();
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", invitation]);
+      const file = new Uint8Array(24 * 1024 * 1024);
+      const block = crypto.getRandomValues(new Uint8Array(65536));
+      for (let at = 0; at < file.length; at += block.length) file.set(block, at);
+      file[1] ^= 1;
+      await Deno.writeFile(join(dir, "big.bin"), file);
+      const send = spawnCli(
+        ["send", "-i", alice.key, "-r", "@bob", "-f", join(dir, "big.bin")],
+        ALL,
+        {
+          env: alice.env,
+        },
+      );
+      const sendOut = send.output();
+      // Once some pieces are on the relay, kill -9 it and start it again on the same database.
+      const db = join(dir, "relay.db");
+      for (let i = 0; i < 12_000; i++) {
+        const wal = await Deno.stat(`${db}-wal`).catch(() => undefined);
+        if ((wal?.size ?? 0) > 2 * 1024 * 1024) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      let sendDone = false;
+      sendOut.then(() => sendDone = true, () => {});
+      await new Promise((r) => setTimeout(r, 0));
+      assert.ok(!sendDone, "the send finished before the relay could be killed");
+      await relay.stop("SIGKILL");
+      relay = await startRelay(dir, relay.url);
+      const sent = await sendOut;
+      const err = new TextDecoder().decode(sent.stderr);
+      assert.equal(sent.code, 0, err);
+      assert.match(err, /big\.bin \(25165824 bytes\) stored/);
+      const out = join(dir, "in");
+      await Deno.mkdir(out);
+      const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", out]);
+      assert.match(fetched.stderr, /1 message read/);
+      assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), ["big.bin"]);
+      assert.deepEqual(await Deno.readFile(join(out, "big.bin")), file);
     } finally {
       await relay.stop();
     }

@@ -13,7 +13,7 @@ import { RelayError } from "../relay/protocol.ts";
 import { type Invitation, parseInvitation } from "../relay/invite.ts";
 import { checkFileName } from "../transports/mod.ts";
 import { IoError } from "./_errors.ts";
-import { freeName, Notice } from "./_delivery.ts";
+import { freeName, Notice, tooLarge } from "./_delivery.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -315,8 +315,13 @@ export async function writePiece(
   dir: string,
   from: string,
   piece: { transferId: Uint8Array; offset: number; last: boolean; name: string; bytes: Uint8Array },
+  maxFile = Number.MAX_SAFE_INTEGER,
 ): Promise<string> {
   const path = partPath(dir, from, piece.transferId);
+  if (piece.offset + piece.bytes.length > maxFile) {
+    await Deno.remove(path).catch(() => {});
+    throw new Notice(`${piece.name}: ${tooLarge(maxFile).message}`);
+  }
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   let open = true;
   try {

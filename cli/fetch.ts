@@ -8,7 +8,7 @@ import { IoError, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
 import { type Contact, type InboxRecord, readBook, readInboxes, writeBook } from "./_contacts.ts";
 import { openAccount } from "./_chat_session.ts";
-import { checkOutDir, Notice, writeAll } from "./_delivery.ts";
+import { checkOutDir, maxFileBytes, Notice, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
 import { relayOptions, sessionIdentity } from "./inbox.ts";
 import {
@@ -31,6 +31,7 @@ class Reader {
     readonly store: DeferredStore,
     public contacts: Contact[],
     readonly outDir: string | undefined,
+    readonly maxFile: number,
   ) {}
   shown = 0;
   dropped = 0;
@@ -93,7 +94,7 @@ class Reader {
     } else {
       let part: string;
       try {
-        part = await writePiece(this.outDir!, opened.from, payload);
+        part = await writePiece(this.outDir!, opened.from, payload, this.maxFile);
       } catch (e) {
         if (!(e instanceof Notice)) {
           throw new IoError(`cannot write into ${this.outDir}: ${(e as Error).message}`);
@@ -186,6 +187,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.fetch}`);
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
+  const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
   const identity = await sessionIdentity(values);
   const inboxes = await readInboxes(identity);
   if (inboxes.length === 0) {
@@ -201,7 +203,14 @@ export async function fetchCommand(args: string[]): Promise<void> {
     values.sessions as string | undefined,
     (inner) => store = new DeferredStore(inner),
   );
-  const reader = new Reader(identity, account, store!, contacts, outDir);
+  const reader = new Reader(
+    identity,
+    account,
+    store!,
+    contacts,
+    outDir,
+    maxFile,
+  );
   await reader.recover();
   const { RelayClient } = await import("../relay/client.ts");
   const clients: RelayClient[] = [];

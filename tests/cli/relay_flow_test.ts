@@ -262,13 +262,20 @@ Deno.test("relay flow: a tampered envelope and a foreign one are dropped; the ot
       );
       await client.close();
       await mallory.close();
+      // A file over fetch's --max-file-size is dropped too, its temporary file removed.
+      await Deno.writeFile(join(dir, "large.bin"), new Uint8Array(1536 * 1024));
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "-f", join(dir, "large.bin")]);
       await alice.ok(["send", "-i", alice.key, "-r", "@bob", "two"]);
 
-      const fetched = await bob.ok(["fetch", "-i", bob.key]);
+      const out = join(dir, "in");
+      await Deno.mkdir(out);
+      const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", out, "--max-file-size", "1M"]);
       const fp = fingerprint(alice.recipient);
       assert.equal(fetched.stdout, `stranger ${fp}: one\nstranger ${fp}: two\n`);
       assert.equal(fetched.stderr.match(/does not decrypt/g)?.length, 2);
-      assert.match(fetched.stderr, /2 messages read, 2 dropped/);
+      assert.match(fetched.stderr, /large\.bin: a file larger than --max-file-size \(1 MiB\)/);
+      assert.match(fetched.stderr, /2 messages read, 3 dropped/);
+      assert.deepEqual([...Deno.readDirSync(out)], []);
       assert.equal((await bob.ok(["fetch", "-i", bob.key])).stdout, "");
     } finally {
       await relay.stop();

@@ -83,6 +83,7 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
       const alice = await user(dir, "alice");
       // Bob: an inbox, its invitation in bob.invite (and on stdout); then he goes offline.
       const invite = join(dir, "bob.invite");
+      // Three one-time bundles only: fetch tops them up once fewer than five are left.
       const made = await bob.ok([
         "inbox",
         "new",
@@ -92,6 +93,8 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
         bob.key,
         "-o",
         invite,
+        "--one-time",
+        "3",
       ]);
       const invitation = made.stdout.trim();
       assert.match(invitation, /^polycrypt-invite1:[A-Za-z0-9_-]+$/);
@@ -146,10 +149,12 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
       // Alice's invitation came inside the message: Bob saves her with it and answers.
       const aliceInvite = fetched.stderr.match(/contact add NAME (polycrypt-invite1:\S+)/)![1];
       assert.equal(parseInvitation(aliceInvite).recipient, alice.recipient);
-      // Nothing waits any more: every message was acknowledged.
+      assert.match(fetched.stderr, /published fresh prekey bundles on ws:\S+ \(22 one-time\)/);
+      // Nothing waits any more: every message was acknowledged; the bundles need no refill.
       const again = await bob.ok(["fetch", "-i", bob.key, "-o", out]);
       assert.equal(again.stdout, "");
       assert.match(again.stderr, /0 messages read/);
+      assert.doesNotMatch(again.stderr, /published/);
 
       await bob.ok(["contact", "-i", bob.key, "add", "alice", aliceInvite]);
       await bob.ok(["send", "-i", bob.key, "-r", "@alice", "got your plans"]);

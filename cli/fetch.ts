@@ -236,6 +236,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
   const { RelayClient } = await import("../relay/client.ts");
   const clients: RelayClient[] = [];
   let inboxesChanged = false;
+  const unreachable: string[] = [];
   try {
     /**
      * Tops up an inbox's prekey bundles (docs/relay.md section 12): fewer than REFILL_BELOW
@@ -272,7 +273,15 @@ export async function fetchCommand(args: string[]): Promise<void> {
     };
     if (!values.follow) {
       for (const inbox of inboxes) {
-        const client = await connect(inbox);
+        // A relay that cannot be reached does not keep the other inboxes from being read.
+        let client: RelayClient;
+        try {
+          client = await connect(inbox);
+        } catch (e) {
+          unreachable.push(inbox.relay);
+          say(`polycrypt: ${(e as Error).message}; its messages wait there`);
+          continue;
+        }
         const rid = Uint8Array.fromHex(inbox.receivingId);
         for (;;) {
           const message = await client.fetch(rid, queueKey(inbox));
@@ -309,6 +318,12 @@ export async function fetchCommand(args: string[]): Promise<void> {
     for (const client of clients) await client.close().catch(() => {});
     await close();
     if (inboxesChanged) await writeInboxes(identity, inboxes);
+  }
+  if (unreachable.length) {
+    throw new IoError(
+      `${reader.shown} message${reader.shown === 1 ? "" : "s"} read; could not reach ` +
+        unreachable.join(", "),
+    );
   }
   say(
     `polycrypt: ${reader.shown} message${reader.shown === 1 ? "" : "s"} read` +

@@ -469,3 +469,27 @@ Deno.test("relay flow: the relay killed during a send; the sender retries and th
     }
   });
 });
+
+Deno.test("relay flow: an inbox whose relay is down does not keep the others from being read", async () => {
+  await withTempDir("polycrypt-relay-down-", async (dir) => {
+    const a = await startRelay(await Deno.makeTempDir({ dir }));
+    const b = await startRelay(await Deno.makeTempDir({ dir }));
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      await bob.ok(["inbox", "new", "--relay", b.url, "-i", bob.key]);
+      const onA = (await bob.ok(["inbox", "new", "--relay", a.url, "-i", bob.key])).stdout.trim();
+      assert.equal((await bob.ok(["inbox", "list", "-i", bob.key])).stdout.split("\n").length, 3);
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", onA]);
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "via a"]);
+      await b.stop();
+      const fetched = await bob.run(["fetch", "-i", bob.key]);
+      assert.equal(fetched.code, 3, fetched.stderr);
+      assert.match(fetched.stdout, /: via a\n$/);
+      assert.match(fetched.stderr, new RegExp(`1 message read; could not reach ${b.url}`));
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+});

@@ -4,6 +4,7 @@
 // only once its plaintext is written.
 import { dirname, join, resolve } from "node:path";
 import { sha256 } from "../engines/_hash.ts";
+import { fingerprint } from "../contacts/fingerprint.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 import type { Account } from "../sessions/account.ts";
 import { parseBundle } from "../sessions/bundle.ts";
@@ -185,7 +186,6 @@ export class RelayOutbox {
   /** Encrypts `payload` for the invitation's owner with `account` and deposits it. */
   async deposit(account: Account, payload: Uint8Array): Promise<void> {
     const owner = this.#invitation.recipient;
-    const { fingerprint } = await import("../mod.ts");
     const fp = fingerprint(owner);
     let message: Uint8Array;
     if (await account.sessionId(fp) !== undefined) {

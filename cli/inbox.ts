@@ -93,11 +93,11 @@ export async function inboxCommand(args: string[]): Promise<void> {
   if (!/^\d+$/.test(raw ?? "0") || oneTime > MAX_ONE_TIME) {
     throw new UsageError(`--one-time takes a number from 0 to ${MAX_ONE_TIME}, not ${raw}`);
   }
-  const { encodeInvitation } = await import("../relay/invite.ts");
+  const { checkRelayUrl, encodeInvitation } = await import("../relay/invite.ts");
   try {
-    encodeInvitation({ relay, sendId: new Uint8Array(24), recipient: "" });
+    checkRelayUrl(relay);
   } catch (e) {
-    if (/relay/.test((e as Error).message)) throw new UsageError((e as Error).message);
+    throw new UsageError(`--relay: ${(e as Error).message}`);
   }
   const output = values.output as string | undefined;
   if (output !== undefined) {

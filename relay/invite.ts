@@ -59,7 +59,8 @@ function check(payload: Uint8Array): Uint8Array {
   return sha256(encoder.encode(INVITATION_PREFIX), payload).slice(0, 4);
 }
 
-function checkRelayUrl(relay: string): string {
+/** Checks a relay URL as an invitation carries it; throws `FormatError`. Internal to the CLI. */
+export function checkRelayUrl(relay: string): string {
   if (typeof relay !== "string") throw new TypeError("relay must be a string");
   // Printable ASCII only: the URL is shown on terminals (an IDN host goes in its xn-- form).
   if (!/^[\x21-\x7e]+$/.test(relay)) {

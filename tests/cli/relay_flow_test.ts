@@ -322,6 +322,26 @@ Deno.test("relay flow: usage errors", async () => {
     // A contact with neither an inbox nor --to.
     const carol = await generateIdentity();
     await bob.ok(["contact", "-i", bob.key, "add", "carol", carol.recipient]);
+    // (An invitation saved for carol: --aead does not apply through a relay.)
+    const { encodeInvitation } = await import("../../relay/mod.ts");
+    const carolInvite = encodeInvitation({
+      relay: "ws://127.0.0.1:1",
+      sendId: new Uint8Array(24),
+      recipient: carol.recipient,
+    });
+    await bob.ok(["contact", "-i", bob.key, "add", "carol2", carolInvite]);
+    const aead = await bob.run([
+      "send",
+      "-i",
+      bob.key,
+      "-r",
+      "@carol2",
+      "--aead",
+      "aes-256-gcm",
+      "hi",
+    ]);
+    assert.equal(aead.code, 2, aead.stderr);
+    assert.match(aead.stderr, /--aead does not apply through a relay/);
     const noWay = await bob.run(["send", "-i", bob.key, "-r", "@carol", "hi"]);
     assert.equal(noWay.code, 2, noWay.stderr);
     assert.match(noWay.stderr, /carol has no inbox/);

@@ -14,9 +14,9 @@
  * import assert from "node:assert/strict";
  * import { ed25519 } from "@polycrypt/polycrypt";
  * // RFC 8032 section 7.1, TEST 1: the empty message.
- * const seed = fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+ * const seed = Uint8Array.fromHex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
  * const publicKey = await ed25519.publicKeyFromSecretKey!(seed);
- * assert.equal(toHex(publicKey), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+ * assert.equal(publicKey.toHex(), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
  * const signature = await ed25519.sign(seed, new Uint8Array(0));
  * assert.equal(
  *   signature.toHex(),

@@ -93,10 +93,25 @@ export function generatorString(
 }
 
 /**
+ * A ristretto255 element as `@noble/curves` represents it, named by the operations this module
+ * uses (noble's class is not exported, and declaration files cannot name it).
+ */
+export interface RistrettoElement {
+  /** The element times a scalar. */
+  multiply(scalar: bigint): RistrettoElement;
+  /** The 32-byte canonical encoding. */
+  toBytes(): Uint8Array;
+}
+
+/**
  * `G_Ristretto255.calculate_generator(SHA-512, PRS, CI, sid)`: SHA-512 of the generator string,
  * mapped with ristretto255's element derivation from 64 uniform bytes (RFC 9496 section 4.3.4).
  */
-export function cpaceGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): Point {
+export function cpaceGenerator(
+  prs: Uint8Array,
+  ci: Uint8Array,
+  sid: Uint8Array,
+): RistrettoElement {
   return ristretto255_hasher.deriveToCurve!(sha512(generatorString(CPACE_DSI, prs, ci, sid)));
 }
 

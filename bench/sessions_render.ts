@@ -1,0 +1,317 @@
+/**
+ * The sessions benchmark's results (what `bench/results/sessions-<date>.json` holds) and their
+ * Markdown, pure: `deno task bench:sessions --render FILE.json` prints a stored run again.
+ *
+ * @module
+ */
+import { QUOTED } from "./libsignal/client.ts";
+
+/** A message loop as measured: n encrypt + decrypt pairs. */
+export interface RawLoop {
+  /** Wall time of the loop, ms. */
+  ms: number;
+  /** The process's CPU time over the loop (user + system, every thread), ms. */
+  cpuMs: number;
+  /** Bytes of each message, in order. */
+  sizes: number[];
+}
+
+/** A message loop as stored: the sizes as a histogram. */
+export interface Loop {
+  ms: number;
+  cpuMs: number;
+  /** Messages in the loop. */
+  n: number;
+  /** Message size in bytes -> how many messages had it. */
+  sizes: Record<string, number>;
+}
+
+/** A run of handshakes: per handshake, ms and the first message's bytes. */
+export interface Handshakes {
+  initiator: number[];
+  responder: number[];
+  sizes: number[];
+}
+
+/** Two sessions alternating with one KEM: one stepping at every turn, one never. */
+export interface KemStep {
+  kem: string;
+  /** The engine's public key and encapsulation sizes, bytes. */
+  publicKeySize: number;
+  encapsulationSize: number;
+  /** Messages per loop. */
+  messages: number;
+  withStep: Loop[];
+  without: Loop[];
+}
+
+/** One primitive, microseconds per call. */
+export interface PrimitiveTime {
+  name: string;
+  role: string;
+  us: number;
+}
+
+/** Everything one run measured. */
+export interface SessionsResults {
+  date: string;
+  deno: string;
+  v8: string;
+  cores: number;
+  /** Load averages (1, 5, 15 min) when the run started and when it ended. */
+  loadavg: { start: number[]; end: number[] };
+  size: number;
+  rounds: number;
+  messages: number;
+  sqliteMessages: number;
+  handshakes: number;
+  libsignal: { version: string; measured: boolean; error?: string };
+  loops: {
+    memory: { oneWay: Loop[]; alternating: Loop[] };
+    sqlite: { oneWay: Loop[]; alternating: Loop[] };
+    libsignal?: { oneWay: Loop[]; alternating: Loop[] };
+  };
+  handshake: { polycrypt: Handshakes[]; libsignal?: Handshakes[] };
+  kemSteps: KemStep[];
+  primitives: PrimitiveTime[];
+}
+
+/** The median of `xs` (NaN when empty). */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A raw loop as stored. */
+export function compact(loop: RawLoop): Loop {
+  const sizes: Record<string, number> = {};
+  for (const s of loop.sizes) sizes[s] = (sizes[s] ?? 0) + 1;
+  return { ms: loop.ms, cpuMs: loop.cpuMs, n: loop.sizes.length, sizes };
+}
+
+/** Messages per second of a loop. */
+export const rate = (l: Loop): number => l.n / l.ms * 1000;
+
+/** Every size of a set of loops, expanded (for medians and ranges). */
+function allSizes(loops: readonly Loop[]): number[] {
+  const out: number[] = [];
+  for (const l of loops) {
+    for (const [size, count] of Object.entries(l.sizes)) {
+      for (let i = 0; i < count; i++) out.push(Number(size));
+    }
+  }
+  return out;
+}
+
+const int = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-";
+const fix = (x: number, d = 2) => Number.isFinite(x) ? x.toFixed(d) : "-";
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Per-round ratio of two series of loops (a's rate over b's), median over the rounds. */
+function ratio(a: readonly Loop[], b: readonly Loop[]): number {
+  return median(a.map((l, i) => rate(l) / rate(b[i])));
+}
+
+function sizeCell(loops: readonly Loop[]): string {
+  const s = allSizes(loops);
+  if (s.length === 0) return "-";
+  return `${int(Math.min(...s))} / ${int(median(s))} / ${int(mean(s))} / ${int(Math.max(...s))}`;
+}
+
+function rangeCell(loops: readonly Loop[]): string {
+  const r = loops.map(rate);
+  return `${int(median(r))} (${int(Math.min(...r))}-${int(Math.max(...r))})`;
+}
+
+/** The figures the targets are judged on, for render and for callers that print verdicts. */
+export function summary(r: SessionsResults) {
+  const ls = r.loops.libsignal;
+  const measured = r.libsignal.measured && ls !== undefined;
+  const quotedOne = QUOTED.oneWayPerSecond.quiet, quotedAlt = QUOTED.alternatingPerSecond.quiet;
+  const vs = (loops: Loop[], other: Loop[] | undefined, quoted: number) =>
+    measured && other ? ratio(loops, other) : median(loops.map(rate)) / quoted;
+  const hsPc = r.handshake.polycrypt;
+  const initiator = median(hsPc.flatMap((h) => h.initiator));
+  const responder = median(hsPc.flatMap((h) => h.responder));
+  const both = median(hsPc.flatMap((h) => h.initiator.map((x, i) => x + h.responder[i])));
+  return {
+    measured,
+    memoryOneWay: vs(r.loops.memory.oneWay, ls?.oneWay, quotedOne),
+    memoryAlternating: vs(r.loops.memory.alternating, ls?.alternating, quotedAlt),
+    sqliteOneWay: vs(r.loops.sqlite.oneWay, ls?.oneWay, quotedOne),
+    sqliteAlternating: vs(r.loops.sqlite.alternating, ls?.alternating, quotedAlt),
+    handshake: { initiator, responder, both },
+  };
+}
+
+/** The report in Markdown. */
+export function render(r: SessionsResults): string {
+  const s = summary(r);
+  const ls = r.loops.libsignal;
+  const hsLs = r.handshake.libsignal;
+  const lsName = `libsignal-client ${r.libsignal.version}`;
+  const against = s.measured
+    ? `${lsName} measured in this run`
+    : `the figures issue 23 quotes for ${lsName} on a quiet machine (**quoted, not measured in ` +
+      `this run**: ${r.libsignal.error ?? "unavailable"})`;
+  const lines: string[] = [
+    `# polycrypt sessions against libsignal, ${r.date.slice(0, 10)}`,
+    "",
+    `${int(r.size)}-byte messages, each encrypted then decrypted at once, through the public ` +
+    "`Account` API with the default suite and policy: X25519 + ML-KEM-768 handshake, Double " +
+    "Ratchet with header encryption, a KEM step every 50 messages or hour (ML-KEM-768), " +
+    "AES-256-GCM, padding (docs/sessions.md). Against " + against + ": native Rust through its " +
+    "Node addon in a child Deno process, SPQR on, in-memory stores holding serialized records. " +
+    `${r.rounds} interleaved rounds (the order rotating), ${int(r.messages)} messages per loop ` +
+    `(${int(r.sqliteMessages)} with SQLite), ${r.handshakes} handshakes per round; rates are ` +
+    "medians over the rounds (range in brackets), ratios the median of each round's own ratio. " +
+    `Deno ${r.deno}, V8 ${r.v8}, ${r.cores} cores, load average ${
+      r.loadavg.start.map((x) => x.toFixed(2)).join(" ")
+    } at the start and ${r.loadavg.end.map((x) => x.toFixed(2)).join(" ")} at the end.`,
+    "",
+    "## Messages per second",
+    "",
+    `| pattern | polycrypt, MemorySessionStore | polycrypt, SqliteSessionStore | ${
+      s.measured ? "libsignal" : "libsignal (quoted)"
+    } | Memory / libsignal | SQLite / libsignal |`,
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (
+    const [label, key, quoted] of [
+      ["one direction", "oneWay", QUOTED.oneWayPerSecond.quiet],
+      ["alternating directions", "alternating", QUOTED.alternatingPerSecond.quiet],
+    ] as const
+  ) {
+    const lsCell = s.measured && ls ? rangeCell(ls[key]) : `${int(quoted)} (quoted)`;
+    const [mem, sql] = key === "oneWay"
+      ? [s.memoryOneWay, s.sqliteOneWay]
+      : [s.memoryAlternating, s.sqliteAlternating];
+    lines.push(
+      `| ${label} | ${rangeCell(r.loops.memory[key])} | ${rangeCell(r.loops.sqlite[key])} | ` +
+        `${lsCell} | ${fix(mem)}x | ${fix(sql)}x |`,
+    );
+  }
+  const cpuShare = (loops: readonly Loop[]) =>
+    `${fix(median(loops.map((l) => l.ms / l.n * 1000)), 0)} / ${
+      fix(median(loops.map((l) => l.cpuMs / l.n * 1000)), 0)
+    }`;
+  lines.push(
+    "",
+    "Wall and CPU time per message (encrypt + decrypt), microseconds, medians over the rounds (CPU: " +
+      "the process's user + system time, every thread):",
+    "",
+    "| pattern | Memory wall / CPU | SQLite wall / CPU | libsignal wall / CPU |",
+    "| --- | ---: | ---: | ---: |",
+    ...(["oneWay", "alternating"] as const).map((key) =>
+      `| ${key === "oneWay" ? "one direction" : "alternating directions"} | ${
+        cpuShare(r.loops.memory[key])
+      } | ${cpuShare(r.loops.sqlite[key])} | ${s.measured && ls ? cpuShare(ls[key]) : "-"} |`
+    ),
+    "",
+    "## Bytes on the wire per 1 KiB message",
+    "",
+    "min / median / mean / max over every message of the loops:",
+    "",
+    "| pattern | polycrypt | libsignal |",
+    "| --- | ---: | ---: |",
+    ...(["oneWay", "alternating"] as const).map((key) =>
+      `| ${key === "oneWay" ? "one direction" : "alternating directions"} | ${
+        sizeCell([...r.loops.memory[key], ...r.loops.sqlite[key]])
+      } | ${
+        s.measured && ls ? sizeCell(ls[key]) : `${QUOTED.wireBytes.map(int).join("-")} (quoted)`
+      } |`
+    ),
+  );
+  const hsFirst = median(r.handshake.polycrypt.flatMap((h) => h.sizes));
+  const lsInit = hsLs ? median(hsLs.flatMap((h) => h.initiator)) : NaN;
+  const lsResp = hsLs ? median(hsLs.flatMap((h) => h.responder)) : NaN;
+  const lsBoth = hsLs
+    ? median(hsLs.flatMap((h) => h.initiator.map((x, i) => x + h.responder[i])))
+    : NaN;
+  lines.push(
+    "",
+    "## Handshake",
+    "",
+    "Fresh accounts each time (memory stores), the bundle made beforehand (untimed) with one " +
+      "one-time X25519 and one one-time KEM prekey. Initiator: the bundle parsed and its " +
+      "signatures checked, PQXDH, the first message encrypted; responder: that message " +
+      "decrypted (prekeys looked up and consumed, sender seal opened, certificate checked). " +
+      "polycrypt's KEM is ML-KEM-768 and its prekeys are signed with Ed25519 + ML-DSA-65; " +
+      "libsignal's are Kyber-1024 (ML-KEM-1024) and XEdDSA. Medians of every handshake, ms.",
+    "",
+    "| | polycrypt | libsignal |",
+    "| --- | ---: | ---: |",
+    `| initiator (bundle + first message) | ${fix(s.handshake.initiator)} | ${fix(lsInit)} |`,
+    `| responder (first message decrypted) | ${fix(s.handshake.responder)} | ${fix(lsResp)} |`,
+    `| both ends | ${fix(s.handshake.both)} | ${fix(lsBoth)} |`,
+    `| first (prekey) message, bytes | ${int(hsFirst)} | ${
+      hsLs ? int(median(hsLs.flatMap((h) => h.sizes))) : "-"
+    } |`,
+    "",
+    "## The KEM step per KEM",
+    "",
+    "Two sessions alternating 1 KiB messages (memory stores): one whose policy steps at every " +
+      "turn (`{ messages: 0, milliseconds: 0 }`), one that never steps after the handshake. " +
+      "Bytes added: the median message of the first minus that of the second (the KEM public " +
+      "key and ciphertext with their two 4-byte lengths). Time per step: the difference of the " +
+      "two per-message times (key pair and encapsulation on the sender, decapsulation and the " +
+      "public key's check on the receiver, the larger state sealed and stored). Medians over " +
+      "rounds.",
+    "",
+    "| KEM | public key + ciphertext, bytes | bytes added per message carrying a step | ms per step | msgs/s stepping every turn | msgs/s never stepping |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const k of r.kemSteps) {
+    const added = median(allSizes(k.withStep)) - median(allSizes(k.without));
+    const perStep = median(
+      k.withStep.map((l, i) => (l.ms - k.without[i].ms) / l.n),
+    );
+    lines.push(
+      `| ${k.kem} | ${int(k.publicKeySize)} + ${int(k.encapsulationSize)} | ${int(added)} | ${
+        fix(perStep)
+      } | ${int(median(k.withStep.map(rate)))} | ${int(median(k.without.map(rate)))} |`,
+    );
+  }
+  lines.push(
+    "",
+    "With the default policy and alternating traffic one message in 50 carries the ML-KEM-768 " +
+      "step, so it adds about 1/50 of its bytes and time to the average message, which the " +
+      "alternating figures above include.",
+    "",
+    "## Targets",
+    "",
+    "| target | figure | verdict |",
+    "| --- | --- | --- |",
+  );
+  const verdict = (ok: boolean) => ok ? "met" : "**missed**";
+  const basis = s.measured ? "" : " (vs quoted)";
+  lines.push(
+    `| MemorySessionStore >= 1.0x libsignal, one direction | ${fix(s.memoryOneWay)}x${basis} | ${
+      verdict(s.memoryOneWay >= 1)
+    } |`,
+    `| MemorySessionStore >= 1.0x libsignal, alternating | ${fix(s.memoryAlternating)}x${basis} | ${
+      verdict(s.memoryAlternating >= 1)
+    } |`,
+    `| handshake < 10 ms (ml-kem-768, both ends) | ${fix(s.handshake.both)} ms (initiator ${
+      fix(s.handshake.initiator)
+    }) | ${verdict(s.handshake.both < 10)} |`,
+    `| SqliteSessionStore >= 0.5x libsignal, one direction | ${fix(s.sqliteOneWay)}x${basis} | ${
+      verdict(s.sqliteOneWay >= 0.5)
+    } |`,
+    `| SqliteSessionStore >= 0.5x libsignal, alternating | ${fix(s.sqliteAlternating)}x${basis} | ${
+      verdict(s.sqliteAlternating >= 0.5)
+    } |`,
+    "",
+    "## What a message is made of",
+    "",
+    "Each primitive timed alone in this run (median of 5 batches), microseconds per call. " +
+      'docs/performance.md ("Sessions") reads the loops\' times against these.',
+    "",
+    "| primitive | where | us |",
+    "| --- | --- | ---: |",
+    ...r.primitives.map((p) => `| ${p.name} | ${p.role} | ${fix(p.us, p.us < 10 ? 2 : 1)} |`),
+  );
+  return lines.join("\n");
+}

@@ -23,3 +23,4 @@ export * from "./engines/mod.ts";
 export * from "./errors.ts";
 export * from "./cascade/mod.ts";
 export * from "./contacts/mod.ts";
+export * from "./sessions/mod.ts";

@@ -129,33 +129,46 @@ const der = (prefix: Uint8Array, key: Uint8Array): Buffer =>
  * node:crypto's synchronous key objects: one X25519 DH in 130-150 us and a key pair in 45 us,
  * against 170-250 us for WebCrypto's asynchronous import + deriveBits (`deno task bench:kem`).
  */
+/** node:crypto's raw key conversions for one curve, shared by the DHKEM group and rawX25519. */
+function nodeKeys(node: NodeCrypto, curve: Curve) {
+  const { createPrivateKey, createPublicKey, diffieHellman } = node;
+  const size = SIZES[curve];
+  return {
+    // DER exports end with the raw key (RFC 8410); JWK export of a private key costs 10x more.
+    rawPublic: (key: KeyObject) => {
+      const spki = key.export({ format: "der", type: "spki" });
+      return new Uint8Array(spki.subarray(spki.length - size));
+    },
+    rawSecret: (key: KeyObject) => {
+      const pkcs8 = key.export({ format: "der", type: "pkcs8" });
+      return new Uint8Array(pkcs8.subarray(pkcs8.length - size));
+    },
+    secretKeyObject: (sk: Uint8Array): KeyObject =>
+      createPrivateKey({ key: der(PKCS8_PREFIX[curve], sk), format: "der", type: "pkcs8" }),
+    // An RFC 8037 JWK parses in about half the time of the same key as SPKI DER here (4 vs 8 us).
+    publicKeyObject: (pk: Uint8Array): KeyObject =>
+      createPublicKey({
+        key: {
+          kty: "OKP",
+          crv: curve,
+          x: pk.toBase64({ alphabet: "base64url", omitPadding: true }),
+        },
+        format: "jwk",
+      }),
+    derive: (privateKey: KeyObject, publicKey: KeyObject) => {
+      const out = diffieHellman({ privateKey, publicKey });
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    },
+  };
+}
+
 function nodeGroup(node: NodeCrypto, curve: Curve): DhGroup {
-  const { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } = node;
+  const { createPublicKey, generateKeyPairSync } = node;
   const size = SIZES[curve];
   const type = curve === "X25519" ? "x25519" : "x448";
-  // DER exports end with the raw key (RFC 8410); JWK export of a private key costs 10x more.
-  const rawPublic = (key: KeyObject) => {
-    const spki = key.export({ format: "der", type: "spki" });
-    return new Uint8Array(spki.subarray(spki.length - size));
-  };
-  const rawSecret = (key: KeyObject) => {
-    const pkcs8 = key.export({ format: "der", type: "pkcs8" });
-    return new Uint8Array(pkcs8.subarray(pkcs8.length - size));
-  };
-  const secretKeyObject = (sk: Uint8Array): KeyObject =>
-    createPrivateKey({ key: der(PKCS8_PREFIX[curve], sk), format: "der", type: "pkcs8" });
+  const { rawPublic, rawSecret, secretKeyObject, publicKeyObject, derive } = nodeKeys(node, curve);
   // Parsed secret keys of recent identities, by the caller's secret tag (see DhGroup.sync.dh).
   const secretObjects = new LruCache<string, KeyObject>(32);
-  // An RFC 8037 JWK parses in about half the time of the same key as SPKI DER here (4 vs 8 us).
-  const publicKeyObject = (pk: Uint8Array): KeyObject =>
-    createPublicKey({
-      key: { kty: "OKP", crv: curve, x: pk.toBase64({ alphabet: "base64url", omitPadding: true }) },
-      format: "jwk",
-    });
-  const derive = (privateKey: KeyObject, publicKey: KeyObject) => {
-    const out = diffieHellman({ privateKey, publicKey });
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
-  };
   const sync = {
     publicKey: (secretKey: Uint8Array) => rawPublic(createPublicKey(secretKeyObject(secretKey))),
     dh: (secretKey: Uint8Array, publicKey: Uint8Array, tag: string) =>
@@ -248,4 +261,59 @@ function webCryptoOrNoble(curve: Curve): DhGroup {
     publicKey: async (sk) => (await pick()).publicKey(sk),
     dh: async (sk, pk) => (await pick()).dh(sk, pk),
   };
+}
+
+/** Raw X25519 (RFC 7748), synchronous: what the Double Ratchet's DH steps need (sessions/). */
+export interface RawX25519 {
+  /** A fresh key pair; from `secretKey` (32 random bytes) when given. */
+  generate(secretKey?: Uint8Array): KemKeyPair;
+  /** The raw DH output; throws on an invalid point (all-zero output is the caller's check). */
+  dh(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+}
+
+let raw: RawX25519 | undefined;
+
+/**
+ * Raw X25519 on node:crypto's key objects where the platform has them, else @noble/curves (the
+ * same bytes). A key pair made by `generate` keeps its parsed secret key object, by the identity
+ * of its `secretKey` array (a WeakMap), so the one or two DHs a ratchet key pair takes later do
+ * not parse it again.
+ */
+export function rawX25519(): RawX25519 {
+  if (raw) return raw;
+  const node = nodeCrypto();
+  if (!node) {
+    raw = {
+      generate(secretKey = crypto.getRandomValues(new Uint8Array(32))) {
+        return { publicKey: nobleX25519.getPublicKey(secretKey), secretKey: secretKey.slice() };
+      },
+      dh: (secretKey, publicKey) => nobleX25519.getSharedSecret(secretKey, publicKey),
+    };
+    return raw;
+  }
+  const { rawPublic, rawSecret, secretKeyObject, publicKeyObject, derive } = nodeKeys(
+    node,
+    "X25519",
+  );
+  const objects = new WeakMap<Uint8Array, KeyObject>();
+  raw = {
+    generate(secretKey?: Uint8Array) {
+      let privateKey: KeyObject, publicKey: KeyObject;
+      if (secretKey) {
+        privateKey = secretKeyObject(secretKey);
+        publicKey = node.createPublicKey(privateKey);
+      } else {
+        ({ privateKey, publicKey } = node.generateKeyPairSync("x25519"));
+      }
+      const pair = { publicKey: rawPublic(publicKey), secretKey: rawSecret(privateKey) };
+      objects.set(pair.secretKey, privateKey);
+      return pair;
+    },
+    dh(secretKey, publicKey) {
+      let privateKey = objects.get(secretKey);
+      if (!privateKey) objects.set(secretKey, privateKey = secretKeyObject(secretKey));
+      return derive(privateKey, publicKeyObject(publicKey));
+    },
+  };
+  return raw;
 }

@@ -270,6 +270,14 @@ export function _buildMlKem(size: 512 | 768 | 1024, backend: MlKemBackend): Buil
     encapsulationSize: ctSize,
     sharedSecretSize: 32,
     backend,
+    /** FIPS 203 section 7.2: the size, and every coefficient of ek below q (InvalidKeyError). */
+    checkPublicKey(publicKey: Uint8Array): void {
+      checkBytes("publicKey", publicKey);
+      if (publicKey.length !== ekSize) {
+        throw new InvalidKeyError(`publicKey must be ${ekSize} bytes`);
+      }
+      checkEncapsulationKey(publicKey, k);
+    },
     generateKeyPair(): Promise<KemKeyPair> {
       return keyPairFromSeed(crypto.getRandomValues(new Uint8Array(ML_KEM_SEED_SIZE)));
     },

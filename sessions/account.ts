@@ -1,0 +1,947 @@
+/**
+ * Accounts: one identity's prekeys and sessions in a {@linkcode SessionStore}
+ * (docs/sessions.md sections 7 and 8).
+ *
+ * @module
+ */
+import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { DecryptionError, PolycryptError } from "../errors.ts";
+import { equalBytes } from "../engines/_bytes.ts";
+import { registry as defaultRegistry } from "../engines/mod.ts";
+import type { EngineRegistry } from "../engines/registry.ts";
+import type { AeadEngine, KemEngine } from "../engines/types.ts";
+import { fingerprint as fingerprintOf } from "../contacts/fingerprint.ts";
+import { sessionKeys } from "./_identity.ts";
+import { encodeBundle, parseBundle, type PrekeyPair } from "./bundle.ts";
+import { initiate, parsePrekeyMessage, type PrekeyLookup, respond } from "./handshake.ts";
+import {
+  PREKEY_MESSAGE,
+  RATCHET_MESSAGE,
+  ratchetMessagePrefix,
+  sessionMessageKind,
+} from "./message.ts";
+import {
+  decodeRatchetState,
+  encodeRatchetState,
+  initAlice,
+  initBob,
+  type KemPolicy,
+  ratchetDecrypt,
+  ratchetEncrypt,
+  type RatchetState,
+  type RatchetSuite,
+} from "./ratchet.ts";
+import { Reader, StorageSeal, Writer } from "./_records.ts";
+import type { SessionStore, StoreChange } from "./store.ts";
+
+/** The KEM of an account's prekeys when none is named. */
+export const DEFAULT_SESSION_KEM = "ml-kem-768";
+/** The AEAD of an account's sessions when none is named; both ends must use the same. */
+export const DEFAULT_SESSION_AEAD = "aes-256-gcm";
+/** A signed prekey (`SPK` and `PQSPK`) is replaced once it is this old (7 days, in ms). */
+export const PREKEY_ROTATION_MS = 7 * 24 * 3600 * 1000;
+/** A replaced signed prekey is kept this long for delayed prekey messages (30 days, in ms). */
+export const PREKEY_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** At most this many unused one-time prekeys of each kind are kept; the oldest go first. */
+export const MAX_ONE_TIME_PREKEYS = 2000;
+/** At most this many one-time prekeys are added by one {@linkcode Account.prekeyBundle} call. */
+export const MAX_BUNDLE_ONE_TIME_KEYS = 1000;
+
+/** What {@linkcode createAccount} takes. */
+export interface AccountOptions {
+  /** The account owner's version-2 identity string (the secret key). */
+  readonly identity: string;
+  /** Where prekeys and sessions live; {@linkcode Account.close} closes it. */
+  readonly store: SessionStore;
+  /** Engines to resolve KEM and AEAD ids with (the default registry otherwise). */
+  readonly registry?: EngineRegistry;
+  /** The KEM of this account's signed and one-time KEM prekeys (default `"ml-kem-768"`). */
+  readonly kem?: string;
+  /** The sessions' AEAD (default `"aes-256-gcm"`); both ends of a session must use the same. */
+  readonly aead?: string;
+  /** The KEM ratchet's policy (default: a KEM step every 50 messages or 1 hour). */
+  readonly policy?: KemPolicy;
+  /** The clock, in milliseconds since 1970 (default `Date.now`), for prekey ages and the policy. */
+  readonly now?: () => number;
+}
+
+/** One session as {@linkcode Account.sessions} lists it: who, and which session. */
+export interface SessionInfo {
+  /** The peer's fingerprint (docs/contacts.md section 1). */
+  readonly fingerprint: string;
+  /** The peer's recipient string (their public keys). */
+  readonly recipient: string;
+  /** The session id `SID` (docs/sessions.md section 3): the binding of the shared-secret check. */
+  readonly sessionId: Uint8Array;
+  /** The id of the session's KEM. */
+  readonly kem: string;
+  /** When the session was made, in milliseconds since 1970 (this account's clock). */
+  readonly created: number;
+}
+
+/**
+ * One identity's end of forward-secret sessions (docs/sessions.md): it publishes signed prekey
+ * bundles, starts sessions from other accounts' bundles, and encrypts and decrypts session
+ * messages, keeping every key in its {@linkcode SessionStore}, sealed under a storage key derived
+ * from the identity. Calls on one account are serialized; the store's state is committed before
+ * a ciphertext or a plaintext is returned, so no ratchet state is ever used twice.
+ */
+export interface Account {
+  /** This account's fingerprint (of its identity's recipient string). */
+  readonly fingerprint: string;
+  /** This account's recipient string. */
+  readonly recipient: string;
+  /**
+   * A signed prekey bundle for others to start sessions with: the current signed prekeys
+   * (rotated after 7 days) and `oneTimeKeys` fresh one-time X25519 and KEM prekeys (default 0;
+   * each is accepted once).
+   */
+  prekeyBundle(options?: { oneTimeKeys?: number }): Promise<Uint8Array>;
+  /**
+   * Encrypts `data` for a peer: `to` is their bundle (a session starts unless one exists with
+   * its owner) or the fingerprint of a peer with a session.
+   */
+  encrypt(to: Uint8Array | string, data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Decrypts a session message. `from` is the sender's fingerprint, which the message proves;
+   * whether that fingerprint is a contact to trust is the caller's decision (a prekey message
+   * from a stranger starts a session too).
+   */
+  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }>;
+  /** The sessions this account holds, one per peer. */
+  sessions(): Promise<SessionInfo[]>;
+  /** Deletes the session with `fingerprint` (nothing when there is none). */
+  endSession(fingerprint: string): Promise<void>;
+  /** The session id `SID` of the session with `fingerprint`, or `undefined`. */
+  sessionId(fingerprint: string): Promise<Uint8Array | undefined>;
+  /** Waits for pending calls and closes the store; later calls reject. */
+  close(): Promise<void>;
+}
+
+/**
+ * There is no session with the peer named (encrypt by fingerprint before any session).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NoSessionError, PolycryptError } from "@polycrypt/polycrypt";
+ * const e = new NoSessionError();
+ * assert.ok(e instanceof PolycryptError);
+ * assert.equal(e.name, "NoSessionError");
+ * ```
+ */
+export class NoSessionError extends PolycryptError {
+  /** Makes the error; it never names the peer. */
+  constructor() {
+    super("no session with this peer: start one from their prekey bundle");
+  }
+}
+
+// ---- records (docs/sessions.md section 7.1) ----
+
+const RECORD_VERSION = 1;
+const NO_OPK = 0xffffffff;
+const ROLE_INITIATOR = 1;
+const ROLE_RESPONDER = 2;
+
+interface SpkEntry {
+  id: number;
+  created: number;
+  retired: number; // 0 while current
+}
+
+interface AccountRecord {
+  nextId: number;
+  spks: SpkEntry[];
+  opks: number[];
+  pqopks: number[];
+  sessions: string[]; // peers' fingerprints
+}
+
+interface SpkRecord {
+  kem: string;
+  spk: PrekeyPair;
+  pqspk: PrekeyPair;
+  eks: Uint8Array[]; // EK_A of every prekey message accepted under this SPK
+}
+
+interface SessionState {
+  recipient: string;
+  kem: string;
+  aead: string;
+  created: number;
+  sid: Uint8Array;
+  role: number;
+  prefix: Uint8Array; // the initiator's prekey prefix until she decrypted something, else empty
+  ratchet: RatchetState;
+}
+
+interface SessionRecord {
+  current: SessionState;
+  previous?: SessionState;
+}
+
+function encodeAccount(r: AccountRecord): Uint8Array {
+  const w = new Writer().u8(RECORD_VERSION).u32(r.nextId).u16(r.spks.length);
+  for (const s of r.spks) w.u32(s.id).u64(s.created).u64(s.retired);
+  w.u32(r.opks.length);
+  for (const id of r.opks) w.u32(id);
+  w.u32(r.pqopks.length);
+  for (const id of r.pqopks) w.u32(id);
+  w.u32(r.sessions.length);
+  for (const fp of r.sessions) w.sp(fp);
+  return w.bytes();
+}
+
+function decodeAccount(b: Uint8Array): AccountRecord {
+  const r = new Reader(b);
+  version(r);
+  const nextId = r.u32();
+  const spks: SpkEntry[] = [];
+  for (let n = r.u16(); n > 0; n--) spks.push({ id: r.u32(), created: r.u64(), retired: r.u64() });
+  const ids = () => {
+    const out: number[] = [];
+    for (let n = r.u32(); n > 0; n--) out.push(r.u32());
+    return out;
+  };
+  const opks = ids();
+  const pqopks = ids();
+  const sessions: string[] = [];
+  for (let n = r.u32(); n > 0; n--) sessions.push(r.spString());
+  r.end();
+  return { nextId, spks, opks, pqopks, sessions };
+}
+
+function version(r: Reader): void {
+  if (r.u8() !== RECORD_VERSION) throw new DecryptionError();
+}
+
+function encodeSpk(s: SpkRecord): Uint8Array {
+  const w = new Writer().u8(RECORD_VERSION).sp(s.kem).u32(s.spk.id).raw(s.spk.publicKey)
+    .raw(s.spk.secretKey).u32(s.pqspk.id).lp(s.pqspk.publicKey).lp(s.pqspk.secretKey)
+    .u32(s.eks.length);
+  for (const ek of s.eks) w.raw(ek);
+  return w.bytes();
+}
+
+function decodeSpk(b: Uint8Array): SpkRecord {
+  const r = new Reader(b);
+  version(r);
+  const kem = r.spString();
+  const spk = { id: r.u32(), publicKey: r.raw(32), secretKey: r.raw(32) };
+  const pqspk = { id: r.u32(), publicKey: r.lp(), secretKey: r.lp() };
+  const eks: Uint8Array[] = [];
+  for (let n = r.u32(); n > 0; n--) eks.push(r.raw(32));
+  r.end();
+  return { kem, spk, pqspk, eks };
+}
+
+function encodeOpk(p: PrekeyPair): Uint8Array {
+  return new Writer().u8(RECORD_VERSION).raw(p.publicKey).raw(p.secretKey).bytes();
+}
+
+function decodeOpk(id: number, b: Uint8Array): PrekeyPair {
+  const r = new Reader(b);
+  version(r);
+  const pair = { id, publicKey: r.raw(32), secretKey: r.raw(32) };
+  r.end();
+  return pair;
+}
+
+function encodePqopk(kem: string, p: PrekeyPair): Uint8Array {
+  return new Writer().u8(RECORD_VERSION).sp(kem).lp(p.publicKey).lp(p.secretKey).bytes();
+}
+
+function decodePqopk(id: number, b: Uint8Array): { kem: string; pair: PrekeyPair } {
+  const r = new Reader(b);
+  version(r);
+  const kem = r.spString();
+  const pair = { id, publicKey: r.lp(), secretKey: r.lp() };
+  r.end();
+  return { kem, pair };
+}
+
+interface EkRecord {
+  spkId: number;
+  fingerprint: string;
+  sid: Uint8Array;
+}
+
+function encodeEk(e: EkRecord): Uint8Array {
+  return new Writer().u8(RECORD_VERSION).u32(e.spkId).sp(e.fingerprint).lp(e.sid).bytes();
+}
+
+function decodeEk(b: Uint8Array): EkRecord {
+  const r = new Reader(b);
+  version(r);
+  const e = { spkId: r.u32(), fingerprint: r.spString(), sid: r.lp() };
+  r.end();
+  return e;
+}
+
+function writeState(w: Writer, s: SessionState): void {
+  w.sp(s.recipient).sp(s.kem).sp(s.aead).u64(s.created).lp(s.sid).u8(s.role).lp(s.prefix)
+    .lp(encodeRatchetState(s.ratchet));
+}
+
+function readState(r: Reader): SessionState {
+  const recipient = r.spString();
+  const kem = r.spString();
+  const aead = r.spString();
+  const created = r.u64();
+  const sid = r.lp();
+  const role = r.u8();
+  if (role !== ROLE_INITIATOR && role !== ROLE_RESPONDER) throw new DecryptionError();
+  const prefix = r.lp();
+  const ratchet = decodeRatchetState(r.lp());
+  return { recipient, kem, aead, created, sid, role, prefix, ratchet };
+}
+
+function encodeSession(s: SessionRecord): Uint8Array {
+  const w = new Writer().u8(RECORD_VERSION);
+  writeState(w, s.current);
+  if (s.previous) writeState(w.u8(1), s.previous);
+  else w.u8(0);
+  return w.bytes();
+}
+
+function decodeSession(b: Uint8Array): SessionRecord {
+  const r = new Reader(b);
+  version(r);
+  const current = readState(r);
+  const flag = r.u8();
+  const previous = flag === 1 ? readState(r) : undefined;
+  if (flag > 1) throw new DecryptionError();
+  r.end();
+  return { current, previous };
+}
+
+const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Record names (docs/sessions.md section 7.1); the store sees only their blinded form. */
+const NAME = {
+  account: "account",
+  spk: (id: number) => `spk/${id}`,
+  opk: (id: number) => `opk/${id}`,
+  pqopk: (id: number) => `pqopk/${id}`,
+  ek: (ek: Uint8Array) => `ek/${hex(ek)}`,
+  session: (fp: string) => `session/${fp}`,
+};
+
+function newX25519Pair(id: number): PrekeyPair {
+  const secretKey = nobleX25519.utils.randomSecretKey();
+  return { id, publicKey: nobleX25519.getPublicKey(secretKey), secretKey };
+}
+
+function checkTime(now: number): number {
+  if (!Number.isSafeInteger(now) || now < 0) {
+    throw new RangeError("the clock must give a non-negative integer of milliseconds");
+  }
+  return now;
+}
+
+/** What decoding a stored value gave, kept while the stored bytes stay the same. */
+interface Cached {
+  sealed: Uint8Array;
+  value: unknown;
+}
+
+class AccountImpl implements Account {
+  readonly fingerprint: string;
+  readonly recipient: string;
+  readonly #identity: string;
+  readonly #store: SessionStore;
+  readonly #seal: StorageSeal;
+  readonly #registry: EngineRegistry;
+  readonly #kem: KemEngine;
+  readonly #aead: AeadEngine;
+  readonly #policy: KemPolicy | undefined;
+  readonly #now: () => number;
+  readonly #suites = new Map<string, RatchetSuite>();
+  readonly #cache = new Map<string, Cached>();
+  #recent: string[] = []; // fingerprints, most recently used first (memory only)
+  #chain: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  constructor(
+    identity: string,
+    recipient: string,
+    store: SessionStore,
+    seal: StorageSeal,
+    registry: EngineRegistry,
+    kem: KemEngine,
+    aead: AeadEngine,
+    policy: KemPolicy | undefined,
+    now: () => number,
+  ) {
+    this.#identity = identity;
+    this.recipient = recipient;
+    this.fingerprint = fingerprintOf(recipient);
+    this.#store = store;
+    this.#seal = seal;
+    this.#registry = registry;
+    this.#kem = kem;
+    this.#aead = aead;
+    this.#policy = policy;
+    this.#now = now;
+  }
+
+  /** Runs `fn` after every earlier call of this account has settled. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new TypeError("the account is closed"));
+    const run = this.#chain.then(fn);
+    this.#chain = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  #time(): number {
+    return checkTime(this.#now());
+  }
+
+  #suite(kem: string, aead: string): RatchetSuite {
+    const key = `${kem}\n${aead}`;
+    let suite = this.#suites.get(key);
+    if (!suite) {
+      suite = {
+        kem: this.#registry.kem(kem),
+        aead: this.#registry.aead(aead),
+        ...(this.#policy ? { policy: this.#policy } : {}),
+      };
+      this.#suites.set(key, suite);
+    }
+    return suite;
+  }
+
+  // ---- the sealed store ----
+
+  async #read<T>(name: string, decode: (b: Uint8Array) => T): Promise<T | undefined> {
+    const key = this.#seal.blind(name);
+    const sealed = await this.#store.get(key);
+    if (sealed === undefined) {
+      this.#cache.delete(key);
+      return undefined;
+    }
+    const hit = this.#cache.get(key);
+    if (hit && equalBytes(hit.sealed, sealed)) return hit.value as T;
+    const value = decode(await this.#seal.open(key, sealed));
+    this.#cache.set(key, { sealed, value });
+    return value;
+  }
+
+  /** Commits `changes` and, once durable, caches what the new values decode to. */
+  async #commit(changes: { name: string; record?: Uint8Array; value?: unknown }[]): Promise<void> {
+    const out: StoreChange[] = [];
+    const cache: [string, Cached][] = [];
+    for (const c of changes) {
+      const key = this.#seal.blind(c.name);
+      if (c.record === undefined) {
+        out.push({ key });
+        cache.push([key, undefined as never]);
+      } else {
+        const sealed = await this.#seal.seal(key, c.record);
+        out.push({ key, value: sealed });
+        cache.push([key, { sealed, value: c.value }]);
+      }
+    }
+    try {
+      await this.#store.commit(out);
+    } catch (e) {
+      for (const [key] of cache) this.#cache.delete(key);
+      throw e;
+    }
+    for (const [key, entry] of cache) {
+      if (entry) this.#cache.set(key, entry);
+      else this.#cache.delete(key);
+    }
+  }
+
+  async #account(): Promise<AccountRecord> {
+    const record = await this.#read(NAME.account, decodeAccount);
+    // A copy: callers change it and commit it, and a failed commit must leave the cache right.
+    return record
+      ? {
+        nextId: record.nextId,
+        spks: record.spks.map((s) => ({ ...s })),
+        opks: [...record.opks],
+        pqopks: [...record.pqopks],
+        sessions: [...record.sessions],
+      }
+      : { nextId: 1, spks: [], opks: [], pqopks: [], sessions: [] };
+  }
+
+  #accountChange(r: AccountRecord) {
+    return { name: NAME.account, record: encodeAccount(r), value: r };
+  }
+
+  #takeId(r: AccountRecord): number {
+    const id = r.nextId;
+    if (id >= NO_OPK) throw new RangeError("this account has used every prekey id");
+    r.nextId = id + 1;
+    return id;
+  }
+
+  // ---- prekeys ----
+
+  prekeyBundle(options: { oneTimeKeys?: number } = {}): Promise<Uint8Array> {
+    const count = options.oneTimeKeys ?? 0;
+    if (!Number.isSafeInteger(count) || count < 0 || count > MAX_BUNDLE_ONE_TIME_KEYS) {
+      return Promise.reject(
+        new RangeError(`oneTimeKeys must be an integer from 0 to ${MAX_BUNDLE_ONE_TIME_KEYS}`),
+      );
+    }
+    return this.#serial(async () => {
+      const now = this.#time();
+      const account = await this.#account();
+      const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+      let current = account.spks.find((s) => s.retired === 0);
+      let spk = current && await this.#read(NAME.spk(current.id), decodeSpk);
+      if (
+        !current || !spk || spk.kem !== this.#kem.id ||
+        now - current.created >= PREKEY_ROTATION_MS ||
+        now < current.created
+      ) {
+        if (current) current.retired = now;
+        const id = this.#takeId(account);
+        const pq = await this.#kem.generateKeyPair();
+        spk = {
+          kem: this.#kem.id,
+          spk: newX25519Pair(id),
+          pqspk: { id, publicKey: pq.publicKey, secretKey: pq.secretKey },
+          eks: [],
+        };
+        current = { id, created: now, retired: 0 };
+        account.spks.push(current);
+        changes.push({ name: NAME.spk(id), record: encodeSpk(spk), value: spk });
+      }
+      changes.push(...await this.#expire(account, now));
+      const opks: PrekeyPair[] = [];
+      const pqopks: PrekeyPair[] = [];
+      for (let i = 0; i < count; i++) {
+        const id = this.#takeId(account);
+        const opk = newX25519Pair(id);
+        const pq = await this.#kem.generateKeyPair();
+        const pqopk = { id, publicKey: pq.publicKey, secretKey: pq.secretKey };
+        opks.push(opk);
+        pqopks.push(pqopk);
+        account.opks.push(id);
+        account.pqopks.push(id);
+        changes.push({ name: NAME.opk(id), record: encodeOpk(opk) });
+        changes.push({ name: NAME.pqopk(id), record: encodePqopk(this.#kem.id, pqopk) });
+      }
+      for (
+        const [list, name] of [[account.opks, NAME.opk], [account.pqopks, NAME.pqopk]] as const
+      ) {
+        while (list.length > MAX_ONE_TIME_PREKEYS) changes.push({ name: name(list.shift()!) });
+      }
+      changes.push(this.#accountChange(account));
+      // The keys are stored before anyone can see the bundle that names them.
+      const bundle = await encodeBundle(this.#identity, {
+        kem: this.#kem,
+        spk: spk.spk,
+        pqspk: spk.pqspk,
+        opks,
+        pqopks,
+        created: now,
+      });
+      await this.#commit(changes);
+      return bundle;
+    });
+  }
+
+  /** Deletes signed prekeys retired more than 30 days ago, with their EK digests. */
+  async #expire(account: AccountRecord, now: number) {
+    const changes: { name: string; record?: Uint8Array }[] = [];
+    const keep: SpkEntry[] = [];
+    for (const entry of account.spks) {
+      if (entry.retired !== 0 && now - entry.retired >= PREKEY_RETENTION_MS) {
+        const spk = await this.#read(NAME.spk(entry.id), decodeSpk);
+        for (const ek of spk?.eks ?? []) changes.push({ name: NAME.ek(ek) });
+        changes.push({ name: NAME.spk(entry.id) });
+      } else keep.push(entry);
+    }
+    account.spks = keep;
+    return changes;
+  }
+
+  // ---- sessions ----
+
+  async #session(fp: string): Promise<SessionRecord | undefined> {
+    return await this.#read(NAME.session(fp), decodeSession);
+  }
+
+  #sessionChange(fp: string, record: SessionRecord) {
+    return { name: NAME.session(fp), record: encodeSession(record), value: record };
+  }
+
+  #touch(fp: string): void {
+    this.#recent = [fp, ...this.#recent.filter((f) => f !== fp)];
+  }
+
+  encrypt(to: Uint8Array | string, data: Uint8Array): Promise<Uint8Array> {
+    if (!(data instanceof Uint8Array)) return Promise.reject(new TypeError("data must be bytes"));
+    if (typeof to !== "string" && !(to instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("to must be a bundle or a fingerprint"));
+    }
+    return this.#serial(async () => {
+      const now = this.#time();
+      if (typeof to === "string") {
+        const fp = normalizeFingerprint(to);
+        const record = await this.#session(fp);
+        if (!record) throw new NoSessionError();
+        return await this.#send(fp, record, data, now);
+      }
+      const bundle = await parseBundle(to, { registry: this.#registry });
+      if (bundle.fingerprint === this.fingerprint) {
+        throw new TypeError("a session with oneself is not supported");
+      }
+      const existing = await this.#session(bundle.fingerprint);
+      if (existing) return await this.#send(bundle.fingerprint, existing, data, now);
+      const hs = await initiate(this.#identity, bundle);
+      const suite = this.#suite(hs.kem.id, this.#aead.id);
+      const ratchet = await initAlice(suite, {
+        rootKey: hs.rootKey,
+        headerKey: hs.headerKey,
+        nextHeaderKey: hs.nextHeaderKey,
+        peerDh: hs.peerDh,
+        ad: hs.ad,
+        now,
+      });
+      const state: SessionState = {
+        recipient: hs.peerRecipient,
+        kem: hs.kem.id,
+        aead: this.#aead.id,
+        created: now,
+        sid: hs.sessionId,
+        role: ROLE_INITIATOR,
+        prefix: hs.prefix,
+        ratchet,
+      };
+      const account = await this.#account();
+      account.sessions.push(hs.peerFingerprint);
+      return await this.#send(hs.peerFingerprint, { current: state }, data, now, [
+        this.#accountChange(account),
+      ]);
+    });
+  }
+
+  /** Encrypts on `record`'s current state and commits the advanced state before returning. */
+  async #send(
+    fp: string,
+    record: SessionRecord,
+    data: Uint8Array,
+    now: number,
+    more: { name: string; record?: Uint8Array; value?: unknown }[] = [],
+  ): Promise<Uint8Array> {
+    const state = record.current;
+    const prefix = state.prefix.length > 0 ? state.prefix : ratchetMessagePrefix();
+    const suite = this.#suite(state.kem, state.aead);
+    const out = await ratchetEncrypt(suite, state.ratchet, data, prefix, now);
+    const next: SessionRecord = { ...record, current: { ...state, ratchet: out.state } };
+    await this.#commit([...more, this.#sessionChange(fp, next)]);
+    this.#touch(fp);
+    const message = new Uint8Array(prefix.length + out.body.length);
+    message.set(prefix);
+    message.set(out.body, prefix.length);
+    return message;
+  }
+
+  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }> {
+    if (!(message instanceof Uint8Array)) {
+      return Promise.reject(new TypeError("message must be bytes"));
+    }
+    return this.#serial(async () => {
+      const now = this.#time();
+      const kind = sessionMessageKind(message);
+      if (kind === PREKEY_MESSAGE) return await this.#receivePrekey(message, now);
+      if (kind === RATCHET_MESSAGE) return await this.#receiveRatchet(message, now);
+      throw new DecryptionError();
+    });
+  }
+
+  /**
+   * Tries `body` on the record's current state, then on its previous one (a session replaced by
+   * a newer handshake, as when both ends started one at once); the state that opens it becomes
+   * current. `sid`, when given, limits the attempt to the state with that session id.
+   */
+  async #tryRecord(
+    fp: string,
+    record: SessionRecord,
+    prefix: Uint8Array,
+    body: Uint8Array,
+    now: number,
+    sid?: Uint8Array,
+  ): Promise<Uint8Array | undefined> {
+    const states = record.previous ? [record.current, record.previous] : [record.current];
+    for (const [i, state] of states.entries()) {
+      if (sid && !equalBytes(sid, state.sid)) continue;
+      let out;
+      try {
+        out = await ratchetDecrypt(
+          this.#suite(state.kem, state.aead),
+          state.ratchet,
+          prefix,
+          body,
+          now,
+        );
+      } catch (e) {
+        if (e instanceof DecryptionError || e instanceof PolycryptError) continue;
+        throw e;
+      }
+      // Something came from the peer: an initiator stops sending prekey messages.
+      const advanced: SessionState = {
+        ...state,
+        ratchet: out.state,
+        prefix: new Uint8Array(0),
+      };
+      const next: SessionRecord = i === 0
+        ? { current: advanced, previous: record.previous }
+        : { current: advanced, previous: record.current };
+      await this.#commit([this.#sessionChange(fp, next)]);
+      this.#touch(fp);
+      return out.data;
+    }
+    return undefined;
+  }
+
+  async #receiveRatchet(message: Uint8Array, now: number) {
+    const prefix = message.subarray(0, ratchetMessagePrefix().length);
+    const body = message.subarray(prefix.length);
+    const account = await this.#account();
+    const known = new Set(account.sessions);
+    const order = [...this.#recent.filter((f) => known.has(f))];
+    for (const fp of account.sessions) if (!order.includes(fp)) order.push(fp);
+    for (const fp of order) {
+      const record = await this.#session(fp);
+      if (!record) continue;
+      const data = await this.#tryRecord(fp, record, prefix, body, now);
+      if (data) return { from: fp, data };
+    }
+    throw new DecryptionError();
+  }
+
+  async #receivePrekey(message: Uint8Array, now: number) {
+    let parsed;
+    try {
+      parsed = parsePrekeyMessage(message);
+    } catch {
+      throw new DecryptionError();
+    }
+    const ek: Uint8Array = parsed.head.ek;
+    // A repeat of a session's prekey message (the initiator sends them until she hears back)
+    // continues that session; an EK seen before for any other reason is a replay.
+    const seen = await this.#read(NAME.ek(ek), decodeEk);
+    if (seen) {
+      const record = await this.#session(seen.fingerprint);
+      const data = record &&
+        await this.#tryRecord(seen.fingerprint, record, parsed.prefix, parsed.body, now, seen.sid);
+      if (!data) throw new DecryptionError();
+      return { from: seen.fingerprint, data };
+    }
+    const account = await this.#account();
+    const spkId: number = parsed.head.spkId;
+    const spk = account.spks.some((s) => s.id === spkId)
+      ? await this.#read(NAME.spk(spkId), decodeSpk)
+      : undefined;
+    if (!spk) throw new DecryptionError();
+    const lookup = this.#lookup(account, spk);
+    let hs;
+    try {
+      hs = await respond(this.#identity, parsed, lookup, this.#registry);
+    } catch {
+      throw new DecryptionError();
+    }
+    const from = hs.peerFingerprint;
+    if (from === this.fingerprint) throw new DecryptionError();
+    const suite = this.#suite(hs.kem.id, this.#aead.id);
+    const ratchet0 = await initBob(suite, {
+      rootKey: hs.rootKey,
+      nextSendHeaderKey: hs.nextHeaderKey,
+      nextRecvHeaderKey: hs.headerKey,
+      ownDh: { publicKey: spk.spk.publicKey, secretKey: spk.spk.secretKey },
+      ad: hs.ad,
+      now,
+    });
+    let out;
+    try {
+      out = await ratchetDecrypt(suite, ratchet0, parsed.prefix, parsed.body, now);
+    } catch {
+      throw new DecryptionError();
+    }
+    // One commit: the one-time prekeys go, the EK is remembered, the session is made.
+    const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+    const used = hs.used as { opk?: number; pq: { kind: number; id: number } };
+    if (used.opk !== undefined && used.opk !== NO_OPK) {
+      account.opks = account.opks.filter((id) => id !== used.opk);
+      changes.push({ name: NAME.opk(used.opk) });
+    }
+    if (used.pq.kind === 0x02) {
+      account.pqopks = account.pqopks.filter((id) => id !== used.pq.id);
+      changes.push({ name: NAME.pqopk(used.pq.id) });
+    }
+    const spkNext: SpkRecord = { ...spk, eks: [...spk.eks, ek.slice()] };
+    changes.push({ name: NAME.spk(spkId), record: encodeSpk(spkNext), value: spkNext });
+    changes.push({
+      name: NAME.ek(ek),
+      record: encodeEk({ spkId, fingerprint: from, sid: hs.sessionId }),
+    });
+    const state: SessionState = {
+      recipient: hs.peerRecipient,
+      kem: hs.kem.id,
+      aead: this.#aead.id,
+      created: now,
+      sid: hs.sessionId,
+      role: ROLE_RESPONDER,
+      prefix: new Uint8Array(0),
+      ratchet: out.state,
+    };
+    const existing = await this.#session(from);
+    // A new handshake from a known peer (they lost their state, or both ends started a session
+    // at once) becomes current; the old session stays as the previous one until the next.
+    const record: SessionRecord = { current: state, previous: existing?.current };
+    if (!account.sessions.includes(from)) account.sessions.push(from);
+    changes.push(this.#accountChange(account));
+    changes.push(this.#sessionChange(from, record));
+    await this.#commit(changes);
+    this.#touch(from);
+    return { from, data: out.data };
+  }
+
+  /** The prekeys `respond` may use: the named signed prekey and any one-time prekey left. */
+  #lookup(account: AccountRecord, spk: SpkRecord): PrekeyLookup {
+    const kem = this.#registry.kem(spk.kem);
+    const withKem = (p: PrekeyPair) => ({ ...p, kem });
+    return {
+      spk: (id: number) => Promise.resolve(id === spk.spk.id ? spk.spk : undefined),
+      pqspk: (id: number) => Promise.resolve(id === spk.pqspk.id ? withKem(spk.pqspk) : undefined),
+      opk: async (id: number) =>
+        account.opks.includes(id)
+          ? await this.#read(NAME.opk(id), (b) => decodeOpk(id, b))
+          : undefined,
+      pqopk: async (id: number) => {
+        if (!account.pqopks.includes(id)) return undefined;
+        const found = await this.#read(NAME.pqopk(id), (b) => decodePqopk(id, b));
+        if (!found) return undefined;
+        return { ...found.pair, kem: this.#registry.kem(found.kem) };
+      },
+    } as PrekeyLookup;
+  }
+
+  sessions(): Promise<SessionInfo[]> {
+    return this.#serial(async () => {
+      const account = await this.#account();
+      const out: SessionInfo[] = [];
+      for (const fp of account.sessions) {
+        const record = await this.#session(fp);
+        if (!record) continue;
+        const s = record.current;
+        out.push({
+          fingerprint: fp,
+          recipient: s.recipient,
+          sessionId: s.sid.slice(),
+          kem: s.kem,
+          created: s.created,
+        });
+      }
+      return out;
+    });
+  }
+
+  endSession(fingerprint: string): Promise<void> {
+    return this.#serial(async () => {
+      const fp = normalizeFingerprint(fingerprint);
+      const account = await this.#account();
+      const record = await this.#session(fp);
+      if (!record && !account.sessions.includes(fp)) return;
+      account.sessions = account.sessions.filter((f) => f !== fp);
+      this.#recent = this.#recent.filter((f) => f !== fp);
+      // The EK records stay until their signed prekey expires: a replay finds no session.
+      await this.#commit([this.#accountChange(account), { name: NAME.session(fp) }]);
+    });
+  }
+
+  sessionId(fingerprint: string): Promise<Uint8Array | undefined> {
+    return this.#serial(async () => {
+      const record = await this.#session(normalizeFingerprint(fingerprint));
+      return record?.current.sid.slice();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const last = this.#serial(async () => {});
+    this.#closed = true;
+    return last.then(async () => {
+      this.#cache.clear();
+      await this.#store.close?.();
+    });
+  }
+}
+
+/** A fingerprint as accounts store it: upper case, groups of four separated by one space. */
+function normalizeFingerprint(fp: string): string {
+  if (typeof fp !== "string") throw new TypeError("fingerprint must be a string");
+  const compact = fp.replace(/\s+/g, "").toUpperCase();
+  if (!/^[A-Z2-7]{32}$/.test(compact)) {
+    throw new TypeError("not a fingerprint: 32 base32 characters expected");
+  }
+  return compact.match(/.{4}/g)!.join(" ");
+}
+
+/**
+ * Opens (or starts) the account of `options.identity` in `options.store`. Several identities
+ * may share one store: every record is named and sealed under its identity's storage key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createAccount, generateIdentity, MemorySessionStore } from "@polycrypt/polycrypt";
+ * const bob = await createAccount({
+ *   identity: (await generateIdentity("x25519")).identity,
+ *   store: new MemorySessionStore(),
+ * });
+ * const alice = await createAccount({
+ *   identity: (await generateIdentity("x25519")).identity,
+ *   store: new MemorySessionStore(),
+ * });
+ * const bundle = await bob.prekeyBundle({ oneTimeKeys: 1 });
+ * const first = await alice.encrypt(bundle, new TextEncoder().encode("hi Bob"));
+ * const { from, data } = await bob.decrypt(first);
+ * assert.equal(from, alice.fingerprint);
+ * assert.equal(new TextDecoder().decode(data), "hi Bob");
+ * const reply = await bob.encrypt(from, new TextEncoder().encode("hi Alice"));
+ * assert.equal(new TextDecoder().decode((await alice.decrypt(reply)).data), "hi Alice");
+ * await alice.close();
+ * await bob.close();
+ * ```
+ */
+export async function createAccount(options: AccountOptions): Promise<Account> {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("createAccount needs { identity, store }");
+  }
+  const { identity, store } = options;
+  if (typeof identity !== "string") throw new TypeError("identity must be a string");
+  if (
+    typeof store?.get !== "function" || typeof store.list !== "function" ||
+    typeof store.commit !== "function"
+  ) {
+    throw new TypeError("store must be a SessionStore");
+  }
+  const registry = options.registry ?? defaultRegistry;
+  const kem = registry.kem(options.kem ?? DEFAULT_SESSION_KEM);
+  const aead = registry.aead(options.aead ?? DEFAULT_SESSION_AEAD);
+  const now = options.now ?? Date.now;
+  if (typeof now !== "function") throw new TypeError("now must be a function");
+  const keys = await sessionKeys(identity);
+  const seal = await StorageSeal.create(keys.storageKey);
+  return new AccountImpl(
+    identity,
+    keys.recipient,
+    store,
+    seal,
+    registry,
+    kem,
+    aead,
+    options.policy,
+    now,
+  );
+}

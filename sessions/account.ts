@@ -13,7 +13,15 @@ import type { AeadEngine, KemEngine } from "../engines/types.ts";
 import { fingerprint as fingerprintOf } from "../contacts/fingerprint.ts";
 import { sessionKeys } from "./_identity.ts";
 import { encodeBundle, parseBundle, type PrekeyPair } from "./bundle.ts";
-import { initiate, parsePrekeyMessage, type PrekeyLookup, respond } from "./handshake.ts";
+import {
+  DEFAULT_SESSION_AEAD,
+  DEFAULT_SESSION_KEM,
+  initiate,
+  parsePrekeyMessage,
+  type PrekeyLookup,
+  respond,
+} from "./handshake.ts";
+import { sha256 } from "../engines/_hash.ts";
 import {
   PREKEY_MESSAGE,
   RATCHET_MESSAGE,
@@ -34,10 +42,7 @@ import {
 import { Reader, StorageSeal, Writer } from "./_records.ts";
 import type { SessionStore, StoreChange } from "./store.ts";
 
-/** The KEM of an account's prekeys when none is named. */
-export const DEFAULT_SESSION_KEM = "ml-kem-768";
-/** The AEAD of an account's sessions when none is named; both ends must use the same. */
-export const DEFAULT_SESSION_AEAD = "aes-256-gcm";
+export { DEFAULT_SESSION_AEAD, DEFAULT_SESSION_KEM };
 /** A signed prekey (`SPK` and `PQSPK`) is replaced once it is this old (7 days, in ms). */
 export const PREKEY_ROTATION_MS = 7 * 24 * 3600 * 1000;
 /** A replaced signed prekey is kept this long for delayed prekey messages (30 days, in ms). */
@@ -162,7 +167,7 @@ interface SpkRecord {
   kem: string;
   spk: PrekeyPair;
   pqspk: PrekeyPair;
-  eks: Uint8Array[]; // EK_A of every prekey message accepted under this SPK
+  eks: Uint8Array[]; // SHA-256(EK_A) of every prekey message accepted under this SPK
 }
 
 interface SessionState {
@@ -324,7 +329,7 @@ const NAME = {
   spk: (id: number) => `spk/${id}`,
   opk: (id: number) => `opk/${id}`,
   pqopk: (id: number) => `pqopk/${id}`,
-  ek: (ek: Uint8Array) => `ek/${hex(ek)}`,
+  ek: (digest: Uint8Array) => `ek/${hex(digest)}`,
   session: (fp: string) => `session/${fp}`,
 };
 
@@ -440,7 +445,7 @@ class AccountImpl implements Account {
       } else {
         const sealed = await this.#seal.seal(key, c.record);
         out.push({ key, value: sealed });
-        cache.push([key, { sealed, value: c.value }]);
+        cache.push([key, c.value === undefined ? undefined as never : { sealed, value: c.value }]);
       }
     }
     try {
@@ -596,7 +601,10 @@ class AccountImpl implements Account {
       }
       const existing = await this.#session(bundle.fingerprint);
       if (existing) return await this.#send(bundle.fingerprint, existing, data, now);
-      const hs = await initiate(this.#identity, bundle);
+      const hs = await initiate(this.#identity, bundle, {
+        registry: this.#registry,
+        aead: this.#aead,
+      });
       const suite = this.#suite(hs.kem.id, this.#aead.id);
       const ratchet = await initAlice(suite, {
         rootKey: hs.rootKey,
@@ -726,7 +734,7 @@ class AccountImpl implements Account {
     } catch {
       throw new DecryptionError();
     }
-    const ek: Uint8Array = parsed.head.ek;
+    const ek = sha256(parsed.head.ek); // EK_A's digest (docs/sessions.md section 8)
     // A repeat of a session's prekey message (the initiator sends them until she hears back)
     // continues that session; an EK seen before for any other reason is a replay.
     const seen = await this.#read(NAME.ek(ek), decodeEk);
@@ -746,7 +754,10 @@ class AccountImpl implements Account {
     const lookup = this.#lookup(account, spk);
     let hs;
     try {
-      hs = await respond(this.#identity, parsed, lookup, this.#registry);
+      hs = await respond(this.#identity, parsed, lookup, {
+        registry: this.#registry,
+        aead: this.#aead,
+      });
     } catch {
       throw new DecryptionError();
     }
@@ -757,7 +768,7 @@ class AccountImpl implements Account {
       rootKey: hs.rootKey,
       nextSendHeaderKey: hs.nextHeaderKey,
       nextRecvHeaderKey: hs.headerKey,
-      ownDh: { publicKey: spk.spk.publicKey, secretKey: spk.spk.secretKey },
+      ownDh: hs.ownDh,
       ad: hs.ad,
       now,
     });
@@ -769,12 +780,12 @@ class AccountImpl implements Account {
     }
     // One commit: the one-time prekeys go, the EK is remembered, the session is made.
     const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
-    const used = hs.used as { opk?: number; pq: { kind: number; id: number } };
-    if (used.opk !== undefined && used.opk !== NO_OPK) {
+    const used = hs.used;
+    if (used.opk !== undefined) {
       account.opks = account.opks.filter((id) => id !== used.opk);
       changes.push({ name: NAME.opk(used.opk) });
     }
-    if (used.pq.kind === 0x02) {
+    if (used.pq.kind === "pqopk") {
       account.pqopks = account.pqopks.filter((id) => id !== used.pq.id);
       changes.push({ name: NAME.pqopk(used.pq.id) });
     }
@@ -808,11 +819,10 @@ class AccountImpl implements Account {
 
   /** The prekeys `respond` may use: the named signed prekey and any one-time prekey left. */
   #lookup(account: AccountRecord, spk: SpkRecord): PrekeyLookup {
-    const kem = this.#registry.kem(spk.kem);
-    const withKem = (p: PrekeyPair) => ({ ...p, kem });
     return {
       spk: (id: number) => Promise.resolve(id === spk.spk.id ? spk.spk : undefined),
-      pqspk: (id: number) => Promise.resolve(id === spk.pqspk.id ? withKem(spk.pqspk) : undefined),
+      pqspk: (id: number) =>
+        Promise.resolve(id === spk.pqspk.id ? { ...spk.pqspk, kem: spk.kem } : undefined),
       opk: async (id: number) =>
         account.opks.includes(id)
           ? await this.#read(NAME.opk(id), (b) => decodeOpk(id, b))
@@ -821,9 +831,9 @@ class AccountImpl implements Account {
         if (!account.pqopks.includes(id)) return undefined;
         const found = await this.#read(NAME.pqopk(id), (b) => decodePqopk(id, b));
         if (!found) return undefined;
-        return { ...found.pair, kem: this.#registry.kem(found.kem) };
+        return { ...found.pair, kem: found.kem };
       },
-    } as PrekeyLookup;
+    };
   }
 
   sessions(): Promise<SessionInfo[]> {

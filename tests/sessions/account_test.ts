@@ -161,13 +161,6 @@ Deno.test("Alice sends prekey messages until she hears from Bob, who does not re
   });
   await assert.rejects(bob.decrypt(await dave.encrypt(bundle, enc("d"))), DecryptionError);
 });
-  assert.equal(dec((await bob.decrypt(await carol.encrypt(bundle, enc("c")))).data), "c");
-  const dave = await createAccount({
-    identity: (await identity(3)).identity,
-    store: new MemorySessionStore(),
-  });
-  await assert.rejects(dave.encrypt(bundle, enc("d")).then((m) => bob.decrypt(m)), DecryptionError);
-});
 
 Deno.test("a one-time prekey is used once: a replay or a second user of it is refused", async () => {
   const bobStore = new CountingStore();
@@ -324,7 +317,7 @@ Deno.test("a peer who lost their state starts over with a new handshake", async 
     identity: (await identity(1)).identity,
     store: new MemorySessionStore(),
   });
-  const m = await reborn.encrypt(bundle, enc("3"));
+  const m = await reborn.encrypt(await bob.prekeyBundle({ oneTimeKeys: 1 }), enc("3"));
   assert.equal(dec((await bob.decrypt(m)).data), "3");
   assert.deepEqual(await bob.sessionId(alice.fingerprint), await reborn.sessionId(bob.fingerprint));
   assert.equal(

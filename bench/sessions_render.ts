@@ -253,7 +253,7 @@ export function render(r: SessionsResults): string {
     "## The KEM step per KEM",
     "",
     "Two sessions alternating 1 KiB messages (memory stores): one whose policy steps at every " +
-      "turn (`{ messages: 0, milliseconds: 0 }`), one that never steps after the handshake. " +
+      "turn (`{ messages: 1, milliseconds: 0 }`), one that never steps after the handshake. " +
       "Bytes added: the median message of the first minus that of the second (the KEM public " +
       "key and ciphertext with their two 4-byte lengths). Time per step: the difference of the " +
       "two per-message times (key pair and encapsulation on the sender, decapsulation and the " +

@@ -289,8 +289,11 @@ try {
 
   // ---------------------------------------------------------------- the KEM step per KEM
   const kemSteps: SessionsResults["kemSteps"] = [];
-  const always: KemPolicy = { messages: 0, milliseconds: 0 };
-  const never: KemPolicy = { messages: 2 ** 31 - 1, milliseconds: Number.MAX_SAFE_INTEGER };
+  const always: KemPolicy = { messages: 1, milliseconds: 0 };
+  const never: KemPolicy = {
+    messages: Number.MAX_SAFE_INTEGER,
+    milliseconds: Number.MAX_SAFE_INTEGER,
+  };
   for (const kem of kems) {
     const share = ALL_KEMS[kem] ?? 1;
     const n = Math.max(4, 2 * Math.round(kemMessages * share / 2));

@@ -260,7 +260,7 @@ export function render(r: SessionsResults): string {
       "public key's check on the receiver, the larger state sealed and stored). Medians over " +
       "rounds.",
     "",
-    "| KEM | public key + ciphertext, bytes | bytes added per message carrying a step | ms per step | msgs/s stepping every turn | msgs/s never stepping |",
+    "| KEM | engine's public key + ciphertext sizes (RSA: the modulus) | bytes added per message carrying a step | ms per step | msgs/s stepping every turn | msgs/s never stepping |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
   );
   for (const k of r.kemSteps) {

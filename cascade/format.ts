@@ -28,6 +28,11 @@ export const MAGIC: Uint8Array = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0
 export const MODE_PUBLIC = 0x00;
 /** See {@linkcode MODE_PUBLIC}. */
 export const MODE_PASSWORD = 0x01;
+/**
+ * The mode byte of a session message (docs/sessions.md section 4): a prekey (`0x01`) or ratchet
+ * (`0x02`) message follows as the next byte. `decrypt` does not open these (an account does).
+ */
+export const MODE_SESSION = 0x02;
 const KDF_ARGON2ID = 0x01;
 const FLAG_PASSWORD = 0x01;
 const FLAG_PADDED = 0x02;
@@ -350,7 +355,15 @@ export function isSealedEnvelope(bytes: unknown): bytes is SealedEnvelope {
   if (!(bytes instanceof Uint8Array)) return false;
   if (isArmored(bytes)) return true;
   return bytes.length > MAGIC.length && equalBytes(bytes.subarray(0, MAGIC.length), MAGIC) &&
-    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD);
+    (bytes[MAGIC.length] === MODE_PUBLIC || bytes[MAGIC.length] === MODE_PASSWORD ||
+      sessionKind(bytes) !== undefined);
+}
+
+/** The kind of a session message (mode 0x02) from its first 10 bytes, else undefined. */
+function sessionKind(bytes: Uint8Array): "prekey" | "ratchet" | undefined {
+  if (bytes.length < MAGIC.length + 2 || bytes[MAGIC.length] !== MODE_SESSION) return undefined;
+  const kind = bytes[MAGIC.length + 1];
+  return kind === 0x01 ? "prekey" : kind === 0x02 ? "ratchet" : undefined;
 }
 
 /** What the first bytes of an envelope tell, from {@linkcode sniffEnvelope}. */
@@ -359,14 +372,19 @@ export interface EnvelopeSniff {
   readonly armored: boolean;
   /** An outer password layer: opening it needs the passphrase. */
   readonly passwordProtected: boolean;
+  /**
+   * Present only for a session message (mode 0x02, docs/sessions.md section 4): its kind. An
+   * account opens these, not `decrypt`.
+   */
+  readonly session?: "prekey" | "ratchet";
 }
 
 /**
  * Tells from the first bytes of an input whether it is an envelope, armored or binary, and
  * whether it has a password layer: `undefined` when they do not begin like an envelope. A shape
- * check, not authentication. Nine bytes decide a binary envelope; an armored one needs its
- * header line and the first 12 characters after it (200 bytes are ample unless whitespace
- * precedes the armor).
+ * check, not authentication. Nine bytes decide a binary envelope (ten a session message, which
+ * `session` names); an armored one needs its header line and the first 16 characters after it
+ * (200 bytes are ample unless whitespace precedes the armor).
  *
  * @example
  * ```ts
@@ -388,7 +406,8 @@ export function sniffEnvelope(head: Uint8Array): EnvelopeSniff | undefined {
     const line =
       text.slice(text.indexOf(ARMOR_BEGIN) + ARMOR_BEGIN.length).trimStart().split(/\r?\n/)[0];
     try {
-      bytes = Uint8Array.fromBase64(line.slice(0, 12));
+      // 16 characters hold the 10 bytes a session message needs; 12 the 9 of an envelope.
+      bytes = Uint8Array.fromBase64(line.length >= 16 ? line.slice(0, 16) : line.slice(0, 12));
     } catch {
       return undefined;
     }
@@ -397,6 +416,8 @@ export function sniffEnvelope(head: Uint8Array): EnvelopeSniff | undefined {
     return undefined;
   }
   const mode = bytes[MAGIC.length];
+  const session = sessionKind(bytes);
+  if (session) return { armored, passwordProtected: false, session };
   if (mode !== MODE_PUBLIC && mode !== MODE_PASSWORD) return undefined;
   return { armored, passwordProtected: mode === MODE_PASSWORD };
 }

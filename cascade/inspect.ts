@@ -1,6 +1,7 @@
 /**
  * What an envelope shows without keys: its kind, the Argon2id cost of a password layer, or the
- * AEAD stack, stanza types and padded size of a public header.
+ * AEAD stack, stanza types and padded size of a public header; of a session message, what the
+ * network sees (docs/sessions.md section 4).
  *
  * @module
  */
@@ -17,6 +18,7 @@ import {
   MAGIC,
   MODE_PASSWORD,
   MODE_PUBLIC,
+  MODE_SESSION,
   need,
   OUTER_SIZE,
   parseMode,
@@ -25,6 +27,9 @@ import {
   SALT_SIZE,
 } from "./format.ts";
 import { CHUNK_SIZE, chunkOverhead } from "./stream.ts";
+import { describeSessionMessage, type SessionMessageInfo } from "../sessions/message.ts";
+
+export type { SessionMessageInfo } from "../sessions/message.ts";
 
 /** What {@linkcode inspect} can see without keys. */
 export interface EnvelopeInfo {
@@ -53,6 +58,11 @@ export interface EnvelopeInfo {
   paddedSize?: number;
   /** Total envelope bytes (before armor). */
   totalBytes: number;
+  /**
+   * A session message (mode 0x02, docs/sessions.md section 4): only what the network sees, its
+   * kind, the prekey ids of a prekey message, and lengths.
+   */
+  session?: SessionMessageInfo;
 }
 
 /** Options of {@linkcode inspect}. */
@@ -99,6 +109,7 @@ export async function inspect(
     info.argon2 = parseOuter(bytes.subarray(0, OUTER_SIZE)).argon2;
     return info;
   }
+  if (mode === MODE_SESSION) return { ...info, session: describeSessionMessage(bytes) };
   if (mode !== MODE_PUBLIC) throw new FormatError("unknown envelope mode");
   const registry = options.registry ?? defaultRegistry;
   let aeads: AeadEngine[] = [];

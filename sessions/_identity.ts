@@ -286,10 +286,15 @@ export function verifyIkCert(
   return verifyCached(key, ikCertMessage(recipient, ik), ikCert);
 }
 
-/** The public `sessionKeys` of docs/sessions.md: the contract's shape. */
+/**
+ * What a version-2 identity brings to sessions (docs/sessions.md section 1): the X25519 identity
+ * key `IK` derived from the identity string, its certificate `ik_cert`, the storage key of the
+ * account's state, the canonical recipient string and its fingerprint. A version-1 identity is a
+ * `TypeError` that says how to upgrade it.
+ */
 export async function sessionKeys(
   identity: string,
-  options: RegistryOptions = {},
+  options: { registry?: EngineRegistry } = {},
 ): Promise<
   {
     ik: KemKeyPair;

@@ -171,7 +171,6 @@ interface SpkRecord {
 }
 
 interface SessionState {
-  recipient: string;
   kem: string;
   aead: string;
   created: number;
@@ -285,12 +284,11 @@ function decodeEk(b: Uint8Array): EkRecord {
 }
 
 function writeState(w: Writer, s: SessionState): void {
-  w.sp(s.recipient).sp(s.kem).sp(s.aead).u64(s.created).lp(s.sid).u8(s.role).lp(s.prefix)
+  w.sp(s.kem).sp(s.aead).u64(s.created).lp(s.sid).u8(s.role).lp(s.prefix)
     .lp(encodeRatchetState(s.ratchet));
 }
 
 function readState(r: Reader): SessionState {
-  const recipient = r.spString();
   const kem = r.spString();
   const aead = r.spString();
   const created = r.u64();
@@ -299,7 +297,15 @@ function readState(r: Reader): SessionState {
   if (role !== ROLE_INITIATOR && role !== ROLE_RESPONDER) throw new DecryptionError();
   const prefix = r.lp();
   const ratchet = decodeRatchetState(r.lp());
-  return { recipient, kem, aead, created, sid, role, prefix, ratchet };
+  return { kem, aead, created, sid, role, prefix, ratchet };
+}
+
+function decodePeer(b: Uint8Array): string {
+  const r = new Reader(b);
+  version(r);
+  const recipient = r.spString();
+  r.end();
+  return recipient;
 }
 
 function encodeSession(s: SessionRecord): Uint8Array {
@@ -331,6 +337,7 @@ const NAME = {
   pqopk: (id: number) => `pqopk/${id}`,
   ek: (digest: Uint8Array) => `ek/${hex(digest)}`,
   session: (fp: string) => `session/${fp}`,
+  peer: (fp: string) => `peer/${fp}`,
 };
 
 function newX25519Pair(id: number): PrekeyPair {
@@ -343,6 +350,20 @@ function checkTime(now: number): number {
     throw new RangeError("the clock must give a non-negative integer of milliseconds");
   }
   return now;
+}
+
+/**
+ * Whether two sealed values are the same one: same length, random nonce and tag. Every seal
+ * draws a fresh 96-bit nonce, so another value written since (by another process) differs here;
+ * a value forged without the storage key is never opened through the cache either, since the
+ * cache holds only what this account sealed or opened itself.
+ */
+function sameSealed(a: Uint8Array, b: Uint8Array): boolean {
+  const n = a.length;
+  if (n !== b.length || n < 28) return false;
+  for (let i = 0; i < 12; i++) if (a[i] !== b[i]) return false;
+  for (let i = n - 16; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** What decoding a stored value gave, kept while the stored bytes stay the same. */
@@ -427,10 +448,16 @@ class AccountImpl implements Account {
       return undefined;
     }
     const hit = this.#cache.get(key);
-    if (hit && equalBytes(hit.sealed, sealed)) return hit.value as T;
+    if (hit && sameSealed(hit.sealed, sealed)) return hit.value as T;
     const value = decode(await this.#seal.open(key, sealed));
-    this.#cache.set(key, { sealed, value });
+    this.#remember(key, { sealed, value });
     return value;
+  }
+
+  /** Caches a decoded record; the cache holds at most 1024 (it is only a shortcut). */
+  #remember(key: string, entry: Cached): void {
+    if (this.#cache.size >= 1024 && !this.#cache.has(key)) this.#cache.clear();
+    this.#cache.set(key, entry);
   }
 
   /** Commits `changes` and, once durable, caches what the new values decode to. */
@@ -455,9 +482,14 @@ class AccountImpl implements Account {
       throw e;
     }
     for (const [key, entry] of cache) {
-      if (entry) this.#cache.set(key, entry);
+      if (entry) this.#remember(key, entry);
       else this.#cache.delete(key);
     }
+  }
+
+  /** The account record as stored (shared with the cache: read it, do not change it). */
+  async #accountView(): Promise<Readonly<AccountRecord> | undefined> {
+    return await this.#read(NAME.account, decodeAccount);
   }
 
   async #account(): Promise<AccountRecord> {
@@ -578,7 +610,12 @@ class AccountImpl implements Account {
     return { name: NAME.session(fp), record: encodeSession(record), value: record };
   }
 
+  #peerChange(fp: string, recipient: string) {
+    return { name: NAME.peer(fp), record: new Writer().u8(RECORD_VERSION).sp(recipient).bytes() };
+  }
+
   #touch(fp: string): void {
+    if (this.#recent[0] === fp) return;
     this.#recent = [fp, ...this.#recent.filter((f) => f !== fp)];
   }
 
@@ -615,7 +652,6 @@ class AccountImpl implements Account {
         now,
       });
       const state: SessionState = {
-        recipient: hs.peerRecipient,
         kem: hs.kem.id,
         aead: this.#aead.id,
         created: now,
@@ -628,6 +664,7 @@ class AccountImpl implements Account {
       account.sessions.push(hs.peerFingerprint);
       return await this.#send(hs.peerFingerprint, { current: state }, data, now, [
         this.#accountChange(account),
+        this.#peerChange(hs.peerFingerprint, hs.peerRecipient),
       ]);
     });
   }
@@ -691,9 +728,8 @@ class AccountImpl implements Account {
           body,
           now,
         );
-      } catch (e) {
-        if (e instanceof DecryptionError || e instanceof PolycryptError) continue;
-        throw e;
+      } catch {
+        continue; // the ratchet's DecryptionError, or anything a malformed message caused
       }
       // Something came from the peer: an initiator stops sending prekey messages.
       const advanced: SessionState = {
@@ -714,10 +750,11 @@ class AccountImpl implements Account {
   async #receiveRatchet(message: Uint8Array, now: number) {
     const prefix = message.subarray(0, ratchetMessagePrefix().length);
     const body = message.subarray(prefix.length);
-    const account = await this.#account();
-    const known = new Set(account.sessions);
-    const order = [...this.#recent.filter((f) => known.has(f))];
-    for (const fp of account.sessions) if (!order.includes(fp)) order.push(fp);
+    const sessions = (await this.#accountView())?.sessions ?? [];
+    const known = new Set(sessions);
+    const order = this.#recent.filter((f) => known.has(f));
+    const first = new Set(order);
+    for (const fp of sessions) if (!first.has(fp)) order.push(fp);
     for (const fp of order) {
       const record = await this.#session(fp);
       if (!record) continue;
@@ -796,7 +833,6 @@ class AccountImpl implements Account {
       record: encodeEk({ spkId, fingerprint: from, sid: hs.sessionId }),
     });
     const state: SessionState = {
-      recipient: hs.peerRecipient,
       kem: hs.kem.id,
       aead: this.#aead.id,
       created: now,
@@ -811,6 +847,7 @@ class AccountImpl implements Account {
     const record: SessionRecord = { current: state, previous: existing?.current };
     if (!account.sessions.includes(from)) account.sessions.push(from);
     changes.push(this.#accountChange(account));
+    changes.push(this.#peerChange(from, hs.peerRecipient));
     changes.push(this.#sessionChange(from, record));
     await this.#commit(changes);
     this.#touch(from);
@@ -838,15 +875,15 @@ class AccountImpl implements Account {
 
   sessions(): Promise<SessionInfo[]> {
     return this.#serial(async () => {
-      const account = await this.#account();
       const out: SessionInfo[] = [];
-      for (const fp of account.sessions) {
+      for (const fp of (await this.#accountView())?.sessions ?? []) {
         const record = await this.#session(fp);
-        if (!record) continue;
+        const recipient = await this.#read(NAME.peer(fp), decodePeer);
+        if (!record || recipient === undefined) continue;
         const s = record.current;
         out.push({
           fingerprint: fp,
-          recipient: s.recipient,
+          recipient,
           sessionId: s.sid.slice(),
           kem: s.kem,
           created: s.created,
@@ -865,7 +902,11 @@ class AccountImpl implements Account {
       account.sessions = account.sessions.filter((f) => f !== fp);
       this.#recent = this.#recent.filter((f) => f !== fp);
       // The EK records stay until their signed prekey expires: a replay finds no session.
-      await this.#commit([this.#accountChange(account), { name: NAME.session(fp) }]);
+      await this.#commit([
+        this.#accountChange(account),
+        { name: NAME.session(fp) },
+        { name: NAME.peer(fp) },
+      ]);
     });
   }
 

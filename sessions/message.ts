@@ -203,3 +203,63 @@ export function parseRatchetFrame(message: Uint8Array): { prefix: Uint8Array; bo
     body: message.subarray(SESSION_PREFIX_SIZE),
   };
 }
+
+/**
+ * What the network sees of a session message (docs/sessions.md section 4): its kind, in a prekey
+ * message Bob's prekey ids and the sizes of the KEM ciphertext and the sender seal, and the
+ * lengths of the encrypted header and body. Not the sender, the keys or the counters.
+ */
+export interface SessionMessageInfo {
+  /** `"prekey"` (starts or continues a session Bob has not answered) or `"ratchet"`. */
+  kind: "prekey" | "ratchet";
+  /** Prekey messages: the ids of Bob's prekeys that were used. */
+  prekeys?: { spk: number; pq: { kind: "pqspk" | "pqopk"; id: number }; opk?: number };
+  /** Prekey messages: bytes of the KEM ciphertext. */
+  kemCiphertextBytes?: number;
+  /** Prekey messages: bytes of the sender seal (`sealed_from`). */
+  sealedSenderBytes?: number;
+  /** Bytes of the encrypted header (larger when it carries a KEM step). */
+  headerBytes: number;
+  /** Bytes of the encrypted body. */
+  bodyBytes: number;
+  /**
+   * The padded plaintext's size (PADME size class of the data): `bodyBytes` less a 16-byte tag,
+   * the tag size of every built-in AEAD.
+   */
+  paddedSize: number;
+}
+
+const BODY_TAG = 16;
+
+/** {@linkcode SessionMessageInfo} of a session message; `FormatError` when it is not one. */
+export function describeSessionMessage(message: Uint8Array): SessionMessageInfo {
+  const kind = sessionMessageKind(message);
+  let info: Omit<SessionMessageInfo, "headerBytes" | "bodyBytes" | "paddedSize"> & {
+    kind: "prekey" | "ratchet";
+  };
+  let body: Uint8Array;
+  if (kind === PREKEY_MESSAGE) {
+    const parsed = parsePrekeyFrame(message);
+    const { head } = parsed;
+    info = {
+      kind: "prekey",
+      prekeys: {
+        spk: head.spkId,
+        pq: { kind: head.pqKind, id: head.pqId },
+        ...(head.opkId === undefined ? {} : { opk: head.opkId }),
+      },
+      kemCiphertextBytes: head.ct.length,
+      sealedSenderBytes: parsed.sealedFrom.length,
+    };
+    body = parsed.body;
+  } else {
+    body = parseRatchetFrame(message).body; // FormatError for anything else
+    info = { kind: "ratchet" };
+  }
+  const headerBytes = readU32be(body, HEADER_NONCE_SIZE);
+  if (body.length - MIN_RATCHET_BODY < headerBytes) {
+    throw new FormatError("the session message is truncated");
+  }
+  const bodyBytes = body.length - MIN_RATCHET_BODY - headerBytes;
+  return { ...info, headerBytes, bodyBytes, paddedSize: Math.max(0, bodyBytes - BODY_TAG) };
+}

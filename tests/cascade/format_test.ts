@@ -234,8 +234,11 @@ Deno.test("sniffEnvelope tells binary from armored and a password layer from non
   assert.equal(sniffEnvelope(indented)?.passwordProtected, true);
   assert.equal(sniffEnvelope(pw.subarray(0, 8)), undefined, "the mode byte is missing");
   assert.equal(sniffEnvelope(new TextEncoder().encode("hello world")), undefined);
-  const unknownMode = pub.slice(0, 9);
+  const unknownMode = pub.slice(0, 10);
+  unknownMode[8] = 3; // 0x02 is a session message (docs/sessions.md section 4), 0x03 unknown
+  assert.equal(sniffEnvelope(unknownMode), undefined);
   unknownMode[8] = 2;
+  unknownMode[9] = 3; // a session message of unknown kind
   assert.equal(sniffEnvelope(unknownMode), undefined);
   assert.equal(
     sniffEnvelope(new TextEncoder().encode("-----BEGIN POLYCRYPT MESSAGE-----\n!!!!")),

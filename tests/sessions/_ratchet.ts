@@ -52,7 +52,7 @@ export class Peer {
 export async function newSession(
   suite: RatchetSuite,
   bobSuite: RatchetSuite = suite,
-  now = 0,
+  now: number = Date.now(),
 ): Promise<{ alice: Peer; bob: Peer }> {
   const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
   const rootKey = random(32), hka = random(32), nhkb = random(32), ad = random(32);

@@ -105,6 +105,7 @@ function allSizes(loops: readonly Loop[]): number[] {
   return out;
 }
 
+const plural = (n: number, word: string) => `${int(n)} ${word}${n === 1 ? "" : "s"}`;
 const int = (x: number) => Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-";
 const fix = (x: number, d = 2) => Number.isFinite(x) ? x.toFixed(d) : "-";
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -181,10 +182,16 @@ export function render(r: SessionsResults): string {
     `${int(r.size)}-byte messages, each encrypted then decrypted at once, through the public ` +
     "`Account` API with the default suite and policy: X25519 + ML-KEM-768 handshake, Double " +
     "Ratchet with header encryption, a KEM step every 50 messages or hour (ML-KEM-768), " +
-    "AES-256-GCM, padding (docs/sessions.md). Against " + against + ": native Rust through its " +
-    "Node addon in a child Deno process, SPQR on, in-memory stores holding serialized records. " +
-    `${r.rounds} interleaved rounds (the order rotating), ${int(r.messages)} messages per loop ` +
-    `(${int(r.sqliteMessages)} with SQLite), ${r.handshakes} handshakes per round; rates are ` +
+    "AES-256-GCM, padding (docs/sessions.md). Against " + against +
+    (s.measured
+      ? ": native Rust through its Node addon in a child Deno process, SPQR on, in-memory " +
+        "stores holding serialized records. "
+      : ". ") +
+    `${plural(r.rounds, "interleaved round")} (the order rotating), ${
+      plural(r.messages, "message")
+    } per loop (${int(r.sqliteMessages)} with SQLite), ${
+      plural(r.handshakes, "handshake")
+    } per round; rates are ` +
     "medians over the rounds (range in brackets), ratios the median of each round's own ratio. " +
     `Deno ${r.deno}, V8 ${r.v8}, ${r.cores} cores, load average ${
       r.loadavg.start.map((x) => x.toFixed(2)).join(" ")

@@ -3,8 +3,8 @@
 // directions (a DH step every message, a KEM step every 50 with the default policy), against
 // libsignal's 1,984 and 844 messages/s (issue 23, measured on this machine when it was quiet).
 //
-//   deno bench --config bench/deno.json --allow-read --allow-env bench/sessions_ratchet_bench.ts
-//   deno run --config bench/deno.json --allow-read --allow-env bench/sessions_ratchet_bench.ts
+//   deno bench --config bench/deno.json --allow-read --allow-env --allow-ffi bench/sessions_ratchet_bench.ts
+//   deno run --config bench/deno.json --allow-read --allow-env --allow-sys --allow-ffi bench/sessions_ratchet_bench.ts
 //
 // `deno run` prints messages/s (median of 5 rounds) and the bytes on the wire of a 1 KiB message
 // per KEM, with and without a KEM step; `deno bench` runs the same operations as benchmarks.

@@ -1,7 +1,8 @@
 // Internal: `chat`, a two-way conversation in the terminal between two peers, each listening on
 // its own address and sending to the other's (docs/cli.md). Lines typed are sent as text
 // messages; `/file PATH` sends a file; `/help` lists the commands; `/quit`, Ctrl-D or Ctrl-C end
-// it. Received lines are labelled with a local time and the peer's contact name (or fingerprint
+// it; `/verify` checks a secret shared with the peer (cli/_secret_check.ts). Received lines are
+// labelled with a local time and the peer's contact name (or fingerprint
 // prefix); `--history` keeps the conversation sealed on disk (docs/contacts.md).
 import { basename } from "node:path";
 import { encrypt, encryptStream, parseIdentity, type SealedChunk } from "../mod.ts";
@@ -12,6 +13,7 @@ import {
   newReplyKey,
   offerMessage,
   textMessage,
+  verifyMessage,
 } from "../transports/mod.ts";
 import { loadIdentities, loadRecipients, parse, USAGE, type Values } from "./_args.ts";
 import {
@@ -26,6 +28,7 @@ import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { receivedText } from "./_terminal.ts";
 import { signersNamed } from "./_sender.ts";
+import { chatVerifier } from "./_secret_check.ts";
 import {
   addressScheme,
   answer,
@@ -47,18 +50,32 @@ import {
 
 const encoder = new TextEncoder();
 
-/** Lines of a byte stream (the terminal in line mode, or a pipe). */
+/**
+ * Lines of a byte stream (the terminal in line mode, or a pipe), read only when the next line is
+ * asked for: while a line is handled nothing reads the stream, so `/verify` can ask for its secret
+ * on the same terminal.
+ */
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
   let carry = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    carry += text;
-    let nl;
-    while ((nl = carry.indexOf("\n")) >= 0) {
-      yield carry.slice(0, nl).replace(/\r$/, "");
-      carry = carry.slice(nl + 1);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      carry += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = carry.indexOf("\n")) >= 0) {
+        const line = carry.slice(0, nl).replace(/\r$/, "");
+        carry = carry.slice(nl + 1);
+        yield line;
+      }
     }
+    carry += decoder.decode();
+    if (carry) yield carry;
+  } finally {
+    reader.releaseLock();
   }
-  if (carry) yield carry;
 }
 
 /** The delivery note for each receipt outcome (docs/cli.md). */
@@ -75,6 +92,7 @@ const NOTES: Readonly<Record<Outcome, string>> = Object.freeze({
 /** The lines `/help` shows. */
 const HELP = [
   "  /file PATH   send a file (the peer receives files only with -o DIR)",
+  "  /verify      check a secret you share with the peer (marks the contact verified or not)",
   "  /help        this list",
   "  /quit        end the chat (also Ctrl-D; Ctrl-C ends it at once)",
   "  //TEXT       send a line that starts with /",
@@ -217,6 +235,14 @@ export async function chatCommand(args: string[]): Promise<void> {
   // Incoming: whatever arrives on our address, decrypted and answered with a receipt
   // (docs/transports.md section 10); a duplicate is dropped without being shown again.
   const desk = new ReceiptDesk();
+  // `/verify` (docs/sessions.md): its control messages arrive among the peer's signed messages.
+  const verifier = chatVerifier({
+    identity: identities[0],
+    recipients,
+    name,
+    send: (payload) => sendControl(payload),
+    show,
+  });
   const serve = async (connection: Inbound) => {
     for await (const item of envelopes(connection)) {
       // Only the peers' signed messages open; the text is read whole (its signature comes last)
@@ -237,6 +263,7 @@ export async function chatCommand(args: string[]): Promise<void> {
         desk,
         undefined,
         { verify: recipients },
+        (payload) => verifier.receive(payload),
       );
       if (opened.error !== undefined) await show(failureLine(opened.error, true));
       await answer(item, opened, desk);
@@ -333,13 +360,37 @@ export async function chatCommand(args: string[]): Promise<void> {
       offersOn.get(connection)?.delete(answered);
     }
   };
-  let sent = 0;
-  const sendLine = async (line: string) => {
-    const connection = outgoing ?? await connectToPeer();
-    if (outgoing !== connection) {
+  /** The connection to the peer: the open one, or a new one (one at a time). */
+  let connecting: Promise<Connection> | undefined;
+  const current = async (): Promise<Connection> => {
+    if (outgoing) return outgoing;
+    connecting ??= connectToPeer().then((connection) => {
       outgoing = connection;
       watch(connection);
-    }
+      return connection;
+    }).finally(() => connecting = undefined);
+    return await connecting;
+  };
+  /** Sends one `/verify` control message; its receipt is noted only when it was not taken. */
+  const sendControl = async (payload: Uint8Array) => {
+    const connection = await current();
+    const replyKey = newReplyKey();
+    const id = await connection.send(
+      await encrypt(verifyMessage(payload, { replyKey }), { recipients, sender: me }),
+    );
+    expect(id, {
+      n: 0,
+      replyKey,
+      answered: (outcome) => {
+        if (outcome !== undefined && outcome !== "delivered" && outcome !== "duplicate") {
+          show(`polycrypt: the peer could not take the secret check (${NOTES[outcome]})`);
+        }
+      },
+    });
+  };
+  let sent = 0;
+  const sendLine = async (line: string) => {
+    const connection = await current();
     const n = ++sent;
     const replyKey = newReplyKey();
     let id: Uint8Array;
@@ -412,6 +463,12 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       const command = line.startsWith("//") ? undefined : /^\/(\S*)/.exec(line)?.[1];
+      if (command === "verify") {
+        // The secret is asked for without echo, never taken from the line (nor sent as text).
+        if (line.trim() === "/verify") await verifier.command();
+        else await show("polycrypt: /verify takes no argument; it asks for the secret");
+        continue;
+      }
       if (command === "file" && !line.startsWith("/file ")) {
         await show("polycrypt: /file PATH sends a file");
         continue;

@@ -35,6 +35,11 @@ export interface Contact {
   address?: string;
   /** When it was added (ISO 8601). */
   added: string;
+  /**
+   * When a shared-secret check with this contact last succeeded (ISO 8601); absent when none
+   * did, or the last one failed (docs/contacts.md section 3).
+   */
+  verified?: string;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   type Serve,
   type Transport,
   UnsupportedSchemeError,
+  VERIFY_MESSAGE_MAX,
 } from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
@@ -522,6 +523,7 @@ export async function openMessage(
   desk: ReceiptDesk,
   maxFile: number = DEFAULT_MAX_FILE_BYTES,
   policy: SenderPolicy = {},
+  onVerify?: (payload: Uint8Array, sender: () => Sender | null) => Promise<void>,
 ): Promise<Opened> {
   let replyKey: Uint8Array | undefined;
   let claim: string | undefined;
@@ -567,7 +569,25 @@ export async function openMessage(
       }
       claim = key;
     }
-    if (message.kind === "text") {
+    if (message.kind === "verify") {
+      // A secret-check control message (chat's /verify, contact verify --secret): small, read
+      // whole (so its signature is checked) before it is handed on; refused where none is
+      // expected (listen).
+      if (!onVerify) {
+        await message.body.cancel();
+        throw new FormatError("not a polycrypt message");
+      }
+      const payload = new Uint8Array(
+        await new Response(
+          limitBytes(
+            message.body,
+            VERIFY_MESSAGE_MAX,
+            () => new FormatError("not a polycrypt message"),
+          ),
+        ).arrayBuffer(),
+      );
+      await onVerify(payload, signer);
+    } else if (message.kind === "text") {
       // Under a sender policy a text is shown only once its signature verified, at its end: it
       // must fit in memory, so it is bounded (a forger naming an accepted key gets no further).
       await onText(

@@ -491,7 +491,9 @@ const PAGES: Record<string, CommandHelp> = {
     description:
       "Listens on its own address (tcp://, tls:// or ws://) and sends each line typed to the " +
       "peer's; `/file PATH` sends a file (received into -o DIR), `/quit`, Ctrl-D or Ctrl-C end " +
-      "it. Each message gets a delivery note. Every message is signed with the first -i " +
+      "it; `/verify` checks a secret you share with the peer and marks the contact verified " +
+      "or not (docs/sessions.md). Each message gets a delivery note. Every message is signed " +
+      "with the first -i " +
       "identity, and only messages signed by a peer (-r/-R/--peer-contact) are shown, under the " +
       "peer's contact name or fingerprint; anything else is dropped with one line.",
     options: {
@@ -624,11 +626,17 @@ const PAGES: Record<string, CommandHelp> = {
     usage: [
       "contact [-i IDENTITY] add NAME RECIPIENT|FILE [--address URL] [--force]",
       "contact [-i IDENTITY] list [--json] | show NAME | rm NAME | verify NAME",
+      "contact [-i IDENTITY] verify NAME --secret --listen ADDRESS [--peer ADDRESS] " +
+      "[--proxy URL] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]...",
     ],
     description: "Keeps contacts (name, key, address) in $XDG_CONFIG_HOME/polycrypt, sealed " +
       "under your identity (-i, $POLYCRYPT_IDENTITY or identity.key there): a copy of the folder " +
       "alone reveals no names or keys. `verify NAME` shows the 60-digit safety number you and " +
-      "NAME both see (docs/contacts.md). `@NAME` then works wherever a key is asked for.",
+      "NAME both see (docs/contacts.md). `verify NAME --secret` instead checks, over the " +
+      "network as chat does, that NAME typed the same secret as you ($POLYCRYPT_SECRET or the " +
+      "terminal, never an argument), and marks NAME verified or not: CPace, an equality test " +
+      "that gives a man in the middle one guess per run (docs/sessions.md). `@NAME` then works " +
+      "wherever a key is asked for.",
     options: {
       identity: {
         short: "i",
@@ -639,13 +647,32 @@ const PAGES: Record<string, CommandHelp> = {
       address: { value: "URL", text: "With add: the contact's address (tcp://...)." },
       force: { text: "With add: replace a contact of that name." },
       json: { text: "With list: JSON output." },
+      secret: {
+        text: "With verify: check a shared secret with NAME over the network (needs --listen).",
+      },
+      listen: { value: "ADDRESS", text: "With verify --secret: where this side listens." },
+      peer: {
+        value: "ADDRESS",
+        text: "With verify --secret: where NAME listens (default: NAME's saved address).",
+      },
+      proxy: { value: "URL", text: "With verify --secret: reach NAME through a SOCKS5 proxy." },
+      ...TLS_OPTIONS,
     },
     positionals: ["add", "list", "show", "rm", "verify"],
     examples: [
       ["save Bob", "polycrypt contact add bob bob.pub --address tcp://bob.example:7000"],
       ["compare safety numbers", "polycrypt contact verify bob"],
+      [
+        "check a shared secret",
+        "polycrypt contact verify bob --secret --listen tcp://0.0.0.0:7001 --peer tcp://bob.example:7000",
+      ],
     ],
-    exits: [EXIT_OK, EXIT_USAGE, EXIT_IO],
+    exits: [
+      [0, "success; with verify --secret: the secrets match"],
+      [1, "verify --secret: the secrets differ (or the peer's message was invalid)"],
+      EXIT_USAGE,
+      [3, "I/O error; with verify --secret: no connection, or the peer did not answer in time"],
+    ],
   },
   help: {
     summary: "show a command's help page",

@@ -1,4 +1,5 @@
-// Internal: `contact`, the local contact book (docs/contacts.md): add, list, show, rm, verify.
+// Internal: `contact`, the local contact book (docs/contacts.md): add, list, show, rm, verify
+// (the safety number, or with --secret a shared-secret check over the network).
 import {
   fingerprint,
   formatSafetyNumber,
@@ -20,6 +21,7 @@ import {
   writeBook,
 } from "./_contacts.ts";
 import { addressScheme } from "./_delivery.ts";
+import { verifyContactWithSecret } from "./_secret_check.ts";
 
 /** A recipient string given directly, or the one recipient of a file. */
 async function recipientArgument(arg: string): Promise<string> {
@@ -85,11 +87,13 @@ export async function contactCommand(args: string[]): Promise<void> {
         fingerprint: fingerprint(c.recipient),
         address: c.address ?? null,
         added: c.added,
+        verified: c.verified ?? null,
       }));
       if (values.json) return console.log(JSON.stringify(rows, null, 2));
       const width = Math.max(4, ...rows.map((r) => r.name.length));
       for (const r of rows) {
-        console.log([r.name.padEnd(width), r.fingerprint, r.address ?? ""].join("  ").trimEnd());
+        const marks = [r.address ?? "", r.verified ? "verified" : ""].filter(Boolean);
+        console.log([r.name.padEnd(width), r.fingerprint, ...marks].join("  "));
       }
       return;
     }
@@ -113,6 +117,10 @@ export async function contactCommand(args: string[]): Promise<void> {
       want(1, "NAME");
       const identity = await storeIdentity(identityPath);
       const contact = findContact(await readBook(identity), rest[0]);
+      if (values.secret) return await verifyContactWithSecret(values, identity, contact);
+      const network = ["listen", "peer", "proxy", "tls-cert", "tls-key", "tls-ca"]
+        .filter((o) => values[o] !== undefined);
+      if (network.length) throw usageError(`--${network[0]} goes with verify --secret`);
       const mine = await recipientFromIdentity(identity);
       console.log(`Safety number with ${contact.name}:\n`);
       console.log(formatSafetyNumber(safetyNumber(mine, contact.recipient)));

@@ -1,6 +1,8 @@
 /**
  * Short names for keys: fingerprints to read aloud or type, and safety numbers that two people
- * compare to know that each holds the other's real key (docs/contacts.md).
+ * compare to know that each holds the other's real key (docs/contacts.md); or, comparing
+ * nothing, a check that both typed the same secret, bound to both keys (`startSecretCheck`,
+ * CPace; docs/sessions.md).
  *
  * @example
  * ```ts
@@ -25,3 +27,12 @@ export {
   SAFETY_NUMBER_ITERATIONS,
   safetyNumber,
 } from "./fingerprint.ts";
+export {
+  SECRET_CHECK_CONFIRMATION_BYTES,
+  SECRET_CHECK_MAX_BINDING_BYTES,
+  SECRET_CHECK_MAX_SECRET_BYTES,
+  SECRET_CHECK_SHARE_BYTES,
+  type SecretCheck,
+  type SecretCheckOptions,
+  startSecretCheck,
+} from "./secret_verify.ts";

@@ -70,6 +70,16 @@ export interface AccountOptions {
   readonly now?: () => number;
 }
 
+/** Options of {@linkcode Account.decrypt}. */
+export interface SessionDecryptOptions {
+  /**
+   * The fingerprint of the peer the message probably comes from (a chat knows its peer): that
+   * session is tried first. Ratchet messages name no sender, so without it the account tries its
+   * sessions, the most recently used first. A message from someone else still opens.
+   */
+  readonly from?: string;
+}
+
 /** One session as {@linkcode Account.sessions} lists it: who, and which session. */
 export interface SessionInfo {
   /** The peer's fingerprint (docs/contacts.md section 1). */
@@ -104,7 +114,9 @@ export interface Account {
   prekeyBundle(options?: { oneTimeKeys?: number }): Promise<Uint8Array>;
   /**
    * Encrypts `data` for a peer: `to` is their bundle (a session starts unless one exists with
-   * its owner) or the fingerprint of a peer with a session.
+   * its owner) or the fingerprint of a peer with a session. A bundle is checked (its signatures,
+   * its keys) but not against a contact: when it came through a relay, check its owner first
+   * with `parseBundle(bundle, { expect: fingerprint })`.
    */
   encrypt(to: Uint8Array | string, data: Uint8Array): Promise<Uint8Array>;
   /**
@@ -112,7 +124,10 @@ export interface Account {
    * whether that fingerprint is a contact to trust is the caller's decision (a prekey message
    * from a stranger starts a session too).
    */
-  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }>;
+  decrypt(
+    message: Uint8Array,
+    options?: SessionDecryptOptions,
+  ): Promise<{ from: string; data: Uint8Array }>;
   /** The sessions this account holds, one per peer. */
   sessions(): Promise<SessionInfo[]>;
   /** Deletes the session with `fingerprint` (nothing when there is none). */
@@ -690,15 +705,24 @@ class AccountImpl implements Account {
     return message;
   }
 
-  decrypt(message: Uint8Array): Promise<{ from: string; data: Uint8Array }> {
+  decrypt(
+    message: Uint8Array,
+    options: SessionDecryptOptions = {},
+  ): Promise<{ from: string; data: Uint8Array }> {
     if (!(message instanceof Uint8Array)) {
       return Promise.reject(new TypeError("message must be bytes"));
+    }
+    let hint: string | undefined;
+    try {
+      hint = options.from === undefined ? undefined : normalizeFingerprint(options.from);
+    } catch (e) {
+      return Promise.reject(e);
     }
     return this.#serial(async () => {
       const now = this.#time();
       const kind = sessionMessageKind(message);
       if (kind === PREKEY_MESSAGE) return await this.#receivePrekey(message, now);
-      if (kind === RATCHET_MESSAGE) return await this.#receiveRatchet(message, now);
+      if (kind === RATCHET_MESSAGE) return await this.#receiveRatchet(message, now, hint);
       throw new DecryptionError();
     });
   }
@@ -747,12 +771,13 @@ class AccountImpl implements Account {
     return undefined;
   }
 
-  async #receiveRatchet(message: Uint8Array, now: number) {
+  async #receiveRatchet(message: Uint8Array, now: number, hint?: string) {
     const prefix = message.subarray(0, ratchetMessagePrefix().length);
     const body = message.subarray(prefix.length);
     const sessions = (await this.#accountView())?.sessions ?? [];
     const known = new Set(sessions);
-    const order = this.#recent.filter((f) => known.has(f));
+    const order = this.#recent.filter((f) => known.has(f) && f !== hint);
+    if (hint !== undefined && known.has(hint)) order.unshift(hint);
     const first = new Set(order);
     for (const fp of sessions) if (!first.has(fp)) order.push(fp);
     for (const fp of order) {

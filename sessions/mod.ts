@@ -56,8 +56,17 @@ export {
   NoSessionError,
   PREKEY_RETENTION_MS,
   PREKEY_ROTATION_MS,
+  type SessionDecryptOptions,
   type SessionInfo,
 } from "./account.ts";
 export { MemorySessionStore, type SessionStore, type StoreChange } from "./store.ts";
 export { SqliteSessionStore } from "./sqlite_store.ts";
-export type { KemPolicy } from "./ratchet.ts";
+export { DEFAULT_KEM_POLICY, type KemPolicy } from "./ratchet.ts";
+export {
+  parseBundle,
+  type ParseBundleOptions,
+  type PublicPrekey,
+  trimBundle,
+  type VerifiedBundle,
+} from "./bundle.ts";
+export { PREKEY_MESSAGE, RATCHET_MESSAGE, SESSION_MODE, sessionMessageKind } from "./message.ts";

@@ -76,6 +76,8 @@ export class SqliteSessionStore implements SessionStore {
   #put: StatementSync;
   #delete: StatementSync;
   #list: StatementSync;
+  #begin: StatementSync;
+  #end: StatementSync;
 
   /**
    * Opens (or creates) the database at `path`.
@@ -97,6 +99,8 @@ export class SqliteSessionStore implements SessionStore {
     try {
       db.exec("PRAGMA journal_mode=WAL");
       db.exec("PRAGMA synchronous=FULL");
+      // Another connection's write transaction is waited for (up to 10 s), not an error.
+      db.exec("PRAGMA busy_timeout=10000");
       db.exec(
         "CREATE TABLE IF NOT EXISTS polycrypt_session_store " +
           "(key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID",
@@ -107,6 +111,8 @@ export class SqliteSessionStore implements SessionStore {
           "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       );
       this.#delete = db.prepare("DELETE FROM polycrypt_session_store WHERE key = ?");
+      this.#begin = db.prepare("BEGIN IMMEDIATE");
+      this.#end = db.prepare("COMMIT");
       this.#list = db.prepare(
         "SELECT key FROM polycrypt_session_store WHERE key >= ? ORDER BY key",
       );
@@ -155,13 +161,13 @@ export class SqliteSessionStore implements SessionStore {
       const db = this.#open();
       checkChanges(changes);
       if (changes.length === 0) return Promise.resolve();
-      db.exec("BEGIN IMMEDIATE");
+      this.#begin.run();
       try {
         for (const { key, value } of changes) {
           if (value === undefined) this.#delete.run(key);
           else this.#put.run(key, value);
         }
-        db.exec("COMMIT");
+        this.#end.run();
       } catch (e) {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw e;

@@ -19,16 +19,24 @@ import { hkdf } from "../engines/hkdf.ts";
 import { registry } from "../engines/mod.ts";
 
 /**
- * Kind bytes: a text, a file, the offer of a file, and the reply-key prefix of receipts
- * (docs/transports.md sections 7 and 10).
+ * Kind bytes: a text, a file, the offer of a file, a secret-check control message, and the
+ * reply-key prefix of receipts (docs/transports.md sections 7 and 10).
  */
-export const MESSAGE_KIND: Readonly<{ text: 0x54; file: 0x46; offer: 0x4f; reply: 0x52 }> = Object
-  .freeze({
-    text: 0x54,
-    file: 0x46,
-    offer: 0x4f,
-    reply: 0x52,
-  });
+export const MESSAGE_KIND: Readonly<
+  { text: 0x54; file: 0x46; offer: 0x4f; verify: 0x56; reply: 0x52 }
+> = Object.freeze({
+  text: 0x54,
+  file: 0x46,
+  offer: 0x4f,
+  verify: 0x56,
+  reply: 0x52,
+});
+
+/**
+ * The most bytes a secret-check control message carries after its kind byte (docs/sessions.md,
+ * "Verifying a contact with a shared secret": a share is 34 bytes, a confirmation 66).
+ */
+export const VERIFY_MESSAGE_MAX = 128;
 
 /**
  * The size field of an offer whose sender does not know the file's size (a pipe): 2^64 - 1
@@ -218,12 +226,43 @@ export function offerMessage(
 }
 
 /**
+ * A secret-check control message (docs/transports.md section 7): `0x56 ("V") || payload`, the
+ * payload being one message of `startSecretCheck` (at most {@linkcode VERIFY_MESSAGE_MAX}
+ * bytes), with the reply key in front when `options.replyKey` is given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseMessage, verifyMessage } from "@polycrypt/polycrypt/transports";
+ * const parsed = await parseMessage(ReadableStream.from([verifyMessage(new Uint8Array([1, 2]))]));
+ * assert.equal(parsed.kind, "verify");
+ * assert.deepEqual(new Uint8Array(await new Response(parsed.body).arrayBuffer()), new Uint8Array([1, 2]));
+ * ```
+ */
+export function verifyMessage(payload: Uint8Array, options: MessageOptions = {}): Uint8Array {
+  if (!(payload instanceof Uint8Array)) throw new TypeError("payload must be a Uint8Array");
+  if (payload.length > VERIFY_MESSAGE_MAX) {
+    throw new RangeError(`payload must be at most ${VERIFY_MESSAGE_MAX} bytes`);
+  }
+  const out = new Uint8Array(1 + payload.length);
+  out[0] = MESSAGE_KIND.verify;
+  out.set(payload, 1);
+  return concat(replyPrefix(options), out);
+}
+
+/**
  * A parsed message: its kind, the file name for files, the reply key when the sender put one in,
  * and the rest of the plaintext.
  */
 export type ParsedMessage =
   | {
     readonly kind: "text";
+    readonly replyKey?: Uint8Array;
+    readonly body: ReadableStream<Uint8Array>;
+  }
+  | {
+    /** A secret-check control message ({@linkcode verifyMessage}); `body` is its payload. */
+    readonly kind: "verify";
     readonly replyKey?: Uint8Array;
     readonly body: ReadableStream<Uint8Array>;
   }
@@ -300,6 +339,7 @@ export async function parseMessage(
     }
     const extra = replyKey ? { replyKey } : {};
     if (head[at] === MESSAGE_KIND.text) return { kind: "text", ...extra, body: rest(at + 1) };
+    if (head[at] === MESSAGE_KIND.verify) return { kind: "verify", ...extra, body: rest(at + 1) };
     /** The u8-length-prefixed file name at `from`, checked. */
     const readName = async (from: number) => {
       await need(from + 1);

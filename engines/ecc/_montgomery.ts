@@ -280,23 +280,27 @@ let raw: RawX25519 | undefined;
  * not parse it again.
  */
 export function rawX25519(): RawX25519 {
-  if (raw) return raw;
-  const node = nodeCrypto();
+  return raw ??= buildRawX25519(nodeCrypto() ? "node" : "noble");
+}
+
+/** Internal (tests): raw X25519 on a given backend; "node" needs node:crypto. */
+export function buildRawX25519(backend: "node" | "noble"): RawX25519 {
+  const node = backend === "node" ? nodeCrypto() : undefined;
   if (!node) {
-    raw = {
+    if (backend === "node") throw new Error("node:crypto is not available");
+    return {
       generate(secretKey = crypto.getRandomValues(new Uint8Array(32))) {
         return { publicKey: nobleX25519.getPublicKey(secretKey), secretKey: secretKey.slice() };
       },
       dh: (secretKey, publicKey) => nobleX25519.getSharedSecret(secretKey, publicKey),
     };
-    return raw;
   }
   const { rawPublic, rawSecret, secretKeyObject, publicKeyObject, derive } = nodeKeys(
     node,
     "X25519",
   );
   const objects = new WeakMap<Uint8Array, KeyObject>();
-  raw = {
+  return {
     generate(secretKey?: Uint8Array) {
       let privateKey: KeyObject, publicKey: KeyObject;
       if (secretKey) {
@@ -315,5 +319,4 @@ export function rawX25519(): RawX25519 {
       return derive(privateKey, publicKeyObject(publicKey));
     },
   };
-  return raw;
 }

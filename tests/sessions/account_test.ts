@@ -2,8 +2,10 @@
 // KEM and a plugin, prekey policy, repeated and replayed prekey messages, concurrency.
 import assert from "node:assert/strict";
 import {
+  type Account,
   createAccount,
   DecryptionError,
+  generateIdentity,
   MemorySessionStore,
   NoSessionError,
   PREKEY_RETENTION_MS,
@@ -377,6 +379,12 @@ Deno.test("usage errors: no session, bad fingerprints, non-session bytes, oneTim
   await assert.rejects(
     createAccount({ identity: "POLYCRYPT-SECRET-KEY-1:nope", store: new MemorySessionStore() }),
   );
+  // A version-1 identity has no signing key: sessions need one (upgradeIdentity adds it).
+  const v1 = await generateIdentity("x25519", { signatureEngine: null });
+  await assert.rejects(
+    createAccount({ identity: v1.identity, store: new MemorySessionStore() }),
+    /upgrade/,
+  );
 });
 
 Deno.test("several identities share one store without seeing each other", async () => {
@@ -424,4 +432,59 @@ Deno.test("a store that fails to commit loses nothing: no ciphertext, no plainte
   store.fail = false;
   const m2 = await bob.encrypt(alice.fingerprint, enc("2"));
   assert.equal(dec((await alice.decrypt(m2)).data), "2");
+});
+
+Deno.test("ratchet messages name no sender: the account finds the session, a hint only orders the tries", async () => {
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const peers: Account[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const peer = await createAccount({
+      identity: (await identity(i)).identity,
+      store: new MemorySessionStore(),
+    });
+    await bob.decrypt(await peer.encrypt(await bob.prekeyBundle(), enc(`hello ${i}`)));
+    await peer.decrypt(await bob.encrypt(peer.fingerprint, enc("welcome")));
+    peers.push(peer);
+  }
+  assert.equal((await bob.sessions()).length, 4);
+  for (const [i, peer] of peers.entries()) {
+    const m1 = await peer.encrypt(bob.fingerprint, enc(`plain ${i}`));
+    const m2 = await peer.encrypt(bob.fingerprint, enc(`hinted ${i}`));
+    const m3 = await peer.encrypt(bob.fingerprint, enc(`misled ${i}`));
+    assert.deepEqual(await bob.decrypt(m1), { from: peer.fingerprint, data: enc(`plain ${i}`) });
+    assert.deepEqual(await bob.decrypt(m2, { from: peer.fingerprint }), {
+      from: peer.fingerprint,
+      data: enc(`hinted ${i}`),
+    });
+    const other = peers[(i + 1) % peers.length].fingerprint;
+    assert.deepEqual(await bob.decrypt(m3, { from: other }), {
+      from: peer.fingerprint,
+      data: enc(`misled ${i}`),
+    });
+  }
+  await assert.rejects(bob.decrypt(enc("x"), { from: "nope" }), TypeError);
+});
+
+Deno.test("unused one-time prekeys are capped: beyond 2000 of a kind the oldest go first", async () => {
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const alice = await createAccount({
+    identity: (await identity(1)).identity,
+    store: new MemorySessionStore(),
+  });
+  const carol = await createAccount({
+    identity: (await identity(2)).identity,
+    store: new MemorySessionStore(),
+  });
+  const oldest = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  const kept = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  await bob.prekeyBundle({ oneTimeKeys: 1000 });
+  await bob.prekeyBundle({ oneTimeKeys: 999 }); // 2001 in all: the oldest pair is dropped
+  await assert.rejects(bob.decrypt(await alice.encrypt(oldest, enc("old"))), DecryptionError);
+  assert.equal(dec((await bob.decrypt(await carol.encrypt(kept, enc("kept")))).data), "kept");
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DecryptionError, hkdfSync, InvalidKeyError, registry } from "../../mod.ts";
 import { dh, generateDh, headerNonce, kdfCk, kdfRkHe, messageKeys } from "../../sessions/_kdf.ts";
 import { initAlice } from "../../sessions/ratchet.ts";
+import { buildRawX25519 } from "../../engines/ecc/_montgomery.ts";
 
 const vectors = new URL("../vectors/polycrypt/sessions/", import.meta.url);
 const enc = new TextEncoder();
@@ -98,4 +99,27 @@ Deno.test("raw X25519: RFC 7748 section 6.1, all-zero outputs refused", async ()
     }),
     InvalidKeyError,
   );
+});
+
+Deno.test("raw X25519: the node:crypto and noble backends give the same bytes", () => {
+  const node = buildRawX25519("node"), noble = buildRawX25519("noble");
+  for (let i = 0; i < 20; i++) {
+    const a = node.generate(), b = noble.generate();
+    assert.deepEqual(noble.generate(a.secretKey).publicKey, a.publicKey);
+    assert.deepEqual(node.generate(b.secretKey).publicKey, b.publicKey);
+    assert.deepEqual(node.dh(a.secretKey, b.publicKey), noble.dh(b.secretKey, a.publicKey));
+  }
+  const order8 = Uint8Array.fromHex(
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+  );
+  // Each backend either throws or returns zeros for a small-order point; `dh` refuses both.
+  for (const backend of [node, noble]) {
+    let out: Uint8Array | undefined;
+    try {
+      out = backend.dh(backend.generate().secretKey, order8);
+    } catch {
+      out = undefined;
+    }
+    assert.ok(out === undefined || out.every((x) => x === 0));
+  }
 });

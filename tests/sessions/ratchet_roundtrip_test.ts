@@ -8,8 +8,10 @@ import {
   registry,
 } from "../../mod.ts";
 import { p256 } from "../../examples/plugin_p256.ts";
+import type { State } from "../../sessions/_state.ts";
 import {
   DEFAULT_KEM_POLICY,
+  encodeRatchetState,
   MAX_RATCHET_DATA,
   ratchetDecrypt,
   ratchetEncrypt,
@@ -213,4 +215,29 @@ Deno.test("peer objects keep their state; states are plain data", async () => {
   const body = await alice.send(text("cloned"));
   assert.deepEqual(await clone.receive(body), text("cloned"));
   assert.deepEqual(await bob.receive(body), text("cloned"));
+});
+
+Deno.test("a peer's invalid KEM or DH key is refused, the state unchanged", async () => {
+  const { alice, bob } = await newSession(suiteOf("ml-kem-768"));
+  const s = alice.state as State;
+  // An ML-KEM-768 key whose first coefficient exceeds the modulus (FIPS 203 section 7.2).
+  const badKem = s.kemPendingPub!.slice();
+  badKem[0] = 0xff;
+  badKem[1] |= 0x0f;
+  assert.throws(() => registry.kem("ml-kem-768").checkPublicKey!(badKem), InvalidKeyError);
+  const lowOrder = Uint8Array.fromHex(
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+  );
+  const forged: State[] = [
+    { ...s, kemPendingPub: badKem },
+    { ...s, dhs: { ...s.dhs, publicKey: lowOrder } },
+    { ...s, dhs: { ...s.dhs, publicKey: new Uint8Array(32) } },
+  ];
+  for (const state of forged) {
+    const { body } = await ratchetEncrypt(alice.suite, state, text("forged"), PREFIX);
+    const before = encodeRatchetState(bob.state);
+    await assert.rejects(bob.receive(body), DecryptionError);
+    assert.deepEqual(encodeRatchetState(bob.state), before);
+  }
+  assert.deepEqual(await bob.receive(await alice.send(text("genuine"))), text("genuine"));
 });

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { DecryptionError } from "../../mod.ts";
 import { sha256 } from "../../engines/_hash.ts";
+import { disableOpensslAeadForTesting, opensslAead } from "../../engines/symmetric/_openssl.ts";
 import { type CaseInput, replay, STEPS } from "./_ratchet_vectors.ts";
 import { PREFIX } from "./_ratchet.ts";
 
@@ -39,6 +40,24 @@ for (const c of doc.cases) {
     }
     assert.equal(sha256(states[0]).toHex(), c.finalStateSha256.alice);
     assert.equal(sha256(states[1]).toHex(), c.finalStateSha256.bob);
+  });
+
+  Deno.test(`ratchet vectors (${c.kem}, ${c.aead}): the same bytes with and without libcrypto`, async () => {
+    // With --allow-ffi the built-in AES-GCM and ChaCha20-Poly1305 run on libcrypto; without it, on
+    // the engine (node:crypto): both must give the committed bytes.
+    const ffi = !(opensslAead() instanceof Error);
+    disableOpensslAeadForTesting(true);
+    try {
+      const { bodies: made } = await replay(input);
+      for (const [i, m] of c.messages.entries()) {
+        assert.equal(made[i].toHex(), m.body, `message ${i}`);
+      }
+      const { received } = await replay(input, (i) => bodies[i]);
+      for (const [i, m] of c.messages.entries()) assert.equal(received[i].toHex(), m.data);
+    } finally {
+      disableOpensslAeadForTesting(false);
+    }
+    assert.equal(!(opensslAead() instanceof Error), ffi);
   });
 
   Deno.test(`ratchet vectors (${c.kem}, ${c.aead}): a changed body is refused`, async () => {

@@ -14,6 +14,8 @@ export interface RawLoop {
   cpuMs: number;
   /** Bytes of each message, in order. */
   sizes: number[];
+  /** Milliseconds of each message (encrypt + decrypt), in order. */
+  per: number[];
 }
 
 /** A message loop as stored: the sizes as a histogram. */
@@ -24,6 +26,10 @@ export interface Loop {
   n: number;
   /** Message size in bytes -> how many messages had it. */
   sizes: Record<string, number>;
+  /** Per-message time (encrypt + decrypt), ms: the median, the 99th percentile, the longest. */
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
 }
 
 /** A run of handshakes: per handshake, ms and the first message's bytes. */
@@ -88,7 +94,16 @@ export function median(xs: readonly number[]): number {
 export function compact(loop: RawLoop): Loop {
   const sizes: Record<string, number> = {};
   for (const s of loop.sizes) sizes[s] = (sizes[s] ?? 0) + 1;
-  return { ms: loop.ms, cpuMs: loop.cpuMs, n: loop.sizes.length, sizes };
+  const per = [...loop.per].sort((a, b) => a - b);
+  return {
+    ms: loop.ms,
+    cpuMs: loop.cpuMs,
+    n: loop.sizes.length,
+    sizes,
+    p50Ms: median(per),
+    p99Ms: per[Math.min(per.length - 1, Math.floor(per.length * 0.99))],
+    maxMs: per[per.length - 1],
+  };
 }
 
 /** Messages per second of a loop. */
@@ -234,6 +249,31 @@ export function render(r: SessionsResults): string {
       `| ${key === "oneWay" ? "one direction" : "alternating directions"} | ${
         cpuShare(r.loops.memory[key])
       } | ${cpuShare(r.loops.sqlite[key])} | ${s.measured && ls ? cpuShare(ls[key]) : "-"} |`
+    ),
+  );
+  const us = (x: number) => int(x * 1000);
+  const perCell = (loops: readonly Loop[] | undefined) =>
+    loops && loops.length
+      ? `${us(median(loops.map((l) => l.p50Ms)))} / ${us(median(loops.map((l) => l.p99Ms)))} / ${
+        us(Math.max(...loops.map((l) => l.maxMs)))
+      }`
+      : "-";
+  const atMedian = (a: readonly Loop[], b: readonly Loop[] | undefined) =>
+    b ? median(a.map((l, i) => b[i].p50Ms / l.p50Ms)) : NaN;
+  lines.push(
+    "",
+    "Each message's own time (encrypt + decrypt), microseconds: the median message, the 99th " +
+      "percentile (medians over the rounds) and the longest of the run. A rate is the mean over " +
+      "its loop, stalls included; the median message shows the work without them.",
+    "",
+    "| pattern | Memory | SQLite | libsignal | Memory / libsignal at the median message |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...(["oneWay", "alternating"] as const).map((key) =>
+      `| ${key === "oneWay" ? "one direction" : "alternating directions"} | ${
+        perCell(r.loops.memory[key])
+      } | ${perCell(r.loops.sqlite[key])} | ${perCell(s.measured ? ls?.[key] : undefined)} | ${
+        s.measured && ls ? `${fix(atMedian(r.loops.memory[key], ls[key]))}x` : "-"
+      } |`
     ),
     "",
     "## Bytes on the wire per 1 KiB message",

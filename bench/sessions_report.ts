@@ -160,9 +160,11 @@ async function pcPair(
 async function pcLoop(pair: PcPair, n: number, alternating: boolean): Promise<Loop> {
   const { alice, bob } = pair;
   const sizes: number[] = new Array(n);
+  const per: number[] = new Array(n);
   const cpu = process.cpuUsage();
   const start = performance.now();
   for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
     const [from, to] = alternating && i % 2 === 1 ? [bob, alice] : [alice, bob];
     const message = await from.encrypt(to.fingerprint, data);
     sizes[i] = message.length;
@@ -170,10 +172,11 @@ async function pcLoop(pair: PcPair, n: number, alternating: boolean): Promise<Lo
     if (got.from !== from.fingerprint || !sameBytes(got.data, data)) {
       throw new Error("polycrypt round trip differs");
     }
+    per[i] = performance.now() - t0;
   }
   const ms = performance.now() - start;
   const used = process.cpuUsage(cpu);
-  return compact({ ms, cpuMs: (used.user + used.system) / 1000, sizes });
+  return compact({ ms, cpuMs: (used.user + used.system) / 1000, sizes, per });
 }
 
 /** n fresh handshakes on memory stores: bundle untimed; Alice's first encrypt, Bob's decrypt. */

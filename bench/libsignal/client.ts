@@ -40,6 +40,8 @@ export interface LoopResult {
   cpuMs: number;
   /** Serialized size of every message sent. */
   sizes: number[];
+  /** Milliseconds of each message (encrypt and decrypt), in order. */
+  per: number[];
 }
 
 /** What a run of handshakes took. */

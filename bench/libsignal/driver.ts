@@ -15,7 +15,7 @@
  *   then Bob's `signalDecryptPreKey` of it.
  * - `{"op":"quit"}`.
  *
- * Each answer gives the milliseconds the timed work took (measured here, so the pipe is not in
+ * Each answer gives the milliseconds the timed work took (for the loops also each message's) (measured here, so the pipe is not in
  * them; for the loops also the process's CPU time over them, every thread) and the sizes of the serialized messages (what a messenger puts on the wire). The message
  * loops run on one long-lived pair, set up (handshake and one reply, so both ends hold a complete
  * session) before the first command. The stores are in memory and keep serialized records, as
@@ -241,18 +241,21 @@ async function run(command: Command): Promise<Record<string, unknown>> {
   const sizes: number[] = [];
   if (command.op === "oneWay" || command.op === "alternating") {
     const { alice, bob } = main;
+    const per: number[] = [];
     const cpu = process.cpuUsage();
     const start = performance.now();
     for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
       const [from, to] = command.op === "alternating" && i % 2 === 1 ? [bob, alice] : [alice, bob];
       const message = await from.encrypt(to, data);
       sizes.push(message.serialize().length);
       const got = await to.decrypt(from, message);
       if (!sameBytes(got, data)) throw new Error("libsignal round trip differs");
+      per.push(performance.now() - t0);
     }
     const ms = performance.now() - start;
     const used = process.cpuUsage(cpu);
-    return { ms, cpuMs: (used.user + used.system) / 1000, sizes };
+    return { ms, cpuMs: (used.user + used.system) / 1000, sizes, per };
   }
   if (command.op === "handshake") {
     const initiator: number[] = [], responder: number[] = [];

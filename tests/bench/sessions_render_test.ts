@@ -12,7 +12,12 @@ import {
 
 /** A loop of n messages of `size` bytes at `perSecond`. */
 const loop = (n: number, perSecond: number, size: number): Loop =>
-  compact({ ms: n / perSecond * 1000, cpuMs: n / perSecond * 900, sizes: new Array(n).fill(size) });
+  compact({
+    ms: n / perSecond * 1000,
+    cpuMs: n / perSecond * 900,
+    sizes: new Array(n).fill(size),
+    per: new Array(n).fill(1000 / perSecond),
+  });
 
 function results(options: { libsignal: boolean; memory: number; sqlite: number }): SessionsResults {
   const rounds = 3;
@@ -92,6 +97,15 @@ Deno.test("sessions report: ratios and verdicts against libsignal measured in th
   assert.equal(row(md, "handshake < 10 ms (ml-kem-768, both ends)")[3], "met");
   assert.ok(!md.includes("quoted"), "nothing is quoted when libsignal ran");
   // Sizes come from the histograms: min / median / mean / max.
+  // Per-message times: median / 99th percentile / longest, and the ratio at the median message.
+  assert.deepEqual(row(md, "one direction", "## Messages per second").slice(0, 1), [
+    "one direction",
+  ]);
+  const perMessage = md.split("\n").filter((l) => l.startsWith("| one direction |"))[2];
+  assert.equal(
+    perMessage,
+    "| one direction | 333 / 333 / 333 | 1,250 / 1,250 / 1,250 | 500 / 500 / 500 | 1.50x |",
+  );
   const bytes = "## Bytes on the wire per 1 KiB message";
   assert.deepEqual(row(md, "one direction", bytes).slice(1), [
     "1,142 / 1,142 / 1,142 / 1,142",

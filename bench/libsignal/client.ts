@@ -66,6 +66,12 @@ export interface LibsignalPeer {
   alternating(n: number, size?: number): Promise<LoopResult>;
   /** n fresh handshakes (bundle processing + first message, then its decryption). */
   handshake(n: number, size?: number): Promise<HandshakeResult>;
+  /**
+   * Ends the driver and starts a fresh one (new process, new session pair): libsignal's addon
+   * under Deno grows its resident set and its occasional stalls with the process's age (see
+   * docs/performance.md, "Sessions"), so each round starts from a young process.
+   */
+  restart(): Promise<void>;
   /** Ends the child and deletes the temporary directory. */
   close(): Promise<void>;
 }
@@ -104,21 +110,14 @@ async function install(log: (line: string) => void): Promise<{ dir: string } | {
   return { dir };
 }
 
-/**
- * Fetches libsignal and starts its driver. `dir` reuses an existing installation (a directory
- * holding `node_modules/@signalapp/libsignal-client`, kept by close) instead of fetching one.
- */
-export async function startLibsignal(
-  options: { dir?: string; log?: (line: string) => void } = {},
-): Promise<LibsignalPeer | { error: string }> {
-  const log = options.log ?? ((line: string) => console.error(line));
-  const installed = options.dir ? { dir: options.dir } : await install(log);
-  if ("error" in installed) return installed;
-  const dir = installed.dir;
-  const owned = options.dir === undefined;
-  const cleanup = async () => {
-    if (owned) await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
+interface Driver {
+  version: string;
+  call<T>(command: Record<string, unknown>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Starts driver.ts on the installation in `dir`; the running driver, or why not. */
+async function spawnDriver(dir: string): Promise<Driver | { error: string }> {
   const driver = new URL("./driver.ts", import.meta.url).pathname;
   let child: Deno.ChildProcess;
   try {
@@ -140,7 +139,6 @@ export async function startLibsignal(
       stderr: "piped",
     }).spawn();
   } catch (e) {
-    await cleanup();
     return { error: `the driver could not be started: ${e instanceof Error ? e.message : e}` };
   }
   const writer = child.stdin.getWriter();
@@ -160,14 +158,6 @@ export async function startLibsignal(
       buffered += value;
     }
   };
-  const closeAll = async () => {
-    await writer.write(encoder.encode(JSON.stringify({ op: "quit" }) + "\n")).catch(() => {});
-    await writer.close().catch(() => {});
-    await reader.cancel().catch(() => {});
-    await child.status;
-    await stderr.catch(() => "");
-    await cleanup();
-  };
   const first = await nextLine();
   const ready = first === undefined ? undefined : JSON.parse(first);
   if (!ready?.ready) {
@@ -177,28 +167,69 @@ export async function startLibsignal(
       .join(" ")
       // deno-lint-ignore no-control-regex
       .replace(/\x1b\[[0-9;]*m/g, "");
-    await cleanup();
     return { error: `libsignal did not load in Deno: ${err || "no output"}` };
   }
   let queue: Promise<unknown> = Promise.resolve();
-  const call = <T>(command: Record<string, unknown>): Promise<T> => {
-    const result = queue.then(async () => {
-      await writer.write(encoder.encode(JSON.stringify(command) + "\n"));
-      const line = await nextLine();
-      if (line === undefined) throw new Error(`libsignal driver ended: ${await stderr}`);
-      const answer = JSON.parse(line);
-      if (answer.error) throw new Error(`libsignal driver: ${answer.error}`);
-      return answer as T;
-    });
-    queue = result.catch(() => {});
-    return result;
-  };
   return {
     version: String(ready.version),
+    call<T>(command: Record<string, unknown>): Promise<T> {
+      const result = queue.then(async () => {
+        await writer.write(encoder.encode(JSON.stringify(command) + "\n"));
+        const line = await nextLine();
+        if (line === undefined) throw new Error(`libsignal driver ended: ${await stderr}`);
+        const answer = JSON.parse(line);
+        if (answer.error) throw new Error(`libsignal driver: ${answer.error}`);
+        return answer as T;
+      });
+      queue = result.catch(() => {});
+      return result;
+    },
+    async close() {
+      await writer.write(encoder.encode(JSON.stringify({ op: "quit" }) + "\n")).catch(() => {});
+      await writer.close().catch(() => {});
+      await reader.cancel().catch(() => {});
+      await child.status;
+      await stderr.catch(() => "");
+    },
+  };
+}
+
+/**
+ * Fetches libsignal and starts its driver. `dir` reuses an existing installation (a directory
+ * holding `node_modules/@signalapp/libsignal-client`, kept by close) instead of fetching one.
+ */
+export async function startLibsignal(
+  options: { dir?: string; log?: (line: string) => void } = {},
+): Promise<LibsignalPeer | { error: string }> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const installed = options.dir ? { dir: options.dir } : await install(log);
+  if ("error" in installed) return installed;
+  const dir = installed.dir;
+  const owned = options.dir === undefined;
+  const cleanup = async () => {
+    if (owned) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  const started = await spawnDriver(dir);
+  if ("error" in started) {
+    await cleanup();
+    return started;
+  }
+  let driver: Driver = started;
+  return {
+    version: driver.version,
     dir,
-    oneWay: (n, size = 1024) => call<LoopResult>({ op: "oneWay", n, size }),
-    alternating: (n, size = 1024) => call<LoopResult>({ op: "alternating", n, size }),
-    handshake: (n, size = 1024) => call<HandshakeResult>({ op: "handshake", n, size }),
-    close: closeAll,
+    oneWay: (n, size = 1024) => driver.call<LoopResult>({ op: "oneWay", n, size }),
+    alternating: (n, size = 1024) => driver.call<LoopResult>({ op: "alternating", n, size }),
+    handshake: (n, size = 1024) => driver.call<HandshakeResult>({ op: "handshake", n, size }),
+    async restart() {
+      await driver.close();
+      const next = await spawnDriver(dir);
+      if ("error" in next) throw new Error(next.error);
+      driver = next;
+    },
+    async close() {
+      await driver.close();
+      await cleanup();
+    },
   };
 }

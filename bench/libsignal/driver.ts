@@ -289,6 +289,9 @@ function write(value: unknown): void {
   const bytes = encoder.encode(JSON.stringify(value) + "\n");
   for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
+// Warm-up (JIT, the addon's first calls) before the parent times anything.
+await run({ op: "oneWay", n: 100 });
+await run({ op: "alternating", n: 100 });
 write({ ready: true, version });
 
 let buffered = "";

@@ -63,6 +63,7 @@ try {
   const sizes: number[] = [];
   const initiator: number[] = [], responder: number[] = [], firstSizes: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    if (r > 0) await peer.restart(); // a young process each round (client.ts)
     const a = await peer.oneWay(messages);
     const b = await peer.alternating(messages);
     const h = await peer.handshake(handshakes);

@@ -61,6 +61,8 @@ export interface PrimitiveTime {
 /** Everything one run measured. */
 export interface SessionsResults {
   date: string;
+  /** The polycrypt commit measured ("+": with uncommitted changes). */
+  commit?: string;
   deno: string;
   v8: string;
   cores: number;
@@ -199,8 +201,8 @@ export function render(r: SessionsResults): string {
     "Ratchet with header encryption, a KEM step every 50 messages or hour (ML-KEM-768), " +
     "AES-256-GCM, padding (docs/sessions.md). Against " + against +
     (s.measured
-      ? ": native Rust through its Node addon in a child Deno process, SPQR on, in-memory " +
-        "stores holding serialized records. "
+      ? ": native Rust through its Node addon in a child Deno process (a young one each round, " +
+        "docs/performance.md), SPQR on, in-memory stores holding serialized records. "
       : ". ") +
     `${plural(r.rounds, "interleaved round")} (the order rotating), ${
       plural(r.messages, "message")
@@ -208,6 +210,7 @@ export function render(r: SessionsResults): string {
       plural(r.handshakes, "handshake")
     } per round; rates are ` +
     "medians over the rounds (range in brackets), ratios the median of each round's own ratio. " +
+    (r.commit ? `polycrypt ${r.commit}, ` : "") +
     `Deno ${r.deno}, V8 ${r.v8}, ${r.cores} cores, load average ${
       r.loadavg.start.map((x) => x.toFixed(2)).join(" ")
     } at the start and ${r.loadavg.end.map((x) => x.toFixed(2)).join(" ")} at the end.`,

@@ -207,6 +207,22 @@ async function pcHandshakes(n: number) {
 // ------------------------------------------------------------------ the run
 
 const date = new Date().toISOString().slice(0, 10);
+/** The commit measured (with "+" when the work tree has changes), or "unknown". */
+async function commitId(): Promise<string> {
+  try {
+    const git = (args: string[]) =>
+      new Deno.Command("git", { args, cwd: root.pathname, stdout: "piped", stderr: "null" })
+        .output();
+    const head = await git(["rev-parse", "--short", "HEAD"]);
+    if (head.code !== 0) return "unknown";
+    const dirty = await git(["status", "--porcelain", "--untracked-files=no"]);
+    return new TextDecoder().decode(head.stdout).trim() +
+      (new TextDecoder().decode(dirty.stdout).trim() ? "+" : "");
+  } catch {
+    return "unknown";
+  }
+}
+const commit = await commitId();
 const loadStart = Deno.loadavg();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-sessions-" });
 let libsignal: LibsignalPeer | undefined;
@@ -336,6 +352,7 @@ try {
 
   const results: SessionsResults = {
     date: new Date().toISOString(),
+    commit,
     deno: Deno.version.deno,
     v8: Deno.version.v8,
     cores: navigator.hardwareConcurrency,

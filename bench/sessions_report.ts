@@ -48,7 +48,7 @@ import { registry } from "../engines/mod.ts";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "7" },
     messages: { type: "string", default: "1000" },
     "sqlite-messages": { type: "string", default: "200" },
     handshakes: { type: "string", default: "20" },

@@ -519,3 +519,23 @@ Deno.test("the storage seal is the same bytes on libcrypto (FFI) and on the fall
   );
   assert.equal((await again.sessions()).length, 1);
 });
+
+Deno.test("a forged or damaged bundle starts nothing: refused, and nothing stored", async () => {
+  const aliceStore = new CountingStore();
+  const alice = await createAccount({ identity: (await identity(1)).identity, store: aliceStore });
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const bundle = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  for (const at of [20, 200, bundle.length - 40, Math.floor(bundle.length / 2)]) {
+    const bad = bundle.slice();
+    bad[at] ^= 0x01;
+    await assert.rejects(alice.encrypt(bad, enc("x")));
+  }
+  await assert.rejects(alice.encrypt(bundle.subarray(0, bundle.length - 1), enc("x")));
+  assert.equal(aliceStore.commits, 0);
+  assert.deepEqual(await alice.sessions(), []);
+  await alice.encrypt(bundle, enc("fine"));
+  assert.equal(aliceStore.commits, 1);
+});

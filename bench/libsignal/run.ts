@@ -61,6 +61,7 @@ if ("error" in peer) {
 try {
   const oneWay: number[] = [], alternating: number[] = [];
   const sizes: number[] = [];
+  const perOne: number[] = [], perAlt: number[] = [];
   const initiator: number[] = [], responder: number[] = [], firstSizes: number[] = [];
   for (let r = 0; r < rounds; r++) {
     if (r > 0) await peer.restart(); // a young process each round (client.ts)
@@ -70,6 +71,8 @@ try {
     oneWay.push(messages / a.ms * 1000);
     alternating.push(messages / b.ms * 1000);
     sizes.push(...a.sizes, ...b.sizes);
+    perOne.push(...a.per);
+    perAlt.push(...b.per);
     initiator.push(...h.initiator);
     responder.push(...h.responder);
     firstSizes.push(...h.sizes);
@@ -90,6 +93,10 @@ try {
       "| --- | ---: |",
       `| one direction, msgs/s | ${n0(median(oneWay))} |`,
       `| alternating directions, msgs/s | ${n0(median(alternating))} |`,
+      `| median message, one direction / alternating, us | ${n0(median(perOne) * 1000)} / ${
+        n0(median(perAlt) * 1000)
+      } |`,
+      `| longest message, ms | ${n0(Math.max(...perOne, ...perAlt))} |`,
       `| bytes on the wire per 1 KiB message (min / median / max) | ${n0(Math.min(...sizes))} / ${
         n0(median(sizes))
       } / ${n0(Math.max(...sizes))} |`,

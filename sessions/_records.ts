@@ -1,8 +1,9 @@
 // Internal: the records an Account keeps in its SessionStore (docs/sessions.md section 7.1), their
 // binary encodings, and the storage seal (blinded keys, AES-256-GCM values).
-import { FormatError } from "../errors.ts";
+import { DecryptionError, FormatError } from "../errors.ts";
 import { hmacSync } from "../engines/_hash.ts";
 import { aes256Gcm } from "../engines/symmetric/aes_gcm.ts";
+import { type OpensslAead, opensslAead } from "../engines/symmetric/_openssl.ts";
 import type { KeyedAead } from "../engines/types.ts";
 
 const encoder = new TextEncoder();
@@ -118,11 +119,16 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "
 export class StorageSeal {
   readonly #key: Uint8Array;
   readonly #aead: KeyedAead;
+  // libcrypto through FFI when this process may use it (engines/symmetric/_openssl.ts):
+  // synchronous, so a commit does not wait on WebCrypto's thread pool; else the keyed engine.
+  readonly #lib: OpensslAead | undefined;
   readonly #names = new Map<string, string>();
 
   private constructor(key: Uint8Array, aead: KeyedAead) {
     this.#key = key;
     this.#aead = aead;
+    const lib = opensslAead();
+    this.#lib = lib instanceof Error ? undefined : lib;
   }
 
   static async create(storageKey: Uint8Array): Promise<StorageSeal> {
@@ -142,21 +148,29 @@ export class StorageSeal {
   }
 
   async seal(storeKey: string, record: Uint8Array): Promise<Uint8Array> {
-    const nonce = crypto.getRandomValues(new Uint8Array(12));
-    const sealed = await this.#aead.seal(nonce, record, encoder.encode(storeKey));
-    const out = new Uint8Array(12 + sealed.length);
-    out.set(nonce);
-    out.set(sealed, 12);
+    const out = new Uint8Array(12 + record.length + 16);
+    const nonce = crypto.getRandomValues(out.subarray(0, 12));
+    const aad = encoder.encode(storeKey);
+    if (this.#lib) {
+      this.#lib.sealInto("aes-256-gcm", this.#key, nonce, record, aad, out.subarray(12));
+      return out;
+    }
+    out.set(await this.#aead.seal(nonce, record, aad), 12);
     return out;
   }
 
   /** Opens a stored value; `DecryptionError` when it was not sealed under this key and name. */
   async open(storeKey: string, value: Uint8Array): Promise<Uint8Array> {
     if (value.length < 28) throw new FormatError("session store value is too short");
-    return await this.#aead.open(
-      value.subarray(0, 12),
-      value.subarray(12),
-      encoder.encode(storeKey),
-    );
+    const nonce = value.subarray(0, 12);
+    const aad = encoder.encode(storeKey);
+    if (this.#lib) {
+      const out = new Uint8Array(value.length - 28);
+      if (!this.#lib.openInto("aes-256-gcm", this.#key, nonce, value.subarray(12), aad, out)) {
+        throw new DecryptionError();
+      }
+      return out;
+    }
+    return await this.#aead.open(nonce, value.subarray(12), aad);
   }
 }

@@ -488,3 +488,54 @@ Deno.test("unused one-time prekeys are capped: beyond 2000 of a kind the oldest 
   await assert.rejects(bob.decrypt(await alice.encrypt(oldest, enc("old"))), DecryptionError);
   assert.equal(dec((await bob.decrypt(await carol.encrypt(kept, enc("kept")))).data), "kept");
 });
+
+Deno.test("the storage seal is the same bytes on libcrypto (FFI) and on the fallback", async () => {
+  const { disableOpensslAeadForTesting } = await import("../../engines/symmetric/_openssl.ts");
+  const store = new MemorySessionStore();
+  const bobId = (await identity(0)).identity;
+  const alice = await createAccount({
+    identity: (await identity(1)).identity,
+    store: new MemorySessionStore(),
+  });
+  const bob = await createAccount({ identity: bobId, store });
+  await bob.decrypt(await alice.encrypt(await bob.prekeyBundle(), enc("one")));
+  disableOpensslAeadForTesting(true);
+  try {
+    // A second account object on the same store seals and opens without libcrypto.
+    const fallback = await createAccount({ identity: bobId, store });
+    assert.equal(
+      dec((await fallback.decrypt(await alice.encrypt(bob.fingerprint, enc("two")))).data),
+      "two",
+    );
+    await alice.decrypt(await fallback.encrypt(alice.fingerprint, enc("three")));
+  } finally {
+    disableOpensslAeadForTesting(false);
+  }
+  // And what the fallback sealed opens on libcrypto again.
+  const again = await createAccount({ identity: bobId, store });
+  assert.equal(
+    dec((await again.decrypt(await alice.encrypt(bob.fingerprint, enc("four")))).data),
+    "four",
+  );
+  assert.equal((await again.sessions()).length, 1);
+});
+
+Deno.test("a forged or damaged bundle starts nothing: refused, and nothing stored", async () => {
+  const aliceStore = new CountingStore();
+  const alice = await createAccount({ identity: (await identity(1)).identity, store: aliceStore });
+  const bob = await createAccount({
+    identity: (await identity(0)).identity,
+    store: new MemorySessionStore(),
+  });
+  const bundle = await bob.prekeyBundle({ oneTimeKeys: 1 });
+  for (const at of [20, 200, bundle.length - 40, Math.floor(bundle.length / 2)]) {
+    const bad = bundle.slice();
+    bad[at] ^= 0x01;
+    await assert.rejects(alice.encrypt(bad, enc("x")));
+  }
+  await assert.rejects(alice.encrypt(bundle.subarray(0, bundle.length - 1), enc("x")));
+  assert.equal(aliceStore.commits, 0);
+  assert.deepEqual(await alice.sessions(), []);
+  await alice.encrypt(bundle, enc("fine"));
+  assert.equal(aliceStore.commits, 1);
+});

@@ -23,6 +23,7 @@ import {
   type KeyPackage,
   type LeafNode,
   makePskIndex,
+  mlsExporter,
   type MLSMessage,
   type PrivateKeyPackage,
   type PrivateMessage,
@@ -272,11 +273,20 @@ export interface GroupAccount {
   publish(delivery: GroupDelivery, commit: PendingCommit): Promise<GroupEvent[]>;
   /** Encrypts and posts an application message, catching up and retrying on a stale epoch. */
   send(delivery: GroupDelivery, group: string, data: Uint8Array): Promise<number>;
+  /**
+   * The secret every member of `epoch` derives for the delivery service's authorization key of
+   * that epoch (docs/groups.md section 6): `MLS-Exporter("polycrypt/group/1 relay key", "", 32)`.
+   * `epoch` is the group's current epoch (default), or the next one when this account has a
+   * pending commit (the key a commit hands the relay). Keep it secret.
+   */
+  deliverySecret(group: string, epoch?: bigint): Promise<{ epoch: bigint; secret: Uint8Array }>;
 }
 
 // ------------------------------------------------------------------------------- records
 
 const GROUP_STORAGE_INFO = encoder.encode("polycrypt/group/1 storage key");
+/** The MLS exporter label of the delivery service's per-epoch authorization key. */
+const DELIVERY_KEY_LABEL = "polycrypt/group/1 relay key";
 const EMPTY = new Uint8Array(0);
 
 interface PendingRecord {
@@ -983,6 +993,32 @@ class Groups implements GroupAccount {
 
   cursor(group: string): Promise<number> {
     return this.#serial(async () => (await this.#load(group)).cursor);
+  }
+
+  deliverySecret(
+    group: string,
+    epoch?: bigint,
+  ): Promise<{ epoch: bigint; secret: Uint8Array }> {
+    return this.#serial(async () => {
+      const r = await this.#load(group);
+      const current = r.state.groupContext.epoch;
+      let state = r.state;
+      if (epoch !== undefined && epoch !== current) {
+        if (!r.pending || epoch !== r.pending.epoch + 1n) {
+          throw new GroupError(`the group is at epoch ${current}, not ${epoch}`);
+        }
+        state = decodeState(r.pending.state, this.#config(r.suite));
+      }
+      const cs = await suiteImpl(r.suite);
+      const secret = await mlsExporter(
+        state.keySchedule.exporterSecret,
+        DELIVERY_KEY_LABEL,
+        EMPTY,
+        32,
+        cs,
+      );
+      return { epoch: state.groupContext.epoch, secret };
+    });
   }
 
   pending(group: string): Promise<PendingCommit | undefined> {

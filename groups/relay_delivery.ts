@@ -98,7 +98,9 @@ export class RelayGroupDelivery implements GroupDelivery {
 
   async #key(group: string, epoch?: bigint): Promise<{ epoch: bigint; key: QueueKey }> {
     const { epoch: e, secret } = await this.#account.deliverySecret(group, epoch);
-    const name = `${group}/${e}`;
+    // By the secret, not the epoch: a pending commit that lost gives another key for the same
+    // epoch number than the commit that won.
+    const name = toHex(sha256(secret));
     let key = this.#keys.get(name);
     if (!key) {
       if (this.#keys.size >= 1024) this.#keys.clear();

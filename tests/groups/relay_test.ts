@@ -77,7 +77,9 @@ async function startRelay(store: string) {
       await client.close();
       return { url, stop };
     } catch {
-      if (exited || Date.now() > deadline) throw new Error(`the relay did not start: ${await stop()}`);
+      if (exited || Date.now() > deadline) {
+        throw new Error(`the relay did not start: ${await stop()}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -201,5 +203,175 @@ Deno.test({
       assert.equal(await alice.account.epoch(group), 3n);
       assert.equal(await alice.ds.epoch(queueId(group)), 3n);
       await close(alice, carol);
+    }),
+});
+
+Deno.test({
+  name: "groups through a relay process: concurrent commits, 20 epochs offline, forgeries",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withRelay(async (url) => {
+      const [alice, bob, carol, dave] = await Promise.all([0, 1, 2, 3].map(() => member(url)));
+      const group = await alice.account.create();
+      await alice.ds.create(queueId(group), await alice.account.epoch(group));
+      await addMembers(group, alice, [bob, carol, dave]);
+      const start = await dave.account.epoch(group);
+
+      // Alice and Bob commit for the same epoch at once: the relay takes exactly one; the other
+      // gets STALE_EPOCH, has processed the winner, and commits again.
+      const epoch = await alice.account.epoch(group);
+      const made = [await alice.account.update(group), await bob.account.update(group)];
+      const results = await Promise.allSettled([
+        alice.account.publish(alice.ds, made[0]),
+        bob.account.publish(bob.ds, made[1]),
+      ]);
+      const won = results.findIndex((r) => r.status === "fulfilled");
+      const lost = 1 - won;
+      assert.ok(won >= 0 && results[lost].status === "rejected");
+      const reason = (results[lost] as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof StaleEpochError, String(reason));
+      assert.equal(reason.currentEpoch, epoch + 1n);
+      const loser = [alice, bob][lost];
+      assert.equal(await loser.account.pending(group), undefined);
+      assert.equal(await loser.account.epoch(group), epoch + 1n);
+      await loser.account.publish(loser.ds, await loser.account.update(group));
+      for (const m of [alice, bob, carol]) await m.account.sync(m.ds, group);
+      for (const m of [alice, bob, carol]) assert.equal(await m.account.epoch(group), epoch + 2n);
+
+      // Dave is offline while the others make 20 commits (two made above) and some messages.
+      for (let i = 0; i < 18; i++) {
+        const by = i % 2 ? alice : carol;
+        await by.account.sync(by.ds, group);
+        await by.account.publish(by.ds, await by.account.update(group));
+        if (i % 5 === 0) await by.account.send(by.ds, group, te.encode(`epoch ${i}`));
+      }
+      await alice.account.sync(alice.ds, group);
+      await alice.account.send(alice.ds, group, te.encode("welcome back"));
+      const { events, errors } = await dave.account.sync(dave.ds, group);
+      assert.deepEqual(errors, []);
+      assert.equal(events.filter((e) => e.type === "commit").length, 20);
+      assert.equal(await dave.account.epoch(group), start + 20n);
+      assert.deepEqual(texts(events).map((m) => m.text), [
+        "epoch 0",
+        "epoch 5",
+        "epoch 10",
+        "epoch 15",
+        "welcome back",
+      ]);
+      const now = await alice.account.epoch(group);
+      assert.equal(now, start + 20n);
+
+      // A non-member knows the queue id (it is no secret from the relay) but no epoch secret: the
+      // relay refuses its posts and fetches (AUTH), whatever key it tries.
+      const mallory = await RelayClient.connect(url);
+      const guess = await relayGroupKey(crypto.getRandomValues(new Uint8Array(32)));
+      const forged = await alice.account.encrypt(group, te.encode("replayed by mallory"));
+      for (
+        const attempt of [
+          () => mallory.groupPost(relayGroupQueueId(group), guess, forged),
+          () => mallory.groupFetch(relayGroupQueueId(group), guess, now, 0),
+          () => mallory.createGroupQueue(relayGroupQueueId(group), guess, now),
+        ]
+      ) {
+        await assert.rejects(
+          attempt(),
+          (e: unknown) => e instanceof RelayError && e.code === RELAY_ERROR.AUTH,
+        );
+      }
+      await mallory.close();
+      await close(alice, bob, carol, dave);
+    }),
+});
+
+/** A member driven with ts-mls directly (to forge what the library never makes). */
+async function rawMember(identity: string, suite = DEFAULT_GROUP_SUITE) {
+  const keys = await identitySessionKeys(identity);
+  const cs = await suiteImpl(suite);
+  const sig = await cs.signature.keygen();
+  const credential = await makeCredential(suite, keys.recipient, keys.signing, sig.publicKey);
+  const kp = await generateKeyPackageWithKey(
+    credential,
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    sig,
+    cs,
+  );
+  const envelopeOf = (m: MLSMessage, kind: number) => {
+    const body = encodeMlsMessage(m);
+    const out = new Uint8Array(10 + body.length);
+    out.set([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01, 0x03, kind]);
+    out.set(body, 10);
+    return out;
+  };
+  return { keys, cs, sig, credential, kp, envelopeOf };
+}
+
+Deno.test({
+  name: "groups through a relay process: a commit signed by a key the identity did not certify",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withRelay(async (url) => {
+      const [alice, bob] = await Promise.all([0, 1].map(() => member(url)));
+      const group = await alice.account.create();
+      await alice.ds.create(queueId(group), await alice.account.epoch(group));
+      await addMembers(group, alice, [bob]);
+      // Carol, a member run with ts-mls directly, so she can sign with another key.
+      const carol = await rawMember((await generateIdentity()).identity);
+      const add = await alice.account.add(group, [
+        carol.envelopeOf({
+          version: "mls10",
+          wireformat: "mls_key_package",
+          keyPackage: carol.kp.publicPackage,
+        }, 4),
+      ]);
+      await alice.account.publish(alice.ds, add);
+      await bob.account.sync(bob.ds, group);
+      const welcome = parseGroupEnvelope(add.welcome!).message;
+      assert.ok(welcome.wireformat === "mls_welcome");
+      const carolState = await joinGroup(
+        welcome.welcome,
+        carol.kp.publicPackage,
+        carol.kp.privatePackage,
+        emptyPskIndex,
+        carol.cs,
+      );
+      const epoch = await alice.account.epoch(group);
+      assert.equal(carolState.groupContext.epoch, epoch);
+
+      // Her commit, signed by a key her identity never certified. She is a member, so she can
+      // authorize it to the relay (the relay cannot see inside): the relay orders it...
+      const other = await carol.cs.signature.keygen();
+      const wrong = await createCommit({
+        state: { ...carolState, signaturePrivateKey: other.signKey },
+        cipherSuite: carol.cs,
+      }, {});
+      const secretOf = (state: typeof carolState) =>
+        mlsExporter(
+          state.keySchedule.exporterSecret,
+          "polycrypt/group/1 relay key",
+          new Uint8Array(0),
+          32,
+          carol.cs,
+        );
+      const client = await RelayClient.connect(url);
+      await client.groupPost(
+        relayGroupQueueId(group),
+        await relayGroupKey(await secretOf(carolState)),
+        carol.envelopeOf(wrong.commit, 2),
+        { nextKey: await relayGroupKey(await secretOf(wrong.newState)) },
+      );
+      // ...and every member refuses it: InvalidKeyError, nothing applied.
+      for (const m of [alice, bob]) {
+        const { events, errors } = await m.account.sync(m.ds, group);
+        assert.deepEqual(events, []);
+        assert.equal(errors.length, 1);
+        assert.ok(errors[0] instanceof InvalidKeyError, String(errors[0]));
+        assert.equal(await m.account.epoch(group), epoch);
+      }
+      await client.close();
+      await close(alice, bob);
     }),
 });

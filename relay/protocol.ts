@@ -437,7 +437,7 @@ export function isRelayEnvelope(bytes: Uint8Array): boolean {
   return bytes[MAGIC.length] <= 0x03;
 }
 
-/** A group message as the relay reads its clear header (`docs/relay.md` section 10.2). */
+/** A group message as the relay reads its clear header (`docs/relay.md` section 10). */
 export interface GroupMessageHeader {
   /** `"commit"`, `"proposal"` or `"application"` (the MLS content type, in clear). */
   readonly type: "commit" | "proposal" | "application";

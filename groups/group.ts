@@ -31,6 +31,21 @@ import {
   type Proposal,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import {
+  decodeGroupStateWithoutTree,
+  encodeGroupStateWithoutTree,
+} from "ts-mls/clientState.js";
+import { decodeRatchetTree, type RatchetTree, ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
+import { contramapBufferEncoders, encode as tlsEncode } from "ts-mls/codec/tlsEncoder.js";
+import { mapDecoders } from "ts-mls/codec/tlsDecoder.js";
+import { decodeVarLenData, varLenDataEncoder } from "ts-mls/codec/variableLength.js";
+import { decodeSecretTree, type SecretTree, secretTreeEncoder } from "ts-mls/secretTree.js";
+import {
+  decodeGroupContext,
+  type GroupContext,
+  groupContextEncoder,
+} from "ts-mls/groupContext.js";
+import type { EpochReceiverData } from "ts-mls/epochReceiverData.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
 import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
@@ -303,8 +318,39 @@ interface GroupRecord {
   pending?: PendingRecord;
 }
 
-function encodeGroupRecord(r: GroupRecord): Uint8Array {
-  const w = new Writer().u8(1).sp(r.suite).u64(r.cursor).lp(encodeGroupState(r.state));
+const encodeTree = tlsEncode(ratchetTreeEncoder);
+
+// ts-mls's EpochReceiverData without its ratchet tree (same fields and order otherwise).
+type ReceiverData = Omit<EpochReceiverData, "ratchetTree">;
+const encodeReceiverData = tlsEncode(
+  contramapBufferEncoders<[Uint8Array, SecretTree, Uint8Array, GroupContext], ReceiverData>(
+    [varLenDataEncoder, secretTreeEncoder, varLenDataEncoder, groupContextEncoder],
+    (d) => [d.resumptionPsk, d.secretTree, d.senderDataSecret, d.groupContext],
+  ),
+);
+const decodeReceiverData = mapDecoders(
+  [decodeVarLenData, decodeSecretTree, decodeVarLenData, decodeGroupContext],
+  (resumptionPsk, secretTree, senderDataSecret, groupContext): ReceiverData => ({
+    resumptionPsk,
+    secretTree,
+    senderDataSecret,
+    groupContext,
+  }),
+);
+
+/**
+ * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees, which
+ * are kept in records of their own (`tree/<group>/<ref>`, written once per epoch) and named here
+ * by reference; `treeRef` gives each tree's reference (and remembers it).
+ */
+function encodeGroupRecord(r: GroupRecord, treeRef: (tree: RatchetTree) => string): Uint8Array {
+  const history = [...r.state.historicalReceiverData.entries()];
+  const w = new Writer().u8(2).sp(r.suite).u64(r.cursor).sp(treeRef(r.state.ratchetTree))
+    .lp(encodeGroupStateWithoutTree({ ...r.state, historicalReceiverData: new Map() }))
+    .u32(history.length);
+  for (const [epoch, data] of history) {
+    w.u64(Number(epoch)).sp(treeRef(data.ratchetTree)).lp(encodeReceiverData(data));
+  }
   if (!r.pending) return w.u8(0).bytes();
   return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
     r.pending.welcome,
@@ -317,13 +363,45 @@ function decodeState(bytes: Uint8Array, config: ClientConfig): ClientState {
   return { ...decoded[0], clientConfig: config };
 }
 
-function decodeGroupRecord(bytes: Uint8Array, config: ClientConfig): GroupRecord {
+function decodeTree(bytes: Uint8Array): RatchetTree {
+  if (bytes[0] !== 1) throw new FormatError("unknown tree record version");
+  const body = bytes.subarray(1);
+  const decoded = decodeRatchetTree(body, 0);
+  if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored ratchet tree");
+  return decoded[0];
+}
+
+/** Decodes a group record; version 2 loads its trees with `tree(ref)`. */
+async function decodeGroupRecord(
+  bytes: Uint8Array,
+  config: ClientConfig,
+  tree: (ref: string) => Promise<RatchetTree>,
+): Promise<GroupRecord> {
   const r = new Reader(bytes);
-  if (r.u8() !== 1) throw new FormatError("unknown group record version");
+  const version = r.u8();
+  if (version !== 1 && version !== 2) throw new FormatError("unknown group record version");
   const suite = r.spString();
   if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
   const cursor = r.u64();
-  const state = decodeState(r.lp(), config);
+  let state: ClientState;
+  if (version === 1) state = decodeState(r.lp(), config);
+  else {
+    const current = await tree(r.spString());
+    const body = r.lp();
+    const decoded = decodeGroupStateWithoutTree(current)(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored group state");
+    const n = r.u32();
+    const history = new Map<bigint, EpochReceiverData>();
+    for (let i = 0; i < n; i++) {
+      const epoch = BigInt(r.u64());
+      const ratchetTree = await tree(r.spString());
+      const bytes = r.lp();
+      const data = decodeReceiverData(bytes, 0);
+      if (!data || data[1] !== bytes.length) throw new FormatError("bad stored group state");
+      history.set(epoch, { ...data[0], ratchetTree });
+    }
+    state = { ...decoded[0], historicalReceiverData: history, clientConfig: config };
+  }
   const flag = r.u8();
   let pending: PendingRecord | undefined;
   if (flag === 1) {
@@ -388,6 +466,14 @@ class Groups implements GroupAccount {
   readonly #verifyMember?: (m: MemberIdentity) => boolean | Promise<boolean>;
   readonly #configs = new Map<GroupSuite, ClientConfig>();
   readonly #cache = new Map<string, GroupRecord>();
+  /** Each ratchet tree object's reference (ts-mls never changes a tree once made: it copies). */
+  readonly #treeRefs = new WeakMap<RatchetTree, string>();
+  /** The tree records stored for each group (references). */
+  readonly #trees = new Map<string, Set<string>>();
+  /** The group index, once read. */
+  #ids: string[] | undefined;
+  /** Member credentials already verified (suite, credential and key hashed). */
+  readonly #verified = new Map<string, MemberIdentity>();
   readonly #sent = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -455,12 +541,29 @@ class Groups implements GroupAccount {
     leaf: number,
     self: boolean,
   ): Promise<GroupMember> {
-    const id = await verifyCredential(
-      suite,
-      node.credential,
-      node.signaturePublicKey,
-      this.#registry,
-    );
+    // A credential verified once for this suite and signature key stays verified (the check is
+    // a pure function of the three): messages from a known sender cost no signature checks.
+    const name = node.credential.credentialType === "basic"
+      ? toHex(sha256(concatBytes(
+        encoder.encode(suite),
+        new Uint8Array([0]),
+        node.signaturePublicKey,
+        node.credential.identity,
+      )))
+      : undefined;
+    let id = name ? this.#verified.get(name) : undefined;
+    if (!id) {
+      id = await verifyCredential(
+        suite,
+        node.credential,
+        node.signaturePublicKey,
+        this.#registry,
+      );
+      if (name) {
+        if (this.#verified.size >= 4096) this.#verified.clear();
+        this.#verified.set(name, id);
+      }
+    }
     return { ...id, leaf, self };
   }
 
@@ -484,8 +587,10 @@ class Groups implements GroupAccount {
   }
 
   async #index(): Promise<string[]> {
+    if (this.#ids) return this.#ids;
     const bytes = await this.#get("groups");
-    return bytes ? decodeIndex(bytes) : [];
+    this.#ids = bytes ? decodeIndex(bytes) : [];
+    return this.#ids;
   }
 
   async #load(group: string): Promise<GroupRecord> {
@@ -496,12 +601,30 @@ class Groups implements GroupAccount {
     if (!bytes) throw new GroupError("not a member of that group");
     const suite = new Reader(bytes.subarray(1)).spString();
     if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
-    const record = decodeGroupRecord(bytes, this.#config(suite));
+    const refs = new Set<string>();
+    const trees = new Map<string, RatchetTree>();
+    const record = await decodeGroupRecord(bytes, this.#config(suite), async (ref) => {
+      let tree = trees.get(ref);
+      if (!tree) {
+        const stored = await this.#get(`tree/${group}/${ref}`);
+        if (!stored) throw new FormatError("a ratchet tree of the group is missing from the store");
+        tree = decodeTree(stored);
+        trees.set(ref, tree);
+        this.#treeRefs.set(tree, ref);
+      }
+      refs.add(ref);
+      return tree;
+    });
+    this.#trees.set(group, refs);
     this.#cache.set(group, record);
     return record;
   }
 
-  /** Writes the group's record (and the index when it is new or gone), atomically. */
+  /**
+   * Writes the group's record (and the index when it is new or gone), atomically, with the ratchet
+   * trees it refers to that are not stored yet, deleting those no longer referred to. So a message
+   * writes the small record only; a commit or a join adds one tree.
+   */
   async #save(
     group: string,
     record: GroupRecord | undefined,
@@ -509,16 +632,43 @@ class Groups implements GroupAccount {
   ): Promise<void> {
     const ids = await this.#index();
     const list = [...extra];
+    const stored = this.#trees.get(group) ?? new Set<string>();
+    const refs = new Set<string>();
+    let nextIds = ids;
     if (record) {
-      list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
-      if (!ids.includes(group)) list.push({ name: "groups", record: encodeIndex([...ids, group]) });
+      const fresh = new Map<string, Uint8Array>();
+      const treeRef = (tree: RatchetTree): string => {
+        let ref = this.#treeRefs.get(tree);
+        if (!ref || !stored.has(ref)) {
+          const bytes = concatBytes(new Uint8Array([1]), encodeTree(tree));
+          ref = toHex(sha256(bytes)).slice(0, 32);
+          this.#treeRefs.set(tree, ref);
+          if (!stored.has(ref)) fresh.set(ref, bytes);
+        }
+        refs.add(ref);
+        return ref;
+      };
+      list.push({ name: `group/${group}`, record: encodeGroupRecord(record, treeRef) });
+      for (const [ref, bytes] of fresh) list.push({ name: `tree/${group}/${ref}`, record: bytes });
+      if (!ids.includes(group)) {
+        nextIds = [...ids, group];
+        list.push({ name: "groups", record: encodeIndex(nextIds) });
+      }
     } else {
       list.push({ name: `group/${group}` });
-      list.push({ name: "groups", record: encodeIndex(ids.filter((x) => x !== group)) });
+      nextIds = ids.filter((x) => x !== group);
+      list.push({ name: "groups", record: encodeIndex(nextIds) });
     }
+    for (const ref of stored) if (!refs.has(ref)) list.push({ name: `tree/${group}/${ref}` });
     await this.#store.commit(await this.#changes(list));
-    if (record) this.#cache.set(group, record);
-    else this.#cache.delete(group);
+    this.#ids = nextIds;
+    if (record) {
+      this.#cache.set(group, record);
+      this.#trees.set(group, refs);
+    } else {
+      this.#cache.delete(group);
+      this.#trees.delete(group);
+    }
   }
 
   // ---- public operations ----

@@ -31,20 +31,18 @@ import {
   type Proposal,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
-import {
-  decodeGroupStateWithoutTree,
-  encodeGroupStateWithoutTree,
-} from "ts-mls/clientState.js";
+import { decodeGroupStateWithoutTree, encodeGroupStateWithoutTree } from "ts-mls/clientState.js";
 import { decodeRatchetTree, type RatchetTree, ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
 import { contramapBufferEncoders, encode as tlsEncode } from "ts-mls/codec/tlsEncoder.js";
 import { mapDecoders } from "ts-mls/codec/tlsDecoder.js";
 import { decodeVarLenData, varLenDataEncoder } from "ts-mls/codec/variableLength.js";
-import { decodeSecretTree, type SecretTree, secretTreeEncoder } from "ts-mls/secretTree.js";
 import {
-  decodeGroupContext,
-  type GroupContext,
-  groupContextEncoder,
-} from "ts-mls/groupContext.js";
+  decodeSecretTreeNode,
+  type SecretTree,
+  type SecretTreeNode,
+  secretTreeNodeEncoder,
+} from "ts-mls/secretTree.js";
+import { decodeGroupContext, type GroupContext, groupContextEncoder } from "ts-mls/groupContext.js";
 import type { EpochReceiverData } from "ts-mls/epochReceiverData.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
@@ -319,37 +317,85 @@ interface GroupRecord {
 }
 
 const encodeTree = tlsEncode(ratchetTreeEncoder);
+const encodeSecretNode = tlsEncode(secretTreeNodeEncoder);
 
-// ts-mls's EpochReceiverData without its ratchet tree (same fields and order otherwise).
-type ReceiverData = Omit<EpochReceiverData, "ratchetTree">;
+/** Secret tree nodes per record: a message changes one node, so it rewrites one chunk. */
+const SECRET_CHUNK = 16;
+
+// ts-mls's EpochReceiverData without its ratchet tree and secret tree (kept in records of their
+// own), the same fields in the same order otherwise.
+type ReceiverData = Omit<EpochReceiverData, "ratchetTree" | "secretTree">;
 const encodeReceiverData = tlsEncode(
-  contramapBufferEncoders<[Uint8Array, SecretTree, Uint8Array, GroupContext], ReceiverData>(
-    [varLenDataEncoder, secretTreeEncoder, varLenDataEncoder, groupContextEncoder],
-    (d) => [d.resumptionPsk, d.secretTree, d.senderDataSecret, d.groupContext],
+  contramapBufferEncoders<[Uint8Array, Uint8Array, GroupContext], ReceiverData>(
+    [varLenDataEncoder, varLenDataEncoder, groupContextEncoder],
+    (d) => [d.resumptionPsk, d.senderDataSecret, d.groupContext],
   ),
 );
 const decodeReceiverData = mapDecoders(
-  [decodeVarLenData, decodeSecretTree, decodeVarLenData, decodeGroupContext],
-  (resumptionPsk, secretTree, senderDataSecret, groupContext): ReceiverData => ({
+  [decodeVarLenData, decodeVarLenData, decodeGroupContext],
+  (resumptionPsk, senderDataSecret, groupContext): ReceiverData => ({
     resumptionPsk,
-    secretTree,
     senderDataSecret,
     groupContext,
   }),
 );
 
 /**
- * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees, which
- * are kept in records of their own (`tree/<group>/<ref>`, written once per epoch) and named here
- * by reference; `treeRef` gives each tree's reference (and remembers it).
+ * One part of a group's state kept in a record of its own (docs/groups.md section 5): the
+ * ratchet tree of an epoch, or a chunk of an epoch's secret tree. `token` holds the objects the
+ * part was made from: ts-mls never changes them in place (it copies what it changes), so the same
+ * objects mean the same bytes, and the record is not written again.
  */
-function encodeGroupRecord(r: GroupRecord, treeRef: (tree: RatchetTree) => string): Uint8Array {
-  const history = [...r.state.historicalReceiverData.entries()];
-  const w = new Writer().u8(2).sp(r.suite).u64(r.cursor).sp(treeRef(r.state.ratchetTree))
-    .lp(encodeGroupStateWithoutTree({ ...r.state, historicalReceiverData: new Map() }))
-    .u32(history.length);
-  for (const [epoch, data] of history) {
-    w.u64(Number(epoch)).sp(treeRef(data.ratchetTree)).lp(encodeReceiverData(data));
+interface Part {
+  readonly token: readonly unknown[];
+  bytes(): Uint8Array;
+}
+
+const sameToken = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The parts of one epoch's trees, by record name. */
+function epochParts(
+  group: string,
+  epoch: bigint,
+  tree: RatchetTree,
+  secrets: SecretTree,
+  parts: Map<string, Part>,
+): void {
+  parts.set(`tree/${group}/${epoch}`, {
+    token: [tree],
+    bytes: () => concatBytes(new Uint8Array([1]), encodeTree(tree)),
+  });
+  for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
+    const nodes = secrets.slice(k * SECRET_CHUNK, (k + 1) * SECRET_CHUNK);
+    parts.set(`secrets/${group}/${epoch}/${k}`, {
+      token: nodes,
+      bytes: () => {
+        const w = new Writer().u8(1).u32(nodes.length);
+        for (const node of nodes) w.lp(encodeSecretNode(node));
+        return w.bytes();
+      },
+    });
+  }
+}
+
+/**
+ * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees and
+ * secret trees, which `parts` receives (one tree per epoch, the secret trees in chunks).
+ */
+function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Part>): Uint8Array {
+  const state = r.state;
+  const epoch = state.groupContext.epoch;
+  epochParts(group, epoch, state.ratchetTree, state.secretTree, parts);
+  const history = [...state.historicalReceiverData.entries()];
+  const w = new Writer().u8(2).sp(r.suite).u64(r.cursor)
+    .lp(
+      encodeGroupStateWithoutTree({ ...state, secretTree: [], historicalReceiverData: new Map() }),
+    )
+    .u32(state.secretTree.length).u32(history.length);
+  for (const [e, data] of history) {
+    epochParts(group, e, data.ratchetTree, data.secretTree, parts);
+    w.u64(Number(e)).lp(encodeReceiverData(data)).u32(data.secretTree.length);
   }
   if (!r.pending) return w.u8(0).bytes();
   return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
@@ -371,11 +417,54 @@ function decodeTree(bytes: Uint8Array): RatchetTree {
   return decoded[0];
 }
 
-/** Decodes a group record; version 2 loads its trees with `tree(ref)`. */
+function decodeSecretChunk(bytes: Uint8Array): SecretTreeNode[] {
+  const r = new Reader(bytes);
+  if (r.u8() !== 1) throw new FormatError("unknown secret tree record version");
+  const n = r.u32();
+  const nodes: SecretTreeNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = r.lp();
+    const decoded = decodeSecretTreeNode(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored secret tree");
+    nodes.push(decoded[0]);
+  }
+  r.end();
+  return nodes;
+}
+
+/** Reads a part's record (throws when it is missing) and remembers what it was made from. */
+type PartReader = (name: string) => Promise<Uint8Array>;
+
+async function readEpoch(
+  group: string,
+  epoch: bigint,
+  secretNodes: number,
+  read: PartReader,
+  loaded: Map<string, readonly unknown[]>,
+): Promise<{ tree: RatchetTree; secrets: SecretTree }> {
+  const treeName = `tree/${group}/${epoch}`;
+  const tree = decodeTree(await read(treeName));
+  loaded.set(treeName, [tree]);
+  const secrets: SecretTreeNode[] = [];
+  for (let k = 0; k * SECRET_CHUNK < secretNodes; k++) {
+    const name = `secrets/${group}/${epoch}/${k}`;
+    const nodes = decodeSecretChunk(await read(name));
+    if (nodes.length !== Math.min(SECRET_CHUNK, secretNodes - k * SECRET_CHUNK)) {
+      throw new FormatError("bad stored secret tree");
+    }
+    loaded.set(name, nodes);
+    secrets.push(...nodes);
+  }
+  return { tree, secrets };
+}
+
+/** Decodes a group record; version 2 reads its parts with `read`, noting them in `loaded`. */
 async function decodeGroupRecord(
+  group: string,
   bytes: Uint8Array,
   config: ClientConfig,
-  tree: (ref: string) => Promise<RatchetTree>,
+  read: PartReader,
+  loaded: Map<string, readonly unknown[]>,
 ): Promise<GroupRecord> {
   const r = new Reader(bytes);
   const version = r.u8();
@@ -386,21 +475,28 @@ async function decodeGroupRecord(
   let state: ClientState;
   if (version === 1) state = decodeState(r.lp(), config);
   else {
-    const current = await tree(r.spString());
     const body = r.lp();
-    const decoded = decodeGroupStateWithoutTree(current)(body, 0);
+    const decoded = decodeGroupStateWithoutTree([])(body, 0);
     if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored group state");
+    const epoch = decoded[0].groupContext.epoch;
+    const current = await readEpoch(group, epoch, r.u32(), read, loaded);
     const n = r.u32();
     const history = new Map<bigint, EpochReceiverData>();
     for (let i = 0; i < n; i++) {
-      const epoch = BigInt(r.u64());
-      const ratchetTree = await tree(r.spString());
-      const bytes = r.lp();
-      const data = decodeReceiverData(bytes, 0);
-      if (!data || data[1] !== bytes.length) throw new FormatError("bad stored group state");
-      history.set(epoch, { ...data[0], ratchetTree });
+      const e = BigInt(r.u64());
+      const data = r.lp();
+      const receiver = decodeReceiverData(data, 0);
+      if (!receiver || receiver[1] !== data.length) throw new FormatError("bad stored group state");
+      const past = await readEpoch(group, e, r.u32(), read, loaded);
+      history.set(e, { ...receiver[0], ratchetTree: past.tree, secretTree: past.secrets });
     }
-    state = { ...decoded[0], historicalReceiverData: history, clientConfig: config };
+    state = {
+      ...decoded[0],
+      ratchetTree: current.tree,
+      secretTree: current.secrets,
+      historicalReceiverData: history,
+      clientConfig: config,
+    };
   }
   const flag = r.u8();
   let pending: PendingRecord | undefined;
@@ -466,10 +562,8 @@ class Groups implements GroupAccount {
   readonly #verifyMember?: (m: MemberIdentity) => boolean | Promise<boolean>;
   readonly #configs = new Map<GroupSuite, ClientConfig>();
   readonly #cache = new Map<string, GroupRecord>();
-  /** Each ratchet tree object's reference (ts-mls never changes a tree once made: it copies). */
-  readonly #treeRefs = new WeakMap<RatchetTree, string>();
-  /** The tree records stored for each group (references). */
-  readonly #trees = new Map<string, Set<string>>();
+  /** The part records stored for each group: name -> the objects they were made from. */
+  readonly #parts = new Map<string, Map<string, readonly unknown[]>>();
   /** The group index, once read. */
   #ids: string[] | undefined;
   /** Member credentials already verified (suite, credential and key hashed). */
@@ -601,29 +695,22 @@ class Groups implements GroupAccount {
     if (!bytes) throw new GroupError("not a member of that group");
     const suite = new Reader(bytes.subarray(1)).spString();
     if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
-    const refs = new Set<string>();
-    const trees = new Map<string, RatchetTree>();
-    const record = await decodeGroupRecord(bytes, this.#config(suite), async (ref) => {
-      let tree = trees.get(ref);
-      if (!tree) {
-        const stored = await this.#get(`tree/${group}/${ref}`);
-        if (!stored) throw new FormatError("a ratchet tree of the group is missing from the store");
-        tree = decodeTree(stored);
-        trees.set(ref, tree);
-        this.#treeRefs.set(tree, ref);
-      }
-      refs.add(ref);
-      return tree;
-    });
-    this.#trees.set(group, refs);
+    const loaded = new Map<string, readonly unknown[]>();
+    const record = await decodeGroupRecord(group, bytes, this.#config(suite), async (name) => {
+      const stored = await this.#get(name);
+      if (!stored) throw new FormatError("a part of the group's state is missing from the store");
+      return stored;
+    }, loaded);
+    this.#parts.set(group, loaded);
     this.#cache.set(group, record);
     return record;
   }
 
   /**
-   * Writes the group's record (and the index when it is new or gone), atomically, with the ratchet
-   * trees it refers to that are not stored yet, deleting those no longer referred to. So a message
-   * writes the small record only; a commit or a join adds one tree.
+   * Writes the group's record (and the index when it is new or gone), atomically, with the parts
+   * (an epoch's ratchet tree, a chunk of its secret tree) that changed since they were stored,
+   * deleting those of epochs no longer kept. So a message writes the small record and one chunk of
+   * 16 secret tree nodes; a commit or a join writes the new epoch's tree and secret tree.
    */
   async #save(
     group: string,
@@ -632,24 +719,14 @@ class Groups implements GroupAccount {
   ): Promise<void> {
     const ids = await this.#index();
     const list = [...extra];
-    const stored = this.#trees.get(group) ?? new Set<string>();
-    const refs = new Set<string>();
+    const stored = this.#parts.get(group) ?? new Map<string, readonly unknown[]>();
+    const parts = new Map<string, Part>();
     let nextIds = ids;
     if (record) {
-      const fresh = new Map<string, Uint8Array>();
-      const treeRef = (tree: RatchetTree): string => {
-        let ref = this.#treeRefs.get(tree);
-        if (!ref || !stored.has(ref)) {
-          const bytes = concatBytes(new Uint8Array([1]), encodeTree(tree));
-          ref = toHex(sha256(bytes)).slice(0, 32);
-          this.#treeRefs.set(tree, ref);
-          if (!stored.has(ref)) fresh.set(ref, bytes);
-        }
-        refs.add(ref);
-        return ref;
-      };
-      list.push({ name: `group/${group}`, record: encodeGroupRecord(record, treeRef) });
-      for (const [ref, bytes] of fresh) list.push({ name: `tree/${group}/${ref}`, record: bytes });
+      list.push({ name: `group/${group}`, record: encodeGroupRecord(group, record, parts) });
+      for (const [name, part] of parts) {
+        if (!sameToken(stored.get(name), part.token)) list.push({ name, record: part.bytes() });
+      }
       if (!ids.includes(group)) {
         nextIds = [...ids, group];
         list.push({ name: "groups", record: encodeIndex(nextIds) });
@@ -659,15 +736,15 @@ class Groups implements GroupAccount {
       nextIds = ids.filter((x) => x !== group);
       list.push({ name: "groups", record: encodeIndex(nextIds) });
     }
-    for (const ref of stored) if (!refs.has(ref)) list.push({ name: `tree/${group}/${ref}` });
+    for (const name of stored.keys()) if (!parts.has(name)) list.push({ name });
     await this.#store.commit(await this.#changes(list));
     this.#ids = nextIds;
     if (record) {
       this.#cache.set(group, record);
-      this.#trees.set(group, refs);
+      this.#parts.set(group, new Map([...parts].map(([name, part]) => [name, part.token])));
     } else {
       this.#cache.delete(group);
-      this.#trees.delete(group);
+      this.#parts.delete(group);
     }
   }
 

@@ -562,6 +562,8 @@ class Groups implements GroupAccount {
   readonly #verifyMember?: (m: MemberIdentity) => boolean | Promise<boolean>;
   readonly #configs = new Map<GroupSuite, ClientConfig>();
   readonly #cache = new Map<string, GroupRecord>();
+  /** Groups whose cached record has changes not yet written (a batch of sync). */
+  readonly #staged = new Set<string>();
   /** The part records stored for each group: name -> the objects they were made from. */
   readonly #parts = new Map<string, Map<string, readonly unknown[]>>();
   /** The group index, once read. */
@@ -738,6 +740,7 @@ class Groups implements GroupAccount {
     }
     for (const name of stored.keys()) if (!parts.has(name)) list.push({ name });
     await this.#store.commit(await this.#changes(list));
+    this.#staged.delete(group);
     this.#ids = nextIds;
     if (record) {
       this.#cache.set(group, record);
@@ -1003,10 +1006,28 @@ class Groups implements GroupAccount {
   }
 
   process(message: Uint8Array, options: { seq?: number } = {}): Promise<GroupEvent> {
-    return this.#serial(() => this.#process(message, options.seq));
+    return this.#serial(() => this.#process(message, options.seq, false));
   }
 
-  async #process(bytes: Uint8Array, seq: number | undefined): Promise<GroupEvent> {
+  /**
+   * Keeps a received message's change in memory until {@linkcode Groups.#flush} (a batch of
+   * `sync`): a receiver whose process stops before the flush fetches and processes the same
+   * messages again from its stored state, which still holds their keys, so nothing is lost and no
+   * key is reused; one durable write per batch instead of one per message.
+   */
+  #stage(group: string, record: GroupRecord): void {
+    this.#cache.set(group, record);
+    this.#staged.add(group);
+  }
+
+  /** Writes a staged record. */
+  async #flush(group: string): Promise<void> {
+    const record = this.#cache.get(group);
+    if (this.#staged.has(group) && record) await this.#save(group, record);
+    this.#staged.delete(group);
+  }
+
+  async #process(bytes: Uint8Array, seq: number | undefined, batch: boolean): Promise<GroupEvent> {
     const { kind, message } = parseGroupEnvelope(bytes);
     if (message.wireformat !== "mls_private_message") {
       throw new FormatError("process takes application and handshake messages");
@@ -1022,13 +1043,15 @@ class Groups implements GroupAccount {
     }
     const cursor = seq ?? record.cursor;
     if (this.#sent.has(toHex(sha256(bytes)))) {
-      await this.#save(group, { ...record, cursor });
+      if (batch) this.#stage(group, { ...record, cursor });
+      else await this.#save(group, { ...record, cursor });
       return { type: "own", group };
     }
     const cs = await suiteImpl(record.suite);
     if (kind === "application") {
       const { data, sender, state } = await this.#openApplication(record, pm);
-      await this.#save(group, { ...record, state, cursor });
+      if (batch) this.#stage(group, { ...record, state, cursor });
+      else await this.#save(group, { ...record, state, cursor });
       return { type: "message", group, epoch: pm.epoch, sender, data };
     }
     // A handshake message.
@@ -1267,30 +1290,37 @@ class Groups implements GroupAccount {
   ): Promise<{ events: GroupEvent[]; errors: Error[] }> {
     const events: GroupEvent[] = [];
     const errors: Error[] = [];
-    while (true) {
-      let cursor: number;
-      try {
-        cursor = await this.cursor(group);
-      } catch (e) {
-        if (e instanceof GroupError && events.some((x) => x.type === "removed")) break;
-        throw e;
-      }
-      const batch = await delivery.fetch(queueId(group), cursor, 256);
-      if (batch.length === 0) break;
-      for (const m of batch) {
+    try {
+      while (true) {
+        let cursor: number;
         try {
-          const event = await this.process(m.envelope, { seq: m.seq });
-          events.push(event);
-          if (event.type === "removed") return { events, errors };
+          cursor = await this.cursor(group);
         } catch (e) {
-          errors.push(e as Error);
-          // Skip what does not open (a message this account cannot read), keeping the order.
-          await this.#serial(async () => {
-            const r = this.#cache.get(group) ?? await this.#load(group);
-            await this.#save(group, { ...r, cursor: m.seq });
-          });
+          if (e instanceof GroupError && events.some((x) => x.type === "removed")) break;
+          throw e;
         }
+        const batch = await delivery.fetch(queueId(group), cursor, 256);
+        if (batch.length === 0) break;
+        // Application messages of a batch are written once, at its end (#stage); commits,
+        // proposals and skips at once.
+        for (const m of batch) {
+          try {
+            const event = await this.#serial(() => this.#process(m.envelope, m.seq, true));
+            events.push(event);
+            if (event.type === "removed") return { events, errors };
+          } catch (e) {
+            errors.push(e as Error);
+            // Skip what does not open (a message this account cannot read), keeping the order.
+            await this.#serial(async () => {
+              const r = this.#cache.get(group) ?? await this.#load(group);
+              await this.#save(group, { ...r, cursor: m.seq });
+            });
+          }
+        }
+        await this.#serial(() => this.#flush(group));
       }
+    } finally {
+      await this.#serial(() => this.#flush(group));
     }
     return { events, errors };
   }

@@ -29,8 +29,9 @@ Deno.test("groups at rest: trees once per epoch, small writes per message, reope
     let aliceStore = new SqliteSessionStore(path);
     let alice = await openGroups({ identity: aliceId, store: aliceStore });
     const bobStore = new Recording();
+    const bobId = (await generateIdentity()).identity;
     const bob = await openGroups({
-      identity: (await generateIdentity()).identity,
+      identity: bobId,
       store: bobStore,
     });
     const others = await Promise.all(
@@ -51,6 +52,16 @@ Deno.test("groups at rest: trees once per epoch, small writes per message, reope
     await alice.send(ds, group, te.encode("one"));
     await bob.sync(ds, group);
     const perMessage = bobStore.writes.flat();
+    // Five messages fetched in one sync: one write for the batch, not one per message.
+    for (let i = 0; i < 5; i++) await alice.send(ds, group, te.encode(`batch ${i}`));
+    bobStore.writes = [];
+    const batch = await bob.sync(ds, group);
+    assert.equal(batch.events.filter((e) => e.type === "message").length, 5);
+    assert.equal(bobStore.writes.length, 1, `${bobStore.writes}`);
+    // A fresh account on Bob's store sees the batch applied (its cursor and keys moved on).
+    const bobAgain = await openGroups({ identity: bobId, store: bobStore });
+    assert.equal(await bobAgain.cursor(group), await bob.cursor(group));
+    assert.deepEqual((await bobAgain.sync(ds, group)).events, []);
     // A commit: Bob's store gets the group record, the new epoch's tree and its secret tree.
     bobStore.writes = [];
     await alice.publish(ds, await alice.update(group));

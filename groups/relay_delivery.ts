@@ -88,6 +88,8 @@ export class RelayGroupDelivery implements GroupDelivery {
   readonly #keys = new Map<string, QueueKey>();
 
   /**
+   * The delivery of `account`'s groups on the relay `client` is connected to.
+   *
    * @param client a connection to the group's relay
    * @param account the member whose epochs authorize the commands
    */

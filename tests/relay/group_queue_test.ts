@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   generateQueueKey,
+  openInbox,
   parseGroupMessageHeader,
   RELAY_ERROR,
   RelayClient,
@@ -96,6 +97,15 @@ Deno.test("relay group queues: commands, keys, epochs and errors", async () => {
     assert.deepEqual((await client.groupFetch(gid, k5, 5n, 1, 1)).messages.map((m) => m.seq), [2]);
     await assert.rejects(client.groupFetch(gid, k5, 6n, 0), code(RELAY_ERROR.AUTH));
     await assert.rejects(client.groupFetch(gid, stranger, 5n, 0), code(RELAY_ERROR.AUTH));
+
+    // A Welcome (mode 0x03, kind 0x03) goes to the new member's own queue with SEND.
+    const inbox = await openInbox(client);
+    const welcome = groupEnvelope(1, 0n, 1);
+    welcome[9] = 0x03;
+    await client.send(inbox.sendingId, welcome);
+    assert.deepEqual((await client.fetch(inbox.receivingId, inbox.key))?.envelope, welcome);
+    // ...but not to a group queue.
+    await assert.rejects(client.groupPost(gid, k6, welcome), code(RELAY_ERROR.NOT_ENVELOPE));
   } finally {
     await client.close();
     await server.close();

@@ -8,6 +8,19 @@ import { generateIdentity } from "../../mod.ts";
 import { SqliteSessionStore } from "../../sessions/sqlite_store.ts";
 import { MemorySessionStore, type SessionStore, type StoreChange } from "../../sessions/store.ts";
 import { MemoryGroupDelivery, openGroups, queueId } from "../../groups/mod.ts";
+import {
+  createGroup,
+  defaultCapabilities,
+  defaultLifetime,
+  encodeGroupState,
+  generateKeyPackageWithKey,
+} from "ts-mls";
+import { identitySessionKeys } from "../../sessions/_identity.ts";
+import { StorageSeal, Writer } from "../../sessions/_records.ts";
+import { hkdfSync } from "../../engines/hkdf.ts";
+import { toHex } from "../../engines/_bytes.ts";
+import { makeCredential } from "../../groups/_credential.ts";
+import { DEFAULT_GROUP_SUITE, suiteImpl } from "../../groups/_suites.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -125,4 +138,64 @@ Deno.test("groups at rest: trees once per epoch, small writes per message, reope
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("groups at rest: a version-1 record (the whole state in one) is read and rewritten as version 2", async () => {
+  const identity = (await generateIdentity()).identity;
+  const keys = await identitySessionKeys(identity);
+  const suite = DEFAULT_GROUP_SUITE;
+  const cs = await suiteImpl(suite);
+  // A group state made with ts-mls, under this identity's credential, stored the old way.
+  const sig = await cs.signature.keygen();
+  const credential = await makeCredential(suite, keys.recipient, keys.signing, sig.publicKey);
+  const kp = await generateKeyPackageWithKey(
+    credential,
+    defaultCapabilities(),
+    defaultLifetime,
+    [],
+    sig,
+    cs,
+  );
+  const groupId = crypto.getRandomValues(new Uint8Array(32));
+  const state = await createGroup(groupId, kp.publicPackage, kp.privatePackage, [], cs);
+  const group = toHex(groupId);
+  const storageKey = hkdfSync(
+    "SHA-256",
+    te.encode(identity.trim()),
+    new Uint8Array(0),
+    te.encode("polycrypt/group/1 storage key"),
+    32,
+  );
+  const seal = await StorageSeal.create(storageKey);
+  const store = new MemorySessionStore();
+  const put = async (name: string, record: Uint8Array) => {
+    const key = seal.blind(name);
+    await store.commit([{ key, value: await seal.seal(key, record) }]);
+  };
+  await put("groups", new Writer().u8(1).u32(1).sp(group).bytes());
+  await put(
+    `group/${group}`,
+    new Writer().u8(1).sp(suite).u64(0).lp(encodeGroupState(state)).u8(0).bytes(),
+  );
+
+  const account = await openGroups({ identity, store });
+  assert.deepEqual(await account.groups(), [group]);
+  assert.equal(await account.epoch(group), 0n);
+  const bob = await openGroups({ identity: (await generateIdentity()).identity });
+  const ds = new MemoryGroupDelivery();
+  await ds.create(queueId(group), 0n);
+  const add = await account.add(group, [await bob.keyPackage()]);
+  await account.publish(ds, add);
+  await bob.join(add.welcome!, { cursor: await account.cursor(group) });
+  await account.send(ds, group, te.encode("from a version-1 record"));
+  const events = (await bob.sync(ds, group)).events;
+  assert.ok(
+    events[0].type === "message" && td.decode(events[0].data) === "from a version-1 record",
+  );
+  const key = seal.blind(`group/${group}`);
+  const now = await seal.open(key, (await store.get(key))!);
+  assert.equal(now[0], 2);
+  // And a fresh account reads the version-2 record it left.
+  const again = await openGroups({ identity, store });
+  assert.equal(await again.epoch(group), 1n);
 });

@@ -116,10 +116,12 @@ async function rawGroup(n: number) {
   return { cs, sender: state, reader };
 }
 
-async function rawMessages(n: number, count: number) {
+/** One 1 KiB message encrypted and decrypted: [encrypt ms, decrypt ms, bytes]. */
+type Step = () => Promise<[number, number, number]>;
+
+async function rawStepper(n: number): Promise<Step> {
   let { cs, sender, reader } = await rawGroup(n);
-  let enc = 0, dec = 0, bytes = 0;
-  for (let i = 0; i < count; i++) {
+  return async () => {
     const t0 = performance.now();
     const m = await createApplicationMessage(sender, MESSAGE, cs);
     const t1 = performance.now();
@@ -128,11 +130,29 @@ async function rawMessages(n: number, count: number) {
     const t2 = performance.now();
     if (r.kind !== "applicationMessage") throw new Error("not an application message");
     reader = r.newState;
-    enc += t1 - t0;
-    dec += t2 - t1;
-    bytes = m.privateMessage.ciphertext.length;
+    return [t1 - t0, t2 - t1, m.privateMessage.ciphertext.length];
+  };
+}
+
+/**
+ * Runs the steps interleaved, one message each in turn, so that the load of the shared machine
+ * falls on all of them alike; messages/s of each.
+ */
+async function interleaved(steps: Step[], count: number) {
+  const totals = steps.map(() => ({ enc: 0, dec: 0, bytes: 0 }));
+  for (let i = 0; i < count; i++) {
+    for (const [k, step] of steps.entries()) {
+      const [e, d, bytes] = await step();
+      totals[k].enc += e;
+      totals[k].dec += d;
+      totals[k].bytes = bytes;
+    }
   }
-  return { encPerS: count / (enc / 1000), decPerS: count / (dec / 1000), bytes };
+  return totals.map((t) => ({
+    encPerS: count / (t.enc / 1000),
+    decPerS: count / (t.dec / 1000),
+    bytes: t.bytes,
+  }));
 }
 
 // --------------------------------------------------------------------------- pairwise
@@ -250,22 +270,18 @@ async function build(n: number, dir: string, url: string): Promise<Built> {
   };
 }
 
-async function ours(b: Built, count: number) {
+function oursStepper(b: Built): Step {
   const [alice, bob] = b.accounts;
-  let enc = 0, dec = 0, bytes = 0;
-  for (let i = 0; i < count; i++) {
+  // These messages do not go through the delivery service: the cursors stay as they were.
+  return async () => {
     const [m, e] = await time(() => alice.encrypt(b.group, MESSAGE));
     const [, d] = await time(() => bob.process(m));
-    enc += e;
-    dec += d;
-    bytes = m.length;
-  }
-  // Keep the others' cursors meaningful: these messages did not go through the delivery service.
-  return { encPerS: count / (enc / 1000), decPerS: count / (dec / 1000), bytes };
+    return [e, d, m.length];
+  };
 }
 
 /** The wrapper without the disk: sender and reader with memory stores in a group of n. */
-async function memoryPair(n: number, count: number) {
+async function memoryStepper(n: number): Promise<Step> {
   const open = async () =>
     openGroups({ identity: (await generateIdentity()).identity, suite: SUITE });
   const [alice, bob] = [await open(), await open()];
@@ -277,14 +293,11 @@ async function memoryPair(n: number, count: number) {
   const commit = await alice.add(group, [await bob.keyPackage(), ...others]);
   await alice.publish(ds, commit);
   await bob.join(commit.welcome!, { cursor: await alice.cursor(group) });
-  let enc = 0, dec = 0;
-  for (let i = 0; i < count; i++) {
+  return async () => {
     const [m, e] = await time(() => alice.encrypt(group, MESSAGE));
     const [, d] = await time(() => bob.process(m));
-    enc += e;
-    dec += d;
-  }
-  return { encPerS: count / (enc / 1000), decPerS: count / (dec / 1000) };
+    return [e, d, m.length];
+  };
 }
 
 /** A batch of `count` messages through the relay, read by one member in one sync. */
@@ -386,7 +399,7 @@ out();
 out(
   `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, load average ${
     Deno.loadavg()[0].toFixed(2)
-  } at start. 1 KiB application messages; polycrypt members each with a SQLite store.`,
+  } at start. 1 KiB application messages; polycrypt members each with a SQLite store; ts-mls alone, polycrypt (SQLite) and polycrypt (memory store) measured interleaved, one message each in turn.`,
 );
 out();
 
@@ -397,11 +410,11 @@ for (const n of SIZES) {
     const url = await server.listen("tcp://127.0.0.1:0");
     const [b, buildMs] = await time(() => build(n, dir, url));
     const count = Math.max(10, Math.min(MESSAGES, n >= 1000 ? 20 : MESSAGES));
-    const raw = await rawMessages(n, count);
-    const mine = await ours(b, count);
-    const raw2 = await rawMessages(n, count); // again, so load drift shows
+    const [raw, mine, memory] = await interleaved(
+      [await rawStepper(n), oursStepper(b), await memoryStepper(n)],
+      count,
+    );
     const pw = await pairwise(n);
-    const memory = await memoryPair(n, count);
     // The messages above did not go through the relay: each member's cursor is as it was.
     const mem = await membership(b, dir);
     for (const [i, m] of b.accounts.entries()) await m.sync(b.dss[i], b.group);
@@ -413,7 +426,7 @@ for (const n of SIZES) {
     out();
     out(`| operation | ts-mls alone | polycrypt | ratio |`);
     out(`| --- | ---: | ---: | ---: |`);
-    const rawEnc = (raw.encPerS + raw2.encPerS) / 2, rawDec = (raw.decPerS + raw2.decPerS) / 2;
+    const rawEnc = raw.encPerS, rawDec = raw.decPerS;
     out(
       `| encrypt, messages/s (SQLite store, a durable write each) | ${rawEnc.toFixed(0)} | ${
         mine.encPerS.toFixed(0)

@@ -945,7 +945,7 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       try {
-        // The peer is offline and has an inbox: the line waits there (docs/relay.md section 12).
+        // The peer is offline and has an inbox: the line waits there (docs/relay.md section 13).
         if (offline !== undefined && !(await reachable())) {
           await offline.queue(line, ++sent, show);
           await record(

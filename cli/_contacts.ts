@@ -41,7 +41,7 @@ export interface Contact {
    */
   verified?: string;
   /**
-   * The contact's inbox on a relay: a `polycrypt-invite1:` invitation (docs/relay.md section 11),
+   * The contact's inbox on a relay: a `polycrypt-invite1:` invitation (docs/relay.md section 12),
    * through which `send -r @NAME` and an offline `chat` deliver.
    */
   invitation?: string;
@@ -296,7 +296,7 @@ export async function defaultSessionsPath(identity: string): Promise<string> {
 /** The first bytes of an inbox file. */
 const INBOX_MAGIC = encoder.encode("polycrypt inboxes v1\n");
 
-/** One queue this user created on a relay (`polycrypt inbox new`, docs/relay.md section 12). */
+/** One queue this user created on a relay (`polycrypt inbox new`, docs/relay.md section 13). */
 export interface InboxRecord {
   /** The relay's URL. */
   relay: string;

@@ -737,7 +737,7 @@ const PAGES: Record<string, CommandHelp> = {
       "queue's secrets (its receiving id and key) sealed under IDENTITY next to the contact book, " +
       "publishes prekey bundles there so that senders can start sessions while you are away, and " +
       "prints an invitation (polycrypt-invite1:..., one line: the relay, the queue's sending id and " +
-      "your public keys; docs/relay.md section 11). Give it to a friend, who saves it with " +
+      "your public keys; docs/relay.md section 12). Give it to a friend, who saves it with " +
       "`polycrypt contact add NAME INVITATION` and writes with `polycrypt send -r @NAME`; read " +
       "later with `polycrypt fetch`. `list` prints the invitations of your inboxes.",
     options: {

@@ -1,4 +1,4 @@
-// Internal: the user-facing side of relays (docs/relay.md section 12): the payload that session
+// Internal: the user-facing side of relays (docs/relay.md section 13): the payload that session
 // messages through a relay carry, depositing them (send, chat for an offline peer) with retries
 // under one message id, and the store wrapper that lets `fetch` commit a message's ratchet step
 // only once its plaintext is written.
@@ -32,7 +32,7 @@ export const LAST = 0x01;
 export const RELAY_PIECE_BYTES = 512 * 1024;
 
 /**
- * `0x01 || u16 inviteLen || invite || kind || body` (docs/relay.md section 12): `invite` is the
+ * `0x01 || u16 inviteLen || invite || kind || body` (docs/relay.md section 13): `invite` is the
  * sender's own invitation (how to reply), or empty.
  */
 export function relayPayload(kind: number, body: Uint8Array, invite?: string): Uint8Array {
@@ -236,7 +236,7 @@ export class RelayOutbox {
 // ------------------------------------------------------------------ fetching
 
 /**
- * A session store whose commits wait (docs/relay.md section 12): `fetch` decrypts a message (the
+ * A session store whose commits wait (docs/relay.md section 13): `fetch` decrypts a message (the
  * account commits its ratchet step here, in memory), writes the plaintext, then
  * {@linkcode DeferredStore.flush}es the step together with the message's "done" mark, then
  * acknowledges it. A crash before the flush leaves the store as it was, so the message the relay

@@ -1,4 +1,4 @@
-// Internal: `send -r @NAME` to a contact who has an inbox on a relay (docs/relay.md section 12):
+// Internal: `send -r @NAME` to a contact who has an inbox on a relay (docs/relay.md section 13):
 // session messages deposited in the contact's queue, a file in pieces, the sender's own
 // invitation inside the first message so that the contact can answer.
 import { basename } from "node:path";
@@ -119,7 +119,7 @@ export async function sendThroughRelay(
 }
 
 /**
- * `chat`'s queue for a peer who is offline (docs/relay.md section 12): each line (a text, or
+ * `chat`'s queue for a peer who is offline (docs/relay.md section 13): each line (a text, or
  * `/file PATH`) that cannot be sent directly is deposited in the peer's inbox as a session
  * message with the chat's account; the first one carries this side's invitation.
  */

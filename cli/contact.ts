@@ -25,7 +25,7 @@ import { INVITATION_PREFIX, parseInvitation } from "../relay/invite.ts";
 import { verifyContactWithSecret } from "./_secret_check.ts";
 
 /**
- * An invitation (`polycrypt-invite1:...`, docs/relay.md section 11) given directly or as the only
+ * An invitation (`polycrypt-invite1:...`, docs/relay.md section 12) given directly or as the only
  * line of a file, or undefined.
  */
 async function invitationArgument(arg: string): Promise<string | undefined> {

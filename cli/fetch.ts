@@ -1,4 +1,4 @@
-// Internal: `polycrypt fetch`, reading one's inboxes on relays (docs/relay.md section 12): each
+// Internal: `polycrypt fetch`, reading one's inboxes on relays (docs/relay.md section 13): each
 // message is decrypted with the session store, its sender named from the contact book (or shown
 // by fingerprint), its plaintext written (a text to stdout, a file atomically into -o DIR), and
 // only then is the message acknowledged, which deletes it from the relay.
@@ -239,7 +239,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
   const unreachable: string[] = [];
   try {
     /**
-     * Tops up an inbox's prekey bundles (docs/relay.md section 12): fewer than REFILL_BELOW
+     * Tops up an inbox's prekey bundles (docs/relay.md section 13): fewer than REFILL_BELOW
      * one-time bundles left, or the last full publication older than the signed prekey's
      * rotation (7 days), publishes a fresh set (replacing the old one-time bundles when stale).
      */

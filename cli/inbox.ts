@@ -1,4 +1,4 @@
-// Internal: `polycrypt inbox`, the recipient's queues on relays (docs/relay.md section 12): `new`
+// Internal: `polycrypt inbox`, the recipient's queues on relays (docs/relay.md section 13): `new`
 // creates a queue, keeps its secrets in a sealed file, publishes prekey bundles and prints an
 // invitation; `list` prints the invitations.
 import { parseIdentity } from "../mod.ts";

@@ -113,7 +113,7 @@ async function sendDatagrams(
 
 export async function sendCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("send", args);
-  // No --to, and a contact with an inbox: through its relay (docs/relay.md section 12).
+  // No --to, and a contact with an inbox: through its relay (docs/relay.md section 13).
   const viaRelay = await (await import("./_relay_send.ts")).relayTarget(values);
   if (viaRelay !== undefined) {
     const text = onePositional("send", positionals);

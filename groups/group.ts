@@ -23,6 +23,7 @@ import {
   type KeyPackage,
   type LeafNode,
   makePskIndex,
+  mlsExporter,
   type MLSMessage,
   type PrivateKeyPackage,
   type PrivateMessage,
@@ -30,6 +31,19 @@ import {
   type Proposal,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import { decodeGroupStateWithoutTree, encodeGroupStateWithoutTree } from "ts-mls/clientState.js";
+import { decodeRatchetTree, type RatchetTree, ratchetTreeEncoder } from "ts-mls/ratchetTree.js";
+import { contramapBufferEncoders, encode as tlsEncode } from "ts-mls/codec/tlsEncoder.js";
+import { mapDecoders } from "ts-mls/codec/tlsDecoder.js";
+import { decodeVarLenData, varLenDataEncoder } from "ts-mls/codec/variableLength.js";
+import {
+  decodeSecretTreeNode,
+  type SecretTree,
+  type SecretTreeNode,
+  secretTreeNodeEncoder,
+} from "ts-mls/secretTree.js";
+import { decodeGroupContext, type GroupContext, groupContextEncoder } from "ts-mls/groupContext.js";
+import type { EpochReceiverData } from "ts-mls/epochReceiverData.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
 import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
@@ -272,11 +286,20 @@ export interface GroupAccount {
   publish(delivery: GroupDelivery, commit: PendingCommit): Promise<GroupEvent[]>;
   /** Encrypts and posts an application message, catching up and retrying on a stale epoch. */
   send(delivery: GroupDelivery, group: string, data: Uint8Array): Promise<number>;
+  /**
+   * The secret every member of `epoch` derives for the delivery service's authorization key of
+   * that epoch (docs/groups.md section 6): `MLS-Exporter("polycrypt/group/1 relay key", "", 32)`.
+   * `epoch` is the group's current epoch (default), or the next one when this account has a
+   * pending commit (the key a commit hands the relay). Keep it secret.
+   */
+  deliverySecret(group: string, epoch?: bigint): Promise<{ epoch: bigint; secret: Uint8Array }>;
 }
 
 // ------------------------------------------------------------------------------- records
 
 const GROUP_STORAGE_INFO = encoder.encode("polycrypt/group/1 storage key");
+/** The MLS exporter label of the delivery service's per-epoch authorization key. */
+const DELIVERY_KEY_LABEL = "polycrypt/group/1 relay key";
 const EMPTY = new Uint8Array(0);
 
 interface PendingRecord {
@@ -293,8 +316,87 @@ interface GroupRecord {
   pending?: PendingRecord;
 }
 
-function encodeGroupRecord(r: GroupRecord): Uint8Array {
-  const w = new Writer().u8(1).sp(r.suite).u64(r.cursor).lp(encodeGroupState(r.state));
+const encodeTree = tlsEncode(ratchetTreeEncoder);
+const encodeSecretNode = tlsEncode(secretTreeNodeEncoder);
+
+/** Secret tree nodes per record: a message changes one node, so it rewrites one chunk. */
+const SECRET_CHUNK = 16;
+
+// ts-mls's EpochReceiverData without its ratchet tree and secret tree (kept in records of their
+// own), the same fields in the same order otherwise.
+type ReceiverData = Omit<EpochReceiverData, "ratchetTree" | "secretTree">;
+const encodeReceiverData = tlsEncode(
+  contramapBufferEncoders<[Uint8Array, Uint8Array, GroupContext], ReceiverData>(
+    [varLenDataEncoder, varLenDataEncoder, groupContextEncoder],
+    (d) => [d.resumptionPsk, d.senderDataSecret, d.groupContext],
+  ),
+);
+const decodeReceiverData = mapDecoders(
+  [decodeVarLenData, decodeVarLenData, decodeGroupContext],
+  (resumptionPsk, senderDataSecret, groupContext): ReceiverData => ({
+    resumptionPsk,
+    senderDataSecret,
+    groupContext,
+  }),
+);
+
+/**
+ * One part of a group's state kept in a record of its own (docs/groups.md section 5): the
+ * ratchet tree of an epoch, or a chunk of an epoch's secret tree. `token` holds the objects the
+ * part was made from: ts-mls never changes them in place (it copies what it changes), so the same
+ * objects mean the same bytes, and the record is not written again.
+ */
+interface Part {
+  readonly token: readonly unknown[];
+  bytes(): Uint8Array;
+}
+
+const sameToken = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
+  a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The parts of one epoch's trees, by record name. */
+function epochParts(
+  group: string,
+  epoch: bigint,
+  tree: RatchetTree,
+  secrets: SecretTree,
+  parts: Map<string, Part>,
+): void {
+  parts.set(`tree/${group}/${epoch}`, {
+    token: [tree],
+    bytes: () => concatBytes(new Uint8Array([1]), encodeTree(tree)),
+  });
+  for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
+    const nodes = secrets.slice(k * SECRET_CHUNK, (k + 1) * SECRET_CHUNK);
+    parts.set(`secrets/${group}/${epoch}/${k}`, {
+      token: nodes,
+      bytes: () => {
+        const w = new Writer().u8(1).u32(nodes.length);
+        for (const node of nodes) w.lp(encodeSecretNode(node));
+        return w.bytes();
+      },
+    });
+  }
+}
+
+/**
+ * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees and
+ * secret trees, which `parts` receives (one tree per epoch, the secret trees in chunks).
+ */
+function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Part>): Uint8Array {
+  const state = r.state;
+  const epoch = state.groupContext.epoch;
+  epochParts(group, epoch, state.ratchetTree, state.secretTree, parts);
+  const history = [...state.historicalReceiverData.entries()];
+  const w = new Writer().u8(2).sp(r.suite).u64(r.cursor)
+    .lp(
+      encodeGroupStateWithoutTree({ ...state, secretTree: [], historicalReceiverData: new Map() }),
+    )
+    .u32(state.secretTree.length).u32(history.length);
+  for (const [e, data] of history) {
+    epochParts(group, e, data.ratchetTree, data.secretTree, parts);
+    w.u64(Number(e)).lp(encodeReceiverData(data)).u32(data.secretTree.length);
+  }
   if (!r.pending) return w.u8(0).bytes();
   return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
     r.pending.welcome,
@@ -307,13 +409,95 @@ function decodeState(bytes: Uint8Array, config: ClientConfig): ClientState {
   return { ...decoded[0], clientConfig: config };
 }
 
-function decodeGroupRecord(bytes: Uint8Array, config: ClientConfig): GroupRecord {
+function decodeTree(bytes: Uint8Array): RatchetTree {
+  if (bytes[0] !== 1) throw new FormatError("unknown tree record version");
+  const body = bytes.subarray(1);
+  const decoded = decodeRatchetTree(body, 0);
+  if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored ratchet tree");
+  return decoded[0];
+}
+
+function decodeSecretChunk(bytes: Uint8Array): SecretTreeNode[] {
   const r = new Reader(bytes);
-  if (r.u8() !== 1) throw new FormatError("unknown group record version");
+  if (r.u8() !== 1) throw new FormatError("unknown secret tree record version");
+  const n = r.u32();
+  const nodes: SecretTreeNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = r.lp();
+    const decoded = decodeSecretTreeNode(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored secret tree");
+    nodes.push(decoded[0]);
+  }
+  r.end();
+  return nodes;
+}
+
+/** Reads a part's record (throws when it is missing) and remembers what it was made from. */
+type PartReader = (name: string) => Promise<Uint8Array>;
+
+async function readEpoch(
+  group: string,
+  epoch: bigint,
+  secretNodes: number,
+  read: PartReader,
+  loaded: Map<string, readonly unknown[]>,
+): Promise<{ tree: RatchetTree; secrets: SecretTree }> {
+  const treeName = `tree/${group}/${epoch}`;
+  const tree = decodeTree(await read(treeName));
+  loaded.set(treeName, [tree]);
+  const secrets: SecretTreeNode[] = [];
+  for (let k = 0; k * SECRET_CHUNK < secretNodes; k++) {
+    const name = `secrets/${group}/${epoch}/${k}`;
+    const nodes = decodeSecretChunk(await read(name));
+    if (nodes.length !== Math.min(SECRET_CHUNK, secretNodes - k * SECRET_CHUNK)) {
+      throw new FormatError("bad stored secret tree");
+    }
+    loaded.set(name, nodes);
+    secrets.push(...nodes);
+  }
+  return { tree, secrets };
+}
+
+/** Decodes a group record; version 2 reads its parts with `read`, noting them in `loaded`. */
+async function decodeGroupRecord(
+  group: string,
+  bytes: Uint8Array,
+  config: ClientConfig,
+  read: PartReader,
+  loaded: Map<string, readonly unknown[]>,
+): Promise<GroupRecord> {
+  const r = new Reader(bytes);
+  const version = r.u8();
+  if (version !== 1 && version !== 2) throw new FormatError("unknown group record version");
   const suite = r.spString();
   if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
   const cursor = r.u64();
-  const state = decodeState(r.lp(), config);
+  let state: ClientState;
+  if (version === 1) state = decodeState(r.lp(), config);
+  else {
+    const body = r.lp();
+    const decoded = decodeGroupStateWithoutTree([])(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored group state");
+    const epoch = decoded[0].groupContext.epoch;
+    const current = await readEpoch(group, epoch, r.u32(), read, loaded);
+    const n = r.u32();
+    const history = new Map<bigint, EpochReceiverData>();
+    for (let i = 0; i < n; i++) {
+      const e = BigInt(r.u64());
+      const data = r.lp();
+      const receiver = decodeReceiverData(data, 0);
+      if (!receiver || receiver[1] !== data.length) throw new FormatError("bad stored group state");
+      const past = await readEpoch(group, e, r.u32(), read, loaded);
+      history.set(e, { ...receiver[0], ratchetTree: past.tree, secretTree: past.secrets });
+    }
+    state = {
+      ...decoded[0],
+      ratchetTree: current.tree,
+      secretTree: current.secrets,
+      historicalReceiverData: history,
+      clientConfig: config,
+    };
+  }
   const flag = r.u8();
   let pending: PendingRecord | undefined;
   if (flag === 1) {
@@ -378,6 +562,14 @@ class Groups implements GroupAccount {
   readonly #verifyMember?: (m: MemberIdentity) => boolean | Promise<boolean>;
   readonly #configs = new Map<GroupSuite, ClientConfig>();
   readonly #cache = new Map<string, GroupRecord>();
+  /** Groups whose cached record has changes not yet written (a batch of sync). */
+  readonly #staged = new Set<string>();
+  /** The part records stored for each group: name -> the objects they were made from. */
+  readonly #parts = new Map<string, Map<string, readonly unknown[]>>();
+  /** The group index, once read. */
+  #ids: string[] | undefined;
+  /** Member credentials already verified (suite, credential and key hashed). */
+  readonly #verified = new Map<string, MemberIdentity>();
   readonly #sent = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -445,12 +637,29 @@ class Groups implements GroupAccount {
     leaf: number,
     self: boolean,
   ): Promise<GroupMember> {
-    const id = await verifyCredential(
-      suite,
-      node.credential,
-      node.signaturePublicKey,
-      this.#registry,
-    );
+    // A credential verified once for this suite and signature key stays verified (the check is
+    // a pure function of the three): messages from a known sender cost no signature checks.
+    const name = node.credential.credentialType === "basic"
+      ? toHex(sha256(concatBytes(
+        encoder.encode(suite),
+        new Uint8Array([0]),
+        node.signaturePublicKey,
+        node.credential.identity,
+      )))
+      : undefined;
+    let id = name ? this.#verified.get(name) : undefined;
+    if (!id) {
+      id = await verifyCredential(
+        suite,
+        node.credential,
+        node.signaturePublicKey,
+        this.#registry,
+      );
+      if (name) {
+        if (this.#verified.size >= 4096) this.#verified.clear();
+        this.#verified.set(name, id);
+      }
+    }
     return { ...id, leaf, self };
   }
 
@@ -474,8 +683,10 @@ class Groups implements GroupAccount {
   }
 
   async #index(): Promise<string[]> {
+    if (this.#ids) return this.#ids;
     const bytes = await this.#get("groups");
-    return bytes ? decodeIndex(bytes) : [];
+    this.#ids = bytes ? decodeIndex(bytes) : [];
+    return this.#ids;
   }
 
   async #load(group: string): Promise<GroupRecord> {
@@ -486,12 +697,23 @@ class Groups implements GroupAccount {
     if (!bytes) throw new GroupError("not a member of that group");
     const suite = new Reader(bytes.subarray(1)).spString();
     if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
-    const record = decodeGroupRecord(bytes, this.#config(suite));
+    const loaded = new Map<string, readonly unknown[]>();
+    const record = await decodeGroupRecord(group, bytes, this.#config(suite), async (name) => {
+      const stored = await this.#get(name);
+      if (!stored) throw new FormatError("a part of the group's state is missing from the store");
+      return stored;
+    }, loaded);
+    this.#parts.set(group, loaded);
     this.#cache.set(group, record);
     return record;
   }
 
-  /** Writes the group's record (and the index when it is new or gone), atomically. */
+  /**
+   * Writes the group's record (and the index when it is new or gone), atomically, with the parts
+   * (an epoch's ratchet tree, a chunk of its secret tree) that changed since they were stored,
+   * deleting those of epochs no longer kept. So a message writes the small record and one chunk of
+   * 16 secret tree nodes; a commit or a join writes the new epoch's tree and secret tree.
+   */
   async #save(
     group: string,
     record: GroupRecord | undefined,
@@ -499,16 +721,34 @@ class Groups implements GroupAccount {
   ): Promise<void> {
     const ids = await this.#index();
     const list = [...extra];
+    const stored = this.#parts.get(group) ?? new Map<string, readonly unknown[]>();
+    const parts = new Map<string, Part>();
+    let nextIds = ids;
     if (record) {
-      list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
-      if (!ids.includes(group)) list.push({ name: "groups", record: encodeIndex([...ids, group]) });
+      list.push({ name: `group/${group}`, record: encodeGroupRecord(group, record, parts) });
+      for (const [name, part] of parts) {
+        if (!sameToken(stored.get(name), part.token)) list.push({ name, record: part.bytes() });
+      }
+      if (!ids.includes(group)) {
+        nextIds = [...ids, group];
+        list.push({ name: "groups", record: encodeIndex(nextIds) });
+      }
     } else {
       list.push({ name: `group/${group}` });
-      list.push({ name: "groups", record: encodeIndex(ids.filter((x) => x !== group)) });
+      nextIds = ids.filter((x) => x !== group);
+      list.push({ name: "groups", record: encodeIndex(nextIds) });
     }
+    for (const name of stored.keys()) if (!parts.has(name)) list.push({ name });
     await this.#store.commit(await this.#changes(list));
-    if (record) this.#cache.set(group, record);
-    else this.#cache.delete(group);
+    this.#staged.delete(group);
+    this.#ids = nextIds;
+    if (record) {
+      this.#cache.set(group, record);
+      this.#parts.set(group, new Map([...parts].map(([name, part]) => [name, part.token])));
+    } else {
+      this.#cache.delete(group);
+      this.#parts.delete(group);
+    }
   }
 
   // ---- public operations ----
@@ -766,10 +1006,28 @@ class Groups implements GroupAccount {
   }
 
   process(message: Uint8Array, options: { seq?: number } = {}): Promise<GroupEvent> {
-    return this.#serial(() => this.#process(message, options.seq));
+    return this.#serial(() => this.#process(message, options.seq, false));
   }
 
-  async #process(bytes: Uint8Array, seq: number | undefined): Promise<GroupEvent> {
+  /**
+   * Keeps a received message's change in memory until {@linkcode Groups.#flush} (a batch of
+   * `sync`): a receiver whose process stops before the flush fetches and processes the same
+   * messages again from its stored state, which still holds their keys, so nothing is lost and no
+   * key is reused; one durable write per batch instead of one per message.
+   */
+  #stage(group: string, record: GroupRecord): void {
+    this.#cache.set(group, record);
+    this.#staged.add(group);
+  }
+
+  /** Writes a staged record. */
+  async #flush(group: string): Promise<void> {
+    const record = this.#cache.get(group);
+    if (this.#staged.has(group) && record) await this.#save(group, record);
+    this.#staged.delete(group);
+  }
+
+  async #process(bytes: Uint8Array, seq: number | undefined, batch: boolean): Promise<GroupEvent> {
     const { kind, message } = parseGroupEnvelope(bytes);
     if (message.wireformat !== "mls_private_message") {
       throw new FormatError("process takes application and handshake messages");
@@ -785,13 +1043,15 @@ class Groups implements GroupAccount {
     }
     const cursor = seq ?? record.cursor;
     if (this.#sent.has(toHex(sha256(bytes)))) {
-      await this.#save(group, { ...record, cursor });
+      if (batch) this.#stage(group, { ...record, cursor });
+      else await this.#save(group, { ...record, cursor });
       return { type: "own", group };
     }
     const cs = await suiteImpl(record.suite);
     if (kind === "application") {
       const { data, sender, state } = await this.#openApplication(record, pm);
-      await this.#save(group, { ...record, state, cursor });
+      if (batch) this.#stage(group, { ...record, state, cursor });
+      else await this.#save(group, { ...record, state, cursor });
       return { type: "message", group, epoch: pm.epoch, sender, data };
     }
     // A handshake message.
@@ -985,6 +1245,32 @@ class Groups implements GroupAccount {
     return this.#serial(async () => (await this.#load(group)).cursor);
   }
 
+  deliverySecret(
+    group: string,
+    epoch?: bigint,
+  ): Promise<{ epoch: bigint; secret: Uint8Array }> {
+    return this.#serial(async () => {
+      const r = await this.#load(group);
+      const current = r.state.groupContext.epoch;
+      let state = r.state;
+      if (epoch !== undefined && epoch !== current) {
+        if (!r.pending || epoch !== r.pending.epoch + 1n) {
+          throw new GroupError(`the group is at epoch ${current}, not ${epoch}`);
+        }
+        state = decodeState(r.pending.state, this.#config(r.suite));
+      }
+      const cs = await suiteImpl(r.suite);
+      const secret = await mlsExporter(
+        state.keySchedule.exporterSecret,
+        DELIVERY_KEY_LABEL,
+        EMPTY,
+        32,
+        cs,
+      );
+      return { epoch: state.groupContext.epoch, secret };
+    });
+  }
+
   pending(group: string): Promise<PendingCommit | undefined> {
     return this.#serial(async () => {
       const r = await this.#load(group);
@@ -1004,30 +1290,37 @@ class Groups implements GroupAccount {
   ): Promise<{ events: GroupEvent[]; errors: Error[] }> {
     const events: GroupEvent[] = [];
     const errors: Error[] = [];
-    while (true) {
-      let cursor: number;
-      try {
-        cursor = await this.cursor(group);
-      } catch (e) {
-        if (e instanceof GroupError && events.some((x) => x.type === "removed")) break;
-        throw e;
-      }
-      const batch = await delivery.fetch(queueId(group), cursor, 256);
-      if (batch.length === 0) break;
-      for (const m of batch) {
+    try {
+      while (true) {
+        let cursor: number;
         try {
-          const event = await this.process(m.envelope, { seq: m.seq });
-          events.push(event);
-          if (event.type === "removed") return { events, errors };
+          cursor = await this.cursor(group);
         } catch (e) {
-          errors.push(e as Error);
-          // Skip what does not open (a message this account cannot read), keeping the order.
-          await this.#serial(async () => {
-            const r = this.#cache.get(group) ?? await this.#load(group);
-            await this.#save(group, { ...r, cursor: m.seq });
-          });
+          if (e instanceof GroupError && events.some((x) => x.type === "removed")) break;
+          throw e;
         }
+        const batch = await delivery.fetch(queueId(group), cursor, 256);
+        if (batch.length === 0) break;
+        // Application messages of a batch are written once, at its end (#stage); commits,
+        // proposals and skips at once.
+        for (const m of batch) {
+          try {
+            const event = await this.#serial(() => this.#process(m.envelope, m.seq, true));
+            events.push(event);
+            if (event.type === "removed") return { events, errors };
+          } catch (e) {
+            errors.push(e as Error);
+            // Skip what does not open (a message this account cannot read), keeping the order.
+            await this.#serial(async () => {
+              const r = this.#cache.get(group) ?? await this.#load(group);
+              await this.#save(group, { ...r, cursor: m.seq });
+            });
+          }
+        }
+        await this.#serial(() => this.#flush(group));
       }
+    } finally {
+      await this.#serial(() => this.#flush(group));
     }
     return { events, errors };
   }

@@ -58,3 +58,4 @@ export {
   MemoryGroupDelivery,
   StaleEpochError,
 } from "./delivery.ts";
+export { RelayGroupDelivery, relayGroupKey, relayGroupQueueId } from "./relay_delivery.ts";

@@ -41,8 +41,11 @@ import {
   encodeAuthKey,
   encodeBundles,
   encodeCommand,
+  encodeGroupGet,
+  type GroupQueueMessage,
   type Hello,
   isRelayEnvelope,
+  parseGroupMessages,
   parseHello,
   parseResponse,
   PUBLISH_LAST_RESORT,
@@ -51,6 +54,7 @@ import {
   RELAY_ERROR,
   RELAY_MESSAGE_ID_SIZE,
   RelayError,
+  RelayStaleEpochError,
   RESPONSE,
   type Response,
   signedPart,
@@ -293,7 +297,14 @@ export class RelayClient {
       throw e;
     }
     const answer = await response;
-    if (answer.tag === RESPONSE.ERR) throw new RelayError(answer.body[0] ?? RELAY_ERROR.SYNTAX);
+    if (answer.tag === RESPONSE.ERR) {
+      if (answer.body[0] === RELAY_ERROR.STALE_EPOCH && answer.body.length === 9) {
+        throw new RelayStaleEpochError(
+          new DataView(answer.body.buffer, answer.body.byteOffset).getBigUint64(1),
+        );
+      }
+      throw new RelayError(answer.body[0] ?? RELAY_ERROR.SYNTAX);
+    }
     return answer;
   }
 
@@ -440,6 +451,74 @@ export class RelayClient {
       if (e instanceof RelayError && e.code === RELAY_ERROR.NO_BUNDLE) return undefined;
       throw e;
     }
+  }
+
+  /**
+   * Creates the group queue `groupId` (24 bytes, chosen by the group: `docs/relay.md` section
+   * 10) at `epoch`, authorized by that epoch's key. Creating it again with the same epoch and key
+   * is a success (a retry); otherwise `AUTH`.
+   */
+  async createGroupQueue(groupId: Uint8Array, key: QueueKey, epoch: bigint): Promise<void> {
+    const e = new Uint8Array(8);
+    new DataView(e.buffer).setBigUint64(0, epoch);
+    await this.#command(COMMAND.GNEW, groupId, concatBytes(e, encodeAuthKey(key)), key);
+  }
+
+  /**
+   * Posts a mode-0x03 group message (an MLS application, proposal or commit `PrivateMessage`)
+   * to a group queue, signed by the key of the epoch it was made in; a commit gives the next
+   * epoch's key (`nextKey`). Resolves with its sequence number. Rejects with
+   * {@linkcode RelayStaleEpochError} when the queue is at another epoch (another commit came
+   * first). A post that got no answer is retried with the same `messageId`: the relay answers
+   * the sequence number it stored it at.
+   */
+  async groupPost(
+    groupId: Uint8Array,
+    key: QueueKey,
+    envelope: Uint8Array,
+    options: { nextKey?: AuthKey; messageId?: Uint8Array } = {},
+  ): Promise<number> {
+    const id = options.messageId ?? crypto.getRandomValues(new Uint8Array(RELAY_MESSAGE_ID_SIZE));
+    if (id.length !== RELAY_MESSAGE_ID_SIZE) {
+      throw new RangeError(`messageId must be ${RELAY_MESSAGE_ID_SIZE} bytes`);
+    }
+    const next = options.nextKey ? encodeAuthKey(options.nextKey) : new Uint8Array(0);
+    const length = new Uint8Array(2);
+    new DataView(length.buffer).setUint16(0, next.length);
+    const answer = await this.#command(
+      COMMAND.GPOST,
+      groupId,
+      concatBytes(id, length, next, envelope),
+      key,
+    );
+    if (answer.tag !== RESPONSE.SEQ || answer.body.length !== 8) {
+      throw new RelayError(RELAY_ERROR.SYNTAX, "unexpected answer to GPOST");
+    }
+    return Number(new DataView(answer.body.buffer, answer.body.byteOffset).getBigUint64(0));
+  }
+
+  /**
+   * The group queue's messages made in `epoch` with a sequence number above `after` (at most
+   * `limit`, and what fits in one frame), signed by that epoch's key, with the queue's current
+   * epoch.
+   */
+  async groupFetch(
+    groupId: Uint8Array,
+    key: QueueKey,
+    epoch: bigint,
+    after: number,
+    limit = 256,
+  ): Promise<{ current: bigint; messages: GroupQueueMessage[] }> {
+    const answer = await this.#command(
+      COMMAND.GGET,
+      groupId,
+      encodeGroupGet(epoch, after, limit),
+      key,
+    );
+    if (answer.tag !== RESPONSE.GMSGS) {
+      throw new RelayError(RELAY_ERROR.SYNTAX, "unexpected answer to GGET");
+    }
+    return parseGroupMessages(answer.body);
   }
 
   /** A round trip to the relay. */

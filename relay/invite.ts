@@ -1,5 +1,5 @@
 /**
- * Invitations (`docs/relay.md` section 11): what a recipient hands a sender, out of band, so that
+ * Invitations (`docs/relay.md` section 12): what a recipient hands a sender, out of band, so that
  * the sender can deposit messages in the recipient's queue: the relay's URL, the queue's sending
  * id and the recipient's public keys (a recipient string, `docs/format.md` section 8). Text, safe
  * on a command line, checksummed like recipient strings:

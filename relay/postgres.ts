@@ -12,9 +12,11 @@ import type { AuthKey } from "./protocol.ts";
 import {
   type AppendResult,
   expiryAt,
+  type GroupPostResult,
   type PublishResult,
   type QueueRecord,
   type RelayStore,
+  type StoredGroupMessage,
   type StoredMessage,
   type StoreLimits,
   storeLimits,
@@ -71,16 +73,60 @@ BEGIN
   RETURN true;
 END $$;
 
-CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE n integer;
+CREATE TABLE IF NOT EXISTS relay_group_queues (
+  gid bytea PRIMARY KEY, epoch bigint NOT NULL, last_seq bigint NOT NULL DEFAULT 0,
+  msgs integer NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS relay_group_keys (
+  gid bytea NOT NULL, epoch bigint NOT NULL, alg text NOT NULL, key bytea NOT NULL,
+  PRIMARY KEY (gid, epoch)
+);
+CREATE TABLE IF NOT EXISTS relay_group_messages (
+  gid bytea NOT NULL, seq bigint NOT NULL, epoch bigint NOT NULL, msg_id bytea NOT NULL,
+  envelope bytea NOT NULL, expires bigint NOT NULL, PRIMARY KEY (gid, seq), UNIQUE (gid, msg_id)
+);
+CREATE INDEX IF NOT EXISTS relay_group_messages_epoch ON relay_group_messages (gid, epoch, seq);
+CREATE INDEX IF NOT EXISTS relay_group_messages_expires ON relay_group_messages (expires);
+
+-- GPOST: the queue's row is locked first, so of two commits for one epoch, from any processes,
+-- exactly one is stored, and sequence numbers follow commit order without gaps.
+CREATE OR REPLACE FUNCTION relay_group_post(p_gid bytea, p_msg bytea, p_epoch bigint, p_env bytea,
+  p_expires bigint, p_next_alg text, p_next_key bytea, p_max_msgs integer, p_max_bytes bigint)
+  RETURNS text LANGUAGE plpgsql AS $$
+DECLARE q record; d bigint;
 BEGIN
+  SELECT epoch, last_seq, msgs, bytes INTO q FROM relay_group_queues WHERE gid = p_gid FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'gone'; END IF;
+  SELECT seq INTO d FROM relay_group_messages WHERE gid = p_gid AND msg_id = p_msg;
+  IF FOUND THEN RETURN 'duplicate ' || d; END IF;
+  IF q.epoch <> p_epoch THEN RETURN 'stale ' || q.epoch; END IF;
+  IF q.msgs + 1 > p_max_msgs OR q.bytes + length(p_env) > p_max_bytes THEN RETURN 'quota'; END IF;
+  INSERT INTO relay_group_messages (gid, seq, epoch, msg_id, envelope, expires)
+    VALUES (p_gid, q.last_seq + 1, p_epoch, p_msg, p_env, p_expires);
+  IF p_next_key IS NOT NULL THEN
+    INSERT INTO relay_group_keys (gid, epoch, alg, key) VALUES (p_gid, p_epoch + 1, p_next_alg, p_next_key);
+  END IF;
+  UPDATE relay_group_queues SET epoch = CASE WHEN p_next_key IS NULL THEN p_epoch ELSE p_epoch + 1 END,
+    last_seq = q.last_seq + 1, msgs = msgs + 1, bytes = bytes + length(p_env) WHERE gid = p_gid;
+  RETURN 'stored ' || (q.last_seq + 1);
+END $$;
+
+CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE n integer; m integer;
+BEGIN
+  UPDATE relay_group_queues q SET msgs = q.msgs - e.n, bytes = q.bytes - e.b
+    FROM (SELECT gid, count(*) AS n, coalesce(sum(length(envelope)), 0) AS b
+          FROM relay_group_messages WHERE expires <= p_now GROUP BY gid) e
+    WHERE q.gid = e.gid;
+  DELETE FROM relay_group_messages WHERE expires <= p_now;
+  GET DIAGNOSTICS m = ROW_COUNT;
   UPDATE relay_queues q SET msgs = q.msgs - e.n, bytes = q.bytes - e.b
     FROM (SELECT rid, count(*) AS n, coalesce(sum(length(envelope)), 0) AS b FROM relay_messages
           WHERE expires <= p_now AND envelope IS NOT NULL GROUP BY rid) e
     WHERE q.rid = e.rid;
   DELETE FROM relay_messages WHERE expires <= p_now;
   GET DIAGNOSTICS n = ROW_COUNT;
-  RETURN n;
+  RETURN n + m;
 END $$;
 `;
 
@@ -305,6 +351,82 @@ export class PostgresStore implements RelayStore {
     const [last] = await this.#sql`SELECT bundle FROM relay_bundles
       WHERE rid = ${rid} AND last_resort LIMIT 1`;
     return last ? bytes(last.bundle) : undefined;
+  }
+
+  async createGroupQueue(gid: Uint8Array, epoch: bigint, key: AuthKey): Promise<boolean> {
+    return await this.#serial(gid, () =>
+      this.#sql.begin(async (tx) => {
+        const inserted = await tx`INSERT INTO relay_group_queues (gid, epoch)
+          VALUES (${gid}, ${epoch.toString()}) ON CONFLICT DO NOTHING RETURNING 1`;
+        if (inserted.length > 0) {
+          await tx`INSERT INTO relay_group_keys (gid, epoch, alg, key)
+            VALUES (${gid}, ${epoch.toString()}, ${key.algorithm}, ${key.publicKey})`;
+          return true;
+        }
+        const [row] = await tx`SELECT q.epoch, q.last_seq, k.alg, k.key FROM relay_group_queues q
+          JOIN relay_group_keys k ON k.gid = q.gid AND k.epoch = q.epoch WHERE q.gid = ${gid}`;
+        return row !== undefined && BigInt(row.epoch as string) === epoch &&
+          Number(row.last_seq) === 0 && row.alg === key.algorithm &&
+          equalBytes(bytes(row.key), key.publicKey);
+      }));
+  }
+
+  async groupKey(
+    gid: Uint8Array,
+    epoch: bigint,
+  ): Promise<{ key: AuthKey; current: bigint } | undefined> {
+    const [row] = await this.#sql`SELECT q.epoch AS current, k.alg, k.key FROM relay_group_queues q
+      JOIN relay_group_keys k ON k.gid = q.gid AND k.epoch = ${epoch.toString()}
+      WHERE q.gid = ${gid}`;
+    if (!row) return undefined;
+    return {
+      key: { algorithm: String(row.alg), publicKey: bytes(row.key) },
+      current: BigInt(row.current as string),
+    };
+  }
+
+  groupPost(
+    gid: Uint8Array,
+    msgId: Uint8Array,
+    epoch: bigint,
+    envelope: Uint8Array,
+    nextKey: AuthKey | undefined,
+  ): Promise<GroupPostResult> {
+    return this.#serial(gid, async (): Promise<GroupPostResult> => {
+      const expires = expiryAt(this.#now(), this.#limits.retentionMs);
+      const [row] = await this.#sql`SELECT relay_group_post(${gid}, ${msgId}, ${epoch.toString()},
+        ${envelope}, ${expires}, ${nextKey?.algorithm ?? null}, ${nextKey?.publicKey ?? null},
+        ${this.#limits.maxQueueMessages}, ${this.#limits.maxQueueBytes}) AS result`;
+      const [result, value] = String(row.result).split(" ");
+      if (result === "stored" || result === "duplicate") return { result, seq: Number(value) };
+      if (result === "stale") return { result, current: BigInt(value) };
+      return { result: result === "quota" ? "quota" : "gone" };
+    });
+  }
+
+  groupFetch(
+    gid: Uint8Array,
+    epoch: bigint,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<{ current: bigint; messages: StoredGroupMessage[] } | undefined> {
+    return this.#serial(gid, async () => {
+      const [queue] = await this.#sql`SELECT epoch FROM relay_group_queues WHERE gid = ${gid}`;
+      if (!queue) return undefined;
+      const rows = await this.#sql`SELECT seq, envelope FROM relay_group_messages
+        WHERE gid = ${gid} AND epoch = ${epoch.toString()} AND seq > ${after}
+        AND expires > ${this.#now()} ORDER BY seq LIMIT ${limit}`;
+      const messages: StoredGroupMessage[] = [];
+      let total = 0;
+      for (const row of rows) {
+        const envelope = bytes(row.envelope);
+        total += envelope.length;
+        if (messages.length > 0 && total > maxBytes) break;
+        messages.push({ seq: Number(row.seq), envelope });
+      }
+      return { current: BigInt(queue.epoch as string), messages };
+    });
   }
 
   async sweep(): Promise<number> {

@@ -41,6 +41,9 @@ export const COMMAND: Readonly<{
   PUBLISH: 0x08;
   FETCH: 0x09;
   PING: 0x0a;
+  GNEW: 0x0b;
+  GPOST: 0x0c;
+  GGET: 0x0d;
 }> = Object.freeze({
   NEW: 0x01,
   KEY: 0x02,
@@ -52,6 +55,9 @@ export const COMMAND: Readonly<{
   PUBLISH: 0x08,
   FETCH: 0x09,
   PING: 0x0a,
+  GNEW: 0x0b,
+  GPOST: 0x0c,
+  GGET: 0x0d,
 });
 
 /** Response tags (`docs/relay.md` section 3.2). */
@@ -65,6 +71,8 @@ export const RESPONSE: Readonly<{
   COUNT: 0x86;
   PONG: 0x87;
   END: 0x88;
+  SEQ: 0x89;
+  GMSGS: 0x8a;
   ERR: 0xff;
 }> = Object.freeze({
   HELLO: 0x80,
@@ -76,6 +84,8 @@ export const RESPONSE: Readonly<{
   COUNT: 0x86,
   PONG: 0x87,
   END: 0x88,
+  SEQ: 0x89,
+  GMSGS: 0x8a,
   ERR: 0xff,
 });
 
@@ -93,6 +103,7 @@ export const RELAY_ERROR: Readonly<{
   NO_MSG: 0x0a;
   NO_BUNDLE: 0x0b;
   INTERNAL: 0x0c;
+  STALE_EPOCH: 0x0d;
 }> = Object.freeze({
   SYNTAX: 0x01,
   UNKNOWN: 0x02,
@@ -106,6 +117,7 @@ export const RELAY_ERROR: Readonly<{
   NO_MSG: 0x0a,
   NO_BUNDLE: 0x0b,
   INTERNAL: 0x0c,
+  STALE_EPOCH: 0x0d,
 });
 
 /** The name of an error code, e.g. `"QUOTA"`; `"0x.."` for a code this version does not know. */
@@ -144,6 +156,24 @@ export class RelayError extends PolycryptError {
   /** The code's name, e.g. `"AUTH"`. */
   get codeName(): string {
     return errorName(this.code);
+  }
+}
+
+/**
+ * `ERR STALE_EPOCH` (`docs/relay.md` section 10): a group message for an epoch that is not the
+ * group queue's current one (another member's commit came first). Fetch and process the queue,
+ * then make the message again.
+ */
+export class RelayStaleEpochError extends RelayError {
+  /** The group queue's current epoch. */
+  readonly currentEpoch: bigint;
+  /** The error for a queue at `currentEpoch`. */
+  constructor(currentEpoch: bigint) {
+    super(
+      RELAY_ERROR.STALE_EPOCH,
+      `relay refused the command: STALE_EPOCH (the group queue is at epoch ${currentEpoch})`,
+    );
+    this.currentEpoch = currentEpoch;
   }
 }
 
@@ -387,8 +417,9 @@ const MAGIC = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01]);
 
 /**
  * Whether `bytes` begin like a binary sealed envelope the relay accepts: the magic
- * `"PCRYPT" 0x00 0x01` and mode 0x00 (public), 0x01 (password) or 0x02 (session message). Armored
- * envelopes are refused. A shape check, not authentication.
+ * `"PCRYPT" 0x00 0x01` and mode 0x00 (public), 0x01 (password), 0x02 (session message) or 0x03
+ * (group message: a Welcome or key package deposited in a member's queue). Armored envelopes are
+ * refused. A shape check, not authentication.
  *
  * @example
  * ```ts
@@ -403,5 +434,129 @@ const MAGIC = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01]);
 export function isRelayEnvelope(bytes: Uint8Array): boolean {
   if (bytes.length <= MAGIC.length) return false;
   for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return false;
-  return bytes[MAGIC.length] <= 0x02;
+  return bytes[MAGIC.length] <= 0x03;
+}
+
+/** A group message as the relay reads its clear header (`docs/relay.md` section 10). */
+export interface GroupMessageHeader {
+  /** `"commit"`, `"proposal"` or `"application"` (the MLS content type, in clear). */
+  readonly type: "commit" | "proposal" | "application";
+  /** The MLS epoch the message was made in. */
+  readonly epoch: bigint;
+  /** The MLS group id. */
+  readonly groupId: Uint8Array;
+}
+
+/** An MLS variable-length size (RFC 9420 section 2.1.2): [value, bytes read], or undefined. */
+function mlsVarint(bytes: Uint8Array, at: number): [number, number] | undefined {
+  if (at >= bytes.length) return undefined;
+  const prefix = bytes[at] >> 6;
+  const size = [1, 2, 4][prefix];
+  if (size === undefined || at + size > bytes.length) return undefined;
+  let value = bytes[at] & 0x3f;
+  for (let i = 1; i < size; i++) value = value * 256 + bytes[at + i];
+  return [value, size];
+}
+
+/**
+ * Reads the clear header of a mode-0x03 group envelope the relay orders (GPOST): `"PCRYPT" 0x00
+ * 0x01 || 0x03 || kind || MLSMessage` with kind 0x01 (application) or 0x02 (handshake), the MLS
+ * message a `PrivateMessage` (version mls10, wire format 2) whose content type agrees with the
+ * kind. Undefined for anything else. A shape check: the relay cannot decrypt or authenticate it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseGroupMessageHeader } from "@polycrypt/polycrypt/relay";
+ * const bytes = new Uint8Array([0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0, 1, 3, 2, 0, 1, 0, 2, 2, 7, 7,
+ *   0, 0, 0, 0, 0, 0, 0, 5, 3, 0, 0, 0]);
+ * assert.deepEqual(parseGroupMessageHeader(bytes), {
+ *   type: "commit", epoch: 5n, groupId: new Uint8Array([7, 7]),
+ * });
+ * assert.equal(parseGroupMessageHeader(bytes.subarray(0, 20)), undefined);
+ * ```
+ */
+export function parseGroupMessageHeader(bytes: Uint8Array): GroupMessageHeader | undefined {
+  if (bytes.length < 14) return undefined;
+  for (let i = 0; i < MAGIC.length; i++) if (bytes[i] !== MAGIC[i]) return undefined;
+  const kind = bytes[9];
+  if (bytes[8] !== 0x03 || (kind !== 0x01 && kind !== 0x02)) return undefined;
+  // MLSMessage: version u16 = 1 (mls10), wire_format u16 = 2 (mls_private_message).
+  if (bytes[10] !== 0 || bytes[11] !== 1 || bytes[12] !== 0 || bytes[13] !== 2) return undefined;
+  const length = mlsVarint(bytes, 14);
+  if (!length) return undefined;
+  const at = 14 + length[1] + length[0];
+  if (at + 9 > bytes.length) return undefined;
+  const groupId = bytes.slice(14 + length[1], at);
+  const epoch = new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(at);
+  const contentType = bytes[at + 8];
+  const type = contentType === 1
+    ? "application"
+    : contentType === 2
+    ? "proposal"
+    : contentType === 3
+    ? "commit"
+    : undefined;
+  if (!type || (kind === 0x01) !== (type === "application")) return undefined;
+  return { type, epoch, groupId };
+}
+
+/** `epoch:u64 || after:u64 || limit:u16`: a GGET body. */
+export function encodeGroupGet(epoch: bigint, after: number, limit: number): Uint8Array {
+  const out = new Uint8Array(18);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, epoch);
+  view.setBigUint64(8, BigInt(after));
+  view.setUint16(16, limit);
+  return out;
+}
+
+/** One message of a group queue as GGET returns it. */
+export interface GroupQueueMessage {
+  /** Its sequence number in the group queue (1 upwards, no gaps). */
+  readonly seq: number;
+  /** The envelope as posted. */
+  readonly envelope: Uint8Array;
+}
+
+/** `current:u64 || count:u16 || (seq:u64 || len:u32 || envelope)*`: a GMSGS body. */
+export function encodeGroupMessages(
+  current: bigint,
+  messages: readonly GroupQueueMessage[],
+): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const head = new Uint8Array(10);
+  new DataView(head.buffer).setBigUint64(0, current);
+  new DataView(head.buffer).setUint16(8, messages.length);
+  parts.push(head);
+  for (const m of messages) {
+    const h = new Uint8Array(12);
+    new DataView(h.buffer).setBigUint64(0, BigInt(m.seq));
+    new DataView(h.buffer).setUint32(8, m.envelope.length);
+    parts.push(h, m.envelope);
+  }
+  return concatBytes(...parts);
+}
+
+/** Parses a GMSGS body; {@linkcode RelayError} `SYNTAX` when it does not parse. */
+export function parseGroupMessages(
+  body: Uint8Array,
+): { current: bigint; messages: GroupQueueMessage[] } {
+  if (body.length < 10) throw syntax("group messages too short");
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const current = view.getBigUint64(0);
+  const count = view.getUint16(8);
+  const messages: GroupQueueMessage[] = [];
+  let at = 10;
+  for (let i = 0; i < count; i++) {
+    if (at + 12 > body.length) throw syntax("group message length");
+    const seq = Number(view.getBigUint64(at));
+    const len = view.getUint32(at + 8);
+    at += 12;
+    if (at + len > body.length) throw syntax("group message length");
+    messages.push({ seq, envelope: body.slice(at, at + len) });
+    at += len;
+  }
+  if (at !== body.length) throw syntax("bytes after the group messages");
+  return { current, messages };
 }

@@ -26,6 +26,7 @@ import {
   COMMAND,
   type Command,
   commandMessage,
+  encodeGroupMessages,
   encodeHello,
   encodeResponse,
   isRelayEnvelope,
@@ -33,6 +34,7 @@ import {
   parseAuthKey,
   parseBundles,
   parseCommand,
+  parseGroupMessageHeader,
   PUBLISH_LAST_RESORT,
   PUBLISH_REPLACE,
   QUEUE_ID_SIZE,
@@ -471,6 +473,106 @@ export class RelayServer {
           ),
         );
       }
+      case COMMAND.GNEW: {
+        if (command.id.length !== QUEUE_ID_SIZE || command.body.length < 12) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const epoch = readEpoch(command.body, 0);
+        const key = parseAuthKey(command.body.subarray(8));
+        if (!engineFor(key)) throw new RelayError(RELAY_ERROR.SYNTAX, "unknown key");
+        if (!(await this.#verify(peer, key, command))) throw new RelayError(RELAY_ERROR.AUTH);
+        const gid = command.id.slice();
+        this.#countQueue(peer, gid);
+        return answer(
+          this.#store.createGroupQueue(gid, epoch, key).then((done) =>
+            done ? ok() : error(seq, RELAY_ERROR.AUTH)
+          ),
+        );
+      }
+      case COMMAND.GPOST: {
+        const body = command.body;
+        if (command.id.length !== QUEUE_ID_SIZE || body.length < RELAY_MESSAGE_ID_SIZE + 2) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const msgId = body.slice(0, RELAY_MESSAGE_ID_SIZE);
+        const keyLength = new DataView(body.buffer, body.byteOffset).getUint16(
+          RELAY_MESSAGE_ID_SIZE,
+        );
+        const at = RELAY_MESSAGE_ID_SIZE + 2 + keyLength;
+        if (at > body.length) throw new RelayError(RELAY_ERROR.SYNTAX);
+        const envelope = body.subarray(at);
+        if (envelope.length > this.#maxEnvelope) throw new RelayError(RELAY_ERROR.LARGE);
+        const header = parseGroupMessageHeader(envelope);
+        if (!header) throw new RelayError(RELAY_ERROR.NOT_ENVELOPE);
+        if (header.epoch >= MAX_EPOCH) throw new RelayError(RELAY_ERROR.SYNTAX);
+        // A commit names the next epoch's authorization key; nothing else does.
+        let nextKey: AuthKey | undefined;
+        if (keyLength > 0) {
+          nextKey = parseAuthKey(body.subarray(RELAY_MESSAGE_ID_SIZE + 2, at));
+          if (!engineFor(nextKey)) throw new RelayError(RELAY_ERROR.SYNTAX, "unknown key");
+        }
+        if ((header.type === "commit") !== (nextKey !== undefined)) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const gid = command.id.slice();
+        const known = await this.#store.groupKey(gid, header.epoch);
+        if (!(await this.#verify(peer, known?.key, command))) {
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        return answer(
+          this.#store.groupPost(gid, msgId, header.epoch, envelope.slice(), nextKey).then((r) => {
+            switch (r.result) {
+              case "stored":
+              case "duplicate":
+                return encodeResponse(seq, RESPONSE.SEQ, gid, u64(BigInt(r.seq)));
+              case "stale":
+                return encodeResponse(
+                  seq,
+                  RESPONSE.ERR,
+                  undefined,
+                  concatBytes(new Uint8Array([RELAY_ERROR.STALE_EPOCH]), u64(r.current)),
+                );
+              case "quota":
+                return error(seq, RELAY_ERROR.QUOTA);
+              default:
+                return error(seq, RELAY_ERROR.AUTH);
+            }
+          }),
+        );
+      }
+      case COMMAND.GGET: {
+        if (command.id.length !== QUEUE_ID_SIZE || command.body.length !== 18) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const view = new DataView(command.body.buffer, command.body.byteOffset);
+        const epoch = readEpoch(command.body, 0);
+        const after = view.getBigUint64(8);
+        const limit = view.getUint16(16);
+        if (after >= MAX_EPOCH || limit === 0) throw new RelayError(RELAY_ERROR.SYNTAX);
+        const gid = command.id.slice();
+        const known = await this.#store.groupKey(gid, epoch);
+        if (!(await this.#verify(peer, known?.key, command))) {
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        return answer(
+          this.#store.groupFetch(
+            gid,
+            epoch,
+            Number(after),
+            Math.min(limit, GROUP_FETCH_LIMIT),
+            this.#maxEnvelope,
+          ).then((found) =>
+            found
+              ? encodeResponse(
+                seq,
+                RESPONSE.GMSGS,
+                gid,
+                encodeGroupMessages(found.current, found.messages),
+              )
+              : error(seq, RELAY_ERROR.AUTH)
+          ),
+        );
+      }
       default:
         throw new RelayError(RELAY_ERROR.UNKNOWN);
     }
@@ -546,6 +648,24 @@ export class RelayServer {
       await this.#deliver(sub);
     }
   }
+}
+
+/** Epochs and sequence numbers stay below 2^53 (exact in a double and in SQLite's INTEGER). */
+const MAX_EPOCH = 2n ** 53n;
+
+/** Most messages one GGET returns. */
+export const GROUP_FETCH_LIMIT = 256;
+
+function readEpoch(bytes: Uint8Array, at: number): bigint {
+  const epoch = new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(at);
+  if (epoch >= MAX_EPOCH) throw new RelayError(RELAY_ERROR.SYNTAX);
+  return epoch;
+}
+
+function u64(value: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, value);
+  return out;
 }
 
 /** An answer, wrapped so that awaiting the step that queued it does not wait for the commit. */

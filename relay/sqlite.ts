@@ -25,9 +25,11 @@ import { equalBytes } from "../engines/_bytes.ts";
 import {
   type AppendResult,
   expiryAt,
+  type GroupPostResult,
   type PublishResult,
   type QueueRecord,
   type RelayStore,
+  type StoredGroupMessage,
   type StoredMessage,
   type StoreLimits,
   storeLimits,
@@ -50,6 +52,20 @@ CREATE TABLE IF NOT EXISTS bundles (
   seq INTEGER PRIMARY KEY, rid BLOB NOT NULL, last_resort INTEGER NOT NULL, bundle BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bundles_queue ON bundles (rid, last_resort, seq);
+CREATE TABLE IF NOT EXISTS group_queues (
+  gid BLOB PRIMARY KEY, epoch INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0,
+  msgs INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_keys (
+  gid BLOB NOT NULL, epoch INTEGER NOT NULL, alg TEXT NOT NULL, key BLOB NOT NULL,
+  PRIMARY KEY (gid, epoch)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_messages (
+  gid BLOB NOT NULL, seq INTEGER NOT NULL, epoch INTEGER NOT NULL, msg_id BLOB NOT NULL,
+  envelope BLOB NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (gid, seq), UNIQUE (gid, msg_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_messages_epoch ON group_messages (gid, epoch, seq);
+CREATE INDEX IF NOT EXISTS group_messages_expires ON group_messages (expires);
 `;
 
 type Row = Record<string, unknown>;
@@ -66,6 +82,19 @@ interface Job {
 
 function message(row: Row): StoredMessage {
   return { seq: Number(row.seq), msgId: bytes(row.msg_id), envelope: bytes(row.envelope) };
+}
+
+/** The messages of `rows` that fit in `maxBytes` of envelopes (at least the first one). */
+function fitBytes(rows: Row[], maxBytes: number): StoredGroupMessage[] {
+  const out: StoredGroupMessage[] = [];
+  let total = 0;
+  for (const row of rows) {
+    const envelope = bytes(row.envelope);
+    total += envelope.length;
+    if (out.length > 0 && total > maxBytes) break;
+    out.push({ seq: Number(row.seq), envelope });
+  }
+  return out;
 }
 
 function bytes(value: unknown): Uint8Array {
@@ -139,6 +168,25 @@ export class SqliteStore implements RelayStore {
         "SELECT rid, count(*) AS n, sum(length(envelope)) AS b FROM messages WHERE expires <= ? AND envelope IS NOT NULL GROUP BY rid",
       ),
       sweep: p("DELETE FROM messages WHERE expires <= ?"),
+      groupQueue: p("SELECT epoch, last_seq, msgs, bytes FROM group_queues WHERE gid = ?"),
+      insertGroupQueue: p("INSERT INTO group_queues (gid, epoch) VALUES (?, ?)"),
+      groupKey: p("SELECT alg, key FROM group_keys WHERE gid = ? AND epoch = ?"),
+      insertGroupKey: p("INSERT INTO group_keys (gid, epoch, alg, key) VALUES (?, ?, ?, ?)"),
+      groupDuplicate: p("SELECT seq FROM group_messages WHERE gid = ? AND msg_id = ?"),
+      insertGroupMsg: p(
+        "INSERT INTO group_messages (gid, seq, epoch, msg_id, envelope, expires) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      updateGroupQueue: p(
+        "UPDATE group_queues SET epoch = ?, last_seq = ?, msgs = msgs + 1, bytes = bytes + ? WHERE gid = ?",
+      ),
+      groupFetch: p(
+        "SELECT seq, envelope FROM group_messages WHERE gid = ? AND epoch = ? AND seq > ? AND expires > ? ORDER BY seq LIMIT ?",
+      ),
+      groupExpiredCounts: p(
+        "SELECT gid, count(*) AS n, sum(length(envelope)) AS b FROM group_messages WHERE expires <= ? GROUP BY gid",
+      ),
+      groupCount: p("UPDATE group_queues SET msgs = msgs - ?, bytes = bytes - ? WHERE gid = ?"),
+      groupSweep: p("DELETE FROM group_messages WHERE expires <= ?"),
     };
   }
 
@@ -371,7 +419,84 @@ export class SqliteStore implements RelayStore {
       for (const row of this.#st.expiredCounts.all(now) as Row[]) {
         this.#st.count.run(-Number(row.n), -Number(row.b ?? 0), bytes(row.rid));
       }
-      return Number(this.#st.sweep.run(now).changes);
+      for (const row of this.#st.groupExpiredCounts.all(now) as Row[]) {
+        this.#st.groupCount.run(Number(row.n), Number(row.b ?? 0), bytes(row.gid));
+      }
+      return Number(this.#st.sweep.run(now).changes) +
+        Number(this.#st.groupSweep.run(now).changes);
+    });
+  }
+
+  createGroupQueue(gid: Uint8Array, epoch: bigint, key: AuthKey): Promise<boolean> {
+    return this.#enqueue(() => {
+      const row = this.#st.groupQueue.get(gid) as Row | undefined;
+      if (row) {
+        const k = this.#st.groupKey.get(gid, epoch) as Row | undefined;
+        return BigInt(row.epoch as number) === epoch && Number(row.last_seq) === 0 &&
+          k !== undefined && String(k.alg) === key.algorithm &&
+          equalBytes(bytes(k.key), key.publicKey);
+      }
+      this.#st.insertGroupQueue.run(gid, epoch);
+      this.#st.insertGroupKey.run(gid, epoch, key.algorithm, key.publicKey);
+      return true;
+    }, gid);
+  }
+
+  groupKey(gid: Uint8Array, epoch: bigint): Promise<{ key: AuthKey; current: bigint } | undefined> {
+    // The key of an epoch never changes once set, so a read now is never wrong; only whether the
+    // queue moved on may be newer by the time a post runs, and groupPost checks that again.
+    return this.#read(gid, () => {
+      const row = this.#st.groupQueue.get(gid) as Row | undefined;
+      const k = row && this.#st.groupKey.get(gid, epoch) as Row | undefined;
+      if (!row || !k) return undefined;
+      return {
+        key: { algorithm: String(k.alg), publicKey: bytes(k.key) },
+        current: BigInt(row.epoch as number),
+      };
+    });
+  }
+
+  groupPost(
+    gid: Uint8Array,
+    msgId: Uint8Array,
+    epoch: bigint,
+    envelope: Uint8Array,
+    nextKey: AuthKey | undefined,
+  ): Promise<GroupPostResult> {
+    return this.#enqueue((): GroupPostResult => {
+      const row = this.#st.groupQueue.get(gid) as Row | undefined;
+      if (!row) return { result: "gone" };
+      const dup = this.#st.groupDuplicate.get(gid, msgId) as Row | undefined;
+      if (dup) return { result: "duplicate", seq: Number(dup.seq) };
+      const current = BigInt(row.epoch as number);
+      if (epoch !== current) return { result: "stale", current };
+      if (
+        Number(row.msgs) + 1 > this.#limits.maxQueueMessages ||
+        Number(row.bytes) + envelope.length > this.#limits.maxQueueBytes
+      ) return { result: "quota" };
+      const seq = Number(row.last_seq) + 1;
+      const expires = expiryAt(this.#now(), this.#limits.retentionMs);
+      this.#st.insertGroupMsg.run(gid, seq, epoch, msgId, envelope, expires);
+      if (nextKey) {
+        this.#st.insertGroupKey.run(gid, epoch + 1n, nextKey.algorithm, nextKey.publicKey);
+      }
+      this.#st.updateGroupQueue.run(nextKey ? epoch + 1n : epoch, seq, envelope.length, gid);
+      return { result: "stored", seq };
+    }, gid);
+  }
+
+  groupFetch(
+    gid: Uint8Array,
+    epoch: bigint,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<{ current: bigint; messages: StoredGroupMessage[] } | undefined> {
+    return this.#read(gid, () => {
+      const row = this.#st.groupQueue.get(gid) as Row | undefined;
+      if (!row) return undefined;
+      const rows = this.#st.groupFetch.all(gid, epoch, after, this.#now(), limit) as Row[];
+      return { current: BigInt(row.epoch as number), messages: fitBytes(rows, maxBytes) };
     });
   }
 

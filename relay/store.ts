@@ -83,8 +83,63 @@ export type AppendResult = "stored" | "duplicate" | "quota" | "gone";
 /** What PUBLISH's store step answers: the one-time bundles held, or over the quota. */
 export type PublishResult = number | "quota" | "gone";
 
+/** A stored message of a group queue. */
+export interface StoredGroupMessage {
+  /** Its sequence number in the group queue: 1 upwards, without gaps. */
+  readonly seq: number;
+  /** The envelope as posted. */
+  readonly envelope: Uint8Array;
+}
+
+/** What GPOST's store step answers (`docs/relay.md` section 10). */
+export type GroupPostResult =
+  /** Stored now, or already stored with this message id (a retry): its sequence number. */
+  | { readonly result: "stored" | "duplicate"; readonly seq: number }
+  /** The message's epoch is not the queue's current one (another commit came first). */
+  | { readonly result: "stale"; readonly current: bigint }
+  /** The queue holds its maximum of messages or bytes. */
+  | { readonly result: "quota" }
+  /** No such group queue. */
+  | { readonly result: "gone" };
+
 /** A relay's storage. */
 export interface RelayStore {
+  /**
+   * Creates the group queue `gid` at `epoch` with that epoch's authorization key. True when
+   * created now or already there with the same epoch and key (a retry); false otherwise.
+   */
+  createGroupQueue(gid: Uint8Array, epoch: bigint, key: AuthKey): Promise<boolean>;
+  /**
+   * The authorization key of the group queue's `epoch` (set at creation or by the commit that
+   * ended the epoch before), with the queue's current epoch; undefined when there is none.
+   */
+  groupKey(gid: Uint8Array, epoch: bigint): Promise<{ key: AuthKey; current: bigint } | undefined>;
+  /**
+   * Appends a message made in `epoch` to the group queue, giving it the next sequence number:
+   * `"duplicate"` (with the stored one's number) when the queue holds this `msgId`; `"stale"` when
+   * `epoch` is not the current epoch; else stored. A commit (`nextKey` given) moves the queue to
+   * `epoch + 1`, whose authorization key is `nextKey`. One transaction: of two commits for one
+   * epoch, exactly one is stored.
+   */
+  groupPost(
+    gid: Uint8Array,
+    msgId: Uint8Array,
+    epoch: bigint,
+    envelope: Uint8Array,
+    nextKey: AuthKey | undefined,
+  ): Promise<GroupPostResult>;
+  /**
+   * Up to `limit` unexpired messages of the group queue made in `epoch` with a sequence number
+   * above `after`, in order, and at most `maxBytes` of envelopes (but at least one message), with
+   * the queue's current epoch; undefined when there is no such queue.
+   */
+  groupFetch(
+    gid: Uint8Array,
+    epoch: bigint,
+    after: number,
+    limit: number,
+    maxBytes: number,
+  ): Promise<{ current: bigint; messages: StoredGroupMessage[] } | undefined>;
   /** Creates a queue. Ids are unique (a collision of 24 random bytes does not happen). */
   createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void>;
   /** The queue with this receiving id (`side` "recipient") or sending id ("sender"). */

@@ -1,4 +1,4 @@
-// The README's offline walk-through with real processes (docs/relay.md section 12): a relay, Bob
+// The README's offline walk-through with real processes (docs/relay.md section 13): a relay, Bob
 // creates an inbox and goes away, Alice saves his invitation and sends a text and a file, Bob
 // fetches later and answers through Alice's inbox. Then the faults: a fetch killed mid-way loses
 // and repeats nothing; a stranger is shown by fingerprint; a tampered envelope is dropped and the

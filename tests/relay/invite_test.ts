@@ -1,4 +1,4 @@
-// The invitation codec (docs/relay.md section 11): encode/parse round trips, a fixed vector that
+// The invitation codec (docs/relay.md section 12): encode/parse round trips, a fixed vector that
 // pins the byte layout, and every refusal.
 import assert from "node:assert/strict";
 import { encodeRecipient, FormatError, generateIdentity } from "../../mod.ts";
@@ -23,7 +23,7 @@ Deno.test("invitation: encode, parse and re-encode give the same text", async ()
   }
 });
 
-Deno.test("invitation: the byte layout of docs/relay.md section 11", () => {
+Deno.test("invitation: the byte layout of docs/relay.md section 12", () => {
   const recipient = encodeRecipient("x25519", new Uint8Array(32).fill(9));
   const relay = "ws://127.0.0.1:8800";
   const sendId = new Uint8Array(24).map((_, i) => i);

@@ -189,6 +189,110 @@ const CASES: Record<string, (h: Harness) => Promise<void>> = {
     );
   },
 
+  async "group queues: sequence numbers, the current epoch, first commit wins"({ store }) {
+    const gid = id(40);
+    assert.equal(await store.createGroupQueue(gid, 3n, key(1)), true);
+    assert.equal(await store.createGroupQueue(gid, 3n, key(1)), true); // a retry
+    assert.equal(await store.createGroupQueue(gid, 3n, key(2)), false);
+    assert.equal(await store.createGroupQueue(gid, 4n, key(1)), false);
+    assert.deepEqual(await store.groupKey(gid, 3n), { key: key(1), current: 3n });
+    assert.equal(await store.groupKey(gid, 4n), undefined);
+    assert.equal(await store.groupKey(id(41), 3n), undefined);
+    // Application messages at the current epoch, numbered 1 upwards.
+    assert.deepEqual(await store.groupPost(gid, id(1, 16), 3n, env(1), undefined), {
+      result: "stored",
+      seq: 1,
+    });
+    assert.deepEqual(await store.groupPost(gid, id(2, 16), 3n, env(2), undefined), {
+      result: "stored",
+      seq: 2,
+    });
+    // Two commits for epoch 3, concurrently: exactly one is stored, the other is stale.
+    const [a, b] = await Promise.all([
+      store.groupPost(gid, id(3, 16), 3n, env(3), key(3)),
+      store.groupPost(gid, id(4, 16), 3n, env(4), key(4)),
+    ]);
+    const results = [a, b].map((r) => r.result).sort();
+    assert.deepEqual(results, ["stale", "stored"]);
+    const won = a.result === "stored" ? key(3) : key(4);
+    const lost = a.result === "stored" ? b : a;
+    assert.deepEqual(lost, { result: "stale", current: 4n });
+    assert.deepEqual(await store.groupKey(gid, 4n), { key: won, current: 4n });
+    // The loser's retry after a lost answer is a duplicate of... nothing: it was never stored.
+    // The winner's retry is answered with its number.
+    const winnerId = a.result === "stored" ? id(3, 16) : id(4, 16);
+    assert.deepEqual(await store.groupPost(gid, winnerId, 3n, env(3), won), {
+      result: "duplicate",
+      seq: 3,
+    });
+    assert.deepEqual(await store.groupPost(gid, id(5, 16), 3n, env(5), undefined), {
+      result: "stale",
+      current: 4n,
+    });
+    assert.deepEqual(await store.groupPost(gid, id(6, 16), 4n, env(6), undefined), {
+      result: "stored",
+      seq: 4,
+    });
+    // Fetches are per epoch: epoch 3's messages (with its commit), then epoch 4's.
+    const e3 = await store.groupFetch(gid, 3n, 0, 100, 1 << 20);
+    assert.equal(e3?.current, 4n);
+    assert.deepEqual(e3?.messages.map((m) => m.seq), [1, 2, 3]);
+    assert.deepEqual(e3?.messages[0].envelope, env(1));
+    assert.deepEqual((await store.groupFetch(gid, 3n, 1, 1, 1 << 20))?.messages.map((m) => m.seq), [
+      2,
+    ]);
+    assert.deepEqual(
+      (await store.groupFetch(gid, 4n, 3, 100, 1 << 20))?.messages.map((m) => m.seq),
+      [4],
+    );
+    // A byte budget: at least one message, then what fits.
+    assert.deepEqual((await store.groupFetch(gid, 3n, 0, 100, 15))?.messages.map((m) => m.seq), [
+      1,
+    ]);
+    assert.deepEqual((await store.groupFetch(gid, 3n, 0, 100, 1))?.messages.map((m) => m.seq), [1]);
+    assert.equal(await store.groupFetch(id(41), 3n, 0, 100, 1 << 20), undefined);
+    assert.deepEqual(await store.groupPost(id(41), id(1, 16), 3n, env(1), undefined), {
+      result: "gone",
+    });
+  },
+
+  async "group queues: 50 concurrent posts get 1..50 without gaps; quota; expiry"(
+    { store, clock },
+  ) {
+    const gid = id(50);
+    await store.createGroupQueue(gid, 0n, key(1));
+    const posted = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.groupPost(gid, id(i, 16), 0n, env(i), undefined)),
+    );
+    const seqs = posted.map((r) => r.result === "stored" ? r.seq : -1).sort((x, y) => x - y);
+    assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i + 1));
+    const all = await store.groupFetch(gid, 0n, 0, 100, 1 << 20);
+    assert.deepEqual(all?.messages.map((m) => m.seq), seqs);
+    // Each message is stored with the number it was answered with.
+    for (const [i, r] of posted.entries()) {
+      assert.deepEqual(
+        all?.messages.find((m) => r.result === "stored" && m.seq === r.seq)?.envelope,
+        env(i),
+      );
+    }
+    clock.now += 22 * DAY;
+    assert.deepEqual((await store.groupFetch(gid, 0n, 0, 100, 1 << 20))?.messages, []);
+    assert.ok((await store.sweep()) >= 50);
+    assert.deepEqual(await store.groupPost(gid, id(99, 16), 0n, env(9), undefined), {
+      result: "stored",
+      seq: 51,
+    });
+  },
+
+  async "group queues: a full queue refuses"({ store }) {
+    const gid = id(60);
+    await store.createGroupQueue(gid, 0n, key(1));
+    for (let i = 0; i < 3; i++) await store.groupPost(gid, id(i, 16), 0n, env(i), undefined);
+    assert.deepEqual(await store.groupPost(gid, id(9, 16), 0n, env(9), undefined), {
+      result: "quota",
+    });
+  },
+
   async "watchers hear of stored messages only"({ store }) {
     await store.createQueue(id(1), id(2), key(7));
     const heard: string[] = [];
@@ -214,7 +318,9 @@ async function contract(t: Deno.TestContext, name: string, open: Open) {
     await t.step(`${name}: ${title}`, async () => {
       const clock = { now: Date.UTC(2026, 0, 1, 12) };
       const { store, peek, done } = await open({
-        limits: title.startsWith("a full") ? LIMITS : { maxBundles: 12 },
+        limits: title.startsWith("a full") || title.endsWith("a full queue refuses")
+          ? LIMITS
+          : { maxBundles: 12 },
         now: () => clock.now,
       });
       try {

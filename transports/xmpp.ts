@@ -184,7 +184,10 @@ interface Channel {
   readonly role: "i" | "r";
   push(bytes: Uint8Array): void;
   fail(error: Error): void;
+  /** The `s` the next stanza should carry. */
   nextIn: number;
+  /** Bytes still to come of the frame being received (0: between frames). */
+  remaining: number;
 }
 
 /** What every stanza of polycrypt carries besides its payload (docs/transports.md section 11). */
@@ -215,6 +218,7 @@ export class XmppAccount {
   #closed = false;
   readonly #maxStanza: number;
   #sending: Promise<unknown> = Promise.resolve();
+  #announced = false;
 
   // deno-lint-ignore no-explicit-any
   constructor(xmpp: any, jid: string, options: XmppAccountOptions) {
@@ -262,6 +266,12 @@ export class XmppAccount {
     if (this.#serve) throw new XmppError("this XMPP account is already listening");
     this.#serve = serve;
     const pool = this.#pool = new ConnectionPool({ ...this.#options, ...options });
+    // Asked-for presence goes out once something listens, so the messages the server kept
+    // (XEP-0160) find the listener.
+    if (this.#options.presence && !this.#announced) {
+      this.#announced = true;
+      this.#send(xml("presence")).catch(() => {});
+    }
     return {
       port: 0,
       close: async () => {
@@ -294,6 +304,7 @@ export class XmppAccount {
       id,
       role,
       nextIn: 0,
+      remaining: 0,
       push(bytes) {
         controller.enqueue(bytes);
         if ((controller.desiredSize ?? 0) < 0) {
@@ -357,7 +368,7 @@ export class XmppAccount {
   #stanzasOf(
     frame: Uint8Array,
     inStream: boolean,
-  ): { t: "e" | "d" | "a"; body?: string; text?: string }[] {
+  ): { t: "e" | "d" | "a"; body?: string; text?: string; first?: boolean }[] {
     const room = this.#maxStanza - STANZA_OVERHEAD;
     const length = frame.length >= FRAME_HEADER_SIZE
       ? new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(2)
@@ -371,9 +382,9 @@ export class XmppAccount {
     }
     // Chunks of the raw frame bytes, base64 (4 characters per 3 bytes) within the stanza limit.
     const chunk = Math.max(3, Math.floor(room / 4) * 3);
-    const out: { t: "d"; body?: string; text: string }[] = [];
+    const out: { t: "d"; body?: string; text: string; first: boolean }[] = [];
     for (let i = 0; i < frame.length; i += chunk) {
-      out.push({ t: "d", text: toBase64(frame.subarray(i, i + chunk)) });
+      out.push({ t: "d", text: toBase64(frame.subarray(i, i + chunk)), first: i === 0 });
     }
     // The first stanza of a message tells an ordinary client what the parts are.
     if (!inStream && out.length > 0) out[0].body = HINT;
@@ -392,21 +403,31 @@ export class XmppAccount {
     if (role !== "i" && role !== "r") return;
     const seq = Number(s);
     if (!Number.isSafeInteger(seq) || seq < 0) return;
+    // A stanza that starts a frame: a whole envelope or ACK, or the first chunk of a frame.
+    const starts = t === "e" || t === "a" || (t === "d" && pc.attrs.f === "1");
     // The peer's "i" is our "r" (it dialed, we serve) and the reverse.
     const ours = role === "i" ? "r" : "i";
     let channel = this.#channels.get(`${peer} ${ours} ${id}`);
     if (!channel) {
-      // Only the first stanza of a connection opens one here, and only while listening.
-      if (ours !== "r" || seq !== 0 || !this.#pool || !this.#serve) return;
+      // A connection opens here only at a frame's start, and only while listening.
+      if (ours !== "r" || !starts || !this.#pool || !this.#serve) return;
       const duplex = this.#open(peer, from, id, "r");
       channel = this.#channels.get(`${peer} r ${id}`)!;
+      channel.nextIn = seq;
       this.#pool.serve(duplex, this.#serve);
     }
-    if (seq !== channel.nextIn) {
+    // Stanzas of one connection come in order (XMPP keeps it between two accounts); the sender's
+    // numbering restarts when its process does (offline delivery), which is accepted only
+    // between frames: a gap inside a frame ends the connection.
+    if (seq !== channel.nextIn && !(starts && channel.remaining === 0)) {
       channel.fail(new FrameError("a stanza of the connection was lost or repeated"));
       return;
     }
-    channel.nextIn++;
+    if (starts !== (channel.remaining === 0)) {
+      channel.fail(new FrameError("a frame was interrupted"));
+      return;
+    }
+    channel.nextIn = seq + 1;
     // Sizes are checked before anything is decoded.
     const text: string = pc.getText();
     const body: string | undefined = stanza.getChildText("body") ?? undefined;
@@ -423,7 +444,16 @@ export class XmppAccount {
         channel.push(encodeFrame(FRAME.ack, fromBase64(text)));
       } else if (t === "d") {
         const bytes = fromBase64(text);
-        if (bytes.length === 0) throw new FrameError("an empty chunk");
+        if (starts) {
+          if (bytes.length < FRAME_HEADER_SIZE) throw new FrameError("a chunk without its header");
+          const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+            .getUint32(2);
+          channel.remaining = FRAME_HEADER_SIZE + length;
+        }
+        if (bytes.length === 0 || bytes.length > channel.remaining) {
+          throw new FrameError("a chunk does not fit its frame");
+        }
+        channel.remaining -= bytes.length;
         channel.push(bytes);
       } else {
         throw new FrameError("an unknown stanza kind");
@@ -450,7 +480,7 @@ export class XmppAccount {
  * Logs in to an XMPP account (docs/transports.md section 11): TLS required (STARTTLS, or direct
  * TLS with `xmpps://`) unless `insecure` on loopback; the password goes only to a TLS-protected
  * server (or the loopback one of a test); the resource is `polycrypt`; nothing is sent after login
- * (no presence unless `presence`, no roster request, no client version). Rejects with
+ * (no roster request, no client version; presence only with `presence`, once `listen` is called). Rejects with
  * {@linkcode XmppError} when the server cannot be reached, offers no TLS, or refuses the login.
  */
 export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAccount> {
@@ -542,7 +572,5 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
     throw new XmppError(`the XMPP server ${host} offered no TLS`);
   }
   void failure;
-  const account = new XmppAccount(xmpp, String(xmpp.jid), options);
-  if (options.presence) await xmpp.send(xml("presence"));
-  return account;
+  return new XmppAccount(xmpp, String(xmpp.jid), options);
 }

@@ -1,7 +1,13 @@
 // Internal: the XMPP account behind `xmpp:` addresses (docs/cli.md, "XMPP"): one login per process,
 // shared by the listener and the connections to peers; its password from --xmpp-password-file,
 // $POLYCRYPT_XMPP_PASSWORD or a prompt without echo, never argv.
-import { connectXmpp, parseJid, type XmppAccount, XmppError } from "../transports/mod.ts";
+import {
+  connectXmpp,
+  parseJid,
+  parseXmppAddress,
+  type XmppAccount,
+  XmppError,
+} from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { readText } from "./_io.ts";
@@ -39,14 +45,16 @@ export function xmppAccount(values: Values, own?: string): Promise<XmppAccount> 
   const given = values.account as string | undefined;
   let jid: string;
   try {
-    jid = parseJid(given ?? own ?? "", "--account must be NAME@DOMAIN").jid;
+    jid = given !== undefined
+      ? parseJid(given, "--account must be NAME@DOMAIN").jid
+      : parseXmppAddress(own ?? "").jid;
   } catch (e) {
     if (given === undefined && own === undefined) {
       throw new UsageError("an xmpp: address needs --account NAME@DOMAIN (your XMPP account)");
     }
     throw new UsageError((e as Error).message);
   }
-  if (own !== undefined && parseJid(own).jid !== jid) {
+  if (own !== undefined && parseXmppAddress(own).jid !== jid) {
     throw new UsageError(`--account ${jid} is not the account of the address ${own}`);
   }
   if (account !== undefined) {

@@ -333,7 +333,14 @@ export class XmppAccount {
             ...payload.body === undefined ? [] : [xml("body", {}, payload.body)],
             xml(
               "pc",
-              { xmlns: XMPP_NS, c: id, r: role, s: String(outSeq++), t: payload.t },
+              {
+                xmlns: XMPP_NS,
+                c: id,
+                r: role,
+                s: String(outSeq++),
+                t: payload.t,
+                ...payload.first ? { f: "1" } : {},
+              },
               payload.text ?? "",
             ),
             ...payload.t === "e"

@@ -1,9 +1,12 @@
 /**
- * XMPP report (issue 28): through a real Prosody on loopback (scripts/prosody.ts), in one run:
+ * XMPP report (issue 28): through a real Prosody on loopback (scripts/prosody.ts), in one run, the
+ * senders in this thread and the receivers in a Worker (two devices, in parallel):
  * - 1 KiB messages per second end to end with sessions: Alice's session encrypts each message
  *   (SQLite store, as chat's), it travels as a stanza through Prosody, Bob's session decrypts it;
  * - plain XMPP messages with a 1 KiB body between two other accounts of the same server, the same
  *   way (sent back to back, timed until the last arrives);
+ * - what bounds the first: the transport alone (the same session message sent again, not
+ *   decrypted) and the sessions alone (encrypt + decrypt in one thread, no network);
  * - session set-up: Bob's bundle over XMPP, Alice's first (prekey) message, Bob's reply decrypted.
  * Run: `deno task bench:xmpp [N]` (default 500 messages per kind, 3 rounds, medians reported).
  *
@@ -11,179 +14,156 @@
  */
 import { client, xml } from "@xmpp/client";
 import { startProsody } from "../scripts/prosody.ts";
-import { encrypt, generateIdentity, type SealedEnvelope } from "../mod.ts";
-import { type Connection, connectXmpp, textMessage } from "../transports/mod.ts";
-import { createAccount, SqliteSessionStore } from "../sessions/mod.ts";
+import { decrypt, generateIdentity, type SealedEnvelope } from "../mod.ts";
+import { connectXmpp, textMessage } from "../transports/mod.ts";
+import { createAccount, MemorySessionStore, SqliteSessionStore } from "../sessions/mod.ts";
 
 const n = Number(Deno.args[0] ?? 500);
 const rounds = 3;
 const server = await startProsody();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-xmpp-" });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const text = "a".repeat(1023); // with the kind byte: 1 KiB of plaintext
 try {
   for (const u of ["alice", "bob", "carol", "dave"]) await server.register(u, `pw-${u}`);
   const ca = [await Deno.readTextFile(server.certFile)];
-  const login = (u: string) =>
-    connectXmpp({ jid: `${u}@localhost`, password: `pw-${u}`, server: server.server, caCerts: ca });
-  // Plain XMPP: carol -> dave, 1 KiB bodies, no polycrypt (TLS the same: STARTTLS, trusted CA).
-  Deno.env.set("NODE_TLS_REJECT_UNAUTHORIZED", "0");
-  const plain = (u: string) => {
-    const c = client({
-      service: `xmpp://${server.server}`,
-      domain: "localhost",
-      username: u,
-      password: `pw-${u}`,
-      resource: "plain",
-    });
-    c.on("error", () => {});
-    return c;
-  };
-  const carol = plain("carol");
-  const dave = plain("dave");
-  await carol.start();
-  await dave.start();
-  let plainGot = 0;
-  let plainDone: (() => void) | undefined;
-  // deno-lint-ignore no-explicit-any
-  dave.on("stanza", (s: any) => {
-    if (s.is("message") && s.getChild("body") && ++plainGot === n) plainDone?.();
-  });
-  const body = "a".repeat(1024);
-
   const aliceId = await generateIdentity();
   const bobId = await generateIdentity();
+
+  const worker = new Worker(new URL("./_xmpp_receiver.ts", import.meta.url), { type: "module" });
+  const waiting = new Map<string, () => void>();
+  worker.onmessage = (e) => {
+    const key = e.data.ready ? "ready" : e.data.stopped ? "stopped" : `done ${e.data.done}`;
+    waiting.get(key)?.();
+  };
+  const from = (key: string) => new Promise<void>((resolve) => waiting.set(key, resolve));
+  const ready = from("ready");
+  worker.postMessage({
+    cmd: "init",
+    server: server.server,
+    ca,
+    bobIdentity: bobId.identity,
+    aliceRecipient: aliceId.recipient,
+    dir,
+  });
+  await ready;
+
+  // Carol, a plain client (STARTTLS; the test certificate not checked, as for Dave).
+  Deno.env.set("NODE_TLS_REJECT_UNAUTHORIZED", "0");
+  const carol = client({
+    service: `xmpp://${server.server}`,
+    domain: "localhost",
+    username: "carol",
+    password: "pw-carol",
+    resource: "plain",
+  });
+  carol.on("error", () => {});
+  await carol.start();
+
   const alice = await createAccount({
     identity: aliceId.identity,
     store: new SqliteSessionStore(`${dir}/alice.db`),
   });
-  const bob = await createAccount({
-    identity: bobId.identity,
-    store: new SqliteSessionStore(`${dir}/bob.db`),
+  const aliceX = await connectXmpp({
+    jid: "alice@localhost",
+    password: "pw-alice",
+    server: server.server,
+    caCerts: ca,
   });
-  const aliceX = await login("alice");
-  const bobX = await login("bob");
-  let onBob: ((e: Uint8Array) => Promise<void>) | undefined;
   let onAlice: ((e: Uint8Array) => Promise<void>) | undefined;
-  let bobConn: Connection | undefined;
-  bobX.listen(async (peer) => {
-    bobConn = peer;
-    for await (const m of peer.messages()) if (m.kind === "envelope") await onBob?.(m.envelope);
-  }, { betweenFramesTimeoutMs: 0 });
   aliceX.listen(async (peer) => {
     for await (const m of peer.messages()) if (m.kind === "envelope") await onAlice?.(m.envelope);
   }, { betweenFramesTimeoutMs: 0 });
   const toBob = aliceX.dial("xmpp:bob@localhost");
-  const toAlice = bobX.dial("xmpp:alice@localhost");
 
-  // Session set-up over XMPP: Bob's bundle (sealed to Alice, as chat sends it), Alice's first
-  // message, Bob's reply opened by Alice.
+  // Session set-up over XMPP.
   const t0 = performance.now();
   const bundleArrived = new Promise<Uint8Array>((resolve) => onAlice = async (e) => resolve(e));
-  const bundle = await bob.prekeyBundle({ oneTimeKeys: 1 });
-  await toAlice.send(await encrypt(bundle, { recipients: [aliceId.recipient] }));
-  const sealedBundle = await bundleArrived;
-  const { decrypt } = await import("../mod.ts");
-  const gotBundle = await decrypt(sealedBundle, { identities: [aliceId.identity] });
-  const helloOpened = new Promise<void>((resolve) =>
-    onBob = async (e) => {
-      await bob.decrypt(e);
-      resolve();
-    }
-  );
-  await toBob.send(await alice.encrypt(gotBundle, textMessage("hello")) as SealedEnvelope);
-  await helloOpened;
+  worker.postMessage({ cmd: "bundle" });
+  const bundle = await decrypt(await bundleArrived, { identities: [aliceId.identity] });
   const replyOpened = new Promise<void>((resolve) =>
     onAlice = async (e) => {
       await alice.decrypt(e);
       resolve();
     }
   );
-  await toAlice.send(await bob.encrypt(alice.fingerprint, textMessage("hi")) as SealedEnvelope);
+  await toBob.send(await alice.encrypt(bundle, textMessage("hello")) as SealedEnvelope);
   await replyOpened;
   const setupMs = performance.now() - t0;
-  void bobConn;
+  const bobFp = (await alice.sessions())[0].fingerprint;
 
-  const sessionRates: number[] = [];
-  const plainRates: number[] = [];
-  const transportRates: number[] = [];
-  const cryptoRates: number[] = [];
-  // The same 1 KiB session message, sealed once: the transport's part alone.
-  const oneSealed = await encrypt(textMessage("a".repeat(1023)), { recipients: [bobId.recipient] });
+  // The sessions alone: another pair, in this thread, same stores kind.
+  const a2 = await createAccount({
+    identity: (await generateIdentity()).identity,
+    store: new SqliteSessionStore(`${dir}/a2.db`),
+  });
+  const b2 = await createAccount({
+    identity: (await generateIdentity()).identity,
+    store: new SqliteSessionStore(`${dir}/b2.db`),
+  });
+  const first = await b2.decrypt(await a2.encrypt(await b2.prekeyBundle(), textMessage("x")));
+  await a2.decrypt(await b2.encrypt(first.from, textMessage("y")));
+  void MemorySessionStore;
+
+  const rates: Record<string, number[]> = { plain: [], session: [], transport: [], alone: [] };
+  const timed = async (kind: string, send: () => Promise<void>) => {
+    const done = from(`done ${kind}`);
+    worker.postMessage({ cmd: "expect", kind, n });
+    const t = performance.now();
+    for (let i = 0; i < n; i++) await send();
+    await done;
+    rates[kind].push(n / ((performance.now() - t) / 1000));
+  };
+  const sample = await alice.encrypt(bobFp, textMessage(text)) as SealedEnvelope;
   for (let r = 0; r < rounds; r++) {
-    // Plain XMPP.
-    plainGot = 0;
-    let t = performance.now();
-    const allPlain = new Promise<void>((resolve) => plainDone = resolve);
+    await timed("plain", () =>
+      carol.send(
+        xml(
+          "message",
+          { to: "dave@localhost/plain", type: "chat" },
+          xml("body", {}, "a".repeat(1024)),
+        ),
+      ));
+    await timed("session", async () => {
+      await toBob.send(await alice.encrypt(bobFp, textMessage(text)) as SealedEnvelope);
+    });
+    await timed("transport", async () => {
+      await toBob.send(sample);
+    });
+    const t = performance.now();
     for (let i = 0; i < n; i++) {
-      await carol.send(
-        xml("message", { to: "dave@localhost/plain", type: "chat" }, xml("body", {}, body)),
-      );
+      await b2.decrypt(await a2.encrypt(b2.fingerprint, textMessage(text)));
     }
-    await allPlain;
-    plainRates.push(n / ((performance.now() - t) / 1000));
-    // With sessions: encrypt, send, receive, decrypt.
-    let got = 0;
-    let done!: () => void;
-    const all = new Promise<void>((resolve) => done = resolve);
-    onBob = async (e) => {
-      await bob.decrypt(e);
-      if (++got === n) done();
-    };
-    t = performance.now();
-    for (let i = 0; i < n; i++) {
-      const sealed = await alice.encrypt(bob.fingerprint, textMessage("a".repeat(1023)));
-      await toBob.send(sealed as SealedEnvelope);
-    }
-    await all;
-    sessionRates.push(n / ((performance.now() - t) / 1000));
-    // The transport alone: a sealed envelope of the same size class, sent n times, not decrypted.
-    got = 0;
-    const allSent = new Promise<void>((resolve) => done = resolve);
-    onBob = (_e) => {
-      if (++got === n) done();
-      return Promise.resolve();
-    };
-    t = performance.now();
-    for (let i = 0; i < n; i++) await toBob.send(oneSealed);
-    await allSent;
-    transportRates.push(n / ((performance.now() - t) / 1000));
-    // The sessions alone, no network: encrypt and decrypt in this process (same SQLite stores).
-    t = performance.now();
-    for (let i = 0; i < n; i++) {
-      await bob.decrypt(await alice.encrypt(bob.fingerprint, textMessage("a".repeat(1023))));
-    }
-    cryptoRates.push(n / ((performance.now() - t) / 1000));
+    rates.alone.push(n / ((performance.now() - t) / 1000));
   }
-  const s = median(sessionRates);
-  const p = median(plainRates);
-  const lines = [
-    `XMPP through Prosody 0.12 on 127.0.0.1 (STARTTLS), ${n} messages of 1 KiB, median of ${rounds} rounds`,
-    `  plain XMPP (1 KiB <body>):            ${p.toFixed(0)} msg/s  (${
-      (1000 / p).toFixed(2)
-    } ms each)`,
-    `  polycrypt sessions (encrypt..decrypt): ${s.toFixed(0)} msg/s  (${
-      (1000 / s).toFixed(2)
-    } ms each)`,
-    `  time ratio polycrypt / plain: ${(p / s).toFixed(2)}x (target <= 2x)`,
-    `  what bounds it: the transport alone (sealed 1 KiB envelopes, not decrypted) ${
-      median(transportRates).toFixed(0)
-    } msg/s; the sessions alone (encrypt + decrypt, SQLite stores, no network) ${
-      median(cryptoRates).toFixed(0)
-    } msg/s`,
-    `  session set-up over XMPP (bundle, first message, reply): ${setupMs.toFixed(0)} ms`,
-    `  rounds: sessions ${sessionRates.map((x) => x.toFixed(0)).join(", ")}; plain ${
-      plainRates.map((x) => x.toFixed(0)).join(", ")
-    }`,
-  ];
-  console.log(lines.join("\n"));
+  const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
+  const row = (label: string, rate: number) =>
+    `  ${label.padEnd(52)} ${rate.toFixed(0).padStart(6)} msg/s  ${
+      (1000 / rate).toFixed(2)
+    } ms each`;
+  console.log([
+    `XMPP through Prosody on 127.0.0.1 (STARTTLS), ${n} messages of 1 KiB back to back, ` +
+    `median of ${rounds} rounds; senders here, receivers in a Worker`,
+    row("plain XMPP (1 KiB <body>, no polycrypt)", m.plain),
+    row("polycrypt sessions (encrypt, XMPP, decrypt)", m.session),
+    row("  the transport alone (a session message, not opened)", m.transport),
+    row("  the sessions alone (encrypt + decrypt, one thread)", m.alone),
+    `  time per message, polycrypt / plain: ${(m.plain / m.session).toFixed(2)}x (target <= 2x)`,
+    `  session set-up over XMPP (bundle, prekey message, reply opened): ${setupMs.toFixed(0)} ms`,
+    ...Object.entries(rates).map(([k, v]) =>
+      `  rounds ${k}: ${v.map((x) => x.toFixed(0)).join(", ")}`
+    ),
+  ].join("\n"));
+  const stopped = from("stopped");
+  worker.postMessage({ cmd: "stop" });
+  await stopped;
+  worker.terminate();
   await toBob.close();
-  await toAlice.close();
-  await alice.close();
-  await bob.close();
   await aliceX.close();
-  await bobX.close();
-  await carol.stop();
-  await dave.stop();
+  await alice.close();
+  await a2.close();
+  await b2.close();
+  await carol.stop().catch(() => {});
 } finally {
   await server.stop();
   await Deno.remove(dir, { recursive: true });

@@ -449,7 +449,6 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       ["Bob waits for texts", "polycrypt listen --on tcp://127.0.0.1:7000 -i bob.key"],
-      ["and files", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key -o inbox"],
       ["from Alice only", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key --from @alice"],
       [
         "on an XMPP account",
@@ -505,14 +504,13 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       ["a signed text", 'polycrypt send -i alice.key --to tcp://127.0.0.1:7000 -R bob.pub "at 7"'],
-      ["a file", "polycrypt send --to tcp://bob.example:7000 -R bob.pub -f plans.pdf"],
       [
         "through Tor",
         "polycrypt send --to tcp://PEER.onion:7000 --proxy socks5h://127.0.0.1:9050 -R bob.pub hi",
       ],
       [
-        "over XMPP",
-        "polycrypt send --to xmpp:bob@example.org --account alice@example.org -R bob.pub hi",
+        "a file, over XMPP",
+        "polycrypt send --to xmpp:bob@example.org --account alice@example.org -R bob.pub -f plans.pdf",
       ],
     ],
     exits: [

@@ -94,7 +94,10 @@ export function parseXmppAddress(url: string): XmppAddress {
 }
 
 /** `local@domain[/resource]` as an address; RangeError with `message` when malformed. */
-export function parseJid(text: string, message = `not a JID: ${JSON.stringify(text)}`) {
+export function parseJid(
+  text: string,
+  message = `not a JID: ${JSON.stringify(text)}`,
+): XmppAddress {
   const slash = text.indexOf("/");
   const bare = slash < 0 ? text : text.slice(0, slash);
   const resource = slash < 0 ? XMPP_RESOURCE : text.slice(slash + 1);
@@ -537,7 +540,6 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
   let failure: Error | undefined;
   // deno-lint-ignore no-explicit-any
   xmpp.on("error", (e: any) => failure ??= e);
-  // deno-lint-ignore no-explicit-any
   xmpp.on("connect", () => {
     const extras: tls.ConnectionOptions = insecure
       ? { rejectUnauthorized: false }

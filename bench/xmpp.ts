@@ -114,6 +114,19 @@ try {
     await done;
     rates[kind].push(n / ((performance.now() - t) / 1000));
   };
+  /** One message at a time (sent once the previous one arrived): milliseconds each, median. */
+  const latency: Record<string, number[]> = { plain: [], session: [] };
+  const oneByOne = async (kind: string, send: () => Promise<void>) => {
+    for (let i = 0; i < Math.min(n, 200); i++) {
+      const done = from(`done ${kind}`);
+      worker.postMessage({ cmd: "expect", kind, n: 1 });
+      await new Promise((r) => setTimeout(r, 0));
+      const t = performance.now();
+      await send();
+      await done;
+      latency[kind].push(performance.now() - t);
+    }
+  };
   const sample = await alice.encrypt(bobFp, textMessage(text)) as SealedEnvelope;
   for (let r = 0; r < rounds; r++) {
     await timed("plain", () =>
@@ -136,6 +149,19 @@ try {
     }
     rates.alone.push(n / ((performance.now() - t) / 1000));
   }
+  await oneByOne("plain", () =>
+    carol.send(
+      xml(
+        "message",
+        { to: "dave@localhost/plain", type: "chat" },
+        xml("body", {}, "a".repeat(1024)),
+      ),
+    ));
+  await oneByOne("session", async () => {
+    await toBob.send(await alice.encrypt(bobFp, textMessage(text)) as SealedEnvelope);
+  });
+  const lp = median(latency.plain);
+  const ls = median(latency.session);
   const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
   const row = (label: string, rate: number) =>
     `  ${label.padEnd(52)} ${rate.toFixed(0).padStart(6)} msg/s  ${
@@ -149,6 +175,9 @@ try {
     row("  the transport alone (a session message, not opened)", m.transport),
     row("  the sessions alone (encrypt + decrypt, one thread)", m.alone),
     `  time per message, polycrypt / plain: ${(m.plain / m.session).toFixed(2)}x (target <= 2x)`,
+    `  one at a time (send, wait for arrival; median of ${latency.plain.length}): plain ${
+      lp.toFixed(2)
+    } ms, polycrypt sessions ${ls.toFixed(2)} ms: ${(ls / lp).toFixed(2)}x`,
     `  session set-up over XMPP (bundle, prekey message, reply opened): ${setupMs.toFixed(0)} ms`,
     ...Object.entries(rates).map(([k, v]) =>
       `  rounds ${k}: ${v.map((x) => x.toFixed(0)).join(", ")}`

@@ -20,6 +20,8 @@ const port = self as unknown as {
 };
 const post = (m: unknown) => port.postMessage(m);
 let expected = { kind: "", n: 0, got: 0 };
+/** Connections Bob's listener served (1 unless one broke). */
+let connections = 0;
 const count = (kind: string) => {
   if (expected.kind === kind && ++expected.got === expected.n) post({ done: kind });
 };
@@ -52,8 +54,9 @@ port.onmessage = async (event: MessageEvent) => {
       server: init.server,
       caCerts: init.ca,
     });
-    let toAlice: Connection | undefined;
+    const toAlice: Connection = bobX.dial("xmpp:alice@localhost");
     bobX.listen(async (peer) => {
+      connections++;
       for await (const x of peer.messages()) {
         if (x.kind !== "envelope") continue;
         if (expected.kind === "transport") {
@@ -63,23 +66,25 @@ port.onmessage = async (event: MessageEvent) => {
         const { from } = await bob.decrypt(x.envelope);
         if (expected.kind === "hello") {
           // The first session message: answer in the session (the set-up's last step).
-          await toAlice!.send(await bob.encrypt(from, textMessage("hi")) as SealedEnvelope);
+          await toAlice.send(await bob.encrypt(from, textMessage("hi")) as SealedEnvelope);
           expected.kind = "";
           continue;
         }
         count("session");
       }
     }, { betweenFramesTimeoutMs: 0 });
-    toAlice = bobX.dial("xmpp:alice@localhost");
     port.onmessage = async (e: MessageEvent) => {
       const c = e.data;
-      if (c.cmd === "expect") expected = { kind: c.kind, n: c.n, got: 0 };
+      if (c.cmd === "expect") {
+        expected = { kind: c.kind, n: c.n, got: 0 };
+        post({ armed: c.kind });
+      } else if (c.cmd === "state") post({ state: { ...expected, connections } });
       else if (c.cmd === "bundle") {
         expected = { kind: "hello", n: 1, got: 0 };
         const bundle = await bob.prekeyBundle({ oneTimeKeys: 1 });
-        await toAlice!.send(await encrypt(bundle, { recipients: [init.aliceRecipient] }));
+        await toAlice.send(await encrypt(bundle, { recipients: [init.aliceRecipient] }));
       } else if (c.cmd === "stop") {
-        await toAlice!.close();
+        await toAlice.close();
         await bobX.close();
         await bob.close();
         await dave.stop().catch(() => {});

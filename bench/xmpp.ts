@@ -18,7 +18,7 @@ import { decrypt, generateIdentity, type SealedEnvelope } from "../mod.ts";
 import { connectXmpp, textMessage } from "../transports/mod.ts";
 import { createAccount, MemorySessionStore, SqliteSessionStore } from "../sessions/mod.ts";
 
-const n = Number(Deno.args[0] ?? 500);
+const n = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 500);
 const rounds = 3;
 const server = await startProsody();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-xmpp-" });
@@ -33,10 +33,28 @@ try {
   const worker = new Worker(new URL("./_xmpp_receiver.ts", import.meta.url), { type: "module" });
   const waiting = new Map<string, () => void>();
   worker.onmessage = (e) => {
-    const key = e.data.ready ? "ready" : e.data.stopped ? "stopped" : `done ${e.data.done}`;
+    if (e.data.state) return console.error("receiver state", JSON.stringify(e.data.state));
+    const key = e.data.ready
+      ? "ready"
+      : e.data.stopped
+      ? "stopped"
+      : e.data.armed
+      ? `armed ${e.data.armed}`
+      : `done ${e.data.done}`;
     waiting.get(key)?.();
   };
-  const from = (key: string) => new Promise<void>((resolve) => waiting.set(key, resolve));
+  /** Resolves when the receiver reports `key`; after 120 s, says what it has and fails. */
+  const from = (key: string) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        worker.postMessage({ cmd: "state" });
+        setTimeout(() => reject(new Error(`no ${key} from the receiver in 120 s`)), 500);
+      }, 120_000);
+      waiting.set(key, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   const ready = from("ready");
   worker.postMessage({
     cmd: "init",
@@ -78,7 +96,9 @@ try {
 
   // Session set-up over XMPP.
   const t0 = performance.now();
-  const bundleArrived = new Promise<Uint8Array>((resolve) => onAlice = async (e) => resolve(e));
+  const bundleArrived = new Promise<Uint8Array>((resolve) =>
+    onAlice = (e) => Promise.resolve(resolve(e))
+  );
   worker.postMessage({ cmd: "bundle" });
   const bundle = await decrypt(await bundleArrived, { identities: [aliceId.identity] });
   const replyOpened = new Promise<void>((resolve) =>
@@ -103,12 +123,33 @@ try {
   });
   const first = await b2.decrypt(await a2.encrypt(await b2.prekeyBundle(), textMessage("x")));
   await a2.decrypt(await b2.encrypt(first.from, textMessage("y")));
-  void MemorySessionStore;
+  const a3 = await createAccount({
+    identity: (await generateIdentity()).identity,
+    store: new MemorySessionStore(),
+  });
+  const b3 = await createAccount({
+    identity: (await generateIdentity()).identity,
+    store: new MemorySessionStore(),
+  });
+  const third = await b3.decrypt(await a3.encrypt(await b3.prekeyBundle(), textMessage("x")));
+  await a3.decrypt(await b3.encrypt(third.from, textMessage("y")));
 
-  const rates: Record<string, number[]> = { plain: [], session: [], transport: [], alone: [] };
+  const rates: Record<string, number[]> = {
+    plain: [],
+    session: [],
+    transport: [],
+    alone: [],
+    memory: [],
+  };
+  const progress = (line: string) =>
+    Deno.args.includes("--verbose") && Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
   const timed = async (kind: string, send: () => Promise<void>) => {
+    progress(`${kind}...`);
     const done = from(`done ${kind}`);
+    // The receiver counts from now on: it says so before the first message goes.
+    const armed = from(`armed ${kind}`);
     worker.postMessage({ cmd: "expect", kind, n });
+    await armed;
     const t = performance.now();
     for (let i = 0; i < n; i++) await send();
     await done;
@@ -119,8 +160,9 @@ try {
   const oneByOne = async (kind: string, send: () => Promise<void>) => {
     for (let i = 0; i < Math.min(n, 200); i++) {
       const done = from(`done ${kind}`);
+      const armed = from(`armed ${kind}`);
       worker.postMessage({ cmd: "expect", kind, n: 1 });
-      await new Promise((r) => setTimeout(r, 0));
+      await armed;
       const t = performance.now();
       await send();
       await done;
@@ -148,6 +190,11 @@ try {
       await b2.decrypt(await a2.encrypt(b2.fingerprint, textMessage(text)));
     }
     rates.alone.push(n / ((performance.now() - t) / 1000));
+    const tm = performance.now();
+    for (let i = 0; i < n; i++) {
+      await b3.decrypt(await a3.encrypt(b3.fingerprint, textMessage(text)));
+    }
+    rates.memory.push(n / ((performance.now() - tm) / 1000));
   }
   await oneByOne("plain", () =>
     carol.send(
@@ -174,6 +221,7 @@ try {
     row("polycrypt sessions (encrypt, XMPP, decrypt)", m.session),
     row("  the transport alone (a session message, not opened)", m.transport),
     row("  the sessions alone (encrypt + decrypt, one thread)", m.alone),
+    row("  the same with in-memory stores (no SQLite)", m.memory),
     `  time per message, polycrypt / plain: ${(m.plain / m.session).toFixed(2)}x (target <= 2x)`,
     `  one at a time (send, wait for arrival; median of ${latency.plain.length}): plain ${
       lp.toFixed(2)
@@ -192,6 +240,8 @@ try {
   await alice.close();
   await a2.close();
   await b2.close();
+  await a3.close();
+  await b3.close();
   await carol.stop().catch(() => {});
 } finally {
   await server.stop();

@@ -223,6 +223,14 @@ export class XmppAccount {
   #sending: Promise<unknown> = Promise.resolve();
   #announced = false;
 
+  /**
+   * Wraps a logged-in `@xmpp/client` entity; applications call {@linkcode connectXmpp} instead,
+   * which makes the entity with polycrypt's rules (TLS, no presence) and then this.
+   *
+   * @param xmpp the `@xmpp/client` entity, online
+   * @param jid the full JID it bound
+   * @param options the options it was made with (limits, presence)
+   */
   // deno-lint-ignore no-explicit-any
   constructor(xmpp: any, jid: string, options: XmppAccountOptions) {
     this.#xmpp = xmpp;

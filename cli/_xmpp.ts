@@ -10,10 +10,12 @@ import {
 } from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
-import { readText } from "./_io.ts";
+import { readText, say } from "./_io.ts";
 import { readTerminalLine } from "./_passphrase.ts";
 
 let account: { jid: string; promise: Promise<XmppAccount> } | undefined;
+/** Set when this process logs out itself: the end of the server connection is then expected. */
+let closing = false;
 
 /** The XMPP password of `jid`: a file, the environment, or the terminal. */
 async function xmppPassword(values: Values, jid: string): Promise<string> {
@@ -64,13 +66,20 @@ export function xmppAccount(values: Values, own?: string): Promise<XmppAccount> 
   const promise = (async () => {
     const password = await xmppPassword(values, jid);
     try {
-      return await connectXmpp({
+      const opened = await connectXmpp({
         jid,
         password,
         server: values["xmpp-server"] as string | undefined,
         insecure: values["xmpp-insecure"] === true,
         presence: values["xmpp-presence"] === true,
       });
+      // A dropped server connection ends the command: nothing more can arrive or leave.
+      opened.ended.then(() => {
+        if (closing) return;
+        say(`polycrypt: the connection to the XMPP server of ${jid} ended`);
+        Deno.exit(3);
+      });
+      return opened;
     } catch (e) {
       if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
       if (e instanceof XmppError) throw new IoError(e.message);
@@ -85,6 +94,7 @@ export function xmppAccount(values: Values, own?: string): Promise<XmppAccount> 
 export async function closeXmppAccount(): Promise<void> {
   const opened = account;
   account = undefined;
+  closing = true;
   await opened?.promise.then((a) => a.close()).catch(() => {});
 }
 

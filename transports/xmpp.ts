@@ -215,6 +215,11 @@ export class XmppAccount {
   readonly #options: XmppAccountOptions;
   /** The full JID bound. */
   readonly jid: string;
+  /**
+   * Resolves when the connection to the server ends, by {@linkcode XmppAccount.close} or because
+   * it dropped; the account's connections have ended then.
+   */
+  readonly ended: Promise<void>;
   readonly #channels = new Map<string, Channel>();
   #pool: ConnectionPool | undefined;
   #serve: ((connection: Connection) => Promise<void> | void) | undefined;
@@ -237,6 +242,16 @@ export class XmppAccount {
     this.jid = jid;
     this.#options = options;
     this.#maxStanza = options.maxStanzaBytes ?? DEFAULT_XMPP_MAX_STANZA_BYTES;
+    let ended!: () => void;
+    this.ended = new Promise<void>((resolve) => ended = resolve);
+    // The server connection dropped (no reconnection: docs/transports.md section 11): every
+    // connection of the account ends with it.
+    xmpp.on("disconnect", () => {
+      for (const channel of [...this.#channels.values()]) {
+        channel.fail(new FrameError("the XMPP server connection ended"));
+      }
+      ended();
+    });
     // deno-lint-ignore no-explicit-any
     xmpp.on("stanza", (stanza: any) => {
       try {

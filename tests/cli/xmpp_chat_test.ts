@@ -99,8 +99,15 @@ Deno.test("chat over XMPP: sessions both ways, a 10 MiB file, offline and back, 
     const bobGone = await bobChat.end();
     assert.equal(bobGone.code, 0, bobGone.stderr);
     await aliceChat.type("while you were away");
-    const stored = await runCommand("grep", ["-rlc", "BEGIN POLYCRYPT MESSAGE", server.dataDir]);
-    assert.match(stored.stdout, /offline/, "the server keeps the armored message for Bob");
+    // The server keeps the armored message for Bob (once it arrived there).
+    const deadline = Date.now() + 30_000;
+    let stored = "";
+    while (!/offline/.test(stored) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      stored =
+        (await runCommand("grep", ["-rl", "BEGIN POLYCRYPT MESSAGE", server.dataDir])).stdout;
+    }
+    assert.match(stored, /offline/, "the server keeps the armored message for Bob");
     for (const secret of ["while you were away", "hello bob", "hi alice", "forged by mallory"]) {
       const found = await runCommand("grep", ["-rl", secret, server.dataDir]);
       assert.equal(found.stdout, "", `plaintext "${secret}" on the server`);

@@ -1,5 +1,6 @@
 // `send` and `listen` over XMPP through a real Prosody (scripts/prosody.ts; docs/cli.md "XMPP"):
-// a text and a file delivered with receipts, and the CLI's refusals: an xmpp: address without
+// a text and a file delivered with receipts, to a contact's saved xmpp: address too; a dropped
+// server connection ends listen (exit 3); and the CLI's refusals: an xmpp: address without
 // --account, XMPP options with another scheme, a wrong password, no password source, insecure
 // towards a server that is not on loopback.
 import assert from "node:assert/strict";
@@ -56,6 +57,31 @@ Deno.test("send and listen over XMPP", async () => {
       await Deno.readTextFile(`${dir}/inbox/notes.txt`),
       "the file's content\n".repeat(1000),
     );
+
+    // A contact carries an XMPP address: send --peer-contact uses it.
+    const book = { XDG_CONFIG_HOME: `${dir}/alice-config`, POLYCRYPT_IDENTITY: alice.key };
+    const added = await runCli(
+      ["contact", "add", "bob", bob.recipient, "--address", "xmpp:bob@localhost"],
+      NET_PERMS,
+      { env: book },
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const viaContact = await runCli(
+      [
+        "send",
+        "--peer-contact",
+        "bob",
+        "--account",
+        "alice@localhost",
+        ...flags,
+        "-i",
+        alice.key,
+        "to the contact's xmpp address",
+      ],
+      NET_PERMS,
+      { env: { ...book, ...env } },
+    );
+    assert.equal(viaContact.code, 0, viaContact.stderr);
 
     // Refusals.
     const wrong = await send(["-r", bob.recipient, "x"], { POLYCRYPT_XMPP_PASSWORD: "nope" });
@@ -128,6 +154,7 @@ Deno.test("send and listen over XMPP", async () => {
     assert.equal(status.code, 3, stderr);
     assert.match(stderr, /the connection to the XMPP server of bob@localhost ended/);
     assert.match(await out, /hello over xmpp/);
+    assert.match(await out, /to the contact's xmpp address/);
   } finally {
     await server.stop();
     await Deno.remove(dir, { recursive: true });

@@ -54,6 +54,12 @@ export const DEFAULT_XMPP_MAX_STANZA_BYTES = 256 * 1024;
 /** Default unread bytes one XMPP connection may hold before it is closed: 32 MiB (as WebSocket). */
 export const DEFAULT_XMPP_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Default unread bytes all the connections of one account may hold together: 256 MiB (the
+ * process's default frame budget); over it, the connection holding the most is closed.
+ */
+export const DEFAULT_XMPP_MAX_UNREAD_BYTES = 256 * 1024 * 1024;
+
 /** Room left in a stanza for the element names, attributes, JIDs and hints around the payload. */
 const STANZA_OVERHEAD = 2048;
 
@@ -144,6 +150,11 @@ export interface XmppAccountOptions extends TcpListenOptions {
   maxStanzaBytes?: number;
   /** Unread bytes one connection may hold (default {@linkcode DEFAULT_XMPP_MAX_QUEUED_BYTES}). */
   maxQueuedBytes?: number;
+  /**
+   * Unread bytes all connections of the account may hold together (default
+   * {@linkcode DEFAULT_XMPP_MAX_UNREAD_BYTES}); over it, the one holding the most is closed.
+   */
+  maxUnreadBytes?: number;
   /** How long the login may take (default 30 s). */
   connectTimeoutMs?: number;
 }
@@ -187,6 +198,8 @@ interface Channel {
   readonly role: "i" | "r";
   push(bytes: Uint8Array): void;
   fail(error: Error): void;
+  /** Bytes received and not yet read by the application. */
+  unread(): number;
   /** The `s` the next stanza should carry. */
   nextIn: number;
   /** Bytes still to come of the frame being received (0: between frames). */
@@ -308,9 +321,26 @@ export class XmppAccount {
     };
   }
 
+  /** Over the account's unread bound, closes the connections holding the most until it fits. */
+  #boundUnread(): void {
+    const max = this.#options.maxUnreadBytes ?? DEFAULT_XMPP_MAX_UNREAD_BYTES;
+    let total = 0;
+    for (const channel of this.#channels.values()) total += channel.unread();
+    while (total > max) {
+      let biggest: Channel | undefined;
+      for (const channel of this.#channels.values()) {
+        if (!biggest || channel.unread() > biggest.unread()) biggest = channel;
+      }
+      if (!biggest) return;
+      total -= biggest.unread();
+      biggest.fail(new FrameError("the memory for unread XMPP messages is exhausted"));
+    }
+  }
+
   /** A virtual byte stream to `to` (docs/transports.md section 11: frames to stanzas). */
   #open(peer: string, to: string, id: string, role: "i" | "r"): ByteDuplex {
     const key = `${peer} ${role} ${id}`;
+    const highWaterMark = this.#options.maxQueuedBytes ?? DEFAULT_XMPP_MAX_QUEUED_BYTES;
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     let outSeq = 0;
     let inStream = false;
@@ -320,9 +350,7 @@ export class XmppAccount {
         start: (c) => void (controller = c),
         cancel: () => void channels.delete(key),
       },
-      new ByteLengthQueuingStrategy({
-        highWaterMark: this.#options.maxQueuedBytes ?? DEFAULT_XMPP_MAX_QUEUED_BYTES,
-      }),
+      new ByteLengthQueuingStrategy({ highWaterMark }),
     );
     const channel: Channel = {
       peer,
@@ -331,12 +359,14 @@ export class XmppAccount {
       role,
       nextIn: 0,
       remaining: 0,
-      push(bytes) {
+      push: (bytes) => {
         controller.enqueue(bytes);
         if ((controller.desiredSize ?? 0) < 0) {
           channel.fail(new FrameError("the peer sent more than the unread limit of a connection"));
         }
+        this.#boundUnread();
       },
+      unread: () => Math.max(0, highWaterMark - (controller.desiredSize ?? highWaterMark)),
       fail(error) {
         channels.delete(key);
         try {

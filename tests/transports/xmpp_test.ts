@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { client, xml } from "@xmpp/client";
 import { startProsody } from "../../scripts/prosody.ts";
-import { connectXmpp, XmppError } from "../../transports/mod.ts";
-import { decrypt, encrypt, generateIdentity } from "../../mod.ts";
+import { connectXmpp, FrameError, XmppError } from "../../transports/mod.ts";
+import { decrypt, encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 
 Deno.test("xmpp transport against Prosody", async (t) => {
   const server = await startProsody();
@@ -171,6 +171,65 @@ Deno.test("xmpp transport against Prosody", async (t) => {
         }
       },
     );
+    await t.step("unread bytes are bounded per connection and per account", async () => {
+      const bob = await generateIdentity("x25519");
+      const MiB = 1024 * 1024;
+      const alice = await login("alice");
+      const bobAccount = await login("bob", { maxQueuedBytes: MiB, maxUnreadBytes: 1.5 * MiB });
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => open = resolve);
+      const outcomes: string[] = [];
+      // Bob's application reads nothing until the gate opens: what arrives waits unread.
+      let served = 0;
+      bobAccount.listen(async (peer) => {
+        served++;
+        await gate;
+        try {
+          for await (const m of peer.messages()) {
+            if (m.kind === "envelope") outcomes.push(`envelope ${m.envelope.length}`);
+          }
+          outcomes.push("ended");
+        } catch (e) {
+          outcomes.push(e instanceof FrameError ? "refused" : `error ${e}`);
+        }
+      }, { betweenFramesTimeoutMs: 0 });
+      try {
+        const size = (n: number) =>
+          encrypt(new Uint8Array(n), { recipients: [bob.recipient] }) as Promise<SealedEnvelope>;
+        // One connection over its own bound; then two under it whose sum passes the account's.
+        const c1 = alice.dial("xmpp:bob@localhost");
+        await c1.send(await size(1.2 * MiB));
+        const c2 = alice.dial("xmpp:bob@localhost");
+        await c2.send(await size(0.9 * MiB));
+        const c3 = alice.dial("xmpp:bob@localhost");
+        await c3.send(await size(0.5 * MiB));
+        const c4 = alice.dial("xmpp:bob@localhost");
+        await c4.send(await size(0.2 * MiB));
+        // A fifth connection, sent last: stanzas from one account arrive in order, so once it is
+        // served (the sixth: c1's END frame opened one of its own), all of c4 has arrived.
+        const c5 = alice.dial("xmpp:bob@localhost");
+        await c5.send(await size(10));
+        const deadline = Date.now() + 30_000;
+        while (served < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        open();
+        while (outcomes.length < 6 && Date.now() < deadline + 30_000) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await Promise.all([c1, c2, c3, c4, c5].map((c) => c.close()));
+        // c1 passes its connection's 1 MiB (its stream's END frame, arriving after, opens a new
+        // connection that is refused too: an END without its PARTs); of 0.9 + 0.5 + 0.2 MiB, the
+        // 1.5 MiB account bound closes the biggest (c2), so only c3's, c4's and c5's are read.
+        const delivered = outcomes.filter((o) => o.startsWith("envelope"))
+          .map((o) => Number(o.split(" ")[1])).sort((a, b) => a - b);
+        assert.equal(delivered.length, 3, outcomes.join(", "));
+        assert.ok(delivered[1] < 0.3 * MiB && delivered[2] < 0.6 * MiB, outcomes.join(", "));
+        assert.ok(outcomes.filter((o) => o === "refused").length >= 2, outcomes.join(", "));
+        assert.ok(outcomes.every((o) => o === "refused" || o.startsWith("envelope")));
+      } finally {
+        await alice.close();
+        await bobAccount.close();
+      }
+    });
   } finally {
     await server.stop();
   }

@@ -108,7 +108,8 @@ export function parseJid(
   const bare = slash < 0 ? text : text.slice(0, slash);
   const resource = slash < 0 ? XMPP_RESOURCE : text.slice(slash + 1);
   const at = bare.indexOf("@");
-  const local = bare.slice(0, at);
+  // Local parts compare without case (RFC 7622's UsernameCaseMapped): servers lowercase them.
+  const local = bare.slice(0, at).toLowerCase();
   const domain = bare.slice(at + 1).toLowerCase();
   if (
     at < 1 || !JID_PART.test(local) || !/^[a-z0-9.-]+$/.test(domain) || domain.startsWith(".") ||
@@ -253,7 +254,8 @@ export class XmppAccount {
   constructor(xmpp: any, jid: string, options: XmppAccountOptions) {
     this.#xmpp = xmpp;
     this.jid = jid;
-    this.#options = options;
+    // The password stays with the library's login only, not with the limits passed around.
+    this.#options = { ...options, password: "" };
     this.#maxStanza = options.maxStanzaBytes ?? DEFAULT_XMPP_MAX_STANZA_BYTES;
     let ended!: () => void;
     this.ended = new Promise<void>((resolve) => ended = resolve);
@@ -286,10 +288,10 @@ export class XmppAccount {
     if (this.#closed) throw new XmppError("the XMPP account is closed");
     const address = peer.startsWith("xmpp:") ? parseXmppAddress(peer) : parseJid(peer);
     const id = toBase64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "_");
-    return new Connection(this.#open(address.jid, `${address.jid}/${address.resource}`, id, "i"), {
-      maxFrameBytes: options.maxFrameBytes,
-      ...options,
-    });
+    return new Connection(
+      this.#open(address.jid, `${address.jid}/${address.resource}`, id, "i"),
+      options,
+    );
   }
 
   /**

@@ -151,7 +151,8 @@ Deno.test("xmpp transport against Prosody", async (t) => {
           await eve.send(pc(0, true, header));
           await eve.send(pc(5, false, new Uint8Array(30)));
           // Alice's 3 MiB envelope (chunked under the 256 KiB stanza limit) still arrives.
-          const to = alice.dial("xmpp:bob@localhost");
+          // Any case: servers compare JIDs without it, and so does the transport.
+          const to = alice.dial("xmpp:Bob@LocalHost");
           const big = await encrypt(new Uint8Array(3 * 1024 * 1024), {
             recipients: [bob.recipient],
           });

@@ -15,6 +15,8 @@ export interface Prosody {
   readonly port: number;
   /** `127.0.0.1:PORT`, as `--xmpp-server` takes it. */
   readonly server: string;
+  /** The direct TLS c2s port (XEP-0368), as `xmpps://127.0.0.1:PORT`. */
+  readonly directTls: string;
   /** The temporary directory (config, certificate, data, log). */
   readonly dir: string;
   /** Where Prosody keeps accounts and offline messages. */
@@ -96,6 +98,7 @@ export async function startProsody(options: { stanzaLimit?: number } = {}): Prom
     certFile,
   ]);
   const port = freePort();
+  const tlsPort = freePort();
   const config = `${dir}/prosody.cfg.lua`;
   // No mod_limits (Debian's default config limits c2s to 10 kb/s: a 10 MiB file would take 17
   // minutes), no s2s, no HTTP; offline storage (XEP-0160) on, carbons on (polycrypt opts out per
@@ -107,7 +110,8 @@ pidfile = "${dir}/prosody.pid"
 data_path = "${dataDir}"
 interfaces = { "127.0.0.1" }
 c2s_ports = { ${port} }
-c2s_direct_tls_ports = { }
+c2s_direct_tls_ports = { ${tlsPort} }
+c2s_direct_tls_ssl = { key = "${keyFile}"; certificate = "${certFile}" }
 s2s_ports = { }
 http_ports = { }
 https_ports = { }
@@ -151,6 +155,7 @@ VirtualHost "${domain}"
     domain,
     port,
     server: `127.0.0.1:${port}`,
+    directTls: `xmpps://127.0.0.1:${tlsPort}`,
     dir,
     dataDir,
     certFile,

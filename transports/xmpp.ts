@@ -168,12 +168,16 @@ function isLoopback(host: string): boolean {
 
 /** Extra TLS options for the sockets of accounts with `caCerts` or `insecure` (see patchTls). */
 const tlsExtras = new WeakMap<object, tls.ConnectionOptions>();
+/** The same for direct TLS (`xmpps://`), by `HOST:PORT`, while a login is under way. */
+const directTlsExtras = new Map<string, tls.ConnectionOptions>();
 let tlsPatched = false;
 
 /**
- * `@xmpp/client`'s STARTTLS upgrade calls `tls.connect({ socket, host })` with no way to pass a CA:
- * wrap `tls.connect` once so that the sockets of accounts that asked for it get their `ca` (or,
- * with `insecure` on loopback, no certificate check). Other callers are untouched.
+ * `@xmpp/client`'s STARTTLS upgrade calls `tls.connect({ socket, host })`, and its direct TLS
+ * `tls.connect({ port, host })`, with no way to pass a CA: wrap `tls.connect` once so that the
+ * sockets of accounts that asked for it get their `ca` (or, with `insecure` on loopback, no
+ * certificate check), and direct TLS the JID's domain as server name (SNI and the certificate
+ * check, RFC 7590). Other callers are untouched.
  */
 function patchTls(): void {
   if (tlsPatched) return;
@@ -184,6 +188,9 @@ function patchTls(): void {
     const first = args[0];
     if (first && typeof first === "object" && first.socket && tlsExtras.has(first.socket)) {
       args[0] = { ...first, ...tlsExtras.get(first.socket) };
+    } else if (first && typeof first === "object" && !first.socket) {
+      const extras = directTlsExtras.get(`${first.host}:${first.port}`);
+      if (extras) args[0] = { ...first, ...extras };
     }
     // deno-lint-ignore no-explicit-any
     return (original as any).apply(this, args);
@@ -595,15 +602,17 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
   let failure: Error | undefined;
   // deno-lint-ignore no-explicit-any
   xmpp.on("error", (e: any) => failure ??= e);
+  const extras: tls.ConnectionOptions = insecure
+    ? { rejectUnauthorized: false }
+    : options.caCerts?.length
+    ? { ca: options.caCerts }
+    : {};
   xmpp.on("connect", () => {
-    const extras: tls.ConnectionOptions = insecure
-      ? { rejectUnauthorized: false }
-      : options.caCerts?.length
-      ? { ca: options.caCerts }
-      : {};
     if (xmpp.socket?.socket) tlsExtras.set(xmpp.socket.socket, extras);
     if (xmpp.socket) tlsExtras.set(xmpp.socket, extras);
   });
+  const direct = service?.startsWith("xmpps://") ? service.slice(8) : undefined;
+  if (direct !== undefined) directTlsExtras.set(direct, { ...extras, servername: domain });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     await Promise.race([
@@ -630,6 +639,7 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
     throw new XmppError(`could not log in to ${jid}: ${why}`);
   } finally {
     clearTimeout(timer);
+    if (direct !== undefined) directTlsExtras.delete(direct);
   }
   if (!xmpp.isSecure() && !insecure) {
     await xmpp.stop().catch(() => {});

@@ -41,6 +41,14 @@ Deno.test("xmpp transport against Prosody", async (t) => {
       const alice = await login("alice");
       assert.equal(alice.jid, "alice@localhost/polycrypt");
       await alice.close();
+      // Direct TLS (XEP-0368): the certificate checked for the JID's domain, not the address.
+      const direct = await login("alice", { server: server.directTls });
+      assert.equal(direct.jid, "alice@localhost/polycrypt");
+      await direct.close();
+      await assert.rejects(
+        connectXmpp({ jid: "alice@localhost", password: "pw-alice", server: server.directTls }),
+        (e) => e instanceof XmppError && /not trusted/.test(e.message),
+      );
     });
 
     await t.step("an ordinary client sees only the armored envelope", async () => {

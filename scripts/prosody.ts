@@ -68,9 +68,12 @@ async function accepts(port: number): Promise<boolean> {
 
 /**
  * Installs Prosody when missing and starts one (see the file's comment). `stanzaLimit` sets
- * `c2s_stanza_size_limit` (Prosody's default: 256 KiB).
+ * `c2s_stanza_size_limit` (Prosody's default: 256 KiB); `lifetimeSeconds` bounds how long the
+ * server may outlive a caller that died without `stop()` (default 1800; 0: no bound).
  */
-export async function startProsody(options: { stanzaLimit?: number } = {}): Promise<Prosody> {
+export async function startProsody(
+  options: { stanzaLimit?: number; lifetimeSeconds?: number } = {},
+): Promise<Prosody> {
   await run("bash", [`${here}apt_need.sh`, "prosodyctl", "prosody"]);
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-prosody-" });
   const dataDir = `${dir}/data`;
@@ -130,7 +133,20 @@ VirtualHost "${domain}"
   await run("chown", ["-R", "prosody:prosody", dir]);
   await run("chmod", ["0700", dir]);
   const child = new Deno.Command("runuser", {
-    args: ["-u", "prosody", "--", "prosody", "--config", config, "-F"],
+    // A test that dies without stop() must not leave a server behind: it lives at most
+    // `lifetimeSeconds` (default 30 minutes; 0: until stopped).
+    args: [
+      "-u",
+      "prosody",
+      "--",
+      ...(options.lifetimeSeconds ?? 1800) > 0
+        ? ["timeout", "--kill-after=5", String(options.lifetimeSeconds ?? 1800)]
+        : [],
+      "prosody",
+      "--config",
+      config,
+      "-F",
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -188,7 +204,7 @@ VirtualHost "${domain}"
 
 if (import.meta.main) {
   const started = performance.now();
-  const server = await startProsody();
+  const server = await startProsody({ lifetimeSeconds: 0 });
   for (const account of Deno.args) {
     const [user, password] = account.split(":");
     await server.register(user, password);

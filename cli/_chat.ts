@@ -186,7 +186,15 @@ interface Waiting {
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("chat", args);
+  // `chat xmpp:bob@example.org --account alice@example.org` (docs/cli.md, "XMPP"): the peer's
+  // xmpp: address may stand alone, and this side then listens on its account.
+  if (positionals.length === 1 && positionals[0].startsWith("xmpp:") && values.peer === undefined) {
+    values.peer = positionals.pop();
+  }
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.chat}`);
+  if (values.listen === undefined && typeof values.account === "string") {
+    values.listen = `xmpp:${values.account}`;
+  }
   const on = values.listen as string | undefined;
   const wanted = values["peer-contact"] as string | undefined;
   if (on === undefined || (values.peer === undefined && wanted === undefined)) {

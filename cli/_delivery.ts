@@ -32,6 +32,7 @@ import { FormatError } from "../errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
 import { prepend as prependChunks } from "../cascade/_splice.ts";
 import { equalBytes } from "../engines/_bytes.ts";
+import { checkNoXmppOptions, closeXmppAccount, xmppAccount } from "./_xmpp.ts";
 
 /** "tcp://" or "tls:// or ws://": the schemes offering `feature`, for messages. */
 function schemesWith(feature: "proxy" | "tls" | "stream"): string {
@@ -78,9 +79,12 @@ export async function dialer(
   const caCerts = caFiles?.length
     ? await Promise.all(caFiles.map((f) => Deno.readTextFile(f)))
     : undefined;
+  // xmpp: the account logs in now (its password is asked before anything else happens).
+  if (scheme.name !== "xmpp") checkNoXmppOptions(values);
+  const xmpp = scheme.name === "xmpp" ? await xmppAccount(values) : undefined;
   return async () => {
     try {
-      return await dial(address, { proxy, caCerts });
+      return await dial(address, { proxy, caCerts, xmpp });
     } catch (e) {
       if (e instanceof ProxyError) throw new IoError(e.message);
       if (e instanceof Deno.errors.InvalidData && scheme.tls) {
@@ -113,8 +117,17 @@ export async function listenOn(
   const tls = certFile !== undefined && keyFile !== undefined
     ? { cert: await Deno.readTextFile(certFile), key: await Deno.readTextFile(keyFile) }
     : undefined;
+  if (scheme.name !== "xmpp") checkNoXmppOptions(values);
+  const xmpp = scheme.name === "xmpp" ? await xmppAccount(values, on) : undefined;
   try {
-    return await listen(on, serve, { ...options, tls });
+    const listener = await listen(on, serve, { ...options, tls, xmpp });
+    if (!xmpp) return listener;
+    // The account goes with the listener: closing it logs out.
+    return {
+      address: listener.address,
+      port: listener.port,
+      close: () => listener.close().finally(closeXmppAccount),
+    };
   } catch (e) {
     if (e instanceof RangeError || e instanceof TypeError) throw new UsageError(e.message);
     if (tls && e instanceof Error && !(e instanceof Deno.errors.AddrInUse)) {

@@ -76,6 +76,33 @@ const TLS_OPTIONS: Record<string, OptionDoc> = {
   },
 };
 
+/** The options of an xmpp: address (docs/transports.md section 11). */
+const XMPP_OPTIONS: Record<string, OptionDoc> = {
+  account: {
+    value: "JID",
+    text: "The XMPP account (NAME@DOMAIN) messages go from and arrive at, for xmpp: addresses. " +
+      "Its password comes from --xmpp-password-file, $POLYCRYPT_XMPP_PASSWORD or a prompt.",
+  },
+  "xmpp-password-file": {
+    value: "FILE",
+    text: "Read the XMPP password from FILE (first line).",
+    complete: "file",
+  },
+  "xmpp-server": {
+    value: "HOST:PORT",
+    text: "The XMPP server (STARTTLS; xmpps://HOST:PORT for direct TLS); default: the account's " +
+      "domain, through DNS SRV.",
+  },
+  "xmpp-presence": {
+    text: "Announce presence after login: the server then delivers the messages it kept while " +
+      "you were offline, and your roster contacts see you online. Off by default.",
+  },
+  "xmpp-insecure": {
+    text: "For tests on loopback only: allow a server without TLS or with an untrusted " +
+      "certificate.",
+  },
+};
+
 const RECIPIENT_OPTIONS: Record<string, OptionDoc> = {
   recipient: {
     short: "r",
@@ -93,7 +120,8 @@ const RECIPIENT_OPTIONS: Record<string, OptionDoc> = {
   },
 };
 
-const ADDRESSES = "tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT or ws://HOST:PORT/PATH";
+const ADDRESSES =
+  "tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, ws://HOST:PORT/PATH or xmpp:NAME@DOMAIN";
 
 const EXIT_OK = [0, "success"] as const;
 const EXIT_USAGE = [
@@ -416,12 +444,16 @@ const PAGES: Record<string, CommandHelp> = {
       once: { text: "Exit after the first message (1 if it did not decrypt)." },
       "passphrase-file": PASSPHRASE_FILE,
       ...TLS_OPTIONS,
+      ...XMPP_OPTIONS,
     },
     positionals: "none",
     examples: [
       ["Bob waits for texts", "polycrypt listen --on tcp://127.0.0.1:7000 -i bob.key"],
-      ["and files", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key -o inbox"],
       ["from Alice only", "polycrypt listen --on tcp://0.0.0.0:7000 -i bob.key --from @alice"],
+      [
+        "on an XMPP account",
+        "polycrypt listen --on xmpp:bob@example.org -i bob.key --xmpp-presence",
+      ],
     ],
     exits: [
       EXIT_OK,
@@ -481,6 +513,7 @@ const PAGES: Record<string, CommandHelp> = {
         text: "Connect through a SOCKS5 proxy: socks5h://[USER:PASSWORD@]HOST:PORT (tcp:// only).",
       },
       ...TLS_OPTIONS,
+      ...XMPP_OPTIONS,
     },
     positionals: "none",
     examples: [
@@ -503,9 +536,12 @@ const PAGES: Record<string, CommandHelp> = {
       "chat --listen ADDRESS --peer ADDRESS -i FILE... -r RECIPIENT... [-R FILE]... " +
       "[--peer-contact NAME] [--sessions FILE | --no-session] [--history] [--proxy URL] " +
       "[--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
+      "chat xmpp:PEER@DOMAIN --account NAME@DOMAIN -i FILE... -r RECIPIENT... [--xmpp-server " +
+      "HOST:PORT] [--xmpp-presence] [--xmpp-password-file FILE] [-o DIR]",
     ],
     description:
-      "Listens on its own address (tcp://, tls:// or ws://) and sends each line typed to the " +
+      "Listens on its own address (tcp://, tls://, ws://, or xmpp: with --account, where " +
+      "the peer's xmpp: address may be given alone) and sends each line typed to the " +
       "peer's; `/file PATH` sends a file (received into -o DIR), `/quit`, Ctrl-D or Ctrl-C end " +
       "it; `/verify` checks a secret you share with the peer and marks the contact verified " +
       "or not (docs/sessions.md). Each message gets a delivery note. With one peer, chat runs a " +
@@ -553,6 +589,7 @@ const PAGES: Record<string, CommandHelp> = {
       },
       "passphrase-file": PASSPHRASE_FILE,
       ...TLS_OPTIONS,
+      ...XMPP_OPTIONS,
     },
     positionals: "none",
     examples: [
@@ -563,6 +600,10 @@ const PAGES: Record<string, CommandHelp> = {
       [
         "Alice, receiving files",
         "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://bob.example:7000 -i alice.key -R bob.pub -o inbox",
+      ],
+      [
+        "over XMPP, sessions as always",
+        "polycrypt chat xmpp:bob@example.org --account alice@example.org -i alice.key -r @bob",
       ],
     ],
     exits: [[0, "the conversation ended (/quit, Ctrl-D, Ctrl-C)"], EXIT_USAGE, EXIT_IO],

@@ -35,6 +35,7 @@ const DEPENDENCIES = [
   "node-forge",
   "hash-wasm",
   "socks",
+  "@xmpp/client",
 ];
 
 /** The entry points: the npm build's file names (without .js) and their sources. */

@@ -1,5 +1,5 @@
 /**
- * Dial and listen by URL: `tcp://`, `tls://`, `udp://` and `ws://`, all from one scheme table
+ * Dial and listen by URL: `tcp://`, `tls://`, `udp://`, `ws://` and `xmpp:`, all from one scheme table
  * (`docs/transports.md` section 8). A new transport is one entry in that table: how to check its
  * URL, how to dial it, how to listen on it, and which options it takes.
  *
@@ -46,6 +46,7 @@ import { udpTransport } from "./transport.ts";
 import type { Transport } from "./transport.ts";
 import { connectTcpViaSocks5, parseProxyUrl, type Socks5Proxy } from "./socks5.ts";
 import type { FrameReaderOptions } from "./frame.ts";
+import { parseXmppAddress, type XmppAccount } from "./xmpp.ts";
 
 /** What a URL scheme offers, as {@linkcode SCHEMES} lists it. */
 export interface Scheme {
@@ -74,6 +75,8 @@ export interface DialOptions extends FrameReaderOptions, UdpSendOptions, WebSock
    * connection through it (default 30 s). A direct dial waits as long as the system's connect.
    */
   connectTimeoutMs?: number;
+  /** The logged-in account (`connectXmpp`) an `xmpp:` URL is dialed from: required for them. */
+  xmpp?: XmppAccount;
 }
 
 /** A listener's TLS certificate chain and key, PEM. */
@@ -88,6 +91,8 @@ export interface TlsCredentials {
 export interface ListenOptions extends TcpListenOptions, UdpListenOptions, WebSocketOptions {
   /** Certificate and key: required for `tls://` URLs, refused for the others. */
   tls?: TlsCredentials;
+  /** The logged-in account (`connectXmpp`) an `xmpp:` URL names: required for them. */
+  xmpp?: XmppAccount;
 }
 
 /** A running listener of any scheme. */
@@ -170,7 +175,31 @@ const TABLE: readonly SchemeEntry[] = [
     dial: (url, options) => connectWebSocket(url, options),
     listen: (url, serve, options) => listenWebSocket(url, serve, options),
   },
+  {
+    // docs/transports.md section 11: `xmpp:NAME@DOMAIN` (or `xmpp://`), through an XmppAccount.
+    name: "xmpp",
+    stream: true,
+    proxy: false,
+    tls: false,
+    check: parseXmppAddress,
+    dial: (url, options) => Promise.resolve(xmppAccount(url, options).dial(url, options)),
+    listen: (url, serve, options) => {
+      const account = xmppAccount(url, options);
+      if (parseXmppAddress(url).jid !== account.bare) {
+        throw new RangeError(`${url} is not the account ${account.bare} (options.xmpp)`);
+      }
+      return account.listen(serve, options);
+    },
+  },
 ];
+
+/** The account an `xmpp:` URL needs; TypeError without one. */
+function xmppAccount(url: string, options: { xmpp?: XmppAccount }): XmppAccount {
+  if (options.xmpp === undefined) {
+    throw new TypeError(`${url} needs options.xmpp, an account from connectXmpp()`);
+  }
+  return options.xmpp;
+}
 
 /**
  * The schemes {@linkcode dial} and {@linkcode listen} accept, and what each offers.
@@ -179,7 +208,7 @@ const TABLE: readonly SchemeEntry[] = [
  * ```ts
  * import assert from "node:assert/strict";
  * import { SCHEMES } from "@polycrypt/polycrypt/transports";
- * assert.deepEqual(SCHEMES.map((s) => s.name), ["tcp", "tls", "udp", "ws"]);
+ * assert.deepEqual(SCHEMES.map((s) => s.name), ["tcp", "tls", "udp", "ws", "xmpp"]);
  * assert.deepEqual(SCHEMES.filter((s) => s.proxy).map((s) => s.name), ["tcp"]);
  * ```
  */
@@ -217,17 +246,19 @@ export class UnsupportedSchemeError extends RangeError {
  * ```ts
  * import assert from "node:assert/strict";
  * import { describeSchemes, SCHEMES } from "@polycrypt/polycrypt/transports";
- * assert.equal(describeSchemes(SCHEMES.filter((s) => s.stream)), "tcp://, tls:// or ws://");
+ * assert.equal(describeSchemes(SCHEMES.filter((s) => s.tls)), "tls://");
  * ```
  */
 export function describeSchemes(schemes: readonly Scheme[]): string {
-  const names = schemes.map((s) => `${s.name}://`);
+  const names = schemes.map((s) => s.name === "xmpp" ? "xmpp:" : `${s.name}://`);
   return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} or ${names.at(-1)}`;
 }
 
 function entryOf(url: string): SchemeEntry {
   if (typeof url !== "string") throw new TypeError("url must be a string");
-  const entry = TABLE.find((s) => url.startsWith(`${s.name}://`));
+  const entry = TABLE.find((s) =>
+    url.startsWith(`${s.name}://`) || (s.name === "xmpp" && url.startsWith("xmpp:"))
+  );
   if (!entry) throw new UnsupportedSchemeError(url);
   entry.check(url);
   return entry;

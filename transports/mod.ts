@@ -2,7 +2,7 @@
  * Transports: framed delivery of sealed envelopes between peers, with no server and no presence.
  * They accept only sealed envelopes (type brand plus a run-time magic check), so cleartext cannot
  * be sent. Frame format: `docs/transports.md`. Available: the in-memory pair, TCP, TCP through
- * SOCKS5 (Tor), WebSocket and UDP.
+ * SOCKS5 (Tor), WebSocket, UDP and XMPP.
  *
  * @example
  * ```ts
@@ -37,6 +37,7 @@ export * from "./websocket.ts";
 export * from "./udp.ts";
 export * from "./message.ts";
 export * from "./dial.ts";
+export * from "./xmpp.ts";
 // The core types and base error that the transports' signatures name, so that this entry point
 // documents them (they are the same as the root module's).
 export type { SealedChunk, SealedEnvelope } from "../cascade/envelope.ts";

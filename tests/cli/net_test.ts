@@ -242,14 +242,14 @@ Deno.test("cli addresses and their flags are checked against the transports' sch
       assert.equal(out.code, 2, out.stderr);
       assert.match(out.stderr, message);
     };
-    const schemes = /tcp:\/\/, tls:\/\/, udp:\/\/ or ws:\/\//;
+    const schemes = /tcp:\/\/, tls:\/\/, udp:\/\/, ws:\/\/ or xmpp:/;
     await usage(["send", "--to", "http://127.0.0.1:1", "-r", bob, "x"], schemes);
     await usage(["listen", "--on", "gopher://127.0.0.1:0", "-i", key], schemes);
     await usage(["send", "--to", "tcp://127.0.0.1", "-r", bob, "x"], /tcp:\/\/HOST:PORT/);
     const peer = "tcp://127.0.0.1:1";
     await usage(
       ["chat", "--listen", "udp://127.0.0.1:0", "--peer", peer, "-i", key, "-r", bob],
-      /chat runs over tcp:\/\/, tls:\/\/ or ws:\/\/ addresses/,
+      /chat runs over tcp:\/\/, tls:\/\/, ws:\/\/ or xmpp: addresses/,
     );
     await usage(
       ["send", "--to", "ws://127.0.0.1:1/", "--proxy", "socks5h://127.0.0.1:9", "-r", bob, "x"],

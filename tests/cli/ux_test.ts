@@ -83,7 +83,7 @@ Deno.test("error texts: schemes, busy port, not an envelope, damaged header, KEM
       NET_PERMS,
     );
     assert.equal(schemes.code, 2);
-    assert.match(schemes.stderr, /tcp:\/\/, tls:\/\/, udp:\/\/ or ws:\/\//);
+    assert.match(schemes.stderr, /tcp:\/\/, tls:\/\/, udp:\/\/, ws:\/\/ or xmpp:/);
 
     const first = await startListen(["--on", "tcp://127.0.0.1:0", "-i", key]);
     try {

@@ -132,10 +132,10 @@ Deno.test("dial/listen: unknown schemes are refused with the valid ones listed",
     await assert.rejects(listen(url, () => {}), UnsupportedSchemeError);
     assert.throws(() => schemeOf(url), RangeError);
   }
-  await assert.rejects(dial("http://x:1"), /tcp:\/\/, tls:\/\/, udp:\/\/ or ws:\/\//);
+  await assert.rejects(dial("http://x:1"), /tcp:\/\/, tls:\/\/, udp:\/\/, ws:\/\/ or xmpp:/);
   // @ts-expect-error: not a string
   await assert.rejects(dial(7000), TypeError);
-  assert.equal(describeSchemes(SCHEMES), "tcp://, tls://, udp:// or ws://");
+  assert.equal(describeSchemes(SCHEMES), "tcp://, tls://, udp://, ws:// or xmpp:");
 });
 
 Deno.test("dial/listen: malformed addresses and options that do not fit the scheme", async () => {

@@ -45,3 +45,10 @@ export * from "./sqlite.ts";
 export * from "./server.ts";
 export * from "./client.ts";
 export { PostgresStore, type PostgresStoreOptions } from "./postgres.ts";
+export {
+  encodeInvitation,
+  type Invitation,
+  INVITATION_PREFIX,
+  INVITATION_SCHEMES,
+  parseInvitation,
+} from "./invite.ts";

@@ -25,8 +25,14 @@ const status = (text: string) => {
   if (el) el.textContent = text;
 };
 
+/** HH:MM on the 24-hour clock, local time; the date too when it is not today. */
 function time(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, "0");
+  const hm = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return d.toDateString() === new Date().toDateString()
+    ? hm
+    : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${hm}`;
 }
 
 function bytes(n: number): string {
@@ -129,8 +135,9 @@ function unlockScreen(db: IDBDatabase): void {
 function mainScreen(m: Messenger): void {
   let current: string | undefined;
   const qr = h("canvas", { id: "qr" }) as HTMLCanvasElement;
-  QRCode.toCanvas(qr, m.invitation, { errorCorrectionLevel: "L", margin: 2, width: 220 })
-    .catch(() => {});
+  // Two pixels per module (about 330 px for a web invitation, QR version 36).
+  QRCode.toCanvas(qr, m.invitation, { errorCorrectionLevel: "L", margin: 2, scale: 2 })
+    .catch(() => qr.replaceWith(h("p.note", {}, "(too long for a QR code: copy the text)")));
   const invitation = h("textarea", { id: "invitation", readonly: "", rows: "4" });
   (invitation as HTMLTextAreaElement).value = m.invitation;
   const copy = h("button", { id: "copy", type: "button" }, "Copy");

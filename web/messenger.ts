@@ -13,7 +13,7 @@
  * @module
  */
 import { decrypt, encrypt, generateIdentity, registry } from "../mod.ts";
-import { fingerprint, safetyNumber } from "../contacts/fingerprint.ts";
+import { fingerprint, formatSafetyNumber, safetyNumber } from "../contacts/fingerprint.ts";
 import { type Account, createAccount } from "../sessions/account.ts";
 import { attachedPrekeyIds, parseBundle, trimBundle } from "../sessions/bundle.ts";
 import { RelayClient } from "../relay/client.ts";
@@ -37,6 +37,10 @@ export const KIND = Object.freeze({
 export const PART_BYTES = 512 * 1024;
 /** The largest file the page sends: 100 MiB. */
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
+/** The web identity's encryption keys: the CLI's default hybrid. */
+export const IDENTITY_ENGINE = "x25519+ml-kem-768";
+/** The web identity's signing key (bundles, hellos): Ed25519, so an invitation fits a QR code. */
+export const SIGNATURE_ENGINE = "ed25519";
 /** One-time prekey bundles published to the relay at a time. */
 const BUNDLES = 10;
 
@@ -205,7 +209,11 @@ export class Messenger extends EventTarget {
     options: { name: string; passphrase: string; relayUrl: string },
   ): Promise<Messenger> {
     if (!options.passphrase) throw new RangeError("choose a passphrase");
-    const { identity, recipient } = await generateIdentity();
+    // Hybrid post-quantum encryption keys; an Ed25519 signing key (docs/web.md section 3: with
+    // the composite ML-DSA key the invitation is too long for one QR code).
+    const { identity, recipient } = await generateIdentity(IDENTITY_ENGINE, {
+      signatureEngine: SIGNATURE_ENGINE,
+    });
     const relay = await RelayClient.connect(options.relayUrl);
     let vault: Vault;
     try {
@@ -418,11 +426,11 @@ export class Messenger extends EventTarget {
     return out;
   }
 
-  /** The safety number of a contact (docs/contacts.md section 2), 60 digits in 12 groups. */
+  /** The safety number of a contact (docs/contacts.md section 2): 60 digits, 12 groups, 3 lines. */
   safetyNumber(fp: string): string {
     const contact = this.contacts.get(fp);
     if (!contact) throw new RangeError("no such contact");
-    return safetyNumber(this.recipient, contact.recipient);
+    return formatSafetyNumber(safetyNumber(this.recipient, contact.recipient));
   }
 
   /** Marks the conversation on screen: its incoming messages become read (and say so). */

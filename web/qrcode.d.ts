@@ -4,6 +4,7 @@ export interface QRCodeOptions {
   errorCorrectionLevel?: "L" | "M" | "Q" | "H";
   margin?: number;
   width?: number;
+  scale?: number;
 }
 declare const QRCode: {
   toCanvas(canvas: HTMLCanvasElement, text: string, options?: QRCodeOptions): Promise<void>;

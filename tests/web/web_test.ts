@@ -1,0 +1,317 @@
+/// <reference lib="dom" />
+// The web chat page (docs/web.md) in a real browser: `polycrypt relay --web` as a process,
+// Debian's Chromium driven by puppeteer-core (tests/package/_browser.ts's launcher), two users in
+// two browser contexts (separate IndexedDB), and the CLI user when the relay command line has
+// `inbox`. They make identities, exchange invitations, compare safety numbers, chat both ways with
+// delivered/read states, send a file, and one of them gets messages queued while offline.
+// Screenshots go to tests/web/screenshots/.
+import assert from "node:assert/strict";
+import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
+import { chromiumPath, ROOT } from "../package/_browser.ts";
+import { runDeno, spawnCommand } from "../_process.ts";
+import { parseInvitation } from "../../relay/invite.ts";
+import { formatSafetyNumber, safetyNumber } from "../../contacts/fingerprint.ts";
+import { fingerprint } from "../../contacts/fingerprint.ts";
+import { sha256 } from "../../engines/_hash.ts";
+import { toHex } from "../../engines/_bytes.ts";
+
+const SHOTS = `${ROOT}tests/web/screenshots`;
+const PASSPHRASE = "correct horse battery staple";
+const WAIT = { timeout: 120_000 };
+
+/** `deno run scripts/build.ts --web`: dist/web from the current sources. */
+async function buildPage(): Promise<void> {
+  const out = await runDeno(["run", "--allow-all", `${ROOT}scripts/build.ts`, "--web"], {
+    deadlineMs: 300_000,
+  });
+  if (!out.success) throw new Error(`the web build failed:\n${out.stderr}`);
+  console.log(out.stdout.trim());
+}
+
+/** `polycrypt relay --web` on a free port; resolves with its page's origin and relay URL. */
+async function startRelay(dir: string) {
+  const child = spawnCommand(Deno.execPath(), [
+    "run",
+    "--allow-all",
+    `${ROOT}cli/main.ts`,
+    "relay",
+    "--on",
+    "ws://127.0.0.1:0",
+    "--store",
+    `sqlite:${dir}/relay.db`,
+    "--web",
+  ], { stdout: "null" });
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const deadline = Date.now() + 120_000;
+  while (!/web chat on (http:\/\/\S+)/.test(text)) {
+    if (Date.now() > deadline) throw new Error(`the relay did not start: ${text}`);
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`the relay exited: ${text}`);
+    text += value;
+  }
+  // Keep draining its output so the pipe never fills.
+  (async () => {
+    for (;;) if ((await lines.read()).done) return;
+  })().catch(() => {});
+  const origin = /web chat on (http:\/\/\S+?)\/?$/m.exec(text)![1];
+  const relay = /listening on (ws:\/\/\S+)/.exec(text)![1];
+  return { child, origin, relay };
+}
+
+interface User {
+  name: string;
+  context: BrowserContext;
+  page: Page;
+  invitation: string;
+  recipient: string;
+  errors: string[];
+}
+
+async function newPage(context: BrowserContext, errors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  await page.setViewport({ width: 1100, height: 720 });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  return page;
+}
+
+/** Opens the page and waits until its script drew the first screen; resolves with load times. */
+async function load(page: Page, origin: string): Promise<{ loadMs: number; readyMs: number }> {
+  const started = performance.now();
+  await page.goto(`${origin}/`, { waitUntil: "load", ...WAIT });
+  const loadMs = performance.now() - started;
+  await page.waitForSelector("html[data-ready='1']", WAIT);
+  return { loadMs, readyMs: performance.now() - started };
+}
+
+async function createUser(browser: Browser, origin: string, name: string): Promise<User> {
+  const context = await browser.createBrowserContext();
+  const errors: string[] = [];
+  const page = await newPage(context, errors);
+  const times = await load(page, origin);
+  console.log(
+    `${name}: first load ${times.loadMs.toFixed(0)} ms (load event), ` +
+      `${times.readyMs.toFixed(0)} ms to the first screen`,
+  );
+  await page.type("#name", name);
+  await page.type("#passphrase", PASSPHRASE);
+  await page.type("#passphrase2", PASSPHRASE);
+  await page.click("#create");
+  await page.waitForFunction(
+    () => (document.querySelector("#invitation") as HTMLTextAreaElement | null)?.value,
+    WAIT,
+  );
+  await page.waitForFunction(
+    () => document.querySelector("#online")?.textContent === "online",
+    WAIT,
+  );
+  const invitation = await page.$eval("#invitation", (e) => (e as HTMLTextAreaElement).value);
+  const recipient = parseInvitation(invitation).recipient;
+  const shown = await page.$eval("#fingerprint", (e) => e.textContent);
+  assert.equal(shown, fingerprint(recipient), `${name}'s page shows its own fingerprint`);
+  // The QR code is drawn: the canvas has dark and light pixels.
+  const dark = await page.$eval("#qr", (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i] < 128) n++;
+    return n / (data.length / 4);
+  });
+  assert.ok(dark > 0.2 && dark < 0.8, `the QR canvas is ${(dark * 100).toFixed(0)}% dark`);
+  return { name, context, page, invitation, recipient, errors };
+}
+
+async function addContact(user: User, name: string, invitation: string): Promise<string> {
+  await user.page.type("#contact-name", name);
+  await user.page.$eval(
+    "#contact-invitation",
+    (e, v) => ((e as HTMLTextAreaElement).value = v as string),
+    invitation,
+  );
+  await user.page.click("#add-contact");
+  await user.page.waitForFunction(
+    (n) => document.querySelector("#peer-name")?.textContent === n,
+    WAIT,
+    name,
+  );
+  return (await user.page.$eval("#safety-number", (e) => e.textContent))!;
+}
+
+async function openChat(user: User, contactName: string): Promise<void> {
+  await user.page.waitForFunction(
+    (n) => [...document.querySelectorAll("#contacts li")].some((li) => li.textContent === n),
+    WAIT,
+    contactName,
+  );
+  await user.page.evaluate((n) => {
+    const li = [...document.querySelectorAll("#contacts li")].find((l) => l.textContent === n);
+    (li as HTMLElement).click();
+  }, contactName);
+  await user.page.waitForFunction(
+    (n) => document.querySelector("#peer-name")?.textContent === n,
+    WAIT,
+    contactName,
+  );
+}
+
+async function sendText(user: User, text: string): Promise<void> {
+  await user.page.type("#text", text);
+  await user.page.click("#send");
+}
+
+/** Waits until the open conversation has a message with `text` (and `state`, if given). */
+async function waitMessage(user: User, text: string, state?: string): Promise<void> {
+  await user.page.waitForFunction(
+    (t, s) =>
+      [...document.querySelectorAll("#messages li")].some((li) =>
+        li.querySelector(".text")?.textContent === t &&
+        (!s || li.getAttribute("data-state") === s)
+      ),
+    WAIT,
+    text,
+    state ?? "",
+  );
+}
+
+async function metaOf(user: User, text: string): Promise<string> {
+  return await user.page.evaluate((t) => {
+    const li = [...document.querySelectorAll("#messages li")].find((l) =>
+      l.querySelector(".text")?.textContent === t
+    );
+    return [...li!.querySelectorAll(".meta")].map((m) => m.textContent).join(" ");
+  }, text);
+}
+
+async function shot(user: User, name: string): Promise<void> {
+  await user.page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+Deno.test({
+  name: "web chat: two browser users through polycrypt relay --web",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await buildPage();
+    await Deno.mkdir(SHOTS, { recursive: true });
+    const dir = await Deno.makeTempDir({ prefix: "polycrypt-web-" });
+    const { child, origin } = await startRelay(dir);
+    let browser: Browser | undefined;
+    try {
+      const response = await fetch(`${origin}/`);
+      await response.body?.cancel();
+      const csp = response.headers.get("content-security-policy") ?? "";
+      assert.match(csp, /default-src 'none'/);
+      assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|https?:/);
+
+      browser = await puppeteer.launch({
+        executablePath: await chromiumPath(),
+        headless: true,
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        timeout: 120_000,
+        protocolTimeout: 600_000,
+      });
+      const alice = await createUser(browser, origin, "Alice");
+      const bob = await createUser(browser, origin, "Bob");
+      await shot(alice, "1-alice-identity");
+
+      await t.step("invitations and safety numbers", async () => {
+        const expected = formatSafetyNumber(safetyNumber(alice.recipient, bob.recipient));
+        const aliceSees = await addContact(alice, "Bob", bob.invitation);
+        // Bob learns Alice from her hello (inside the session), and adds her invitation too.
+        await bob.page.waitForFunction(
+          () => document.querySelectorAll("#contacts li").length === 1,
+          WAIT,
+        );
+        const bobSees = await addContact(bob, "Alice", alice.invitation);
+        assert.equal(aliceSees, bobSees);
+        assert.equal(aliceSees, expected);
+      });
+
+      await t.step("text both ways, with delivered and read states", async () => {
+        await sendText(alice, "hi Bob, from Alice's browser");
+        // Bob has the conversation open: the message is read at once.
+        await waitMessage(bob, "hi Bob, from Alice's browser");
+        await waitMessage(alice, "hi Bob, from Alice's browser", "read");
+        assert.match(await metaOf(alice, "hi Bob, from Alice's browser"), /\d\d:\d\d · read/);
+        await sendText(bob, "hello Alice");
+        await waitMessage(alice, "hello Alice");
+        await waitMessage(bob, "hello Alice", "read");
+      });
+
+      await t.step("a file with progress", async () => {
+        // 3 MiB and a bit: seven parts.
+        const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
+        const file = new Uint8Array(3 * 1024 * 1024 + 12345);
+        for (let i = 0; i < file.length; i += data.length) {
+          file.set(data.subarray(0, file.length - i), i);
+        }
+        file[file.length - 1] ^= 0x5a;
+        const path = `${dir}/photo.bin`;
+        await Deno.writeFile(path, file);
+        const input = await alice.page.$("#file");
+        await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(path);
+        await bob.page.waitForSelector("#messages a.file", WAIT);
+        assert.equal(
+          await bob.page.$eval("#messages a.file", (a) => a.textContent),
+          "photo.bin (3.0 MiB)",
+        );
+        // Bob saves it, as a user would: the download is the file Alice chose.
+        const downloads = `${dir}/bob-downloads`;
+        await Deno.mkdir(downloads);
+        const cdp = await browser!.target().createCDPSession();
+        await cdp.send("Browser.setDownloadBehavior", {
+          behavior: "allow",
+          downloadPath: downloads,
+          browserContextId: (bob.context as unknown as { id: string }).id,
+        });
+        await bob.page.click("#messages a.file");
+        const saved = `${downloads}/photo.bin`;
+        const deadline = Date.now() + 120_000;
+        while (!(await Deno.stat(saved).then((s) => s.size === file.length, () => false))) {
+          if (Date.now() > deadline) throw new Error("the download did not arrive");
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(toHex(sha256(await Deno.readFile(saved))), toHex(sha256(file)));
+        await alice.page.waitForFunction(
+          () =>
+            [...document.querySelectorAll("#messages li")].some((li) =>
+              li.querySelector(".file") && li.getAttribute("data-state") === "read"
+            ),
+          WAIT,
+        );
+        await shot(alice, "2-alice-chat");
+        await shot(bob, "3-bob-chat");
+      });
+
+      await t.step("messages to an offline contact wait on the relay", async () => {
+        await bob.page.close();
+        await new Promise((r) => setTimeout(r, 500));
+        await sendText(alice, "are you there?");
+        await waitMessage(alice, "are you there?", "queued");
+        assert.match(await metaOf(alice, "are you there?"), /queued on relay/);
+        // Bob comes back: unlocks his identity with the passphrase, the message is there.
+        bob.page = await newPage(bob.context, bob.errors);
+        await load(bob.page, origin);
+        await bob.page.waitForSelector("#unlock", WAIT);
+        await bob.page.type("#passphrase", PASSPHRASE);
+        await bob.page.click("#unlock");
+        await openChat(bob, "Alice");
+        await waitMessage(bob, "are you there?");
+        await waitMessage(bob, "hi Bob, from Alice's browser"); // history, from IndexedDB
+        await waitMessage(alice, "are you there?", "read");
+      });
+
+      assert.deepEqual(alice.errors, []);
+      assert.deepEqual(bob.errors, []);
+    } finally {
+      await browser?.close();
+      child.kill("SIGTERM");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -134,6 +134,8 @@ function unlockScreen(db: IDBDatabase): void {
 
 function mainScreen(m: Messenger): void {
   let current: string | undefined;
+  /** One object URL per file, made once (not at every drawing). */
+  const urls = new Map<string, string>();
   const qr = h("canvas", { id: "qr" }) as HTMLCanvasElement;
   // Two pixels per module (about 330 px for a web invitation, QR version 36).
   QRCode.toCanvas(qr, m.invitation, { errorCorrectionLevel: "L", margin: 2, scale: 2 })
@@ -236,21 +238,24 @@ function mainScreen(m: Messenger): void {
     if (msg.file) {
       const blob = m.file(msg.id);
       const label = `${msg.file.name} (${bytes(msg.file.size)})`;
-      if (blob && msg.direction === "in") {
+      if (blob && msg.state !== "receiving") {
         const a = h("a.file", { download: msg.file.name }, label) as HTMLAnchorElement;
-        a.href = URL.createObjectURL(blob);
+        a.href = urls.get(msg.id) ?? urls.set(msg.id, URL.createObjectURL(blob)).get(msg.id)!;
         body.push(a);
       } else {
-        body.push(h("span.file", {}, label));
+        body.push(h("span.file", {}, msg.state === "receiving" ? msg.file.name : label));
       }
-      if (msg.progress && msg.progress[0] < msg.progress[1]) {
+      if (msg.progress && (msg.state === "sending" || msg.state === "receiving")) {
+        const [done, total] = msg.progress;
         const bar = h("progress", {}) as HTMLProgressElement;
-        bar.max = msg.progress[1];
-        bar.value = msg.progress[0];
-        body.push(
-          bar,
-          h("span.meta", {}, `${Math.floor(100 * msg.progress[0] / msg.progress[1])}%`),
-        );
+        if (total > 0) {
+          bar.max = total;
+          bar.value = done;
+        }
+        const note = total > 0
+          ? `${Math.floor((100 * done) / total)}% of ${bytes(total)}`
+          : `${bytes(done)} received`;
+        body.push(bar, h("span.meta.progress", {}, note));
       }
     }
     const meta = msg.direction === "out"

@@ -21,38 +21,47 @@ import type { QueueKey } from "../relay/client.ts";
 import { generateQueueKey } from "../relay/client.ts";
 import { RELAY_ERROR, RelayError } from "../relay/protocol.ts";
 import { encodeInvitation, parseInvitation } from "../relay/invite.ts";
-import { fromBase64, fromHex, toBase64, toHex } from "../engines/_bytes.ts";
+import { equalBytes, fromBase64, fromHex, toBase64, toHex } from "../engines/_bytes.ts";
+import { sha256 } from "../engines/_hash.ts";
+import { checkFileName } from "../transports/message.ts";
 import { IndexedDbSessionStore, KeyValue, openDatabase } from "./indexeddb_store.ts";
 
-/** The payload kinds of docs/web.md section 4. */
-export const KIND = Object.freeze({
-  hello: 0x48,
-  text: 0x74,
-  file: 0x66,
-  part: 0x70,
-  receipt: 0x72,
-});
+/**
+ * The payload of a session message through a relay, as the CLI writes it (docs/relay.md section
+ * 12): `0x01 || u16 inviteLen || invite || kind || body`, `invite` the sender's own invitation or
+ * empty. Kinds: a text (UTF-8), a piece of a file, and the web's receipts (docs/web.md section 4),
+ * which only web pages receive.
+ */
+export const PAYLOAD_VERSION = 0x01;
+/** Payload kinds. */
+export const KIND = Object.freeze({ text: 0x54, piece: 0x46, receipt: 0x52 });
+/** Flags bit 0 of a piece: the last piece of its file. */
+const LAST = 0x01;
+/** Receipt states. */
+const DELIVERED = 1;
+const READ = 2;
 
-/** Bytes of a file part (docs/web.md section 4): 512 KiB, one envelope under the relay's 1 MiB. */
+/** Bytes of a file piece: 512 KiB, one envelope under the relay's 1 MiB (as the CLI's). */
 export const PART_BYTES = 512 * 1024;
 /** The largest file the page sends: 100 MiB. */
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 /** The web identity's encryption keys: the CLI's default hybrid. */
 export const IDENTITY_ENGINE = "x25519+ml-kem-768";
-/** The web identity's signing key (bundles, hellos): Ed25519, so an invitation fits a QR code. */
+/** The web identity's signing key (bundles): Ed25519, so an invitation fits one QR code. */
 export const SIGNATURE_ENGINE = "ed25519";
 /** One-time prekey bundles published to the relay at a time. */
 const BUNDLES = 10;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const strict = new TextDecoder("utf-8", { fatal: true });
 
 /** A contact as the page keeps it. */
 export interface Contact {
   readonly fingerprint: string;
   name: string;
   readonly recipient: string;
-  /** Where to reach them: their relay and queue (from their invitation). */
+  /** Where to reach them: their relay and queue (from their invitation); none yet for a stranger. */
   invitation?: string;
   readonly added: number;
 }
@@ -62,18 +71,20 @@ export type MessageState = "sending" | "receiving" | "queued" | "delivered" | "r
 
 /** One message of a conversation. */
 export interface ChatMessage {
-  /** 16 random bytes in hex, the sender's. */
+  /** The relay message id (hex): the sender's choice, and what receipts name. */
   readonly id: string;
   readonly direction: "in" | "out";
   readonly text?: string;
-  readonly file?: { name: string; size: number; type: string };
-  /** The sender's clock, ms since 1970. */
+  file?: { name: string; size: number };
+  /** The sender's clock (ms since 1970) when the sender is a page; else when it arrived. */
   readonly sentAt: number;
   /** When this page received it (incoming). */
   receivedAt?: number;
   state: MessageState;
-  /** Files: parts done out of parts (sent, or received). */
+  /** Files: bytes done out of the size (sent), or bytes received so far (total unknown: 0). */
   progress?: [number, number];
+  /** Incoming: whether the sender is a page that wants receipts. */
+  receipts?: boolean;
 }
 
 interface Vault {
@@ -89,53 +100,88 @@ interface Incoming {
   meta: ChatMessage;
   parts: Blob[];
   received: number;
-  total: number;
 }
 
 const hexOf = (b: Uint8Array) => toHex(b);
 const b64 = (b: Uint8Array) => toBase64(b);
 const unb64 = (s: string) => fromBase64(s);
-const randomId = () => crypto.getRandomValues(new Uint8Array(16));
 
-function u64(view: DataView, at: number, value: number): void {
-  view.setBigUint64(at, BigInt(value));
+const ID_LABEL = encoder.encode("polycrypt-web/1 message id");
+
+/**
+ * A page's relay message id (docs/web.md section 4): `sentAt:u64 || random[4] || tag[4]`, `tag`
+ * the first 4 bytes of SHA-256(label || the first 12 bytes). A page that receives a message with
+ * such an id knows the sender is a page (it answers with receipts) and when it was sent; any other
+ * id (the CLI's are random) is a message that wants no receipt.
+ */
+export function pageMessageId(sentAt: number): Uint8Array {
+  const id = new Uint8Array(16);
+  new DataView(id.buffer).setBigUint64(0, BigInt(sentAt));
+  crypto.getRandomValues(id.subarray(8, 12));
+  id.set(sha256(ID_LABEL, id.subarray(0, 12)).subarray(0, 4), 12);
+  return id;
 }
 
-/** Splits `kind || body`. */
-function kindOf(payload: Uint8Array): [number, Uint8Array] {
-  if (payload.length === 0) throw new RangeError("empty payload");
-  return [payload[0], payload.subarray(1)];
+/** The send time of a page's message id, or undefined for any other id. */
+export function pageSentAt(id: Uint8Array): number | undefined {
+  if (id.length !== 16) return undefined;
+  if (!equalBytes(sha256(ID_LABEL, id.subarray(0, 12)).subarray(0, 4), id.subarray(12))) {
+    return undefined;
+  }
+  return Number(new DataView(id.buffer, id.byteOffset).getBigUint64(0));
 }
 
-/** Encodes a text message: kind || id[16] || sentAt:u64 || UTF-8 text. */
-export function encodeText(id: Uint8Array, sentAt: number, text: string): Uint8Array {
-  const body = encoder.encode(text);
-  const out = new Uint8Array(1 + 16 + 8 + body.length);
-  out[0] = KIND.text;
-  out.set(id, 1);
-  u64(new DataView(out.buffer), 17, sentAt);
-  out.set(body, 25);
+/** `0x01 || u16 inviteLen || invite || kind || body`. */
+export function encodePayload(kind: number, body: Uint8Array, invite?: string): Uint8Array {
+  const inv = encoder.encode(invite ?? "");
+  const out = new Uint8Array(4 + inv.length + body.length);
+  out[0] = PAYLOAD_VERSION;
+  new DataView(out.buffer).setUint16(1, inv.length);
+  out.set(inv, 3);
+  out[3 + inv.length] = kind;
+  out.set(body, 4 + inv.length);
   return out;
 }
 
-/** Encodes a file header: kind || id[16] || sentAt:u64 || size:u64 || parts:u32 || JSON meta. */
-export function encodeFileHeader(
-  id: Uint8Array,
-  sentAt: number,
-  size: number,
-  parts: number,
-  meta: { name: string; type: string },
+/** Parses a payload: its invitation (if any), kind and body. */
+export function decodePayload(
+  plain: Uint8Array,
+): { invitation?: string; kind: number; body: Uint8Array } {
+  if (plain.length < 4 || plain[0] !== PAYLOAD_VERSION) throw new RangeError("unknown format");
+  const inviteLen = new DataView(plain.buffer, plain.byteOffset).getUint16(1);
+  if (plain.length < 4 + inviteLen) throw new RangeError("a damaged header");
+  const invitation = inviteLen ? strict.decode(plain.subarray(3, 3 + inviteLen)) : undefined;
+  return { invitation, kind: plain[3 + inviteLen], body: plain.subarray(4 + inviteLen) };
+}
+
+/** A piece's body: `transferId[16] || u64 offset || u8 flags || u8 nameLen || name || bytes`. */
+export function encodePiece(
+  transferId: Uint8Array,
+  offset: number,
+  last: boolean,
+  name: string,
+  bytes: Uint8Array,
 ): Uint8Array {
-  const json = encoder.encode(JSON.stringify({ name: meta.name, type: meta.type }));
-  const out = new Uint8Array(1 + 16 + 8 + 8 + 4 + json.length);
-  const view = new DataView(out.buffer);
-  out[0] = KIND.file;
-  out.set(id, 1);
-  u64(view, 17, sentAt);
-  u64(view, 25, size);
-  view.setUint32(33, parts);
-  out.set(json, 37);
+  const nameBytes = encoder.encode(name);
+  const out = new Uint8Array(26 + nameBytes.length + bytes.length);
+  out.set(transferId);
+  new DataView(out.buffer).setBigUint64(16, BigInt(offset));
+  out[24] = last ? LAST : 0;
+  out[25] = nameBytes.length;
+  out.set(nameBytes, 26);
+  out.set(bytes, 26 + nameBytes.length);
   return out;
+}
+
+/** A file name as the CLI accepts it (no path, control or direction characters), else "file". */
+function safeName(name: string): string {
+  let n = name.trim().replace(/[/\\]/g, "_");
+  while (encoder.encode(n).length > 255) n = n.slice(0, -1);
+  try {
+    return checkFileName(n);
+  } catch {
+    return "file";
+  }
 }
 
 /** The web chat of one identity. */
@@ -162,9 +208,11 @@ export class Messenger extends EventTarget {
   #relay: RelayClient | undefined;
   #connecting: Promise<RelayClient> | undefined;
   #closed = false;
+  /** Files arriving, by sender and transfer id. */
   readonly #incoming = new Map<string, Incoming>();
   readonly #files = new Map<string, Blob>();
   readonly #sendChains = new Map<string, Promise<unknown>>();
+  readonly #others = new Map<string, Promise<RelayClient>>();
   #saveChain: Promise<unknown> = Promise.resolve();
 
   private constructor(vault: Vault, account: Account, records: KeyValue) {
@@ -359,6 +407,29 @@ export class Messenger extends EventTarget {
     attempt(1000);
   }
 
+  /** A connection to a contact's relay: this page's own, or one more kept open for sending. */
+  async #relayFor(url: string): Promise<RelayClient> {
+    if (sameRelay(url, this.relayUrl)) return await this.#connect();
+    const key = new URL(url).href;
+    let client = this.#others.get(key);
+    if (!client) {
+      client = RelayClient.connect(url);
+      this.#others.set(key, client);
+      client.catch(() => this.#others.delete(key));
+    }
+    return await client;
+  }
+
+  /** Forgets a failed connection, so that the next attempt opens a new one. */
+  #dropRelay(url: string, client: RelayClient): void {
+    if (sameRelay(url, this.relayUrl)) {
+      if (this.#relay === client) client.close().catch(() => {});
+      return;
+    }
+    this.#others.delete(new URL(url).href);
+    client.close().catch(() => {});
+  }
+
   async #publishBundles(relay: RelayClient): Promise<void> {
     const bundle = await this.#account.prekeyBundle({ oneTimeKeys: BUNDLES });
     const { opks, pqopks } = attachedPrekeyIds(bundle);
@@ -370,11 +441,11 @@ export class Messenger extends EventTarget {
   async #receive(
     relay: RelayClient,
     messages: AsyncIterable<{ id: Uint8Array; envelope: Uint8Array }>,
-  ) {
+  ): Promise<void> {
     try {
       for await (const message of messages) {
         try {
-          await this.#handle(message.envelope);
+          await this.#handle(message.id, message.envelope);
         } catch (e) {
           // Not for us, a replay, or damaged: nothing to show; acknowledged so it goes.
           this.#error(e);
@@ -394,9 +465,9 @@ export class Messenger extends EventTarget {
   // ---- contacts ----
 
   /**
-   * Adds a contact from their invitation: resolves with the contact and the safety number to
-   * compare with them. Sends them a hello (our own invitation, inside the session) so that they
-   * can answer even before they add us.
+   * Adds (or renames) a contact from their invitation; resolves with the contact. Compare the
+   * {@linkcode Messenger.safetyNumber} with them. Nothing is sent until the first message, which
+   * carries this page's invitation so that they can answer.
    */
   async addContact(name: string, invitationText: string): Promise<Contact> {
     const invitation = parseInvitation(invitationText);
@@ -405,7 +476,7 @@ export class Messenger extends EventTarget {
     const existing = this.contacts.get(fp);
     const contact: Contact = {
       fingerprint: fp,
-      name: name.trim() || existing?.name || fp.slice(0, 9),
+      name: name.trim().slice(0, 64) || existing?.name || fp.slice(0, 9),
       recipient: invitation.recipient,
       invitation: encodeInvitation(invitation),
       added: existing?.added ?? Date.now(),
@@ -414,16 +485,7 @@ export class Messenger extends EventTarget {
     if (!this.chats.has(fp)) this.chats.set(fp, []);
     await this.#save(fp);
     this.#changed();
-    await this.#sendPayload(contact, this.#hello());
     return contact;
-  }
-
-  #hello(): Uint8Array {
-    const json = encoder.encode(JSON.stringify({ name: this.name, invitation: this.invitation }));
-    const out = new Uint8Array(1 + json.length);
-    out[0] = KIND.hello;
-    out.set(json, 1);
-    return out;
   }
 
   /** The safety number of a contact (docs/contacts.md section 2): 60 digits, 12 groups, 3 lines. */
@@ -439,42 +501,54 @@ export class Messenger extends EventTarget {
     if (fp) this.#markRead(fp);
   }
 
-  /** A received file's content (this page session only), or undefined. */
+  /** A file's content (received or sent in this page session), or undefined. */
   file(id: string): Blob | undefined {
     return this.#files.get(id);
   }
 
   // ---- sending ----
 
-  /** Encrypts `payload` in the session with `contact` and deposits it in their queue. */
-  #sendPayload(contact: Contact, payload: Uint8Array): Promise<void> {
+  /**
+   * Encrypts `payload` in the session with `contact` (starting one from a bundle fetched from
+   * their relay when there is none) and deposits it in their queue under `messageId`, retried
+   * with the same id until the relay stored it. Messages to one contact go in order.
+   */
+  #deposit(contact: Contact, payload: Uint8Array, messageId: Uint8Array): Promise<void> {
     const run = async () => {
-      if (!contact.invitation) throw new Error(`no address for ${contact.name} yet`);
-      const { relay: url, sendId } = parseInvitation(contact.invitation);
-      if (url !== this.relayUrl) throw new Error(`${contact.name} uses another relay (${url})`);
-      const relay = await this.#connect();
-      let envelope: Uint8Array;
-      if (await this.#account.sessionId(contact.fingerprint)) {
-        envelope = await this.#account.encrypt(contact.fingerprint, payload);
-      } else {
-        const bundle = await relay.fetchBundle(sendId);
-        if (!bundle) throw new Error(`${contact.name} published no prekeys on the relay`);
-        await parseBundle(bundle, { expect: contact.recipient });
-        envelope = await this.#account.encrypt(bundle, payload);
+      if (!contact.invitation) {
+        throw new Error(`${contact.name} sent no invitation: add theirs to answer`);
       }
-      // The same message id on every retry: the relay stores it once.
-      const messageId = randomId();
+      const { relay: url, sendId } = parseInvitation(contact.invitation);
+      let envelope: Uint8Array | undefined;
       for (let attempt = 0;; attempt++) {
+        let relay: RelayClient | undefined;
         try {
-          const r = await this.#connect();
-          await r.send(sendId, envelope, { messageId });
+          relay = await this.#relayFor(url);
+          if (!envelope) {
+            if (await this.#account.sessionId(contact.fingerprint)) {
+              envelope = await this.#account.encrypt(contact.fingerprint, payload);
+            } else {
+              const bundle = await relay.fetchBundle(sendId);
+              if (!bundle) throw new Final(`${contact.name} has no prekeys left on the relay`);
+              try {
+                await parseBundle(bundle, { expect: contact.recipient });
+              } catch (e) {
+                throw new Final(
+                  `the relay gave a prekey bundle that is not ${contact.name}'s: ${e}`,
+                );
+              }
+              envelope = await this.#account.encrypt(bundle, payload);
+            }
+          }
+          await relay.send(sendId, envelope, { messageId });
           return;
         } catch (e) {
           // A full queue (the contact is offline with a big file waiting) or a lost connection:
-          // wait and send again; anything else is final.
+          // wait and send the same envelope again; any other refusal is final.
           const quota = e instanceof RelayError && e.code === RELAY_ERROR.QUOTA;
-          if (!quota && e instanceof RelayError) throw e;
-          if (attempt > 600) throw e;
+          if ((e instanceof RelayError && !quota) || e instanceof Final) throw e;
+          if (attempt >= 900) throw e;
+          if (relay && !quota) this.#dropRelay(url, relay);
           await new Promise((r) => setTimeout(r, quota ? 2000 : 1000));
         }
       }
@@ -495,19 +569,24 @@ export class Messenger extends EventTarget {
   async sendText(fp: string, text: string): Promise<ChatMessage> {
     const contact = this.contacts.get(fp);
     if (!contact) throw new RangeError("no such contact");
-    const id = randomId();
+    const sentAt = Date.now();
+    const id = pageMessageId(sentAt);
     const message: ChatMessage = {
       id: hexOf(id),
       direction: "out",
       text,
-      sentAt: Date.now(),
+      sentAt,
       state: "sending",
     };
     this.#push(fp, message);
     this.#changed();
     await this.#save(fp);
     try {
-      await this.#sendPayload(contact, encodeText(id, message.sentAt, text));
+      await this.#deposit(
+        contact,
+        encodePayload(KIND.text, encoder.encode(text), this.invitation),
+        id,
+      );
       if (message.state === "sending") message.state = "queued";
     } catch (e) {
       message.state = "failed";
@@ -518,42 +597,42 @@ export class Messenger extends EventTarget {
     return message;
   }
 
-  /** Sends a file (up to 100 MiB) in 512 KiB parts, each its own session message. */
+  /**
+   * Sends a file (up to 100 MiB) in 512 KiB pieces, each its own session message, read from
+   * the Blob piece by piece (constant memory). The message's id is its first piece's.
+   */
   async sendFile(fp: string, file: Blob & { name?: string }): Promise<ChatMessage> {
     const contact = this.contacts.get(fp);
     if (!contact) throw new RangeError("no such contact");
     if (file.size > MAX_FILE_BYTES) throw new RangeError("files up to 100 MiB");
-    const id = randomId();
-    const parts = Math.max(1, Math.ceil(file.size / PART_BYTES));
+    const name = safeName(file.name ?? "file");
+    const transferId = crypto.getRandomValues(new Uint8Array(16));
+    const sentAt = Date.now();
+    const first = pageMessageId(sentAt);
     const message: ChatMessage = {
-      id: hexOf(id),
+      id: hexOf(first),
       direction: "out",
-      file: { name: file.name ?? "file", size: file.size, type: file.type },
-      sentAt: Date.now(),
+      file: { name, size: file.size },
+      sentAt,
       state: "sending",
-      progress: [0, parts],
+      progress: [0, file.size],
     };
     this.#push(fp, message);
     this.#files.set(message.id, file);
     this.#changed();
     try {
-      await this.#sendPayload(
-        contact,
-        encodeFileHeader(id, message.sentAt, file.size, parts, message.file!),
-      );
-      for (let i = 0; i < parts; i++) {
-        const bytes = new Uint8Array(
-          await file.slice(i * PART_BYTES, (i + 1) * PART_BYTES).arrayBuffer(),
-        );
-        const payload = new Uint8Array(1 + 16 + 4 + bytes.length);
-        payload[0] = KIND.part;
-        payload.set(id, 1);
-        new DataView(payload.buffer).setUint32(17, i);
-        payload.set(bytes, 21);
-        await this.#sendPayload(contact, payload);
-        message.progress = [i + 1, parts];
+      let offset = 0;
+      do {
+        const end = Math.min(file.size, offset + PART_BYTES);
+        const bytes = new Uint8Array(await file.slice(offset, end).arrayBuffer());
+        const last = end === file.size;
+        const body = encodePiece(transferId, offset, last, name, bytes);
+        const payload = encodePayload(KIND.piece, body, offset === 0 ? this.invitation : "");
+        await this.#deposit(contact, payload, offset === 0 ? first : pageMessageId(Date.now()));
+        offset = end;
+        message.progress = [offset, file.size];
         this.#changed();
-      }
+      } while (offset < file.size);
       if (message.state === "sending") message.state = "queued";
     } catch (e) {
       message.state = "failed";
@@ -566,150 +645,157 @@ export class Messenger extends EventTarget {
 
   // ---- receiving ----
 
-  async #handle(envelope: Uint8Array): Promise<void> {
+  async #handle(relayId: Uint8Array, envelope: Uint8Array): Promise<void> {
     const { from, data } = await this.#account.decrypt(envelope);
-    const [kind, body] = kindOf(data);
+    const { invitation, kind, body } = decodePayload(data);
+    const contact = await this.#learn(from, invitation);
+    const sentAt = pageSentAt(relayId);
     switch (kind) {
-      case KIND.hello:
-        return await this.#onHello(from, body);
       case KIND.text:
-        return await this.#onText(from, body);
-      case KIND.file:
-        return await this.#onFile(from, body);
-      case KIND.part:
-        return await this.#onPart(from, body);
+        return await this.#onText(contact, relayId, sentAt, strict.decode(body));
+      case KIND.piece:
+        return await this.#onPiece(contact, relayId, sentAt, body);
       case KIND.receipt:
-        return await this.#onReceipt(from, body);
+        return await this.#onReceipt(contact, body);
       default:
-        throw new RangeError(`unknown message kind ${kind}`);
+        throw new RangeError(`a message of an unknown kind (${kind}) was dropped`);
     }
   }
 
-  /** The sender's contact; a stranger who said hello becomes one (named as they say). */
-  #contactOf(from: string): Contact {
-    const contact = this.contacts.get(from);
-    if (!contact) throw new Error("a message from someone who did not say hello");
+  /**
+   * The sender's contact. A stranger becomes one (named by fingerprint until the user adds their
+   * invitation with a name); an invitation in the message, if it is the sender's own (the session
+   * proved who sent it), is where to answer.
+   */
+  async #learn(from: string, invitationText: string | undefined): Promise<Contact> {
+    let contact = this.contacts.get(from);
+    let invitation: string | undefined;
+    if (invitationText) {
+      const parsed = parseInvitation(invitationText);
+      if (fingerprint(parsed.recipient) !== from) {
+        throw new Error("a message carrying someone else's invitation was dropped");
+      }
+      invitation = encodeInvitation(parsed);
+    }
+    if (contact && (!invitation || contact.invitation === invitation)) return contact;
+    if (contact) {
+      contact.invitation = invitation;
+    } else {
+      const info = (await this.#account.sessions()).find((s) => s.fingerprint === from);
+      if (!info) throw new Error("a message from a peer without a session");
+      contact = {
+        fingerprint: from,
+        name: from.slice(0, 9),
+        recipient: info.recipient,
+        invitation,
+        added: Date.now(),
+      };
+      this.contacts.set(from, contact);
+      this.chats.set(from, this.chats.get(from) ?? []);
+    }
+    await this.#save(from);
+    this.#changed();
     return contact;
   }
 
-  async #onHello(from: string, body: Uint8Array): Promise<void> {
-    const hello = JSON.parse(decoder.decode(body)) as { name?: string; invitation?: string };
-    const invitation = parseInvitation(String(hello.invitation));
-    // The invitation must be the sender's own: the session proved `from`.
-    if (fingerprint(invitation.recipient) !== from) throw new Error("a hello with another's keys");
-    const existing = this.contacts.get(from);
-    const contact: Contact = {
-      fingerprint: from,
-      name: existing?.name ?? (String(hello.name ?? "").slice(0, 64).trim() || from.slice(0, 9)),
-      recipient: invitation.recipient,
-      invitation: encodeInvitation(invitation),
-      added: existing?.added ?? Date.now(),
-    };
-    this.contacts.set(from, contact);
-    if (!this.chats.has(from)) this.chats.set(from, []);
-    await this.#save(from);
-    this.#changed();
-  }
-
-  async #onText(from: string, body: Uint8Array): Promise<void> {
-    const contact = this.#contactOf(from);
-    if (body.length < 24) throw new RangeError("short text message");
-    const id = hexOf(body.subarray(0, 16));
-    const sentAt = Number(new DataView(body.buffer, body.byteOffset).getBigUint64(16));
-    if ((this.chats.get(from) ?? []).some((m) => m.id === id)) return;
-    this.#push(from, {
+  async #onText(contact: Contact, relayId: Uint8Array, sentAt: number | undefined, text: string) {
+    const fp = contact.fingerprint;
+    const id = hexOf(relayId);
+    if ((this.chats.get(fp) ?? []).some((m) => m.id === id)) return;
+    const now = Date.now();
+    this.#push(fp, {
       id,
       direction: "in",
-      text: decoder.decode(body.subarray(24)),
-      sentAt,
-      receivedAt: Date.now(),
+      text,
+      sentAt: sentAt ?? now,
+      receivedAt: now,
       state: "delivered",
+      receipts: sentAt !== undefined,
     });
-    await this.#save(from);
+    await this.#save(fp);
     this.#changed();
-    this.#receipt(contact, 1, [id]);
-    if (this.#visible === from) this.#markRead(from);
+    if (sentAt !== undefined) this.#receipt(contact, DELIVERED, [id]);
+    if (this.#visible === fp) this.#markRead(fp);
   }
 
-  async #onFile(from: string, body: Uint8Array): Promise<void> {
-    this.#contactOf(from);
-    const view = new DataView(body.buffer, body.byteOffset, body.length);
-    const id = hexOf(body.subarray(0, 16));
-    const sentAt = Number(view.getBigUint64(16));
-    const size = Number(view.getBigUint64(24));
-    const total = view.getUint32(32);
-    const meta = JSON.parse(decoder.decode(body.subarray(36))) as { name?: string; type?: string };
-    if (size > MAX_FILE_BYTES || total !== Math.max(1, Math.ceil(size / PART_BYTES))) {
-      throw new RangeError("a file header with wrong sizes");
+  async #onPiece(
+    contact: Contact,
+    relayId: Uint8Array,
+    sentAt: number | undefined,
+    body: Uint8Array,
+  ) {
+    const fp = contact.fingerprint;
+    if (body.length < 26 || body.length < 26 + body[25]) throw new RangeError("a damaged piece");
+    const transfer = `${fp}/${hexOf(body.subarray(0, 16))}`;
+    const offset = Number(new DataView(body.buffer, body.byteOffset).getBigUint64(16));
+    const last = (body[24] & LAST) !== 0;
+    const name = safeName(strict.decode(body.subarray(26, 26 + body[25])));
+    const bytes = body.subarray(26 + body[25]);
+    let incoming = this.#incoming.get(transfer);
+    if (!incoming) {
+      if (offset !== 0) throw new RangeError(`a piece of ${name} whose start is missing`);
+      const now = Date.now();
+      const meta: ChatMessage = {
+        id: hexOf(relayId),
+        direction: "in",
+        file: { name, size: 0 },
+        sentAt: sentAt ?? now,
+        receivedAt: now,
+        state: "receiving",
+        progress: [0, 0],
+        receipts: sentAt !== undefined,
+      };
+      this.#push(fp, meta);
+      incoming = { meta, parts: [], received: 0 };
+      this.#incoming.set(transfer, incoming);
     }
-    const message: ChatMessage = {
-      id,
-      direction: "in",
-      file: {
-        name: String(meta.name ?? "file").replace(/[/\\]/g, "_").slice(0, 200),
-        size,
-        type: String(meta.type ?? ""),
-      },
-      sentAt,
-      receivedAt: Date.now(),
-      state: "receiving",
-      progress: [0, total],
-    };
-    this.#push(from, message);
-    this.#incoming.set(id, { meta: message, parts: [], received: 0, total });
-    this.#changed();
-  }
-
-  async #onPart(from: string, body: Uint8Array): Promise<void> {
-    const contact = this.#contactOf(from);
-    const id = hexOf(body.subarray(0, 16));
-    const incoming = this.#incoming.get(id);
-    if (!incoming || incoming.meta.direction !== "in") return;
-    const index = new DataView(body.buffer, body.byteOffset).getUint32(16);
-    if (index !== incoming.received) throw new RangeError("a file part out of order");
-    incoming.parts.push(new Blob([body.slice(20)]));
-    incoming.received++;
-    incoming.meta.progress = [incoming.received, incoming.total];
-    if (incoming.received === incoming.total) {
-      const blob = new Blob(incoming.parts, { type: incoming.meta.file!.type });
-      this.#incoming.delete(id);
-      if (blob.size !== incoming.meta.file!.size) throw new RangeError("a file of the wrong size");
-      this.#files.set(id, blob);
+    if (offset !== incoming.received || incoming.received + bytes.length > MAX_FILE_BYTES) {
+      this.#incoming.delete(transfer);
+      incoming.meta.state = "failed";
+      this.#changed();
+      throw new RangeError(`a piece of ${name} is missing: the file was dropped`);
+    }
+    incoming.parts.push(new Blob([bytes.slice()]));
+    incoming.received += bytes.length;
+    incoming.meta.progress = [incoming.received, 0];
+    incoming.meta.file = { name, size: incoming.received };
+    if (last) {
+      this.#incoming.delete(transfer);
+      this.#files.set(incoming.meta.id, new Blob(incoming.parts));
       incoming.meta.state = "delivered";
-      await this.#save(from);
-      this.#receipt(contact, 1, [id]);
-      if (this.#visible === from) this.#markRead(from);
+      incoming.meta.progress = undefined;
+      await this.#save(fp);
+      if (incoming.meta.receipts) this.#receipt(contact, DELIVERED, [incoming.meta.id]);
+      if (this.#visible === fp) this.#markRead(fp);
     }
     this.#changed();
   }
 
-  async #onReceipt(from: string, body: Uint8Array): Promise<void> {
-    const state = body[0] === 2 ? "read" : body[0] === 1 ? "delivered" : undefined;
+  async #onReceipt(contact: Contact, body: Uint8Array): Promise<void> {
+    const state = body[0] === READ ? "read" : body[0] === DELIVERED ? "delivered" : undefined;
     if (!state || (body.length - 1) % 16 !== 0) throw new RangeError("a malformed receipt");
     const ids = new Set<string>();
     for (let at = 1; at < body.length; at += 16) ids.add(hexOf(body.subarray(at, at + 16)));
     let changed = false;
-    for (const m of this.chats.get(from) ?? []) {
-      if (m.direction !== "out" || !ids.has(m.id)) continue;
-      if (state === "read" || m.state !== "read") {
-        m.state = state;
-        changed = true;
-      }
+    for (const m of this.chats.get(contact.fingerprint) ?? []) {
+      if (m.direction !== "out" || !ids.has(m.id) || m.state === "read") continue;
+      m.state = state;
+      changed = true;
     }
     if (changed) {
-      await this.#save(from);
+      await this.#save(contact.fingerprint);
       this.#changed();
     }
   }
 
-  /** Sends a receipt (1 delivered, 2 read) for `ids` (hex) to `contact`. */
-  #receipt(contact: Contact, state: 1 | 2, ids: string[]): void {
-    if (ids.length === 0) return;
-    const out = new Uint8Array(2 + 16 * ids.length);
-    out[0] = KIND.receipt;
-    out[1] = state;
-    ids.forEach((id, i) => out.set(fromHex(id), 2 + 16 * i));
-    this.#sendPayload(contact, out).catch((e) => this.#error(e));
+  /** Sends a receipt (delivered or read) for `ids` (hex) to a page `contact`. */
+  #receipt(contact: Contact, state: number, ids: string[]): void {
+    if (ids.length === 0 || !contact.invitation) return;
+    const body = new Uint8Array(1 + 16 * ids.length);
+    body[0] = state;
+    ids.forEach((id, i) => body.set(fromHex(id), 1 + 16 * i));
+    this.#deposit(contact, encodePayload(KIND.receipt, body), pageMessageId(Date.now()))
+      .catch((e) => this.#error(e));
   }
 
   #markRead(fp: string): void {
@@ -721,14 +807,29 @@ export class Messenger extends EventTarget {
     if (unread.length === 0) return;
     for (const m of unread) m.state = "read";
     this.#save(fp).catch((e) => this.#error(e));
-    this.#receipt(contact, 2, unread.map((m) => m.id));
+    this.#receipt(contact, READ, unread.filter((m) => m.receipts).map((m) => m.id));
     this.#changed();
   }
 
-  /** Closes the relay connection and the account. */
+  /** Closes the relay connections and the account. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#relay?.close().catch(() => {});
+    for (const other of this.#others.values()) {
+      await other.then((c) => c.close(), () => {}).catch(() => {});
+    }
     await this.#account.close();
+  }
+}
+
+/** A failure that sending again cannot cure. */
+class Final extends Error {}
+
+/** Whether two relay URLs name the same relay (`ws://h:1` and `ws://h:1/` do). */
+function sameRelay(a: string, b: string): boolean {
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return false;
   }
 }

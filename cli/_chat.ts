@@ -871,6 +871,29 @@ export async function chatCommand(args: string[]): Promise<void> {
     await record("out", kept);
   };
 
+  // An offline peer with an inbox (its contact holds an invitation) and a session account:
+  // what cannot be sent directly is deposited in the peer's inbox, read there with `fetch`.
+  const inboxContact = local.contact?.invitation !== undefined
+    ? local.contact
+    : local.contacts.find((c) => c.recipient === peerRecipient && c.invitation !== undefined);
+  const offline = inboxContact !== undefined && account !== undefined
+    ? new (await import("./_relay_send.ts")).OfflineQueue(
+      account,
+      identities[0],
+      inboxContact,
+      values,
+    )
+    : undefined;
+  /** Whether the peer answers a connection now (the connection is kept for the line). */
+  const reachable = async (): Promise<boolean> => {
+    try {
+      await outgoingConnection();
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   let ended = false;
   const end = async () => {
     if (ended) return;
@@ -883,6 +906,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       if (waiting.size > 0) await show(`polycrypt: ${waiting.size} message(s) not acknowledged`);
     }
     await outgoing?.close().catch(() => {});
+    await offline?.close();
     await listener.close();
     await opened?.close().catch(() => {});
     await screen;
@@ -921,6 +945,15 @@ export async function chatCommand(args: string[]): Promise<void> {
         continue;
       }
       try {
+        // The peer is offline and has an inbox: the line waits there (docs/relay.md section 12).
+        if (offline !== undefined && !(await reachable())) {
+          await offline.queue(line, ++sent, show);
+          await record(
+            "out",
+            line.startsWith("/file ") ? `[file ${basename(line.slice(6).trim())}]` : line,
+          );
+          continue;
+        }
         await sendLine(line);
       } catch (e) {
         const why = e instanceof UsageError || e instanceof IoError ? e.message : "not sent";

@@ -8,6 +8,7 @@ import { checkFileName, MESSAGE_KIND, REPLY_KEY_SIZE } from "../transports/mod.t
 import { createAccount } from "../sessions/account.ts";
 import type { Account } from "../sessions/account.ts";
 import { SqliteSessionStore } from "../sessions/sqlite_store.ts";
+import type { SessionStore } from "../sessions/store.ts";
 import { defaultSessionsPath } from "./_contacts.ts";
 import { IoError } from "./_errors.ts";
 import { say, withProgress, writeAtomic } from "./_io.ts";
@@ -87,6 +88,7 @@ export function splitPayload(
 export async function openAccount(
   identity: string,
   path: string | undefined,
+  wrap?: (store: SessionStore) => SessionStore,
 ): Promise<{ account: Account; path: string; close(): Promise<void> }> {
   const file = path ?? await defaultSessionsPath(identity);
   try {
@@ -109,7 +111,7 @@ export async function openAccount(
   if (Deno.build.os !== "windows") await Deno.chmod(file, 0o600).catch(() => {});
   let account: Account;
   try {
-    account = await createAccount({ identity, store });
+    account = await createAccount({ identity, store: wrap ? wrap(store) : store });
   } catch (e) {
     await store.close?.();
     lock.close();

@@ -40,6 +40,11 @@ export interface Contact {
    * did, or the last one failed (docs/contacts.md section 3).
    */
   verified?: string;
+  /**
+   * The contact's inbox on a relay: a `polycrypt-invite1:` invitation (docs/relay.md section 11),
+   * through which `send -r @NAME` and an offline `chat` deliver.
+   */
+  invitation?: string;
 }
 
 /**
@@ -284,6 +289,86 @@ export async function defaultSessionsPath(identity: string): Promise<string> {
   await ensureDir(configDir());
   await ensureDir(dir);
   return join(dir, `${id.toHex()}.db`);
+}
+
+// ------------------------------------------------------------------ inboxes on relays
+
+/** The first bytes of an inbox file. */
+const INBOX_MAGIC = encoder.encode("polycrypt inboxes v1\n");
+
+/** One queue this user created on a relay (`polycrypt inbox new`, docs/relay.md section 12). */
+export interface InboxRecord {
+  /** The relay's URL. */
+  relay: string;
+  /** The receiving id, hex (secret: it reads the queue). */
+  receivingId: string;
+  /** The sending id, hex (in the invitation). */
+  sendingId: string;
+  /** The queue's authorization key: engine id and hex key pair (the secret half is secret). */
+  key: { algorithm: string; publicKey: string; secretKey: string };
+  /** The invitation that was printed. */
+  invitation: string;
+  /** When it was made (ISO 8601). */
+  created: string;
+}
+
+/**
+ * The inbox file of `identity`: `inboxes/<32 hex digits>` next to the contact book, named by an
+ * HMAC under a key derived from the identity; sealed like the contact book (docs/relay.md
+ * section 12): magic || salt || nonce || XChaCha20-Poly1305(padded JSON), 0600 in a 0700 folder.
+ */
+async function inboxesPath(identity: string): Promise<string> {
+  const nameKey = await storeKey(identity, "inboxes name", new Uint8Array(0));
+  const id = hmac("SHA-256", nameKey, encoder.encode("inboxes")).subarray(0, 16);
+  return join(configDir(), "inboxes", id.toHex());
+}
+
+/** The inboxes of `identity`, oldest first; none when it has none. */
+export async function readInboxes(identity: string): Promise<InboxRecord[]> {
+  const path = await inboxesPath(identity);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  const aead = registry.aead(AEAD_ID);
+  const head = INBOX_MAGIC.length + SALT_BYTES + aead.nonceSize;
+  try {
+    if (bytes.length < head + aead.tagSize || !INBOX_MAGIC.every((b, i) => bytes[i] === b)) {
+      throw new Error("not an inbox file");
+    }
+    const salt = bytes.subarray(INBOX_MAGIC.length, INBOX_MAGIC.length + SALT_BYTES);
+    const key = await storeKey(identity, "inboxes", salt);
+    const plain = await aead.open(
+      key,
+      bytes.subarray(INBOX_MAGIC.length + SALT_BYTES, head),
+      bytes.subarray(head),
+      bytes.subarray(0, INBOX_MAGIC.length + SALT_BYTES),
+    );
+    const parsed = JSON.parse(decoder.decode(unpad(plain)));
+    if (parsed?.version !== 1 || !Array.isArray(parsed.inboxes)) throw new Error("version");
+    return parsed.inboxes as InboxRecord[];
+  } catch {
+    throw new IoError(
+      `cannot open the inbox file ${path}: sealed under another identity, or damaged`,
+    );
+  }
+}
+
+/** Writes the inboxes of `identity`, sealed, atomically (0600). */
+export async function writeInboxes(identity: string, inboxes: InboxRecord[]): Promise<void> {
+  const path = await inboxesPath(identity);
+  await ensureDir(configDir());
+  await ensureDir(join(configDir(), "inboxes"));
+  const aead = registry.aead(AEAD_ID);
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+  const key = await storeKey(identity, "inboxes", salt);
+  const json = encoder.encode(JSON.stringify({ version: 1, inboxes }));
+  const sealed = await aead.seal(key, nonce, pad(json), concat(INBOX_MAGIC, salt));
+  await writeAtomic(path, ReadableStream.from([concat(INBOX_MAGIC, salt, nonce, sealed)]), true);
 }
 
 // ------------------------------------------------------------------ conversation histories

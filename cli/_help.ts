@@ -436,12 +436,20 @@ const PAGES: Record<string, CommandHelp> = {
     usage: [
       "send [-i FILE] --to ADDRESS -r RECIPIENT... [-R FILE]... [--peer-contact NAME] " +
       "[--aead LIST] [--proxy URL] [--tls-ca FILE]... [MESSAGE | -f FILE]",
+      "send [-i FILE] -r @NAME [--sessions FILE] [--proxy URL] [--tls-ca FILE]... " +
+      "[MESSAGE | -f FILE]",
     ],
     description:
       "Seals MESSAGE (or FILE with its name, or stdin as text) to the recipients and sends it to " +
       `ADDRESS (${ADDRESSES}), directly or for tcp:// through a SOCKS5 proxy such as Tor. ` +
       "Waits for the peer's receipt and prints `polycrypt: delivered`. With -i the message is " +
-      "signed (a chat, or listen --from, opens only signed messages of the senders it knows).",
+      "signed (a chat, or listen --from, opens only signed messages of the senders it knows). " +
+      "Without --to, to a contact who has an inbox on a relay (`contact add NAME INVITATION`): " +
+      "the message goes into that inbox as a session message, for NAME to read later with " +
+      "`polycrypt fetch`, and `polycrypt: stored on RELAY` is printed once the relay has it on " +
+      "disk. Your identity (-i, $POLYCRYPT_IDENTITY or identity.key next to the contact book) " +
+      "opens the book and the sessions; if you have an inbox yourself, its invitation travels " +
+      "inside the message, so NAME can answer.",
     options: {
       identity: {
         short: "i",
@@ -462,6 +470,12 @@ const PAGES: Record<string, CommandHelp> = {
         complete: ["aes-256-gcm", "chacha20-poly1305", "xchacha20-poly1305"],
       },
       file: { short: "f", value: "FILE", text: "Send FILE (with its name).", complete: "file" },
+      sessions: {
+        value: "FILE",
+        text: "Through a relay: the session store (default: the one chat uses, next to the " +
+          "contact book).",
+        complete: "file",
+      },
       proxy: {
         value: "URL",
         text: "Connect through a SOCKS5 proxy: socks5h://[USER:PASSWORD@]HOST:PORT (tcp:// only).",
@@ -471,11 +485,11 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       ["a signed text", 'polycrypt send -i alice.key --to tcp://127.0.0.1:7000 -R bob.pub "at 7"'],
-      ["a file", "polycrypt send --to tcp://bob.example:7000 -R bob.pub -f plans.pdf"],
       [
         "through Tor",
         "polycrypt send --to tcp://PEER.onion:7000 --proxy socks5h://127.0.0.1:9050 -R bob.pub hi",
       ],
+      ["a file into Bob's inbox on a relay", "polycrypt send -i alice.key -r @bob -f plans.pdf"],
     ],
     exits: [
       [0, "delivered (or already delivered)"],
@@ -723,6 +737,144 @@ const PAGES: Record<string, CommandHelp> = {
       [3, "the address or the database could not be opened, or --web found no built page"],
     ],
   },
+  inbox: {
+    summary: "create an inbox on a relay, so that contacts can write while you are offline",
+    usage: [
+      "inbox new --relay URL -i IDENTITY [-o FILE] [--one-time N] [--sessions FILE] " +
+      "[--proxy URL] [--tls-ca FILE]...",
+      "inbox list -i IDENTITY",
+    ],
+    description: "`new` creates a queue on the relay at URL (a `polycrypt relay`), keeps the " +
+      "queue's secrets (its receiving id and key) sealed under IDENTITY next to the contact book, " +
+      "publishes prekey bundles there so that senders can start sessions while you are away, and " +
+      "prints an invitation (polycrypt-invite1:..., one line: the relay, the queue's sending id and " +
+      "your public keys; docs/relay.md section 11). Give it to a friend, who saves it with " +
+      "`polycrypt contact add NAME INVITATION` and writes with `polycrypt send -r @NAME`; read " +
+      "later with `polycrypt fetch`. `list` prints the invitations of your inboxes.",
+    options: {
+      relay: {
+        value: "URL",
+        text: "The relay: ws://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT.",
+      },
+      identity: {
+        short: "i",
+        value: "IDENTITY",
+        text:
+          "Your identity (version 2): the keys in the invitation, the sessions, and the seal of " +
+          "the inbox file and contact book.",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "FILE",
+        text: "Also write the invitation to FILE.",
+        complete: "file",
+      },
+      "one-time": {
+        value: "N",
+        text: "One-time prekey bundles to publish (default 20, at most 200); when they are used " +
+          "up, sessions start from the last-resort bundle.",
+      },
+      sessions: {
+        value: "FILE",
+        text: "The session store (default: the one chat uses, next to the contact book).",
+        complete: "file",
+      },
+      "passphrase-file": {
+        value: "FILE",
+        text: "Read the identity's passphrase from the first line of FILE.",
+        complete: "file",
+      },
+      proxy: {
+        value: "URL",
+        text: "Reach the relay through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
+      },
+      "tls-ca": {
+        value: "FILE",
+        multiple: true,
+        text: "The certificate a tls:// relay must present, or its CA (PEM).",
+        complete: "file",
+      },
+    },
+    positionals: ["new", "list"],
+    examples: [
+      ["an inbox", "polycrypt inbox new --relay ws://127.0.0.1:8800 -i bob.key -o bob.invite"],
+      ["the invitations", "polycrypt inbox list -i bob.key"],
+    ],
+    exits: [
+      [0, "success"],
+      [2, "usage error: no --relay, no identity, a version-1 identity"],
+      [3, "the relay could not be reached or refused; a file could not be written"],
+    ],
+  },
+  fetch: {
+    summary: "read the messages waiting in your inboxes on relays",
+    usage: [
+      "fetch -i IDENTITY [-o DIR] [--follow] [--sessions FILE] [--proxy URL] [--tls-ca FILE]...",
+    ],
+    description:
+      "Downloads the messages waiting in each inbox of IDENTITY (polycrypt inbox new), " +
+      "decrypts them with your sessions, and names each sender: by contact name, or for someone " +
+      "not in your contact book by fingerprint (a stranger who holds your invitation). Texts go " +
+      "to stdout as `NAME: text`; files go into DIR, each written to a temporary file and renamed " +
+      "when whole. Each message is acknowledged, which deletes it from the relay, only once its " +
+      "plaintext is written: an interrupted fetch loses nothing and shows nothing twice. A message " +
+      "that does not decrypt (damaged, forged) is reported and deleted; the others still arrive. " +
+      "When a message carries its sender's own invitation and the sender is a contact, the " +
+      "contact is updated, so that `send -r @NAME` answers through the sender's inbox.",
+    options: {
+      identity: {
+        short: "i",
+        value: "IDENTITY",
+        text: "Your identity: its inboxes, sessions and contact book.",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "DIR",
+        text: "Where received files go (without it, fetch stops at the first file, which stays " +
+          "on the relay).",
+        complete: "dir",
+      },
+      follow: {
+        text: "Keep going: subscribe and show messages as they arrive, until Ctrl-C.",
+      },
+      sessions: {
+        value: "FILE",
+        text: "The session store (default: the one chat uses, next to the contact book).",
+        complete: "file",
+      },
+      "passphrase-file": {
+        value: "FILE",
+        text: "Read the identity's passphrase from the first line of FILE.",
+        complete: "file",
+      },
+      proxy: {
+        value: "URL",
+        text: "Reach the relays through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
+      },
+      "tls-ca": {
+        value: "FILE",
+        multiple: true,
+        text: "The certificate a tls:// relay must present, or its CA (PEM).",
+        complete: "file",
+      },
+    },
+    positionals: "none",
+    examples: [
+      ["read what waited", "polycrypt fetch -i bob.key -o inbox"],
+      ["and stay", "polycrypt fetch -i bob.key -o inbox --follow"],
+    ],
+    exits: [
+      [0, "every waiting message was read (some may have been reported as damaged)"],
+      [2, "usage error: no identity, no inbox"],
+      [
+        3,
+        "a relay could not be reached; a file arrived without -o DIR; a file could not be written",
+      ],
+      [130, "interrupted (Ctrl-C); 143 SIGTERM"],
+    ],
+  },
   fingerprint: {
     summary: "print the short fingerprint of a key",
     usage: ["fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]"],
@@ -740,7 +892,7 @@ const PAGES: Record<string, CommandHelp> = {
   contact: {
     summary: "keep a local, sealed contact book",
     usage: [
-      "contact [-i IDENTITY] add NAME RECIPIENT|FILE [--address URL] [--force]",
+      "contact [-i IDENTITY] add NAME RECIPIENT|INVITATION|FILE [--address URL] [--force]",
       "contact [-i IDENTITY] list [--json] | show NAME | rm NAME | verify NAME",
       "contact [-i IDENTITY] verify NAME --secret --listen ADDRESS [--peer ADDRESS] " +
       "[--proxy URL] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]...",
@@ -752,7 +904,9 @@ const PAGES: Record<string, CommandHelp> = {
       "network as chat does, that NAME typed the same secret as you ($POLYCRYPT_SECRET or the " +
       "terminal, never an argument), and marks NAME verified or not: CPace, an equality test " +
       "that gives a man in the middle one guess per run (docs/sessions.md). `@NAME` then works " +
-      "wherever a key is asked for.",
+      "wherever a key is asked for. An invitation (polycrypt-invite1:..., from `polycrypt inbox " +
+      "new`) saves the key and the contact's inbox on a relay: `send -r @NAME` then delivers " +
+      "there while NAME is offline.",
     options: {
       identity: {
         short: "i",
@@ -777,7 +931,7 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: ["add", "list", "show", "rm", "verify"],
     examples: [
       ["save Bob", "polycrypt contact add bob bob.pub --address tcp://bob.example:7000"],
-      ["compare safety numbers", "polycrypt contact verify bob"],
+      ["save Bob's inbox", 'polycrypt contact add bob "$(cat bob.invite)"'],
       [
         "check a shared secret",
         "polycrypt contact verify bob --secret --listen tcp://0.0.0.0:7001 --peer tcp://bob.example:7000",

@@ -21,7 +21,31 @@ import {
   writeBook,
 } from "./_contacts.ts";
 import { addressScheme } from "./_delivery.ts";
+import { INVITATION_PREFIX, parseInvitation } from "../relay/invite.ts";
 import { verifyContactWithSecret } from "./_secret_check.ts";
+
+/**
+ * An invitation (`polycrypt-invite1:...`, docs/relay.md section 11) given directly or as the only
+ * line of a file, or undefined.
+ */
+async function invitationArgument(arg: string): Promise<string | undefined> {
+  let text = arg.trim();
+  if (!text.startsWith(INVITATION_PREFIX)) {
+    if (/^polycrypt\d+:/.test(text)) return undefined;
+    try {
+      text = (await Deno.readTextFile(arg)).trim();
+    } catch {
+      return undefined;
+    }
+    if (!text.startsWith(INVITATION_PREFIX)) return undefined;
+  }
+  try {
+    parseInvitation(text);
+  } catch (e) {
+    throw new UsageError(`not a valid invitation: ${(e as Error).message}`);
+  }
+  return text;
+}
 
 /** A recipient string given directly, or the one recipient of a file. */
 async function recipientArgument(arg: string): Promise<string> {
@@ -53,7 +77,10 @@ export async function contactCommand(args: string[]): Promise<void> {
     case "add": {
       want(2, "NAME and RECIPIENT-or-FILE");
       const name = checkName(rest[0]);
-      const recipient = await recipientArgument(rest[1]);
+      const invitation = await invitationArgument(rest[1]);
+      const recipient = invitation === undefined
+        ? await recipientArgument(rest[1])
+        : parseInvitation(invitation).recipient;
       const address = values.address as string | undefined;
       if (address !== undefined) {
         addressScheme(address, "--address must be a tcp://, tls://, udp:// or ws:// address");
@@ -66,6 +93,7 @@ export async function contactCommand(args: string[]): Promise<void> {
       }
       const entry: Contact = { name, recipient, added: new Date().toISOString() };
       if (address !== undefined) entry.address = address;
+      if (invitation !== undefined) entry.invitation = invitation;
       const same = contacts.find((c) => c.recipient === recipient && c.name !== name);
       if (existing >= 0) contacts[existing] = entry;
       else contacts.push(entry);
@@ -88,11 +116,16 @@ export async function contactCommand(args: string[]): Promise<void> {
         address: c.address ?? null,
         added: c.added,
         verified: c.verified ?? null,
+        relay: c.invitation === undefined ? null : parseInvitation(c.invitation).relay,
       }));
       if (values.json) return console.log(JSON.stringify(rows, null, 2));
       const width = Math.max(4, ...rows.map((r) => r.name.length));
       for (const r of rows) {
-        const marks = [r.address ?? "", r.verified ? "verified" : ""].filter(Boolean);
+        const marks = [
+          r.address ?? "",
+          r.relay ? `inbox on ${r.relay}` : "",
+          r.verified ? "verified" : "",
+        ].filter(Boolean);
         console.log([r.name.padEnd(width), r.fingerprint, ...marks].join("  "));
       }
       return;
@@ -100,7 +133,9 @@ export async function contactCommand(args: string[]): Promise<void> {
     case "show": {
       want(1, "NAME");
       const contacts = await readBook(await storeIdentity(identityPath));
-      console.log(findContact(contacts, rest[0]).recipient);
+      const found = findContact(contacts, rest[0]);
+      console.log(found.recipient);
+      if (found.invitation !== undefined) console.log(found.invitation);
       return;
     }
     case "rm": {

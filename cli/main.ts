@@ -532,6 +532,8 @@ const COMMANDS: Record<string, Command> = {
   fingerprint: { run: async (args) => (await import("./fingerprint.ts")).fingerprintCommand(args) },
   contact: { run: async (args) => (await import("./contact.ts")).contactCommand(args) },
   relay: { run: async (args) => (await import("./relay.ts")).relayCommand(args) },
+  inbox: { run: async (args) => (await import("./inbox.ts")).inboxCommand(args) },
+  fetch: { run: async (args) => (await import("./fetch.ts")).fetchCommand(args) },
   help: { run: helpCommand },
   completion: {
     run: async (args) =>

@@ -113,6 +113,16 @@ async function sendDatagrams(
 
 export async function sendCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("send", args);
+  // No --to, and a contact with an inbox: through its relay (docs/relay.md section 12).
+  const viaRelay = await (await import("./_relay_send.ts")).relayTarget(values);
+  if (viaRelay !== undefined) {
+    const text = onePositional("send", positionals);
+    if (text !== undefined && values.file !== undefined) {
+      throw new UsageError(`give a MESSAGE or -f FILE, not both\nusage: ${USAGE.send}`);
+    }
+    if (values.file !== undefined) checkFileNameOrUsage(basename(values.file as string));
+    return await (await import("./_relay_send.ts")).sendThroughRelay(values, text, viaRelay);
+  }
   // -i: the message is signed as this identity (docs/cli.md, "Signed messages").
   const sender = await signingIdentity(values);
   let to = values.to as string | undefined;

@@ -1,0 +1,362 @@
+// Internal: the user-facing side of relays (docs/relay.md section 12): the payload that session
+// messages through a relay carry, depositing them (send, chat for an offline peer) with retries
+// under one message id, and the store wrapper that lets `fetch` commit a message's ratchet step
+// only once its plaintext is written.
+import { dirname, join, resolve } from "node:path";
+import { sha256 } from "../engines/_hash.ts";
+import { concatBytes } from "../engines/_bytes.ts";
+import type { Account } from "../sessions/account.ts";
+import { parseBundle } from "../sessions/bundle.ts";
+import { checkChanges, type SessionStore, type StoreChange } from "../sessions/store.ts";
+import { RelayClient, type RelayClientOptions } from "../relay/client.ts";
+import { RelayError } from "../relay/protocol.ts";
+import { type Invitation, parseInvitation } from "../relay/invite.ts";
+import { checkFileName } from "../transports/mod.ts";
+import { IoError } from "./_errors.ts";
+import { freeName, Notice } from "./_delivery.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The version byte of a relay payload. */
+export const RELAY_PAYLOAD_VERSION = 0x01;
+/** Payload kinds: a text, a piece of a file. */
+export const RELAY_KIND: Readonly<{ text: 0x54; piece: 0x46 }> = Object.freeze({
+  text: 0x54,
+  piece: 0x46,
+});
+/** Flags bit 0 of a piece: the last piece of its file. */
+export const LAST = 0x01;
+/** A file's bytes per piece at most (one session message each; the relay takes 1 MiB). */
+export const RELAY_PIECE_BYTES = 512 * 1024;
+
+/**
+ * `0x01 || u16 inviteLen || invite || kind || body` (docs/relay.md section 12): `invite` is the
+ * sender's own invitation (how to reply), or empty.
+ */
+export function relayPayload(kind: number, body: Uint8Array, invite?: string): Uint8Array {
+  const inv = encoder.encode(invite ?? "");
+  if (inv.length > 0xffff) throw new RangeError("invitation too long");
+  const head = new Uint8Array(4 + inv.length);
+  head[0] = RELAY_PAYLOAD_VERSION;
+  new DataView(head.buffer).setUint16(1, inv.length);
+  head.set(inv, 3);
+  head[3 + inv.length] = kind;
+  return concatBytes(head, body);
+}
+
+/** A piece's body: `transferId[16] || u64 offset || u8 flags || u8 nameLen || name || bytes`. */
+export function pieceBody(
+  transferId: Uint8Array,
+  offset: number,
+  last: boolean,
+  name: string,
+  bytes: Uint8Array,
+): Uint8Array {
+  const nameBytes = encoder.encode(name);
+  const head = new Uint8Array(16 + 8 + 2 + nameBytes.length);
+  head.set(transferId);
+  new DataView(head.buffer).setBigUint64(16, BigInt(offset));
+  head[24] = last ? LAST : 0;
+  head[25] = nameBytes.length;
+  head.set(nameBytes, 26);
+  return concatBytes(head, bytes);
+}
+
+/** A parsed payload. */
+export type RelayPayload =
+  & { invitation?: Invitation; invitationText?: string }
+  & (
+    | { kind: "text"; text: string }
+    | {
+      kind: "piece";
+      transferId: Uint8Array;
+      offset: number;
+      last: boolean;
+      name: string;
+      bytes: Uint8Array;
+    }
+  );
+
+/** Parses a payload; throws a Notice naming what is wrong. */
+export function parseRelayPayload(plain: Uint8Array): RelayPayload {
+  const bad = (what: string) => new Notice(`a message with ${what} was dropped`);
+  if (plain.length < 4 || plain[0] !== RELAY_PAYLOAD_VERSION) throw bad("an unknown format");
+  const inviteLen = new DataView(plain.buffer, plain.byteOffset).getUint16(1);
+  if (plain.length < 4 + inviteLen) throw bad("a damaged header");
+  let invitation: Invitation | undefined;
+  let invitationText: string | undefined;
+  if (inviteLen) {
+    try {
+      invitationText = decoder.decode(plain.subarray(3, 3 + inviteLen));
+      invitation = parseInvitation(invitationText);
+    } catch {
+      throw bad("a damaged invitation");
+    }
+  }
+  const kind = plain[3 + inviteLen];
+  const body = plain.subarray(4 + inviteLen);
+  if (kind === RELAY_KIND.text) {
+    let text: string;
+    try {
+      text = decoder.decode(body);
+    } catch {
+      throw bad("text that is not UTF-8");
+    }
+    return { kind: "text", text, invitation, invitationText };
+  }
+  if (kind === RELAY_KIND.piece) {
+    if (body.length < 26 || body.length < 26 + body[25]) throw bad("a damaged file piece");
+    const offset = Number(new DataView(body.buffer, body.byteOffset).getBigUint64(16));
+    let name: string;
+    try {
+      name = checkFileName(decoder.decode(body.subarray(26, 26 + body[25])));
+    } catch {
+      throw bad("a file name that is not allowed");
+    }
+    return {
+      kind: "piece",
+      transferId: body.slice(0, 16),
+      offset,
+      last: (body[24] & LAST) !== 0,
+      name,
+      bytes: body.subarray(26 + body[25]),
+      invitation,
+      invitationText,
+    };
+  }
+  throw bad("an unknown kind");
+}
+
+// ------------------------------------------------------------------ depositing
+
+/** How often and how long a SEND that got no answer is retried (same message id each time). */
+const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
+
+/**
+ * A sender's connection to one contact's inbox: session messages (started from a bundle FETCHed
+ * from the relay when the account has no session with the contact yet), each deposited with
+ * SEND and retried under the same message id until the relay answers.
+ */
+export class RelayOutbox {
+  #client: RelayClient | undefined;
+  readonly #invitation: Invitation;
+  readonly #options: RelayClientOptions;
+
+  private constructor(invitation: Invitation, options: RelayClientOptions) {
+    this.#invitation = invitation;
+    this.#options = options;
+  }
+
+  /** Connects to the relay of `invitation` (an IoError when it cannot be reached). */
+  static async open(invitation: string, options: RelayClientOptions = {}): Promise<RelayOutbox> {
+    const outbox = new RelayOutbox(parseInvitation(invitation), options);
+    await outbox.#connect();
+    return outbox;
+  }
+
+  /** The relay's URL. */
+  get relay(): string {
+    return this.#invitation.relay;
+  }
+
+  /** The largest file piece that fits this relay's envelopes. */
+  get pieceBytes(): number {
+    const max = this.#client?.maxEnvelope ?? 1024 * 1024;
+    return Math.max(1024, Math.min(RELAY_PIECE_BYTES, Math.floor(max / 2)));
+  }
+
+  async #connect(): Promise<RelayClient> {
+    if (this.#client) return this.#client;
+    try {
+      this.#client = await RelayClient.connect(this.#invitation.relay, this.#options);
+    } catch {
+      throw new IoError(`could not connect to the relay ${this.#invitation.relay}`);
+    }
+    return this.#client;
+  }
+
+  async #drop(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close().catch(() => {});
+  }
+
+  /** Encrypts `payload` for the invitation's owner with `account` and deposits it. */
+  async deposit(account: Account, payload: Uint8Array): Promise<void> {
+    const owner = this.#invitation.recipient;
+    const { fingerprint } = await import("../mod.ts");
+    const fp = fingerprint(owner);
+    let message: Uint8Array;
+    if (await account.sessionId(fp) !== undefined) {
+      message = await account.encrypt(fp, payload);
+    } else {
+      const bundle = await this.#withRetry((c) => c.fetchBundle(this.#invitation.sendId));
+      if (bundle === undefined) {
+        throw new IoError("the contact's inbox has no prekey bundle left to start a session with");
+      }
+      try {
+        await parseBundle(bundle, { expect: owner });
+      } catch (e) {
+        throw new IoError(`the relay gave a prekey bundle that is not the contact's: ${e}`);
+      }
+      message = await account.encrypt(bundle, payload);
+    }
+    const messageId = crypto.getRandomValues(new Uint8Array(16));
+    await this.#withRetry((c) => c.send(this.#invitation.sendId, message, { messageId }));
+  }
+
+  /** Runs `work` on the connection; on a failure other than the relay's refusal, reconnects and
+   * runs it again (the same command: a SEND keeps its message id), a few times. */
+  async #withRetry<T>(work: (client: RelayClient) => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await work(await this.#connect());
+      } catch (e) {
+        if (e instanceof RelayError) {
+          throw new IoError(`the relay refused the message: ${e.codeName}`);
+        }
+        if (attempt >= RETRY_DELAYS_MS.length) {
+          throw e instanceof IoError ? e : new IoError(
+            `the relay ${this.#invitation.relay} did not store the message (no answer)`,
+          );
+        }
+        await this.#drop();
+        await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
+      }
+    }
+  }
+
+  /** Closes the connection. */
+  async close(): Promise<void> {
+    await this.#drop();
+  }
+}
+
+// ------------------------------------------------------------------ fetching
+
+/**
+ * A session store whose commits wait (docs/relay.md section 12): `fetch` decrypts a message (the
+ * account commits its ratchet step here, in memory), writes the plaintext, then
+ * {@linkcode DeferredStore.flush}es the step together with the message's "done" mark, then
+ * acknowledges it. A crash before the flush leaves the store as it was, so the message the relay
+ * delivers again still decrypts; a crash after it finds the mark and only acknowledges.
+ */
+export class DeferredStore implements SessionStore {
+  readonly #inner: SessionStore;
+  readonly #pending = new Map<string, Uint8Array | undefined>();
+
+  constructor(inner: SessionStore) {
+    this.#inner = inner;
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    if (this.#pending.has(key)) return Promise.resolve(this.#pending.get(key)?.slice());
+    return this.#inner.get(key);
+  }
+
+  /** A value of the underlying store, ignoring what waits. */
+  committed(key: string): Promise<Uint8Array | undefined> {
+    return this.#inner.get(key);
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys = new Set(await this.#inner.list(prefix));
+    for (const [key, value] of this.#pending) {
+      if (!key.startsWith(prefix)) continue;
+      if (value === undefined) keys.delete(key);
+      else keys.add(key);
+    }
+    return [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  commit(changes: readonly StoreChange[]): Promise<void> {
+    checkChanges(changes);
+    for (const c of changes) this.#pending.set(c.key, c.value?.slice());
+    return Promise.resolve();
+  }
+
+  /** Commits what waits, and `extra`, in one atomic commit of the underlying store. */
+  async flush(extra: readonly StoreChange[] = []): Promise<void> {
+    const changes: StoreChange[] = [...this.#pending].map(([key, value]) => ({ key, value }));
+    await this.#inner.commit([...changes, ...extra]);
+    this.#pending.clear();
+  }
+
+  /** Forgets what waits (a message that failed: the account reads the stored state again). */
+  discard(): void {
+    this.#pending.clear();
+  }
+
+  close(): Promise<void> | void {
+    return this.#inner.close?.();
+  }
+}
+
+/** The store key of the "done" mark of message `id` of the queue `receivingId`. */
+export function doneKey(receivingId: Uint8Array, id: Uint8Array): string {
+  return `relay-done:${
+    sha256(encoder.encode("polycrypt relay done"), receivingId, id).subarray(0, 16).toHex()
+  }`;
+}
+
+/** The temporary file of a transfer (in the output folder, 0600). */
+export function partPath(dir: string, from: string, transferId: Uint8Array): string {
+  const id = sha256(encoder.encode(from), transferId).subarray(0, 16).toHex();
+  return join(resolve(dir), `.polycrypt-relay-${id}.part`);
+}
+
+/**
+ * Writes one piece at its offset in its transfer's temporary file, and syncs it; the last piece
+ * truncates the file there. Resolves with the temporary file's path. A piece past the end of what
+ * arrived (one went missing) ends the transfer: its file is removed, and a Notice thrown.
+ */
+export async function writePiece(
+  dir: string,
+  from: string,
+  piece: { transferId: Uint8Array; offset: number; last: boolean; name: string; bytes: Uint8Array },
+): Promise<string> {
+  const path = partPath(dir, from, piece.transferId);
+  const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+  let open = true;
+  try {
+    const size = (await file.stat()).size;
+    if (piece.offset > size) {
+      file.close();
+      open = false;
+      await Deno.remove(path).catch(() => {});
+      throw new Notice(`a piece of ${piece.name} is missing: the file was dropped`);
+    }
+    await file.seek(piece.offset, Deno.SeekMode.Start);
+    for (let at = 0; at < piece.bytes.length;) at += await file.write(piece.bytes.subarray(at));
+    if (piece.last) await file.truncate(piece.offset + piece.bytes.length);
+    await file.syncData();
+  } finally {
+    if (open) file.close();
+  }
+  return path;
+}
+
+/** The store key of the intent to rename the finished temporary file `part`. */
+export function renameKey(part: string): string {
+  return `relay-rename:${sha256(encoder.encode(part)).subarray(0, 16).toHex()}`;
+}
+
+/**
+ * Renames a finished transfer's temporary file to a free name for `name` in its folder, and syncs
+ * the folder; resolves with the new path (undefined when the temporary file is gone: renamed
+ * before).
+ */
+export async function publishPart(part: string, name: string): Promise<string | undefined> {
+  const dir = dirname(part);
+  const exists = await Deno.lstat(part).then(() => true, () => false);
+  if (!exists) return undefined;
+  const target = await freeName(dir, name);
+  await Deno.rename(part, target);
+  try {
+    const folder = await Deno.open(dir, { read: true });
+    await folder.syncData().catch(() => {});
+    folder.close();
+  } catch { /* a folder that cannot be opened to sync */ }
+  return target;
+}

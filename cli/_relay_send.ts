@@ -1,0 +1,173 @@
+// Internal: `send -r @NAME` to a contact who has an inbox on a relay (docs/relay.md section 12):
+// session messages deposited in the contact's queue, a file in pieces, the sender's own
+// invitation inside the first message so that the contact can answer.
+import { basename } from "node:path";
+import { parseIdentity } from "../mod.ts";
+import type { Values } from "./_args.ts";
+import { UsageError } from "./_errors.ts";
+import { openInput, say } from "./_io.ts";
+import { type Contact, findContact, readBook, readInboxes, storeIdentity } from "./_contacts.ts";
+import { openAccount } from "./_chat_session.ts";
+import { pieceBody, RELAY_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
+import { relayOptions } from "./inbox.ts";
+import type { Account } from "../sessions/account.ts";
+
+/**
+ * The contact a `send` without --to goes to through a relay: the one `-r @NAME` (or
+ * `--peer-contact NAME` without an address) whose contact has an invitation, with the identity
+ * that opens the book; undefined when the command names a peer address or no such contact.
+ */
+export async function relayTarget(
+  values: Values,
+): Promise<{ identity: string; contact: Contact } | undefined> {
+  if (values.to !== undefined) return undefined;
+  const named = values.recipient as string[] | undefined ?? [];
+  const wanted = values["peer-contact"] as string | undefined;
+  const name = wanted ?? (named.length === 1 && named[0].startsWith("@") ? named[0] : undefined);
+  if (name === undefined || (wanted !== undefined && named.length > 0)) return undefined;
+  if (values["recipients-file"] !== undefined) return undefined;
+  const identity = await storeIdentity(values.identity as string | undefined);
+  const contact = findContact(await readBook(identity), name);
+  if (contact.invitation === undefined) {
+    // --peer-contact without an inbox: the peer-to-peer path (and its own errors).
+    if (wanted !== undefined) return undefined;
+    throw new UsageError(
+      `${contact.name} has no inbox and the command no --to ADDRESS: give --to, or save ` +
+        `their invitation (polycrypt contact add ${contact.name} INVITATION --force)`,
+    );
+  }
+  return { identity, contact };
+}
+
+/** Reads a stream into chunks of at most `size` bytes, each with whether it is the last. */
+async function* chunks(
+  stream: ReadableStream<Uint8Array>,
+  size: number,
+): AsyncGenerator<{ bytes: Uint8Array; last: boolean }> {
+  let buffer = new Uint8Array(size);
+  let filled = 0;
+  let held: Uint8Array | undefined;
+  for await (const chunk of stream) {
+    for (let at = 0; at < chunk.length;) {
+      const n = Math.min(chunk.length - at, size - filled);
+      buffer.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === size) {
+        if (held) yield { bytes: held, last: false };
+        held = buffer;
+        buffer = new Uint8Array(size);
+        filled = 0;
+      }
+    }
+  }
+  if (held && filled === 0) return yield { bytes: held, last: true };
+  if (held) yield { bytes: held, last: false };
+  yield { bytes: buffer.subarray(0, filled), last: true };
+}
+
+/** Sends the text or file of `send`'s arguments to `contact`'s inbox. */
+export async function sendThroughRelay(
+  values: Values,
+  text: string | undefined,
+  target: { identity: string; contact: Contact },
+): Promise<void> {
+  const { identity, contact } = target;
+  if (!parseIdentity(identity).signingKey) {
+    throw new UsageError(
+      "sending through a relay needs a version-2 identity (sessions): polycrypt keygen --upgrade",
+    );
+  }
+  const file = values.file as string | undefined;
+  // The sender's own inbox, if any: its invitation rides inside the message (how to answer).
+  const mine = (await readInboxes(identity)).at(-1)?.invitation;
+  const { account, close } = await openAccount(identity, values.sessions as string | undefined);
+  let outbox: RelayOutbox | undefined;
+  try {
+    outbox = await RelayOutbox.open(contact.invitation!, await relayOptions(values));
+    if (file === undefined) {
+      const body = text ?? await new Response(Deno.stdin.readable).text();
+      await outbox.deposit(
+        account,
+        relayPayload(RELAY_KIND.text, new TextEncoder().encode(body), mine),
+      );
+      say(`polycrypt: stored on ${outbox.relay} for ${contact.name} (polycrypt fetch reads it)`);
+      return;
+    }
+    const source = await openInput(file);
+    const name = basename(file);
+    const transferId = crypto.getRandomValues(new Uint8Array(16));
+    let offset = 0;
+    for await (const piece of chunks(source.stream, outbox.pieceBytes)) {
+      const body = pieceBody(transferId, offset, piece.last, name, piece.bytes);
+      await outbox.deposit(
+        account,
+        relayPayload(RELAY_KIND.piece, body, offset === 0 ? mine : undefined),
+      );
+      offset += piece.bytes.length;
+    }
+    say(`polycrypt: ${name} (${offset} bytes) stored on ${outbox.relay} for ${contact.name}`);
+  } finally {
+    await outbox?.close();
+    await close();
+  }
+}
+
+/**
+ * `chat`'s queue for a peer who is offline (docs/relay.md section 12): each line (a text, or
+ * `/file PATH`) that cannot be sent directly is deposited in the peer's inbox as a session
+ * message with the chat's account; the first one carries this side's invitation.
+ */
+export class OfflineQueue {
+  #outbox: RelayOutbox | undefined;
+  #invitationSent = false;
+
+  constructor(
+    readonly account: Account,
+    readonly identity: string,
+    readonly contact: Contact,
+    readonly values: Values,
+  ) {}
+
+  /** Deposits `line` (message number `n`), and says so with `show`. */
+  async queue(line: string, n: number, show: (line: string) => Promise<void>): Promise<void> {
+    this.#outbox ??= await RelayOutbox.open(
+      this.contact.invitation!,
+      await relayOptions(this.values),
+    );
+    const mine = this.#invitationSent
+      ? undefined
+      : (await readInboxes(this.identity)).at(-1)?.invitation;
+    this.#invitationSent = true;
+    if (line.startsWith("/file ")) {
+      const path = line.slice("/file ".length).trim();
+      const name = basename(path);
+      const source = await openInput(path);
+      const transferId = crypto.getRandomValues(new Uint8Array(16));
+      let offset = 0;
+      for await (const piece of chunks(source.stream, this.#outbox.pieceBytes)) {
+        const body = pieceBody(transferId, offset, piece.last, name, piece.bytes);
+        await this.#outbox.deposit(
+          this.account,
+          relayPayload(RELAY_KIND.piece, body, offset === 0 ? mine : undefined),
+        );
+        offset += piece.bytes.length;
+      }
+    } else {
+      const text = line.startsWith("//") ? line.slice(1) : line;
+      await this.#outbox.deposit(
+        this.account,
+        relayPayload(RELAY_KIND.text, new TextEncoder().encode(text), mine),
+      );
+    }
+    await show(
+      `  (#${n} ${this.contact.name} is offline: queued on ${this.#outbox.relay}, ` +
+        `delivered when they fetch)`,
+    );
+  }
+
+  /** Closes the relay connection. */
+  async close(): Promise<void> {
+    await this.#outbox?.close();
+  }
+}

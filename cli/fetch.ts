@@ -1,0 +1,259 @@
+// Internal: `polycrypt fetch`, reading one's inboxes on relays (docs/relay.md section 12): each
+// message is decrypted with the session store, its sender named from the contact book (or shown
+// by fingerprint), its plaintext written (a text to stdout, a file atomically into -o DIR), and
+// only then is the message acknowledged, which deletes it from the relay.
+import { fingerprint } from "../mod.ts";
+import { parse, USAGE } from "./_args.ts";
+import { IoError, UsageError } from "./_errors.ts";
+import { say } from "./_io.ts";
+import { type Contact, type InboxRecord, readBook, readInboxes, writeBook } from "./_contacts.ts";
+import { openAccount } from "./_chat_session.ts";
+import { checkOutDir, Notice, writeAll } from "./_delivery.ts";
+import { receivedText } from "./_terminal.ts";
+import { relayOptions, sessionIdentity } from "./inbox.ts";
+import {
+  DeferredStore,
+  doneKey,
+  parseRelayPayload,
+  publishPart,
+  renameKey,
+  writePiece,
+} from "./_relay.ts";
+import type { RelayClient, RelayMessage } from "../relay/client.ts";
+
+const encoder = new TextEncoder();
+
+/** What reads messages: the account behind a deferred store, the contacts, and -o DIR. */
+class Reader {
+  constructor(
+    readonly identity: string,
+    readonly account: import("../sessions/account.ts").Account,
+    readonly store: DeferredStore,
+    public contacts: Contact[],
+    readonly outDir: string | undefined,
+  ) {}
+  shown = 0;
+  dropped = 0;
+  #chain: Promise<void> = Promise.resolve();
+
+  /** Handles messages one at a time, in the order they come, across inboxes. */
+  handle(client: RelayClient, inbox: InboxRecord, message: RelayMessage): Promise<void> {
+    const next = this.#chain.then(() => this.#handle(client, inbox, message));
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  async #handle(client: RelayClient, inbox: InboxRecord, message: RelayMessage): Promise<void> {
+    const rid = Uint8Array.fromHex(inbox.receivingId);
+    const key = {
+      algorithm: inbox.key.algorithm,
+      publicKey: Uint8Array.fromHex(inbox.key.publicKey),
+      secretKey: Uint8Array.fromHex(inbox.key.secretKey),
+    };
+    const done = doneKey(rid, message.id);
+    // Written and committed already (a fetch ended before its ACK): only acknowledge.
+    if (await this.store.committed(done) !== undefined) {
+      await client.ack(rid, key, message.id);
+      return;
+    }
+    let opened: { from: string; data: Uint8Array };
+    try {
+      opened = await this.account.decrypt(message.envelope);
+    } catch {
+      this.store.discard();
+      this.dropped++;
+      say(
+        "polycrypt: a message that does not decrypt (damaged, forged, or not for you) was deleted",
+      );
+      await client.ack(rid, key, message.id);
+      return;
+    }
+    const mark = [{ key: done, value: encoder.encode(String(Date.now())) }];
+    const contact = this.contacts.find((c) => fingerprint(c.recipient) === opened.from);
+    const label = contact?.name ?? `stranger ${opened.from}`;
+    let payload;
+    try {
+      payload = parseRelayPayload(opened.data);
+    } catch (e) {
+      this.dropped++;
+      say(`polycrypt: from ${label}: ${(e as Error).message}`);
+      await this.store.flush(mark);
+      await client.ack(rid, key, message.id);
+      return;
+    }
+    if (payload.kind === "piece" && this.outDir === undefined) {
+      // Nothing of this message is committed: it stays on the relay and decrypts next time.
+      this.store.discard();
+      throw new IoError(
+        `a file (${payload.name}) arrived from ${label}; fetch with -o DIR to receive it`,
+      );
+    }
+    if (payload.kind === "text") {
+      await writeAll(encoder.encode(receivedText(payload.text, `${label}: `)));
+    } else {
+      let part: string;
+      try {
+        part = await writePiece(this.outDir!, opened.from, payload);
+      } catch (e) {
+        if (!(e instanceof Notice)) {
+          throw new IoError(`cannot write into ${this.outDir}: ${(e as Error).message}`);
+        }
+        this.dropped++;
+        say(`polycrypt: from ${label}: ${e.message}`);
+        await this.store.flush(mark);
+        await client.ack(rid, key, message.id);
+        return;
+      }
+      if (payload.last) {
+        // The file is whole and synced: commit the step, the done mark and the intent to rename
+        // together; then rename (a fetch killed in between renames it at its next start).
+        const intent = {
+          key: renameKey(part),
+          value: encoder.encode(JSON.stringify({ part, name: payload.name })),
+        };
+        await this.store.flush([...mark, intent]);
+        await this.finishRename(intent.key, part, payload.name, label);
+        await client.ack(rid, key, message.id);
+        if (payload.invitationText !== undefined) {
+          await this.#invitation(contact, opened.from, payload.invitationText);
+        }
+        return;
+      }
+    }
+    if (payload.kind === "text") this.shown++;
+    await this.store.flush(mark);
+    await client.ack(rid, key, message.id);
+    if (payload.invitationText !== undefined) {
+      await this.#invitation(contact, opened.from, payload.invitationText);
+    }
+  }
+
+  /** Renames a finished file and forgets the intent. */
+  async finishRename(key: string, part: string, name: string, label?: string): Promise<void> {
+    const path = await publishPart(part, name);
+    if (path !== undefined) {
+      say(`polycrypt: received ${path}${label ? ` from ${label}` : ""}`);
+      this.shown++;
+    }
+    await this.store.flush([{ key }]);
+  }
+
+  /** Finishes the renames a killed fetch committed but did not do. */
+  async recover(): Promise<void> {
+    for (const key of await this.store.list("relay-rename:")) {
+      const value = await this.store.committed(key);
+      if (value === undefined) continue;
+      const { part, name } = JSON.parse(new TextDecoder().decode(value));
+      await this.finishRename(key, part, name);
+    }
+  }
+
+  /** A sender's own invitation: saved on their contact, or shown for a stranger. */
+  async #invitation(contact: Contact | undefined, from: string, invitation: string): Promise<void> {
+    if (contact === undefined) {
+      if (this.#shownInvitations.has(from)) return;
+      this.#shownInvitations.add(from);
+      say(
+        `polycrypt: stranger ${from} is not in your contact book; if you know them (compare the ` +
+          `fingerprint), save them to answer: polycrypt contact add NAME ${invitation}`,
+      );
+      return;
+    }
+    if (contact.invitation === invitation) return;
+    const book = await readBook(this.identity);
+    const entry = book.find((c) => c.name === contact.name);
+    if (!entry) return;
+    entry.invitation = invitation;
+    await writeBook(this.identity, book);
+    this.contacts = book;
+    say(
+      `polycrypt: saved ${contact.name}'s inbox: polycrypt send -r @${contact.name} answers there`,
+    );
+  }
+  #shownInvitations = new Set<string>();
+}
+
+function queueKey(inbox: InboxRecord) {
+  return {
+    algorithm: inbox.key.algorithm,
+    publicKey: Uint8Array.fromHex(inbox.key.publicKey),
+    secretKey: Uint8Array.fromHex(inbox.key.secretKey),
+  };
+}
+
+export async function fetchCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parse("fetch", args);
+  if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.fetch}`);
+  const outDir = values.output as string | undefined;
+  await checkOutDir(outDir);
+  const identity = await sessionIdentity(values);
+  const inboxes = await readInboxes(identity);
+  if (inboxes.length === 0) {
+    throw new UsageError(
+      `no inbox for this identity: create one with polycrypt inbox new --relay URL -i FILE`,
+    );
+  }
+  const options = await relayOptions(values);
+  const contacts = await readBook(identity).catch(() => [] as Contact[]);
+  let store: DeferredStore | undefined;
+  const { account, close } = await openAccount(
+    identity,
+    values.sessions as string | undefined,
+    (inner) => store = new DeferredStore(inner),
+  );
+  const reader = new Reader(identity, account, store!, contacts, outDir);
+  await reader.recover();
+  const { RelayClient } = await import("../relay/client.ts");
+  const clients: RelayClient[] = [];
+  try {
+    const connect = async (inbox: InboxRecord) => {
+      try {
+        const client = await RelayClient.connect(inbox.relay, options);
+        clients.push(client);
+        return client;
+      } catch {
+        throw new IoError(`could not connect to the relay ${inbox.relay}`);
+      }
+    };
+    if (!values.follow) {
+      for (const inbox of inboxes) {
+        const client = await connect(inbox);
+        const rid = Uint8Array.fromHex(inbox.receivingId);
+        for (;;) {
+          const message = await client.fetch(rid, queueKey(inbox));
+          if (message === undefined) break;
+          await reader.handle(client, inbox, message);
+        }
+      }
+    } else {
+      const stop = Promise.withResolvers<void>();
+      const watches = inboxes.map(async (inbox) => {
+        const client = await connect(inbox);
+        const messages = await client.subscribe(
+          Uint8Array.fromHex(inbox.receivingId),
+          queueKey(inbox),
+        );
+        for await (const message of messages) await reader.handle(client, inbox, message);
+        throw new IoError(`the subscription to ${inbox.relay} ended (another fetch took it over)`);
+      });
+      say(
+        `polycrypt: following ${inboxes.length} inbox${
+          inboxes.length === 1 ? "" : "es"
+        }; Ctrl-C ends`,
+      );
+      await Promise.race([stop.promise, ...watches]);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof IoError) throw e;
+    const { RelayError } = await import("../relay/protocol.ts");
+    if (e instanceof RelayError) throw new IoError(`the relay refused: ${e.codeName}`);
+    throw new IoError(`the relay connection failed: ${(e as Error).message}`);
+  } finally {
+    for (const client of clients) await client.close().catch(() => {});
+    await close();
+  }
+  say(
+    `polycrypt: ${reader.shown} message${reader.shown === 1 ? "" : "s"} read` +
+      (reader.dropped ? `, ${reader.dropped} dropped` : ""),
+  );
+}

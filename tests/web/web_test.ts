@@ -59,6 +59,31 @@ async function startRelay(dir: string) {
   return { child, origin, relay };
 }
 
+/** A CLI user: an identity file and a config folder (contact book, inboxes, sessions) of its own. */
+async function cliUser(dir: string, name: string) {
+  const env = { XDG_CONFIG_HOME: `${dir}/${name}-config` };
+  await Deno.mkdir(env.XDG_CONFIG_HOME);
+  const key = `${dir}/${name}.key`;
+  const run = async (args: string[]) => {
+    const out = await runDeno(["run", "--allow-all", `${ROOT}cli/main.ts`, ...args], {
+      env,
+      deadlineMs: 240_000,
+    });
+    assert.equal(out.code, 0, `polycrypt ${args.slice(0, 2).join(" ")}: ${out.stderr}`);
+    return out;
+  };
+  const made = await run(["keygen", "-o", key]);
+  const recipient = /Public key: (\S+)/.exec(made.stderr)![1];
+  return { key, recipient, run };
+}
+
+/** `n` random bytes (getRandomValues gives 64 KiB at a time). */
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+  return out;
+}
+
 interface User {
   name: string;
   context: BrowserContext;
@@ -197,7 +222,7 @@ Deno.test({
     await buildPage();
     await Deno.mkdir(SHOTS, { recursive: true });
     const dir = await Deno.makeTempDir({ prefix: "polycrypt-web-" });
-    const { child, origin } = await startRelay(dir);
+    const { child, origin, relay } = await startRelay(dir);
     let browser: Browser | undefined;
     try {
       const response = await fetch(`${origin}/`);
@@ -299,6 +324,87 @@ Deno.test({
         await waitMessage(bob, "hi Bob, from Alice's browser"); // history, from IndexedDB
         await waitMessage(alice, "are you there?", "read");
       });
+
+      await t.step(
+        "a third user on the command line (inbox, contact add, send -r, fetch)",
+        async () => {
+          const carol = await cliUser(dir, "carol");
+          const invitation = (await carol.run(["inbox", "new", "--relay", relay, "-i", carol.key]))
+            .stdout.trim();
+          assert.match(invitation, /^polycrypt-invite1:/);
+          await carol.run(["contact", "-i", carol.key, "add", "alice", alice.invitation]);
+          await carol.run(["contact", "-i", carol.key, "add", "bob", bob.invitation]);
+          const aliceSees = await addContact(alice, "Carol", invitation);
+          await addContact(bob, "Carol", invitation);
+          // The same safety number on the page and in Carol's terminal.
+          const verify = await carol.run(["contact", "-i", carol.key, "verify", "alice"]);
+          const digits = (s: string) => s.replace(/\D/g, "");
+          assert.ok(verify.stdout.replace(/\D/g, "").includes(digits(aliceSees)), verify.stdout);
+
+          // Carol writes to Alice from her terminal; Alice answers from the page.
+          await carol.run([
+            "send",
+            "-i",
+            carol.key,
+            "-r",
+            "@alice",
+            "hello Alice, from a terminal",
+          ]);
+          await openChat(alice, "Carol");
+          await waitMessage(alice, "hello Alice, from a terminal");
+          await sendText(alice, "hi Carol, from the browser");
+          await waitMessage(alice, "hi Carol, from the browser", "queued");
+          // Bob sends Carol a file from his page.
+          await openChat(bob, "Carol");
+          const data = randomBytes(700 * 1024);
+          await Deno.writeFile(`${dir}/notes.bin`, data);
+          const input = await bob.page.$("#file");
+          await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(
+            `${dir}/notes.bin`,
+          );
+          await bob.page.waitForFunction(
+            () =>
+              [...document.querySelectorAll("#messages li")].some((li) =>
+                li.querySelector(".file")?.textContent?.startsWith("notes.bin") &&
+                li.getAttribute("data-state") === "queued"
+              ),
+            WAIT,
+          );
+          const inbox = `${dir}/carol-in`;
+          await Deno.mkdir(inbox);
+          const fetched = await carol.run(["fetch", "-i", carol.key, "-o", inbox]);
+          assert.match(fetched.stdout, /^alice: hi Carol, from the browser$/m);
+          assert.deepEqual(await Deno.readFile(`${inbox}/notes.bin`), data);
+          // And a file from Carol's terminal to Bob's page.
+          const back = randomBytes(1024 * 1024 + 3);
+          await Deno.writeFile(`${dir}/from-carol.bin`, back);
+          await carol.run(["send", "-i", carol.key, "-r", "@bob", "-f", `${dir}/from-carol.bin`]);
+          await bob.page.waitForFunction(
+            () =>
+              [...document.querySelectorAll("#messages a.file")].some((a) =>
+                a.textContent === "from-carol.bin (1.0 MiB)"
+              ),
+            WAIT,
+          );
+          const downloads = `${dir}/bob-downloads`;
+          await bob.page.evaluate(() => {
+            const a = [...document.querySelectorAll("#messages a.file")].find((a) =>
+              a.textContent?.startsWith("from-carol.bin")
+            );
+            (a as HTMLElement).click();
+          });
+          const saved = `${downloads}/from-carol.bin`;
+          const deadline = Date.now() + 120_000;
+          while (!(await Deno.stat(saved).then((s) => s.size === back.length, () => false))) {
+            if (Date.now() > deadline) throw new Error("the download did not arrive");
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.deepEqual(await Deno.readFile(saved), back);
+          await shot(alice, "4-alice-and-carol");
+          await shot(bob, "5-bob-file-from-carol");
+          console.log(`carol's terminal:\n${fetched.stdout}${fetched.stderr}`);
+        },
+      );
 
       assert.deepEqual(alice.errors, []);
       assert.deepEqual(bob.errors, []);

@@ -321,7 +321,7 @@ async function buildWeb(common: esbuild.BuildOptions): Promise<SizeRow> {
     entryPoints: { app: "web/app.ts", argon2_worker: ENTRIES.argon2_worker },
     outdir: join(DIST, "web"),
     platform: "browser",
-    minify: true,
+    minify: !Deno.env.get("PROBE"),
     plugins: [webShims, workerUrls],
     // node-forge reaches for node's crypto only where it finds Node; a page never does.
     external: ["crypto"],

@@ -213,6 +213,7 @@ export class Messenger extends EventTarget {
   readonly #files = new Map<string, Blob>();
   readonly #sendChains = new Map<string, Promise<unknown>>();
   readonly #others = new Map<string, Promise<RelayClient>>();
+  readonly #safetyNumbers = new Map<string, string>();
   #saveChain: Promise<unknown> = Promise.resolve();
 
   private constructor(vault: Vault, account: Account, records: KeyValue) {
@@ -492,7 +493,12 @@ export class Messenger extends EventTarget {
   safetyNumber(fp: string): string {
     const contact = this.contacts.get(fp);
     if (!contact) throw new RangeError("no such contact");
-    return formatSafetyNumber(safetyNumber(this.recipient, contact.recipient));
+    // 5,200 SHA-512 iterations per side (about 100 ms in a page): computed once per key.
+    const cached = this.#safetyNumbers.get(contact.recipient);
+    if (cached) return cached;
+    const number = formatSafetyNumber(safetyNumber(this.recipient, contact.recipient));
+    this.#safetyNumbers.set(contact.recipient, number);
+    return number;
   }
 
   /** Marks the conversation on screen: its incoming messages become read (and say so). */

@@ -263,22 +263,59 @@ Deno.test({
       });
 
       await t.step("a file with progress", async () => {
-        // 3 MiB and a bit: seven parts.
-        const data = crypto.getRandomValues(new Uint8Array(64 * 1024));
-        const file = new Uint8Array(3 * 1024 * 1024 + 12345);
-        for (let i = 0; i < file.length; i += data.length) {
-          file.set(data.subarray(0, file.length - i), i);
-        }
-        file[file.length - 1] ^= 0x5a;
+        // 3 MiB less a bit (six pieces) by default; POLYCRYPT_WEB_FILE_MIB=100 for the largest
+        // the page sends (100 MiB less a bit, 200 pieces).
+        const mib = Number(Deno.env.get("POLYCRYPT_WEB_FILE_MIB") ?? 3);
+        const file = randomBytes(mib * 1024 * 1024 - 12345);
         const path = `${dir}/photo.bin`;
         await Deno.writeFile(path, file);
+        // Both pages note every progress text they show.
+        for (const user of [alice, bob]) {
+          await user.page.evaluate(() => {
+            const seen: string[] = [];
+            (globalThis as unknown as { seen: string[] }).seen = seen;
+            new MutationObserver(() => {
+              for (const p of document.querySelectorAll("#messages .progress")) {
+                if (seen.at(-1) !== p.textContent) seen.push(p.textContent!);
+              }
+            }).observe(document.body, { subtree: true, childList: true, characterData: true });
+          });
+        }
+        const started = performance.now();
         const input = await alice.page.$("#file");
         await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(path);
-        await bob.page.waitForSelector("#messages a.file", WAIT);
+        try {
+          await bob.page.waitForSelector("#messages a.file", { timeout: 600_000 });
+        } catch (e) {
+          const state = async (u: User) =>
+            await u.page.evaluate(() =>
+              `${document.querySelector("#problem")?.textContent} | ${
+                [...document.querySelectorAll("#messages li")].at(-1)?.textContent
+              }`
+            );
+          throw new Error(
+            `no file on Bob's page: Alice ${await state(alice)}; Bob ${await state(bob)}`,
+            {
+              cause: e,
+            },
+          );
+        }
+        const seconds = (performance.now() - started) / 1000;
+        console.log(
+          `a ${(file.length / 1048576).toFixed(1)} MiB file, page to page through the relay: ` +
+            `${seconds.toFixed(1)} s (${(file.length / 1048576 / seconds).toFixed(1)} MiB/s)`,
+        );
         assert.equal(
           await bob.page.$eval("#messages a.file", (a) => a.textContent),
-          "photo.bin (3.0 MiB)",
+          `photo.bin (${mib}.0 MiB)`,
         );
+        const seen = async (user: User) =>
+          await user.page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen);
+        // The sender saw percentages rise, the receiver the bytes received.
+        const sent = await seen(alice);
+        const got = await seen(bob);
+        assert.ok(sent.some((t) => /^([1-9]|[1-9]\d)% of /.test(t)), sent.join(", "));
+        assert.ok(got.some((t) => / MiB received$/.test(t)), got.join(", "));
         // Bob saves it, as a user would: the download is the file Alice chose.
         const downloads = `${dir}/bob-downloads`;
         await Deno.mkdir(downloads);
@@ -290,7 +327,7 @@ Deno.test({
         });
         await bob.page.click("#messages a.file");
         const saved = `${downloads}/photo.bin`;
-        const deadline = Date.now() + 120_000;
+        const deadline = Date.now() + 300_000;
         while (!(await Deno.stat(saved).then((s) => s.size === file.length, () => false))) {
           if (Date.now() > deadline) throw new Error("the download did not arrive");
           await new Promise((r) => setTimeout(r, 100));

@@ -454,4 +454,38 @@ source repository.
 `;
 }
 
-await main();
+/**
+ * Bundles `entries` (name -> source) for a page as the web chat's build does (the same shims,
+ * worker URLs and inlined dependencies, not minified) into `outdir`: for tests that run a module
+ * of their own in Chromium (tests/web/store_test.ts).
+ */
+export async function bundleForPage(
+  entries: Record<string, string>,
+  outdir: string,
+): Promise<void> {
+  const scratch = await Deno.makeTempDir({ prefix: "polycrypt-build-" });
+  try {
+    const modules = join(scratch, "node_modules");
+    await linkNodeModules(modules);
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      bundle: true,
+      format: "esm",
+      splitting: true,
+      target: "es2022",
+      nodePaths: [modules],
+      plugins: [webShims, workerUrls],
+      logLevel: "warning",
+      entryPoints: entries,
+      outdir,
+      platform: "browser",
+      external: ["crypto"],
+      mainFields: ["browser", "module", "main"],
+    });
+  } finally {
+    await esbuild.stop();
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();

@@ -205,7 +205,7 @@ function socketDuplex(
       while (socket.bufferedAmount > HIGH_WATER && socket.readyState === WebSocket.OPEN) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      socket.send(chunk);
+      socket.send(chunk as Uint8Array<ArrayBuffer>);
     },
     close() {
       if (socket.readyState === WebSocket.OPEN) socket.close(1000);

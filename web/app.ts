@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The web chat page (docs/web.md): draws a Messenger (web/messenger.ts). No framework; every
 // element is made with createElement and filled with textContent (no HTML is ever parsed from
 // data), so nothing a contact sends can run in the page, and the relay's Content-Security-Policy

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * A {@linkcode SessionStore} in the browser's IndexedDB (docs/web.md section 3): the web chat's
  * sessions and prekeys. Each {@linkcode IndexedDbSessionStore.commit} is one `readwrite`

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The web chat's engine (docs/web.md): one identity, its inbox on a relay, its contacts and
  * conversations, with no DOM. The page (`web/app.ts`) draws what this holds and calls its methods.

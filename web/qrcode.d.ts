@@ -1,5 +1,4 @@
 // The part of the `qrcode` npm package (1.5.4, which ships no types) that the page uses.
-/// <reference lib="dom" />
 export interface QRCodeOptions {
   errorCorrectionLevel?: "L" | "M" | "Q" | "H";
   margin?: number;

@@ -1,7 +1,6 @@
-/// <reference lib="dom" />
 // IndexedDbSessionStore (web/indexeddb_store.ts) in Debian's Chromium: the SessionStore contract
 // (get, sorted list by prefix, ordered and atomic commits, copies, refusals) and two accounts
-// whose sessions live in IndexedDB and continue after reopening (tests/web/store_page.ts, bundled
+// whose sessions live in IndexedDB and continue after reopening (web/_store_test_page.ts, bundled
 // here with the web build's settings and served with the relay's Content-Security-Policy).
 import assert from "node:assert/strict";
 import puppeteer from "puppeteer-core";
@@ -16,7 +15,7 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "polycrypt-store-page-" });
-    await bundleForPage({ store_page: `${ROOT}tests/web/store_page.ts` }, dir);
+    await bundleForPage({ store_page: `${ROOT}web/_store_test_page.ts` }, dir);
     await Deno.writeTextFile(
       `${dir}/index.html`,
       `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">` +

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The web chat page (docs/web.md) in a real browser: `polycrypt relay --web` as a process,
 // Debian's Chromium driven by puppeteer-core (tests/package/_browser.ts's launcher), two users in
 // two browser contexts (separate IndexedDB), and the CLI user when the relay command line has
@@ -14,6 +13,17 @@ import { formatSafetyNumber, safetyNumber } from "../../contacts/fingerprint.ts"
 import { fingerprint } from "../../contacts/fingerprint.ts";
 import { sha256 } from "../../engines/_hash.ts";
 import { toHex } from "../../engines/_bytes.ts";
+
+// The page's globals, as the callbacks given to page.evaluate/$eval see them in Chromium. This
+// file is type-checked with Deno's libraries, not the DOM's (which clash with Deno's in one
+// program), so the few used here are declared loosely.
+// deno-lint-ignore no-explicit-any
+type Dom = any;
+declare const document: Dom;
+declare const MutationObserver: Dom;
+type HTMLElement = Dom;
+type HTMLTextAreaElement = Dom;
+type HTMLCanvasElement = Dom;
 
 const SHOTS = `${ROOT}tests/web/screenshots`;
 const PASSPHRASE = "correct horse battery staple";

@@ -1,10 +1,9 @@
-/// <reference lib="dom" />
-// Bundled by tests/web/store_test.ts (esbuild) and run in Chromium: the SessionStore contract on
+// Test code, not part of the page: bundled by tests/web/store_test.ts (esbuild) and run in Chromium: the SessionStore contract on
 // IndexedDbSessionStore, and two accounts whose sessions live in IndexedDB. Results go to
 // `globalThis.storeResults` as [name, passed, detail] rows.
-import { IndexedDbSessionStore, openDatabase } from "../../web/indexeddb_store.ts";
-import { generateIdentity } from "../../mod.ts";
-import { createAccount } from "../../sessions/account.ts";
+import { IndexedDbSessionStore, openDatabase } from "./indexeddb_store.ts";
+import { generateIdentity } from "../mod.ts";
+import { createAccount } from "../sessions/account.ts";
 
 type Row = [string, boolean, string];
 const rows: Row[] = [];
@@ -94,8 +93,8 @@ async function run(): Promise<void> {
     // A Uint8Array (so it passes the checks) whose copy IndexedDB cannot store: the second put
     // throws inside the transaction, after the first was queued.
     class Uncloneable extends Uint8Array {
-      override slice(): Uint8Array {
-        return (() => 0) as unknown as Uint8Array;
+      override slice(): Uint8Array<ArrayBuffer> {
+        return (() => 0) as unknown as Uint8Array<ArrayBuffer>;
       }
     }
     await rejects(

@@ -39,14 +39,14 @@ async function buildPage(): Promise<void> {
 }
 
 /** `polycrypt relay --web` on a free port; resolves with its page's origin and relay URL. */
-async function startRelay(dir: string) {
+async function startRelay(dir: string, address = "ws://127.0.0.1:0") {
   const child = spawnCommand(Deno.execPath(), [
     "run",
     "--allow-all",
     `${ROOT}cli/main.ts`,
     "relay",
     "--on",
-    "ws://127.0.0.1:0",
+    address,
     "--store",
     `sqlite:${dir}/relay.db`,
     "--web",
@@ -232,7 +232,7 @@ Deno.test({
     await buildPage();
     await Deno.mkdir(SHOTS, { recursive: true });
     const dir = await Deno.makeTempDir({ prefix: "polycrypt-web-" });
-    const { child, origin, relay } = await startRelay(dir);
+    let { child, origin, relay } = await startRelay(dir);
     let browser: Browser | undefined;
     try {
       const response = await fetch(`${origin}/`);
@@ -453,6 +453,37 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "the relay restarts: pages reconnect, a message sent meanwhile arrives",
+        async () => {
+          await openChat(alice, "Bob");
+          await openChat(bob, "Alice");
+          child.kill("SIGTERM");
+          await child.status;
+          for (const user of [alice, bob]) {
+            await user.page.waitForFunction(
+              () => document.querySelector("#online")?.textContent === "offline",
+              WAIT,
+            );
+          }
+          await sendText(alice, "sent while the relay was down");
+          await waitMessage(alice, "sent while the relay was down", "sending");
+          ({ child, origin, relay } = await startRelay(dir, relay));
+          await waitMessage(bob, "sent while the relay was down");
+          await waitMessage(alice, "sent while the relay was down", "read");
+          for (const user of [alice, bob]) {
+            await user.page.waitForFunction(
+              () => document.querySelector("#online")?.textContent === "online",
+              WAIT,
+            );
+          }
+        },
+      );
+
+      // A reconnecting page logs the refused WebSocket while the relay is down: that is expected.
+      const refused = (e: string) => !/WebSocket connection to .* failed/.test(e);
+      alice.errors = alice.errors.filter(refused);
+      bob.errors = bob.errors.filter(refused);
       assert.deepEqual(alice.errors, []);
       assert.deepEqual(bob.errors, []);
     } finally {

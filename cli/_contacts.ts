@@ -310,6 +310,8 @@ export interface InboxRecord {
   invitation: string;
   /** When it was made (ISO 8601). */
   created: string;
+  /** When its prekey bundles were last published in full (ISO 8601). */
+  published?: string;
 }
 
 /**

@@ -810,7 +810,8 @@ const PAGES: Record<string, CommandHelp> = {
   fetch: {
     summary: "read the messages waiting in your inboxes on relays",
     usage: [
-      "fetch -i IDENTITY [-o DIR] [--follow] [--sessions FILE] [--proxy URL] [--tls-ca FILE]...",
+      "fetch -i IDENTITY [-o DIR] [--max-file-size SIZE] [--follow] [--sessions FILE] " +
+      "[--proxy URL] [--tls-ca FILE]...",
     ],
     description:
       "Downloads the messages waiting in each inbox of IDENTITY (polycrypt inbox new), " +
@@ -835,6 +836,10 @@ const PAGES: Record<string, CommandHelp> = {
         text: "Where received files go (without it, fetch stops at the first file, which stays " +
           "on the relay).",
         complete: "dir",
+      },
+      "max-file-size": {
+        value: "SIZE",
+        text: "Drop received files larger than SIZE (default 4G; K, M, G, T suffixes).",
       },
       follow: {
         text: "Keep going: subscribe and show messages as they arrive, until Ctrl-C.",

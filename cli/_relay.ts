@@ -4,6 +4,7 @@
 // only once its plaintext is written.
 import { dirname, join, resolve } from "node:path";
 import { sha256 } from "../engines/_hash.ts";
+import { fingerprint } from "../contacts/fingerprint.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 import type { Account } from "../sessions/account.ts";
 import { parseBundle } from "../sessions/bundle.ts";
@@ -13,7 +14,7 @@ import { RelayError } from "../relay/protocol.ts";
 import { type Invitation, parseInvitation } from "../relay/invite.ts";
 import { checkFileName } from "../transports/mod.ts";
 import { IoError } from "./_errors.ts";
-import { freeName, Notice } from "./_delivery.ts";
+import { freeName, Notice, tooLarge } from "./_delivery.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -185,7 +186,6 @@ export class RelayOutbox {
   /** Encrypts `payload` for the invitation's owner with `account` and deposits it. */
   async deposit(account: Account, payload: Uint8Array): Promise<void> {
     const owner = this.#invitation.recipient;
-    const { fingerprint } = await import("../mod.ts");
     const fp = fingerprint(owner);
     let message: Uint8Array;
     if (await account.sessionId(fp) !== undefined) {
@@ -315,8 +315,13 @@ export async function writePiece(
   dir: string,
   from: string,
   piece: { transferId: Uint8Array; offset: number; last: boolean; name: string; bytes: Uint8Array },
+  maxFile = Number.MAX_SAFE_INTEGER,
 ): Promise<string> {
   const path = partPath(dir, from, piece.transferId);
+  if (piece.offset + piece.bytes.length > maxFile) {
+    await Deno.remove(path).catch(() => {});
+    throw new Notice(`${piece.name}: ${tooLarge(maxFile).message}`);
+  }
   const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
   let open = true;
   try {

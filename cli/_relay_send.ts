@@ -36,6 +36,11 @@ export async function relayTarget(
         `their invitation (polycrypt contact add ${contact.name} INVITATION --force)`,
     );
   }
+  if (values.aead !== undefined) {
+    throw new UsageError(
+      "--aead does not apply through a relay: session messages use the session's AEAD",
+    );
+  }
   return { identity, contact };
 }
 

@@ -6,11 +6,25 @@ import { fingerprint } from "../mod.ts";
 import { parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
-import { type Contact, type InboxRecord, readBook, readInboxes, writeBook } from "./_contacts.ts";
+import {
+  type Contact,
+  type InboxRecord,
+  readBook,
+  readInboxes,
+  writeBook,
+  writeInboxes,
+} from "./_contacts.ts";
 import { openAccount } from "./_chat_session.ts";
-import { checkOutDir, Notice, writeAll } from "./_delivery.ts";
+import { checkOutDir, maxFileBytes, Notice, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
-import { relayOptions, sessionIdentity } from "./inbox.ts";
+import { publishBundles, relayOptions, sessionIdentity } from "./inbox.ts";
+
+/** Fewer one-time bundles than this left on the relay: fetch publishes more. */
+const REFILL_BELOW = 5;
+/** How many one-time bundles a refill publishes. */
+const REFILL_COUNT = 20;
+/** Bundles are published afresh after this long (the signed prekey's rotation, 7 days). */
+const BUNDLE_REFRESH_MS = 7 * 24 * 3600 * 1000;
 import {
   DeferredStore,
   doneKey,
@@ -31,10 +45,18 @@ class Reader {
     readonly store: DeferredStore,
     public contacts: Contact[],
     readonly outDir: string | undefined,
+    readonly maxFile: number,
   ) {}
   shown = 0;
   dropped = 0;
   #chain: Promise<void> = Promise.resolve();
+
+  /** Runs `work` between messages (never during one). */
+  serially(work: () => Promise<void>): Promise<void> {
+    const next = this.#chain.then(work);
+    this.#chain = next.catch(() => {});
+    return next;
+  }
 
   /** Handles messages one at a time, in the order they come, across inboxes. */
   handle(client: RelayClient, inbox: InboxRecord, message: RelayMessage): Promise<void> {
@@ -93,7 +115,7 @@ class Reader {
     } else {
       let part: string;
       try {
-        part = await writePiece(this.outDir!, opened.from, payload);
+        part = await writePiece(this.outDir!, opened.from, payload, this.maxFile);
       } catch (e) {
         if (!(e instanceof Notice)) {
           throw new IoError(`cannot write into ${this.outDir}: ${(e as Error).message}`);
@@ -186,6 +208,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.fetch}`);
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
+  const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
   const identity = await sessionIdentity(values);
   const inboxes = await readInboxes(identity);
   if (inboxes.length === 0) {
@@ -201,11 +224,44 @@ export async function fetchCommand(args: string[]): Promise<void> {
     values.sessions as string | undefined,
     (inner) => store = new DeferredStore(inner),
   );
-  const reader = new Reader(identity, account, store!, contacts, outDir);
+  const reader = new Reader(
+    identity,
+    account,
+    store!,
+    contacts,
+    outDir,
+    maxFile,
+  );
   await reader.recover();
   const { RelayClient } = await import("../relay/client.ts");
   const clients: RelayClient[] = [];
+  let inboxesChanged = false;
+  const unreachable: string[] = [];
   try {
+    /**
+     * Tops up an inbox's prekey bundles (docs/relay.md section 12): fewer than REFILL_BELOW
+     * one-time bundles left, or the last full publication older than the signed prekey's
+     * rotation (7 days), publishes a fresh set (replacing the old one-time bundles when stale).
+     */
+    const refill = async (client: RelayClient, inbox: InboxRecord) => {
+      const rid = Uint8Array.fromHex(inbox.receivingId);
+      const key = queueKey(inbox);
+      const held = await client.publish(rid, key, []);
+      const age = Date.now() - Date.parse(inbox.published ?? inbox.created);
+      const stale = !(age < BUNDLE_REFRESH_MS);
+      if (held >= REFILL_BELOW && !stale) return;
+      const now = await publishBundles(
+        client,
+        { receivingId: rid, key },
+        account,
+        REFILL_COUNT,
+        stale,
+      );
+      await store!.flush();
+      inbox.published = new Date().toISOString();
+      inboxesChanged = true;
+      say(`polycrypt: published fresh prekey bundles on ${inbox.relay} (${now} one-time)`);
+    };
     const connect = async (inbox: InboxRecord) => {
       try {
         const client = await RelayClient.connect(inbox.relay, options);
@@ -217,18 +273,28 @@ export async function fetchCommand(args: string[]): Promise<void> {
     };
     if (!values.follow) {
       for (const inbox of inboxes) {
-        const client = await connect(inbox);
+        // A relay that cannot be reached does not keep the other inboxes from being read.
+        let client: RelayClient;
+        try {
+          client = await connect(inbox);
+        } catch (e) {
+          unreachable.push(inbox.relay);
+          say(`polycrypt: ${(e as Error).message}; its messages wait there`);
+          continue;
+        }
         const rid = Uint8Array.fromHex(inbox.receivingId);
         for (;;) {
           const message = await client.fetch(rid, queueKey(inbox));
           if (message === undefined) break;
           await reader.handle(client, inbox, message);
         }
+        await refill(client, inbox);
       }
     } else {
       const stop = Promise.withResolvers<void>();
       const watches = inboxes.map(async (inbox) => {
         const client = await connect(inbox);
+        await reader.serially(() => refill(client, inbox));
         const messages = await client.subscribe(
           Uint8Array.fromHex(inbox.receivingId),
           queueKey(inbox),
@@ -251,6 +317,13 @@ export async function fetchCommand(args: string[]): Promise<void> {
   } finally {
     for (const client of clients) await client.close().catch(() => {});
     await close();
+    if (inboxesChanged) await writeInboxes(identity, inboxes);
+  }
+  if (unreachable.length) {
+    throw new IoError(
+      `${reader.shown} message${reader.shown === 1 ? "" : "s"} read; could not reach ` +
+        unreachable.join(", "),
+    );
   }
   say(
     `polycrypt: ${reader.shown} message${reader.shown === 1 ? "" : "s"} read` +

@@ -7,6 +7,9 @@ import { IoError, UsageError } from "./_errors.ts";
 import { say, writeAtomic } from "./_io.ts";
 import { type InboxRecord, readInboxes, writeInboxes } from "./_contacts.ts";
 import { openAccount } from "./_chat_session.ts";
+import type { Account } from "../sessions/account.ts";
+import { parseBundle, trimBundle } from "../sessions/bundle.ts";
+import type { QueueKey, RelayClient } from "../relay/client.ts";
 
 /** The most one-time bundles one `inbox new` publishes (the relay holds 200 per queue). */
 const MAX_ONE_TIME = 200;
@@ -38,6 +41,34 @@ export async function sessionIdentity(values: Record<string, unknown>): Promise<
   return identities[0];
 }
 
+/**
+ * Publishes prekey bundles on a queue (docs/relay.md sections 4 and 12): one signed bundle of the
+ * account with `oneTime` one-time keys of each kind, cut into `oneTime` bundles of one of each,
+ * and the bundle with none as the last-resort bundle. With `replace`, the queue's earlier one-time
+ * bundles go first. Resolves with the one-time bundles the relay holds.
+ */
+export async function publishBundles(
+  client: RelayClient,
+  inbox: { receivingId: Uint8Array; key: QueueKey },
+  account: Account,
+  oneTime: number,
+  replace: boolean,
+): Promise<number> {
+  const bundle = await account.prekeyBundle({ oneTimeKeys: oneTime });
+  const parsed = await parseBundle(bundle);
+  const oneTimeBundles = parsed.opks.map((opk, i) =>
+    trimBundle(bundle, { opk: opk.id, pqopk: parsed.pqopks[i].id })
+  );
+  await client.publish(inbox.receivingId, inbox.key, [trimBundle(bundle, {})], {
+    lastResort: true,
+  });
+  let held = await client.publish(inbox.receivingId, inbox.key, [], { replace });
+  for (let i = 0; i < oneTimeBundles.length; i += 50) {
+    held = await client.publish(inbox.receivingId, inbox.key, oneTimeBundles.slice(i, i + 50));
+  }
+  return held;
+}
+
 export async function inboxCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("inbox", args);
   const [action, ...rest] = positionals;
@@ -62,11 +93,11 @@ export async function inboxCommand(args: string[]): Promise<void> {
   if (!/^\d+$/.test(raw ?? "0") || oneTime > MAX_ONE_TIME) {
     throw new UsageError(`--one-time takes a number from 0 to ${MAX_ONE_TIME}, not ${raw}`);
   }
-  const { encodeInvitation } = await import("../relay/invite.ts");
+  const { checkRelayUrl, encodeInvitation } = await import("../relay/invite.ts");
   try {
-    encodeInvitation({ relay, sendId: new Uint8Array(24), recipient: "" });
+    checkRelayUrl(relay);
   } catch (e) {
-    if (/relay/.test((e as Error).message)) throw new UsageError((e as Error).message);
+    throw new UsageError(`--relay: ${(e as Error).message}`);
   }
   const output = values.output as string | undefined;
   if (output !== undefined) {
@@ -74,30 +105,17 @@ export async function inboxCommand(args: string[]): Promise<void> {
     if (exists) throw new IoError(`${output} already exists`);
   }
   const identity = await sessionIdentity(values);
-  const { RelayClient, openInbox } = await import("../relay/client.ts");
-  const { parseBundle, trimBundle } = await import("../sessions/bundle.ts");
+  const relayModule = await import("../relay/client.ts");
   let client;
   try {
-    client = await RelayClient.connect(relay, await relayOptions(values));
+    client = await relayModule.RelayClient.connect(relay, await relayOptions(values));
   } catch {
     throw new IoError(`could not connect to the relay ${relay}`);
   }
   const { account, close } = await openAccount(identity, values.sessions as string | undefined);
   try {
-    const inbox = await openInbox(client);
-    // The bundles: one signed bundle with N one-time keys of each kind, cut into N bundles of one
-    // of each (docs/relay.md section 4), and the last-resort bundle with none.
-    const bundle = await account.prekeyBundle({ oneTimeKeys: oneTime });
-    const parsed = await parseBundle(bundle);
-    const oneTimeBundles = parsed.opks.map((opk, i) =>
-      trimBundle(bundle, { opk: opk.id, pqopk: parsed.pqopks[i].id })
-    );
-    await client.publish(inbox.receivingId, inbox.key, [trimBundle(bundle, {})], {
-      lastResort: true,
-    });
-    for (let i = 0; i < oneTimeBundles.length; i += 50) {
-      await client.publish(inbox.receivingId, inbox.key, oneTimeBundles.slice(i, i + 50));
-    }
+    const inbox = await relayModule.openInbox(client);
+    await publishBundles(client, inbox, account, oneTime, false);
     const invitation = encodeInvitation({
       relay,
       sendId: inbox.sendingId,
@@ -114,6 +132,7 @@ export async function inboxCommand(args: string[]): Promise<void> {
       },
       invitation,
       created: new Date().toISOString(),
+      published: new Date().toISOString(),
     };
     await writeInboxes(identity, [...await readInboxes(identity), record]);
     if (output !== undefined) {

@@ -6,7 +6,7 @@
  *
  * ```
  * invitation = "polycrypt-invite1:" || base64url(payload || check)      ; unpadded, canonical
- * payload    = u16 urlLen || url (UTF-8) || u8 sidLen || sid || u16 recLen || recipient (ASCII)
+ * payload    = u16 urlLen || url (ASCII) || u8 sidLen || sid || u16 recLen || recipient (ASCII)
  * check      = SHA-256("polycrypt-invite1:" || payload)[0..4]
  * ```
  *
@@ -59,8 +59,13 @@ function check(payload: Uint8Array): Uint8Array {
   return sha256(encoder.encode(INVITATION_PREFIX), payload).slice(0, 4);
 }
 
-function checkRelayUrl(relay: string): string {
+/** Checks a relay URL as an invitation carries it; throws `FormatError`. Internal to the CLI. */
+export function checkRelayUrl(relay: string): string {
   if (typeof relay !== "string") throw new TypeError("relay must be a string");
+  // Printable ASCII only: the URL is shown on terminals (an IDN host goes in its xn-- form).
+  if (!/^[\x21-\x7e]+$/.test(relay)) {
+    throw new FormatError("invitation's relay must be printable ASCII without spaces");
+  }
   let url: URL;
   try {
     url = new URL(relay);

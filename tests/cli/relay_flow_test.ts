@@ -21,8 +21,10 @@ function freePort(): number {
 }
 
 /** A `polycrypt relay` process on a free port, SQLite in `dir`; stopped by the returned function. */
-async function startRelay(dir: string): Promise<{ url: string; stop(): Promise<void> }> {
-  const url = `ws://127.0.0.1:${freePort()}`;
+async function startRelay(
+  dir: string,
+  url = `ws://127.0.0.1:${freePort()}`,
+): Promise<{ url: string; stop(signal?: Deno.Signal): Promise<void> }> {
   const child = spawnCli(["relay", "--on", url, "--store", `sqlite:${dir}/relay.db`], ALL, {
     stdout: "null",
     stderr: "null",
@@ -38,8 +40,10 @@ async function startRelay(dir: string): Promise<{ url: string; stop(): Promise<v
   assert.ok(up, "the relay did not start");
   return {
     url,
-    async stop() {
-      child.kill("SIGTERM");
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* gone already */ }
       await child.status;
     },
   };
@@ -79,6 +83,7 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
       const alice = await user(dir, "alice");
       // Bob: an inbox, its invitation in bob.invite (and on stdout); then he goes offline.
       const invite = join(dir, "bob.invite");
+      // Three one-time bundles only: fetch tops them up once fewer than five are left.
       const made = await bob.ok([
         "inbox",
         "new",
@@ -88,6 +93,8 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
         bob.key,
         "-o",
         invite,
+        "--one-time",
+        "3",
       ]);
       const invitation = made.stdout.trim();
       assert.match(invitation, /^polycrypt-invite1:[A-Za-z0-9_-]+$/);
@@ -142,10 +149,12 @@ Deno.test("relay flow: the README walk-through, Bob offline, a text and a file, 
       // Alice's invitation came inside the message: Bob saves her with it and answers.
       const aliceInvite = fetched.stderr.match(/contact add NAME (polycrypt-invite1:\S+)/)![1];
       assert.equal(parseInvitation(aliceInvite).recipient, alice.recipient);
-      // Nothing waits any more: every message was acknowledged.
+      assert.match(fetched.stderr, /published fresh prekey bundles on ws:\S+ \(22 one-time\)/);
+      // Nothing waits any more: every message was acknowledged; the bundles need no refill.
       const again = await bob.ok(["fetch", "-i", bob.key, "-o", out]);
       assert.equal(again.stdout, "");
       assert.match(again.stderr, /0 messages read/);
+      assert.doesNotMatch(again.stderr, /published/);
 
       await bob.ok(["contact", "-i", bob.key, "add", "alice", aliceInvite]);
       await bob.ok(["send", "-i", bob.key, "-r", "@alice", "got your plans"]);
@@ -258,13 +267,20 @@ Deno.test("relay flow: a tampered envelope and a foreign one are dropped; the ot
       );
       await client.close();
       await mallory.close();
+      // A file over fetch's --max-file-size is dropped too, its temporary file removed.
+      await Deno.writeFile(join(dir, "large.bin"), new Uint8Array(1536 * 1024));
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "-f", join(dir, "large.bin")]);
       await alice.ok(["send", "-i", alice.key, "-r", "@bob", "two"]);
 
-      const fetched = await bob.ok(["fetch", "-i", bob.key]);
+      const out = join(dir, "in");
+      await Deno.mkdir(out);
+      const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", out, "--max-file-size", "1M"]);
       const fp = fingerprint(alice.recipient);
       assert.equal(fetched.stdout, `stranger ${fp}: one\nstranger ${fp}: two\n`);
       assert.equal(fetched.stderr.match(/does not decrypt/g)?.length, 2);
-      assert.match(fetched.stderr, /2 messages read, 2 dropped/);
+      assert.match(fetched.stderr, /large\.bin: a file larger than --max-file-size \(1 MiB\)/);
+      assert.match(fetched.stderr, /2 messages read, 3 dropped/);
+      assert.deepEqual([...Deno.readDirSync(out)], []);
       assert.equal((await bob.ok(["fetch", "-i", bob.key])).stdout, "");
     } finally {
       await relay.stop();
@@ -306,6 +322,26 @@ Deno.test("relay flow: usage errors", async () => {
     // A contact with neither an inbox nor --to.
     const carol = await generateIdentity();
     await bob.ok(["contact", "-i", bob.key, "add", "carol", carol.recipient]);
+    // (An invitation saved for carol: --aead does not apply through a relay.)
+    const { encodeInvitation } = await import("../../relay/mod.ts");
+    const carolInvite = encodeInvitation({
+      relay: "ws://127.0.0.1:1",
+      sendId: new Uint8Array(24),
+      recipient: carol.recipient,
+    });
+    await bob.ok(["contact", "-i", bob.key, "add", "carol2", carolInvite]);
+    const aead = await bob.run([
+      "send",
+      "-i",
+      bob.key,
+      "-r",
+      "@carol2",
+      "--aead",
+      "aes-256-gcm",
+      "hi",
+    ]);
+    assert.equal(aead.code, 2, aead.stderr);
+    assert.match(aead.stderr, /--aead does not apply through a relay/);
     const noWay = await bob.run(["send", "-i", bob.key, "-r", "@carol", "hi"]);
     assert.equal(noWay.code, 2, noWay.stderr);
     assert.match(noWay.stderr, /carol has no inbox/);
@@ -354,6 +390,126 @@ Deno.test("relay flow: chat queues lines in the inbox of a peer who is offline",
       assert.equal(await Deno.readTextFile(join(out, "notes.txt")), "the notes\n");
     } finally {
       await relay.stop();
+    }
+  });
+});
+
+Deno.test("relay flow: fetch --follow shows messages as they arrive", async () => {
+  await withTempDir("polycrypt-relay-follow-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      const invitation = (await bob.ok(["inbox", "new", "--relay", relay.url, "-i", bob.key]))
+        .stdout.trim();
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", invitation]);
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "waiting already"]);
+      const follow = spawnCli(["fetch", "-i", bob.key, "--follow"], ALL, { env: bob.env });
+      const reader = follow.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let seen = "";
+      const readUntil = async (text: string) => {
+        while (!seen.includes(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`fetch --follow ended before ${text}: ${seen}`);
+          seen += value;
+        }
+      };
+      try {
+        await readUntil("waiting already\n");
+        const t0 = performance.now();
+        await alice.ok(["send", "-i", alice.key, "-r", "@bob", "and now"]);
+        await readUntil("and now\n");
+        console.log(
+          `fetch --follow: a send (a process) shown after ${
+            (performance.now() - t0).toFixed(0)
+          } ms`,
+        );
+      } finally {
+        follow.kill("SIGTERM");
+        await follow.status;
+        await reader.cancel().catch(() => {});
+        await follow.stderr.cancel().catch(() => {});
+      }
+      const fp = fingerprint(alice.recipient);
+      assert.equal(seen, `stranger ${fp}: waiting already\nstranger ${fp}: and now\n`);
+      assert.equal((await bob.ok(["fetch", "-i", bob.key])).stdout, "");
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+Deno.test("relay flow: the relay killed during a send; the sender retries and the file arrives once", async () => {
+  await withTempDir("polycrypt-relay-crash-", async (dir) => {
+    let relay = await startRelay(dir);
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      const invitation = (await bob.ok(["inbox", "new", "--relay", relay.url, "-i", bob.key]))
+        .stdout.trim();
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", invitation]);
+      const file = new Uint8Array(24 * 1024 * 1024);
+      const block = crypto.getRandomValues(new Uint8Array(65536));
+      for (let at = 0; at < file.length; at += block.length) file.set(block, at);
+      file[1] ^= 1;
+      await Deno.writeFile(join(dir, "big.bin"), file);
+      const send = spawnCli(
+        ["send", "-i", alice.key, "-r", "@bob", "-f", join(dir, "big.bin")],
+        ALL,
+        {
+          env: alice.env,
+        },
+      );
+      const sendOut = send.output();
+      // Once some pieces are on the relay, kill -9 it and start it again on the same database.
+      const db = join(dir, "relay.db");
+      for (let i = 0; i < 12_000; i++) {
+        const wal = await Deno.stat(`${db}-wal`).catch(() => undefined);
+        if ((wal?.size ?? 0) > 2 * 1024 * 1024) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      let sendDone = false;
+      sendOut.then(() => sendDone = true, () => {});
+      await new Promise((r) => setTimeout(r, 0));
+      assert.ok(!sendDone, "the send finished before the relay could be killed");
+      await relay.stop("SIGKILL");
+      relay = await startRelay(dir, relay.url);
+      const sent = await sendOut;
+      const err = new TextDecoder().decode(sent.stderr);
+      assert.equal(sent.code, 0, err);
+      assert.match(err, /big\.bin \(25165824 bytes\) stored/);
+      const out = join(dir, "in");
+      await Deno.mkdir(out);
+      const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", out]);
+      assert.match(fetched.stderr, /1 message read/);
+      assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), ["big.bin"]);
+      assert.deepEqual(await Deno.readFile(join(out, "big.bin")), file);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+Deno.test("relay flow: an inbox whose relay is down does not keep the others from being read", async () => {
+  await withTempDir("polycrypt-relay-down-", async (dir) => {
+    const a = await startRelay(await Deno.makeTempDir({ dir }));
+    const b = await startRelay(await Deno.makeTempDir({ dir }));
+    try {
+      const bob = await user(dir, "bob");
+      const alice = await user(dir, "alice");
+      await bob.ok(["inbox", "new", "--relay", b.url, "-i", bob.key]);
+      const onA = (await bob.ok(["inbox", "new", "--relay", a.url, "-i", bob.key])).stdout.trim();
+      assert.equal((await bob.ok(["inbox", "list", "-i", bob.key])).stdout.split("\n").length, 3);
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", onA]);
+      await alice.ok(["send", "-i", alice.key, "-r", "@bob", "via a"]);
+      await b.stop();
+      const fetched = await bob.run(["fetch", "-i", bob.key]);
+      assert.equal(fetched.code, 3, fetched.stderr);
+      assert.match(fetched.stdout, /: via a\n$/);
+      assert.match(fetched.stderr, new RegExp(`1 message read; could not reach ${b.url}`));
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   });
 });

@@ -59,7 +59,16 @@ Deno.test("invitation: refusals", async () => {
     recipient,
   ];
   for (const text of bad) assert.throws(() => parseInvitation(text), FormatError, text);
-  for (const relay of ["http://example.com", "not a url", "udp://127.0.0.1:1"]) {
+  for (
+    const relay of [
+      "http://example.com",
+      "not a url",
+      "udp://127.0.0.1:1",
+      "ws://relay.example:1/\x1b[2J",
+      "ws://relay.example:1/\npath",
+      "ws://relay.example:1/ a",
+    ]
+  ) {
     assert.throws(() => encodeInvitation({ relay, sendId, recipient }), FormatError);
   }
   assert.throws(

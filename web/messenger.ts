@@ -13,7 +13,7 @@
  */
 import { decrypt, encrypt, generateIdentity, registry } from "../mod.ts";
 import { fingerprint, formatSafetyNumber, safetyNumber } from "../contacts/fingerprint.ts";
-import { type Account, createAccount } from "../sessions/account.ts";
+import { type Account, createAccount, PREKEY_ROTATION_MS } from "../sessions/account.ts";
 import { attachedPrekeyIds, parseBundle, trimBundle } from "../sessions/bundle.ts";
 import { RelayClient } from "../relay/client.ts";
 import type { QueueKey } from "../relay/client.ts";
@@ -48,7 +48,7 @@ export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 export const IDENTITY_ENGINE = "x25519+ml-kem-768";
 /** The web identity's signing key (bundles): Ed25519, so an invitation fits one QR code. */
 export const SIGNATURE_ENGINE = "ed25519";
-/** One-time prekey bundles published to the relay at a time. */
+/** One-time prekey bundles published to the relay at a time (a new set when fewer than 5 are left). */
 const BUNDLES = 10;
 
 const encoder = new TextEncoder();
@@ -430,12 +430,24 @@ export class Messenger extends EventTarget {
     client.close().catch(() => {});
   }
 
+  /**
+   * Keeps the inbox's prekey bundles fresh, as the CLI's `fetch` does (relay.md section 12): when
+   * fewer than 5 one-time bundles are left or the last set is older than the signed prekey's
+   * rotation (7 days), a new set of 10 replaces them, with a new last-resort bundle.
+   */
   async #publishBundles(relay: RelayClient): Promise<void> {
+    const left = await relay.publish(this.#rid, this.#inboxKey, []);
+    const last = (await this.#unseal<{ at: number }>("bundles"))?.at ?? 0;
+    if (left >= 5 && Date.now() - last < PREKEY_ROTATION_MS) return;
     const bundle = await this.#account.prekeyBundle({ oneTimeKeys: BUNDLES });
     const { opks, pqopks } = attachedPrekeyIds(bundle);
     const oneTime = opks.map((opk, i) => trimBundle(bundle, { opk, pqopk: pqopks[i] }));
     await relay.publish(this.#rid, this.#inboxKey, oneTime, { replace: true });
     await relay.publish(this.#rid, this.#inboxKey, [trimBundle(bundle, {})], { lastResort: true });
+    await this.#records.commit([{
+      key: "bundles",
+      value: await this.#seal("bundles", { at: Date.now() }),
+    }]);
   }
 
   async #receive(

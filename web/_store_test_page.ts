@@ -1,7 +1,12 @@
 // Test code, not part of the page: bundled by tests/web/store_test.ts (esbuild) and run in Chromium: the SessionStore contract on
 // IndexedDbSessionStore, and two accounts whose sessions live in IndexedDB. Results go to
 // `globalThis.storeResults` as [name, passed, detail] rows.
-import { IndexedDbSessionStore, openDatabase } from "./indexeddb_store.ts";
+import {
+  DeferredSessionStore,
+  IndexedDbSessionStore,
+  KeyValue,
+  openDatabase,
+} from "./indexeddb_store.ts";
 import { generateIdentity } from "../mod.ts";
 import { createAccount } from "../sessions/account.ts";
 
@@ -137,6 +142,54 @@ async function run(): Promise<void> {
     await a.close();
     await b.close();
   });
+  await check(
+    "deferred: commits wait for flush, which writes them with other stores' changes",
+    async () => {
+      const ddb = await openDatabase(`deferred-${Date.now()}`, ["sessions", "records"]);
+      const deferred = new DeferredSessionStore(ddb);
+      const stored = new KeyValue(ddb, "sessions");
+      await deferred.commit([{ key: "s/1", value: bytes("ratchet") }, { key: "s/0" }]);
+      same(dec.decode(await deferred.get("s/1")), "ratchet", "seen through the deferred store");
+      same(await deferred.list("s/"), ["s/1"], "listed");
+      same(await stored.get("s/1"), undefined, "not written yet");
+      await deferred.flush([{
+        store: "records",
+        changes: [{ key: "chat", value: bytes("text") }],
+      }]);
+      same(dec.decode(await stored.get("s/1")), "ratchet", "written");
+      same(dec.decode(await new KeyValue(ddb, "records").get("chat")), "text", "with the record");
+      same(deferred.waiting, 0, "nothing waits");
+    },
+  );
+  await check(
+    "deferred: a flush that fails writes nothing, and the changes still wait",
+    async () => {
+      const ddb = await openDatabase(`deferred-fail-${Date.now()}`, ["sessions", "records"]);
+      const deferred = new DeferredSessionStore(ddb);
+      await deferred.commit([{ key: "s/1", value: bytes("ratchet") }]);
+      class Uncloneable extends Uint8Array {
+        override slice(): Uint8Array<ArrayBuffer> {
+          return (() => 0) as unknown as Uint8Array<ArrayBuffer>;
+        }
+      }
+      await rejects(
+        deferred.flush([{
+          store: "records",
+          changes: [{ key: "bad", value: new Uncloneable(1) }],
+        }]),
+        DOMException as unknown as ErrorConstructor,
+        "uncloneable record",
+      );
+      same(
+        await new KeyValue(ddb, "sessions").get("s/1"),
+        undefined,
+        "the session change was not written",
+      );
+      same(deferred.waiting, 1, "it still waits");
+      await deferred.flush();
+      same(dec.decode(await new KeyValue(ddb, "sessions").get("s/1")), "ratchet", "written later");
+    },
+  );
   await check("a closed store refuses", async () => {
     const s = new IndexedDbSessionStore(db);
     s.close();

@@ -132,3 +132,99 @@ export class IndexedDbSessionStore extends KeyValue implements SessionStore {
     super(db, store);
   }
 }
+
+/**
+ * A {@linkcode SessionStore} whose commits wait in memory until {@linkcode
+ * DeferredSessionStore.flush}, which writes them in one IndexedDB transaction together with
+ * changes to other object stores of the same database (docs/web.md section 4, "Receiving"): the
+ * page commits the ratchet step of a received message and the conversation that holds its text
+ * atomically, as the CLI's `fetch` does with its deferred store (relay.md section 12). A caller
+ * flushes before anything leaves the page that depends on a commit (an encrypted message, a
+ * published bundle): that is when the account's requirement (durable before use) applies.
+ */
+export class DeferredSessionStore implements SessionStore {
+  readonly #db: IDBDatabase;
+  readonly #store: string;
+  readonly #inner: KeyValue;
+  readonly #pending = new Map<string, Uint8Array | undefined>();
+
+  /** The store `sessions` (default) of the open database `db`, with commits held until flush. */
+  constructor(db: IDBDatabase, store = "sessions") {
+    this.#db = db;
+    this.#store = store;
+    this.#inner = new KeyValue(db, store);
+  }
+
+  /** The number of keys with a change waiting. */
+  get waiting(): number {
+    return this.#pending.size;
+  }
+
+  /** See {@linkcode SessionStore.get}: a waiting change first. */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    if (this.#pending.has(key)) return this.#pending.get(key)?.slice();
+    return await this.#inner.get(key);
+  }
+
+  /** See {@linkcode SessionStore.list}: the stored keys with the waiting changes applied. */
+  async list(prefix: string): Promise<string[]> {
+    const keys = new Set(await this.#inner.list(prefix));
+    for (const [key, value] of this.#pending) {
+      if (!key.startsWith(prefix)) continue;
+      if (value === undefined) keys.delete(key);
+      else keys.add(key);
+    }
+    return [...keys].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Holds `changes` (checked now, in order) until the next flush. */
+  commit(changes: readonly StoreChange[]): Promise<void> {
+    try {
+      checkChanges(changes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    for (const { key, value } of changes) this.#pending.set(key, value?.slice());
+    return Promise.resolve();
+  }
+
+  /**
+   * Writes the waiting changes and `extra` (changes to other object stores of the database) in
+   * one durable transaction: all or none. Changes made while it runs wait for the next flush.
+   */
+  async flush(extra: { store: string; changes: readonly StoreChange[] }[] = []): Promise<void> {
+    const mine = [...this.#pending];
+    if (mine.length === 0 && extra.every((e) => e.changes.length === 0)) return;
+    for (const e of extra) checkChanges(e.changes);
+    const names = [...new Set([this.#store, ...extra.map((e) => e.store)])];
+    const tx = this.#db.transaction(names, "readwrite", { durability: "strict" });
+    const finished = new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error ?? new Error("IndexedDB transaction failed"));
+      tx.onabort = () => reject(tx.error ?? new Error("IndexedDB transaction aborted"));
+    });
+    try {
+      const put = (store: string, key: string, value: Uint8Array | undefined) =>
+        value === undefined
+          ? tx.objectStore(store).delete(key)
+          : tx.objectStore(store).put(value.slice(), key);
+      for (const [key, value] of mine) put(this.#store, key, value);
+      for (const e of extra) for (const c of e.changes) put(e.store, c.key, c.value);
+    } catch (e) {
+      tx.abort();
+      await finished.catch(() => {});
+      throw e;
+    }
+    await finished;
+    // What was written leaves the waiting list, unless it changed again meanwhile.
+    for (const [key, value] of mine) {
+      if (this.#pending.get(key) === value) this.#pending.delete(key);
+    }
+  }
+
+  /** Later calls of the underlying view reject; waiting changes are dropped. */
+  close(): void {
+    this.#pending.clear();
+    this.#inner.close();
+  }
+}

@@ -5,7 +5,8 @@
  * - The identity, the inbox's keys and a random data key live in one record sealed under the
  *   user's passphrase (`encrypt(..., { passphrase })`: the cascade's Argon2id layer, as
  *   `polycrypt keygen -p`). Contacts and conversations are records sealed with the data key
- *   (AES-256-GCM); sessions are in an {@linkcode IndexedDbSessionStore}, sealed by the account.
+ *   (AES-256-GCM); sessions are in IndexedDB too ({@linkcode DeferredSessionStore}), sealed by the
+ *   account, written together with what depends on them (docs/web.md section 4).
  * - Every message to a contact is a session message (docs/sessions.md) deposited in the contact's
  *   relay queue; what it carries is the web payload of docs/web.md section 4.
  *
@@ -23,7 +24,7 @@ import { encodeInvitation, parseInvitation } from "../relay/invite.ts";
 import { equalBytes, fromBase64, fromHex, toBase64, toHex } from "../engines/_bytes.ts";
 import { sha256 } from "../engines/_hash.ts";
 import { checkFileName } from "../transports/message.ts";
-import { IndexedDbSessionStore, KeyValue, openDatabase } from "./indexeddb_store.ts";
+import { DeferredSessionStore, KeyValue, openDatabase } from "./indexeddb_store.ts";
 
 /**
  * The payload of a session message through a relay, as the CLI writes it (docs/relay.md section
@@ -214,9 +215,20 @@ export class Messenger extends EventTarget {
   readonly #others = new Map<string, Promise<RelayClient>>();
   readonly #safetyNumbers = new Map<string, string>();
   #saveChain: Promise<unknown> = Promise.resolve();
+  readonly #sessions: DeferredSessionStore;
+  /** Account work and the flush of what it committed run one at a time (see #exclusive). */
+  #accountChain: Promise<unknown> = Promise.resolve();
+  /** The conversations a received message changed, written with its ratchet step. */
+  #touched: Set<string> | undefined;
 
-  private constructor(vault: Vault, account: Account, records: KeyValue) {
+  private constructor(
+    vault: Vault,
+    account: Account,
+    records: KeyValue,
+    sessions: DeferredSessionStore,
+  ) {
     super();
+    this.#sessions = sessions;
     this.#vault = vault;
     this.name = vault.name;
     this.recipient = vault.recipient;
@@ -300,11 +312,9 @@ export class Messenger extends EventTarget {
   }
 
   static async #open(db: IDBDatabase, vault: Vault): Promise<Messenger> {
-    const account = await createAccount({
-      identity: vault.identity,
-      store: new IndexedDbSessionStore(db),
-    });
-    const m = new Messenger(vault, account, new KeyValue(db, "records"));
+    const sessions = new DeferredSessionStore(db);
+    const account = await createAccount({ identity: vault.identity, store: sessions });
+    const m = new Messenger(vault, account, new KeyValue(db, "records"), sessions);
     await m.#load();
     m.#connect().catch(() => {});
     return m;
@@ -352,20 +362,59 @@ export class Messenger extends EventTarget {
 
   /** Writes the contacts and the conversation with `fp` (in order, one at a time). */
   #save(fp?: string): Promise<void> {
+    return this.#persist(fp ? [fp] : [], false);
+  }
+
+  /**
+   * Writes the contacts and the conversations `fps`, and with `sessions` the account's waiting
+   * commits, in one transaction; on the chain of writes, so snapshots land in the order taken.
+   */
+  #persist(fps: readonly string[], sessions: boolean): Promise<void> {
     const run = async () => {
       const changes = [{
         key: "contacts",
         value: await this.#seal("contacts", [...this.contacts.values()]),
       }];
-      if (fp) {
+      for (const fp of fps) {
         const name = `chat/${fp}`;
         changes.push({ key: name, value: await this.#seal(name, this.chats.get(fp) ?? []) });
       }
-      await this.#records.commit(changes);
+      if (sessions) await this.#sessions.flush([{ store: "records", changes }]);
+      else await this.#records.commit(changes);
     };
     const next = this.#saveChain.then(run, run);
     this.#saveChain = next.catch(() => {});
     return next;
+  }
+
+  /**
+   * Runs `fn` (account work) after every earlier one, then writes what the account committed:
+   * the account's state is durable before anything that depends on it leaves the page, and a
+   * received message's ratchet step lands with the conversation that shows it.
+   */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      try {
+        return await fn();
+      } finally {
+        const touched = this.#touched;
+        this.#touched = undefined;
+        if (touched) await this.#persist([...touched], true);
+        else await this.#sessions.flush();
+      }
+    };
+    const next = this.#accountChain.then(run, run);
+    this.#accountChain = next.catch(() => {});
+    return next;
+  }
+
+  /** Marks the conversation with `fp` changed: written with the message being received, if any. */
+  #dirty(fp: string): Promise<void> {
+    if (this.#touched) {
+      this.#touched.add(fp);
+      return Promise.resolve();
+    }
+    return this.#save(fp);
   }
 
   #changed(): void {
@@ -439,7 +488,10 @@ export class Messenger extends EventTarget {
     const left = await relay.publish(this.#rid, this.#inboxKey, []);
     const last = (await this.#unseal<{ at: number }>("bundles"))?.at ?? 0;
     if (left >= 5 && Date.now() - last < PREKEY_ROTATION_MS) return;
-    const bundle = await this.#account.prekeyBundle({ oneTimeKeys: BUNDLES });
+    // The new prekeys are stored before the relay sees the bundles that name them.
+    const bundle = await this.#exclusive(() =>
+      this.#account.prekeyBundle({ oneTimeKeys: BUNDLES })
+    );
     const { opks, pqopks } = attachedPrekeyIds(bundle);
     const oneTime = opks.map((opk, i) => trimBundle(bundle, { opk, pqopk: pqopks[i] }));
     await relay.publish(this.#rid, this.#inboxKey, oneTime, { replace: true });
@@ -456,16 +508,26 @@ export class Messenger extends EventTarget {
   ): Promise<void> {
     try {
       for await (const message of messages) {
-        try {
-          await this.#handle(message.id, message.envelope);
-        } catch (e) {
-          // Not for us, a replay, or damaged: nothing to show; acknowledged so it goes.
-          this.#error(e);
-        }
+        let failure: unknown;
+        // Decrypted, shown and written (ratchet step and conversation in one transaction), then
+        // acknowledged: a page closed before the write gets the message again. A write that
+        // fails throws out of here without the ACK (the connection is dropped and renewed).
+        await this.#exclusive(async () => {
+          this.#touched = new Set();
+          try {
+            await this.#handle(message.id, message.envelope);
+          } catch (e) {
+            failure = e;
+          }
+        });
+        // Not for us, a replay, or damaged: nothing to show; acknowledged so it goes.
+        if (failure) this.#error(failure);
         await relay.ack(this.#rid, this.#inboxKey, message.id);
       }
-    } catch {
-      // the connection failed: reconnect below
+    } catch (e) {
+      // the connection failed, or a write did: reconnect below
+      if (this.#relay === relay) await relay.close().catch(() => {});
+      if (!(e instanceof Error && /relay connection|closed/.test(e.message))) this.#error(e);
     }
     if (this.#relay === relay) this.#reconnect();
   }
@@ -542,10 +604,12 @@ export class Messenger extends EventTarget {
         try {
           relay = await this.#relayFor(url);
           if (!envelope) {
-            if (await this.#account.sessionId(contact.fingerprint)) {
-              envelope = await this.#account.encrypt(contact.fingerprint, payload);
-            } else {
-              const bundle = await relay.fetchBundle(sendId);
+            const r = relay;
+            envelope = await this.#exclusive(async () => {
+              if (await this.#account.sessionId(contact.fingerprint)) {
+                return await this.#account.encrypt(contact.fingerprint, payload);
+              }
+              const bundle = await r.fetchBundle(sendId);
               if (!bundle) throw new Final(`${contact.name} has no prekeys left on the relay`);
               try {
                 await parseBundle(bundle, { expect: contact.recipient });
@@ -554,8 +618,8 @@ export class Messenger extends EventTarget {
                   `the relay gave a prekey bundle that is not ${contact.name}'s: ${e}`,
                 );
               }
-              envelope = await this.#account.encrypt(bundle, payload);
-            }
+              return await this.#account.encrypt(bundle, payload);
+            });
           }
           await relay.send(sendId, envelope, { messageId });
           return;
@@ -710,7 +774,7 @@ export class Messenger extends EventTarget {
       this.contacts.set(from, contact);
       this.chats.set(from, this.chats.get(from) ?? []);
     }
-    await this.#save(from);
+    await this.#dirty(from);
     this.#changed();
     return contact;
   }
@@ -729,7 +793,7 @@ export class Messenger extends EventTarget {
       state: "delivered",
       receipts: sentAt !== undefined,
     });
-    await this.#save(fp);
+    await this.#dirty(fp);
     this.#changed();
     if (sentAt !== undefined) this.#receipt(contact, DELIVERED, [id]);
     if (this.#visible === fp) this.#markRead(fp);
@@ -781,7 +845,7 @@ export class Messenger extends EventTarget {
       this.#files.set(incoming.meta.id, new Blob(incoming.parts));
       incoming.meta.state = "delivered";
       incoming.meta.progress = undefined;
-      await this.#save(fp);
+      await this.#dirty(fp);
       if (incoming.meta.receipts) this.#receipt(contact, DELIVERED, [incoming.meta.id]);
       if (this.#visible === fp) this.#markRead(fp);
     }
@@ -800,7 +864,7 @@ export class Messenger extends EventTarget {
       changed = true;
     }
     if (changed) {
-      await this.#save(contact.fingerprint);
+      await this.#dirty(contact.fingerprint);
       this.#changed();
     }
   }

@@ -53,7 +53,7 @@ Deno.test({
       for (const [name, passed, detail] of rows) {
         console.log(`${passed ? "ok  " : "FAIL"} ${name}${passed ? "" : `: ${detail}`}`);
       }
-      assert.equal(rows.length, 9, JSON.stringify(rows));
+      assert.equal(rows.length, 11, JSON.stringify(rows));
       assert.deepEqual(rows.filter((r) => !r[1]), []);
       assert.deepEqual(errors, []);
     } finally {

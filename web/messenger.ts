@@ -399,7 +399,8 @@ export class Messenger extends EventTarget {
       } finally {
         const touched = this.#touched;
         this.#touched = undefined;
-        if (touched) await this.#persist([...touched], true);
+        // Nothing of the page's own changed (a file's middle piece): the account's commits alone.
+        if (touched?.size) await this.#persist([...touched], true);
         else await this.#sessions.flush();
       }
     };

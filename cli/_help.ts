@@ -712,7 +712,8 @@ const PAGES: Record<string, CommandHelp> = {
         text:
           "Also serve the web chat page (docs/web.md) on each ws:// address: http://HOST:PORT/ " +
           "in a browser makes an identity there, and chats with sessions through this relay. " +
-          "The page is dist/web of a clone (deno task build); its responses carry a strict " +
+          "The page is dist/web of the sources (deno task build; deno task install copies it " +
+          "when built); its responses carry a strict " +
           "Content-Security-Policy (this origin's scripts only).",
       },
     },

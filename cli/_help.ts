@@ -726,7 +726,7 @@ const PAGES: Record<string, CommandHelp> = {
     summary: "run a relay that stores sealed messages for recipients who are offline",
     usage: [
       "relay --on ADDRESS... [--store sqlite:PATH | --store postgres://USER@HOST:PORT/DB] " +
-      "[--tls-cert FILE --tls-key FILE]",
+      "[--tls-cert FILE --tls-key FILE] [--web]",
     ],
     description: "Serves the relay protocol (docs/relay.md) on each --on address (tcp://, " +
       "tls:// or ws://) until Ctrl-C or SIGTERM. Recipients create queues, senders deposit " +
@@ -749,9 +749,21 @@ const PAGES: Record<string, CommandHelp> = {
       },
       "tls-cert": TLS_OPTIONS["tls-cert"],
       "tls-key": TLS_OPTIONS["tls-key"],
+      web: {
+        text:
+          "Also serve the web chat page (docs/web.md) on each ws:// address: http://HOST:PORT/ " +
+          "in a browser makes an identity there, and chats with sessions through this relay. " +
+          "The page is dist/web of the sources (deno task build; deno task install copies it " +
+          "when built); its responses carry a strict " +
+          "Content-Security-Policy (this origin's scripts only).",
+      },
     },
     positionals: "none",
     examples: [
+      [
+        "a relay with the web chat: open http://127.0.0.1:8800/",
+        "polycrypt relay --on ws://127.0.0.1:8800 --web",
+      ],
       [
         "a relay on WebSocket and TCP",
         "polycrypt relay --on ws://0.0.0.0:8800 --on tcp://0.0.0.0:8801",
@@ -764,7 +776,7 @@ const PAGES: Record<string, CommandHelp> = {
     exits: [
       [0, "stopped by Ctrl-C or SIGTERM"],
       EXIT_USAGE,
-      [3, "the address or the database could not be opened"],
+      [3, "the address or the database could not be opened, or --web found no built page"],
     ],
   },
   inbox: {

@@ -57,7 +57,10 @@ async function openStore(spec: string | undefined) {
   throw new UsageError("--store must be sqlite:PATH or postgres://USER@HOST:PORT/DB");
 }
 
-/** `polycrypt relay --on URL... [--store STORE]`: serves until SIGINT or SIGTERM. */
+/**
+ * `polycrypt relay --on URL... [--store STORE] [--web]`: serves until SIGINT or SIGTERM; with
+ * `--web`, the web chat page too, on each ws:// address (docs/web.md).
+ */
 export async function relayCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("relay", args);
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -76,6 +79,19 @@ export async function relayCommand(args: string[]): Promise<void> {
   } else if (certFile || keyFile) {
     throw new UsageError("--tls-cert and --tls-key go with a tls:// address");
   }
+  const web = values.web === true;
+  if (web && !on.some((u) => u.startsWith("ws://"))) {
+    throw new UsageError("--web serves the page on a ws:// address: give one with --on");
+  }
+  const { webHandler } = await import("./_web.ts");
+  const { parseWsAddress } = await import("../transports/websocket.ts");
+  // The page is read before the store is opened: a missing build fails with nothing to undo.
+  const pages = new Map<string, (request: Request) => Response>();
+  if (web) {
+    for (const url of on.filter((u) => u.startsWith("ws://"))) {
+      pages.set(url, await webHandler(parseWsAddress(url).path));
+    }
+  }
   const { RelayServer } = await import("../relay/server.ts");
   const { store, name } = await openStore(values.store as string | undefined);
   // Store failures are told without ids, keys or addresses (the error's message only).
@@ -85,8 +101,14 @@ export async function relayCommand(args: string[]): Promise<void> {
   });
   try {
     for (const url of on) {
-      const address = await server.listen(url, url.startsWith("tls://") ? tls : undefined);
+      const page = pages.get(url);
+      const address = await server.listen(
+        url,
+        url.startsWith("tls://") ? tls : undefined,
+        page ? { onHttpRequest: page } : {},
+      );
       say(`relay: listening on ${address}`);
+      if (page) say(`relay: web chat on ${new URL(address.replace(/^ws:/, "http:")).origin}/`);
     }
   } catch (e) {
     await server.close();

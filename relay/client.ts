@@ -393,7 +393,10 @@ export class RelayClient {
       this.#pinger = setInterval(() => {
         this.ping().catch(() => {});
       }, this.#pingEvery);
-      Deno.unrefTimer(this.#pinger);
+      // Deno only: the pinger does not keep a process alive (a page has no such notion).
+      (globalThis as { Deno?: { unrefTimer(id: number): void } }).Deno?.unrefTimer(
+        this.#pinger as unknown as number,
+      );
     }
     return {
       async *[Symbol.asyncIterator]() {

@@ -198,9 +198,14 @@ export class RelayServer {
 
   /**
    * Listens on `url` (`tcp://`, `tls://` with `tls`, `ws://`; port 0 picks a free port) and
-   * resolves with the address it got.
+   * resolves with the address it got. On a `ws://` URL, `options.onHttpRequest` answers the plain
+   * HTTP requests of the same port (the web page of `polycrypt relay --web`).
    */
-  async listen(url: string, tls?: { cert: string; key: string }): Promise<string> {
+  async listen(
+    url: string,
+    tls?: { cert: string; key: string },
+    options: { onHttpRequest?: (request: Request) => Response | Promise<Response> } = {},
+  ): Promise<string> {
     if (this.#closed) throw new Error("the relay is closed");
     if (url.startsWith("udp://")) throw new RangeError("the relay needs a stream transport");
     const listener = await listen(url, (peer) => {
@@ -213,6 +218,7 @@ export class RelayServer {
       betweenFramesTimeoutMs: this.#options.idleTimeoutMs,
       frameBudget: this.#options.frameBudget,
       tls,
+      ...(options.onHttpRequest ? { onHttpRequest: options.onHttpRequest } : {}),
     });
     this.#listeners.push(listener);
     return listener.address;

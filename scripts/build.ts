@@ -14,7 +14,10 @@
 // from Deno's own cache (the versions deno.lock pins) through a node_modules of symbolic links in a
 // temporary folder, so the bundle holds exactly what the Deno tests ran.
 //
-// Usage: deno run --allow-all scripts/build.ts [--quiet]
+// - dist/web/: the web chat page (web/, docs/web.md) that `polycrypt relay --web` serves: its
+//   bundle (minified, dependencies inlined, the Argon2id worker next to it), index.html, app.css.
+//
+// Usage: deno run --allow-all scripts/build.ts [--quiet] [--web (only dist/web)]
 import * as esbuild from "esbuild";
 import ts from "typescript";
 import { gzipSync } from "node:zlib";
@@ -24,6 +27,8 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const DIST = join(ROOT, "dist");
 const quiet = Deno.args.includes("--quiet");
+/** `--web`: only dist/web, the chat page that `polycrypt relay --web` serves (about 1 s). */
+const webOnly = Deno.args.includes("--web");
 const log = (line: string) => quiet || console.log(line);
 
 /** The library's npm dependencies (deno.json import name -> npm package), as dist declares them. */
@@ -48,6 +53,8 @@ const ENTRIES: Record<string, string> = {
 };
 /** The browser build: the core and the one worker a page can start. */
 const BROWSER_ENTRIES = ["index", "argon2_worker"];
+/** The web chat page (web/, docs/web.md): its files copied as they are next to its bundle. */
+const WEB_STATIC = ["index.html", "app.css"];
 
 /**
  * The sources that start a worker from a module next to them: the module's source name and the
@@ -130,6 +137,25 @@ const workerUrls: esbuild.Plugin = {
   },
 };
 
+/**
+ * esbuild plugin for the web chat's bundle: a page has no `node:crypto` (the transports' message
+ * ids use only SHA-256: web/_node_crypto.ts) and can dial only WebSockets (web/_dial.ts stands in
+ * for transports/dial.ts, leaving out the TCP, TLS, UDP and SOCKS5 code that needs Deno).
+ */
+const webShims: esbuild.Plugin = {
+  name: "polycrypt-web-shims",
+  setup(build) {
+    build.onResolve({ filter: /^node:crypto$/ }, () => ({
+      path: join(ROOT, "web", "_node_crypto.ts"),
+    }));
+    build.onResolve({ filter: /(^|\/)dial\.ts$/ }, (args) => {
+      const target = join(args.resolveDir, args.path);
+      if (target !== join(ROOT, "transports", "dial.ts")) return undefined;
+      return { path: join(ROOT, "web", "_dial.ts") };
+    });
+  },
+};
+
 /** The files an entry loads before it runs (its static imports, transitively). */
 function staticClosure(
   meta: esbuild.Metafile,
@@ -173,7 +199,7 @@ async function main(): Promise<void> {
     pins.set(pkg, version);
   }
 
-  await Deno.remove(DIST, { recursive: true }).catch(() => {});
+  await Deno.remove(webOnly ? join(DIST, "web") : DIST, { recursive: true }).catch(() => {});
   const scratch = await Deno.makeTempDir({ prefix: "polycrypt-build-" });
   try {
     const modules = join(scratch, "node_modules");
@@ -192,6 +218,11 @@ async function main(): Promise<void> {
       legalComments: "eof",
     };
     const t0 = performance.now();
+    if (webOnly) {
+      const row = await buildWeb(common);
+      log(`web: ${Math.round(performance.now() - t0)} ms; ${row.entry} ${sizeLine(row)}`);
+      return;
+    }
     // 1. The npm package: readable ESM, dependencies as imports.
     await esbuild.build({
       ...common,
@@ -211,15 +242,16 @@ async function main(): Promise<void> {
       external: ["node:*", "crypto"],
       mainFields: ["browser", "module", "main"],
     });
+    const webRow = await buildWeb(common);
     log(`bundles: ${Math.round(performance.now() - t0)} ms`);
 
-    // 3. Declarations.
+    // 4. Declarations.
     const t1 = performance.now();
     emitDeclarations(Object.values(ENTRIES).filter((e) => !e.includes("_worker")), modules);
     await shimDenoTypes(join(DIST, "types"));
     log(`declarations: ${Math.round(performance.now() - t1)} ms`);
 
-    // 4. package.json, README, LICENSE.
+    // 5. package.json, README, LICENSE.
     const types = (source: string) => "./types/" + source.replace(/\.ts$/, ".d.ts");
     const pkg = {
       name: "polycrypt",
@@ -244,7 +276,7 @@ async function main(): Promise<void> {
     await Deno.copyFile(join(ROOT, "LICENSE"), join(DIST, "LICENSE"));
     await Deno.writeTextFile(join(DIST, "README.md"), packageReadme());
 
-    // 5. Sizes of the page build: each entry with what it loads first, and the lazy chunks.
+    // 6. Sizes of the page build: each entry with what it loads first, and the lazy chunks.
     const meta = browser.metafile!;
     const rows: SizeRow[] = [];
     const eager = new Set<string>();
@@ -269,6 +301,7 @@ async function main(): Promise<void> {
         gzipBytes: gz,
       });
     }
+    rows.push(webRow);
     await Deno.writeTextFile(join(DIST, "sizes.json"), JSON.stringify(rows, null, 2) + "\n");
     for (const r of rows) {
       log(
@@ -280,6 +313,41 @@ async function main(): Promise<void> {
     await esbuild.stop();
     await Deno.remove(scratch, { recursive: true });
   }
+}
+
+/** The web chat page in dist/web; resolves with the size of what its first load fetches. */
+async function buildWeb(common: esbuild.BuildOptions): Promise<SizeRow> {
+  const web = await esbuild.build({
+    ...common,
+    entryPoints: { app: "web/app.ts", argon2_worker: ENTRIES.argon2_worker },
+    outdir: join(DIST, "web"),
+    platform: "browser",
+    minify: !Deno.env.get("PROBE"),
+    plugins: [webShims, workerUrls],
+    // node-forge reaches for node's crypto only where it finds Node; a page never does.
+    external: ["crypto"],
+    mainFields: ["browser", "module", "main"],
+  });
+  for (const file of WEB_STATIC) {
+    await Deno.copyFile(join(ROOT, "web", file), join(DIST, "web", file));
+  }
+  // What the page loads first: HTML, CSS, the app and its static imports.
+  const first = [
+    ...staticClosure(web.metafile!, relative(ROOT, join(DIST, "web", "app.js"))),
+    ...WEB_STATIC.map((f) => relative(ROOT, join(DIST, "web", f))),
+  ];
+  const { min, gz, n } = await sizeOf(first);
+  return {
+    entry: "web/ (the chat page: index.html, app.css, app.js)",
+    files: n,
+    minifiedBytes: min,
+    gzipBytes: gz,
+  };
+}
+
+function sizeLine(r: SizeRow): string {
+  return `${(r.minifiedBytes / 1024).toFixed(1).padStart(7)} KiB min ` +
+    `${(r.gzipBytes / 1024).toFixed(1).padStart(7)} KiB gzip`;
 }
 
 /** A chunk's inputs in a few words: its packages or source folders. */
@@ -387,4 +455,38 @@ source repository.
 `;
 }
 
-await main();
+/**
+ * Bundles `entries` (name -> source) for a page as the web chat's build does (the same shims,
+ * worker URLs and inlined dependencies, not minified) into `outdir`: for tests that run a module
+ * of their own in Chromium (tests/web/store_test.ts).
+ */
+export async function bundleForPage(
+  entries: Record<string, string>,
+  outdir: string,
+): Promise<void> {
+  const scratch = await Deno.makeTempDir({ prefix: "polycrypt-build-" });
+  try {
+    const modules = join(scratch, "node_modules");
+    await linkNodeModules(modules);
+    await esbuild.build({
+      absWorkingDir: ROOT,
+      bundle: true,
+      format: "esm",
+      splitting: true,
+      target: "es2022",
+      nodePaths: [modules],
+      plugins: [webShims, workerUrls],
+      logLevel: "warning",
+      entryPoints: entries,
+      outdir,
+      platform: "browser",
+      external: ["crypto"],
+      mainFields: ["browser", "module", "main"],
+    });
+  } finally {
+    await esbuild.stop();
+    await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+if (import.meta.main) await main();

@@ -88,6 +88,11 @@ async function main(args: string[]): Promise<void> {
   const src = join(lib, "src");
   await Deno.remove(src, { recursive: true }).catch(() => {});
   for (const name of SOURCES) await copy(join(REPO, name), join(src, name));
+  // The web chat page of `polycrypt relay --web` (docs/web.md), when it was built (deno task build).
+  const web = join(REPO, "dist", "web");
+  if (await Deno.stat(join(web, "index.html")).then(() => true, () => false)) {
+    await copy(web, join(src, "dist", "web"));
+  }
 
   // Fetch the npm dependencies now, pinned by deno.lock, into the install's own cache.
   const cache = join(lib, "cache");

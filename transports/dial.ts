@@ -39,6 +39,7 @@ import {
   connectWebSocket,
   listenWebSocket,
   parseWsAddress,
+  type WebSocketListenOptions,
   type WebSocketOptions,
 } from "./websocket.ts";
 import { listenUdp, parseUdpAddress, type UdpListenOptions, type UdpSendOptions } from "./udp.ts";
@@ -88,7 +89,8 @@ export interface TlsCredentials {
 }
 
 /** Options of {@linkcode listen}; each applies only to the schemes that say so. */
-export interface ListenOptions extends TcpListenOptions, UdpListenOptions, WebSocketOptions {
+export interface ListenOptions
+  extends TcpListenOptions, UdpListenOptions, WebSocketOptions, WebSocketListenOptions {
   /** Certificate and key: required for `tls://` URLs, refused for the others. */
   tls?: TlsCredentials;
   /** The logged-in account (`connectXmpp`) an `xmpp:` URL names: required for them. */

@@ -84,6 +84,16 @@ export interface WebSocketOptions {
   maxQueuedBytes?: number;
 }
 
+/** Options of a WebSocket listener only. */
+export interface WebSocketListenOptions {
+  /**
+   * Answers plain HTTP requests (anything but a WebSocket upgrade on the listener's path) on the
+   * same port, e.g. a web page that then connects back with a WebSocket (`polycrypt relay --web`).
+   * Default: 404 on another path, 426 on the listener's path.
+   */
+  onHttpRequest?: (request: Request) => Response | Promise<Response>;
+}
+
 /** RangeError unless `maxQueuedBytes` is absent or a positive integer. */
 function checkMaxQueued(options: WebSocketOptions): number {
   const max = options.maxQueuedBytes ?? DEFAULT_WS_MAX_QUEUED_BYTES;
@@ -195,7 +205,7 @@ function socketDuplex(
       while (socket.bufferedAmount > HIGH_WATER && socket.readyState === WebSocket.OPEN) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      socket.send(chunk);
+      socket.send(chunk as Uint8Array<ArrayBuffer>);
     },
     close() {
       if (socket.readyState === WebSocket.OPEN) socket.close(1000);
@@ -278,17 +288,19 @@ export interface WebSocketListener {
 export function listenWebSocket(
   address: string,
   handler: (connection: Connection) => Promise<void> | void,
-  options: TcpListenOptions & WebSocketOptions = {},
+  options: TcpListenOptions & WebSocketOptions & WebSocketListenOptions = {},
 ): WebSocketListener {
   const { hostname, port, path } = parseWsAddress(address);
   checkMaxConnections(options);
   const maxQueued = checkMaxQueued(options);
   const pool = new ConnectionPool(options);
+  const http = options.onHttpRequest;
   const server = Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
-    if (new URL(request.url).pathname !== path) return new Response(null, { status: 404 });
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return new Response(null, { status: 426, headers: { upgrade: "websocket" } });
-    }
+    const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
+    const onPath = new URL(request.url).pathname === path;
+    if (http && !(upgrade && onPath)) return http(request);
+    if (!onPath) return new Response(null, { status: 404 });
+    if (!upgrade) return new Response(null, { status: 426, headers: { upgrade: "websocket" } });
     const { socket, response } = Deno.upgradeWebSocket(request);
     socket.addEventListener(
       "open",

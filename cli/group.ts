@@ -2,7 +2,7 @@
 // kept under local names in a sealed file, their state in the session store (sealed under the
 // group storage key), the group queue on the relay (RelayGroupDelivery), and key packages and
 // Welcomes carried between contacts as session messages through their inboxes.
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { fingerprint, formatSafetyNumber, safetyNumber } from "../mod.ts";
 import { parse, USAGE, type Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
@@ -26,7 +26,7 @@ import { relayOptions, sessionIdentity } from "./inbox.ts";
 import { checkFileName } from "../transports/mod.ts";
 import type { SessionStore } from "../sessions/store.ts";
 import type { Account } from "../sessions/account.ts";
-import type { GroupAccount, GroupEvent, GroupMember } from "../groups/mod.ts";
+import type { GroupAccount, GroupEvent } from "../groups/mod.ts";
 import type { RelayClient } from "../relay/client.ts";
 
 const encoder = new TextEncoder();

@@ -961,10 +961,11 @@ const PAGES: Record<string, CommandHelp> = {
         "a group on a relay",
         "polycrypt group create team --relay ws://127.0.0.1:8800 -i alice.key",
       ],
-      ["offer to be added", "polycrypt group keypackage @alice -i bob.key"],
-      ["add", "polycrypt group add team @bob @carol -i alice.key"],
+      [
+        "add Bob and Carol (each ran: group keypackage @alice)",
+        "polycrypt group add team @bob @carol -i alice.key",
+      ],
       ["talk", 'polycrypt group send team "hello all" -i alice.key'],
-      ["read", "polycrypt group fetch -i bob.key"],
     ],
     exits: [
       [0, "success"],

@@ -178,6 +178,21 @@ Deno.test("group CLI: three users through a relay: add, talk, remove, leave; a s
       );
       assert.ok(!out.alice.includes("alice: hello from alice"), "own messages are not shown");
 
+      // group chat: what arrived is shown, each typed line is sent; end of input ends it.
+      await bob.ok(["group", "send", "team", "for the chat"]);
+      const chat = await alice.ok(["group", "chat", "team"], "typed in the chat\n");
+      assert.match(chat.stdout, /^team \[[^\]]+\] bob: for the chat$/m);
+      assert.match(chat.stderr, /polled|checked every second/);
+      assert.match((await carol.ok(["group", "fetch"])).stdout, /alice: typed in the chat/);
+      // The group file: 0600, no group name or id in clear.
+      const groupsDir = join(dir, "alice", "polycrypt", "groups");
+      const [file] = [...Deno.readDirSync(groupsDir)];
+      assert.equal((await Deno.stat(join(groupsDir, file.name))).mode! & 0o777, 0o600);
+      const clear = new TextDecoder("latin1").decode(
+        await Deno.readFile(join(groupsDir, file.name)),
+      );
+      assert.ok(!clear.includes("team") && !clear.includes(relay.url));
+
       // Alice removes Bob; what follows is not for him.
       await alice.ok(["group", "remove", "team", "@bob"]);
       await alice.ok(["group", "send", "team", "bob is gone"]);

@@ -38,7 +38,7 @@ import type { RelayClient, RelayMessage } from "../relay/client.ts";
 const encoder = new TextEncoder();
 
 /** What reads messages: the account behind a deferred store, the contacts, and -o DIR. */
-export class Reader {
+class Reader {
   constructor(
     readonly identity: string,
     readonly account: import("../sessions/account.ts").Account,

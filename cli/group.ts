@@ -573,7 +573,9 @@ export async function groupCommand(args: string[]): Promise<void> {
         }
         const ds = await ctx.delivery(g.relay);
         await syncGroup(ctx, g, (values.output as string | undefined) ?? ".");
-        if (!ctx.book.groups.some((x) => x.id === g.id)) return;
+        if (!ctx.book.groups.some((x) => x.id === g.id)) {
+          throw new UsageError(`you are no longer in ${g.name}: nothing was sent`);
+        }
         await ctx.groups.send(ds, g.id, data);
         say(`polycrypt: sent to ${g.name}`);
         return;

@@ -48,12 +48,15 @@ async function startRelay(dir: string) {
 interface User {
   name: string;
   key: string;
+  env: Record<string, string>;
   recipient: string;
   run(args: string[], stdin?: string): Promise<CommandResult>;
   ok(args: string[], stdin?: string): Promise<CommandResult>;
 }
 
 let commands = 0;
+/** Wall time of each `group` subcommand's process, for the figures printed at the end. */
+const timings = new Map<string, number[]>();
 
 async function user(dir: string, name: string): Promise<User> {
   const config = join(dir, name);
@@ -63,7 +66,13 @@ async function user(dir: string, name: string): Promise<User> {
   const run = (args: string[], stdin?: string) => {
     commands++;
     const withKey = args[0] === "keygen" ? args : [...args, "-i", key];
-    return runCli(withKey, ALL, { env, stdin, deadlineMs: 240_000 });
+    const t = performance.now();
+    return runCli(withKey, ALL, { env, stdin, deadlineMs: 240_000 }).finally(() => {
+      if (args[0] !== "group") return;
+      const list = timings.get(args[1]) ?? [];
+      list.push(performance.now() - t);
+      timings.set(args[1], list);
+    });
   };
   const ok = async (args: string[], stdin?: string) => {
     const r = await run(args, stdin);
@@ -72,7 +81,7 @@ async function user(dir: string, name: string): Promise<User> {
   };
   const made = await ok(["keygen", "-o", key]);
   const recipient = made.stderr.match(/Public key: (\S+)/)![1];
-  return { name, key, recipient, run, ok };
+  return { name, key, env, recipient, run, ok };
 }
 
 Deno.test("group CLI: three users through a relay: add, talk, remove, leave; a stranger refused", async () => {
@@ -184,6 +193,37 @@ Deno.test("group CLI: three users through a relay: add, talk, remove, leave; a s
       assert.match(chat.stdout, /^team \[[^\]]+\] bob: for the chat$/m);
       assert.match(chat.stderr, /polled|checked every second/);
       assert.match((await carol.ok(["group", "fetch"])).stdout, /alice: typed in the chat/);
+      // A chat left open shows what arrives while it runs (it polls the queue every second).
+      const live = spawnCli(
+        ["group", "chat", "team", "-i", carol.key],
+        ALL,
+        { env: carol.env },
+        true,
+      );
+      const screen = { text: "" };
+      const reading = (async () => {
+        for await (const chunk of live.stdout.pipeThrough(new TextDecoderStream())) {
+          screen.text += chunk;
+        }
+      })();
+      const errors = new Response(live.stderr).text();
+      const sentAt = performance.now();
+      await bob.ok(["group", "send", "team", "while carol chats"]);
+      let shownAfter = -1;
+      for (let i = 0; i < 1200; i++) {
+        if (screen.text.includes("bob: while carol chats")) {
+          shownAfter = performance.now() - sentAt;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const stdin = live.stdin.getWriter();
+      await stdin.write(new TextEncoder().encode("carol typed this\n"));
+      await stdin.close();
+      assert.equal((await live.status).code, 0, await errors);
+      await reading;
+      assert.ok(shownAfter >= 0, `the chat did not show bob's message:\n${screen.text}`);
+      assert.match((await bob.ok(["group", "fetch"])).stdout, /carol: carol typed this/);
       // The group file: 0600, no group name or id in clear.
       const groupsDir = join(dir, "alice", "polycrypt", "groups");
       const [file] = [...Deno.readDirSync(groupsDir)];
@@ -220,7 +260,14 @@ Deno.test("group CLI: three users through a relay: add, talk, remove, leave; a s
         `group CLI: setup ${(setup / 1000).toFixed(1)} s; group flow ${
           (flow / 1000).toFixed(1)
         } s; ` +
-          `${commands} polycrypt processes`,
+          `${commands} polycrypt processes; a message shown in a running chat ` +
+          `${(shownAfter / 1000).toFixed(1)} s after its send process started`,
+      );
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      console.log(
+        "group CLI: median process wall time: " +
+          [...timings].map(([k, v]) => `${k} ${(median(v) / 1000).toFixed(2)} s (${v.length})`)
+            .join(", "),
       );
     } finally {
       await relay.stop();

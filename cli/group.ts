@@ -20,7 +20,7 @@ import {
 } from "./_contacts.ts";
 import { openAccount } from "./_chat_session.ts";
 import { GROUP_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
-import { freeName, writeAll } from "./_delivery.ts";
+import { checkOutDir, freeName, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
 import { relayOptions, sessionIdentity } from "./inbox.ts";
 import { checkFileName } from "../transports/mod.ts";
@@ -140,6 +140,12 @@ export async function groupInboxPayload(
     return;
   }
   const w = parseWelcomeBody(payload.body);
+  const { checkRelayUrl } = await import("../relay/invite.ts");
+  try {
+    checkRelayUrl(w.relay);
+  } catch {
+    throw new Error("a group invitation with a relay URL that is not allowed was dropped");
+  }
   const groups = await openGroupsOn(reader.identity, reader.inner);
   const id = await groups.join(w.welcome, { cursor: w.cursor });
   // The Welcome came in a session message from this contact: they must be in the group.
@@ -441,6 +447,7 @@ export async function groupCommand(args: string[]): Promise<void> {
         `${actions.join(", ")}\nusage: ${USAGE.group}`,
     );
   }
+  await checkOutDir(values.output as string | undefined);
   if (action === "fetch") {
     // The inboxes first (Welcomes, key packages, texts), then the group queues.
     const identity = await sessionIdentity(values);

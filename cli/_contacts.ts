@@ -373,6 +373,97 @@ export async function writeInboxes(identity: string, inboxes: InboxRecord[]): Pr
   await writeAtomic(path, ReadableStream.from([concat(INBOX_MAGIC, salt, nonce, sealed)]), true);
 }
 
+// ------------------------------------------------------------------ groups (polycrypt group)
+
+/** The first bytes of a group file. */
+const GROUPS_MAGIC = encoder.encode("polycrypt groups v1\n");
+
+/** A group this user is in, by its local name (docs/groups.md section 10). */
+export interface LocalGroup {
+  /** The local name. */
+  name: string;
+  /** The MLS group id, hex. */
+  id: string;
+  /** The relay holding the group queue. */
+  relay: string;
+  /** When it was made or joined (ISO 8601). */
+  joined: string;
+}
+
+/** A key package a contact sent (`group keypackage`), kept until it is used. */
+export interface HeldKeyPackage {
+  /** The fingerprint of its sender (a contact). */
+  fingerprint: string;
+  /** The key package envelope, hex. */
+  keyPackage: string;
+  /** When it arrived (ISO 8601). */
+  received: string;
+}
+
+/** The group file's content. */
+export interface GroupBook {
+  groups: LocalGroup[];
+  keyPackages: HeldKeyPackage[];
+}
+
+/**
+ * The group file of `identity`: `groups/<32 hex digits>` next to the contact book, sealed as the
+ * inbox file is (purpose "groups"), 0600 in a 0700 folder.
+ */
+async function groupsPath(identity: string): Promise<string> {
+  const nameKey = await storeKey(identity, "groups name", new Uint8Array(0));
+  const id = hmac("SHA-256", nameKey, encoder.encode("groups")).subarray(0, 16);
+  return join(configDir(), "groups", id.toHex());
+}
+
+/** The local groups and held key packages of `identity` (empty when it has none). */
+export async function readGroupBook(identity: string): Promise<GroupBook> {
+  const path = await groupsPath(identity);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return { groups: [], keyPackages: [] };
+    throw e;
+  }
+  const aead = registry.aead(AEAD_ID);
+  const head = GROUPS_MAGIC.length + SALT_BYTES + aead.nonceSize;
+  try {
+    if (bytes.length < head + aead.tagSize || !GROUPS_MAGIC.every((b, i) => bytes[i] === b)) {
+      throw new Error("not a group file");
+    }
+    const salt = bytes.subarray(GROUPS_MAGIC.length, GROUPS_MAGIC.length + SALT_BYTES);
+    const key = await storeKey(identity, "groups", salt);
+    const plain = await aead.open(
+      key,
+      bytes.subarray(GROUPS_MAGIC.length + SALT_BYTES, head),
+      bytes.subarray(head),
+      bytes.subarray(0, GROUPS_MAGIC.length + SALT_BYTES),
+    );
+    const parsed = JSON.parse(decoder.decode(unpad(plain)));
+    if (parsed?.version !== 1 || !Array.isArray(parsed.groups)) throw new Error("version");
+    return { groups: parsed.groups, keyPackages: parsed.keyPackages ?? [] };
+  } catch {
+    throw new IoError(
+      `cannot open the group file ${path}: sealed under another identity, or damaged`,
+    );
+  }
+}
+
+/** Writes the group file of `identity`, sealed, atomically (0600). */
+export async function writeGroupBook(identity: string, book: GroupBook): Promise<void> {
+  const path = await groupsPath(identity);
+  await ensureDir(configDir());
+  await ensureDir(join(configDir(), "groups"));
+  const aead = registry.aead(AEAD_ID);
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+  const key = await storeKey(identity, "groups", salt);
+  const json = encoder.encode(JSON.stringify({ version: 1, ...book }));
+  const sealed = await aead.seal(key, nonce, pad(json), concat(GROUPS_MAGIC, salt));
+  await writeAtomic(path, ReadableStream.from([concat(GROUPS_MAGIC, salt, nonce, sealed)]), true);
+}
+
 // ------------------------------------------------------------------ conversation histories
 
 /** One entry of a history. */

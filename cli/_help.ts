@@ -922,6 +922,114 @@ const PAGES: Record<string, CommandHelp> = {
       [130, "interrupted (Ctrl-C); 143 SIGTERM"],
     ],
   },
+  group: {
+    summary: "encrypted group chat (MLS, post-quantum) through a relay",
+    usage: [
+      "group create NAME [--relay URL] -i IDENTITY",
+      "group keypackage @CONTACT... -i IDENTITY",
+      "group add NAME @CONTACT... -i IDENTITY",
+      "group remove NAME @CONTACT... -i IDENTITY",
+      "group send NAME TEXT | -f FILE -i IDENTITY",
+      "group fetch [NAME] [-o DIR] -i IDENTITY",
+      "group chat NAME [-o DIR] -i IDENTITY",
+      "group members NAME [--safety] -i IDENTITY",
+      "group leave NAME -i IDENTITY",
+      "group list -i IDENTITY",
+    ],
+    description: "MLS groups (RFC 9420 through ts-mls; X-Wing + Ed25519 by default) whose " +
+      "members are your contacts (docs/groups.md). `create` makes a group with you alone, its " +
+      "queue on the relay (default: your newest inbox's relay). A contact who wants to be added " +
+      "runs `keypackage @YOU`: a key package goes to your inbox, and your next `fetch` or " +
+      "`group fetch` keeps it (from a contact only). `add` adds the contacts whose key packages " +
+      "you hold and puts the Welcome in each one's inbox; their `group fetch` (or `fetch`) joins " +
+      "under the name you gave. `remove` takes members out (they read nothing after it); `send` " +
+      "posts a text (or a file of at most 768 KiB with -f); `fetch` reads your inboxes, then the " +
+      "groups' queues, and prints each message as `GROUP [TIME] NAME: TEXT` (the sender's time); " +
+      "`chat` is interactive: each line typed is sent, and the group queue is polled every " +
+      "second. `members` lists fingerprints and contact names (with --safety, the safety number " +
+      "of each, as `contact verify` shows); `leave` tells the group and deletes the group here " +
+      "(the next member to fetch makes it final). Group names stay on this machine, sealed; the " +
+      "group state lives in the session store, sealed.",
+    options: {
+      identity: {
+        short: "i",
+        value: "IDENTITY",
+        text: "Your identity (version 2): your group credentials, the sessions, the seals.",
+        complete: "file",
+      },
+      relay: {
+        value: "URL",
+        text: "create: the relay of the group's queue (default: your newest inbox's relay).",
+      },
+      file: {
+        short: "f",
+        value: "FILE",
+        text: "send: send this file (at most 768 KiB) instead of a text.",
+        complete: "file",
+      },
+      output: {
+        short: "o",
+        value: "DIR",
+        text: "fetch, chat: where received files are written (default: the current folder).",
+        complete: "dir",
+      },
+      safety: {
+        text: "members: show the safety number with each member.",
+      },
+      sessions: {
+        value: "FILE",
+        text: "The session store, which holds the group state too (default: chat's).",
+        complete: "file",
+      },
+      "passphrase-file": {
+        value: "FILE",
+        text: "Read the identity's passphrase from the first line of FILE.",
+        complete: "file",
+      },
+      proxy: {
+        value: "URL",
+        text: "Reach the relays through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
+      },
+      "tls-ca": {
+        value: "FILE",
+        multiple: true,
+        text: "The certificate a tls:// relay must present, or its CA (PEM).",
+        complete: "file",
+      },
+    },
+    positionals: [
+      "create",
+      "keypackage",
+      "add",
+      "remove",
+      "send",
+      "fetch",
+      "chat",
+      "members",
+      "leave",
+      "list",
+    ],
+    examples: [
+      [
+        "a group on a relay",
+        "polycrypt group create team --relay ws://127.0.0.1:8800 -i alice.key",
+      ],
+      [
+        "add Bob and Carol (each ran: group keypackage @alice)",
+        "polycrypt group add team @bob @carol -i alice.key",
+      ],
+      ["talk", 'polycrypt group send team "hello all" -i alice.key'],
+    ],
+    exits: [
+      [0, "success"],
+      [
+        2,
+        "usage error: no identity, an unknown group or contact, no key package from a contact, " +
+        "a refused key package or commit",
+      ],
+      [3, "a relay could not be reached or refused; a file could not be written"],
+    ],
+  },
   fingerprint: {
     summary: "print the short fingerprint of a key",
     usage: ["fingerprint [KEYFILE | RECIPIENT | @NAME | -] [--passphrase-file FILE]"],

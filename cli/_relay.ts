@@ -26,6 +26,14 @@ export const RELAY_KIND: Readonly<{ text: 0x54; piece: 0x46 }> = Object.freeze({
   text: 0x54,
   piece: 0x46,
 });
+/**
+ * Group payload kinds (docs/groups.md section 10), handled by cli/group.ts: a key package a
+ * contact offers (`group keypackage`), a Welcome into a group (`group add`).
+ */
+export const GROUP_KIND: Readonly<{ keyPackage: 0x4b; welcome: 0x57 }> = Object.freeze({
+  keyPackage: 0x4b,
+  welcome: 0x57,
+});
 /** Flags bit 0 of a piece: the last piece of its file. */
 export const LAST = 0x01;
 /** A file's bytes per piece at most (one session message each; the relay takes 1 MiB). */
@@ -69,6 +77,7 @@ export type RelayPayload =
   & { invitation?: Invitation; invitationText?: string }
   & (
     | { kind: "text"; text: string }
+    | { kind: "group"; groupKind: number; body: Uint8Array }
     | {
       kind: "piece";
       transferId: Uint8Array;
@@ -125,6 +134,9 @@ export function parseRelayPayload(plain: Uint8Array): RelayPayload {
       invitation,
       invitationText,
     };
+  }
+  if (kind === GROUP_KIND.keyPackage || kind === GROUP_KIND.welcome) {
+    return { kind: "group", groupKind: kind, body, invitation, invitationText };
   }
   throw bad("an unknown kind");
 }

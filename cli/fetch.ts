@@ -43,6 +43,8 @@ class Reader {
     readonly identity: string,
     readonly account: import("../sessions/account.ts").Account,
     readonly store: DeferredStore,
+    /** The session store itself (group state lives there too, under its own keys). */
+    readonly inner: import("../sessions/store.ts").SessionStore,
     public contacts: Contact[],
     readonly outDir: string | undefined,
     readonly maxFile: number,
@@ -101,6 +103,23 @@ class Reader {
       say(`polycrypt: from ${label}: ${(e as Error).message}`);
       await this.store.flush(mark);
       await client.ack(rid, key, message.id);
+      return;
+    }
+    if (payload.kind === "group") {
+      // A key package or a Welcome (docs/groups.md section 10): cli/group.ts takes it, with the
+      // group state in the same store; then the done mark, as for a text.
+      const { groupInboxPayload } = await import("./group.ts");
+      try {
+        await groupInboxPayload(this, contact, opened.from, payload);
+      } catch (e) {
+        this.dropped++;
+        say(`polycrypt: from ${label}: ${(e as Error).message}`);
+      }
+      await this.store.flush(mark);
+      await client.ack(rid, key, message.id);
+      if (payload.invitationText !== undefined) {
+        await this.#invitation(contact, opened.from, payload.invitationText);
+      }
       return;
     }
     if (payload.kind === "piece" && this.outDir === undefined) {
@@ -206,6 +225,17 @@ function queueKey(inbox: InboxRecord) {
 export async function fetchCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("fetch", args);
   if (positionals.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.fetch}`);
+  await fetchInboxes(values);
+}
+
+/**
+ * Reads the inboxes of `values`' identity (fetch's options). With `group`, an open account is
+ * used instead of opening one (cli/group.ts), and the closing summary is left out.
+ */
+export async function fetchInboxes(
+  values: Record<string, unknown>,
+  group?: { summary: false },
+): Promise<void> {
   const outDir = values.output as string | undefined;
   await checkOutDir(outDir);
   const maxFile = maxFileBytes(values["max-file-size"] as string | undefined);
@@ -219,15 +249,17 @@ export async function fetchCommand(args: string[]): Promise<void> {
   const options = await relayOptions(values);
   const contacts = await readBook(identity).catch(() => [] as Contact[]);
   let store: DeferredStore | undefined;
+  let inner: import("../sessions/store.ts").SessionStore | undefined;
   const { account, close } = await openAccount(
     identity,
     values.sessions as string | undefined,
-    (inner) => store = new DeferredStore(inner),
+    (s) => store = new DeferredStore(inner = s),
   );
   const reader = new Reader(
     identity,
     account,
     store!,
+    inner!,
     contacts,
     outDir,
     maxFile,
@@ -319,6 +351,7 @@ export async function fetchCommand(args: string[]): Promise<void> {
     await close();
     if (inboxesChanged) await writeInboxes(identity, inboxes);
   }
+  if (group && !unreachable.length) return;
   if (unreachable.length) {
     throw new IoError(
       `${reader.shown} message${reader.shown === 1 ? "" : "s"} read; could not reach ` +

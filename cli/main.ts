@@ -534,6 +534,7 @@ const COMMANDS: Record<string, Command> = {
   relay: { run: async (args) => (await import("./relay.ts")).relayCommand(args) },
   inbox: { run: async (args) => (await import("./inbox.ts")).inboxCommand(args) },
   fetch: { run: async (args) => (await import("./fetch.ts")).fetchCommand(args) },
+  group: { run: async (args) => (await import("./group.ts")).groupCommand(args) },
   help: { run: helpCommand },
   completion: {
     run: async (args) =>

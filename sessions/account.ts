@@ -355,6 +355,19 @@ const NAME = {
   peer: (fp: string) => `peer/${fp}`,
 };
 
+// One queue per identity per store object: two Account objects of one identity on one store would
+// otherwise each read a session's state and encrypt under the same message key (docs/sessions.md
+// section 7.2, "Ordering").
+const queues = new WeakMap<SessionStore, Map<string, { tail: Promise<unknown> }>>();
+
+function queueOf(store: SessionStore, accountKey: string): { tail: Promise<unknown> } {
+  let byIdentity = queues.get(store);
+  if (!byIdentity) queues.set(store, byIdentity = new Map());
+  let queue = byIdentity.get(accountKey);
+  if (!queue) byIdentity.set(accountKey, queue = { tail: Promise.resolve() });
+  return queue;
+}
+
 function newX25519Pair(id: number): PrekeyPair {
   const secretKey = nobleX25519.utils.randomSecretKey();
   return { id, publicKey: nobleX25519.getPublicKey(secretKey), secretKey };
@@ -401,7 +414,7 @@ class AccountImpl implements Account {
   readonly #suites = new Map<string, RatchetSuite>();
   readonly #cache = new Map<string, Cached>();
   #recent: string[] = []; // fingerprints, most recently used first (memory only)
-  #chain: Promise<unknown> = Promise.resolve();
+  readonly #queue: { tail: Promise<unknown> };
   #closed = false;
 
   constructor(
@@ -425,13 +438,17 @@ class AccountImpl implements Account {
     this.#aead = aead;
     this.#policy = policy;
     this.#now = now;
+    this.#queue = queueOf(store, seal.blind(NAME.account));
   }
 
-  /** Runs `fn` after every earlier call of this account has settled. */
+  /**
+   * Runs `fn` after every earlier call of this account has settled, and of every other account
+   * object of the same identity on the same store object (they share one queue).
+   */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new TypeError("the account is closed"));
-    const run = this.#chain.then(fn);
-    this.#chain = run.then(() => undefined, () => undefined);
+    const run = this.#queue.tail.then(fn);
+    this.#queue.tail = run.then(() => undefined, () => undefined);
     return run;
   }
 

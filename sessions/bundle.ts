@@ -358,8 +358,16 @@ export interface ParseBundleOptions {
 
 const normalizeFingerprint = (f: string) => f.replace(/\s+/g, "").toUpperCase();
 
+/**
+ * A KEM public key may exceed `publicKeySize` by this much (RSA's DER), as in a ratchet header
+ * (docs/sessions.md section 5); anything longer is refused before the engine's own check, which
+ * may cost time in proportion to the length (RSA parses DER and converts the modulus).
+ */
+const KEM_PUB_SLACK = 4096;
+
 /** The KEM key check of docs/sessions.md section 2: `checkPublicKey`, else the declared size. */
 function checkKemKey(kem: KemEngine, publicKey: Uint8Array, what: string): void {
+  if (publicKey.length > kem.publicKeySize + KEM_PUB_SLACK) refuse(`${what} is too long`);
   if (kem.checkPublicKey) {
     try {
       kem.checkPublicKey(publicKey);

@@ -23,16 +23,8 @@ import {
   processPrivateMessage,
 } from "ts-mls";
 import { defaultClientConfig } from "ts-mls/clientConfig.js";
-import { generateIdentity, registry } from "../mod.ts";
-import { rawX25519 } from "../engines/ecc/_montgomery.ts";
-import {
-  initAlice,
-  initBob,
-  ratchetDecrypt,
-  ratchetEncrypt,
-  type RatchetState,
-  type RatchetSuite,
-} from "../sessions/ratchet.ts";
+import { generateIdentity } from "../mod.ts";
+import { RATCHET_PREFIX, ratchetPair } from "./_ratchet_pair.ts";
 import { SqliteSessionStore } from "../sessions/sqlite_store.ts";
 import {
   DEFAULT_GROUP_SUITE,
@@ -157,62 +149,20 @@ async function interleaved(steps: Step[], count: number) {
 
 // --------------------------------------------------------------------------- pairwise
 
-class Peer {
-  constructor(readonly suite: RatchetSuite, public state: RatchetState) {}
-  async send(data: Uint8Array): Promise<Uint8Array> {
-    const r = await ratchetEncrypt(this.suite, this.state, data, PREFIX);
-    this.state = r.state;
-    return r.body;
-  }
-  async receive(body: Uint8Array): Promise<Uint8Array> {
-    const r = await ratchetDecrypt(this.suite, this.state, PREFIX, body);
-    this.state = r.state;
-    return r.data;
-  }
-}
-const PREFIX = Uint8Array.of(0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01, 0x02, 0x02);
-
-async function session(): Promise<{ alice: Peer; bob: Peer }> {
-  const suite: RatchetSuite = {
-    kem: registry.kem("x25519+ml-kem-768"),
-    aead: registry.aead("aes-256-gcm"),
-  };
-  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-  const rootKey = random(32), hka = random(32), nhkb = random(32), ad = random(32);
-  const spk = rawX25519().generate();
-  const alice = new Peer(
-    suite,
-    await initAlice(suite, {
-      rootKey,
-      headerKey: hka,
-      nextHeaderKey: nhkb,
-      peerDh: spk.publicKey,
-      ad,
-    }),
-  );
-  const bob = new Peer(
-    suite,
-    await initBob(suite, {
-      rootKey,
-      nextSendHeaderKey: nhkb,
-      nextRecvHeaderKey: hka,
-      ownDh: spk,
-      ad,
-    }),
-  );
-  await bob.receive(await alice.send(MESSAGE));
-  await alice.receive(await bob.send(MESSAGE));
-  return { alice, bob };
-}
-
 /** One 1 KiB message as pairwise sessions to n - 1 members: ms to encrypt all, decrypt all. */
 async function pairwise(n: number) {
-  const sessions = await Promise.all(Array.from({ length: n - 1 }, () => session()));
+  const sessions = await Promise.all(
+    Array.from({ length: n - 1 }, () => ratchetPair("x25519+ml-kem-768", MESSAGE)),
+  );
   const rounds: { enc: number; dec: number; bytes: number }[] = [];
   for (let r = 0; r < 5; r++) {
     const [bodies, enc] = await time(() => Promise.all(sessions.map((s) => s.alice.send(MESSAGE))));
     const [, dec] = await time(() => Promise.all(sessions.map((s, i) => s.bob.receive(bodies[i]))));
-    rounds.push({ enc, dec, bytes: bodies.reduce((a, b) => a + b.length + PREFIX.length, 0) });
+    rounds.push({
+      enc,
+      dec,
+      bytes: bodies.reduce((a, b) => a + b.length + RATCHET_PREFIX.length, 0),
+    });
   }
   return {
     enc: median(rounds.map((r) => r.enc)),

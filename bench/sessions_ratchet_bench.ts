@@ -8,19 +8,8 @@
 //
 // `deno run` prints messages/s (median of 5 rounds) and the bytes on the wire of a 1 KiB message
 // per KEM, with and without a KEM step; `deno bench` runs the same operations as benchmarks.
-import { registry } from "../mod.ts";
-import { rawX25519 } from "../engines/ecc/_montgomery.ts";
-import {
-  initAlice,
-  initBob,
-  ratchetDecrypt,
-  ratchetEncrypt,
-  type RatchetState,
-  type RatchetSuite,
-} from "../sessions/ratchet.ts";
+import { RATCHET_PREFIX, ratchetPair, RatchetPeer } from "./_ratchet_pair.ts";
 
-/** The 10 bytes of a ratchet message before its body (magic, version, mode 0x02, kind 0x02). */
-const PREFIX = Uint8Array.of(0x50, 0x43, 0x52, 0x59, 0x50, 0x54, 0x00, 0x01, 0x02, 0x02);
 const MESSAGE = new Uint8Array(1024).fill(0x61);
 const KEMS = [
   "ml-kem-512",
@@ -31,49 +20,9 @@ const KEMS = [
   "elgamal-3072",
 ];
 
-class Peer {
-  constructor(readonly suite: RatchetSuite, public state: RatchetState) {}
-  async send(data: Uint8Array): Promise<Uint8Array> {
-    const r = await ratchetEncrypt(this.suite, this.state, data, PREFIX);
-    this.state = r.state;
-    return r.body;
-  }
-  async receive(body: Uint8Array): Promise<Uint8Array> {
-    const r = await ratchetDecrypt(this.suite, this.state, PREFIX, body);
-    this.state = r.state;
-    return r.data;
-  }
-}
-
 /** A session from random handshake outputs, after one message each way. */
-async function session(kem = "ml-kem-768"): Promise<{ alice: Peer; bob: Peer }> {
-  const suite: RatchetSuite = { kem: registry.kem(kem), aead: registry.aead("aes-256-gcm") };
-  const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-  const rootKey = random(32), hka = random(32), nhkb = random(32), ad = random(32);
-  const spk = rawX25519().generate();
-  const alice = new Peer(
-    suite,
-    await initAlice(suite, {
-      rootKey,
-      headerKey: hka,
-      nextHeaderKey: nhkb,
-      peerDh: spk.publicKey,
-      ad,
-    }),
-  );
-  const bob = new Peer(
-    suite,
-    await initBob(suite, {
-      rootKey,
-      nextSendHeaderKey: nhkb,
-      nextRecvHeaderKey: hka,
-      ownDh: spk,
-      ad,
-    }),
-  );
-  await bob.receive(await alice.send(MESSAGE));
-  await alice.receive(await bob.send(MESSAGE));
-  return { alice, bob };
+function session(kem = "ml-kem-768"): ReturnType<typeof ratchetPair> {
+  return ratchetPair(kem, MESSAGE);
 }
 
 const oneWay = await session();
@@ -116,11 +65,12 @@ async function wireSizes() {
   const rows: string[] = [];
   for (const id of KEMS) {
     const { alice, bob } = await session(id);
-    const plain = (await alice.send(MESSAGE)).length + PREFIX.length; // a chain without a KEM step
+    // a chain without a KEM step
+    const plain = (await alice.send(MESSAGE)).length + RATCHET_PREFIX.length;
     const policy = { messages: 1, milliseconds: 0 };
-    const stepping = new Peer({ ...bob.suite, policy }, bob.state);
+    const stepping = new RatchetPeer({ ...bob.suite, policy }, bob.state);
     await stepping.receive(await alice.send(MESSAGE));
-    const withKem = (await stepping.send(MESSAGE)).length + PREFIX.length;
+    const withKem = (await stepping.send(MESSAGE)).length + RATCHET_PREFIX.length;
     rows.push(`| ${id} | ${plain} | ${withKem} | +${withKem - plain} |`);
   }
   return rows;

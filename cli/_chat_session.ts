@@ -154,23 +154,24 @@ async function lockStore(file: string): Promise<Deno.FsFile> {
   return lock;
 }
 
-/** The pieces of `stream`, each PIECE_BYTES but the last, with whether each is the last. */
+/** The pieces of `stream`, each `size` bytes but the last, with whether each is the last. */
 export async function* pieces(
   stream: ReadableStream<Uint8Array>,
+  size: number = PIECE_BYTES,
 ): AsyncGenerator<{ bytes: Uint8Array; last: boolean }> {
-  let buffer = new Uint8Array(PIECE_BYTES);
+  let buffer = new Uint8Array(size);
   let filled = 0;
   let held: Uint8Array | undefined;
   for await (const chunk of stream) {
     for (let at = 0; at < chunk.length;) {
-      const n = Math.min(chunk.length - at, PIECE_BYTES - filled);
+      const n = Math.min(chunk.length - at, size - filled);
       buffer.set(chunk.subarray(at, at + n), filled);
       filled += n;
       at += n;
-      if (filled === PIECE_BYTES) {
+      if (filled === size) {
         if (held) yield { bytes: held, last: false };
         held = buffer;
-        buffer = new Uint8Array(PIECE_BYTES);
+        buffer = new Uint8Array(size);
         filled = 0;
       }
     }

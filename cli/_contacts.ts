@@ -2,7 +2,7 @@
 // contact book and conversation histories under $XDG_CONFIG_HOME/polycrypt, sealed at rest under
 // keys derived from the user's identity, so that a copy of the directory alone reveals no names,
 // no keys and no messages.
-import { join, resolve, sep } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import {
   fingerprint,
   hkdf,
@@ -165,39 +165,100 @@ async function ensureDir(dir: string): Promise<void> {
   if (Deno.build.os !== "windows") await Deno.chmod(dir, 0o700);
 }
 
+/**
+ * Seals `content` as a store file (docs/contacts.md §3): magic || salt || nonce ||
+ * XChaCha20-Poly1305(padded JSON), under the key for `purpose` and a fresh salt, with
+ * magic || salt as associated data.
+ */
+async function sealStoreFile(
+  identity: string,
+  magic: Uint8Array,
+  purpose: string,
+  content: unknown,
+): Promise<Uint8Array> {
+  const aead = registry.aead(AEAD_ID);
+  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
+  const key = await storeKey(identity, purpose, salt);
+  const json = encoder.encode(JSON.stringify(content));
+  const sealed = await aead.seal(key, nonce, pad(json), concat(magic, salt));
+  return concat(magic, salt, nonce, sealed);
+}
+
+/**
+ * Opens what {@linkcode sealStoreFile} sealed and parses its JSON. Throws `Error(notThisFile)`
+ * when the bytes are too short or do not start with `magic` (before the identity is read), and
+ * the AEAD's error when they are sealed under another identity or damaged.
+ */
+async function openStoreFile(
+  identity: string,
+  magic: Uint8Array,
+  purpose: string,
+  bytes: Uint8Array,
+  notThisFile: string,
+): Promise<Record<string, unknown> | null> {
+  const aead = registry.aead(AEAD_ID);
+  const head = magic.length + SALT_BYTES + aead.nonceSize;
+  if (bytes.length < head + aead.tagSize || !magic.every((b, i) => bytes[i] === b)) {
+    throw new Error(notThisFile);
+  }
+  const salt = bytes.subarray(magic.length, magic.length + SALT_BYTES);
+  const key = await storeKey(identity, purpose, salt);
+  const plain = await aead.open(
+    key,
+    bytes.subarray(magic.length + SALT_BYTES, head),
+    bytes.subarray(head),
+    bytes.subarray(0, magic.length + SALT_BYTES),
+  );
+  return JSON.parse(decoder.decode(unpad(plain)));
+}
+
+/** The bytes of the file at `path`, or `undefined` when there is none. */
+async function readIfPresent(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The 32-hex-digit name of the per-identity file in the store folder `folder`: an HMAC of the
+ * folder's name under the key for purpose `<folder> name`, so the name says nothing about whose
+ * it is.
+ */
+async function storeFileName(identity: string, folder: string): Promise<string> {
+  const nameKey = await storeKey(identity, `${folder} name`, new Uint8Array(0));
+  return hmac("SHA-256", nameKey, encoder.encode(folder)).subarray(0, 16).toHex();
+}
+
+/**
+ * Writes `bytes` to `path`, a file in a folder of the store, atomically (temporary file 0600,
+ * then rename), making the store folder and the file's folder 0700 first.
+ */
+async function writeStoreFile(path: string, bytes: Uint8Array): Promise<void> {
+  await ensureDir(configDir());
+  await ensureDir(dirname(path));
+  await writeAtomic(path, ReadableStream.from([bytes]), true);
+}
+
 // ------------------------------------------------------------------ the contact book
 
 /** Seals the contact list (docs/contacts.md §3): magic || salt || nonce || AEAD(padded JSON). */
 export async function sealBook(identity: string, contacts: Contact[]): Promise<Uint8Array> {
-  const aead = registry.aead(AEAD_ID);
-  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
-  const key = await storeKey(identity, "contacts", salt);
-  const json = encoder.encode(JSON.stringify({ version: 1, contacts }));
-  const sealed = await aead.seal(key, nonce, pad(json), concat(BOOK_MAGIC, salt));
-  return concat(BOOK_MAGIC, salt, nonce, sealed);
+  return await sealStoreFile(identity, BOOK_MAGIC, "contacts", { version: 1, contacts });
 }
 
 /** Opens what {@linkcode sealBook} sealed; throws on a wrong identity or damaged bytes. */
 export async function openBook(identity: string, bytes: Uint8Array): Promise<Contact[]> {
-  const aead = registry.aead(AEAD_ID);
-  const head = BOOK_MAGIC.length + SALT_BYTES + aead.nonceSize;
-  if (
-    bytes.length < head + aead.tagSize ||
-    !BOOK_MAGIC.every((b, i) => bytes[i] === b)
-  ) {
-    throw new Error("not a polycrypt contact book");
-  }
-  const salt = bytes.subarray(BOOK_MAGIC.length, BOOK_MAGIC.length + SALT_BYTES);
-  const nonce = bytes.subarray(BOOK_MAGIC.length + SALT_BYTES, head);
-  const key = await storeKey(identity, "contacts", salt);
-  const plain = await aead.open(
-    key,
-    nonce,
-    bytes.subarray(head),
-    bytes.subarray(0, head - nonce.length),
+  const parsed = await openStoreFile(
+    identity,
+    BOOK_MAGIC,
+    "contacts",
+    bytes,
+    "not a polycrypt contact book",
   );
-  const parsed = JSON.parse(decoder.decode(unpad(plain)));
   if (parsed?.version !== 1 || !Array.isArray(parsed.contacts)) {
     throw new Error("unknown contact book version");
   }
@@ -212,13 +273,8 @@ function bookPath(dir: string = configDir()): string {
 /** The contacts, sealed under `identity`; none when there is no book yet. */
 export async function readBook(identity: string): Promise<Contact[]> {
   const path = bookPath();
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+  const bytes = await readIfPresent(path);
+  if (bytes === undefined) return [];
   try {
     return await openBook(identity, bytes);
   } catch {
@@ -283,12 +339,11 @@ export function checkRecipient(recipient: string): string {
  * folders are made 0700.
  */
 export async function defaultSessionsPath(identity: string): Promise<string> {
-  const nameKey = await storeKey(identity, "sessions name", new Uint8Array(0));
-  const id = hmac("SHA-256", nameKey, encoder.encode("sessions")).subarray(0, 16);
+  const name = await storeFileName(identity, "sessions");
   const dir = join(configDir(), "sessions");
   await ensureDir(configDir());
   await ensureDir(dir);
-  return join(dir, `${id.toHex()}.db`);
+  return join(dir, `${name}.db`);
 }
 
 // ------------------------------------------------------------------ inboxes on relays
@@ -320,36 +375,22 @@ export interface InboxRecord {
  * section 12): magic || salt || nonce || XChaCha20-Poly1305(padded JSON), 0600 in a 0700 folder.
  */
 async function inboxesPath(identity: string): Promise<string> {
-  const nameKey = await storeKey(identity, "inboxes name", new Uint8Array(0));
-  const id = hmac("SHA-256", nameKey, encoder.encode("inboxes")).subarray(0, 16);
-  return join(configDir(), "inboxes", id.toHex());
+  return join(configDir(), "inboxes", await storeFileName(identity, "inboxes"));
 }
 
 /** The inboxes of `identity`, oldest first; none when it has none. */
 export async function readInboxes(identity: string): Promise<InboxRecord[]> {
   const path = await inboxesPath(identity);
-  let bytes: Uint8Array;
+  const bytes = await readIfPresent(path);
+  if (bytes === undefined) return [];
   try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-  const aead = registry.aead(AEAD_ID);
-  const head = INBOX_MAGIC.length + SALT_BYTES + aead.nonceSize;
-  try {
-    if (bytes.length < head + aead.tagSize || !INBOX_MAGIC.every((b, i) => bytes[i] === b)) {
-      throw new Error("not an inbox file");
-    }
-    const salt = bytes.subarray(INBOX_MAGIC.length, INBOX_MAGIC.length + SALT_BYTES);
-    const key = await storeKey(identity, "inboxes", salt);
-    const plain = await aead.open(
-      key,
-      bytes.subarray(INBOX_MAGIC.length + SALT_BYTES, head),
-      bytes.subarray(head),
-      bytes.subarray(0, INBOX_MAGIC.length + SALT_BYTES),
+    const parsed = await openStoreFile(
+      identity,
+      INBOX_MAGIC,
+      "inboxes",
+      bytes,
+      "not an inbox file",
     );
-    const parsed = JSON.parse(decoder.decode(unpad(plain)));
     if (parsed?.version !== 1 || !Array.isArray(parsed.inboxes)) throw new Error("version");
     return parsed.inboxes as InboxRecord[];
   } catch {
@@ -362,15 +403,10 @@ export async function readInboxes(identity: string): Promise<InboxRecord[]> {
 /** Writes the inboxes of `identity`, sealed, atomically (0600). */
 export async function writeInboxes(identity: string, inboxes: InboxRecord[]): Promise<void> {
   const path = await inboxesPath(identity);
-  await ensureDir(configDir());
-  await ensureDir(join(configDir(), "inboxes"));
-  const aead = registry.aead(AEAD_ID);
-  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
-  const key = await storeKey(identity, "inboxes", salt);
-  const json = encoder.encode(JSON.stringify({ version: 1, inboxes }));
-  const sealed = await aead.seal(key, nonce, pad(json), concat(INBOX_MAGIC, salt));
-  await writeAtomic(path, ReadableStream.from([concat(INBOX_MAGIC, salt, nonce, sealed)]), true);
+  await writeStoreFile(
+    path,
+    await sealStoreFile(identity, INBOX_MAGIC, "inboxes", { version: 1, inboxes }),
+  );
 }
 
 // ------------------------------------------------------------------ groups (polycrypt group)
@@ -411,38 +447,21 @@ export interface GroupBook {
  * inbox file is (purpose "groups"), 0600 in a 0700 folder.
  */
 async function groupsPath(identity: string): Promise<string> {
-  const nameKey = await storeKey(identity, "groups name", new Uint8Array(0));
-  const id = hmac("SHA-256", nameKey, encoder.encode("groups")).subarray(0, 16);
-  return join(configDir(), "groups", id.toHex());
+  return join(configDir(), "groups", await storeFileName(identity, "groups"));
 }
 
 /** The local groups and held key packages of `identity` (empty when it has none). */
 export async function readGroupBook(identity: string): Promise<GroupBook> {
   const path = await groupsPath(identity);
-  let bytes: Uint8Array;
+  const bytes = await readIfPresent(path);
+  if (bytes === undefined) return { groups: [], keyPackages: [] };
   try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { groups: [], keyPackages: [] };
-    throw e;
-  }
-  const aead = registry.aead(AEAD_ID);
-  const head = GROUPS_MAGIC.length + SALT_BYTES + aead.nonceSize;
-  try {
-    if (bytes.length < head + aead.tagSize || !GROUPS_MAGIC.every((b, i) => bytes[i] === b)) {
-      throw new Error("not a group file");
-    }
-    const salt = bytes.subarray(GROUPS_MAGIC.length, GROUPS_MAGIC.length + SALT_BYTES);
-    const key = await storeKey(identity, "groups", salt);
-    const plain = await aead.open(
-      key,
-      bytes.subarray(GROUPS_MAGIC.length + SALT_BYTES, head),
-      bytes.subarray(head),
-      bytes.subarray(0, GROUPS_MAGIC.length + SALT_BYTES),
-    );
-    const parsed = JSON.parse(decoder.decode(unpad(plain)));
+    const parsed = await openStoreFile(identity, GROUPS_MAGIC, "groups", bytes, "not a group file");
     if (parsed?.version !== 1 || !Array.isArray(parsed.groups)) throw new Error("version");
-    return { groups: parsed.groups, keyPackages: parsed.keyPackages ?? [] };
+    return {
+      groups: parsed.groups as LocalGroup[],
+      keyPackages: (parsed.keyPackages ?? []) as HeldKeyPackage[],
+    };
   } catch {
     throw new IoError(
       `cannot open the group file ${path}: sealed under another identity, or damaged`,
@@ -453,15 +472,10 @@ export async function readGroupBook(identity: string): Promise<GroupBook> {
 /** Writes the group file of `identity`, sealed, atomically (0600). */
 export async function writeGroupBook(identity: string, book: GroupBook): Promise<void> {
   const path = await groupsPath(identity);
-  await ensureDir(configDir());
-  await ensureDir(join(configDir(), "groups"));
-  const aead = registry.aead(AEAD_ID);
-  const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
-  const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
-  const key = await storeKey(identity, "groups", salt);
-  const json = encoder.encode(JSON.stringify({ version: 1, ...book }));
-  const sealed = await aead.seal(key, nonce, pad(json), concat(GROUPS_MAGIC, salt));
-  await writeAtomic(path, ReadableStream.from([concat(GROUPS_MAGIC, salt, nonce, sealed)]), true);
+  await writeStoreFile(
+    path,
+    await sealStoreFile(identity, GROUPS_MAGIC, "groups", { version: 1, ...book }),
+  );
 }
 
 // ------------------------------------------------------------------ conversation histories

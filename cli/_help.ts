@@ -76,6 +76,30 @@ const TLS_OPTIONS: Record<string, OptionDoc> = {
   },
 };
 
+/**
+ * --passphrase-file, --proxy and --tls-ca of the commands that reach relays as an identity
+ * (inbox, fetch, group); `reach` names what the proxy reaches ("the relay", "the relays").
+ */
+function relayClientOptions(reach: string): Record<string, OptionDoc> {
+  return {
+    "passphrase-file": {
+      value: "FILE",
+      text: "Read the identity's passphrase from the first line of FILE.",
+      complete: "file",
+    },
+    proxy: {
+      value: "URL",
+      text: `Reach ${reach} through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).`,
+    },
+    "tls-ca": {
+      value: "FILE",
+      multiple: true,
+      text: "The certificate a tls:// relay must present, or its CA (PEM).",
+      complete: "file",
+    },
+  };
+}
+
 /** The options of an xmpp: address (docs/transports.md section 11). */
 const XMPP_OPTIONS: Record<string, OptionDoc> = {
   account: {
@@ -822,21 +846,7 @@ const PAGES: Record<string, CommandHelp> = {
         text: "The session store (default: the one chat uses, next to the contact book).",
         complete: "file",
       },
-      "passphrase-file": {
-        value: "FILE",
-        text: "Read the identity's passphrase from the first line of FILE.",
-        complete: "file",
-      },
-      proxy: {
-        value: "URL",
-        text: "Reach the relay through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
-      },
-      "tls-ca": {
-        value: "FILE",
-        multiple: true,
-        text: "The certificate a tls:// relay must present, or its CA (PEM).",
-        complete: "file",
-      },
+      ...relayClientOptions("the relay"),
     },
     positionals: ["new", "list"],
     examples: [
@@ -891,21 +901,7 @@ const PAGES: Record<string, CommandHelp> = {
         text: "The session store (default: the one chat uses, next to the contact book).",
         complete: "file",
       },
-      "passphrase-file": {
-        value: "FILE",
-        text: "Read the identity's passphrase from the first line of FILE.",
-        complete: "file",
-      },
-      proxy: {
-        value: "URL",
-        text: "Reach the relays through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
-      },
-      "tls-ca": {
-        value: "FILE",
-        multiple: true,
-        text: "The certificate a tls:// relay must present, or its CA (PEM).",
-        complete: "file",
-      },
+      ...relayClientOptions("the relays"),
     },
     positionals: "none",
     examples: [
@@ -981,21 +977,7 @@ const PAGES: Record<string, CommandHelp> = {
         text: "The session store, which holds the group state too (default: chat's).",
         complete: "file",
       },
-      "passphrase-file": {
-        value: "FILE",
-        text: "Read the identity's passphrase from the first line of FILE.",
-        complete: "file",
-      },
-      proxy: {
-        value: "URL",
-        text: "Reach the relays through a SOCKS5 proxy: socks5h://HOST:PORT (tcp:// only).",
-      },
-      "tls-ca": {
-        value: "FILE",
-        multiple: true,
-        text: "The certificate a tls:// relay must present, or its CA (PEM).",
-        complete: "file",
-      },
+      ...relayClientOptions("the relays"),
     },
     positionals: [
       "create",

@@ -7,7 +7,7 @@ import type { Values } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
 import { type Contact, findContact, readBook, readInboxes, storeIdentity } from "./_contacts.ts";
-import { openAccount } from "./_chat_session.ts";
+import { openAccount, pieces } from "./_chat_session.ts";
 import { pieceBody, RELAY_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
 import { relayOptions } from "./inbox.ts";
 import type { Account } from "../sessions/account.ts";
@@ -44,33 +44,6 @@ export async function relayTarget(
   return { identity, contact };
 }
 
-/** Reads a stream into chunks of at most `size` bytes, each with whether it is the last. */
-async function* chunks(
-  stream: ReadableStream<Uint8Array>,
-  size: number,
-): AsyncGenerator<{ bytes: Uint8Array; last: boolean }> {
-  let buffer = new Uint8Array(size);
-  let filled = 0;
-  let held: Uint8Array | undefined;
-  for await (const chunk of stream) {
-    for (let at = 0; at < chunk.length;) {
-      const n = Math.min(chunk.length - at, size - filled);
-      buffer.set(chunk.subarray(at, at + n), filled);
-      filled += n;
-      at += n;
-      if (filled === size) {
-        if (held) yield { bytes: held, last: false };
-        held = buffer;
-        buffer = new Uint8Array(size);
-        filled = 0;
-      }
-    }
-  }
-  if (held && filled === 0) return yield { bytes: held, last: true };
-  if (held) yield { bytes: held, last: false };
-  yield { bytes: buffer.subarray(0, filled), last: true };
-}
-
 /** Sends the text or file of `send`'s arguments to `contact`'s inbox. */
 export async function sendThroughRelay(
   values: Values,
@@ -103,7 +76,7 @@ export async function sendThroughRelay(
     const name = basename(file);
     const transferId = crypto.getRandomValues(new Uint8Array(16));
     let offset = 0;
-    for await (const piece of chunks(source.stream, outbox.pieceBytes)) {
+    for await (const piece of pieces(source.stream, outbox.pieceBytes)) {
       const body = pieceBody(transferId, offset, piece.last, name, piece.bytes);
       await outbox.deposit(
         account,
@@ -150,7 +123,7 @@ export class OfflineQueue {
       const source = await openInput(path);
       const transferId = crypto.getRandomValues(new Uint8Array(16));
       let offset = 0;
-      for await (const piece of chunks(source.stream, this.#outbox.pieceBytes)) {
+      for await (const piece of pieces(source.stream, this.#outbox.pieceBytes)) {
         const body = pieceBody(transferId, offset, piece.last, name, piece.bytes);
         await this.#outbox.deposit(
           this.account,

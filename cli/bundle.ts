@@ -1,9 +1,9 @@
 // Internal: `polycrypt bundle`, a signed prekey bundle of an identity for sessions
 // (docs/sessions.md section 2, docs/cli.md): the public halves go to OUT, the secret halves stay
 // in the session store that chat uses, so a session a peer starts from the bundle opens there.
-import { parseIdentity } from "../mod.ts";
-import { loadIdentities, parse, USAGE } from "./_args.ts";
+import { parse, USAGE } from "./_args.ts";
 import { openAccount } from "./_chat_session.ts";
+import { sessionIdentity } from "./inbox.ts";
 import { UsageError } from "./_errors.ts";
 import { say, writeAtomic, writeStdout } from "./_io.ts";
 
@@ -26,18 +26,9 @@ export async function bundleCommand(args: string[]): Promise<void> {
   if ((output === undefined || output === "-") && Deno.stdout.isTerminal()) {
     throw new UsageError("refusing to write a binary bundle to a terminal; use -o FILE");
   }
-  const identities = await loadIdentities(
-    [input],
-    values["passphrase-file"] as string | undefined,
-  );
-  if (identities.length !== 1) throw new UsageError(`${input} must hold exactly one identity`);
-  if (!parseIdentity(identities[0]).signingKey) {
-    throw new UsageError(
-      `${input} cannot sign (a version-1 identity): upgrade it with polycrypt keygen --upgrade`,
-    );
-  }
+  const identity = await sessionIdentity(values);
   const { account, path, close } = await openAccount(
-    identities[0],
+    identity,
     values.sessions as string | undefined,
   );
   let bundle: Uint8Array;

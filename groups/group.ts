@@ -631,6 +631,20 @@ class Groups implements GroupAccount {
     return this.#describe(suite, n.leaf, leaf, leaf === state.privatePath.leafIndex);
   }
 
+  /** Every member of the group of `record`, described; this account's own leaf marked `self`. */
+  #describeMembers(record: GroupRecord): Promise<GroupMember[]> {
+    return Promise.all(
+      membersOf(record.state).map((m) =>
+        this.#describe(
+          record.suite,
+          m.node,
+          m.leaf,
+          m.leaf === record.state.privatePath.leafIndex,
+        )
+      ),
+    );
+  }
+
   async #describe(
     suite: GroupSuite,
     node: LeafNode,
@@ -895,16 +909,7 @@ class Groups implements GroupAccount {
       if (!Array.isArray(fingerprints) || fingerprints.length === 0) {
         throw new TypeError("remove needs at least one fingerprint");
       }
-      const members = await Promise.all(
-        membersOf(record.state).map((m) =>
-          this.#describe(
-            record.suite,
-            m.node,
-            m.leaf,
-            m.leaf === record.state.privatePath.leafIndex,
-          )
-        ),
-      );
+      const members = await this.#describeMembers(record);
       const proposals: Proposal[] = [];
       for (const fp of fingerprints) {
         const found = members.filter((m) => m.fingerprint === fp);
@@ -1220,16 +1225,7 @@ class Groups implements GroupAccount {
   members(group: string): Promise<GroupMember[]> {
     return this.#serial(async () => {
       const record = await this.#load(group);
-      return await Promise.all(
-        membersOf(record.state).map((m) =>
-          this.#describe(
-            record.suite,
-            m.node,
-            m.leaf,
-            m.leaf === record.state.privatePath.leafIndex,
-          )
-        ),
-      );
+      return await this.#describeMembers(record);
     });
   }
 

@@ -24,6 +24,7 @@ import {
   Watchers,
 } from "./store.ts";
 import { equalBytes } from "../engines/_bytes.ts";
+import { groupMessagesWithin, queueRecordOf } from "./_rows.ts";
 
 /** The NOTIFY channel. */
 const CHANNEL = "polycrypt_relay";
@@ -137,7 +138,6 @@ export interface PostgresStoreOptions extends StoreOptions {
 }
 
 type Sql = ReturnType<typeof postgres>;
-type Row = Record<string, unknown>;
 
 function bytes(value: unknown): Uint8Array {
   return new Uint8Array(value as Uint8Array);
@@ -209,18 +209,6 @@ export class PostgresStore implements RelayStore {
     return next;
   }
 
-  #record(row: Row | undefined): QueueRecord | undefined {
-    if (!row) return undefined;
-    return {
-      rid: bytes(row.rid),
-      sid: bytes(row.sid),
-      recipientKey: { algorithm: String(row.rk_alg), publicKey: bytes(row.rk) },
-      senderKey: row.sk == null
-        ? undefined
-        : { algorithm: String(row.sk_alg), publicKey: bytes(row.sk) },
-    };
-  }
-
   async createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void> {
     await this.#sql`INSERT INTO relay_queues (rid, sid, rk_alg, rk)
       VALUES (${rid}, ${sid}, ${recipientKey.algorithm}, ${recipientKey.publicKey})`;
@@ -233,7 +221,7 @@ export class PostgresStore implements RelayStore {
     const rows = side === "recipient"
       ? await this.#sql`SELECT * FROM relay_queues WHERE rid = ${id}`
       : await this.#sql`SELECT * FROM relay_queues WHERE sid = ${id}`;
-    const record = this.#record(rows[0]);
+    const record = queueRecordOf(rows[0], bytes);
     if (record && (side === "recipient" || record.senderKey)) {
       if (this.#cache.size >= 50_000) this.#cache.delete(this.#cache.keys().next().value!);
       this.#cache.set(key, { record, at: Date.now() });
@@ -417,14 +405,7 @@ export class PostgresStore implements RelayStore {
       const rows = await this.#sql`SELECT seq, envelope FROM relay_group_messages
         WHERE gid = ${gid} AND epoch = ${epoch.toString()} AND seq > ${after}
         AND expires > ${this.#now()} ORDER BY seq LIMIT ${limit}`;
-      const messages: StoredGroupMessage[] = [];
-      let total = 0;
-      for (const row of rows) {
-        const envelope = bytes(row.envelope);
-        total += envelope.length;
-        if (messages.length > 0 && total > maxBytes) break;
-        messages.push({ seq: Number(row.seq), envelope });
-      }
+      const messages = groupMessagesWithin(rows, maxBytes, bytes);
       return { current: BigInt(queue.epoch as string), messages };
     });
   }

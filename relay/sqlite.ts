@@ -22,6 +22,7 @@
 import { DatabaseSync } from "node:sqlite";
 import type { AuthKey } from "./protocol.ts";
 import { equalBytes } from "../engines/_bytes.ts";
+import { groupMessagesWithin, queueRecordOf, type Row } from "./_rows.ts";
 import {
   type AppendResult,
   expiryAt,
@@ -68,8 +69,6 @@ CREATE INDEX IF NOT EXISTS group_messages_epoch ON group_messages (gid, epoch, s
 CREATE INDEX IF NOT EXISTS group_messages_expires ON group_messages (expires);
 `;
 
-type Row = Record<string, unknown>;
-
 interface Job {
   /** The queue it writes (RID in hex), if any. */
   key?: string;
@@ -82,19 +81,6 @@ interface Job {
 
 function message(row: Row): StoredMessage {
   return { seq: Number(row.seq), msgId: bytes(row.msg_id), envelope: bytes(row.envelope) };
-}
-
-/** The messages of `rows` that fit in `maxBytes` of envelopes (at least the first one). */
-function fitBytes(rows: Row[], maxBytes: number): StoredGroupMessage[] {
-  const out: StoredGroupMessage[] = [];
-  let total = 0;
-  for (const row of rows) {
-    const envelope = bytes(row.envelope);
-    total += envelope.length;
-    if (out.length > 0 && total > maxBytes) break;
-    out.push({ seq: Number(row.seq), envelope });
-  }
-  return out;
 }
 
 function bytes(value: unknown): Uint8Array {
@@ -274,18 +260,6 @@ export class SqliteStore implements RelayStore {
     }
   }
 
-  #record(row: Row | undefined): QueueRecord | undefined {
-    if (!row) return undefined;
-    return {
-      rid: bytes(row.rid),
-      sid: bytes(row.sid),
-      recipientKey: { algorithm: String(row.rk_alg), publicKey: bytes(row.rk) },
-      senderKey: row.sk == null
-        ? undefined
-        : { algorithm: String(row.sk_alg), publicKey: bytes(row.sk) },
-    };
-  }
-
   createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void> {
     return this.#enqueue(() => {
       this.#st.insertQueue.run(rid, sid, recipientKey.algorithm, recipientKey.publicKey);
@@ -298,7 +272,7 @@ export class SqliteStore implements RelayStore {
     // misses a pending KEY or DEL changes nothing that is stored.
     if (this.#closed) return Promise.reject(new Error("the relay store is closed"));
     const st = side === "recipient" ? this.#st.byRid : this.#st.bySid;
-    return Promise.resolve(this.#record(st.get(id) as Row));
+    return Promise.resolve(queueRecordOf(st.get(id) as Row, bytes));
   }
 
   secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
@@ -496,7 +470,10 @@ export class SqliteStore implements RelayStore {
       const row = this.#st.groupQueue.get(gid) as Row | undefined;
       if (!row) return undefined;
       const rows = this.#st.groupFetch.all(gid, epoch, after, this.#now(), limit) as Row[];
-      return { current: BigInt(row.epoch as number), messages: fitBytes(rows, maxBytes) };
+      return {
+        current: BigInt(row.epoch as number),
+        messages: groupMessagesWithin(rows, maxBytes, bytes),
+      };
     });
   }
 

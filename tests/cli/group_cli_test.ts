@@ -6,44 +6,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint } from "../../mod.ts";
-import { RelayClient } from "../../relay/mod.ts";
 import { runCli, spawnCli, withTempDir } from "./_cli.ts";
+import { startRelay } from "./_relay_process.ts";
 import type { CommandResult } from "../_process.ts";
 
 const ALL = ["--allow-all"];
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function startRelay(dir: string) {
-  const url = `ws://127.0.0.1:${freePort()}`;
-  const child = spawnCli(["relay", "--on", url, "--store", `sqlite:${dir}/relay.db`], ALL, {
-    stdout: "null",
-    stderr: "null",
-  });
-  let up = false;
-  for (let i = 0; i < 1200 && !up; i++) {
-    const client = await RelayClient.connect(url).catch(() => undefined);
-    if (client) {
-      await client.close();
-      up = true;
-    } else await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(up, "the relay did not start");
-  return {
-    url,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-      await child.status;
-    },
-  };
-}
 
 interface User {
   name: string;

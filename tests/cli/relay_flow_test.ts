@@ -9,45 +9,10 @@ import { fingerprint, generateIdentity } from "../../mod.ts";
 import { createAccount, MemorySessionStore } from "../../sessions/mod.ts";
 import { parseInvitation, RelayClient } from "../../relay/mod.ts";
 import { runCli, spawnCli, withTempDir } from "./_cli.ts";
+import { freePort, startRelay } from "./_relay_process.ts";
 import type { CommandResult } from "../_process.ts";
 
 const ALL = ["--allow-all"];
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** A `polycrypt relay` process on a free port, SQLite in `dir`; stopped by the returned function. */
-async function startRelay(
-  dir: string,
-  url = `ws://127.0.0.1:${freePort()}`,
-): Promise<{ url: string; stop(signal?: Deno.Signal): Promise<void> }> {
-  const child = spawnCli(["relay", "--on", url, "--store", `sqlite:${dir}/relay.db`], ALL, {
-    stdout: "null",
-    stderr: "null",
-  });
-  let up = false;
-  for (let i = 0; i < 1200 && !up; i++) {
-    const client = await RelayClient.connect(url).catch(() => undefined);
-    if (client) {
-      await client.close();
-      up = true;
-    } else await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.ok(up, "the relay did not start");
-  return {
-    url,
-    async stop(signal: Deno.Signal = "SIGTERM") {
-      try {
-        child.kill(signal);
-      } catch { /* gone already */ }
-      await child.status;
-    },
-  };
-}
 
 /** A user: an identity file and a config folder of their own. */
 interface User {

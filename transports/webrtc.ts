@@ -45,6 +45,8 @@ export interface Signal {
   send(message: SignalMessage): Promise<void> | void;
   /** The peer's messages, in order. Iteration stops when the connection is set up or fails. */
   messages(): AsyncIterable<SignalMessage>;
+  /** Called once the data channel is open or the attempt failed: stop reading (optional). */
+  close?(): void;
 }
 
 /** Options of {@linkcode connectWebRtc} and {@linkcode acceptWebRtc}. */
@@ -252,6 +254,7 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
   } finally {
     settled = true;
     clearTimeout(timer);
+    signal.close?.();
   }
 }
 

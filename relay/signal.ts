@@ -26,7 +26,6 @@
  * @module
  */
 import { decrypt, encrypt } from "../cascade/envelope.ts";
-import type { KemIdentity } from "../cascade/mod.ts";
 import { checkSignalMessage, type Signal, type SignalMessage } from "../transports/webrtc.ts";
 import type { QueueKey, RelayClient } from "./client.ts";
 
@@ -64,7 +63,7 @@ export interface RelaySignalOptions {
   /** A connected relay client (both queues on it). */
   relay: RelayClient;
   /** This user's identity: decrypts what the peer sends, signs what is sent (version 2). */
-  identity: string | KemIdentity;
+  identity: string;
   /** The peer's recipient string (version 2): messages are sealed to it, and must be signed by it. */
   peer: string;
   /** The sending id of the peer's queue. */

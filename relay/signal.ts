@@ -68,7 +68,10 @@ export interface RelaySignalOptions {
   peer: string;
   /** The sending id of the peer's queue. */
   to: Uint8Array;
-  /** This user's queue, where the peer's messages arrive. */
+  /**
+   * This user's queue, where the peer's messages arrive: a queue for signalling only, since every
+   * message read there is acknowledged (deleted), whatever it is.
+   */
   inbox: { receivingId: Uint8Array; key: QueueKey };
   /** Accepted messages; share one cache between signals so a replay to a new one is refused. */
   seen: SignalReplayCache;

@@ -47,7 +47,6 @@ import {
   USAGE,
 } from "./_args.ts";
 import { type CommandHelp, overview, registerPage } from "./_help.ts";
-import { DOCTOR_HELP } from "./doctor.ts";
 import { contactsFor, senderLine, signersNamed, signingIdentity } from "./_sender.ts";
 
 const VERSION = "0.1.0";
@@ -535,10 +534,7 @@ const COMMANDS: Record<string, Command> = {
   relay: { run: async (args) => (await import("./relay.ts")).relayCommand(args) },
   inbox: { run: async (args) => (await import("./inbox.ts")).inboxCommand(args) },
   fetch: { run: async (args) => (await import("./fetch.ts")).fetchCommand(args) },
-  doctor: {
-    run: async (args) => (await import("./doctor.ts")).doctorCommand(args),
-    help: DOCTOR_HELP,
-  },
+  doctor: { run: async (args) => (await import("./doctor.ts")).doctorCommand(args) },
   help: { run: helpCommand },
   completion: {
     run: async (args) =>

@@ -69,7 +69,7 @@ export interface WebRtcOptions extends FrameReaderOptions {
 }
 
 /** The default of {@linkcode WebRtcOptions.maxQueuedBytes}: 32 MiB. */
-export const DEFAULT_WEBRTC_MAX_QUEUED_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_WEBRTC_MAX_QUEUED_BYTES: number = 32 * 1024 * 1024;
 
 /** Bytes per data channel message sent (the frames' byte stream is cut at this size). */
 const MESSAGE_BYTES = 64 * 1024;

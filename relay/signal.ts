@@ -106,30 +106,38 @@ export function relaySignal(
   }
   let seq = 0;
   let closed = false;
+  let sending: Promise<void> = Promise.resolve();
+  const deposit = async (message: SignalMessage): Promise<void> => {
+    checkSignalMessage(message);
+    if (session === undefined) {
+      if (message.type !== "offer") throw new TypeError("no session yet: nothing to answer");
+      session = crypto.getRandomValues(new Uint8Array(SESSION_BYTES));
+    }
+    const json = new TextEncoder().encode(JSON.stringify(message));
+    const payload = new Uint8Array(HEADER_BYTES + json.length);
+    const view = new DataView(payload.buffer);
+    payload[0] = KIND;
+    payload[1] = VERSION;
+    payload.set(session, 2);
+    view.setBigUint64(2 + SESSION_BYTES, BigInt(Date.now()));
+    view.setUint32(2 + SESSION_BYTES + 8, seq++);
+    payload.set(json, HEADER_BYTES);
+    const envelope = await encrypt(payload, {
+      recipients: [options.peer],
+      sender: options.identity,
+    });
+    await options.relay.send(options.to, envelope);
+  };
   const signal = {
     get session() {
       return session;
     },
-    async send(message: SignalMessage) {
-      checkSignalMessage(message);
-      if (session === undefined) {
-        if (message.type !== "offer") throw new TypeError("no session yet: nothing to answer");
-        session = crypto.getRandomValues(new Uint8Array(SESSION_BYTES));
-      }
-      const json = new TextEncoder().encode(JSON.stringify(message));
-      const payload = new Uint8Array(HEADER_BYTES + json.length);
-      const view = new DataView(payload.buffer);
-      payload[0] = KIND;
-      payload[1] = VERSION;
-      payload.set(session, 2);
-      view.setBigUint64(2 + SESSION_BYTES, BigInt(Date.now()));
-      view.setUint32(2 + SESSION_BYTES + 8, seq++);
-      payload.set(json, HEADER_BYTES);
-      const envelope = await encrypt(payload, {
-        recipients: [options.peer],
-        sender: options.identity,
-      });
-      await options.relay.send(options.to, envelope);
+    send(message: SignalMessage): Promise<void> {
+      // One at a time, in the order given: the offer is deposited before its candidates, so the
+      // answering side has adopted the session when they arrive.
+      const run = sending.then(() => deposit(message));
+      sending = run.catch(() => {});
+      return run;
     },
     close() {
       closed = true;
@@ -143,6 +151,8 @@ export function relaySignal(
           await new Promise((r) => setTimeout(r, POLL_MS));
           continue;
         }
+        // Closed meanwhile: leave the message for the next reader (a later attempt).
+        if (closed) return;
         await options.relay.ack(options.inbox.receivingId, options.inbox.key, item.id)
           .catch(() => {});
         let payload: Uint8Array;

@@ -9,19 +9,14 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { encrypt, generateIdentity } from "@polycrypt/polycrypt";
- * import { acceptWebRtc, connectWebRtc, signalPair } from "@polycrypt/polycrypt/transports";
- * const bob = await generateIdentity("x25519");
+ * import { connectWebRtc, signalPair } from "@polycrypt/polycrypt/transports";
  * const [aliceSide, bobSide] = signalPair();
- * const [alice, bobEnd] = await Promise.all([connectWebRtc(aliceSide), acceptWebRtc(bobSide)]);
- * const id = await alice.send(await encrypt(new Uint8Array(3), { recipients: [bob.recipient] }));
- * const first = (await bobEnd.messages().next()).value;
- * assert.ok(first?.kind === "envelope");
- * await bobEnd.acknowledge(first.id);
- * const ack = (await alice.messages().next()).value;
- * assert.equal(ack?.kind === "ack" && ack.id.toHex(), id.toHex());
- * await alice.close();
- * await bobEnd.close();
+ * // Alice: `await connectWebRtc(aliceSide, { iceServers: ["stun:stun.example:3478"] })`;
+ * // Bob: `await acceptWebRtc(bobSide)`; both resolve with a Connection once the channel is open.
+ * // (Not run here: documentation examples each run in an isolate of their own, and the native
+ * // library serves one isolate per process; tests/transports/webrtc_test.ts runs it.)
+ * await assert.rejects(connectWebRtc(aliceSide, { maxQueuedBytes: 0 }), RangeError);
+ * await assert.rejects(connectWebRtc(bobSide, { iceServers: ["http://x"] }), RangeError);
  * ```
  *
  * @module
@@ -85,12 +80,39 @@ type PeerConnection = InstanceType<NodeDataChannel["PeerConnection"]>;
 type DataChannel = ReturnType<PeerConnection["createDataChannel"]>;
 
 let library: Promise<NodeDataChannel> | undefined;
-/** Loads node-datachannel (its native library, hence `--allow-ffi`) once. */
+/** The environment variable that marks, for the whole process, the isolate using the library. */
+const ISOLATE_MARK = "POLYCRYPT_DATACHANNEL_ISOLATE";
+/**
+ * Loads node-datachannel (its native library, hence `--allow-ffi`) once. The addon binds to the
+ * first JavaScript isolate that loads it: used from a second one (a Worker, another `deno test`
+ * file) it would crash the process, so a second isolate is refused with a TypeError instead (the
+ * mark is a process-wide environment variable holding the process id, so a child process that
+ * inherits it is not confused; without `--allow-env` there is no guard).
+ */
 function loadLibrary(): Promise<NodeDataChannel> {
-  return library ??= import("node-datachannel").then((m) => {
+  return library ??= (async () => {
+    const mine = `${Deno.pid}:${crypto.randomUUID()}`;
+    let other: string | undefined;
+    try {
+      other = Deno.env.get(ISOLATE_MARK);
+      if (other === undefined || !other.startsWith(`${Deno.pid}:`)) {
+        Deno.env.set(ISOLATE_MARK, mine);
+      } else if (other !== mine) {
+        throw new TypeError(
+          "WebRTC data channels are already in use by another isolate (a Worker, another test " +
+            "file) of this process: node-datachannel serves one isolate per process",
+        );
+      }
+    } catch (e) {
+      if (e instanceof TypeError) throw e; // no env permission: no guard
+    }
+    const m = await import("node-datachannel");
     const lib = ((m as { default?: NodeDataChannel }).default ?? m) as NodeDataChannel;
     lib.initLogger("Fatal", () => {});
     return lib;
+  })().catch((e) => {
+    library = undefined;
+    throw e;
   });
 }
 

@@ -140,9 +140,12 @@ Deno.test("relay signal: a data channel set up through a real relay; forgeries i
         onIgnored: (reason) => replayIgnored.push(reason),
       }));
       assert.equal(await first(again, 3000), undefined);
+      again.close?.();
+      await new Promise((r) => setTimeout(r, 200)); // its last GET answered
       await bobLater.close();
       // Alice's late candidates of the finished session may come first ("other-session").
       assert.ok(replayIgnored.includes("replayed"), replayIgnored.join());
+      assert.equal(replayIgnored.filter((r) => r !== "other-session").length, 1);
     } finally {
       await aliceRelay.close();
       await bobRelay.close();

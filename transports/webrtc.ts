@@ -220,7 +220,16 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
   pc.onLocalDescription((sdp, type) => {
     if (type === "offer" || type === "answer") sendSignal({ type, sdp });
   });
-  pc.onLocalCandidate((candidate, mid) => sendSignal({ type: "candidate", candidate, mid }));
+  // The offering side holds its candidates back until the answer is applied: with them, the
+  // answering side could reach it and start DTLS before it knows the answer's certificate
+  // fingerprint, and the handshake would fail (signalling through a relay takes some time).
+  let described = false;
+  const held: SignalMessage[] = [];
+  pc.onLocalCandidate((candidate, mid) => {
+    const message: SignalMessage = { type: "candidate", candidate, mid };
+    if (offerer && !described) held.push(message);
+    else sendSignal(message);
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const channel = await new Promise<DataChannel>((resolve, reject) => {
@@ -244,7 +253,6 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
       }
       // Apply the peer's signals until the channel opens.
       (async () => {
-        let described = false;
         const early: SignalMessage[] = [];
         for await (const raw of signal.messages()) {
           if (settled) break;
@@ -260,6 +268,7 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
           } else if (!described && message.type === (offerer ? "answer" : "offer")) {
             pc.setRemoteDescription(message.sdp, message.type);
             described = true;
+            for (const m of held.splice(0)) sendSignal(m);
             for (const m of early) {
               if (m.type === "candidate") pc.addRemoteCandidate(m.candidate, m.mid);
             }

@@ -1092,6 +1092,31 @@ const PAGES: Record<string, CommandHelp> = {
     examples: [["encrypt's page", "polycrypt help encrypt"], ["the commands", "polycrypt help"]],
     exits: [EXIT_OK, [2, "unknown command"]],
   },
+  doctor: {
+    summary: "report which transports work from this machine",
+    usage: ["doctor [--relay URL] [--json]"],
+    description:
+      "Probes each transport on loopback: a listener, a dial to it, one sealed envelope " +
+      "of 1 KiB and its acknowledgement (tcp://, ws://, udp://, and webrtc: a data channel between " +
+      "two peers of this process, which needs the native library node-datachannel). tls:// needs a " +
+      "certificate and is not probed; kernel SCTP is not offered (docs/transports.md section 13). " +
+      "With --relay, also connects to that relay and pings it. Prints one line per transport: ok " +
+      "with the time it took, or failed with the reason. Quick: each probe gives up after 10 s.",
+    options: {
+      relay: { value: "URL", text: "Also probe this relay (ws://, wss://, tcp:// or tls://)." },
+      json: { text: "Print the results as JSON: [{transport, ok, ms, detail}]." },
+    },
+    positionals: "none",
+    examples: [
+      ["this machine's transports", "polycrypt doctor"],
+      ["and a relay", "polycrypt doctor --relay wss://relay.example"],
+    ],
+    exits: [
+      [0, "every probed transport works"],
+      [2, "usage error"],
+      [3, "at least one probe failed"],
+    ],
+  },
   completion: {
     summary: "print a shell completion script",
     usage: ["completion bash|zsh"],

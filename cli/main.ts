@@ -535,6 +535,7 @@ const COMMANDS: Record<string, Command> = {
   inbox: { run: async (args) => (await import("./inbox.ts")).inboxCommand(args) },
   fetch: { run: async (args) => (await import("./fetch.ts")).fetchCommand(args) },
   group: { run: async (args) => (await import("./group.ts")).groupCommand(args) },
+  doctor: { run: async (args) => (await import("./doctor.ts")).doctorCommand(args) },
   help: { run: helpCommand },
   completion: {
     run: async (args) =>

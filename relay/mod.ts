@@ -44,6 +44,7 @@ export * from "./store.ts";
 export * from "./sqlite.ts";
 export * from "./server.ts";
 export * from "./client.ts";
+export * from "./signal.ts";
 export { PostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export {
   encodeInvitation,

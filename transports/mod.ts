@@ -2,7 +2,7 @@
  * Transports: framed delivery of sealed envelopes between peers, with no server and no presence.
  * They accept only sealed envelopes (type brand plus a run-time magic check), so cleartext cannot
  * be sent. Frame format: `docs/transports.md`. Available: the in-memory pair, TCP, TCP through
- * SOCKS5 (Tor), WebSocket, UDP and XMPP.
+ * SOCKS5 (Tor), WebSocket, UDP, XMPP and WebRTC data channels.
  *
  * @example
  * ```ts
@@ -35,6 +35,7 @@ export * from "./tls.ts";
 export * from "./socks5.ts";
 export * from "./websocket.ts";
 export * from "./udp.ts";
+export * from "./webrtc.ts";
 export * from "./message.ts";
 export * from "./dial.ts";
 export * from "./xmpp.ts";

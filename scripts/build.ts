@@ -41,6 +41,7 @@ const DEPENDENCIES = [
   "hash-wasm",
   "socks",
   "@xmpp/client",
+  "node-datachannel",
 ];
 
 /** The entry points: the npm build's file names (without .js) and their sources. */

@@ -21,7 +21,6 @@
  *
  * @module
  */
-import { client, xml } from "@xmpp/client";
 import tls from "node:tls";
 import { type ByteDuplex, Connection } from "./connection.ts";
 import {
@@ -158,6 +157,14 @@ export interface XmppAccountOptions extends TcpListenOptions {
   maxUnreadBytes?: number;
   /** How long the login may take (default 30 s). */
   connectTimeoutMs?: number;
+}
+
+/** `@xmpp/client`, loaded by the first {@linkcode connectXmpp} (not when this module is). */
+let xmppLib: typeof import("@xmpp/client") | undefined;
+
+/** `@xmpp/client`'s `xml`; an account exists only once `connectXmpp` has loaded the library. */
+function xml(...args: Parameters<typeof import("@xmpp/client").xml>) {
+  return xmppLib!.xml(...args);
 }
 
 /** Whether `host` names the loopback interface. */
@@ -576,6 +583,8 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
     throw new RangeError("insecure XMPP (no TLS check) is allowed only with a loopback server");
   }
   patchTls();
+  xmppLib ??= await import("@xmpp/client");
+  const { client } = xmppLib;
   const resource = options.resource ?? XMPP_RESOURCE;
   const xmpp = client({
     service,

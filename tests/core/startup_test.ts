@@ -11,8 +11,11 @@ interface ModuleInfo {
   dependencies?: { code?: { specifier: string }; isDynamic?: boolean }[];
 }
 
-Deno.test("cli/main.ts imports no transport and no command module that loads when used", async () => {
-  const out = await runDeno(["info", "--json", "cli/main.ts"], { cwd: ROOT.pathname });
+/** The modules `root` loads statically (not through a dynamic import), relative to ROOT. */
+async function eagerModules(
+  root: string,
+): Promise<{ eager: string[]; graph: { modules: ModuleInfo[] } }> {
+  const out = await runDeno(["info", "--json", root], { cwd: ROOT.pathname });
   assert.equal(out.code, 0, out.stderr);
   const graph = JSON.parse(out.stdout) as {
     roots: string[];
@@ -32,7 +35,11 @@ Deno.test("cli/main.ts imports no transport and no command module that loads whe
     }
   }
   assert.ok(seen.size > 20, `walked ${seen.size} modules`);
-  const eager = [...seen].map((s) => s.replace(ROOT.href, ""));
+  return { eager: [...seen].map((s) => s.replace(ROOT.href, "")), graph };
+}
+
+Deno.test("cli/main.ts imports no transport and no command module that loads when used", async () => {
+  const { eager, graph } = await eagerModules("cli/main.ts");
   for (const lazy of ["cli/listen.ts", "cli/send.ts", "cli/_chat.ts", "cli/_bench.ts"]) {
     assert.ok(!eager.includes(lazy), `${lazy} is imported statically`);
   }
@@ -43,4 +50,12 @@ Deno.test("cli/main.ts imports no transport and no command module that loads whe
   assert.deepEqual(eager.filter((s) => /^npm:\/?(socks|argon2|hash-wasm)@/.test(s)), []);
   // The graph is whole: the lazy modules are still there, as dynamic imports.
   assert.ok(graph.modules.some((m) => m.specifier.endsWith("/cli/listen.ts")));
+});
+
+Deno.test("transports/mod.ts loads @xmpp/client and node-datachannel only on first use", async () => {
+  const { eager, graph } = await eagerModules("transports/mod.ts");
+  assert.ok(eager.includes("transports/xmpp.ts") && eager.includes("transports/webrtc.ts"));
+  assert.deepEqual(eager.filter((s) => /^npm:\/?(@xmpp\/client|node-datachannel)@/.test(s)), []);
+  // Still in the graph, as dynamic imports.
+  assert.ok(graph.modules.some((m) => m.specifier.includes("@xmpp/client@")));
 });

@@ -21,7 +21,14 @@ import type { QueueKey } from "../relay/client.ts";
 import { generateQueueKey } from "../relay/client.ts";
 import { RELAY_ERROR, RelayError } from "../relay/protocol.ts";
 import { encodeInvitation, parseInvitation } from "../relay/invite.ts";
-import { equalBytes, fromBase64, fromHex, toBase64, toHex } from "../engines/_bytes.ts";
+import {
+  concatBytes,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+} from "../engines/_bytes.ts";
 import { sha256 } from "../engines/_hash.ts";
 import { checkFileName } from "../transports/message.ts";
 import { DeferredSessionStore, KeyValue, openDatabase } from "./indexeddb_store.ts";
@@ -331,10 +338,7 @@ export class Messenger extends EventTarget {
       encoder.encode(JSON.stringify(value)),
       encoder.encode(`polycrypt-web record ${name}`),
     );
-    const out = new Uint8Array(nonce.length + sealed.length);
-    out.set(nonce);
-    out.set(sealed, nonce.length);
-    return out;
+    return concatBytes(nonce, sealed);
   }
 
   async #unseal<T>(name: string): Promise<T | undefined> {

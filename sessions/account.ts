@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { DecryptionError, PolycryptError } from "../errors.ts";
 import { equalBytes, toHex } from "../engines/_bytes.ts";
+import { rawX25519 } from "../engines/ecc/_montgomery.ts";
 import { registry as defaultRegistry } from "../engines/mod.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine, KemEngine } from "../engines/types.ts";
@@ -367,8 +367,8 @@ function queueOf(store: SessionStore, accountKey: string): { tail: Promise<unkno
 }
 
 function newX25519Pair(id: number): PrekeyPair {
-  const secretKey = nobleX25519.utils.randomSecretKey();
-  return { id, publicKey: nobleX25519.getPublicKey(secretKey), secretKey };
+  const { publicKey, secretKey } = rawX25519().generate();
+  return { id, publicKey, secretKey };
 }
 
 function checkTime(now: number): number {

@@ -18,7 +18,7 @@ import { fingerprintOfCanonical } from "../contacts/fingerprint.ts";
 const encoder = new TextEncoder();
 
 /** Every label of docs/sessions.md begins with this. */
-export const SESSION_LABEL_PREFIX = "polycrypt/session/1 ";
+const SESSION_LABEL_PREFIX = "polycrypt/session/1 ";
 /** `"polycrypt/session/1 " || s` as bytes. */
 export function sessionLabel(s: string): Uint8Array {
   return encoder.encode(SESSION_LABEL_PREFIX + s);

@@ -1,6 +1,7 @@
 // Internal: the records an Account keeps in its SessionStore (docs/sessions.md section 7.1), their
 // binary encodings, and the storage seal (blinded keys, AES-256-GCM values).
 import { DecryptionError, FormatError } from "../errors.ts";
+import { toHex } from "../engines/_bytes.ts";
 import { hmacSync } from "../engines/_hash.ts";
 import { aes256Gcm } from "../engines/symmetric/aes_gcm.ts";
 import { type OpensslAead, opensslAead } from "../engines/symmetric/_openssl.ts";
@@ -109,8 +110,6 @@ export class Reader {
   }
 }
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 /**
  * The storage seal of docs/sessions.md section 7: store keys are `hex(HMAC(storage key, name))`,
  * values `nonce (12) || AES-256-GCM(storage key, nonce, record, aad = utf8(store key))`. The
@@ -140,7 +139,7 @@ export class StorageSeal {
   blind(name: string): string {
     let key = this.#names.get(name);
     if (key === undefined) {
-      key = hex(hmacSync("SHA-256", this.#key, [encoder.encode(name)]));
+      key = toHex(hmacSync("SHA-256", this.#key, [encoder.encode(name)]));
       if (this.#names.size >= 4096) this.#names.clear();
       this.#names.set(name, key);
     }

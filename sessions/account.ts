@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { DecryptionError, PolycryptError } from "../errors.ts";
-import { equalBytes } from "../engines/_bytes.ts";
+import { equalBytes, toHex } from "../engines/_bytes.ts";
+import { rawX25519 } from "../engines/ecc/_montgomery.ts";
 import { registry as defaultRegistry } from "../engines/mod.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
 import type { AeadEngine, KemEngine } from "../engines/types.ts";
@@ -342,15 +342,13 @@ function decodeSession(b: Uint8Array): SessionRecord {
   return { current, previous };
 }
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 /** Record names (docs/sessions.md section 7.1); the store sees only their blinded form. */
 const NAME = {
   account: "account",
   spk: (id: number) => `spk/${id}`,
   opk: (id: number) => `opk/${id}`,
   pqopk: (id: number) => `pqopk/${id}`,
-  ek: (digest: Uint8Array) => `ek/${hex(digest)}`,
+  ek: (digest: Uint8Array) => `ek/${toHex(digest)}`,
   session: (fp: string) => `session/${fp}`,
   peer: (fp: string) => `peer/${fp}`,
 };
@@ -369,8 +367,8 @@ function queueOf(store: SessionStore, accountKey: string): { tail: Promise<unkno
 }
 
 function newX25519Pair(id: number): PrekeyPair {
-  const secretKey = nobleX25519.utils.randomSecretKey();
-  return { id, publicKey: nobleX25519.getPublicKey(secretKey), secretKey };
+  const { publicKey, secretKey } = rawX25519().generate();
+  return { id, publicKey, secretKey };
 }
 
 function checkTime(now: number): number {

@@ -12,7 +12,7 @@
  * @module
  */
 import { DecryptionError, InvalidKeyError } from "../errors.ts";
-import { checkBytes } from "../engines/_bytes.ts";
+import { checkBytes, concatBytes, equalBytes, readU32be } from "../engines/_bytes.ts";
 import type { AeadEngine, KemEngine } from "../engines/types.ts";
 import { padmeLength } from "../cascade/padding.ts";
 import { aes256Gcm } from "../engines/symmetric/aes_gcm.ts";
@@ -274,20 +274,6 @@ const u32 = (out: Uint8Array, at: number, v: number) => {
   out[at + 2] = v >>> 8;
   out[at + 3] = v;
 };
-const readU32 = (b: Uint8Array, at: number) =>
-  ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** `header = DHs_pub || u32 PN || u32 N || u8 flags [|| lp(KEM_pub)] [|| lp(KEM_ct)]`. */
 function encodeHeader(
@@ -324,14 +310,14 @@ interface Header {
 /** Parses a decrypted header; undefined when malformed (never made by a correct peer). */
 function parseHeader(h: Uint8Array, kem: KemEngine): Header | undefined {
   if (h.length < HEADER_FIXED) return undefined;
-  const pn = readU32(h, 32), n = readU32(h, 36), flags = h[40];
+  const pn = readU32be(h, 32), n = readU32be(h, 36), flags = h[40];
   if (pn >= MAX_COUNTER || n >= MAX_COUNTER || (flags & ~(FLAG_KEM_PUB | FLAG_KEM_CT))) {
     return undefined;
   }
   let at = HEADER_FIXED;
   const take = (max: number, exact?: number) => {
     if (at + 4 > h.length) return undefined;
-    const len = readU32(h, at);
+    const len = readU32be(h, at);
     if (len === 0 || len > max || (exact !== undefined && len !== exact)) return undefined;
     if (at + 4 + len > h.length) return undefined;
     const v = h.subarray(at + 4, at + 4 + len);
@@ -426,14 +412,14 @@ export async function ratchetEncrypt(
     hks,
     headerNonce(nonceH, aead.nonceSize),
     header,
-    concat(s.ad, prefix),
+    concatBytes(s.ad, prefix),
   );
   const head = new Uint8Array(NONCE_H + 4 + encHeader.length);
   head.set(nonceH);
   u32(head, NONCE_H, encHeader.length);
   head.set(encHeader, NONCE_H + 4);
   const { key, nonce } = messageKeys(step.mk, aead.id, aead.keySize, aead.nonceSize);
-  const encBody = await sealer.seal(key, nonce, pad(data), concat(s.ad, prefix, head));
+  const encBody = await sealer.seal(key, nonce, pad(data), concatBytes(s.ad, prefix, head));
   const body = new Uint8Array(head.length + encBody.length);
   body.set(head);
   body.set(encBody, head.length);
@@ -471,13 +457,6 @@ function skipKeys(
   return { ck, keys };
 }
 
-const equal = (a: Uint8Array, b: Uint8Array) => {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
-  return d === 0;
-};
-
 /** `skipped` with `keys` appended to chain `hk` (the last one), oldest dropped beyond the cap. */
 function addSkipped(
   skipped: readonly SkippedChain[],
@@ -487,8 +466,9 @@ function addSkipped(
   if (keys.length === 0) return skipped;
   const chains = skipped.slice();
   const last = chains.at(-1);
-  if (last && equal(last.hk, hk)) chains[chains.length - 1] = { hk, keys: [...last.keys, ...keys] };
-  else chains.push({ hk, keys });
+  if (last && equalBytes(last.hk, hk)) {
+    chains[chains.length - 1] = { hk, keys: [...last.keys, ...keys] };
+  } else chains.push({ hk, keys });
   let total = 0;
   for (const c of chains) total += c.keys.length;
   while (total > MAX_SKIPPED_KEYS) {
@@ -534,7 +514,7 @@ async function decrypt(
   const { kem, aead } = suite;
   const tag = aead.tagSize;
   if (body.length < NONCE_H + 4) throw new DecryptionError();
-  const hlen = readU32(body, NONCE_H);
+  const hlen = readU32be(body, NONCE_H);
   const headEnd = NONCE_H + 4 + hlen;
   const maxHeader = HEADER_FIXED + 8 + kem.publicKeySize + KEM_PUB_SLACK + kem.encapsulationSize;
   if (hlen < HEADER_FIXED + tag || hlen > maxHeader + tag || headEnd + tag + 1 > body.length) {
@@ -545,7 +525,7 @@ async function decrypt(
   }
   const nonceH = headerNonce(body.subarray(0, NONCE_H), aead.nonceSize);
   const encHeader = body.subarray(NONCE_H + 4, headEnd);
-  const headerAad = concat(s.ad, prefix);
+  const headerAad = concatBytes(s.ad, prefix);
   const opener = messageAead(aead);
   const openHeader = async (hk: Uint8Array): Promise<Header | undefined> => {
     const plain = await opener.open(hk, nonceH, encHeader, headerAad);
@@ -557,7 +537,7 @@ async function decrypt(
       key,
       nonce,
       body.subarray(headEnd),
-      concat(s.ad, prefix, body.subarray(0, headEnd)),
+      concatBytes(s.ad, prefix, body.subarray(0, headEnd)),
     );
     if (!padded) throw new DecryptionError();
     return unpad(padded);
@@ -569,7 +549,7 @@ async function decrypt(
   let triedHkr = false;
   for (let c = 0; c < s.skipped.length; c++) {
     const chain = s.skipped[c];
-    const isCurrent = s.hkr !== undefined && equal(chain.hk, s.hkr);
+    const isCurrent = s.hkr !== undefined && equalBytes(chain.hk, s.hkr);
     triedHkr ||= isCurrent;
     const header = await openHeader(chain.hk);
     if (!header) continue;
@@ -593,7 +573,7 @@ async function decrypt(
   // 2. The current receiving chain.
   if (!current && s.hkr && !triedHkr) current = await openHeader(s.hkr);
   if (current) {
-    if (!s.ckr || !s.dhr || !equal(current.dh, s.dhr)) throw new DecryptionError();
+    if (!s.ckr || !s.dhr || !equalBytes(current.dh, s.dhr)) throw new DecryptionError();
     if (current.n < s.nr || current.n - s.nr > MAX_SKIP) throw new DecryptionError();
     const { ck, keys } = skipKeys(s.ckr, s.nr, current.n);
     const step = kdfCk(ck);

@@ -654,12 +654,12 @@ class Groups implements GroupAccount {
     // A credential verified once for this suite and signature key stays verified (the check is
     // a pure function of the three): messages from a known sender cost no signature checks.
     const name = node.credential.credentialType === "basic"
-      ? toHex(sha256(concatBytes(
+      ? toHex(sha256(
         encoder.encode(suite),
         new Uint8Array([0]),
         node.signaturePublicKey,
         node.credential.identity,
-      )))
+      ))
       : undefined;
     let id = name ? this.#verified.get(name) : undefined;
     if (!id) {

@@ -27,7 +27,7 @@ import {
   verifyMessage,
 } from "../transports/mod.ts";
 import { peek } from "../cascade/_splice.ts";
-import { equalBytes } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes } from "../engines/_bytes.ts";
 import { parseBundle } from "../sessions/bundle.ts";
 import { PREKEY_MESSAGE, sessionMessageKind } from "../sessions/message.ts";
 import {
@@ -519,11 +519,7 @@ export async function chatCommand(args: string[]): Promise<void> {
       }
       chunks.push(chunk);
     }
-    const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(size);
-    if (chunks.length !== 1) {
-      let at = 0;
-      for (const c of chunks) (bytes.set(c, at), at += c.length);
-    }
+    const bytes = chunks.length === 1 ? chunks[0] : concatBytes(...chunks);
     // A prekey message from someone else makes a session in the store: removed again, unless
     // one with them was there before.
     const known = kind === PREKEY_MESSAGE

@@ -32,7 +32,7 @@ export const FIRST_PIECE = 0x01;
 export const LAST_PIECE = 0x02;
 
 /** Bytes of a file per piece: each piece is one session message (at most 16 MiB of data). */
-export const PIECE_BYTES = 1024 * 1024;
+const PIECE_BYTES = 1024 * 1024;
 
 /**
  * The largest session message chat reads (a piece or a text with its header, KEM step and

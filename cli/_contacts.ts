@@ -12,6 +12,7 @@ import {
   parseRecipient,
   registry,
 } from "../mod.ts";
+import { concatBytes } from "../engines/_bytes.ts";
 import { isProtectedIdentity, loadIdentities } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say, writeAtomic } from "./_io.ts";
@@ -149,16 +150,6 @@ function unpad(padded: Uint8Array): Uint8Array {
   return padded.subarray(4, 4 + length);
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** Creates the store directory 0700 (and tightens an existing one to 0700). */
 async function ensureDir(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -181,8 +172,8 @@ async function sealStoreFile(
   const nonce = crypto.getRandomValues(new Uint8Array(aead.nonceSize));
   const key = await storeKey(identity, purpose, salt);
   const json = encoder.encode(JSON.stringify(content));
-  const sealed = await aead.seal(key, nonce, pad(json), concat(magic, salt));
-  return concat(magic, salt, nonce, sealed);
+  const sealed = await aead.seal(key, nonce, pad(json), concatBytes(magic, salt));
+  return concatBytes(magic, salt, nonce, sealed);
 }
 
 /**
@@ -534,7 +525,7 @@ export class History {
     const aad = new Uint8Array(16 + 8);
     aad.set(this.#id);
     new DataView(aad.buffer).setBigUint64(16, BigInt(index));
-    return concat(encoder.encode("polycrypt history v1\n"), aad);
+    return concatBytes(encoder.encode("polycrypt history v1\n"), aad);
   }
 
   async #load(): Promise<void> {

@@ -43,17 +43,17 @@ const SHARE = 0x53;
 const CONFIRM = 0x43;
 
 /** How long `contact verify --secret` waits for the peer, in all. */
-export const SECRET_WAIT_MS = 5 * 60_000;
+const SECRET_WAIT_MS = 5 * 60_000;
 
 /** The result lines, as both commands print them (after `polycrypt: `). */
-export const MATCH_LINE = "secrets match: contact marked verified";
+const MATCH_LINE = "secrets match: contact marked verified";
 const DIFFER = "secrets differ";
 
 /**
  * The shared secret: `$POLYCRYPT_SECRET`, else typed on the terminal without echo (never an
  * argument). A UsageError when it is empty, cancelled, or cannot be asked.
  */
-export async function readSecret(): Promise<string> {
+async function readSecret(): Promise<string> {
   let secret = Deno.env.get("POLYCRYPT_SECRET");
   if (secret === undefined) {
     let typed: string | null;
@@ -79,7 +79,7 @@ export async function readSecret(): Promise<string> {
  * gets `verified` (the time) when `equal`, and loses it otherwise. Returns that contact, or
  * `undefined` when the book has none with that key.
  */
-export async function recordVerification(
+async function recordVerification(
   identity: string,
   recipient: string,
   equal: boolean,

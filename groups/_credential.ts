@@ -53,7 +53,7 @@ export async function makeCredential(
 }
 
 /** Splits a credential's identity bytes: `FormatError` when they are not polycrypt's. */
-export function parseCredential(credential: Credential): { recipient: string; cert: Uint8Array } {
+function parseCredential(credential: Credential): { recipient: string; cert: Uint8Array } {
   if (credential.credentialType !== "basic") {
     throw new FormatError("a group member's credential must be a basic credential");
   }

@@ -540,8 +540,6 @@ export class GroupError extends PolycryptError {}
 
 // -------------------------------------------------------------------------------- account
 
-const hexId = (b: Uint8Array) => toHex(b);
-
 function membersOf(state: ClientState): { leaf: number; node: LeafNode }[] {
   const out: { leaf: number; node: LeafNode }[] = [];
   for (let i = 0; i < state.ratchetTree.length; i += 2) {
@@ -654,12 +652,12 @@ class Groups implements GroupAccount {
     // A credential verified once for this suite and signature key stays verified (the check is
     // a pure function of the three): messages from a known sender cost no signature checks.
     const name = node.credential.credentialType === "basic"
-      ? toHex(sha256(concatBytes(
+      ? toHex(sha256(
         encoder.encode(suite),
         new Uint8Array([0]),
         node.signaturePublicKey,
         node.credential.identity,
-      )))
+      ))
       : undefined;
     let id = name ? this.#verified.get(name) : undefined;
     if (!id) {
@@ -794,7 +792,7 @@ class Groups implements GroupAccount {
         wireformat: "mls_key_package",
         keyPackage: publicPackage,
       };
-      const ref = hexId(await makeKeyPackageRef(publicPackage, cs.hash));
+      const ref = toHex(await makeKeyPackageRef(publicPackage, cs.hash));
       const record = encodeKeyPackageRecord(suite, encodeMlsMessage(message), privatePackage);
       await this.#store.commit(await this.#changes([{ name: `kp/${ref}`, record }]));
       return envelope(GroupMessageKind.keyPackage, message);
@@ -815,7 +813,7 @@ class Groups implements GroupAccount {
         cs,
         this.#config(suite),
       );
-      const group = hexId(id);
+      const group = toHex(id);
       await this.#save(group, { suite, cursor: 0, state });
       return group;
     });
@@ -942,7 +940,7 @@ class Groups implements GroupAccount {
       const suite = w.cipherSuite;
       if (!isGroupSuite(suite)) throw new InvalidKeyError(`the group uses ${suite}, not enabled`);
       for (const secret of w.secrets) {
-        const name = `kp/${hexId(secret.newMember)}`;
+        const name = `kp/${toHex(secret.newMember)}`;
         const bytes = await this.#get(name);
         if (!bytes) continue;
         const r = new Reader(bytes);
@@ -976,7 +974,7 @@ class Groups implements GroupAccount {
             cause: e,
           });
         }
-        const group = hexId(state.groupContext.groupId);
+        const group = toHex(state.groupContext.groupId);
         if ((await this.#index()).includes(group)) {
           throw new GroupError("already a member of that group");
         }
@@ -1038,7 +1036,7 @@ class Groups implements GroupAccount {
       throw new FormatError("process takes application and handshake messages");
     }
     const pm = message.privateMessage;
-    const group = hexId(pm.groupId);
+    const group = toHex(pm.groupId);
     let record: GroupRecord;
     try {
       record = await this.#load(group);

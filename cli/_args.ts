@@ -2,7 +2,7 @@
 // every command.
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { optionDrift, optionsConfig, overview, pageOf, renderPage, usageLine } from "./_help.ts";
-import { decrypt, identitiesFromText, isArmored, parseIdentity, parseRecipient } from "../mod.ts";
+import { decrypt, identitiesFromText, isArmored, parseIdentity, parseRecipient } from "./_core.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";
 import { readText, say } from "./_io.ts";
 import { readPassphrase } from "./_passphrase.ts";

@@ -1,8 +1,8 @@
 // Internal: `polycrypt bench`, a short comparison of KEM engines for someone choosing a key size
 // (docs/cli.md). The full report with peers, charts and the native ceiling is `deno task
 // bench:report`; this is the quick look from the command line.
-import { registry } from "../mod.ts";
-import type { KemEngine } from "../mod.ts";
+import { registry } from "./_core.ts";
+import type { KemEngine } from "./_core.ts";
 import { parse, USAGE } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 

@@ -16,7 +16,7 @@ import {
   type SealedChunk,
   type SealedEnvelope,
   type Sender,
-} from "../mod.ts";
+} from "./_core.ts";
 import {
   Connection,
   fileMessageHeader,

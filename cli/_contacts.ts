@@ -11,7 +11,7 @@ import {
   parseIdentity,
   parseRecipient,
   registry,
-} from "../mod.ts";
+} from "./_core.ts";
 import { concatBytes } from "../engines/_bytes.ts";
 import { isProtectedIdentity, loadIdentities } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";

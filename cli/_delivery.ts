@@ -2,7 +2,7 @@
 // flags turned into dial/listen calls with the CLI's messages, receiving and opening messages,
 // and the small stream helpers.
 import { join } from "node:path";
-import { decryptStream, type Sender } from "../mod.ts";
+import { decryptStream, type Sender } from "./_core.ts";
 import {
   checkFileName,
   type Connection,

@@ -6,7 +6,7 @@ import {
   PolycryptError,
   SignatureError,
   UnknownEngineError,
-} from "../mod.ts";
+} from "./_core.ts";
 
 /** Exit codes (docs/cli.md). */
 export const EXIT = Object.freeze({

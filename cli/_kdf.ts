@@ -11,7 +11,7 @@ import {
   LIMITS,
   STANZA_ATTEMPTS,
   type StanzaAttempts,
-} from "../mod.ts";
+} from "./_core.ts";
 import { ARMOR_BEGIN } from "../cascade/armor.ts";
 import { OUTER_SIZE, parseOuter } from "../cascade/format.ts";
 import { UsageError } from "./_errors.ts";

@@ -2,7 +2,7 @@
 // session messages deposited in the contact's queue, a file in pieces, the sender's own
 // invitation inside the first message so that the contact can answer.
 import { basename } from "node:path";
-import { parseIdentity } from "../mod.ts";
+import { parseIdentity } from "./_core.ts";
 import type { Values } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";

@@ -10,7 +10,7 @@ import {
   recipientFromIdentity,
   type SecretCheck,
   startSecretCheck,
-} from "../mod.ts";
+} from "./_core.ts";
 import { Connection, newReplyKey, verifyMessage } from "../transports/mod.ts";
 import type { Values } from "./_args.ts";
 import { type Contact, readBook, writeBook } from "./_contacts.ts";

@@ -1,12 +1,12 @@
 // Internal: who sent a message, as the CLI says it (docs/cli.md, "Signed messages"): the
 // signers a user names (`--verify`, `verify -r`, `listen --from`) and the line that names a
 // verified sender by contact name or fingerprint.
-import { parseIdentity, type Sender } from "../mod.ts";
+import { parseIdentity, type Sender } from "./_core.ts";
 import { loadIdentities } from "./_args.ts";
 import { recipientsOf } from "./fingerprint.ts";
 import { type Contact, peerLabel, readBook } from "./_contacts.ts";
 import { UsageError } from "./_errors.ts";
-import { parseRecipient } from "../mod.ts";
+import { parseRecipient } from "./_core.ts";
 
 /**
  * The recipients (version 2: with a signing key) that SIGNER values name: recipient strings,

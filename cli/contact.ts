@@ -6,7 +6,7 @@ import {
   identitiesFromText,
   recipientFromIdentity,
   safetyNumber,
-} from "../mod.ts";
+} from "./_core.ts";
 import { parse, USAGE } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { readText, say } from "./_io.ts";

@@ -2,7 +2,7 @@
 // Each probe is local and quick: a listener on loopback, a dial to it, one sealed envelope of 1
 // KiB and its ACK; a relay only when one is named. Nothing leaves the machine unless --relay names
 // a remote relay.
-import { encrypt, generateIdentity } from "../mod.ts";
+import { encrypt, generateIdentity } from "./_core.ts";
 import { parse } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 

@@ -2,7 +2,7 @@
 // message is decrypted with the session store, its sender named from the contact book (or shown
 // by fingerprint), its plaintext written (a text to stdout, a file atomically into -o DIR), and
 // only then is the message acknowledged, which deletes it from the relay.
-import { fingerprint } from "../mod.ts";
+import { fingerprint } from "./_core.ts";
 import { parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";

@@ -1,5 +1,5 @@
 // Internal: `fingerprint`, the short fingerprint of a key (docs/contacts.md section 1).
-import { fingerprint, identitiesFromText, recipientFromIdentity } from "../mod.ts";
+import { fingerprint, identitiesFromText, recipientFromIdentity } from "./_core.ts";
 import { isProtectedIdentity, loadIdentities, onePositional, parse } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { readText } from "./_io.ts";

@@ -3,7 +3,7 @@
 // group storage key), the group queue on the relay (RelayGroupDelivery), and key packages and
 // Welcomes carried between contacts as session messages through their inboxes.
 import { basename } from "node:path";
-import { fingerprint, formatSafetyNumber, safetyNumber } from "../mod.ts";
+import { fingerprint, formatSafetyNumber, safetyNumber } from "./_core.ts";
 import { parse, USAGE, type Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, say, writeAtomic } from "./_io.ts";

@@ -1,7 +1,7 @@
 // Internal: `polycrypt inbox`, the recipient's queues on relays (docs/relay.md section 13): `new`
 // creates a queue, keeps its secrets in a sealed file, publishes prekey bundles and prints an
 // invitation; `list` prints the invitations.
-import { parseIdentity } from "../mod.ts";
+import { parseIdentity } from "./_core.ts";
 import { loadIdentities, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say, writeAtomic } from "./_io.ts";

@@ -1,7 +1,7 @@
 // Internal: `listen`, which receives messages on an address: texts to stdout, files into -o DIR
 // (docs/cli.md, docs/transports.md section 7).
 import type { Inbound } from "../transports/mod.ts";
-import type { Sender } from "../mod.ts";
+import type { Sender } from "./_core.ts";
 import { contactsFor, senderLine, signersNamed } from "./_sender.ts";
 import { loadIdentities, parse, USAGE } from "./_args.ts";
 import { DecryptFailed, UsageError } from "./_errors.ts";

@@ -30,7 +30,7 @@ import {
   sniffEnvelope,
   UnknownEngineError,
   upgradeIdentity,
-} from "../mod.ts";
+} from "./_core.ts";
 import { peek } from "../cascade/_splice.ts";
 import { DecryptFailed, describeError, EXIT, IoError, UsageError } from "./_errors.ts";
 import { checkNotSameFile, openInput, say, withProgress, writeAtomic, writeStdout } from "./_io.ts";

@@ -1,7 +1,7 @@
 // Internal: `send`, one message (a text, a file or stdin) sealed and delivered to a peer's address
 // (docs/cli.md, docs/transports.md section 7).
 import { basename } from "node:path";
-import { encrypt, encryptStream, registry, type SealedChunk } from "../mod.ts";
+import { encrypt, encryptStream, registry, type SealedChunk } from "./_core.ts";
 import {
   Connection,
   fileMessageHeader,

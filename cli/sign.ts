@@ -1,6 +1,6 @@
 // Internal: `sign` and `verify`, detached signatures for files as minisign and signify make them
 // (docs/format.md section 10, docs/cli.md).
-import { signDetached, verifyDetached } from "../mod.ts";
+import { signDetached, verifyDetached } from "./_core.ts";
 import { loadIdentities, onePositional, parse, USAGE } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { openInput, readText, say, writeAtomic, writeStdout } from "./_io.ts";

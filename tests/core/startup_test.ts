@@ -47,6 +47,12 @@ Deno.test("cli/main.ts imports no transport and no command module that loads whe
     assert.ok(!eager.includes(lazy), `${lazy} is imported statically`);
   }
   assert.deepEqual(eager.filter((s) => s.startsWith("transports/")), []);
+  // Sessions, relays and groups load with the commands that use them (chat, bundle, inbox, fetch,
+  // group); inspect needs only the mode-0x02 framing.
+  assert.deepEqual(
+    eager.filter((s) => /^(sessions|relay|groups)\//.test(s) && s !== "sessions/message.ts"),
+    [],
+  );
   assert.deepEqual(eager.filter((s) => /^npm:\/?(socks|argon2|hash-wasm)@/.test(s)), []);
   // The graph is whole: the lazy modules are still there, as dynamic imports.
   assert.ok(graph.modules.some((m) => m.specifier.endsWith("/cli/listen.ts")));

@@ -69,11 +69,7 @@ class Reader {
 
   async #handle(client: RelayClient, inbox: InboxRecord, message: RelayMessage): Promise<void> {
     const rid = Uint8Array.fromHex(inbox.receivingId);
-    const key = {
-      algorithm: inbox.key.algorithm,
-      publicKey: Uint8Array.fromHex(inbox.key.publicKey),
-      secretKey: Uint8Array.fromHex(inbox.key.secretKey),
-    };
+    const key = queueKey(inbox);
     const done = doneKey(rid, message.id);
     // Written and committed already (a fetch ended before its ACK): only acknowledge.
     if (await this.store.committed(done) !== undefined) {
@@ -315,8 +311,9 @@ export async function fetchInboxes(
           continue;
         }
         const rid = Uint8Array.fromHex(inbox.receivingId);
+        const key = queueKey(inbox);
         for (;;) {
-          const message = await client.fetch(rid, queueKey(inbox));
+          const message = await client.fetch(rid, key);
           if (message === undefined) break;
           await reader.handle(client, inbox, message);
         }

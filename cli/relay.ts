@@ -19,8 +19,8 @@ export function dataDir(): string {
 
 /** The store a `--store` value names. */
 async function openStore(spec: string | undefined) {
-  const { SqliteStore } = await import("../relay/sqlite.ts");
   if (spec === undefined || spec.startsWith("sqlite:")) {
+    const { SqliteStore } = await import("../relay/sqlite.ts");
     let path = spec?.slice("sqlite:".length);
     if (path === "") throw new UsageError("--store sqlite: needs a path (sqlite:PATH)");
     if (path === undefined) {

@@ -32,7 +32,7 @@
 import { Connection } from "../transports/connection.ts";
 import { dial, type DialOptions } from "../transports/dial.ts";
 import { registry } from "../engines/mod.ts";
-import { concatBytes } from "../engines/_bytes.ts";
+import { concatBytes, toHex } from "../engines/_bytes.ts";
 import type { SealedEnvelope } from "../cascade/envelope.ts";
 import {
   type AuthKey,
@@ -252,7 +252,7 @@ export class RelayClient {
   }
 
   #push(response: Response): void {
-    const mailbox = this.#mailboxes.get(response.id.toHex());
+    const mailbox = this.#mailboxes.get(toHex(response.id));
     if (!mailbox) return;
     if (response.tag === RESPONSE.MSG && response.body.length >= RELAY_MESSAGE_ID_SIZE) {
       mailbox.push({
@@ -260,7 +260,7 @@ export class RelayClient {
         envelope: response.body.slice(RELAY_MESSAGE_ID_SIZE),
       });
     } else if (response.tag === RESPONSE.END) {
-      this.#mailboxes.delete(response.id.toHex());
+      this.#mailboxes.delete(toHex(response.id));
       mailbox.end();
     }
   }
@@ -380,7 +380,7 @@ export class RelayClient {
    * queue, or throws when this connection fails.
    */
   async subscribe(receivingId: Uint8Array, key: QueueKey): Promise<AsyncIterable<RelayMessage>> {
-    const name = receivingId.toHex();
+    const name = toHex(receivingId);
     const mailbox = this.#mailboxes.get(name) ?? new Mailbox();
     this.#mailboxes.set(name, mailbox);
     try {
@@ -419,8 +419,8 @@ export class RelayClient {
   /** Deletes the queue with its messages and bundles. */
   async del(receivingId: Uint8Array, key: QueueKey): Promise<void> {
     await this.#command(COMMAND.DEL, receivingId, new Uint8Array(0), key);
-    const mailbox = this.#mailboxes.get(receivingId.toHex());
-    this.#mailboxes.delete(receivingId.toHex());
+    const mailbox = this.#mailboxes.get(toHex(receivingId));
+    this.#mailboxes.delete(toHex(receivingId));
     mailbox?.end();
   }
 

@@ -20,7 +20,7 @@ import type { FrameBudget } from "../transports/frame.ts";
 import { listen, type Listener } from "../transports/dial.ts";
 import { registry } from "../engines/mod.ts";
 import type { SignatureEngine } from "../engines/types.ts";
-import { concatBytes } from "../engines/_bytes.ts";
+import { concatBytes, toHex as hex } from "../engines/_bytes.ts";
 import {
   type AuthKey,
   COMMAND,
@@ -91,8 +91,6 @@ function positive(name: string, value: number): number {
   }
   return value;
 }
-
-const hex = (bytes: Uint8Array) => bytes.toHex();
 
 /** A dummy key, so an unknown queue costs a verification like a known one. */
 let dummy: Promise<{ engine: SignatureEngine; publicKey: Uint8Array }> | undefined;

@@ -358,6 +358,16 @@ export interface InboxRecord {
   created: string;
   /** When its prekey bundles were last published in full (ISO 8601). */
   published?: string;
+  /**
+   * Secured by `fetch` to the first verified sender's queue key (docs/relay.md section 13):
+   * true for the inboxes of `inbox new` (without `--shared`) and reply inboxes. Absent: an inbox
+   * of an older version or a `--shared` one, which stays open to anyone holding its invitation.
+   */
+  secure?: boolean;
+  /** A reply inbox made for one contact: that contact's fingerprint (only they may secure it). */
+  contact?: string;
+  /** The sender's queue key it is secured to, once it is (fingerprint of the sender, hex key). */
+  securedTo?: { fingerprint: string; algorithm: string; publicKey: string; at: string };
 }
 
 /**
@@ -397,6 +407,67 @@ export async function writeInboxes(identity: string, inboxes: InboxRecord[]): Pr
   await writeStoreFile(
     path,
     await sealStoreFile(identity, INBOX_MAGIC, "inboxes", { version: 1, inboxes }),
+  );
+}
+
+/** The first bytes of the file of sender queue keys. */
+const SENDER_KEYS_MAGIC = encoder.encode("polycrypt relay senders v1\n");
+
+/**
+ * A queue key this user signs SENDs with in someone else's queue (docs/relay.md section 13): one
+ * per relay and sending id, announced inside the first message, then used once the recipient
+ * secured the queue with it.
+ */
+export interface SenderKeyRecord {
+  /** The relay's URL. */
+  relay: string;
+  /** The queue's sending id, hex. */
+  sendingId: string;
+  /** The key: engine id and hex key pair (the secret half is secret). */
+  key: { algorithm: string; publicKey: string; secretKey: string };
+  /** When it was made (ISO 8601). */
+  created: string;
+  /** When its announcement was stored on the relay (ISO 8601). */
+  announced?: string;
+  /** When a SEND signed with it was first accepted: the queue is secured to it (ISO 8601). */
+  secured?: string;
+}
+
+async function senderKeysPath(identity: string): Promise<string> {
+  return join(configDir(), "senders", await storeFileName(identity, "senders"));
+}
+
+/** The sender queue keys of `identity` (`senders/<hex>`, sealed like the inbox file). */
+export async function readSenderKeys(identity: string): Promise<SenderKeyRecord[]> {
+  const path = await senderKeysPath(identity);
+  const bytes = await readIfPresent(path);
+  if (bytes === undefined) return [];
+  try {
+    const parsed = await openStoreFile(
+      identity,
+      SENDER_KEYS_MAGIC,
+      "senders",
+      bytes,
+      "not a sender key file",
+    );
+    if (parsed?.version !== 1 || !Array.isArray(parsed.senders)) throw new Error("version");
+    return parsed.senders as SenderKeyRecord[];
+  } catch {
+    throw new IoError(
+      `cannot open the sender key file ${path}: sealed under another identity, or damaged`,
+    );
+  }
+}
+
+/** Writes the sender queue keys of `identity`, sealed, atomically (0600 in a 0700 folder). */
+export async function writeSenderKeys(
+  identity: string,
+  senders: SenderKeyRecord[],
+): Promise<void> {
+  const path = await senderKeysPath(identity);
+  await writeStoreFile(
+    path,
+    await sealStoreFile(identity, SENDER_KEYS_MAGIC, "senders", { version: 1, senders }),
   );
 }
 

@@ -806,8 +806,8 @@ const PAGES: Record<string, CommandHelp> = {
   inbox: {
     summary: "create an inbox on a relay, so that contacts can write while you are offline",
     usage: [
-      "inbox new --relay URL -i IDENTITY [-o FILE] [--one-time N] [--sessions FILE] " +
-      "[--proxy URL] [--tls-ca FILE]...",
+      "inbox new --relay URL -i IDENTITY [-o FILE] [--one-time N] [--shared] " +
+      "[--sessions FILE] [--proxy URL] [--tls-ca FILE]...",
       "inbox list -i IDENTITY",
     ],
     description: "`new` creates a queue on the relay at URL (a `polycrypt relay`), keeps the " +
@@ -816,7 +816,10 @@ const PAGES: Record<string, CommandHelp> = {
       "prints an invitation (polycrypt-invite1:..., one line: the relay, the queue's sending id and " +
       "your public keys; docs/relay.md section 12). Give it to a friend, who saves it with " +
       "`polycrypt contact add NAME INVITATION` and writes with `polycrypt send -r @NAME`; read " +
-      "later with `polycrypt fetch`. `list` prints the invitations of your inboxes.",
+      "later with `polycrypt fetch`. The first sender's first message carries a queue key of " +
+      "theirs, and `fetch` secures the queue to it: from then on the relay takes messages there " +
+      "from that sender only (give each contact an inbox of their own, or use --shared). " +
+      "`list` prints the invitations of your inboxes.",
     options: {
       relay: {
         value: "URL",
@@ -840,6 +843,10 @@ const PAGES: Record<string, CommandHelp> = {
         value: "N",
         text: "One-time prekey bundles to publish (default 20, at most 200); when they are used " +
           "up, sessions start from the last-resort bundle.",
+      },
+      shared: {
+        text: "An inbox for many senders (like a published address): never secured to one, so " +
+          "anyone holding the invitation can write there.",
       },
       sessions: {
         value: "FILE",

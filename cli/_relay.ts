@@ -9,23 +9,40 @@ import { concatBytes } from "../engines/_bytes.ts";
 import type { Account } from "../sessions/account.ts";
 import { parseBundle } from "../sessions/bundle.ts";
 import { checkChanges, type SessionStore, type StoreChange } from "../sessions/store.ts";
-import { RelayClient, type RelayClientOptions } from "../relay/client.ts";
-import { RelayError } from "../relay/protocol.ts";
+import {
+  generateQueueKey,
+  type QueueKey,
+  RelayClient,
+  type RelayClientOptions,
+} from "../relay/client.ts";
+import {
+  type AuthKey,
+  encodeAuthKey,
+  parseAuthKey,
+  RELAY_ERROR,
+  RelayError,
+} from "../relay/protocol.ts";
 import { type Invitation, parseInvitation } from "../relay/invite.ts";
 import { checkFileName } from "../transports/mod.ts";
 import { IoError } from "./_errors.ts";
 import { freeName, Notice, tooLarge } from "./_delivery.ts";
+import { readSenderKeys, type SenderKeyRecord, writeSenderKeys } from "./_contacts.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The version byte of a relay payload. */
 export const RELAY_PAYLOAD_VERSION = 0x01;
-/** Payload kinds: a text, a piece of a file. */
-export const RELAY_KIND: Readonly<{ text: 0x54; piece: 0x46 }> = Object.freeze({
-  text: 0x54,
-  piece: 0x46,
-});
+/**
+ * Payload kinds: a text, a piece of a file, the sender's queue key (docs/relay.md section 13:
+ * the recipient secures the queue with it).
+ */
+export const RELAY_KIND: Readonly<{ text: 0x54; piece: 0x46; queueKey: 0x51 }> = Object
+  .freeze({
+    text: 0x54,
+    piece: 0x46,
+    queueKey: 0x51,
+  });
 /**
  * Group payload kinds (docs/groups.md section 10), handled by cli/group.ts: a key package a
  * contact offers (`group keypackage`), a Welcome into a group (`group add`).
@@ -78,6 +95,7 @@ export type RelayPayload =
   & (
     | { kind: "text"; text: string }
     | { kind: "group"; groupKind: number; body: Uint8Array }
+    | { kind: "queue-key"; key: AuthKey }
     | {
       kind: "piece";
       transferId: Uint8Array;
@@ -135,6 +153,15 @@ export function parseRelayPayload(plain: Uint8Array): RelayPayload {
       invitationText,
     };
   }
+  if (kind === RELAY_KIND.queueKey) {
+    let key: AuthKey;
+    try {
+      key = parseAuthKey(body);
+    } catch {
+      throw bad("a damaged queue key");
+    }
+    return { kind: "queue-key", key, invitation, invitationText };
+  }
   if (kind === GROUP_KIND.keyPackage || kind === GROUP_KIND.welcome) {
     return { kind: "group", groupKind: kind, body, invitation, invitationText };
   }
@@ -150,20 +177,61 @@ const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
  * A sender's connection to one contact's inbox: session messages (started from a bundle FETCHed
  * from the relay when the account has no session with the contact yet), each deposited with
  * SEND and retried under the same message id until the relay answers.
+ *
+ * The sender's side of securing (docs/relay.md section 13): a queue key of its own for this
+ * inbox (kept sealed in the identity's sender key file, made and saved before first use), whose
+ * public half the first deposit announces inside a message of its own (kind 0x51), which only
+ * the recipient can read; the recipient's `fetch` then secures the queue with it (KEY). SENDs go
+ * unsigned until one is refused `AUTH`, then again signed with the key; once a signed one was
+ * accepted, every later one is signed.
  */
 export class RelayOutbox {
   #client: RelayClient | undefined;
   readonly #invitation: Invitation;
   readonly #options: RelayClientOptions;
+  readonly #identity: string;
+  #sender: SenderKeyRecord;
 
-  private constructor(invitation: Invitation, options: RelayClientOptions) {
+  private constructor(
+    invitation: Invitation,
+    options: RelayClientOptions,
+    identity: string,
+    sender: SenderKeyRecord,
+  ) {
     this.#invitation = invitation;
     this.#options = options;
+    this.#identity = identity;
+    this.#sender = sender;
   }
 
-  /** Connects to the relay of `invitation` (an IoError when it cannot be reached). */
-  static async open(invitation: string, options: RelayClientOptions = {}): Promise<RelayOutbox> {
-    const outbox = new RelayOutbox(parseInvitation(invitation), options);
+  /**
+   * Connects to the relay of `invitation` (an IoError when it cannot be reached), with the queue
+   * key `identity` keeps for it (a fresh one when it has none yet).
+   */
+  static async open(
+    invitation: string,
+    options: RelayClientOptions,
+    identity: string,
+  ): Promise<RelayOutbox> {
+    const parsed = parseInvitation(invitation);
+    const sid = parsed.sendId.toHex();
+    let sender = (await readSenderKeys(identity)).find((r) =>
+      r.relay === parsed.relay && r.sendingId === sid
+    );
+    if (sender === undefined) {
+      const key = await generateQueueKey();
+      sender = {
+        relay: parsed.relay,
+        sendingId: sid,
+        key: {
+          algorithm: key.algorithm,
+          publicKey: key.publicKey.toHex(),
+          secretKey: key.secretKey.toHex(),
+        },
+        created: new Date().toISOString(),
+      };
+    }
+    const outbox = new RelayOutbox(parsed, options, identity, sender);
     await outbox.#connect();
     return outbox;
   }
@@ -171,6 +239,11 @@ export class RelayOutbox {
   /** The relay's URL. */
   get relay(): string {
     return this.#invitation.relay;
+  }
+
+  /** Whether SENDs are signed with this sender's key (the recipient secured the queue with it). */
+  get secured(): boolean {
+    return this.#sender.secured !== undefined;
   }
 
   /** The largest file piece that fits this relay's envelopes. */
@@ -195,15 +268,58 @@ export class RelayOutbox {
     await client?.close().catch(() => {});
   }
 
-  /** Encrypts `payload` for the invitation's owner with `account` and deposits it. */
+  #key(): QueueKey {
+    return {
+      algorithm: this.#sender.key.algorithm,
+      publicKey: Uint8Array.fromHex(this.#sender.key.publicKey),
+      secretKey: Uint8Array.fromHex(this.#sender.key.secretKey),
+    };
+  }
+
+  /** Saves this sender's record (the key before its first use, then what was learnt). */
+  async #save(change: Partial<SenderKeyRecord>): Promise<void> {
+    this.#sender = { ...this.#sender, ...change };
+    const all = await readSenderKeys(this.#identity);
+    const at = all.findIndex((r) =>
+      r.relay === this.#sender.relay && r.sendingId === this.#sender.sendingId
+    );
+    if (at >= 0) all[at] = this.#sender;
+    else all.push(this.#sender);
+    await writeSenderKeys(this.#identity, all);
+  }
+
+  /**
+   * Encrypts `payload` for the invitation's owner with `account` and deposits it; before the
+   * first one, the message announcing this sender's queue key.
+   */
   async deposit(account: Account, payload: Uint8Array): Promise<void> {
+    if (this.#sender.announced === undefined && this.#sender.secured === undefined) {
+      // Saved before it is announced: a key the recipient may secure the queue with is never lost.
+      await this.#save({});
+      const key = this.#key();
+      await this.#depositOne(
+        account,
+        relayPayload(
+          RELAY_KIND.queueKey,
+          encodeAuthKey({ algorithm: key.algorithm, publicKey: key.publicKey }),
+        ),
+      );
+      await this.#save({ announced: new Date().toISOString() });
+    }
+    await this.#depositOne(account, payload);
+  }
+
+  async #depositOne(account: Account, payload: Uint8Array): Promise<void> {
     const owner = this.#invitation.recipient;
     const fp = fingerprint(owner);
     let message: Uint8Array;
     if (await account.sessionId(fp) !== undefined) {
       message = await account.encrypt(fp, payload);
     } else {
-      const bundle = await this.#withRetry((c) => c.fetchBundle(this.#invitation.sendId));
+      const bundle = await this.#withRetry((c) => c.fetchBundle(this.#invitation.sendId))
+        .catch((e) => {
+          throw refused(e);
+        });
       if (bundle === undefined) {
         throw new IoError("the contact's inbox has no prekey bundle left to start a session with");
       }
@@ -215,19 +331,37 @@ export class RelayOutbox {
       message = await account.encrypt(bundle, payload);
     }
     const messageId = crypto.getRandomValues(new Uint8Array(16));
-    await this.#withRetry((c) => c.send(this.#invitation.sendId, message, { messageId }));
+    const sid = this.#invitation.sendId;
+    const key = this.#key();
+    if (this.#sender.secured !== undefined) {
+      await this.#withRetry((c) => c.send(sid, message, { messageId, key })).catch((e) => {
+        throw refused(e);
+      });
+      return;
+    }
+    try {
+      await this.#withRetry((c) => c.send(sid, message, { messageId }));
+      return;
+    } catch (e) {
+      if (!(e instanceof RelayError && e.code === RELAY_ERROR.AUTH)) throw refused(e);
+    }
+    // Refused unsigned: the queue is secured, to this sender's key if the recipient read the
+    // announcement. The same command signed, under the same message id.
+    await this.#withRetry((c) => c.send(sid, message, { messageId, key })).catch((e) => {
+      throw refused(e);
+    });
+    await this.#save({ secured: new Date().toISOString() });
   }
 
-  /** Runs `work` on the connection; on a failure other than the relay's refusal, reconnects and
-   * runs it again (the same command: a SEND keeps its message id), a few times. */
+  /** Runs `work` on the connection; on a failure other than the relay's refusal (a RelayError,
+   * thrown as it is), reconnects and runs it again (the same command: a SEND keeps its message
+   * id), a few times. */
   async #withRetry<T>(work: (client: RelayClient) => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
       try {
         return await work(await this.#connect());
       } catch (e) {
-        if (e instanceof RelayError) {
-          throw new IoError(`the relay refused the message: ${e.codeName}`);
-        }
+        if (e instanceof RelayError) throw e;
         if (attempt >= RETRY_DELAYS_MS.length) {
           throw e instanceof IoError ? e : new IoError(
             `the relay ${this.#invitation.relay} did not store the message (no answer)`,
@@ -243,6 +377,15 @@ export class RelayOutbox {
   async close(): Promise<void> {
     await this.#drop();
   }
+}
+
+/** The IoError a failed deposit reports: the relay's refusal named, with what it means. */
+function refused(e: unknown): unknown {
+  if (!(e instanceof RelayError)) return e;
+  const why = e.code === RELAY_ERROR.AUTH
+    ? " (the inbox is gone, or secured to another sender: ask its owner for a new invitation)"
+    : "";
+  return new IoError(`the relay refused the message: ${e.codeName}${why}`);
 }
 
 // ------------------------------------------------------------------ fetching

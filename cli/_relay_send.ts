@@ -2,15 +2,84 @@
 // session messages deposited in the contact's queue, a file in pieces, the sender's own
 // invitation inside the first message so that the contact can answer.
 import { basename } from "node:path";
-import { parseIdentity } from "./_core.ts";
+import { fingerprint, parseIdentity } from "./_core.ts";
 import type { Values } from "./_args.ts";
 import { UsageError } from "./_errors.ts";
 import { openInput, say } from "./_io.ts";
-import { type Contact, findContact, readBook, readInboxes, storeIdentity } from "./_contacts.ts";
+import {
+  type Contact,
+  findContact,
+  type InboxRecord,
+  readBook,
+  readInboxes,
+  storeIdentity,
+  writeInboxes,
+} from "./_contacts.ts";
 import { openAccount, pieces } from "./_chat_session.ts";
 import { pieceBody, RELAY_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
-import { relayOptions } from "./inbox.ts";
+import { publishBundles, relayOptions } from "./inbox.ts";
 import type { Account } from "../sessions/account.ts";
+
+/**
+ * The invitation this user hands `contact` inside messages, so that they can answer
+ * (docs/relay.md section 13): a reply inbox of its own for this contact, made on the relay of the
+ * user's newest inbox on first use (a queue, its last-resort prekey bundle, a record in the inbox
+ * file with the contact's fingerprint), which only that contact may secure. Undefined when the
+ * user has no inbox, or the relay cannot make one now (the message goes without, as before).
+ */
+export async function replyInvitation(
+  identity: string,
+  account: Account,
+  contact: { recipient: string },
+  values: Record<string, unknown>,
+): Promise<string | undefined> {
+  const fp = fingerprint(contact.recipient);
+  const inboxes = await readInboxes(identity);
+  const made = inboxes.find((i) => i.contact === fp);
+  if (made) return made.invitation;
+  const home = inboxes.filter((i) => i.contact === undefined).at(-1);
+  if (home === undefined) return undefined;
+  const { RelayClient, openInbox } = await import("../relay/client.ts");
+  const { encodeInvitation } = await import("../relay/invite.ts");
+  let client;
+  try {
+    client = await RelayClient.connect(home.relay, await relayOptions(values));
+  } catch {
+    say(`polycrypt: could not reach your relay ${home.relay}: no reply inbox in this message`);
+    return undefined;
+  }
+  try {
+    const inbox = await openInbox(client);
+    await publishBundles(client, inbox, account, 0, false);
+    const now = new Date().toISOString();
+    const record: InboxRecord = {
+      relay: home.relay,
+      receivingId: inbox.receivingId.toHex(),
+      sendingId: inbox.sendingId.toHex(),
+      key: {
+        algorithm: inbox.key.algorithm,
+        publicKey: inbox.key.publicKey.toHex(),
+        secretKey: inbox.key.secretKey.toHex(),
+      },
+      invitation: encodeInvitation({
+        relay: home.relay,
+        sendId: inbox.sendingId,
+        recipient: account.recipient,
+      }),
+      created: now,
+      published: now,
+      secure: true,
+      contact: fp,
+    };
+    await writeInboxes(identity, [...await readInboxes(identity), record]);
+    return record.invitation;
+  } catch (e) {
+    say(`polycrypt: your relay ${home.relay} made no reply inbox (${(e as Error).message})`);
+    return undefined;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
 
 /**
  * The contact a `send` without --to goes to through a relay: the one `-r @NAME` (or
@@ -57,12 +126,12 @@ export async function sendThroughRelay(
     );
   }
   const file = values.file as string | undefined;
-  // The sender's own inbox, if any: its invitation rides inside the message (how to answer).
-  const mine = (await readInboxes(identity)).at(-1)?.invitation;
   const { account, close } = await openAccount(identity, values.sessions as string | undefined);
   let outbox: RelayOutbox | undefined;
   try {
-    outbox = await RelayOutbox.open(contact.invitation!, await relayOptions(values));
+    outbox = await RelayOutbox.open(contact.invitation!, await relayOptions(values), identity);
+    // The sender's reply inbox for this contact, if any: its invitation rides inside the message.
+    const mine = await replyInvitation(identity, account, contact, values);
     if (file === undefined) {
       const body = text ?? await new Response(Deno.stdin.readable).text();
       await outbox.deposit(
@@ -112,10 +181,11 @@ export class OfflineQueue {
     this.#outbox ??= await RelayOutbox.open(
       this.contact.invitation!,
       await relayOptions(this.values),
+      this.identity,
     );
     const mine = this.#invitationSent
       ? undefined
-      : (await readInboxes(this.identity)).at(-1)?.invitation;
+      : await replyInvitation(this.identity, this.account, this.contact, this.values);
     this.#invitationSent = true;
     if (line.startsWith("/file ")) {
       const path = line.slice("/file ".length).trim();

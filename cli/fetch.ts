@@ -34,6 +34,7 @@ import {
   writePiece,
 } from "./_relay.ts";
 import type { RelayClient, RelayMessage } from "../relay/client.ts";
+import type { AuthKey } from "../relay/protocol.ts";
 
 const encoder = new TextEncoder();
 
@@ -48,6 +49,8 @@ class Reader {
     public contacts: Contact[],
     readonly outDir: string | undefined,
     readonly maxFile: number,
+    /** Writes the inbox file (an inbox was secured). */
+    readonly saveInboxes: () => Promise<void>,
   ) {}
   shown = 0;
   dropped = 0;
@@ -97,6 +100,14 @@ class Reader {
     } catch (e) {
       this.dropped++;
       say(`polycrypt: from ${label}: ${(e as Error).message}`);
+      await this.store.flush(mark);
+      await client.ack(rid, key, message.id);
+      return;
+    }
+    if (payload.kind === "queue-key") {
+      // The sender's queue key (docs/relay.md section 13): secure the queue with it, then the
+      // done mark and ACK. Killed before the mark, it is read again and KEY repeated (idempotent).
+      await this.#secure(client, inbox, opened.from, label, payload.key);
       await this.store.flush(mark);
       await client.ack(rid, key, message.id);
       return;
@@ -163,6 +174,66 @@ class Reader {
     if (payload.invitationText !== undefined) {
       await this.#invitation(contact, opened.from, payload.invitationText);
     }
+  }
+
+  /**
+   * Secures `inbox` to the queue key its first verified sender announced (docs/relay.md section
+   * 13): the message decrypted, so the session authenticated `from`. Nothing for a shared inbox or
+   * one of an older version (they stay open), for an inbox already secured (to this key: a
+   * repeated announcement; to another: someone who wrote before it was secured), or for a reply
+   * inbox made for another contact.
+   */
+  async #secure(
+    client: RelayClient,
+    inbox: InboxRecord,
+    from: string,
+    label: string,
+    senderKey: AuthKey,
+  ): Promise<void> {
+    if (!inbox.secure) return;
+    const publicKey = senderKey.publicKey.toHex();
+    if (inbox.securedTo !== undefined) {
+      if (inbox.securedTo.publicKey === publicKey) return;
+      say(
+        `polycrypt: ${label} offered a key for your inbox on ${inbox.relay}, which is secured ` +
+          `to another sender: ignored (give them a new invitation)`,
+      );
+      return;
+    }
+    if (inbox.contact !== undefined && inbox.contact !== from) {
+      say(
+        `polycrypt: ${label} offered a key for a reply inbox made for someone else: ignored`,
+      );
+      return;
+    }
+    const { registry } = await import("../engines/mod.ts");
+    let size: number | undefined;
+    try {
+      size = registry.signature(senderKey.algorithm).publicKeySize;
+    } catch { /* not a registered engine */ }
+    if (size !== senderKey.publicKey.length) {
+      say(`polycrypt: from ${label}: a queue key of an unknown kind was dropped`);
+      return;
+    }
+    const { RelayError } = await import("../relay/protocol.ts");
+    try {
+      await client.secure(Uint8Array.fromHex(inbox.receivingId), queueKey(inbox), senderKey);
+    } catch (e) {
+      if (!(e instanceof RelayError)) throw e;
+      say(`polycrypt: the relay ${inbox.relay} did not secure your inbox: ${e.codeName}`);
+      return;
+    }
+    inbox.securedTo = {
+      fingerprint: from,
+      algorithm: senderKey.algorithm,
+      publicKey,
+      at: new Date().toISOString(),
+    };
+    await this.saveInboxes();
+    say(
+      `polycrypt: your inbox on ${inbox.relay} is now secured to ${label}: the relay takes ` +
+        `messages there from them only`,
+    );
   }
 
   /** Renames a finished file and forgets the intent. */
@@ -259,6 +330,7 @@ export async function fetchInboxes(
     contacts,
     outDir,
     maxFile,
+    () => writeInboxes(identity, inboxes),
   );
   await reader.recover();
   const { RelayClient } = await import("../relay/client.ts");
@@ -274,15 +346,17 @@ export async function fetchInboxes(
     const refill = async (client: RelayClient, inbox: InboxRecord) => {
       const rid = Uint8Array.fromHex(inbox.receivingId);
       const key = queueKey(inbox);
-      const held = await client.publish(rid, key, []);
       const age = Date.now() - Date.parse(inbox.published ?? inbox.created);
       const stale = !(age < BUNDLE_REFRESH_MS);
-      if (held >= REFILL_BELOW && !stale) return;
+      // A reply inbox holds a last-resort bundle only (its contact has a session already).
+      const reply = inbox.contact !== undefined;
+      const held = reply ? 0 : await client.publish(rid, key, []);
+      if ((reply || held >= REFILL_BELOW) && !stale) return;
       const now = await publishBundles(
         client,
         { receivingId: rid, key },
         account,
-        REFILL_COUNT,
+        reply ? 0 : REFILL_COUNT,
         stale,
       );
       await store!.flush();

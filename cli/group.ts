@@ -20,6 +20,7 @@ import {
 } from "./_contacts.ts";
 import { openAccount } from "./_chat_session.ts";
 import { GROUP_KIND, RelayOutbox, relayPayload } from "./_relay.ts";
+import { replyInvitation } from "./_relay_send.ts";
 import { checkOutDir, freeName, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
 import { relayOptions, sessionIdentity } from "./inbox.ts";
@@ -493,14 +494,18 @@ export async function groupCommand(args: string[]): Promise<void> {
       }
       case "keypackage": {
         const contacts = contactsNamed(ctx, rest);
-        const mine = (await readInboxes(ctx.identity)).at(-1)?.invitation;
         for (const c of contacts) {
           if (c.invitation === undefined) {
             throw new UsageError(`${c.name} has no inbox: save their invitation (contact add)`);
           }
           relay = c.invitation;
-          const outbox = await RelayOutbox.open(c.invitation, await relayOptions(values));
+          const outbox = await RelayOutbox.open(
+            c.invitation,
+            await relayOptions(values),
+            ctx.identity,
+          );
           try {
+            const mine = await replyInvitation(ctx.identity, ctx.account, c, values);
             const kp = await ctx.groups.keyPackage();
             await outbox.deposit(ctx.account, relayPayload(GROUP_KIND.keyPackage, kp, mine));
           } finally {
@@ -533,10 +538,14 @@ export async function groupCommand(args: string[]): Promise<void> {
         if (!welcome) throw new IoError("the commit produced no Welcome");
         ctx.book.keyPackages = ctx.book.keyPackages.filter((k) => !fps.includes(k.fingerprint));
         await writeGroupBook(ctx.identity, ctx.book);
-        const mine = (await readInboxes(ctx.identity)).at(-1)?.invitation;
         for (const c of contacts) {
-          const outbox = await RelayOutbox.open(c.invitation!, await relayOptions(values));
+          const outbox = await RelayOutbox.open(
+            c.invitation!,
+            await relayOptions(values),
+            ctx.identity,
+          );
           try {
+            const mine = await replyInvitation(ctx.identity, ctx.account, c, values);
             await outbox.deposit(
               ctx.account,
               relayPayload(GROUP_KIND.welcome, welcomeBody(g.relay, g.name, cursor, welcome), mine),

@@ -75,7 +75,10 @@ export async function inboxCommand(args: string[]): Promise<void> {
   if (rest.length) throw new UsageError(`unexpected argument\nusage: ${USAGE.inbox}`);
   if (action === "list") {
     const identity = await sessionIdentity(values);
-    for (const inbox of await readInboxes(identity)) console.log(inbox.invitation);
+    // The inboxes of `inbox new`; reply inboxes (one per contact) travel inside messages.
+    for (const inbox of await readInboxes(identity)) {
+      if (inbox.contact === undefined) console.log(inbox.invitation);
+    }
     return;
   }
   if (action !== "new") {
@@ -133,6 +136,8 @@ export async function inboxCommand(args: string[]): Promise<void> {
       invitation,
       created: new Date().toISOString(),
       published: new Date().toISOString(),
+      // Secured by fetch to the first verified sender (docs/relay.md section 13), unless shared.
+      ...(values.shared ? {} : { secure: true }),
     };
     await writeInboxes(identity, [...await readInboxes(identity), record]);
     if (output !== undefined) {
@@ -144,9 +149,13 @@ export async function inboxCommand(args: string[]): Promise<void> {
     }
     console.log(invitation);
     say(
-      `polycrypt: inbox created on ${relay} with ${oneTime} one-time prekey bundles; give the ` +
-        `invitation to your contacts (polycrypt contact add NAME INVITATION), read with ` +
-        `polycrypt fetch`,
+      values.shared
+        ? `polycrypt: shared inbox created on ${relay} with ${oneTime} one-time prekey bundles; ` +
+          `anyone holding the invitation can write there (polycrypt contact add NAME ` +
+          `INVITATION), read with polycrypt fetch`
+        : `polycrypt: inbox created on ${relay} with ${oneTime} one-time prekey bundles; give ` +
+          `the invitation to one contact (polycrypt contact add NAME INVITATION): the first ` +
+          `who writes secures it (--shared for many); read with polycrypt fetch`,
     );
   } catch (e) {
     if (e instanceof UsageError || e instanceof IoError) throw e;

@@ -15,6 +15,8 @@ export interface Postgres {
   readonly dataDir: string;
   /** A fresh empty database's URL. */
   database(name: string): Promise<string>;
+  /** `pg_dump` of database `name` (plain SQL: every row, bytea as hex). */
+  dump(name: string): Promise<Uint8Array>;
   /** Stops the server (immediately) and deletes its directory. */
   stop(): Promise<void>;
 }
@@ -120,6 +122,20 @@ export async function startPostgres(): Promise<Postgres> {
       ]);
       if (!psql.success) throw new Error(`createdb failed: ${psql.stderr}`);
       return `postgres://relay@127.0.0.1:${port}/${name}`;
+    },
+    async dump(name: string) {
+      const r = await runCommand(`${bin}/pg_dump`, [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-U",
+        "relay",
+        "-d",
+        name,
+      ], { deadlineMs: 120_000 });
+      if (!r.success) throw new Error(`pg_dump failed: ${r.stderr}`);
+      return r.stdoutBytes;
     },
     async stop() {
       await asPostgres(`${bin}/pg_ctl`, ["-D", data, "-m", "immediate", "-w", "stop"]);

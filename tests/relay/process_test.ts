@@ -1,7 +1,8 @@
 // `polycrypt relay` as real processes (docs/relay.md section 6): kill -9 under a load of 10,000
 // messages on SQLite (every answered SEND is fetched afterwards, none twice), two relay processes
-// on one PostgreSQL (sent through A, pushed to a subscriber on B at once; A killed under load), and
-// no plaintext, public encryption key or IP address in the database files or the relay's output.
+// on one PostgreSQL (sent through A, pushed to a subscriber on B at once; A killed under a load of
+// 10,000), and no plaintext, public encryption key or IP address in the database files, in a
+// pg_dump of every row (bytea as hex), or in the relays' output.
 import assert from "node:assert/strict";
 import { encrypt, generateIdentity, parseRecipient } from "../../mod.ts";
 import { type Inbox, openInbox, RelayClient, RelayError } from "../../relay/mod.ts";
@@ -181,6 +182,15 @@ function secrets(bob: { recipient: string }, withIp = true): Record<string, Uint
   };
 }
 
+/** The needles as lower-case hex too, as PostgreSQL prints bytea (`\\x...`). */
+function hexForms(needles: Record<string, Uint8Array>): Record<string, Uint8Array> {
+  return Object.fromEntries(
+    Object.entries(needles).map((
+      [name, bytes],
+    ) => [`${name} (as hex)`, new TextEncoder().encode(bytes.toHex())]),
+  );
+}
+
 Deno.test({
   name: "SQLite: kill -9 under a load of 10,000 messages; every answered SEND is fetched once",
   sanitizeOps: false,
@@ -231,7 +241,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "PostgreSQL: two relay processes; sent through A, pushed on B; A killed under load",
+  name:
+    "PostgreSQL: two relay processes; sent through A, pushed on B; A killed under a load of 10,000",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -245,7 +256,7 @@ Deno.test({
     try {
       relayA = await RelayProcess.start(a, db);
       relayB = await RelayProcess.start(b, db);
-      const { bob, inboxes, jobs } = await setUp(a, 10, 4000);
+      const { bob, inboxes, jobs } = await setUp(a, 10, 10_000);
 
       // A subscriber on B gets what is sent through A at once (LISTEN/NOTIFY).
       const phone = await RelayClient.connect(b);
@@ -279,14 +290,21 @@ Deno.test({
         (w, failures) => (w % 2 === 0 && failures === 0 && !aDead ? a : b),
         answered,
       );
-      while (answered.size < 1000) await new Promise((r) => setTimeout(r, 5));
+      const started = Date.now();
+      while (answered.size < 3000) await new Promise((r) => setTimeout(r, 5));
       const atKill = answered.size;
       aDead = true;
       outputs.push(await relayA.kill9());
       await sending;
+      const sendMs = Date.now() - started;
+      // Before the drain: the messages are in the database now.
+      const stored = await pg.dump("relay");
       const seen = await drain(b, inboxes);
       checkDelivery(answered, seen, jobs);
-      console.log(`A killed after ${atKill} answered; ${seen.size} fetched from B, once each`);
+      console.log(
+        `A killed after ${atKill} answered; 10,000 sent in ${sendMs} ms; ${seen.size} fetched ` +
+          `from B, once each`,
+      );
       outputs.push(await relayB.stop());
       const printed = outputs.join("\n").replaceAll(a, "").replaceAll(b, "")
         .replaceAll(db.replace("postgres://", ""), "");
@@ -300,6 +318,22 @@ Deno.test({
       const files = (await dump.output()).stdout;
       assert.ok(files.length > 1_000_000);
       assertAbsent("the PostgreSQL files", files, secrets(bob, false));
+      // Every row, as pg_dump prints it (bytea as hex): the rows of 10,000 messages were there.
+      const envelopeHex = jobs.reduce((n, j) => n + 2 * j.envelope.length, 0);
+      assert.ok(stored.length > envelopeHex, `a dump of ${stored.length} bytes`);
+      const storedText = new TextDecoder("latin1").decode(stored);
+      assert.ok(
+        jobs.every((j, i) => i > 50 || storedText.includes(j.envelope.subarray(0, 64).toHex())),
+        "the dump does not show the stored envelopes",
+      );
+      assertAbsent("pg_dump of the relay database", stored, {
+        ...secrets(bob),
+        ...hexForms(secrets(bob)),
+      });
+      assertAbsent("pg_dump after the drain", await pg.dump("relay"), {
+        ...secrets(bob),
+        ...hexForms(secrets(bob)),
+      });
     } finally {
       await relayA?.kill9();
       await relayB?.kill9();

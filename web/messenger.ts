@@ -42,6 +42,8 @@ import { DeferredSessionStore, KeyValue, openDatabase } from "./indexeddb_store.
 export const PAYLOAD_VERSION = 0x01;
 /** Payload kinds. */
 export const KIND = Object.freeze({ text: 0x54, piece: 0x46, receipt: 0x52 });
+/** The payload kind of a sender's queue key (docs/relay.md section 13), which this page ignores. */
+const QUEUE_KEY = 0x51;
 /** Flags bit 0 of a piece: the last piece of its file. */
 const LAST = 0x01;
 /** Receipt states. */
@@ -743,6 +745,10 @@ export class Messenger extends EventTarget {
         return await this.#onPiece(contact, relayId, sentAt, body);
       case KIND.receipt:
         return await this.#onReceipt(contact, body);
+      case QUEUE_KEY:
+        // A terminal sender's queue key (docs/relay.md section 13): this page does not secure its
+        // inbox with KEY (yet), so the inbox stays open to every sender, as a shared one.
+        return;
       default:
         throw new RangeError(`a message of an unknown kind (${kind}) was dropped`);
     }

@@ -881,7 +881,9 @@ const PAGES: Record<string, CommandHelp> = {
       "plaintext is written: an interrupted fetch loses nothing and shows nothing twice. A message " +
       "that does not decrypt (damaged, forged) is reported and deleted; the others still arrive. " +
       "When a message carries its sender's own invitation and the sender is a contact, the " +
-      "contact is updated, so that `send -r @NAME` answers through the sender's inbox.",
+      "contact is updated, so that `send -r @NAME` answers through the sender's inbox. The first " +
+      "sender's queue key, inside their first message, secures the inbox to them: the relay then " +
+      "refuses anyone else's messages there (docs/relay.md section 13).",
     options: {
       identity: {
         short: "i",

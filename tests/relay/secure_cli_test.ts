@@ -147,17 +147,27 @@ Deno.test("secured inbox: after Bob's first fetch only Alice's key may SEND; her
         (await alice.ok(["inbox", "list", "-i", alice.key])).stdout.trim().split("\n").length,
         1,
       );
+      // Carol got hold of that reply invitation and writes first: her key is not Bob's, so
+      // Alice's fetch does not secure the queue to her; Bob's answer secures it to him.
+      const carol = await user(dir, "carol");
+      await carol.ok(["contact", "-i", carol.key, "add", "alice", reply]);
+      await carol.ok(["send", "-i", carol.key, "-r", "@alice", "sneaking in"]);
       await bob.ok(["contact", "-i", bob.key, "add", "alice", reply]);
       await bob.ok(["send", "-i", bob.key, "-r", "@alice", "got it"]);
       const back = await alice.ok(["fetch", "-i", alice.key]);
-      assert.equal(back.stdout, "bob: got it\n");
+      assert.equal(
+        back.stdout,
+        `stranger ${fingerprint(carol.recipient)}: sneaking in\nbob: got it\n`,
+      );
+      assert.match(back.stderr, /reply inbox made for someone else: ignored/);
       assert.match(back.stderr, /secured to bob/);
       await refusedAuth(thirdPartySend(reply), "an unsigned SEND to the reply inbox");
+      const late = await carol.run(["send", "-i", carol.key, "-r", "@alice", "again"]);
+      assert.equal(late.code, 3, late.stderr);
       await bob.ok(["send", "-i", bob.key, "-r", "@alice", "again"]);
       assert.equal((await alice.ok(["fetch", "-i", alice.key])).stdout, "bob: again\n");
 
       // A sender refused (the queue is secured to another key) is told why, exit 3.
-      const carol = await user(dir, "carol");
       await carol.ok(["contact", "-i", carol.key, "add", "bob", invitation]);
       const denied = await carol.run(["send", "-i", carol.key, "-r", "@bob", "me too"]);
       assert.equal(denied.code, 3, denied.stderr);

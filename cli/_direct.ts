@@ -35,10 +35,11 @@ import type { SealedEnvelope } from "../cascade/envelope.ts";
 
 const encoder = new TextEncoder();
 
-/** How long an offer waits for the data channel to open (the peer may be starting). */
+/**
+ * How long an offer waits for the data channel to open (the peer may be starting), and how long
+ * the answering side gives an offer it took.
+ */
 const OFFER_WAIT_MS = 30_000;
-/** How long the answering side waits for an offer before it reads its queue afresh. */
-const ANSWER_WAIT_MS = 60_000;
 /** The offering side's pause after a failed attempt: doubled each time, up to 5 minutes. */
 const RETRY_MS = 15_000;
 const RETRY_MAX_MS = 300_000;
@@ -419,15 +420,27 @@ export async function directChat(values: Values, who: string): Promise<void> {
       const { connectWebRtc, acceptWebRtc } = await import("../transports/webrtc.ts");
       const { relaySignal, SignalReplayCache } = await import("../relay/signal.ts");
       const signalling = mine.signal!;
-      const myClient = await connect(mine.relay);
-      const peerClient = invitation.relay === mine.relay
-        ? myClient
-        : await connect(invitation.relay);
       const seen = new SignalReplayCache();
       // One channel carries both directions: the side whose fingerprint sorts first offers it.
       const offerer = fingerprint(opened.account.recipient) < chat.peerFp;
       let pause = RETRY_MS;
+      /** The relay connections of the signalling queues: made again after any failure. */
+      let relays: [RelayClient, RelayClient] | undefined;
       while (!ended) {
+        if (relays === undefined) {
+          try {
+            const myClient = await connect(mine.relay);
+            relays = [
+              myClient,
+              invitation.relay === mine.relay ? myClient : await connect(invitation.relay),
+            ];
+          } catch (e) {
+            setPath("relay", `no direct connection: ${(e as Error).message}`);
+            await sleep(RETRY_MS);
+            continue;
+          }
+        }
+        const [myClient, peerClient] = relays;
         const signal = relaySignal({
           relay: peerClient,
           inboxRelay: myClient,
@@ -449,16 +462,37 @@ export async function directChat(values: Values, who: string): Promise<void> {
         const rtc = {
           iceServers,
           ...(bindAddress ? { bindAddress } : {}),
-          connectTimeoutMs: offerer ? OFFER_WAIT_MS : ANSWER_WAIT_MS,
+          connectTimeoutMs: OFFER_WAIT_MS,
         };
         const abort = () => signal.close?.();
         stop.signal.addEventListener("abort", abort, { once: true });
         let connection: Connection;
         try {
-          connection = offerer ? await connectWebRtc(signal, rtc) : await acceptWebRtc(signal, rtc);
+          if (offerer) {
+            connection = await connectWebRtc(signal, rtc);
+          } else {
+            // Wait for an offer as long as it takes; then it has OFFER_WAIT_MS to open.
+            const it = signal.messages()[Symbol.asyncIterator]();
+            const first = await it.next();
+            if (first.done) {
+              stop.signal.removeEventListener("abort", abort);
+              continue;
+            }
+            connection = await acceptWebRtc({
+              send: (m) => signal.send(m),
+              close: () => signal.close?.(),
+              async *messages() {
+                yield first.value;
+                for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+              },
+            }, rtc);
+          }
         } catch (e) {
           stop.signal.removeEventListener("abort", abort);
           if (ended) return;
+          // The relay connections may be what failed: the next attempt makes new ones.
+          for (const client of new Set(relays)) client.close().catch(() => {});
+          relays = undefined;
           // The answering side waits quietly for an offer; a failed attempt is said.
           if (offerer || signal.session !== undefined) {
             setPath("relay", `no direct connection: ${(e as Error).message}`);
@@ -466,6 +500,8 @@ export async function directChat(values: Values, who: string): Promise<void> {
           if (offerer) {
             await sleep(pause);
             pause = Math.min(2 * pause, RETRY_MAX_MS);
+          } else {
+            await sleep(1000);
           }
           continue;
         }

@@ -452,7 +452,11 @@ export async function directChat(values: Values, who: string): Promise<void> {
             key: queueKey({ key: signalling.key } as InboxRecord),
           },
           seen,
-          ...(offerer ? { session: crypto.getRandomValues(new Uint8Array(16)) } : {}),
+          // The answering side takes no offer older than its sender waits for the channel (less
+          // 5 s to open it): one left from an attempt the peer gave up would be answered in vain.
+          ...(offerer
+            ? { session: crypto.getRandomValues(new Uint8Array(16)) }
+            : { maxAgeMs: OFFER_WAIT_MS - 5000 }),
           onIgnored: (reason) => {
             // A replay is signed by the peer: someone (the relay?) sent it again. Anything not
             // from the peer (a stranger, a forgery) is ignored without a word.

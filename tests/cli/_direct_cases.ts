@@ -397,7 +397,7 @@ Deno.test("chat --direct: forged, unsigned and replayed offers refused; a strang
         );
         assert.ok(!kinds.includes("answer"), `the chat answered a replayed offer: ${kinds}`);
         console.log(
-          `replay refused ${Math.round(performance.now() - started)} ms after it was sent`,
+          `replay refused ${Math.round(refusedAfter)} ms after it was sent`,
         );
         assert.doesNotMatch(a.stderr(), /path to bob: direct[^]*path to bob: direct/);
         await a.type("/quit");

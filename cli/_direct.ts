@@ -228,6 +228,24 @@ export async function directChat(values: Values, who: string): Promise<void> {
       throw new UsageError(`chat @NAME takes its peer from the contact book: drop --${option}`);
     }
   }
+  // Options of the other forms of chat that this one does not take (rather than ignore them).
+  for (
+    const option of [
+      "history",
+      "no-session",
+      "tls-cert",
+      "tls-key",
+      "account",
+      "xmpp-password-file",
+      "xmpp-server",
+      "xmpp-presence",
+      "xmpp-insecure",
+    ]
+  ) {
+    if (values[option] !== undefined) {
+      throw new UsageError(`--${option} does not apply to chat @NAME`);
+    }
+  }
   const ids = values.identity as string[] | undefined ?? [];
   if (ids.length > 1) throw new UsageError("chat @NAME takes one identity (-i FILE)");
   const identity = await sessionIdentity({ ...values, identity: ids[0] });

@@ -75,6 +75,8 @@ Deno.test("chat @NAME: options refused before anything starts", async () => {
         /--direct goes with chat @NAME/,
       );
       await refused(["@carol", "-i", alice.key], /carol/);
+      await refused(["@bob", "-i", alice.key, "--history"], /--history does not apply/);
+      await refused(["@bob", "-i", alice.key, "--no-session"], /--no-session does not apply/);
     } finally {
       await relay.stop();
     }

@@ -454,3 +454,39 @@ Deno.test("chat --direct: the contact not there yet: relay first, direct once it
     }
   });
 });
+
+Deno.test("chat --direct: a chat without -o DIR: the file goes to its inbox for fetch -o", async () => {
+  await withTempDir("polycrypt-direct-no-out-", async (dir) => {
+    const relay = await startRelay(dir);
+    try {
+      const [alice, bob] = await pair(dir, relay.url);
+      const a = chat(alice, "bob", ["--direct"]); // no -o
+      const b = chat(bob, "alice", ["--direct"]);
+      try {
+        await a.waitErr(/path to bob: direct/);
+        await b.waitErr(/path to alice: direct/);
+        const src = join(dir, "notes.bin");
+        await bigFile(src, 3 * 1024 * 1024 + 5);
+        await b.type(`/file ${src}`);
+        await a.waitErr(/bob sends a file \(notes\.bin\): it waits in your inbox; chat or fetch/);
+        await b.waitErr(/\(#1 notes\.bin: \d+ bytes queued on ws:\S+ for alice\)/);
+        await a.waitErr(/stopped reading your inbox on ws:\S+: a file \(notes\.bin\) arrived/);
+        await a.type("/quit");
+        assert.equal(await a.end(), 0);
+        await b.type("/quit");
+        assert.equal(await b.end(), 0);
+        const out = join(dir, "alice-in");
+        await Deno.mkdir(out);
+        const fetched = await alice.ok(["fetch", "-i", alice.key, "-o", out]);
+        assert.match(fetched.stderr, /received \S+notes\.bin from bob/);
+        assert.equal(await sha256(join(out, "notes.bin")), await sha256(src));
+        assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), ["notes.bin"]);
+      } finally {
+        await a.kill().catch(() => {});
+        await b.kill().catch(() => {});
+      }
+    } finally {
+      await relay.stop();
+    }
+  });
+});

@@ -21,7 +21,7 @@ Deno.test("chat @NAME --direct: data channels between chat processes (_direct_ca
   });
   console.log(r.stdout.split("\n").filter((l) => /ms|MiB|bytes|passed/.test(l)).join("\n"));
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /ok \| 4 passed \| 0 failed/);
+  assert.match(r.stdout, /ok \| 5 passed \| 0 failed/);
 });
 
 interface User {

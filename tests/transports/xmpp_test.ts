@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { client, xml } from "@xmpp/client";
 import { startProsody } from "../../scripts/prosody.ts";
+import { tcpProxy } from "../_tcp_proxy.ts";
 import { type Connection, connectXmpp, FrameError, XmppError } from "../../transports/mod.ts";
 import { decrypt, encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 
@@ -243,7 +244,7 @@ Deno.test("xmpp transport against Prosody", async (t) => {
     await t.step("a dropped server connection comes back; nothing is lost or doubled", async () => {
       const bob = await generateIdentity("x25519");
       const alice = await generateIdentity("x25519");
-      const proxy = await tcpProxy(server.port);
+      const proxy = tcpProxy(server.port);
       const changes: string[] = [];
       // Bob reaches the server through the proxy, which the test cuts; he asked for presence, so
       // the server keeps what comes for him meanwhile (XEP-0160) and gives it when he is back.
@@ -326,7 +327,7 @@ Deno.test("xmpp transport against Prosody", async (t) => {
     });
 
     await t.step("without presence asked, a reconnection sends none", async () => {
-      const proxy = await tcpProxy(server.port);
+      const proxy = tcpProxy(server.port);
       let up = 0;
       const alice = await login("alice", {
         server: `127.0.0.1:${proxy.port}`,
@@ -380,66 +381,3 @@ Deno.test("xmpp transport against Prosody", async (t) => {
     await server.stop();
   }
 });
-
-/**
- * A TCP proxy to 127.0.0.1:`port` that the test can cut: `down()` closes every connection through
- * it and refuses new ones until `up()`.
- */
-async function tcpProxy(port: number) {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.Conn>();
-  let refusing = false;
-  let accepted = 0;
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    try {
-      await from.readable.pipeTo(to.writable);
-    } catch { /* cut */ }
-    for (const c of [from, to]) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-      open.delete(c);
-    }
-  };
-  const pipes: Promise<void>[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      if (refusing) {
-        conn.close();
-        continue;
-      }
-      accepted++;
-      const upstream = await Deno.connect({ hostname: "127.0.0.1", port });
-      open.add(conn);
-      open.add(upstream);
-      pipes.push(pipe(conn, upstream), pipe(upstream, conn));
-    }
-  })().catch(() => {});
-  const cut = () => {
-    for (const c of open) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    open.clear();
-  };
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    get accepted() {
-      return accepted;
-    },
-    down() {
-      refusing = true;
-      cut();
-    },
-    up() {
-      refusing = false;
-    },
-    async close() {
-      cut();
-      listener.close();
-      await serving;
-      await Promise.allSettled(pipes);
-    },
-  };
-}

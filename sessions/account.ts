@@ -546,9 +546,16 @@ class AccountImpl implements Account {
     if ((queue.running || queue.waiting > 0) && batch.operations < MAX_BATCH_OPERATIONS) return;
     queue.batch = undefined;
     queue.inflight = batch;
+    // One transaction: a key written by several operations needs only its last value (a
+    // session advanced by 64 messages is stored once).
+    const last = new Map<string, number>();
+    batch.changes.forEach((c, i) => last.set(c.key, i));
+    const changes = last.size === batch.changes.length
+      ? batch.changes
+      : batch.changes.filter((c, i) => last.get(c.key) === i);
     let committed: Promise<void>;
     try {
-      committed = this.#store.commit(batch.changes);
+      committed = this.#store.commit(changes);
     } catch (e) {
       committed = Promise.reject(e);
     }

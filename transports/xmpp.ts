@@ -328,6 +328,9 @@ export class XmppAccount {
   readonly #idPrefix = toBase64(crypto.getRandomValues(new Uint8Array(6))).replace(/[+/]/g, "_");
   #idCounter = 0;
   #ended!: () => void;
+  #conflict = false;
+  /** Set when the account ended without close() (a refused login, a conflict). */
+  #gone = false;
 
   /**
    * Wraps a logged-in `@xmpp/client` entity; applications call {@linkcode connectXmpp} instead,
@@ -348,6 +351,12 @@ export class XmppAccount {
     // The server connection dropped: log in again (docs/transports.md section 11,
     // "Reconnection"), or, without reconnection, end every connection of the account.
     xmpp.on("disconnect", () => this.#dropped());
+    // Another client logged in with this resource (another polycrypt of the same account): the
+    // server closed this stream for it. Logging in again would close that one in turn.
+    // deno-lint-ignore no-explicit-any
+    xmpp.on("error", (e: any) => {
+      if (e?.condition === "conflict") this.#conflict = true;
+    });
     // deno-lint-ignore no-explicit-any
     xmpp.on("stanza", (stanza: any) => {
       try {
@@ -367,6 +376,7 @@ export class XmppAccount {
    */
   dial(peer: string, options: FrameReaderOptions = {}): Connection {
     if (this.#closing) throw new XmppError("the XMPP account is closed");
+    if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
     const address = peer.startsWith("xmpp:") ? parseXmppAddress(peer) : parseJid(peer);
     const id = toBase64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "_");
     return new Connection(
@@ -385,6 +395,7 @@ export class XmppAccount {
     options: TcpListenOptions = {},
   ): { port: number; close(): Promise<void> } {
     if (this.#closing) throw new XmppError("the XMPP account is closed");
+    if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
     if (this.#serve) throw new XmppError("this XMPP account is already listening");
     this.#serve = serve;
     const pool = this.#pool = new ConnectionPool({ ...this.#options, ...options });
@@ -621,6 +632,10 @@ export class XmppAccount {
     // drops what it got twice (stanza ids).
     this.#outbox.unshift(...this.#unconfirmed);
     this.#unconfirmed = [];
+    if (this.#conflict) {
+      this.#end(new FrameError("another client logged in to this account with the same resource"));
+      return;
+    }
     if (this.#options.reconnect === false) {
       this.#end(new FrameError("the XMPP server connection ended"));
       return;
@@ -631,6 +646,7 @@ export class XmppAccount {
 
   /** Ends the account: its connections fail with `error`, `ended` resolves. */
   #end(error: Error): void {
+    this.#gone = true;
     for (const channel of [...this.#channels.values()]) channel.fail(error);
     for (const o of this.#outbox.splice(0)) o.reject(error);
     this.#outboxBytes = 0;

@@ -326,6 +326,29 @@ Deno.test("xmpp transport against Prosody", async (t) => {
       }
     });
 
+    await t.step(
+      "a second login with the same resource ends the first, which stays out",
+      async () => {
+        let changes = 0;
+        const first = await login("carol", { onConnectionChange: () => changes++ });
+        const second = await login("carol");
+        try {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const ended = await Promise.race([
+            first.ended.then(() => true),
+            new Promise<boolean>((r) => timer = setTimeout(() => r(false), 30_000)),
+          ]);
+          clearTimeout(timer);
+          assert.ok(ended, "the first account ended");
+          assert.equal(changes, 0, "no reconnection");
+          assert.throws(() => first.dial("xmpp:bob@localhost"), XmppError);
+        } finally {
+          await first.close();
+          await second.close();
+        }
+      },
+    );
+
     await t.step("without presence asked, a reconnection sends none", async () => {
       const proxy = tcpProxy(server.port);
       let up = 0;

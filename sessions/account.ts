@@ -364,19 +364,33 @@ const queues = new WeakMap<SessionStore, Map<string, Queue>>();
 /** Most operations one store commit carries (bounds the wait of the first one in a batch). */
 const MAX_BATCH_OPERATIONS = 64;
 
-/** A sealed value written by an operation whose commit is not yet durable. */
-interface Pending {
-  /** The sealed value (`undefined`: the key is deleted). */
-  sealed?: Uint8Array;
-  /** The record before sealing, to decode without opening the seal. */
+/**
+ * A change an operation makes: `record` (the bytes to seal and store), or `encode` giving them
+ * when the change is committed (a session's state: only the last of a batch is encoded), or
+ * neither (the key is deleted); `value` is what the record decodes to, when the writer has it.
+ */
+interface Change {
+  name: string;
   record?: Uint8Array;
+  encode?: () => Uint8Array;
+  value?: unknown;
+}
+
+/** A value written by an operation whose commit is not yet durable. */
+interface Pending {
+  /** Whether the key is deleted. */
+  deleted: boolean;
+  /** The record before sealing, to decode without opening the seal; or `encode` for it. */
+  record?: Uint8Array;
+  encode?: () => Uint8Array;
   /** What the record decodes to, when the writer had it. */
   value?: unknown;
+  /** The sealed value, once the batch carrying it is sealed. */
+  sealed?: Uint8Array;
 }
 
 /** Changes of several operations gathered into one store commit. */
 interface Batch {
-  changes: StoreChange[];
   /** The pending entries it carries, and what to cache once they are durable. */
   written: [key: string, entry: Pending, cache: Map<string, Cached>][];
   operations: number;
@@ -546,19 +560,7 @@ class AccountImpl implements Account {
     if ((queue.running || queue.waiting > 0) && batch.operations < MAX_BATCH_OPERATIONS) return;
     queue.batch = undefined;
     queue.inflight = batch;
-    // One transaction: a key written by several operations needs only its last value (a
-    // session advanced by 64 messages is stored once).
-    const last = new Map<string, number>();
-    batch.changes.forEach((c, i) => last.set(c.key, i));
-    const changes = last.size === batch.changes.length
-      ? batch.changes
-      : batch.changes.filter((c, i) => last.get(c.key) === i);
-    let committed: Promise<void>;
-    try {
-      committed = this.#store.commit(changes);
-    } catch (e) {
-      committed = Promise.reject(e);
-    }
+    const committed = this.#commitBatch(batch);
     committed.then(() => {
       queue.inflight = undefined;
       for (const [key, entry, cache] of batch.written) {
@@ -588,6 +590,28 @@ class AccountImpl implements Account {
     });
   }
 
+  /**
+   * Seals the batch's values and hands them to the store as one commit. A key written by several
+   * operations needs only its last value (one transaction: the others were never visible), which
+   * is then the only one encoded and sealed.
+   */
+  async #commitBatch(batch: Batch): Promise<void> {
+    const last = new Map<string, number>();
+    batch.written.forEach(([key], i) => last.set(key, i));
+    const changes: StoreChange[] = [];
+    for (const [i, [key, entry]] of batch.written.entries()) {
+      if (last.get(key) !== i) continue;
+      if (entry.deleted) {
+        changes.push({ key });
+        continue;
+      }
+      entry.sealed = await this.#seal.seal(key, entry.record ?? entry.encode!());
+      changes.push({ key, value: entry.sealed });
+    }
+    checkChanges(changes);
+    await this.#store.commit(changes);
+  }
+
   #time(): number {
     return checkTime(this.#now());
   }
@@ -612,9 +636,9 @@ class AccountImpl implements Account {
     const key = this.#seal.blind(name);
     const pending = this.#queue.pending.get(key);
     if (pending) {
-      if (pending.sealed === undefined) return undefined;
+      if (pending.deleted) return undefined;
       if (pending.value !== undefined) return pending.value as T;
-      return decode(pending.record!.slice());
+      return decode((pending.record ?? pending.encode!()).slice());
     }
     const sealed = await this.#store.get(key);
     if (sealed === undefined) {
@@ -639,21 +663,17 @@ class AccountImpl implements Account {
    * 7.2): later operations read them at once, the caller of this one gets its result once they are
    * durable (see #serial), and they are cached then.
    */
-  async #commit(changes: { name: string; record?: Uint8Array; value?: unknown }[]): Promise<void> {
-    const out: StoreChange[] = [];
+  #commit(changes: Change[]): void {
     const written: Batch["written"] = [];
     for (const c of changes) {
       const key = this.#seal.blind(c.name);
-      if (c.record === undefined) {
-        out.push({ key });
-        written.push([key, {}, this.#cache]);
-      } else {
-        const sealed = await this.#seal.seal(key, c.record);
-        out.push({ key, value: sealed });
-        written.push([key, { sealed, record: c.record, value: c.value }, this.#cache]);
-      }
+      const deleted = c.record === undefined && c.encode === undefined;
+      written.push([
+        key,
+        { deleted, record: c.record, encode: c.encode, value: c.value },
+        this.#cache,
+      ]);
     }
-    checkChanges(out);
     const queue = this.#queue;
     // A commit failed since this operation began: what it read may never have been stored.
     if (queue.epoch !== this.#epoch) throw new EarlierCommitError(undefined);
@@ -667,9 +687,8 @@ class AccountImpl implements Account {
       });
       // Callers that never look at an operation's result still see its failure, elsewhere.
       durable.catch(() => {});
-      batch = queue.batch = { changes: [], written: [], operations: 0, durable, resolve, reject };
+      batch = queue.batch = { written: [], operations: 0, durable, resolve, reject };
     }
-    batch.changes.push(...out);
     batch.written.push(...written);
     batch.operations++;
     for (const [key, entry] of written) queue.pending.set(key, entry);
@@ -717,7 +736,7 @@ class AccountImpl implements Account {
     return this.#serial(async () => {
       const now = this.#time();
       const account = await this.#account();
-      const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+      const changes: Change[] = [];
       let current = account.spks.find((s) => s.retired === 0);
       let spk = current && await this.#read(NAME.spk(current.id), decodeSpk);
       if (
@@ -794,8 +813,9 @@ class AccountImpl implements Account {
     return await this.#read(NAME.session(fp), decodeSession);
   }
 
-  #sessionChange(fp: string, record: SessionRecord) {
-    return { name: NAME.session(fp), record: encodeSession(record), value: record };
+  #sessionChange(fp: string, record: SessionRecord): Change {
+    // Encoded when committed: of several messages committed together, only the last state is.
+    return { name: NAME.session(fp), encode: () => encodeSession(record), value: record };
   }
 
   #peerChange(fp: string, recipient: string) {
@@ -863,7 +883,7 @@ class AccountImpl implements Account {
     record: SessionRecord,
     data: Uint8Array,
     now: number,
-    more: { name: string; record?: Uint8Array; value?: unknown }[] = [],
+    more: Change[] = [],
   ): Promise<Uint8Array> {
     const state = record.current;
     const prefix = state.prefix.length > 0 ? state.prefix : ratchetMessagePrefix();
@@ -1014,7 +1034,7 @@ class AccountImpl implements Account {
       throw new DecryptionError();
     }
     // One commit: the one-time prekeys go, the EK is remembered, the session is made.
-    const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+    const changes: Change[] = [];
     const used = hs.used;
     if (used.opk !== undefined) {
       account.opks = account.opks.filter((id) => id !== used.opk);

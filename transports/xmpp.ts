@@ -561,7 +561,9 @@ export class XmppAccount {
           await this.#xmpp.sendMany(batch.map((o) => o.stanza));
         } catch {
           // The connection dropped under the write: the batch stays first in the queue.
-          if (generation === this.#generation && !this.#closed) this.#xmpp.disconnect?.();
+          if (generation === this.#generation && !this.#closed) {
+            this.#xmpp.disconnect?.().catch(() => {});
+          }
           break;
         }
         if (generation !== this.#generation) break;
@@ -599,7 +601,9 @@ export class XmppAccount {
       // No answer: the connection is dead without having said so. Drop it; the reconnection
       // sends what was not confirmed again.
       if (this.#ping?.id === id) this.#ping = undefined;
-      if (generation === this.#generation && !this.#closed) this.#xmpp.disconnect?.();
+      if (generation === this.#generation && !this.#closed) {
+        this.#xmpp.disconnect?.().catch(() => {});
+      }
     }, PING_TIMEOUT_MS);
     this.#ping = { id, count: this.#unconfirmed.length, generation, timer };
     const domain = this.bare.split("@")[1];

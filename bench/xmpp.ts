@@ -18,6 +18,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { client, xml } from "@xmpp/client";
 import { startProsody } from "../scripts/prosody.ts";
 import { decrypt, generateIdentity, type SealedEnvelope } from "../mod.ts";
@@ -28,6 +29,30 @@ const n = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 500);
 const rounds = 5;
 const server = await startProsody();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-xmpp-" });
+/** CPU milliseconds (user + system) of this process, every thread: senders and receivers. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+/** The Prosody processes (found by their configuration's path) and their CPU milliseconds. */
+const prosodyPids = [...Deno.readDirSync("/proc")].map((e) => e.name).filter((pid) => {
+  try {
+    return /^\d+$/.test(pid) &&
+      Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes(`${server.dir}/prosody.cfg.lua`);
+  } catch {
+    return false;
+  }
+});
+const prosodyCpuMs = () => {
+  let ticks = 0;
+  for (const pid of prosodyPids) {
+    try {
+      const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+};
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const text = "a".repeat(1023); // with the kind byte: 1 KiB of plaintext
 try {
@@ -140,6 +165,8 @@ try {
   const third = await b3.decrypt(await a3.encrypt(await b3.prekeyBundle(), textMessage("x")));
   await a3.decrypt(await b3.encrypt(third.from, textMessage("y")));
 
+  /** CPU microseconds per message (this process; Prosody), per round, of the timed kinds. */
+  const cpu: Record<string, { own: number[]; prosody: number[] }> = {};
   const rates: Record<string, number[]> = {
     plain: [],
     session: [],
@@ -162,9 +189,14 @@ try {
     worker.postMessage({ cmd: "expect", kind, n });
     await armed;
     const t = performance.now();
+    const own = ownCpuMs();
+    const prosody = prosodyCpuMs();
     for (let i = 0; i < n; i++) await send();
     await flushed();
     await done;
+    cpu[kind] ??= { own: [], prosody: [] };
+    cpu[kind].own.push((ownCpuMs() - own) * 1000 / n);
+    cpu[kind].prosody.push((prosodyCpuMs() - prosody) * 1000 / n);
     rates[kind].push(n / ((performance.now() - t) / 1000));
   };
   /** One message at a time (sent once the previous one arrived): milliseconds each, median. */
@@ -250,6 +282,15 @@ try {
     }x, median of the rounds' own ratios (${
       rates.plain.map((p, i) => (p / rates.session[i]).toFixed(2)).join(", ")
     }; target <= 2x)`,
+    ...Object.entries(cpu).map(([kind, c]) =>
+      `  CPU per message, ${kind.padEnd(9)}: ${median(c.own).toFixed(0)} us in the clients + ${
+        median(c.prosody).toFixed(0)
+      } us in Prosody = ${(median(c.own) + median(c.prosody)).toFixed(0)} us`
+    ),
+    `  CPU per message, polycrypt sessions / plain: ${
+      ((median(cpu.session.own) + median(cpu.session.prosody)) /
+        (median(cpu.plain.own) + median(cpu.plain.prosody))).toFixed(2)
+    }x (what bounds the rate when the cores are busy)`,
     `  one at a time (send, wait for arrival; median of ${latency.plain.length}): plain ${
       lp.toFixed(2)
     } ms, polycrypt sessions ${ls.toFixed(2)} ms: ${(ls / lp).toFixed(2)}x`,

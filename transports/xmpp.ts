@@ -473,6 +473,7 @@ export class XmppAccount {
     const writable = new WritableStream<Uint8Array>({
       write: async (frame) => {
         if (this.#closing) throw new XmppError("the XMPP account is closed");
+        if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
         const stanzas = this.#stanzasOf(frame, inStream);
         const type = frame[1];
         if (type === FRAME.part) inStream = true;

@@ -269,6 +269,15 @@ const CONFIRM_EVERY = 512;
 /** ... or after this long without more writes, in milliseconds. */
 const CONFIRM_AFTER_MS = 250;
 
+/** SASL failures (RFC 6120 section 6.5) after which logging in again is pointless. */
+const REFUSALS = new Set([
+  "not-authorized",
+  "account-disabled",
+  "credentials-expired",
+  "encryption-required",
+  "invalid-mechanism",
+]);
+
 /** A ping the server does not answer within this many milliseconds means the connection is dead. */
 const PING_TIMEOUT_MS = 30_000;
 
@@ -673,6 +682,8 @@ export class XmppAccount {
     const xmpp = this.#xmpp;
     let refused = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Ends the wait for "online" (and removes its listeners), whatever happened. */
+    let settle: ((error?: Error) => void) | undefined;
     try {
       const { service, domain, lang } = xmpp.options;
       const direct = typeof service === "string" && service.startsWith("xmpps://")
@@ -683,15 +694,25 @@ export class XmppAccount {
       }
       try {
         const online = new Promise<void>((resolve, reject) => {
-          const done = () => {
-            xmpp.removeListener("online", done);
-            xmpp.streamManagement?.removeListener?.("resumed", done);
-            resolve();
+          const done = (error?: Error) => {
+            xmpp.removeListener("online", up);
+            xmpp.streamManagement?.removeListener?.("resumed", up);
+            xmpp.removeListener("error", failed);
+            clearTimeout(timer);
+            if (error) reject(error);
+            else resolve();
           };
-          xmpp.on("online", done);
-          xmpp.streamManagement?.on?.("resumed", done);
+          settle = done;
+          const up = () => done();
+          // A refused login (SASL) arrives as an error event; the stream then just waits.
+          const failed = (e: Error & { condition?: string }) => {
+            if (REFUSALS.has(e?.condition ?? "")) done(e);
+          };
+          xmpp.on("online", up);
+          xmpp.streamManagement?.on?.("resumed", up);
+          xmpp.on("error", failed);
           timer = setTimeout(
-            () => reject(new XmppError("no answer")),
+            () => done(new XmppError("no answer")),
             this.#options.connectTimeoutMs ?? 30_000,
           );
         });
@@ -706,9 +727,10 @@ export class XmppAccount {
         throw new XmppError("the XMPP server offered no TLS");
       }
     } catch (e) {
-      refused = (e as { condition?: string })?.condition === "not-authorized" ||
+      refused = REFUSALS.has((e as { condition?: string })?.condition ?? "") ||
         e instanceof XmppError && /TLS/.test(e.message);
     } finally {
+      settle?.(new XmppError("the attempt ended"));
       clearTimeout(timer);
       this.#reconnecting = false;
     }

@@ -349,6 +349,48 @@ Deno.test("xmpp transport against Prosody", async (t) => {
       },
     );
 
+    await t.step("a login refused after a drop ends the account", async () => {
+      await server.register("frank", "pw-frank");
+      const proxy = tcpProxy(server.port);
+      const changes: boolean[] = [];
+      const frank = await login("frank", {
+        server: `127.0.0.1:${proxy.port}`,
+        onConnectionChange: (online: boolean) => changes.push(online),
+      });
+      try {
+        // The account is deleted while the connection is down: logging in again is refused.
+        proxy.down();
+        const removed = await new Deno.Command("runuser", {
+          args: [
+            "-u",
+            "prosody",
+            "--",
+            "prosodyctl",
+            "--config",
+            `${server.dir}/prosody.cfg.lua`,
+            "deluser",
+            "frank@localhost",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assert.ok(removed.success, "prosodyctl deluser");
+        proxy.up();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          frank.ended.then(() => true),
+          new Promise<boolean>((r) => timer = setTimeout(() => r(false), 20_000)),
+        ]);
+        clearTimeout(timer);
+        assert.ok(ended, "the account ended once the login was refused");
+        assert.deepEqual(changes, [false]);
+        assert.throws(() => frank.dial("xmpp:bob@localhost"), XmppError);
+      } finally {
+        await frank.close();
+        await proxy.close();
+      }
+    });
+
     await t.step("without presence asked, a reconnection sends none", async () => {
       const proxy = tcpProxy(server.port);
       let up = 0;

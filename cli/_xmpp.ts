@@ -72,8 +72,19 @@ export function xmppAccount(values: Values, own?: string): Promise<XmppAccount> 
         server: values["xmpp-server"] as string | undefined,
         insecure: values["xmpp-insecure"] === true,
         presence: values["xmpp-presence"] === true,
+        // A dropped server connection is logged in again (docs/transports.md section 11,
+        // "Reconnection"); what is sent meanwhile waits, what comes meanwhile waits at the server.
+        onConnectionChange: (online) => {
+          if (closing) return;
+          say(
+            online
+              ? `polycrypt: connected to the XMPP server of ${jid} again`
+              : `polycrypt: the connection to the XMPP server of ${jid} dropped; reconnecting`,
+          );
+        },
       });
-      // A dropped server connection ends the command: nothing more can arrive or leave.
+      // The server refused to log in again (or the account ended otherwise): nothing more can
+      // arrive or leave.
       opened.ended.then(() => {
         if (closing) return;
         say(`polycrypt: the connection to the XMPP server of ${jid} ended`);

@@ -40,7 +40,7 @@ import {
   type RatchetSuite,
 } from "./ratchet.ts";
 import { Reader, StorageSeal, Writer } from "./_records.ts";
-import type { SessionStore, StoreChange } from "./store.ts";
+import { checkChanges, type SessionStore, type StoreChange } from "./store.ts";
 
 export { DEFAULT_SESSION_AEAD, DEFAULT_SESSION_KEM };
 /** A signed prekey (`SPK` and `PQSPK`) is replaced once it is this old (7 days, in ms). */
@@ -99,7 +99,9 @@ export interface SessionInfo {
  * bundles, starts sessions from other accounts' bundles, and encrypts and decrypts session
  * messages, keeping every key in its {@linkcode SessionStore}, sealed under a storage key derived
  * from the identity. Calls on one account are serialized; the store's state is committed before
- * a ciphertext or a plaintext is returned, so no ratchet state is ever used twice.
+ * a ciphertext or a plaintext is returned, so no ratchet state is ever used twice. Calls made
+ * without waiting for the previous one's result share store commits (group commit: one
+ * transaction, one flush to disk for all the messages ready at once).
  */
 export interface Account {
   /** This account's fingerprint (of its identity's recipient string). */
@@ -355,15 +357,90 @@ const NAME = {
 
 // One queue per identity per store object: two Account objects of one identity on one store would
 // otherwise each read a session's state and encrypt under the same message key (docs/sessions.md
-// section 7.2, "Ordering").
-const queues = new WeakMap<SessionStore, Map<string, { tail: Promise<unknown> }>>();
+// section 7.2, "Ordering"). The queue also holds the group commit (section 7.2, "Group commit"):
+// the changes made and not yet durable, and the batch being gathered.
+const queues = new WeakMap<SessionStore, Map<string, Queue>>();
 
-function queueOf(store: SessionStore, accountKey: string): { tail: Promise<unknown> } {
+/** Most operations one store commit carries (bounds the wait of the first one in a batch). */
+const MAX_BATCH_OPERATIONS = 64;
+
+/**
+ * A change an operation makes: `record` (the bytes to seal and store), or `encode` giving them
+ * when the change is committed (a session's state: only the last of a batch is encoded), or
+ * neither (the key is deleted); `value` is what the record decodes to, when the writer has it.
+ */
+interface Change {
+  name: string;
+  record?: Uint8Array;
+  encode?: () => Uint8Array;
+  value?: unknown;
+}
+
+/** A value written by an operation whose commit is not yet durable. */
+interface Pending {
+  /** Whether the key is deleted. */
+  deleted: boolean;
+  /** The record before sealing, to decode without opening the seal; or `encode` for it. */
+  record?: Uint8Array;
+  encode?: () => Uint8Array;
+  /** What the record decodes to, when the writer had it. */
+  value?: unknown;
+  /** The sealed value, once the batch carrying it is sealed. */
+  sealed?: Uint8Array;
+}
+
+/** Changes of several operations gathered into one store commit. */
+interface Batch {
+  /** The pending entries it carries, and what to cache once they are durable. */
+  written: [key: string, entry: Pending, cache: Map<string, Cached>][];
+  operations: number;
+  durable: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+interface Queue {
+  tail: Promise<unknown>;
+  /** Operations queued and not started. */
+  waiting: number;
+  /** Whether an operation is running. */
+  running: boolean;
+  /** Values written and not yet durable, newest per key: reads see them first. */
+  pending: Map<string, Pending>;
+  /** The batch being gathered (not yet handed to the store). */
+  batch: Batch | undefined;
+  /** The batch the store is committing. */
+  inflight: Batch | undefined;
+  /** Bumped when a commit fails: operations begun before read state that never became durable. */
+  epoch: number;
+}
+
+function queueOf(store: SessionStore, accountKey: string): Queue {
   let byIdentity = queues.get(store);
   if (!byIdentity) queues.set(store, byIdentity = new Map());
   let queue = byIdentity.get(accountKey);
-  if (!queue) byIdentity.set(accountKey, queue = { tail: Promise.resolve() });
+  if (!queue) {
+    byIdentity.set(
+      accountKey,
+      queue = {
+        tail: Promise.resolve(),
+        waiting: 0,
+        running: false,
+        pending: new Map(),
+        batch: undefined,
+        inflight: undefined,
+        epoch: 0,
+      },
+    );
+  }
   return queue;
+}
+
+/** A failed commit of an earlier operation, which this one built on. */
+class EarlierCommitError extends Error {
+  constructor(cause: unknown) {
+    super("an earlier change of this account could not be stored", { cause });
+  }
 }
 
 function newX25519Pair(id: number): PrekeyPair {
@@ -412,7 +489,9 @@ class AccountImpl implements Account {
   readonly #suites = new Map<string, RatchetSuite>();
   readonly #cache = new Map<string, Cached>();
   #recent: string[] = []; // fingerprints, most recently used first (memory only)
-  readonly #queue: { tail: Promise<unknown> };
+  readonly #queue: Queue;
+  /** The queue's epoch when the running operation began. */
+  #epoch = 0;
   #closed = false;
 
   constructor(
@@ -440,14 +519,97 @@ class AccountImpl implements Account {
   }
 
   /**
-   * Runs `fn` after every earlier call of this account has settled, and of every other account
-   * object of the same identity on the same store object (they share one queue).
+   * Runs `fn` after every earlier call of this account has run, and of every other account object
+   * of the same identity on the same store object (they share one queue). The next call may begin
+   * while this one's changes are being stored (group commit, docs/sessions.md section 7.2), but
+   * this one's result is given only once every change made up to its end is durable, and an
+   * error if one of them could not be stored.
    */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new TypeError("the account is closed"));
-    const run = this.#queue.tail.then(fn);
-    this.#queue.tail = run.then(() => undefined, () => undefined);
-    return run;
+    const queue = this.#queue;
+    queue.waiting++;
+    const run = queue.tail.then(async () => {
+      queue.waiting--;
+      queue.running = true;
+      this.#epoch = queue.epoch;
+      try {
+        const value = await fn();
+        // Everything this operation saw or wrote becomes durable with the newest batch.
+        return { value, durable: (queue.batch ?? queue.inflight)?.durable };
+      } finally {
+        queue.running = false;
+        this.#flush();
+      }
+    });
+    queue.tail = run.then(() => undefined, () => undefined);
+    return run.then(async ({ value, durable }) => {
+      await durable;
+      return value;
+    });
+  }
+
+  /**
+   * Hands the gathered batch to the store when nothing is being committed and no operation is
+   * running or waiting (the batch has gathered what was ready), or when the batch is full.
+   */
+  #flush(): void {
+    const queue = this.#queue;
+    const batch = queue.batch;
+    if (!batch || queue.inflight) return;
+    if ((queue.running || queue.waiting > 0) && batch.operations < MAX_BATCH_OPERATIONS) return;
+    queue.batch = undefined;
+    queue.inflight = batch;
+    const committed = this.#commitBatch(batch);
+    committed.then(() => {
+      queue.inflight = undefined;
+      for (const [key, entry, cache] of batch.written) {
+        // Durable now: the cache takes it unless a later pending change replaced it.
+        if (queue.pending.get(key) === entry) queue.pending.delete(key);
+        if (entry.sealed !== undefined && entry.value !== undefined) {
+          if (cache.size >= 1024 && !cache.has(key)) cache.clear();
+          cache.set(key, { sealed: entry.sealed, value: entry.value });
+        } else cache.delete(key);
+      }
+      batch.resolve();
+      this.#flush();
+    }, (e) => {
+      // Nothing of this batch was stored; the batch gathered since built on it, and so did the
+      // running operation: they fail too, and reads go back to the store.
+      queue.inflight = undefined;
+      queue.epoch++;
+      queue.pending.clear();
+      for (const [key, , cache] of batch.written) cache.delete(key);
+      batch.reject(e);
+      const next = queue.batch;
+      queue.batch = undefined;
+      if (next) {
+        for (const [key, , cache] of next.written) cache.delete(key);
+        next.reject(new EarlierCommitError(e));
+      }
+    });
+  }
+
+  /**
+   * Seals the batch's values and hands them to the store as one commit. A key written by several
+   * operations needs only its last value (one transaction: the others were never visible), which
+   * is then the only one encoded and sealed.
+   */
+  async #commitBatch(batch: Batch): Promise<void> {
+    const last = new Map<string, number>();
+    batch.written.forEach(([key], i) => last.set(key, i));
+    const changes: StoreChange[] = [];
+    for (const [i, [key, entry]] of batch.written.entries()) {
+      if (last.get(key) !== i) continue;
+      if (entry.deleted) {
+        changes.push({ key });
+        continue;
+      }
+      entry.sealed = await this.#seal.seal(key, entry.record ?? entry.encode!());
+      changes.push({ key, value: entry.sealed });
+    }
+    checkChanges(changes);
+    await this.#store.commit(changes);
   }
 
   #time(): number {
@@ -472,6 +634,12 @@ class AccountImpl implements Account {
 
   async #read<T>(name: string, decode: (b: Uint8Array) => T): Promise<T | undefined> {
     const key = this.#seal.blind(name);
+    const pending = this.#queue.pending.get(key);
+    if (pending) {
+      if (pending.deleted) return undefined;
+      if (pending.value !== undefined) return pending.value as T;
+      return decode((pending.record ?? pending.encode!()).slice());
+    }
     const sealed = await this.#store.get(key);
     if (sealed === undefined) {
       this.#cache.delete(key);
@@ -490,31 +658,40 @@ class AccountImpl implements Account {
     this.#cache.set(key, entry);
   }
 
-  /** Commits `changes` and, once durable, caches what the new values decode to. */
-  async #commit(changes: { name: string; record?: Uint8Array; value?: unknown }[]): Promise<void> {
-    const out: StoreChange[] = [];
-    const cache: [string, Cached][] = [];
+  /**
+   * Adds `changes` to the batch the store commits next (group commit, docs/sessions.md section
+   * 7.2): later operations read them at once, the caller of this one gets its result once they are
+   * durable (see #serial), and they are cached then.
+   */
+  #commit(changes: Change[]): void {
+    const written: Batch["written"] = [];
     for (const c of changes) {
       const key = this.#seal.blind(c.name);
-      if (c.record === undefined) {
-        out.push({ key });
-        cache.push([key, undefined as never]);
-      } else {
-        const sealed = await this.#seal.seal(key, c.record);
-        out.push({ key, value: sealed });
-        cache.push([key, c.value === undefined ? undefined as never : { sealed, value: c.value }]);
-      }
+      const deleted = c.record === undefined && c.encode === undefined;
+      written.push([
+        key,
+        { deleted, record: c.record, encode: c.encode, value: c.value },
+        this.#cache,
+      ]);
     }
-    try {
-      await this.#store.commit(out);
-    } catch (e) {
-      for (const [key] of cache) this.#cache.delete(key);
-      throw e;
+    const queue = this.#queue;
+    // A commit failed since this operation began: what it read may never have been stored.
+    if (queue.epoch !== this.#epoch) throw new EarlierCommitError(undefined);
+    let batch = queue.batch;
+    if (!batch) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const durable = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // Callers that never look at an operation's result still see its failure, elsewhere.
+      durable.catch(() => {});
+      batch = queue.batch = { written: [], operations: 0, durable, resolve, reject };
     }
-    for (const [key, entry] of cache) {
-      if (entry) this.#remember(key, entry);
-      else this.#cache.delete(key);
-    }
+    batch.written.push(...written);
+    batch.operations++;
+    for (const [key, entry] of written) queue.pending.set(key, entry);
   }
 
   /** The account record as stored (shared with the cache: read it, do not change it). */
@@ -559,7 +736,7 @@ class AccountImpl implements Account {
     return this.#serial(async () => {
       const now = this.#time();
       const account = await this.#account();
-      const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+      const changes: Change[] = [];
       let current = account.spks.find((s) => s.retired === 0);
       let spk = current && await this.#read(NAME.spk(current.id), decodeSpk);
       if (
@@ -636,8 +813,9 @@ class AccountImpl implements Account {
     return await this.#read(NAME.session(fp), decodeSession);
   }
 
-  #sessionChange(fp: string, record: SessionRecord) {
-    return { name: NAME.session(fp), record: encodeSession(record), value: record };
+  #sessionChange(fp: string, record: SessionRecord): Change {
+    // Encoded when committed: of several messages committed together, only the last state is.
+    return { name: NAME.session(fp), encode: () => encodeSession(record), value: record };
   }
 
   #peerChange(fp: string, recipient: string) {
@@ -705,7 +883,7 @@ class AccountImpl implements Account {
     record: SessionRecord,
     data: Uint8Array,
     now: number,
-    more: { name: string; record?: Uint8Array; value?: unknown }[] = [],
+    more: Change[] = [],
   ): Promise<Uint8Array> {
     const state = record.current;
     const prefix = state.prefix.length > 0 ? state.prefix : ratchetMessagePrefix();
@@ -856,7 +1034,7 @@ class AccountImpl implements Account {
       throw new DecryptionError();
     }
     // One commit: the one-time prekeys go, the EK is remembered, the session is made.
-    const changes: { name: string; record?: Uint8Array; value?: unknown }[] = [];
+    const changes: Change[] = [];
     const used = hs.used;
     if (used.opk !== undefined) {
       account.opks = account.opks.filter((id) => id !== used.opk);
@@ -961,7 +1139,8 @@ class AccountImpl implements Account {
     if (this.#closed) return Promise.resolve();
     const last = this.#serial(async () => {});
     this.#closed = true;
-    return last.then(async () => {
+    // A failed commit was reported to the calls it concerned; the store is closed all the same.
+    return last.catch(() => {}).then(async () => {
       this.#cache.clear();
       await this.#store.close?.();
     });

@@ -157,6 +157,20 @@ export interface XmppAccountOptions extends TcpListenOptions {
   maxUnreadBytes?: number;
   /** How long the login may take (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * Log in again when the connection to the server drops (default true), after 0.5 s, then
+   * doubling up to {@linkcode XmppAccountOptions.maxReconnectDelayMs}; the account's connections
+   * stay open meanwhile and what they send waits (docs/transports.md section 11, "Reconnection").
+   * A refused login ends the account.
+   */
+  reconnect?: boolean;
+  /** The longest wait between two attempts to log in again (default 30 s). */
+  maxReconnectDelayMs?: number;
+  /**
+   * Told when the connection to the server drops (`false`, with the reason) and when it is back
+   * (`true`): for a user interface's "reconnecting" note.
+   */
+  onConnectionChange?: (online: boolean, reason?: string) => void;
 }
 
 /** `@xmpp/client`, loaded by the first {@linkcode connectXmpp} (not when this module is). */
@@ -204,6 +218,15 @@ function patchTls(): void {
   };
 }
 
+/** What the TLS connections of an account need besides the defaults (see patchTls). */
+function tlsOptionsOf(options: XmppAccountOptions): tls.ConnectionOptions {
+  return options.insecure === true
+    ? { rejectUnauthorized: false }
+    : options.caCerts?.length
+    ? { ca: options.caCerts }
+    : {};
+}
+
 /** One direction pair between this account and a peer: a virtual connection. */
 interface Channel {
   readonly peer: string;
@@ -219,7 +242,44 @@ interface Channel {
   nextIn: number;
   /** Bytes still to come of the frame being received (0: between frames). */
   remaining: number;
+  /** The stanza ids received lately (a stanza sent again after a reconnection is dropped). */
+  seen: Set<string>;
 }
+
+/** A stanza on its way: not yet written, or written and not yet confirmed by the server. */
+interface Outgoing {
+  // deno-lint-ignore no-explicit-any
+  stanza: any;
+  /** Its size, roughly (the payload's characters). */
+  size: number;
+  written: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+/** Stanza ids remembered per connection to drop repeats: more than are ever unconfirmed. */
+const SEEN_IDS = 4096;
+
+/** Bytes of stanzas queued before a sender waits for them to be written (or the reconnection). */
+const OUTBOX_BYTES = 4 * 1024 * 1024;
+
+/** Written stanzas the server is asked to confirm (an XEP-0199 ping) after this many, at once. */
+const CONFIRM_EVERY = 512;
+
+/** ... or after this long without more writes, in milliseconds. */
+const CONFIRM_AFTER_MS = 250;
+
+/** SASL failures (RFC 6120 section 6.5) after which logging in again is pointless. */
+const REFUSALS = new Set([
+  "not-authorized",
+  "account-disabled",
+  "credentials-expired",
+  "encryption-required",
+  "invalid-mechanism",
+]);
+
+/** A ping the server does not answer within this many milliseconds means the connection is dead. */
+const PING_TIMEOUT_MS = 30_000;
 
 /** What every stanza of polycrypt carries besides its payload (docs/transports.md section 11). */
 function hints() {
@@ -251,10 +311,35 @@ export class XmppAccount {
   readonly #channels = new Map<string, Channel>();
   #pool: ConnectionPool | undefined;
   #serve: ((connection: Connection) => Promise<void> | void) | undefined;
+  /** Set by close(): no new connection or frame. */
+  #closing = false;
+  /** Set once close() has written what was queued: nothing more goes out. */
   #closed = false;
   readonly #maxStanza: number;
-  #sending: Promise<unknown> = Promise.resolve();
   #announced = false;
+  /** Stanzas not yet written, in order. */
+  #outbox: Outgoing[] = [];
+  #outboxBytes = 0;
+  /** Stanzas written since the server last confirmed it had them all, in order. */
+  #unconfirmed: Outgoing[] = [];
+  #writing = false;
+  #online = true;
+  /** Bumped at every drop: a confirmation asked on an earlier connection confirms nothing. */
+  #generation = 0;
+  #confirmTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The ping waiting for its answer. */
+  #ping:
+    | { id: string; count: number; generation: number; timer: ReturnType<typeof setTimeout> }
+    | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #reconnecting = false;
+  /** Stanza ids: a random prefix of this account object, then a counter. */
+  readonly #idPrefix = toBase64(crypto.getRandomValues(new Uint8Array(6))).replace(/[+/]/g, "_");
+  #idCounter = 0;
+  #ended!: () => void;
+  #conflict = false;
+  /** Set when the account ended without close() (a refused login, a conflict). */
+  #gone = false;
 
   /**
    * Wraps a logged-in `@xmpp/client` entity; applications call {@linkcode connectXmpp} instead,
@@ -271,15 +356,15 @@ export class XmppAccount {
     // The password stays with the library's login only, not with the limits passed around.
     this.#options = { ...options, password: "" };
     this.#maxStanza = options.maxStanzaBytes ?? DEFAULT_XMPP_MAX_STANZA_BYTES;
-    let ended!: () => void;
-    this.ended = new Promise<void>((resolve) => ended = resolve);
-    // The server connection dropped (no reconnection: docs/transports.md section 11): every
-    // connection of the account ends with it.
-    xmpp.on("disconnect", () => {
-      for (const channel of [...this.#channels.values()]) {
-        channel.fail(new FrameError("the XMPP server connection ended"));
-      }
-      ended();
+    this.ended = new Promise<void>((resolve) => this.#ended = resolve);
+    // The server connection dropped: log in again (docs/transports.md section 11,
+    // "Reconnection"), or, without reconnection, end every connection of the account.
+    xmpp.on("disconnect", () => this.#dropped());
+    // Another client logged in with this resource (another polycrypt of the same account): the
+    // server closed this stream for it. Logging in again would close that one in turn.
+    // deno-lint-ignore no-explicit-any
+    xmpp.on("error", (e: any) => {
+      if (e?.condition === "conflict") this.#conflict = true;
     });
     // deno-lint-ignore no-explicit-any
     xmpp.on("stanza", (stanza: any) => {
@@ -299,7 +384,8 @@ export class XmppAccount {
    * message stanzas to its resource, the peer's answers come back on it.
    */
   dial(peer: string, options: FrameReaderOptions = {}): Connection {
-    if (this.#closed) throw new XmppError("the XMPP account is closed");
+    if (this.#closing) throw new XmppError("the XMPP account is closed");
+    if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
     const address = peer.startsWith("xmpp:") ? parseXmppAddress(peer) : parseJid(peer);
     const id = toBase64(crypto.getRandomValues(new Uint8Array(9))).replace(/[+/]/g, "_");
     return new Connection(
@@ -317,7 +403,8 @@ export class XmppAccount {
     serve: (connection: Connection) => Promise<void> | void,
     options: TcpListenOptions = {},
   ): { port: number; close(): Promise<void> } {
-    if (this.#closed) throw new XmppError("the XMPP account is closed");
+    if (this.#closing) throw new XmppError("the XMPP account is closed");
+    if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
     if (this.#serve) throw new XmppError("this XMPP account is already listening");
     this.#serve = serve;
     const pool = this.#pool = new ConnectionPool({ ...this.#options, ...options });
@@ -375,6 +462,7 @@ export class XmppAccount {
       role,
       nextIn: 0,
       remaining: 0,
+      seen: new Set(),
       push: (bytes) => {
         controller.enqueue(bytes);
         if ((controller.desiredSize ?? 0) < 0) {
@@ -393,15 +481,17 @@ export class XmppAccount {
     channels.set(key, channel);
     const writable = new WritableStream<Uint8Array>({
       write: async (frame) => {
-        if (this.#closed) throw new XmppError("the XMPP account is closed");
+        if (this.#closing) throw new XmppError("the XMPP account is closed");
+        if (this.#gone) throw new XmppError("the XMPP account's server connection ended");
         const stanzas = this.#stanzasOf(frame, inStream);
         const type = frame[1];
         if (type === FRAME.part) inStream = true;
         else if (type === FRAME.end || type === FRAME.envelope) inStream = false;
+        let last: Outgoing | undefined;
         for (const payload of stanzas) {
           const message = xml(
             "message",
-            { to, type: "chat" },
+            { to, type: "chat", id: this.#idPrefix + (this.#idCounter++).toString(36) },
             ...payload.body === undefined ? [] : [xml("body", {}, payload.body)],
             xml(
               "pc",
@@ -426,8 +516,11 @@ export class XmppAccount {
               : [],
             ...hints(),
           );
-          await this.#send(message);
+          last = this.#queue(message, (payload.body?.length ?? 0) + (payload.text?.length ?? 0));
         }
+        // Stanzas go out in order behind this one; the sender waits only when much is queued
+        // (a slow or dropped server connection), so that stanzas sent together share writes.
+        if (last && this.#outboxBytes > OUTBOX_BYTES) await last.written;
       },
       close: () => void channels.delete(key),
       abort: () => void channels.delete(key),
@@ -435,12 +528,233 @@ export class XmppAccount {
     return { readable, writable };
   }
 
-  /** Stanzas go out one at a time, in order (XMPP keeps the order between two accounts). */
+  /** Queues a stanza; the ones queued together are written together, in order. */
   // deno-lint-ignore no-explicit-any
   #send(message: any): Promise<void> {
-    const run = this.#sending.then(() => this.#xmpp.send(message));
-    this.#sending = run.catch(() => {});
-    return run;
+    return this.#queue(message, 0).written;
+  }
+
+  // deno-lint-ignore no-explicit-any
+  #queue(stanza: any, size: number): Outgoing {
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const written = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    written.catch(() => {});
+    const item = { stanza, size, written, resolve, reject };
+    this.#outbox.push(item);
+    this.#outboxBytes += size;
+    this.#pump();
+    return item;
+  }
+
+  /**
+   * Writes the queued stanzas while the server connection is up, as many at once as are queued
+   * (one write, one TLS record for a burst). A write that fails leaves them queued for the next
+   * connection.
+   */
+  async #pump(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.#online && !this.#closed && this.#outbox.length > 0) {
+        let bytes = 0;
+        let count = 0;
+        while (count < this.#outbox.length && (count === 0 || bytes < 512 * 1024)) {
+          bytes += this.#outbox[count++].size + 512;
+        }
+        const batch = this.#outbox.slice(0, count);
+        const generation = this.#generation;
+        try {
+          await this.#xmpp.sendMany(batch.map((o) => o.stanza));
+        } catch {
+          // The connection dropped under the write: the batch stays first in the queue.
+          if (generation === this.#generation && !this.#closed) {
+            this.#xmpp.disconnect?.().catch(() => {});
+          }
+          break;
+        }
+        if (generation !== this.#generation) break;
+        this.#outbox.splice(0, count);
+        for (const o of batch) {
+          this.#outboxBytes -= o.size;
+          // Kept until the server confirms it: a drop before that sends it again.
+          this.#unconfirmed.push(o);
+          o.resolve();
+        }
+        this.#askConfirmation(false);
+      }
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /**
+   * Asks the server to confirm it has every stanza written so far: an XEP-0199 ping to the
+   * account's own server, answered once the stanzas before it (same stream, in order) were
+   * handled. Soon after the writes stop, or at once when many are unconfirmed.
+   */
+  #askConfirmation(now: boolean): void {
+    if (this.#ping || this.#closed || !this.#online || this.#unconfirmed.length === 0) return;
+    if (!now && this.#unconfirmed.length < CONFIRM_EVERY) {
+      clearTimeout(this.#confirmTimer);
+      this.#confirmTimer = setTimeout(() => this.#askConfirmation(true), CONFIRM_AFTER_MS);
+      return;
+    }
+    clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
+    const id = `${this.#idPrefix}p${(this.#idCounter++).toString(36)}`;
+    const generation = this.#generation;
+    const timer = setTimeout(() => {
+      // No answer: the connection is dead without having said so. Drop it; the reconnection
+      // sends what was not confirmed again.
+      if (this.#ping?.id === id) this.#ping = undefined;
+      if (generation === this.#generation && !this.#closed) {
+        this.#xmpp.disconnect?.().catch(() => {});
+      }
+    }, PING_TIMEOUT_MS);
+    this.#ping = { id, count: this.#unconfirmed.length, generation, timer };
+    const domain = this.bare.split("@")[1];
+    this.#xmpp.send(
+      xml("iq", { type: "get", to: domain, id }, xml("ping", { xmlns: "urn:xmpp:ping" })),
+    )
+      .catch(() => {});
+  }
+
+  /** The server answered the ping `id`: what was written before it is confirmed. */
+  #confirmed(id: string): void {
+    const ping = this.#ping;
+    if (!ping || ping.id !== id) return;
+    clearTimeout(ping.timer);
+    this.#ping = undefined;
+    if (ping.generation !== this.#generation) return;
+    this.#unconfirmed.splice(0, ping.count);
+    this.#askConfirmation(false);
+  }
+
+  /** The server connection dropped. */
+  #dropped(): void {
+    if (this.#closed || !this.#online) return;
+    this.#online = false;
+    this.#generation++;
+    if (this.#ping) clearTimeout(this.#ping.timer);
+    this.#ping = undefined;
+    clearTimeout(this.#confirmTimer);
+    // What the server may not have received goes first when the connection is back; the peer
+    // drops what it got twice (stanza ids).
+    this.#outbox.unshift(...this.#unconfirmed);
+    this.#unconfirmed = [];
+    if (this.#conflict) {
+      this.#end(new FrameError("another client logged in to this account with the same resource"));
+      return;
+    }
+    if (this.#options.reconnect === false) {
+      this.#end(new FrameError("the XMPP server connection ended"));
+      return;
+    }
+    this.#options.onConnectionChange?.(false, "the connection to the XMPP server dropped");
+    this.#scheduleReconnect(500);
+  }
+
+  /** Ends the account: its connections fail with `error`, `ended` resolves. */
+  #end(error: Error): void {
+    this.#gone = true;
+    for (const channel of [...this.#channels.values()]) channel.fail(error);
+    for (const o of this.#outbox.splice(0)) o.reject(error);
+    this.#outboxBytes = 0;
+    this.#ended();
+  }
+
+  #scheduleReconnect(delay: number): void {
+    if (this.#closed || this.#reconnecting) return;
+    clearTimeout(this.#reconnectTimer);
+    // A little jitter, so that many clients of a restarted server do not all come back at once.
+    const wait = Math.round(delay * (0.8 + 0.4 * Math.random()));
+    this.#reconnectTimer = setTimeout(() => this.#reconnect(delay), wait);
+  }
+
+  /** One attempt to log in again; the next, later, if it fails. */
+  async #reconnect(delay: number): Promise<void> {
+    if (this.#closed) return;
+    this.#reconnecting = true;
+    const xmpp = this.#xmpp;
+    let refused = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    /** Ends the wait for "online" (and removes its listeners), whatever happened. */
+    let settle: ((error?: Error) => void) | undefined;
+    try {
+      const { service, domain, lang } = xmpp.options;
+      const direct = typeof service === "string" && service.startsWith("xmpps://")
+        ? service.slice(8)
+        : undefined;
+      if (direct !== undefined) {
+        directTlsExtras.set(direct, { ...tlsOptionsOf(this.#options), servername: domain });
+      }
+      try {
+        const online = new Promise<void>((resolve, reject) => {
+          const done = (error?: Error) => {
+            xmpp.removeListener("online", up);
+            xmpp.streamManagement?.removeListener?.("resumed", up);
+            xmpp.removeListener("error", failed);
+            clearTimeout(timer);
+            if (error) reject(error);
+            else resolve();
+          };
+          settle = done;
+          const up = () => done();
+          // A refused login (SASL) arrives as an error event; the stream then just waits.
+          const failed = (e: Error & { condition?: string }) => {
+            if (REFUSALS.has(e?.condition ?? "")) done(e);
+          };
+          xmpp.on("online", up);
+          xmpp.streamManagement?.on?.("resumed", up);
+          xmpp.on("error", failed);
+          timer = setTimeout(
+            () => done(new XmppError("no answer")),
+            this.#options.connectTimeoutMs ?? 30_000,
+          );
+        });
+        online.catch(() => {});
+        await xmpp.connect(service);
+        await xmpp.open({ domain, lang });
+        await online;
+      } finally {
+        if (direct !== undefined) directTlsExtras.delete(direct);
+      }
+      if (!xmpp.isSecure() && this.#options.insecure !== true) {
+        throw new XmppError("the XMPP server offered no TLS");
+      }
+    } catch (e) {
+      refused = REFUSALS.has((e as { condition?: string })?.condition ?? "") ||
+        e instanceof XmppError && /TLS/.test(e.message);
+    } finally {
+      settle?.(new XmppError("the attempt ended"));
+      clearTimeout(timer);
+      this.#reconnecting = false;
+    }
+    if (this.#closed) return;
+    if (xmpp.status !== "online") {
+      if (refused) {
+        await xmpp.stop().catch(() => {});
+        this.#end(new FrameError("the XMPP server refused to log in again"));
+        return;
+      }
+      // Tear the half-made connection down (its own "disconnect" is ignored meanwhile).
+      this.#reconnecting = true;
+      await xmpp.disconnect().catch(() => {});
+      this.#reconnecting = false;
+      const max = this.#options.maxReconnectDelayMs ?? 30_000;
+      this.#scheduleReconnect(Math.min(delay * 2, max));
+      return;
+    }
+    this.#online = true;
+    // Asked-for presence again: the new session is a new one for the server, which then
+    // delivers what it kept meanwhile (XEP-0160).
+    if (this.#announced) this.#send(xml("presence")).catch(() => {});
+    this.#options.onConnectionChange?.(true);
+    this.#pump();
   }
 
   /** The stanza payloads that carry one frame (docs/transports.md section 11). */
@@ -472,6 +786,13 @@ export class XmppAccount {
 
   // deno-lint-ignore no-explicit-any
   #receive(stanza: any): void {
+    if (stanza.is("iq")) {
+      const type = stanza.attrs.type;
+      if ((type === "result" || type === "error") && typeof stanza.attrs.id === "string") {
+        this.#confirmed(stanza.attrs.id);
+      }
+      return;
+    }
     if (!stanza.is("message") || stanza.attrs.type === "error") return;
     const pc = stanza.getChild("pc", XMPP_NS);
     if (!pc) return;
@@ -494,6 +815,15 @@ export class XmppAccount {
       channel = this.#channels.get(`${peer} r ${id}`)!;
       channel.nextIn = seq;
       this.#pool.serve(duplex, this.#serve);
+    }
+    // A stanza sent again after a reconnection (the sender could not know it had arrived).
+    const stanzaId = stanza.attrs.id;
+    if (typeof stanzaId === "string" && stanzaId.length <= 64) {
+      if (channel.seen.has(stanzaId)) return;
+      channel.seen.add(stanzaId);
+      if (channel.seen.size > SEEN_IDS) {
+        channel.seen.delete(channel.seen.values().next().value!);
+      }
     }
     // Stanzas of one connection come in order (XMPP keeps it between two accounts); the sender's
     // numbering restarts when its process does (offline delivery), which is accepted only
@@ -544,14 +874,27 @@ export class XmppAccount {
 
   /** Logs out and closes every connection of this account. Safe to call more than once. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#closing) return;
+    this.#closing = true;
     for (const channel of [...this.#channels.values()]) {
       channel.fail(new FrameError("the XMPP account was closed"));
     }
     await this.#pool?.close();
-    await this.#sending;
+    // What is queued goes out if the server connection is up (a last message of a command).
+    const pending = this.#outbox.at(-1)?.written;
+    if (pending && this.#online) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([pending, new Promise((r) => timer = setTimeout(r, 10_000))]);
+      clearTimeout(timer);
+    }
+    this.#closed = true;
+    clearTimeout(this.#confirmTimer);
+    clearTimeout(this.#reconnectTimer);
+    if (this.#ping) clearTimeout(this.#ping.timer);
+    this.#ping = undefined;
+    for (const o of this.#outbox.splice(0)) o.reject(new XmppError("the XMPP account was closed"));
     await this.#xmpp.stop().catch(() => {});
+    this.#ended();
   }
 }
 
@@ -611,11 +954,7 @@ export async function connectXmpp(options: XmppAccountOptions): Promise<XmppAcco
   let failure: Error | undefined;
   // deno-lint-ignore no-explicit-any
   xmpp.on("error", (e: any) => failure ??= e);
-  const extras: tls.ConnectionOptions = insecure
-    ? { rejectUnauthorized: false }
-    : options.caCerts?.length
-    ? { ca: options.caCerts }
-    : {};
+  const extras = tlsOptionsOf(options);
   xmpp.on("connect", () => {
     if (xmpp.socket?.socket) tlsExtras.set(xmpp.socket.socket, extras);
     if (xmpp.socket) tlsExtras.set(xmpp.socket, extras);

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { client, xml } from "@xmpp/client";
 import { startProsody } from "../../scripts/prosody.ts";
-import { connectXmpp, FrameError, XmppError } from "../../transports/mod.ts";
+import { tcpProxy } from "../_tcp_proxy.ts";
+import { type Connection, connectXmpp, FrameError, XmppError } from "../../transports/mod.ts";
 import { decrypt, encrypt, generateIdentity, type SealedEnvelope } from "../../mod.ts";
 
 Deno.test("xmpp transport against Prosody", async (t) => {
@@ -237,6 +238,208 @@ Deno.test("xmpp transport against Prosody", async (t) => {
       } finally {
         await alice.close();
         await bobAccount.close();
+      }
+    });
+
+    await t.step("a dropped server connection comes back; nothing is lost or doubled", async () => {
+      const bob = await generateIdentity("x25519");
+      const alice = await generateIdentity("x25519");
+      const proxy = tcpProxy(server.port);
+      const changes: string[] = [];
+      // Bob reaches the server through the proxy, which the test cuts; he asked for presence, so
+      // the server keeps what comes for him meanwhile (XEP-0160) and gives it when he is back.
+      const bobAccount = await login("bob", {
+        server: `127.0.0.1:${proxy.port}`,
+        presence: true,
+        onConnectionChange: (online: boolean) => changes.push(online ? "up" : "down"),
+      });
+      const aliceAccount = await login("alice");
+      const atBob: string[] = [];
+      const atAlice: string[] = [];
+      const failures: string[] = [];
+      let toAlice: Connection | undefined;
+      const text = async (env: Uint8Array, identity: string) =>
+        new TextDecoder().decode(await decrypt(env, { identities: [identity] }));
+      bobAccount.listen(async (peer) => {
+        toAlice = peer;
+        try {
+          for await (const m of peer.messages()) {
+            if (m.kind === "envelope") atBob.push(await text(m.envelope, bob.identity));
+          }
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }, { betweenFramesTimeoutMs: 0 });
+      const toBob = aliceAccount.dial("xmpp:bob@localhost", { betweenFramesTimeoutMs: 0 });
+      const reading = (async () => {
+        try {
+          for await (const m of toBob.messages()) {
+            if (m.kind === "envelope") atAlice.push(await text(m.envelope, alice.identity));
+          }
+        } catch (e) {
+          failures.push(String(e));
+        }
+      })();
+      const seal = (s: string, to: string) =>
+        encrypt(new TextEncoder().encode(s), { recipients: [to] }) as Promise<SealedEnvelope>;
+      const until = async (what: () => boolean, label: string) => {
+        const deadline = Date.now() + 60_000;
+        while (!what()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      try {
+        await toBob.send(await seal("one", bob.recipient));
+        await until(() => atBob.length === 1 && toAlice !== undefined, "the first message");
+        // Bob answers and his connection is cut at once, before the server could confirm it:
+        // he sends it again once back, and Alice gets it once.
+        await toAlice!.send(await seal("reply one", alice.recipient));
+        await new Promise((r) => setTimeout(r, 30));
+        proxy.down();
+        await until(() => changes.includes("down"), "Bob's account to see the drop");
+        // While Bob is away: Alice writes (the server keeps it), Bob writes (his account keeps it).
+        await toBob.send(await seal("two", bob.recipient));
+        await toBob.send(await seal("three", bob.recipient));
+        await toAlice!.send(await seal("reply two", alice.recipient));
+        await new Promise((r) => setTimeout(r, 1_500));
+        assert.deepEqual(atBob, ["one"]);
+        proxy.up();
+        await until(() => changes.at(-1) === "up", "Bob's account to come back");
+        await until(() => atBob.length >= 3 && atAlice.length >= 2, "the messages of the outage");
+        // Then a bit more time for anything doubled to show up.
+        await toBob.send(await seal("four", bob.recipient));
+        await toAlice!.send(await seal("reply three", alice.recipient));
+        await until(() => atBob.length >= 4 && atAlice.length >= 3, "the messages after");
+        await new Promise((r) => setTimeout(r, 1_000));
+        assert.deepEqual(atBob, ["one", "two", "three", "four"]);
+        assert.deepEqual(atAlice, ["reply one", "reply two", "reply three"]);
+        assert.deepEqual(failures, []);
+        assert.ok(proxy.accepted >= 2, "Bob logged in again");
+        assert.deepEqual(changes, ["down", "up"]);
+      } finally {
+        await toBob.close();
+        await aliceAccount.close();
+        await bobAccount.close();
+        await reading;
+        await proxy.close();
+      }
+    });
+
+    await t.step(
+      "a second login with the same resource ends the first, which stays out",
+      async () => {
+        let changes = 0;
+        const first = await login("carol", { onConnectionChange: () => changes++ });
+        const second = await login("carol");
+        try {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const ended = await Promise.race([
+            first.ended.then(() => true),
+            new Promise<boolean>((r) => timer = setTimeout(() => r(false), 30_000)),
+          ]);
+          clearTimeout(timer);
+          assert.ok(ended, "the first account ended");
+          assert.equal(changes, 0, "no reconnection");
+          assert.throws(() => first.dial("xmpp:bob@localhost"), XmppError);
+        } finally {
+          await first.close();
+          await second.close();
+        }
+      },
+    );
+
+    await t.step("a login refused after a drop ends the account", async () => {
+      await server.register("frank", "pw-frank");
+      const proxy = tcpProxy(server.port);
+      const changes: boolean[] = [];
+      const frank = await login("frank", {
+        server: `127.0.0.1:${proxy.port}`,
+        onConnectionChange: (online: boolean) => changes.push(online),
+      });
+      try {
+        // The account is deleted while the connection is down: logging in again is refused.
+        proxy.down();
+        const removed = await new Deno.Command("runuser", {
+          args: [
+            "-u",
+            "prosody",
+            "--",
+            "prosodyctl",
+            "--config",
+            `${server.dir}/prosody.cfg.lua`,
+            "deluser",
+            "frank@localhost",
+          ],
+          stdout: "null",
+          stderr: "null",
+        }).output();
+        assert.ok(removed.success, "prosodyctl deluser");
+        proxy.up();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const ended = await Promise.race([
+          frank.ended.then(() => true),
+          new Promise<boolean>((r) => timer = setTimeout(() => r(false), 20_000)),
+        ]);
+        clearTimeout(timer);
+        assert.ok(ended, "the account ended once the login was refused");
+        assert.deepEqual(changes, [false]);
+        assert.throws(() => frank.dial("xmpp:bob@localhost"), XmppError);
+      } finally {
+        await frank.close();
+        await proxy.close();
+      }
+    });
+
+    await t.step("without presence asked, a reconnection sends none", async () => {
+      const proxy = tcpProxy(server.port);
+      let up = 0;
+      const alice = await login("alice", {
+        server: `127.0.0.1:${proxy.port}`,
+        onConnectionChange: (online: boolean) => online && up++,
+      });
+      const got: string[] = [];
+      alice.listen(async (peer) => {
+        for await (const m of peer.messages()) got.push(m.kind);
+      });
+      const carol = client({
+        service: `xmpp://${server.server}`,
+        domain: "localhost",
+        username: "carol",
+        password: "pw-carol",
+        resource: "phone",
+      });
+      carol.on("error", () => {});
+      try {
+        Deno.env.set("NODE_TLS_REJECT_UNAUTHORIZED", "0");
+        await carol.start();
+        proxy.down();
+        await new Promise((r) => setTimeout(r, 300));
+        // Stored for Alice while she is away: only an initial presence would fetch it.
+        await carol.send(
+          xml(
+            "message",
+            { to: "alice@localhost/polycrypt", type: "chat" },
+            xml("body", {}, "stored while away"),
+          ),
+        );
+        proxy.up();
+        const deadline = Date.now() + 60_000;
+        while (up === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(up, 1, "Alice logged in again");
+        await new Promise((r) => setTimeout(r, 1_500));
+        // No presence went out: the server still keeps the message (it would have given it to
+        // an available resource), and Alice received nothing.
+        const kept = await new Deno.Command("grep", {
+          args: ["-rl", "stored while away", server.dataDir],
+        }).output();
+        assert.match(new TextDecoder().decode(kept.stdout), /offline/);
+        assert.deepEqual(got, []);
+      } finally {
+        Deno.env.delete("NODE_TLS_REJECT_UNAUTHORIZED");
+        await carol.stop().catch(() => {});
+        await alice.close();
+        await proxy.close();
       }
     });
   } finally {

@@ -46,6 +46,7 @@ import { decodeGroupContext, type GroupContext, groupContextEncoder } from "ts-m
 import type { EpochReceiverData } from "ts-mls/epochReceiverData.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
+import { deriveTreeSecret } from "ts-mls/crypto/kdf.js";
 import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
 import { DecryptionError, FormatError, InvalidKeyError, PolycryptError } from "../errors.ts";
 import { concatBytes, equalBytes, toHex } from "../engines/_bytes.ts";
@@ -340,53 +341,60 @@ const decodeReceiverData = mapDecoders(
   }),
 );
 
-/**
- * One part of a group's state kept in a record of its own (docs/groups.md section 5): the
- * ratchet tree of an epoch, or a chunk of an epoch's secret tree. `token` holds the objects the
- * part was made from: ts-mls never changes them in place (it copies what it changes), so the same
- * objects mean the same bytes, and the record is not written again.
- */
-interface Part {
-  readonly token: readonly unknown[];
-  bytes(): Uint8Array;
-}
-
 const sameToken = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The parts of one epoch's trees, by record name. */
-function epochParts(
-  group: string,
-  epoch: bigint,
-  tree: RatchetTree,
-  secrets: SecretTree,
-  parts: Map<string, Part>,
-): void {
-  parts.set(`tree/${group}/${epoch}`, {
-    token: [tree],
-    bytes: () => concatBytes(new Uint8Array([1]), encodeTree(tree)),
-  });
-  for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
-    const nodes = secrets.slice(k * SECRET_CHUNK, (k + 1) * SECRET_CHUNK);
-    parts.set(`secrets/${group}/${epoch}/${k}`, {
-      token: nodes,
-      bytes: () => {
-        const w = new Writer().u8(1).u32(nodes.length);
-        for (const node of nodes) w.lp(encodeSecretNode(node));
-        return w.bytes();
-      },
-    });
+/**
+ * At most this many secret tree nodes are kept in the per-message record (`msg/<id>`, as an
+ * overlay on the chunk records): past it, the chunks they belong to are written again and the
+ * overlay emptied (docs/groups.md section 5).
+ */
+const OVERLAY_MAX = 16;
+
+/**
+ * How far ahead of its next generation the account's own application ratchet is stored: a sender
+ * writes its ratchet durably once per this many messages (docs/groups.md section 5). Well under
+ * ts-mls's `maximumForwardRatchetSteps` (200), so the gap a crash leaves is always followed.
+ */
+const SEND_RESERVATION = 32;
+
+function encodeTreeRecord(tree: RatchetTree): Uint8Array {
+  return concatBytes(new Uint8Array([1]), encodeTree(tree));
+}
+
+function encodeSecretChunk(nodes: readonly SecretTreeNode[]): Uint8Array {
+  const w = new Writer().u8(1).u32(nodes.length);
+  for (const node of nodes) w.lp(encodeSecretNode(node));
+  return w.bytes();
+}
+
+/** What a group record (version 2) is made from: it is written again only when one changed. */
+function groupToken(r: GroupRecord): unknown[] {
+  const s = r.state;
+  const token: unknown[] = [
+    r.suite,
+    r.pending,
+    s.groupContext,
+    s.keySchedule,
+    s.privatePath,
+    s.signaturePrivateKey,
+    s.unappliedProposals,
+    s.confirmationTag,
+    s.groupActiveState,
+    s.secretTree.length,
+  ];
+  for (const [e, d] of s.historicalReceiverData) {
+    token.push(e, d.resumptionPsk, d.senderDataSecret, d.groupContext, d.secretTree.length);
   }
+  return token;
 }
 
 /**
  * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees and
- * secret trees, which `parts` receives (one tree per epoch, the secret trees in chunks).
+ * secret trees, which have records of their own (one tree per epoch, the secret trees in chunks).
  */
-function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Part>): Uint8Array {
+function encodeGroupRecord(r: GroupRecord): Uint8Array {
   const state = r.state;
-  const epoch = state.groupContext.epoch;
-  epochParts(group, epoch, state.ratchetTree, state.secretTree, parts);
   const history = [...state.historicalReceiverData.entries()];
   const w = new Writer().u8(2).sp(r.suite).u64(r.cursor)
     .lp(
@@ -394,13 +402,77 @@ function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Par
     )
     .u32(state.secretTree.length).u32(history.length);
   for (const [e, data] of history) {
-    epochParts(group, e, data.ratchetTree, data.secretTree, parts);
     w.u64(Number(e)).lp(encodeReceiverData(data)).u32(data.secretTree.length);
   }
   if (!r.pending) return w.u8(0).bytes();
   return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
     r.pending.welcome,
   ).bytes();
+}
+
+/**
+ * The per-message record `msg/<id>`: the delivery cursor and the secret tree nodes that changed
+ * since their chunk records were written (`u8 1 || u64 cursor || u32 k || (u64 epoch || u32 node
+ * || lp(SecretTreeNode)){k}`).
+ */
+function encodeMessageRecord(cursor: number, overlay: Map<string, SecretTreeNode>): Uint8Array {
+  const w = new Writer().u8(1).u64(cursor).u32(overlay.size);
+  for (const [key, node] of overlay) {
+    const [epoch, index] = key.split("/");
+    w.u64(Number(epoch)).u32(Number(index)).lp(encodeSecretNode(node));
+  }
+  return w.bytes();
+}
+
+function decodeMessageRecord(
+  bytes: Uint8Array,
+): { cursor: number; nodes: { epoch: bigint; index: number; node: SecretTreeNode }[] } {
+  const r = new Reader(bytes);
+  if (r.u8() !== 1) throw new FormatError("unknown group message record version");
+  const cursor = r.u64();
+  const n = r.u32();
+  const nodes: { epoch: bigint; index: number; node: SecretTreeNode }[] = [];
+  for (let i = 0; i < n; i++) {
+    const epoch = BigInt(r.u64());
+    const index = r.u32();
+    const body = r.lp();
+    const decoded = decodeSecretTreeNode(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored secret tree");
+    nodes.push({ epoch, index, node: decoded[0] });
+  }
+  r.end();
+  return { cursor, nodes };
+}
+
+/** What is on disk for a group: what each record was made from (see `Groups.#save`). */
+interface Persisted {
+  /** What the group record was made from ({@linkcode groupToken}). */
+  groupToken: readonly unknown[];
+  /** The tree and secret chunk records, by name: the objects each was made from. */
+  parts: Map<string, readonly unknown[]>;
+  /** The secret tree nodes in the per-message record, by `epoch/node index`. */
+  overlay: Map<string, SecretTreeNode>;
+  /** The cursor on disk. */
+  cursor: number;
+  /** Each kept epoch's secret tree and reservation when last saved (undefined: just loaded). */
+  epochs?: Map<bigint, EpochSeen>;
+}
+
+/** An epoch's secret tree and the own ratchet's reservation, as last saved. */
+interface EpochSeen {
+  readonly secrets: SecretTree;
+  readonly reservation: Reservation | undefined;
+}
+
+/**
+ * The account's own application ratchet as stored in an epoch: `SEND_RESERVATION` generations
+ * ahead of the next one it sends (docs/groups.md section 5).
+ */
+interface Reservation {
+  readonly epoch: bigint;
+  readonly ratchet: SecretTreeNode["application"];
+  /** The stored form of the own node, made once per handshake ratchet (an identity token). */
+  node?: SecretTreeNode;
 }
 
 function decodeState(bytes: Uint8Array, config: ClientConfig): ClientState {
@@ -562,8 +634,10 @@ class Groups implements GroupAccount {
   readonly #cache = new Map<string, GroupRecord>();
   /** Groups whose cached record has changes not yet written (a batch of sync). */
   readonly #staged = new Set<string>();
-  /** The part records stored for each group: name -> the objects they were made from. */
-  readonly #parts = new Map<string, Map<string, readonly unknown[]>>();
+  /** What is on disk for each group (loaded or saved by this account). */
+  readonly #persisted = new Map<string, Persisted>();
+  /** The own application ratchet's stored position in each group's current epoch. */
+  readonly #reservations = new Map<string, Reservation>();
   /** The group index, once read. */
   #ids: string[] | undefined;
   /** Member credentials already verified (suite, credential and key hashed). */
@@ -709,57 +783,195 @@ class Groups implements GroupAccount {
     if (!bytes) throw new GroupError("not a member of that group");
     const suite = new Reader(bytes.subarray(1)).spString();
     if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
-    const loaded = new Map<string, readonly unknown[]>();
+    const parts = new Map<string, readonly unknown[]>();
     const record = await decodeGroupRecord(group, bytes, this.#config(suite), async (name) => {
       const stored = await this.#get(name);
       if (!stored) throw new FormatError("a part of the group's state is missing from the store");
       return stored;
-    }, loaded);
-    this.#parts.set(group, loaded);
-    this.#cache.set(group, record);
-    return record;
+    }, parts);
+    // The per-message record: the cursor and the secret tree nodes changed since their chunks.
+    const overlay = new Map<string, SecretTreeNode>();
+    let cursor = record.cursor;
+    const msg = await this.#get(`msg/${group}`);
+    if (msg) {
+      const decoded = decodeMessageRecord(msg);
+      cursor = decoded.cursor;
+      const state = record.state;
+      for (const { epoch, index, node } of decoded.nodes) {
+        const tree = epoch === state.groupContext.epoch
+          ? state.secretTree
+          : state.historicalReceiverData.get(epoch)?.secretTree;
+        if (!tree || index >= tree.length) throw new FormatError("bad stored secret tree");
+        tree[index] = node;
+        overlay.set(`${epoch}/${index}`, node);
+      }
+    }
+    const loaded = { ...record, cursor };
+    this.#persisted.set(group, { groupToken: groupToken(loaded), parts, overlay, cursor });
+    this.#cache.set(group, loaded);
+    return loaded;
+  }
+
+  /** The stored form of a secret tree node: the own node with the reserved ratchet. */
+  #storedNode(
+    group: string,
+    epoch: bigint,
+    index: number,
+    node: SecretTreeNode,
+    own: number,
+  ): SecretTreeNode {
+    const r = this.#reservations.get(group);
+    if (!r || index !== own || r.epoch !== epoch) return node;
+    if (node.application.generation > r.ratchet.generation) {
+      throw new GroupError("internal: the own ratchet passed its stored position");
+    }
+    if (r.node?.handshake !== node.handshake) {
+      r.node = { handshake: node.handshake, application: r.ratchet };
+    }
+    return r.node;
   }
 
   /**
-   * Writes the group's record (and the index when it is new or gone), atomically, with the parts
-   * (an epoch's ratchet tree, a chunk of its secret tree) that changed since they were stored,
-   * deleting those of epochs no longer kept. So a message writes the small record and one chunk of
-   * 16 secret tree nodes; a commit or a join writes the new epoch's tree and secret tree.
+   * Writes what changed of the group's state since it was stored, atomically (one `commit` of
+   * the store, none when nothing changed), with `extra` (docs/groups.md section 5):
+   *
+   * - the group record (the epoch's state without trees, the past epochs, the pending commit)
+   *   when one of those changed: at a commit, a join, a proposal;
+   * - an epoch's ratchet tree and secret tree chunks when the epoch is new;
+   * - the per-message record `msg/<id>` (the cursor, and the secret tree nodes changed since
+   *   their chunks were written) when the cursor or a node changed: so an application message,
+   *   sent or received, writes a record of a few hundred bytes; past `OVERLAY_MAX` nodes the
+   *   chunks holding them are written instead;
+   * - the deletion of the records of epochs no longer kept.
+   *
+   * The account's own application ratchet is stored at its reservation (`#storedNode`), so a
+   * message sent within the reservation changes nothing on disk.
    */
   async #save(
     group: string,
     record: GroupRecord | undefined,
     extra: { name: string; record?: Uint8Array }[] = [],
+    options: { received?: boolean } = {},
   ): Promise<void> {
     const ids = await this.#index();
     const list = [...extra];
-    const stored = this.#parts.get(group) ?? new Map<string, readonly unknown[]>();
-    const parts = new Map<string, Part>();
+    const before = this.#persisted.get(group);
     let nextIds = ids;
+    let after: Persisted | undefined;
     if (record) {
-      list.push({ name: `group/${group}`, record: encodeGroupRecord(group, record, parts) });
-      for (const [name, part] of parts) {
-        if (!sameToken(stored.get(name), part.token)) list.push({ name, record: part.bytes() });
+      const state = record.state;
+      const own = state.privatePath.leafIndex * 2;
+      const parts = new Map<string, readonly unknown[]>();
+      const overlay = new Map<string, SecretTreeNode>();
+      const seen = new Map<bigint, EpochSeen>();
+      /** Chunks holding overlay nodes: name -> how to make their stored nodes. */
+      const dirty = new Map<string, () => SecretTreeNode[]>();
+      const epochs: [bigint, RatchetTree, SecretTree][] = [
+        [state.groupContext.epoch, state.ratchetTree, state.secretTree],
+        ...[...state.historicalReceiverData].map(([e, d]): [bigint, RatchetTree, SecretTree] => [
+          e,
+          d.ratchetTree,
+          d.secretTree,
+        ]),
+      ];
+      const reservation = this.#reservations.get(group);
+      for (const [epoch, tree, secrets] of epochs) {
+        const treeName = `tree/${group}/${epoch}`;
+        if (!sameToken(before?.parts.get(treeName), [tree])) {
+          list.push({ name: treeName, record: encodeTreeRecord(tree) });
+        }
+        parts.set(treeName, [tree]);
+        const res = reservation?.epoch === epoch ? reservation : undefined;
+        seen.set(epoch, { secrets, reservation: res });
+        const stored = (i: number) => this.#storedNode(group, epoch, i, secrets[i], own);
+        const chunk = (k: number) => () => {
+          const nodes: SecretTreeNode[] = [];
+          const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);
+          for (let i = k * SECRET_CHUNK; i < end; i++) nodes.push(stored(i));
+          return nodes;
+        };
+        // The same secret tree (ts-mls copies it to change it) with the same reservation:
+        // the epoch's records and overlay nodes are as stored.
+        const last = before?.epochs?.get(epoch);
+        const unchanged = last !== undefined && last.secrets === secrets &&
+          last.reservation === res;
+        for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
+          const name = `secrets/${group}/${epoch}/${k}`;
+          const storedChunk = before?.parts.get(name);
+          const length = Math.min(SECRET_CHUNK, secrets.length - k * SECRET_CHUNK);
+          if (!storedChunk || storedChunk.length !== length) {
+            const nodes = chunk(k)();
+            list.push({ name, record: encodeSecretChunk(nodes) });
+            parts.set(name, nodes);
+            continue;
+          }
+          parts.set(name, storedChunk);
+          if (unchanged) continue;
+          for (let j = 0; j < length; j++) {
+            const i = k * SECRET_CHUNK + j;
+            const node = stored(i);
+            if (node !== storedChunk[j]) {
+              overlay.set(`${epoch}/${i}`, node);
+              dirty.set(name, chunk(k));
+            }
+          }
+        }
+        if (unchanged) {
+          for (const [key, node] of before!.overlay) {
+            if (key.startsWith(`${epoch}/`)) {
+              overlay.set(key, node);
+              const k = Math.floor(Number(key.slice(key.indexOf("/") + 1)) / SECRET_CHUNK);
+              dirty.set(`secrets/${group}/${epoch}/${k}`, chunk(k));
+            }
+          }
+        }
+      }
+      if (overlay.size > OVERLAY_MAX) {
+        for (const [name, nodes] of dirty) {
+          const made = nodes();
+          list.push({ name, record: encodeSecretChunk(made) });
+          parts.set(name, made);
+        }
+        overlay.clear();
+      }
+      const token = groupToken(record);
+      if (!before || !sameToken(before.groupToken, token)) {
+        list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
+      }
+      const sameOverlay = before !== undefined && before.overlay.size === overlay.size &&
+        [...overlay].every(([key, node]) => before.overlay.get(key) === node);
+      if (!before || !sameOverlay || before.cursor !== record.cursor) {
+        list.push({ name: `msg/${group}`, record: encodeMessageRecord(record.cursor, overlay) });
       }
       if (!ids.includes(group)) {
         nextIds = [...ids, group];
         list.push({ name: "groups", record: encodeIndex(nextIds) });
       }
+      for (const name of before?.parts.keys() ?? []) if (!parts.has(name)) list.push({ name });
+      after = { groupToken: token, parts, overlay, cursor: record.cursor, epochs: seen };
     } else {
-      list.push({ name: `group/${group}` });
+      list.push({ name: `group/${group}` }, { name: `msg/${group}` });
       nextIds = ids.filter((x) => x !== group);
       list.push({ name: "groups", record: encodeIndex(nextIds) });
+      for (const name of before?.parts.keys() ?? []) list.push({ name });
     }
-    for (const name of stored.keys()) if (!parts.has(name)) list.push({ name });
-    await this.#store.commit(await this.#changes(list));
+    // A received application message's record alone is written without waiting for the disk
+    // (docs/groups.md section 5): losing it to a power failure only makes the account decrypt
+    // the message again; everything a sender depends on is written durably.
+    const relaxed = options.received === true && list.length === 1 &&
+      list[0].name === `msg/${group}`;
+    if (list.length > 0) {
+      await this.#store.commit(await this.#changes(list), relaxed ? { durable: false } : undefined);
+    }
     this.#staged.delete(group);
     this.#ids = nextIds;
-    if (record) {
+    if (record && after) {
       this.#cache.set(group, record);
-      this.#parts.set(group, new Map([...parts].map(([name, part]) => [name, part.token])));
+      this.#persisted.set(group, after);
     } else {
       this.#cache.delete(group);
-      this.#parts.delete(group);
+      this.#persisted.delete(group);
+      this.#reservations.delete(group);
     }
   }
 
@@ -991,6 +1203,7 @@ class Groups implements GroupAccount {
       if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
       const record = await this.#load(group);
       const cs = await suiteImpl(record.suite);
+      await this.#reserve(group, record, cs);
       const result = await createApplicationMessage(record.state, padApplication(data), cs);
       const out = envelope(GroupMessageKind.application, {
         version: "mls10",
@@ -1001,6 +1214,47 @@ class Groups implements GroupAccount {
       this.#remember(out);
       return out;
     });
+  }
+
+  /**
+   * Before the account sends from its application ratchet at generation `g`, the store must hold
+   * that ratchet at a later generation, or a crash would make it reuse `g`'s key: when the stored
+   * position is not ahead of `g`, it moves to `g + SEND_RESERVATION` and is written durably
+   * (the ratchet secret of that generation, from which only keys not yet used derive). So a
+   * sender writes once per `SEND_RESERVATION` messages; after a crash it resumes from the stored
+   * position, skipping the generations it had reserved (receivers ratchet over the gap).
+   */
+  async #reserve(
+    group: string,
+    record: GroupRecord,
+    cs: Awaited<ReturnType<typeof suiteImpl>>,
+  ): Promise<void> {
+    const state = record.state;
+    const epoch = state.groupContext.epoch;
+    const own = state.secretTree[state.privatePath.leafIndex * 2];
+    if (!own) throw new GroupError("internal: no own secret tree node");
+    const current = this.#reservations.get(group);
+    if (
+      current && current.epoch === epoch &&
+      own.application.generation < current.ratchet.generation
+    ) return;
+    let secret = own.application.secret;
+    const from = own.application.generation;
+    for (let g = from; g < from + SEND_RESERVATION; g++) {
+      secret = await deriveTreeSecret(secret, "secret", g, cs.kdf.size, cs.kdf);
+    }
+    this.#reservations.set(group, {
+      epoch,
+      ratchet: { secret, generation: from + SEND_RESERVATION, unusedGenerations: {} },
+    });
+    try {
+      await this.#save(group, record);
+    } catch (e) {
+      // Not on disk: the old reservation (or none) is what the store holds.
+      if (current) this.#reservations.set(group, current);
+      else this.#reservations.delete(group);
+      throw e;
+    }
   }
 
   #remember(out: Uint8Array): void {
@@ -1026,7 +1280,7 @@ class Groups implements GroupAccount {
   /** Writes a staged record. */
   async #flush(group: string): Promise<void> {
     const record = this.#cache.get(group);
-    if (this.#staged.has(group) && record) await this.#save(group, record);
+    if (this.#staged.has(group) && record) await this.#save(group, record, [], { received: true });
     this.#staged.delete(group);
   }
 
@@ -1047,14 +1301,14 @@ class Groups implements GroupAccount {
     const cursor = seq ?? record.cursor;
     if (this.#sent.has(toHex(sha256(bytes)))) {
       if (batch) this.#stage(group, { ...record, cursor });
-      else await this.#save(group, { ...record, cursor });
+      else await this.#save(group, { ...record, cursor }, [], { received: true });
       return { type: "own", group };
     }
     const cs = await suiteImpl(record.suite);
     if (kind === "application") {
       const { data, sender, state } = await this.#openApplication(record, pm);
       if (batch) this.#stage(group, { ...record, state, cursor });
-      else await this.#save(group, { ...record, state, cursor });
+      else await this.#save(group, { ...record, state, cursor }, [], { received: true });
       return { type: "message", group, epoch: pm.epoch, sender, data };
     }
     // A handshake message.

@@ -84,6 +84,11 @@ export const GroupMessageKind = {
   welcome: 0x03,
   /** An MLS `KeyPackage`: what a member is invited with. */
   keyPackage: 0x04,
+  /**
+   * A piece of a bigger group message (a Welcome for a large group) that a channel's message
+   * limit would not carry whole: see {@linkcode splitGroupMessage} (no MLS message inside).
+   */
+  piece: 0x05,
 } as const;
 
 /** Kind names by their byte. */
@@ -105,6 +110,9 @@ export function parseGroupEnvelope(
     GroupMessageKind[k] === bytes[9]
   );
   if (!kind) throw new FormatError("unknown group message kind");
+  if (kind === "piece") {
+    throw new FormatError("a piece of a group message: assemble the pieces first");
+  }
   let decoded: [MLSMessage, number] | undefined;
   try {
     decoded = decodeMlsMessage(bytes, 10);
@@ -116,6 +124,7 @@ export function parseGroupEnvelope(
   }
   const message = decoded[0];
   const expected = {
+    piece: "",
     application: "mls_private_message",
     handshake: "mls_private_message",
     welcome: "mls_welcome",
@@ -148,6 +157,95 @@ function unpadApplication(padded: Uint8Array): Uint8Array {
     if (padded[i] !== 0) throw new FormatError("bad group message padding");
   }
   return padded.slice(5, 5 + length);
+}
+
+// ---------------------------------------------------------------------------------- pieces
+
+/** The header of a piece: magic, mode, kind, id (16), index (u16), count (u16), total (u32). */
+const PIECE_HEADER = 10 + 16 + 2 + 2 + 4;
+/** The most pieces one message is split into, and the largest message (64 MiB). */
+const MAX_PIECES = 4096;
+const MAX_PIECED_BYTES = 64 * 1024 * 1024;
+
+/** A piece of a group message, parsed (see {@linkcode splitGroupMessage}). */
+export interface GroupPiece {
+  /** `SHA-256(message)[0..16]`, in hex: the same for every piece of one message. */
+  readonly id: string;
+  /** Its position, from 0. */
+  readonly index: number;
+  /** How many pieces the message has. */
+  readonly count: number;
+  /** The message's length. */
+  readonly total: number;
+  /** Its bytes of the message. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Splits a group message envelope (a Welcome for a large group, say) into pieces of at most
+ * `maxBytes` bytes each, header included (docs/groups.md section 4.1), for a channel whose
+ * messages are smaller (a relay inbox: 1 MiB); a message that fits is returned alone, as it is.
+ * Each piece is a mode-0x03 envelope of kind 0x05:
+ * `"PCRYPT" 0x00 0x01 || 0x03 || 0x05 || id[16] || u16 index || u16 count || u32 total || bytes`,
+ * `id = SHA-256(message)[0..16]`. {@linkcode GroupAccount.assemble} puts them together.
+ */
+export function splitGroupMessage(message: Uint8Array, maxBytes = 512 * 1024): Uint8Array[] {
+  if (!(message instanceof Uint8Array)) throw new TypeError("message must be a Uint8Array");
+  if (!Number.isInteger(maxBytes) || maxBytes <= PIECE_HEADER) {
+    throw new RangeError(`maxBytes must be an integer above ${PIECE_HEADER}`);
+  }
+  if (message.length <= maxBytes) return [message];
+  const size = maxBytes - PIECE_HEADER;
+  const count = Math.ceil(message.length / size);
+  if (count > MAX_PIECES || message.length > MAX_PIECED_BYTES) {
+    throw new RangeError("the message is too big to be sent in pieces");
+  }
+  const id = sha256(message).subarray(0, 16);
+  const pieces: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const bytes = message.subarray(i * size, Math.min(message.length, (i + 1) * size));
+    const out = new Uint8Array(PIECE_HEADER + bytes.length);
+    out.set(MAGIC);
+    out[8] = GROUP_MODE;
+    out[9] = GroupMessageKind.piece;
+    out.set(id, 10);
+    const view = new DataView(out.buffer);
+    view.setUint16(26, i);
+    view.setUint16(28, count);
+    view.setUint32(30, message.length);
+    out.set(bytes, PIECE_HEADER);
+    pieces.push(out);
+  }
+  return pieces;
+}
+
+/** Parses a piece (kind 0x05): `FormatError` unless it is a well-formed one. */
+export function parseGroupPiece(bytes: Uint8Array): GroupPiece {
+  if (
+    !(bytes instanceof Uint8Array) || bytes.length <= PIECE_HEADER ||
+    !equalBytes(bytes.subarray(0, 8), MAGIC) || bytes[8] !== GROUP_MODE ||
+    bytes[9] !== GroupMessageKind.piece
+  ) {
+    throw new FormatError("not a piece of a group message");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const index = view.getUint16(26);
+  const count = view.getUint16(28);
+  const total = view.getUint32(30);
+  const length = bytes.length - PIECE_HEADER;
+  if (
+    count < 2 || count > MAX_PIECES || index >= count || total > MAX_PIECED_BYTES ||
+    length > total
+  ) {
+    throw new FormatError("a piece of a group message with a bad header");
+  }
+  return {
+    id: toHex(bytes.subarray(10, 26)),
+    index,
+    count,
+    total,
+    bytes: bytes.subarray(PIECE_HEADER),
+  };
 }
 
 // --------------------------------------------------------------------------------- types
@@ -250,6 +348,13 @@ export interface GroupAccount {
   update(group: string): Promise<PendingCommit>;
   /** Drops the pending commit of `group` (its publication failed). */
   discard(group: string): Promise<void>;
+  /**
+   * Keeps a piece of a group message ({@linkcode splitGroupMessage}) in the store, sealed, and
+   * resolves with the whole message once every piece of it has arrived (the pieces are then
+   * deleted), else `undefined`. Pieces may come in any order and more than once; the whole must
+   * hash to the pieces' id, or `FormatError` (and the pieces are dropped).
+   */
+  assemble(piece: Uint8Array): Promise<Uint8Array | undefined>;
   /** Joins a group from a Welcome; returns the group's id. `cursor`: its queue position. */
   join(welcome: Uint8Array, options?: { cursor?: number }): Promise<string>;
   /** An application message to the group (mode-0x03 envelope). */
@@ -1141,6 +1246,27 @@ class Groups implements GroupAccount {
     return this.#serial(async () => {
       const record = await this.#load(group);
       if (record.pending) await this.#save(group, { ...record, pending: undefined });
+    });
+  }
+
+  assemble(piece: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#serial(async () => {
+      const p = parseGroupPiece(piece);
+      const name = (i: number) => `piece/${p.id}/${p.count}/${p.total}/${i}`;
+      await this.#store.commit(await this.#changes([{ name: name(p.index), record: p.bytes }]));
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < p.count; i++) {
+        const bytes = i === p.index ? p.bytes : await this.#get(name(i));
+        if (!bytes) return undefined;
+        parts.push(bytes);
+      }
+      const whole = concatBytes(...parts);
+      const drop = Array.from({ length: p.count }, (_, i) => ({ name: name(i) }));
+      await this.#store.commit(await this.#changes(drop));
+      if (whole.length !== p.total || toHex(sha256(whole).subarray(0, 16)) !== p.id) {
+        throw new FormatError("the pieces of the group message do not make the message they name");
+      }
+      return whole;
     });
   }
 

@@ -38,6 +38,8 @@ const GROUP_PAYLOAD_VERSION = 0x01;
 const APP_KIND = { text: 0x54, file: 0x46 } as const;
 /** The largest file `group send -f` sends (one message; the relay takes 1 MiB envelopes). */
 const MAX_GROUP_FILE = 768 * 1024;
+/** A Welcome bigger than this is sent in pieces of this size (the files' piece size). */
+const WELCOME_PIECE = 512 * 1024;
 
 // ------------------------------------------------------------------ payloads
 
@@ -147,7 +149,16 @@ export async function groupInboxPayload(
     throw new Error("a group invitation with a relay URL that is not allowed was dropped");
   }
   const groups = await openGroupsOn(reader.identity, reader.inner);
-  const id = await groups.join(w.welcome, { cursor: w.cursor });
+  let welcome = w.welcome;
+  const { GroupMessageKind } = await import("../groups/mod.ts");
+  if (welcome.length > 9 && welcome[9] === GroupMessageKind.piece) {
+    // A piece of a Welcome too big for one message (docs/groups.md section 10): kept sealed in
+    // the session store until the last one arrives.
+    const whole = await groups.assemble(welcome);
+    if (!whole) return;
+    welcome = whole;
+  }
+  const id = await groups.join(welcome, { cursor: w.cursor });
   // The Welcome came in a session message from this contact: they must be in the group.
   if (!(await groups.members(id)).some((m) => m.fingerprint === from)) {
     throw new Error(`a group invitation from ${contact.name} names a group they are not in`);
@@ -534,13 +545,18 @@ export async function groupCommand(args: string[]): Promise<void> {
         ctx.book.keyPackages = ctx.book.keyPackages.filter((k) => !fps.includes(k.fingerprint));
         await writeGroupBook(ctx.identity, ctx.book);
         const mine = (await readInboxes(ctx.identity)).at(-1)?.invitation;
+        // A Welcome over WELCOME_PIECE goes in pieces, one session message each (section 10).
+        const { splitGroupMessage } = await import("../groups/mod.ts");
+        const pieces = splitGroupMessage(welcome, WELCOME_PIECE);
         for (const c of contacts) {
           const outbox = await RelayOutbox.open(c.invitation!, await relayOptions(values));
           try {
-            await outbox.deposit(
-              ctx.account,
-              relayPayload(GROUP_KIND.welcome, welcomeBody(g.relay, g.name, cursor, welcome), mine),
-            );
+            for (const piece of pieces) {
+              await outbox.deposit(
+                ctx.account,
+                relayPayload(GROUP_KIND.welcome, welcomeBody(g.relay, g.name, cursor, piece), mine),
+              );
+            }
           } finally {
             await outbox.close();
           }

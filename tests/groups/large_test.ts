@@ -14,7 +14,14 @@ import {
   RelayGroupDelivery,
   splitGroupMessage,
 } from "../../groups/mod.ts";
-import { generateQueueKey, RelayClient } from "../../relay/mod.ts";
+import {
+  generateQueueKey,
+  RELAY_ERROR,
+  RelayClient,
+  RelayError,
+  RelayServer,
+  SqliteStore,
+} from "../../relay/mod.ts";
 import { MemorySessionStore } from "../../sessions/store.ts";
 import { startRelay } from "./_relay_process.ts";
 
@@ -133,4 +140,44 @@ Deno.test({
       assert.doesNotMatch(output, /Error|INTERNAL/, output);
     }
   },
+});
+
+Deno.test("the relay's limits: application messages under maxEnvelopeBytes, commits under maxGroupHandshakeBytes", async () => {
+  const server = new RelayServer({
+    store: new SqliteStore(":memory:"),
+    maxEnvelopeBytes: 4096,
+    maxGroupHandshakeBytes: 64 * 1024,
+  });
+  const url = await server.listen("tcp://127.0.0.1:0");
+  const open = async () => openGroups({ identity: (await generateIdentity()).identity });
+  const alice = await open();
+  const ds = new RelayGroupDelivery(await RelayClient.connect(url), alice);
+  try {
+    const group = await alice.create();
+    await ds.create(queueId(group), await alice.epoch(group));
+    // A commit adding one member (~10 KB) is over the envelope limit and accepted.
+    const bob = await open();
+    const one = await alice.add(group, [await bob.keyPackage()]);
+    assert.ok(one.commit.length > 4096);
+    await alice.publish(ds, one);
+    // An application message over the envelope limit is LARGE.
+    await assert.rejects(
+      alice.send(ds, group, new Uint8Array(5000)),
+      (e) => e instanceof RelayError && e.code === RELAY_ERROR.LARGE,
+    );
+    // A commit over the handshake limit (seven key packages) is LARGE; nothing moved.
+    const seven = await Promise.all(
+      Array.from({ length: 7 }, async () => (await open()).keyPackage()),
+    );
+    const big = await alice.add(group, seven);
+    assert.ok(big.commit.length > 64 * 1024);
+    await assert.rejects(
+      alice.publish(ds, big),
+      (e) => e instanceof RelayError && e.code === RELAY_ERROR.LARGE,
+    );
+    assert.equal(await ds.epoch(queueId(group)), await alice.epoch(group));
+  } finally {
+    await ds.client.close();
+    await server.close();
+  }
 });

@@ -48,18 +48,26 @@ export async function rawPair(
   );
   const others = [];
   for (let i = 0; i < n - 1; i++) others.push(await member(`m${i}`));
-  const commit = await createCommit({ state, cipherSuite: cs }, {
-    extraProposals: others.map((o) => ({
-      proposalType: "add" as const,
-      add: { keyPackage: o.publicPackage },
-    })),
-    ratchetTreeExtension: true,
-  });
-  state = commit.newState;
+  // Above 101 members in commits of 50 (as bench/groups.ts builds large groups): the reader
+  // joins from the last one's Welcome.
+  const batch = n <= 101 ? n : 50;
+  let welcome;
+  for (let i = 0; i < others.length; i += batch) {
+    const commit = await createCommit({ state, cipherSuite: cs }, {
+      extraProposals: others.slice(i, i + batch).map((o) => ({
+        proposalType: "add" as const,
+        add: { keyPackage: o.publicPackage },
+      })),
+      ratchetTreeExtension: true,
+    });
+    state = commit.newState;
+    welcome = commit.welcome;
+  }
+  const last = others[others.length - 1];
   const reader = await joinGroup(
-    commit.welcome!,
-    others[0].publicPackage,
-    others[0].privatePackage,
+    welcome!,
+    last.publicPackage,
+    last.privatePackage,
     emptyPskIndex,
     cs,
     undefined,

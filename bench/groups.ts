@@ -342,22 +342,34 @@ out();
 for (const n of SIZES) {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-groups-bench-" });
   try {
-    const server = new RelayServer({ store: new SqliteStore(`${dir}/relay.db`) });
+    // Connections stay idle for minutes while a big group is measured: no idle limit here.
+    const server = new RelayServer({
+      store: new SqliteStore(`${dir}/relay.db`),
+      idleTimeoutMs: 3_600_000,
+    });
     const url = await server.listen("tcp://127.0.0.1:0");
     const readers = Math.min(n - 1, READERS ?? (n <= 100 ? n - 1 : 10));
+    const t0 = performance.now();
+    const progress = (what: string) =>
+      console.error(`[${n}] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${what}`);
     const [b, buildMs] = await time(() => build(n, dir, url, readers));
+    progress("built");
     const count = MESSAGES;
     // The memory-store wrapper needs a second group of n: left out from 1,000 members.
     const [raw, mine, memory] = await interleaved(
       [await rawStepper(n), oursStepper(b), ...(n < 1000 ? [await memoryStepper(n)] : [])],
       count,
     );
+    progress("encrypt/decrypt measured");
     const pw = await pairwise(n);
+    progress("pairwise measured");
     // The messages above did not go through the relay: each member's cursor is as it was.
     const mem = await membership(b, dir);
     for (const [i, m] of b.accounts.entries()) await m.sync(b.dss[i], b.group);
+    progress("membership measured");
     const relay = await throughRelay(b);
     const batched = await batchRead(b, count);
+    progress("relay measured");
     await Promise.all(b.dss.map((d) => d.client.close()));
     await server.close();
     out(

@@ -748,6 +748,8 @@ class Groups implements GroupAccount {
   /** Member credentials already verified (suite, credential and key hashed). */
   readonly #verified = new Map<string, MemberIdentity>();
   readonly #sent = new Set<string>();
+  /** Leaf nodes already described (by object: ts-mls copies a node to change it). */
+  readonly #leaves = new WeakMap<LeafNode, { suite: GroupSuite; id: MemberIdentity }>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -828,6 +830,9 @@ class Groups implements GroupAccount {
     leaf: number,
     self: boolean,
   ): Promise<GroupMember> {
+    // ts-mls never changes a leaf node in place: the same object, the same member.
+    const known = this.#leaves.get(node);
+    if (known && known.suite === suite) return { ...known.id, leaf, self };
     // A credential verified once for this suite and signature key stays verified (the check is
     // a pure function of the three): messages from a known sender cost no signature checks.
     const name = node.credential.credentialType === "basic"
@@ -851,6 +856,7 @@ class Groups implements GroupAccount {
         this.#verified.set(name, id);
       }
     }
+    this.#leaves.set(node, { suite, id });
     return { ...id, leaf, self };
   }
 
@@ -988,7 +994,8 @@ class Groups implements GroupAccount {
         parts.set(treeName, [tree]);
         const res = reservation?.epoch === epoch ? reservation : undefined;
         seen.set(epoch, { secrets, reservation: res });
-        const stored = (i: number) => this.#storedNode(group, epoch, i, secrets[i], own);
+        const stored = (i: number) =>
+          i === own && res ? this.#storedNode(group, epoch, i, secrets[i], own) : secrets[i];
         const chunk = (k: number) => () => {
           const nodes: SecretTreeNode[] = [];
           const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);

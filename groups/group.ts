@@ -553,19 +553,23 @@ function decodeMessageRecord(
 interface Persisted {
   /** What the group record was made from ({@linkcode groupToken}). */
   groupToken: readonly unknown[];
-  /** The tree and secret chunk records, by name: the objects each was made from. */
-  parts: Map<string, readonly unknown[]>;
-  /** The secret tree nodes in the per-message record, by `epoch/node index`. */
-  overlay: Map<string, SecretTreeNode>;
+  /** Each kept epoch's records. */
+  epochs: Map<bigint, StoredEpoch>;
   /** The cursor on disk. */
   cursor: number;
-  /** Each kept epoch's secret tree and reservation when last saved (undefined: just loaded). */
-  epochs?: Map<bigint, EpochSeen>;
 }
 
-/** An epoch's secret tree and the own ratchet's reservation, as last saved. */
-interface EpochSeen {
-  readonly secrets: SecretTree;
+/** One epoch's records on disk: ts-mls copies what it changes, so objects stand for bytes. */
+interface StoredEpoch {
+  /** The ratchet tree its `tree` record was made from. */
+  readonly tree: RatchetTree;
+  /** Per secret tree chunk record, the nodes it was made from. */
+  readonly chunks: readonly (readonly SecretTreeNode[])[];
+  /** Its nodes in the per-message record, by node index. */
+  readonly overlay: ReadonlyMap<number, SecretTreeNode>;
+  /** The secret tree array last saved (undefined: just loaded, compare every node). */
+  readonly secrets: SecretTree | undefined;
+  /** The reservation its own node was last saved with. */
   readonly reservation: Reservation | undefined;
 }
 
@@ -900,25 +904,48 @@ class Groups implements GroupAccount {
       if (!stored) throw new FormatError("a part of the group's state is missing from the store");
       return stored;
     }, parts);
+    const state = record.state;
+    const epochs = new Map<bigint, StoredEpoch>();
+    const overlays = new Map<bigint, Map<number, SecretTreeNode>>();
+    const kept: [bigint, RatchetTree, SecretTree][] = [
+      [state.groupContext.epoch, state.ratchetTree, state.secretTree],
+      ...[...state.historicalReceiverData].map(([e, d]): [bigint, RatchetTree, SecretTree] => [
+        e,
+        d.ratchetTree,
+        d.secretTree,
+      ]),
+    ];
+    for (const [epoch] of kept) overlays.set(epoch, new Map());
     // The per-message record: the cursor and the secret tree nodes changed since their chunks.
-    const overlay = new Map<string, SecretTreeNode>();
     let cursor = record.cursor;
     const msg = await this.#get(`msg/${group}`);
     if (msg) {
       const decoded = decodeMessageRecord(msg);
       cursor = decoded.cursor;
-      const state = record.state;
       for (const { epoch, index, node } of decoded.nodes) {
-        const tree = epoch === state.groupContext.epoch
-          ? state.secretTree
-          : state.historicalReceiverData.get(epoch)?.secretTree;
-        if (!tree || index >= tree.length) throw new FormatError("bad stored secret tree");
-        tree[index] = node;
-        overlay.set(`${epoch}/${index}`, node);
+        const secrets = kept.find(([e]) => e === epoch)?.[2];
+        if (!secrets || index >= secrets.length) throw new FormatError("bad stored secret tree");
+        secrets[index] = node;
+        overlays.get(epoch)!.set(index, node);
       }
     }
+    // A version-1 record has no parts: the first save writes them and the record as version 2.
+    const v1 = bytes[0] === 1;
+    for (const [epoch, tree, secrets] of v1 ? [] : kept) {
+      const chunks: (readonly SecretTreeNode[])[] = [];
+      for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
+        chunks.push(parts.get(`secrets/${group}/${epoch}/${k}`) as SecretTreeNode[]);
+      }
+      epochs.set(epoch, {
+        tree,
+        chunks,
+        overlay: overlays.get(epoch)!,
+        secrets: undefined,
+        reservation: undefined,
+      });
+    }
     const loaded = { ...record, cursor };
-    this.#persisted.set(group, { groupToken: groupToken(loaded), parts, overlay, cursor });
+    this.#persisted.set(group, { groupToken: v1 ? [] : groupToken(loaded), epochs, cursor });
     this.#cache.set(group, loaded);
     return loaded;
   }
@@ -956,7 +983,10 @@ class Groups implements GroupAccount {
    * - the deletion of the records of epochs no longer kept.
    *
    * The account's own application ratchet is stored at its reservation (`#storedNode`), so a
-   * message sent within the reservation changes nothing on disk.
+   * message sent within the reservation changes nothing on disk. The work is proportional to
+   * the nodes that changed, not to the group's size: an epoch whose secret tree array is the one
+   * last saved is skipped, and in the others only the entries that are other objects are looked
+   * at.
    */
   async #save(
     group: string,
@@ -967,17 +997,18 @@ class Groups implements GroupAccount {
     const ids = await this.#index();
     const list = [...extra];
     const before = this.#persisted.get(group);
+    const chunkName = (epoch: bigint, k: number) => `secrets/${group}/${epoch}/${k}`;
+    const dropEpoch = (epoch: bigint, e: StoredEpoch) => {
+      list.push({ name: `tree/${group}/${epoch}` });
+      for (let k = 0; k < e.chunks.length; k++) list.push({ name: chunkName(epoch, k) });
+    };
     let nextIds = ids;
     let after: Persisted | undefined;
     if (record) {
       const state = record.state;
       const own = state.privatePath.leafIndex * 2;
-      const parts = new Map<string, readonly unknown[]>();
-      const overlay = new Map<string, SecretTreeNode>();
-      const seen = new Map<bigint, EpochSeen>();
-      /** Chunks holding overlay nodes: name -> how to make their stored nodes. */
-      const dirty = new Map<string, () => SecretTreeNode[]>();
-      const epochs: [bigint, RatchetTree, SecretTree][] = [
+      const reservation = this.#reservations.get(group);
+      const kept: [bigint, RatchetTree, SecretTree][] = [
         [state.groupContext.epoch, state.ratchetTree, state.secretTree],
         ...[...state.historicalReceiverData].map(([e, d]): [bigint, RatchetTree, SecretTree] => [
           e,
@@ -985,87 +1016,115 @@ class Groups implements GroupAccount {
           d.secretTree,
         ]),
       ];
-      const reservation = this.#reservations.get(group);
-      for (const [epoch, tree, secrets] of epochs) {
-        const treeName = `tree/${group}/${epoch}`;
-        if (!sameToken(before?.parts.get(treeName), [tree])) {
-          list.push({ name: treeName, record: encodeTreeRecord(tree) });
-        }
-        parts.set(treeName, [tree]);
+      const epochs = new Map<bigint, StoredEpoch>();
+      let overlayChanged = false;
+      let overlaySize = 0;
+      for (const [epoch, tree, secrets] of kept) {
+        const prev = before?.epochs.get(epoch);
         const res = reservation?.epoch === epoch ? reservation : undefined;
-        seen.set(epoch, { secrets, reservation: res });
         const stored = (i: number) =>
           i === own && res ? this.#storedNode(group, epoch, i, secrets[i], own) : secrets[i];
-        const chunk = (k: number) => () => {
+        const chunkNodes = (k: number) => {
           const nodes: SecretTreeNode[] = [];
           const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);
           for (let i = k * SECRET_CHUNK; i < end; i++) nodes.push(stored(i));
           return nodes;
         };
-        // The same secret tree (ts-mls copies it to change it) with the same reservation:
-        // the epoch's records and overlay nodes are as stored.
-        const last = before?.epochs?.get(epoch);
-        const unchanged = last !== undefined && last.secrets === secrets &&
-          last.reservation === res;
-        for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
-          const name = `secrets/${group}/${epoch}/${k}`;
-          const storedChunk = before?.parts.get(name);
-          const length = Math.min(SECRET_CHUNK, secrets.length - k * SECRET_CHUNK);
-          if (!storedChunk || storedChunk.length !== length) {
-            const nodes = chunk(k)();
-            list.push({ name, record: encodeSecretChunk(nodes) });
-            parts.set(name, nodes);
-            continue;
-          }
-          parts.set(name, storedChunk);
-          if (unchanged) continue;
-          for (let j = 0; j < length; j++) {
-            const i = k * SECRET_CHUNK + j;
-            const node = stored(i);
-            if (node !== storedChunk[j]) {
-              overlay.set(`${epoch}/${i}`, node);
-              dirty.set(name, chunk(k));
-            }
-          }
+        if (!prev || prev.tree !== tree) {
+          list.push({ name: `tree/${group}/${epoch}`, record: encodeTreeRecord(tree) });
         }
-        if (unchanged) {
-          for (const [key, node] of before!.overlay) {
-            if (key.startsWith(`${epoch}/`)) {
-              overlay.set(key, node);
-              const k = Math.floor(Number(key.slice(key.indexOf("/") + 1)) / SECRET_CHUNK);
-              dirty.set(`secrets/${group}/${epoch}/${k}`, chunk(k));
-            }
+        const count = Math.ceil(secrets.length / SECRET_CHUNK);
+        const fits = prev !== undefined && prev.chunks.length === count &&
+          (count === 0 ||
+            prev.chunks[count - 1].length === secrets.length - (count - 1) * SECRET_CHUNK);
+        if (!fits) {
+          // A new epoch (or a stored one of another shape): every chunk.
+          const chunks: SecretTreeNode[][] = [];
+          for (let k = 0; k < count; k++) {
+            chunks.push(chunkNodes(k));
+            list.push({ name: chunkName(epoch, k), record: encodeSecretChunk(chunks[k]) });
           }
+          if (prev && prev.overlay.size > 0) overlayChanged = true;
+          epochs.set(epoch, { tree, chunks, overlay: new Map(), secrets, reservation: res });
+          continue;
+        }
+        if (prev.secrets === secrets && prev.reservation === res) {
+          epochs.set(epoch, { ...prev, tree });
+          overlaySize += prev.overlay.size;
+          continue;
+        }
+        // The entries that are other objects than last time (all of them after a load), and the
+        // own node when its reservation moved.
+        const overlay = new Map(prev.overlay);
+        const look = (i: number) => {
+          const node = stored(i);
+          const chunked = prev.chunks[Math.floor(i / SECRET_CHUNK)][i % SECRET_CHUNK];
+          if (node === chunked) {
+            if (overlay.delete(i)) overlayChanged = true;
+          } else if (overlay.get(i) !== node) {
+            overlay.set(i, node);
+            overlayChanged = true;
+          }
+        };
+        const last = prev.secrets;
+        if (last && last.length === secrets.length) {
+          for (let i = 0; i < secrets.length; i++) if (secrets[i] !== last[i]) look(i);
+          if (prev.reservation !== res && own < secrets.length) look(own);
+        } else {
+          for (let i = 0; i < secrets.length; i++) look(i);
+        }
+        overlaySize += overlay.size;
+        epochs.set(epoch, { tree, chunks: prev.chunks, overlay, secrets, reservation: res });
+      }
+      for (const [epoch, e] of before?.epochs ?? []) {
+        if (!epochs.has(epoch)) {
+          dropEpoch(epoch, e);
+          if (e.overlay.size > 0) overlayChanged = true;
         }
       }
-      if (overlay.size > OVERLAY_MAX) {
-        for (const [name, nodes] of dirty) {
-          const made = nodes();
-          list.push({ name, record: encodeSecretChunk(made) });
-          parts.set(name, made);
+      if (overlaySize > OVERLAY_MAX) {
+        // Fold: the chunks holding overlay nodes are written again, the overlay emptied.
+        for (const [epoch, tree, secrets] of kept) {
+          const e = epochs.get(epoch)!;
+          if (e.overlay.size === 0) continue;
+          const res = reservation?.epoch === epoch ? reservation : undefined;
+          const chunks = e.chunks.slice();
+          for (const k of new Set([...e.overlay.keys()].map((i) => Math.floor(i / SECRET_CHUNK)))) {
+            const nodes: SecretTreeNode[] = [];
+            const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);
+            for (let i = k * SECRET_CHUNK; i < end; i++) {
+              nodes.push(
+                i === own && res ? this.#storedNode(group, epoch, i, secrets[i], own) : secrets[i],
+              );
+            }
+            chunks[k] = nodes;
+            list.push({ name: chunkName(epoch, k), record: encodeSecretChunk(nodes) });
+          }
+          epochs.set(epoch, { ...e, tree, chunks, overlay: new Map() });
         }
-        overlay.clear();
+        overlayChanged = true;
       }
       const token = groupToken(record);
       if (!before || !sameToken(before.groupToken, token)) {
         list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
       }
-      const sameOverlay = before !== undefined && before.overlay.size === overlay.size &&
-        [...overlay].every(([key, node]) => before.overlay.get(key) === node);
-      if (!before || !sameOverlay || before.cursor !== record.cursor) {
+      if (!before || overlayChanged || before.cursor !== record.cursor) {
+        const overlay = new Map<string, SecretTreeNode>();
+        for (const [epoch, e] of epochs) {
+          for (const [i, node] of e.overlay) overlay.set(`${epoch}/${i}`, node);
+        }
         list.push({ name: `msg/${group}`, record: encodeMessageRecord(record.cursor, overlay) });
       }
       if (!ids.includes(group)) {
         nextIds = [...ids, group];
         list.push({ name: "groups", record: encodeIndex(nextIds) });
       }
-      for (const name of before?.parts.keys() ?? []) if (!parts.has(name)) list.push({ name });
-      after = { groupToken: token, parts, overlay, cursor: record.cursor, epochs: seen };
+      after = { groupToken: token, epochs, cursor: record.cursor };
     } else {
       list.push({ name: `group/${group}` }, { name: `msg/${group}` });
       nextIds = ids.filter((x) => x !== group);
       list.push({ name: "groups", record: encodeIndex(nextIds) });
-      for (const name of before?.parts.keys() ?? []) list.push({ name });
+      for (const [epoch, e] of before?.epochs ?? []) dropEpoch(epoch, e);
     }
     // A received application message's record alone is written without waiting for the disk
     // (docs/groups.md section 5): losing it to a power failure only makes the account decrypt

@@ -458,10 +458,10 @@ const OVERLAY_MAX = 16;
 
 /**
  * How far ahead of its next generation the account's own application ratchet is stored: a sender
- * writes its ratchet durably once per this many messages (docs/groups.md section 5). Well under
+ * writes its ratchet durably once per this many messages (docs/groups.md section 5). Under
  * ts-mls's `maximumForwardRatchetSteps` (200), so the gap a crash leaves is always followed.
  */
-const SEND_RESERVATION = 32;
+const SEND_RESERVATION = 100;
 
 function encodeTreeRecord(tree: RatchetTree): Uint8Array {
   return concatBytes(new Uint8Array([1]), encodeTree(tree));

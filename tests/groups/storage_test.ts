@@ -213,7 +213,7 @@ Deno.test("groups at rest: a version-1 record (the whole state in one) is read a
   assert.equal(await again.epoch(group), 1n);
 });
 
-Deno.test("groups at rest: a sender writes once per 32 messages, and a crash never makes it reuse a generation", async () => {
+Deno.test("groups at rest: a sender writes once per 100 messages, and a crash never makes it reuse a generation", async () => {
   const aliceId = (await generateIdentity()).identity;
   const aliceStore = new Recording();
   const alice = await openGroups({ identity: aliceId, store: aliceStore });
@@ -225,11 +225,11 @@ Deno.test("groups at rest: a sender writes once per 32 messages, and a crash nev
   await alice.publish(ds, add);
   await bob.join(add.welcome!, { cursor: await alice.cursor(group) });
 
-  // 70 messages: the reservation is written before the 1st, the 33rd and the 65th, durably.
+  // 210 messages: the reservation is written before the 1st, the 101st and the 201st, durably.
   aliceStore.writes = [];
   aliceStore.relaxed = [];
   const sent: Uint8Array[] = [];
-  for (let i = 0; i < 70; i++) sent.push(await alice.encrypt(group, te.encode(`m${i}`)));
+  for (let i = 0; i < 210; i++) sent.push(await alice.encrypt(group, te.encode(`m${i}`)));
   assert.equal(aliceStore.writes.length, 3, `${aliceStore.writes}`);
   assert.deepEqual(aliceStore.relaxed, [false, false, false]);
   assert.ok(aliceStore.writes.flat().every((n) => n < 1000), `${aliceStore.writes}`);
@@ -238,9 +238,10 @@ Deno.test("groups at rest: a sender writes once per 32 messages, and a crash nev
     assert.ok(event.type === "message" && td.decode(event.data) === `m${i}`);
   }
 
-  // A crash after message 70: the store holds the state as written before message 65. Reopened,
-  // Alice sends from the reserved generation (96), never from one she used: Bob, who has used
-  // generations 0-69, opens the message (a reused generation would be refused as in the past).
+  // A crash after message 210: the store holds the state as written before message 201.
+  // Reopened, Alice sends from the reserved generation (300), never from one she used: Bob, who
+  // has used generations 0-209, opens the message (a reused generation would be refused as in
+  // the past).
   const again = await openGroups({ identity: aliceId, store: aliceStore });
   const after = await again.encrypt(group, te.encode("after the crash"));
   const opened = await bob.process(after);

@@ -393,7 +393,7 @@ for (const n of SIZES) {
         }x |`,
       );
     row(
-      "encrypt, SQLite store (SqliteSessionStore; a durable write per 32 messages)",
+      "encrypt, SQLite store (SqliteSessionStore; a durable write per 100 messages)",
       mine.enc,
       raw.enc,
     );

@@ -87,6 +87,23 @@ function welcomeBody(relay: string, name: string, cursor: number, welcome: Uint8
   return out;
 }
 
+/**
+ * The Welcome payload bodies for one new member: one, or one per piece when the Welcome is over
+ * `pieceBytes` (docs/groups.md section 10), each with the same URL, name and cursor.
+ */
+export async function welcomeBodies(
+  relay: string,
+  name: string,
+  cursor: number,
+  welcome: Uint8Array,
+  pieceBytes = WELCOME_PIECE,
+): Promise<Uint8Array[]> {
+  const { splitGroupMessage } = await import("../groups/mod.ts");
+  return splitGroupMessage(welcome, pieceBytes).map((piece) =>
+    welcomeBody(relay, name, cursor, piece)
+  );
+}
+
 function parseWelcomeBody(body: Uint8Array) {
   const bad = () => new Error("a damaged group invitation was dropped");
   if (body.length < 12 || body[0] !== GROUP_PAYLOAD_VERSION) throw bad();
@@ -546,16 +563,12 @@ export async function groupCommand(args: string[]): Promise<void> {
         await writeGroupBook(ctx.identity, ctx.book);
         const mine = (await readInboxes(ctx.identity)).at(-1)?.invitation;
         // A Welcome over WELCOME_PIECE goes in pieces, one session message each (section 10).
-        const { splitGroupMessage } = await import("../groups/mod.ts");
-        const pieces = splitGroupMessage(welcome, WELCOME_PIECE);
+        const bodies = await welcomeBodies(g.relay, g.name, cursor, welcome);
         for (const c of contacts) {
           const outbox = await RelayOutbox.open(c.invitation!, await relayOptions(values));
           try {
-            for (const piece of pieces) {
-              await outbox.deposit(
-                ctx.account,
-                relayPayload(GROUP_KIND.welcome, welcomeBody(g.relay, g.name, cursor, piece), mine),
-              );
+            for (const body of bodies) {
+              await outbox.deposit(ctx.account, relayPayload(GROUP_KIND.welcome, body, mine));
             }
           } finally {
             await outbox.close();

@@ -417,13 +417,37 @@ async function chat(ctx: Context, g: LocalGroup, outDir: string): Promise<void> 
     return chain;
   };
   const inGroup = () => ctx.book.groups.some((x) => x.id === g.id);
-  await syncGroup(ctx, g, outDir);
+  // The relay pushes a note of each post to the group's queue in the epoch watched (GSUB,
+  // docs/groups.md section 10): each note fetches at once; after a commit the next epoch is
+  // watched. The queue is also checked every second (a relay without GSUB, or posts made to
+  // another process of a relay that has several).
+  let watched: bigint | undefined;
+  let pushed = false;
+  let unsupported = false;
+  const sync = async () => {
+    await syncGroup(ctx, g, outDir);
+    if (unsupported || !inGroup() || watched === await ctx.groups.epoch(g.id)) return;
+    try {
+      watched = await ds.watch(g.id, () => {
+        if (inGroup()) serial(sync);
+      });
+      pushed = true;
+      await syncGroup(ctx, g, outDir); // what came between the last fetch and the watch
+    } catch (e) {
+      // A relay without GSUB (UNKNOWN): polling only. Another failure: try again next time.
+      pushed = false;
+      const { RELAY_ERROR, RelayError } = await import("../relay/protocol.ts");
+      if (e instanceof RelayError && e.code === RELAY_ERROR.UNKNOWN) unsupported = true;
+    }
+  };
+  await sync();
   say(
-    `polycrypt: chatting in ${g.name}: each line you type is sent; the group is checked every ` +
-      `second; Ctrl-D ends`,
+    `polycrypt: chatting in ${g.name}: each line you type is sent; ` +
+      (pushed ? "the relay pushes what others post, and " : "") +
+      "the group is checked every second; Ctrl-D ends",
   );
   const timer = setInterval(() => {
-    if (inGroup()) serial(() => syncGroup(ctx, g, outDir));
+    if (inGroup()) serial(sync);
   }, 1000);
   try {
     let buffered = "";
@@ -451,7 +475,7 @@ async function chat(ctx: Context, g: LocalGroup, outDir: string): Promise<void> 
     clearInterval(timer);
     await chain;
   }
-  if (inGroup()) await serial(() => syncGroup(ctx, g, outDir));
+  if (inGroup()) await serial(sync);
 }
 
 export async function groupCommand(args: string[]): Promise<void> {

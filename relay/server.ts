@@ -159,6 +159,8 @@ export class RelayServer {
   readonly #listeners: Listener[] = [];
   /** Each queue's subscription in this process. */
   readonly #subscribers = new Map<string, Subscription>();
+  /** Group queue watchers (GSUB) in this process: GID hex -> connection -> the epoch watched. */
+  readonly #groupWatchers = new Map<string, Map<Peer, bigint>>();
   readonly #unwatch: () => void;
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -279,6 +281,21 @@ export class RelayServer {
       peer.closed = true;
       for (const sub of peer.subscriptions.values()) this.#unsubscribe(sub);
     }
+  }
+
+  /** Sends GNOTE(seq) to the connections watching `gid` at `epoch` (dropping closed ones). */
+  #notifyGroup(gid: Uint8Array, epoch: bigint, seq: number): void {
+    const key = hex(gid);
+    const watchers = this.#groupWatchers.get(key);
+    if (!watchers) return;
+    for (const [peer, watched] of watchers) {
+      if (peer.closed) watchers.delete(peer);
+      else if (watched === epoch) {
+        peer.connection.sendRelayFrame(encodeResponse(0, RESPONSE.GNOTE, gid, u64(BigInt(seq))))
+          .catch(() => {});
+      }
+    }
+    if (watchers.size === 0) this.#groupWatchers.delete(key);
   }
 
   /** A token from the connection's bucket, or false. */
@@ -550,6 +567,8 @@ export class RelayServer {
           this.#store.groupPost(gid, msgId, header.epoch, envelope.slice(), nextKey).then((r) => {
             switch (r.result) {
               case "stored":
+                this.#notifyGroup(gid, header.epoch, r.seq);
+                return encodeResponse(seq, RESPONSE.SEQ, gid, u64(BigInt(r.seq)));
               case "duplicate":
                 return encodeResponse(seq, RESPONSE.SEQ, gid, u64(BigInt(r.seq)));
               case "stale":
@@ -566,6 +585,25 @@ export class RelayServer {
             }
           }),
         );
+      }
+      case COMMAND.GSUB: {
+        // docs/relay.md section 10: notify this connection of each message of epoch E stored
+        // from now on (GNOTE with its sequence number), until it watches another epoch.
+        if (command.id.length !== QUEUE_ID_SIZE || command.body.length !== 8) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const epoch = readEpoch(command.body, 0);
+        const gid = command.id.slice();
+        const known = await this.#store.groupKey(gid, epoch);
+        if (!(await this.#verify(peer, known?.key, command))) {
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        this.#countQueue(peer, gid);
+        const key = hex(gid);
+        let watchers = this.#groupWatchers.get(key);
+        if (!watchers) this.#groupWatchers.set(key, watchers = new Map());
+        watchers.set(peer, epoch);
+        return answer(ok());
       }
       case COMMAND.GGET: {
         if (command.id.length !== QUEUE_ID_SIZE || command.body.length !== 18) {

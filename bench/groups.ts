@@ -7,22 +7,22 @@
 //
 //   deno task bench:groups                       # sizes 10 and 100, X-Wing (default suite)
 //   deno task bench:groups --sizes 10,100,1000 --suite MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519
+//   deno task bench:groups --sizes 1000 --readers 20 --write
+//
+// --readers N: how many of the members join and read (default all up to 100 members, else 10):
+// every member is in the group (its key package added, its leaf in the tree), but joining from
+// a 1,000-member Welcome costs seconds each, so only N of them hold a state and read; the
+// relay figures say how many read.
 //
 // Prints a Markdown report (also written to bench/results/groups-DATE.md with --write).
 import {
-  type ClientState,
   createApplicationMessage,
-  createCommit,
-  createGroup,
-  defaultCapabilities,
-  defaultLifetime,
-  emptyPskIndex,
-  generateKeyPackageWithKey,
-  joinGroup,
+  decodeMlsMessage,
+  encodeMlsMessage,
   makePskIndex,
   processPrivateMessage,
 } from "ts-mls";
-import { defaultClientConfig } from "ts-mls/clientConfig.js";
+import { rawPair } from "./_groups_raw.ts";
 import { generateIdentity } from "../mod.ts";
 import { RATCHET_PREFIX, ratchetPair } from "./_ratchet_pair.ts";
 import { SqliteSessionStore } from "../sessions/sqlite_store.ts";
@@ -46,6 +46,9 @@ const arg = (name: string) => {
 const SIZES = (arg("--sizes") ?? "10,100").split(",").map(Number);
 const SUITE = (arg("--suite") ?? DEFAULT_GROUP_SUITE) as GroupSuite;
 const MESSAGES = Number(arg("--messages") ?? 100);
+const READERS = arg("--readers") === undefined ? undefined : Number(arg("--readers"));
+/** Members per commit when building a group above 101 members. */
+const ADD_BATCH = 50;
 const MESSAGE = new Uint8Array(1024).fill(0x61);
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -58,94 +61,60 @@ const fmt = (ms: number) => ms < 10 ? ms.toFixed(2) : ms.toFixed(0);
 
 // ------------------------------------------------------------------------- ts-mls alone
 
-/** A group of `n` made with ts-mls alone (basic credentials, no store): sender and one reader. */
-async function rawGroup(n: number) {
-  const cs = await suiteImpl(SUITE);
-  // Like polycrypt (docs/groups.md section 4): no MLS padding (ours pads the data with PADME).
-  const config = {
-    ...defaultClientConfig,
-    paddingConfig: { kind: "alwaysPad" as const, paddingLength: 0 },
-  };
-  const member = async (name: string) => {
-    const sig = await cs.signature.keygen();
-    return await generateKeyPackageWithKey(
-      { credentialType: "basic", identity: new TextEncoder().encode(name) },
-      defaultCapabilities(),
-      defaultLifetime,
-      [],
-      sig,
-      cs,
-    );
-  };
-  const creator = await member("creator");
-  let state: ClientState = await createGroup(
-    crypto.getRandomValues(new Uint8Array(32)),
-    creator.publicPackage,
-    creator.privatePackage,
-    [],
-    cs,
-    config,
-  );
-  const others = await Promise.all(Array.from({ length: n - 1 }, (_, i) => member(`m${i}`)));
-  const commit = await createCommit({ state, cipherSuite: cs }, {
-    extraProposals: others.map((o) => ({
-      proposalType: "add" as const,
-      add: { keyPackage: o.publicPackage },
-    })),
-    ratchetTreeExtension: true,
-  });
-  state = commit.newState;
-  const reader = await joinGroup(
-    commit.welcome!,
-    others[0].publicPackage,
-    others[0].privatePackage,
-    emptyPskIndex,
-    cs,
-    undefined,
-    undefined,
-    config,
-  );
-  return { cs, sender: state, reader };
-}
-
 /** One 1 KiB message encrypted and decrypted: [encrypt ms, decrypt ms, bytes]. */
 type Step = () => Promise<[number, number, number]>;
 
 async function rawStepper(n: number): Promise<Step> {
-  let { cs, sender, reader } = await rawGroup(n);
+  const cs = await suiteImpl(SUITE);
+  let [sender, reader] = await rawPair(n, SUITE);
+  // ts-mls's own encrypt and decrypt as an application uses them: to the wire and from it.
   return async () => {
     const t0 = performance.now();
     const m = await createApplicationMessage(sender, MESSAGE, cs);
+    const wire = encodeMlsMessage({
+      version: "mls10",
+      wireformat: "mls_private_message",
+      privateMessage: m.privateMessage,
+    });
     const t1 = performance.now();
     sender = m.newState;
-    const r = await processPrivateMessage(reader, m.privateMessage, makePskIndex(reader, {}), cs);
+    const decoded = decodeMlsMessage(wire, 0)![0];
+    if (decoded.wireformat !== "mls_private_message") throw new Error("not a private message");
+    const r = await processPrivateMessage(
+      reader,
+      decoded.privateMessage,
+      makePskIndex(reader, {}),
+      cs,
+    );
     const t2 = performance.now();
     if (r.kind !== "applicationMessage") throw new Error("not an application message");
     reader = r.newState;
-    return [t1 - t0, t2 - t1, m.privateMessage.ciphertext.length];
+    return [t1 - t0, t2 - t1, wire.length];
   };
 }
 
 /**
  * Runs the steps interleaved, one message each in turn, so that the load of the shared machine
- * falls on all of them alike; messages/s of each.
+ * falls on all of them alike; each step's times per message.
  */
 async function interleaved(steps: Step[], count: number) {
-  const totals = steps.map(() => ({ enc: 0, dec: 0, bytes: 0 }));
+  const all = steps.map(() => ({ enc: [] as number[], dec: [] as number[], bytes: 0 }));
+  // Warm-up (compilation, first use of each key): not counted.
+  for (let i = 0; i < 5; i++) for (const step of steps) await step();
   for (let i = 0; i < count; i++) {
     for (const [k, step] of steps.entries()) {
       const [e, d, bytes] = await step();
-      totals[k].enc += e;
-      totals[k].dec += d;
-      totals[k].bytes = bytes;
+      all[k].enc.push(e);
+      all[k].dec.push(d);
+      all[k].bytes = bytes;
     }
   }
-  return totals.map((t) => ({
-    encPerS: count / (t.enc / 1000),
-    decPerS: count / (t.dec / 1000),
-    bytes: t.bytes,
-  }));
+  return all;
 }
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** Messages per second over all the messages of a step. */
+const perS = (xs: number[]) => xs.length / (sum(xs) / 1000);
 
 // --------------------------------------------------------------------------- pairwise
 
@@ -185,10 +154,12 @@ interface Built {
 }
 
 /** A group of n with polycrypt accounts, each with its own SQLite store and relay connection. */
-async function build(n: number, dir: string, url: string): Promise<Built> {
+async function build(n: number, dir: string, url: string, readers: number): Promise<Built> {
   const stores: SqliteSessionStore[] = [];
   const accounts: GroupAccount[] = [];
-  for (let i = 0; i < n; i++) {
+  // The creator and `readers` members hold a state (a SQLite store each, a relay connection);
+  // the others only give a key package (their leaves are in the tree; they never join).
+  for (let i = 0; i <= readers; i++) {
     const store = new SqliteSessionStore(`${dir}/m${i}.db`);
     stores.push(store);
     accounts.push(
@@ -202,6 +173,21 @@ async function build(n: number, dir: string, url: string): Promise<Built> {
   const [alice, ...rest] = accounts;
   const group = await alice.create();
   await ds.create(queueId(group), await alice.epoch(group));
+  // Above 101 members the others are added first, in commits of ADD_BATCH (one commit adding
+  // 999 would make 999 Welcome secrets each over a 9 MB GroupInfo at once: ts-mls and @hpke
+  // copy it per joiner, gigabytes of garbage), then the readers in the last commit.
+  const silent: Uint8Array[] = [];
+  for (let i = readers + 1; i < n; i++) {
+    const member = await openGroups({
+      identity: (await generateIdentity()).identity,
+      suite: SUITE,
+    });
+    silent.push(await member.keyPackage());
+  }
+  const batch = n <= 101 ? n : ADD_BATCH;
+  for (let i = 0; i < silent.length; i += batch) {
+    await alice.publish(ds, await alice.add(group, silent.slice(i, i + batch)));
+  }
   const kps = await Promise.all(rest.map((m) => m.keyPackage()));
   const [commit, addAll] = await time(() => alice.add(group, kps));
   await alice.publish(ds, commit);
@@ -356,58 +342,85 @@ out();
 for (const n of SIZES) {
   const dir = await Deno.makeTempDir({ prefix: "polycrypt-groups-bench-" });
   try {
-    const server = new RelayServer({ store: new SqliteStore(`${dir}/relay.db`) });
+    // Connections stay idle for minutes while a big group is measured: no idle limit here.
+    const server = new RelayServer({
+      store: new SqliteStore(`${dir}/relay.db`),
+      idleTimeoutMs: 3_600_000,
+    });
     const url = await server.listen("tcp://127.0.0.1:0");
-    const [b, buildMs] = await time(() => build(n, dir, url));
-    const count = Math.max(10, Math.min(MESSAGES, n >= 1000 ? 20 : MESSAGES));
+    const readers = Math.min(n - 1, READERS ?? (n <= 100 ? n - 1 : 10));
+    const t0 = performance.now();
+    const progress = (what: string) =>
+      console.error(`[${n}] ${((performance.now() - t0) / 1000).toFixed(0)} s: ${what}`);
+    const [b, buildMs] = await time(() => build(n, dir, url, readers));
+    progress("built");
+    const count = MESSAGES;
+    // The memory-store wrapper needs a second group of n: left out from 1,000 members.
     const [raw, mine, memory] = await interleaved(
-      [await rawStepper(n), oursStepper(b), await memoryStepper(n)],
+      [await rawStepper(n), oursStepper(b), ...(n < 1000 ? [await memoryStepper(n)] : [])],
       count,
     );
+    progress("encrypt/decrypt measured");
     const pw = await pairwise(n);
+    progress("pairwise measured");
     // The messages above did not go through the relay: each member's cursor is as it was.
     const mem = await membership(b, dir);
     for (const [i, m] of b.accounts.entries()) await m.sync(b.dss[i], b.group);
+    progress("membership measured");
     const relay = await throughRelay(b);
     const batched = await batchRead(b, count);
+    progress("relay measured");
     await Promise.all(b.dss.map((d) => d.client.close()));
     await server.close();
-    out(`## ${n} members (built in ${(buildMs / 1000).toFixed(1)} s)`);
+    out(
+      `## ${n} members (built in ${(buildMs / 1000).toFixed(1)} s; ${readers} of the ${
+        n - 1
+      } others joined and read; load average ${Deno.loadavg()[0].toFixed(2)} at the end)`,
+    );
     out();
-    out(`| operation | ts-mls alone | polycrypt | ratio |`);
+    out(
+      `Per 1 KiB application message, ${count} messages, each step interleaved with the others: median ms (and messages/s over all). ts-mls alone: createApplicationMessage + encodeMlsMessage, decodeMlsMessage + processPrivateMessage, states in memory. polycrypt: GroupAccount.encrypt / process, with polycrypt credentials, PADME padding, the mode-0x03 envelope and the state sealed in the store.`,
+    );
+    out();
+    out(`| operation | ts-mls alone | polycrypt | ratio (median, mean) |`);
     out(`| --- | ---: | ---: | ---: |`);
-    const rawEnc = raw.encPerS, rawDec = raw.decPerS;
-    out(
-      `| encrypt, messages/s (SQLite store, a durable write each) | ${rawEnc.toFixed(0)} | ${
-        mine.encPerS.toFixed(0)
-      } | ${(rawEnc / mine.encPerS).toFixed(2)}x |`,
+    const row = (name: string, ours: number[], base: number[]) =>
+      out(
+        `| ${name} | ${median(base).toFixed(3)} ms (${perS(base).toFixed(0)}/s) | ${
+          median(ours).toFixed(3)
+        } ms (${perS(ours).toFixed(0)}/s) | ${(median(ours) / median(base)).toFixed(2)}x, ${
+          (sum(ours) / ours.length / (sum(base) / base.length)).toFixed(2)
+        }x |`,
+      );
+    row(
+      "encrypt, SQLite store (SqliteSessionStore; a durable write per 100 messages)",
+      mine.enc,
+      raw.enc,
     );
-    out(
-      `| decrypt one by one, messages/s (SQLite, a durable write each) | ${rawDec.toFixed(0)} | ${
-        mine.decPerS.toFixed(0)
-      } | ${(rawDec / mine.decPerS).toFixed(2)}x |`,
+    row(
+      "decrypt one by one, SQLite store (a write each, synchronous=NORMAL)",
+      mine.dec,
+      raw.dec,
     );
+    if (memory) {
+      row("encrypt, memory store (no disk)", memory.enc, raw.enc);
+      row("decrypt, memory store (no disk)", memory.dec, raw.dec);
+    }
     out(
-      `| encrypt, memory store (no disk) | ${rawEnc.toFixed(0)} | ${memory.encPerS.toFixed(0)} | ${
-        (rawEnc / memory.encPerS).toFixed(2)
-      }x |`,
+      `| decrypt, ${count} fetched in one sync from the relay (one write; not interleaved) | ${
+        perS(raw.dec).toFixed(0)
+      }/s | ${batched.toFixed(0)}/s | ${(perS(raw.dec) / batched).toFixed(2)}x (mean) |`,
     );
-    out(
-      `| decrypt, memory store (no disk) | ${rawDec.toFixed(0)} | ${memory.decPerS.toFixed(0)} | ${
-        (rawDec / memory.decPerS).toFixed(2)
-      }x |`,
-    );
-    out(
-      `| decrypt, ${count} fetched in one sync from the relay (one write) | ${
-        rawDec.toFixed(0)
-      } | ${batched.toFixed(0)} | ${(rawDec / batched).toFixed(2)}x |`,
-    );
-    out(`| bytes on the wire | ${raw.bytes} (ciphertext) | ${mine.bytes} (envelope) | |`);
+    out(`| bytes on the wire | ${raw.bytes} (MLSMessage) | ${mine.bytes} (envelope) | |`);
     out();
     out(`| membership (polycrypt) | ms | bytes |`);
     out(`| --- | ---: | ---: |`);
-    out(`| commit adding ${n - 1} members | ${fmt(b.addAll)} | ${b.commitBytes} |`);
-    out(`| Welcome for ${n - 1} members | | ${b.welcomeBytes} |`);
+    out(
+      `| commit adding ${readers} members${
+        readers < n - 1 ? " (the last of the commits that built the group)" : ""
+      } | ${fmt(b.addAll)} | ${b.commitBytes} |`,
+    );
+    out(`| Welcome for those ${readers} members | | ${b.welcomeBytes} |`);
     out(`| join from that Welcome (median) | ${fmt(b.joinMs)} | |`);
     out(`| add one member: commit | ${fmt(mem.addMs)} | ${mem.addCommitBytes} |`);
     out(`| add one member: Welcome, join | ${fmt(mem.join)} | ${mem.welcomeBytes} |`);
@@ -420,7 +433,7 @@ for (const n of SIZES) {
     out(`| one 1 KiB message to all ${n - 1} others | ms | bytes uploaded |`);
     out(`| --- | ---: | ---: |`);
     out(
-      `| group message through a relay, send to last member decrypted (median of 5) | ${
+      `| group message through a relay, send until the last of ${readers} readers decrypted it (median of 5) | ${
         fmt(relay.latency)
       } | ${mine.bytes} |`,
     );
@@ -430,7 +443,9 @@ for (const n of SIZES) {
       } | ${pw.bytes} |`,
     );
     out(
-      `| group messages/s through the relay, every member reading | ${relay.perS.toFixed(1)} | |`,
+      `| group messages/s through the relay, ${readers} readers each reading every message (all in this one process) | ${
+        relay.perS.toFixed(1)
+      } | |`,
     );
     out();
     for (const s of b.stores) s.close();
@@ -440,7 +455,8 @@ for (const n of SIZES) {
 }
 
 if (args.includes("--write")) {
-  const file = `bench/results/groups-${new Date().toISOString().slice(0, 10)}.md`;
+  const sizes = SIZES.join(",") === "10,100" ? "" : `-${SIZES.join("-")}`;
+  const file = `bench/results/groups-${new Date().toISOString().slice(0, 10)}${sizes}.md`;
   await Deno.writeTextFile(file, lines.join("\n") + "\n");
   console.log(`written ${file}`);
 }

@@ -39,6 +39,8 @@ const GROUP_PAYLOAD_VERSION = 0x01;
 const APP_KIND = { text: 0x54, file: 0x46 } as const;
 /** The largest file `group send -f` sends (one message; the relay takes 1 MiB envelopes). */
 const MAX_GROUP_FILE = 768 * 1024;
+/** A Welcome bigger than this is sent in pieces of this size (the files' piece size). */
+const WELCOME_PIECE = 512 * 1024;
 
 // ------------------------------------------------------------------ payloads
 
@@ -84,6 +86,23 @@ function welcomeBody(relay: string, name: string, cursor: number, welcome: Uint8
   view.setBigUint64(4 + url.length + nm.length, BigInt(cursor));
   out.set(welcome, 12 + url.length + nm.length);
   return out;
+}
+
+/**
+ * The Welcome payload bodies for one new member: one, or one per piece when the Welcome is over
+ * `pieceBytes` (docs/groups.md section 10), each with the same URL, name and cursor.
+ */
+export async function welcomeBodies(
+  relay: string,
+  name: string,
+  cursor: number,
+  welcome: Uint8Array,
+  pieceBytes = WELCOME_PIECE,
+): Promise<Uint8Array[]> {
+  const { splitGroupMessage } = await import("../groups/mod.ts");
+  return splitGroupMessage(welcome, pieceBytes).map((piece) =>
+    welcomeBody(relay, name, cursor, piece)
+  );
 }
 
 function parseWelcomeBody(body: Uint8Array) {
@@ -148,7 +167,16 @@ export async function groupInboxPayload(
     throw new Error("a group invitation with a relay URL that is not allowed was dropped");
   }
   const groups = await openGroupsOn(reader.identity, reader.inner);
-  const id = await groups.join(w.welcome, { cursor: w.cursor });
+  let welcome = w.welcome;
+  const { GroupMessageKind } = await import("../groups/mod.ts");
+  if (welcome.length > 9 && welcome[9] === GroupMessageKind.piece) {
+    // A piece of a Welcome too big for one message (docs/groups.md section 10): kept sealed in
+    // the session store until the last one arrives.
+    const whole = await groups.assemble(welcome);
+    if (!whole) return;
+    welcome = whole;
+  }
+  const id = await groups.join(welcome, { cursor: w.cursor });
   // The Welcome came in a session message from this contact: they must be in the group.
   if (!(await groups.members(id)).some((m) => m.fingerprint === from)) {
     throw new Error(`a group invitation from ${contact.name} names a group they are not in`);
@@ -390,13 +418,37 @@ async function chat(ctx: Context, g: LocalGroup, outDir: string): Promise<void> 
     return chain;
   };
   const inGroup = () => ctx.book.groups.some((x) => x.id === g.id);
-  await syncGroup(ctx, g, outDir);
+  // The relay pushes a note of each post to the group's queue in the epoch watched (GSUB,
+  // docs/groups.md section 10): each note fetches at once; after a commit the next epoch is
+  // watched. The queue is also checked every second (a relay without GSUB, or posts made to
+  // another process of a relay that has several).
+  let watched: bigint | undefined;
+  let pushed = false;
+  let unsupported = false;
+  const sync = async () => {
+    await syncGroup(ctx, g, outDir);
+    if (unsupported || !inGroup() || watched === await ctx.groups.epoch(g.id)) return;
+    try {
+      watched = await ds.watch(g.id, () => {
+        if (inGroup()) serial(sync);
+      });
+      pushed = true;
+      await syncGroup(ctx, g, outDir); // what came between the last fetch and the watch
+    } catch (e) {
+      // A relay without GSUB (UNKNOWN): polling only. Another failure: try again next time.
+      pushed = false;
+      const { RELAY_ERROR, RelayError } = await import("../relay/protocol.ts");
+      if (e instanceof RelayError && e.code === RELAY_ERROR.UNKNOWN) unsupported = true;
+    }
+  };
+  await sync();
   say(
-    `polycrypt: chatting in ${g.name}: each line you type is sent; the group is checked every ` +
-      `second; Ctrl-D ends`,
+    `polycrypt: chatting in ${g.name}: each line you type is sent; ` +
+      (pushed ? "the relay pushes what others post, and " : "") +
+      "the group is checked every second; Ctrl-D ends",
   );
   const timer = setInterval(() => {
-    if (inGroup()) serial(() => syncGroup(ctx, g, outDir));
+    if (inGroup()) serial(sync);
   }, 1000);
   try {
     let buffered = "";
@@ -424,7 +476,7 @@ async function chat(ctx: Context, g: LocalGroup, outDir: string): Promise<void> 
     clearInterval(timer);
     await chain;
   }
-  if (inGroup()) await serial(() => syncGroup(ctx, g, outDir));
+  if (inGroup()) await serial(sync);
 }
 
 export async function groupCommand(args: string[]): Promise<void> {
@@ -538,6 +590,8 @@ export async function groupCommand(args: string[]): Promise<void> {
         if (!welcome) throw new IoError("the commit produced no Welcome");
         ctx.book.keyPackages = ctx.book.keyPackages.filter((k) => !fps.includes(k.fingerprint));
         await writeGroupBook(ctx.identity, ctx.book);
+        // A Welcome over WELCOME_PIECE goes in pieces, one session message each (section 10).
+        const bodies = await welcomeBodies(g.relay, g.name, cursor, welcome);
         for (const c of contacts) {
           const outbox = await RelayOutbox.open(
             c.invitation!,
@@ -546,10 +600,9 @@ export async function groupCommand(args: string[]): Promise<void> {
           );
           try {
             const mine = await replyInvitation(ctx.identity, ctx.account, c, values);
-            await outbox.deposit(
-              ctx.account,
-              relayPayload(GROUP_KIND.welcome, welcomeBody(g.relay, g.name, cursor, welcome), mine),
-            );
+            for (const body of bodies) {
+              await outbox.deposit(ctx.account, relayPayload(GROUP_KIND.welcome, body, mine));
+            }
           } finally {
             await outbox.close();
           }

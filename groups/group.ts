@@ -46,6 +46,7 @@ import { decodeGroupContext, type GroupContext, groupContextEncoder } from "ts-m
 import type { EpochReceiverData } from "ts-mls/epochReceiverData.js";
 import { makeKeyPackageRef } from "ts-mls/keyPackage.js";
 import { unprotectPrivateMessage } from "ts-mls/messageProtection.js";
+import { deriveTreeSecret } from "ts-mls/crypto/kdf.js";
 import { getSenderLeafNodeIndex } from "ts-mls/sender.js";
 import { DecryptionError, FormatError, InvalidKeyError, PolycryptError } from "../errors.ts";
 import { concatBytes, equalBytes, toHex } from "../engines/_bytes.ts";
@@ -83,6 +84,11 @@ export const GroupMessageKind = {
   welcome: 0x03,
   /** An MLS `KeyPackage`: what a member is invited with. */
   keyPackage: 0x04,
+  /**
+   * A piece of a bigger group message (a Welcome for a large group) that a channel's message
+   * limit would not carry whole: see {@linkcode splitGroupMessage} (no MLS message inside).
+   */
+  piece: 0x05,
 } as const;
 
 /** Kind names by their byte. */
@@ -104,6 +110,9 @@ export function parseGroupEnvelope(
     GroupMessageKind[k] === bytes[9]
   );
   if (!kind) throw new FormatError("unknown group message kind");
+  if (kind === "piece") {
+    throw new FormatError("a piece of a group message: assemble the pieces first");
+  }
   let decoded: [MLSMessage, number] | undefined;
   try {
     decoded = decodeMlsMessage(bytes, 10);
@@ -115,6 +124,7 @@ export function parseGroupEnvelope(
   }
   const message = decoded[0];
   const expected = {
+    piece: "",
     application: "mls_private_message",
     handshake: "mls_private_message",
     welcome: "mls_welcome",
@@ -147,6 +157,95 @@ function unpadApplication(padded: Uint8Array): Uint8Array {
     if (padded[i] !== 0) throw new FormatError("bad group message padding");
   }
   return padded.slice(5, 5 + length);
+}
+
+// ---------------------------------------------------------------------------------- pieces
+
+/** The header of a piece: magic, mode, kind, id (16), index (u16), count (u16), total (u32). */
+const PIECE_HEADER = 10 + 16 + 2 + 2 + 4;
+/** The most pieces one message is split into, and the largest message (64 MiB). */
+const MAX_PIECES = 4096;
+const MAX_PIECED_BYTES = 64 * 1024 * 1024;
+
+/** A piece of a group message, parsed (see {@linkcode splitGroupMessage}). */
+export interface GroupPiece {
+  /** `SHA-256(message)[0..16]`, in hex: the same for every piece of one message. */
+  readonly id: string;
+  /** Its position, from 0. */
+  readonly index: number;
+  /** How many pieces the message has. */
+  readonly count: number;
+  /** The message's length. */
+  readonly total: number;
+  /** Its bytes of the message. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * Splits a group message envelope (a Welcome for a large group, say) into pieces of at most
+ * `maxBytes` bytes each, header included (docs/groups.md section 4.1), for a channel whose
+ * messages are smaller (a relay inbox: 1 MiB); a message that fits is returned alone, as it is.
+ * Each piece is a mode-0x03 envelope of kind 0x05:
+ * `"PCRYPT" 0x00 0x01 || 0x03 || 0x05 || id[16] || u16 index || u16 count || u32 total || bytes`,
+ * `id = SHA-256(message)[0..16]`. {@linkcode GroupAccount.assemble} puts them together.
+ */
+export function splitGroupMessage(message: Uint8Array, maxBytes = 512 * 1024): Uint8Array[] {
+  if (!(message instanceof Uint8Array)) throw new TypeError("message must be a Uint8Array");
+  if (!Number.isInteger(maxBytes) || maxBytes <= PIECE_HEADER) {
+    throw new RangeError(`maxBytes must be an integer above ${PIECE_HEADER}`);
+  }
+  if (message.length <= maxBytes) return [message];
+  const size = maxBytes - PIECE_HEADER;
+  const count = Math.ceil(message.length / size);
+  if (count > MAX_PIECES || message.length > MAX_PIECED_BYTES) {
+    throw new RangeError("the message is too big to be sent in pieces");
+  }
+  const id = sha256(message).subarray(0, 16);
+  const pieces: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const bytes = message.subarray(i * size, Math.min(message.length, (i + 1) * size));
+    const out = new Uint8Array(PIECE_HEADER + bytes.length);
+    out.set(MAGIC);
+    out[8] = GROUP_MODE;
+    out[9] = GroupMessageKind.piece;
+    out.set(id, 10);
+    const view = new DataView(out.buffer);
+    view.setUint16(26, i);
+    view.setUint16(28, count);
+    view.setUint32(30, message.length);
+    out.set(bytes, PIECE_HEADER);
+    pieces.push(out);
+  }
+  return pieces;
+}
+
+/** Parses a piece (kind 0x05): `FormatError` unless it is a well-formed one. */
+export function parseGroupPiece(bytes: Uint8Array): GroupPiece {
+  if (
+    !(bytes instanceof Uint8Array) || bytes.length <= PIECE_HEADER ||
+    !equalBytes(bytes.subarray(0, 8), MAGIC) || bytes[8] !== GROUP_MODE ||
+    bytes[9] !== GroupMessageKind.piece
+  ) {
+    throw new FormatError("not a piece of a group message");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const index = view.getUint16(26);
+  const count = view.getUint16(28);
+  const total = view.getUint32(30);
+  const length = bytes.length - PIECE_HEADER;
+  if (
+    count < 2 || count > MAX_PIECES || index >= count || total > MAX_PIECED_BYTES ||
+    length > total
+  ) {
+    throw new FormatError("a piece of a group message with a bad header");
+  }
+  return {
+    id: toHex(bytes.subarray(10, 26)),
+    index,
+    count,
+    total,
+    bytes: bytes.subarray(PIECE_HEADER),
+  };
 }
 
 // --------------------------------------------------------------------------------- types
@@ -249,6 +348,13 @@ export interface GroupAccount {
   update(group: string): Promise<PendingCommit>;
   /** Drops the pending commit of `group` (its publication failed). */
   discard(group: string): Promise<void>;
+  /**
+   * Keeps a piece of a group message ({@linkcode splitGroupMessage}) in the store, sealed, and
+   * resolves with the whole message once every piece of it has arrived (the pieces are then
+   * deleted), else `undefined`. Pieces may come in any order and more than once; the whole must
+   * hash to the pieces' id, or `FormatError` (and the pieces are dropped).
+   */
+  assemble(piece: Uint8Array): Promise<Uint8Array | undefined>;
   /** Joins a group from a Welcome; returns the group's id. `cursor`: its queue position. */
   join(welcome: Uint8Array, options?: { cursor?: number }): Promise<string>;
   /** An application message to the group (mode-0x03 envelope). */
@@ -340,53 +446,60 @@ const decodeReceiverData = mapDecoders(
   }),
 );
 
-/**
- * One part of a group's state kept in a record of its own (docs/groups.md section 5): the
- * ratchet tree of an epoch, or a chunk of an epoch's secret tree. `token` holds the objects the
- * part was made from: ts-mls never changes them in place (it copies what it changes), so the same
- * objects mean the same bytes, and the record is not written again.
- */
-interface Part {
-  readonly token: readonly unknown[];
-  bytes(): Uint8Array;
-}
-
 const sameToken = (a: readonly unknown[] | undefined, b: readonly unknown[]) =>
   a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** The parts of one epoch's trees, by record name. */
-function epochParts(
-  group: string,
-  epoch: bigint,
-  tree: RatchetTree,
-  secrets: SecretTree,
-  parts: Map<string, Part>,
-): void {
-  parts.set(`tree/${group}/${epoch}`, {
-    token: [tree],
-    bytes: () => concatBytes(new Uint8Array([1]), encodeTree(tree)),
-  });
-  for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
-    const nodes = secrets.slice(k * SECRET_CHUNK, (k + 1) * SECRET_CHUNK);
-    parts.set(`secrets/${group}/${epoch}/${k}`, {
-      token: nodes,
-      bytes: () => {
-        const w = new Writer().u8(1).u32(nodes.length);
-        for (const node of nodes) w.lp(encodeSecretNode(node));
-        return w.bytes();
-      },
-    });
+/**
+ * At most this many secret tree nodes are kept in the per-message record (`msg/<id>`, as an
+ * overlay on the chunk records): past it, the chunks they belong to are written again and the
+ * overlay emptied (docs/groups.md section 5).
+ */
+const OVERLAY_MAX = 16;
+
+/**
+ * How far ahead of its next generation the account's own application ratchet is stored: a sender
+ * writes its ratchet durably once per this many messages (docs/groups.md section 5). Under
+ * ts-mls's `maximumForwardRatchetSteps` (200), so the gap a crash leaves is always followed.
+ */
+const SEND_RESERVATION = 100;
+
+function encodeTreeRecord(tree: RatchetTree): Uint8Array {
+  return concatBytes(new Uint8Array([1]), encodeTree(tree));
+}
+
+function encodeSecretChunk(nodes: readonly SecretTreeNode[]): Uint8Array {
+  const w = new Writer().u8(1).u32(nodes.length);
+  for (const node of nodes) w.lp(encodeSecretNode(node));
+  return w.bytes();
+}
+
+/** What a group record (version 2) is made from: it is written again only when one changed. */
+function groupToken(r: GroupRecord): unknown[] {
+  const s = r.state;
+  const token: unknown[] = [
+    r.suite,
+    r.pending,
+    s.groupContext,
+    s.keySchedule,
+    s.privatePath,
+    s.signaturePrivateKey,
+    s.unappliedProposals,
+    s.confirmationTag,
+    s.groupActiveState,
+    s.secretTree.length,
+  ];
+  for (const [e, d] of s.historicalReceiverData) {
+    token.push(e, d.resumptionPsk, d.senderDataSecret, d.groupContext, d.secretTree.length);
   }
+  return token;
 }
 
 /**
  * A group record, version 2 (docs/groups.md section 5): the state without its ratchet trees and
- * secret trees, which `parts` receives (one tree per epoch, the secret trees in chunks).
+ * secret trees, which have records of their own (one tree per epoch, the secret trees in chunks).
  */
-function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Part>): Uint8Array {
+function encodeGroupRecord(r: GroupRecord): Uint8Array {
   const state = r.state;
-  const epoch = state.groupContext.epoch;
-  epochParts(group, epoch, state.ratchetTree, state.secretTree, parts);
   const history = [...state.historicalReceiverData.entries()];
   const w = new Writer().u8(2).sp(r.suite).u64(r.cursor)
     .lp(
@@ -394,13 +507,81 @@ function encodeGroupRecord(group: string, r: GroupRecord, parts: Map<string, Par
     )
     .u32(state.secretTree.length).u32(history.length);
   for (const [e, data] of history) {
-    epochParts(group, e, data.ratchetTree, data.secretTree, parts);
     w.u64(Number(e)).lp(encodeReceiverData(data)).u32(data.secretTree.length);
   }
   if (!r.pending) return w.u8(0).bytes();
   return w.u8(1).u64(Number(r.pending.epoch)).lp(r.pending.state).lp(r.pending.commit).lp(
     r.pending.welcome,
   ).bytes();
+}
+
+/**
+ * The per-message record `msg/<id>`: the delivery cursor and the secret tree nodes that changed
+ * since their chunk records were written (`u8 1 || u64 cursor || u32 k || (u64 epoch || u32 node
+ * || lp(SecretTreeNode)){k}`).
+ */
+function encodeMessageRecord(cursor: number, overlay: Map<string, SecretTreeNode>): Uint8Array {
+  const w = new Writer().u8(1).u64(cursor).u32(overlay.size);
+  for (const [key, node] of overlay) {
+    const [epoch, index] = key.split("/");
+    w.u64(Number(epoch)).u32(Number(index)).lp(encodeSecretNode(node));
+  }
+  return w.bytes();
+}
+
+function decodeMessageRecord(
+  bytes: Uint8Array,
+): { cursor: number; nodes: { epoch: bigint; index: number; node: SecretTreeNode }[] } {
+  const r = new Reader(bytes);
+  if (r.u8() !== 1) throw new FormatError("unknown group message record version");
+  const cursor = r.u64();
+  const n = r.u32();
+  const nodes: { epoch: bigint; index: number; node: SecretTreeNode }[] = [];
+  for (let i = 0; i < n; i++) {
+    const epoch = BigInt(r.u64());
+    const index = r.u32();
+    const body = r.lp();
+    const decoded = decodeSecretTreeNode(body, 0);
+    if (!decoded || decoded[1] !== body.length) throw new FormatError("bad stored secret tree");
+    nodes.push({ epoch, index, node: decoded[0] });
+  }
+  r.end();
+  return { cursor, nodes };
+}
+
+/** What is on disk for a group: what each record was made from (see `Groups.#save`). */
+interface Persisted {
+  /** What the group record was made from ({@linkcode groupToken}). */
+  groupToken: readonly unknown[];
+  /** Each kept epoch's records. */
+  epochs: Map<bigint, StoredEpoch>;
+  /** The cursor on disk. */
+  cursor: number;
+}
+
+/** One epoch's records on disk: ts-mls copies what it changes, so objects stand for bytes. */
+interface StoredEpoch {
+  /** The ratchet tree its `tree` record was made from. */
+  readonly tree: RatchetTree;
+  /** Per secret tree chunk record, the nodes it was made from. */
+  readonly chunks: readonly (readonly SecretTreeNode[])[];
+  /** Its nodes in the per-message record, by node index. */
+  readonly overlay: ReadonlyMap<number, SecretTreeNode>;
+  /** The secret tree array last saved (undefined: just loaded, compare every node). */
+  readonly secrets: SecretTree | undefined;
+  /** The reservation its own node was last saved with. */
+  readonly reservation: Reservation | undefined;
+}
+
+/**
+ * The account's own application ratchet as stored in an epoch: `SEND_RESERVATION` generations
+ * ahead of the next one it sends (docs/groups.md section 5).
+ */
+interface Reservation {
+  readonly epoch: bigint;
+  readonly ratchet: SecretTreeNode["application"];
+  /** The stored form of the own node, made once per handshake ratchet (an identity token). */
+  node?: SecretTreeNode;
 }
 
 function decodeState(bytes: Uint8Array, config: ClientConfig): ClientState {
@@ -562,13 +743,17 @@ class Groups implements GroupAccount {
   readonly #cache = new Map<string, GroupRecord>();
   /** Groups whose cached record has changes not yet written (a batch of sync). */
   readonly #staged = new Set<string>();
-  /** The part records stored for each group: name -> the objects they were made from. */
-  readonly #parts = new Map<string, Map<string, readonly unknown[]>>();
+  /** What is on disk for each group (loaded or saved by this account). */
+  readonly #persisted = new Map<string, Persisted>();
+  /** The own application ratchet's stored position in each group's current epoch. */
+  readonly #reservations = new Map<string, Reservation>();
   /** The group index, once read. */
   #ids: string[] | undefined;
   /** Member credentials already verified (suite, credential and key hashed). */
   readonly #verified = new Map<string, MemberIdentity>();
   readonly #sent = new Set<string>();
+  /** Leaf nodes already described (by object: ts-mls copies a node to change it). */
+  readonly #leaves = new WeakMap<LeafNode, { suite: GroupSuite; id: MemberIdentity }>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -649,6 +834,9 @@ class Groups implements GroupAccount {
     leaf: number,
     self: boolean,
   ): Promise<GroupMember> {
+    // ts-mls never changes a leaf node in place: the same object, the same member.
+    const known = this.#leaves.get(node);
+    if (known && known.suite === suite) return { ...known.id, leaf, self };
     // A credential verified once for this suite and signature key stays verified (the check is
     // a pure function of the three): messages from a known sender cost no signature checks.
     const name = node.credential.credentialType === "basic"
@@ -672,6 +860,7 @@ class Groups implements GroupAccount {
         this.#verified.set(name, id);
       }
     }
+    this.#leaves.set(node, { suite, id });
     return { ...id, leaf, self };
   }
 
@@ -709,57 +898,251 @@ class Groups implements GroupAccount {
     if (!bytes) throw new GroupError("not a member of that group");
     const suite = new Reader(bytes.subarray(1)).spString();
     if (!isGroupSuite(suite)) throw new FormatError("unknown group suite in the store");
-    const loaded = new Map<string, readonly unknown[]>();
+    const parts = new Map<string, readonly unknown[]>();
     const record = await decodeGroupRecord(group, bytes, this.#config(suite), async (name) => {
       const stored = await this.#get(name);
       if (!stored) throw new FormatError("a part of the group's state is missing from the store");
       return stored;
-    }, loaded);
-    this.#parts.set(group, loaded);
-    this.#cache.set(group, record);
-    return record;
+    }, parts);
+    const state = record.state;
+    const epochs = new Map<bigint, StoredEpoch>();
+    const overlays = new Map<bigint, Map<number, SecretTreeNode>>();
+    const kept: [bigint, RatchetTree, SecretTree][] = [
+      [state.groupContext.epoch, state.ratchetTree, state.secretTree],
+      ...[...state.historicalReceiverData].map(([e, d]): [bigint, RatchetTree, SecretTree] => [
+        e,
+        d.ratchetTree,
+        d.secretTree,
+      ]),
+    ];
+    for (const [epoch] of kept) overlays.set(epoch, new Map());
+    // The per-message record: the cursor and the secret tree nodes changed since their chunks.
+    let cursor = record.cursor;
+    const msg = await this.#get(`msg/${group}`);
+    if (msg) {
+      const decoded = decodeMessageRecord(msg);
+      cursor = decoded.cursor;
+      for (const { epoch, index, node } of decoded.nodes) {
+        const secrets = kept.find(([e]) => e === epoch)?.[2];
+        if (!secrets || index >= secrets.length) throw new FormatError("bad stored secret tree");
+        secrets[index] = node;
+        overlays.get(epoch)!.set(index, node);
+      }
+    }
+    // A version-1 record has no parts: the first save writes them and the record as version 2.
+    const v1 = bytes[0] === 1;
+    for (const [epoch, tree, secrets] of v1 ? [] : kept) {
+      const chunks: (readonly SecretTreeNode[])[] = [];
+      for (let k = 0; k * SECRET_CHUNK < secrets.length; k++) {
+        chunks.push(parts.get(`secrets/${group}/${epoch}/${k}`) as SecretTreeNode[]);
+      }
+      epochs.set(epoch, {
+        tree,
+        chunks,
+        overlay: overlays.get(epoch)!,
+        secrets: undefined,
+        reservation: undefined,
+      });
+    }
+    const loaded = { ...record, cursor };
+    this.#persisted.set(group, { groupToken: v1 ? [] : groupToken(loaded), epochs, cursor });
+    this.#cache.set(group, loaded);
+    return loaded;
+  }
+
+  /** The stored form of a secret tree node: the own node with the reserved ratchet. */
+  #storedNode(
+    group: string,
+    epoch: bigint,
+    index: number,
+    node: SecretTreeNode,
+    own: number,
+  ): SecretTreeNode {
+    const r = this.#reservations.get(group);
+    if (!r || index !== own || r.epoch !== epoch) return node;
+    if (node.application.generation > r.ratchet.generation) {
+      throw new GroupError("internal: the own ratchet passed its stored position");
+    }
+    if (r.node?.handshake !== node.handshake) {
+      r.node = { handshake: node.handshake, application: r.ratchet };
+    }
+    return r.node;
   }
 
   /**
-   * Writes the group's record (and the index when it is new or gone), atomically, with the parts
-   * (an epoch's ratchet tree, a chunk of its secret tree) that changed since they were stored,
-   * deleting those of epochs no longer kept. So a message writes the small record and one chunk of
-   * 16 secret tree nodes; a commit or a join writes the new epoch's tree and secret tree.
+   * Writes what changed of the group's state since it was stored, atomically (one `commit` of
+   * the store, none when nothing changed), with `extra` (docs/groups.md section 5):
+   *
+   * - the group record (the epoch's state without trees, the past epochs, the pending commit)
+   *   when one of those changed: at a commit, a join, a proposal;
+   * - an epoch's ratchet tree and secret tree chunks when the epoch is new;
+   * - the per-message record `msg/<id>` (the cursor, and the secret tree nodes changed since
+   *   their chunks were written) when the cursor or a node changed: so an application message,
+   *   sent or received, writes a record of a few hundred bytes; past `OVERLAY_MAX` nodes the
+   *   chunks holding them are written instead;
+   * - the deletion of the records of epochs no longer kept.
+   *
+   * The account's own application ratchet is stored at its reservation (`#storedNode`), so a
+   * message sent within the reservation changes nothing on disk. The work is proportional to
+   * the nodes that changed, not to the group's size: an epoch whose secret tree array is the one
+   * last saved is skipped, and in the others only the entries that are other objects are looked
+   * at.
    */
   async #save(
     group: string,
     record: GroupRecord | undefined,
     extra: { name: string; record?: Uint8Array }[] = [],
+    options: { received?: boolean } = {},
   ): Promise<void> {
     const ids = await this.#index();
     const list = [...extra];
-    const stored = this.#parts.get(group) ?? new Map<string, readonly unknown[]>();
-    const parts = new Map<string, Part>();
+    const before = this.#persisted.get(group);
+    const chunkName = (epoch: bigint, k: number) => `secrets/${group}/${epoch}/${k}`;
+    const dropEpoch = (epoch: bigint, e: StoredEpoch) => {
+      list.push({ name: `tree/${group}/${epoch}` });
+      for (let k = 0; k < e.chunks.length; k++) list.push({ name: chunkName(epoch, k) });
+    };
     let nextIds = ids;
+    let after: Persisted | undefined;
     if (record) {
-      list.push({ name: `group/${group}`, record: encodeGroupRecord(group, record, parts) });
-      for (const [name, part] of parts) {
-        if (!sameToken(stored.get(name), part.token)) list.push({ name, record: part.bytes() });
+      const state = record.state;
+      const own = state.privatePath.leafIndex * 2;
+      const reservation = this.#reservations.get(group);
+      const kept: [bigint, RatchetTree, SecretTree][] = [
+        [state.groupContext.epoch, state.ratchetTree, state.secretTree],
+        ...[...state.historicalReceiverData].map(([e, d]): [bigint, RatchetTree, SecretTree] => [
+          e,
+          d.ratchetTree,
+          d.secretTree,
+        ]),
+      ];
+      const epochs = new Map<bigint, StoredEpoch>();
+      let overlayChanged = false;
+      let overlaySize = 0;
+      for (const [epoch, tree, secrets] of kept) {
+        const prev = before?.epochs.get(epoch);
+        const res = reservation?.epoch === epoch ? reservation : undefined;
+        const stored = (i: number) =>
+          i === own && res ? this.#storedNode(group, epoch, i, secrets[i], own) : secrets[i];
+        const chunkNodes = (k: number) => {
+          const nodes: SecretTreeNode[] = [];
+          const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);
+          for (let i = k * SECRET_CHUNK; i < end; i++) nodes.push(stored(i));
+          return nodes;
+        };
+        if (!prev || prev.tree !== tree) {
+          list.push({ name: `tree/${group}/${epoch}`, record: encodeTreeRecord(tree) });
+        }
+        const count = Math.ceil(secrets.length / SECRET_CHUNK);
+        const fits = prev !== undefined && prev.chunks.length === count &&
+          (count === 0 ||
+            prev.chunks[count - 1].length === secrets.length - (count - 1) * SECRET_CHUNK);
+        if (!fits) {
+          // A new epoch (or a stored one of another shape): every chunk.
+          const chunks: SecretTreeNode[][] = [];
+          for (let k = 0; k < count; k++) {
+            chunks.push(chunkNodes(k));
+            list.push({ name: chunkName(epoch, k), record: encodeSecretChunk(chunks[k]) });
+          }
+          if (prev && prev.overlay.size > 0) overlayChanged = true;
+          epochs.set(epoch, { tree, chunks, overlay: new Map(), secrets, reservation: res });
+          continue;
+        }
+        if (prev.secrets === secrets && prev.reservation === res) {
+          epochs.set(epoch, { ...prev, tree });
+          overlaySize += prev.overlay.size;
+          continue;
+        }
+        // The entries that are other objects than last time (all of them after a load), and the
+        // own node when its reservation moved.
+        const overlay = new Map(prev.overlay);
+        const look = (i: number) => {
+          const node = stored(i);
+          const chunked = prev.chunks[Math.floor(i / SECRET_CHUNK)][i % SECRET_CHUNK];
+          if (node === chunked) {
+            if (overlay.delete(i)) overlayChanged = true;
+          } else if (overlay.get(i) !== node) {
+            overlay.set(i, node);
+            overlayChanged = true;
+          }
+        };
+        const last = prev.secrets;
+        if (last && last.length === secrets.length) {
+          for (let i = 0; i < secrets.length; i++) if (secrets[i] !== last[i]) look(i);
+          if (prev.reservation !== res && own < secrets.length) look(own);
+        } else {
+          for (let i = 0; i < secrets.length; i++) look(i);
+        }
+        overlaySize += overlay.size;
+        epochs.set(epoch, { tree, chunks: prev.chunks, overlay, secrets, reservation: res });
+      }
+      for (const [epoch, e] of before?.epochs ?? []) {
+        if (!epochs.has(epoch)) {
+          dropEpoch(epoch, e);
+          if (e.overlay.size > 0) overlayChanged = true;
+        }
+      }
+      if (overlaySize > OVERLAY_MAX) {
+        // Fold: the chunks holding overlay nodes are written again, the overlay emptied.
+        for (const [epoch, tree, secrets] of kept) {
+          const e = epochs.get(epoch)!;
+          if (e.overlay.size === 0) continue;
+          const res = reservation?.epoch === epoch ? reservation : undefined;
+          const chunks = e.chunks.slice();
+          for (const k of new Set([...e.overlay.keys()].map((i) => Math.floor(i / SECRET_CHUNK)))) {
+            const nodes: SecretTreeNode[] = [];
+            const end = Math.min(secrets.length, (k + 1) * SECRET_CHUNK);
+            for (let i = k * SECRET_CHUNK; i < end; i++) {
+              nodes.push(
+                i === own && res ? this.#storedNode(group, epoch, i, secrets[i], own) : secrets[i],
+              );
+            }
+            chunks[k] = nodes;
+            list.push({ name: chunkName(epoch, k), record: encodeSecretChunk(nodes) });
+          }
+          epochs.set(epoch, { ...e, tree, chunks, overlay: new Map() });
+        }
+        overlayChanged = true;
+      }
+      const token = groupToken(record);
+      if (!before || !sameToken(before.groupToken, token)) {
+        list.push({ name: `group/${group}`, record: encodeGroupRecord(record) });
+      }
+      if (!before || overlayChanged || before.cursor !== record.cursor) {
+        const overlay = new Map<string, SecretTreeNode>();
+        for (const [epoch, e] of epochs) {
+          for (const [i, node] of e.overlay) overlay.set(`${epoch}/${i}`, node);
+        }
+        list.push({ name: `msg/${group}`, record: encodeMessageRecord(record.cursor, overlay) });
       }
       if (!ids.includes(group)) {
         nextIds = [...ids, group];
         list.push({ name: "groups", record: encodeIndex(nextIds) });
       }
+      after = { groupToken: token, epochs, cursor: record.cursor };
     } else {
-      list.push({ name: `group/${group}` });
+      list.push({ name: `group/${group}` }, { name: `msg/${group}` });
       nextIds = ids.filter((x) => x !== group);
       list.push({ name: "groups", record: encodeIndex(nextIds) });
+      for (const [epoch, e] of before?.epochs ?? []) dropEpoch(epoch, e);
     }
-    for (const name of stored.keys()) if (!parts.has(name)) list.push({ name });
-    await this.#store.commit(await this.#changes(list));
+    // A received application message's record alone is written without waiting for the disk
+    // (docs/groups.md section 5): losing it to a power failure only makes the account decrypt
+    // the message again; everything a sender depends on is written durably.
+    const relaxed = options.received === true && list.length === 1 &&
+      list[0].name === `msg/${group}`;
+    if (list.length > 0) {
+      await this.#store.commit(await this.#changes(list), relaxed ? { durable: false } : undefined);
+    }
     this.#staged.delete(group);
     this.#ids = nextIds;
-    if (record) {
+    if (record && after) {
       this.#cache.set(group, record);
-      this.#parts.set(group, new Map([...parts].map(([name, part]) => [name, part.token])));
+      this.#persisted.set(group, after);
     } else {
       this.#cache.delete(group);
-      this.#parts.delete(group);
+      this.#persisted.delete(group);
+      this.#reservations.delete(group);
     }
   }
 
@@ -932,6 +1315,27 @@ class Groups implements GroupAccount {
     });
   }
 
+  assemble(piece: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#serial(async () => {
+      const p = parseGroupPiece(piece);
+      const name = (i: number) => `piece/${p.id}/${p.count}/${p.total}/${i}`;
+      await this.#store.commit(await this.#changes([{ name: name(p.index), record: p.bytes }]));
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < p.count; i++) {
+        const bytes = i === p.index ? p.bytes : await this.#get(name(i));
+        if (!bytes) return undefined;
+        parts.push(bytes);
+      }
+      const whole = concatBytes(...parts);
+      const drop = Array.from({ length: p.count }, (_, i) => ({ name: name(i) }));
+      await this.#store.commit(await this.#changes(drop));
+      if (whole.length !== p.total || toHex(sha256(whole).subarray(0, 16)) !== p.id) {
+        throw new FormatError("the pieces of the group message do not make the message they name");
+      }
+      return whole;
+    });
+  }
+
   join(welcome: Uint8Array, options: { cursor?: number } = {}): Promise<string> {
     return this.#serial(async () => {
       const { message } = parseGroupEnvelope(welcome);
@@ -991,6 +1395,7 @@ class Groups implements GroupAccount {
       if (!(data instanceof Uint8Array)) throw new TypeError("data must be a Uint8Array");
       const record = await this.#load(group);
       const cs = await suiteImpl(record.suite);
+      await this.#reserve(group, record, cs);
       const result = await createApplicationMessage(record.state, padApplication(data), cs);
       const out = envelope(GroupMessageKind.application, {
         version: "mls10",
@@ -1001,6 +1406,47 @@ class Groups implements GroupAccount {
       this.#remember(out);
       return out;
     });
+  }
+
+  /**
+   * Before the account sends from its application ratchet at generation `g`, the store must hold
+   * that ratchet at a later generation, or a crash would make it reuse `g`'s key: when the stored
+   * position is not ahead of `g`, it moves to `g + SEND_RESERVATION` and is written durably
+   * (the ratchet secret of that generation, from which only keys not yet used derive). So a
+   * sender writes once per `SEND_RESERVATION` messages; after a crash it resumes from the stored
+   * position, skipping the generations it had reserved (receivers ratchet over the gap).
+   */
+  async #reserve(
+    group: string,
+    record: GroupRecord,
+    cs: Awaited<ReturnType<typeof suiteImpl>>,
+  ): Promise<void> {
+    const state = record.state;
+    const epoch = state.groupContext.epoch;
+    const own = state.secretTree[state.privatePath.leafIndex * 2];
+    if (!own) throw new GroupError("internal: no own secret tree node");
+    const current = this.#reservations.get(group);
+    if (
+      current && current.epoch === epoch &&
+      own.application.generation < current.ratchet.generation
+    ) return;
+    let secret = own.application.secret;
+    const from = own.application.generation;
+    for (let g = from; g < from + SEND_RESERVATION; g++) {
+      secret = await deriveTreeSecret(secret, "secret", g, cs.kdf.size, cs.kdf);
+    }
+    this.#reservations.set(group, {
+      epoch,
+      ratchet: { secret, generation: from + SEND_RESERVATION, unusedGenerations: {} },
+    });
+    try {
+      await this.#save(group, record);
+    } catch (e) {
+      // Not on disk: the old reservation (or none) is what the store holds.
+      if (current) this.#reservations.set(group, current);
+      else this.#reservations.delete(group);
+      throw e;
+    }
   }
 
   #remember(out: Uint8Array): void {
@@ -1026,7 +1472,7 @@ class Groups implements GroupAccount {
   /** Writes a staged record. */
   async #flush(group: string): Promise<void> {
     const record = this.#cache.get(group);
-    if (this.#staged.has(group) && record) await this.#save(group, record);
+    if (this.#staged.has(group) && record) await this.#save(group, record, [], { received: true });
     this.#staged.delete(group);
   }
 
@@ -1047,14 +1493,14 @@ class Groups implements GroupAccount {
     const cursor = seq ?? record.cursor;
     if (this.#sent.has(toHex(sha256(bytes)))) {
       if (batch) this.#stage(group, { ...record, cursor });
-      else await this.#save(group, { ...record, cursor });
+      else await this.#save(group, { ...record, cursor }, [], { received: true });
       return { type: "own", group };
     }
     const cs = await suiteImpl(record.suite);
     if (kind === "application") {
       const { data, sender, state } = await this.#openApplication(record, pm);
       if (batch) this.#stage(group, { ...record, state, cursor });
-      else await this.#save(group, { ...record, state, cursor });
+      else await this.#save(group, { ...record, state, cursor }, [], { received: true });
       return { type: "message", group, epoch: pm.epoch, sender, data };
     }
     // A handshake message.

@@ -44,11 +44,14 @@ export {
   type GroupMember,
   GroupMessageKind,
   type GroupMessageKindName,
+  type GroupPiece,
   type GroupSuite,
   type MemberIdentity,
   openGroups,
+  parseGroupPiece,
   type PendingCommit,
   queueId,
+  splitGroupMessage,
 } from "./group.ts";
 export { GROUP_SUITES, INTEROP_GROUP_SUITE } from "./_suites.ts";
 export {

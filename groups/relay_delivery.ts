@@ -167,6 +167,18 @@ export class RelayGroupDelivery implements GroupDelivery {
     return found.messages;
   }
 
+  /**
+   * Asks the relay to notify this connection of each message posted to the group's queue in the
+   * member's current epoch (`GSUB`, docs/relay.md section 10): `onPost` gets its sequence number.
+   * Resolves with the epoch watched; after processing that epoch's commit, watch again. A relay
+   * without `GSUB` answers `UNKNOWN` (a `RelayError`): poll.
+   */
+  async watch(queue: string, onPost: (seq: number) => void): Promise<bigint> {
+    const { epoch, key } = await this.#key(queue);
+    await this.client.groupWatch(relayGroupQueueId(queue), key, epoch, onPost);
+    return epoch;
+  }
+
   /** The queue's current epoch, as the relay answers it to the member's current epoch's key. */
   async epoch(queue: string): Promise<bigint> {
     const { epoch, key } = await this.#key(queue);

@@ -163,6 +163,8 @@ export class RelayClient {
   #seq = 0;
   readonly #waiting = new Map<number, Waiting>();
   readonly #mailboxes = new Map<string, Mailbox>();
+  /** Group queues watched (GSUB): GID hex -> what to call with the sequence number of a post. */
+  readonly #groupWatches = new Map<string, (seq: number) => void>();
   #pinger: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #reading: Promise<void>;
@@ -252,6 +254,13 @@ export class RelayClient {
   }
 
   #push(response: Response): void {
+    if (response.tag === RESPONSE.GNOTE && response.body.length === 8) {
+      const seq = Number(
+        new DataView(response.body.buffer, response.body.byteOffset).getBigUint64(0),
+      );
+      this.#groupWatches.get(toHex(response.id))?.(seq);
+      return;
+    }
     const mailbox = this.#mailboxes.get(toHex(response.id));
     if (!mailbox) return;
     if (response.tag === RESPONSE.MSG && response.body.length >= RELAY_MESSAGE_ID_SIZE) {
@@ -522,6 +531,25 @@ export class RelayClient {
       throw new RelayError(RELAY_ERROR.SYNTAX, "unexpected answer to GGET");
     }
     return parseGroupMessages(answer.body);
+  }
+
+  /**
+   * Watches a group queue (GSUB, docs/relay.md section 10): `onPost` is called with the sequence
+   * number of each message of `epoch` the relay process stores from now on, until this connection
+   * watches the queue at another epoch (call again after processing the epoch's commit) or
+   * closes. Signed by that epoch's key. A relay with several processes notifies only of the
+   * posts made to the process this connection reaches: keep polling, less often.
+   */
+  async groupWatch(
+    groupId: Uint8Array,
+    key: QueueKey,
+    epoch: bigint,
+    onPost: (seq: number) => void,
+  ): Promise<void> {
+    const body = new Uint8Array(8);
+    new DataView(body.buffer).setBigUint64(0, epoch);
+    this.#groupWatches.set(toHex(groupId), onPost);
+    await this.#command(COMMAND.GSUB, groupId, body, key);
   }
 
   /** A round trip to the relay. */

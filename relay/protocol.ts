@@ -44,6 +44,7 @@ export const COMMAND: Readonly<{
   GNEW: 0x0b;
   GPOST: 0x0c;
   GGET: 0x0d;
+  GSUB: 0x0e;
 }> = Object.freeze({
   NEW: 0x01,
   KEY: 0x02,
@@ -58,6 +59,7 @@ export const COMMAND: Readonly<{
   GNEW: 0x0b,
   GPOST: 0x0c,
   GGET: 0x0d,
+  GSUB: 0x0e,
 });
 
 /** Response tags (`docs/relay.md` section 3.2). */
@@ -73,6 +75,7 @@ export const RESPONSE: Readonly<{
   END: 0x88;
   SEQ: 0x89;
   GMSGS: 0x8a;
+  GNOTE: 0x8b;
   ERR: 0xff;
 }> = Object.freeze({
   HELLO: 0x80,
@@ -86,6 +89,7 @@ export const RESPONSE: Readonly<{
   END: 0x88,
   SEQ: 0x89,
   GMSGS: 0x8a,
+  GNOTE: 0x8b,
   ERR: 0xff,
 });
 

@@ -47,6 +47,8 @@ import type { QueueRecord, RelayStore } from "./store.ts";
 
 /** Default largest envelope: 1 MiB (`docs/relay.md` section 5). */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
+/** Default largest group handshake message: under the clients' 16 MiB frame limit. */
+export const DEFAULT_MAX_GROUP_HANDSHAKE_BYTES = 15 * 1024 * 1024;
 /** Default queues created or subscribed on one connection. */
 export const DEFAULT_MAX_QUEUES_PER_CONNECTION = 1000;
 /** Default commands per second on one connection (and burst). */
@@ -66,6 +68,12 @@ export interface RelayServerOptions {
   store: RelayStore;
   /** Largest envelope accepted (default 1 MiB). */
   maxEnvelopeBytes?: number;
+  /**
+   * Largest group handshake message (a commit or proposal, `GPOST` kind 0x02) accepted (default
+   * 15 MiB, at least `maxEnvelopeBytes`): an MLS commit adding or updating a large group does
+   * not fit 1 MiB and cannot be split (docs/relay.md section 5).
+   */
+  maxGroupHandshakeBytes?: number;
   /** Queues created or subscribed on one connection (default 1,000). */
   maxQueuesPerConnection?: number;
   /** Commands per second on one connection, also the burst (default 1,000). */
@@ -144,12 +152,15 @@ interface Peer {
 export class RelayServer {
   readonly #store: RelayStore;
   readonly #maxEnvelope: number;
+  readonly #maxHandshake: number;
   readonly #maxQueues: number;
   readonly #rate: number;
   readonly #options: RelayServerOptions;
   readonly #listeners: Listener[] = [];
   /** Each queue's subscription in this process. */
   readonly #subscribers = new Map<string, Subscription>();
+  /** Group queue watchers (GSUB) in this process: GID hex -> connection -> the epoch watched. */
+  readonly #groupWatchers = new Map<string, Map<Peer, bigint>>();
   readonly #unwatch: () => void;
   readonly #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
@@ -168,6 +179,16 @@ export class RelayServer {
     );
     if (this.#maxEnvelope > 64 * 1024 * 1024) {
       throw new RangeError("maxEnvelopeBytes must be at most 64 MiB");
+    }
+    this.#maxHandshake = Math.max(
+      this.#maxEnvelope,
+      positive(
+        "maxGroupHandshakeBytes",
+        options.maxGroupHandshakeBytes ?? DEFAULT_MAX_GROUP_HANDSHAKE_BYTES,
+      ),
+    );
+    if (this.#maxHandshake > 64 * 1024 * 1024) {
+      throw new RangeError("maxGroupHandshakeBytes must be at most 64 MiB");
     }
     this.#maxQueues = positive(
       "maxQueuesPerConnection",
@@ -211,7 +232,7 @@ export class RelayServer {
       return this.#serve(peer);
     }, {
       relayFrames: true,
-      maxFrameBytes: this.#maxEnvelope + COMMAND_OVERHEAD,
+      maxFrameBytes: this.#maxHandshake + COMMAND_OVERHEAD,
       maxConnections: this.#options.maxConnections,
       betweenFramesTimeoutMs: this.#options.idleTimeoutMs,
       frameBudget: this.#options.frameBudget,
@@ -260,6 +281,21 @@ export class RelayServer {
       peer.closed = true;
       for (const sub of peer.subscriptions.values()) this.#unsubscribe(sub);
     }
+  }
+
+  /** Sends GNOTE(seq) to the connections watching `gid` at `epoch` (dropping closed ones). */
+  #notifyGroup(gid: Uint8Array, epoch: bigint, seq: number): void {
+    const key = hex(gid);
+    const watchers = this.#groupWatchers.get(key);
+    if (!watchers) return;
+    for (const [peer, watched] of watchers) {
+      if (peer.closed) watchers.delete(peer);
+      else if (watched === epoch) {
+        peer.connection.sendRelayFrame(encodeResponse(0, RESPONSE.GNOTE, gid, u64(BigInt(seq))))
+          .catch(() => {});
+      }
+    }
+    if (watchers.size === 0) this.#groupWatchers.delete(key);
   }
 
   /** A token from the connection's bucket, or false. */
@@ -505,9 +541,13 @@ export class RelayServer {
         const at = RELAY_MESSAGE_ID_SIZE + 2 + keyLength;
         if (at > body.length) throw new RelayError(RELAY_ERROR.SYNTAX);
         const envelope = body.subarray(at);
-        if (envelope.length > this.#maxEnvelope) throw new RelayError(RELAY_ERROR.LARGE);
+        if (envelope.length > this.#maxHandshake) throw new RelayError(RELAY_ERROR.LARGE);
         const header = parseGroupMessageHeader(envelope);
         if (!header) throw new RelayError(RELAY_ERROR.NOT_ENVELOPE);
+        // Application messages keep the envelope limit; commits and proposals have their own.
+        if (header.type === "application" && envelope.length > this.#maxEnvelope) {
+          throw new RelayError(RELAY_ERROR.LARGE);
+        }
         if (header.epoch >= MAX_EPOCH) throw new RelayError(RELAY_ERROR.SYNTAX);
         // A commit names the next epoch's authorization key; nothing else does.
         let nextKey: AuthKey | undefined;
@@ -527,6 +567,8 @@ export class RelayServer {
           this.#store.groupPost(gid, msgId, header.epoch, envelope.slice(), nextKey).then((r) => {
             switch (r.result) {
               case "stored":
+                this.#notifyGroup(gid, header.epoch, r.seq);
+                return encodeResponse(seq, RESPONSE.SEQ, gid, u64(BigInt(r.seq)));
               case "duplicate":
                 return encodeResponse(seq, RESPONSE.SEQ, gid, u64(BigInt(r.seq)));
               case "stale":
@@ -543,6 +585,25 @@ export class RelayServer {
             }
           }),
         );
+      }
+      case COMMAND.GSUB: {
+        // docs/relay.md section 10: notify this connection of each message of epoch E stored
+        // from now on (GNOTE with its sequence number), until it watches another epoch.
+        if (command.id.length !== QUEUE_ID_SIZE || command.body.length !== 8) {
+          throw new RelayError(RELAY_ERROR.SYNTAX);
+        }
+        const epoch = readEpoch(command.body, 0);
+        const gid = command.id.slice();
+        const known = await this.#store.groupKey(gid, epoch);
+        if (!(await this.#verify(peer, known?.key, command))) {
+          throw new RelayError(RELAY_ERROR.AUTH);
+        }
+        this.#countQueue(peer, gid);
+        const key = hex(gid);
+        let watchers = this.#groupWatchers.get(key);
+        if (!watchers) this.#groupWatchers.set(key, watchers = new Map());
+        watchers.set(peer, epoch);
+        return answer(ok());
       }
       case COMMAND.GGET: {
         if (command.id.length !== QUEUE_ID_SIZE || command.body.length !== 18) {

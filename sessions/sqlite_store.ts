@@ -78,6 +78,8 @@ export class SqliteSessionStore implements SessionStore {
   #list: StatementSync;
   #begin: StatementSync;
   #end: StatementSync;
+  /** Whether the connection runs with `synchronous=NORMAL` (a relaxed commit), else FULL. */
+  #relaxed = false;
 
   /**
    * Opens (or creates) the database at `path`.
@@ -155,12 +157,23 @@ export class SqliteSessionStore implements SessionStore {
     }
   }
 
-  /** See {@linkcode SessionStore.commit}: one SQLite transaction, durable on resolve. */
-  commit(changes: readonly StoreChange[]): Promise<void> {
+  /**
+   * See {@linkcode SessionStore.commit}: one SQLite transaction, durable on resolve (with
+   * `durable: false`, written to the write-ahead log without an fsync: a power failure may lose
+   * it, a crash of the process does not).
+   */
+  commit(changes: readonly StoreChange[], options?: { durable?: boolean }): Promise<void> {
     try {
       const db = this.#open();
       checkChanges(changes);
       if (changes.length === 0) return Promise.resolve();
+      // synchronous=NORMAL in WAL mode: the commit is written to the log, not fsynced; the next
+      // FULL commit (or checkpoint) syncs it with everything before it.
+      const relaxed = options?.durable === false;
+      if (relaxed !== this.#relaxed) {
+        db.exec(relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
+        this.#relaxed = relaxed;
+      }
       this.#begin.run();
       try {
         for (const { key, value } of changes) {

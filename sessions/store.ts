@@ -42,8 +42,13 @@ export interface SessionStore {
   /**
    * Applies `changes` in order, all or none, and resolves once they are durable. A change with
    * no `value` deletes its key (deleting a missing key is not an error).
+   *
+   * `options.durable: false` allows a store to resolve before the changes reach stable storage
+   * (a power failure may then lose them, with every later relaxed commit, but never a part of
+   * one, nor a durable commit made after them). Groups use it for a received message's record,
+   * never for a state a sender depends on (docs/groups.md section 5). Stores may ignore it.
    */
-  commit(changes: readonly StoreChange[]): Promise<void>;
+  commit(changes: readonly StoreChange[], options?: { durable?: boolean }): Promise<void>;
   /** Optional: releases the store (closes a database). */
   close?(): Promise<void> | void;
 }

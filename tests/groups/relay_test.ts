@@ -33,57 +33,10 @@ import { makeCredential } from "../../groups/_credential.ts";
 import { parseGroupEnvelope } from "../../groups/group.ts";
 import { DEFAULT_GROUP_SUITE, suiteImpl } from "../../groups/_suites.ts";
 import { RELAY_ERROR, RelayClient, RelayError } from "../../relay/mod.ts";
-import { spawnCommand } from "../_process.ts";
+import { startRelay } from "./_relay_process.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
 const te = new TextEncoder();
 const td = new TextDecoder();
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** `polycrypt relay --store FILE` as a child process. */
-async function startRelay(store: string) {
-  const url = `tcp://127.0.0.1:${freePort()}`;
-  const child = spawnCommand("deno", [
-    "run",
-    "--allow-all",
-    `${ROOT}cli/main.ts`,
-    "relay",
-    "--on",
-    url,
-    "--store",
-    `sqlite:${store}`,
-  ]);
-  let exited = false;
-  const output = child.output().then((o) => {
-    exited = true;
-    return td.decode(o.stdout) + td.decode(o.stderr);
-  });
-  const stop = () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    return output;
-  };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      const client = await RelayClient.connect(url, { timeoutMs: 5000 });
-      await client.close();
-      return { url, stop };
-    } catch {
-      if (exited || Date.now() > deadline) {
-        throw new Error(`the relay did not start: ${await stop()}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 interface Member {
   identity: string;

@@ -1,8 +1,9 @@
 // `chat @NAME` (docs/cli.md, "Direct connections"). The cases that open data channels run in a
 // `deno test` process of their own (_direct_cases.ts; node-datachannel serves one isolate per
 // process, docs/transports.md section 12); here: the options refused before anything starts,
-// and a relay-only chat (--no-direct on one side, a SOCKS5 proxy on the other) with no data
-// channel at all.
+// a relay-only chat (--no-direct on one side, a SOCKS5 proxy on the other) with no data
+// channel at all, and the inboxes chat writes to through the relay secured as send -r secures
+// them (docs/relay.md section 13), then a direct chat over the reply invitations.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runDeno } from "../_process.ts";

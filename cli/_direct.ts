@@ -10,14 +10,7 @@ import { fingerprint } from "./_core.ts";
 import type { Values } from "./_args.ts";
 import { IoError, UsageError } from "./_errors.ts";
 import { say } from "./_io.ts";
-import {
-  type Contact,
-  findContact,
-  type InboxRecord,
-  readBook,
-  readInboxes,
-  writeInboxes,
-} from "./_contacts.ts";
+import { type Contact, findContact, type InboxRecord, readBook, readInboxes } from "./_contacts.ts";
 import { openAccount, pieces } from "./_chat_session.ts";
 import {
   DeferredStore,
@@ -25,7 +18,6 @@ import {
   pieceBody,
   RELAY_KIND,
   RELAY_PIECE_BYTES,
-  RelayOutbox,
   relayPayload,
   renameKey,
   writePiece,
@@ -33,7 +25,8 @@ import {
 import { checkFileNameOrUsage, checkOutDir, maxFileBytes, Notice, writeAll } from "./_delivery.ts";
 import { receivedText } from "./_terminal.ts";
 import { relayOptions, sessionIdentity } from "./inbox.ts";
-import { queueKey, Reader } from "./fetch.ts";
+import { queueKey, Reader, saveInboxRecords } from "./fetch.ts";
+import { ContactOutbox } from "./_relay_send.ts";
 import type { Account } from "../sessions/account.ts";
 import type { SessionStore } from "../sessions/store.ts";
 import type { RelayClient } from "../relay/client.ts";
@@ -268,7 +261,10 @@ export async function directChat(values: Values, who: string): Promise<void> {
     );
   }
   const inboxes = await readInboxes(identity);
-  if (inboxes.length === 0) {
+  // The newest inbox of `inbox new` (reply inboxes, made for one contact each, are followed but
+  // have no signalling queue): its signalling queue is where offers come.
+  const mine = inboxes.filter((i) => i.contact === undefined).at(-1);
+  if (mine === undefined) {
     throw new UsageError(
       "you have no inbox for the answers: create one with polycrypt inbox new --relay URL -i FILE",
     );
@@ -292,7 +288,7 @@ export async function directChat(values: Values, who: string): Promise<void> {
     contacts,
     outDir,
     maxFile,
-    () => writeInboxes(identity, inboxes),
+    () => saveInboxRecords(identity, inboxes),
   );
   const chat: Chat = {
     identity,
@@ -316,7 +312,7 @@ export async function directChat(values: Values, who: string): Promise<void> {
       throw new IoError(`could not connect to the relay ${url}`);
     }
   };
-  let outbox: RelayOutbox | undefined;
+  let outbox: ContactOutbox | undefined;
   let ended = false;
   const stop = new AbortController();
   try {
@@ -333,7 +329,6 @@ export async function directChat(values: Values, who: string): Promise<void> {
       path = line;
       say(line);
     };
-    const mine = inboxes.at(-1)!;
     let direct = wanted.direct;
     let noDirect = wanted.why;
     if (direct && invitation.signalId === undefined) {
@@ -380,6 +375,13 @@ export async function directChat(values: Values, who: string): Promise<void> {
         if (payload.kind === "text") {
           await writeAll(encoder.encode(receivedText(payload.text, `${chat.name}: `)));
           await chat.store.flush();
+          return true;
+        }
+        if (payload.kind === "queue-key") {
+          // Queue keys are announced in the queue they secure (docs/relay.md section 13), never
+          // on the data channel: nothing to secure here.
+          await chat.store.flush();
+          say(`polycrypt: from ${chat.name}: a queue key on the direct connection: ignored`);
           return true;
         }
         if (payload.kind !== "piece") {
@@ -435,11 +437,11 @@ export async function directChat(values: Values, who: string): Promise<void> {
       }
       if (!ended) say(`polycrypt: stopped reading your inbox on ${inbox.relay} (another reader)`);
     };
-    for (const inbox of inboxes) {
+    const followed = (inbox: InboxRecord) =>
       follow(inbox).catch((e) => {
         if (!ended) say(`polycrypt: stopped reading your inbox on ${inbox.relay}: ${e.message}`);
       });
-    }
+    for (const inbox of inboxes) followed(inbox);
 
     // ------------------------------------------------------------------ the data channel
     const sleep = (ms: number) =>
@@ -586,20 +588,26 @@ export async function directChat(values: Values, who: string): Promise<void> {
           await chat.store.flush();
         }
       });
-    let invitationSent = false;
-    /** Deposits `payload` in the peer's inbox (the first one carries this user's invitation). */
-    const deposit = async (kind: number, body: Uint8Array) => {
-      outbox ??= await RelayOutbox.open(contact.invitation!, options, chat.identity);
-      const invite = invitationSent ? undefined : mine.invitation;
-      invitationSent = true;
-      await reader.serially(async () => {
-        try {
-          await outbox!.deposit(chat.account, relayPayload(kind, body, invite));
-        } finally {
-          await chat.store.flush();
-        }
-      });
-    };
+    /**
+     * The peer's inbox, written as `send -r` does (docs/relay.md section 13): this sender's queue
+     * key announced before the first message, SENDs signed once the peer secured the queue, this
+     * user's reply inbox for the peer in the first message (followed here once made).
+     */
+    outbox = new ContactOutbox(chat.account, identity, contact, values, {
+      withAccount: (work) =>
+        serial(async () => {
+          try {
+            return await work();
+          } finally {
+            await chat.store.flush();
+          }
+        }),
+      onReplyInbox: (record) => {
+        inboxes.push(record);
+        followed(record);
+      },
+    });
+    const toPeer = outbox;
     let sent = 0;
     const sendText = async (text: string) => {
       const n = ++sent;
@@ -618,8 +626,8 @@ export async function directChat(values: Values, who: string): Promise<void> {
           say(`polycrypt: #${n} did not cross the direct connection (${e.message}): via the relay`);
         }
       }
-      await deposit(RELAY_KIND.text, body);
-      say(`  (#${n} queued on ${outbox!.relay} for ${chat.name})`);
+      await toPeer.deposit(RELAY_KIND.text, body);
+      say(`  (#${n} queued on ${toPeer.relay} for ${chat.name})`);
     };
     const sendFile = async (file: string) => {
       const n = ++sent;
@@ -652,17 +660,13 @@ export async function directChat(values: Values, who: string): Promise<void> {
           );
         }
       }
-      outbox ??= await RelayOutbox.open(contact.invitation!, options, chat.identity);
-      let offset = start;
-      for await (const piece of pieces(await readFrom(file, start), outbox.pieceBytes)) {
-        await deposit(
-          RELAY_KIND.piece,
-          pieceBody(transferId, offset, piece.last, name, piece.bytes),
-        );
-        offset += piece.bytes.length;
-      }
+      await toPeer.open();
+      const queued = await toPeer.depositFile(await readFrom(file, start), name, {
+        transferId,
+        offset: start,
+      });
       say(
-        `  (#${n} ${name}: ${offset - start} bytes queued on ${outbox.relay} for ${chat.name}` +
+        `  (#${n} ${name}: ${queued} bytes queued on ${toPeer.relay} for ${chat.name}` +
           `${start ? `, after ${start} delivered directly` : ""})`,
       );
     };

@@ -281,6 +281,21 @@ export class Reader {
   #shownInvitations = new Set<string>();
 }
 
+/**
+ * Writes `records` (read from the inbox file earlier, some changed since: secured, republished)
+ * into the inbox file as it is now: each replaces the record of the same relay and receiving id;
+ * records made meanwhile (a reply inbox made by a `send`, or by the chat reading these) are kept.
+ */
+export async function saveInboxRecords(identity: string, records: InboxRecord[]): Promise<void> {
+  const id = (r: InboxRecord) => `${r.relay} ${r.receivingId}`;
+  const ours = new Map(records.map((r) => [id(r), r]));
+  const now = await readInboxes(identity);
+  const merged = now.map((r) => ours.get(id(r)) ?? r);
+  const there = new Set(now.map(id));
+  for (const r of records) if (!there.has(id(r))) merged.push(r);
+  await writeInboxes(identity, merged);
+}
+
 export function queueKey(inbox: InboxRecord) {
   return {
     algorithm: inbox.key.algorithm,
@@ -330,7 +345,7 @@ export async function fetchInboxes(
     contacts,
     outDir,
     maxFile,
-    () => writeInboxes(identity, inboxes),
+    () => saveInboxRecords(identity, inboxes),
   );
   await reader.recover();
   const { RelayClient } = await import("../relay/client.ts");
@@ -420,7 +435,7 @@ export async function fetchInboxes(
   } finally {
     for (const client of clients) await client.close().catch(() => {});
     await close();
-    if (inboxesChanged) await writeInboxes(identity, inboxes);
+    if (inboxesChanged) await saveInboxRecords(identity, inboxes);
   }
   if (group && !unreachable.length) return;
   if (unreachable.length) {

@@ -42,7 +42,16 @@ const DEPENDENCIES = [
   "socks",
   "@xmpp/client",
   "node-datachannel",
+  // The ws:// transport's client and server in Node (transports/_node_ws.ts); never bundled, and
+  // never loaded by Deno or a browser.
+  "ws",
 ];
+
+/**
+ * Dependencies that no module imports by name (transports/_node_ws.ts requires `ws` at run time
+ * in Node only), so `deno cache` of the entries does not fetch them: cached by their pin.
+ */
+const RUNTIME_ONLY = ["ws"];
 
 /** The entry points: the npm build's file names (without .js) and their sources. */
 const ENTRIES: Record<string, string> = {
@@ -91,7 +100,13 @@ async function run(cmd: string, args: string[]): Promise<void> {
 /** A node_modules of links into Deno's npm cache, for every package deno.lock pins. */
 async function linkNodeModules(into: string): Promise<void> {
   // Every module the bundles hold, so that Deno has downloaded each npm package they import.
-  await run(Deno.execPath(), ["cache", ...Object.values(ENTRIES), "cascade/_argon2_wasm.ts"]);
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))) as DenoJson;
+  await run(Deno.execPath(), [
+    "cache",
+    ...Object.values(ENTRIES),
+    "cascade/_argon2_wasm.ts",
+    ...RUNTIME_ONLY.map((name) => config.imports[name]),
+  ]);
   const info = JSON.parse(
     new TextDecoder().decode(
       (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,

@@ -1,12 +1,14 @@
 // The npm package in Node (run by tests/package/package_test.ts as `node --test` in a scratch
 // project where `npm pack` of dist/ is installed): the committed envelope vectors decrypt, every
 // engine passes the conformance kit, a 64 MiB stream round-trips, Argon2id runs in a
-// worker_threads worker, and messages go both ways between Node and the Deno CLI.
+// worker_threads worker, messages go both ways between Node and the Deno CLI, and the network
+// transports (tcp://, tls://, udp://, ws://) carry them both ways between a Node process and the
+// Deno CLI's `send` and `listen`.
 //
 // Environment: POLYCRYPT_REPO (the repository, for the vectors, fixtures and the CLI) and DENO
 // (the deno executable).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,7 +32,17 @@ import {
   registry,
 } from "polycrypt";
 import { aeadConformance, kemConformance, signatureConformance } from "polycrypt/testing";
-import { memoryPair } from "polycrypt/transports";
+import {
+  dial,
+  listen,
+  memoryPair,
+  newReplyKey,
+  openReceipt,
+  parseMessage,
+  sealReceipt,
+  sendUdpForReceipt,
+  textMessage,
+} from "polycrypt/transports";
 
 const REPO = process.env.POLYCRYPT_REPO;
 const DENO = process.env.DENO ?? "deno";
@@ -251,5 +263,204 @@ describe("interop with the Deno CLI", () => {
       decrypt(signed, { identities: [carol.identity], verify: [carol.recipient] }),
       DecryptionError,
     );
+  });
+});
+
+/** The Deno CLI as a child that does not block Node's event loop (a Node listener serves it). */
+function cliChild(args, env = {}) {
+  const child = spawn(DENO, ["run", "--allow-all", join(REPO, "cli/main.ts"), ...args], {
+    env: { ...process.env, NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => stdout += d);
+  child.stderr.on("data", (d) => stderr += d);
+  const result = new Promise((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr }))
+  );
+  return { child, result, stderr: () => stderr };
+}
+
+/** `polycrypt listen --once --on ON ...`: resolves with its address once it prints it. */
+async function cliListen(on, extra = []) {
+  const run = cliChild(["listen", "--on", on, "--once", ...extra]);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const m = /listening on ((?:tcp|tls|udp|ws):\/\/127\.0\.0\.1:\d+\S*)/.exec(run.stderr());
+    if (m) return { address: m[1], result: run.result };
+    if (run.child.exitCode !== null || Date.now() > deadline) {
+      run.child.kill();
+      throw new Error(`listen did not start: ${run.stderr()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A Node listener's `serve` as the CLI's `send` expects it: each message decrypted with
+ * `identity`, its text kept in `heard`, and acknowledged with a receipt sealed to its reply key.
+ */
+function receiveTexts(identity, heard) {
+  return async (peer) => {
+    for await (const m of peer.messages()) {
+      if (m.kind === "ack") continue;
+      const sealed = m.kind === "envelope"
+        ? m.envelope
+        : new Uint8Array(await new Response(ReadableStream.from(m.pieces)).arrayBuffer());
+      const id = m.kind === "envelope" ? m.id : await m.id;
+      const plain = await decrypt(sealed, { identities: [identity] });
+      const message = await parseMessage(new Response(plain).body);
+      assert.equal(message.kind, "text");
+      heard.push(await new Response(message.body).text());
+      await peer.acknowledge(id, await sealReceipt(message.replyKey, id, "delivered"));
+    }
+  };
+}
+
+/** A text message to `recipient` with a fresh reply key, as `polycrypt send` makes it. */
+async function sealedText(text, recipient) {
+  const replyKey = newReplyKey();
+  const envelope = await encrypt(textMessage(text, { replyKey }), { recipients: [recipient] });
+  return { envelope, replyKey };
+}
+
+/** Sends over a connection dialed by Node; resolves with the receipt's outcome. */
+async function sendOnConnection(connection, text, recipient) {
+  const { envelope, replyKey } = await sealedText(text, recipient);
+  const id = await connection.send(envelope);
+  for await (const m of connection.messages()) {
+    if (m.kind === "ack" && m.receipt && Buffer.from(m.id).equals(Buffer.from(id))) {
+      return await openReceipt(replyKey, id, m.receipt);
+    }
+  }
+  throw new Error("the connection ended without a receipt");
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1 and localhost (the openssl CLI). */
+function certificate(dir) {
+  execFileSync("openssl", [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=localhost",
+    "-addext",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
+    "-keyout",
+    join(dir, "tls.key"),
+    "-out",
+    join(dir, "tls.pem"),
+  ], { stdio: "ignore" });
+  return {
+    cert: readFileSync(join(dir, "tls.pem"), "utf8"),
+    key: readFileSync(join(dir, "tls.key"), "utf8"),
+    certFile: join(dir, "tls.pem"),
+    keyFile: join(dir, "tls.key"),
+  };
+}
+
+describe("network transports between Node and the Deno CLI", () => {
+  // Node's side (identity in memory) and the CLI's (identity in a key file).
+  const node = generateIdentity();
+  const cliKeyFile = join(scratch, "cli-transport.key");
+  const cliSide = generateIdentity().then((id) => {
+    writeFileSync(cliKeyFile, id.identity + "\n", { mode: 0o600 });
+    return id;
+  });
+  let tls;
+  const tlsFiles = () => tls ??= certificate(scratch);
+
+  const schemes = {
+    tcp: { on: "tcp://127.0.0.1:0" },
+    ws: { on: "ws://127.0.0.1:0/polycrypt" },
+    tls: { on: "tls://127.0.0.1:0" },
+    udp: { on: "udp://127.0.0.1:0" },
+  };
+  for (const [scheme, { on }] of Object.entries(schemes)) {
+    test(`${scheme}: Node listens, \`polycrypt send\` delivers to it`, async () => {
+      const { identity, recipient } = await node;
+      const heard = [];
+      const listener = await listen(
+        on,
+        receiveTexts(identity, heard),
+        scheme === "tls" ? { tls: { cert: tlsFiles().cert, key: tlsFiles().key } } : {},
+      );
+      try {
+        assert.match(listener.address, new RegExp(`^${scheme}://127\\.0\\.0\\.1:[1-9]\\d*`));
+        const text = `from the Deno CLI to Node over ${scheme}`;
+        const extra = scheme === "tls" ? ["--tls-ca", tlsFiles().certFile] : [];
+        const sent = await cliChild([
+          "send",
+          "--to",
+          listener.address,
+          ...extra,
+          "-r",
+          recipient,
+          text,
+        ])
+          .result;
+        assert.equal(sent.code, 0, sent.stderr);
+        assert.equal(sent.stderr, "polycrypt: delivered\n");
+        assert.deepEqual(heard, [text]);
+      } finally {
+        await listener.close();
+      }
+    });
+
+    test(`${scheme}: \`polycrypt listen\` listens, Node dials and delivers`, async () => {
+      const { recipient } = await cliSide;
+      const extra = scheme === "tls"
+        ? ["--tls-cert", tlsFiles().certFile, "--tls-key", tlsFiles().keyFile]
+        : [];
+      const cli = await cliListen(on, ["-i", cliKeyFile, ...extra]);
+      const text = `from Node to the Deno CLI over ${scheme}`;
+      let outcome;
+      if (scheme === "udp") {
+        const { envelope, replyKey } = await sealedText(text, recipient);
+        const { id, receipt } = await sendUdpForReceipt(cli.address, envelope);
+        outcome = await openReceipt(replyKey, id, receipt);
+      } else {
+        if (scheme === "tls") {
+          // A certificate Node does not trust (the built-in roots): refused in the handshake.
+          await assert.rejects(dial(cli.address));
+        }
+        const connection = await dial(
+          cli.address,
+          scheme === "tls" ? { caCerts: [tlsFiles().cert] } : {},
+        );
+        try {
+          outcome = await sendOnConnection(connection, text, recipient);
+        } finally {
+          await connection.close();
+        }
+      }
+      assert.equal(outcome, "delivered");
+      const heard = await cli.result;
+      assert.equal(heard.code, 0, heard.stderr);
+      assert.equal(heard.stdout, `${text}\n`);
+    });
+  }
+
+  test("a Node listener reports a port in use, and frees its port on close", async () => {
+    const first = await listen("tcp://127.0.0.1:0", () => {});
+    await assert.rejects(listen(first.address, () => {}), /EADDRINUSE/);
+    await first.close();
+    const again = await listen(first.address, () => {});
+    assert.equal(again.port, first.port);
+    await again.close();
+    const ws = await listen("ws://127.0.0.1:0/chat", () => {});
+    // Plain HTTP on the listener's path: 426; another path: 404 (as Deno's listener answers).
+    assert.equal((await fetch(`http://127.0.0.1:${ws.port}/chat`)).status, 426);
+    assert.equal((await fetch(`http://127.0.0.1:${ws.port}/other`)).status, 404);
+    await ws.close();
   });
 });

@@ -61,6 +61,12 @@ const ENTRIES: Record<string, string> = {
   argon2_worker: "cascade/_argon2_worker.ts",
   modexp_worker: "engines/elgamal/_modexp_worker.ts",
 };
+/** The npm package's entry points, as its package.json exports them (sizes.json measures each). */
+const PACKAGE_ENTRIES: Record<string, string> = {
+  index: "polycrypt",
+  transports: "polycrypt/transports",
+  testing: "polycrypt/testing",
+};
 /** The browser build: the core and the one worker a page can start. */
 const BROWSER_ENTRIES = ["index", "argon2_worker"];
 /** The web chat page (web/, docs/web.md): its files copied as they are next to its bundle. */
@@ -259,6 +265,18 @@ async function main(): Promise<void> {
       mainFields: ["browser", "module", "main"],
     });
     const webRow = await buildWeb(common);
+    // 3. Each npm entry point as a bundler ships it (only to measure it: written to the scratch
+    // folder): minified, its npm dependencies inlined, what importing it loads (its static
+    // imports; lazy chunks such as the XMPP and WebRTC libraries are left out).
+    const shipped = await esbuild.build({
+      ...common,
+      entryPoints: Object.fromEntries(Object.keys(PACKAGE_ENTRIES).map((e) => [e, ENTRIES[e]])),
+      outdir: join(scratch, "sized"),
+      platform: "browser",
+      minify: true,
+      external: ["node:*", "crypto"],
+      mainFields: ["browser", "module", "main"],
+    });
     log(`bundles: ${Math.round(performance.now() - t0)} ms`);
 
     // 4. Declarations.
@@ -318,6 +336,16 @@ async function main(): Promise<void> {
       });
     }
     rows.push(webRow);
+    for (const [entry, name] of Object.entries(PACKAGE_ENTRIES)) {
+      const file = relative(ROOT, join(scratch, "sized", `${entry}.js`));
+      const { min, gz, n } = await sizeOf(staticClosure(shipped.metafile!, file));
+      rows.push({
+        entry: `npm ${name} (import, dependencies inlined)`,
+        files: n,
+        minifiedBytes: min,
+        gzipBytes: gz,
+      });
+    }
     await Deno.writeTextFile(join(DIST, "sizes.json"), JSON.stringify(rows, null, 2) + "\n");
     for (const r of rows) {
       log(

@@ -1,4 +1,4 @@
-// Node's figures for tests/package/report.ts, over the installed package: 1 KiB messages sealed and
+// Node's figures for bench/web.ts (`deno task bench:web`), over the installed package: 1 KiB messages sealed and
 // opened per second with the default identity, and Argon2id's default parameters in the
 // worker_threads worker. Prints one line of JSON.
 import { ARGON2_DEFAULT, argon2id, decrypt, encrypt, generateIdentity } from "polycrypt";

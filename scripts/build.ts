@@ -274,7 +274,9 @@ async function main(): Promise<void> {
       outdir: join(scratch, "sized"),
       platform: "browser",
       minify: true,
-      external: ["node:*", "crypto"],
+      // The Node-only libraries the transports load on first use stay out (they are lazy chunks,
+      // not part of what importing an entry loads, and need Node's own modules to bundle).
+      external: ["node:*", "crypto", "socks", "@xmpp/client", "node-datachannel", "ws"],
       mainFields: ["browser", "module", "main"],
     });
     log(`bundles: ${Math.round(performance.now() - t0)} ms`);

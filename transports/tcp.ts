@@ -1,5 +1,6 @@
 /**
- * TCP transport: `tcp://HOST:PORT` (`docs/transports.md` section 3). Needs `--allow-net`.
+ * TCP transport: `tcp://HOST:PORT` (`docs/transports.md` section 3). Needs `--allow-net`. Deno's
+ * sockets in Deno, node:net in Node (docs/package.md, "Transports in Node").
  *
  * @example
  * ```ts

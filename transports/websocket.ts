@@ -1,6 +1,8 @@
 /**
  * WebSocket transport: `ws://HOST:PORT/PATH`. The client is the standard `WebSocket` API, so a
- * browser peer works too; the server is `Deno.serve` with `Deno.upgradeWebSocket`. Frames
+ * browser peer works too; the server is `Deno.serve` with `Deno.upgradeWebSocket`. In Node (no
+ * `Deno`) the server is node:http with the npm package `ws`, which is also the client where there
+ * is no global `WebSocket` (Node 20; docs/package.md). Frames
  * (`docs/transports.md`) travel in binary WebSocket messages; a text message breaks the protocol.
  *
  * @example

@@ -26,7 +26,7 @@ async function cli(args: string[], stdin?: string | Uint8Array, env?: Record<str
 /** A TypeScript user of the package: it must compile against dist/types with full lib checks. */
 const CONSUMER = `
 import { decrypt, encrypt, generateIdentity, type KemEngine, registry } from "polycrypt";
-import { memoryPair } from "polycrypt/transports";
+import { dial, type Listener, listen, memoryPair } from "polycrypt/transports";
 import { kemConformance } from "polycrypt/testing";
 const { identity, recipient } = await generateIdentity();
 const sealed = await encrypt(new Uint8Array(1), { recipients: [recipient] });
@@ -34,7 +34,9 @@ const opened: Uint8Array = await decrypt(sealed, { identities: [identity] });
 const kem: KemEngine = registry.kem("x25519");
 const [a] = memoryPair();
 const id: Uint8Array = await a.send(sealed);
-export { id, kem, kemConformance, opened };
+const listener: Listener = await listen("tcp://127.0.0.1:0", () => {});
+const peer = await dial(listener.address);
+export { id, kem, kemConformance, opened, peer };
 `;
 
 /** Type-checks CONSUMER in `scratch` (where the package is installed) with tsc, no skipLibCheck. */

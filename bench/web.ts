@@ -18,11 +18,12 @@
  *   each time) against the target (under 1 s).
  *
  * The machine's speed drifts (two cores shared with other work), so Chromium, Node and Deno take
- * turns (each round starting with another), `--rounds` times (default 5); each figure is the
+ * short turns (8 per round for the rates, in a rotating order; Node is one process answering
+ * requests, tests/package/node/bench.mjs), `--rounds` times (default 5); each figure is the
  * median of its rounds and each ratio the median of the rounds' own ratios, every round is listed,
  * and the load average is noted at the start and the end.
  *
- * Run: `deno task bench:web [--seconds S per rate, default 4] [--rounds N] [--out FILE.md]`.
+ * Run: `deno task bench:web [--seconds S per rate and round, default 4] [--rounds N] [--out FILE]`.
  *
  * @module
  */
@@ -36,7 +37,7 @@ import {
   generateIdentity,
 } from "../mod.ts";
 import { build, DIST, installPackage, openPage, ROOT, serve } from "../tests/package/_browser.ts";
-import { runCommand, spawnCommand } from "../tests/_process.ts";
+import { spawnCommand } from "../tests/_process.ts";
 import { ARGON2_CLI_ARGS, commandMs } from "./report/_common.ts";
 import type { Browser } from "puppeteer-core";
 
@@ -62,22 +63,67 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(", ");
 const kib = (n: number) => (n / 1024).toFixed(1);
 
-/** 1 KiB seal + open per second in this Deno process, from the sources. */
-async function denoRate(): Promise<number> {
-  const { identity, recipient } = await generateIdentity();
-  const message = crypto.getRandomValues(new Uint8Array(1024));
-  const one = async () => {
-    const sealed = await encrypt(message, { recipients: [recipient] });
-    await decrypt(sealed, { identities: [identity] });
-  };
-  for (let i = 0; i < 20; i++) await one();
+/** Deno's turn (from the sources): 1 KiB seal + open for about `ms`; the count and time taken. */
+let denoOne: (() => Promise<void>) | undefined;
+async function denoSlice(ms: number): Promise<Slice> {
+  if (!denoOne) {
+    const { identity, recipient } = await generateIdentity();
+    const message = crypto.getRandomValues(new Uint8Array(1024));
+    const one = async () => {
+      const sealed = await encrypt(message, { recipients: [recipient] });
+      await decrypt(sealed, { identities: [identity] });
+    };
+    for (let i = 0; i < 20; i++) await one(); // warm up: caches, JIT
+    denoOne = one;
+  }
   let n = 0;
   const started = performance.now();
-  while (performance.now() - started < seconds * 1000) {
-    await one();
+  while (performance.now() - started < ms) {
+    await denoOne();
     n++;
   }
-  return n / ((performance.now() - started) / 1000);
+  return { n, ms: performance.now() - started };
+}
+
+/** A turn's count of round trips and its milliseconds. */
+interface Slice {
+  n: number;
+  ms: number;
+}
+
+/**
+ * `node bench.mjs` in the scratch project (tests/package/node/bench.mjs): one JSON line back for
+ * each JSON line sent, so Node takes short turns like the others without starting again.
+ */
+function nodeBench(cwd: string) {
+  const child = new Deno.Command("node", {
+    args: ["bench.mjs"],
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  return {
+    async ask<T>(request: Record<string, unknown>): Promise<T> {
+      await writer.write(new TextEncoder().encode(JSON.stringify(request) + "\n"));
+      while (!buffered.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error("node bench.mjs exited");
+        buffered += value;
+      }
+      const at = buffered.indexOf("\n");
+      const line = buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+      return JSON.parse(line) as T;
+    },
+    async close() {
+      await writer.close();
+      await child.status;
+    },
+  };
 }
 
 async function denoArgon2(backend: "native" | "wasm"): Promise<number> {
@@ -154,7 +200,11 @@ const call = <T>(name: string, ...args: unknown[]) =>
   ) as Promise<T>;
 const userAgent = (await call<{ userAgent: string }>("platform")).userAgent;
 const scratch = await Deno.makeTempDir({ prefix: "polycrypt-bench-web-" });
-const rates = { chromium: [] as number[], node: [] as number[], deno: [] as number[] };
+type Platform = "chromium" | "node" | "deno";
+const PLATFORMS: Platform[] = ["chromium", "node", "deno"];
+/** Turns per round and platform for the seal/open rates. */
+const SLICES = 8;
+const rates: Record<Platform, number[]> = { chromium: [], node: [], deno: [] };
 const argon2 = { chromium: [] as number[], node: [] as number[], wasm: [] as number[] };
 const native: number[] = [];
 const reference: number[] = [];
@@ -167,42 +217,68 @@ try {
   await Deno.copyFile(`${ROOT}tests/package/node/bench.mjs`, `${scratch}/bench.mjs`);
   const relay = await startRelay(scratch);
   try {
-    for (let round = 0; round < ROUNDS; round++) {
-      log(`round ${round + 1} of ${ROUNDS}`);
-      const chromiumTurn = async () => {
-        rates.chromium.push(await call<number>("bench", seconds * 1000));
-        const chromium = await call<{ ms: number; progress: [number, number][] }>("argon2");
-        argon2.chromium.push(chromium.ms);
-        progress = chromium.progress;
+    const nodeProcess = nodeBench(scratch);
+    try {
+      nodeVersion = (await nodeProcess.ask<{ node: string }>({ op: "version" })).node;
+      const sliceMs = (seconds * 1000) / SLICES;
+      const slicers: Record<Platform, (ms: number) => Promise<Slice>> = {
+        chromium: (ms) => call<Slice>("benchSlice", ms),
+        node: (ms) => nodeProcess.ask<Slice>({ op: "slice", ms }),
+        deno: denoSlice,
       };
-      const nodeTurn = async () => {
-        const node = await runCommand("node", ["bench.mjs", String(seconds)], { cwd: scratch });
-        if (!node.success) throw new Error(`node bench.mjs failed: ${node.stderr}`);
-        const figures = JSON.parse(node.stdout) as {
-          node: string;
-          sealOpenPerSecond: number;
-          argon2Ms: number;
+      for (let round = 0; round < ROUNDS; round++) {
+        log(`round ${round + 1} of ${ROUNDS}`);
+        // Seal/open: the three take SLICES short turns each, the order rotating every turn, so
+        // that all three run under the same load within the round.
+        const sums: Record<Platform, Slice> = {
+          chromium: { n: 0, ms: 0 },
+          node: { n: 0, ms: 0 },
+          deno: { n: 0, ms: 0 },
         };
-        nodeVersion = figures.node;
-        rates.node.push(figures.sealOpenPerSecond);
-        argon2.node.push(figures.argon2Ms);
-      };
-      const denoTurn = async () => {
-        rates.deno.push(await denoRate());
-        argon2.wasm.push(await denoArgon2("wasm"));
-        if (nativeBackend) native.push(await denoArgon2("native"));
-        const cli = await commandMs(
-          "argon2",
-          ARGON2_CLI_ARGS,
-          1,
-          new TextEncoder().encode("correct horse"),
-        );
-        if (cli !== undefined) reference.push(cli);
-      };
-      // Each round starts with a different one, so a drift within a round favours none.
-      const turns = [chromiumTurn, nodeTurn, denoTurn];
-      for (let i = 0; i < turns.length; i++) await turns[(round + i) % turns.length]();
-      for (let i = 0; i < 3; i++) loads.push(await firstLoad(browser, relay.origin));
+        for (let turn = 0; turn < SLICES; turn++) {
+          for (let i = 0; i < PLATFORMS.length; i++) {
+            const platform = PLATFORMS[(round + turn + i) % PLATFORMS.length];
+            const { n, ms } = await slicers[platform](sliceMs);
+            sums[platform].n += n;
+            sums[platform].ms += ms;
+          }
+        }
+        for (const platform of PLATFORMS) {
+          rates[platform].push(sums[platform].n / (sums[platform].ms / 1000));
+        }
+        // Argon2id: one derivation each, the order rotating every round.
+        const derivations: (() => Promise<void>)[] = [
+          async () => {
+            const chromium = await call<{ ms: number; progress: [number, number][] }>("argon2");
+            argon2.chromium.push(chromium.ms);
+            progress = chromium.progress;
+          },
+          async () => {
+            argon2.node.push((await nodeProcess.ask<{ ms: number }>({ op: "argon2" })).ms);
+          },
+          async () => {
+            argon2.wasm.push(await denoArgon2("wasm"));
+          },
+          async () => {
+            if (nativeBackend) native.push(await denoArgon2("native"));
+          },
+          async () => {
+            const cli = await commandMs(
+              "argon2",
+              ARGON2_CLI_ARGS,
+              1,
+              new TextEncoder().encode("correct horse"),
+            );
+            if (cli !== undefined) reference.push(cli);
+          },
+        ];
+        for (let i = 0; i < derivations.length; i++) {
+          await derivations[(round + i) % derivations.length]();
+        }
+        for (let i = 0; i < 3; i++) loads.push(await firstLoad(browser, relay.origin));
+      }
+    } finally {
+      await nodeProcess.close();
     }
   } finally {
     await relay.stop();
@@ -244,9 +320,13 @@ const lines = [
   `at the start, ${loadEnd.map((x) => x.toFixed(2)).join(" ")} at the end (other work shares the ` +
   `cores: read the ratios, measured in the same rounds, before the absolute figures). ` +
   `${userAgent.replace(/.*(HeadlessChrome\/\S+).*/, "$1")}; Node ${nodeVersion}; Deno ` +
-  `${Deno.version.deno}. Chromium, Node and Deno take turns (each round starting with another), ` +
-  `${ROUNDS} rounds; each figure is the median of its rounds, each ratio the median of the ` +
-  `rounds' own ratios (all rounds listed), ${seconds} s per rate.`,
+  `${Deno.version.deno}. Seal/open: in each of ${ROUNDS} rounds Chromium, Node and Deno take ` +
+  `${SLICES} turns of ${
+    ((seconds * 1000) / SLICES).toFixed(0)
+  } ms each, in an order that rotates, ` +
+  `so they run under the same load; Argon2id: one derivation each per round, the order rotating. ` +
+  `Each figure is the median of its rounds, each ratio the median of the rounds' own ratios (all ` +
+  `rounds listed).`,
   "",
   "## Bundle sizes per entry point",
   "",

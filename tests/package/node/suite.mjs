@@ -34,6 +34,7 @@ import {
 import { aeadConformance, kemConformance, signatureConformance } from "polycrypt/testing";
 import {
   dial,
+  fileMessageHeader,
   listen,
   memoryPair,
   newReplyKey,
@@ -455,6 +456,72 @@ describe("network transports between Node and the Deno CLI", () => {
       assert.equal(heard.stdout, `${text}\n`);
     });
   }
+
+  for (const scheme of ["tcp", "ws"]) {
+    test(`${scheme}: a 24 MiB file streamed from Node into \`polycrypt listen -o DIR\``, async () => {
+      const { recipient } = await cliSide;
+      const dir = mkdtempSync(join(scratch, "inbox-"));
+      const on = scheme === "ws" ? "ws://127.0.0.1:0/polycrypt" : "tcp://127.0.0.1:0";
+      const cli = await cliListen(on, ["-i", cliKeyFile, "-o", dir]);
+      const replyKey = newReplyKey();
+      const piece = 1024 * 1024;
+      const sent = createHash("sha256");
+      let made = 0;
+      const plaintext = new ReadableStream({
+        start(controller) {
+          controller.enqueue(fileMessageHeader("from-node.bin", { replyKey }));
+        },
+        pull(controller) {
+          if (made === 24) return controller.close();
+          const chunk = new Uint8Array(piece);
+          for (let i = 0; i < piece; i += 4096) chunk[i] = (made * 7 + i) & 0xff;
+          sent.update(chunk);
+          made++;
+          controller.enqueue(chunk);
+        },
+      });
+      // Sealed as it streams and sent in 1 MiB frames: the socket's back-pressure paces it.
+      const connection = await dial(cli.address);
+      let outcome;
+      try {
+        const id = await connection.sendStream(
+          plaintext.pipeThrough(encryptStream({ recipients: [recipient] })),
+        );
+        for await (const m of connection.messages()) {
+          if (m.kind === "ack" && m.receipt && Buffer.from(m.id).equals(Buffer.from(id))) {
+            outcome = await openReceipt(replyKey, id, m.receipt);
+            break;
+          }
+        }
+      } finally {
+        await connection.close();
+      }
+      assert.equal(outcome, "delivered");
+      const heard = await cli.result;
+      assert.equal(heard.code, 0, heard.stderr);
+      assert.equal(sha256(readFileSync(join(dir, "from-node.bin"))), sent.digest("hex"));
+    });
+  }
+
+  test("a Node ws:// listener hands other HTTP requests to onHttpRequest", async () => {
+    const seen = [];
+    const ws = await listen("ws://127.0.0.1:0/chat", () => {}, {
+      onHttpRequest: async (request) => {
+        seen.push(`${request.method} ${new URL(request.url).pathname} ${await request.text()}`);
+        return new Response("page", { status: 200, headers: { "x-polycrypt": "1" } });
+      },
+    });
+    try {
+      const got = await fetch(`http://127.0.0.1:${ws.port}/index.html`);
+      assert.equal(got.status, 200);
+      assert.equal(got.headers.get("x-polycrypt"), "1");
+      assert.equal(await got.text(), "page");
+      await fetch(`http://127.0.0.1:${ws.port}/chat`, { method: "POST", body: "hello" });
+      assert.deepEqual(seen, ["GET /index.html ", "POST /chat hello"]);
+    } finally {
+      await ws.close();
+    }
+  });
 
   test("a Node listener reports a port in use, and frees its port on close", async () => {
     const first = await listen("tcp://127.0.0.1:0", () => {});

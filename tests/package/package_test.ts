@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import ts from "typescript";
 import { build, installPackage, openPage, ROOT, serve } from "./_browser.ts";
 import { runCommand, runDeno } from "../_process.ts";
+import { startProsody } from "../../scripts/prosody.ts";
 import { fingerprint, generateIdentity } from "../../mod.ts";
 
 let built: Promise<void> | undefined;
@@ -66,7 +67,11 @@ Deno.test({
   async fn() {
     await ready();
     const scratch = await Deno.makeTempDir({ prefix: "polycrypt-npm-" });
+    // An XMPP server for the xmpp: transport in Node (two accounts), as tests/transports/ use.
+    const prosody = await startProsody();
     try {
+      await prosody.register("alice", "pw-alice");
+      await prosody.register("bob", "pw-bob");
       const started = performance.now();
       await installPackage(scratch);
       checkTypes(scratch);
@@ -76,7 +81,12 @@ Deno.test({
       );
       const node = await runCommand("node", ["--test", "suite.mjs"], {
         cwd: scratch,
-        env: { POLYCRYPT_REPO: ROOT, DENO: Deno.execPath() },
+        env: {
+          POLYCRYPT_REPO: ROOT,
+          DENO: Deno.execPath(),
+          POLYCRYPT_XMPP_SERVER: prosody.server,
+          POLYCRYPT_XMPP_CA: prosody.certFile,
+        },
         deadlineMs: 900_000,
       });
       const pass = Number(/^# pass (\d+)$/m.exec(node.stdout)?.[1] ?? 0);
@@ -94,6 +104,7 @@ Deno.test({
         }\n${node.stderr}`,
       );
     } finally {
+      await prosody.stop();
       await Deno.remove(scratch, { recursive: true });
     }
   },

@@ -33,6 +33,7 @@ import {
 } from "polycrypt";
 import { aeadConformance, kemConformance, signatureConformance } from "polycrypt/testing";
 import {
+  connectXmpp,
   dial,
   fileMessageHeader,
   listen,
@@ -502,6 +503,41 @@ describe("network transports between Node and the Deno CLI", () => {
       assert.equal(sha256(readFileSync(join(dir, "from-node.bin"))), sent.digest("hex"));
     });
   }
+
+  test("xmpp: two accounts on Prosody, one listens, the other dials and delivers", async () => {
+    // package_test.ts starts the server (scripts/prosody.ts) and says where; no skip without it.
+    const server = process.env.POLYCRYPT_XMPP_SERVER;
+    const caFile = process.env.POLYCRYPT_XMPP_CA;
+    assert.ok(server && caFile, "POLYCRYPT_XMPP_SERVER and POLYCRYPT_XMPP_CA must be set");
+    const caCerts = [readFileSync(caFile, "utf8")];
+    const login = (user) =>
+      connectXmpp({ jid: `${user}@localhost`, password: `pw-${user}`, server, caCerts });
+    // The server's certificate is checked: without its CA there is no login.
+    await assert.rejects(
+      connectXmpp({ jid: "alice@localhost", password: "pw-alice", server }),
+      /not trusted/,
+    );
+    const [alice, bob] = await Promise.all([login("alice"), login("bob")]);
+    const { identity, recipient } = await node;
+    const heard = [];
+    const listener = await listen("xmpp:bob@localhost", receiveTexts(identity, heard), {
+      xmpp: bob,
+    });
+    try {
+      const connection = await dial("xmpp:bob@localhost", { xmpp: alice });
+      try {
+        const outcome = await sendOnConnection(connection, "from Node over XMPP", recipient);
+        assert.equal(outcome, "delivered");
+      } finally {
+        await connection.close();
+      }
+      assert.deepEqual(heard, ["from Node over XMPP"]);
+    } finally {
+      await listener.close();
+      await alice.close();
+      await bob.close();
+    }
+  });
 
   test("a Node ws:// listener hands other HTTP requests to onHttpRequest", async () => {
     const seen = [];

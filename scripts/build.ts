@@ -42,7 +42,16 @@ const DEPENDENCIES = [
   "socks",
   "@xmpp/client",
   "node-datachannel",
+  // The ws:// transport's client and server in Node (transports/_node_ws.ts); never bundled, and
+  // never loaded by Deno or a browser.
+  "ws",
 ];
+
+/**
+ * Dependencies that no module imports by name (transports/_node_ws.ts requires `ws` at run time
+ * in Node only), so `deno cache` of the entries does not fetch them: cached by their pin.
+ */
+const RUNTIME_ONLY = ["ws"];
 
 /** The entry points: the npm build's file names (without .js) and their sources. */
 const ENTRIES: Record<string, string> = {
@@ -51,6 +60,12 @@ const ENTRIES: Record<string, string> = {
   testing: "testing/mod.ts",
   argon2_worker: "cascade/_argon2_worker.ts",
   modexp_worker: "engines/elgamal/_modexp_worker.ts",
+};
+/** The npm package's entry points, as its package.json exports them (sizes.json measures each). */
+const PACKAGE_ENTRIES: Record<string, string> = {
+  index: "polycrypt",
+  transports: "polycrypt/transports",
+  testing: "polycrypt/testing",
 };
 /** The browser build: the core and the one worker a page can start. */
 const BROWSER_ENTRIES = ["index", "argon2_worker"];
@@ -91,7 +106,13 @@ async function run(cmd: string, args: string[]): Promise<void> {
 /** A node_modules of links into Deno's npm cache, for every package deno.lock pins. */
 async function linkNodeModules(into: string): Promise<void> {
   // Every module the bundles hold, so that Deno has downloaded each npm package they import.
-  await run(Deno.execPath(), ["cache", ...Object.values(ENTRIES), "cascade/_argon2_wasm.ts"]);
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json"))) as DenoJson;
+  await run(Deno.execPath(), [
+    "cache",
+    ...Object.values(ENTRIES),
+    "cascade/_argon2_wasm.ts",
+    ...RUNTIME_ONLY.map((name) => config.imports[name]),
+  ]);
   const info = JSON.parse(
     new TextDecoder().decode(
       (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
@@ -244,6 +265,20 @@ async function main(): Promise<void> {
       mainFields: ["browser", "module", "main"],
     });
     const webRow = await buildWeb(common);
+    // 3. Each npm entry point as a bundler ships it (only to measure it: written to the scratch
+    // folder): minified, its npm dependencies inlined, what importing it loads (its static
+    // imports; lazy chunks such as the XMPP and WebRTC libraries are left out).
+    const shipped = await esbuild.build({
+      ...common,
+      entryPoints: Object.fromEntries(Object.keys(PACKAGE_ENTRIES).map((e) => [e, ENTRIES[e]])),
+      outdir: join(scratch, "sized"),
+      platform: "browser",
+      minify: true,
+      // The Node-only libraries the transports load on first use stay out (they are lazy chunks,
+      // not part of what importing an entry loads, and need Node's own modules to bundle).
+      external: ["node:*", "crypto", "socks", "@xmpp/client", "node-datachannel", "ws"],
+      mainFields: ["browser", "module", "main"],
+    });
     log(`bundles: ${Math.round(performance.now() - t0)} ms`);
 
     // 4. Declarations.
@@ -303,6 +338,16 @@ async function main(): Promise<void> {
       });
     }
     rows.push(webRow);
+    for (const [entry, name] of Object.entries(PACKAGE_ENTRIES)) {
+      const file = relative(ROOT, join(scratch, "sized", `${entry}.js`));
+      const { min, gz, n } = await sizeOf(staticClosure(shipped.metafile!, file));
+      rows.push({
+        entry: `npm ${name} (import, dependencies inlined)`,
+        files: n,
+        minifiedBytes: min,
+        gzipBytes: gz,
+      });
+    }
     await Deno.writeTextFile(join(DIST, "sizes.json"), JSON.stringify(rows, null, 2) + "\n");
     for (const r of rows) {
       log(

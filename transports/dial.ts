@@ -44,6 +44,7 @@ import {
 } from "./websocket.ts";
 import { listenUdp, parseUdpAddress, type UdpListenOptions, type UdpSendOptions } from "./udp.ts";
 import { udpTransport } from "./transport.ts";
+import { whenListening } from "./_node_net.ts";
 import type { Transport } from "./transport.ts";
 import { connectTcpViaSocks5, parseProxyUrl, type Socks5Proxy } from "./socks5.ts";
 import type { FrameReaderOptions } from "./frame.ts";
@@ -148,7 +149,8 @@ const TABLE: readonly SchemeEntry[] = [
     check: parseTcpAddress,
     dial: (url, options, proxy) =>
       proxy ? connectTcpViaSocks5(url, proxy, options) : connectTcp(url, options),
-    listen: (url, serve, options) => listenTcp(url, serve, options),
+    // In Node a listener binds a moment after it is returned: wait for it (and its errors).
+    listen: (url, serve, options) => whenListening(listenTcp(url, serve, options)),
   },
   {
     name: "tls",
@@ -157,7 +159,8 @@ const TABLE: readonly SchemeEntry[] = [
     tls: true,
     check: parseTlsAddress,
     dial: (url, options) => connectTls(url, options),
-    listen: (url, serve, options) => listenTls(url, serve, { ...options, ...options.tls! }),
+    listen: (url, serve, options) =>
+      whenListening(listenTls(url, serve, { ...options, ...options.tls! })),
   },
   {
     name: "udp",
@@ -175,7 +178,7 @@ const TABLE: readonly SchemeEntry[] = [
     tls: false,
     check: parseWsAddress,
     dial: (url, options) => connectWebSocket(url, options),
-    listen: (url, serve, options) => listenWebSocket(url, serve, options),
+    listen: (url, serve, options) => whenListening(listenWebSocket(url, serve, options)),
   },
   {
     // docs/transports.md section 11: `xmpp:NAME@DOMAIN` (or `xmpp://`), through an XmppAccount.

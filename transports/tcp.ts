@@ -1,5 +1,6 @@
 /**
- * TCP transport: `tcp://HOST:PORT` (`docs/transports.md` section 3). Needs `--allow-net`.
+ * TCP transport: `tcp://HOST:PORT` (`docs/transports.md` section 3). Needs `--allow-net`. Deno's
+ * sockets in Deno, node:net in Node (docs/package.md, "Transports in Node").
  *
  * @example
  * ```ts
@@ -29,6 +30,7 @@ import { Connection } from "./connection.ts";
 import type { FrameReaderOptions } from "./frame.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
 import { openTcp, parseHostPort } from "./_address.ts";
+import { dialNode, hasDenoSockets, listenNode } from "./_node_net.ts";
 
 /** A parsed `tcp://HOST:PORT` address. */
 export interface TcpAddress {
@@ -93,12 +95,16 @@ export async function connectTcp(
   address: string,
   options: FrameReaderOptions = {},
 ): Promise<Connection> {
-  return new Connection(await openTcp(parseTcpAddress(address)), options);
+  const to = parseTcpAddress(address);
+  // Deno's sockets in Deno; node:net elsewhere (Node: docs/package.md).
+  return new Connection(hasDenoSockets() ? await openTcp(to) : await dialNode(to), options);
 }
 
 /**
  * Listens on `address` and runs `handler` for each connection. A handler that throws (a peer that
  * broke the protocol, say) closes that connection only; the listener keeps serving the others.
+ * In Node (node:net) the socket is bound a moment after this returns, and a bind error (the port
+ * in use) is reported by `listen("tcp://...")` from the dial module, which waits for the bind.
  *
  * @example
  * ```ts
@@ -123,6 +129,7 @@ export function listenTcp(
 ): TcpListener {
   const { hostname, port } = parseTcpAddress(address);
   checkMaxConnections(options);
+  if (!hasDenoSockets()) return listenNode({ hostname, port }, handler, options);
   const listener = Deno.listen({ hostname, port, transport: "tcp" });
   return serveConnections(listener, handler, options, (conn) => conn.setNoDelay(true));
 }

@@ -26,6 +26,7 @@ import type { FrameReaderOptions } from "./frame.ts";
 import type { TcpAddress, TcpListener, TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, serveConnections } from "./_listener.ts";
 import { openTcp, parseHostPort } from "./_address.ts";
+import { dialNode, hasDenoSockets, listenNode } from "./_node_net.ts";
 
 /** Options of {@linkcode listenTls}. */
 export interface TlsListenOptions extends TcpListenOptions {
@@ -77,6 +78,13 @@ export async function connectTls(
   options: TlsConnectOptions = {},
 ): Promise<Connection> {
   const { hostname, port } = parseTlsAddress(address);
+  if (!hasDenoSockets()) {
+    // Node: node:tls, the handshake complete before this resolves, as below.
+    return new Connection(
+      await dialNode({ hostname, port }, { caCerts: options.caCerts }),
+      options,
+    );
+  }
   // Plain connect first so Nagle can be turned off (TlsConn has no setNoDelay), then TLS on top.
   const tcp = await openTcp({ hostname, port });
   let conn: Deno.TlsConn;
@@ -115,6 +123,9 @@ export function listenTls(
   checkMaxConnections(options);
   if (typeof options?.cert !== "string" || typeof options.key !== "string") {
     throw new TypeError("options.cert and options.key must be PEM strings");
+  }
+  if (!hasDenoSockets()) {
+    return listenNode({ hostname, port }, handler, options, options);
   }
   const listener = Deno.listenTls({ hostname, port, cert: options.cert, key: options.key });
   return serveConnections(listener, handler, options);

@@ -1,6 +1,8 @@
 /**
  * WebSocket transport: `ws://HOST:PORT/PATH`. The client is the standard `WebSocket` API, so a
- * browser peer works too; the server is `Deno.serve` with `Deno.upgradeWebSocket`. Frames
+ * browser peer works too; the server is `Deno.serve` with `Deno.upgradeWebSocket`. In Node (no
+ * `Deno`) the server is node:http with the npm package `ws`, which is also the client where there
+ * is no global `WebSocket` (Node 20; docs/package.md). Frames
  * (`docs/transports.md`) travel in binary WebSocket messages; a text message breaks the protocol.
  *
  * @example
@@ -18,6 +20,12 @@ import { type FrameBudget, FrameError, type FrameReaderOptions } from "./frame.t
 import type { TcpListenOptions } from "./tcp.ts";
 import { checkMaxConnections, ConnectionPool } from "./_listener.ts";
 import { type Holder, ledgerOf, nextSequence } from "./_budget.ts";
+import { hasDenoSockets, recordBind } from "./_node_net.ts";
+import { listenNodeWebSocket, openWebSocket } from "./_node_ws.ts";
+
+/** `WebSocket.CONNECTING` and `OPEN` (the same numbers in every implementation; Node 20 has no global). */
+const CONNECTING = 0;
+const OPEN = 1;
 
 /** A parsed `ws://` address. */
 export interface WsAddress {
@@ -131,7 +139,7 @@ function socketDuplex(
     chunks = [];
     queued = 0;
     ledger.set(holder, 0);
-    if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+    if (socket.readyState === OPEN || socket.readyState === CONNECTING) {
       socket.close(code, reason);
     }
     notify();
@@ -201,14 +209,14 @@ function socketDuplex(
   }, { highWaterMark: 0 });
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
-      if (socket.readyState !== WebSocket.OPEN) throw new TypeError("websocket is closed");
-      while (socket.bufferedAmount > HIGH_WATER && socket.readyState === WebSocket.OPEN) {
+      if (socket.readyState !== OPEN) throw new TypeError("websocket is closed");
+      while (socket.bufferedAmount > HIGH_WATER && socket.readyState === OPEN) {
         await new Promise((r) => setTimeout(r, 5));
       }
       socket.send(chunk as Uint8Array<ArrayBuffer>);
     },
     close() {
-      if (socket.readyState === WebSocket.OPEN) socket.close(1000);
+      if (socket.readyState === OPEN) socket.close(1000);
     },
     abort() {
       socket.close();
@@ -237,7 +245,7 @@ export async function connectWebSocket(
 ): Promise<Connection> {
   const { url } = parseWsAddress(address);
   const maxQueued = checkMaxQueued(options);
-  const socket = new WebSocket(url);
+  const socket = openWebSocket(url, maxQueued);
   await new Promise<void>((resolve, reject) => {
     socket.addEventListener("open", () => resolve(), { once: true });
     socket.addEventListener(
@@ -295,6 +303,30 @@ export function listenWebSocket(
   const maxQueued = checkMaxQueued(options);
   const pool = new ConnectionPool(options);
   const http = options.onHttpRequest;
+  if (!hasDenoSockets()) {
+    // Node: node:http and the npm package `ws` (transports/_node_ws.ts), the same answers.
+    const node = listenNodeWebSocket(
+      { hostname, port },
+      path,
+      maxQueued,
+      http,
+      (socket) => pool.serve(socketDuplex(socket, maxQueued, options.frameBudget), handler),
+    );
+    const listener: WebSocketListener = {
+      get port() {
+        return node.port;
+      },
+      get active() {
+        return pool.size;
+      },
+      async close() {
+        await pool.close();
+        await node.close();
+      },
+    };
+    recordBind(listener, node.ready);
+    return listener;
+  }
   const server = Deno.serve({ hostname, port, onListen: () => {} }, (request) => {
     const upgrade = request.headers.get("upgrade")?.toLowerCase() === "websocket";
     const onPath = new URL(request.url).pathname === path;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import ts from "typescript";
 import { build, installPackage, openPage, ROOT, serve } from "./_browser.ts";
 import { runCommand, runDeno } from "../_process.ts";
+import { startProsody } from "../../scripts/prosody.ts";
 import { fingerprint, generateIdentity } from "../../mod.ts";
 
 let built: Promise<void> | undefined;
@@ -26,7 +27,7 @@ async function cli(args: string[], stdin?: string | Uint8Array, env?: Record<str
 /** A TypeScript user of the package: it must compile against dist/types with full lib checks. */
 const CONSUMER = `
 import { decrypt, encrypt, generateIdentity, type KemEngine, registry } from "polycrypt";
-import { memoryPair } from "polycrypt/transports";
+import { dial, type Listener, listen, memoryPair } from "polycrypt/transports";
 import { kemConformance } from "polycrypt/testing";
 const { identity, recipient } = await generateIdentity();
 const sealed = await encrypt(new Uint8Array(1), { recipients: [recipient] });
@@ -34,7 +35,9 @@ const opened: Uint8Array = await decrypt(sealed, { identities: [identity] });
 const kem: KemEngine = registry.kem("x25519");
 const [a] = memoryPair();
 const id: Uint8Array = await a.send(sealed);
-export { id, kem, kemConformance, opened };
+const listener: Listener = await listen("tcp://127.0.0.1:0", () => {});
+const peer = await dial(listener.address);
+export { id, kem, kemConformance, opened, peer };
 `;
 
 /** Type-checks CONSUMER in `scratch` (where the package is installed) with tsc, no skipLibCheck. */
@@ -64,7 +67,11 @@ Deno.test({
   async fn() {
     await ready();
     const scratch = await Deno.makeTempDir({ prefix: "polycrypt-npm-" });
+    // An XMPP server for the xmpp: transport in Node (two accounts), as tests/transports/ use.
+    const prosody = await startProsody();
     try {
+      await prosody.register("alice", "pw-alice");
+      await prosody.register("bob", "pw-bob");
       const started = performance.now();
       await installPackage(scratch);
       checkTypes(scratch);
@@ -74,7 +81,12 @@ Deno.test({
       );
       const node = await runCommand("node", ["--test", "suite.mjs"], {
         cwd: scratch,
-        env: { POLYCRYPT_REPO: ROOT, DENO: Deno.execPath() },
+        env: {
+          POLYCRYPT_REPO: ROOT,
+          DENO: Deno.execPath(),
+          POLYCRYPT_XMPP_SERVER: prosody.server,
+          POLYCRYPT_XMPP_CA: prosody.certFile,
+        },
         deadlineMs: 900_000,
       });
       const pass = Number(/^# pass (\d+)$/m.exec(node.stdout)?.[1] ?? 0);
@@ -92,6 +104,7 @@ Deno.test({
         }\n${node.stderr}`,
       );
     } finally {
+      await prosody.stop();
       await Deno.remove(scratch, { recursive: true });
     }
   },
@@ -155,13 +168,20 @@ Deno.test({
             ms: number;
             ticks: number;
             progress: [number, number][];
+            atCall: number;
             floorHex: string;
           }>("argon2");
           console.log(
             `chromium argon2id default parameters in a Web Worker: ${Math.round(result.ms)} ms, ` +
               `${result.ticks} timer ticks on the page meanwhile`,
           );
+          // hash-wasm runs every pass in one WebAssembly call: 0 (the worker started hashing,
+          // never at the call itself) and 1 (the key is ready, before the promise resolves) are
+          // the only events there are (docs/package.md, "Argon2id progress").
+          assert.equal(result.atCall, 0);
           assert.deepEqual(result.progress.map(([f]) => f), [0, 1]);
+          const [[, started], [, done]] = result.progress;
+          assert.ok(started <= done && done <= result.ms, JSON.stringify(result.progress));
           // The page's timers ran while the key was derived: the work was off its thread.
           assert.ok(result.ticks >= 5, `${result.ticks} ticks in ${result.ms} ms`);
           // Debian's argon2 CLI (the RFC 9106 reference code), as cascade/argon2.ts's example.

@@ -66,12 +66,22 @@ export interface WebRtcOptions extends FrameReaderOptions {
 /** The default of {@linkcode WebRtcOptions.maxQueuedBytes}: 32 MiB. */
 export const DEFAULT_WEBRTC_MAX_QUEUED_BYTES: number = 32 * 1024 * 1024;
 
-/** Bytes per data channel message sent (the frames' byte stream is cut at this size). */
-const MESSAGE_BYTES = 64 * 1024;
+/**
+ * Bytes per data channel message sent (the frames' byte stream is cut at this size): 256 KiB, the
+ * `max-message-size` libdatachannel and browsers announce, or less if the peer announces less.
+ */
+const MESSAGE_BYTES = 256 * 1024;
 /** A write waits while more than this is buffered in the SCTP send queue. */
-const HIGH_WATER = 1024 * 1024;
+const HIGH_WATER = 4 * 1024 * 1024;
 /** ...and resumes once the queue is down to this. */
-const LOW_WATER = 256 * 1024;
+const LOW_WATER = 1024 * 1024;
+/**
+ * The MTU given to libdatachannel when ICE is bound to a loopback address: loopback carries
+ * datagrams of up to 64 KiB, and libjuice receives datagrams of up to 4096 bytes, which an MTU of
+ * 4096 keeps to (libdatachannel leaves 48 bytes for the IPv6 and UDP headers). Otherwise the
+ * library's 1280, which crosses any IPv6 path without fragmentation.
+ */
+const LOOPBACK_MTU = 4096;
 /** The data channel's label: one channel per connection. */
 const LABEL = "polycrypt/1";
 
@@ -183,6 +193,12 @@ function iceServerOf(url: string): string {
   return url;
 }
 
+/** Whether `address` is a loopback address (127.0.0.0/8 or ::1). */
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) ||
+    /^(::1|0*:(0*:){1,6}0*1)$/i.test(address) || address === "localhost");
+}
+
 /**
  * Opens a data channel to the peer on the other end of `signal`, as the offering side, and
  * resolves with a {@linkcode Connection} over it once it is open. Rejects with `TypeError` when it
@@ -211,6 +227,7 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
   const pc = new lib.PeerConnection(offerer ? "offerer" : "answerer", {
     iceServers,
     ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
+    ...(isLoopback(options.bindAddress) ? { mtu: LOOPBACK_MTU } : {}),
   });
   let settled = false;
   const sendSignal = (message: SignalMessage) => {
@@ -290,8 +307,8 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
 }
 
 /**
- * The data channel as a byte duplex: the frames' bytes go out in messages of at most 64 KiB,
- * waiting while more than 1 MiB is buffered (SCTP's own flow and congestion control drain it);
+ * The data channel as a byte duplex: the frames' bytes go out in messages of at most 256 KiB,
+ * waiting while more than 4 MiB is buffered (SCTP's own flow and congestion control drain it);
  * received messages wait in a queue bounded like a WebSocket's (docs/transports.md section 5).
  */
 function channelDuplex(
@@ -400,19 +417,25 @@ function channelDuplex(
       shut();
     },
   }, { highWaterMark: 0 });
+  // The peer's max-message-size (0 or less when it announced none: then the SCTP default applies).
+  const announced = dc.maxMessageSize();
+  const messageBytes = announced > 0 ? Math.min(MESSAGE_BYTES, announced) : 64 * 1024;
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
-      for (let i = 0; i < chunk.length; i += MESSAGE_BYTES) {
+      for (let i = 0; i < chunk.length; i += messageBytes) {
         while (!failure && !ended && dc.isOpen() && dc.bufferedAmount() > HIGH_WATER) {
           await new Promise<void>((resolve) => {
-            drained = resolve;
             // A safety net should the low-water callback be missed.
-            setTimeout(resolve, 50);
+            const timer = setTimeout(resolve, 50);
+            drained = () => {
+              clearTimeout(timer);
+              resolve();
+            };
           });
         }
         if (failure) throw failure;
         if (ended || !dc.isOpen()) throw new TypeError("the data channel is closed");
-        dc.sendMessageBinary(chunk.subarray(i, i + MESSAGE_BYTES));
+        dc.sendMessageBinary(chunk.subarray(i, i + messageBytes));
       }
     },
     async close() {

@@ -47,8 +47,10 @@ import {
 import { parseIdentity, parseRecipient } from "./keys.ts";
 import {
   type ExpectedSigner,
+  openSignedPayload,
   prepareSender,
   type Sender,
+  signedPayloadParts,
   signPayload,
   verifyPayload,
 } from "./signed.ts";
@@ -274,15 +276,25 @@ export async function encrypt(
 ): Promise<SealedEnvelope> {
   if (!(plaintext instanceof Uint8Array)) throw new TypeError("plaintext must be a Uint8Array");
   const prepared = await prepare(options);
+  const { signer } = prepared;
+  // The payload's pieces (a signed one: sender block, data, signature), joined only once, when
+  // they are padded into the chunk (or read by STREAM).
+  const payload = signer
+    ? await signedPayloadParts(plaintext, signer.sender, signer.prefixHash)
+    : [plaintext];
   // Chat-sized messages without a password layer: the same bytes, sealed in one step.
-  const payload = prepared.signer ? await collect(payloadOf(once(plaintext), prepared)) : plaintext;
   const single = prepared.password
     ? undefined
     : await sealSingleChunk(payload, prepared.payloadKeys, prepared.pad);
   const sealed = single
     ? concatBytes(MAGIC, new Uint8Array([MODE_PUBLIC]), prepared.innerHead, single)
-    : await collect(sealEnvelope(once(payload), prepared, true));
+    : await collect(sealEnvelope(pieces(payload), prepared, true));
   return (options.armor ? new TextEncoder().encode(armor(sealed)) : sealed) as SealedEnvelope;
+}
+
+/** An async iterable over byte arrays. */
+async function* pieces(parts: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* parts;
 }
 
 /** Wraps an async-generator transformation as a TransformStream-shaped pair. */
@@ -474,6 +486,14 @@ export async function decrypt(
   // The whole payload is in memory already; a chat-sized one opens in one step.
   const payload = await collect(reader.rest());
   const single = await openSingleChunk(payload, payloadKeys, pad);
+  if (single && opened.signedPrefix) {
+    // A signed chat message: checked in place, as dataOf would check it streamed.
+    return await openSignedPayload(single, opened.signedPrefix, {
+      registry: options.registry ?? defaultRegistry,
+      expected: options.verify,
+      onSender: options.onSender,
+    });
+  }
   const plain = single ? once(single) : openStream(once(payload), payloadKeys, pad);
   return await collect(dataOf(plain, opened, options));
 }

@@ -29,7 +29,7 @@
  * @module
  */
 import { DecryptionError, FormatError } from "../errors.ts";
-import { concatBytes, equalBytes, toHex } from "../engines/_bytes.ts";
+import { concatBytes, equalBytes, toBase64, toHex } from "../engines/_bytes.ts";
 import { LruCache } from "../engines/_cache.ts";
 import { sha256, sha512Hasher } from "../engines/_hash.ts";
 import type { EngineRegistry } from "../engines/registry.ts";
@@ -146,24 +146,65 @@ export function parseSenderBlock(block: Uint8Array, registry: EngineRegistry): S
   };
 }
 
-/** What a writer needs to sign: the sender block and the secret signing key. */
+/** What a writer needs to sign: the sender block, its hash and the secret signing key. */
 export interface PreparedSender {
+  /** The sender block (section 3.1). */
   readonly block: Uint8Array;
+  /** `u16 len(block) || block`: how the signed payload begins. */
+  readonly framedBlock: Uint8Array;
+  /** SHA-512 of the block, the part of the signed message that names the sender. */
+  readonly blockHash: Uint8Array;
   readonly engine: SignatureEngine;
   readonly secretKey: Uint8Array;
+}
+
+/** A sender block with the two things every signed envelope also needs of it. */
+interface SenderBlock {
+  readonly framed: Uint8Array;
+  readonly hash: Uint8Array;
+}
+
+function frameBlock(block: Uint8Array): SenderBlock {
+  const framed = concatBytes(u16(block.length), block);
+  const h = sha512Hasher();
+  h.update(block);
+  return { framed, hash: h.digest() };
 }
 
 // Deriving the public keys (an ML-DSA key expansion, an ML-KEM public key) costs more than a
 // chat message's signature: a messenger signs with the same identity all day, so the sender
 // blocks of recent identities are kept, under a hash of the identity (never the secret itself).
-const senderBlocks = new WeakMap<EngineRegistry, LruCache<string, Promise<Uint8Array>>>();
+const senderBlocks = new WeakMap<EngineRegistry, LruCache<string, Promise<SenderBlock>>>();
+// An identity string is also parsed once (its checksum, base64): the prepared sender of a recent
+// identity string is kept under a hash of the string, as the engines keep their key objects.
+const preparedSenders = new WeakMap<EngineRegistry, LruCache<string, Promise<PreparedSender>>>();
+const PREPARED_TAG = encoder.encode("polycrypt prepared sender\0");
 
 /** The sender block and signing key of `identity` (a string or a parsed identity). */
 export async function prepareSender(
   identity: string | KemIdentity,
   registry: EngineRegistry,
 ): Promise<PreparedSender> {
-  const parsed = typeof identity === "string" ? parseIdentity(identity, { registry }) : identity;
+  if (typeof identity !== "string") return await prepareParsed(identity, registry);
+  let cache = preparedSenders.get(registry);
+  if (!cache) preparedSenders.set(registry, cache = new LruCache(16));
+  const key = toHex(sha256(PREPARED_TAG, encoder.encode(identity)));
+  const prepared = cache.getOrCreate(
+    key,
+    async () => await prepareParsed(parseIdentity(identity, { registry }), registry),
+  );
+  try {
+    return await prepared;
+  } catch (e) {
+    cache.delete(key); // a bad identity or a failed derivation is not kept
+    throw e;
+  }
+}
+
+async function prepareParsed(
+  parsed: KemIdentity,
+  registry: EngineRegistry,
+): Promise<PreparedSender> {
   if (typeof parsed !== "object" || parsed === null || !("engine" in parsed)) {
     throw new TypeError("sender must be an identity string or a KemIdentity");
   }
@@ -195,10 +236,19 @@ export async function prepareSender(
       engine.publicKeyFromSecretKey!(secretKey),
       signing.engine.publicKeyFromSecretKey!(signing.secretKey),
     ]);
-    return encodeSenderBlock(engine, kemKey, { engine: signing.engine, publicKey: signKey });
+    return frameBlock(
+      encodeSenderBlock(engine, kemKey, { engine: signing.engine, publicKey: signKey }),
+    );
   });
   try {
-    return { block: await block, engine: signing.engine, secretKey: signing.secretKey };
+    const { framed, hash } = await block;
+    return Object.freeze({
+      block: framed.subarray(2),
+      framedBlock: framed,
+      blockHash: hash,
+      engine: signing.engine,
+      secretKey: signing.secretKey.slice(),
+    });
   } catch (e) {
     cache.delete(key); // a failed derivation is not kept
     throw e;
@@ -206,10 +256,16 @@ export async function prepareSender(
 }
 
 /** The message the sender signs: label, and hashes of the envelope prefix, sender and data. */
-function signedMessage(prefixHash: Uint8Array, block: Uint8Array, dataHash: Uint8Array) {
-  const h = sha512Hasher();
-  h.update(block);
-  return concatBytes(SIGNED_ENVELOPE_LABEL, prefixHash, h.digest(), dataHash);
+function signedMessage(prefixHash: Uint8Array, blockHash: Uint8Array, dataHash: Uint8Array) {
+  return concatBytes(SIGNED_ENVELOPE_LABEL, prefixHash, blockHash, dataHash);
+}
+
+async function signWith(sender: PreparedSender, message: Uint8Array): Promise<Uint8Array> {
+  const signature = await sender.engine.sign(sender.secretKey, message);
+  if (signature.length !== sender.engine.signatureSize) {
+    throw new RangeError(`${sender.engine.id} returned a signature of the wrong size`);
+  }
+  return signature;
 }
 
 /**
@@ -222,18 +278,57 @@ export async function* signPayload(
   sender: PreparedSender,
   prefixHash: Uint8Array,
 ): AsyncGenerator<Uint8Array> {
-  yield concatBytes(u16(sender.block.length), sender.block);
+  yield sender.framedBlock;
   const h = sha512Hasher();
   for await (const chunk of source) {
     h.update(chunk);
     yield chunk;
   }
-  const message = signedMessage(prefixHash, sender.block, h.digest());
-  const signature = await sender.engine.sign(sender.secretKey, message);
-  if (signature.length !== sender.engine.signatureSize) {
-    throw new RangeError(`${sender.engine.id} returned a signature of the wrong size`);
-  }
-  yield signature;
+  yield await signWith(sender, signedMessage(prefixHash, sender.blockHash, h.digest()));
+}
+
+/**
+ * {@linkcode signPayload} of a whole message, as its three pieces (framed sender block, `data`
+ * itself, signature), for a writer that seals them in one step without joining them first.
+ */
+export async function signedPayloadParts(
+  data: Uint8Array,
+  sender: PreparedSender,
+  prefixHash: Uint8Array,
+): Promise<Uint8Array[]> {
+  const h = sha512Hasher();
+  h.update(data);
+  const signature = await signWith(sender, signedMessage(prefixHash, sender.blockHash, h.digest()));
+  return [sender.framedBlock, data, signature];
+}
+
+/** A parsed sender block, with its hash. */
+interface ParsedBlock {
+  readonly sender: Sender;
+  readonly engine: SignatureEngine;
+  readonly blockHash: Uint8Array;
+}
+
+// A messenger hears from the same few contacts all day: parsed sender blocks (public keys only)
+// are kept under the block's bytes, apart from the recipient cache, so that a stranger's blocks
+// can evict only each other and the cache's own entries, never a contact the sender parsed.
+const parsedBlocks = new WeakMap<EngineRegistry, LruCache<string, ParsedBlock>>();
+
+/** {@linkcode parseSenderBlock}, kept for repeat senders; the result's bytes are shared. */
+function senderOfBlock(block: Uint8Array, registry: EngineRegistry): ParsedBlock {
+  let cache = parsedBlocks.get(registry);
+  if (!cache) parsedBlocks.set(registry, cache = new LruCache(64));
+  return cache.getOrCreate(toBase64(block), () => {
+    const { engine, ...sender } = parseSenderBlock(block, registry);
+    const h = sha512Hasher();
+    h.update(block);
+    return Object.freeze({ sender: Object.freeze(sender), engine, blockHash: h.digest() });
+  });
+}
+
+/** The verified sender handed to a caller: its own copy of the public key. */
+function senderFor(parsed: ParsedBlock): Sender {
+  return { ...parsed.sender, publicKey: parsed.sender.publicKey.slice() };
 }
 
 /** Whether `sender` is one of `expected`. */
@@ -274,8 +369,7 @@ export async function* verifyPayload(
   // signatureSize bytes (a copy of at most that many): every other byte is released as a view of
   // the chunk it came in, without copying.
   let pending: Uint8Array = new Uint8Array(0);
-  let sender: ReturnType<typeof parseSenderBlock> | undefined;
-  let blockBytes: Uint8Array | undefined;
+  let parsed: ParsedBlock | undefined;
   let held: Uint8Array = new Uint8Array(0);
   const h = sha512Hasher();
   const release = function* (data: Uint8Array): Generator<Uint8Array> {
@@ -285,27 +379,17 @@ export async function* verifyPayload(
   };
   for await (const chunk of source) {
     let piece = chunk;
-    if (!sender) {
+    if (!parsed) {
       pending = pending.length === 0 ? chunk : concatBytes(pending, chunk);
       if (pending.length < 2) continue;
       const length = (pending[0] << 8) | pending[1];
       if (length === 0) throw new DecryptionError();
       if (pending.length < 2 + length) continue;
-      blockBytes = pending.slice(2, 2 + length);
-      try {
-        sender = parseSenderBlock(blockBytes, options.registry);
-      } catch {
-        throw new DecryptionError(); // authenticated by the AEAD, but not a usable sender
-      }
-      // A sender block naming another key fails now, before any data. One that names an
-      // expected key is only believed once the signature verifies, at the end.
-      if (options.expected && !isExpected(sender, options.expected, options.registry)) {
-        throw new DecryptionError();
-      }
+      parsed = expectedSender(pending.subarray(2, 2 + length), options);
       piece = pending.subarray(2 + length);
       pending = new Uint8Array(0);
     }
-    const size = sender.engine.signatureSize;
+    const size = parsed.engine.signatureSize;
     if (piece.length >= size) {
       // Everything held, and all of this piece but its last `size` bytes, is data.
       yield* release(held);
@@ -317,17 +401,68 @@ export async function* verifyPayload(
       held = joined.slice(Math.max(0, joined.length - size));
     }
   }
-  if (!sender || !blockBytes || held.length !== sender.engine.signatureSize) {
+  if (!parsed || held.length !== parsed.engine.signatureSize) throw new DecryptionError();
+  await checkSignature(parsed, signedMessage(prefixHash, parsed.blockHash, h.digest()), held);
+  options.onSender?.(senderFor(parsed));
+}
+
+/**
+ * The parsed sender block, a `DecryptionError` when it is malformed (authenticated by the AEAD,
+ * but not a usable sender) or names a key other than the expected ones. A block that names an
+ * expected key is only believed once the signature verifies.
+ */
+function expectedSender(block: Uint8Array, options: VerifyPayloadOptions): ParsedBlock {
+  let parsed: ParsedBlock;
+  try {
+    parsed = senderOfBlock(block, options.registry);
+  } catch {
     throw new DecryptionError();
   }
-  const message = signedMessage(prefixHash, blockBytes, h.digest());
+  if (options.expected && !isExpected(parsed.sender, options.expected, options.registry)) {
+    throw new DecryptionError();
+  }
+  return parsed;
+}
+
+/** Throws `DecryptionError` unless `signature` by the parsed sender verifies over `message`. */
+async function checkSignature(
+  parsed: ParsedBlock,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<void> {
   let valid = false;
   try {
-    valid = await sender.engine.verify(sender.publicKey, message, held);
+    valid = await parsed.engine.verify(parsed.sender.publicKey, message, signature);
   } catch {
     valid = false;
   }
   if (!valid) throw new DecryptionError();
-  const { engine: _, ...verified } = sender;
-  options.onSender?.(verified);
+}
+
+/**
+ * {@linkcode verifyPayload} of a whole decrypted payload, for a reader that holds all of it (a
+ * chat message): the same checks in the same order, with no copy. Returns the data, a view of
+ * `payload`, once the signature verified.
+ */
+export async function openSignedPayload(
+  payload: Uint8Array,
+  prefixHash: Uint8Array,
+  options: VerifyPayloadOptions,
+): Promise<Uint8Array> {
+  if (payload.length < 2) throw new DecryptionError();
+  const length = (payload[0] << 8) | payload[1];
+  if (length === 0 || payload.length < 2 + length) throw new DecryptionError();
+  const parsed = expectedSender(payload.subarray(2, 2 + length), options);
+  const end = payload.length - parsed.engine.signatureSize;
+  if (end < 2 + length) throw new DecryptionError();
+  const data = payload.subarray(2 + length, end);
+  const h = sha512Hasher();
+  h.update(data);
+  await checkSignature(
+    parsed,
+    signedMessage(prefixHash, parsed.blockHash, h.digest()),
+    payload.subarray(end),
+  );
+  options.onSender?.(senderFor(parsed));
+  return data;
 }

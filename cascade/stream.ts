@@ -333,15 +333,23 @@ export async function* sealStream(
  * ```
  */
 export async function sealSingleChunk(
-  data: Uint8Array,
+  data: Uint8Array | readonly Uint8Array[],
   keys: StreamKeys,
   pad: boolean,
 ): Promise<Uint8Array | undefined> {
-  const total = paddedLength(data.length, pad);
+  // The data may come in pieces (a signed payload's), written straight into the chunk.
+  const parts = data instanceof Uint8Array ? [data] : data;
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const total = paddedLength(length, pad);
   if (total > CHUNK_SIZE) return undefined;
   const chunk = new Uint8Array(total);
-  chunk.set(data);
-  chunk[data.length] = MARKER;
+  let offset = 0;
+  for (const part of parts) {
+    chunk.set(part, offset);
+    offset += part.length;
+  }
+  chunk[length] = MARKER;
   return await sealChunk(await prepare(keys), 0, true, chunk);
 }
 

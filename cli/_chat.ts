@@ -186,6 +186,15 @@ interface Waiting {
 
 export async function chatCommand(args: string[]): Promise<void> {
   const { values, positionals } = parse("chat", args);
+  // `chat @bob` (docs/cli.md, "Direct connections"): a contact with an inbox, direct or relayed.
+  if (positionals.length === 1 && positionals[0].startsWith("@")) {
+    return await (await import("./_direct.ts")).directChat(values, positionals[0]);
+  }
+  for (const option of ["direct", "no-direct", "ice-server", "ice-bind"]) {
+    if (values[option] !== undefined) {
+      throw new UsageError(`--${option} goes with chat @NAME (a contact who has an inbox)`);
+    }
+  }
   // `chat xmpp:bob@example.org --account alice@example.org` (docs/cli.md, "XMPP"): the peer's
   // xmpp: address may stand alone, and this side then listens on its account.
   if (positionals.length === 1 && positionals[0].startsWith("xmpp:") && values.peer === undefined) {

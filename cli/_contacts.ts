@@ -368,6 +368,15 @@ export interface InboxRecord {
   contact?: string;
   /** The sender's queue key it is secured to, once it is (fingerprint of the sender, hex key). */
   securedTo?: { fingerprint: string; algorithm: string; publicKey: string; at: string };
+  /**
+   * Its signalling queue on the same relay, for offers of direct connections (`chat --direct`,
+   * docs/relay.md section 14): ids and key as above; its sending id is in the invitation.
+   */
+  signal?: {
+    receivingId: string;
+    sendingId: string;
+    key: { algorithm: string; publicKey: string; secretKey: string };
+  };
 }
 
 /**

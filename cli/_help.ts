@@ -562,6 +562,8 @@ const PAGES: Record<string, CommandHelp> = {
       "[--tls-cert FILE --tls-key FILE] [--tls-ca FILE]... [-o DIR]",
       "chat xmpp:PEER@DOMAIN --account NAME@DOMAIN -i FILE... -r RECIPIENT... [--xmpp-server " +
       "HOST:PORT] [--xmpp-presence] [--xmpp-password-file FILE] [-o DIR]",
+      "chat @NAME -i FILE [--direct | --no-direct] [--ice-server stun:HOST:PORT]... " +
+      "[--ice-bind ADDRESS] [--sessions FILE] [--proxy URL] [-o DIR]",
     ],
     description:
       "Listens on its own address (tcp://, tls://, ws://, or xmpp: with --account, where " +
@@ -575,7 +577,12 @@ const PAGES: Record<string, CommandHelp> = {
       "in the session store for the next chat. Otherwise (--no-session, several peers, or a peer " +
       "that takes no sessions) every message is signed with the first -i identity. Only messages " +
       "from a peer (-r/-R/--peer-contact) are shown, under the peer's contact name or " +
-      "fingerprint; anything else is dropped with one line.",
+      "fingerprint; anything else is dropped with one line. `chat @NAME` talks with a contact " +
+      'who has an inbox on a relay (docs/cli.md, "Direct connections"): it opens a direct ' +
+      "WebRTC data channel, signalled through both users' relay queues, and falls back to the " +
+      "contact's inbox when none opens or it breaks, saying which path is in use; meanwhile it " +
+      "reads your own inboxes. Going direct shows the contact your IP addresses: --no-direct " +
+      "(the default with --proxy) keeps to the relay.",
     options: {
       listen: { value: "ADDRESS", text: "Where this side listens." },
       peer: { value: "ADDRESS", text: "Where the peer listens." },
@@ -604,7 +611,30 @@ const PAGES: Record<string, CommandHelp> = {
         text: "Keep the conversation, sealed under the first identity (docs/contacts.md); " +
           "without it no messages are kept.",
       },
-      proxy: { value: "URL", text: "Reach the peer through a SOCKS5 proxy (tcp:// only)." },
+      proxy: {
+        value: "URL",
+        text: "Reach the peer (tcp:// only) or the relay (chat @NAME) through a SOCKS5 proxy; " +
+          "chat @NAME then never goes direct.",
+      },
+      direct: {
+        text: "chat @NAME: try a direct data channel (the default without --proxy; refused " +
+          "with it). The contact learns your IP addresses.",
+      },
+      "no-direct": {
+        text: "chat @NAME: relay only, never offer nor answer a direct connection: your IP " +
+          "addresses stay hidden from the contact (the default with --proxy).",
+      },
+      "ice-server": {
+        value: "stun:HOST:PORT",
+        multiple: true,
+        text: "A STUN server for direct connections through NATs (repeatable; none by " +
+          "default): it learns your public address and when you connect, not with whom.",
+      },
+      "ice-bind": {
+        value: "ADDRESS",
+        text: "Offer only this local address for direct connections (e.g. 127.0.0.1, or one " +
+          "LAN address); default every interface's.",
+      },
       output: {
         short: "o",
         value: "DIR",
@@ -618,16 +648,16 @@ const PAGES: Record<string, CommandHelp> = {
     positionals: "none",
     examples: [
       [
-        "Bob",
-        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://alice.example:7000 -i bob.key -R alice.pub",
-      ],
-      [
-        "Alice, receiving files",
-        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://bob.example:7000 -i alice.key -R bob.pub -o inbox",
+        "Bob, receiving files into inbox/",
+        "polycrypt chat --listen tcp://0.0.0.0:7000 --peer tcp://alice.example:7000 -i bob.key -R alice.pub -o inbox",
       ],
       [
         "over XMPP, sessions as always",
         "polycrypt chat xmpp:bob@example.org --account alice@example.org -i alice.key -r @bob",
+      ],
+      [
+        "with a contact who has an inbox: direct if possible, else the relay",
+        "polycrypt chat @bob --direct -i alice.key -o inbox",
       ],
     ],
     exits: [[0, "the conversation ended (/quit, Ctrl-D, Ctrl-C)"], EXIT_USAGE, EXIT_IO],

@@ -39,7 +39,7 @@ import type { AuthKey } from "../relay/protocol.ts";
 const encoder = new TextEncoder();
 
 /** What reads messages: the account behind a deferred store, the contacts, and -o DIR. */
-class Reader {
+export class Reader {
   constructor(
     readonly identity: string,
     readonly account: import("../sessions/account.ts").Account,
@@ -281,7 +281,7 @@ class Reader {
   #shownInvitations = new Set<string>();
 }
 
-function queueKey(inbox: InboxRecord) {
+export function queueKey(inbox: InboxRecord) {
   return {
     algorithm: inbox.key.algorithm,
     publicKey: Uint8Array.fromHex(inbox.key.publicKey),

@@ -118,11 +118,14 @@ export async function inboxCommand(args: string[]): Promise<void> {
   const { account, close } = await openAccount(identity, values.sessions as string | undefined);
   try {
     const inbox = await relayModule.openInbox(client);
+    // A second queue for offers of direct connections (chat --direct, docs/relay.md section 14).
+    const signal = await relayModule.openInbox(client);
     await publishBundles(client, inbox, account, oneTime, false);
     const invitation = encodeInvitation({
       relay,
       sendId: inbox.sendingId,
       recipient: account.recipient,
+      signalId: signal.sendingId,
     });
     const record: InboxRecord = {
       relay,
@@ -138,6 +141,15 @@ export async function inboxCommand(args: string[]): Promise<void> {
       published: new Date().toISOString(),
       // Secured by fetch to the first verified sender (docs/relay.md section 13), unless shared.
       ...(values.shared ? {} : { secure: true }),
+      signal: {
+        receivingId: signal.receivingId.toHex(),
+        sendingId: signal.sendingId.toHex(),
+        key: {
+          algorithm: signal.key.algorithm,
+          publicKey: signal.key.publicKey.toHex(),
+          secretKey: signal.key.secretKey.toHex(),
+        },
+      },
     };
     await writeInboxes(identity, [...await readInboxes(identity), record]);
     if (output !== undefined) {

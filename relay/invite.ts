@@ -7,6 +7,7 @@
  * ```
  * invitation = "polycrypt-invite1:" || base64url(payload || check)      ; unpadded, canonical
  * payload    = u16 urlLen || url (ASCII) || u8 sidLen || sid || u16 recLen || recipient (ASCII)
+ *              [ || 0x53 || u8 sigLen || signalId ]        ; optional: a queue for direct connections
  * check      = SHA-256("polycrypt-invite1:" || payload)[0..4]
  * ```
  *
@@ -49,7 +50,15 @@ export interface Invitation {
   readonly sendId: Uint8Array;
   /** The recipient's recipient string (its public encryption and signing keys). */
   readonly recipient: string;
+  /**
+   * The sending id of the recipient's signalling queue on the same relay (1 to 255 bytes), where
+   * offers of direct connections go (docs/relay.md section 14); absent in invitations without one.
+   */
+  readonly signalId?: Uint8Array;
 }
+
+/** The tag of the optional signalling queue field after the recipient. */
+const SIGNAL_TAG = 0x53;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -114,7 +123,15 @@ export function encodeInvitation(invitation: Invitation): string {
   if (url.length > 0xffff || recipient.length > 0xffff) {
     throw new FormatError("invitation is too long");
   }
-  const payload = new Uint8Array(2 + url.length + 1 + sid.length + 2 + recipient.length);
+  const signal = invitation.signalId;
+  if (
+    signal !== undefined &&
+    (!(signal instanceof Uint8Array) || signal.length < 1 || signal.length > 255)
+  ) {
+    throw new FormatError("invitation's signalling id must be 1 to 255 bytes");
+  }
+  const extra = signal === undefined ? 0 : 2 + signal.length;
+  const payload = new Uint8Array(2 + url.length + 1 + sid.length + 2 + recipient.length + extra);
   const view = new DataView(payload.buffer);
   let at = 0;
   view.setUint16(at, url.length);
@@ -123,6 +140,11 @@ export function encodeInvitation(invitation: Invitation): string {
   payload.set(sid, at += 1);
   view.setUint16(at += sid.length, recipient.length);
   payload.set(recipient, at += 2);
+  if (signal !== undefined) {
+    payload[at += recipient.length] = SIGNAL_TAG;
+    payload[at += 1] = signal.length;
+    payload.set(signal, at + 1);
+  }
   const body = new Uint8Array(payload.length + 4);
   body.set(payload);
   body.set(check(payload), payload.length);
@@ -190,6 +212,12 @@ export function parseInvitation(text: string): Invitation {
   const recLen = view.getUint16(at);
   at += 2;
   const recipient = checkRecipientString(text8(take(recLen), "recipient"));
+  if (at === payload.length) return { relay, sendId, recipient };
+  if (payload[at] !== SIGNAL_TAG || at + 2 > payload.length || payload[at + 1] === 0) {
+    throw new FormatError("invitation has trailing bytes");
+  }
+  at += 1;
+  const signalId = take(take(1)[0]);
   if (at !== payload.length) throw new FormatError("invitation has trailing bytes");
-  return { relay, sendId, recipient };
+  return { relay, sendId, recipient, signalId };
 }

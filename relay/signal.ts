@@ -34,6 +34,8 @@ const KIND = 0x53; // "S"
 const VERSION = 0x01;
 const SESSION_BYTES = 16;
 const HEADER_BYTES = 2 + SESSION_BYTES + 8 + 4;
+/** Messages an answering side holds at most while it reads its queue to its end. */
+const MAX_EARLY = 256;
 /** How often an empty queue is asked again while a connection is being set up. */
 const POLL_MS = 50;
 
@@ -60,8 +62,10 @@ export class SignalReplayCache {
 
 /** Options of {@linkcode relaySignal}. */
 export interface RelaySignalOptions {
-  /** A connected relay client (both queues on it). */
+  /** A connected relay client: the peer's queue `to` is on it (and `inbox`, unless `inboxRelay`). */
   relay: RelayClient;
+  /** The relay client of `inbox`, when this user's queue is on another relay than the peer's. */
+  inboxRelay?: RelayClient;
   /** This user's identity: decrypts what the peer sends, signs what is sent (version 2). */
   identity: string;
   /** The peer's recipient string (version 2): messages are sealed to it, and must be signed by it. */
@@ -77,7 +81,8 @@ export interface RelaySignalOptions {
   seen: SignalReplayCache;
   /**
    * The session id (16 bytes): the offering side picks it (default random); the answering side
-   * leaves it out and adopts the session of the first valid offer.
+   * leaves it out and adopts the session of the newest valid offer in its queue (read to its end:
+   * an offer of an attempt the peer gave up does not hide the current one).
    */
   session?: Uint8Array;
   /** How old (or how far ahead of this clock) a message may be, default 120 s. */
@@ -145,15 +150,38 @@ export function relaySignal(
     async *messages(): AsyncGenerator<SignalMessage> {
       // GET in a loop rather than SUB: nothing stays subscribed once the channel is open (or the
       // attempt given up), and a later attempt reads the queue afresh.
+      const mine = options.inboxRelay ?? options.relay;
+      /**
+       * Answering, before a session is adopted: the valid messages read so far. The session of the
+       * newest offer among them is adopted once the queue is empty, so an offer left from an
+       * attempt the peer gave up does not hide the one it is making now.
+       */
+      const early: { id: string; number: number; message: SignalMessage }[] = [];
+      const accept = (id: string, number: number) => {
+        if (options.seen.add(`${id}:${number}`, 2 * maxAge)) return true;
+        options.onIgnored?.("replayed");
+        return false;
+      };
       while (!closed) {
-        const item = await options.relay.fetch(options.inbox.receivingId, options.inbox.key);
+        const item = await mine.fetch(options.inbox.receivingId, options.inbox.key);
         if (item === undefined) {
+          const newest = early.findLastIndex((e) => e.message.type === "offer");
+          if (newest >= 0) {
+            const chosen = early[newest].id;
+            session = Uint8Array.fromHex(chosen);
+            for (const [i, e] of early.splice(0).entries()) {
+              if (e.id !== chosen || i < newest) options.onIgnored?.("other-session");
+              else if (i === newest || accept(e.id, e.number)) yield e.message;
+            }
+            continue;
+          }
+          for (const _ of early.splice(0)) options.onIgnored?.("other-session");
           await new Promise((r) => setTimeout(r, POLL_MS));
           continue;
         }
         // Closed meanwhile: leave the message for the next reader (a later attempt).
         if (closed) return;
-        await options.relay.ack(options.inbox.receivingId, options.inbox.key, item.id)
+        await mine.ack(options.inbox.receivingId, options.inbox.key, item.id)
           .catch(() => {});
         let payload: Uint8Array;
         try {
@@ -170,7 +198,7 @@ export function relaySignal(
           continue;
         }
         const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
-        const id = payload.slice(2, 2 + SESSION_BYTES);
+        const id = payload.slice(2, 2 + SESSION_BYTES).toHex();
         const sentAt = Number(view.getBigUint64(2 + SESSION_BYTES));
         const number = view.getUint32(2 + SESSION_BYTES + 8);
         if (Math.abs(Date.now() - sentAt) > maxAge) {
@@ -188,25 +216,18 @@ export function relaySignal(
           options.onIgnored?.("malformed");
           continue;
         }
-        if (session === undefined && message.type === "offer") {
-          // Answering: adopt the first offer's session, unless that offer was seen before.
-          if (!options.seen.add(`${id.toHex()}:${number}`, 2 * maxAge)) {
-            options.onIgnored?.("replayed");
-            continue;
-          }
-          session = id;
-          yield message;
+        if (session === undefined) {
+          // Answering: an offer seen before is refused at once; the rest waits for the queue to
+          // be read to its end (above).
+          if (message.type !== "offer" || accept(id, number)) early.push({ id, number, message });
+          if (early.length > MAX_EARLY) early.shift();
           continue;
         }
-        if (session === undefined || id.toHex() !== session.toHex()) {
+        if (id !== session.toHex()) {
           options.onIgnored?.("other-session");
           continue;
         }
-        if (!options.seen.add(`${id.toHex()}:${number}`, 2 * maxAge)) {
-          options.onIgnored?.("replayed");
-          continue;
-        }
-        yield message;
+        if (accept(id, number)) yield message;
       }
     },
   };

@@ -184,6 +184,7 @@ function mainScreen(m: Messenger): void {
   const contactList = h("ul", { id: "contacts" });
   const online = h("span", { id: "online" });
   const problem = h("p.note", { id: "problem" });
+  const notice = h("p.note", { id: "notice" });
   const side = h(
     "aside",
     {},
@@ -197,6 +198,7 @@ function mainScreen(m: Messenger): void {
     h("h2", {}, "Contacts"),
     contactList,
     problem,
+    notice,
   );
 
   const chatHead = h("header", { id: "chat-head" });
@@ -312,6 +314,10 @@ function mainScreen(m: Messenger): void {
   });
   m.addEventListener("problem", (e) => {
     problem.textContent = (e as CustomEvent<string>).detail;
+  });
+  // Securing notes (an inbox secured to a contact): for information, not a problem.
+  m.addEventListener("notice", (e) => {
+    notice.textContent = (e as CustomEvent<string>).detail;
   });
   document.addEventListener("visibilitychange", () => {
     if (current && document.visibilityState === "visible") m.show(current);

@@ -9,6 +9,10 @@
  *   account, written together with what depends on them (docs/web.md section 4).
  * - Every message to a contact is a session message (docs/sessions.md) deposited in the contact's
  *   relay queue; what it carries is the web payload of docs/web.md section 4.
+ * - Queues are secured as the CLI secures them (docs/relay.md section 13, "Securing"): a queue
+ *   key per contact queue this page writes to (announced in a message of kind 0x51, SENDs signed
+ *   once the relay asks for it), and a reply inbox per contact that the contact's announced key
+ *   secures with KEY (docs/web.md section 4).
  *
  * @module
  */
@@ -19,7 +23,13 @@ import { attachedPrekeyIds, parseBundle, trimBundle } from "../sessions/bundle.t
 import { RelayClient } from "../relay/client.ts";
 import type { QueueKey } from "../relay/client.ts";
 import { generateQueueKey } from "../relay/client.ts";
-import { RELAY_ERROR, RelayError } from "../relay/protocol.ts";
+import {
+  type AuthKey,
+  encodeAuthKey,
+  parseAuthKey,
+  RELAY_ERROR,
+  RelayError,
+} from "../relay/protocol.ts";
 import { encodeInvitation, parseInvitation } from "../relay/invite.ts";
 import {
   concatBytes,
@@ -42,8 +52,11 @@ import { DeferredSessionStore, KeyValue, openDatabase } from "./indexeddb_store.
 export const PAYLOAD_VERSION = 0x01;
 /** Payload kinds. */
 export const KIND = Object.freeze({ text: 0x54, piece: 0x46, receipt: 0x52 });
-/** The payload kind of a sender's queue key (docs/relay.md section 13), which this page ignores. */
-const QUEUE_KEY = 0x51;
+/**
+ * The payload kind of a sender's queue key (docs/relay.md section 13): body = `algLen || alg ||
+ * keyLen || publicKey`, the key the sender signs its SENDs with once the queue is secured.
+ */
+export const QUEUE_KEY = 0x51;
 /** Flags bit 0 of a piece: the last piece of its file. */
 const LAST = 0x01;
 /** Receipt states. */
@@ -104,6 +117,58 @@ interface Vault {
   relay: string;
   inbox: { rid: string; sid: string; alg: string; pk: string; sk: string };
 }
+
+/**
+ * A queue key this page sends with, one per relay and sending id (docs/relay.md section 13,
+ * "Securing"): the CLI's sender key record, hex and ISO 8601 times; sealed in the record
+ * `senders` with the data key, saved before the key is first announced.
+ */
+interface SenderKey {
+  relay: string;
+  sendingId: string;
+  key: { algorithm: string; publicKey: string; secretKey: string };
+  created: string;
+  /** When the 0x51 message announcing it was stored by the relay. */
+  announced?: string;
+  /** When a SEND signed with it was first accepted: every later SEND is signed. */
+  secured?: string;
+}
+
+/**
+ * An inbox this page made for one contact's answers (a reply inbox, docs/relay.md section 13):
+ * the CLI's inbox record (hex ids and keys); sealed in the record `inboxes` with the data key.
+ * Only `contact` may secure it, and its first announced key does.
+ */
+interface ReplyInbox {
+  relay: string;
+  receivingId: string;
+  sendingId: string;
+  key: { algorithm: string; publicKey: string; secretKey: string };
+  invitation: string;
+  created: string;
+  /** When its last-resort bundle was last published. */
+  published: string;
+  secure: true;
+  contact: string;
+  securedTo?: { fingerprint: string; algorithm: string; publicKey: string; at: string };
+}
+
+/** A queue this page reads: its inbox (shared, never secured) or a reply inbox. */
+interface Queue {
+  readonly rid: Uint8Array;
+  readonly key: QueueKey;
+  readonly reply?: ReplyInbox;
+}
+
+/** The refusal of a signed SEND, as the CLI words it. */
+const REFUSED_AUTH = "the relay refused the message: AUTH (the inbox is gone, or secured to " +
+  "another sender: ask its owner for a new invitation)";
+
+const hexKey = (k: { algorithm: string; publicKey: string; secretKey: string }): QueueKey => ({
+  algorithm: k.algorithm,
+  publicKey: fromHex(k.publicKey),
+  secretKey: fromHex(k.secretKey),
+});
 
 interface Incoming {
   meta: ChatMessage;
@@ -223,6 +288,14 @@ export class Messenger extends EventTarget {
   readonly #sendChains = new Map<string, Promise<unknown>>();
   readonly #others = new Map<string, Promise<RelayClient>>();
   readonly #safetyNumbers = new Map<string, string>();
+  /** Queue keys this page sends with (record `senders`). */
+  #senders: SenderKey[] = [];
+  /** Reply inboxes, one per contact written to (record `inboxes`). */
+  #inboxes: ReplyInbox[] = [];
+  /** Reply inboxes being made, by contact. */
+  readonly #making = new Map<string, Promise<ReplyInbox>>();
+  /** The queues subscribed on each connection (receiving ids, hex). */
+  readonly #subscribed = new WeakMap<RelayClient, Set<string>>();
   #saveChain: Promise<unknown> = Promise.resolve();
   readonly #sessions: DeferredSessionStore;
   /** Account work and the flush of what it committed run one at a time (see #exclusive). */
@@ -364,6 +437,21 @@ export class Messenger extends EventTarget {
       for (const m of chat) if (m.state === "sending") m.state = "failed";
       this.chats.set(c.fingerprint, chat);
     }
+    this.#senders = (await this.#unseal<{ senders: SenderKey[] }>("senders"))?.senders ?? [];
+    this.#inboxes = (await this.#unseal<{ inboxes: ReplyInbox[] }>("inboxes"))?.inboxes ?? [];
+  }
+
+  /** Writes the queue keys (`senders`) or the reply inboxes (`inboxes`) as they are now. */
+  #saveQueues(name: "senders" | "inboxes"): Promise<void> {
+    const run = async () => {
+      const value = name === "senders"
+        ? { version: 1, senders: this.#senders }
+        : { version: 1, inboxes: this.#inboxes };
+      await this.#records.commit([{ key: name, value: await this.#seal(name, value) }]);
+    };
+    const next = this.#saveChain.then(run, run);
+    this.#saveChain = next.catch(() => {});
+    return next;
   }
 
   /** Writes the contacts and the conversation with `fp` (in order, one at a time). */
@@ -430,23 +518,42 @@ export class Messenger extends EventTarget {
 
   // ---- the relay ----
 
-  /** The relay connection, connecting (and subscribing to the inbox) when needed. */
+  /** The relay connection, connecting (and subscribing to the inboxes) when needed. */
   #connect(): Promise<RelayClient> {
     if (this.#relay) return Promise.resolve(this.#relay);
     return this.#connecting ??= (async () => {
+      let relay: RelayClient | undefined;
       try {
-        const relay = await RelayClient.connect(this.relayUrl);
+        relay = await RelayClient.connect(this.relayUrl);
         this.#relay = relay;
-        const messages = await relay.subscribe(this.#rid, this.#inboxKey);
+        await this.#listen(relay, { rid: this.#rid, key: this.#inboxKey });
+        for (const reply of [...this.#inboxes]) await this.#listen(relay, replyQueue(reply));
         this.online = true;
         this.#changed();
-        this.#publishBundles(relay).catch((e) => this.#error(e));
-        this.#receive(relay, messages);
+        this.#publishBundles(relay)
+          .then(() => this.#publishReplyBundles(relay!))
+          .catch((e) => this.#error(e));
         return relay;
+      } catch (e) {
+        if (relay && this.#relay === relay) {
+          this.#relay = undefined;
+          relay.close().catch(() => {});
+        }
+        throw e;
       } finally {
         this.#connecting = undefined;
       }
     })();
+  }
+
+  /** Subscribes `relay` to `queue` (once per connection) and reads what it pushes. */
+  async #listen(relay: RelayClient, queue: Queue): Promise<void> {
+    const name = hexOf(queue.rid);
+    let done = this.#subscribed.get(relay);
+    if (!done) this.#subscribed.set(relay, done = new Set());
+    if (done.has(name)) return;
+    done.add(name);
+    this.#receive(relay, queue, await relay.subscribe(queue.rid, queue.key));
   }
 
   /** After a connection failed: try again in 1 s, then every 3 s. */
@@ -509,8 +616,27 @@ export class Messenger extends EventTarget {
     }]);
   }
 
+  /**
+   * Reply inboxes hold a last-resort bundle only (the contact has a session already); it is
+   * published again when a week old, as the CLI's `fetch` does (relay.md section 13).
+   */
+  async #publishReplyBundles(relay: RelayClient): Promise<void> {
+    const stale = this.#inboxes.filter((r) =>
+      Date.now() - Date.parse(r.published) >= PREKEY_ROTATION_MS
+    );
+    if (stale.length === 0) return;
+    const bundle = await this.#exclusive(() => this.#account.prekeyBundle({ oneTimeKeys: 0 }));
+    for (const reply of stale) {
+      const q = replyQueue(reply);
+      await relay.publish(q.rid, q.key, [trimBundle(bundle, {})], { lastResort: true });
+      reply.published = new Date().toISOString();
+    }
+    await this.#saveQueues("inboxes");
+  }
+
   async #receive(
     relay: RelayClient,
+    queue: Queue,
     messages: AsyncIterable<{ id: Uint8Array; envelope: Uint8Array }>,
   ): Promise<void> {
     try {
@@ -522,25 +648,38 @@ export class Messenger extends EventTarget {
         await this.#exclusive(async () => {
           this.#touched = new Set();
           try {
-            await this.#handle(message.id, message.envelope);
+            await this.#handle(message.id, message.envelope, queue, relay);
           } catch (e) {
             failure = e;
           }
         });
         // Not for us, a replay, or damaged: nothing to show; acknowledged so it goes.
         if (failure) this.#error(failure);
-        await relay.ack(this.#rid, this.#inboxKey, message.id);
+        await relay.ack(queue.rid, queue.key, message.id);
       }
     } catch (e) {
-      // the connection failed, or a write did: reconnect below
-      if (this.#relay === relay) await relay.close().catch(() => {});
+      // the connection failed, or a write did: reconnect below (once per connection, whichever
+      // of its subscriptions notices first)
+      if (this.#relay === relay) {
+        this.#reconnect();
+        await relay.close().catch(() => {});
+      }
       if (!(e instanceof Error && /relay connection|closed/.test(e.message))) this.#error(e);
+      return;
     }
-    if (this.#relay === relay) this.#reconnect();
+    if (this.#relay === relay) {
+      this.#reconnect();
+      await relay.close().catch(() => {});
+    }
   }
 
   #error(e: unknown): void {
     this.dispatchEvent(new CustomEvent("problem", { detail: String((e as Error)?.message ?? e) }));
+  }
+
+  /** A note for the user that is not a problem (an inbox was secured). */
+  #notice(text: string): void {
+    this.dispatchEvent(new CustomEvent("notice", { detail: text }));
   }
 
   // ---- contacts ----
@@ -596,55 +735,182 @@ export class Messenger extends EventTarget {
 
   /**
    * Encrypts `payload` in the session with `contact` (starting one from a bundle fetched from
-   * their relay when there is none) and deposits it in their queue under `messageId`, retried
-   * with the same id until the relay stored it. Messages to one contact go in order.
+   * their relay when there is none) and deposits it in their queue (`invitation`, default the
+   * contact's current one) under `messageId`, retried with the same id until the relay stored
+   * it. Messages to one contact go in order. Before the first one into a queue, the message
+   * announcing this page's queue key for it (docs/relay.md section 13, "Securing").
    */
-  #deposit(contact: Contact, payload: Uint8Array, messageId: Uint8Array): Promise<void> {
+  #deposit(
+    contact: Contact,
+    payload: Uint8Array,
+    messageId: Uint8Array,
+    invitation?: string,
+  ): Promise<void> {
     const run = async () => {
-      if (!contact.invitation) {
-        throw new Error(`${contact.name} sent no invitation: add theirs to answer`);
+      const text = invitation ?? contact.invitation;
+      if (!text) throw new Error(`${contact.name} sent no invitation: add theirs to answer`);
+      const { relay: url, sendId } = parseInvitation(text);
+      const sender = await this.#senderKey(url, sendId);
+      if (!sender.announced && !sender.secured) {
+        const key = hexKey(sender.key);
+        const announce = encodePayload(
+          QUEUE_KEY,
+          encodeAuthKey({ algorithm: key.algorithm, publicKey: key.publicKey }),
+        );
+        await this.#depositOne(contact, url, sendId, sender, announce, randomId());
+        sender.announced = new Date().toISOString();
+        await this.#saveQueues("senders");
       }
-      const { relay: url, sendId } = parseInvitation(contact.invitation);
-      let envelope: Uint8Array | undefined;
-      for (let attempt = 0;; attempt++) {
-        let relay: RelayClient | undefined;
-        try {
-          relay = await this.#relayFor(url);
-          if (!envelope) {
-            const r = relay;
-            envelope = await this.#exclusive(async () => {
-              if (await this.#account.sessionId(contact.fingerprint)) {
-                return await this.#account.encrypt(contact.fingerprint, payload);
-              }
-              const bundle = await r.fetchBundle(sendId);
-              if (!bundle) throw new Final(`${contact.name} has no prekeys left on the relay`);
-              try {
-                await parseBundle(bundle, { expect: contact.recipient });
-              } catch (e) {
-                throw new Final(
-                  `the relay gave a prekey bundle that is not ${contact.name}'s: ${e}`,
-                );
-              }
-              return await this.#account.encrypt(bundle, payload);
-            });
-          }
-          await relay.send(sendId, envelope, { messageId });
-          return;
-        } catch (e) {
-          // A full queue (the contact is offline with a big file waiting) or a lost connection:
-          // wait and send the same envelope again; any other refusal is final.
-          const quota = e instanceof RelayError && e.code === RELAY_ERROR.QUOTA;
-          if ((e instanceof RelayError && !quota) || e instanceof Final) throw e;
-          if (attempt >= 900) throw e;
-          if (relay && !quota) this.#dropRelay(url, relay);
-          await new Promise((r) => setTimeout(r, quota ? 2000 : 1000));
-        }
-      }
+      await this.#depositOne(contact, url, sendId, sender, payload, messageId);
     };
     const chain = this.#sendChains.get(contact.fingerprint) ?? Promise.resolve();
     const next = chain.then(run, run);
     this.#sendChains.set(contact.fingerprint, next.catch(() => {}));
     return next;
+  }
+
+  /**
+   * This page's queue key for the queue `sendId` on `url`: a fresh Ed25519 one the first time,
+   * written to IndexedDB before it is returned (so before it is ever announced or used).
+   */
+  async #senderKey(url: string, sendId: Uint8Array): Promise<SenderKey> {
+    const sid = hexOf(sendId);
+    const known = this.#senders.find((r) => r.relay === url && r.sendingId === sid);
+    if (known) return known;
+    const key = await generateQueueKey();
+    const record: SenderKey = {
+      relay: url,
+      sendingId: sid,
+      key: {
+        algorithm: key.algorithm,
+        publicKey: hexOf(key.publicKey),
+        secretKey: hexOf(key.secretKey),
+      },
+      created: new Date().toISOString(),
+    };
+    this.#senders.push(record);
+    await this.#saveQueues("senders");
+    return record;
+  }
+
+  /**
+   * One session message into one queue: unsigned until the relay refuses it with AUTH (the
+   * recipient secured the queue), then the same command signed with the queue key, and every
+   * later one signed (docs/relay.md section 13, "Securing", step 3).
+   */
+  async #depositOne(
+    contact: Contact,
+    url: string,
+    sendId: Uint8Array,
+    sender: SenderKey,
+    payload: Uint8Array,
+    messageId: Uint8Array,
+  ): Promise<void> {
+    let envelope: Uint8Array | undefined;
+    let signed = sender.secured !== undefined;
+    for (let attempt = 0;; attempt++) {
+      let relay: RelayClient | undefined;
+      try {
+        relay = await this.#relayFor(url);
+        if (!envelope) {
+          const r = relay;
+          envelope = await this.#exclusive(async () => {
+            if (await this.#account.sessionId(contact.fingerprint)) {
+              return await this.#account.encrypt(contact.fingerprint, payload);
+            }
+            const bundle = await r.fetchBundle(sendId);
+            if (!bundle) throw new Final(`${contact.name} has no prekeys left on the relay`);
+            try {
+              await parseBundle(bundle, { expect: contact.recipient });
+            } catch (e) {
+              throw new Final(
+                `the relay gave a prekey bundle that is not ${contact.name}'s: ${e}`,
+              );
+            }
+            return await this.#account.encrypt(bundle, payload);
+          });
+        }
+        const key = signed ? hexKey(sender.key) : undefined;
+        try {
+          await relay.send(sendId, envelope, { messageId, key });
+        } catch (e) {
+          if (signed || !(e instanceof RelayError && e.code === RELAY_ERROR.AUTH)) throw e;
+          // Refused unsigned: secured, to this key if the recipient read the announcement.
+          signed = true;
+          await relay.send(sendId, envelope, { messageId, key: hexKey(sender.key) });
+        }
+        if (signed && !sender.secured) {
+          sender.secured = new Date().toISOString();
+          await this.#saveQueues("senders");
+        }
+        return;
+      } catch (e) {
+        if (e instanceof RelayError && e.code === RELAY_ERROR.AUTH) throw new Final(REFUSED_AUTH);
+        // A full queue (the contact is offline with a big file waiting) or a lost connection:
+        // wait and send the same envelope again; any other refusal is final.
+        const quota = e instanceof RelayError && e.code === RELAY_ERROR.QUOTA;
+        if ((e instanceof RelayError && !quota) || e instanceof Final) throw e;
+        if (attempt >= 900) throw e;
+        if (relay && !quota) this.#dropRelay(url, relay);
+        await new Promise((r) => setTimeout(r, quota ? 2000 : 1000));
+      }
+    }
+  }
+
+  /**
+   * The invitation this page hands `contact` inside messages: a reply inbox of its own made for
+   * them (docs/relay.md section 13, "Reply inboxes"), which they secure with the key they
+   * announce; the page's shared inbox when the relay cannot make one now.
+   */
+  async #myInvitation(contact: Contact): Promise<string> {
+    const fp = contact.fingerprint;
+    const made = this.#inboxes.find((r) => r.contact === fp);
+    if (made) return made.invitation;
+    let making = this.#making.get(fp);
+    if (!making) {
+      making = this.#makeReplyInbox(fp);
+      this.#making.set(fp, making);
+      making.then(() => this.#making.delete(fp), () => this.#making.delete(fp));
+    }
+    try {
+      return (await making).invitation;
+    } catch {
+      return this.invitation;
+    }
+  }
+
+  /** NEW on this page's relay, its last-resort bundle, the record written, then subscribed. */
+  async #makeReplyInbox(fp: string): Promise<ReplyInbox> {
+    const relay = await this.#connect();
+    const key = await generateQueueKey();
+    const ids = await relay.create(key);
+    const bundle = await this.#exclusive(() => this.#account.prekeyBundle({ oneTimeKeys: 0 }));
+    await relay.publish(ids.receivingId, key, [trimBundle(bundle, {})], { lastResort: true });
+    const now = new Date().toISOString();
+    const reply: ReplyInbox = {
+      relay: this.relayUrl,
+      receivingId: hexOf(ids.receivingId),
+      sendingId: hexOf(ids.sendingId),
+      key: {
+        algorithm: key.algorithm,
+        publicKey: hexOf(key.publicKey),
+        secretKey: hexOf(key.secretKey),
+      },
+      invitation: encodeInvitation({
+        relay: this.relayUrl,
+        sendId: ids.sendingId,
+        recipient: this.recipient,
+      }),
+      created: now,
+      published: now,
+      secure: true,
+      contact: fp,
+    };
+    this.#inboxes.push(reply);
+    await this.#saveQueues("inboxes");
+    const current = this.#relay;
+    if (current) await this.#listen(current, replyQueue(reply)).catch((e) => this.#error(e));
+    return reply;
   }
 
   #push(fp: string, message: ChatMessage): void {
@@ -672,7 +938,7 @@ export class Messenger extends EventTarget {
     try {
       await this.#deposit(
         contact,
-        encodePayload(KIND.text, encoder.encode(text), this.invitation),
+        encodePayload(KIND.text, encoder.encode(text), await this.#myInvitation(contact)),
         id,
       );
       if (message.state === "sending") message.state = "queued";
@@ -709,14 +975,18 @@ export class Messenger extends EventTarget {
     this.#files.set(message.id, file);
     this.#changed();
     try {
+      const mine = await this.#myInvitation(contact);
+      // All pieces into one queue, in order, even if the contact's invitation changes meanwhile.
+      const queue = contact.invitation;
       let offset = 0;
       do {
         const end = Math.min(file.size, offset + PART_BYTES);
         const bytes = new Uint8Array(await file.slice(offset, end).arrayBuffer());
         const last = end === file.size;
         const body = encodePiece(transferId, offset, last, name, bytes);
-        const payload = encodePayload(KIND.piece, body, offset === 0 ? this.invitation : "");
-        await this.#deposit(contact, payload, offset === 0 ? first : pageMessageId(Date.now()));
+        const payload = encodePayload(KIND.piece, body, offset === 0 ? mine : "");
+        const id = offset === 0 ? first : pageMessageId(Date.now());
+        await this.#deposit(contact, payload, id, queue);
         offset = end;
         message.progress = [offset, file.size];
         this.#changed();
@@ -733,7 +1003,12 @@ export class Messenger extends EventTarget {
 
   // ---- receiving ----
 
-  async #handle(relayId: Uint8Array, envelope: Uint8Array): Promise<void> {
+  async #handle(
+    relayId: Uint8Array,
+    envelope: Uint8Array,
+    queue: Queue,
+    relay: RelayClient,
+  ): Promise<void> {
     const { from, data } = await this.#account.decrypt(envelope);
     const { invitation, kind, body } = decodePayload(data);
     const contact = await this.#learn(from, invitation);
@@ -746,12 +1021,65 @@ export class Messenger extends EventTarget {
       case KIND.receipt:
         return await this.#onReceipt(contact, body);
       case QUEUE_KEY:
-        // A terminal sender's queue key (docs/relay.md section 13): this page does not secure its
-        // inbox with KEY (yet), so the inbox stays open to every sender, as a shared one.
-        return;
+        // A sender's queue key (docs/relay.md section 13): the message decrypted, so the session
+        // authenticated the sender; a reply inbox made for them is secured with it.
+        return await this.#secure(relay, queue, contact, body);
       default:
         throw new RangeError(`a message of an unknown kind (${kind}) was dropped`);
     }
+  }
+
+  /**
+   * Secures a reply inbox to the queue key its contact announced (docs/relay.md section 13,
+   * "Securing", step 4): KEY(RID, SK), then `securedTo` written, before the message's ACK (a
+   * page closed in between gets the message again and repeats KEY, which the relay answers OK).
+   * The page's own inbox is shared and never secured: an announcement there is ignored.
+   */
+  async #secure(relay: RelayClient, queue: Queue, contact: Contact, body: Uint8Array) {
+    const reply = queue.reply;
+    let key: AuthKey;
+    try {
+      key = parseAuthKey(body);
+    } catch {
+      throw new RangeError(`a damaged queue key from ${contact.name} was dropped`);
+    }
+    if (!reply) return;
+    const publicKey = hexOf(key.publicKey);
+    if (reply.securedTo) {
+      if (reply.securedTo.publicKey === publicKey) return;
+      return this.#notice(
+        `${contact.name} offered a key for an inbox secured to another sender: ignored`,
+      );
+    }
+    if (reply.contact !== contact.fingerprint) {
+      return this.#notice(
+        `${contact.name} offered a key for an inbox made for someone else: ignored`,
+      );
+    }
+    let size: number | undefined;
+    try {
+      size = registry.signature(key.algorithm).publicKeySize;
+    } catch { /* not a registered engine */ }
+    if (size !== key.publicKey.length) {
+      throw new RangeError(`a queue key of an unknown kind from ${contact.name} was dropped`);
+    }
+    try {
+      await relay.secure(queue.rid, queue.key, key);
+    } catch (e) {
+      if (!(e instanceof RelayError)) throw e;
+      return this.#notice(`the relay did not secure your inbox for ${contact.name}: ${e.codeName}`);
+    }
+    reply.securedTo = {
+      fingerprint: contact.fingerprint,
+      algorithm: key.algorithm,
+      publicKey,
+      at: new Date().toISOString(),
+    };
+    await this.#saveQueues("inboxes");
+    this.#notice(
+      `your inbox for ${contact.name} is now secured: the relay takes messages there ` +
+        `from ${contact.name} only`,
+    );
   }
 
   /**
@@ -916,6 +1244,16 @@ export class Messenger extends EventTarget {
 
 /** A failure that sending again cannot cure. */
 class Final extends Error {}
+
+/** 16 random bytes: the relay message id of a queue-key announcement (as the CLI's). */
+function randomId(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(16));
+}
+
+/** The queue of a reply inbox record. */
+function replyQueue(reply: ReplyInbox): Queue {
+  return { rid: fromHex(reply.receivingId), key: hexKey(reply.key), reply };
+}
 
 /** Whether two relay URLs name the same relay (`ws://h:1` and `ws://h:1/` do). */
 function sameRelay(a: string, b: string): boolean {

@@ -109,6 +109,14 @@ export interface DsaSubtle {
 }
 const dsaSubtle = crypto.subtle as unknown as DsaSubtle;
 
+/**
+ * `bytes` as WebCrypto's BufferSource without a copy where it is over an ArrayBuffer: WebCrypto
+ * copies its inputs when called (WebCrypto section 14.3), so the caller's buffer is free again
+ * when the call returns. Views of a SharedArrayBuffer are copied.
+ */
+const input = (bytes: Uint8Array): Uint8Array<ArrayBuffer> =>
+  bytes.buffer instanceof ArrayBuffer ? bytes as Uint8Array<ArrayBuffer> : toBuffer(bytes);
+
 const webSupport = new Map<string, Promise<boolean>>();
 /** Whether WebCrypto here implements `name` (probed once, by importing an all-zero seed). */
 function webCryptoHas(name: string): Promise<boolean> {
@@ -185,7 +193,7 @@ export function _buildMlDsa(size: 44 | 65 | 87, backend: MlDsaBackend): BuiltMlD
             "verify",
           ]),
         );
-      return await dsaSubtle.verify(algorithm, key, toBuffer(signature), toBuffer(message));
+      return await dsaSubtle.verify(algorithm, key, input(signature), input(message));
     } catch {
       return false;
     }
@@ -217,7 +225,7 @@ export function _buildMlDsa(size: 44 | 65 | 87, backend: MlDsaBackend): BuiltMlD
       checkSignArguments(params, secretKey, message);
       if (web ?? await usesWebCrypto()) {
         const key = await importSeed(secretKey);
-        return new Uint8Array(await dsaSubtle.sign(algorithm, key, toBuffer(message)));
+        return new Uint8Array(await dsaSubtle.sign(algorithm, key, input(message)));
       }
       return noble.sign(message.slice(), nobleKeys(secretKey).secretKey);
     },

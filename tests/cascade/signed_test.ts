@@ -286,3 +286,77 @@ Deno.test("verifyPayload: every way of cutting a signed payload into chunks give
     }
   }
 });
+
+Deno.test("openSignedPayload (whole messages) and verifyPayload (streams) give the same verdicts", async () => {
+  const { openSignedPayload, verifyPayload } = await import("../../cascade/signed.ts");
+  const prefix = new Uint8Array(64).fill(5);
+  const data = patternBytes(100, 7);
+  const good = await signedPayload(alice.identity, data, prefix);
+  const blockLength = (good[0] << 8) | good[1];
+  const variants: [string, Uint8Array][] = [
+    ["good", good],
+    ["empty", new Uint8Array(0)],
+    ["one byte", good.subarray(0, 1)],
+    ["zero-length sender block", concatBytes(new Uint8Array(2), good.subarray(2))],
+    ["cut inside the sender block", good.subarray(0, 2 + blockLength - 1)],
+    ["sender block only", good.subarray(0, 2 + blockLength)],
+    ["one signature byte short", good.subarray(0, good.length - 1)],
+    [
+      "signature only, no data",
+      concatBytes(good.subarray(0, 2 + blockLength), good.subarray(-3373)),
+    ],
+    ["another sender's payload", await signedPayload(mallory.identity, data, prefix)],
+    ["forged", forgedPayload(alice.recipient, data)],
+  ];
+  for (const at of [0, 1, 2 + 5, 2 + blockLength + 3, good.length - 1]) {
+    const flipped = good.slice();
+    flipped[at] ^= 0x40;
+    variants.push([`bit flipped at ${at}`, flipped]);
+  }
+  for (const expected of [undefined, [alice.recipient], [mallory.recipient]]) {
+    for (const [name, payload] of variants) {
+      const verdict = async (run: (onSender: () => void) => Promise<Uint8Array>) => {
+        let named = 0;
+        try {
+          const out = await run(() => named++);
+          return { data: Array.from(out), named };
+        } catch (e) {
+          assert.ok(e instanceof DecryptionError, `${name}: ${e}`);
+          return { error: true, named };
+        }
+      };
+      const options = (onSender: () => void) => ({ registry, expected, onSender });
+      const whole = await verdict((onSender) =>
+        openSignedPayload(payload.slice(), prefix, options(onSender))
+      );
+      const streamed = await verdict((onSender) =>
+        collect(verifyPayload(ReadableStream.from([payload.slice()]), prefix, options(onSender)))
+      );
+      assert.deepEqual(whole, streamed, `${name}, expected ${expected?.length ?? "anyone"}`);
+    }
+    // The good payload opens unless another signer is expected, and names its sender once.
+    const opened = await openSignedPayload(good, prefix, {
+      registry,
+      expected,
+      onSender: (s) => assert.equal(s.recipient, alice.recipient),
+    }).then((d) => Array.from(d), () => null);
+    assert.deepEqual(opened, expected?.[0] === mallory.recipient ? null : Array.from(data));
+  }
+});
+
+Deno.test("a verified sender's public key is the caller's own copy (the parsed block is kept)", async () => {
+  const sealed = await encrypt(new Uint8Array([1]), {
+    recipients: [bob.recipient],
+    sender: alice.identity,
+  });
+  const first = await decryptWithSender(sealed, { identities: [bob.identity] });
+  first.sender!.publicKey.fill(0);
+  const second = await decryptWithSender(sealed, {
+    identities: [bob.identity],
+    verify: [alice.recipient],
+  });
+  assert.deepEqual(
+    second.sender?.publicKey,
+    parseRecipient(alice.recipient).verifyingKey?.publicKey,
+  );
+});

@@ -189,3 +189,51 @@ Deno.test("relay signal: a stale offer is ignored", async () => {
     }
   });
 });
+
+Deno.test("relay signal: the newest offer in the queue is adopted, an abandoned one ignored", async () => {
+  await withRelay(async (url) => {
+    const [alice, bob] = await Promise.all([generateIdentity(), generateIdentity()]);
+    const relay = await RelayClient.connect(url);
+    try {
+      const aliceInbox = await openInbox(relay);
+      const bobInbox = await openInbox(relay);
+      const attempt = () =>
+        relaySignal({
+          relay,
+          identity: alice.identity,
+          peer: bob.recipient,
+          to: bobInbox.sendingId,
+          inbox: aliceInbox,
+          seen: new SignalReplayCache(),
+          session: crypto.getRandomValues(new Uint8Array(16)),
+        });
+      // An attempt Alice gave up (Bob was not there), then the one she makes now.
+      await attempt().send({ type: "offer", sdp: "v=0 old" });
+      const now = attempt();
+      await now.send({ type: "offer", sdp: "v=0 new" });
+      await now.send({ type: "candidate", candidate: "candidate:1", mid: "0" });
+      const ignored: string[] = [];
+      const fromAlice = relaySignal({
+        relay,
+        identity: bob.identity,
+        peer: alice.recipient,
+        to: aliceInbox.sendingId,
+        inbox: bobInbox,
+        seen: new SignalReplayCache(),
+        onIgnored: (reason) => ignored.push(reason),
+      });
+      const it = fromAlice.messages()[Symbol.asyncIterator]();
+      assert.deepEqual((await it.next()).value, { type: "offer", sdp: "v=0 new" });
+      assert.deepEqual((await it.next()).value, {
+        type: "candidate",
+        candidate: "candidate:1",
+        mid: "0",
+      });
+      assert.deepEqual(ignored, ["other-session"]);
+      assert.equal(fromAlice.session?.toHex(), now.session?.toHex());
+      fromAlice.close?.();
+    } finally {
+      await relay.close();
+    }
+  });
+});

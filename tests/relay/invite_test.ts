@@ -89,3 +89,39 @@ Deno.test("invitation: refusals", async () => {
     toBase64(new Uint8Array([...longer, ...check]), { alphabet: "base64url", omitPadding: true });
   assert.throws(() => parseInvitation(trailing), /trailing/);
 });
+
+Deno.test("invitation: the optional signalling queue (docs/relay.md sections 12 and 14)", async () => {
+  const { recipient } = await generateIdentity("x25519");
+  const relay = "ws://127.0.0.1:8800";
+  const sendId = crypto.getRandomValues(new Uint8Array(24));
+  const signalId = crypto.getRandomValues(new Uint8Array(24));
+  const plain = encodeInvitation({ relay, sendId, recipient });
+  const text = encodeInvitation({ relay, sendId, recipient, signalId });
+  assert.deepEqual(parseInvitation(text), { relay, sendId, recipient, signalId });
+  assert.equal(encodeInvitation(parseInvitation(text)), text);
+  // The layout: the invitation without it, then 0x53 || u8 length || id, then the checksum.
+  const body = (t: string) =>
+    Uint8Array.fromBase64(t.slice(INVITATION_PREFIX.length), { alphabet: "base64url" });
+  const payload = body(plain).subarray(0, -4);
+  const longer = body(text);
+  assert.deepEqual(longer.subarray(0, payload.length), payload);
+  assert.deepEqual(longer.subarray(payload.length, -4), new Uint8Array([0x53, 24, ...signalId]));
+  assert.deepEqual(
+    longer.subarray(-4),
+    sha256(encoder.encode(INVITATION_PREFIX), longer.subarray(0, -4)).slice(0, 4),
+  );
+  // Without it, the text is what it always was; a bad length or another tag is refused.
+  assert.equal(parseInvitation(plain).signalId, undefined);
+  for (const tail of [[0x53, 0], [0x53, 25, ...signalId], [0x54, 24, ...signalId], [0x53]]) {
+    const p = new Uint8Array([...payload, ...tail]);
+    const bad = INVITATION_PREFIX + toBase64(
+      new Uint8Array([...p, ...sha256(encoder.encode(INVITATION_PREFIX), p).slice(0, 4)]),
+      { alphabet: "base64url", omitPadding: true },
+    );
+    assert.throws(() => parseInvitation(bad), FormatError);
+  }
+  assert.throws(
+    () => encodeInvitation({ relay, sendId, recipient, signalId: new Uint8Array(0) }),
+    FormatError,
+  );
+});

@@ -9,6 +9,9 @@ import puppeteer, { type Browser, type BrowserContext, type Page } from "puppete
 import { chromiumPath, ROOT } from "../package/_browser.ts";
 import { runDeno, spawnCommand } from "../_process.ts";
 import { parseInvitation } from "../../relay/invite.ts";
+import { RelayClient } from "../../relay/client.ts";
+import { RELAY_ERROR, RelayError } from "../../relay/protocol.ts";
+import { encrypt } from "../../mod.ts";
 import { formatSafetyNumber, safetyNumber } from "../../contacts/fingerprint.ts";
 import { fingerprint } from "../../contacts/fingerprint.ts";
 import { sha256 } from "../../engines/_hash.ts";
@@ -220,6 +223,36 @@ async function metaOf(user: User, text: string): Promise<string> {
   }, text);
 }
 
+/**
+ * A SEND by a third party, unsigned, to `invitation`'s queue (a valid envelope for its owner):
+ * refused with AUTH once the owner secured the queue.
+ */
+async function thirdPartyRefused(invitation: string, what: string): Promise<void> {
+  const { relay, sendId, recipient } = parseInvitation(invitation);
+  const client = await RelayClient.connect(relay);
+  try {
+    const envelope = await encrypt(new TextEncoder().encode("let me in"), {
+      recipients: [recipient],
+    });
+    await assert.rejects(
+      client.send(sendId, envelope),
+      (e) => e instanceof RelayError && e.code === RELAY_ERROR.AUTH,
+      `a third party's unsigned SEND to ${what} was not refused with AUTH`,
+    );
+  } finally {
+    await client.close();
+  }
+}
+
+/** Waits until the page's securing note matches `pattern`. */
+async function waitNotice(user: User, pattern: RegExp): Promise<void> {
+  await user.page.waitForFunction(
+    (p) => new RegExp(p as string).test(document.querySelector("#notice")?.textContent ?? ""),
+    WAIT,
+    pattern.source,
+  );
+}
+
 async function shot(user: User, name: string): Promise<void> {
   await user.page.screenshot({ path: `${SHOTS}/${name}.png` });
 }
@@ -270,6 +303,10 @@ Deno.test({
         await sendText(bob, "hello Alice");
         await waitMessage(alice, "hello Alice");
         await waitMessage(bob, "hello Alice", "read");
+        // Each page answered through a reply inbox made for the other, which the other's announced
+        // queue key secured (docs/relay.md section 13): a note on the page, no problem shown.
+        await waitNotice(alice, /your inbox for Bob is now secured/);
+        await waitNotice(bob, /your inbox for Alice is now secured/);
       });
 
       await t.step("a file with progress", async () => {
@@ -422,6 +459,28 @@ Deno.test({
           const fetched = await carol.run(["fetch", "-i", carol.key, "-o", inbox]);
           assert.match(fetched.stdout, /^alice: hi Carol, from the browser$/m);
           assert.deepEqual(await Deno.readFile(`${inbox}/notes.bin`), data);
+          // Securing (docs/relay.md section 13): Carol's first message carried her reply inbox
+          // for Alice, so Alice's page wrote there, announcing its queue key first; Bob's page
+          // wrote to Carol's `inbox new` inbox. Carol's fetch secured each to its writer.
+          assert.match(fetched.stderr, /your inbox on \S+ is now secured to alice/);
+          assert.match(fetched.stderr, /your inbox on \S+ is now secured to bob/);
+          await thirdPartyRefused(invitation, "Carol's inbox, secured to Bob's page");
+          // Alice's next message is refused unsigned, sent again signed with her queue key, and
+          // arrives.
+          await sendText(alice, "signed by my queue key");
+          await waitMessage(alice, "signed by my queue key", "queued");
+          const second = await carol.run(["fetch", "-i", carol.key]);
+          assert.match(second.stdout, /^alice: signed by my queue key$/m);
+          // Carol answers into the reply inbox Alice's page made for her (saved by her fetch):
+          // her queue key is announced there, and the page secures that inbox with KEY.
+          const shown = (await carol.run(["contact", "-i", carol.key, "show", "alice"])).stdout;
+          const aliceForCarol = shown.trim().split("\n")[1];
+          assert.match(aliceForCarol, /^polycrypt-invite1:/);
+          assert.notEqual(aliceForCarol, alice.invitation);
+          await carol.run(["send", "-i", carol.key, "-r", "@alice", "into my own inbox of yours"]);
+          await waitMessage(alice, "into my own inbox of yours");
+          await waitNotice(alice, /your inbox for Carol is now secured/);
+          await thirdPartyRefused(aliceForCarol, "Alice's page's inbox for Carol");
           // And a file from Carol's terminal to Bob's page.
           const back = randomBytes(1024 * 1024 + 3);
           await Deno.writeFile(`${dir}/from-carol.bin`, back);
@@ -447,8 +506,18 @@ Deno.test({
             await new Promise((r) => setTimeout(r, 100));
           }
           assert.deepEqual(await Deno.readFile(saved), back);
+          await waitNotice(bob, /your inbox for Carol is now secured/);
           await shot(alice, "4-alice-and-carol");
           await shot(bob, "5-bob-file-from-carol");
+          // Carol's `inbox new` inbox is Bob's now: Alice's page, given that invitation again,
+          // cannot write there (refused unsigned, then signed), and says why.
+          await addContact(alice, "Carol", invitation);
+          await sendText(alice, "into an inbox that is not mine");
+          await waitMessage(alice, "into an inbox that is not mine", "failed");
+          assert.match(
+            await alice.page.$eval("#problem", (e) => e.textContent),
+            /AUTH \(the inbox is gone, or secured to another sender/,
+          );
           console.log(`carol's terminal:\n${fetched.stdout}${fetched.stderr}`);
         },
       );

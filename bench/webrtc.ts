@@ -4,12 +4,14 @@
  *   included, signalled in memory) to a usable connection;
  * - 1 KiB chat messages per second end to end, one at a time (encrypt to the default hybrid,
  *   send, receive, decrypt, acknowledge), as bench:transport measures for TCP: six turns of
- *   0.5 s per transport, TCP and WebRTC alternating;
+ *   0.5 s per transport, TCP and WebRTC in turns;
  * - bulk MB/s: sealed envelopes of MiB/2 (default 256 in all) sent as streams and read to their
  *   end by the peer (the transport alone: sealing is done before the clock starts), two per
- *   transport, alternating.
- * Both ends run in this one process, on the same cores; each round opens a TCP connection and a
- * data channel and prints a row for each, with WebRTC's figures as a fraction of TCP's.
+ *   transport, in turns.
+ * Both ends run in this one process, on the same cores; each round opens a TCP connection and two
+ * data channels, one with libdatachannel's default MTU (1280) and one with `mtu: 4096`
+ * (docs/transports.md section 12, "Packet size"), and prints a row for each, with WebRTC's figures
+ * as a fraction of TCP's.
  *
  * Run: `deno task bench:webrtc [MiB] [rounds]`.
  *
@@ -24,6 +26,7 @@ import {
   listenTcp,
   signalPair,
   textMessage,
+  type WebRtcOptions,
 } from "../transports/mod.ts";
 
 const bulkMiB = Number(Deno.args[0] ?? 256);
@@ -86,57 +89,69 @@ interface Figures {
   bulkSeconds: number;
 }
 
-const WINDOWS = 6; // 1 KiB windows per transport and round, alternating
+const WINDOWS = 6; // 1 KiB windows per transport and round, in turns
 const WINDOW_MS = 500;
-const STREAMS = 2; // bulk streams per transport and round, alternating
+const STREAMS = 2; // bulk streams per transport and round, in turns
 const rows: string[] = [];
 for (let round = 0; round < rounds; round++) {
-  const tcp: Figures = { setupMs: 0, count: 0, seconds: 0, bulkSeconds: 0 };
-  const rtc: Figures = { setupMs: 0, count: 0, seconds: 0, bulkSeconds: 0 };
+  const figures = (): Figures => ({ setupMs: 0, count: 0, seconds: 0, bulkSeconds: 0 });
+  const [tcp, rtc, rtc4k] = [figures(), figures(), figures()];
   const listener = listenTcp("tcp://127.0.0.1:0", serve);
   let t = performance.now();
   const tcpConnection = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
   tcp.setupMs = performance.now() - t;
-  const [a, b] = signalPair();
-  t = performance.now();
-  const [rtcConnection, rtcPeer] = await Promise.all([
-    connectWebRtc(a, { bindAddress: "127.0.0.1" }),
-    acceptWebRtc(b, { bindAddress: "127.0.0.1" }),
-  ]);
-  rtc.setupMs = performance.now() - t;
-  const serving = serve(rtcPeer).catch(() => {});
-  // Alternate the two transports in short turns, so that the other processes' load (the figures
-  // are noisy on a shared machine) weighs on both alike.
-  const turns: [Connection, Figures][] = [[tcpConnection, tcp], [rtcConnection, rtc]];
+  /** A data channel on loopback: its connection, and its peer's serving. */
+  const channel = async (f: Figures, options: WebRtcOptions) => {
+    const [a, b] = signalPair();
+    const t = performance.now();
+    const [connection, peer] = await Promise.all([
+      connectWebRtc(a, options),
+      acceptWebRtc(b, options),
+    ]);
+    f.setupMs = performance.now() - t;
+    return { connection, peer, serving: serve(peer).catch(() => {}) };
+  };
+  const plain = await channel(rtc, { bindAddress: "127.0.0.1" });
+  const big = await channel(rtc4k, { bindAddress: "127.0.0.1", mtu: 4096 });
+  // The transports take turns (in a rotating order), so that the other processes' load (the
+  // figures are noisy on a shared machine) weighs on all alike.
+  const turns: [Connection, Figures][] = [
+    [tcpConnection, tcp],
+    [plain.connection, rtc],
+    [big.connection, rtc4k],
+  ];
+  const rotated = (k: number) => [...turns.slice(k % 3), ...turns.slice(0, k % 3)];
   for (let w = 0; w < WINDOWS; w++) {
-    for (const [connection, figures] of w % 2 ? turns.toReversed() : turns) {
+    for (const [connection, f] of rotated(w)) {
       const [n, s] = await messages(connection, WINDOW_MS);
-      figures.count += n;
-      figures.seconds += s;
+      f.count += n;
+      f.seconds += s;
     }
   }
   for (let k = 0; k < STREAMS; k++) {
-    for (const [connection, figures] of k % 2 ? turns.toReversed() : turns) {
-      figures.bulkSeconds += await bulk(connection, bulkMiB / STREAMS);
+    for (const [connection, f] of rotated(k)) {
+      f.bulkSeconds += await bulk(connection, bulkMiB / STREAMS);
     }
   }
   await tcpConnection.close();
   await listener.close();
-  await rtcConnection.close();
-  await rtcPeer.close();
-  await serving;
+  for (const c of [plain, big]) {
+    await c.connection.close();
+    await c.peer.close();
+    await c.serving;
+  }
   const rate = (f: Figures) => f.count / f.seconds;
   const mbps = (f: Figures) => (bulkMiB * 1024 * 1024) / 1e6 / f.bulkSeconds;
   const load = Deno.loadavg()[0].toFixed(1);
-  for (const [name, f] of [["tcp   ", tcp], ["webrtc", rtc]] as const) {
+  const rows3 = [["tcp", tcp], ["webrtc", rtc], ["webrtc, mtu 4096", rtc4k]] as const;
+  for (const [name, f] of rows3) {
+    const ratio = f === tcp
+      ? ""
+      : `${(rate(f) / rate(tcp)).toFixed(2)}x / ${(mbps(f) / mbps(tcp)).toFixed(2)}x`;
     rows.push(
       `| ${round + 1} | ${name} | ${f.setupMs.toFixed(1)} ms | ${rate(f).toFixed(0)}/s | ${
         mbps(f).toFixed(0)
-      } MB/s | ${
-        f === rtc
-          ? `${(rate(rtc) / rate(tcp)).toFixed(2)}x / ${(mbps(rtc) / mbps(tcp)).toFixed(2)}x`
-          : ""
-      } | ${load} |`,
+      } MB/s | ${ratio} | ${load} |`,
     );
   }
 }

@@ -17,6 +17,7 @@
  * // library serves one isolate per process; tests/transports/webrtc_test.ts runs it.)
  * await assert.rejects(connectWebRtc(aliceSide, { maxQueuedBytes: 0 }), RangeError);
  * await assert.rejects(connectWebRtc(bobSide, { iceServers: ["http://x"] }), RangeError);
+await assert.rejects(connectWebRtc(bobSide, { mtu: 9000 }), RangeError);
  * ```
  *
  * @module
@@ -61,6 +62,15 @@ export interface WebRtcOptions extends FrameReaderOptions {
   maxQueuedBytes?: number;
   /** Bind ICE to this local address only (e.g. `127.0.0.1`); default all interfaces. */
   bindAddress?: string;
+  /**
+   * The path MTU libdatachannel assumes (it sends SCTP packets of at most this minus 48 bytes of
+   * IPv6 and UDP headers, and does no path MTU discovery): 1280 by default, which crosses any path
+   * unfragmented; at most 4096 (libjuice receives datagrams of at most 4096 bytes). On loopback,
+   * where the path is known, 4096 doubles bulk throughput, but lets a fast sender run further ahead
+   * of a busy reader, whose unread bytes are bounded by `maxQueuedBytes` (docs/transports.md
+   * section 12, "Packet size").
+   */
+  mtu?: number;
 }
 
 /** The default of {@linkcode WebRtcOptions.maxQueuedBytes}: 32 MiB. */
@@ -79,13 +89,9 @@ const MESSAGE_BYTES = 256 * 1024;
 const HIGH_WATER = 1024 * 1024;
 /** ...and resumes once the queue is down to this. */
 const LOW_WATER = 256 * 1024;
-/**
- * The MTU given to libdatachannel when ICE is bound to a loopback address: loopback carries
- * datagrams of up to 64 KiB, and libjuice receives datagrams of up to 4096 bytes, which an MTU of
- * 4096 keeps to (libdatachannel leaves 48 bytes for the IPv6 and UDP headers). Otherwise the
- * library's 1280, which crosses any IPv6 path without fragmentation.
- */
-const LOOPBACK_MTU = 4096;
+/** The range of {@linkcode WebRtcOptions.mtu}: IPv6's minimum, and what libjuice receives. */
+const MIN_MTU = 1280;
+const MAX_MTU = 4096;
 /** The data channel's label: one channel per connection. */
 const LABEL = "polycrypt/1";
 
@@ -197,12 +203,6 @@ function iceServerOf(url: string): string {
   return url;
 }
 
-/** Whether `address` is a loopback address (127.0.0.0/8 or ::1). */
-function isLoopback(address: string | undefined): boolean {
-  return address !== undefined && (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) ||
-    /^(::1|0*:(0*:){1,6}0*1)$/i.test(address) || address === "localhost");
-}
-
 /**
  * Opens a data channel to the peer on the other end of `signal`, as the offering side, and
  * resolves with a {@linkcode Connection} over it once it is open. Rejects with `TypeError` when it
@@ -226,12 +226,16 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
     throw new RangeError("maxQueuedBytes must be a positive integer");
   }
   const iceServers = (options.iceServers ?? []).map(iceServerOf);
+  const mtu = options.mtu;
+  if (mtu !== undefined && !(Number.isSafeInteger(mtu) && mtu >= MIN_MTU && mtu <= MAX_MTU)) {
+    throw new RangeError(`mtu must be an integer from ${MIN_MTU} to ${MAX_MTU}`);
+  }
   const timeoutMs = options.connectTimeoutMs ?? 30_000;
   const lib = await loadLibrary();
   const pc = new lib.PeerConnection(offerer ? "offerer" : "answerer", {
     iceServers,
     ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
-    ...(isLoopback(options.bindAddress) ? { mtu: LOOPBACK_MTU } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
   });
   let settled = false;
   const sendSignal = (message: SignalMessage) => {

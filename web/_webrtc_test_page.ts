@@ -7,6 +7,7 @@ import { decrypt, encrypt, encryptStream, generateIdentity } from "../mod.ts";
 import { openInbox, RelayClient } from "../relay/client.ts";
 import { relaySignal, SignalReplayCache } from "../relay/signal.ts";
 import type { Connection } from "../transports/connection.ts";
+import type { SignalMessage } from "../transports/webrtc.ts";
 import { acceptPageWebRtc, connectPageWebRtc, selectedPath } from "./webrtc.ts";
 
 const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
@@ -18,6 +19,8 @@ let relay: RelayClient | undefined;
 let inbox: Awaited<ReturnType<typeof openInbox>> | undefined;
 let connection: Connection | undefined;
 const seen = new SignalReplayCache();
+/** The candidates this page sent (what the peer learns of its addresses). */
+const sent: string[] = [];
 
 const rtcPage = {
   /** A fresh identity (signing) and a signalling inbox on the relay at `url`. */
@@ -39,13 +42,23 @@ const rtcPage = {
       seen,
       ...(role === "offer" ? { session: crypto.getRandomValues(new Uint8Array(16)) } : {}),
     });
+    const recorded = {
+      send: (m: SignalMessage) => {
+        if (m.type === "candidate") sent.push(m.candidate);
+        return signal.send(m);
+      },
+      messages: () => signal.messages(),
+      close: () => signal.close?.(),
+    };
     const options = { connectTimeoutMs: 60_000 };
     connection = role === "offer"
-      ? await connectPageWebRtc(signal, options)
-      : await acceptPageWebRtc(signal, options);
+      ? await connectPageWebRtc(recorded, options)
+      : await acceptPageWebRtc(recorded, options);
     await relay!.close();
     return performance.now() - start;
   },
+  /** The candidates sent so far. */
+  candidates: () => sent,
   /** The selected candidate pair. */
   path: () => selectedPath(connection!),
   /** Reads one envelope, decrypts it (it must be signed by `sender`), acknowledges it. */

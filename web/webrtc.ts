@@ -19,7 +19,8 @@ import {
 } from "../transports/webrtc.ts";
 
 /** Options of {@linkcode connectPageWebRtc} and {@linkcode acceptPageWebRtc}. */
-export type PageWebRtcOptions = Omit<WebRtcOptions, "bindAddress">;
+/** The options of transports/webrtc.ts but `bindAddress` and `mtu`: the browser picks those. */
+export type PageWebRtcOptions = Omit<WebRtcOptions, "bindAddress" | "mtu">;
 
 /** The label of the one data channel (as transports/webrtc.ts). */
 const LABEL = "polycrypt/1";

@@ -154,6 +154,8 @@ async function round(page: Page, dir: string, denoOffers: boolean): Promise<void
       remote: { type: string; address: string; port: number };
     };
     console.log(`${role}: selected pair ${JSON.stringify(path)}`);
+    const candidates = await page.evaluate(() => rtcPage.candidates()) as string[];
+    console.log(`${role}: the page's candidates: ${candidates.join(" | ")}`);
     assert.ok(path, "no selected candidate pair");
     assert.ok(["host", "prflx", "srflx"].includes(path.remote.type), path.remote.type);
     assert.ok(["host", "prflx", "srflx"].includes(path.local.type), path.local.type);

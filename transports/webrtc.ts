@@ -84,7 +84,7 @@ const MESSAGE_BYTES = 256 * 1024;
 /**
  * A write waits while more than this is buffered in the SCTP send queue. (4 MiB measured faster,
  * but with both ends in one process it grew the RSS of a 100 MiB transfer past what
- * tests/transports/_webrtc_cases.ts allows, in one run out of six.)
+ * tests/transports/_webrtc_cases.ts allows, in one run of four.)
  */
 const HIGH_WATER = 1024 * 1024;
 /** ...and resumes once the queue is down to this. */

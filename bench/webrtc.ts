@@ -97,7 +97,7 @@ for (let round = 0; round < rounds; round++) {
   const figures = (): Figures => ({ setupMs: 0, count: 0, seconds: 0, bulkSeconds: 0 });
   const [tcp, rtc, rtc4k] = [figures(), figures(), figures()];
   const listener = listenTcp("tcp://127.0.0.1:0", serve);
-  let t = performance.now();
+  const t = performance.now();
   const tcpConnection = await connectTcp(`tcp://127.0.0.1:${listener.port}`);
   tcp.setupMs = performance.now() - t;
   /** A data channel on loopback: its connection, and its peer's serving. */

@@ -203,6 +203,54 @@ function iceServerOf(url: string): string {
   return url;
 }
 
+/** One end of the candidate pair a data channel runs on. */
+export interface WebRtcCandidate {
+  /** `host`, `srflx` (seen by a STUN server), `prflx` (learnt from the peer's checks) or `relay`. */
+  readonly type: string;
+  readonly address: string;
+  readonly port: number;
+  /** `UDP` (or `TCP`, ICE-TCP). */
+  readonly protocol: string;
+}
+
+const peersOf = new WeakMap<Connection, PeerConnection>();
+
+/**
+ * The candidate pair a connection of {@linkcode connectWebRtc} or {@linkcode acceptWebRtc} runs
+ * on: a `relay` candidate on either end means through a TURN server; otherwise the path is direct
+ * between the two peers. Undefined for any other connection, or once the connection is closed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryPair, webRtcPath } from "@polycrypt/polycrypt/transports";
+ * const [a, b] = memoryPair();
+ * assert.equal(webRtcPath(a), undefined);
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export function webRtcPath(
+  connection: Connection,
+): { local: WebRtcCandidate; remote: WebRtcCandidate } | undefined {
+  const pc = peersOf.get(connection);
+  if (!pc) return undefined;
+  let pair: ReturnType<PeerConnection["getSelectedCandidatePair"]>;
+  try {
+    pair = pc.getSelectedCandidatePair();
+  } catch {
+    return undefined; // closed
+  }
+  if (!pair) return undefined;
+  const end = (c: typeof pair.local): WebRtcCandidate => ({
+    type: c.type,
+    address: c.address,
+    port: c.port,
+    protocol: c.transportType,
+  });
+  return { local: end(pair.local), remote: end(pair.remote) };
+}
+
 /**
  * Opens a data channel to the peer on the other end of `signal`, as the offering side, and
  * resolves with a {@linkcode Connection} over it once it is open. Rejects with `TypeError` when it
@@ -302,7 +350,12 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
       })().catch((e) => reject(e instanceof Error ? e : new TypeError(String(e))));
     });
     settled = true;
-    return new Connection(channelDuplex(pc, channel, maxQueued, options.frameBudget), options);
+    const connection = new Connection(
+      channelDuplex(pc, channel, maxQueued, options.frameBudget),
+      options,
+    );
+    peersOf.set(connection, pc);
+    return connection;
   } catch (e) {
     settled = true;
     pc.close();

@@ -8,7 +8,7 @@ import { openInbox, RelayClient } from "../relay/client.ts";
 import { relaySignal, SignalReplayCache } from "../relay/signal.ts";
 import type { Connection } from "../transports/connection.ts";
 import type { SignalMessage } from "../transports/webrtc.ts";
-import { acceptPageWebRtc, connectPageWebRtc, selectedPath } from "./webrtc.ts";
+import { acceptPageWebRtc, connectPageWebRtc, pageWebRtcPath } from "./webrtc.ts";
 
 const fromHex = (hex: string) => Uint8Array.from(hex.match(/../g)!, (b) => parseInt(b, 16));
 const toHex = (bytes: Uint8Array) =>
@@ -60,7 +60,7 @@ const rtcPage = {
   /** The candidates sent so far. */
   candidates: () => sent,
   /** The selected candidate pair. */
-  path: () => selectedPath(connection!),
+  path: () => pageWebRtcPath(connection!),
   /** Reads one envelope, decrypts it (it must be signed by `sender`), acknowledges it. */
   async receive(sender: string): Promise<string> {
     const { value } = await connection!.messages().next();

@@ -77,9 +77,10 @@ export interface CandidateInfo {
 /**
  * The candidate pair a data channel connection of this module runs on (undefined for another
  * connection, or before one is selected): `relay` on either end means through a TURN server, any
- * other type a direct path between the two peers.
+ * other type a direct path between the two peers. transports/webrtc.ts's `webRtcPath` in a page;
+ * asynchronous, as `getStats()` is.
  */
-export async function selectedPath(
+export async function pageWebRtcPath(
   connection: Connection,
 ): Promise<{ local: CandidateInfo; remote: CandidateInfo } | undefined> {
   const pc = peers.get(connection);

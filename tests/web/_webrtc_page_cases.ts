@@ -21,7 +21,7 @@ import {
   SignalReplayCache,
   SqliteStore,
 } from "../../relay/mod.ts";
-import { acceptWebRtc, type Connection, connectWebRtc } from "../../transports/mod.ts";
+import { acceptWebRtc, type Connection, connectWebRtc, webRtcPath } from "../../transports/mod.ts";
 import { toHex } from "../../engines/_bytes.ts";
 
 // The page's global, as the callbacks given to page.evaluate see it (declared loosely: this file
@@ -161,6 +161,15 @@ async function round(page: Page, dir: string, denoOffers: boolean): Promise<void
     assert.ok(["host", "prflx", "srflx"].includes(path.local.type), path.local.type);
     const mine = localAddresses();
     assert.ok(mine.has(path.remote.address), `${path.remote.address} is not this machine's`);
+    // This end agrees: its local candidate is the page's remote one, neither through TURN.
+    const here = webRtcPath(deno);
+    console.log(`${role}: Deno's selected pair ${JSON.stringify(here)}`);
+    assert.ok(here, "no selected candidate pair in Deno");
+    assert.equal(here.local.port, path.remote.port);
+    assert.equal(here.local.address, path.remote.address);
+    assert.notEqual(here.local.type, "relay");
+    assert.notEqual(here.remote.type, "relay");
+    assert.equal(here.remote.port, path.local.port);
   } finally {
     await page.evaluate(() => rtcPage?.close()).catch(() => {});
     await deno?.close();

@@ -207,7 +207,9 @@ function iceServerOf(url: string): string {
 export interface WebRtcCandidate {
   /** `host`, `srflx` (seen by a STUN server), `prflx` (learnt from the peer's checks) or `relay`. */
   readonly type: string;
+  /** The IP address (for `relay`, the TURN server's). */
   readonly address: string;
+  /** The UDP (or TCP) port. */
   readonly port: number;
   /** `UDP` (or `TCP`, ICE-TCP). */
   readonly protocol: string;

@@ -162,13 +162,19 @@ const workerUrls: esbuild.Plugin = {
 /**
  * esbuild plugin for the web chat's bundle: a page has no `node:crypto` (the transports' message
  * ids use only SHA-256: web/_node_crypto.ts) and can dial only WebSockets (web/_dial.ts stands in
- * for transports/dial.ts, leaving out the TCP, TLS, UDP and SOCKS5 code that needs Deno).
+ * for transports/dial.ts, leaving out the TCP, TLS, UDP and SOCKS5 code that needs Deno); its data
+ * channels are the platform's (web/webrtc.ts), so node-datachannel is left out
+ * (web/_node_datachannel.ts).
  */
 const webShims: esbuild.Plugin = {
   name: "polycrypt-web-shims",
   setup(build) {
     build.onResolve({ filter: /^node:crypto$/ }, () => ({
       path: join(ROOT, "web", "_node_crypto.ts"),
+    }));
+    // transports/webrtc.ts loads node-datachannel on first use; a page uses web/webrtc.ts.
+    build.onResolve({ filter: /^node-datachannel$/ }, () => ({
+      path: join(ROOT, "web", "_node_datachannel.ts"),
     }));
     build.onResolve({ filter: /(^|\/)dial\.ts$/ }, (args) => {
       const target = join(args.resolveDir, args.path);

@@ -17,6 +17,7 @@
  * // library serves one isolate per process; tests/transports/webrtc_test.ts runs it.)
  * await assert.rejects(connectWebRtc(aliceSide, { maxQueuedBytes: 0 }), RangeError);
  * await assert.rejects(connectWebRtc(bobSide, { iceServers: ["http://x"] }), RangeError);
+await assert.rejects(connectWebRtc(bobSide, { mtu: 9000 }), RangeError);
  * ```
  *
  * @module
@@ -61,17 +62,36 @@ export interface WebRtcOptions extends FrameReaderOptions {
   maxQueuedBytes?: number;
   /** Bind ICE to this local address only (e.g. `127.0.0.1`); default all interfaces. */
   bindAddress?: string;
+  /**
+   * The path MTU libdatachannel assumes (it sends SCTP packets of at most this minus 48 bytes of
+   * IPv6 and UDP headers, and does no path MTU discovery): 1280 by default, which crosses any path
+   * unfragmented; at most 4096 (libjuice receives datagrams of at most 4096 bytes). On loopback,
+   * where the path is known, 4096 doubles bulk throughput, but lets a fast sender run further ahead
+   * of a busy reader, whose unread bytes are bounded by `maxQueuedBytes` (docs/transports.md
+   * section 12, "Packet size").
+   */
+  mtu?: number;
 }
 
 /** The default of {@linkcode WebRtcOptions.maxQueuedBytes}: 32 MiB. */
 export const DEFAULT_WEBRTC_MAX_QUEUED_BYTES: number = 32 * 1024 * 1024;
 
-/** Bytes per data channel message sent (the frames' byte stream is cut at this size). */
-const MESSAGE_BYTES = 64 * 1024;
-/** A write waits while more than this is buffered in the SCTP send queue. */
+/**
+ * Bytes per data channel message sent (the frames' byte stream is cut at this size): 256 KiB, the
+ * `max-message-size` libdatachannel and browsers announce, or less if the peer announces less.
+ */
+const MESSAGE_BYTES = 256 * 1024;
+/**
+ * A write waits while more than this is buffered in the SCTP send queue. (4 MiB measured faster,
+ * but with both ends in one process it grew the RSS of a 100 MiB transfer past what
+ * tests/transports/_webrtc_cases.ts allows, in one run of four.)
+ */
 const HIGH_WATER = 1024 * 1024;
 /** ...and resumes once the queue is down to this. */
 const LOW_WATER = 256 * 1024;
+/** The range of {@linkcode WebRtcOptions.mtu}: IPv6's minimum, and what libjuice receives. */
+const MIN_MTU = 1280;
+const MAX_MTU = 4096;
 /** The data channel's label: one channel per connection. */
 const LABEL = "polycrypt/1";
 
@@ -183,6 +203,56 @@ function iceServerOf(url: string): string {
   return url;
 }
 
+/** One end of the candidate pair a data channel runs on. */
+export interface WebRtcCandidate {
+  /** `host`, `srflx` (seen by a STUN server), `prflx` (learnt from the peer's checks) or `relay`. */
+  readonly type: string;
+  /** The IP address (for `relay`, the TURN server's). */
+  readonly address: string;
+  /** The UDP (or TCP) port. */
+  readonly port: number;
+  /** `UDP` (or `TCP`, ICE-TCP). */
+  readonly protocol: string;
+}
+
+const peersOf = new WeakMap<Connection, PeerConnection>();
+
+/**
+ * The candidate pair a connection of {@linkcode connectWebRtc} or {@linkcode acceptWebRtc} runs
+ * on: a `relay` candidate on either end means through a TURN server; otherwise the path is direct
+ * between the two peers. Undefined for any other connection, or once the connection is closed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { memoryPair, webRtcPath } from "@polycrypt/polycrypt/transports";
+ * const [a, b] = memoryPair();
+ * assert.equal(webRtcPath(a), undefined);
+ * await a.close();
+ * await b.close();
+ * ```
+ */
+export function webRtcPath(
+  connection: Connection,
+): { local: WebRtcCandidate; remote: WebRtcCandidate } | undefined {
+  const pc = peersOf.get(connection);
+  if (!pc) return undefined;
+  let pair: ReturnType<PeerConnection["getSelectedCandidatePair"]>;
+  try {
+    pair = pc.getSelectedCandidatePair();
+  } catch {
+    return undefined; // closed
+  }
+  if (!pair) return undefined;
+  const end = (c: typeof pair.local): WebRtcCandidate => ({
+    type: c.type,
+    address: c.address,
+    port: c.port,
+    protocol: c.transportType,
+  });
+  return { local: end(pair.local), remote: end(pair.remote) };
+}
+
 /**
  * Opens a data channel to the peer on the other end of `signal`, as the offering side, and
  * resolves with a {@linkcode Connection} over it once it is open. Rejects with `TypeError` when it
@@ -206,11 +276,16 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
     throw new RangeError("maxQueuedBytes must be a positive integer");
   }
   const iceServers = (options.iceServers ?? []).map(iceServerOf);
+  const mtu = options.mtu;
+  if (mtu !== undefined && !(Number.isSafeInteger(mtu) && mtu >= MIN_MTU && mtu <= MAX_MTU)) {
+    throw new RangeError(`mtu must be an integer from ${MIN_MTU} to ${MAX_MTU}`);
+  }
   const timeoutMs = options.connectTimeoutMs ?? 30_000;
   const lib = await loadLibrary();
   const pc = new lib.PeerConnection(offerer ? "offerer" : "answerer", {
     iceServers,
     ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
+    ...(mtu !== undefined ? { mtu } : {}),
   });
   let settled = false;
   const sendSignal = (message: SignalMessage) => {
@@ -277,7 +352,12 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
       })().catch((e) => reject(e instanceof Error ? e : new TypeError(String(e))));
     });
     settled = true;
-    return new Connection(channelDuplex(pc, channel, maxQueued, options.frameBudget), options);
+    const connection = new Connection(
+      channelDuplex(pc, channel, maxQueued, options.frameBudget),
+      options,
+    );
+    peersOf.set(connection, pc);
+    return connection;
   } catch (e) {
     settled = true;
     pc.close();
@@ -290,7 +370,7 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
 }
 
 /**
- * The data channel as a byte duplex: the frames' bytes go out in messages of at most 64 KiB,
+ * The data channel as a byte duplex: the frames' bytes go out in messages of at most 256 KiB,
  * waiting while more than 1 MiB is buffered (SCTP's own flow and congestion control drain it);
  * received messages wait in a queue bounded like a WebSocket's (docs/transports.md section 5).
  */
@@ -400,19 +480,25 @@ function channelDuplex(
       shut();
     },
   }, { highWaterMark: 0 });
+  // The peer's max-message-size (0 or less when it announced none: then the SCTP default applies).
+  const announced = dc.maxMessageSize();
+  const messageBytes = announced > 0 ? Math.min(MESSAGE_BYTES, announced) : 64 * 1024;
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
-      for (let i = 0; i < chunk.length; i += MESSAGE_BYTES) {
+      for (let i = 0; i < chunk.length; i += messageBytes) {
         while (!failure && !ended && dc.isOpen() && dc.bufferedAmount() > HIGH_WATER) {
           await new Promise<void>((resolve) => {
-            drained = resolve;
             // A safety net should the low-water callback be missed.
-            setTimeout(resolve, 50);
+            const timer = setTimeout(resolve, 50);
+            drained = () => {
+              clearTimeout(timer);
+              resolve();
+            };
           });
         }
         if (failure) throw failure;
         if (ended || !dc.isOpen()) throw new TypeError("the data channel is closed");
-        dc.sendMessageBinary(chunk.subarray(i, i + MESSAGE_BYTES));
+        dc.sendMessageBinary(chunk.subarray(i, i + messageBytes));
       }
     },
     async close() {

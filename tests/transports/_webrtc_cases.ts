@@ -141,3 +141,36 @@ Deno.test("webrtc: a second isolate (a Worker) is refused with a TypeError, not 
     worker.terminate();
   }
 });
+
+Deno.test("webrtc: mtu 4096 on loopback carries a 16 MiB stream; other MTUs are refused", async () => {
+  for (const mtu of [1279, 4097, 1500.5]) {
+    await assert.rejects(connectWebRtc(signalPair()[0], { ...options, mtu }), RangeError);
+  }
+  const bob = await generateIdentity("x25519");
+  const [a, b] = signalPair();
+  const big = { ...options, mtu: 4096 };
+  const [alice, bobEnd] = await Promise.all([connectWebRtc(a, big), acceptWebRtc(b, big)]);
+  try {
+    const total = 16 * 1024 * 1024;
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < total; i += 1024 * 1024) {
+          controller.enqueue(new Uint8Array(1024 * 1024).fill(i >> 20));
+        }
+        controller.close();
+      },
+    });
+    const sending = alice.sendStream(
+      source.pipeThrough(encryptStream({ recipients: [bob.recipient] })),
+    );
+    const first = (await bobEnd.messages().next()).value;
+    assert.ok(first?.kind === "stream");
+    let received = 0;
+    for await (const piece of first.pieces) received += piece.length;
+    assert.equal((await first.id).toHex(), (await sending).toHex());
+    assert.ok(received > total, `${received} bytes`);
+  } finally {
+    await alice.close();
+    await bobEnd.close();
+  }
+});

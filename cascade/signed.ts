@@ -307,23 +307,46 @@ interface ParsedBlock {
   readonly sender: Sender;
   readonly engine: SignatureEngine;
   readonly blockHash: Uint8Array;
+  /** The block's bytes in base64: its key in the cache of verified senders. */
+  readonly cacheKey: string;
 }
 
 // A messenger hears from the same few contacts all day: parsed sender blocks (public keys only)
-// are kept under the block's bytes, apart from the recipient cache, so that a stranger's blocks
-// can evict only each other and the cache's own entries, never a contact the sender parsed.
+// are kept under the block's bytes, one cache of 64 per registry for every sender (contacts and
+// strangers alike), apart from the recipient cache. A block goes in only once a signature by its
+// key verified, so a forged block (any public key, no valid signature) never enters it and cannot
+// evict anyone's entry; someone who signs validly with keys of their own still can, at the price
+// of a signature each, and that costs a reader only a parse again (speed, never correctness).
 const parsedBlocks = new WeakMap<EngineRegistry, LruCache<string, ParsedBlock>>();
 
-/** {@linkcode parseSenderBlock}, kept for repeat senders; the result's bytes are shared. */
+/**
+ * {@linkcode parseSenderBlock}, from the cache when a signature by this block verified before;
+ * the result's bytes are shared. A block parsed afresh is not stored: {@linkcode rememberSender}
+ * does that once its signature verified.
+ */
 function senderOfBlock(block: Uint8Array, registry: EngineRegistry): ParsedBlock {
+  const cacheKey = toBase64(block);
+  const cached = parsedBlocks.get(registry)?.get(cacheKey);
+  if (cached) return cached;
+  const { engine, ...sender } = parseSenderBlock(block, registry);
+  const h = sha512Hasher();
+  h.update(block);
+  return Object.freeze({ sender: Object.freeze(sender), engine, blockHash: h.digest(), cacheKey });
+}
+
+/** Keeps a sender block whose signature verified, for the sender's next message. */
+function rememberSender(parsed: ParsedBlock, registry: EngineRegistry): void {
   let cache = parsedBlocks.get(registry);
   if (!cache) parsedBlocks.set(registry, cache = new LruCache(64));
-  return cache.getOrCreate(toBase64(block), () => {
-    const { engine, ...sender } = parseSenderBlock(block, registry);
-    const h = sha512Hasher();
-    h.update(block);
-    return Object.freeze({ sender: Object.freeze(sender), engine, blockHash: h.digest() });
-  });
+  cache.set(parsed.cacheKey, parsed);
+}
+
+/**
+ * Whether the sender block `block` (without its length prefix) is in the cache of verified
+ * senders of `registry`. For tests.
+ */
+export function senderBlockCached(block: Uint8Array, registry: EngineRegistry): boolean {
+  return parsedBlocks.get(registry)?.get(toBase64(block)) !== undefined;
 }
 
 /** The verified sender handed to a caller: its own copy of the public key. */
@@ -403,6 +426,7 @@ export async function* verifyPayload(
   }
   if (!parsed || held.length !== parsed.engine.signatureSize) throw new DecryptionError();
   await checkSignature(parsed, signedMessage(prefixHash, parsed.blockHash, h.digest()), held);
+  rememberSender(parsed, options.registry);
   options.onSender?.(senderFor(parsed));
 }
 
@@ -463,6 +487,7 @@ export async function openSignedPayload(
     signedMessage(prefixHash, parsed.blockHash, h.digest()),
     payload.subarray(end),
   );
+  rememberSender(parsed, options.registry);
   options.onSender?.(senderFor(parsed));
   return data;
 }

@@ -436,6 +436,12 @@ export interface SenderKeyRecord {
   key: { algorithm: string; publicKey: string; secretKey: string };
   /** When it was made (ISO 8601). */
   created: string;
+  /**
+   * The fingerprint of the queue's owner (the invitation's recipient) this key writes to: an
+   * invitation naming this queue with another recipient is refused. Absent in records made
+   * before it existed (filled in at their next use).
+   */
+  recipient?: string;
   /** When its announcement was stored on the relay (ISO 8601). */
   announced?: string;
   /** When a SEND signed with it was first accepted: the queue is secured to it (ISO 8601). */

@@ -170,6 +170,17 @@ export function parseRelayPayload(plain: Uint8Array): RelayPayload {
 
 // ------------------------------------------------------------------ depositing
 
+/** The sender key record `identity` keeps for the queue of `invitation` (relay and SID). */
+export async function senderKeyFor(
+  identity: string,
+  invitation: Invitation,
+): Promise<SenderKeyRecord | undefined> {
+  const sid = invitation.sendId.toHex();
+  return (await readSenderKeys(identity)).find((r) =>
+    r.relay === invitation.relay && r.sendingId === sid
+  );
+}
+
 /** How often and how long a SEND that got no answer is retried (same message id each time). */
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 4000, 8000];
 
@@ -215,9 +226,18 @@ export class RelayOutbox {
   ): Promise<RelayOutbox> {
     const parsed = parseInvitation(invitation);
     const sid = parsed.sendId.toHex();
-    let sender = (await readSenderKeys(identity)).find((r) =>
-      r.relay === parsed.relay && r.sendingId === sid
-    );
+    const owner = fingerprint(parsed.recipient);
+    let sender = await senderKeyFor(identity, parsed);
+    if (sender?.recipient !== undefined && sender.recipient !== owner) {
+      // A contact's invitation naming a queue this user writes to for someone else (one
+      // crafted to turn this user's messages, and its queue key, towards another inbox).
+      throw new IoError(
+        "this invitation names an inbox you write to for another contact: not used (ask for " +
+          "a new invitation)",
+      );
+    }
+    // A record from before `recipient` existed: this invitation's owner, saved below.
+    const unnamed = sender !== undefined && sender.recipient === undefined;
     if (sender === undefined) {
       const key = await generateQueueKey();
       sender = {
@@ -229,9 +249,11 @@ export class RelayOutbox {
           secretKey: key.secretKey.toHex(),
         },
         created: new Date().toISOString(),
+        recipient: owner,
       };
     }
     const outbox = new RelayOutbox(parsed, options, identity, sender);
+    if (unnamed) await outbox.#save({ recipient: owner });
     await outbox.#connect();
     return outbox;
   }

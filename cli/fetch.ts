@@ -31,12 +31,27 @@ import {
   parseRelayPayload,
   publishPart,
   renameKey,
+  senderKeyFor,
   writePiece,
 } from "./_relay.ts";
 import type { RelayClient, RelayMessage } from "../relay/client.ts";
 import type { AuthKey } from "../relay/protocol.ts";
 
 const encoder = new TextEncoder();
+
+/**
+ * KEY failed for a reason that may pass (docs/relay.md section 13, "Securing", step 4): the
+ * message that announced the key stays on the relay, unacknowledged, and is read (and KEY tried)
+ * again by the next read of the inbox; the messages after it wait behind it.
+ */
+export class KeyNotDone extends IoError {
+  constructor(readonly relay: string, readonly codeName: string) {
+    super(
+      `the relay ${relay} did not secure your inbox (${codeName}); the message with the ` +
+        `sender's key and the ones after it wait there: fetch again`,
+    );
+  }
+}
 
 /** What reads messages: the account behind a deferred store, the contacts, and -o DIR. */
 export class Reader {
@@ -107,7 +122,15 @@ export class Reader {
     if (payload.kind === "queue-key") {
       // The sender's queue key (docs/relay.md section 13): secure the queue with it, then the
       // done mark and ACK. Killed before the mark, it is read again and KEY repeated (idempotent).
-      await this.#secure(client, inbox, opened.from, label, payload.key);
+      // A KEY that failed for a reason that may pass (INTERNAL, RATE, a dropped connection)
+      // leaves the message unacknowledged and its ratchet step uncommitted: the next read
+      // decrypts it again and repeats KEY, so the inbox is not left open for good.
+      try {
+        await this.#secure(client, inbox, opened.from, label, payload.key);
+      } catch (e) {
+        this.store.discard();
+        throw e;
+      }
       await this.store.flush(mark);
       await client.ack(rid, key, message.id);
       return;
@@ -125,7 +148,7 @@ export class Reader {
       await this.store.flush(mark);
       await client.ack(rid, key, message.id);
       if (payload.invitationText !== undefined) {
-        await this.#invitation(contact, opened.from, payload.invitationText);
+        await this.#invitation(contact, opened.from, payload.invitationText, label);
       }
       return;
     }
@@ -163,7 +186,7 @@ export class Reader {
         await this.finishRename(intent.key, part, payload.name, label);
         await client.ack(rid, key, message.id);
         if (payload.invitationText !== undefined) {
-          await this.#invitation(contact, opened.from, payload.invitationText);
+          await this.#invitation(contact, opened.from, payload.invitationText, label);
         }
         return;
       }
@@ -172,7 +195,7 @@ export class Reader {
     await this.store.flush(mark);
     await client.ack(rid, key, message.id);
     if (payload.invitationText !== undefined) {
-      await this.#invitation(contact, opened.from, payload.invitationText);
+      await this.#invitation(contact, opened.from, payload.invitationText, label);
     }
   }
 
@@ -215,13 +238,18 @@ export class Reader {
       say(`polycrypt: from ${label}: a queue key of an unknown kind was dropped`);
       return;
     }
-    const { RelayError } = await import("../relay/protocol.ts");
+    const { RELAY_ERROR, RelayError } = await import("../relay/protocol.ts");
     try {
       await client.secure(Uint8Array.fromHex(inbox.receivingId), queueKey(inbox), senderKey);
     } catch (e) {
       if (!(e instanceof RelayError)) throw e;
-      say(`polycrypt: the relay ${inbox.relay} did not secure your inbox: ${e.codeName}`);
-      return;
+      // Final: AUTH (secured to another key meanwhile, or not this queue's key) and SYNTAX (a
+      // key the relay does not take); repeating KEY would get the same answer.
+      if (e.code === RELAY_ERROR.AUTH || e.code === RELAY_ERROR.SYNTAX) {
+        say(`polycrypt: the relay ${inbox.relay} did not secure your inbox: ${e.codeName}`);
+        return;
+      }
+      throw new KeyNotDone(inbox.relay, e.codeName);
     }
     inbox.securedTo = {
       fingerprint: from,
@@ -256,8 +284,36 @@ export class Reader {
     }
   }
 
-  /** A sender's own invitation: saved on their contact, or shown for a stranger. */
-  async #invitation(contact: Contact | undefined, from: string, invitation: string): Promise<void> {
+  /**
+   * A sender's own invitation: saved on their contact, or shown for a stranger. Only one whose
+   * recipient is the sender (`from`, authenticated by the session) and whose queue is not one this
+   * user writes to for someone else (its sender key record names another recipient): anything
+   * else would turn this user's messages to that contact, and their queue key, into another
+   * inbox (docs/relay.md section 13).
+   */
+  async #invitation(
+    contact: Contact | undefined,
+    from: string,
+    invitation: string,
+    label: string,
+  ): Promise<void> {
+    const { parseInvitation } = await import("../relay/invite.ts");
+    const parsed = parseInvitation(invitation);
+    if (fingerprint(parsed.recipient) !== from) {
+      say(
+        `polycrypt: ${label} sent an invitation that is not their own (it names another ` +
+          `recipient): not saved`,
+      );
+      return;
+    }
+    const known = await senderKeyFor(this.identity, parsed);
+    if (known?.recipient !== undefined && known.recipient !== from) {
+      say(
+        `polycrypt: ${label} sent an invitation naming an inbox you write to for someone ` +
+          `else: not saved`,
+      );
+      return;
+    }
     if (contact === undefined) {
       if (this.#shownInvitations.has(from)) return;
       this.#shownInvitations.add(from);
@@ -352,6 +408,8 @@ export async function fetchInboxes(
   const clients: RelayClient[] = [];
   let inboxesChanged = false;
   const unreachable: string[] = [];
+  /** Inboxes whose KEY failed for a reason that may pass: read again at the next fetch. */
+  const unsecured: string[] = [];
   try {
     /**
      * Tops up an inbox's prekey bundles (docs/relay.md section 13): fewer than REFILL_BELOW
@@ -401,10 +459,18 @@ export async function fetchInboxes(
         }
         const rid = Uint8Array.fromHex(inbox.receivingId);
         const key = queueKey(inbox);
-        for (;;) {
-          const message = await client.fetch(rid, key);
-          if (message === undefined) break;
-          await reader.handle(client, inbox, message);
+        try {
+          for (;;) {
+            const message = await client.fetch(rid, key);
+            if (message === undefined) break;
+            await reader.handle(client, inbox, message);
+          }
+        } catch (e) {
+          // KEY to be tried again: this inbox's messages wait; the other inboxes are read.
+          if (!(e instanceof KeyNotDone)) throw e;
+          say(`polycrypt: ${e.message}`);
+          unsecured.push(`${e.relay} (${e.codeName})`);
+          continue;
         }
         await refill(client, inbox);
       }
@@ -437,11 +503,15 @@ export async function fetchInboxes(
     await close();
     if (inboxesChanged) await saveInboxRecords(identity, inboxes);
   }
-  if (group && !unreachable.length) return;
-  if (unreachable.length) {
+  if (group && !unreachable.length && !unsecured.length) return;
+  if (unreachable.length || unsecured.length) {
+    const why = [
+      ...(unreachable.length ? [`could not reach ${unreachable.join(", ")}`] : []),
+      ...(unsecured.length ? [`could not secure your inbox on ${unsecured.join(", ")}`] : []),
+    ];
     throw new IoError(
-      `${reader.shown} message${reader.shown === 1 ? "" : "s"} read; could not reach ` +
-        unreachable.join(", "),
+      `${reader.shown} message${reader.shown === 1 ? "" : "s"} read; ${why.join("; ")}` +
+        (unsecured.length ? " (its messages wait there: fetch again)" : ""),
     );
   }
   say(

@@ -222,6 +222,11 @@ export class DeferredSessionStore implements SessionStore {
     }
   }
 
+  /** Drops the waiting changes (a received message left on the relay to be read again). */
+  discard(): void {
+    this.#pending.clear();
+  }
+
   /** Later calls of the underlying view reject; waiting changes are dropped. */
   close(): void {
     this.#pending.clear();

@@ -651,8 +651,12 @@ export class Messenger extends EventTarget {
             await this.#handle(message.id, message.envelope, queue, relay);
           } catch (e) {
             failure = e;
+            // Left for the relay to deliver again: its ratchet step is not written either.
+            if (e instanceof KeyNotDone) this.#sessions.discard();
           }
         });
+        // A KEY to try again: no ACK; the connection is renewed below, which delivers it again.
+        if (failure instanceof KeyNotDone) throw failure;
         // Not for us, a replay, or damaged: nothing to show; acknowledged so it goes.
         if (failure) this.#error(failure);
         await relay.ack(queue.rid, queue.key, message.id);
@@ -1066,8 +1070,20 @@ export class Messenger extends EventTarget {
     try {
       await relay.secure(queue.rid, queue.key, key);
     } catch (e) {
-      if (!(e instanceof RelayError)) throw e;
-      return this.#notice(`the relay did not secure your inbox for ${contact.name}: ${e.codeName}`);
+      // Final: AUTH (secured to another key meanwhile) and SYNTAX (a key the relay does not
+      // take). Anything else is tried again: the message waits on the relay (KeyNotDone).
+      const final = e instanceof RelayError &&
+        (e.code === RELAY_ERROR.AUTH || e.code === RELAY_ERROR.SYNTAX);
+      if (final) {
+        return this.#notice(
+          `the relay did not secure your inbox for ${contact.name}: ${e.codeName}`,
+        );
+      }
+      throw new KeyNotDone(
+        `the relay did not secure your inbox for ${contact.name} (${
+          e instanceof RelayError ? e.codeName : "no answer"
+        }): trying again`,
+      );
     }
     reply.securedTo = {
       fingerprint: contact.fingerprint,
@@ -1244,6 +1260,14 @@ export class Messenger extends EventTarget {
 
 /** A failure that sending again cannot cure. */
 class Final extends Error {}
+
+/**
+ * KEY failed for a reason that may pass (docs/relay.md section 13, "Securing", step 4: anything
+ * but AUTH and SYNTAX, or a dropped connection): the announcing message is left unacknowledged,
+ * its ratchet step dropped, and the connection renewed, so the relay delivers it again and KEY
+ * is tried again.
+ */
+class KeyNotDone extends Error {}
 
 /** 16 random bytes: the relay message id of a queue-key announcement (as the CLI's). */
 function randomId(): Uint8Array {

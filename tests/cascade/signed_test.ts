@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { concatBytes } from "../../engines/_bytes.ts";
 import { collect } from "../../cascade/_reader.ts";
+import { prepareSender, senderBlockCached } from "../../cascade/signed.ts";
 import { envelopeWith, forgedPayload, signedPayload } from "./_signed.ts";
 import { assertRejects, patternBytes } from "./_helpers.ts";
 
@@ -359,4 +360,39 @@ Deno.test("a verified sender's public key is the caller's own copy (the parsed b
     second.sender?.publicKey,
     parseRecipient(alice.recipient).verifyingKey?.publicKey,
   );
+});
+
+Deno.test("the sender-block cache keeps verified senders only: forged blocks evict no contact", async () => {
+  // A contact's verified message puts its sender block in the cache.
+  const sealed = await encrypt(text, { recipients: [bob.recipient], sender: carol.identity });
+  assert.equal(
+    (await decryptWithSender(sealed, { identities: [bob.identity] })).sender?.recipient,
+    carol.recipient,
+  );
+  const carolBlock = (await prepareSender(carol.identity, registry)).framedBlock.subarray(2);
+  assert.ok(senderBlockCached(carolBlock, registry));
+  // More strangers than the cache holds (64) send blocks with forged signatures: each message is
+  // refused, none of their blocks is kept, and the contact's entry stays.
+  const strangers = await Promise.all(
+    Array.from({ length: 70 }, () => generateIdentity("x25519", { signatureEngine: "ed25519" })),
+  );
+  for (const stranger of strangers) {
+    const forged = await envelopeWith(
+      bob.recipient,
+      true,
+      () => Promise.resolve(forgedPayload(stranger.recipient, text)),
+    );
+    await assertRejects(decrypt(forged, { identities: [bob.identity] }), [DecryptionError]);
+    const block = (await prepareSender(stranger.identity, registry)).framedBlock.subarray(2);
+    assert.equal(senderBlockCached(block, registry), false);
+  }
+  assert.ok(senderBlockCached(carolBlock, registry), "a forged block evicted a verified sender");
+  // A stranger whose signature verifies is kept, as any verified sender is.
+  const signed = await encrypt(text, {
+    recipients: [bob.recipient],
+    sender: strangers[0].identity,
+  });
+  await decrypt(signed, { identities: [bob.identity] });
+  const first = (await prepareSender(strangers[0].identity, registry)).framedBlock.subarray(2);
+  assert.ok(senderBlockCached(first, registry));
 });

@@ -10,7 +10,10 @@ import { chromiumPath, ROOT } from "../package/_browser.ts";
 import { runDeno, spawnCommand } from "../_process.ts";
 import { parseInvitation } from "../../relay/invite.ts";
 import { RelayClient } from "../../relay/client.ts";
-import { RELAY_ERROR, RelayError } from "../../relay/protocol.ts";
+import { type AuthKey, RELAY_ERROR, RelayError } from "../../relay/protocol.ts";
+import { RelayServer } from "../../relay/server.ts";
+import { SqliteStore } from "../../relay/sqlite.ts";
+import { webHandler } from "../../cli/_web.ts";
 import { encrypt } from "../../mod.ts";
 import { formatSafetyNumber, safetyNumber } from "../../contacts/fingerprint.ts";
 import { fingerprint } from "../../contacts/fingerprint.ts";
@@ -559,6 +562,84 @@ Deno.test({
       await browser?.close();
       child.kill("SIGTERM");
       await child.status;
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** A relay store whose next `failKeys` KEYs fail (the relay answers them INTERNAL). */
+class FlakyKeyStore extends SqliteStore {
+  failKeys = 0;
+  keys = 0;
+  override secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
+    this.keys++;
+    if (this.failKeys > 0) {
+      this.failKeys--;
+      return Promise.reject(new Error("test: this KEY fails"));
+    }
+    return super.secure(rid, senderKey);
+  }
+}
+
+Deno.test({
+  name: "web chat: a KEY the relay answers INTERNAL is tried again after the page reconnects",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await buildPage();
+    const dir = await Deno.makeTempDir({ prefix: "polycrypt-web-key-" });
+    // The relay in this process (docs/relay.md section 13, "A KEY that fails"), serving the page.
+    const store = new FlakyKeyStore(`${dir}/relay.db`);
+    const server = new RelayServer({ store, onError: () => {} });
+    let browser: Browser | undefined;
+    try {
+      const relay = await server.listen("ws://127.0.0.1:0/relay", undefined, {
+        onHttpRequest: await webHandler("/relay"),
+      });
+      const origin = relay.replace(/^ws:/, "http:").replace(/\/relay$/, "");
+      browser = await puppeteer.launch({
+        executablePath: await chromiumPath(),
+        headless: true,
+        args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        timeout: 120_000,
+        protocolTimeout: 600_000,
+      });
+      const alice = await createUser(browser, origin, "Alice");
+      const carol = await cliUser(dir, "carol");
+      const carolInvitation = (await carol.run(["inbox", "new", "--relay", relay, "-i", carol.key]))
+        .stdout.trim();
+      await addContact(alice, "Carol", carolInvitation);
+      await carol.run(["contact", "-i", carol.key, "add", "alice", alice.invitation]);
+      await carol.run(["send", "-i", carol.key, "-r", "@alice", "hello Alice"]);
+      await openChat(alice, "Carol");
+      await waitMessage(alice, "hello Alice");
+      // Alice's answer carries the reply inbox her page made for Carol; Carol's fetch saves it.
+      await sendText(alice, "hi Carol");
+      await waitMessage(alice, "hi Carol", "queued");
+      await carol.run(["fetch", "-i", carol.key]);
+      const shown = (await carol.run(["contact", "-i", carol.key, "show", "alice"])).stdout;
+      const aliceForCarol = shown.trim().split("\n")[1];
+      assert.match(aliceForCarol, /^polycrypt-invite1:/);
+      assert.notEqual(aliceForCarol, alice.invitation);
+      // Carol writes there: her queue key first. The relay fails the page's KEY once; the page
+      // leaves the message unacknowledged, reconnects, reads it again and secures the inbox.
+      const before = store.keys;
+      store.failKeys = 1;
+      await carol.run(["send", "-i", carol.key, "-r", "@alice", "into my inbox of yours"]);
+      await waitMessage(alice, "into my inbox of yours");
+      await waitNotice(alice, /your inbox for Carol is now secured/);
+      assert.equal(store.keys - before, 2, "the page did not try KEY again");
+      await thirdPartyRefused(aliceForCarol, "Alice's page's inbox for Carol");
+      const texts = await alice.page.$$eval(
+        "#messages li .text",
+        (els) => els.map((e) => e.textContent),
+      );
+      assert.equal(texts.filter((t) => t === "into my inbox of yours").length, 1);
+      const refused = (e: string) => !/WebSocket connection to .* failed/.test(e);
+      assert.deepEqual(alice.errors.filter(refused), []);
+    } finally {
+      await browser?.close();
+      await server.close();
       await Deno.remove(dir, { recursive: true });
     }
   },

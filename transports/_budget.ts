@@ -86,7 +86,8 @@ let watchdogAt = Infinity;
 function arm(at: number): void {
   if (watchdog !== undefined) clearTimeout(watchdog);
   watchdogAt = at;
-  watchdog = setTimeout(fire, Math.max(0, at - Date.now()));
+  // setTimeout takes at most 2^31 - 1 ms (24.8 days); a later deadline is looked at then.
+  watchdog = setTimeout(fire, Math.min(Math.max(0, at - Date.now()), 0x7fffffff));
 }
 
 function fire(): void {

@@ -63,3 +63,65 @@ let sequence = 0;
 export function nextSequence(): number {
   return ++sequence;
 }
+
+/**
+ * Internal option of a FrameReader (a symbol, so it is no part of the public options): called
+ * whenever bytes arrive, without a copy or a stream of its own. The connection pool notes each
+ * connection's last activity with it.
+ */
+export const ON_BYTES: unique symbol = Symbol("polycrypt.onBytes");
+
+/** A read waiting for a peer, with the time it may last until. */
+export interface Waiter {
+  /** When the read fails (`Date.now()` time). */
+  dueAt: number;
+  /** Fails the read: its deadline passed. */
+  expire(): void;
+}
+
+const waiting = new Set<Waiter>();
+let watchdog: ReturnType<typeof setTimeout> | undefined;
+let watchdogAt = Infinity;
+
+function arm(at: number): void {
+  if (watchdog !== undefined) clearTimeout(watchdog);
+  watchdogAt = at;
+  // setTimeout takes at most 2^31 - 1 ms (24.8 days); a later deadline is looked at then.
+  watchdog = setTimeout(fire, Math.min(Math.max(0, at - Date.now()), 0x7fffffff));
+}
+
+function fire(): void {
+  watchdog = undefined;
+  watchdogAt = Infinity;
+  const now = Date.now();
+  let next = Infinity;
+  for (const waiter of waiting) {
+    if (waiter.dueAt <= now) {
+      waiting.delete(waiter);
+      waiter.expire();
+    } else if (waiter.dueAt < next) {
+      next = waiter.dueAt;
+    }
+  }
+  if (next < Infinity) arm(next);
+}
+
+/**
+ * Watches `waiter` until {@linkcode unwatch}: its `expire` is called once `dueAt` passes. One
+ * timer serves every read of the process, re-armed only when a read is due before it: a read no
+ * longer costs a timer, a promise and a race of its own (per read, that garbage outlived the
+ * reads and held their buffers once the engine had moved it to its old generation).
+ */
+export function watch(waiter: Waiter): void {
+  if (waiter.dueAt === Infinity) return;
+  waiting.add(waiter);
+  if (waiter.dueAt < watchdogAt) arm(waiter.dueAt);
+}
+
+/** Stops watching `waiter`; the timer stops when no read waits. */
+export function unwatch(waiter: Waiter): void {
+  if (!waiting.delete(waiter) || waiting.size > 0 || watchdog === undefined) return;
+  clearTimeout(watchdog);
+  watchdog = undefined;
+  watchdogAt = Infinity;
+}

@@ -3,6 +3,7 @@
 // (docs/transports.md section 9).
 import { type ByteDuplex, Connection } from "./connection.ts";
 import type { TcpListener, TcpListenOptions } from "./tcp.ts";
+import { ON_BYTES } from "./_budget.ts";
 
 /** Default connections served at once by a listener. */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
@@ -49,7 +50,11 @@ export class ConnectionPool {
   serve(duplex: ByteDuplex, handler: (connection: Connection) => Promise<void> | void): void {
     if (this.#open.size >= this.#max) this.#evict();
     const activity = { at: Date.now() };
-    const connection = new Connection(tapped(duplex, activity), this.#options);
+    // The frame reader tells when bytes arrive: no stream of its own in between, no copy.
+    const connection = new Connection(duplex, {
+      ...this.#options,
+      [ON_BYTES]: () => activity.at = Date.now(),
+    } as TcpListenOptions);
     this.#open.set(connection, activity);
     const task = (async () => {
       try {
@@ -79,53 +84,6 @@ export class ConnectionPool {
     await Promise.all([...this.#open.keys()].map((c) => c.close()));
     await Promise.all(this.#running);
   }
-}
-
-/**
- * `duplex`, noting in `activity.at` when each chunk arrives (no copy). A byte stream (a socket)
- * stays one, so its reader still chooses the size of each read.
- */
-function tapped(duplex: ByteDuplex, activity: { at: number }): ByteDuplex {
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = duplex.readable.getReader({ mode: "byob" });
-  } catch { /* not a byte stream */ }
-  if (byob) {
-    const source = byob;
-    const readable = new ReadableStream({
-      type: "bytes",
-      autoAllocateChunkSize: 64 * 1024,
-      async pull(controller) {
-        const request = controller.byobRequest!;
-        const view = request.view!;
-        // Read into the caller's buffer: it comes back from the socket's read, filled.
-        const { done, value } = await source.read(
-          new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
-        );
-        if (done) {
-          controller.close();
-          if (value) request.respondWithNewView(value);
-          else request.respond(0);
-          return;
-        }
-        activity.at = Date.now();
-        request.respondWithNewView(value);
-      },
-      cancel: (reason) => source.cancel(reason),
-    });
-    return { readable, writable: duplex.writable };
-  }
-  const reader = duplex.readable.getReader();
-  const readable = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) return controller.close();
-      activity.at = Date.now();
-      controller.enqueue(value);
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
-  return { readable, writable: duplex.writable };
 }
 
 /**

@@ -25,6 +25,10 @@ import {
   ledgerOf,
   ledgers,
   nextSequence,
+  ON_BYTES,
+  unwatch,
+  type Waiter,
+  watch,
 } from "./_budget.ts";
 
 /** The most one read from a byte stream asks for. */
@@ -301,6 +305,11 @@ export class FrameReader {
   /** The header of the frame whose payload is being read (its bytes count until it is whole). */
   #header = 0;
   #failure: FrameError | undefined;
+  /** Told when bytes arrive (the pool's activity clock), if given. */
+  readonly #onBytes: (() => void) | undefined;
+  /** The read in progress as the shared watchdog sees it, and the error its deadline raises. */
+  readonly #waiter: Waiter;
+  #dueError = "";
 
   /**
    * Reads from `source`, which it locks. RangeError for limits out of range.
@@ -348,6 +357,19 @@ export class FrameReader {
       evictable: () => this.#queue.length + this.#header > 0 && !this.#failure,
       evict: () => this.#evict(),
     };
+    this.#onBytes = (options as { [ON_BYTES]?: () => void })[ON_BYTES];
+    this.#waiter = { dueAt: Infinity, expire: () => this.#expire() };
+  }
+
+  /** The read in progress missed its deadline: it fails, and the peer's bytes are let go. */
+  #expire(): void {
+    this.#failure ??= new FrameError(this.#dueError);
+    this.#done = true;
+    this.#queue = new ByteQueue();
+    this.#header = 0;
+    this.#ledger.set(this.#holder, this.#delivered);
+    // Wakes the read in progress.
+    this.#reader.cancel().catch(() => {});
   }
 
   /** Counts what this reader holds, and relieves the budget if that took it over. */
@@ -358,6 +380,7 @@ export class FrameReader {
   }
 
   #evict(): void {
+    unwatch(this.#waiter);
     this.#failure = new FrameError("the memory for frames in flight is exhausted");
     this.#queue = new ByteQueue();
     this.#delivered = 0;
@@ -369,32 +392,40 @@ export class FrameReader {
   }
 
   /**
-   * The earliest deadline that applies to the next read, with the error it raises: the idle
-   * timeout of a timed read, the frame's own deadline, the exchange's minimum rate, or the
-   * silence allowed between messages.
+   * How long the next read may wait, and in `#dueError` the error it raises then: the earliest
+   * of the idle timeout of a timed read, the frame's own deadline, the exchange's minimum rate and
+   * the silence allowed between messages (Infinity when none applies). Allocates nothing: it runs
+   * for every read.
    */
-  #deadline(timed: boolean): { in: number; error: string } | undefined {
-    const candidates: { in: number; error: string }[] = [];
+  #deadline(timed: boolean): number {
+    let due = Infinity;
     if (timed && this.#timeout > 0) {
-      candidates.push({ in: this.#timeout, error: "the peer stalled inside a frame" });
+      due = this.#timeout;
+      this.#dueError = "the peer stalled inside a frame";
     }
     if (this.#frameWaited !== undefined && this.#frameTimeout > 0) {
-      candidates.push({
-        in: this.#frameTimeout - this.#frameWaited,
-        error: "the peer took too long to send a frame",
-      });
+      const left = this.#frameTimeout - this.#frameWaited;
+      if (left < due) {
+        due = left;
+        this.#dueError = "the peer took too long to send a frame";
+      }
     }
     if (this.#exchangeWaited !== undefined && this.#minRate > 0) {
       // Bytes received must keep up with the rate once the grace period is over: the next ones
       // are due when those already received stop covering the time waited.
-      const due = this.#grace + this.#exchangeBytes * 1000 / this.#minRate;
-      candidates.push({ in: due - this.#exchangeWaited, error: "the peer sent too slowly" });
+      const left = this.#grace + this.#exchangeBytes * 1000 / this.#minRate - this.#exchangeWaited;
+      if (left < due) {
+        due = left;
+        this.#dueError = "the peer sent too slowly";
+      }
     }
     if (this.#exchangeWaited === undefined && this.#queue.length === 0 && this.#between > 0) {
-      candidates.push({ in: this.#between, error: "the connection was idle too long" });
+      if (this.#between < due) {
+        due = this.#between;
+        this.#dueError = "the connection was idle too long";
+      }
     }
-    if (candidates.length === 0) return undefined;
-    return candidates.reduce((a, b) => (b.in < a.in ? b : a));
+    return due;
   }
 
   /** A frame begins (its first byte is here or arrives now): its clocks start. */
@@ -411,9 +442,8 @@ export class FrameReader {
    * `timed`, the idle timeout too).
    */
   async #pull(timed: boolean, wanted: number): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = this.#deadline(timed);
-    if (deadline && deadline.in <= 0) throw new FrameError(deadline.error);
+    const due = this.#deadline(timed);
+    if (due <= 0) throw new FrameError(this.#dueError);
     const started = Date.now();
     // From a byte stream, never more than the frame needs (a chunk never spans two frames, and
     // a connection waiting for a header holds 6 bytes, not a 64 KiB buffer), at most 64 KiB.
@@ -423,17 +453,13 @@ export class FrameReader {
       )
       : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
     let result: ReadableStreamReadResult<Uint8Array> | { done: true; value?: Uint8Array };
+    // The shared watchdog fails the read (and cancels it) if the deadline passes first.
+    this.#waiter.dueAt = started + due;
+    watch(this.#waiter);
     try {
-      result = deadline
-        ? await Promise.race([
-          read,
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new FrameError(deadline.error)), deadline.in);
-          }),
-        ])
-        : await read;
+      result = await read;
     } finally {
-      clearTimeout(timer);
+      unwatch(this.#waiter);
       const waited = Date.now() - started;
       if (this.#frameWaited !== undefined) this.#frameWaited += waited;
       if (this.#exchangeWaited !== undefined) this.#exchangeWaited += waited;
@@ -444,6 +470,7 @@ export class FrameReader {
     } else if (result.value.length > 0) {
       let chunk = result.value;
       if (!(chunk instanceof Uint8Array)) throw new TypeError("chunks must be Uint8Array");
+      this.#onBytes?.();
       this.#begin();
       this.#exchangeBytes += chunk.length;
       // A socket read lands in a 64 KiB buffer however few bytes came: a peer sending a byte at
@@ -538,6 +565,7 @@ export class FrameReader {
 
   /** Stops reading and releases the stream. */
   async cancel(): Promise<void> {
+    unwatch(this.#waiter);
     this.#done = true;
     this.#queue = new ByteQueue();
     this.#delivered = 0;

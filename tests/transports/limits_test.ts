@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import {
   encodeFrame,
   FRAME,
+  FrameError,
   FrameReader,
   listen,
   type ListenOptions,
@@ -149,6 +150,68 @@ Deno.test("limits: a reader's own slowness (back-pressure) is not the peer's", a
     assert.equal((await reader.next(i > 0))?.type, i < 3 ? FRAME.part : FRAME.end);
   }
   assert.equal(await reader.next(), undefined);
+});
+
+/** A reader of a stream that sends `head` now and `rest` (if any) after `restAfterMs`. */
+function stalledReader(
+  idleTimeoutMs: number,
+  head: Uint8Array,
+  rest?: Uint8Array,
+  restAfterMs = 0,
+): FrameReader {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(head);
+      if (rest) timer = setTimeout(() => controller.enqueue(rest), restAfterMs);
+    },
+    cancel: () => clearTimeout(timer),
+  });
+  return new FrameReader(source, { idleTimeoutMs, rateGraceMs: 60_000 });
+}
+
+Deno.test("limits: one watchdog times every read: each fails at its own deadline, none early or late", async () => {
+  const frame = encodeFrame(FRAME.envelope, new Uint8Array(32));
+  const head = frame.subarray(0, 10);
+  const start = performance.now();
+  /** When `reader.next()` settled, with the payload length or the error. */
+  interface Settled {
+    ok: boolean;
+    at: number;
+    length?: number;
+    error?: unknown;
+  }
+  const settled = (reader: FrameReader): Promise<Settled> =>
+    reader.next().then(
+      (f) => ({ ok: true, at: performance.now() - start, length: f?.payload.length }),
+      (error) => ({ ok: false, at: performance.now() - start, error }),
+    );
+  // Three stalled frames with different timeouts, started out of order, and one whose rest
+  // arrives in time: the shared timer serves the earliest deadline first.
+  const slow = stalledReader(600, head);
+  const quick = stalledReader(200, head);
+  const middle = stalledReader(400, head);
+  const saved = stalledReader(300, head, frame.subarray(10), 100);
+  // A deadline beyond what setTimeout takes (2^31 - 1 ms) neither fires at once nor spins.
+  const distant = stalledReader(3_000_000_000, head);
+  const results = Promise.all([slow, quick, middle, saved].map(settled));
+  const far = settled(distant);
+  const [s, q, m, v] = await results;
+  assert.equal(v.ok, true);
+  assert.equal(v.length, 32);
+  for (const [r, ms] of [[q, 200], [m, 400], [s, 600]] as const) {
+    assert.equal(r.ok, false);
+    assert.ok(r.error instanceof FrameError, String(r.error));
+    assert.equal((r.error as FrameError).message, "the peer stalled inside a frame");
+    assert.ok(r.at >= ms - 5 && r.at < ms + BOUND_MS, `${ms} ms deadline failed at ${r.at}`);
+  }
+  assert.ok(q.at <= m.at && m.at <= s.at, `${q.at} ${m.at} ${s.at}`);
+  // The distant read is still waiting; cancelling it leaves no timer behind (the test's op
+  // sanitizer checks).
+  const pending = Symbol("pending");
+  assert.equal(await Promise.race([far, Promise.resolve(pending)]), pending);
+  await Promise.all([slow, quick, middle, saved, distant].map((r) => r.cancel()));
+  assert.equal((await far).ok, false);
 });
 
 Deno.test("limits: the deadlines are checked", () => {

@@ -24,6 +24,7 @@ import type { AuthKey } from "./protocol.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { groupMessagesWithin, queueRecordOf, type Row } from "./_rows.ts";
 import {
+  type AnnouncedMessage,
   type AppendResult,
   expiryAt,
   type GroupPostResult,
@@ -36,6 +37,7 @@ import {
   storeLimits,
   type StoreOptions,
   Watchers,
+  type WatchListener,
 } from "./store.ts";
 
 const SCHEMA = `
@@ -75,9 +77,25 @@ interface Job {
   run(): unknown;
   resolve(value: unknown): void;
   reject(e: unknown): void;
-  /** A RID to announce to watchers once committed. */
-  announce?: Uint8Array;
+  /** A message to announce to watchers once committed. */
+  announce?: { rid: Uint8Array; message: AnnouncedMessage };
 }
+
+/**
+ * A queue's counters within one transaction: read once (for quotas), changed in memory by each
+ * SEND and ACK, and written back once before the commit.
+ */
+interface Tally {
+  /** The queue row's sender key and counters, read on first need (null: no such queue). */
+  row?: { sk: Uint8Array | undefined; msgs: number; bytes: number } | null;
+  msgs: number;
+  bytes: number;
+  /** The newest unacknowledged message's seq after this transaction's SENDs, once known. */
+  last?: number;
+}
+
+/** Queue records and last sequence numbers kept in memory, at most this many each. */
+const CACHE_ENTRIES = 50_000;
 
 function message(row: Row): StoredMessage {
   return { seq: Number(row.seq), msgId: bytes(row.msg_id), envelope: bytes(row.envelope) };
@@ -100,6 +118,15 @@ export class SqliteStore implements RelayStore {
   #closed = false;
   readonly #st: Record<string, ReturnType<DatabaseSync["prepare"]>>;
   readonly #wake = new MessageChannel();
+  /**
+   * Queue records by "r" or "s" and the id in hex. Exact: one process owns the file, and KEY and
+   * DEL drop the entries of their queue inside their transaction.
+   */
+  readonly #records = new Map<string, QueueRecord>();
+  /** Each queue's newest message seq stored by this process (RID in hex), for `previous`. */
+  readonly #last = new Map<string, number>();
+  /** The counters of the transaction running, by RID in hex. */
+  #tallies = new Map<string, Tally>();
 
   /**
    * Opens (and creates) the database at `path`.
@@ -128,7 +155,12 @@ export class SqliteStore implements RelayStore {
       deleteMessages: p("DELETE FROM messages WHERE rid = ?"),
       deleteBundles: p("DELETE FROM bundles WHERE rid = ?"),
       hasMsg: p("SELECT 1 FROM messages WHERE rid = ? AND msg_id = ?"),
-      insertMsg: p("INSERT INTO messages (rid, msg_id, envelope, expires) VALUES (?, ?, ?, ?)"),
+      insertMsg: p(
+        "INSERT OR IGNORE INTO messages (rid, msg_id, envelope, expires) VALUES (?, ?, ?, ?)",
+      ),
+      newest: p(
+        "SELECT max(seq) AS seq FROM messages WHERE rid = ? AND envelope IS NOT NULL",
+      ),
       count: p("UPDATE queues SET msgs = msgs + ?, bytes = bytes + ? WHERE rid = ?"),
       oldest: p(
         "SELECT seq, msg_id, envelope FROM messages WHERE rid = ? AND envelope IS NOT NULL AND expires > ? ORDER BY seq LIMIT 1",
@@ -176,12 +208,11 @@ export class SqliteStore implements RelayStore {
     };
   }
 
-  /** Runs `run` in order with every other operation, in the next group-committed transaction. */
-  #enqueue<T>(
-    run: () => T,
-    rid?: Uint8Array,
-    announce?: (result: T) => Uint8Array | undefined,
-  ): Promise<T> {
+  /**
+   * Runs `run` in order with every other operation, in the next group-committed transaction.
+   * `run` gets its job, on which it may leave a message to announce once committed.
+   */
+  #enqueue<T>(run: (job: Job) => T, rid?: Uint8Array): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the relay store is closed"));
     const key = rid?.toHex();
     if (key) this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1);
@@ -189,9 +220,8 @@ export class SqliteStore implements RelayStore {
       const job: Job = {
         key,
         run: () => {
-          const result = run();
-          job.announce = announce?.(result);
-          return result;
+          job.announce = undefined;
+          return run(job);
         },
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -232,12 +262,19 @@ export class SqliteStore implements RelayStore {
   /** Runs `jobs` in one transaction; undefined (rolled back) if any throws or the commit fails. */
   #transaction(jobs: Job[]): { job: Job; ok: boolean; value: unknown }[] | undefined {
     const results: { job: Job; ok: boolean; value: unknown }[] = [];
+    this.#tallies = new Map();
     try {
       this.#db.exec("BEGIN IMMEDIATE");
       for (const job of jobs) results.push({ job, ok: true, value: job.run() });
+      this.#writeTallies();
       this.#db.exec("COMMIT");
+      for (const [key, tally] of this.#tallies) {
+        if (tally.last !== undefined) this.#remember(this.#last, key, tally.last);
+      }
+      this.#tallies = new Map();
       return results;
     } catch (e) {
+      this.#tallies = new Map();
       try {
         this.#db.exec("ROLLBACK");
       } catch { /* no transaction left */ }
@@ -255,7 +292,7 @@ export class SqliteStore implements RelayStore {
       }
       if (ok) {
         job.resolve(value);
-        if (job.announce) this.#watchers.emit(job.announce);
+        if (job.announce) this.#watchers.emit(job.announce.rid, job.announce.message);
       } else job.reject(value);
     }
   }
@@ -271,14 +308,55 @@ export class SqliteStore implements RelayStore {
     // (append compares the sender key, secure and ack look the queue up again), so a lookup that
     // misses a pending KEY or DEL changes nothing that is stored.
     if (this.#closed) return Promise.reject(new Error("the relay store is closed"));
+    const key = (side === "recipient" ? "r" : "s") + id.toHex();
+    const cached = this.#records.get(key);
+    if (cached) return Promise.resolve(cached);
     const st = side === "recipient" ? this.#st.byRid : this.#st.bySid;
-    return Promise.resolve(queueRecordOf(st.get(id) as Row, bytes));
+    const record = queueRecordOf(st.get(id) as Row, bytes);
+    if (record) this.#remember(this.#records, key, record);
+    return Promise.resolve(record);
+  }
+
+  /** Sets a cache entry, emptying the cache when it is full (entries are read again). */
+  #remember<V>(cache: Map<string, V>, key: string, value: V): void {
+    if (cache.size >= CACHE_ENTRIES && !cache.has(key)) cache.clear();
+    cache.set(key, value);
+  }
+
+  /** Forgets the cached record of the queue of `row` (in a KEY or DEL). */
+  #forget(row: Row): void {
+    this.#records.delete("r" + bytes(row.rid).toHex());
+    this.#records.delete("s" + bytes(row.sid).toHex());
+  }
+
+  /** The transaction's counters of the queue `rid` (hex `key`). */
+  #tally(key: string): Tally {
+    let tally = this.#tallies.get(key);
+    if (!tally) this.#tallies.set(key, tally = { msgs: 0, bytes: 0 });
+    return tally;
+  }
+
+  /** Writes the transaction's counters back to the queue rows. */
+  #writeTallies(): void {
+    for (const [key, tally] of this.#tallies) {
+      if (tally.msgs !== 0 || tally.bytes !== 0) {
+        this.#st.count.run(tally.msgs, tally.bytes, Uint8Array.fromHex(key));
+        if (tally.row) {
+          tally.row.msgs += tally.msgs;
+          tally.row.bytes += tally.bytes;
+        }
+        tally.msgs = tally.bytes = 0;
+      }
+    }
   }
 
   secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
     return this.#enqueue(() => {
       const row = this.#st.byRid.get(rid) as Row | undefined;
       if (!row) return false;
+      this.#forget(row);
+      const tally = this.#tallies.get(rid.toHex());
+      if (tally) tally.row = undefined; // its sender key changes: read the row again
       if (row.sk != null) {
         return String(row.sk_alg) === senderKey.algorithm &&
           equalBytes(bytes(row.sk), senderKey.publicKey);
@@ -290,6 +368,10 @@ export class SqliteStore implements RelayStore {
 
   deleteQueue(rid: Uint8Array): Promise<boolean> {
     return this.#enqueue(() => {
+      const row = this.#st.byRid.get(rid) as Row | undefined;
+      if (row) this.#forget(row);
+      this.#tallies.delete(rid.toHex());
+      this.#last.delete(rid.toHex());
       this.#st.deleteMessages.run(rid);
       this.#st.deleteBundles.run(rid);
       return Number(this.#st.deleteQueue.run(rid).changes) > 0;
@@ -302,30 +384,46 @@ export class SqliteStore implements RelayStore {
     envelope: Uint8Array,
     expectedSenderKey: Uint8Array | undefined,
   ): Promise<AppendResult> {
-    return this.#enqueue(
-      (): AppendResult => {
+    return this.#enqueue((job): AppendResult => {
+      const key = rid.toHex();
+      const tally = this.#tally(key);
+      if (tally.row === undefined) {
         const row = this.#st.byRid.get(rid) as Row | undefined;
-        if (!row) return "gone";
-        const sk = row.sk == null ? undefined : bytes(row.sk);
-        if ((sk === undefined) !== (expectedSenderKey === undefined)) return "gone";
-        if (sk && !equalBytes(sk, expectedSenderKey!)) return "gone";
-        if (this.#st.hasMsg.get(rid, msgId)) return "duplicate";
-        if (
-          Number(row.msgs) + 1 > this.#limits.maxQueueMessages ||
-          Number(row.bytes) + envelope.length > this.#limits.maxQueueBytes
-        ) return "quota";
-        this.#st.insertMsg.run(
-          rid,
-          msgId,
-          envelope,
-          expiryAt(this.#now(), this.#limits.retentionMs),
-        );
-        this.#st.count.run(1, envelope.length, rid);
-        return "stored";
-      },
-      rid,
-      (result) => result === "stored" ? rid : undefined,
-    );
+        tally.row = row
+          ? {
+            sk: row.sk == null ? undefined : bytes(row.sk),
+            msgs: Number(row.msgs),
+            bytes: Number(row.bytes),
+          }
+          : null;
+      }
+      const row = tally.row;
+      if (!row) return "gone";
+      const sk = row.sk;
+      if ((sk === undefined) !== (expectedSenderKey === undefined)) return "gone";
+      if (sk && !equalBytes(sk, expectedSenderKey!)) return "gone";
+      if (
+        row.msgs + tally.msgs + 1 > this.#limits.maxQueueMessages ||
+        row.bytes + tally.bytes + envelope.length > this.#limits.maxQueueBytes
+      ) return this.#st.hasMsg.get(rid, msgId) ? "duplicate" : "quota";
+      const previous = tally.last ?? this.#last.get(key) ??
+        Number((this.#st.newest.get(rid) as Row).seq ?? 0);
+      // The unique key (rid, msg_id) ignores a message id the queue holds or held (a retry).
+      const inserted = this.#st.insertMsg.run(
+        rid,
+        msgId,
+        envelope,
+        expiryAt(this.#now(), this.#limits.retentionMs),
+      );
+      if (Number(inserted.changes) === 0) return "duplicate";
+      tally.msgs += 1;
+      tally.bytes += envelope.length;
+      const seq = Number(inserted.lastInsertRowid);
+      // (A previous seq at or above this one only makes the subscription read the queue.)
+      tally.last = seq;
+      job.announce = { rid, message: { seq, previous: Math.min(previous, seq), msgId, envelope } };
+      return "stored";
+    }, rid);
   }
 
   oldest(rid: Uint8Array): Promise<StoredMessage | undefined> {
@@ -353,7 +451,9 @@ export class SqliteStore implements RelayStore {
       const live = this.#st.liveLength.get(rid, msgId) as Row | undefined;
       if (!live) return false;
       this.#st.ack.run(expiryAt(this.#now(), this.#limits.dedupMs), rid, msgId);
-      this.#st.count.run(-1, -Number(live.n), rid);
+      const tally = this.#tally(rid.toHex());
+      tally.msgs -= 1;
+      tally.bytes -= Number(live.n);
       return true;
     }, rid);
   }
@@ -389,6 +489,9 @@ export class SqliteStore implements RelayStore {
 
   sweep(): Promise<number> {
     return this.#enqueue(() => {
+      // The counters change below: write this transaction's first, and read them again after.
+      this.#writeTallies();
+      for (const tally of this.#tallies.values()) tally.row = undefined;
       const now = this.#now();
       for (const row of this.#st.expiredCounts.all(now) as Row[]) {
         this.#st.count.run(-Number(row.n), -Number(row.b ?? 0), bytes(row.rid));
@@ -477,7 +580,7 @@ export class SqliteStore implements RelayStore {
     });
   }
 
-  watch(listener: (rid: Uint8Array) => void): () => void {
+  watch(listener: WatchListener): () => void {
     return this.#watchers.add(listener);
   }
 

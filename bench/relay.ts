@@ -15,10 +15,14 @@ import { startPostgres } from "../tests/relay/_postgres.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const QUICK = Deno.args.includes("--quick");
-/** `--stores=sqlite` or `--stores=postgres`: only those rows (for profiling; no report written). */
-const STORES = (Deno.args.find((a) => a.startsWith("--stores="))?.slice(9) ?? "sqlite,postgres")
-  .split(",");
-const PARTIAL = STORES.length < 2;
+/**
+ * `--stores=sqlite`, `postgres` or `memory` (the relay holding HELD messages): only those parts
+ * (for profiling; no report written).
+ */
+const STORES = (
+  Deno.args.find((a) => a.startsWith("--stores="))?.slice(9) ?? "sqlite,postgres,memory"
+).split(",");
+const PARTIAL = STORES.length < 3;
 const MESSAGES = Number(
   Deno.args.find((a) => a.startsWith("--messages="))?.slice(11) ?? (QUICK ? 5_000 : 30_000),
 );
@@ -302,7 +306,14 @@ try {
     const fixed = await load([relay.url], [relay.url], inboxes, envelope, fixedCount, 1000, pids);
     const ceiling = sqliteCeiling(`${dir}/ceiling.db`, envelope, MESSAGES);
     row("SQLite, 1 relay", full, fixed, ceiling);
-    if (!PARTIAL) memory = await heldMemory(relay.url, relay.pid, envelope, HELD);
+    // The same relay then holds HELD messages, nobody reading.
+    if (STORES.includes("memory")) memory = await heldMemory(relay.url, relay.pid, envelope, HELD);
+    await relay.stop();
+  } else if (STORES.includes("memory")) {
+    // `--stores=memory` alone: a fresh relay.
+    const relay = await startRelay(`sqlite:${dir}/held.db`);
+    memory = await heldMemory(relay.url, relay.pid, envelope, HELD);
+    console.error(`held ${memory.held}: ${ms(memory.rss)} MiB (peak ${ms(memory.peak)})`);
     await relay.stop();
   }
   // PostgreSQL, one and two relay processes.

@@ -293,6 +293,7 @@ async function fullLoad(
   return await run;
 }
 
+const loadAtStart = Deno.loadavg();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-relay-" });
 let memory: { held: number; rss: number; peak: number } | undefined;
 const fixedCount = Math.min(MESSAGES, QUICK ? 2000 : 5000);
@@ -359,6 +360,11 @@ batched inserts (500 rows per transaction) of the same bytes straight into the s
 | store and relays | full load, msgs/s | full load p50 / p99 ms | 1,000 msgs/s p50 / p99 ms | raw ceiling, msgs/s | ratio | CPU µs/msg relay / clients |
 | --- | --- | --- | --- | --- | --- | --- |
 ${lines.join("\n")}
+
+Load average (1, 5, 15 min) at the start: ${loadAtStart.join(", ")}; at the end: ${
+  Deno.loadavg().join(", ")
+} (other jobs share the machine: compare the ratio and the CPU per message, not messages/s, across
+runs).
 
 Memory: the SQLite relay holding ${fmt(memory?.held ?? 0)} queued messages: ${
   ms(memory?.rss ?? 0)

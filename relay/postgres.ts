@@ -188,6 +188,9 @@ END $$;
 CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE n integer; m integer;
 BEGIN
+  -- The queue rows it changes first, in order of rid, as relay_batch locks them.
+  PERFORM 1 FROM relay_queues WHERE rid IN (SELECT rid FROM relay_messages
+    WHERE expires <= p_now AND envelope IS NOT NULL) ORDER BY rid FOR UPDATE;
   UPDATE relay_group_queues q SET msgs = q.msgs - e.n, bytes = q.bytes - e.b
     FROM (SELECT gid, count(*) AS n, coalesce(sum(length(envelope)), 0) AS b
           FROM relay_group_messages WHERE expires <= p_now GROUP BY gid) e

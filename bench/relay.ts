@@ -361,8 +361,10 @@ batched inserts (500 rows per transaction) of the same bytes straight into the s
 | --- | --- | --- | --- | --- | --- | --- |
 ${lines.join("\n")}
 
-Load average (1, 5, 15 min) at the start: ${loadAtStart.join(", ")}; at the end: ${
-  Deno.loadavg().join(", ")
+Load average (1, 5, 15 min) at the start: ${
+  loadAtStart.map((l) => l.toFixed(2)).join(", ")
+}; at the end: ${
+  Deno.loadavg().map((l) => l.toFixed(2)).join(", ")
 } (other jobs share the machine: compare the ratio and the CPU per message, not messages/s, across
 runs).
 

@@ -15,7 +15,19 @@ import { startPostgres } from "../tests/relay/_postgres.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const QUICK = Deno.args.includes("--quick");
-const MESSAGES = QUICK ? 5_000 : 30_000;
+/**
+ * `--stores=sqlite`, `postgres` or `memory` (the relay holding HELD messages): only those parts
+ * (for profiling; no report written).
+ */
+const STORES = (
+  Deno.args.find((a) => a.startsWith("--stores="))?.slice(9) ?? "sqlite,postgres,memory"
+).split(",");
+const PARTIAL = STORES.length < 3;
+const MESSAGES = Number(
+  Deno.args.find((a) => a.startsWith("--messages="))?.slice(11) ?? (QUICK ? 5_000 : 30_000),
+);
+/** POLYCRYPT_BENCH_INSPECT=PORT: the first relay runs with --inspect and is profiled at full load. */
+const INSPECT = Deno.env.get("POLYCRYPT_BENCH_INSPECT");
 const QUEUES = 100;
 const SENDERS = 10;
 const SUBSCRIBERS = 10;
@@ -31,11 +43,13 @@ function freePort(): number {
 
 async function startRelay(
   store: string,
+  inspect?: string,
 ): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const url = `ws://127.0.0.1:${freePort()}`;
   const child = spawnCommand("deno", [
     "run",
     "--allow-all",
+    ...(inspect ? [`--inspect=127.0.0.1:${inspect}`] : []),
     `${ROOT}cli/main.ts`,
     "relay",
     "--on",
@@ -70,11 +84,21 @@ async function rssMiB(pid: number): Promise<number> {
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid: number | "self"): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
 interface Run {
   perSecond: number;
   p50: number;
   p99: number;
   count: number;
+  /** CPU microseconds per message: the relay processes' and the benchmark's (the clients'). */
+  relayCpu: number;
+  clientCpu: number;
 }
 
 /**
@@ -89,6 +113,7 @@ async function load(
   envelope: Uint8Array,
   count: number,
   rate?: number,
+  pids: number[] = [],
 ): Promise<Run> {
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -119,6 +144,7 @@ async function load(
   const senders = await Promise.all(
     Array.from({ length: SENDERS }, (_, i) => RelayClient.connect(sendUrls[i % sendUrls.length])),
   );
+  const cpuBefore = await Promise.all([...pids, "self" as const].map(cpuSeconds));
   const started = performance.now();
   let next = 0;
   await Promise.all(senders.map(async (client) => {
@@ -138,6 +164,8 @@ async function load(
   }));
   await allDelivered;
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = await Promise.all([...pids, "self" as const].map(cpuSeconds));
+  const used = cpuAfter.map((c, i) => (c - cpuBefore[i]) * 1e6 / count);
   await Promise.all([...senders, ...subscribers].map((c) => c.close()));
   await Promise.all(readers);
   latencies.sort((a, b) => a - b);
@@ -146,6 +174,8 @@ async function load(
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     count,
+    relayCpu: used.slice(0, -1).reduce((a, b) => a + b, 0),
+    clientCpu: used[used.length - 1],
   };
 }
 
@@ -238,54 +268,83 @@ const lines: string[] = [];
 const row = (what: string, full: Run, fixed: Run, ceiling: number) => {
   const line = `| ${what} | ${fmt(full.perSecond)} | ${ms(full.p50)} / ${ms(full.p99)} | ${
     ms(fixed.p50)
-  } / ${ms(fixed.p99)} | ${fmt(ceiling)} | ${(full.perSecond / ceiling).toFixed(2)}x |`;
+  } / ${ms(fixed.p99)} | ${fmt(ceiling)} | ${(full.perSecond / ceiling).toFixed(2)}x | ${
+    fmt(full.relayCpu)
+  } / ${fmt(full.clientCpu)} |`;
   lines.push(line);
   console.error(line);
 };
 
+/** The full-load run, profiled when POLYCRYPT_BENCH_INSPECT is set. */
+async function fullLoad(
+  sendUrls: string[],
+  receiveUrls: string[],
+  inboxes: Inbox[],
+  pids: number[],
+  inspected: boolean,
+): Promise<Run> {
+  if (!inspected) return await load(sendUrls, receiveUrls, inboxes, envelope, MESSAGES, 0, pids);
+  const { profile, summarize } = await import("./relay_profile.ts");
+  const run = load(sendUrls, receiveUrls, inboxes, envelope, MESSAGES, 0, pids);
+  // Profile the middle of the run (its length estimated from the messages).
+  await new Promise((r) => setTimeout(r, 300));
+  const taken = await profile(Number(INSPECT), Math.max(1, MESSAGES / 4000));
+  console.error(summarize(taken));
+  return await run;
+}
+
+const loadAtStart = Deno.loadavg();
 const dir = await Deno.makeTempDir({ prefix: "polycrypt-bench-relay-" });
 let memory: { held: number; rss: number; peak: number } | undefined;
+const fixedCount = Math.min(MESSAGES, QUICK ? 2000 : 5000);
 try {
   // SQLite, one relay process.
-  {
-    const relay = await startRelay(`sqlite:${dir}/relay.db`);
+  if (STORES.includes("sqlite")) {
+    const relay = await startRelay(`sqlite:${dir}/relay.db`, INSPECT);
     const inboxes = await makeInboxes(relay.url, QUEUES);
-    const full = await load([relay.url], [relay.url], inboxes, envelope, MESSAGES);
-    const fixed = await load(
-      [relay.url],
-      [relay.url],
-      inboxes,
-      envelope,
-      QUICK ? 2000 : 5000,
-      1000,
-    );
+    const pids = [relay.pid];
+    const full = await fullLoad([relay.url], [relay.url], inboxes, pids, INSPECT !== undefined);
+    const fixed = await load([relay.url], [relay.url], inboxes, envelope, fixedCount, 1000, pids);
     const ceiling = sqliteCeiling(`${dir}/ceiling.db`, envelope, MESSAGES);
     row("SQLite, 1 relay", full, fixed, ceiling);
+    // The same relay then holds HELD messages, nobody reading.
+    if (STORES.includes("memory")) memory = await heldMemory(relay.url, relay.pid, envelope, HELD);
+    await relay.stop();
+  } else if (STORES.includes("memory")) {
+    // `--stores=memory` alone: a fresh relay.
+    const relay = await startRelay(`sqlite:${dir}/held.db`);
     memory = await heldMemory(relay.url, relay.pid, envelope, HELD);
+    console.error(`held ${memory.held}: ${ms(memory.rss)} MiB (peak ${ms(memory.peak)})`);
     await relay.stop();
   }
   // PostgreSQL, one and two relay processes.
-  const pg = await startPostgres();
-  try {
-    const ceiling = await postgresCeiling(await pg.database("ceiling"), envelope, MESSAGES);
-    for (const n of [1, 2]) {
-      const db = await pg.database(`relay${n}`);
-      const relays = await Promise.all(Array.from({ length: n }, () => startRelay(db)));
-      const urls = relays.map((r) => r.url);
-      const inboxes = await makeInboxes(urls[0], QUEUES);
-      // With two relays, senders use A and B in turn and subscribers the other one.
-      const receive = n === 2 ? [...urls].reverse() : urls;
-      const full = await load(urls, receive, inboxes, envelope, MESSAGES);
-      const fixed = await load(urls, receive, inboxes, envelope, QUICK ? 2000 : 5000, 1000);
-      row(`PostgreSQL, ${n} relay${n > 1 ? "s" : ""}`, full, fixed, ceiling);
-      await Promise.all(relays.map((r) => r.stop()));
+  if (STORES.includes("postgres")) {
+    const pg = await startPostgres();
+    try {
+      const ceiling = await postgresCeiling(await pg.database("ceiling"), envelope, MESSAGES);
+      for (const n of [1, 2]) {
+        const db = await pg.database(`relay${n}`);
+        const relays = await Promise.all(
+          Array.from({ length: n }, (_, i) => startRelay(db, i === 0 ? INSPECT : undefined)),
+        );
+        const urls = relays.map((r) => r.url);
+        const pids = relays.map((r) => r.pid);
+        const inboxes = await makeInboxes(urls[0], QUEUES);
+        // With two relays, senders use A and B in turn and subscribers the other one.
+        const receive = n === 2 ? [...urls].reverse() : urls;
+        const full = await fullLoad(urls, receive, inboxes, pids, INSPECT !== undefined);
+        const fixed = await load(urls, receive, inboxes, envelope, fixedCount, 1000, pids);
+        row(`PostgreSQL, ${n} relay${n > 1 ? "s" : ""}`, full, fixed, ceiling);
+        await Promise.all(relays.map((r) => r.stop()));
+      }
+    } finally {
+      await pg.stop();
     }
-  } finally {
-    await pg.stop();
   }
 } finally {
   await Deno.remove(dir, { recursive: true });
 }
+if (PARTIAL) Deno.exit(0);
 
 const date = new Date().toISOString().slice(0, 10);
 const report = `# Relay benchmark, ${date}${QUICK ? " (--quick)" : ""}
@@ -298,9 +357,16 @@ pushed to its subscriber and acknowledged (messages/s = messages / time until th
 Latency: SEND issued to delivery at the subscriber. "Fixed rate": 1,000 messages/s. Ceiling:
 batched inserts (500 rows per transaction) of the same bytes straight into the same store.
 
-| store and relays | full load, msgs/s | full load p50 / p99 ms | 1,000 msgs/s p50 / p99 ms | raw ceiling, msgs/s | ratio |
-| --- | --- | --- | --- | --- | --- |
+| store and relays | full load, msgs/s | full load p50 / p99 ms | 1,000 msgs/s p50 / p99 ms | raw ceiling, msgs/s | ratio | CPU µs/msg relay / clients |
+| --- | --- | --- | --- | --- | --- | --- |
 ${lines.join("\n")}
+
+Load average (1, 5, 15 min) at the start: ${
+  loadAtStart.map((l) => l.toFixed(2)).join(", ")
+}; at the end: ${
+  Deno.loadavg().map((l) => l.toFixed(2)).join(", ")
+} (other jobs share the machine: compare the ratio and the CPU per message, not messages/s, across
+runs).
 
 Memory: the SQLite relay holding ${fmt(memory?.held ?? 0)} queued messages: ${
   ms(memory?.rss ?? 0)

@@ -10,6 +10,7 @@
 import postgres from "postgres";
 import type { AuthKey } from "./protocol.ts";
 import {
+  type AnnouncedMessage,
   type AppendResult,
   expiryAt,
   type GroupPostResult,
@@ -22,6 +23,7 @@ import {
   storeLimits,
   type StoreOptions,
   Watchers,
+  type WatchListener,
 } from "./store.ts";
 import { equalBytes } from "../engines/_bytes.ts";
 import { groupMessagesWithin, queueRecordOf } from "./_rows.ts";
@@ -74,6 +76,77 @@ BEGIN
   RETURN true;
 END $$;
 
+-- SEND and ACK, many at once (docs/relay.md section 7.2): one transaction, one round trip. p_ops
+-- holds each operation as  kind:u8 ('a' SEND, 'k' ACK) || rid[24] || msg[16] || skLen:u8 || sk
+-- || envLen:u32 || env;  one row comes back per operation, in order: SEND 'stored' (with the new
+-- seq, and the seq of the queue's newest unacknowledged message before it), 'duplicate', 'quota'
+-- or 'gone'; ACK 'acked' or 'none'. The queue rows are locked first, in order of rid, so that two
+-- processes' batches never wait for each other in a cycle. The queues that got a message are
+-- announced with one NOTIFY per 150: p_origin || ':' || rid hex, comma-separated.
+CREATE OR REPLACE FUNCTION relay_batch(p_ops bytea, p_origin text, p_expires bigint,
+  p_ack_expires bigint, p_max_msgs integer, p_max_bytes bigint)
+  RETURNS TABLE (result text, seq bigint, previous bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  n integer := length(p_ops); pos integer := 0; kind integer; v_rid bytea; v_msg bytea;
+  v_sk bytea; sk_len integer; env_len integer; v_env bytea; q record; v_seq bigint;
+  v_prev bigint; v_len integer; rids bytea[] := '{}'; told text[] := '{}'; i integer;
+BEGIN
+  WHILE pos < n LOOP
+    rids := rids || substring(p_ops FROM pos + 2 FOR 24);
+    sk_len := get_byte(p_ops, pos + 41);
+    env_len := (get_byte(p_ops, pos + 42 + sk_len) << 24) | (get_byte(p_ops, pos + 43 + sk_len) << 16)
+      | (get_byte(p_ops, pos + 44 + sk_len) << 8) | get_byte(p_ops, pos + 45 + sk_len);
+    pos := pos + 46 + sk_len + env_len;
+  END LOOP;
+  PERFORM 1 FROM relay_queues WHERE rid = ANY (rids) ORDER BY rid FOR UPDATE;
+  pos := 0;
+  WHILE pos < n LOOP
+    kind := get_byte(p_ops, pos);
+    v_rid := substring(p_ops FROM pos + 2 FOR 24);
+    v_msg := substring(p_ops FROM pos + 26 FOR 16);
+    sk_len := get_byte(p_ops, pos + 41);
+    v_sk := CASE WHEN sk_len = 0 THEN NULL ELSE substring(p_ops FROM pos + 43 FOR sk_len) END;
+    env_len := (get_byte(p_ops, pos + 42 + sk_len) << 24) | (get_byte(p_ops, pos + 43 + sk_len) << 16)
+      | (get_byte(p_ops, pos + 44 + sk_len) << 8) | get_byte(p_ops, pos + 45 + sk_len);
+    v_env := substring(p_ops FROM pos + 47 + sk_len FOR env_len);
+    pos := pos + 46 + sk_len + env_len;
+    seq := NULL; previous := NULL;
+    IF kind = 97 THEN -- 'a': SEND
+      SELECT sk, msgs, bytes INTO q FROM relay_queues WHERE rid = v_rid;
+      IF NOT FOUND OR q.sk IS DISTINCT FROM v_sk THEN result := 'gone';
+      ELSIF EXISTS (SELECT 1 FROM relay_messages m WHERE m.rid = v_rid AND m.msg_id = v_msg) THEN
+        result := 'duplicate';
+      ELSIF q.msgs + 1 > p_max_msgs OR q.bytes + env_len > p_max_bytes THEN result := 'quota';
+      ELSE
+        SELECT max(m.seq) INTO v_prev FROM relay_messages m
+          WHERE m.rid = v_rid AND m.envelope IS NOT NULL;
+        INSERT INTO relay_messages (rid, msg_id, envelope, expires)
+          VALUES (v_rid, v_msg, v_env, p_expires) RETURNING relay_messages.seq INTO v_seq;
+        UPDATE relay_queues SET msgs = msgs + 1, bytes = bytes + env_len WHERE rid = v_rid;
+        result := 'stored'; seq := v_seq; previous := coalesce(v_prev, 0);
+        told := told || encode(v_rid, 'hex');
+      END IF;
+    ELSE -- 'k': ACK
+      SELECT length(m.envelope) INTO v_len FROM relay_messages m
+        WHERE m.rid = v_rid AND m.msg_id = v_msg AND m.envelope IS NOT NULL;
+      IF v_len IS NULL THEN result := 'none';
+      ELSE
+        UPDATE relay_messages SET envelope = NULL, expires = p_ack_expires
+          WHERE rid = v_rid AND msg_id = v_msg;
+        UPDATE relay_queues SET msgs = msgs - 1, bytes = bytes - v_len WHERE rid = v_rid;
+        result := 'acked';
+      END IF;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+  SELECT array_agg(DISTINCT t) INTO told FROM unnest(told) t;
+  i := 1;
+  WHILE i <= coalesce(array_length(told, 1), 0) LOOP
+    PERFORM pg_notify('${CHANNEL}', p_origin || ':' || array_to_string(told[i:i + 149], ','));
+    i := i + 150;
+  END LOOP;
+END $$;
+
 CREATE TABLE IF NOT EXISTS relay_group_queues (
   gid bytea PRIMARY KEY, epoch bigint NOT NULL, last_seq bigint NOT NULL DEFAULT 0,
   msgs integer NOT NULL DEFAULT 0, bytes bigint NOT NULL DEFAULT 0
@@ -115,6 +188,9 @@ END $$;
 CREATE OR REPLACE FUNCTION relay_sweep(p_now bigint) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE n integer; m integer;
 BEGIN
+  -- The queue rows it changes first, in order of rid, as relay_batch locks them.
+  PERFORM 1 FROM relay_queues WHERE rid IN (SELECT rid FROM relay_messages
+    WHERE expires <= p_now AND envelope IS NOT NULL) ORDER BY rid FOR UPDATE;
   UPDATE relay_group_queues q SET msgs = q.msgs - e.n, bytes = q.bytes - e.b
     FROM (SELECT gid, count(*) AS n, coalesce(sum(length(envelope)), 0) AS b
           FROM relay_group_messages WHERE expires <= p_now GROUP BY gid) e
@@ -139,6 +215,42 @@ export interface PostgresStoreOptions extends StoreOptions {
 
 type Sql = ReturnType<typeof postgres>;
 
+/** A SEND or an ACK waiting for the next batch (`relay_batch`). */
+interface BatchOp {
+  kind: "send" | "ack";
+  rid: Uint8Array;
+  msgId: Uint8Array;
+  envelope?: Uint8Array;
+  senderKey?: Uint8Array;
+  resolve(row: { result: string; seq: number; previous: number }): void;
+  reject(e: unknown): void;
+}
+
+/** The operations of `ops` in relay_batch's layout. */
+function encodeBatch(ops: readonly BatchOp[]): Uint8Array {
+  let size = 0;
+  for (const op of ops) size += 46 + (op.senderKey?.length ?? 0) + (op.envelope?.length ?? 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const op of ops) {
+    out[at] = op.kind === "send" ? 0x61 : 0x6b;
+    out.set(op.rid, at + 1);
+    out.set(op.msgId, at + 25);
+    const sk = op.senderKey ?? new Uint8Array(0);
+    out[at + 41] = sk.length;
+    out.set(sk, at + 42);
+    const envelope = op.envelope ?? new Uint8Array(0);
+    view.setUint32(at + 42 + sk.length, envelope.length);
+    out.set(envelope, at + 46 + sk.length);
+    at += 46 + sk.length + envelope.length;
+  }
+  return out;
+}
+
+/** Most bytes of envelopes one batch carries (more wait for the next one). */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
 function bytes(value: unknown): Uint8Array {
   return new Uint8Array(value as Uint8Array);
 }
@@ -152,8 +264,16 @@ export class PostgresStore implements RelayStore {
   readonly #limits: StoreLimits;
   readonly #now: () => number;
   readonly #watchers = new Watchers();
-  /** Each queue's last operation in this process: the next one waits for it. */
-  readonly #chains = new Map<string, Promise<unknown>>();
+  /**
+   * Each queue's last operation in this process: the next one waits for it, except a SEND or ACK
+   * after a SEND or ACK that is in a batch already (batches run one at a time, in order).
+   */
+  readonly #chains = new Map<string, { tail: Promise<unknown>; batched: boolean }>();
+  /** SENDs and ACKs for the next batch, and whether one is running. */
+  #batch: BatchOp[] = [];
+  #batching = false;
+  /** This process's mark on its NOTIFY payloads, so that it does not read its own messages again. */
+  readonly #origin = crypto.getRandomValues(new Uint8Array(8)).toHex();
   #unlisten: (() => Promise<void>) | undefined;
   /**
    * Queue records that cannot go stale except by deletion: by RID (the recipient key never
@@ -186,7 +306,13 @@ export class PostgresStore implements RelayStore {
       });
       const store = new PostgresStore(sql, options);
       const listening = await sql.listen(CHANNEL, (payload) => {
-        if (/^[0-9a-f]{48}$/.test(payload)) store.#watchers.emit(Uint8Array.fromHex(payload));
+        // "origin:rid,rid,..." from relay_batch (a process skips its own: it announced them with
+        // the messages already), or one bare rid (relay_append, kept for older processes).
+        const colon = payload.indexOf(":");
+        if (colon >= 0 && payload.slice(0, colon) === store.#origin) return;
+        for (const rid of payload.slice(colon + 1).split(",")) {
+          if (/^[0-9a-f]{48}$/.test(rid)) store.#watchers.emit(Uint8Array.fromHex(rid));
+        }
       });
       store.#unlisten = () => listening.unlisten();
       return store;
@@ -197,16 +323,77 @@ export class PostgresStore implements RelayStore {
   }
 
   /** Runs `run` after the previous operation on the same queue (in this process). */
-  #serial<T>(rid: Uint8Array, run: () => Promise<T>): Promise<T> {
+  #serial<T>(rid: Uint8Array, run: () => Promise<T>, batched = false): Promise<T> {
     const key = rid.toHex();
-    const previous = this.#chains.get(key) ?? Promise.resolve();
-    const next = previous.then(run, run);
+    const chain = this.#chains.get(key);
+    // A SEND or ACK joins the batch at once when the queue's operations before it are all in a
+    // batch: the batches run in order.
+    const now = batched && (!chain || chain.batched);
+    const next = now || !chain ? run() : chain.tail.then(run, run);
     const settled = next.catch(() => {});
-    this.#chains.set(key, settled);
+    const entry = { tail: settled, batched: now };
+    this.#chains.set(key, entry);
     settled.then(() => {
-      if (this.#chains.get(key) === settled) this.#chains.delete(key);
+      if (this.#chains.get(key) === entry) this.#chains.delete(key);
     });
     return next;
+  }
+
+  /** Adds a SEND or ACK to the next batch. */
+  #batched(op: Omit<BatchOp, "resolve" | "reject">) {
+    return new Promise<{ result: string; seq: number; previous: number }>((resolve, reject) => {
+      this.#batch.push({ ...op, resolve, reject });
+      if (!this.#batching) {
+        this.#batching = true;
+        queueMicrotask(() => this.#runBatches());
+      }
+    });
+  }
+
+  /**
+   * Runs the waiting SENDs and ACKs as one `relay_batch` call, then those that arrived meanwhile,
+   * until none wait (group commit: one transaction and one round trip per batch). If a batch
+   * fails, each of its operations runs alone, so that one failure fails only its own command.
+   */
+  async #runBatches(): Promise<void> {
+    try {
+      while (this.#batch.length > 0) {
+        let bytes = 0;
+        let count = 0;
+        while (count < this.#batch.length && (count === 0 || bytes < BATCH_BYTES)) {
+          bytes += this.#batch[count++].envelope?.length ?? 0;
+        }
+        const ops = this.#batch.splice(0, count);
+        try {
+          const rows = await this.#callBatch(ops);
+          ops.forEach((op, i) => op.resolve(rows[i]));
+        } catch (e) {
+          if (ops.length === 1) {
+            ops[0].reject(e);
+            continue;
+          }
+          for (const op of ops) {
+            await this.#callBatch([op]).then((rows) => op.resolve(rows[0]), op.reject);
+          }
+        }
+      }
+    } finally {
+      this.#batching = false;
+    }
+  }
+
+  async #callBatch(ops: BatchOp[]) {
+    const now = this.#now();
+    const rows = await this.#sql`SELECT result, seq, previous FROM relay_batch(
+      ${encodeBatch(ops)}, ${this.#origin}, ${expiryAt(now, this.#limits.retentionMs)},
+      ${expiryAt(now, this.#limits.dedupMs)}, ${this.#limits.maxQueueMessages},
+      ${this.#limits.maxQueueBytes})`;
+    if (rows.length !== ops.length) throw new Error("relay_batch answered another count");
+    return rows.map((row) => ({
+      result: String(row.result),
+      seq: Number(row.seq ?? 0),
+      previous: Number(row.previous ?? 0),
+    }));
   }
 
   async createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void> {
@@ -214,15 +401,22 @@ export class PostgresStore implements RelayStore {
       VALUES (${rid}, ${sid}, ${recipientKey.algorithm}, ${recipientKey.publicKey})`;
   }
 
-  async queue(id: Uint8Array, side: "recipient" | "sender"): Promise<QueueRecord | undefined> {
+  async queue(
+    id: Uint8Array,
+    side: "recipient" | "sender",
+    fresh = false,
+  ): Promise<QueueRecord | undefined> {
     const key = `${side[0]}${id.toHex()}`;
     const cached = this.#cache.get(key);
-    if (cached && Date.now() - cached.at < 60_000) return cached.record;
+    if (cached && !fresh && Date.now() - cached.at < 60_000) return cached.record;
     const rows = side === "recipient"
       ? await this.#sql`SELECT * FROM relay_queues WHERE rid = ${id}`
       : await this.#sql`SELECT * FROM relay_queues WHERE sid = ${id}`;
     const record = queueRecordOf(rows[0], bytes);
-    if (record && (side === "recipient" || record.senderKey)) {
+    // An unsecured record by SID may miss a KEY made through another process: the SEND it lets
+    // through unsigned is refused by relay_batch (the sender key differs), and a signed one makes
+    // the server ask again with `fresh`.
+    if (record) {
       if (this.#cache.size >= 50_000) this.#cache.delete(this.#cache.keys().next().value!);
       this.#cache.set(key, { record, at: Date.now() });
     } else this.#cache.delete(key);
@@ -230,6 +424,8 @@ export class PostgresStore implements RelayStore {
   }
 
   secure(rid: Uint8Array, senderKey: AuthKey): Promise<boolean> {
+    const known = this.#cache.get(`r${rid.toHex()}`)?.record;
+    if (known) this.#cache.delete(`s${known.sid.toHex()}`);
     this.#cache.delete(`r${rid.toHex()}`);
     return this.#serial(rid, async () => {
       const rows = await this.#sql`UPDATE relay_queues SET sk_alg = ${senderKey.algorithm},
@@ -247,6 +443,8 @@ export class PostgresStore implements RelayStore {
     }
     return this.#serial(rid, async () => {
       return await this.#sql.begin(async (tx) => {
+        // The queue row first, as relay_batch locks it: no two transactions wait in a cycle.
+        await tx`SELECT 1 FROM relay_queues WHERE rid = ${rid} FOR UPDATE`;
         await tx`DELETE FROM relay_messages WHERE rid = ${rid}`;
         await tx`DELETE FROM relay_bundles WHERE rid = ${rid}`;
         const rows = await tx`DELETE FROM relay_queues WHERE rid = ${rid} RETURNING 1`;
@@ -262,14 +460,19 @@ export class PostgresStore implements RelayStore {
     expectedSenderKey: Uint8Array | undefined,
   ): Promise<AppendResult> {
     return this.#serial(rid, async () => {
-      const expires = expiryAt(this.#now(), this.#limits.retentionMs);
-      const [row] = await this.#sql`SELECT relay_append(${rid}, ${msgId}, ${envelope},
-        ${expires}, ${expectedSenderKey ?? null}, ${this.#limits.maxQueueMessages},
-        ${this.#limits.maxQueueBytes}) AS result`;
-      const result = row.result as AppendResult;
-      if (result === "stored") this.#watchers.emit(rid);
-      return result;
-    });
+      const { result, seq, previous } = await this.#batched({
+        kind: "send",
+        rid,
+        msgId,
+        envelope,
+        senderKey: expectedSenderKey,
+      });
+      if (result === "stored") {
+        const message: AnnouncedMessage = { seq, previous, msgId, envelope };
+        this.#watchers.emit(rid, message);
+      }
+      return result as AppendResult;
+    }, true);
   }
 
   oldest(rid: Uint8Array): Promise<StoredMessage | undefined> {
@@ -290,11 +493,11 @@ export class PostgresStore implements RelayStore {
   }
 
   ack(rid: Uint8Array, msgId: Uint8Array): Promise<boolean> {
-    return this.#serial(rid, async () => {
-      const expires = expiryAt(this.#now(), this.#limits.dedupMs);
-      const [row] = await this.#sql`SELECT relay_ack(${rid}, ${msgId}, ${expires}) AS done`;
-      return row.done === true;
-    });
+    return this.#serial(
+      rid,
+      async () => (await this.#batched({ kind: "ack", rid, msgId })).result === "acked",
+      true,
+    );
   }
 
   publish(
@@ -415,12 +618,12 @@ export class PostgresStore implements RelayStore {
     return Number(row.n);
   }
 
-  watch(listener: (rid: Uint8Array) => void): () => void {
+  watch(listener: WatchListener): () => void {
     return this.#watchers.add(listener);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#chains.values());
+    await Promise.all([...this.#chains.values()].map((c) => c.tail));
     await this.#unlisten?.().catch(() => {});
     await this.#sql.end({ timeout: 5 });
   }

@@ -43,7 +43,7 @@ import {
   RelayError,
   RESPONSE,
 } from "./protocol.ts";
-import type { QueueRecord, RelayStore } from "./store.ts";
+import type { AnnouncedMessage, QueueRecord, RelayStore } from "./store.ts";
 
 /** Default largest envelope: 1 MiB (`docs/relay.md` section 5). */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024;
@@ -128,6 +128,11 @@ interface Subscription {
   readonly inFlight: Set<string>;
   /** The store position of the last message pushed. */
   lastSeq: number;
+  /**
+   * Whether the store may hold messages after `lastSeq` that were not pushed (at the start, and
+   * after a message that arrived when the window was full): the next refill reads them.
+   */
+  behind: boolean;
   busy: boolean;
   again: boolean;
   ended: boolean;
@@ -198,9 +203,9 @@ export class RelayServer {
       "commandsPerSecond",
       options.commandsPerSecond ?? DEFAULT_COMMANDS_PER_SECOND,
     );
-    this.#unwatch = this.#store.watch((rid) => {
+    this.#unwatch = this.#store.watch((rid, message) => {
       const sub = this.#subscribers.get(hex(rid));
-      if (sub) this.#deliver(sub);
+      if (sub) this.#announced(sub, message);
     });
     const every = options.sweepIntervalMs ?? 3600_000;
     if (every > 0) {
@@ -411,14 +416,20 @@ export class RelayServer {
         const envelope = command.body.subarray(RELAY_MESSAGE_ID_SIZE);
         if (envelope.length > this.#maxEnvelope) throw new RelayError(RELAY_ERROR.LARGE);
         if (!isRelayEnvelope(envelope)) throw new RelayError(RELAY_ERROR.NOT_ENVELOPE);
-        const queue = command.id.length === QUEUE_ID_SIZE
+        let queue = command.id.length === QUEUE_ID_SIZE
           ? await this.#store.queue(command.id, "sender")
           : undefined;
         const signed = command.auth.length > 0;
         // An unsecured queue takes only unsigned SENDs, a secured one only SENDs signed by SK.
-        const authorized = queue?.senderKey
+        let authorized = queue?.senderKey
           ? signed && await this.#verify(peer, queue.senderKey, command)
           : !signed && queue !== undefined;
+        if (!authorized && signed && queue && !queue.senderKey) {
+          // A cached record may predate a KEY made through another relay process: read again.
+          queue = await this.#store.queue(command.id, "sender", true);
+          authorized = queue?.senderKey !== undefined &&
+            await this.#verify(peer, queue.senderKey, command);
+        }
         if (!queue || !authorized) {
           if (!queue && signed) await this.#verify(peer, undefined, command);
           throw new RelayError(RELAY_ERROR.AUTH);
@@ -460,10 +471,13 @@ export class RelayServer {
         return answer(
           this.#store.ack(queue.rid, msgId).then((done) => {
             const sub = peer.subscriptions.get(hex(queue.rid));
-            // Refill once half the window is acknowledged: one read brings 16 or more messages
-            // when they wait, instead of one read per ACK. (New messages come at once anyway:
-            // the store announces each one.)
-            if (sub?.inFlight.delete(hex(msgId)) && sub.inFlight.size <= DELIVERY_WINDOW / 2) {
+            // Refill once half the window is acknowledged, when messages wait: one read brings 16
+            // or more, instead of one read per ACK. (New messages are pushed as the store
+            // announces them, without a read, while the window has room.)
+            if (
+              sub?.inFlight.delete(hex(msgId)) && sub.behind &&
+              sub.inFlight.size <= DELIVERY_WINDOW / 2
+            ) {
               this.#deliver(sub);
             }
             return done ? ok() : error(seq, RELAY_ERROR.NO_MSG);
@@ -662,6 +676,7 @@ export class RelayServer {
       peer,
       inFlight: new Set(),
       lastSeq: 0,
+      behind: true,
       busy: false,
       again: false,
       ended: false,
@@ -679,6 +694,30 @@ export class RelayServer {
   }
 
   /**
+   * The store committed a message to the subscribed queue. When the store gave it, the
+   * subscription has pushed everything up to the message's `previous` and is not reading, it is
+   * pushed as it is (no read); when the window is full it waits for the ACKs' refill; otherwise
+   * (a message stored by another process, or one that may have others before it) the queue is
+   * read after the last message pushed.
+   */
+  #announced(sub: Subscription, message: AnnouncedMessage | undefined): void {
+    if (sub.ended || sub.peer.closed) return;
+    if (message && message.seq <= sub.lastSeq) return; // a read already pushed it
+    if (message && !sub.busy && !sub.behind && message.previous <= sub.lastSeq) {
+      if (sub.inFlight.size >= DELIVERY_WINDOW) {
+        sub.behind = true;
+        return;
+      }
+      sub.lastSeq = message.seq;
+      sub.inFlight.add(hex(message.msgId));
+      sub.peer.connection.sendRelayFrame(pushFrame(sub.rid, message)).catch(() => {});
+      return;
+    }
+    sub.behind = true;
+    this.#deliver(sub);
+  }
+
+  /**
    * Pushes the queue's next messages, oldest first, up to {@linkcode DELIVERY_WINDOW} unacknowledged
    * ones. Messages of one queue are stored in increasing `seq` (SQLite has one writer; PostgreSQL
    * takes the queue's row lock before it draws the `seq`), so reading after the last one pushed
@@ -691,17 +730,22 @@ export class RelayServer {
     }
     if (sub.ended || sub.peer.closed) return;
     const room = DELIVERY_WINDOW - sub.inFlight.size;
-    if (room <= 0) return;
+    if (room <= 0) {
+      sub.behind = true;
+      return;
+    }
     sub.busy = true;
+    sub.again = false;
     try {
       const messages = await this.#store.next(sub.rid, sub.lastSeq, room);
+      // Fewer than asked for: nothing else was waiting when the store read the queue; what
+      // arrived since is announced (and, while this runs, read again: `again`).
+      if (messages.length < room) sub.behind = false;
       for (const message of messages) {
         if (sub.ended || sub.peer.closed) break;
         sub.lastSeq = message.seq;
         sub.inFlight.add(hex(message.msgId));
-        await sub.peer.connection.sendRelayFrame(
-          encodeResponse(0, RESPONSE.MSG, sub.rid, concatBytes(message.msgId, message.envelope)),
-        );
+        await sub.peer.connection.sendRelayFrame(pushFrame(sub.rid, message));
       }
     } catch (e) {
       if (!sub.peer.closed) this.#options.onError?.(e);
@@ -730,6 +774,24 @@ function readEpoch(bytes: Uint8Array, at: number): bigint {
 function u64(value: bigint): Uint8Array {
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, value);
+  return out;
+}
+
+/**
+ * A MSG push of a stored message: `seq = 0 || MSG || idLen || rid || msgId || envelope` (what
+ * `encodeResponse` makes), written into one buffer rather than through three concatenations.
+ */
+function pushFrame(
+  rid: Uint8Array,
+  message: { msgId: Uint8Array; envelope: Uint8Array },
+): Uint8Array {
+  const { msgId, envelope } = message;
+  const out = new Uint8Array(6 + rid.length + msgId.length + envelope.length);
+  out[4] = RESPONSE.MSG;
+  out[5] = rid.length;
+  out.set(rid, 6);
+  out.set(msgId, 6 + rid.length);
+  out.set(envelope, 6 + rid.length + msgId.length);
   return out;
 }
 

@@ -29,6 +29,20 @@ export interface StoredMessage {
   readonly envelope: Uint8Array;
 }
 
+/**
+ * A message a store announces to its watchers as it commits it, so that a subscription can push it
+ * without reading it back: `previous` is the `seq` of the newest unacknowledged message the queue
+ * held before this one (0 when none), so a subscription that has pushed everything up to
+ * `previous` knows this message is the next one.
+ */
+export interface AnnouncedMessage extends StoredMessage {
+  /** The `seq` of the queue's newest unacknowledged message stored before this one, or 0. */
+  readonly previous: number;
+}
+
+/** What a store's watchers are told: a queue received a message (given when stored here). */
+export type WatchListener = (rid: Uint8Array, message?: AnnouncedMessage) => void;
+
 /** The quotas and times a store enforces. */
 export interface StoreLimits {
   /** Messages one queue holds at most (default 10,000). */
@@ -142,8 +156,16 @@ export interface RelayStore {
   ): Promise<{ current: bigint; messages: StoredGroupMessage[] } | undefined>;
   /** Creates a queue. Ids are unique (a collision of 24 random bytes does not happen). */
   createQueue(rid: Uint8Array, sid: Uint8Array, recipientKey: AuthKey): Promise<void>;
-  /** The queue with this receiving id (`side` "recipient") or sending id ("sender"). */
-  queue(id: Uint8Array, side: "recipient" | "sender"): Promise<QueueRecord | undefined>;
+  /**
+   * The queue with this receiving id (`side` "recipient") or sending id ("sender"). A store may
+   * answer from a cache that a change made through another process has not reached yet (every
+   * operation checks again what it depends on); `fresh` asks it to read the database.
+   */
+  queue(
+    id: Uint8Array,
+    side: "recipient" | "sender",
+    fresh?: boolean,
+  ): Promise<QueueRecord | undefined>;
   /**
    * Secures the queue to `senderKey`: true when set now or already the same key, false when the
    * queue is gone or secured to another key.
@@ -183,26 +205,28 @@ export interface RelayStore {
   sweep(): Promise<number>;
   /**
    * Calls `listener` with the RID of each queue that received a message, from this process or
-   * (PostgreSQL) any other sharing the database. Returns the function that stops it.
+   * (PostgreSQL) any other sharing the database, once it is committed; with the message itself
+   * when it was stored through this store (not for other processes'). Returns the function that
+   * stops it.
    */
-  watch(listener: (rid: Uint8Array) => void): () => void;
+  watch(listener: WatchListener): () => void;
   /** Closes the database. */
   close(): Promise<void>;
 }
 
 /** Runs every registered listener; one that throws does not stop the others. */
 export class Watchers {
-  readonly #listeners = new Set<(rid: Uint8Array) => void>();
+  readonly #listeners = new Set<WatchListener>();
   /** Adds a listener; returns the function that removes it. */
-  add(listener: (rid: Uint8Array) => void): () => void {
+  add(listener: WatchListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-  /** Tells every listener that the queue `rid` received a message. */
-  emit(rid: Uint8Array): void {
+  /** Tells every listener that the queue `rid` received a message (`message`, when known). */
+  emit(rid: Uint8Array, message?: AnnouncedMessage): void {
     for (const listener of this.#listeners) {
       try {
-        listener(rid);
+        listener(rid, message);
       } catch { /* one watcher's failure is its own */ }
     }
   }

@@ -111,20 +111,24 @@ const ISOLATE_MARK = "POLYCRYPT_DATACHANNEL_ISOLATE";
  */
 function loadLibrary(): Promise<NodeDataChannel> {
   return library ??= (async () => {
-    const mine = `${Deno.pid}:${crypto.randomUUID()}`;
+    // The guard needs Deno (its process-wide mark); in Node the addon is loaded as Node loads it.
+    const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+    const mine = deno === undefined ? "" : `${deno.pid}:${crypto.randomUUID()}`;
     let other: string | undefined;
-    try {
-      other = Deno.env.get(ISOLATE_MARK);
-      if (other === undefined || !other.startsWith(`${Deno.pid}:`)) {
-        Deno.env.set(ISOLATE_MARK, mine);
-      } else if (other !== mine) {
-        throw new TypeError(
-          "WebRTC data channels are already in use by another isolate (a Worker, another test " +
-            "file) of this process: node-datachannel serves one isolate per process",
-        );
+    if (deno !== undefined) {
+      try {
+        other = deno.env.get(ISOLATE_MARK);
+        if (other === undefined || !other.startsWith(`${deno.pid}:`)) {
+          deno.env.set(ISOLATE_MARK, mine);
+        } else if (other !== mine) {
+          throw new TypeError(
+            "WebRTC data channels are already in use by another isolate (a Worker, another test " +
+              "file) of this process: node-datachannel serves one isolate per process",
+          );
+        }
+      } catch (e) {
+        if (e instanceof TypeError) throw e; // no env permission: no guard
       }
-    } catch (e) {
-      if (e instanceof TypeError) throw e; // no env permission: no guard
     }
     const m = await import("node-datachannel");
     const lib = ((m as { default?: NodeDataChannel }).default ?? m) as NodeDataChannel;

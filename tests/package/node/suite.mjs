@@ -33,6 +33,8 @@ import {
 } from "polycrypt";
 import { aeadConformance, kemConformance, signatureConformance } from "polycrypt/testing";
 import {
+  acceptWebRtc,
+  connectWebRtc,
   connectXmpp,
   dial,
   fileMessageHeader,
@@ -43,6 +45,7 @@ import {
   parseMessage,
   sealReceipt,
   sendUdpForReceipt,
+  signalPair,
   textMessage,
 } from "polycrypt/transports";
 
@@ -219,6 +222,27 @@ test("transports: a sealed envelope crosses a memory pair", async () => {
   assert.equal(new TextDecoder().decode(opened), "over the wire");
   await a.close();
   await b.close();
+});
+
+test("transports: a sealed envelope and its receipt cross a WebRTC data channel (node-datachannel)", async () => {
+  const { identity, recipient } = await generateIdentity("x25519");
+  const [sa, sb] = signalPair();
+  const options = { bindAddress: "127.0.0.1", connectTimeoutMs: 60_000 };
+  const [a, b] = await Promise.all([connectWebRtc(sa, options), acceptWebRtc(sb, options)]);
+  try {
+    const sealed = await encrypt(new TextEncoder().encode("over a data channel"), {
+      recipients: [recipient],
+    });
+    const id = await a.send(sealed);
+    const first = (await b.messages().next()).value;
+    assert.equal(first?.kind, "envelope");
+    assert.deepEqual(first.id, id);
+    const opened = await decrypt(first.envelope, { identities: [identity] });
+    assert.equal(new TextDecoder().decode(opened), "over a data channel");
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });
 
 describe("interop with the Deno CLI", () => {

@@ -88,5 +88,5 @@ Deno.test("the installed launcher, the cli task and the tests run the CLI with t
   const flags = CLI_DENO_FLAGS.join(" ");
   assert.equal(config.tasks.cli, `deno run ${flags} --allow-all cli/main.ts`);
   assert.deepEqual(RUN_FLAGS, CLI_DENO_FLAGS);
-  assert.match(await Deno.readTextFile(`${REPO}/scripts/install.ts`), /run \$\{CLI_DENO_FLAGS\./);
+  // The installed launcher's: the install test above.
 });

@@ -9,12 +9,13 @@
 // as users run it, with the Deno flags of scripts/cli_flags.ts (tests/cli/_cli.ts passes them):
 // V8's `--no-allocation-site-pretenuring` keeps the dead buffers of a burst of connections out of
 // its old generation. Measured here (2 cores shared with other jobs, load average 1.7-6; eleven
-// runs each, alternating): peak 260-339 MiB with the flag, 313-456 MiB without (9 of 11 over 384);
-// acknowledged in 0.3-3.7 s with it and 0.2-3.1 s without, from the start of the `send` process
-// (docs/transports.md section 2, "The CLI runs with `--no-allocation-site-pretenuring`"). Of the peak, 72 MiB is an idle listener and 192 MiB the partial frames, held because they
-// fit the 256 MiB budget. So the test asserts the issue's peak, and an acknowledgement within 10 s
-// (where it used to take 30 s: the process start-up on a loaded machine is not the listener's), and
-// prints the figures against the targets.
+// runs each, alternating, then eight more with it): peak 241-339 MiB with the flag, 313-456 MiB
+// without (9 of 11 over 384); acknowledged in 0.2-3.7 s with it and 0.2-3.1 s without, from the
+// start of the `send` process (docs/transports.md section 2, "The CLI runs with
+// `--no-allocation-site-pretenuring`"). Of the peak, 72 MiB is an idle listener and 192 MiB the
+// partial frames, held because they fit the 256 MiB budget. So the test asserts the issue's peak,
+// and an acknowledgement within 10 s (where it used to take 30 s: the process start-up on a loaded
+// machine is not the listener's), and prints the figures against the targets.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { encrypt, encryptStream, type SealedEnvelope } from "../../mod.ts";

@@ -12,6 +12,7 @@
 // install; `rm -r ROOT/lib/polycrypt ROOT/bin/polycrypt` removes it. Linux and macOS.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CLI_DENO_FLAGS } from "./cli_flags.ts";
 
 const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -113,9 +114,11 @@ async function main(args: string[]): Promise<void> {
     `DENO_DIR=${shQuote(cache)}`,
     "DENO_NO_UPDATE_CHECK=1",
     "export DENO_DIR DENO_NO_UPDATE_CHECK",
-    `exec ${shQuote(deno)} run --allow-all --no-prompt --config ${
-      shQuote(join(src, "deno.json"))
-    } ${shQuote(join(src, "cli", "main.ts"))} "$@"`,
+    `exec ${shQuote(deno)} run ${
+      CLI_DENO_FLAGS.map(shQuote).join(" ")
+    } --allow-all --no-prompt --config ${shQuote(join(src, "deno.json"))} ${
+      shQuote(join(src, "cli", "main.ts"))
+    } "$@"`,
     "",
   ].join("\n");
   await Deno.writeTextFile(`${shim}.new`, script, { mode: 0o755 });

@@ -1,10 +1,13 @@
 // The CLI as the tests run it: a child `deno run cli/main.ts`, waited for or talked to, and one on
 // a pseudo-terminal (script(1)) for what a user on a terminal sees.
 import assert from "node:assert/strict";
+import { CLI_DENO_FLAGS } from "../../scripts/cli_flags.ts";
 import { type CommandOptions, type CommandResult, runDeno, spawnCommand } from "../_process.ts";
 
 /** The CLI's entry point. */
 export const MAIN: string = new URL("../../cli/main.ts", import.meta.url).pathname;
+/** The Deno flags the CLI runs with, as the installed `polycrypt` and the `cli` task pass them. */
+export const RUN_FLAGS: readonly string[] = CLI_DENO_FLAGS;
 /** Permissions of the file commands. */
 export const PERMS: string[] = ["--allow-read", "--allow-write", "--allow-env"];
 /** Permissions of the network commands: loopback only. */
@@ -16,7 +19,7 @@ export function runCli(
   perms: string[],
   options: CommandOptions = {},
 ): Promise<CommandResult> {
-  return runDeno(["run", ...perms, MAIN, ...args], {
+  return runDeno(["run", ...RUN_FLAGS, ...perms, MAIN, ...args], {
     ...options,
     env: { NO_COLOR: "1", ...options.env },
   });
@@ -29,7 +32,7 @@ export function spawnCli(
   options: CommandOptions = {},
   pipeStdin = false,
 ): Deno.ChildProcess {
-  return spawnCommand(Deno.execPath(), ["run", ...perms, MAIN, ...args], {
+  return spawnCommand(Deno.execPath(), ["run", ...RUN_FLAGS, ...perms, MAIN, ...args], {
     ...options,
     env: { NO_COLOR: "1", ...options.env },
   }, pipeStdin);
@@ -40,7 +43,7 @@ export function spawnCli(
  * the screen arrives on the child's stdout; type on its stdin.
  */
 export function spawnOnTerminal(args: string[], perms: string[]): Deno.ChildProcess {
-  const command = [Deno.execPath(), "run", ...perms, MAIN, ...args].join(" ");
+  const command = [Deno.execPath(), "run", ...RUN_FLAGS, ...perms, MAIN, ...args].join(" ");
   return spawnCommand("script", ["-qec", command, "/dev/null"], { stderr: "null" }, true);
 }
 

@@ -5,15 +5,17 @@
 // setup). Meanwhile Alice's 1 KiB message through the real `send` (to each listener) is
 // acknowledged, and the TCP listener's peak RSS stays bounded. Loopback only; about 12 s.
 //
-// The issue's targets are an acknowledgement within 2 s and a peak under 384 MiB. Measured here
-// (2 cores shared with other jobs, load average 5-14; six runs, old and new code alternating):
-// peak 358-431 MiB (before the shared deadline watchdog: 335-483 MiB), acknowledged in 0.2-4.6 s
-// from the start of the `send` process (0.1-0.6 s on an idle machine). Of the peak, 72 MiB is an
-// idle listener and 192 MiB the partial frames, held because they fit the 256 MiB budget; the rest
-// is the JavaScript engine's heap growth and dead buffers waiting for a collection, which vary from
-// run to run (docs/transports.md section 2, "Everything at once"). So the test asserts what holds
-// on a loaded machine (the ACK within 10 s, where it used to take 30 s; a peak under 512 MiB, where
-// the armored stream alone used to take 2.8 GiB) and prints the figures against the targets.
+// The issue's targets are an acknowledgement within 2 s and a peak under 384 MiB. The listener runs
+// as users run it, with the Deno flags of scripts/cli_flags.ts (tests/cli/_cli.ts passes them):
+// V8's `--no-allocation-site-pretenuring` keeps the dead buffers of a burst of connections out of
+// its old generation. Measured here (2 cores shared with other jobs, load average 1.7-6; eleven
+// runs each, alternating, then eight more with it): peak 241-339 MiB with the flag, 313-456 MiB
+// without (9 of 11 over 384); acknowledged in 0.2-3.7 s with it and 0.2-3.1 s without, from the
+// start of the `send` process (docs/transports.md section 2, "The CLI runs with
+// `--no-allocation-site-pretenuring`"). Of the peak, 72 MiB is an idle listener and 192 MiB the
+// partial frames, held because they fit the 256 MiB budget. So the test asserts the issue's peak,
+// and an acknowledgement within 10 s (where it used to take 30 s: the process start-up on a loaded
+// machine is not the listener's), and prints the figures against the targets.
 import assert from "node:assert/strict";
 import dgram from "node:dgram";
 import { encrypt, encryptStream, type SealedEnvelope } from "../../mod.ts";
@@ -33,7 +35,7 @@ async function kill(listener: Listening | undefined): Promise<void> {
   await listener.result;
 }
 
-/** The issue's targets, printed against the figures. */
+/** The issue's targets: printed against the figures; the peak is asserted. */
 const TARGET_ACK_MS = 2_000;
 const TARGET_PEAK_MIB = 384;
 
@@ -180,7 +182,10 @@ Deno.test({
           } s`,
       );
       assert.ok(aliceTcp < 10_000 && aliceUdp < 10_000, `${aliceTcp} ms, ${aliceUdp} ms`);
-      assert.ok(peak > 0 && peak < 512 * 1024, `listener peak RSS ${mib(peak)} MiB`);
+      assert.ok(
+        peak > 0 && peak < TARGET_PEAK_MIB * 1024,
+        `listener peak RSS ${mib(peak)} MiB (target ${TARGET_PEAK_MIB} MiB)`,
+      );
     } finally {
       attacking = false;
       for (const s of sockets) {

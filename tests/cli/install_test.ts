@@ -1,10 +1,12 @@
 // The README's install command on a machine with only Node.js and npm: in a scratch HOME, with no
 // `deno` on PATH, `npx -y deno@2.9.6 task install` from this clone, then the installed `polycrypt`
 // runs (--version, and a keygen/encrypt/decrypt round trip through a pipe) with PATH still lacking
-// deno: it calls its own Deno copy by absolute path (scripts/install.ts).
+// deno: it calls its own Deno copy by absolute path (scripts/install.ts). And the launcher, the
+// `cli` task and the tests' child CLI all pass the same Deno flags (scripts/cli_flags.ts).
 import assert from "node:assert/strict";
+import { CLI_DENO_FLAGS } from "../../scripts/cli_flags.ts";
 import { runCommand } from "../_process.ts";
-import { withTempDir } from "./_cli.ts";
+import { RUN_FLAGS, withTempDir } from "./_cli.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -53,7 +55,11 @@ Deno.test("npx -y deno@2.9.6 task install: polycrypt runs without deno on PATH",
     assert.match(install.stdout, new RegExp(`installed ${shim}`));
     // The script runs the copied Deno by absolute path, not a `deno` from PATH.
     const script = await Deno.readTextFile(shim);
-    assert.match(script, new RegExp(`exec '${home}/\\.local/lib/polycrypt/deno' run --allow-all`));
+    const flags = CLI_DENO_FLAGS.map((flag) => `'${flag}' `).join("");
+    assert.ok(
+      script.includes(`exec '${home}/.local/lib/polycrypt/deno' run ${flags}--allow-all `),
+      script,
+    );
     assert.ok((await Deno.stat(`${home}/.local/lib/polycrypt/deno`)).isFile);
 
     const run = (line: string) =>
@@ -75,4 +81,12 @@ Deno.test("npx -y deno@2.9.6 task install: polycrypt runs without deno on PATH",
     // The clone is not needed afterwards: the installed sources are a copy.
     assert.match(script, new RegExp(`'${home}/\\.local/lib/polycrypt/src/cli/main\\.ts'`));
   });
+});
+
+Deno.test("the installed launcher, the cli task and the tests run the CLI with the same Deno flags", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${REPO}/deno.json`));
+  const flags = CLI_DENO_FLAGS.join(" ");
+  assert.equal(config.tasks.cli, `deno run ${flags} --allow-all cli/main.ts`);
+  assert.deepEqual(RUN_FLAGS, CLI_DENO_FLAGS);
+  // The installed launcher's: the install test above.
 });

@@ -140,6 +140,33 @@ function loadLibrary(): Promise<NodeDataChannel> {
   });
 }
 
+/** Peer connections not closed yet (see {@linkcode tracked}). */
+const livePeers = new Set<PeerConnection>();
+/**
+ * Counts `pc` among the live peer connections. In Node, libdatachannel's threads keep the process
+ * alive until its `cleanup()` runs (measured: a script that closed its only connection did not
+ * exit in 20 s, and exited at once with it), so the last {@linkcode closePeer} calls it; a later
+ * connection starts the library again (the Node suite opens two in turn). Deno does not wait for
+ * those threads.
+ */
+function tracked(lib: NodeDataChannel, pc: PeerConnection): PeerConnection {
+  livePeers.add(pc);
+  cleanupOf = lib.cleanup;
+  return pc;
+}
+let cleanupOf: (() => void) | undefined;
+/** Closes `pc` (again is harmless); the last one closed in Node releases the library's threads. */
+function closePeer(pc: PeerConnection): void {
+  try {
+    pc.close();
+  } catch { /* already closed */ }
+  if (!livePeers.delete(pc) || livePeers.size > 0) return;
+  if ((globalThis as { Deno?: unknown }).Deno !== undefined) return;
+  setTimeout(() => {
+    if (livePeers.size === 0) cleanupOf?.();
+  }, 0);
+}
+
 /**
  * Checks a signalling message received from the network; returns it with only its known fields.
  *
@@ -286,11 +313,14 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
   }
   const timeoutMs = options.connectTimeoutMs ?? 30_000;
   const lib = await loadLibrary();
-  const pc = new lib.PeerConnection(offerer ? "offerer" : "answerer", {
-    iceServers,
-    ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
-    ...(mtu !== undefined ? { mtu } : {}),
-  });
+  const pc = tracked(
+    lib,
+    new lib.PeerConnection(offerer ? "offerer" : "answerer", {
+      iceServers,
+      ...(options.bindAddress ? { bindAddress: options.bindAddress } : {}),
+      ...(mtu !== undefined ? { mtu } : {}),
+    }),
+  );
   let settled = false;
   const sendSignal = (message: SignalMessage) => {
     if (settled) return;
@@ -364,7 +394,7 @@ async function open(signal: Signal, options: WebRtcOptions, offerer: boolean): P
     return connection;
   } catch (e) {
     settled = true;
-    pc.close();
+    closePeer(pc);
     throw e;
   } finally {
     settled = true;
@@ -401,9 +431,7 @@ function channelDuplex(
     try {
       dc.close();
     } catch { /* already closed */ }
-    try {
-      pc.close();
-    } catch { /* already closed */ }
+    closePeer(pc);
   };
   const fail = (error: Error) => {
     if (failure || ended) return;

@@ -4,72 +4,18 @@
 // other SEND with AUTH. Shared inboxes and inboxes of older versions stay open.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encrypt, fingerprint } from "../../mod.ts";
+import { fingerprint } from "../../mod.ts";
 import {
   generateQueueKey,
   parseInvitation,
   type QueueKey,
   RELAY_ERROR,
-  RelayClient,
   RelayError,
 } from "../../relay/mod.ts";
-import { readInboxes, readSenderKeys, storeIdentity, writeInboxes } from "../../cli/_contacts.ts";
-import { runCli, withTempDir } from "../cli/_cli.ts";
+import { readInboxes, readSenderKeys, writeInboxes } from "../../cli/_contacts.ts";
+import { withTempDir } from "../cli/_cli.ts";
 import { startRelay } from "../cli/_relay_process.ts";
-import type { CommandResult } from "../_process.ts";
-
-const ALL = ["--allow-all"];
-
-interface User {
-  name: string;
-  key: string;
-  recipient: string;
-  config: string;
-  run(args: string[]): Promise<CommandResult>;
-  ok(args: string[]): Promise<CommandResult>;
-}
-
-async function user(dir: string, name: string): Promise<User> {
-  const config = join(dir, name);
-  await Deno.mkdir(config);
-  const key = join(dir, `${name}.key`);
-  const run = (args: string[]) =>
-    runCli(args, ALL, { env: { XDG_CONFIG_HOME: config }, deadlineMs: 240_000 });
-  const ok = async (args: string[]) => {
-    const r = await run(args);
-    assert.equal(r.code, 0, `${name} ${args.slice(0, 2).join(" ")}: ${r.stderr}`);
-    return r;
-  };
-  const made = await ok(["keygen", "-o", key]);
-  const recipient = made.stderr.match(/Public key: (\S+)/)![1];
-  return { name, key, recipient, config, run, ok };
-}
-
-/** Runs `work` with `u`'s config folder, to read their sealed files in this process. */
-async function as<T>(u: User, work: (identity: string) => Promise<T>): Promise<T> {
-  const before = Deno.env.get("XDG_CONFIG_HOME");
-  Deno.env.set("XDG_CONFIG_HOME", u.config);
-  try {
-    return await work(await storeIdentity(u.key));
-  } finally {
-    if (before === undefined) Deno.env.delete("XDG_CONFIG_HOME");
-    else Deno.env.set("XDG_CONFIG_HOME", before);
-  }
-}
-
-/** A SEND to `invitation`'s queue by someone else (a valid envelope for its owner). */
-async function thirdPartySend(invitation: string, key?: QueueKey): Promise<Uint8Array> {
-  const { relay, sendId, recipient } = parseInvitation(invitation);
-  const client = await RelayClient.connect(relay);
-  try {
-    const envelope = await encrypt(new TextEncoder().encode("let me in"), {
-      recipients: [recipient],
-    });
-    return await client.send(sendId, envelope, key ? { key } : {});
-  } finally {
-    await client.close();
-  }
-}
+import { as, thirdPartySend, user } from "./_secure_users.ts";
 
 async function refusedAuth(promise: Promise<unknown>, what: string): Promise<void> {
   await assert.rejects(
